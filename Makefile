@@ -1,0 +1,67 @@
+# Field-service platform: developer and CI entry points.
+# `make help` lists the targets. Everything runs from the virtualenv in .venv.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PY ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+PYTEST_ARGS ?=
+CONFIG ?= config.yml
+
+# Every services/<name>/service.py becomes the module services.<name>.service,
+# so a new service joins `make run` as soon as its service.py exists.
+SERVICE_MODULES := $(sort $(patsubst %.py,%,$(subst /,.,$(wildcard services/*/service.py))))
+
+.PHONY: help venv rabbitmq test demo run bench lint clean distclean
+
+help: ## list the targets
+	@echo "usage: make <target> [PY=python3.11] [PYTEST_ARGS='-k intake']"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \
+	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
+	@echo "services found: $(if $(SERVICE_MODULES),$(SERVICE_MODULES),(none yet))"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $@
+
+venv: $(STAMP) ## create .venv and install the project with its test extras (pinned)
+
+rabbitmq: ## make sure RabbitMQ (and its management API) answers at AMQP_URI
+	@bash scripts/ensure_rabbitmq.sh
+
+test: venv rabbitmq ## run the test suite (pass options with PYTEST_ARGS=...)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+demo: venv rabbitmq ## run all services in-process, play a scenario, print a report
+	$(BIN)/fsm demo
+
+run: venv rabbitmq ## run every service in one `nameko run` (Ctrl-C stops)
+	@test -n "$(SERVICE_MODULES)" || { echo "no services/*/service.py found" >&2; exit 1; }
+	@mkdir -p var
+	$(BIN)/nameko run --config $(CONFIG) $(SERVICE_MODULES)
+
+# Each bench/*.py is a standalone script (it starts what it needs and prints
+# its numbers); they run one after another, output in bench/out/ if they write any.
+bench: venv rabbitmq ## run the benchmark scripts in bench/
+	@shopt -s nullglob; scripts=(bench/*.py); \
+	if (( $${#scripts[@]} == 0 )); then echo "no bench/*.py scripts yet"; exit 0; fi; \
+	mkdir -p bench/out; \
+	for s in "$${scripts[@]}"; do echo "== $$s"; $(BIN)/python "$$s"; done
+
+lint: venv ## byte-compile everything and check installed requirements
+	$(BIN)/python -m compileall -q shared services tests $(wildcard bench)
+	$(BIN)/python -m pip check
+
+clean: ## remove var/ (SQLite databases, logs) and caches; keeps .venv
+	rm -rf var .pytest_cache build
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+	rm -rf bench/out
+
+distclean: clean ## clean, and remove .venv and the egg-info too
+	rm -rf $(VENV) *.egg-info

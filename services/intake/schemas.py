@@ -1,0 +1,169 @@
+"""Payloads of intake's RPC, HTTP and bridge messages."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from shared.events import CHANNELS, TICKET_KINDS
+from services.intake.domain import LOCAL_TZ, OPEN_STATUSES, Status, TICKET_ACTIONS, CASE_STEPS
+
+
+class DateOrDateTime(fields.Field):
+    """A date (``2025-01-15``: by the end of that day) or an ISO datetime (naive = Asia/Shanghai)."""
+
+    default_error_messages = {"invalid": "Not a valid date or datetime."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (date, datetime)):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise self.make_error("invalid")
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LOCAL_TZ)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.isoformat()
+
+
+class RegisterTicket(Schema):
+    """A new request as a customer, an agent or the hotline/fax bridge gives it."""
+
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.Str(required=True, validate=validate.OneOf(TICKET_KINDS))
+    channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
+    customer_name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
+    phone = fields.Str(required=True, validate=validate.Regexp(r"^[0-9+*\- ()]{5,20}$",
+                                                               error="Not a valid phone number."))
+    address = fields.Str(required=True, validate=validate.Length(min=2, max=256))
+    postcode = fields.Str(load_default=None, validate=validate.Regexp(r"^\d{6}$", error="Must be 6 digits."))
+    product_line = fields.Str(load_default=None, validate=validate.Length(max=64))
+    model = fields.Str(load_default=None, validate=validate.Length(max=64))
+    serial_no = fields.Str(load_default=None, validate=validate.Length(max=64))
+    purchase_date = fields.Date(load_default=None)
+    fault = fields.Str(load_default=None, validate=validate.Length(max=2000))
+    wished_visit_at = DateOrDateTime(load_default=None)
+    received_at = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
+    external_ref = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    safety = fields.Bool(load_default=False)
+    batch_defect = fields.Bool(load_default=False)
+
+    @validates_schema
+    def _dates(self, data, **kwargs):
+        if data["kind"] in ("repair", "install", "maintenance", "complaint") and not data.get("product_line"):
+            raise ValidationError("Required for repair, install, maintenance and complaint.", "product_line")
+
+
+class BridgeRequest(RegisterTicket):
+    """A request from the hotline/fax bridge (plain AMQP): it must carry its own reference."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    external_ref = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+
+
+class Deadline(Schema):
+    sla = fields.Str()
+    due_at = fields.AwareDateTime()
+    met_at = fields.AwareDateTime(allow_none=True)
+    breached_at = fields.AwareDateTime(allow_none=True)
+
+
+class TicketOut(Schema):
+    id = fields.Str()
+    number = fields.Str()
+    tenant_id = fields.Str()
+    external_ref = fields.Str(allow_none=True)
+    kind = fields.Str()
+    channel = fields.Str()
+    status = fields.Str()
+    case_state = fields.Str(allow_none=True)
+    priority = fields.Int()
+    escalation = fields.Str(allow_none=True)
+    customer_id = fields.Str()
+    customer_name = fields.Str()
+    phone = fields.Str()
+    address = fields.Str()
+    postcode = fields.Str(allow_none=True)
+    province = fields.Str(allow_none=True)
+    city = fields.Str(allow_none=True)
+    district = fields.Str(allow_none=True)
+    adcode = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    geo_precision = fields.Str(allow_none=True)
+    geo_ambiguous = fields.Bool()
+    triage_reason = fields.Str(allow_none=True)
+    tier = fields.Str(allow_none=True)
+    product_line = fields.Str(allow_none=True)
+    model = fields.Str(allow_none=True)
+    serial_no = fields.Str(allow_none=True)
+    purchase_date = fields.Date(allow_none=True)
+    fault = fields.Str(allow_none=True)
+    wished_visit_at = fields.AwareDateTime(allow_none=True)
+    warranty = fields.Str()
+    warranty_remedy = fields.Str(allow_none=True)
+    warranty_reason = fields.Str(allow_none=True)
+    owner_user = fields.Str()
+    assigned_outlet_id = fields.Str(allow_none=True)
+    received_at = fields.AwareDateTime()
+    registered_at = fields.AwareDateTime()
+    onsite_at = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    version = fields.Int()
+    deadlines = fields.List(fields.Nested(Deadline))
+
+
+class AuditOut(Schema):
+    at = fields.AwareDateTime()
+    user = fields.Str()
+    role = fields.Str()
+    action = fields.Str()
+    from_state = fields.Str(allow_none=True)
+    to_state = fields.Str(allow_none=True)
+    note = fields.Str(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+ALL_ACTIONS = sorted(set(TICKET_ACTIONS) | set(CASE_STEPS))
+
+
+class Transition(Schema):
+    class Meta:
+        unknown = RAISE
+
+    action = fields.Str(required=True, validate=validate.OneOf(ALL_ACTIONS))
+    note = fields.Str(load_default=None, validate=validate.Length(max=2000))
+    outlet_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=32))
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    address = fields.Str(load_default=None, validate=validate.Length(min=2, max=256))
+    attachments = fields.List(fields.Str(validate=validate.Length(max=256)), load_default=list)
+    expected_version = fields.Int(load_default=None)
+    cause = fields.Str(load_default=None, validate=validate.Length(max=64))
+    responsibility = fields.Str(load_default=None, validate=validate.OneOf(("own", "other_department", "grey_zone")))
+
+
+class ListQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.Str(load_default=None, validate=validate.OneOf(OPEN_STATUSES + (Status.CLOSED, Status.CANCELLED)))
+    kind = fields.Str(load_default=None, validate=validate.OneOf(TICKET_KINDS))
+    tier = fields.Str(load_default=None, validate=validate.OneOf(("local", "in_province", "out_of_province")))
+    tenant_id = fields.Str(load_default=None)
+    channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
+    received_from = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
+    received_to = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
+    q = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Int(load_default=0, validate=validate.Range(min=0))

@@ -1,0 +1,41 @@
+"""Configuration: the nameko YAML file (config.yml) with ${VAR:default} from the environment.
+
+Services get it as ``container.config``; the CLI and scripts call `load_config`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = REPO_ROOT / "config.yml"
+
+
+def load_config(path: str | os.PathLike | None = None, **overrides) -> dict:
+    from nameko.cli.main import setup_yaml_parser
+
+    setup_yaml_parser()
+    path = Path(path or os.environ.get("FSM_CONFIG", DEFAULT_CONFIG))
+    with open(path, encoding="utf-8") as fh:
+        config = yaml.safe_load(fh) or {}
+    config.update(overrides)
+    return config
+
+
+def database_url(config: dict, service: str) -> str:
+    env = os.environ.get(f"DATABASE_URL_{service.upper()}")
+    if env:
+        return env
+    url = (config.get("DATABASES") or {}).get(service)
+    if not url:
+        url = f"sqlite:///{os.environ.get('VAR_DIR', 'var')}/{service}.db"
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def http_port(config: dict, service: str) -> int:
+    ports = config.get("HTTP_PORTS") or {}
+    return int(ports.get(service, 0))

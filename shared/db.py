@@ -1,0 +1,256 @@
+"""Database access for every service: one engine per service, a unit of work per use,
+and tenant scoping enforced on the session itself.
+
+Tenancy lives here and nowhere else. Every model that belongs to a regional center
+mixes in `TenantScoped`; the session of a unit of work carries the caller's principal
+and adds the matching WHERE criteria to every ORM SELECT, UPDATE and DELETE it runs
+(`with_loader_criteria`), and checks every row it flushes. A query written without a
+filter therefore still returns only the caller's rows, and a session without a
+principal refuses to touch tenant data at all.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import String, create_engine, event, false, true
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
+
+from shared import tenancy
+from shared.config import database_url
+from shared.errors import TenancyViolation
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TenantScoped:
+    """Mixin for rows owned by a regional center (a tenant).
+
+    `__scope__` maps the narrower roles to the column that names what they own:
+    ``{"outlet": "assigned_outlet_id", "customer": "customer_id", "warehouse": "warehouse_id"}``.
+    A role whose dimension a model does not name sees none of its rows.
+    """
+
+    __scope__: dict = {}
+    tenant_id: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
+
+
+def scope_criteria(cls, principal: tenancy.Principal):
+    """The WHERE clause `principal` may see of model `cls` (None: everything)."""
+    if principal.all_tenants:
+        return None
+    role = principal.role
+    clauses = []
+    if principal.tenant is not None:
+        clauses.append(cls.tenant_id == principal.tenant)
+    elif role != tenancy.WAREHOUSE:
+        return false()
+    if role in (tenancy.CENTER, tenancy.SERVICE):
+        pass
+    elif role in (tenancy.OUTLET, tenancy.WAREHOUSE, tenancy.CUSTOMER):
+        column = cls.__scope__.get(role)
+        if column is None:
+            return false()
+        clauses.append(getattr(cls, column) == getattr(principal, role))
+    else:  # an unknown role sees nothing
+        return false()
+    if not clauses:
+        return true()
+    expr = clauses[0]
+    for clause in clauses[1:]:
+        expr = expr & clause
+    return expr
+
+
+class ScopedSession(Session):
+    """A session that knows who is acting (``info['principal']``)."""
+
+    @property
+    def principal(self) -> tenancy.Principal:
+        principal = self.info.get("principal")
+        if principal is None:
+            raise TenancyViolation("database session used without a principal")
+        return principal
+
+
+@event.listens_for(ScopedSession, "do_orm_execute")
+def _apply_tenant_scope(state):
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_select and (state.is_column_load or state.is_relationship_load):
+        return  # criteria from the parent statement propagate to these loads
+    mappers = state.all_mappers
+    if not any(issubclass(m.class_, TenantScoped) for m in mappers):
+        return
+    principal = state.session.principal
+    options = []
+    for cls in _registry_classes(mappers):
+        crit = scope_criteria(cls, principal)
+        if crit is not None:
+            options.append(with_loader_criteria(cls, crit, include_aliases=True))
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+def _registry_classes(mappers):
+    """Every scoped class of the registry the statement's mappers belong to, so that
+    joined and related entities are filtered too."""
+    seen = {}
+    for mapper in mappers:
+        for m in mapper.registry.mappers:
+            if issubclass(m.class_, TenantScoped):
+                seen[m.class_] = True
+    return list(seen)
+
+
+@event.listens_for(ScopedSession, "before_flush")
+def _check_writes(session, flush_context, instances):
+    principal = session.info.get("principal")
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if principal is None:
+            raise TenancyViolation("write of tenant data without a principal")
+        if obj in session.new and obj.tenant_id is None and principal.tenant:
+            obj.tenant_id = principal.tenant
+        if obj.tenant_id is None:
+            raise TenancyViolation(f"{type(obj).__name__} written without tenant_id")
+        if not principal.sees_tenant(obj.tenant_id):
+            raise TenancyViolation(
+                f"{principal.role} {principal.user} may not write tenant {obj.tenant_id}")
+        if obj in session.dirty and not principal.all_tenants:
+            hist = _history(obj, "tenant_id")
+            if hist and hist.deleted:
+                raise TenancyViolation("tenant_id of a row cannot be changed")
+
+
+def _history(obj, attr):
+    from sqlalchemy import inspect
+
+    return inspect(obj).attrs[attr].history
+
+
+def make_engine(url: str, **kw) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kw)
+
+
+class Store:
+    """One service's database: engine, session factory, schema management, outbox relay hook."""
+
+    def __init__(self, service_name: str, url: str, metadata, migrations_package: str | None = None):
+        from shared import outbox
+
+        self.service_name = service_name
+        self.url = url
+        self.metadata = metadata
+        self.migrations_package = migrations_package
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(bind=self.engine, class_=ScopedSession, expire_on_commit=False)
+        self.outbox = outbox
+        self.on_commit_hooks = []
+
+    def create_schema(self):
+        from shared import migrations, outbox
+
+        if self.migrations_package:
+            migrations.upgrade(self.engine, self.migrations_package)
+        else:
+            self.metadata.create_all(self.engine)
+            outbox.infra_metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self, principal: tenancy.Principal):
+        session = self.sessions()
+        session.info["principal"] = principal
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def uow(self, principal, context_data=None):
+        from shared.outbox import UnitOfWork
+
+        return UnitOfWork(self, principal, context_data or {})
+
+    def committed(self):
+        for hook in self.on_commit_hooks:
+            hook()
+
+    def dispose(self):
+        self.engine.dispose()
+
+
+class Database(DependencyProvider):
+    """Nameko dependency: ``self.db.uow()`` opens a unit of work acting as the worker's principal.
+
+    It also owns the service's outbox relay, which publishes committed events.
+    """
+
+    def __init__(self, metadata, migrations_package: str | None = None):
+        self.metadata = metadata
+        self.migrations_package = migrations_package
+        self.store = None
+        self.relay = None
+
+    def setup(self):
+        from shared.outbox import OutboxRelay
+
+        service = self.container.service_name
+        url = database_url(self.container.config, service)
+        self.store = Store(service, url, self.metadata, self.migrations_package)
+        self.store.create_schema()
+        self.relay = OutboxRelay(self.store, self.container)
+        self.store.on_commit_hooks.append(self.relay.wake)
+
+    def start(self):
+        self.relay.start()
+
+    def stop(self):
+        self.relay.stop()
+        self.store.dispose()
+
+    def kill(self):
+        self.relay.stop()
+
+    def get_dependency(self, worker_ctx):
+        return WorkerDb(self.store, worker_ctx)
+
+
+class WorkerDb:
+    def __init__(self, store: Store, worker_ctx):
+        self.store = store
+        self.worker_ctx = worker_ctx
+
+    @property
+    def principal(self) -> tenancy.Principal:
+        principal = tenancy.principal_from_context(self.worker_ctx.data)
+        if principal is None:
+            raise TenancyViolation("call without a principal")
+        return principal
+
+    def uow(self, principal: tenancy.Principal | None = None):
+        """A unit of work acting as `principal` (default: the worker's own)."""
+        principal = principal or self.principal
+        context = dict(self.worker_ctx.context_data)
+        context[tenancy.CONTEXT_KEY] = principal.encode()
+        return self.store.uow(principal, context)

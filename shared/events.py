@@ -1,0 +1,148 @@
+"""The event catalogue: every event's name, source service, version and payload schema.
+
+Publishers dump through it (`dump`), consumers load through it (`load`), so a payload
+that does not match its schema is caught at both ends. Bumping a version means adding
+fields in a backward-compatible way, or a new event name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+TIERS = ("local", "in_province", "out_of_province")
+TICKET_KINDS = ("repair", "install", "maintenance", "complaint", "consultation")
+CHANNELS = ("hotline", "web", "fax", "portal")
+
+
+class EventSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # newer publishers may add fields
+
+    tenant_id = fields.Str(required=True, validate=validate.Length(min=1, max=16))
+
+
+class TicketRegistered(EventSchema):
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(required=True)
+    kind = fields.Str(required=True, validate=validate.OneOf(TICKET_KINDS))
+    channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
+    priority = fields.Int(required=True)
+    received_at = fields.AwareDateTime(required=True)
+    product_line = fields.Str(allow_none=True)
+    model = fields.Str(allow_none=True)
+    serial_no = fields.Str(allow_none=True)
+    fault = fields.Str(allow_none=True)
+    warranty = fields.Str(required=True, validate=validate.OneOf(("warranty", "self_paid", "unknown")))
+    tier = fields.Str(allow_none=True, validate=validate.OneOf(TIERS))
+    province = fields.Str(allow_none=True)
+    city = fields.Str(allow_none=True)
+    district = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    geo_ambiguous = fields.Bool(required=True)
+    onsite_due = fields.AwareDateTime(allow_none=True)
+    wished_visit_at = fields.AwareDateTime(allow_none=True)
+
+
+class TicketEscalated(EventSchema):
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(required=True)
+    reason = fields.Str(required=True)
+    level = fields.Str(required=True)
+
+
+class TicketClosed(EventSchema):
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(required=True)
+    kind = fields.Str(required=True)
+    closed_at = fields.AwareDateTime(required=True)
+    outcome = fields.Str(required=True)
+    assigned_outlet_id = fields.Str(allow_none=True)
+
+
+class SlaBreached(EventSchema):
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(required=True)
+    sla = fields.Str(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    detected_at = fields.AwareDateTime(required=True)
+    assigned_outlet_id = fields.Str(allow_none=True)
+
+
+class VisitEvent(EventSchema):
+    visit_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    outlet_id = fields.Str(allow_none=True)
+    technician_id = fields.Str(allow_none=True)
+    at = fields.AwareDateTime(required=True)
+    planned_arrival = fields.AwareDateTime(allow_none=True)
+    reason = fields.Str(allow_none=True)
+
+
+class CallbackNegative(EventSchema):
+    ticket_id = fields.Str(required=True)
+    callback_id = fields.Str(required=True)
+    satisfaction = fields.Int(allow_none=True)
+    reason = fields.Str(allow_none=True)
+
+
+class RefundPaid(EventSchema):
+    ticket_id = fields.Str(required=True)
+    amount = fields.Decimal(required=True, as_string=True)
+    paid_at = fields.AwareDateTime(required=True)
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    source: str
+    version: int
+    schema: type[Schema]
+    description: str
+
+
+CATALOGUE: dict[str, EventSpec] = {}
+
+
+def _register(name, source, version, schema, description):
+    CATALOGUE[name] = EventSpec(name, source, version, schema, description)
+
+
+_register("ticket.registered", "intake", 1, TicketRegistered, "a ticket was accepted into a tenant with its SLA deadlines")
+_register("ticket.escalated", "intake", 1, TicketEscalated, "a ticket needs a named manager (safety, batch defect, SLA risk)")
+_register("ticket.closed", "intake", 1, TicketClosed, "a ticket reached its end (resolved, agreement signed, cancelled)")
+_register("sla.breached", "intake", 1, SlaBreached, "an SLA deadline passed without the step being done")
+_register("visit.scheduled", "dispatch", 1, VisitEvent, "a visit was planned for a technician")
+_register("visit.started", "dispatch", 1, VisitEvent, "the technician checked in on site")
+_register("visit.completed", "dispatch", 1, VisitEvent, "the technician checked out, work done")
+_register("visit.unassignable", "dispatch", 1, VisitEvent, "no eligible technician can take the visit")
+_register("callback.negative", "qa", 1, CallbackNegative, "a customer callback came back dissatisfied")
+_register("settlement.refund_paid", "settlement", 1, RefundPaid, "a refund or compensation was paid")
+
+_schemas: dict[str, Schema] = {}
+
+
+def schema_for(event_type: str) -> Schema:
+    if event_type not in CATALOGUE:
+        raise KeyError(f"unknown event type {event_type!r}")
+    if event_type not in _schemas:
+        _schemas[event_type] = CATALOGUE[event_type].schema()
+    return _schemas[event_type]
+
+
+def dump(event_type: str, payload: dict) -> dict:
+    """Serialise a payload for publishing; a payload that its own schema would reject is a bug."""
+    schema = schema_for(event_type)
+    body = schema.dump(payload)
+    errors = schema.validate(body)
+    if errors:
+        raise ValueError(f"event {event_type} payload invalid: {errors}")
+    return body
+
+
+def load(event_type: str, body) -> dict:
+    """Deserialise a received payload; raises marshmallow.ValidationError naming the fields."""
+    if not isinstance(body, dict):
+        raise ValidationError({"_schema": ["event body must be a JSON object"]})
+    return schema_for(event_type).load(body)

@@ -1,0 +1,238 @@
+"""Transactional outbox, unit of work and idempotent consumption.
+
+A state change and the events it causes are written in one database transaction
+(the events as rows of ``outbox``). After commit the relay publishes them to the
+service's nameko events exchange with publisher confirms and marks them published.
+If the broker is down the rows wait; if the process dies between publish and mark,
+the event goes out again and consumers drop it by its id (``processed_messages``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+import eventlet
+from kombu import Exchange
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select, update, delete
+from sqlalchemy.exc import IntegrityError
+
+from shared import events as catalogue
+from shared import metrics
+from shared.db import utcnow
+
+log = logging.getLogger(__name__)
+
+infra_metadata = MetaData()
+
+outbox_table = Table(
+    "outbox", infra_metadata,
+    Column("id", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False, index=True),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+)
+
+processed_table = Table(
+    "processed_messages", infra_metadata,
+    Column("message_id", String(64), primary_key=True),
+    Column("consumer", String(128), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+
+EVENT_ID_KEY = "event_id"
+EVENT_VERSION_KEY = "event_version"
+
+
+def _next_seq():
+    # time-ordered; ties broken by insertion order within the same microsecond are harmless
+    return time.time_ns() // 1000
+
+
+class UnitOfWork:
+    """``with store.uow(principal) as uow: ...; uow.emit(...); uow.commit()``.
+
+    Leaving the block without `commit` rolls everything back, events included.
+    """
+
+    def __init__(self, store, principal, context_data):
+        self.store = store
+        self.principal = principal
+        self.context_data = context_data
+        self.session = None
+        self.committed = False
+        self.emitted = []
+
+    def __enter__(self):
+        self.session = self.store.sessions()
+        self.session.info["principal"] = self.principal
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if not self.committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+    def emit(self, event_type: str, payload: dict) -> str:
+        """Record `event_type` with `payload` to be published once this unit commits."""
+        body = catalogue.dump(event_type, payload)
+        event_id = uuid.uuid4().hex
+        headers = {k: v for k, v in self.context_data.items() if v is not None}
+        headers[EVENT_ID_KEY] = event_id
+        headers[EVENT_VERSION_KEY] = catalogue.CATALOGUE[event_type].version
+        self.session.execute(outbox_table.insert().values(
+            id=event_id, seq=_next_seq(), event_type=event_type,
+            payload=json.dumps(body, ensure_ascii=False, default=str),
+            headers=json.dumps(headers, default=str), created_at=utcnow(), attempts=0,
+        ))
+        self.emitted.append((event_type, event_id))
+        return event_id
+
+    def already_processed(self, message_id: str | None, consumer: str) -> bool:
+        """True if `message_id` was handled by `consumer` before; otherwise claims it in
+        this transaction (so the claim commits or rolls back with the work)."""
+        if not message_id:
+            return False
+        row = self.session.execute(
+            select(processed_table.c.message_id).where(
+                processed_table.c.message_id == message_id,
+                processed_table.c.consumer == consumer)).first()
+        if row is not None:
+            return True
+        self.session.execute(processed_table.insert().values(
+            message_id=message_id, consumer=consumer, processed_at=utcnow()))
+        return False
+
+    def commit(self):
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise
+        self.committed = True
+        if self.emitted:
+            self.store.committed()
+
+    def rollback(self):
+        self.session.rollback()
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, with confirms; retries while the broker is away."""
+
+    batch_size = 200
+    keep_published_seconds = 3 * 24 * 3600
+
+    def __init__(self, store, container):
+        self.store = store
+        self.container = container
+        self.service_name = container.service_name
+        config = container.config
+        self.poll_seconds = float(config.get("OUTBOX_POLL_SECONDS", 1.0) or 1.0)
+        self.exchange = Exchange(f"{self.service_name}.events", type="topic", durable=True,
+                                 auto_delete=False)
+        self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
+                                   declare=[self.exchange], retry=False)
+        self._wake = eventlet.event.Event()
+        self._running = False
+        self._gt = None
+        self._last_purge = 0.0
+
+    def start(self):
+        self._running = True
+        self._gt = self.container.spawn_managed_thread(self._loop, identifier="outbox-relay")
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        if self._gt is not None:
+            self._gt.kill()
+            self._gt = None
+
+    def wake(self):
+        if not self._wake.ready():
+            self._wake.send(True)
+
+    def _wait(self, seconds):
+        with eventlet.Timeout(seconds, False):
+            self._wake.wait()
+        self._wake = eventlet.event.Event()
+
+    def _loop(self):
+        backoff = 0.5
+        while self._running:
+            try:
+                sent = self.publish_pending()
+                backoff = 0.5
+                if sent < self.batch_size:
+                    self._wait(self.poll_seconds)
+            except Exception as exc:  # broker away or database busy: wait and try again
+                log.warning("outbox relay of %s paused: %s", self.service_name, exc,
+                            extra={"service": self.service_name})
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def publish_pending(self) -> int:
+        """Publish up to one batch; returns how many were published."""
+        with self.store.engine.connect() as conn:
+            stmt = (select(outbox_table).where(outbox_table.c.published_at.is_(None))
+                    .order_by(outbox_table.c.seq).limit(self.batch_size))
+            if conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = conn.execute(stmt).fetchall()
+            metrics.set_outbox_pending(self.service_name, len(rows))
+            if conn.dialect.name == "postgresql":
+                done = self._publish_rows(rows)
+                self._mark(conn, done)
+                conn.commit()
+                return len(done)
+            conn.rollback()
+        done = self._publish_rows(rows)
+        with self.store.engine.connect() as conn:
+            self._mark(conn, done)
+            conn.commit()
+        self._purge()
+        return len(done)
+
+    def _publish_rows(self, rows):
+        done = []
+        for row in rows:
+            headers = json.loads(row.headers)
+            try:
+                self.publisher.publish(
+                    json.loads(row.payload), exchange=self.exchange, routing_key=row.event_type,
+                    extra_headers={f"nameko.{k}": v for k, v in headers.items()},
+                    message_id=row.id,
+                )
+            except Exception:
+                if done:
+                    break  # mark what went out, retry the rest later
+                raise
+            metrics.event_published(self.service_name, row.event_type)
+            done.append(row.id)
+        return done
+
+    def _mark(self, conn, ids):
+        if ids:
+            conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids))
+                         .values(published_at=utcnow()))
+
+    def _purge(self):
+        now = time.time()
+        if now - self._last_purge < 600:
+            return
+        self._last_purge = now
+        from datetime import timedelta
+
+        cutoff = utcnow() - timedelta(seconds=self.keep_published_seconds)
+        with self.store.engine.begin() as conn:
+            conn.execute(delete(outbox_table).where(outbox_table.c.published_at < cutoff))

@@ -1,0 +1,107 @@
+"""The principal (who is calling) and how it travels between services.
+
+The principal is put into nameko's context data under ``principal`` by the gateway
+(from the caller's token) or by a service acting on its own (timers, event handlers).
+Nameko copies context data into the headers of every RPC and event it sends, so the
+receiving worker sees the same principal. `shared.db` reads it to scope every query.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+
+from shared.errors import Unauthorized
+
+CONTEXT_KEY = "principal"
+
+HQ = "hq"
+CENTER = "center"
+OUTLET = "outlet"
+WAREHOUSE = "warehouse"
+CUSTOMER = "customer"
+SERVICE = "service"  # a service acting on its own: timers, event handlers, imports
+
+USER_ROLES = (HQ, CENTER, OUTLET, WAREHOUSE, CUSTOMER)
+ROLES = USER_ROLES + (SERVICE,)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user with a role, bound to a tenant (regional center) where the role needs one.
+
+    - hq: every tenant
+    - center: one tenant
+    - outlet: one outlet's jobs inside one tenant
+    - warehouse: one warehouse inside one tenant (or HQ's warehouse with tenant None)
+    - customer: one customer's own tickets
+    - service: internal; with a tenant it acts inside that tenant only, without one on all
+    """
+
+    user: str
+    role: str
+    tenant: str | None = None
+    outlet: str | None = None
+    warehouse: str | None = None
+    customer: str | None = None
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise Unauthorized(f"unknown role {self.role!r}")
+        if not self.user:
+            raise Unauthorized("principal without a user")
+        if self.role in (CENTER, OUTLET) and not self.tenant:
+            raise Unauthorized(f"role {self.role} needs a tenant")
+        if self.role == OUTLET and not self.outlet:
+            raise Unauthorized("role outlet needs an outlet id")
+        if self.role == WAREHOUSE and not self.warehouse:
+            raise Unauthorized("role warehouse needs a warehouse id")
+        if self.role == CUSTOMER and not self.customer:
+            raise Unauthorized("role customer needs a customer id")
+
+    @property
+    def all_tenants(self) -> bool:
+        return self.role == HQ or (self.role == SERVICE and self.tenant is None)
+
+    def sees_tenant(self, tenant_id: str | None) -> bool:
+        return self.all_tenants or (tenant_id is not None and tenant_id == self.tenant)
+
+    def encode(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None},
+                          sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, raw) -> "Principal":
+        if isinstance(raw, Principal):
+            return raw
+        if isinstance(raw, (bytes, str)):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise Unauthorized("malformed principal") from None
+        if not isinstance(raw, dict):
+            raise Unauthorized("malformed principal")
+        fields = {k: raw.get(k) for k in ("user", "role", "tenant", "outlet", "warehouse", "customer")}
+        return cls(**fields)
+
+    def acting_for(self, tenant: str | None) -> "Principal":
+        """The service principal a handler uses for a fact that belongs to `tenant`."""
+        return Principal(user=f"{self.role}:{self.user}", role=SERVICE, tenant=tenant)
+
+    def with_tenant(self, tenant):
+        return replace(self, tenant=tenant)
+
+
+def service_principal(service_name: str, tenant: str | None = None) -> Principal:
+    return Principal(user=service_name, role=SERVICE, tenant=tenant)
+
+
+def principal_from_context(context_data: dict) -> Principal | None:
+    raw = context_data.get(CONTEXT_KEY)
+    if raw is None:
+        return None
+    return Principal.decode(raw)
+
+
+def put_principal(worker_ctx, principal: Principal):
+    """Make `principal` the one this worker acts as and passes on to every RPC and event."""
+    worker_ctx.data[CONTEXT_KEY] = principal.encode()

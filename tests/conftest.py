@@ -1,0 +1,77 @@
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  (must precede every other import)
+
+import os
+import uuid
+import warnings
+from contextlib import contextmanager
+
+import pytest
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from nameko.standalone.rpc import ServiceRpcProxy  # noqa: E402
+
+from shared.tenancy import Principal  # noqa: E402
+
+SERVICES = ("gateway", "intake", "dispatch", "parts", "settlement", "certification", "qa")
+
+HQ = Principal("hq-admin", "hq")
+C01 = Principal("wuhan-agent", "center", tenant="C01")
+C02 = Principal("jinan-agent", "center", tenant="C02")
+
+
+@pytest.fixture
+def service_config(rabbit_config, tmp_path):
+    """nameko config for one test: its own RabbitMQ vhost, SQLite files in tmp, free ports."""
+    config = dict(rabbit_config)
+    config["DATABASES"] = {name: f"sqlite:///{tmp_path}/{name}.db" for name in SERVICES}
+    config["HTTP_PORTS"] = {name: 0 for name in SERVICES}
+    config["HTTP_HOST"] = "127.0.0.1"
+    config["OUTBOX_POLL_SECONDS"] = 0.2
+    config["AUTH_SECRET"] = "test-secret"
+    config["max_workers"] = 10
+    return config
+
+
+@pytest.fixture
+def rpc_as(service_config):
+    """``with rpc_as(principal, "intake") as intake: intake.get_ticket(...)``"""
+
+    @contextmanager
+    def _proxy(principal, service="intake"):
+        context = {"principal": principal.encode()} if principal else {}
+        with ServiceRpcProxy(service, service_config, context_data=context, timeout=30) as proxy:
+            yield proxy
+
+    return _proxy
+
+
+def pytest_collection_modifyitems(config, items):
+    # the broker-restart test stops RabbitMQ; run it last so nothing else sees the gap
+    items.sort(key=lambda item: 1 if item.get_closest_marker("broker_restart") else 0)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "broker_restart: stops and starts the local RabbitMQ")
+    config.addinivalue_line("markers", "postgres: needs the local PostgreSQL")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test (dropped afterwards)."""
+    import psycopg2
+
+    base = os.environ.get("FSM_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+    name = f"fsm_test_{uuid.uuid4().hex[:10]}"
+    dsn = base.replace("postgresql+psycopg2://", "postgresql://")
+    try:
+        conn = psycopg2.connect(dsn)
+    except psycopg2.OperationalError as exc:
+        pytest.fail(f"PostgreSQL not reachable at {dsn}: {exc}")
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + "/" + name
+    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
