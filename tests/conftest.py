@@ -75,3 +75,54 @@ def pg_url():
     yield base.rsplit("/", 1)[0] + "/" + name
     conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
+
+
+def http_port_of(container):
+    """The port the service's HTTP server actually bound (config asks for 0 = any free port)."""
+    from shared.web import JsonHttpHandler
+
+    for ext in container.entrypoints:
+        if isinstance(ext, JsonHttpHandler):
+            return ext.server.port
+    raise LookupError(f"{container.service_name} has no HTTP entrypoint")
+
+
+class Platform:
+    """Running services plus an HTTP client that signs in as any principal."""
+
+    def __init__(self, runner, config):
+        import requests
+
+        self.runner = runner
+        self.config = config
+        self.containers = {c.service_name: c for c in runner.containers}
+        self.base_url = f"http://127.0.0.1:{http_port_of(self.containers['gateway'])}"
+        self.http = requests.Session()
+
+    def token(self, principal):
+        from shared.auth import issue_token
+
+        return issue_token(self.config["AUTH_SECRET"], principal)
+
+    def request(self, method, path, principal=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if principal is not None:
+            headers["Authorization"] = f"Bearer {self.token(principal)}"
+        return self.http.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, principal=None, **kw):
+        return self.request("GET", path, principal, **kw)
+
+    def post(self, path, principal=None, **kw):
+        return self.request("POST", path, principal, **kw)
+
+
+@pytest.fixture
+def platform(runner_factory, service_config):
+    """intake + gateway running against this test's vhost and SQLite files."""
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+
+    runner = runner_factory(service_config, IntakeService, GatewayService)
+    runner.start()
+    yield Platform(runner, service_config)

@@ -167,3 +167,33 @@ class ListQuery(Schema):
     q = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+
+
+# CSV import: the column names of the request export (see data/service_requests_sample.csv)
+# and of our own ledger-style template map to RegisterTicket fields.
+CSV_COLUMNS = {
+    "request_id": "external_ref", "external_ref": "external_ref",
+    "received_at": "received_at", "channel": "channel",
+    "request_type": "kind", "kind": "kind",
+    "customer_name": "customer_name",
+    "contact_phone_masked": "phone", "phone": "phone",
+    "address": "address", "postcode": "postcode",
+    "product": "product_line", "product_line": "product_line",
+    "model": "model", "serial_no": "serial_no", "purchase_date": "purchase_date", "fault": "fault",
+    "wished_visit_date": "wished_visit_at", "wished_visit_at": "wished_visit_at",
+    "tenant_id": "tenant_id",
+}
+
+
+def csv_row_to_payload(row: dict) -> dict:
+    """A CSV row as a RegisterTicket payload: known columns mapped, empty cells left out,
+    other columns ignored (an export carries more than a request needs)."""
+    payload = {}
+    for column, value in row.items():
+        field = CSV_COLUMNS.get((column or "").strip())
+        if field is None or value is None:
+            continue
+        value = value.strip()
+        if value != "":
+            payload[field] = value
+    return payload

@@ -1,0 +1,199 @@
+"""The gateway: the REST API in front of the services, authentication, one error shape, OpenAPI.
+
+It owns no data. Each request is authenticated from its bearer token; the resulting
+principal goes into the worker's context data and so travels with every RPC behind it,
+where the services' database sessions enforce it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
+from werkzeug.wrappers import Response
+
+from services.gateway import schemas
+from services.intake.schemas import csv_row_to_payload
+from shared import tenancy
+from shared.auth import principal_from_header
+from shared.errors import BadRequest, ValidationFailed
+from shared.web import ServiceBase, error_response, http, json_response
+
+API = "/api/v1"
+ROUTES = []  # (method, path, meta) for the OpenAPI document
+
+
+class Authenticator(DependencyProvider):
+    """Turns the request's bearer token into the worker's principal."""
+
+    def setup(self):
+        self.secret = self.container.config.get("AUTH_SECRET") or "dev-secret-change-me"
+
+    def get_dependency(self, worker_ctx):
+        secret = self.secret
+
+        class Bound:
+            @staticmethod
+            def login(request):
+                principal = principal_from_header(secret, request.headers.get("Authorization"))
+                tenancy.put_principal(worker_ctx, principal)
+                return principal
+
+            @staticmethod
+            def call_id():
+                return worker_ctx.call_id
+
+        return Bound()
+
+
+def api(method, path, summary, *, body=None, response=None, query=None, status=200, public=False,
+        content="application/json", tag="tickets"):
+    """Declare an API route: authenticated, JSON in and out, errors in the one shape."""
+
+    def decorate(fn):
+        ROUTES.append((method, path, {"summary": summary, "body": body, "response": response, "query": query,
+                                      "status": status, "public": public, "content": content, "tag": tag}))
+
+        def handler(self, request, **kwargs):
+            try:
+                principal = None if public else self.auth.login(request)
+                result = fn(self, request, principal, **kwargs)
+            except Exception as exc:  # one error shape for every route
+                return error_response(exc, self.auth.call_id())
+            if isinstance(result, Response):
+                return result
+            return json_response(result, status=status)
+
+        handler.__name__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        return http(method, path)(handler)
+
+    return decorate
+
+
+def json_body(request):
+    if not request.data:
+        raise BadRequest("request body is empty", {"_body": ["expected a JSON object"]})
+    try:
+        return json.loads(request.get_data(as_text=True))
+    except ValueError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}", {"_body": ["not valid JSON"]}) from None
+
+
+def query_args(request):
+    return {k: v for k, v in request.args.items()}
+
+
+class GatewayService(ServiceBase):
+    name = "gateway"
+
+    auth = Authenticator()
+    intake = RpcProxy("intake")
+
+    @api("GET", f"{API}/me", "Who the token says you are", response=schemas.Me, tag="auth")
+    def me(self, request, principal):
+        return {"user": principal.user, "role": principal.role, "tenant": principal.tenant,
+                "outlet": principal.outlet}
+
+    @api("POST", f"{API}/tickets", "Register a request (受理/登记)", body=schemas.RegisterTicket,
+         response=schemas.TicketOut, status=201)
+    def create_ticket(self, request, principal):
+        return self.intake.register_ticket(json_body(request))
+
+    @api("GET", f"{API}/tickets", "List tickets you may see, filtered and paged", query=schemas.ListQuery,
+         response=schemas.TicketPage)
+    def list_tickets(self, request, principal):
+        return self.intake.list_tickets(query_args(request))
+
+    @api("GET", f"{API}/tickets/<string:ticket_id>", "One ticket with its deadlines and audit trail",
+         response=schemas.TicketDetail)
+    def get_ticket(self, request, principal, ticket_id):
+        return self.intake.get_ticket(ticket_id)
+
+    @api("POST", f"{API}/tickets/<string:ticket_id>/transitions",
+         "A workflow step: ticket status or complaint case (立案 → … → 签协议)", body=schemas.Transition,
+         response=schemas.TicketOut)
+    def transition(self, request, principal, ticket_id):
+        return self.intake.transition(ticket_id, json_body(request))
+
+    @api("POST", f"{API}/tickets/import", "Import requests from CSV (UTF-8, header row); per-row report",
+         content="text/csv", response=schemas.ImportRowResult)
+    def import_tickets(self, request, principal):
+        text = request.get_data(as_text=True)
+        if not text.strip():
+            raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
+        rows = [csv_row_to_payload(r) for r in csv.DictReader(io.StringIO(text))]
+        if not rows:
+            raise BadRequest("CSV has no data rows", {"_body": ["no rows"]})
+        results = self.intake.import_requests(rows)
+        ok = sum(1 for r in results if r["ok"])
+        return {"imported": ok, "failed": len(results) - ok, "rows": results}
+
+    @api("GET", f"{API}/ledger", "The service ledger (服务信息台帐) as JSON rows", query=schemas.ListQuery,
+         tag="ledger")
+    def ledger(self, request, principal):
+        return self.intake.ledger(query_args(request))
+
+    @api("GET", f"{API}/ledger.csv", "The service ledger as CSV", query=schemas.ListQuery, content="text/csv",
+         tag="ledger")
+    def ledger_csv(self, request, principal):
+        body = self.intake.ledger_csv(query_args(request))
+        return Response("\ufeff" + body, status=200, mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=ledger.csv"})
+
+    @api("GET", f"{API}/sla/summary", "Open tickets by SLA tier and earliest on-site deadlines per tenant",
+         tag="sla")
+    def sla_summary(self, request, principal):
+        return self.intake.sla_summary()
+
+    @http("GET", "/openapi.json")
+    def openapi(self, request):
+        return json_response(openapi_document())
+
+
+_PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
+_document = None
+
+
+def openapi_document():
+    global _document
+    if _document is not None:
+        return _document
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec(title="Field-service platform API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Multi-tenant after-sales field service. Authenticate with "
+                                        "'Authorization: Bearer <token>' (fsm token)."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Error", schema=schemas.Error)
+    for method, path, meta in ROUTES:
+        oa_path = _PATH_PARAM.sub(r"{\1}", path)
+        op = {"summary": meta["summary"], "tags": [meta["tag"]],
+              "responses": {str(meta["status"]): {"description": "OK"}}}
+        if meta["response"] is not None:
+            op["responses"][str(meta["status"])]["content"] = {meta["content"]: {"schema": meta["response"]}}
+        for code, text in (("400", "malformed request"), ("401", "missing or invalid token"),
+                           ("403", "not allowed for your role"), ("404", "not found (or not yours)"),
+                           ("409", "invalid transition or conflict"), ("422", "validation failed")):
+            op["responses"][code] = {"description": text,
+                                     "content": {"application/json": {"schema": "Error"}}}
+        if meta["body"] is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
+        elif method == "POST" and meta["content"] == "text/csv":
+            op["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+        if meta["query"] is not None:
+            op["parameters"] = [{"in": "query", "schema": meta["query"]}]
+        params = _PATH_PARAM.findall(path)
+        if params:
+            op.setdefault("parameters", []).extend(
+                {"in": "path", "name": p, "required": True, "schema": {"type": "string"}} for p in params)
+        if not meta["public"]:
+            op["security"] = [{"bearer": []}]
+        spec.path(path=oa_path, operations={method.lower(): op})
+    _document = spec.to_dict()
+    return _document
