@@ -22,6 +22,7 @@ from nameko.standalone.events import get_event_exchange
 
 from shared import events as catalogue
 from shared import metrics
+from shared.rpc import queue_arguments
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,8 @@ class CatalogueEventHandler(_DeadLettering, EventHandler):
         exchange = get_event_exchange(self.source_service, self.container.config)
         self.queue = Queue(queue_name, exchange=exchange, routing_key=self.event_type,
                            durable=True, auto_delete=False,
-                           queue_arguments={"x-dead-letter-exchange": self.dlx.name})
+                           queue_arguments=queue_arguments(self.container.config,
+                                                           **{"x-dead-letter-exchange": self.dlx.name}))
         Consumer.setup(self)
 
     def _load(self, body):
@@ -132,7 +134,9 @@ class SchemaConsumer(_DeadLettering, Consumer):
         self._declare_dlx()
         exchange = Exchange(self.exchange_name, type="topic", durable=True)
         self.queue = Queue(self.queue_name, exchange=exchange, routing_key=self.routing_key,
-                           durable=True, queue_arguments={"x-dead-letter-exchange": self.dlx.name})
+                           durable=True,
+                           queue_arguments=queue_arguments(self.container.config,
+                                                           **{"x-dead-letter-exchange": self.dlx.name}))
         super().setup()
 
     def _load(self, body):

@@ -12,7 +12,6 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from shared.db import Database, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.messaging import consume_validated, on_event
+from shared.rpc import rpc
 from shared.sla import ticket_deadlines
 from shared.validation import load
 from shared.web import ServiceBase

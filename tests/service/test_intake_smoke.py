@@ -28,3 +28,20 @@ def test_register_and_event(container_factory, service_config, rpc_as):
         from shared.errors import NotFound
         with pytest.raises(NotFound):
             intake.get_ticket(t["id"])
+
+
+def test_quorum_queues(container_factory, service_config, rpc_as):
+    """With QUEUE_TYPE=quorum the service declares its RPC and event queues as quorum queues."""
+    import requests
+
+    service_config["QUEUE_TYPE"] = "quorum"
+    container = container_factory(IntakeService, service_config)
+    container.start()
+    with rpc_as(HQ) as intake:
+        assert intake.list_tickets({})["total"] == 0
+    vhost = service_config["AMQP_URI"].rsplit("/", 1)[1]
+    queues = requests.get(f"http://127.0.0.1:15672/api/queues/{vhost}", auth=("guest", "guest")).json()
+    types = {q["name"]: q.get("type") for q in queues}
+    assert types["rpc-intake"] == "quorum"
+    assert types["intake.bridge-requests"] == "quorum"
+    assert types["evt-dispatch-visit.started--intake.on_visit_started"] == "quorum"
