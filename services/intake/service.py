@@ -131,6 +131,9 @@ class IntakeService(ServiceBase):
             self._audit(uow, ticket, principal, "register", None, ticket.status,
                         note=place.triage_reason, data={"warranty": reg.warranty.reason})
             if ticket.status != Status.TRIAGE:
+                # registering by territory is the forwarding to the responsible center (1-hour rule)
+                self._meet(uow, ticket, "forward", now)
+            if ticket.status != Status.TRIAGE:
                 uow.emit("ticket.registered", self._registered_event(ticket))
             if reg.escalation:
                 uow.emit("ticket.escalated", {"tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
@@ -311,6 +314,7 @@ class IntakeService(ServiceBase):
         for entry in uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)):
             entry.tenant_id = place.tenant_id
         uow.session.flush()
+        self._meet(uow, ticket, "forward", utcnow())
         uow.emit("ticket.registered", self._registered_event(ticket))
 
     def _meet(self, uow, ticket, sla, at):
