@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.containers import ContainerBeingKilled
 from nameko.events import EventHandler
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 from nameko.standalone.events import get_event_exchange
 
 from shared import events as catalogue
@@ -42,8 +42,27 @@ def declare_dead_letter(amqp_uri, service_name):
     return exchange
 
 
+class DeadLetteringQueueConsumer(QueueConsumer):
+    """nameko's QueueConsumer, except that a body kombu cannot decode (declared JSON but not
+    JSON, not UTF-8, a content type we do not accept) is rejected to the dead-letter
+    exchange. kombu's default acks it: the message would be logged and lost."""
+
+    def on_decode_error(self, message, exc):
+        source = message.delivery_info.get("routing_key") or "?"
+        metrics.DEAD_LETTERS.labels(self.container.service_name, source).inc()
+        metrics.event_consumed(self.container.service_name, source, "malformed")
+        log.warning("dead-lettered undecodable message (%s, content type %r): %s",
+                    source, message.content_type, exc, extra={"service": self.container.service_name})
+        try:
+            message.reject(requeue=False)
+        except ConnectionError:  # pragma: no cover
+            pass
+
+
 class _DeadLettering:
     """Shared by both entrypoints: decode, validate, dead-letter on failure."""
+
+    queue_consumer = DeadLetteringQueueConsumer()
 
     def _declare_dlx(self):
         self.dlx = declare_dead_letter(self.container.config[AMQP_URI_CONFIG_KEY],

@@ -20,7 +20,8 @@ from services.intake.schemas import csv_row_to_payload
 from shared import tenancy
 from shared.auth import principal_from_header
 from shared.errors import BadRequest, ValidationFailed
-from shared.web import ServiceBase, error_response, http, json_response
+from shared import web
+from shared.web import error_response, http, json_response
 
 API = "/api/v1"
 ROUTES = []  # (method, path, meta) for the OpenAPI document
@@ -87,7 +88,7 @@ def query_args(request):
     return {k: v for k, v in request.args.items()}
 
 
-class GatewayService(ServiceBase):
+class GatewayService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
     name = "gateway"
 
     auth = Authenticator()
