@@ -50,8 +50,8 @@ def scope_criteria(cls, principal: tenancy.Principal):
     clauses = []
     if principal.tenant is not None:
         clauses.append(cls.tenant_id == principal.tenant)
-    elif role != tenancy.WAREHOUSE:
-        return false()
+    elif role not in (tenancy.WAREHOUSE, tenancy.CUSTOMER):
+        return false()  # these two own by their own column; every other role needs a tenant
     if role in (tenancy.CENTER, tenancy.SERVICE):
         pass
     elif role in (tenancy.OUTLET, tenancy.WAREHOUSE, tenancy.CUSTOMER):
@@ -86,12 +86,16 @@ def _apply_tenant_scope(state):
         return
     if state.is_select and (state.is_column_load or state.is_relationship_load):
         return  # criteria from the parent statement propagate to these loads
-    mappers = state.all_mappers
-    if not any(issubclass(m.class_, TenantScoped) for m in mappers):
+    classes = state.session.info.get("scoped_classes")
+    if classes is None:  # a session not opened by a Store: scope by the statement's registries
+        classes = _registry_classes(state.all_mappers)
+    if not classes:
         return
     principal = state.session.principal
     options = []
-    for cls in _registry_classes(mappers):
+    # every scoped class of the service, whether or not the statement names it as an entity:
+    # counts, subqueries and select_from() reach tables the mapper list does not show
+    for cls in classes:
         crit = scope_criteria(cls, principal)
         if crit is not None:
             options.append(with_loader_criteria(cls, crit, include_aliases=True))
@@ -100,14 +104,26 @@ def _apply_tenant_scope(state):
 
 
 def _registry_classes(mappers):
-    """Every scoped class of the registry the statement's mappers belong to, so that
-    joined and related entities are filtered too."""
+    """Every scoped class of the registry the statement's mappers belong to."""
     seen = {}
     for mapper in mappers:
         for m in mapper.registry.mappers:
             if issubclass(m.class_, TenantScoped):
                 seen[m.class_] = True
     return list(seen)
+
+
+def scoped_classes_of(metadata) -> list:
+    """The TenantScoped models whose tables live in `metadata` (one service's schema)."""
+    found = []
+    stack = list(TenantScoped.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        table = getattr(cls, "__table__", None)
+        if table is not None and table.metadata is metadata and cls not in found:
+            found.append(cls)
+    return found
 
 
 @event.listens_for(ScopedSession, "before_flush")
@@ -168,6 +184,7 @@ class Store:
         self.sessions = sessionmaker(bind=self.engine, class_=ScopedSession, expire_on_commit=False)
         self.outbox = outbox
         self.on_commit_hooks = []
+        self._scoped_classes = None
 
     def create_schema(self):
         from shared import migrations, outbox
@@ -178,10 +195,17 @@ class Store:
             self.metadata.create_all(self.engine)
             outbox.infra_metadata.create_all(self.engine)
 
+    @property
+    def scoped_classes(self):
+        if self._scoped_classes is None:
+            self._scoped_classes = scoped_classes_of(self.metadata)
+        return self._scoped_classes
+
     @contextmanager
     def session(self, principal: tenancy.Principal):
         session = self.sessions()
         session.info["principal"] = principal
+        session.info["scoped_classes"] = self.scoped_classes
         try:
             yield session
         finally:

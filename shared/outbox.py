@@ -17,7 +17,7 @@ import eventlet
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select, update, delete
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, select, update, delete
 from sqlalchemy.exc import IntegrityError
 
 from shared import events as catalogue
@@ -31,7 +31,7 @@ infra_metadata = MetaData()
 outbox_table = Table(
     "outbox", infra_metadata,
     Column("id", String(32), primary_key=True),
-    Column("seq", Integer, nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False, index=True),  # microseconds since the epoch: > int4
     Column("event_type", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("headers", Text, nullable=False),
@@ -73,6 +73,7 @@ class UnitOfWork:
     def __enter__(self):
         self.session = self.store.sessions()
         self.session.info["principal"] = self.principal
+        self.session.info["scoped_classes"] = self.store.scoped_classes
         return self
 
     def __exit__(self, exc_type, exc, tb):

@@ -92,6 +92,9 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         cmd["received_at"] = received.astimezone(timezone.utc)
         customer_id = customer_key(cmd["customer_name"], cmd["phone"])
         if principal.role == tenancy.CUSTOMER:
+            if cmd.get("tenant_id"):  # the address's territory decides, not the customer
+                raise ValidationFailed("customers cannot choose the service center",
+                                       {"tenant_id": ["not allowed for customers"]})
             customer_id = principal.customer
             cmd["channel"] = "portal"
         policies = self.policies
@@ -154,7 +157,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             out = self._dump(ticket)
             audit = uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)
                                         .order_by(AuditEntry.id)).all()
-            out["audit"] = _audit_out.dump(audit)
+            out["audit"] = _audit_out.dump([_Aware(a) for a in audit])  # SQLite gives naive UTC
             return out
 
     @rpc
@@ -197,13 +200,14 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
     def ledger_csv(self, query=None):
         query = dict(query or {})
         query.setdefault("limit", 500)
+        limit = load(ListQuery(), query)["limit"]  # HTTP gives strings: compare the loaded int
         rows = []
         offset = 0
         while True:
             query["offset"] = offset
             page = self.ledger(query)
             rows.extend(page)
-            if len(page) < query["limit"]:
+            if len(page) < limit:
                 break
             offset += len(page)
         buf = io.StringIO()
@@ -265,7 +269,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             before = ticket.status
             target = domain.check_ticket_action(action, ticket.status, principal.role)
             if action == "assign_outlet":
-                self._assign_outlet(ticket, cmd["outlet_id"])
+                self._assign_outlet(uow, ticket, cmd["outlet_id"])
             elif action == "route":
                 self._route(uow, ticket, cmd)
             if target:
@@ -279,13 +283,21 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         if sla:
             self._meet(uow, ticket, sla, now)
 
-    def _assign_outlet(self, ticket, outlet_id):
+    def _assign_outlet(self, uow, ticket, outlet_id):
         outlet = self.policies.directory.outlets.get(outlet_id or "")
         if outlet is None or outlet.center != ticket.tenant_id:
             raise ValidationFailed("unknown outlet", {"outlet_id": [f"no outlet {outlet_id!r} in {ticket.tenant_id}"]})
+        self._set_outlet(uow, ticket, outlet_id)
+
+    @staticmethod
+    def _set_outlet(uow, ticket, outlet_id):
+        """The ticket and the rows that copy its outlet scope (deadlines, audit) follow it together,
+        so the outlet sees the whole history of a job once it is theirs."""
         ticket.assigned_outlet_id = outlet_id
         for d in ticket.deadlines:
             d.assigned_outlet_id = outlet_id
+        for entry in uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)):
+            entry.assigned_outlet_id = outlet_id
 
     def _route(self, uow, ticket, cmd):
         """HQ routes a triage ticket to a tenant (optionally with a corrected address)."""
@@ -350,9 +362,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 before = ticket.status
                 ticket.status = Status.SCHEDULED
                 if payload.get("outlet_id"):
-                    ticket.assigned_outlet_id = payload["outlet_id"]
-                    for d in ticket.deadlines:
-                        d.assigned_outlet_id = payload["outlet_id"]
+                    self._set_outlet(uow, ticket, payload["outlet_id"])
                 self._audit(uow, ticket, acting, "visit_scheduled", before, ticket.status,
                             data={"visit_id": payload["visit_id"], "technician_id": payload.get("technician_id")})
         self._on_fact(payload, "visit.scheduled", handle)
