@@ -10,6 +10,8 @@ from nameko.rpc import Rpc as _Rpc
 from nameko.rpc import RpcConsumer as _RpcConsumer
 from nameko.rpc import RPC_QUEUE_TEMPLATE, get_rpc_exchange
 
+from shared.errors import DomainError
+
 
 def queue_arguments(config, **extra):
     args = dict(extra)
@@ -31,7 +33,13 @@ class RpcConsumer(_RpcConsumer):
 
 
 class Rpc(_Rpc):
+    """Domain errors (404, 409, 422 …) are the caller's problem, expected: nameko logs them
+    at WARNING without a traceback instead of as a worker error."""
+
     rpc_consumer = RpcConsumer()
+
+    def __init__(self, expected_exceptions=DomainError, **kwargs):
+        super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
 
 rpc = Rpc.decorator

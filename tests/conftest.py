@@ -30,7 +30,7 @@ def service_config(rabbit_config, tmp_path):
     config["HTTP_PORTS"] = {name: 0 for name in SERVICES}
     config["HTTP_HOST"] = "127.0.0.1"
     config["OUTBOX_POLL_SECONDS"] = 0.2
-    config["AUTH_SECRET"] = "test-secret"
+    config["AUTH_SECRET"] = "test-secret-of-at-least-thirty-two-bytes"
     config["max_workers"] = 10
     return config
 

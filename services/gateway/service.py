@@ -31,7 +31,7 @@ class Authenticator(DependencyProvider):
     """Turns the request's bearer token into the worker's principal."""
 
     def setup(self):
-        self.secret = self.container.config.get("AUTH_SECRET") or "dev-secret-change-me"
+        self.secret = self.container.config.get("AUTH_SECRET") or "dev-only-secret-change-me-in-production-0123456789"
 
     def get_dependency(self, worker_ctx):
         secret = self.secret

@@ -60,7 +60,10 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
     @consume_validated(BRIDGE_EXCHANGE, BRIDGE_ROUTING_KEY, BRIDGE_QUEUE, BridgeRequest)
     def bridge_request(self, cmd):
         """A request from the hotline/fax bridge (plain AMQP, see shared/bridge.py)."""
-        self._register(cmd, tenancy.service_principal("hotline-bridge"))
+        try:
+            self._register(cmd, tenancy.service_principal("hotline-bridge"))
+        except Conflict:  # the same reference delivered twice at once: the other one registered it
+            log.info("duplicate bridge request %s", cmd["external_ref"])
 
     @rpc
     def import_requests(self, rows):
@@ -218,7 +221,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
 
     @rpc
     def sla_summary(self):
-        """Per tenant: open tickets by SLA tier and the earliest open on-site deadlines."""
+        """Per tenant: tickets by SLA tier (open or not) and the earliest open on-site deadlines."""
         with self.db.uow() as uow:
             counts = uow.session.execute(select(Ticket.tenant_id, Ticket.tier, func.count())
                                          .group_by(Ticket.tenant_id, Ticket.tier)).all()
