@@ -11,6 +11,7 @@ principal refuses to touch tenant data at all.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -185,6 +186,10 @@ class Store:
         self.outbox = outbox
         self.on_commit_hooks = []
         self._scoped_classes = None
+        # SQLite has one writer at a time and waits for the lock in C (busy_timeout), which
+        # blocks the whole eventlet hub, including the greenthread that holds the lock. Units
+        # of work on SQLite therefore take turns on a green (cooperative) lock instead.
+        self.write_lock = threading.RLock() if url.startswith("sqlite") else None
 
     def create_schema(self):
         from shared import migrations, outbox

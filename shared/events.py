@@ -70,6 +70,16 @@ class SlaBreached(EventSchema):
     assigned_outlet_id = fields.Str(allow_none=True)
 
 
+class PartUsed(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    part_no = fields.Str(required=True)
+    quantity = fields.Int(load_default=1)
+    new_serial = fields.Str(allow_none=True)
+    removed_serial = fields.Str(allow_none=True)
+
+
 class VisitEvent(EventSchema):
     visit_id = fields.Str(required=True)
     ticket_id = fields.Str(required=True)
@@ -77,7 +87,37 @@ class VisitEvent(EventSchema):
     technician_id = fields.Str(allow_none=True)
     at = fields.AwareDateTime(required=True)
     planned_arrival = fields.AwareDateTime(allow_none=True)
+    route_order = fields.Int(allow_none=True)
+    planned_km = fields.Float(allow_none=True)
     reason = fields.Str(allow_none=True)
+    product_line = fields.Str(allow_none=True)
+    kind = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    work_done = fields.Str(allow_none=True)
+    parts_used = fields.List(fields.Nested(PartUsed), allow_none=True)
+    customer_confirmed = fields.Bool(allow_none=True)
+    onsite_on_time = fields.Bool(allow_none=True)
+
+
+class OutletEvent(EventSchema):
+    outlet_id = fields.Str(required=True)
+    status = fields.Str(required=True, validate=validate.OneOf(
+        ("applied", "approved", "probation", "effective", "suspended", "revoking", "revoked")))
+    at = fields.AwareDateTime(required=True)
+    kind = fields.Str(allow_none=True)
+    grade = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+
+
+class TechnicianEvent(EventSchema):
+    technician_id = fields.Str(required=True)
+    outlet_id = fields.Str(allow_none=True)
+    product_line = fields.Str(required=True)
+    valid_until = fields.Date(allow_none=True)
+    at = fields.AwareDateTime(required=True)
 
 
 class CallbackNegative(EventSchema):
@@ -117,6 +157,11 @@ _register("visit.scheduled", "dispatch", 1, VisitEvent, "a visit was planned for
 _register("visit.started", "dispatch", 1, VisitEvent, "the technician checked in on site")
 _register("visit.completed", "dispatch", 1, VisitEvent, "the technician checked out, work done")
 _register("visit.unassignable", "dispatch", 1, VisitEvent, "no eligible technician can take the visit")
+for _status in ("approved", "effective", "suspended", "revoking", "revoked", "grade_changed"):
+    _register(f"outlet.{_status}", "certification", 1, OutletEvent, f"an outlet's lifecycle step: {_status}")
+_register("technician.certified", "certification", 1, TechnicianEvent, "a technician passed for a product line")
+_register("technician.expired", "certification", 1, TechnicianEvent, "a technician's certificate expired")
+_register("technician.revoked", "certification", 1, TechnicianEvent, "a technician's certificate was withdrawn")
 _register("callback.negative", "qa", 1, CallbackNegative, "a customer callback came back dissatisfied")
 _register("settlement.refund_paid", "settlement", 1, RefundPaid, "a refund or compensation was paid")
 

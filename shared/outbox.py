@@ -14,8 +14,8 @@ import time
 import uuid
 
 import eventlet
-from kombu import Exchange
-from nameko.amqp.publish import Publisher
+import amqp
+from kombu import Connection
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, select, update, delete
 from sqlalchemy.exc import IntegrityError
@@ -71,6 +71,9 @@ class UnitOfWork:
         self.emitted = []
 
     def __enter__(self):
+        self._lock = self.store.write_lock
+        if self._lock is not None:
+            self._lock.acquire()
         self.session = self.store.sessions()
         self.session.info["principal"] = self.principal
         self.session.info["scoped_classes"] = self.store.scoped_classes
@@ -82,6 +85,8 @@ class UnitOfWork:
                 self.session.rollback()
         finally:
             self.session.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def emit(self, event_type: str, payload: dict) -> str:
         """Record `event_type` with `payload` to be published once this unit commits."""
@@ -127,6 +132,85 @@ class UnitOfWork:
         self.session.rollback()
 
 
+class ConfirmedBatchPublisher:
+    """Persistent messages on one channel in confirm mode: publish a batch, then wait until
+    the broker has confirmed all of it (one round trip per batch, not per message).
+
+    A nack or a lost connection confirms only the prefix acknowledged before it; the caller
+    marks those and publishes the rest again later (consumers drop duplicates by id).
+    """
+
+    confirm_timeout = 10.0
+
+    def __init__(self, amqp_uri, exchange_name):
+        self.amqp_uri = amqp_uri
+        self.exchange_name = exchange_name
+        self._conn = None
+        self._channel = None
+        self._acked = 0
+        self._nacked = None
+
+    def _open(self):
+        if self._channel is not None:
+            return self._channel
+        conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
+        conn.ensure_connection(max_retries=1)
+        channel = conn.channel()
+        channel.exchange_declare(self.exchange_name, "topic", durable=True, auto_delete=False)
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+        self._conn, self._channel, self._next_tag = conn, channel, 1
+        return channel
+
+    def _on_ack(self, delivery_tag, multiple):
+        # RabbitMQ confirms in publishing order on one channel, so the highest tag acknowledged
+        # (singly or with multiple) bounds the confirmed prefix
+        self._acked = max(self._acked, delivery_tag)
+
+    def _on_nack(self, delivery_tag, multiple):
+        first_bad = delivery_tag if not multiple else self._acked + 1
+        self._nacked = first_bad if self._nacked is None else min(self._nacked, first_bad)
+
+    def close(self):
+        try:
+            if self._conn is not None:
+                self._conn.release()
+        except Exception:  # closing a dead connection
+            pass
+        self._conn = self._channel = None
+
+    def publish_batch(self, messages) -> int:
+        """messages: (routing_key, json_text, message_id, headers). Returns how many, from the
+        start, the broker confirmed."""
+        base = None
+        try:
+            channel = self._open()
+            base = self._next_tag - 1
+            self._acked, self._nacked = base, None
+            for routing_key, body, message_id, headers in messages:
+                msg = amqp.Message(body.encode("utf-8"), content_type="application/json",
+                                   content_encoding="utf-8", delivery_mode=2, message_id=message_id,
+                                   application_headers=headers)
+                channel.basic_publish(msg, exchange=self.exchange_name, routing_key=routing_key)
+                self._next_tag += 1
+            last = self._next_tag - 1
+            deadline = time.monotonic() + self.confirm_timeout
+            while self._acked < last and self._nacked is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("publisher confirms timed out")
+                self._conn.drain_events(timeout=min(left, 1.0))
+            good = (self._nacked - 1 if self._nacked is not None else self._acked) - base
+            return max(0, min(good, len(messages)))
+        except Exception:
+            confirmed = 0 if base is None else max(0, self._acked - base)
+            self.close()
+            if confirmed:
+                return min(confirmed, len(messages))
+            raise
+
+
 class OutboxRelay:
     """Publishes committed outbox rows in order, with confirms; retries while the broker is away."""
 
@@ -139,10 +223,8 @@ class OutboxRelay:
         self.service_name = container.service_name
         config = container.config
         self.poll_seconds = float(config.get("OUTBOX_POLL_SECONDS", 1.0) or 1.0)
-        self.exchange = Exchange(f"{self.service_name}.events", type="topic", durable=True,
-                                 auto_delete=False)
-        self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
-                                   declare=[self.exchange], retry=False)
+        self.exchange_name = f"{self.service_name}.events"
+        self.publisher = ConfirmedBatchPublisher(config[AMQP_URI_CONFIG_KEY], self.exchange_name)
         self._wake = eventlet.event.Event()
         self._running = False
         self._gt = None
@@ -198,28 +280,32 @@ class OutboxRelay:
                 return len(done)
             conn.rollback()
         done = self._publish_rows(rows)
-        with self.store.engine.connect() as conn:
+        with self._sqlite_turn(), self.store.engine.connect() as conn:
             self._mark(conn, done)
             conn.commit()
         self._purge()
         return len(done)
 
+    def _sqlite_turn(self):
+        import contextlib
+
+        return self.store.write_lock if self.store.write_lock is not None else contextlib.nullcontext()
+
     def _publish_rows(self, rows):
-        done = []
+        """Publish in order on one channel and wait for the broker's confirms of the batch;
+        returns the ids confirmed (a prefix of `rows`)."""
+        if not rows:
+            return []
+        messages = []
         for row in rows:
-            headers = json.loads(row.headers)
-            try:
-                self.publisher.publish(
-                    json.loads(row.payload), exchange=self.exchange, routing_key=row.event_type,
-                    extra_headers={f"nameko.{k}": v for k, v in headers.items()},
-                    message_id=row.id,
-                )
-            except Exception:
-                if done:
-                    break  # mark what went out, retry the rest later
-                raise
+            headers = {f"nameko.{k}": v for k, v in json.loads(row.headers).items()}
+            messages.append((row.event_type, row.payload, row.id, headers))
+        confirmed = self.publisher.publish_batch(messages)
+        done = [row.id for row in rows[:confirmed]]
+        for row in rows[:confirmed]:
             metrics.event_published(self.service_name, row.event_type)
-            done.append(row.id)
+        if confirmed < len(rows) and not done:
+            raise ConnectionError("broker confirmed none of the batch")
         return done
 
     def _mark(self, conn, ids):
@@ -235,5 +321,5 @@ class OutboxRelay:
         from datetime import timedelta
 
         cutoff = utcnow() - timedelta(seconds=self.keep_published_seconds)
-        with self.store.engine.begin() as conn:
+        with self._sqlite_turn(), self.store.engine.begin() as conn:
             conn.execute(delete(outbox_table).where(outbox_table.c.published_at < cutoff))

@@ -112,3 +112,5 @@ class AuditEntry(TenantScoped, Base):
     data: Mapped[dict | None] = mapped_column(JSON)
     assigned_outlet_id: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(String(32))
+
+    ticket: Mapped[Ticket] = relationship()

@@ -129,11 +129,9 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 warranty_reason=reg.warranty.reason, owner_user=principal.user,
                 received_at=cmd["received_at"], registered_at=now,
             )
+            ticket.deadlines = [SlaDeadline(tenant_id=ticket.tenant_id, sla=sla, due_at=due, customer_id=customer_id)
+                                for sla, due in reg.deadlines.items()]
             uow.session.add(ticket)
-            uow.session.flush()
-            for sla, due in reg.deadlines.items():
-                uow.session.add(SlaDeadline(tenant_id=ticket.tenant_id, ticket=ticket, sla=sla, due_at=due,
-                                            customer_id=customer_id))
             self._audit(uow, ticket, principal, "register", None, ticket.status,
                         note=place.triage_reason, data={"warranty": reg.warranty.reason})
             if ticket.status != Status.TRIAGE:
@@ -474,7 +472,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
 
     @staticmethod
     def _audit(uow, ticket, principal, action, before, after, note=None, data=None):
-        uow.session.add(AuditEntry(tenant_id=ticket.tenant_id, ticket_id=ticket.id, at=utcnow(),
+        uow.session.add(AuditEntry(tenant_id=ticket.tenant_id, ticket=ticket, at=utcnow(),
                                    user=principal.user, role=principal.role, action=action,
                                    from_state=before, to_state=after, note=note, data=data,
                                    assigned_outlet_id=ticket.assigned_outlet_id, customer_id=ticket.customer_id))

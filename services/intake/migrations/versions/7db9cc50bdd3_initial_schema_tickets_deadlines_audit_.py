@@ -116,7 +116,7 @@ def upgrade() -> None:
 
     op.create_table('outbox',
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('event_type', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('headers', sa.Text(), nullable=False),

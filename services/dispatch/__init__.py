@@ -1,0 +1,1 @@
+"""Dispatch: technician routing (OR-Tools) and scheduling."""

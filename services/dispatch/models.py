@@ -1,0 +1,104 @@
+"""Dispatch's tables: technicians, outlets' eligibility, visits and plan runs."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import TenantScoped
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Technician(TenantScoped, Base):
+    """A technician of an outlet (or of the center when outlet_id is empty)."""
+
+    __tablename__ = "technicians"
+    __scope__ = {"outlet": "outlet_id"}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    skills: Mapped[list] = mapped_column(JSON, default=list)          # product lines
+    certificates: Mapped[dict] = mapped_column(JSON, default=dict)    # product line -> valid until (ISO date)
+    home_lat: Mapped[float] = mapped_column(Float)
+    home_lon: Mapped[float] = mapped_column(Float)
+    daily_capacity: Mapped[int] = mapped_column(Integer, default=4)
+    shift_start: Mapped[str] = mapped_column(String(5), default="08:30")  # local time
+    shift_end: Mapped[str] = mapped_column(String(5), default="18:00")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class OutletState(TenantScoped, Base):
+    """Whether an outlet may take jobs, as the certification events say."""
+
+    __tablename__ = "outlet_states"
+    __scope__ = {"outlet": "outlet_id"}
+
+    outlet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="franchised")
+    status: Mapped[str] = mapped_column(String(16))  # effective | probation | suspended | revoking | revoked
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Visit(TenantScoped, Base):
+    """An on-site visit for a ticket (上门服务)."""
+
+    __tablename__ = "visits"
+    __scope__ = {"outlet": "outlet_id"}
+    __table_args__ = (Index("ix_visit_tenant_status", "tenant_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(32), unique=True)
+    ticket_number: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    product_line: Mapped[str | None] = mapped_column(String(64))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    city: Mapped[str | None] = mapped_column(String(32))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    onsite_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    service_minutes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # unplanned | scheduled | started | completed | unassignable | cancelled
+    unassignable_reason: Mapped[str | None] = mapped_column(String(128))
+    technician_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    pinned_technician_id: Mapped[str | None] = mapped_column(String(32))
+    planned_arrival: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    route_order: Mapped[int | None] = mapped_column(Integer)
+    planned_km: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkin_lat: Mapped[float | None] = mapped_column(Float)
+    checkin_lon: Mapped[float | None] = mapped_column(Float)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    work_done: Mapped[str | None] = mapped_column(Text)
+    parts_used: Mapped[list | None] = mapped_column(JSON)
+    customer_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    onsite_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PlanRun(TenantScoped, Base):
+    """One re-optimisation of a tenant's plan, with what it cost and found."""
+
+    __tablename__ = "plan_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seconds: Mapped[float] = mapped_column(Float)
+    visits: Mapped[int] = mapped_column(Integer)
+    vehicles: Mapped[int] = mapped_column(Integer)
+    scheduled: Mapped[int] = mapped_column(Integer)
+    dropped: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+    planned_km: Mapped[float] = mapped_column(Float)
+    trigger: Mapped[str] = mapped_column(String(32))
