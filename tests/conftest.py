@@ -126,3 +126,32 @@ def platform(runner_factory, service_config):
     runner = runner_factory(service_config, IntakeService, GatewayService)
     runner.start()
     yield Platform(runner, service_config)
+
+
+@pytest.fixture
+def dispatch_config(service_config):
+    config = dict(service_config)
+    config["DISPATCH_TIME_LIMIT"] = 1.0
+    config["DISPATCH_BATCH_SECONDS"] = 0.3
+    return config
+
+
+@pytest.fixture
+def full_platform(runner_factory, dispatch_config):
+    """intake + dispatch + gateway."""
+    from services.dispatch.service import DispatchService
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+
+    runner = runner_factory(dispatch_config, IntakeService, DispatchService, GatewayService)
+    runner.start()
+    yield Platform(runner, dispatch_config)
+
+
+def technician_rows(tenant=None):
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "shared" / "data" / "technicians.csv"
+    with open(path, encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if tenant is None or r["tenant_id"] == tenant]

@@ -323,7 +323,14 @@ class _Search:
         if start_routes is not None:
             m = model.manager
             idx_routes = [[m.NodeToIndex(model.nd + v) for v in r] for r in start_routes]
-            start = routing.ReadAssignmentFromRoutes(idx_routes, True)
+            # RoutesToAssignment only fills the next variables (no nested solve: the
+            # nested solve of ReadAssignmentFromRoutes fails once a previous solve's time
+            # limit has expired); SolveFromAssignmentWithParameters restores the rest.
+            start = routing.solver().Assignment()
+            if not routing.RoutesToAssignment(idx_routes, True, True, start):
+                start = None
+            self.restarts_ok = getattr(self, "restarts_ok", 0) + (start is not None)
+            self.restarts_failed = getattr(self, "restarts_failed", 0) + (start is None)
             if start is not None:
                 sol = routing.SolveFromAssignmentWithParameters(start, params)
                 if sol is None:  # keep the given solution rather than nothing
@@ -337,7 +344,8 @@ class _Search:
 
     def stats(self) -> dict:
         return {"build_s": self.build_s, "first_s": self.first_s, "first_obj": self.first_obj,
-                "wall_s": time.time() - self.t0}
+                "wall_s": time.time() - self.t0, "restarts_ok": getattr(self, "restarts_ok", 0),
+                "restarts_failed": getattr(self, "restarts_failed", 0)}
 
 
 def _epoch_cfg(cfg: dict, epoch: int) -> dict:
@@ -528,7 +536,7 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
                 p.join(timeout=1)
     wall = time.time() - t_start
     worker_stats = [{k: r.get(k) for k in ("cfg", "epoch", "objective", "first_s", "first_obj", "build_s",
-                                            "status", "error", "wall_s")} for r in results]
+                                            "status", "error", "wall_s", "restarts_ok", "restarts_failed")} for r in results]
     if best is None:
         return RoutingPlan(routes=[], dropped=list(range(len(problem.visits))), distance=0.0,
                            objective=None, stats={"wall_s": wall, "workers": worker_stats, "found": False})

@@ -1,0 +1,150 @@
+"""Payloads of dispatch's RPC, HTTP and CSV import."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from services.dispatch.domain import CHINA_LAT, CHINA_LON, LOCAL_TZ, VisitStatus
+from shared.events import PartUsed
+
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Must be HH:MM.")
+
+
+class TechnicianIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    outlet_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=32))
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    skills = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), required=True)
+    certificates = fields.Dict(keys=fields.Str(), values=fields.Date(), load_default=dict)
+    home_lat = fields.Float(required=True, validate=validate.Range(*CHINA_LAT, error="Outside mainland China."))
+    home_lon = fields.Float(required=True, validate=validate.Range(*CHINA_LON, error="Outside mainland China."))
+    daily_capacity = fields.Int(load_default=4, validate=validate.Range(min=1, max=20))
+    shift_start = fields.Str(load_default="08:30", validate=HHMM)
+    shift_end = fields.Str(load_default="18:00", validate=HHMM)
+    active = fields.Bool(load_default=True)
+
+    @validates_schema
+    def _shift(self, data, **kwargs):
+        if data["shift_start"] >= data["shift_end"]:
+            raise ValidationError("Must be after shift_start.", "shift_end")
+
+
+class TechnicianOut(Schema):
+    id = fields.Str()
+    tenant_id = fields.Str()
+    outlet_id = fields.Str(allow_none=True)
+    name = fields.Str()
+    skills = fields.List(fields.Str())
+    certificates = fields.Dict()
+    home_lat = fields.Float()
+    home_lon = fields.Float()
+    daily_capacity = fields.Int()
+    shift_start = fields.Str()
+    shift_end = fields.Str()
+    active = fields.Bool()
+
+
+class CheckIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    at = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
+    lat = fields.Float(required=True, validate=validate.Range(*CHINA_LAT, error="Outside mainland China."))
+    lon = fields.Float(required=True, validate=validate.Range(*CHINA_LON, error="Outside mainland China."))
+    technician_id = fields.Str(load_default=None)
+
+
+class CheckOut(Schema):
+    class Meta:
+        unknown = RAISE
+
+    at = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
+    work_done = fields.Str(required=True, validate=validate.Length(min=1, max=4000))
+    parts_used = fields.List(fields.Nested(PartUsed), load_default=list)
+    customer_confirmed = fields.Bool(required=True)
+
+
+class Pin(Schema):
+    class Meta:
+        unknown = RAISE
+
+    technician_id = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+
+
+class BoardQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.Str(load_default=None, validate=validate.OneOf(
+        (VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.STARTED, VisitStatus.COMPLETED,
+         VisitStatus.UNASSIGNABLE, VisitStatus.CANCELLED)))
+    outlet_id = fields.Str(load_default=None)
+    technician_id = fields.Str(load_default=None)
+    late_risk = fields.Bool(load_default=None)
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+
+
+class RouteQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    date = fields.Date(required=True)
+
+
+class VisitOut(Schema):
+    id = fields.Str()
+    tenant_id = fields.Str()
+    ticket_id = fields.Str()
+    ticket_number = fields.Str()
+    kind = fields.Str()
+    priority = fields.Int()
+    product_line = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    city = fields.Str(allow_none=True)
+    tier = fields.Str(allow_none=True)
+    received_at = fields.AwareDateTime()
+    onsite_due = fields.AwareDateTime(allow_none=True)
+    window_start = fields.AwareDateTime(allow_none=True)
+    service_minutes = fields.Int()
+    status = fields.Str()
+    unassignable_reason = fields.Str(allow_none=True)
+    technician_id = fields.Str(allow_none=True)
+    outlet_id = fields.Str(allow_none=True)
+    pinned_technician_id = fields.Str(allow_none=True)
+    planned_arrival = fields.AwareDateTime(allow_none=True)
+    route_order = fields.Int(allow_none=True)
+    planned_km = fields.Float(allow_none=True)
+    started_at = fields.AwareDateTime(allow_none=True)
+    completed_at = fields.AwareDateTime(allow_none=True)
+    onsite_on_time = fields.Bool(allow_none=True)
+    late_risk = fields.Bool()
+    version = fields.Int()
+
+
+TECHNICIAN_CSV = ("id", "tenant_id", "outlet_id", "name", "skills", "certificates", "home_lat", "home_lon",
+                  "daily_capacity", "shift_start", "shift_end")
+
+
+def technician_row_to_payload(row: dict) -> dict:
+    """CSV columns: skills as 'a|b', certificates as 'line=YYYY-MM-DD|line=YYYY-MM-DD'."""
+    out = {}
+    for key in TECHNICIAN_CSV:
+        value = (row.get(key) or "").strip()
+        if value == "":
+            continue
+        if key == "skills":
+            out[key] = [s for s in value.split("|") if s]
+        elif key == "certificates":
+            certs = {}
+            for part in value.split("|"):
+                line, _, until = part.partition("=")
+                certs[line.strip()] = until.strip()
+            out[key] = certs
+        else:
+            out[key] = value
+    return out

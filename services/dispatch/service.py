@@ -1,0 +1,586 @@
+"""Dispatch: technicians, outlets' eligibility, OR-Tools routing of visits, and the on-site
+lifecycle (check-in, check-out).
+
+New tickets become visits; a planner timer re-optimises each tenant whose plan is dirty
+(batched) and every few minutes anyway. The solve runs in a child process
+(`solver_worker`), so the service keeps answering while OR-Tools works.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time as _time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+from sqlalchemy import func, select
+
+from services.dispatch import domain
+from services.dispatch.domain import LOCAL_TZ, VisitStatus
+from services.dispatch.models import Base, OutletState, PlanRun, Technician, Visit
+from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, RouteQuery, TechnicianIn,
+                                       TechnicianOut, VisitOut, technician_row_to_payload)
+from services.dispatch.solver_worker import run_in_child
+from shared import metrics, tenancy, web
+from shared.db import Database, utcnow
+from shared.dependencies import PolicyProvider
+from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.geo import TravelModel
+from shared.messaging import on_event
+from shared.rpc import rpc
+from shared.validation import load
+
+log = logging.getLogger(__name__)
+
+_visit_out = VisitOut()
+_tech_out = TechnicianOut()
+
+
+def _aware(dt):
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+class Planner:
+    """Per-process planning state: which tenants need a new plan, and which are solving."""
+
+    def __init__(self):
+        self.dirty = {}       # tenant -> first time it became dirty (monotonic)
+        self.solving = set()
+        self.last_full = {}   # tenant -> monotonic time of the last solve
+
+
+class PlannerState(DependencyProvider):
+    def setup(self):
+        self.planner = Planner()
+
+    def get_dependency(self, worker_ctx):
+        return self.planner
+
+
+class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
+    name = "dispatch"
+
+    db = Database(Base.metadata, migrations_package="services.dispatch.migrations")
+    policies = PolicyProvider()
+    planner = PlannerState()
+
+    # ------------------------------------------------------------ configuration
+    def _cfg(self, key, default):
+        return self.db.worker_ctx.container.config.get(key, default)
+
+    @property
+    def travel(self):
+        return TravelModel.from_config(self._cfg("TRAVEL_MODEL", None) or {})
+
+    # ------------------------------------------------------------ facts from other services
+    def _event_uow(self, payload):
+        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
+        return self.db.uow(principal.acting_for(payload["tenant_id"]))
+
+    def _claimed(self, uow, consumer):
+        return uow.already_processed(self.db.worker_ctx.data.get("event_id"), consumer)
+
+    @on_event("intake", "ticket.registered")
+    def on_ticket_registered(self, payload):
+        if payload["kind"] not in domain.ONSITE_KINDS:
+            return
+        with self._event_uow(payload) as uow:
+            if self._claimed(uow, "ticket.registered"):
+                return
+            existing = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
+            if existing is None:
+                visit = Visit(
+                    id=uuid.uuid4().hex, tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
+                    ticket_number=payload["number"], kind=payload["kind"], priority=payload["priority"],
+                    product_line=payload.get("product_line"), lat=payload.get("lat"), lon=payload.get("lon"),
+                    city=payload.get("city"), tier=payload.get("tier"), received_at=payload["received_at"],
+                    onsite_due=payload.get("onsite_due"), window_start=None,
+                    service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"),
+                                                           self._cfg("SERVICE_MINUTES", None)),
+                    status=VisitStatus.UNPLANNED)
+                if visit.lat is None or visit.lon is None:
+                    visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, "no location for the address"
+                    uow.emit("visit.unassignable", self._visit_event(visit, reason=visit.unassignable_reason))
+                uow.session.add(visit)
+            uow.commit()
+        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+
+    @on_event("intake", "ticket.closed")
+    def on_ticket_closed(self, payload):
+        with self._event_uow(payload) as uow:
+            if self._claimed(uow, "ticket.closed"):
+                return
+            visit = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
+            if visit is not None and visit.status in domain.OPEN_VISIT:
+                visit.status = VisitStatus.CANCELLED
+                self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
+            uow.commit()
+
+    def _on_outlet(self, payload):
+        with self._event_uow(payload) as uow:
+            if self._claimed(uow, f"outlet.{payload['status']}"):
+                return
+            state = uow.session.get(OutletState, payload["outlet_id"])
+            if state is None:
+                state = OutletState(outlet_id=payload["outlet_id"], tenant_id=payload["tenant_id"],
+                                    kind=payload.get("kind") or "franchised", lat=payload.get("lat"),
+                                    lon=payload.get("lon"))
+                uow.session.add(state)
+            state.status, state.updated_at = payload["status"], payload["at"]
+            released = 0
+            if payload["status"] in domain.NO_JOBS:
+                # from this moment the outlet takes no job: its planned, not started visits go back
+                for visit in uow.session.scalars(select(Visit).where(
+                        Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
+                    visit.status, visit.technician_id, visit.outlet_id = VisitStatus.UNPLANNED, None, None
+                    visit.planned_arrival = visit.route_order = visit.planned_km = None
+                    if visit.pinned_technician_id:
+                        visit.pinned_technician_id = None
+                    released += 1
+            uow.commit()
+        log.info("outlet %s is %s; %d visits released", payload["outlet_id"], payload["status"], released)
+        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+
+    @on_event("certification", "outlet.effective")
+    def on_outlet_effective(self, payload):
+        self._on_outlet(payload)
+
+    @on_event("certification", "outlet.approved")
+    def on_outlet_approved(self, payload):
+        self._on_outlet(payload)
+
+    @on_event("certification", "outlet.suspended")
+    def on_outlet_suspended(self, payload):
+        self._on_outlet(payload)
+
+    @on_event("certification", "outlet.revoking")
+    def on_outlet_revoking(self, payload):
+        self._on_outlet(payload)
+
+    @on_event("certification", "outlet.revoked")
+    def on_outlet_revoked(self, payload):
+        self._on_outlet(payload)
+
+    def _on_certificate(self, payload, valid):
+        with self._event_uow(payload) as uow:
+            if self._claimed(uow, "technician.certificate"):
+                return
+            tech = uow.session.get(Technician, payload["technician_id"])
+            if tech is None:
+                log.warning("certificate event for unknown technician %s", payload["technician_id"])
+                uow.commit()
+                return
+            certs = dict(tech.certificates or {})
+            if valid and payload.get("valid_until"):
+                certs[payload["product_line"]] = payload["valid_until"].isoformat()
+            else:
+                certs.pop(payload["product_line"], None)
+            tech.certificates = certs
+            uow.commit()
+        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+
+    @on_event("certification", "technician.certified")
+    def on_technician_certified(self, payload):
+        self._on_certificate(payload, True)
+
+    @on_event("certification", "technician.expired")
+    def on_technician_expired(self, payload):
+        self._on_certificate(payload, False)
+
+    @on_event("certification", "technician.revoked")
+    def on_technician_revoked(self, payload):
+        self._on_certificate(payload, False)
+
+    # ------------------------------------------------------------ technicians
+    @rpc
+    def upsert_technician(self, payload):
+        return self._upsert_technician(load(TechnicianIn(), payload), self.db.principal)
+
+    def _upsert_technician(self, data, principal):
+        if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE):
+            raise Forbidden(f"role {principal.role} cannot manage technicians")
+        directory = self.policies.directory
+        tenant = data.get("tenant_id") or principal.tenant
+        if data.get("outlet_id"):
+            outlet = directory.outlets.get(data["outlet_id"])
+            if outlet is None:
+                raise ValidationFailed("unknown outlet", {"outlet_id": [f"no outlet {data['outlet_id']!r}"]})
+            tenant = outlet.center
+        if tenant not in directory.centers:
+            raise ValidationFailed("unknown tenant", {"tenant_id": ["give the center or the outlet"]})
+        unknown = [s for s in data["skills"] if s not in directory.product_lines]
+        if unknown:
+            raise ValidationFailed("unknown product line", {"skills": [f"unknown: {', '.join(unknown)}"]})
+        with self.db.uow(principal) as uow:
+            self._seed_outlets(uow, tenant)
+            tech = uow.session.get(Technician, data["id"])
+            if tech is None:
+                tech = Technician(id=data["id"], tenant_id=tenant)
+                uow.session.add(tech)
+            elif tech.tenant_id != tenant:
+                raise ValidationFailed("technician belongs to another tenant", {"id": ["already used"]})
+            tech.outlet_id, tech.name, tech.skills = data.get("outlet_id"), data["name"], data["skills"]
+            tech.certificates = {k: v.isoformat() for k, v in data["certificates"].items()}
+            tech.home_lat, tech.home_lon = data["home_lat"], data["home_lon"]
+            tech.daily_capacity, tech.active = data["daily_capacity"], data["active"]
+            tech.shift_start, tech.shift_end = data["shift_start"], data["shift_end"]
+            uow.commit()
+            self.planner.dirty.setdefault(tenant, _time.monotonic())
+            return _tech_out.dump(tech)
+
+    @rpc
+    def import_technicians(self, rows):
+        if not isinstance(rows, list):
+            raise ValidationFailed("rows must be a list", {"rows": ["must be a list"]})
+        principal = self.db.principal
+        results = []
+        for index, row in enumerate(rows):
+            try:
+                data = load(TechnicianIn(), technician_row_to_payload(row) if "skills" in row and isinstance(row.get("skills"), str) else row)
+                self._upsert_technician(data, principal)
+                results.append({"row": index, "ok": True, "id": data["id"]})
+            except (ValidationFailed, Forbidden) as exc:
+                results.append({"row": index, "ok": False, "error": exc.message, "fields": exc.fields})
+        return results
+
+    @rpc
+    def list_technicians(self, outlet_id=None):
+        with self.db.uow() as uow:
+            stmt = select(Technician).order_by(Technician.id)
+            if outlet_id:
+                stmt = stmt.where(Technician.outlet_id == outlet_id)
+            return [_tech_out.dump(t) for t in uow.session.scalars(stmt)]
+
+    def _seed_outlets(self, uow, tenant):
+        """Outlet states start from the tenants file; certification events change them later."""
+        have = {s.outlet_id for s in uow.session.scalars(select(OutletState).where(OutletState.tenant_id == tenant))}
+        for outlet in self.policies.directory.outlets_of(tenant):
+            if outlet.id not in have:
+                uow.session.add(OutletState(outlet_id=outlet.id, tenant_id=tenant, kind=outlet.kind,
+                                            status=outlet.status, lat=outlet.lat, lon=outlet.lon,
+                                            updated_at=utcnow()))
+
+    # ------------------------------------------------------------ planning
+    @timer(interval=1)
+    def planner_tick(self):
+        batch = float(self._cfg("DISPATCH_BATCH_SECONDS", 2.0))
+        full = float(self._cfg("DISPATCH_REOPT_SECONDS", 900.0))
+        now = _time.monotonic()
+        due = [t for t, since in list(self.planner.dirty.items()) if now - since >= batch]
+        due += [t for t, last in list(self.planner.last_full.items()) if now - last >= full and t not in due]
+        for tenant in due:
+            if tenant not in self.planner.solving:
+                self._plan_tenant(tenant, trigger="batch" if tenant in self.planner.dirty else "timer")
+
+    @rpc
+    def reoptimise(self, tenant_id=None):
+        principal = self.db.principal
+        tenant = tenant_id or principal.tenant
+        if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE) or not principal.sees_tenant(tenant):
+            raise Forbidden("only the tenant's center or HQ re-optimises a plan")
+        if tenant not in self.policies.directory.centers:
+            raise ValidationFailed("unknown tenant", {"tenant_id": [f"no center {tenant!r}"]})
+        return self._plan_tenant(tenant, trigger="manual")
+
+    def _plan_tenant(self, tenant, trigger):
+        """Build the tenant's problem, solve it in a child process, apply the plan."""
+        if tenant in self.planner.solving:
+            return {"tenant_id": tenant, "skipped": "already solving"}
+        self.planner.solving.add(tenant)
+        self.planner.dirty.pop(tenant, None)
+        started = utcnow()
+        t0 = _time.monotonic()
+        try:
+            principal = tenancy.service_principal(self.name, tenant)
+            now = utcnow()
+            with self.db.uow(principal) as uow:
+                self._seed_outlets(uow, tenant)
+                uow.commit()
+            with self.db.uow(principal) as uow:
+                inp, views = self._planning_input(uow, tenant, now)
+            if not inp.problem.visits and not inp.excluded:
+                return {"tenant_id": tenant, "visits": 0}
+            plan = None
+            if inp.problem.visits:
+                limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
+                plan = run_in_child(inp.problem, limit, int(self._cfg("DISPATCH_WORKERS", 2)))
+            assignments, dropped = domain.read_plan(inp, plan) if plan is not None else ([], {})
+            dropped.update(inp.excluded)
+            seconds = _time.monotonic() - t0
+            with self.db.uow(principal) as uow:
+                result = self._apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger,
+                                          len(inp.problem.vehicles), len(views))
+                uow.commit()
+            metrics.SOLVER_SECONDS.labels(self.name, tenant).observe(seconds)
+            return result
+        finally:
+            self.planner.solving.discard(tenant)
+            self.planner.last_full[tenant] = _time.monotonic()
+
+    def _planning_input(self, uow, tenant, now):
+        freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
+        techs = [domain.TechView(
+            id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=tuple(t.skills or ()),
+            certificates=dict(t.certificates or {}), lat=t.home_lat, lon=t.home_lon, capacity=t.daily_capacity,
+            shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end))
+            for t in uow.session.scalars(select(Technician).where(Technician.tenant_id == tenant,
+                                                                  Technician.active.is_(True)))]
+        states = {s.outlet_id: s.status for s in uow.session.scalars(
+            select(OutletState).where(OutletState.tenant_id == tenant))}
+        limit = int(self._cfg("PROBATION_MAX_JOBS", 5))
+        load_by_outlet = dict(uow.session.execute(
+            select(Visit.outlet_id, func.count()).where(Visit.tenant_id == tenant,
+                                                        Visit.status.in_((VisitStatus.SCHEDULED, VisitStatus.STARTED)))
+            .group_by(Visit.outlet_id)).all())
+        probation_full = {o for o, st in states.items() if st == "probation" and load_by_outlet.get(o, 0) >= limit}
+        views = []
+        for v in uow.session.scalars(select(Visit).where(Visit.tenant_id == tenant, Visit.status.in_(
+                (VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.UNASSIGNABLE)))):
+            if v.lat is None or v.lon is None:
+                continue
+            frozen = None
+            arrival = _aware(v.planned_arrival)
+            if v.status == VisitStatus.SCHEDULED and arrival is not None and arrival <= now + freeze:
+                frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
+            views.append(domain.VisitView(
+                id=v.id, product_line=v.product_line, kind=v.kind, priority=v.priority, lat=v.lat, lon=v.lon,
+                due=_aware(v.onsite_due), window_start=_aware(v.window_start), service_minutes=v.service_minutes,
+                pinned_technician_id=v.pinned_technician_id, frozen_vehicle=frozen, current_outlet_id=v.outlet_id))
+        inp = domain.build_problem(views, techs, states, probation_full, now, self.policies.clock.calendar,
+                                   self.travel, int(self._cfg("DISPATCH_HORIZON_DAYS", 6)))
+        return inp, views
+
+    def _apply_plan(self, uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits):
+        visits = {v.id: v for v in uow.session.scalars(select(Visit).where(
+            Visit.id.in_([a.visit_id for a in assignments] + list(dropped))))}
+        scheduled = late = 0
+        km = 0.0
+        for a in assignments:
+            visit = visits.get(a.visit_id)
+            if visit is None or visit.status not in domain.OPEN_VISIT:
+                continue  # started, completed or cancelled while we were solving
+            scheduled += 1
+            km += a.km
+            late += a.late_minutes > 0
+            changed = (visit.status != VisitStatus.SCHEDULED or visit.technician_id != a.technician_id
+                       or _aware(visit.planned_arrival) is None
+                       or abs((_aware(visit.planned_arrival) - a.arrival).total_seconds()) > 60
+                       or visit.route_order != a.order)
+            visit.status, visit.technician_id, visit.outlet_id = VisitStatus.SCHEDULED, a.technician_id, a.outlet_id
+            visit.planned_arrival, visit.route_order, visit.planned_km = a.arrival, a.order, a.km
+            visit.unassignable_reason = None
+            if changed:
+                uow.emit("visit.scheduled", self._visit_event(visit))
+        for visit_id, reason in dropped.items():
+            visit = visits.get(visit_id)
+            if visit is None or visit.status not in domain.OPEN_VISIT:
+                continue
+            if visit.status != VisitStatus.UNASSIGNABLE or visit.unassignable_reason != reason:
+                visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, reason[:128]
+                visit.technician_id = visit.outlet_id = visit.planned_arrival = None
+                visit.route_order = visit.planned_km = None
+                uow.emit("visit.unassignable", self._visit_event(visit, reason=reason[:128]))
+        uow.session.add(PlanRun(tenant_id=tenant, started_at=started, seconds=seconds, visits=n_visits,
+                                vehicles=vehicles, scheduled=scheduled, dropped=len(dropped), late=late,
+                                planned_km=round(km, 2), trigger=trigger))
+        return {"tenant_id": tenant, "visits": n_visits, "scheduled": scheduled, "unassignable": len(dropped),
+                "late": late, "planned_km": round(km, 2), "seconds": round(seconds, 2)}
+
+    # ------------------------------------------------------------ board, jobs, routes
+    @rpc
+    def board(self, query=None):
+        """Open visits, plans and late risks (centers: their tenant; HQ: all; outlets: their own)."""
+        q = load(BoardQuery(), query or {})
+        now = utcnow()
+        with self.db.uow() as uow:
+            stmt = select(Visit)
+            for key in ("status", "outlet_id", "technician_id"):
+                if q.get(key):
+                    stmt = stmt.where(getattr(Visit, key) == q[key])
+            rows = uow.session.scalars(stmt.order_by(Visit.onsite_due, Visit.id)).all()
+            items = [self._dump(v, now) for v in rows]
+        if q["late_risk"] is not None:
+            items = [i for i in items if i["late_risk"] == q["late_risk"]]
+        counts = {}
+        for i in items:
+            counts[i["status"]] = counts.get(i["status"], 0) + 1
+        return {"items": items[q["offset"]:q["offset"] + q["limit"]], "total": len(items), "by_status": counts,
+                "late_risk": sum(1 for i in items if i["late_risk"])}
+
+    @rpc
+    def get_visit(self, visit_id):
+        with self.db.uow() as uow:
+            return self._dump(self._load(uow, visit_id), utcnow())
+
+    @rpc
+    def route(self, technician_id, query):
+        """A technician's day as an ordered route."""
+        q = load(RouteQuery(), query or {})
+        with self.db.uow() as uow:
+            tech = uow.session.get(Technician, technician_id)
+            if tech is None:
+                raise NotFound(f"technician {technician_id} not found")
+            start = datetime.combine(q["date"], datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+            rows = uow.session.scalars(select(Visit).where(
+                Visit.technician_id == technician_id, Visit.planned_arrival >= start,
+                Visit.planned_arrival < start + timedelta(days=1)).order_by(Visit.planned_arrival)).all()
+            stops = [{"order": i, "visit_id": v.id, "ticket_number": v.ticket_number, "kind": v.kind,
+                      "product_line": v.product_line, "lat": v.lat, "lon": v.lon, "city": v.city,
+                      "planned_arrival": _aware(v.planned_arrival).astimezone(LOCAL_TZ).isoformat(),
+                      "service_minutes": v.service_minutes, "leg_km": v.planned_km, "status": v.status,
+                      "onsite_due": _aware(v.onsite_due).astimezone(LOCAL_TZ).isoformat() if v.onsite_due else None}
+                     for i, v in enumerate(rows, start=1)]
+            return {"technician_id": tech.id, "outlet_id": tech.outlet_id, "date": q["date"].isoformat(),
+                    "home": {"lat": tech.home_lat, "lon": tech.home_lon}, "stops": stops,
+                    "planned_km": round(sum(s["leg_km"] or 0 for s in stops), 2)}
+
+    @rpc
+    def route_csv(self, technician_id, query):
+        data = self.route(technician_id, query)
+        buf = io.StringIO()
+        cols = ["order", "ticket_number", "kind", "product_line", "city", "planned_arrival", "service_minutes",
+                "leg_km", "onsite_due", "status", "lat", "lon"]
+        writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(data["stops"])
+        return buf.getvalue()
+
+    @rpc
+    def plan_runs(self, limit=20):
+        with self.db.uow() as uow:
+            rows = uow.session.scalars(select(PlanRun).order_by(PlanRun.id.desc()).limit(int(limit))).all()
+            return [{"tenant_id": r.tenant_id, "started_at": _aware(r.started_at).isoformat(), "seconds": r.seconds,
+                     "visits": r.visits, "vehicles": r.vehicles, "scheduled": r.scheduled, "dropped": r.dropped,
+                     "late": r.late, "planned_km": r.planned_km, "trigger": r.trigger} for r in rows]
+
+    # ------------------------------------------------------------ manual override
+    @rpc
+    def pin(self, visit_id, payload):
+        data = load(Pin(), payload)
+        principal = self._staff()
+        with self.db.uow() as uow:
+            visit = self._load(uow, visit_id)
+            if visit.status not in domain.OPEN_VISIT:
+                raise ValidationFailed("visit is not open", {"visit_id": [f"visit is {visit.status}"]})
+            tech = uow.session.get(Technician, data["technician_id"])
+            if tech is None or tech.tenant_id != visit.tenant_id:
+                raise ValidationFailed("unknown technician", {"technician_id": ["no such technician in this tenant"]})
+            visit.pinned_technician_id = tech.id
+            uow.commit()
+            self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
+            log.info("visit %s pinned to %s by %s", visit.id, tech.id, principal.user)
+            return self._dump(visit, utcnow())
+
+    @rpc
+    def unpin(self, visit_id):
+        self._staff()
+        with self.db.uow() as uow:
+            visit = self._load(uow, visit_id)
+            visit.pinned_technician_id = None
+            uow.commit()
+            self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
+            return self._dump(visit, utcnow())
+
+    def _staff(self):
+        principal = self.db.principal
+        if principal.role not in (tenancy.HQ, tenancy.CENTER):
+            raise Forbidden("only a dispatcher (center) or HQ overrides the plan")
+        return principal
+
+    # ------------------------------------------------------------ on site
+    @rpc
+    def check_in(self, visit_id, payload):
+        data = load(CheckIn(), payload)
+        principal = self.db.principal
+        now = utcnow()
+        at = (data["at"] or now).astimezone(timezone.utc)
+        with self.db.uow() as uow:
+            visit = self._load(uow, visit_id)
+            self._on_site_actor(principal, visit, data.get("technician_id"))
+            domain.check_in(visit.status, at, now, _aware(visit.planned_arrival))
+            visit.status, visit.started_at = VisitStatus.STARTED, at
+            visit.checkin_lat, visit.checkin_lon = data["lat"], data["lon"]
+            due = _aware(visit.onsite_due)
+            visit.onsite_on_time = due is None or at <= due
+            uow.emit("visit.started", self._visit_event(visit, at=at, lat=data["lat"], lon=data["lon"],
+                                                        onsite_on_time=visit.onsite_on_time))
+            uow.commit()
+            return self._dump(visit, now)
+
+    @rpc
+    def check_out(self, visit_id, payload):
+        data = load(CheckOut(), payload)
+        principal = self.db.principal
+        now = utcnow()
+        at = (data["at"] or now).astimezone(timezone.utc)
+        with self.db.uow() as uow:
+            visit = self._load(uow, visit_id)
+            self._on_site_actor(principal, visit, None)
+            domain.check_out(visit.status, at, _aware(visit.started_at), now)
+            visit.status, visit.completed_at = VisitStatus.COMPLETED, at
+            visit.work_done, visit.parts_used = data["work_done"], data["parts_used"]
+            visit.customer_confirmed = data["customer_confirmed"]
+            uow.emit("visit.completed", self._visit_event(
+                visit, at=at, work_done=data["work_done"], parts_used=data["parts_used"],
+                customer_confirmed=data["customer_confirmed"], onsite_on_time=visit.onsite_on_time))
+            uow.commit()
+            return self._dump(visit, now)
+
+    @staticmethod
+    def _on_site_actor(principal, visit, technician_id):
+        """The outlet doing the job checks in and out (the scoped session already hides others'
+        visits); HQ and centers may record it on the outlet's behalf."""
+        if principal.role == tenancy.OUTLET:
+            if visit.outlet_id != principal.outlet:
+                raise NotFound(f"visit {visit.id} not found")
+        elif principal.role not in (tenancy.HQ, tenancy.CENTER):
+            raise Forbidden(f"role {principal.role} cannot record on-site work")
+        if technician_id and technician_id != visit.technician_id:
+            raise ValidationFailed("not this visit's technician", {"technician_id": ["the visit is planned for another technician"]})
+
+    # ------------------------------------------------------------ helpers
+    @staticmethod
+    def _load(uow, visit_id):
+        if not isinstance(visit_id, str) or not visit_id:
+            raise ValidationFailed("invalid visit id", {"visit_id": ["must be a non-empty string"]})
+        visit = uow.session.get(Visit, visit_id)
+        if visit is None:
+            raise NotFound(f"visit {visit_id} not found")
+        return visit
+
+    @staticmethod
+    def _dump(visit, now):
+        out = _visit_out.dump(_AwareView(visit))
+        due, arrival = _aware(visit.onsite_due), _aware(visit.planned_arrival)
+        risk = False
+        if visit.status in (VisitStatus.UNPLANNED, VisitStatus.UNASSIGNABLE):
+            risk = due is not None and due < now + timedelta(hours=4)
+        elif visit.status == VisitStatus.SCHEDULED:
+            risk = due is not None and arrival is not None and arrival > due
+        out["late_risk"] = bool(risk)
+        return out
+
+    @staticmethod
+    def _visit_event(visit, **extra):
+        body = {"tenant_id": visit.tenant_id, "visit_id": visit.id, "ticket_id": visit.ticket_id,
+                "outlet_id": visit.outlet_id, "technician_id": visit.technician_id, "at": utcnow(),
+                "planned_arrival": _aware(visit.planned_arrival), "route_order": visit.route_order,
+                "planned_km": visit.planned_km, "product_line": visit.product_line, "kind": visit.kind}
+        body.update(extra)
+        return body
+
+
+class _AwareView:
+    def __init__(self, obj):
+        self._obj = obj
+
+    def __getattr__(self, name):
+        value = getattr(self._obj, name)
+        if isinstance(value, datetime):
+            return _aware(value)
+        return value

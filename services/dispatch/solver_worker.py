@@ -1,0 +1,35 @@
+"""The routing solve in a process of its own.
+
+A solve holds the GIL for its whole time limit (STACK-NOTES): inside an eventlet service it
+would stall every other entrypoint. The service starts this module as a child process with
+eventlet's green subprocess (so waiting for it yields to the hub), sends the problem on stdin
+and reads the plan from stdout, both pickled (parent and child are the same code base).
+"""
+from __future__ import annotations
+
+import pickle
+import sys
+
+
+def main():
+    from services.dispatch.routing import solve
+
+    problem, time_limit, workers = pickle.load(sys.stdin.buffer)
+    plan = solve(problem, time_limit, workers=workers)
+    sys.stdout.buffer.write(pickle.dumps(plan))
+    sys.stdout.buffer.flush()
+
+
+def run_in_child(problem, time_limit: float, workers: int = 2):
+    """Solve in a child process; cooperative under eventlet (green subprocess)."""
+    from eventlet.green import subprocess
+    proc = subprocess.Popen([sys.executable, "-m", "services.dispatch.solver_worker"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(pickle.dumps((problem, time_limit, workers)))
+    if proc.returncode != 0:
+        raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+    return pickle.loads(out)
+
+
+if __name__ == "__main__":
+    main()
