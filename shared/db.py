@@ -20,7 +20,7 @@ from sqlalchemy import String, create_engine, event, false, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
 
-from shared import tenancy
+from shared import clock, tenancy
 from shared.config import database_url
 from shared.errors import TenancyViolation
 
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC, from the one clock (`shared.clock`)."""
+    return clock.now()
 
 
 class TenantScoped:

@@ -1,0 +1,33 @@
+"""The one clock every service reads (`shared.db.utcnow` delegates here).
+
+In production it is the system clock. A simulation (the dispatch benchmark replaying days of
+requests in minutes) or a test moves it with `travel_to` / `advance`; only code in the same
+process is affected, and nothing in the product moves it by itself.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+_offset = timedelta(0)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc) + _offset
+
+
+def travel_to(when: datetime):
+    """Make `now()` read `when` from this instant on (time keeps running from there)."""
+    global _offset
+    if when.tzinfo is None:
+        raise ValueError("travel_to needs a timezone-aware datetime")
+    _offset = when - datetime.now(timezone.utc)
+
+
+def advance(delta: timedelta):
+    global _offset
+    _offset += delta
+
+
+def reset():
+    global _offset
+    _offset = timedelta(0)
