@@ -146,9 +146,10 @@ def summarize(rows, log=None, exclude=("R109",)):
         worst = sorted((r for r in rs if r["_gap"] is not None), key=lambda r: -r["_gap"])[:5]
         mean = f"{statistics.mean(gaps):.3f}%" if gaps else "n/a"
         mean_x = f"{statistics.mean(gaps_x):.3f}%" if gaps_x else "n/a"
+        worst_s = ", ".join("%s %.2f%%" % (r["instance"], r["_gap"]) for r in worst)
         log(f"[{solver}] instances={len(rs)} with gap={len(gaps)} mean gap={mean} "
             f"(excl. {','.join(exclude)}: {mean_x}); no full plan: {', '.join(missing) or 'none'}; "
-            f"worst: {', '.join(f'{r['instance']} {r['_gap']:.2f}%' for r in worst)}")
+            f"worst: {worst_s}")
 
 
 def main(argv=None):

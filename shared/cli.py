@@ -6,6 +6,8 @@
     fsm bridge-submit FILE                 the same through the hotline/fax bridge
     fsm migrate [SERVICE...]               bring service databases to the newest schema
     fsm demo                               run the services in-process, play a scenario, report
+    fsm bench routing --instances DIR ...  Solomon VRPTW benchmark of the routing code (bench/routing.py)
+    fsm bench dispatch [--scale] ...       the dispatch replay / scale benchmark (bench/dispatch*.py)
 
 Every command prints its errors to stderr and exits non-zero when it fails
 (1: could not run; 2: ran, but some rows failed).
@@ -1019,6 +1021,43 @@ def cmd_demo(args) -> int:
     return exit_code
 
 
+# ====================================================================== bench
+def _bench_module(name: str):
+    """Load bench/<name>.py by path (bench/ is no package and is not installed)."""
+    import importlib.util
+
+    path = REPO_ROOT / "bench" / f"{name}.py"
+    if not path.exists():
+        raise CliError(f"{path} not found")
+    if str(REPO_ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location(f"fsm_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_bench_routing(args) -> int:
+    mod = _bench_module("routing")
+    rows = mod.run_bench(args.instances, args.time_limit, args.out, bks=args.bks, only=args.only,
+                         baseline=args.baseline, workers=args.workers)
+    return EXIT_OK if rows else EXIT_ERROR
+
+
+def cmd_bench_dispatch(args) -> int:
+    if args.scale:
+        mod = _bench_module("dispatch_scale")
+        res = mod.run_bench(args.visits, args.techs, args.budget, args.long, args.inserts, out=args.out,
+                            phases=tuple(args.phases.split(",")))
+    else:
+        mod = _bench_module("dispatch")
+        amqp = args.amqp_uri or _config(args)["AMQP_URI"]
+        res = mod.run_bench(args.time_limit, amqp, args.vhost, args.requests, args.out, args.horizon_days,
+                            args.freeze_minutes, args.workers)
+    return EXIT_OK if all(res["floor"].values()) else EXIT_PARTIAL
+
+
 # ====================================================================== main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsm", description="Field-service platform command line")
@@ -1076,6 +1115,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-timeout", type=float, default=20.0)
     p.add_argument("-v", "--verbose", action="store_true", help="service logs to stderr too")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="benchmarks: routing (Solomon), dispatch (replay, scale)")
+    bench = p.add_subparsers(dest="bench", metavar="BENCH")
+    bench.required = True
+    b = bench.add_parser("routing", help="Solomon VRPTW: the product's solver vs plain OR-Tools")
+    b.add_argument("--instances", required=True, metavar="DIR")
+    b.add_argument("--time-limit", type=float, required=True)
+    b.add_argument("--out", required=True, metavar="FILE.csv")
+    b.add_argument("--bks", metavar="FILE.csv")
+    b.add_argument("--only", metavar="NAMES")
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--no-baseline", dest="baseline", action="store_false", default=True)
+    b.set_defaults(func=cmd_bench_routing)
+    b = bench.add_parser("dispatch", help="replay the sample requests through intake + dispatch vs greedy; "
+                                          "--scale: 1,000 visits x 60 technicians")
+    b.add_argument("--out", metavar="FILE.json")
+    b.add_argument("--time-limit", type=float, default=2.0, help="seconds per re-optimisation (replay)")
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--horizon-days", type=int, default=6)
+    b.add_argument("--freeze-minutes", type=float, default=120)
+    b.add_argument("--requests", default=str(DEFAULT_REQUESTS), metavar="FILE")
+    b.add_argument("--vhost", default="fsm-bench-dispatch")
+    b.add_argument("--scale", action="store_true", help="the scale benchmark instead of the replay")
+    b.add_argument("--visits", type=int, default=1000)
+    b.add_argument("--techs", type=int, default=60)
+    b.add_argument("--budget", type=float, default=60.0)
+    b.add_argument("--long", type=float, default=300.0)
+    b.add_argument("--inserts", type=int, default=20)
+    b.add_argument("--phases", default="single,decomposed,reference")
+    b.set_defaults(func=cmd_bench_dispatch)
     return parser
 
 

@@ -105,18 +105,34 @@ class RoutingPlan:
 
 # ----------------------------------------------------------------------------- search configs
 
-# Each worker runs one of these; worker i takes WORKER_CONFIGS[i % len].
-# Keys: fs = first-solution strategy, meta = "GLS" | "ILS" (ruin & recreate, SISR),
-# lam = GLS lambda, fs_share = fraction of the budget for a first-solution phase.
+# Worker i runs WORKER_CONFIGS[i % len]. Keys: fs = first-solution strategy; meta =
+# metaheuristic ("GLS" or an OR-Tools LocalSearchMetaheuristic name, or a list to switch
+# between); lams = GUIDED_LOCAL_SEARCH lambda per epoch (cycled); optional "params" (scalar
+# search parameters) and "ops" (local_search_operators on/off).
+# Measured on Solomon at 10 s (bench/routing.py): OR-Tools' GLS outcome swings by several
+# percent with the first solution and lambda, per instance and without a winner overall
+# (SAVINGS is best on tight windows -- PATH_CHEAPEST_ARC finds nothing there without drop
+# penalties -- and PATH_CHEAPEST_ARC with lambda 0.1 on clustered ones). So the workers
+# run complementary full-length trajectories and the best plan wins; restarting all
+# workers from the best plan every few seconds ("epochs" > 1) resets the GLS penalties
+# and did not help in the full run.
 WORKER_CONFIGS: list[dict] = [
-    {"fs": "SAVINGS", "meta": "GLS", "lam": 0.1},
-    {"fs": "PARALLEL_CHEAPEST_INSERTION", "meta": "GLS", "lam": 0.1},
-    {"fs": "LOCAL_CHEAPEST_INSERTION", "meta": "GLS", "lam": 0.1},
-    {"fs": "CHRISTOFIDES", "meta": "GLS", "lam": 0.1},
+    {"fs": "SAVINGS", "meta": "GLS", "lams": [0.2]},
+    {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1]},
+    {"fs": "PARALLEL_CHEAPEST_INSERTION", "meta": "GLS", "lams": [0.25]},
+    {"fs": "SAVINGS", "meta": "GLS", "lams": [0.3]},
 ]
-
-
 DEFAULT_EPOCHS = 1
+
+
+def _merge_windows(windows) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for a, b in sorted((max(0.0, a), b) for a, b in windows):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
 
 
 def _big_penalty(problem: RoutingProblem) -> int:
@@ -196,7 +212,7 @@ class _Model:
         self.must_penalty = penalty_must
         for i, vi in enumerate(visits):
             idx = self.manager.NodeToIndex(nd + i)
-            ws = sorted((max(0.0, a), b) for a, b in vi.windows)
+            ws = _merge_windows(vi.windows)
             lo = sc(ws[0][0]) or 0
             his = [sc(b) for _, b in ws]
             hi = horizon if any(h is None for h in his) else min(max(his), horizon)
@@ -488,17 +504,16 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
         alive = set(range(workers))
         # wait until the workers have built their models (spawn + import + build)
         ready = 0
-        while ready < workers and time.time() < deadline:
+        while ready < sum(p.is_alive() for p in procs) and time.time() < deadline:
             try:
                 msg = out_q.get(timeout=0.2)
             except queue_mod.Empty:
-                if not any(p.is_alive() for p in procs):
-                    break
                 continue
             if msg.get("ready"):
                 ready += 1
             else:
                 results.append(msg)
+        alive = {w for w in range(workers) if procs[w].is_alive()}
         for e in range(epochs):
             left = deadline - time.time()
             if left <= 0.05 and (best is not None or e > 0):
@@ -515,8 +530,8 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
                 try:
                     res = out_q.get(timeout=0.2)
                 except queue_mod.Empty:
-                    if not any(p.is_alive() for p in procs):
-                        break
+                    if got >= sum(procs[w].is_alive() for w in alive):
+                        break  # the missing workers died
                     continue
                 if res.get("ready"):
                     continue

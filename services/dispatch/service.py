@@ -14,9 +14,11 @@ import time as _time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.dispatch import domain
 from services.dispatch.domain import LOCAL_TZ, VisitStatus
@@ -37,6 +39,23 @@ log = logging.getLogger(__name__)
 
 _visit_out = VisitOut()
 _tech_out = TechnicianOut()
+
+
+def _tech_view(t):
+    return domain.TechView(
+        id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=tuple(t.skills or ()),
+        certificates=dict(t.certificates or {}), lat=t.home_lat, lon=t.home_lon, capacity=t.daily_capacity,
+        shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end))
+
+
+def _wished_day_start(wish):
+    """The customer's wished visit day opens the visit's window (intake sends a wished date as
+    that day's closing time); a wish already past does not hold the visit back."""
+    if wish is None:
+        return None
+    day = wish.astimezone(LOCAL_TZ).date()
+    start = datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+    return start if start > utcnow() else None
 
 
 def _aware(dt):
@@ -99,7 +118,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                     ticket_number=payload["number"], kind=payload["kind"], priority=payload["priority"],
                     product_line=payload.get("product_line"), lat=payload.get("lat"), lon=payload.get("lon"),
                     city=payload.get("city"), tier=payload.get("tier"), received_at=payload["received_at"],
-                    onsite_due=payload.get("onsite_due"), window_start=None,
+                    onsite_due=payload.get("onsite_due"),
+                    window_start=_wished_day_start(payload.get("wished_visit_at")),
                     service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"),
                                                            self._cfg("SERVICE_MINUTES", None)),
                     status=VisitStatus.UNPLANNED)
@@ -137,14 +157,22 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 # from this moment the outlet takes no job: its planned, not started visits go back
                 for visit in uow.session.scalars(select(Visit).where(
                         Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
-                    visit.status, visit.technician_id, visit.outlet_id = VisitStatus.UNPLANNED, None, None
-                    visit.planned_arrival = visit.route_order = visit.planned_km = None
-                    if visit.pinned_technician_id:
-                        visit.pinned_technician_id = None
+                    self._release(visit)
                     released += 1
+                # a pin to one of its technicians would leave the visit with nobody
+                staff = select(Technician.id).where(Technician.outlet_id == payload["outlet_id"])
+                for visit in uow.session.scalars(select(Visit).where(
+                        Visit.pinned_technician_id.in_(staff), Visit.status.in_(domain.OPEN_VISIT))):
+                    visit.pinned_technician_id = None
             uow.commit()
         log.info("outlet %s is %s; %d visits released", payload["outlet_id"], payload["status"], released)
         self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+
+    @staticmethod
+    def _release(visit):
+        """A planned, not started visit goes back to the planner."""
+        visit.status, visit.technician_id, visit.outlet_id = VisitStatus.UNPLANNED, None, None
+        visit.planned_arrival = visit.route_order = visit.planned_km = None
 
     @on_event("certification", "outlet.effective")
     def on_outlet_effective(self, payload):
@@ -176,12 +204,26 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 uow.commit()
                 return
             certs = dict(tech.certificates or {})
+            released = 0
             if valid and payload.get("valid_until"):
                 certs[payload["product_line"]] = payload["valid_until"].isoformat()
             else:
                 certs.pop(payload["product_line"], None)
+                # from this moment the technician may not do that product line: its planned, not
+                # started visits go back to the planner (a frozen plan would keep them on it)
+                for visit in uow.session.scalars(select(Visit).where(
+                        Visit.technician_id == tech.id, Visit.product_line == payload["product_line"],
+                        Visit.status == VisitStatus.SCHEDULED)):
+                    self._release(visit)
+                    released += 1
+                for visit in uow.session.scalars(select(Visit).where(
+                        Visit.pinned_technician_id == tech.id, Visit.product_line == payload["product_line"],
+                        Visit.status.in_(domain.OPEN_VISIT))):
+                    visit.pinned_technician_id = None
             tech.certificates = certs
             uow.commit()
+        if released:
+            log.info("technician %s lost %s; %d visits released", tech.id, payload["product_line"], released)
         self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
 
     @on_event("certification", "technician.certified")
@@ -213,6 +255,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             tenant = outlet.center
         if tenant not in directory.centers:
             raise ValidationFailed("unknown tenant", {"tenant_id": ["give the center or the outlet"]})
+        if not principal.sees_tenant(tenant):  # another center's outlet does not exist for the caller
+            field = "outlet_id" if data.get("outlet_id") else "tenant_id"
+            raise ValidationFailed(f"unknown {field}", {field: [f"no {data.get(field)!r} in your tenant"]})
         unknown = [s for s in data["skills"] if s not in directory.product_lines]
         if unknown:
             raise ValidationFailed("unknown product line", {"skills": [f"unknown: {', '.join(unknown)}"]})
@@ -229,7 +274,10 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             tech.home_lat, tech.home_lon = data["home_lat"], data["home_lon"]
             tech.daily_capacity, tech.active = data["daily_capacity"], data["active"]
             tech.shift_start, tech.shift_end = data["shift_start"], data["shift_end"]
-            uow.commit()
+            try:
+                uow.commit()
+            except IntegrityError:  # the id is another tenant's technician (invisible to the caller)
+                raise ValidationFailed("technician id already used", {"id": ["already used"]}) from None
             self.planner.dirty.setdefault(tenant, _time.monotonic())
             return _tech_out.dump(tech)
 
@@ -285,6 +333,12 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             raise Forbidden("only the tenant's center or HQ re-optimises a plan")
         if tenant not in self.policies.directory.centers:
             raise ValidationFailed("unknown tenant", {"tenant_id": [f"no center {tenant!r}"]})
+        # a plan already being solved (the batch timer's) may predate the caller's change (a pin):
+        # wait for it, then plan again, rather than answer "skipped"
+        limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
+        give_up = _time.monotonic() + 3 * limit + 60
+        while tenant in self.planner.solving and _time.monotonic() < give_up:
+            eventlet.sleep(0.1)
         return self._plan_tenant(tenant, trigger="manual")
 
     def _plan_tenant(self, tenant, trigger):
@@ -324,12 +378,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
 
     def _planning_input(self, uow, tenant, now):
         freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
-        techs = [domain.TechView(
-            id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=tuple(t.skills or ()),
-            certificates=dict(t.certificates or {}), lat=t.home_lat, lon=t.home_lon, capacity=t.daily_capacity,
-            shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end))
-            for t in uow.session.scalars(select(Technician).where(Technician.tenant_id == tenant,
-                                                                  Technician.active.is_(True)))]
+        techs = [_tech_view(t) for t in uow.session.scalars(select(Technician).where(
+            Technician.tenant_id == tenant, Technician.active.is_(True)))]
         states = {s.outlet_id: s.status for s in uow.session.scalars(
             select(OutletState).where(OutletState.tenant_id == tenant))}
         limit = int(self._cfg("PROBATION_MAX_JOBS", 5))
@@ -470,6 +520,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             tech = uow.session.get(Technician, data["technician_id"])
             if tech is None or tech.tenant_id != visit.tenant_id:
                 raise ValidationFailed("unknown technician", {"technician_id": ["no such technician in this tenant"]})
+            why = self._pin_refusal(uow, tech, visit)
+            if why:
+                raise ValidationFailed("technician cannot take this visit", {"technician_id": [why]})
             visit.pinned_technician_id = tech.id
             uow.commit()
             self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
@@ -485,6 +538,20 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             uow.commit()
             self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
             return self._dump(visit, utcnow())
+
+    @staticmethod
+    def _pin_refusal(uow, tech, visit):
+        """Why `tech` may not be pinned to `visit` (None: it may): the optimiser's own rules."""
+        if not tech.active:
+            return "technician is not active"
+        states = {}
+        if tech.outlet_id:
+            state = uow.session.get(OutletState, tech.outlet_id)
+            states[tech.outlet_id] = state.status if state is not None else None
+        view = domain.VisitView(id=visit.id, product_line=visit.product_line, kind=visit.kind,
+                                priority=visit.priority, lat=visit.lat, lon=visit.lon, due=None, window_start=None,
+                                service_minutes=visit.service_minutes)
+        return domain.eligible(_tech_view(tech), view, utcnow().astimezone(LOCAL_TZ).date(), states, set())
 
     def _staff(self):
         principal = self.db.principal

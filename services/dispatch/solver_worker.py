@@ -12,8 +12,14 @@ import sys
 
 
 def main():
+    import os
+
     from services.dispatch.routing import solve
 
+    try:  # the service that started us answers requests; the solve can wait its turn
+        os.nice(5)
+    except OSError:  # pragma: no cover
+        pass
     problem, time_limit, workers = pickle.load(sys.stdin.buffer)
     plan = solve(problem, time_limit, workers=workers)
     sys.stdout.buffer.write(pickle.dumps(plan))

@@ -1,6 +1,8 @@
 """The gateway's own payloads (errors, pages); the domain payloads are the services' schemas."""
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
+from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, RouteQuery, TechnicianIn,  # noqa: F401
+                                       TechnicianOut, VisitOut)
 from services.intake.schemas import AuditOut, ListQuery, RegisterTicket, TicketOut, Transition  # noqa: F401
 
 
@@ -42,3 +44,95 @@ class Me(Schema):
     role = fields.Str()
     tenant = fields.Str(allow_none=True)
     outlet = fields.Str(allow_none=True)
+
+
+# ------------------------------------------------------------------ dispatch
+class VisitPage(Schema):
+    items = fields.List(fields.Nested(VisitOut))
+    total = fields.Int()
+    by_status = fields.Dict(keys=fields.Str(), values=fields.Int())
+    late_risk = fields.Int()
+
+
+class Reoptimise(Schema):
+    class Meta:
+        unknown = RAISE
+
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+
+
+class PlanResult(Schema):
+    tenant_id = fields.Str()
+    visits = fields.Int()
+    scheduled = fields.Int()
+    unassignable = fields.Int()
+    late = fields.Int()
+    planned_km = fields.Float()
+    seconds = fields.Float()
+    skipped = fields.Str()
+
+
+class PlanRunsQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=500))
+
+
+class PlanRunOut(Schema):
+    tenant_id = fields.Str()
+    started_at = fields.AwareDateTime()
+    seconds = fields.Float()
+    visits = fields.Int()
+    vehicles = fields.Int()
+    scheduled = fields.Int()
+    dropped = fields.Int()
+    late = fields.Int()
+    planned_km = fields.Float()
+    trigger = fields.Str()
+
+
+class TechnicianQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    outlet_id = fields.Str(load_default=None)
+
+
+class TechnicianImportRow(Schema):
+    row = fields.Int()
+    ok = fields.Bool()
+    id = fields.Str()
+    error = fields.Str()
+    fields_ = fields.Dict(data_key="fields")
+
+
+class TechnicianImportResult(Schema):
+    imported = fields.Int()
+    failed = fields.Int()
+    rows = fields.List(fields.Nested(TechnicianImportRow))
+
+
+class RouteStop(Schema):
+    order = fields.Int()
+    visit_id = fields.Str()
+    ticket_number = fields.Str()
+    kind = fields.Str()
+    product_line = fields.Str(allow_none=True)
+    city = fields.Str(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    planned_arrival = fields.Str()
+    service_minutes = fields.Int()
+    leg_km = fields.Float(allow_none=True)
+    status = fields.Str()
+    onsite_due = fields.Str(allow_none=True)
+
+
+class RouteOut(Schema):
+    technician_id = fields.Str()
+    outlet_id = fields.Str(allow_none=True)
+    date = fields.Date()
+    home = fields.Dict()
+    stops = fields.List(fields.Nested(RouteStop))
+    planned_km = fields.Float()

@@ -15,12 +15,14 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
+from services.dispatch.schemas import technician_row_to_payload
 from services.gateway import schemas
 from services.intake.schemas import csv_row_to_payload
 from shared import tenancy
 from shared.auth import principal_from_header
-from shared.errors import BadRequest, ValidationFailed
+from shared.errors import BadRequest, Forbidden, ValidationFailed
 from shared import web
+from shared.validation import load
 from shared.web import error_response, http, json_response
 
 API = "/api/v1"
@@ -88,11 +90,16 @@ def query_args(request):
     return {k: v for k, v in request.args.items()}
 
 
+def _load(schema, data):
+    return load(schema, data)
+
+
 class GatewayService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
     name = "gateway"
 
     auth = Authenticator()
     intake = RpcProxy("intake")
+    dispatch = RpcProxy("dispatch")
 
     @api("GET", f"{API}/me", "Who the token says you are", response=schemas.Me, tag="auth")
     def me(self, request, principal):
@@ -149,6 +156,95 @@ class GatewayService(web.ServiceBase):  # not imported by name: `nameko run` wou
          tag="sla")
     def sla_summary(self, request, principal):
         return self.intake.sla_summary()
+
+    # ------------------------------------------------------------ dispatch
+    @api("GET", f"{API}/dispatch/board", "Dispatch board: visits, plans and late risks (centers: own tenant)",
+         query=schemas.BoardQuery, response=schemas.VisitPage, tag="dispatch")
+    def dispatch_board(self, request, principal):
+        return self.dispatch.board(query_args(request))
+
+    @api("GET", f"{API}/outlet/jobs", "The outlet's own jobs (the board of an outlet principal)",
+         query=schemas.BoardQuery, response=schemas.VisitPage, tag="dispatch")
+    def outlet_jobs(self, request, principal):
+        if principal.role != tenancy.OUTLET:
+            raise Forbidden("only an outlet has its own jobs; centers use /dispatch/board")
+        return self.dispatch.board(query_args(request))
+
+    @api("POST", f"{API}/dispatch/reoptimise", "Re-optimise a tenant's plan now (optional body {tenant_id})",
+         body=schemas.Reoptimise, response=schemas.PlanResult, tag="dispatch")
+    def dispatch_reoptimise(self, request, principal):
+        body = json_body(request) if request.get_data() else {}
+        data = _load(schemas.Reoptimise(), body)
+        return self.dispatch.reoptimise(data.get("tenant_id"))
+
+    @api("GET", f"{API}/dispatch/plan-runs", "Recent re-optimisations with their cost and results",
+         query=schemas.PlanRunsQuery, response=schemas.PlanRunOut, tag="dispatch")
+    def dispatch_plan_runs(self, request, principal):
+        data = _load(schemas.PlanRunsQuery(), query_args(request))
+        return self.dispatch.plan_runs(data["limit"])
+
+    @api("GET", f"{API}/visits/<string:visit_id>", "One visit", response=schemas.VisitOut, tag="dispatch")
+    def get_visit(self, request, principal, visit_id):
+        return self.dispatch.get_visit(visit_id)
+
+    @api("POST", f"{API}/visits/<string:visit_id>/check-in", "On-site check-in by the outlet (time, position)",
+         body=schemas.CheckIn, response=schemas.VisitOut, tag="dispatch")
+    def check_in(self, request, principal, visit_id):
+        return self.dispatch.check_in(visit_id, json_body(request))
+
+    @api("POST", f"{API}/visits/<string:visit_id>/check-out",
+         "On-site check-out: work done, parts used, customer confirmation", body=schemas.CheckOut,
+         response=schemas.VisitOut, tag="dispatch")
+    def check_out(self, request, principal, visit_id):
+        return self.dispatch.check_out(visit_id, json_body(request))
+
+    @api("POST", f"{API}/visits/<string:visit_id>/pin", "Pin a visit to a technician (the optimiser keeps it)",
+         body=schemas.Pin, response=schemas.VisitOut, tag="dispatch")
+    def pin_visit(self, request, principal, visit_id):
+        return self.dispatch.pin(visit_id, json_body(request))
+
+    @api("DELETE", f"{API}/visits/<string:visit_id>/pin", "Remove a visit's pin", response=schemas.VisitOut,
+         tag="dispatch")
+    def unpin_visit(self, request, principal, visit_id):
+        return self.dispatch.unpin(visit_id)
+
+    @api("GET", f"{API}/technicians", "Technicians you may see", query=schemas.TechnicianQuery,
+         response=schemas.TechnicianOut, tag="technicians")
+    def list_technicians(self, request, principal):
+        data = _load(schemas.TechnicianQuery(), query_args(request))
+        return self.dispatch.list_technicians(data.get("outlet_id"))
+
+    @api("POST", f"{API}/technicians", "Create or update a technician (skills, certificates, shift, capacity)",
+         body=schemas.TechnicianIn, response=schemas.TechnicianOut, tag="technicians")
+    def upsert_technician(self, request, principal):
+        return self.dispatch.upsert_technician(json_body(request))
+
+    @api("POST", f"{API}/technicians/import",
+         "Import technicians from CSV (skills 'a|b', certificates 'line=YYYY-MM-DD|...'); per-row report",
+         content="text/csv", response=schemas.TechnicianImportResult, tag="technicians")
+    def import_technicians(self, request, principal):
+        text = request.get_data(as_text=True).lstrip("\ufeff")
+        if not text.strip():
+            raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
+        rows = [technician_row_to_payload(r) for r in csv.DictReader(io.StringIO(text))]
+        if not rows:
+            raise BadRequest("CSV has no data rows", {"_body": ["no rows"]})
+        results = self.dispatch.import_technicians(rows)
+        ok = sum(1 for r in results if r["ok"])
+        return {"imported": ok, "failed": len(results) - ok, "rows": results}
+
+    @api("GET", f"{API}/technicians/<string:technician_id>/route", "A technician's day as an ordered route",
+         query=schemas.RouteQuery, response=schemas.RouteOut, tag="technicians")
+    def technician_route(self, request, principal, technician_id):
+        return self.dispatch.route(technician_id, query_args(request))
+
+    @api("GET", f"{API}/technicians/<string:technician_id>/route.csv", "A technician's day as CSV",
+         query=schemas.RouteQuery, content="text/csv", tag="technicians")
+    def technician_route_csv(self, request, principal, technician_id):
+        body = self.dispatch.route_csv(technician_id, query_args(request))
+        name = f"route-{technician_id}-{request.args.get('date', '')}.csv"
+        return Response("\ufeff" + body, status=200, mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
 
     @http("GET", "/openapi.json")
     def openapi(self, request):

@@ -63,7 +63,8 @@ def test_solomon_c101_full_solve_is_valid_and_near_bks():
     bks = load_bks(DATA / "solomon_bks_distance_only.csv")["C101"]["distance"]
     assert total <= bks * 1.02
     assert plan.stats["found"] and plan.stats["first_solution_s"] is not None
-    assert len(plan.stats["workers"]) == 2
+    # both workers reported (one result per worker and epoch)
+    assert len({tuple(w["cfg"]["lams"]) for w in plan.stats["workers"]}) == 2
 
 
 @pytest.mark.skipif(not SOLOMON.exists(), reason="Solomon data not available")
@@ -120,3 +121,13 @@ def test_droppable_visit_without_eligible_vehicle_is_dropped():
     validate(problem, plan, allow_drops=True)
     assert plan.dropped == [1]
     assert plan.visit_lists()[0] == [0]
+
+
+def test_failing_worker_does_not_block_the_others():
+    vehicles = [Vehicle(id="a", start=0, end=0, shift=(0, 1000))]
+    problem = _line_problem([Visit(id=1, location=1), Visit(id=2, location=3)], vehicles)
+    configs = [{"fs": "NO_SUCH_STRATEGY"}, {"fs": "SAVINGS", "lams": [0.2]}]
+    plan = solve(problem, 1.5, workers=2, configs=configs)
+    validate(problem, plan)
+    assert plan.stats["found"] and plan.stats["wall_s"] < 6
+    assert any(w.get("error") for w in plan.stats["workers"])

@@ -1,0 +1,273 @@
+"""Dispatch at scale: one center, 1,000 open visits, 60 technicians, 5 working days.
+
+    .venv/bin/python bench/dispatch_scale.py [--budget 60] [--long 300] [--out bench/out/dispatch_scale.json]
+    fsm bench dispatch --scale [...]
+
+The instance (seeded, rebuilt identically by every phase): C01's territory; visit sites are the
+C01 rows of data/service_requests_sample.csv jittered by up to 8 km (sites more than 180 road-km
+from every base are redrawn, since no technician could go and come back within a shift); the
+bases are C01's 7 outlets plus the Wuhan center itself, with the 60 technicians dealt to them in
+proportion to the visits nearest each (at least 2); every technician holds 4-5 of the 5 product
+lines; due times spread evenly over the 5 working days (18:00 minus up to 6 h), service minutes by
+kind (repair 90, install 120, maintenance 60, complaint 90). Vehicles = technician-days (300).
+
+Phases, each in a child process of its own so that its peak memory (VmHWM of the process and of
+its own children, via getrusage) is its own:
+- `single`: the whole problem as one OR-Tools model (`routing.solve`, 2 workers);
+- `decomposed`: `domain.solve_decomposed` (area sub-problems on 2 processes, merged, leftovers
+  inserted); the time limit of both is the budget minus the measured problem build time;
+- `reference`: `decomposed` with --long seconds (the "longer solve" the others are measured against).
+Then, on the decomposed plan, --inserts new tickets one at a time: `domain.add_visit` (new matrix
+row/column and eligibility) + `domain.insert_visit` (cheapest feasible insertion), each timed.
+Quality: visits on time (the model's deadlines are hard, so a visit is on time or unplanned), km.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+REQUESTS = REPO / "data" / "service_requests_sample.csv"
+CENTERS = REPO / "data" / "centers_outlets.csv"
+LINES = ("立式加工中心", "数控车床", "螺杆空压机", "注塑机", "光纤激光切割机")
+KINDS = (("repair", 0.6), ("install", 0.15), ("maintenance", 0.15), ("complaint", 0.1))
+
+
+def _print(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def instance(n_visits=1000, n_techs=60, seed=20251126, center="C01", monday=None):
+    """(visits, techs, outlet_status, now, days) of the synthetic center."""
+    from services.dispatch import domain
+    from shared.geo import TravelModel
+    from shared.workcal import ChinaCalendar
+
+    rng = random.Random(seed)
+    tz = domain.LOCAL_TZ
+    cal = ChinaCalendar.default()
+    if monday is None:
+        sys.path.insert(0, str(REPO / "bench"))
+        from dispatch import pick_week
+        monday = pick_week(cal, date.today())
+    days = domain.horizon(cal, datetime.combine(monday, dtime(0, 0), tz), 5)
+    now = datetime.combine(days[0], dtime(8, 0), tz).astimezone(timezone.utc)
+    with open(CENTERS, encoding="utf-8") as fh:
+        sites = [r for r in csv.DictReader(fh) if r["center_id"] == center]
+    bases = [(r["site_id"] if r["site_type"] == "outlet" else None, float(r["lat"]), float(r["lon"]))
+             for r in sites]
+    with open(REQUESTS, encoding="utf-8") as fh:
+        seeds = [(float(r["lat"]), float(r["lon"])) for r in csv.DictReader(fh)
+                 if r["exp_territory_center_id"] == center]
+    travel = TravelModel()
+
+    def road_km(a, b):
+        km, _ = domain.travel_matrices([a, b], travel)
+        return float(km[0, 1])
+
+    pts, nearest = [], []
+    while len(pts) < n_visits:
+        lat, lon = rng.choice(seeds)
+        r, th = 8.0 * math.sqrt(rng.random()), rng.random() * 2 * math.pi
+        p = (lat + r * math.cos(th) / 111.0, lon + r * math.sin(th) / (111.0 * math.cos(math.radians(lat))))
+        d = [road_km(p, (b[1], b[2])) for b in bases]
+        if min(d) > 180:
+            continue
+        pts.append(p)
+        nearest.append(d.index(min(d)))
+    counts = [nearest.count(j) for j in range(len(bases))]
+    alloc = [max(2, round(n_techs * c / n_visits)) for c in counts]
+    while sum(alloc) > n_techs:
+        alloc[alloc.index(max(alloc))] -= 1
+    while sum(alloc) < n_techs:
+        alloc[counts.index(max(counts))] += 1
+    techs = []
+    for j, (outlet, lat, lon) in enumerate(bases):
+        for t in range(alloc[j]):
+            skills = list(LINES)
+            if rng.random() < 0.5:
+                skills.remove(rng.choice(skills))
+            techs.append(domain.TechView(
+                id=f"S-{outlet or center}-T{t + 1}", tenant_id=center, outlet_id=outlet, skills=tuple(skills),
+                certificates={s: date(2028, 12, 31) for s in skills}, lat=lat, lon=lon, capacity=4,
+                shift_start=dtime(8, 30), shift_end=dtime(18, 0)))
+    visits = []
+    for i, (lat, lon) in enumerate(pts):
+        kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
+        day = days[rng.randrange(5)]
+        due = datetime.combine(day, dtime(18, 0), tz) - timedelta(minutes=rng.randrange(0, 360))
+        visits.append(domain.VisitView(
+            id=f"V{i:04d}", product_line=rng.choice(LINES), kind=kind, priority=rng.choice((1, 2, 2, 3, 3, 3)),
+            lat=lat, lon=lon, due=due.astimezone(timezone.utc), window_start=None,
+            service_minutes=domain.service_minutes(kind, None)))
+    outlet_status = {b[0]: "effective" for b in bases if b[0]}
+    return visits, techs, outlet_status, now, days, {"bases": len(bases), "techs_per_base": alloc}
+
+
+def build(args):
+    from services.dispatch import domain
+    from shared.geo import TravelModel
+    from shared.workcal import ChinaCalendar
+
+    visits, techs, status, now, days, meta = instance(args.visits, args.techs, args.seed,
+                                                      monday=date.fromisoformat(args.monday))
+    t0 = time.time()
+    inp = domain.build_problem(visits, techs, status, set(), now, ChinaCalendar.default(), TravelModel(), 5)
+    return inp, time.time() - t0, meta, (visits, techs, status, now)
+
+
+def rss():
+    return {"self_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+
+
+def phase(args):
+    """Child process: build, solve, print routes and figures as one JSON line."""
+    from services.dispatch import domain
+    from services.dispatch.routing import solve
+
+    wall0 = time.time()
+    inp, build_s, meta, _ = build(args)
+    limit = max(1.0, args.seconds - build_s - args.margin) if args.phase != "reference" else args.seconds
+    t0 = time.time()
+    if args.phase == "single":
+        plan = solve(inp.problem, limit, workers=2)
+    else:
+        plan = domain.solve_decomposed(inp.problem, limit, workers=2)
+    solve_s = time.time() - t0
+    out = {"phase": args.phase, "build_s": round(build_s, 2), "time_limit_s": round(limit, 1),
+           "solve_s": round(solve_s, 2), "wall_s": round(time.time() - wall0, 2),
+           "routes": {str(r.vehicle): [s.visit for s in r.stops] for r in plan.routes},
+           "stats": {k: v for k, v in (plan.stats or {}).items() if k in ("parts", "part_seconds", "method",
+                                                                          "first_solution_s", "found")},
+           "rss": rss(), "meta": meta}
+    print(json.dumps(out), flush=True)
+
+
+def quality(problem, routes):
+    from services.dispatch.routing import evaluate_routes
+
+    plan = evaluate_routes(problem, [routes.get(k, []) for k in range(len(problem.vehicles))])
+    # the SLA due time is the hard end of each visit's window (domain._routing_visit)
+    on_time = sum(1 for r in plan.routes for s in r.stops if s.arrival <= problem.visits[s.visit].windows[0][1] + 1e-6)
+    return {"served": len(problem.visits) - len(plan.dropped), "on_time": on_time, "unplanned": len(plan.dropped),
+            "km": round(plan.distance, 1), "vehicles_used": len(plan.routes)}
+
+
+def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=20251126, out=None,
+              phases=("single", "decomposed", "reference"), log=_print):
+    from services.dispatch import domain
+    from shared.geo import TravelModel
+    from shared.workcal import ChinaCalendar
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from dispatch import pick_week
+
+    monday = pick_week(ChinaCalendar.default(), date.today())
+    ns = argparse.Namespace(visits=visits, techs=techs, seed=seed, monday=monday.isoformat())
+    inp, build_s, meta, raw = build(ns)
+    log(f"scale bench: {len(inp.problem.visits)} visits ({len(inp.excluded)} excluded), "
+        f"{len(inp.problem.vehicles)} technician-days, {meta['bases']} bases {meta['techs_per_base']}, "
+        f"week of {monday}, build {build_s:.2f}s")
+    res = {"visits": visits, "technicians": techs, "technician_days": len(inp.problem.vehicles),
+           "week_of": monday.isoformat(), "build_s": round(build_s, 2), "budget_s": budget, "meta": meta}
+    for ph in phases:
+        secs = long if ph == "reference" else budget
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", ph, "--seconds", str(secs),
+               "--visits", str(visits), "--techs", str(techs), "--seed", str(seed), "--monday", monday.isoformat()]
+        log(f"  phase {ph}: {secs:.0f} s ...")
+        t0 = time.time()
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
+        wall = time.time() - t0
+        if p.returncode != 0:
+            res[ph] = {"error": p.stderr[-2000:]}
+            log(f"  phase {ph} failed: {p.stderr[-500:]}")
+            continue
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        routes = {int(k): v for k, v in r.pop("routes").items()}
+        r["process_wall_s"] = round(wall, 2)
+        r["quality"] = quality(inp.problem, routes)
+        r["_routes"] = routes
+        res[ph] = r
+        log(f"  phase {ph}: wall {wall:.1f}s (build {r['build_s']}s, solve {r['solve_s']}s), "
+            f"peak RSS self {r['rss']['self_mib']} MiB children {r['rss']['children_mib']} MiB, {r['quality']}")
+    ref = res.get("reference", {}).get("quality")
+    for ph in phases:
+        q = res.get(ph, {}).get("quality")
+        if q and ref:
+            res[ph]["vs_reference"] = {"on_time_diff": q["on_time"] - ref["on_time"],
+                                       "km_gap_pct": round(100 * (q["km"] / ref["km"] - 1), 2) if ref["km"] else None}
+    # insertion of new tickets into the decomposed plan
+    base = res.get("decomposed", {}).get("_routes")
+    if base is not None and inserts:
+        visits_l, techs_l, status, now = raw
+        routes = {k: list(v) for k, v in base.items()}
+        rng = random.Random(seed + 1)
+        extra, _, _, _, _, _ = instance(inserts, techs, seed + 7, monday=monday)
+        times, placed, on_time = [], 0, 0
+        travel = TravelModel()
+        for v in extra:
+            v = domain.VisitView(**{**v.__dict__, "id": "N" + v.id,
+                                    "due": now + timedelta(hours=rng.choice((24, 32, 48, 56)))})
+            t0 = time.perf_counter()
+            i = domain.add_visit(inp, v, status, set(), travel)
+            ins = domain.insert_visit(inp.problem, routes, i, allow_late=True)
+            if ins is not None:
+                domain.apply_insertion(routes, i, ins)
+            times.append(time.perf_counter() - t0)
+            placed += ins is not None
+            on_time += bool(ins is not None and ins.late_minutes <= 1e-6)
+        times.sort()
+        res["insert"] = {"tickets": len(times), "placed": placed, "on_time": on_time,
+                         "mean_s": round(sum(times) / len(times), 4), "max_s": round(times[-1], 4),
+                         "p50_s": round(times[len(times) // 2], 4)}
+        log(f"  insert: {res['insert']}")
+    for ph in phases:
+        res.get(ph, {}).pop("_routes", None)
+    d = res.get("decomposed", {})
+    res["floor"] = {
+        "full_solve_within_budget": bool(d.get("process_wall_s") and d["process_wall_s"] <= budget),
+        "peak_rss_under_2gib": bool(d.get("rss") and d["rss"]["self_mib"] + d["rss"]["children_mib"] < 2048),
+        "insert_within_2s": bool(res.get("insert") and res["insert"]["max_s"] <= 2.0)}
+    print(json.dumps({k: v for k, v in res.items()}, indent=2, ensure_ascii=False), flush=True)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n")
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--visits", type=int, default=1000)
+    ap.add_argument("--techs", type=int, default=60)
+    ap.add_argument("--budget", type=float, default=60.0, help="wall budget of a full solve incl. build (s)")
+    ap.add_argument("--long", type=float, default=300.0, help="time limit of the reference solve (s)")
+    ap.add_argument("--inserts", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=20251126)
+    ap.add_argument("--phases", default="single,decomposed,reference")
+    ap.add_argument("--out")
+    ap.add_argument("--phase", help=argparse.SUPPRESS)
+    ap.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--monday", help=argparse.SUPPRESS)
+    ap.add_argument("--margin", type=float, default=4.0, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.phase:
+        phase(a)
+        return 0
+    r = run_bench(a.visits, a.techs, a.budget, a.long, a.inserts, a.seed, a.out, tuple(a.phases.split(",")))
+    return 0 if all(r["floor"].values()) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
