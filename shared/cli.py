@@ -49,6 +49,11 @@ IMPORT_USER = "fsm-import"
 TIERS = ("local", "in_province", "out_of_province", "unplaced")
 KINDS = ("repair", "install", "maintenance", "complaint", "consultation")
 TRIAGE_TENANT = "HQ"
+TECHNICIANS_CSV = REPO_ROOT / "shared" / "data" / "technicians.csv"
+ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")  # kinds that become dispatch visits
+LIVE_KINDS = ("repair", "install", "maintenance")
+LIVE_PER_CENTER = 7            # the demo's "live day": 7 hotline calls per center, received now
+DEMO_SOLVE_SECONDS = 2.0       # DISPATCH_TIME_LIMIT for the demo
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
@@ -182,10 +187,10 @@ def _chunks(items, size):
         yield items[i:i + size]
 
 
-def _progress(total, desc, disable=False):
+def _progress(total, desc, disable=False, unit="row"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="row", file=sys.stderr, disable=disable,
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=disable,
                 dynamic_ncols=True, leave=True)
 
 
@@ -894,6 +899,12 @@ def _demo_config(args, services) -> tuple[dict, Path]:
             ports[name] = port
     config["HTTP_PORTS"] = ports
     config["OUTBOX_POLL_SECONDS"] = min(float(config.get("OUTBOX_POLL_SECONDS") or 1.0), 0.2)
+    # dispatch: short solves, and no planning on its own timer (each new visit makes its tenant
+    # "dirty"; while 300 historical tickets stream in that would re-solve every tenant again and
+    # again on this machine's two cores): the demo re-optimises each tenant once, explicitly
+    config["DISPATCH_TIME_LIMIT"] = DEMO_SOLVE_SECONDS
+    config["DISPATCH_BATCH_SECONDS"] = 10 ** 9
+    config["DISPATCH_REOPT_SECONDS"] = 10 ** 9
     config.pop("LOGGING", None)
     return config, demo_dir
 

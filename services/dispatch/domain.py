@@ -66,6 +66,18 @@ class TechView:
     capacity: int
     shift_start: time
     shift_end: time
+    today: "TodayState | None" = None
+
+
+@dataclass(frozen=True)
+class TodayState:
+    """Where a technician is and what is left of today: the place and end of the last visit
+    started or done today, and how many of today's visits are already used."""
+
+    lat: float
+    lon: float
+    busy_until: datetime
+    used: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,16 @@ class TechDay:
     day: date
     start: datetime
     end: datetime
+    capacity: int = 0
+    start_point: tuple | None = None  # where the day starts if not at home (today: the last site)
+
+    @property
+    def home(self) -> tuple:
+        return (self.technician.lat, self.technician.lon)
+
+    @property
+    def origin(self) -> tuple:
+        return self.start_point or self.home
 
 
 def parse_hhmm(text: str) -> time:
@@ -136,7 +158,14 @@ def tech_days(techs, days, now: datetime) -> list[TechDay]:
             end = datetime.combine(d, tech.shift_end, LOCAL_TZ).astimezone(timezone.utc)
             if end <= now + timedelta(minutes=30):
                 continue
-            out.append(TechDay(tech, d, max(start, now), end))
+            begin, capacity, origin = max(start, now), tech.capacity, None
+            state = tech.today
+            if state is not None and d == state.busy_until.astimezone(LOCAL_TZ).date():
+                # the day is under way: it goes on from the last site, after that job, with what is left
+                begin, capacity, origin = max(begin, state.busy_until), tech.capacity - state.used, (state.lat, state.lon)
+                if capacity <= 0 or end - begin <= timedelta(minutes=30):
+                    continue
+            out.append(TechDay(tech, d, begin, end, capacity, origin))
     return out
 
 
@@ -214,6 +243,7 @@ class PlanningInput:
     vehicles: list[TechDay]
     visits: list[VisitView]
     excluded: dict = field(default_factory=dict)  # visit id -> reason it was left out
+    points: list = field(default_factory=list)  # (lat, lon) of every location index
 
 
 def minutes_since(t0: datetime, at: datetime) -> float:
@@ -224,7 +254,7 @@ def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status:
                   probation_full: set, now: datetime, calendar, travel, horizon_days: int = 6) -> PlanningInput:
     days = horizon(calendar, now, horizon_days)
     vehicles = tech_days(techs, days, now)
-    homes = [(v.technician.lat, v.technician.lon) for v in vehicles]
+    homes = [v.origin for v in vehicles]  # location k = where vehicle k starts
     excluded = {}
     rvisits, kept = [], []
     for visit in visits:
@@ -239,20 +269,22 @@ def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status:
             excluded[visit.id] = "; ".join(sorted(reasons)) or "no technician in the horizon"
             continue
         kept.append(visit)
-    points = homes + [(v.lat, v.lon) for v in kept]
+    ends = {k: v.home for k, v in enumerate(vehicles) if v.start_point is not None}
+    end_index = {k: len(homes) + len(kept) + i for i, k in enumerate(ends)}
+    points = homes + [(v.lat, v.lon) for v in kept] + list(ends.values())
     km, minutes = travel_matrices(points, travel) if points else (np.zeros((0, 0)), np.zeros((0, 0)))
     t0 = now
     for i, visit in enumerate(kept):
         allowed = [k for k, veh in enumerate(vehicles)
                    if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None]
         rvisits.append(_routing_visit(visit, len(homes) + i, allowed, len(vehicles), t0))
-    rvehicles = [RVehicle(id=f"{v.technician.id}@{v.day.isoformat()}", start=k, end=k,
-                          capacity=v.technician.capacity,
+    rvehicles = [RVehicle(id=f"{v.technician.id}@{v.day.isoformat()}", start=k, end=end_index.get(k, k),
+                          capacity=v.capacity or v.technician.capacity,
                           shift=(minutes_since(t0, v.start), minutes_since(t0, v.end)))
                  for k, v in enumerate(vehicles)]
     problem = RoutingProblem(visits=rvisits, vehicles=rvehicles, distance=km.tolist(),
                              travel_time=minutes.tolist(), name="dispatch")
-    return PlanningInput(problem, t0, vehicles, kept, excluded)
+    return PlanningInput(problem, t0, vehicles, kept, excluded, points)
 
 
 @dataclass(frozen=True)
@@ -468,8 +500,9 @@ def add_visit(inp: PlanningInput, visit: VisitView, outlet_status: dict, probati
     problem = inp.problem
     n = len(problem.distance)
     D, T = _matrices(problem)
-    pts = [(v.technician.lat, v.technician.lon) for v in inp.vehicles] + [(x.lat, x.lon) for x in inp.visits]
+    pts = list(inp.points)
     km, minutes = travel_matrices(pts + [(visit.lat, visit.lon)], travel)
+    inp.points.append((visit.lat, visit.lon))
     # both matrices are symmetric in this travel model
     new_d, new_t = km[-1, :].tolist(), minutes[-1, :].tolist()
     for i in range(n):

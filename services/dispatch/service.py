@@ -41,11 +41,32 @@ _visit_out = VisitOut()
 _tech_out = TechnicianOut()
 
 
-def _tech_view(t):
+def _tech_view(t, today=None):
     return domain.TechView(
         id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=tuple(t.skills or ()),
         certificates=dict(t.certificates or {}), lat=t.home_lat, lon=t.home_lon, capacity=t.daily_capacity,
-        shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end))
+        shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end), today=today)
+
+
+def _today_states(session, tenant, now):
+    """Each technician's state of today from the visits started or done today (local day)."""
+    day_start = datetime.combine(now.astimezone(LOCAL_TZ).date(), datetime.min.time(), LOCAL_TZ) \
+        .astimezone(timezone.utc)
+    rows = session.scalars(select(Visit).where(
+        Visit.tenant_id == tenant, Visit.status.in_((VisitStatus.STARTED, VisitStatus.COMPLETED)),
+        Visit.started_at >= day_start).order_by(Visit.started_at)).all()
+    states = {}
+    for v in rows:
+        started = _aware(v.started_at)
+        done = _aware(v.completed_at) or started + timedelta(minutes=v.service_minutes)
+        prev = states.get(v.technician_id)
+        used = (prev.used if prev else 0) + 1
+        if prev is None or done >= prev.busy_until:
+            states[v.technician_id] = domain.TodayState(v.checkin_lat or v.lat, v.checkin_lon or v.lon,
+                                                        max(done, now), used)
+        else:
+            states[v.technician_id] = domain.TodayState(prev.lat, prev.lon, prev.busy_until, used)
+    return states
 
 
 def _wished_day_start(wish):
@@ -378,7 +399,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
 
     def _planning_input(self, uow, tenant, now):
         freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
-        techs = [_tech_view(t) for t in uow.session.scalars(select(Technician).where(
+        today = _today_states(uow.session, tenant, now)
+        techs = [_tech_view(t, today.get(t.id)) for t in uow.session.scalars(select(Technician).where(
             Technician.tenant_id == tenant, Technician.active.is_(True)))]
         states = {s.outlet_id: s.status for s in uow.session.scalars(
             select(OutletState).where(OutletState.tenant_id == tenant))}
