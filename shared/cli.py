@@ -695,6 +695,242 @@ def demo_workflow(gateway: Gateway, tickets: list) -> tuple[list[str], bool]:
     return lines, ok
 
 
+# ---------------------------------------------------------------------- demo: dispatch
+def read_technicians(path=TECHNICIANS_CSV) -> list[dict]:
+    from services.dispatch.schemas import technician_row_to_payload
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return [technician_row_to_payload(r) for r in csv.DictReader(fh)]
+    except OSError as exc:
+        raise CliError(f"cannot read the technicians {path}: {exc}") from None
+
+
+def live_day_rows(rows, per_center=LIVE_PER_CENTER, stamp=None) -> list[Row]:
+    """Hotline calls received now: the address, product and fault of the first sample rows of each
+    center (repair, install, maintenance), without the export's dates and with fresh references."""
+    stamp = stamp or datetime.now(LOCAL_TZ).strftime("%y%m%d%H%M%S")
+    picked, per = [], Counter()
+    for r in rows:
+        res = r.result or {}
+        tenant = res.get("tenant_id")
+        if not res.get("ok") or tenant in (None, TRIAGE_TENANT) or r.payload.get("kind") not in LIVE_KINDS:
+            continue
+        if per[tenant] >= per_center:
+            continue
+        per[tenant] += 1
+        payload = {k: v for k, v in r.payload.items() if k not in ("received_at", "wished_visit_at", "external_ref")}
+        payload["channel"] = "hotline"
+        payload["external_ref"] = f"LIVE-{stamp}-{len(picked) + 1:03d}"
+        picked.append(Row(len(picked) + 1, 0, r.raw, payload))
+    return picked
+
+
+def all_visits(dispatch, page=1000) -> list:
+    items, offset = [], 0
+    while True:
+        res = dispatch.board({"limit": page, "offset": offset})
+        items.extend(res["items"])
+        offset += len(res["items"])
+        if not res["items"] or offset >= res["total"]:
+            return items
+
+
+def _wait_visits(dispatch, expected: int, timeout: float) -> int:
+    """Wait until dispatch has made a visit of every on-site ticket (it learns them from events)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        total = dispatch.board({"limit": 1})["total"]
+        if total >= expected or time.monotonic() > deadline:
+            return total
+        eventlet.sleep(0.2)
+
+
+def _deadline_state(ticket, sla) -> str:
+    d = next((d for d in ticket.get("deadlines", []) if d["sla"] == sla), None)
+    if d is None:
+        return f"{sla}: no deadline"
+    state = ("met LATE" if d.get("breached_at") else "met in time") if d.get("met_at") else "open"
+    met = f" at {_local(d['met_at'])}" if d.get("met_at") else ""
+    return f"{sla} SLA due {_local(d['due_at'])}: {state}{met}"
+
+
+def _short(text, width=60):
+    text = text or ""
+    return text if _width(text) <= width else text[:width - 1] + "…"
+
+
+def demo_dispatch(config, gateway, intake, dispatch, rows, tickets, directory, batch, timings,
+                  event_timeout) -> tuple[list[str], bool]:
+    """Technicians, a live day of hotline calls, one re-optimisation per tenant, a route, and an
+    outlet checking in and out of its first visit through the gateway."""
+    from shared.tenancy import Principal
+
+    lines, ok = [], True
+
+    # -- technicians
+    t1 = time.monotonic()
+    techs = read_technicians()
+    results = dispatch.import_technicians(techs)
+    failed = [r for r in results if not r["ok"]]
+    timings["technicians"] = time.monotonic() - t1
+    lines.append(f"technicians imported: {len(results) - len(failed)}/{len(techs)} from "
+                 f"{TECHNICIANS_CSV.relative_to(REPO_ROOT)}"
+                 + (f" ({len(failed)} failed: {failed[0]['error']} {_fields_text(failed[0].get('fields'))})"
+                    if failed else ""))
+    if failed:
+        ok = False
+
+    # -- the live day: hotline calls received now
+    t1 = time.monotonic()
+    live = live_day_rows(rows)
+    with _progress(len(live), "live day via rpc") as progress:
+        send_rpc(live, config, import_principal(None), batch, progress)
+    live_ok = [r for r in live if r.result and r.result["ok"] and not r.result.get("duplicate")]
+    live_ids = {r.result["ticket_id"] for r in live_ok}
+    if len(live_ok) != len(live):
+        ok = False
+        bad = next(r for r in live if r not in live_ok)
+        lines.append(f"  live request {bad.request_id} failed: {(bad.result or {}).get('error')}")
+    onsite = sum(1 for t in tickets if t["tenant_id"] != TRIAGE_TENANT and t["status"] != "triage"
+                 and t["kind"] in ONSITE_KINDS)
+    onsite += sum(1 for r in live_ok if r.result["tenant_id"] != TRIAGE_TENANT)
+    n_visits = _wait_visits(dispatch, onsite, event_timeout)
+    timings["live day"] = time.monotonic() - t1
+    live_by_tenant = Counter(r.result["tenant_id"] for r in live_ok)
+    lines.append(f"live day: {len(live_ok)} hotline requests received now "
+                 f"({', '.join(f'{t} {n}' for t, n in sorted(live_by_tenant.items()))}); "
+                 f"visits in dispatch: {n_visits}/{onsite} on-site tickets")
+    if n_visits < onsite:
+        ok = False
+        lines.append(f"  only {n_visits} of {onsite} visits arrived within {event_timeout:.0f} s")
+
+    # -- one re-optimisation per tenant, in sequence
+    t1 = time.monotonic()
+    tenants = sorted(directory.centers)
+    with _progress(len(tenants), f"dispatch re-optimise ({DEMO_SOLVE_SECONDS:g} s each)", unit="tenant") as bar:
+        for tenant in tenants:
+            bar.set_postfix_str(tenant)
+            dispatch.reoptimise(tenant)
+            bar.update(1)
+    timings["planning"] = time.monotonic() - t1
+
+    runs = {}
+    for run in dispatch.plan_runs(200):  # newest first
+        if run["trigger"] == "manual" and run["tenant_id"] not in runs:
+            runs[run["tenant_id"]] = run
+    visits = all_visits(dispatch)
+    by_tenant = defaultdict(list)
+    for v in visits:
+        by_tenant[v["tenant_id"]].append(v)
+    live_visits = [v for v in visits if v["ticket_id"] in live_ids]
+    live_sched = [v for v in live_visits if v["status"] == "scheduled"]
+    live_on_time = [v for v in live_sched if not v["late_risk"]]
+
+    lines.append(f"planning: one re-optimisation per tenant, {DEMO_SOLVE_SECONDS:g} s solver limit each, "
+                 f"{timings['planning']:.1f} s in all (automatic planning off for the demo); "
+                 "overdue historical visits are planned late, after the on-time ones")
+    header = ["tenant", "visits", "scheduled", "of them late", "unassignable", "late risk", "planned km",
+              "solve s", "tech-days"]
+    table, totals = [header], Counter()
+    for tenant in tenants:
+        run = runs.get(tenant)
+        items = by_tenant.get(tenant, [])
+        status = Counter(v["status"] for v in items)
+        risk = sum(1 for v in items if v["late_risk"])
+        if run is None:
+            table.append([tenant, str(len(items)), str(status.get("scheduled", 0)), "", str(status.get("unassignable", 0)),
+                          str(risk), "", "(no run)", ""])
+            ok = False
+            continue
+        row = {"visits": run["visits"], "scheduled": run["scheduled"], "of them late": run["late"],
+               "unassignable": run["dropped"], "late risk": risk}
+        totals.update(row)
+        totals["km"] += run["planned_km"] or 0.0
+        totals["s"] += run["seconds"] or 0.0
+        table.append([tenant] + [str(row[k]) for k in header[1:6]]
+                     + [f"{run['planned_km'] or 0:.0f}", f"{run['seconds']:.1f}", str(run["vehicles"])])
+    table.append(["all"] + [str(totals[k]) for k in header[1:6]] + [f"{totals['km']:.0f}", f"{totals['s']:.1f}", ""])
+    lines.append("Visits per tenant after planning (late risk: planned past, or still open near, the on-site due):")
+    lines.append(format_table(table, align="l" + "r" * (len(header) - 1)))
+    if sum(int(r[2]) for r in table[1:-1] if r[2].isdigit()) == 0:
+        ok = False
+    reasons = defaultdict(Counter)
+    for v in visits:
+        if v["status"] == "unassignable":
+            reasons[v["tenant_id"]][v.get("unassignable_reason") or "?"] += 1
+    if reasons:
+        lines.append("Unassignable visits, top reasons:")
+        for tenant in tenants:
+            for i, (why, n) in enumerate(reasons[tenant].most_common(2)):
+                lines.append(f"  {tenant if i == 0 else '':4}  {n:3d} x {_short(why, 90)}")
+    lines.append(f"live-day visits: {len(live_visits)}, {len(live_sched)} scheduled, {len(live_on_time)} of them "
+                 "before their on-site due")
+    lines.append("")
+
+    # -- one technician's route on the first planned day
+    scheduled = [v for v in visits if v["status"] == "scheduled" and v.get("planned_arrival")]
+    if not scheduled:
+        lines.append("no visit was scheduled: no route to show")
+        return lines, False
+    day_of = {v["id"]: datetime.fromisoformat(v["planned_arrival"]).astimezone(LOCAL_TZ).date() for v in scheduled}
+    first_day = min(day_of.values())
+    stops = Counter(v["technician_id"] for v in scheduled if day_of[v["id"]] == first_day)
+    tech_id = sorted(stops, key=lambda t: (-stops[t], t))[0]
+    names = {t["id"]: t for t in dispatch.list_technicians()}
+    tech = names.get(tech_id, {})
+    route = dispatch.route(tech_id, {"date": first_day.isoformat()})
+    lines.append(f"Route of {tech_id} {tech.get('name', '')} (outlet {route['outlet_id']}) on {route['date']}, "
+                 f"the first planned day: {len(route['stops'])} stops, {route['planned_km']:.1f} km "
+                 "(times Asia/Shanghai):")
+    table = [["#", "arrival", "ticket", "kind", "city", "product line", "leg km", "on-site due"]]
+    for s in route["stops"]:
+        table.append([str(s["order"]), _local(s["planned_arrival"])[11:], s["ticket_number"], s["kind"],
+                      s["city"] or "", s["product_line"] or "", f"{s['leg_km'] or 0:.1f}",
+                      _local(s["onsite_due"]) if s.get("onsite_due") else "-"])
+    lines.append(format_table(table, align="rlllllrl"))
+    lines.append("")
+
+    # -- the outlet checks in and out of its first visit, through the gateway
+    t1 = time.monotonic()
+    outlet_id = route["outlet_id"]
+    tenant = tech.get("tenant_id") or directory.outlets[outlet_id].center
+    outlet = Principal(f"demo-outlet-{outlet_id.lower()}", "outlet", tenant=tenant, outlet=outlet_id)
+    lines.append(f"{outlet.user} (outlet token) does its first visit through the gateway API:")
+    status, body = gateway.call("GET", "/api/v1/outlet/jobs?status=scheduled&limit=1000", outlet)
+    lines.append(_step_line("GET /outlet/jobs?status=scheduled", status, body,
+                            lambda b: f"{b['total']} scheduled jobs of {outlet_id}"))
+    if status != 200 or not body["items"]:
+        return lines, False
+    job = min(body["items"], key=lambda v: (v["planned_arrival"], v["route_order"] or 0))
+    lines.append(f"  first visit: {job['ticket_number']} ({job['kind']}, {job['city']}, {job['product_line']}), "
+                 f"planned {_local(job['planned_arrival'])} with {job['technician_id']}")
+    status, body = gateway.call("POST", f"/api/v1/visits/{job['id']}/check-in", outlet,
+                                json={"lat": job["lat"], "lon": job["lon"], "technician_id": job["technician_id"]})
+    lines.append(_step_line("POST /visits/<id>/check-in", status, body,
+                            lambda b: f"visit {b['status']}, on-site on time: {b['onsite_on_time']}"))
+    if status != 200:
+        return lines, False
+    status, body = gateway.call("POST", f"/api/v1/visits/{job['id']}/check-out", outlet,
+                                json={"work_done": "现场检修: 故障排除, 试机正常", "parts_used": [],
+                                      "customer_confirmed": True})
+    lines.append(_step_line("POST /visits/<id>/check-out", status, body, lambda b: f"visit {b['status']}"))
+    if status != 200:
+        return lines, False
+    deadline = time.monotonic() + event_timeout
+    while True:  # intake learns it from dispatch's events
+        ticket = intake.get_ticket(job["ticket_id"])
+        if ticket["status"] == "resolved" or time.monotonic() > deadline:
+            break
+        eventlet.sleep(0.2)
+    timings["on site"] = time.monotonic() - t1
+    lines.append(f"  ticket {ticket['number']} in intake: status {ticket['status']}, "
+                 f"{_deadline_state(ticket, 'onsite')}")
+    if ticket["status"] != "resolved":
+        ok = False
+    return lines, ok
+
+
 def _local(iso: str) -> str:
     dt = datetime.fromisoformat(iso)
     return dt.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
@@ -711,7 +947,7 @@ def all_tickets(intake, page=500) -> list:
 
 
 def demo_report(tickets, summary, directory, import_rows, tap, expected_events, events_ok,
-                workflow_lines, timings, shifted_weeks=0, centers=None) -> str:
+                workflow_lines, timings, shifted_weeks=0, centers=None, dispatch_lines=None) -> str:
     out = []
     by_tenant = defaultdict(list)
     for t in tickets:
@@ -819,6 +1055,12 @@ def demo_report(tickets, summary, directory, import_rows, tap, expected_events, 
 
     out.append("Workflow through the gateway API (center token):")
     out.extend(workflow_lines)
+    if dispatch_lines is not None:
+        out.append("")
+        out.append("-" * 78)
+        out.append("DISPATCH")
+        out.append("-" * 78)
+        out.extend(dispatch_lines)
     out.append("=" * 78)
     return "\n".join(out)
 
@@ -1019,12 +1261,32 @@ def cmd_demo(args) -> int:
             tap.drain()
             tickets = all_tickets(intake)
             summary = intake.sla_summary()
+            directory = TenantDirectory.from_config(config)
+
+            dispatch_lines = None
+            if "dispatch" in names:
+                with ServiceRpcProxy("dispatch", config, context_data={"principal": hq.encode()},
+                                     timeout=180) as dispatch:
+                    try:
+                        dispatch_lines, dispatch_ok = demo_dispatch(
+                            config, Gateway(gateway_url, config["AUTH_SECRET"]), intake, dispatch, rows, tickets,
+                            directory, args.batch, timings, args.event_timeout)
+                    except CliError:
+                        raise
+                    except Exception as exc:  # the report still shows the intake part
+                        logging.getLogger("fsm.demo").exception("the dispatch part failed")
+                        dispatch_lines = [f"  the dispatch part failed: {getattr(exc, 'message', None) or exc!r}"]
+                        dispatch_ok = False
+                if not dispatch_ok:
+                    exit_code = EXIT_ERROR
+            else:
+                dispatch_lines = ["  (no dispatch service: services/dispatch/service.py did not load)"]
         if any(not (r.result and r.result["ok"]) for r in rows):
             exit_code = exit_code or EXIT_PARTIAL
-        directory = TenantDirectory.from_config(config)
         timings["total"] = time.monotonic() - t0
         print(demo_report(tickets, summary, directory, rows, tap, expected, events_ok, workflow_lines,
-                          timings, shifted_weeks=shifted, centers=args.centers), flush=True)
+                          timings, shifted_weeks=shifted, centers=args.centers,
+                          dispatch_lines=dispatch_lines), flush=True)
         print(f"(logs and databases in {demo_dir})")
     finally:
         tap.close()

@@ -29,5 +29,26 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
     # the workflow through the gateway went through
     assert "accept (受理)" in report and "case dispatch_plan" in report
     assert "HTTP 4" not in report.split("Workflow through the gateway")[1].replace("HTTP 404  not found", "")
+    # the dispatch part: technicians, a live day, one plan per tenant, a route, an outlet on site
+    assert "\nDISPATCH\n" in report, report
+    dispatch = report.split("\nDISPATCH\n", 1)[1]
+    assert "technicians imported: 108/108" in dispatch
+    match = re.search(r"live day: (\d+) hotline requests received now .*visits in dispatch: (\d+)/(\d+)", dispatch)
+    assert match, dispatch
+    live, visits, onsite = map(int, match.groups())
+    assert live >= 30 and visits == onsite > live
+    table = re.search(r"^\s+all\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s*$", dispatch, re.M)
+    assert table, dispatch
+    planned, scheduled = int(table.group(1)), int(table.group(2))
+    assert planned == visits and scheduled > 0 and scheduled + int(table.group(4)) == planned
+    for center in ("C01", "C02", "C03", "C04", "C05", "C06"):
+        assert re.search(rf"^\s+{center}\s+\d+\s+\d+", dispatch, re.M), f"{center} missing from the plan table"
+    match = re.search(r"live-day visits: (\d+), (\d+) scheduled", dispatch)
+    assert match and int(match.group(2)) > 0, dispatch
+    assert re.search(r"^Route of \S+ .* on \d{4}-\d\d-\d\d, the first planned day: [1-9]\d* stops", dispatch, re.M)
+    assert re.search(r"POST /visits/<id>/check-in\s+-> HTTP 200  visit started", dispatch), dispatch
+    assert re.search(r"POST /visits/<id>/check-out\s+-> HTTP 200  visit completed", dispatch), dispatch
+    assert re.search(r"ticket \S+ in intake: status resolved, onsite SLA due .*: met (in time|LATE)", dispatch), dispatch
     # the databases went to the fresh directory, not to var/
     assert list(tmp_path.glob("demo-*/intake.db"))
+    assert list(tmp_path.glob("demo-*/dispatch.db"))
