@@ -284,3 +284,40 @@ class WorkerDb:
         context = dict(self.worker_ctx.context_data)
         context[tenancy.CONTEXT_KEY] = principal.encode()
         return self.store.uow(principal, context)
+
+
+def as_utc(dt):
+    """SQLite returns naive datetimes for timezone=True columns: they are UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+class AwareView:
+    """Read-through view of a row whose datetimes come out timezone-aware (for dumping);
+    relationships named in `nested` are wrapped too."""
+
+    def __init__(self, obj, nested=()):
+        self._obj = obj
+        self._nested = nested
+
+    def __getattr__(self, name):
+        value = getattr(self._obj, name)
+        if isinstance(value, datetime):
+            return as_utc(value)
+        if name in self._nested:
+            return [AwareView(v) for v in value]
+        return value
+
+
+def get_or_404(session, model, key, field: str):
+    """The row of `model` with primary key `key` that the caller may see, else NotFound
+    (another tenant's row is simply not found)."""
+    from shared.errors import NotFound, ValidationFailed
+
+    if not isinstance(key, str) or not key:
+        raise ValidationFailed(f"invalid {field}", {field: ["must be a non-empty string"]})
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"{field.removesuffix('_id')} {key} not found")
+    return row

@@ -155,3 +155,29 @@ def technician_rows(tenant=None):
     path = Path(__file__).resolve().parents[1] / "shared" / "data" / "technicians.csv"
     with open(path, encoding="utf-8") as fh:
         return [r for r in csv.DictReader(fh) if tenant is None or r["tenant_id"] == tenant]
+
+
+def wait_for(fn, timeout=30, interval=0.2, what="condition"):
+    """Poll `fn` until it returns something truthy; that value is returned."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+@pytest.fixture
+def quiet_platform(runner_factory, dispatch_config):
+    """intake + dispatch + gateway; the planner only plans when asked (reoptimise)."""
+    from services.dispatch.service import DispatchService
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+
+    config = dict(dispatch_config, DISPATCH_BATCH_SECONDS=3600)
+    runner = runner_factory(config, IntakeService, DispatchService, GatewayService)
+    runner.start()
+    yield Platform(runner, config)

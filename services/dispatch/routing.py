@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import queue as queue_mod
 import time
 from dataclasses import dataclass, field

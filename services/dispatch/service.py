@@ -27,7 +27,7 @@ from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, Route
                                        TechnicianOut, VisitOut, technician_row_to_payload)
 from services.dispatch.solver_worker import run_in_child
 from shared import metrics, tenancy, web
-from shared.db import Database, utcnow
+from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.geo import TravelModel
@@ -79,10 +79,8 @@ def _wished_day_start(wish):
     return start if start > utcnow() else None
 
 
-def _aware(dt):
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+_aware = as_utc
+
 
 
 class Planner:
@@ -635,16 +633,11 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     # ------------------------------------------------------------ helpers
     @staticmethod
     def _load(uow, visit_id):
-        if not isinstance(visit_id, str) or not visit_id:
-            raise ValidationFailed("invalid visit id", {"visit_id": ["must be a non-empty string"]})
-        visit = uow.session.get(Visit, visit_id)
-        if visit is None:
-            raise NotFound(f"visit {visit_id} not found")
-        return visit
+        return get_or_404(uow.session, Visit, visit_id, "visit_id")
 
     @staticmethod
     def _dump(visit, now):
-        out = _visit_out.dump(_AwareView(visit))
+        out = _visit_out.dump(AwareView(visit))
         due, arrival = _aware(visit.onsite_due), _aware(visit.planned_arrival)
         risk = False
         if visit.status in (VisitStatus.UNPLANNED, VisitStatus.UNASSIGNABLE):
@@ -662,14 +655,3 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 "planned_km": visit.planned_km, "product_line": visit.product_line, "kind": visit.kind}
         body.update(extra)
         return body
-
-
-class _AwareView:
-    def __init__(self, obj):
-        self._obj = obj
-
-    def __getattr__(self, name):
-        value = getattr(self._obj, name)
-        if isinstance(value, datetime):
-            return _aware(value)
-        return value

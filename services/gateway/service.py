@@ -20,7 +20,7 @@ from services.gateway import schemas
 from services.intake.schemas import csv_row_to_payload
 from shared import tenancy
 from shared.auth import principal_from_header
-from shared.errors import BadRequest, Forbidden, ValidationFailed
+from shared.errors import BadRequest, Forbidden
 from shared import web
 from shared.validation import load
 from shared.web import error_response, http, json_response

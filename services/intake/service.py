@@ -21,9 +21,9 @@ from services.intake.domain import Status
 from services.intake.models import AuditEntry, Base, SlaDeadline, Ticket
 from services.intake.schemas import AuditOut, BridgeRequest, ListQuery, RegisterTicket, TicketOut, Transition
 from shared import metrics, tenancy
-from shared.db import Database, utcnow
+from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
-from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.messaging import consume_validated, on_event
 from shared.rpc import rpc
 from shared.sla import ticket_deadlines
@@ -158,7 +158,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             out = self._dump(ticket)
             audit = uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)
                                         .order_by(AuditEntry.id)).all()
-            out["audit"] = _audit_out.dump([_Aware(a) for a in audit])  # SQLite gives naive UTC
+            out["audit"] = _audit_out.dump([AwareView(a) for a in audit])  # SQLite gives naive UTC
             return out
 
     @rpc
@@ -458,16 +458,11 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
 
     @staticmethod
     def _load(uow, ticket_id):
-        if not isinstance(ticket_id, str) or not ticket_id:
-            raise ValidationFailed("invalid ticket id", {"ticket_id": ["must be a non-empty string"]})
-        ticket = uow.session.get(Ticket, ticket_id)
-        if ticket is None:
-            raise NotFound(f"ticket {ticket_id} not found")
-        return ticket
+        return get_or_404(uow.session, Ticket, ticket_id, "ticket_id")
 
     @staticmethod
     def _dump(ticket):
-        out = _ticket_out.dump(_Aware(ticket))
+        out = _ticket_out.dump(AwareView(ticket, nested=("deadlines",)))
         return out
 
     @staticmethod
@@ -498,11 +493,8 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 "due_at": _aware(d.due_at), "detected_at": now, "assigned_outlet_id": t.assigned_outlet_id}
 
 
-def _aware(dt):
-    """SQLite returns naive datetimes for timezone=True columns: they are UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+_aware = as_utc
+
 
 
 def _wish_at(wish, policies):
@@ -511,21 +503,6 @@ def _wish_at(wish, policies):
     if isinstance(wish, datetime):
         return wish.astimezone(timezone.utc)
     return policies.clock.closing(wish)
-
-
-class _Aware:
-    """Read-through view of a row that makes its datetimes timezone-aware for dumping."""
-
-    def __init__(self, obj):
-        self._obj = obj
-
-    def __getattr__(self, name):
-        value = getattr(self._obj, name)
-        if isinstance(value, datetime):
-            return _aware(value)
-        if name == "deadlines":
-            return [_Aware(d) for d in value]
-        return value
 
 
 LEDGER_COLUMNS = [

@@ -1,13 +1,11 @@
 """Dispatch through the gateway: the on-site flow, pins, bad input and tenancy (real broker)."""
 import csv
 import io
-import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 
 from shared.tenancy import Principal
-from tests.conftest import C01, C02, HQ, Platform, technician_rows
+from tests.conftest import C01, C02, HQ, Platform, technician_rows, wait_for
 
 API = "/api/v1"
 WUHAN = {
@@ -21,27 +19,8 @@ O05 = Principal("o5", "outlet", tenant="C01", outlet="C01-O05")
 O01 = Principal("o1", "outlet", tenant="C01", outlet="C01-O01")
 
 
-@pytest.fixture
-def quiet_platform(runner_factory, dispatch_config):
-    """intake + dispatch + gateway; the planner only plans when asked (reoptimise)."""
-    from services.dispatch.service import DispatchService
-    from services.gateway.service import GatewayService
-    from services.intake.service import IntakeService
-
-    config = dict(dispatch_config, DISPATCH_BATCH_SECONDS=3600)
-    runner = runner_factory(config, IntakeService, DispatchService, GatewayService)
-    runner.start()
-    yield Platform(runner, config)
 
 
-def wait_for(fn, timeout=20, interval=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def assert_error(r, status, field=None):

@@ -4,12 +4,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
 from nameko.standalone.events import event_dispatcher
 
 from shared import events as catalogue
 from shared.tenancy import Principal
-from tests.conftest import C01, HQ, Platform
+from tests.conftest import C01, HQ, wait_for
 
 API = "/api/v1"
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -20,27 +19,8 @@ WUHAN = {
 }
 
 
-@pytest.fixture
-def quiet_platform(runner_factory, dispatch_config):
-    """intake + dispatch + gateway; the planner only plans when asked (reoptimise)."""
-    from services.dispatch.service import DispatchService
-    from services.gateway.service import GatewayService
-    from services.intake.service import IntakeService
-
-    config = dict(dispatch_config, DISPATCH_BATCH_SECONDS=3600)
-    runner = runner_factory(config, IntakeService, DispatchService, GatewayService)
-    runner.start()
-    yield Platform(runner, config)
 
 
-def wait_for(fn, timeout=20, interval=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def publish(config, event_type, payload):

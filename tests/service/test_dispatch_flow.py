@@ -1,9 +1,8 @@
 """ticket.registered → visit.scheduled → check-in → visit.completed over the real broker."""
-import time
 
 from services.dispatch.schemas import technician_row_to_payload
 from shared.tenancy import Principal
-from tests.conftest import C01, HQ, technician_rows
+from tests.conftest import C01, HQ, technician_rows, wait_for
 
 REPAIR = {
     "kind": "repair", "channel": "hotline", "customer_name": "武汉测试公司", "phone": "138****0000",
@@ -12,14 +11,6 @@ REPAIR = {
 }
 
 
-def wait_for(fn, timeout=30, interval=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def test_ticket_to_completed_visit(full_platform, rpc_as):

@@ -3,7 +3,6 @@ windows, route order and daily capacity: checked here from the data, not from th
 own word. Realistic load: all 108 technicians, ~60 sample requests of three tenants."""
 import csv
 import io
-import time
 from collections import defaultdict
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from services.intake.schemas import csv_row_to_payload
 from shared.tenants import TenantDirectory
 from shared.workcal import ChinaCalendar
-from tests.conftest import HQ, Platform
+from tests.conftest import HQ, wait_for
 
 API = "/api/v1"
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -24,27 +23,8 @@ TENANTS = ("C01", "C02", "C03")
 PER_TENANT = 20
 
 
-@pytest.fixture
-def quiet_platform(runner_factory, dispatch_config):
-    """intake + dispatch + gateway; the planner only plans when asked (reoptimise)."""
-    from services.dispatch.service import DispatchService
-    from services.gateway.service import GatewayService
-    from services.intake.service import IntakeService
-
-    config = dict(dispatch_config, DISPATCH_BATCH_SECONDS=3600)
-    runner = runner_factory(config, IntakeService, DispatchService, GatewayService)
-    runner.start()
-    yield Platform(runner, config)
 
 
-def wait_for(fn, timeout=30, interval=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def sample_requests(today):

@@ -11,19 +11,11 @@ from nameko.standalone.events import event_dispatcher
 
 from services.dispatch.schemas import technician_row_to_payload
 from shared import events as catalogue
-from tests.conftest import C01, http_port_of, technician_rows
+from tests.conftest import C01, http_port_of, technician_rows, wait_for
 
 SOLVE_SECONDS = 10.0
 
 
-def wait_for(fn, timeout=20, interval=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 def ticket_registered(i, now):
