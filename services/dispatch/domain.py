@@ -460,6 +460,20 @@ def insert_visit(problem: RoutingProblem, routes: dict, visit: int, allow_late: 
     return best
 
 
+def greedy_start(problem: RoutingProblem) -> list[list[int]]:
+    """A feasible warm start: visits by due time, each at its cheapest on-time insertion
+    (those that fit nowhere on time are left to the solver). One route per vehicle."""
+    routes: dict = {}
+    order = sorted(range(len(problem.visits)),
+                   key=lambda i: (problem.visits[i].deadline if problem.visits[i].deadline is not None
+                                  else math.inf, -problem.visits[i].priority))
+    for i in order:
+        ins = insert_visit(problem, routes, i, allow_late=False)
+        if ins is not None:
+            apply_insertion(routes, i, ins)
+    return [routes.get(k, []) for k in range(len(problem.vehicles))]
+
+
 def apply_insertion(routes: dict, visit: int, ins: Insertion) -> dict:
     routes.setdefault(ins.vehicle, []).insert(ins.position, visit)
     return routes

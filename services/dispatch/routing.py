@@ -450,7 +450,7 @@ def _key(problem: RoutingProblem, res: dict):
 
 def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
           seed: int = DEFAULT_SEED, configs: Optional[list[dict]] = None,
-          epochs: Optional[int] = None) -> RoutingPlan:
+          epochs: Optional[int] = None, initial_routes: Optional[list[list[int]]] = None) -> RoutingPlan:
     """Solve with `workers` parallel OR-Tools searches (spawned processes); best plan wins.
 
     The budget is split into `epochs`: in the first each worker builds its own first
@@ -484,7 +484,7 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
                 break
             slice_s = max(0.05, left / (epochs - e))
             res = search.run(_epoch_cfg(configs[0], e), slice_s,
-                             None if best_res is None else best_res["routes"])
+                             initial_routes if best_res is None else best_res["routes"])
             res.update(search.stats())
             res["epoch"] = e
             consider(res)
@@ -521,7 +521,10 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
             start_routes = None if best_res is None else best_res["routes"]
             sent = 0
             for w in alive:
-                in_qs[w].put((e, start_routes, slice_s))
+                # a warm start (e.g. the current plan) seeds the first worker; the others build
+                # their own first solution, so the search does not depend on it
+                seed_routes = initial_routes if (start_routes is None and w == min(alive)) else start_routes
+                in_qs[w].put((e, seed_routes, slice_s))
                 sent += 1
             got = 0
             epoch_end = time.time() + slice_s + grace

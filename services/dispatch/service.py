@@ -381,7 +381,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             plan = None
             if inp.problem.visits:
                 limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
-                plan = run_in_child(inp.problem, limit, int(self._cfg("DISPATCH_WORKERS", 2)))
+                plan = run_in_child(inp.problem, limit, int(self._cfg("DISPATCH_WORKERS", 2)),
+                                    initial_routes="greedy" if self._cfg("DISPATCH_WARM_START", True) else None)
             assignments, dropped = domain.read_plan(inp, plan) if plan is not None else ([], {})
             dropped.update(inp.excluded)
             seconds = _time.monotonic() - t0

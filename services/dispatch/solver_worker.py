@@ -20,18 +20,26 @@ def main():
         os.nice(5)
     except OSError:  # pragma: no cover
         pass
-    problem, time_limit, workers = pickle.load(sys.stdin.buffer)
-    plan = solve(problem, time_limit, workers=workers)
+    problem, time_limit, workers, initial = pickle.load(sys.stdin.buffer)
+    if initial == "greedy":  # built here, not in the service: it is CPU work too
+        import time
+
+        from services.dispatch.domain import greedy_start
+
+        t0 = time.time()
+        initial = greedy_start(problem)
+        time_limit = max(0.5, time_limit - (time.time() - t0))
+    plan = solve(problem, time_limit, workers=workers, initial_routes=initial)
     sys.stdout.buffer.write(pickle.dumps(plan))
     sys.stdout.buffer.flush()
 
 
-def run_in_child(problem, time_limit: float, workers: int = 2):
+def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=None):
     """Solve in a child process; cooperative under eventlet (green subprocess)."""
     from eventlet.green import subprocess
     proc = subprocess.Popen([sys.executable, "-m", "services.dispatch.solver_worker"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate(pickle.dumps((problem, time_limit, workers)))
+    out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
     if proc.returncode != 0:
         raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
     return pickle.loads(out)
