@@ -322,8 +322,24 @@ def read_plan(inp: PlanningInput, plan, place_late: bool = True) -> tuple[list[A
             out.append(Assignment(rv.id, veh.technician.id, veh.technician.outlet_id, veh.day,
                                   inp.t0 + timedelta(minutes=stop.arrival), order, round(leg, 2),
                                   round(late, 1)))
-    dropped = {inp.problem.visits[i].id: "no technician-day free within the horizon" for i in plan.dropped}
+    dropped = {inp.problem.visits[i].id: drop_reason(inp.problem, i) for i in plan.dropped}
     return out, dropped
+
+
+def drop_reason(problem: RoutingProblem, i: int) -> str:
+    """Why a visit stayed unplanned: no eligible technician-day can even do it alone within a
+    shift (too far, too long), or they can but are full."""
+    D, T = _matrices(problem)
+    vi = problem.visits[i]
+    allowed = range(len(problem.vehicles)) if vi.allowed_vehicles is None else vi.allowed_vehicles
+    for k in allowed:
+        veh = problem.vehicles[k]
+        arrive = veh.shift[0] + T[veh.start, vi.location]
+        earliest = min(a for a, _ in vi.windows)
+        arrive = max(arrive, earliest)
+        if arrive + vi.service + T[vi.location, veh.end] <= veh.shift[1] + 1e-6:
+            return "no technician-day free within the horizon"
+    return "out of reach: no eligible technician can get there and back within a shift"
 
 
 # ------------------------------------------------------------------ on-site lifecycle

@@ -41,3 +41,12 @@ def test_seeded_solve_is_not_worse_than_its_seed():
     plan = solve(inp.problem, 2.0, workers=1, initial_routes=routes)
     assert len(plan.dropped) <= len(seed.dropped)
     assert plan.distance <= seed.distance + 1e-6
+
+
+def test_drop_reason_tells_out_of_reach_from_full():
+    inp = build()
+    far = domain.VisitView(id="FAR", product_line="数控车床", kind="repair", priority=3, lat=43.8, lon=87.6,
+                           due=NOW + timedelta(days=3), window_start=None, service_minutes=60)
+    idx = domain.add_visit(inp, far, {}, set(), TravelModel())
+    assert domain.drop_reason(inp.problem, idx).startswith("out of reach")
+    assert domain.drop_reason(inp.problem, 0) == "no technician-day free within the horizon"
