@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import partial
 
 from kombu import Connection, Exchange, Queue
@@ -94,6 +95,10 @@ class _DeadLettering:
             self._reject(message, f"malformed: {detail}")
             return
         context_data = self.unpack_message_headers(message)
+        recorded = context_data.get("event_at")
+        if isinstance(recorded, (int, float)):
+            metrics.QUEUE_LAG.labels(self.container.service_name, self._source_label).observe(
+                max(0.0, time.time() - recorded))
         if message.properties.get("message_id") and "event_id" not in context_data:
             context_data["event_id"] = message.properties["message_id"]
         try:

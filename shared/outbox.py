@@ -49,6 +49,7 @@ processed_table = Table(
 
 EVENT_ID_KEY = "event_id"
 EVENT_VERSION_KEY = "event_version"
+EVENT_AT_KEY = "event_at"
 
 
 def _next_seq():
@@ -95,6 +96,7 @@ class UnitOfWork:
         headers = {k: v for k, v in self.context_data.items() if v is not None}
         headers[EVENT_ID_KEY] = event_id
         headers[EVENT_VERSION_KEY] = catalogue.CATALOGUE[event_type].version
+        headers[EVENT_AT_KEY] = round(time.time(), 3)  # for the consumers' queue-lag metric
         self.session.execute(outbox_table.insert().values(
             id=event_id, seq=_next_seq(), event_type=event_type,
             payload=json.dumps(body, ensure_ascii=False, default=str),

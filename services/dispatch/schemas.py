@@ -88,6 +88,19 @@ class BoardQuery(Schema):
     offset = fields.Int(load_default=0, validate=validate.Range(min=0))
 
 
+class PlanRunOut(Schema):
+    tenant_id = fields.Str()
+    started_at = fields.AwareDateTime()
+    seconds = fields.Float()
+    visits = fields.Int()
+    vehicles = fields.Int()
+    scheduled = fields.Int()
+    dropped = fields.Int()
+    late = fields.Int()
+    planned_km = fields.Float()
+    trigger = fields.Str()
+
+
 class RouteQuery(Schema):
     class Meta:
         unknown = RAISE

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from services.dispatch import domain
 from services.dispatch.domain import LOCAL_TZ, VisitStatus
 from services.dispatch.models import Base, OutletState, PlanRun, Technician, Visit
-from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, RouteQuery, TechnicianIn,
+from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery, TechnicianIn,
                                        TechnicianOut, VisitOut, technician_row_to_payload)
 from services.dispatch.solver_worker import run_in_child
 from shared import metrics, tenancy, web
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _visit_out = VisitOut()
 _tech_out = TechnicianOut()
+_plan_runs_out = PlanRunOut(many=True)
 
 
 def _tech_view(t, today=None):
@@ -525,9 +526,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     def plan_runs(self, limit=20):
         with self.db.uow() as uow:
             rows = uow.session.scalars(select(PlanRun).order_by(PlanRun.id.desc()).limit(int(limit))).all()
-            return [{"tenant_id": r.tenant_id, "started_at": _aware(r.started_at).isoformat(), "seconds": r.seconds,
-                     "visits": r.visits, "vehicles": r.vehicles, "scheduled": r.scheduled, "dropped": r.dropped,
-                     "late": r.late, "planned_km": r.planned_km, "trigger": r.trigger} for r in rows]
+            return _plan_runs_out.dump([AwareView(r) for r in rows])
 
     # ------------------------------------------------------------ manual override
     @rpc

@@ -1,8 +1,8 @@
 """The gateway's own payloads (errors, pages); the domain payloads are the services' schemas."""
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, RouteQuery, TechnicianIn,  # noqa: F401
-                                       TechnicianOut, VisitOut)
+from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery,  # noqa: F401
+                                       TechnicianIn, TechnicianOut, VisitOut)
 from services.intake.schemas import AuditOut, ListQuery, RegisterTicket, TicketOut, Transition  # noqa: F401
 
 
@@ -77,19 +77,6 @@ class PlanRunsQuery(Schema):
         unknown = RAISE
 
     limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=500))
-
-
-class PlanRunOut(Schema):
-    tenant_id = fields.Str()
-    started_at = fields.AwareDateTime()
-    seconds = fields.Float()
-    visits = fields.Int()
-    vehicles = fields.Int()
-    scheduled = fields.Int()
-    dropped = fields.Int()
-    late = fields.Int()
-    planned_km = fields.Float()
-    trigger = fields.Str()
 
 
 class TechnicianQuery(Schema):

@@ -343,7 +343,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
 
     # ------------------------------------------------------------ facts from other services
     def _on_fact(self, payload, consumer, handle):
-        principal = tenancy.principal_from_context(self.worker_ctx_data()) or tenancy.service_principal(self.name)
+        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
         acting = principal.acting_for(payload["tenant_id"])
         with self.db.uow(acting) as uow:
             if uow.already_processed(self._event_id(), consumer):
@@ -450,9 +450,6 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         return {"breached": breached}
 
     # ------------------------------------------------------------ helpers
-    def worker_ctx_data(self):
-        return self.db.worker_ctx.data
-
     def _event_id(self):
         return self.db.worker_ctx.data.get("event_id")
 

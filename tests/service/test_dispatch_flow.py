@@ -17,6 +17,10 @@ def test_ticket_to_completed_visit(full_platform, rpc_as):
     with rpc_as(C01, "dispatch") as dispatch:
         results = dispatch.import_technicians([technician_row_to_payload(r) for r in technician_rows("C01")])
         assert all(r["ok"] for r in results), results
+    from shared.metrics import REGISTRY
+
+    lag = {"service": "dispatch", "event": "ticket.registered"}
+    lag_before = REGISTRY.get_sample_value("fsm_event_lag_seconds_count", lag) or 0
     r = full_platform.post("/api/v1/tickets", C01, json=REPAIR)
     assert r.status_code == 201, r.text
     ticket = r.json()
@@ -27,6 +31,8 @@ def test_ticket_to_completed_visit(full_platform, rpc_as):
             return [i for i in items if i["ticket_id"] == ticket["id"] and i["status"] == "scheduled"]
 
     visit = wait_for(scheduled)[0]
+    # the queue lag from intake's commit to dispatch's consumption was measured
+    assert REGISTRY.get_sample_value("fsm_event_lag_seconds_count", lag) == lag_before + 1
     assert visit["technician_id"].startswith("C01-")
     outlet = Principal("o", "outlet", tenant="C01", outlet=visit["outlet_id"])
     with rpc_as(outlet, "dispatch") as dispatch:
