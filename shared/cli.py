@@ -24,6 +24,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # noqa: E402  (nameko's runner and proxies need it; before other imports)
 
 import argparse  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 import csv  # noqa: E402
 import importlib  # noqa: E402
 import inspect  # noqa: E402
@@ -1281,6 +1282,12 @@ def cmd_demo(args) -> int:
                     exit_code = EXIT_ERROR
             else:
                 dispatch_lines = ["  (no dispatch service: services/dispatch/service.py did not load)"]
+            ctx = DemoContext(config=config, gateway=Gateway(gateway_url, config["AUTH_SECRET"]),
+                              directory=directory, tickets=tickets, timings=timings, tap=tap, names=names)
+            for section, (lines, ok) in run_service_demos(ctx):
+                dispatch_lines = (dispatch_lines or []) + ["", section] + lines
+                if not ok:
+                    exit_code = EXIT_ERROR
         if any(not (r.result and r.result["ok"]) for r in rows):
             exit_code = exit_code or EXIT_PARTIAL
         timings["total"] = time.monotonic() - t0
@@ -1292,6 +1299,52 @@ def cmd_demo(args) -> int:
         tap.close()
         runner.stop()
     return exit_code
+
+
+@dataclass
+class DemoContext:
+    """What a service's demo part gets: the running platform, seen from outside."""
+    config: dict
+    gateway: "Gateway"
+    directory: object
+    tickets: list
+    timings: dict
+    tap: object
+    names: list
+
+    def rpc(self, service: str, principal=None, timeout: float = 120):
+        """A standalone RPC proxy to `service` acting as `principal` (default: HQ)."""
+        from nameko.standalone.rpc import ServiceRpcProxy
+
+        from shared.tenancy import Principal
+
+        principal = principal or Principal("fsm-demo", "hq")
+        return ServiceRpcProxy(service, self.config, context_data={"principal": principal.encode()},
+                               timeout=timeout)
+
+
+DEMO_ORDER = ("certification", "parts", "settlement", "qa")
+
+
+def run_service_demos(ctx: DemoContext):
+    """Each ``services/<name>/demo.py`` with ``run(ctx) -> (lines, ok)`` adds its part to the
+    demo, in DEMO_ORDER (then by name); a part that fails is reported and fails the demo."""
+    found = sorted((REPO_ROOT / "services").glob("*/demo.py"),
+                   key=lambda p: (DEMO_ORDER.index(p.parent.name) if p.parent.name in DEMO_ORDER else 99,
+                                  p.parent.name))
+    for path in found:
+        name = path.parent.name
+        if name not in ctx.names:
+            continue
+        t1 = time.monotonic()
+        try:
+            module = importlib.import_module(f"services.{name}.demo")
+            lines, ok = module.run(ctx)
+        except Exception as exc:
+            logging.getLogger("fsm.demo").exception("the %s part failed", name)
+            lines, ok = [f"  the {name} part failed: {getattr(exc, 'message', None) or exc!r}"], False
+        ctx.timings[name] = time.monotonic() - t1
+        yield f"{name.capitalize()}", (lines, ok)
 
 
 # ====================================================================== bench
@@ -1418,7 +1471,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--inserts", type=int, default=20)
     b.add_argument("--phases", default="single,decomposed,reference")
     b.set_defaults(func=cmd_bench_dispatch)
+    register_service_commands(sub)
     return parser
+
+
+def register_service_commands(sub) -> None:
+    """Each ``services/<name>/cli.py`` with ``register(subparsers)`` adds its own commands
+    (e.g. ``fsm parts post-receipt``); a module that fails to import is reported, not fatal."""
+    for path in sorted((REPO_ROOT / "services").glob("*/cli.py")):
+        module_name = f"services.{path.parent.name}.cli"
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            print(f"fsm: warning: skipping {module_name}: {exc!r}", file=sys.stderr)
+            continue
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
 
 
 def main(argv=None) -> int:

@@ -110,6 +110,13 @@ class OutletEvent(EventSchema):
     reason = fields.Str(allow_none=True)
     lat = fields.Float(allow_none=True)
     lon = fields.Float(allow_none=True)
+    # outlet.probation: concurrent open jobs it may hold (None: the tenant's default)
+    job_limit = fields.Int(allow_none=True)
+    # outlet.line_eligibility: a product line the outlet may (eligible) or may not take
+    product_line = fields.Str(allow_none=True)
+    eligible = fields.Bool(allow_none=True)
+    # outlet.grade_changed
+    previous_grade = fields.Str(allow_none=True)
 
 
 class TechnicianEvent(EventSchema):
@@ -125,6 +132,102 @@ class CallbackNegative(EventSchema):
     callback_id = fields.Str(required=True)
     satisfaction = fields.Int(allow_none=True)
     reason = fields.Str(allow_none=True)
+    visit_id = fields.Str(allow_none=True)
+    outlet_id = fields.Str(allow_none=True)
+    at = fields.AwareDateTime(allow_none=True)
+
+
+class CallbackClosed(EventSchema):
+    """QA closed a negative callback (resolved or confirmed): settlement releases its hold."""
+    callback_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    visit_id = fields.Str(allow_none=True)
+    outlet_id = fields.Str(allow_none=True)
+    outcome = fields.Str(required=True, validate=validate.OneOf(("resolved", "upheld")))
+    at = fields.AwareDateTime(required=True)
+
+
+class ScorecardPublished(EventSchema):
+    outlet_id = fields.Str(required=True)
+    month = fields.Str(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
+    score = fields.Decimal(required=True, as_string=True)
+    stars = fields.Int(required=True)
+    grade = fields.Str(required=True, validate=validate.OneOf(("A", "B", "C")))
+    rank_in_tenant = fields.Int(allow_none=True)
+    rank_nationwide = fields.Int(allow_none=True)
+
+
+class PartsReturnOverdue(EventSchema):
+    """A returnable removed part has not reached the warehouse by its RMA due date."""
+    rma_no = fields.Str(required=True)
+    outlet_id = fields.Str(required=True)
+    part_no = fields.Str(required=True)
+    visit_id = fields.Str(allow_none=True)
+    ticket_id = fields.Str(allow_none=True)
+    removed_serial = fields.Str(allow_none=True)
+    due_at = fields.AwareDateTime(required=True)
+    detected_at = fields.AwareDateTime(required=True)
+    unit_cost = fields.Decimal(allow_none=True, as_string=True)
+
+
+class PartsReturnReceived(EventSchema):
+    """An RMA's part reached a warehouse (late or not): settlement releases a hold."""
+    rma_no = fields.Str(required=True)
+    outlet_id = fields.Str(required=True)
+    part_no = fields.Str(required=True)
+    visit_id = fields.Str(allow_none=True)
+    location_id = fields.Str(required=True)
+    received_at = fields.AwareDateTime(required=True)
+    late = fields.Bool(required=True)
+
+
+class PartsReconciled(EventSchema):
+    location_id = fields.Str(required=True)
+    location_kind = fields.Str(required=True, validate=validate.OneOf(("outlet", "warehouse")))
+    month = fields.Str(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
+    discrepancies = fields.Int(required=True)
+    by_kind = fields.Dict(keys=fields.Str(), values=fields.Int(), load_default=dict)
+
+
+class AccountClearingRequested(EventSchema):
+    """Certification asks whether a revoking outlet's accounts are clear."""
+    outlet_id = fields.Str(required=True)
+    request_id = fields.Str(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+class OpenItem(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    kind = fields.Str(required=True)  # e.g. claim, hold, rma, stock, balance
+    ref = fields.Str(required=True)
+    description = fields.Str(allow_none=True)
+    amount = fields.Decimal(allow_none=True, as_string=True)
+
+
+class PartsOutletBalance(EventSchema):
+    """Parts' answer to a clearing request: the outlet's open parts items (empty: clear)."""
+    outlet_id = fields.Str(required=True)
+    request_id = fields.Str(required=True)
+    open_items = fields.List(fields.Nested(OpenItem), required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+class AccountClearing(EventSchema):
+    """Settlement's answer: cleared, or the open items (claims, holds, parts) still in the way."""
+    outlet_id = fields.Str(required=True)
+    request_id = fields.Str(required=True)
+    open_items = fields.List(fields.Nested(OpenItem), required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+class StatementIssued(EventSchema):
+    statement_id = fields.Str(required=True)
+    outlet_id = fields.Str(required=True)
+    month = fields.Str(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
+    total = fields.Decimal(required=True, as_string=True)
+    at = fields.AwareDateTime(required=True)
 
 
 class RefundPaid(EventSchema):
@@ -157,12 +260,25 @@ _register("visit.scheduled", "dispatch", 1, VisitEvent, "a visit was planned for
 _register("visit.started", "dispatch", 1, VisitEvent, "the technician checked in on site")
 _register("visit.completed", "dispatch", 1, VisitEvent, "the technician checked out, work done")
 _register("visit.unassignable", "dispatch", 1, VisitEvent, "no eligible technician can take the visit")
-for _status in ("approved", "effective", "suspended", "revoking", "revoked", "grade_changed"):
+for _status in ("approved", "probation", "effective", "suspended", "reinstated", "revoking", "revoked",
+                "grade_changed", "line_eligibility"):
     _register(f"outlet.{_status}", "certification", 1, OutletEvent, f"an outlet's lifecycle step: {_status}")
 _register("technician.certified", "certification", 1, TechnicianEvent, "a technician passed for a product line")
 _register("technician.expired", "certification", 1, TechnicianEvent, "a technician's certificate expired")
 _register("technician.revoked", "certification", 1, TechnicianEvent, "a technician's certificate was withdrawn")
+_register("technician.expiring", "certification", 1, TechnicianEvent, "a certificate expires within 30 days")
 _register("callback.negative", "qa", 1, CallbackNegative, "a customer callback came back dissatisfied")
+_register("callback.closed", "qa", 1, CallbackClosed, "a negative callback was closed by QA")
+_register("qa.scorecard_published", "qa", 1, ScorecardPublished, "an outlet's monthly 100-point scorecard")
+_register("parts.return_overdue", "parts", 1, PartsReturnOverdue, "a returnable part passed its RMA due date")
+_register("parts.return_received", "parts", 1, PartsReturnReceived, "an RMA's part was received at a warehouse")
+_register("parts.reconciled", "parts", 1, PartsReconciled, "a location's monthly parts reconciliation")
+_register("parts.outlet_balance", "parts", 1, PartsOutletBalance, "an outlet's open parts items, for clearing")
+_register("account.clearing_requested", "certification", 1, AccountClearingRequested,
+          "a revoking outlet's accounts must be cleared")
+_register("account.cleared", "settlement", 1, AccountClearing, "a revoking outlet has no open items")
+_register("account.open_items", "settlement", 1, AccountClearing, "a revoking outlet still has open items")
+_register("statement.issued", "settlement", 1, StatementIssued, "an outlet's monthly statement was issued")
 _register("settlement.refund_paid", "settlement", 1, RefundPaid, "a refund or compensation was paid")
 
 _schemas: dict[str, Schema] = {}
