@@ -251,7 +251,10 @@ def minutes_since(t0: datetime, at: datetime) -> float:
 
 
 def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status: dict,
-                  probation_full: set, now: datetime, calendar, travel, horizon_days: int = 6) -> PlanningInput:
+                  probation_full: set, now: datetime, calendar, travel, horizon_days: int = 6,
+                  outlet_limits: dict | None = None) -> PlanningInput:
+    """The routing problem of one tenant. `outlet_limits`: {outlet id: visits it may still take
+    in this plan} for outlets on probation (their job limit less the visits already started)."""
     days = horizon(calendar, now, horizon_days)
     vehicles = tech_days(techs, days, now)
     homes = [v.origin for v in vehicles]  # location k = where vehicle k starts
@@ -282,8 +285,13 @@ def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status:
                           capacity=v.capacity or v.technician.capacity,
                           shift=(minutes_since(t0, v.start), minutes_since(t0, v.end)))
                  for k, v in enumerate(vehicles)]
+    groups = []
+    for outlet, limit in (outlet_limits or {}).items():
+        members = [k for k, v in enumerate(vehicles) if v.technician.outlet_id == outlet]
+        if members:
+            groups.append((members, max(0, int(limit))))
     problem = RoutingProblem(visits=rvisits, vehicles=rvehicles, distance=km.tolist(),
-                             travel_time=minutes.tolist(), name="dispatch")
+                             travel_time=minutes.tolist(), name="dispatch", group_limits=groups)
     return PlanningInput(problem, t0, vehicles, kept, excluded, points)
 
 
@@ -429,7 +437,10 @@ def insert_visit(problem: RoutingProblem, routes: dict, visit: int, allow_late: 
     allowed = range(len(problem.vehicles)) if vi.allowed_vehicles is None else vi.allowed_vehicles
     loc = vi.location
     best = None
+    full = groups_full(problem, routes)
     for k in allowed:
+        if k in full:
+            continue
         veh = problem.vehicles[k]
         seq = routes.get(k, [])
         load = sum(problem.visits[i].demand for i in seq)
@@ -476,6 +487,16 @@ def insert_visit(problem: RoutingProblem, routes: dict, visit: int, allow_late: 
     return best
 
 
+def groups_full(problem: RoutingProblem, routes: dict) -> set:
+    """The vehicles that may take no further visit: their group (e.g. an outlet on probation)
+    already holds its limit of visits in `routes`."""
+    full = set()
+    for group, limit in getattr(problem, "group_limits", ()) or ():
+        if sum(len(routes.get(k, ())) for k in group) >= limit:
+            full.update(group)
+    return full
+
+
 def greedy_start(problem: RoutingProblem) -> list[list[int]]:
     """A feasible warm start: visits by due time, each at its cheapest on-time insertion
     (those that fit nowhere on time are left to the solver). One route per vehicle."""
@@ -505,7 +526,8 @@ def place_dropped(problem: RoutingProblem, plan, dues: list | None = None):
     from services.dispatch.routing import evaluate_routes
 
     relaxed = RoutingProblem(visits=list(problem.visits), vehicles=problem.vehicles, distance=problem.distance,
-                             travel_time=problem.travel_time, name=problem.name)
+                             travel_time=problem.travel_time, name=problem.name,
+                             group_limits=problem.group_limits)
     relaxed._np_matrices = getattr(problem, "_np_matrices", None)
     for i in plan.dropped:
         vi = relaxed.visits[i]
@@ -636,8 +658,11 @@ def subproblem(problem: RoutingProblem, visits: list[int], vehicles: list[int]) 
              capacity=problem.vehicles[k].capacity, shift=problem.vehicles[k].shift,
              fixed_cost=problem.vehicles[k].fixed_cost) for k in vehicles]
     ix = np.array(locs)
+    # a group split over parts would get its whole limit in each; an outlet's technicians share a
+    # home base, so areas keep them together
+    groups = [([vmap[k] for k in group if k in vmap], limit) for group, limit in problem.group_limits]
     return RP(visits=vs, vehicles=vh, distance=D[np.ix_(ix, ix)].tolist(), travel_time=T[np.ix_(ix, ix)].tolist(),
-              name=f"{problem.name}-part")
+              name=f"{problem.name}-part", group_limits=[(g, lim) for g, lim in groups if g])
 
 
 def _solve_part(args):

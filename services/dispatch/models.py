@@ -41,6 +41,10 @@ class OutletState(TenantScoped, Base):
     outlet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="franchised")
     status: Mapped[str] = mapped_column(String(16))  # effective | probation | suspended | revoking | revoked
+    # on probation: the open jobs it may hold at once (None: the PROBATION_MAX_JOBS default)
+    job_limit: Mapped[int | None] = mapped_column(Integer)
+    # product lines it may not take (too few certified technicians: outlet.line_eligibility)
+    blocked_lines: Mapped[list | None] = mapped_column(JSON)
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

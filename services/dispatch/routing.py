@@ -64,6 +64,9 @@ class RoutingProblem:
     distance: Sequence[Sequence[float]]  # location x location
     travel_time: Sequence[Sequence[float]]  # location x location
     name: str = ""
+    # (vehicle indices, max visits over them all): e.g. an outlet on probation holds at most
+    # its job limit across all its technician-days
+    group_limits: Sequence[tuple[Sequence[int], int]] = ()
 
 
 @dataclass
@@ -240,6 +243,17 @@ class _Model:
                     routing.ActiveVar(idx).SetValue(0)
             pen = penalty_must if vi.drop_penalty is None else int(round(vi.drop_penalty * SCALE))
             routing.AddDisjunction([idx], pen)
+        solver = routing.solver()
+        for group, limit in problem.group_limits:
+            members = sorted({int(k) for k in group})
+            flags = []
+            for i, vi in enumerate(visits):
+                allowed = range(len(vehicles)) if vi.allowed_vehicles is None else vi.allowed_vehicles
+                if set(members) & set(int(k) for k in allowed):
+                    idx = self.manager.NodeToIndex(nd + i)
+                    flags.append(solver.IsMemberVar(routing.VehicleVar(idx), members))
+            if len(flags) > max(limit, 0):
+                solver.Add(solver.Sum(flags) <= max(int(limit), 0))
         for k in range(len(vehicles)):
             routing.AddVariableMinimizedByFinalizer(td.CumulVar(routing.Start(k)))
             routing.AddVariableMinimizedByFinalizer(td.CumulVar(routing.End(k)))

@@ -42,9 +42,10 @@ _tech_out = TechnicianOut()
 _plan_runs_out = PlanRunOut(many=True)
 
 
-def _tech_view(t, today=None):
+def _tech_view(t, today=None, blocked_lines=None):
+    skills = tuple(s for s in (t.skills or ()) if not blocked_lines or s not in blocked_lines)
     return domain.TechView(
-        id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=tuple(t.skills or ()),
+        id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=skills,
         certificates=dict(t.certificates or {}), lat=t.home_lat, lon=t.home_lon, capacity=t.daily_capacity,
         shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end), today=today)
 
@@ -163,7 +164,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
 
     def _on_outlet(self, payload):
         with self._event_uow(payload) as uow:
-            if self._claimed(uow, f"outlet.{payload['status']}"):
+            event = payload.get("_event") or f"outlet.{payload['status']}"
+            if self._claimed(uow, event):
                 return
             state = uow.session.get(OutletState, payload["outlet_id"])
             if state is None:
@@ -172,20 +174,34 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                                     lon=payload.get("lon"))
                 uow.session.add(state)
             state.status, state.updated_at = payload["status"], payload["at"]
+            if payload["status"] == "probation":
+                state.job_limit = payload.get("job_limit")
             released = 0
-            if payload["status"] in domain.NO_JOBS:
-                # from this moment the outlet takes no job: its planned, not started visits go back
+            blocked = set(state.blocked_lines or ())
+            line = payload.get("product_line")
+            if event == "outlet.line_eligibility" and line:
+                if payload.get("eligible"):
+                    blocked.discard(line)
+                else:
+                    blocked.add(line)
+                state.blocked_lines = sorted(blocked)
+            if payload["status"] in domain.NO_JOBS or (event == "outlet.line_eligibility" and line in blocked):
+                # from this moment the outlet takes no job (of that line): its planned, not started
+                # visits go back to the planner
+                lines = None if payload["status"] in domain.NO_JOBS else (line,)
                 for visit in uow.session.scalars(select(Visit).where(
                         Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
-                    self._release(visit)
-                    released += 1
+                    if lines is None or visit.product_line in lines:
+                        self._release(visit)
+                        released += 1
                 # a pin to one of its technicians would leave the visit with nobody
                 staff = select(Technician.id).where(Technician.outlet_id == payload["outlet_id"])
                 for visit in uow.session.scalars(select(Visit).where(
                         Visit.pinned_technician_id.in_(staff), Visit.status.in_(domain.OPEN_VISIT))):
-                    visit.pinned_technician_id = None
+                    if lines is None or visit.product_line in lines:
+                        visit.pinned_technician_id = None
             uow.commit()
-        log.info("outlet %s is %s; %d visits released", payload["outlet_id"], payload["status"], released)
+        log.info("outlet %s: %s (%s); %d visits released", payload["outlet_id"], event, payload["status"], released)
         self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
 
     @staticmethod
@@ -213,6 +229,18 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     @on_event("certification", "outlet.revoked")
     def on_outlet_revoked(self, payload):
         self._on_outlet(payload)
+
+    @on_event("certification", "outlet.probation")
+    def on_outlet_probation(self, payload):
+        self._on_outlet(payload)
+
+    @on_event("certification", "outlet.reinstated")
+    def on_outlet_reinstated(self, payload):
+        self._on_outlet(payload)
+
+    @on_event("certification", "outlet.line_eligibility")
+    def on_outlet_line_eligibility(self, payload):
+        self._on_outlet(dict(payload, _event="outlet.line_eligibility"))
 
     def _on_certificate(self, payload, valid):
         with self._event_uow(payload) as uow:
@@ -400,16 +428,22 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     def _planning_input(self, uow, tenant, now):
         freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
         today = _today_states(uow.session, tenant, now)
-        techs = [_tech_view(t, today.get(t.id)) for t in uow.session.scalars(select(Technician).where(
-            Technician.tenant_id == tenant, Technician.active.is_(True)))]
-        states = {s.outlet_id: s.status for s in uow.session.scalars(
-            select(OutletState).where(OutletState.tenant_id == tenant))}
-        limit = int(self._cfg("PROBATION_MAX_JOBS", 5))
-        load_by_outlet = dict(uow.session.execute(
-            select(Visit.outlet_id, func.count()).where(Visit.tenant_id == tenant,
-                                                        Visit.status.in_((VisitStatus.SCHEDULED, VisitStatus.STARTED)))
+        outlet_rows = list(uow.session.scalars(select(OutletState).where(OutletState.tenant_id == tenant)))
+        states = {s.outlet_id: s.status for s in outlet_rows}
+        blocked = {s.outlet_id: set(s.blocked_lines or ()) for s in outlet_rows}
+        # a product line its outlet may not take (too few certified technicians) is no skill today
+        techs = [_tech_view(t, today.get(t.id), blocked.get(t.outlet_id)) for t in uow.session.scalars(
+            select(Technician).where(Technician.tenant_id == tenant, Technician.active.is_(True)))]
+        default_limit = int(self._cfg("PROBATION_MAX_JOBS", 5))
+        started_by_outlet = dict(uow.session.execute(
+            select(Visit.outlet_id, func.count()).where(Visit.tenant_id == tenant, Visit.status == VisitStatus.STARTED)
             .group_by(Visit.outlet_id)).all())
-        probation_full = {o for o, st in states.items() if st == "probation" and load_by_outlet.get(o, 0) >= limit}
+        # an outlet on probation holds at most its job limit of open jobs: the started ones count
+        # against it, the rest is a limit across all its technician-days in the plan
+        outlet_limits = {s.outlet_id: (s.job_limit if s.job_limit is not None else default_limit)
+                         - started_by_outlet.get(s.outlet_id, 0)
+                         for s in outlet_rows if s.status == "probation"}
+        probation_full = {o for o, left in outlet_limits.items() if left <= 0}
         views = []
         for v in uow.session.scalars(select(Visit).where(Visit.tenant_id == tenant, Visit.status.in_(
                 (VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.UNASSIGNABLE)))):
@@ -424,7 +458,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 due=_aware(v.onsite_due), window_start=_aware(v.window_start), service_minutes=v.service_minutes,
                 pinned_technician_id=v.pinned_technician_id, frozen_vehicle=frozen, current_outlet_id=v.outlet_id))
         inp = domain.build_problem(views, techs, states, probation_full, now, self.policies.clock.calendar,
-                                   self.travel, int(self._cfg("DISPATCH_HORIZON_DAYS", 6)))
+                                   self.travel, int(self._cfg("DISPATCH_HORIZON_DAYS", 6)),
+                                   outlet_limits=outlet_limits)
         return inp, views
 
     def _apply_plan(self, uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits):
@@ -564,14 +599,16 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         """Why `tech` may not be pinned to `visit` (None: it may): the optimiser's own rules."""
         if not tech.active:
             return "technician is not active"
-        states = {}
+        states, blocked = {}, None
         if tech.outlet_id:
             state = uow.session.get(OutletState, tech.outlet_id)
             states[tech.outlet_id] = state.status if state is not None else None
+            blocked = set(state.blocked_lines or ()) if state is not None else None
         view = domain.VisitView(id=visit.id, product_line=visit.product_line, kind=visit.kind,
                                 priority=visit.priority, lat=visit.lat, lon=visit.lon, due=None, window_start=None,
                                 service_minutes=visit.service_minutes)
-        return domain.eligible(_tech_view(tech), view, utcnow().astimezone(LOCAL_TZ).date(), states, set())
+        return domain.eligible(_tech_view(tech, blocked_lines=blocked), view,
+                               utcnow().astimezone(LOCAL_TZ).date(), states, set())
 
     def _staff(self):
         principal = self.db.principal

@@ -196,3 +196,48 @@ def test_revoked_outlet_takes_no_job_from_the_moment_the_event_arrives(quiet_pla
     items = reoptimise(p)
     assert {v["status"] for v in items} == {"scheduled"}
     assert {v["outlet_id"] for v in items} == {"C01-O05"}
+
+
+def test_probation_limit_line_eligibility_and_reinstatement(quiet_platform):
+    """On probation an outlet holds at most its job limit; a line it lost eligibility for goes to
+    others at once; reinstated it takes jobs again."""
+    p = quiet_platform
+    far = today() + timedelta(days=900)
+    add_techs(p, tech("C01-O05-W1", "C01-O05", far), tech("C01-O05-W2", "C01-O05", far),
+              tech("C01-O01-W1", "C01-O01", far), tech("C01-O01-W2", "C01-O01", far))
+    now = datetime.now(timezone.utc)
+    # C01-O05 on probation with a limit of 1 concurrent job
+    publish(p.config, "outlet.probation", {"tenant_id": "C01", "outlet_id": "C01-O05", "status": "probation",
+                                           "at": now, "job_limit": 1})
+    time.sleep(0.5)
+    register(p, 4)
+    items = reoptimise(p)
+    # one re-plan may add at most up to the limit to what it already held (it held none)
+    by_outlet = {}
+    for v in items:
+        by_outlet.setdefault(v["outlet_id"], []).append(v)
+    assert {v["status"] for v in items} == {"scheduled"}, items
+    assert len(by_outlet.get("C01-O05", [])) <= 1, by_outlet
+    items = reoptimise(p)
+    assert len([v for v in items if v["outlet_id"] == "C01-O05"]) <= 1, items
+
+    # C01-O01 loses 数控车床 (too few certified technicians): its visits go back, then elsewhere
+    publish(p.config, "outlet.line_eligibility", {"tenant_id": "C01", "outlet_id": "C01-O01",
+                                                  "status": "effective", "at": now,
+                                                  "product_line": "数控车床", "eligible": False})
+    wait_for(lambda: all(v["outlet_id"] != "C01-O01" for v in board(p)))
+    r = p.post(f"{API}/visits/{items[0]['id']}/pin", C01, json={"technician_id": "C01-O01-W1"})
+    assert r.status_code == 422, r.text
+    items = reoptimise(p)
+    assert "C01-O01" not in {v["outlet_id"] for v in items}
+    # the line restored and the probation outlet reinstated as effective: both take jobs again
+    publish(p.config, "outlet.line_eligibility", {"tenant_id": "C01", "outlet_id": "C01-O01",
+                                                  "status": "effective", "at": now,
+                                                  "product_line": "数控车床", "eligible": True})
+    publish(p.config, "outlet.reinstated", {"tenant_id": "C01", "outlet_id": "C01-O05", "status": "effective",
+                                            "at": now})
+    wait_for(lambda: p.post(f"{API}/visits/{items[0]['id']}/pin", C01,
+                            json={"technician_id": "C01-O01-W1"}).status_code == 200)
+    r = p.delete(f"{API}/visits/{items[0]['id']}/pin", C01) if hasattr(p, "delete") else \
+        p.request("DELETE", f"{API}/visits/{items[0]['id']}/pin", C01)
+    assert r.status_code == 200, r.text

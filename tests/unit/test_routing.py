@@ -131,3 +131,25 @@ def test_failing_worker_does_not_block_the_others():
     validate(problem, plan)
     assert plan.stats["found"] and plan.stats["wall_s"] < 6
     assert any(w.get("error") for w in plan.stats["workers"])
+
+
+def test_group_limit_caps_visits_across_a_group_of_vehicles():
+    """An outlet on probation: its two vehicles together take at most 2 of 6 visits, although
+    they are next to all of them and the other vehicle is far away."""
+    from services.dispatch.domain import greedy_start
+
+    pts = [(0, 0), (0, 0), (100, 0)] + [(i, 1) for i in range(6)]
+    D = [[math.dist(a, b) for b in pts] for a in pts]
+    visits = [Visit(id=i, location=3 + i, service=1.0, drop_penalty=None) for i in range(6)]
+    vehicles = [Vehicle(id=k, start=k, end=k, shift=(0.0, 1000.0)) for k in range(3)]
+    problem = RoutingProblem(visits=visits, vehicles=vehicles, distance=D, travel_time=D,
+                             group_limits=[([0, 1], 2)])
+    plan = solve(problem, 2.0, workers=1)
+    validate(problem, plan)
+    per_vehicle = {r.vehicle: len(r.stops) for r in plan.routes}
+    assert per_vehicle.get(0, 0) + per_vehicle.get(1, 0) == 2, per_vehicle
+    assert per_vehicle.get(2, 0) == 4 and not plan.dropped
+    start = greedy_start(problem)
+    assert len(start[0]) + len(start[1]) <= 2
+    unlimited = RoutingProblem(visits=visits, vehicles=vehicles, distance=D, travel_time=D)
+    assert sum(len(r.stops) for r in solve(unlimited, 1.0, workers=1).routes if r.vehicle in (0, 1)) == 6
