@@ -118,8 +118,12 @@ class RoutingPlan:
 # run complementary full-length trajectories and the best plan wins; restarting all
 # workers from the best plan every few seconds ("epochs" > 1) resets the GLS penalties
 # and did not help in the full run.
+#
+# Worker 0 first runs PyVRP (services/dispatch/hgs.py) for 85% of its budget where PyVRP
+# expresses the problem exactly, and OR-Tools' GLS continues from those routes in the OR-Tools
+# model; elsewhere (or with a warm start given) it is SAVINGS + GLS as before.
 WORKER_CONFIGS: list[dict] = [
-    {"fs": "SAVINGS", "meta": "GLS", "lams": [0.2]},
+    {"fs": "PYVRP", "fallback_fs": "SAVINGS", "pyvrp_share": 0.85, "meta": "GLS", "lams": [0.2]},
     {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1]},
     {"fs": "PARALLEL_CHEAPEST_INSERTION", "meta": "GLS", "lams": [0.25]},
     {"fs": "SAVINGS", "meta": "GLS", "lams": [0.3]},
@@ -325,6 +329,7 @@ class _Search:
 
     def __init__(self, problem: RoutingProblem, cfg: dict):
         t0 = time.time()
+        self.problem = problem
         self.model = _Model(problem)
         self.routing = self.model.routing
         self.build_s = time.time() - t0
@@ -344,6 +349,19 @@ class _Search:
 
     def run(self, cfg: dict, seconds: float, start_routes=None) -> dict:
         routing, model = self.routing, self.model
+        self.pyvrp_s = getattr(self, "pyvrp_s", None)
+        if cfg.get("fs") == "PYVRP":
+            if start_routes is None:
+                from services.dispatch import hgs
+
+                t1 = time.time()
+                found = hgs.first_routes(self.problem, seconds * cfg.get("pyvrp_share", 0.85), SCALE,
+                                         seed=getattr(self, "seed", DEFAULT_SEED))
+                self.pyvrp_s = time.time() - t1
+                if found is not None:
+                    start_routes = found
+                    seconds = max(0.05, seconds - self.pyvrp_s)
+            cfg = dict(cfg, fs=cfg.get("fallback_fs", "SAVINGS"))
         params = model._params_for(cfg, seconds)
         if not self.closed:
             routing.CloseModelWithParameters(params)
@@ -373,6 +391,7 @@ class _Search:
 
     def stats(self) -> dict:
         return {"build_s": self.build_s, "first_s": self.first_s, "first_obj": self.first_obj,
+                "pyvrp_s": getattr(self, "pyvrp_s", None),
                 "wall_s": time.time() - self.t0, "restarts_ok": getattr(self, "restarts_ok", 0),
                 "restarts_failed": getattr(self, "restarts_failed", 0)}
 
@@ -399,6 +418,7 @@ def _worker_loop(problem, cfg, seed, in_q, out_q):
     """Persistent worker: builds the model once, then runs one search per command."""
     try:
         search = _Search(problem, cfg)
+        search.seed = seed
         out_q.put({"ready": True, "build_s": search.build_s})
         while True:
             cmd = in_q.get()

@@ -153,3 +153,31 @@ def test_group_limit_caps_visits_across_a_group_of_vehicles():
     assert len(start[0]) + len(start[1]) <= 2
     unlimited = RoutingProblem(visits=visits, vehicles=vehicles, distance=D, travel_time=D)
     assert sum(len(r.stops) for r in solve(unlimited, 1.0, workers=1).routes if r.vehicle in (0, 1)) == 6
+
+
+@pytest.mark.skipif(not SOLOMON.exists(), reason="Solomon data not available")
+def test_pyvrp_first_routes_hold_every_constraint_and_fall_back_where_inexpressible():
+    """PyVRP's routes pass the independent validator on a tight-window instance and are accepted
+    by the OR-Tools model as a start; a problem PyVRP cannot express exactly gets no routes."""
+    from dataclasses import replace
+
+    from services.dispatch import hgs
+    from services.dispatch.routing import SCALE, evaluate_routes, _Search
+
+    problem = parse_solomon(SOLOMON / "R101.txt")
+    assert hgs.expressible(problem)
+    routes = hgs.first_routes(problem, 1.0, SCALE)
+    assert routes is not None and len(routes) == len(problem.vehicles)
+    validate(problem, evaluate_routes(problem, routes))
+    search = _Search(problem, {"fs": "PYVRP"})
+    res = search.run({"fs": "PYVRP", "meta": "GLS", "lam": 0.2}, 1.5)
+    assert res["routes"] is not None and search.stats()["restarts_ok"] == 1
+    validate(problem, evaluate_routes(problem, res["routes"]))
+    restricted = RoutingProblem(visits=[replace(problem.visits[0], allowed_vehicles=[1])] + problem.visits[1:],
+                                vehicles=problem.vehicles, distance=problem.distance,
+                                travel_time=problem.travel_time)
+    assert not hgs.expressible(restricted) and hgs.first_routes(restricted, 0.5, SCALE) is None
+    # the worker then falls back to an OR-Tools first solution and still finds a full plan
+    search = _Search(restricted, {"fs": "PYVRP"})
+    res = search.run({"fs": "PYVRP", "meta": "GLS", "lam": 0.2}, 1.5)
+    assert res["routes"] is not None and search.stats()["pyvrp_s"] < 0.1
