@@ -21,7 +21,7 @@ def issue_token(secret: str, principal: Principal, ttl_seconds: int = 30 * 24 * 
         raise ValueError(f"tokens are for users; role {principal.role!r} is internal")
     now = int(time.time())
     claims = {"sub": principal.user, "role": principal.role, "iss": ISSUER, "iat": now, "exp": now + ttl_seconds}
-    for key in ("tenant", "outlet", "warehouse", "customer"):
+    for key in ("tenant", "outlet", "warehouse", "customer", "duty"):
         value = getattr(principal, key)
         if value:
             claims[key] = value
@@ -40,7 +40,7 @@ def verify_token(secret: str, token: str) -> Principal:
         raise Unauthorized("token role not allowed")
     return Principal(user=claims["sub"], role=claims["role"], tenant=claims.get("tenant"),
                      outlet=claims.get("outlet"), warehouse=claims.get("warehouse"),
-                     customer=claims.get("customer"))
+                     customer=claims.get("customer"), duty=claims.get("duty"))
 
 
 def principal_from_header(secret: str, header: str | None) -> Principal:

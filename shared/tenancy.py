@@ -24,6 +24,13 @@ SERVICE = "service"  # a service acting on its own: timers, event handlers, impo
 USER_ROLES = (HQ, CENTER, OUTLET, WAREHOUSE, CUSTOMER)
 ROLES = USER_ROLES + (SERVICE,)
 
+# A duty narrows what a center (or HQ) user may sign off, beside the role's tenancy:
+# the technical lead (技术负责人) checks outlets' fee claims and does technical reviews.
+TECHNICAL_LEAD = "technical_lead"
+# the head of HQ's service department (顾客服务部部长) approves outlets and their revocation
+SERVICE_HEAD = "service_head"
+DUTIES = (TECHNICAL_LEAD, SERVICE_HEAD)
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -43,6 +50,7 @@ class Principal:
     outlet: str | None = None
     warehouse: str | None = None
     customer: str | None = None
+    duty: str | None = None  # one of DUTIES (center or hq users only); None: none
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -57,6 +65,8 @@ class Principal:
             raise Unauthorized("role warehouse needs a warehouse id")
         if self.role == CUSTOMER and not self.customer:
             raise Unauthorized("role customer needs a customer id")
+        if self.duty is not None and (self.duty not in DUTIES or self.role not in (CENTER, HQ)):
+            raise Unauthorized(f"duty {self.duty!r} not allowed for role {self.role}")
 
     @property
     def all_tenants(self) -> bool:
@@ -80,7 +90,7 @@ class Principal:
                 raise Unauthorized("malformed principal") from None
         if not isinstance(raw, dict):
             raise Unauthorized("malformed principal")
-        fields = {k: raw.get(k) for k in ("user", "role", "tenant", "outlet", "warehouse", "customer")}
+        fields = {k: raw.get(k) for k in ("user", "role", "tenant", "outlet", "warehouse", "customer", "duty")}
         return cls(**fields)
 
     def acting_for(self, tenant: str | None) -> "Principal":

@@ -1,0 +1,274 @@
+"""Certification's rules: the outlet lifecycle (网点设立、考核、撤销, seed 003), technicians'
+certificates (培训、考试、资格证, seeds 000/001) and network planning (服务市场调查, seed 003).
+
+Plain Python: no nameko, no database session. The service loads a record, asks `decide`
+which state a step leads to (or why it is refused), applies it and records who, when, why.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from shared import tenancy
+from shared.errors import Forbidden, InvalidTransition, ValidationFailed
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # every tenant's calendar date is China's
+
+PROBATION_MONTHS = 3
+CERTIFICATE_YEARS = 2
+REMINDER_DAYS = 30
+
+
+class S:
+    """Outlet states. Application: applied → center_reviewed → technical_reviewed → approved →
+    (agreement) probation → effective. Revocation (撤点): revocation_requested →
+    revocation_center_reviewed → revocation_technical_reviewed → revoking (accounts being
+    cleared) → revoked. rejected ends an application."""
+
+    APPLIED = "applied"
+    CENTER_REVIEWED = "center_reviewed"
+    TECHNICAL_REVIEWED = "technical_reviewed"
+    APPROVED = "approved"
+    PROBATION = "probation"
+    EFFECTIVE = "effective"
+    SUSPENDED = "suspended"
+    REVOCATION_REQUESTED = "revocation_requested"
+    REVOCATION_CENTER_REVIEWED = "revocation_center_reviewed"
+    REVOCATION_TECHNICAL_REVIEWED = "revocation_technical_reviewed"
+    REVOKING = "revoking"
+    REVOKED = "revoked"
+    REJECTED = "rejected"
+
+
+STATES = (S.APPLIED, S.CENTER_REVIEWED, S.TECHNICAL_REVIEWED, S.APPROVED, S.PROBATION, S.EFFECTIVE,
+          S.SUSPENDED, S.REVOCATION_REQUESTED, S.REVOCATION_CENTER_REVIEWED, S.REVOCATION_TECHNICAL_REVIEWED,
+          S.REVOKING, S.REVOKED, S.REJECTED)
+# outlets that hold an agreement and work (they take jobs in dispatch, count for network planning)
+OPERATING = (S.PROBATION, S.EFFECTIVE)
+# states in which the outlet still operates as before while a revocation is reviewed
+REVOCATION_REVIEW = (S.REVOCATION_REQUESTED, S.REVOCATION_CENTER_REVIEWED, S.REVOCATION_TECHNICAL_REVIEWED)
+
+RESUME = "<resume>"  # target: the state the outlet was in before a suspension or a revocation form
+
+REVOCATION_REASONS = ("breach", "poor_quality", "complaints", "outlet_request", "probation_refused")
+ASSESSMENT_RESULTS = ("passed", "extended", "refused")
+DECISIONS = ("pass", "reject")
+
+TECHNICAL = tenancy.TECHNICAL_LEAD   # 技术管理科: technical management review
+HEAD = tenancy.SERVICE_HEAD          # 顾客服务部部长: HQ service department head
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the lifecycle: from which states, by which roles (and duty), to which state.
+    `target` is a state, RESUME, or a dict decision/result → state."""
+
+    sources: tuple
+    roles: tuple
+    target: object
+    duty: str | None = None
+    choice: str | None = None  # the payload field that selects the target ("decision", "result")
+    summary: str = ""
+
+
+STEPS: dict[str, Step] = {
+    "center_review": Step((S.APPLIED,), (tenancy.CENTER,),
+                          {"pass": S.CENTER_REVIEWED, "reject": S.REJECTED}, choice="decision",
+                          summary="center review with site inspection (顾客服务中心审核、考察)"),
+    "technical_review": Step((S.CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
+                             {"pass": S.TECHNICAL_REVIEWED, "reject": S.REJECTED}, duty=TECHNICAL,
+                             choice="decision", summary="technical management review (技术管理科审核)"),
+    "head_approval": Step((S.TECHNICAL_REVIEWED,), (tenancy.HQ,),
+                          {"pass": S.APPROVED, "reject": S.REJECTED}, duty=HEAD, choice="decision",
+                          summary="service department head approval (顾客服务部长审批)"),
+    "issue_agreement": Step((S.APPROVED,), (tenancy.CENTER, tenancy.HQ), S.PROBATION,
+                            summary="agreement issued and confirmed (发放协议书并确认); 3-month probation"),
+    "assess_probation": Step((S.PROBATION,), (tenancy.CENTER,),
+                             {"passed": S.EFFECTIVE, "extended": S.PROBATION, "refused": S.REVOKING},
+                             choice="result", summary="probation assessment (3个月考核)"),
+    "suspend": Step(OPERATING, (tenancy.CENTER, tenancy.HQ), S.SUSPENDED, summary="suspension"),
+    "reinstate": Step((S.SUSPENDED,), (tenancy.CENTER, tenancy.HQ), RESUME, summary="reinstatement"),
+    "request_revocation": Step(OPERATING + (S.SUSPENDED,), (tenancy.CENTER, tenancy.HQ, tenancy.OUTLET),
+                               S.REVOCATION_REQUESTED, summary="revocation form (撤点登记表)"),
+    "revocation_center_review": Step((S.REVOCATION_REQUESTED,), (tenancy.CENTER,),
+                                     {"pass": S.REVOCATION_CENTER_REVIEWED, "reject": RESUME}, choice="decision",
+                                     summary="center review of the revocation (顾客服务中心审核确认)"),
+    "revocation_technical_review": Step((S.REVOCATION_CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
+                                        {"pass": S.REVOCATION_TECHNICAL_REVIEWED, "reject": RESUME},
+                                        duty=TECHNICAL, choice="decision",
+                                        summary="technical review of the revocation (技术管理科审核确认)"),
+    "revocation_approval": Step((S.REVOCATION_TECHNICAL_REVIEWED,), (tenancy.HQ,),
+                                {"pass": S.REVOKING, "reject": RESUME}, duty=HEAD, choice="decision",
+                                summary="head approval of the revocation (顾客服务部部长审批)"),
+    "request_clearing": Step((S.REVOKING,), (tenancy.CENTER, tenancy.HQ), S.REVOKING,
+                             summary="ask settlement and parts again whether accounts are clear (清理帐目)"),
+    # facts from settlement, applied by the service itself
+    "accounts_cleared": Step((S.REVOKING,), (tenancy.SERVICE,), S.REVOKED,
+                             summary="accounts cleared: cooperation ends, the outlet is notified"),
+    "accounts_open": Step((S.REVOKING,), (tenancy.SERVICE,), S.REVOKING,
+                          summary="open items listed on the outlet file"),
+}
+USER_ACTIONS = tuple(a for a, s in STEPS.items() if s.roles != (tenancy.SERVICE,))
+
+
+def decide(action: str, state: str, principal: tenancy.Principal, choice: str | None = None,
+           resume: str | None = None) -> str:
+    """The state `action` leads to from `state` when `principal` takes it, or an error:
+    unknown action or choice → ValidationFailed (422), wrong role or duty → Forbidden (403),
+    wrong state → InvalidTransition (409)."""
+    step = STEPS.get(action)
+    if step is None:
+        raise ValidationFailed(f"unknown action {action!r}", {"action": [f"one of {', '.join(USER_ACTIONS)}"]})
+    if principal.role not in step.roles:
+        raise Forbidden(f"role {principal.role} may not {action}",
+                        {"action": [f"{action} is for {' or '.join(step.roles)}"]})
+    if step.duty and principal.duty != step.duty:
+        raise Forbidden(f"{action} needs the {step.duty} duty", {"action": [f"only a {step.duty} may {action}"]})
+    if state not in step.sources:
+        raise InvalidTransition(f"cannot {action} an outlet that is {state}",
+                                {"action": [f"not allowed from state {state}; allowed from "
+                                            f"{', '.join(step.sources)}"]})
+    target = step.target
+    if isinstance(target, dict):
+        if choice not in target:
+            raise ValidationFailed(f"{action} needs {step.choice}", {step.choice: [f"one of {', '.join(target)}"]})
+        target = target[choice]
+    if target == RESUME:
+        if resume not in OPERATING + (S.SUSPENDED,):
+            raise InvalidTransition(f"no state to return to from {state}", {"action": ["nothing to resume"]})
+        target = resume
+    return target
+
+
+def add_months(d: date, months: int) -> date:
+    month = d.month - 1 + months
+    year = d.year + month // 12
+    month = month % 12 + 1
+    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31,
+            30, 31][month - 1]
+    return date(year, month, min(d.day, last))
+
+
+def local_date(at: datetime) -> date:
+    """The calendar date in China of an aware instant."""
+    return at.astimezone(LOCAL_TZ).date()
+
+
+def probation_end(start: date, months: int = PROBATION_MONTHS) -> date:
+    return add_months(start, months)
+
+
+def check_agreement(agreement: dict, today: date) -> dict:
+    """Fill defaults of an agreement (number, dates) and check its dates."""
+    valid_from = agreement.get("valid_from") or today
+    valid_to = agreement.get("valid_to") or add_months(valid_from, 36)
+    if valid_to <= valid_from:
+        raise ValidationFailed("agreement ends before it starts", {"agreement": {"valid_to": ["must be after valid_from"]}})
+    return dict(agreement, valid_from=valid_from, valid_to=valid_to)
+
+
+def check_revocation_form(form: dict | None, principal: tenancy.Principal) -> dict:
+    if not form:
+        raise ValidationFailed("a revocation needs its form", {"revocation": ["required for request_revocation"]})
+    if principal.role == tenancy.OUTLET and form["reason_code"] != "outlet_request":
+        raise ValidationFailed("an outlet may only ask to end the agreement itself",
+                               {"revocation": {"reason_code": ["outlets file outlet_request only"]}})
+    if form["reason_code"] == "outlet_request" and not form.get("written_request_ref"):
+        raise ValidationFailed("an outlet's request must be in writing",
+                               {"revocation": {"written_request_ref": ["required for outlet_request"]}})
+    if form["reason_code"] == "probation_refused":
+        raise ValidationFailed("probation_refused comes from the probation assessment",
+                               {"revocation": {"reason_code": ["not for a revocation form"]}})
+    return form
+
+
+# ------------------------------------------------------------------ technicians
+def certificate_valid_until(passed_on: date, years: int = CERTIFICATE_YEARS) -> date:
+    """A certificate is valid for two years from the exam: through the same calendar date
+    two years on (29 February → 28 February)."""
+    try:
+        return passed_on.replace(year=passed_on.year + years)
+    except ValueError:
+        return passed_on.replace(year=passed_on.year + years, day=28)
+
+
+def is_expired(valid_until: date, today: date) -> bool:
+    """Valid through `valid_until` inclusive, on the tenant's calendar date."""
+    return today > valid_until
+
+
+def is_expiring(valid_until: date, today: date, days: int = REMINDER_DAYS) -> bool:
+    return not is_expired(valid_until, today) and valid_until - today <= timedelta(days=days)
+
+
+def exam_passed(score: Decimal, pass_mark: Decimal) -> bool:
+    return score >= pass_mark
+
+
+def line_eligibility(lines: set, certified: dict, minimum: int) -> dict:
+    """{line: (eligible, certified_count)} for every product line the outlet serves."""
+    return {line: (certified.get(line, 0) >= minimum, certified.get(line, 0)) for line in sorted(lines)}
+
+
+# ------------------------------------------------------------------ network planning
+@dataclass
+class AreaPlan:
+    tenant_id: str
+    province: str
+    city: str
+    installed: int = 0
+    planned_sales: int = 0
+    repair_volume: Decimal = Decimal(0)
+    districts: dict = field(default_factory=dict)
+    outlets: list = field(default_factory=list)
+    needed: int = 0
+
+    @property
+    def gap(self) -> int:
+        return self.needed - len(self.outlets)
+
+    def as_dict(self):
+        return {"tenant_id": self.tenant_id, "province": self.province, "city": self.city,
+                "installed": self.installed, "planned_sales": self.planned_sales,
+                "yearly_repairs": int(self.repair_volume.quantize(Decimal(1), ROUND_HALF_UP)),
+                "outlets_needed": self.needed, "outlets_current": len(self.outlets),
+                "outlet_ids": sorted(self.outlets), "gap": self.gap,
+                "districts": {d: int(v.quantize(Decimal(1), ROUND_HALF_UP)) for d, v in sorted(self.districts.items())}}
+
+
+def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[AreaPlan]:
+    """Seed 003's market survey: per area (city), the yearly repair volume of the installed base
+    plus next year's planned sales, each × its model's yearly repair rate; the outlets that
+    volume needs at `capacity` repairs per outlet a year; against the operating outlets there.
+
+    base_rows: dicts tenant_id, province, city, district, model, installed, planned_sales.
+    repair_rates: model → Decimal repairs per unit a year. outlets: (id, tenant_id, province, city).
+    """
+    if capacity <= 0:
+        raise ValidationFailed("capacity must be positive", {"capacity": ["must be > 0"]})
+    areas: dict[tuple, AreaPlan] = {}
+
+    def area(tenant, province, city):
+        key = (tenant, city)
+        if key not in areas:
+            areas[key] = AreaPlan(tenant, province, city)
+        return areas[key]
+
+    for row in base_rows:
+        rate = repair_rates.get(row["model"])
+        if rate is None:
+            raise ValidationFailed(f"no repair rate for model {row['model']}", {"model": [f"unknown: {row['model']}"]})
+        a = area(row["tenant_id"], row["province"], row["city"])
+        volume = (Decimal(row["installed"]) + Decimal(row["planned_sales"])) * Decimal(rate)
+        a.installed += int(row["installed"])
+        a.planned_sales += int(row["planned_sales"])
+        a.repair_volume += volume
+        a.districts[row["district"]] = a.districts.get(row["district"], Decimal(0)) + volume
+    for outlet_id, tenant, province, city in outlets:
+        area(tenant, province, city).outlets.append(outlet_id)
+    for a in areas.values():
+        a.needed = math.ceil(a.repair_volume / Decimal(capacity)) if a.repair_volume > 0 else 0
+    return sorted(areas.values(), key=lambda a: (-a.gap, a.tenant_id, a.city))
