@@ -1,0 +1,375 @@
+"""QA rules (回访 callbacks, 投诉分析 complaint analysis, 考核 the monthly outlet scorecard).
+
+Plain Python: no nameko, no session. The service feeds it facts and persists what it decides.
+
+Sources: seed 004 (three-tier callbacks 特约点100% / 自办点50% / 总部20%, three modes 自行回访 /
+抽查回访 / 交叉回访; 三天内服务回访, 七天内用户追踪, 每月按20%比例电话慰问), seed 001 (the work
+order's questions; complaint callback 一周内回访; the 100-point table of 服务工作考核指标),
+seed 002 (complaints by cause and responsibility incl. the grey zone 灰色地带; 定期确认不良有无再发生).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+UTC = timezone.utc
+
+# ---------------------------------------------------------------- callbacks (回访)
+FRANCHISED, SELF_RUN, HQ_SAMPLE, CARE = "franchised", "self_run", "hq", "care"
+#: the share of an outlet's completed jobs each tier calls back, per outlet and month (seed 004)
+QUOTAS = {FRANCHISED: Decimal("1.00"), SELF_RUN: Decimal("0.50"), HQ_SAMPLE: Decimal("0.20")}
+CARE_QUOTA = Decimal("0.20")  # 每月按20%比例电话慰问用户
+#: who calls: the center itself (own 自行回访), the center sampling (sampled 抽查回访), or someone
+#: outside the outlet's chain, here HQ's callback desk (cross 交叉回访)
+MODES = ("own", "sampled", "cross")
+STRATUM_MODE = {FRANCHISED: "own", SELF_RUN: "sampled", HQ_SAMPLE: "cross", CARE: "own"}
+HQ_CALLER = "HQ"
+
+PURPOSES = ("service", "followup", "complaint", "care")
+STATUSES = ("planned", "done", "negative", "closed")
+OPEN = ("planned",)
+
+FOLLOWUP_DAYS = 7          # 七天内用户追踪
+COMPLAINT_CALLBACK_DAYS = 7  # 解决完后一周内回访
+RECURRENCE_DAYS = 90       # 定期确认不良有无再发生: the default re-check period
+COMPLAINT_TARGET_DAYS = 15  # 平均投诉处理周期不超过15天
+
+#: reason codes a callback agent ticks (satisfaction 1-5 plus why)
+REASON_CODES = {
+    "late_arrival": "上门不及时", "not_fixed": "故障未排除", "repeat_fault": "故障重复出现",
+    "attitude": "服务态度差", "fee_dispute": "收费争议", "no_fee_schedule": "未出示收费标准",
+    "site_not_clean": "现场未清理", "parts_delay": "配件等待", "no_signature": "工作单未签字",
+    "praised": "表扬", "fast": "响应快", "other": "其他",
+}
+NEGATIVE_SATISFACTION = 2  # 1-2 is dissatisfied
+
+
+def local_period(at: datetime) -> str:
+    """The month (YYYY-MM, Asia/Shanghai) a moment belongs to."""
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m")
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[start, end) of a local month, in UTC."""
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def next_month(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}"
+
+
+def previous_month(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"
+
+
+def strata_for(outlet_kind: str | None) -> list[str]:
+    """The callback tiers a job of this outlet falls into: its own tier plus HQ's sample.
+    An outlet QA does not know counts as franchised (the strictest tier, 100%)."""
+    own = SELF_RUN if outlet_kind == SELF_RUN else FRANCHISED
+    return [own, HQ_SAMPLE]
+
+
+def caller_for(stratum: str, tenant_id: str) -> str:
+    return HQ_CALLER if stratum == HQ_SAMPLE else tenant_id
+
+
+def quota(rate: Decimal, population: int) -> int:
+    """How many of `population` jobs a tier calls back: rate x n rounded half up (exact per stratum,
+    within half a job of the rate)."""
+    return int((Decimal(population) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def sample_key(seed: str, stratum: str, item_id: str) -> str:
+    """The keyed hash that ranks jobs for sampling: reproducible for a seed, unpredictable without it."""
+    return hashlib.sha256(f"{seed}|{stratum}|{item_id}".encode("utf-8")).hexdigest()
+
+
+def pick(seed: str, stratum: str, rate: Decimal, population: list[str], selected: set[str]) -> list[str]:
+    """The jobs to add to a stratum's sample so it reaches its quota for `population`.
+
+    Jobs already selected stay selected (a planned callback is never withdrawn); the new ones are
+    the unselected jobs with the lowest keyed hash. Called as each job arrives, the sample of a
+    stratum is always exactly quota(rate, n) jobs, and the same seed and the same jobs give the
+    same sample.
+    """
+    need = quota(rate, len(population)) - len(selected)
+    if need <= 0:
+        return []
+    candidates = sorted((v for v in population if v not in selected),
+                        key=lambda v: (sample_key(seed, stratum, v), v))
+    return candidates[:need]
+
+
+@dataclass
+class StratifiedSampler:
+    """In-memory form of the planning rule (the service keeps the same state in its tables)."""
+
+    seed: str
+    population: dict = field(default_factory=dict)  # (stratum, outlet, period) -> [visit ids]
+    selected: dict = field(default_factory=dict)    # (stratum, outlet, period) -> {visit ids}
+
+    def add(self, visit_id: str, outlet_id: str, period: str, outlet_kind: str | None) -> dict[str, list[str]]:
+        """Record a completed job; returns, per stratum, the jobs newly selected for a callback."""
+        out = {}
+        for stratum in strata_for(outlet_kind):
+            key = (stratum, outlet_id, period)
+            pop = self.population.setdefault(key, [])
+            pop.append(visit_id)
+            chosen = self.selected.setdefault(key, set())
+            new = pick(self.seed, stratum, QUOTAS[stratum], pop, chosen)
+            chosen.update(new)
+            if new:
+                out[stratum] = new
+        return out
+
+
+# ---------------------------------------------------------------- due dates
+def callback_due(clock, policy, service_at: datetime) -> datetime:
+    """三天内服务回访: 3 working days after the service (the tenant's SLA policy, working-day calendar)."""
+    return policy.callback.apply(clock, service_at)
+
+
+def due_within_days(clock, start: datetime, days: int) -> datetime:
+    """`days` calendar days after `start`; a deadline landing on a non-working day (a holiday, a
+    weekend that is not an adjusted working day) moves to the close of the next working day."""
+    due = start.astimezone(UTC) + timedelta(days=days)
+    d = due.astimezone(LOCAL_TZ).date()
+    if clock.calendar.is_workday(d):
+        return due
+    return clock.closing(clock.calendar.next_workday(d))
+
+
+def followup_due(clock, policy, service_at: datetime, now: datetime) -> datetime:
+    """七天内用户追踪: 7 days after the service; when that has passed already, the close of the next
+    working day."""
+    due = due_within_days(clock, service_at, policy.followup.amount if policy.followup.unit == "calendar_days"
+                          else FOLLOWUP_DAYS)
+    return due if due > now else clock.end_of_working_day_after(now, 1)
+
+
+def complaint_callback_due(clock, closed_at: datetime) -> datetime:
+    """所有的客户投诉解决完后 ... 在一周内进行一次回访."""
+    return due_within_days(clock, closed_at, COMPLAINT_CALLBACK_DAYS)
+
+
+def care_due(clock, month: str) -> datetime:
+    """The care calls for customers served in `month` are made during the next month: due at the
+    close of its last working day."""
+    _, end = month_bounds(next_month(month))
+    last = (end.astimezone(LOCAL_TZ) - timedelta(days=1)).date()
+    if not clock.calendar.is_workday(last):
+        last = clock.calendar.previous_workday(last)
+    return clock.closing(last)
+
+
+def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
+    return status in OPEN and due_at < now
+
+
+# ---------------------------------------------------------------- callback results
+@dataclass(frozen=True)
+class Verdict:
+    negative: bool
+    reason: str | None
+
+
+def judge(result: dict) -> Verdict:
+    """A reached customer's answers are negative when dissatisfied (1-2) or the service was not
+    delivered (是否服务到位: 否)."""
+    reasons = []
+    sat = result.get("satisfaction")
+    if sat is not None and sat <= NEGATIVE_SATISFACTION:
+        reasons.append(f"satisfaction {sat}")
+    if result.get("service_delivered") is False:
+        reasons.append("service not delivered")
+    if not reasons:
+        return Verdict(False, None)
+    codes = result.get("reason_codes") or []
+    if codes:
+        reasons.append("codes " + ",".join(codes))
+    return Verdict(True, "; ".join(reasons))
+
+
+#: a "no" to a work-order question is a breach of the service norm it asks about (真诚服务规范)
+QUESTION_NORMS = {"onsite_within_24h": "onsite_24h", "service_delivered": "service_delivered",
+                  "fee_schedule_shown": "fee_schedule"}
+
+
+# ---------------------------------------------------------------- the scorecard (seed 001)
+LINES = (
+    ("service_norms", "客户服务(“真诚服务”规范)", "service norms", 25),
+    ("information_feedback", "信息反馈", "information feedback", 20),
+    ("service_management", "客户服务的管理", "service management", 30),
+    ("customer_opinion", "客户意见", "customer opinion", 25),
+)
+LINE_MAX = {key: points for key, _, _, points in LINES}
+
+
+@dataclass(frozen=True)
+class Rule:
+    line: str
+    points: int
+    label: str
+    label_en: str
+
+
+#: every deduction and bonus of the table, with its points per occurrence (分/次)
+RULES = {
+    "norm_breach": Rule("service_norms", -4, "未按规范做", "service norm not followed"),
+    "late_customer_file": Rule("information_feedback", -1, "客户档案输入不及时", "customer file entered late"),
+    "late_product_file": Rule("information_feedback", -1, "产品档案输入不及时", "product file entered late"),
+    "late_feedback": Rule("information_feedback", -2, "反馈信息不及时", "feedback late"),
+    "incomplete_feedback": Rule("information_feedback", -2, "反馈信息不全面", "feedback incomplete"),
+    "callback_missed": Rule("service_management", -1, "未100%回访", "callback not made (not 100%)"),
+    "no_periodic_inspection": Rule("service_management", -2, "未定期巡查", "no periodic inspection"),
+    "work_order_late": Rule("service_management", -2, "《客户服务工作单》未在规定期间返回",
+                            "work order not returned in time"),
+    "praise_company": Rule("customer_opinion", +2, "表扬至集团公司", "praise to the company"),
+    "praise_association": Rule("customer_opinion", +3, "表扬至消协", "praise to the consumer association"),
+    "complaint_company": Rule("customer_opinion", -3, "投诉至集团公司", "complaint to the company"),
+    "complaint_association": Rule("customer_opinion", -5, "投诉至消协", "complaint to the consumer association"),
+}
+#: kinds a center or HQ may record by hand (inspections, letters of praise, file audits)
+MANUAL_KINDS = ("norm_breach", "late_customer_file", "late_product_file", "late_feedback",
+                "incomplete_feedback", "no_periodic_inspection", "praise_company", "praise_association")
+
+STARS = ((Decimal(95), 5), (Decimal(85), 4), (Decimal(75), 3), (Decimal(60), 2), (Decimal(0), 1))
+GRADES = ((Decimal(90), "A"), (Decimal(75), "B"), (Decimal(0), "C"))
+
+
+@dataclass(frozen=True)
+class ScoreFact:
+    """One recorded fact that moves a line. Facts with the same `key` are one occurrence (the same
+    late arrival reported by the customer in two callbacks counts once); all stay as evidence."""
+
+    kind: str
+    key: str
+    ref: str
+    at: datetime | None = None
+    source: str = ""
+    note: str | None = None
+
+
+def stars_for(score: Decimal) -> int:
+    return next(stars for floor, stars in STARS if score >= floor)
+
+
+def grade_for(score: Decimal) -> str:
+    return next(grade for floor, grade in GRADES if score >= floor)
+
+
+def compute_scorecard(facts: list[ScoreFact]) -> dict:
+    """The 100-point scorecard from facts: each line starts at its full points, every occurrence
+    adds its rule's points, and the line is kept within 0..its maximum (bonuses make up for
+    deductions on the customer-opinion line; they cannot lift it above 25)."""
+    unknown = sorted({f.kind for f in facts if f.kind not in RULES})
+    if unknown:
+        raise ValueError(f"unknown fact kind(s): {', '.join(unknown)}")
+    by_kind: dict[str, dict[str, list[ScoreFact]]] = {}
+    for f in facts:
+        by_kind.setdefault(f.kind, {}).setdefault(f.key, []).append(f)
+    lines = []
+    total = Decimal(0)
+    for key, label, label_en, maximum in LINES:
+        items = []
+        raw = maximum
+        for kind, rule in RULES.items():
+            if rule.line != key or kind not in by_kind:
+                continue
+            occurrences = by_kind[kind]
+            points = rule.points * len(occurrences)
+            raw += points
+            items.append({
+                "kind": kind, "label": rule.label, "label_en": rule.label_en, "points_each": rule.points,
+                "count": len(occurrences), "points": points,
+                "occurrences": [{"key": k, "facts": [{"ref": f.ref, "source": f.source, "note": f.note,
+                                                      "at": f.at.isoformat() if f.at else None}
+                                                     for f in fs]}
+                                for k, fs in sorted(occurrences.items())],
+            })
+        score = min(max(raw, 0), maximum)
+        total += score
+        lines.append({"line": key, "label": label, "label_en": label_en, "max": maximum, "raw": raw,
+                      "score": score, "capped": score != raw, "items": items})
+    total = total.quantize(Decimal("0.1"))
+    return {"score": total, "stars": stars_for(total), "grade": grade_for(total), "lines": lines}
+
+
+def rank(entries: list[tuple[str, Decimal]]) -> dict[str, int]:
+    """Competition ranking (1, 2, 2, 4) by score, highest first; ties share the rank."""
+    ordered = sorted(entries, key=lambda e: (-e[1], e[0]))
+    ranks, previous, current = {}, None, 0
+    for position, (name, score) in enumerate(ordered, start=1):
+        if score != previous:
+            current, previous = position, score
+        ranks[name] = current
+    return ranks
+
+
+# ---------------------------------------------------------------- complaints (seed 002)
+CAUSES = {
+    "product_quality": "产品质量", "installation": "安装质量", "repair_quality": "维修质量",
+    "late_service": "服务不及时", "attitude": "服务态度", "fees": "收费问题", "parts": "配件问题",
+    "information": "信息答复不及时", "other": "其他",
+}
+#: own (the service network: the outlet), another department (plant, sales), or the grey zone
+#: still to be settled between them (灰色地带: 共同商议, 通过行政手段加以明确)
+RESPONSIBILITIES = ("own", "other_department", "grey_zone")
+LEVELS = ("company", "consumer_association")  # 投诉至集团公司 / 至消协
+
+
+def complaint_fact_kind(responsibility: str | None, level: str | None) -> str | None:
+    """A complaint weighs on the outlet's customer-opinion line when the outlet is responsible."""
+    if responsibility != "own" or level not in LEVELS:
+        return None
+    return "complaint_association" if level == "consumer_association" else "complaint_company"
+
+
+def pareto(counts: dict[str, int], vital_share: Decimal = Decimal("0.8")) -> list[dict]:
+    """Causes by count, highest first, with share and cumulative share; the vital few are the
+    causes needed to reach 80% of complaints."""
+    total = sum(counts.values())
+    rows, cumulative, reached = [], 0, False
+    for cause, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        cumulative += n
+        share = Decimal(n) / total if total else Decimal(0)
+        cum = Decimal(cumulative) / total if total else Decimal(0)
+        rows.append({"cause": cause, "label": CAUSES.get(cause, cause), "count": n,
+                     "share": share.quantize(Decimal("0.001")), "cumulative": cum.quantize(Decimal("0.001")),
+                     "vital": not reached})
+        reached = reached or cum >= vital_share
+    return rows
+
+
+def cycle_days(received_at: datetime, closed_at: datetime) -> Decimal:
+    return (Decimal((closed_at - received_at).total_seconds()) / Decimal(86400)).quantize(Decimal("0.1"))
+
+
+def cycle_summary(cycles: list[Decimal], target: int = COMPLAINT_TARGET_DAYS) -> dict:
+    if not cycles:
+        return {"closed": 0, "average_days": None, "target_days": target, "over_target": 0, "meets_target": None}
+    average = (sum(cycles) / len(cycles)).quantize(Decimal("0.1"))
+    return {"closed": len(cycles), "average_days": average, "target_days": target,
+            "over_target": sum(1 for c in cycles if c > target), "meets_target": average <= target}
+
+
+def recurrence_due(closed_at: datetime, days: int = RECURRENCE_DAYS) -> datetime:
+    return closed_at + timedelta(days=days)
+
+
+def select_care_calls(seed: str, month: str, ticket_ids: list[str], rate: Decimal = CARE_QUOTA) -> list[str]:
+    """每月按20%比例电话慰问用户: round(20% x customers served) of a tenant's month, by keyed hash."""
+    return pick(seed, f"{CARE}:{month}", rate, sorted(set(ticket_ids)), set())
+
+
+def as_local_date(at: datetime) -> date:
+    return at.astimezone(LOCAL_TZ).date()

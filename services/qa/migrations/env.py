@@ -1,0 +1,4 @@
+from services.qa.models import Base
+from shared.migrations import run_env
+
+run_env(Base.metadata)

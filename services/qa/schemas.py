@@ -1,0 +1,160 @@
+"""Payloads of QA's RPC and HTTP calls."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from services.qa import domain
+
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Must be YYYY-MM.")
+REPORT_KINDS = ("ontime", "callbacks", "satisfaction", "pareto", "ranking")
+FORMATS = ("json", "csv", "xlsx", "png", "svg")
+
+
+class CallbackResult(Schema):
+    """What the callback agent records. ``reached: false`` is an attempt (customer not reached)."""
+
+    class Meta:
+        unknown = RAISE
+
+    reached = fields.Bool(load_default=True)
+    onsite_within_24h = fields.Bool(load_default=None, allow_none=True)   # 是否24小时内上门
+    service_delivered = fields.Bool(load_default=None, allow_none=True)   # 是否服务到位
+    fee_schedule_shown = fields.Bool(load_default=None, allow_none=True)  # 是否出示服务收费标准
+    satisfaction = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=1, max=5))
+    reason_codes = fields.List(fields.Str(validate=validate.OneOf(tuple(domain.REASON_CODES))),
+                               load_default=list, validate=validate.Length(max=10))
+    comment = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    at = fields.AwareDateTime(load_default=None, default_timezone=domain.LOCAL_TZ)
+
+    @validates_schema
+    def _reached(self, data, **kwargs):
+        if data["reached"] and data.get("satisfaction") is None:
+            raise ValidationError("Required when the customer was reached (1-5).", "satisfaction")
+
+
+class CloseCallback(Schema):
+    class Meta:
+        unknown = RAISE
+
+    outcome = fields.Str(required=True, validate=validate.OneOf(("resolved", "upheld")))
+    note = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class WorkListQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.Str(load_default="planned", validate=validate.OneOf(domain.STATUSES + ("all",)))
+    purpose = fields.Str(load_default=None, validate=validate.OneOf(domain.PURPOSES))
+    overdue = fields.Bool(load_default=None, allow_none=True)
+    caller = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+
+
+class MonthBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    month = fields.Str(required=True, validate=MONTH)
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+
+
+class Classification(Schema):
+    class Meta:
+        unknown = RAISE
+
+    cause = fields.Str(required=True, validate=validate.OneOf(tuple(domain.CAUSES)))
+    responsibility = fields.Str(required=True, validate=validate.OneOf(domain.RESPONSIBILITIES))
+    level = fields.Str(load_default="company", validate=validate.OneOf(domain.LEVELS))
+    outlet_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
+    department = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=64))
+
+
+class Finding(Schema):
+    """A fact recorded by hand: an inspection's finding, a file audit, a letter of praise."""
+
+    class Meta:
+        unknown = RAISE
+
+    outlet_id = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    kind = fields.Str(required=True, validate=validate.OneOf(domain.MANUAL_KINDS))
+    at = fields.AwareDateTime(load_default=None, default_timezone=domain.LOCAL_TZ)
+    ticket_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
+    ref = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+    note = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ScorecardQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    month = fields.Str(required=True, validate=MONTH)
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+
+
+class ReportQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    format = fields.Str(load_default="json", validate=validate.OneOf(FORMATS))
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    month = fields.Str(load_default=None, validate=MONTH)
+    since = fields.Str(load_default=None, validate=MONTH)
+
+
+class AnalysisQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    since = fields.Str(load_default=None, validate=MONTH)
+    until = fields.Str(load_default=None, validate=MONTH)
+
+
+class CallbackOut(Schema):
+    id = fields.Str()
+    tenant_id = fields.Str()
+    ticket_id = fields.Str()
+    visit_id = fields.Str(allow_none=True)
+    outlet_id = fields.Str(allow_none=True)
+    purpose = fields.Str()
+    stratum = fields.Str()
+    mode = fields.Str()
+    caller = fields.Str()
+    period = fields.Str()
+    service_at = fields.AwareDateTime()
+    due_at = fields.AwareDateTime()
+    planned_at = fields.AwareDateTime()
+    sample_key = fields.Str(allow_none=True)
+    parent_id = fields.Str(allow_none=True)
+    status = fields.Str()
+    overdue = fields.Bool()
+    attempts = fields.Int()
+    done_at = fields.AwareDateTime(allow_none=True)
+    done_by = fields.Str(allow_none=True)
+    onsite_within_24h = fields.Bool(allow_none=True)
+    service_delivered = fields.Bool(allow_none=True)
+    fee_schedule_shown = fields.Bool(allow_none=True)
+    satisfaction = fields.Int(allow_none=True)
+    reason_codes = fields.List(fields.Str(), allow_none=True)
+    comment = fields.Str(allow_none=True)
+    negative = fields.Bool()
+    closed_at = fields.AwareDateTime(allow_none=True)
+    close_outcome = fields.Str(allow_none=True)
+    close_note = fields.Str(allow_none=True)
+
+
+class ScorecardOut(Schema):
+    outlet_id = fields.Str()
+    tenant_id = fields.Str()
+    month = fields.Str()
+    score = fields.Decimal(as_string=True)
+    stars = fields.Int()
+    grade = fields.Str()
+    jobs = fields.Int()
+    lines = fields.Raw()
+    rank_in_tenant = fields.Int(allow_none=True)
+    rank_nationwide = fields.Int(allow_none=True)
+    published_at = fields.AwareDateTime(allow_none=True)

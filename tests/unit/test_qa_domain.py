@@ -1,0 +1,261 @@
+"""QA rules: stratified callback quotas, due dates on the working-day calendar, the 100-point
+scorecard of seed 001, complaint Pareto and cycle."""
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.qa import domain
+from services.qa.domain import ScoreFact, StratifiedSampler
+from shared.sla import SlaClock, SlaPolicy
+from shared.workcal import ChinaCalendar
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def L(*args):
+    return datetime(*args, tzinfo=SH)
+
+
+@pytest.fixture(scope="module")
+def clock():
+    return SlaClock(ChinaCalendar())
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return SlaPolicy()
+
+
+# ---------------------------------------------------------------- quotas
+OUTLETS = {"C01-O01": "franchised", "C01-O02": "franchised", "C01-O05": "self_run", "C02-O03": "self_run",
+           "C02-O01": "franchised"}
+
+
+def _visits(n=1000):
+    """1,000 completed jobs over five outlets (three franchised, two self-run) and two months."""
+    names = sorted(OUTLETS)
+    out = []
+    for i in range(n):
+        outlet = names[(i * 7 + i // 13) % len(names)]
+        period = "2026-03" if i % 3 else "2026-04"
+        out.append((f"v{i:05d}", outlet, period, OUTLETS[outlet]))
+    return out
+
+
+def _run(seed, visits):
+    sampler = StratifiedSampler(seed)
+    for visit_id, outlet, period, kind in visits:
+        sampler.add(visit_id, outlet, period, kind)
+    return sampler
+
+
+def test_quotas_exact_per_stratum_outlet_and_period():
+    visits = _visits()
+    sampler = _run("seed-A", visits)
+    franchised = self_run = hq = 0
+    strata_seen = set()
+    for (stratum, outlet, period), pop in sampler.population.items():
+        chosen = sampler.selected[(stratum, outlet, period)]
+        n = len(pop)
+        rate = {"franchised": 1.0, "self_run": 0.5, "hq": 0.2}[stratum]
+        assert abs(len(chosen) - rate * n) <= 0.5, (stratum, outlet, period, n, len(chosen))
+        assert chosen <= set(pop)
+        strata_seen.add(stratum)
+        if stratum == "franchised":
+            franchised += len(chosen)
+            assert chosen == set(pop)  # every franchised job
+        elif stratum == "self_run":
+            self_run += len(chosen)
+        else:
+            hq += len(chosen)
+    assert strata_seen == {"franchised", "self_run", "hq"}
+    n_fr = sum(1 for v in visits if v[3] == "franchised")
+    n_sr = len(visits) - n_fr
+    cells_sr = sum(1 for k in sampler.population if k[0] == "self_run")
+    cells_hq = sum(1 for k in sampler.population if k[0] == "hq")
+    assert franchised == n_fr
+    assert abs(self_run - n_sr * 0.5) <= 0.5 * cells_sr and abs(self_run - n_sr * 0.5) <= cells_sr
+    assert abs(hq - 1000 * 0.2) <= cells_hq
+    # the HQ sample covers both kinds of outlet
+    assert {OUTLETS[k[1]] for k, v in sampler.selected.items() if k[0] == "hq" and v} == {"franchised", "self_run"}
+
+
+def test_quota_holds_after_every_arrival():
+    """Planned as jobs arrive, a stratum is at its quota after each one (not only at month end)."""
+    sampler = StratifiedSampler("seed-A")
+    for i in range(40):
+        sampler.add(f"s{i}", "C01-O05", "2026-03", "self_run")
+        n = i + 1
+        assert len(sampler.selected[("self_run", "C01-O05", "2026-03")]) == domain.quota(Decimal("0.5"), n)
+        assert len(sampler.selected[("hq", "C01-O05", "2026-03")]) == domain.quota(Decimal("0.2"), n)
+
+
+def test_same_seed_same_sample_other_seed_other_sample():
+    visits = _visits()
+    a1, a2, b = _run("seed-A", visits), _run("seed-A", visits), _run("seed-B", visits)
+    assert a1.selected == a2.selected
+    assert a1.selected != b.selected
+    # and the quotas hold for the other seed too
+    assert {k: len(v) for k, v in a1.selected.items()} == {k: len(v) for k, v in b.selected.items()}
+
+
+def test_batch_pick_is_a_keyed_ranking():
+    pop = [f"v{i}" for i in range(10)]
+    chosen = domain.pick("s", "self_run", Decimal("0.5"), pop, set())
+    ranked = sorted(pop, key=lambda v: domain.sample_key("s", "self_run", v))
+    assert chosen == ranked[:5]
+    assert domain.pick("s", "self_run", Decimal("0.5"), pop, set(chosen)) == []
+    assert domain.quota(Decimal("0.2"), 7) == 1 and domain.quota(Decimal("0.2"), 8) == 2  # 1.4 -> 1, 1.6 -> 2
+    assert domain.quota(Decimal("0.5"), 5) == 3  # 2.5 rounds half up
+
+
+def test_strata_and_callers():
+    assert domain.strata_for("franchised") == ["franchised", "hq"]
+    assert domain.strata_for("self_run") == ["self_run", "hq"]
+    assert domain.strata_for(None) == ["franchised", "hq"]
+    assert domain.caller_for("hq", "C01") == "HQ" and domain.caller_for("self_run", "C01") == "C01"
+    assert domain.STRATUM_MODE == {"franchised": "own", "self_run": "sampled", "hq": "cross", "care": "own"}
+
+
+def test_care_list_is_twenty_percent():
+    ids = [f"t{i}" for i in range(37)]
+    chosen = domain.select_care_calls("seed", "2026-03", ids)
+    assert len(chosen) == 7 and set(chosen) <= set(ids)  # round(7.4)
+    assert chosen == domain.select_care_calls("seed", "2026-03", list(reversed(ids)))
+
+
+# ---------------------------------------------------------------- due dates
+def test_callback_due_across_spring_festival_and_adjusted_saturday(clock, policy):
+    # Fri 13 Feb 2026, 16:00: Sat 14 Feb is an adjusted working day, 15-23 Feb the Spring Festival
+    due = domain.callback_due(clock, policy, L(2026, 2, 13, 16))
+    assert due == L(2026, 2, 25, 16)  # 14 Feb (Sat, worked), 24 Feb, 25 Feb
+
+
+def test_callback_due_across_national_day(clock, policy):
+    # Wed 30 Sep 2026: 1-7 Oct off, Sat 10 Oct worked
+    assert domain.callback_due(clock, policy, L(2026, 9, 30, 10)) == L(2026, 10, 10, 10)
+    # a service on a holiday counts from the next working morning (Thu 8 Oct): 9, 10 (Sat), 12 Oct
+    assert domain.callback_due(clock, policy, L(2026, 10, 3, 15)) == L(2026, 10, 12, 8, 30)
+
+
+def test_followup_and_complaint_callback_due(clock, policy):
+    now = L(2026, 2, 14, 9)
+    # 7 days after Fri 13 Feb is Fri 20 Feb, inside the Spring Festival: close of Tue 24 Feb
+    assert domain.followup_due(clock, policy, L(2026, 2, 13, 16), now) == L(2026, 2, 24, 18)
+    # 7 days after Mon 28 Sep is Mon 5 Oct (National Day): close of Thu 8 Oct
+    assert domain.complaint_callback_due(clock, L(2026, 9, 28, 11)) == L(2026, 10, 8, 18)
+    # an ordinary week stays 7 days
+    assert domain.complaint_callback_due(clock, L(2026, 3, 10, 11)) == L(2026, 3, 17, 11)
+    # a follow-up whose 7 days have passed is due at the close of the next working day
+    assert domain.followup_due(clock, policy, L(2026, 3, 2, 9), L(2026, 3, 13, 10)) == L(2026, 3, 16, 18)
+
+
+def test_care_calls_due_last_working_day_of_next_month(clock):
+    # January's customers are called in February; 28 Feb 2026 is a Saturday worked (调休)
+    assert domain.care_due(clock, "2026-01") == L(2026, 2, 28, 18)
+    # March's in April: 30 Apr 2026 is a Thursday
+    assert domain.care_due(clock, "2026-03") == L(2026, 4, 30, 18)
+    # September's in October: 31 Oct 2026 is a Saturday, not worked -> Fri 30 Oct
+    assert domain.care_due(clock, "2026-09") == L(2026, 10, 30, 18)
+
+
+def test_periods_are_local_months():
+    assert domain.local_period(L(2026, 3, 1, 0, 30)) == "2026-03"  # still 28 Feb in UTC
+    start, end = domain.month_bounds("2026-12")
+    assert start == L(2026, 12, 1) and end == L(2027, 1, 1)
+    assert domain.previous_month("2026-01") == "2025-12" and domain.next_month("2026-12") == "2027-01"
+
+
+# ---------------------------------------------------------------- callback verdicts
+def test_negative_verdicts():
+    assert domain.judge({"satisfaction": 2}).negative
+    assert domain.judge({"satisfaction": 4, "service_delivered": False}).negative
+    assert not domain.judge({"satisfaction": 3, "service_delivered": True}).negative
+    v = domain.judge({"satisfaction": 1, "reason_codes": ["not_fixed", "attitude"]})
+    assert v.reason == "satisfaction 1; codes not_fixed,attitude"
+
+
+# ---------------------------------------------------------------- the scorecard
+def F(kind, key, ref=None):
+    return ScoreFact(kind, key, ref or key)
+
+
+def test_scorecard_every_line_every_deduction_and_bonus():
+    facts = [
+        # service norms 25: two breaches (-4 each); the same late arrival told twice counts once
+        F("norm_breach", "norm:t1:onsite_24h", "callback:a"), F("norm_breach", "norm:t1:onsite_24h", "sla:t1"),
+        F("norm_breach", "norm:t2:fee_schedule"),
+        # information feedback 20: -1 customer file, -1 x2 product file, -2 late feedback, -2 incomplete
+        F("late_customer_file", "c1"), F("late_product_file", "p1"), F("late_product_file", "p2"),
+        F("late_feedback", "f1"), F("incomplete_feedback", "i1"),
+        # service management 30: -1 x3 callbacks, -2 inspection, -2 x2 late work orders
+        F("callback_missed", "cb1"), F("callback_missed", "cb2"), F("callback_missed", "cb3"),
+        F("no_periodic_inspection", "insp-03"), F("work_order_late", "late:t3:onsite"),
+        F("work_order_late", "late:t4:onsite"),
+        # customer opinion 25: +2 +3 praise, -3 x2 complaints to the company, -5 to the association
+        F("praise_company", "pr1"), F("praise_association", "pr2"), F("complaint_company", "co1"),
+        F("complaint_company", "co2"), F("complaint_association", "co3"),
+    ]
+    card = domain.compute_scorecard(facts)
+    lines = {line["line"]: line for line in card["lines"]}
+    assert [(k, lines[k]["max"]) for k in lines] == [("service_norms", 25), ("information_feedback", 20),
+                                                      ("service_management", 30), ("customer_opinion", 25)]
+    assert lines["service_norms"]["score"] == 25 - 8
+    assert lines["information_feedback"]["score"] == 20 - 1 - 2 - 2 - 2
+    assert lines["service_management"]["score"] == 30 - 3 - 2 - 4
+    assert lines["customer_opinion"]["score"] == 25 + 2 + 3 - 6 - 5
+    assert card["score"] == Decimal("17") + 13 + 21 + 19 == Decimal("70.0")
+    assert card["stars"] == 2 and card["grade"] == "C"
+    items = {i["kind"]: i for line in card["lines"] for i in line["items"]}
+    assert {k: (i["points_each"], i["count"], i["points"]) for k, i in items.items()} == {
+        "norm_breach": (-4, 2, -8), "late_customer_file": (-1, 1, -1), "late_product_file": (-1, 2, -2),
+        "late_feedback": (-2, 1, -2), "incomplete_feedback": (-2, 1, -2), "callback_missed": (-1, 3, -3),
+        "no_periodic_inspection": (-2, 1, -2), "work_order_late": (-2, 2, -4), "praise_company": (2, 1, 2),
+        "praise_association": (3, 1, 3), "complaint_company": (-3, 2, -6), "complaint_association": (-5, 1, -5)}
+    # every point traces to its facts: the doubled late arrival keeps both pieces of evidence
+    onsite = next(o for o in items["norm_breach"]["occurrences"] if o["key"] == "norm:t1:onsite_24h")
+    assert [f["ref"] for f in onsite["facts"]] == ["callback:a", "sla:t1"]
+
+
+def test_scorecard_limits_and_grades():
+    assert domain.compute_scorecard([])["score"] == Decimal("100.0")
+    assert domain.compute_scorecard([])["stars"] == 5 and domain.compute_scorecard([])["grade"] == "A"
+    # a line never goes below zero, and praise cannot lift it above its maximum
+    card = domain.compute_scorecard([F("norm_breach", f"n{i}") for i in range(9)] + [F("praise_association", "p")])
+    lines = {line["line"]: line for line in card["lines"]}
+    assert lines["service_norms"]["raw"] == -11 and lines["service_norms"]["score"] == 0
+    assert lines["customer_opinion"]["raw"] == 28 and lines["customer_opinion"]["score"] == 25
+    assert card["score"] == Decimal("75.0") and card["grade"] == "B" and card["stars"] == 3
+    with pytest.raises(ValueError, match="unknown fact kind"):
+        domain.compute_scorecard([F("bribe", "x")])
+    for score, stars, grade in ((95, 5, "A"), (94.9, 4, "A"), (90, 4, "A"), (89.9, 4, "B"), (85, 4, "B"),
+                                (75, 3, "B"), (74.9, 2, "C"), (60, 2, "C"), (59.9, 1, "C")):
+        assert (domain.stars_for(Decimal(str(score))), domain.grade_for(Decimal(str(score)))) == (stars, grade)
+
+
+def test_ranking_shares_ties():
+    ranks = domain.rank([("a", Decimal(90)), ("b", Decimal(95)), ("c", Decimal(90)), ("d", Decimal(80))])
+    assert ranks == {"b": 1, "a": 2, "c": 2, "d": 4}
+
+
+# ---------------------------------------------------------------- complaints
+def test_pareto_vital_few():
+    rows = domain.pareto({"late_service": 12, "attitude": 5, "fees": 2, "product_quality": 21})
+    assert [r["cause"] for r in rows] == ["product_quality", "late_service", "attitude", "fees"]
+    assert [str(r["cumulative"]) for r in rows] == ["0.525", "0.825", "0.950", "1.000"]
+    assert [r["vital"] for r in rows] == [True, True, False, False]
+    assert domain.pareto({}) == []
+
+
+def test_complaint_cycle_and_responsibility():
+    cycles = [domain.cycle_days(L(2026, 3, 1, 9), L(2026, 3, 11, 21)), Decimal("20.0"), Decimal("12.0")]
+    assert cycles[0] == Decimal("10.5")
+    summary = domain.cycle_summary(cycles)
+    assert summary == {"closed": 3, "average_days": Decimal("14.2"), "target_days": 15, "over_target": 1,
+                       "meets_target": True}
+    assert domain.complaint_fact_kind("own", "consumer_association") == "complaint_association"
+    assert domain.complaint_fact_kind("own", "company") == "complaint_company"
+    assert domain.complaint_fact_kind("grey_zone", "company") is None
+    assert domain.complaint_fact_kind("other_department", "company") is None
