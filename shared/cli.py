@@ -137,7 +137,7 @@ def cmd_token(args) -> int:
         raise CliError("--ttl-days must be positive")
     try:
         principal = Principal(user=args.user, role=args.role, tenant=args.tenant, outlet=args.outlet,
-                              warehouse=args.warehouse, customer=args.customer)
+                              warehouse=args.warehouse, customer=args.customer, duty=args.duty)
         token = issue_token(secret, principal, ttl_seconds=int(args.ttl_days * 24 * 3600))
     except (DomainError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -1403,6 +1403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outlet")
     p.add_argument("--warehouse")
     p.add_argument("--customer")
+    p.add_argument("--duty", choices=("technical_lead", "service_head"),
+                   help="a center/HQ user's duty: technical lead (technical reviews, claim checks) or "
+                        "service department head (outlet approvals)")
     p.add_argument("--ttl-days", type=float, default=30)
     p.set_defaults(func=cmd_token)
 
