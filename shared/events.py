@@ -43,6 +43,8 @@ class TicketRegistered(EventSchema):
     geo_ambiguous = fields.Bool(required=True)
     onsite_due = fields.AwareDateTime(allow_none=True)
     wished_visit_at = fields.AwareDateTime(allow_none=True)
+    # the customer's purchase date (settlement re-checks the warranty on the visit date)
+    purchase_date = fields.Date(allow_none=True, load_default=None)
 
 
 class TicketEscalated(EventSchema):
@@ -230,6 +232,19 @@ class StatementIssued(EventSchema):
     at = fields.AwareDateTime(required=True)
 
 
+class ClaimAudited(EventSchema):
+    """A fee claim took an audit step (center, technical lead, HQ) or was decided by a rule."""
+    claim_id = fields.Str(required=True)
+    outlet_id = fields.Str(required=True)
+    visit_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    level = fields.Str(required=True)
+    action = fields.Str(required=True)
+    status = fields.Str(required=True)
+    amount = fields.Decimal(required=True, as_string=True)
+    at = fields.AwareDateTime(required=True)
+
+
 class RefundPaid(EventSchema):
     ticket_id = fields.Str(required=True)
     amount = fields.Decimal(required=True, as_string=True)
@@ -278,6 +293,7 @@ _register("account.clearing_requested", "certification", 1, AccountClearingReque
           "a revoking outlet's accounts must be cleared")
 _register("account.cleared", "settlement", 1, AccountClearing, "a revoking outlet has no open items")
 _register("account.open_items", "settlement", 1, AccountClearing, "a revoking outlet still has open items")
+_register("claim.audited", "settlement", 1, ClaimAudited, "a fee claim took an audit step")
 _register("statement.issued", "settlement", 1, StatementIssued, "an outlet's monthly statement was issued")
 _register("settlement.refund_paid", "settlement", 1, RefundPaid, "a refund or compensation was paid")
 

@@ -1,0 +1,486 @@
+"""Settlement's rules (结算): pricing a fee claim from the tariff, the named audit rules,
+the three audit levels, monthly statements and account clearing.
+
+Plain Python: no nameko, no session. Amounts follow `services.settlement.money`.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from services.settlement import money
+from services.settlement.money import ZERO
+from services.settlement.tariff import Tariff, TariffBook
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+# ---------------------------------------------------------------- claims
+WARRANTY, SELF_PAID = "warranty", "self_paid"
+PRICE_CODES = ("labour", "visit_fee", "transport", "travel_allowance", "parts_handling")
+
+
+class Status:
+    CENTER_REVIEW = "center_review"
+    TECH_REVIEW = "tech_review"
+    HQ_REVIEW = "hq_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+OPEN_STATUSES = (Status.CENTER_REVIEW, Status.TECH_REVIEW, Status.HQ_REVIEW)
+
+
+def local_date(at: datetime) -> date:
+    return at.astimezone(LOCAL_TZ).date()
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """What a claim is priced and audited on: the visit, the ticket, the outlet, and what
+    the outlet claimed (None: it claims the tariff)."""
+
+    tenant_id: str
+    outlet_id: str
+    visit_id: str
+    ticket_id: str
+    visit_date: date
+    kind: str | None
+    product_line: str | None
+    fault: str | None = None
+    serial_no: str | None = None
+    tier: str | None = None
+    planned_km: float | None = None
+    actual_km: float | None = None
+    parts_count: int = 0
+    travel_days: int | None = None
+    grade: str | None = None
+    warranty: str = WARRANTY  # warranty | self_paid | unknown (intake's decision)
+    purchase_date: date | None = None
+    customer_confirmed: bool | None = None
+    claimed: dict | None = None  # code -> Decimal
+
+
+@dataclass(frozen=True)
+class PriceLine:
+    code: str
+    amount: Decimal
+    tariff_line: str
+    rule: str
+
+    def as_dict(self):
+        return {"code": self.code, "amount": str(self.amount), "tariff_line": self.tariff_line, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class Price:
+    lines: tuple
+    total: Decimal
+    fault_class: str
+    km: float
+    travel_days: int
+    grade: str
+    tariff_versions: tuple
+
+    def amount(self, code) -> Decimal:
+        for l in self.lines:
+            if l.code == code:
+                return l.amount
+        return ZERO
+
+    @property
+    def tariff_ref(self) -> str:
+        return ",".join(l.tariff_line for l in self.lines)
+
+
+def price(facts: ClaimFacts, tariff: Tariff, book: TariffBook) -> Price:
+    """The claim priced from the tariff in force on the visit date (each line rounded)."""
+    lines = []
+    fault_class = book.fault_class(facts.fault)
+    kind = book.labour_kind(facts.kind)
+    coef, coef_line, grade = tariff.grade_coefficient(facts.grade)
+    if kind != "none":
+        base, line_id = tariff.labour(facts.product_line, kind, fault_class)
+        rule = f"labour {kind}" + (f" ({fault_class})" if kind == "repair" else "") + \
+               f" {base} × grade {grade} {coef} [{coef_line}]"
+        lines.append(PriceLine("labour", money.line(base, 1, coef), line_id, rule))
+    fee = tariff.dec("visit_fee")
+    lines.append(PriceLine("visit_fee", money.line(fee), tariff.line_id("visit_fee"), "visit fee per completed visit"))
+    km = facts.planned_km if facts.planned_km is not None else (facts.actual_km or 0.0)
+    source = "planned" if facts.planned_km is not None else ("actual" if facts.actual_km is not None else "none")
+    fee, line_id, band = tariff.transport(km)
+    lines.append(PriceLine("transport", money.line(fee), line_id, f"band {band} for {km:.1f} km ({source})"))
+    days = 0
+    if facts.tier == "out_of_province":
+        days = tariff.travel_days(km)
+        per_day = tariff.dec("travel_allowance_per_day")
+        lines.append(PriceLine("travel_allowance", money.line(per_day, days), tariff.line_id("travel_allowance_per_day"),
+                               f"out of province: {days} day(s) × {per_day} "
+                               f"(ceil {km:.0f} km / {tariff.values['travel_km_per_day']} km per day)"))
+    if facts.parts_count:
+        fee = tariff.dec("parts_handling_fee")
+        lines.append(PriceLine("parts_handling", money.line(fee, facts.parts_count), tariff.line_id("parts_handling_fee"),
+                               f"{facts.parts_count} part(s) × {fee}"))
+    return Price(tuple(lines), money.total(l.amount for l in lines), fault_class, km, days, grade,
+                 tariff.versions)
+
+
+# ---------------------------------------------------------------- audit rules
+PASS, REJECT, FLAG, HOLD, DEDUCT, CAP = "pass", "reject", "flag", "hold", "deduct", "cap"
+RULES = ("warranty_valid", "duplicate_claim", "repeat_repair", "part_return", "sla_breach",
+         "negative_callback", "customer_confirmed", "tariff_cap")
+REPEAT_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    outcome: str
+    reason: str
+    amount: Decimal | None = None
+
+    def as_dict(self):
+        return {"rule": self.rule, "outcome": self.outcome, "reason": self.reason,
+                "amount": None if self.amount is None else str(self.amount)}
+
+
+@dataclass(frozen=True)
+class PriorClaim:
+    claim_id: str
+    visit_date: date
+    fault: str | None
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """What the rules look at besides the claim itself."""
+
+    warranty_years: int = 1
+    duplicate_of: str | None = None                 # a live claim already covering the visit
+    prior_same_serial: tuple = ()                   # PriorClaim of the same serial number
+    open_part_holds: tuple = ()                     # (rma_no, part_no, due date)
+    open_callback_holds: tuple = ()                 # (callback_id, reason)
+    sla_deductions: tuple = ()                      # (sla, amount, tariff line)
+
+
+def add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def rule_warranty_valid(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    """保修: a warranty claim is paid by the maker only if the warranty is valid on the visit date."""
+    if f.warranty == SELF_PAID:
+        return RuleResult("warranty_valid", PASS, "self-paid job: the customer pays, no warranty needed")
+    if f.purchase_date is None:
+        if f.warranty == WARRANTY:
+            return RuleResult("warranty_valid", PASS,
+                              "warranty decided at registration; no purchase date to re-check on the visit date")
+        return RuleResult("warranty_valid", REJECT, "purchase date unknown: the warranty cannot be verified")
+    expires = add_years(f.purchase_date, ctx.warranty_years)
+    if f.visit_date < f.purchase_date:
+        return RuleResult("warranty_valid", REJECT,
+                          f"visit {f.visit_date} before the purchase date {f.purchase_date}")
+    if f.visit_date <= expires:
+        return RuleResult("warranty_valid", PASS,
+                          f"{ctx.warranty_years}-year warranty from {f.purchase_date} valid until {expires}; "
+                          f"visit on {f.visit_date}")
+    return RuleResult("warranty_valid", REJECT,
+                      f"{ctx.warranty_years}-year warranty from {f.purchase_date} expired on {expires}; "
+                      f"visit on {f.visit_date}: bill the customer as self-paid")
+
+
+def rule_duplicate(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    if ctx.duplicate_of:
+        return RuleResult("duplicate_claim", REJECT, f"visit {f.visit_id} is already claimed by {ctx.duplicate_of}")
+    return RuleResult("duplicate_claim", PASS, f"first claim for visit {f.visit_id}")
+
+
+def _same_fault(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a.strip() == b.strip())
+
+
+def rule_repeat_repair(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    """返修: the same serial with the same fault repaired within 30 days goes to the technical lead."""
+    if not f.serial_no:
+        return RuleResult("repeat_repair", PASS, "no serial number on the ticket")
+    for prior in ctx.prior_same_serial:
+        gap = (f.visit_date - prior.visit_date).days
+        if 0 <= gap <= REPEAT_WINDOW_DAYS and _same_fault(prior.fault, f.fault):
+            return RuleResult("repeat_repair", FLAG,
+                              f"serial {f.serial_no} repaired for '{f.fault}' {gap} day(s) earlier "
+                              f"(claim {prior.claim_id}): technical lead to check")
+    return RuleResult("repeat_repair", PASS,
+                      f"no repair of serial {f.serial_no} for the same fault within {REPEAT_WINDOW_DAYS} days")
+
+
+def rule_part_return(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    if ctx.open_part_holds:
+        refs = ", ".join(f"{rma} ({part}, due {due})" for rma, part, due in ctx.open_part_holds)
+        return RuleResult("part_return", HOLD, f"returnable part(s) not back by the due date: {refs}; "
+                                               "held until received, then its value is deducted")
+    return RuleResult("part_return", PASS, "no returnable part overdue")
+
+
+def rule_sla_breach(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    due = [(sla, amount, line) for sla, amount, line in ctx.sla_deductions if amount > 0]
+    if due:
+        amount = money.total(a for _, a, _ in due)
+        what = ", ".join(f"{sla} {a} [{line}]" for sla, a, line in due)
+        return RuleResult("sla_breach", DEDUCT, f"SLA breached by the outlet: {what}", amount)
+    return RuleResult("sla_breach", PASS, "no SLA breach charged to the outlet")
+
+
+def rule_negative_callback(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    if ctx.open_callback_holds:
+        refs = ", ".join(f"{cid} ({reason or 'dissatisfied'})" for cid, reason in ctx.open_callback_holds)
+        return RuleResult("negative_callback", HOLD, f"negative callback open: {refs}; held until QA closes it")
+    return RuleResult("negative_callback", PASS, "no open negative callback")
+
+
+def rule_customer_confirmed(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+    if f.customer_confirmed:
+        return RuleResult("customer_confirmed", PASS, "the customer signed the work order")
+    return RuleResult("customer_confirmed", REJECT, "the customer's confirmation (signed work order) is missing")
+
+
+def rule_tariff_cap(f: ClaimFacts, p: Price) -> RuleResult:
+    if not f.claimed:
+        return RuleResult("tariff_cap", PASS, f"claimed at the tariff {p.total}")
+    over = []
+    excess = ZERO
+    for code, asked in sorted(f.claimed.items()):
+        allowed = p.amount(code)
+        if asked > allowed:
+            over.append(f"{code} {asked} > {allowed}")
+            excess += asked - allowed
+    if over:
+        return RuleResult("tariff_cap", CAP, "claimed above the tariff, capped: " + "; ".join(over), -excess)
+    return RuleResult("tariff_cap", PASS, "claimed within the tariff")
+
+
+def claimed_lines(f: ClaimFacts, p: Price) -> dict:
+    """What the outlet claims per code (the tariff where it names nothing)."""
+    out = {line.code: line.amount for line in p.lines}
+    for code, amount in (f.claimed or {}).items():
+        out[code] = money.money(amount)
+    return out
+
+
+def allowed_total(f: ClaimFacts, p: Price) -> Decimal:
+    """The claim after the cap: each code at most its tariff amount."""
+    claimed = claimed_lines(f, p)
+    return money.total(min(claimed[code], p.amount(code)) for code in claimed)
+
+
+@dataclass(frozen=True)
+class Audit:
+    results: tuple
+    status: str
+    held: bool
+    flagged: bool
+    claimed_total: Decimal
+    allowed_total: Decimal
+
+    @property
+    def rejected_by(self):
+        return [r.rule for r in self.results if r.outcome == REJECT]
+
+
+def audit(f: ClaimFacts, p: Price, ctx: AuditContext, current_status: str | None = None) -> Audit:
+    """Run every rule. A reject closes the claim; holds and deductions leave it in review."""
+    results = (rule_warranty_valid(f, ctx), rule_duplicate(f, ctx), rule_repeat_repair(f, ctx),
+               rule_part_return(f, ctx), rule_sla_breach(f, ctx), rule_negative_callback(f, ctx),
+               rule_customer_confirmed(f, ctx), rule_tariff_cap(f, p))
+    lines = claimed_lines(f, p)
+    claimed = money.total(lines.values())
+    allowed = money.total(min(lines[code], p.amount(code)) for code in lines)
+    rejected = any(r.outcome == REJECT for r in results)
+    if rejected:
+        status = Status.REJECTED
+    else:
+        status = current_status or Status.CENTER_REVIEW
+    return Audit(results, status, any(r.outcome == HOLD for r in results), any(r.outcome == FLAG for r in results),
+                 claimed, allowed)
+
+
+def refresh_rule(rules: list[dict], result: RuleResult) -> list[dict]:
+    """The stored rule results with one rule's result replaced (events re-run a rule)."""
+    out = [r for r in rules if r["rule"] != result.rule]
+    out.append(result.as_dict())
+    out.sort(key=lambda r: RULES.index(r["rule"]) if r["rule"] in RULES else 99)
+    return out
+
+
+# ---------------------------------------------------------------- three audit levels
+LEVELS = ("center", "technical_lead", "hq")
+LEVEL_OF_STATUS = {Status.CENTER_REVIEW: "center", Status.TECH_REVIEW: "technical_lead", Status.HQ_REVIEW: "hq"}
+NEXT_STATUS = {Status.CENTER_REVIEW: Status.TECH_REVIEW, Status.TECH_REVIEW: Status.HQ_REVIEW,
+               Status.HQ_REVIEW: Status.APPROVED}
+ACTIONS = ("approve", "adjust", "reject")
+
+
+class AuditRefused(Exception):
+    """kind: 'role' (wrong role for the level), 'level' (not the claim's level), 'input'."""
+
+    def __init__(self, kind, message, fields=None):
+        super().__init__(message)
+        self.kind, self.message, self.fields = kind, message, fields or {}
+
+
+def may_act_at(level: str, role: str, duty: str | None) -> bool:
+    """Center auditor (地区中心审核) → technical lead (技术负责人复核) → HQ (总部审核)."""
+    if level == "center":
+        return role == "center" and duty != "technical_lead"
+    if level == "technical_lead":
+        return role in ("center", "hq") and duty == "technical_lead"
+    if level == "hq":
+        return role == "hq" and duty != "technical_lead"
+    return False
+
+
+@dataclass(frozen=True)
+class AuditStep:
+    status: str
+    amount: Decimal
+    level: str
+
+
+def audit_step(status: str, level: str, action: str, role: str, duty: str | None, user: str,
+               current_amount: Decimal, ceiling: Decimal, prior_users: tuple, flagged: bool,
+               amount: Decimal | None, reason: str | None) -> AuditStep:
+    """One level's decision on a claim: approve, adjust (with amount and reason) or reject."""
+    if level not in LEVELS:
+        raise AuditRefused("input", "unknown audit level", {"level": [f"one of {', '.join(LEVELS)}"]})
+    if action not in ACTIONS:
+        raise AuditRefused("input", "unknown action", {"action": [f"one of {', '.join(ACTIONS)}"]})
+    if not may_act_at(level, role, duty):
+        who = role + (f"/{duty}" if duty else "")
+        raise AuditRefused("role", f"{who} cannot audit at the {level} level")
+    current = LEVEL_OF_STATUS.get(status)
+    if current is None:
+        raise AuditRefused("level", f"the claim is {status}: no audit level is open")
+    if current != level:
+        raise AuditRefused("level", f"the claim is at the {current} level; the {level} level cannot skip it"
+                           if LEVELS.index(level) > LEVELS.index(current)
+                           else f"the claim is at the {current} level; the {level} level has already decided")
+    if user in prior_users:
+        raise AuditRefused("role", f"{user} already audited this claim at another level")
+    reason = (reason or "").strip() or None
+    if action in ("adjust", "reject") and not reason:
+        raise AuditRefused("input", f"{action} needs a reason", {"reason": ["required for " + action]})
+    if action == "approve" and level == "technical_lead" and flagged and not reason:
+        raise AuditRefused("input", "a flagged claim (repeat repair) needs the technical lead's reason",
+                           {"reason": ["required: the claim is flagged as a repeat repair"]})
+    if action == "reject":
+        return AuditStep(Status.REJECTED, current_amount, level)
+    new_amount = current_amount
+    if action == "adjust":
+        if amount is None:
+            raise AuditRefused("input", "adjust needs an amount", {"amount": ["required for adjust"]})
+        new_amount = money.money(amount)
+        if new_amount < 0:
+            raise AuditRefused("input", "amount must not be negative", {"amount": ["must be ≥ 0"]})
+        if new_amount > ceiling:
+            raise AuditRefused("input", "amount above the tariff", {"amount": [f"at most {ceiling} (the tariff)"]})
+    return AuditStep(NEXT_STATUS[status], new_amount, level)
+
+
+# ---------------------------------------------------------------- self-paid
+def self_paid_split(receipt: Decimal, tariff: Tariff):
+    """(outlet share, center share, tariff line) of a customer's receipt."""
+    outlet, center = money.share(receipt, tariff.dec("self_paid_outlet_share"))
+    return outlet, center, tariff.line_id("self_paid_outlet_share")
+
+
+# ---------------------------------------------------------------- statements
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """[start, end) of a calendar month in Asia/Shanghai, as UTC datetimes."""
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
+    last = calendar.monthrange(year, mon)[1]
+    end = datetime.combine(date(year, mon, last) + timedelta(days=1), time(), LOCAL_TZ)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def month_last_day(month: str) -> date:
+    year, mon = (int(x) for x in month.split("-"))
+    return date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+@dataclass(frozen=True)
+class StatementClaim:
+    claim_id: str
+    visit_id: str
+    ticket_id: str
+    visit_date: date
+    payer: str
+    claimed: Decimal
+    approved: Decimal
+    adjustments: tuple = ()       # (rule, reason, delta)
+    hold_released: bool = False
+    receipt: Decimal | None = None
+    center_share: Decimal | None = None
+    share_line: str | None = None
+    tariff_ref: str = ""          # the tariff lines the claim was priced on, comma-separated
+
+
+@dataclass(frozen=True)
+class StatementDeduction:
+    ref: str
+    kind: str
+    amount: Decimal               # positive: taken off the outlet's statement
+    tariff_line: str
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatementLineOut:
+    kind: str                     # claim | hold_released | adjustment | self_paid_share | deduction
+    ref: str
+    claim_id: str | None
+    description: str
+    amount: Decimal
+    tariff_line: str
+    rule: str
+
+
+def build_statement(claims, deductions) -> tuple[list[StatementLineOut], Decimal]:
+    """The lines of an outlet's monthly statement and its total (the sum of the lines).
+
+    A warranty claim shows what the outlet claimed, then each adjustment (tariff cap, an
+    audit level's adjustment) as its own line; a claim whose hold was released this time is
+    a "hold released" line. A self-paid job shows the center's share of the receipt, owed
+    by the outlet. Deductions are negative lines.
+    """
+    lines = []
+    for c in sorted(claims, key=lambda c: (c.visit_date, c.claim_id)):
+        if c.payer == SELF_PAID:
+            lines.append(StatementLineOut(
+                "self_paid_share", c.claim_id, c.claim_id,
+                f"self-paid visit {c.visit_date}: receipt {c.receipt}, center's share owed",
+                -(c.center_share or ZERO), c.share_line or "", "self_paid_outlet_share"))
+            continue
+        kind = "hold_released" if c.hold_released else "claim"
+        what = "claim released from hold" if c.hold_released else "claim"
+        lines.append(StatementLineOut(kind, c.claim_id, c.claim_id, f"{what}: visit {c.visit_date}",
+                                      c.claimed, c.tariff_ref, "claimed per tariff lines"))
+        for rule, reason, delta in c.adjustments:
+            if delta:
+                lines.append(StatementLineOut("adjustment", c.claim_id, c.claim_id, reason, delta,
+                                              "tariff" if rule == "tariff_cap" else "audit", rule))
+    for d in sorted(deductions, key=lambda d: (d.kind, d.ref)):
+        lines.append(StatementLineOut("deduction", d.ref, None, d.reason, -d.amount, d.tariff_line, d.rule))
+    return lines, money.total(l.amount for l in lines)
+
+
+# ---------------------------------------------------------------- account clearing
+def clearing_answer(own_items: list[dict], parts_items: list[dict]) -> str:
+    """account.cleared when neither settlement nor parts has an open item, else open_items."""
+    return "account.cleared" if not own_items and not parts_items else "account.open_items"
+
