@@ -477,7 +477,8 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 "warranty": t.warranty, "tier": t.tier, "province": t.province, "city": t.city,
                 "district": t.district, "lat": t.lat, "lon": t.lon, "geo_ambiguous": bool(t.geo_ambiguous),
                 "onsite_due": next((_aware(d.due_at) for d in t.deadlines if d.sla == "onsite"), None),
-                "wished_visit_at": t.wished_visit_at and _aware(t.wished_visit_at)}
+                "wished_visit_at": t.wished_visit_at and _aware(t.wished_visit_at),
+                "purchase_date": t.purchase_date}
 
     @staticmethod
     def _closed_event(t, outcome):
