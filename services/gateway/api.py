@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from shared import tenancy
 from shared.auth import principal_from_header
-from shared.errors import BadRequest
+from shared.errors import BadRequest, ValidationFailed
 from shared.validation import load
 from shared.web import error_response, http, json_response
 
@@ -73,9 +73,48 @@ def json_body(request):
     if not request.data:
         raise BadRequest("request body is empty", {"_body": ["expected a JSON object"]})
     try:
-        return json.loads(request.get_data(as_text=True))
+        body = json.loads(request.get_data().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"request body is not UTF-8: {exc.reason} at byte {exc.start}",
+                         {"_body": ["expected UTF-8 JSON"]}) from None
     except ValueError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}", {"_body": ["not valid JSON"]}) from None
+    where = _nul_path(body)
+    if where:  # PostgreSQL cannot store NUL in text: refuse it here, naming the field, not as a 500 later
+        raise ValidationFailed(f"{'.'.join(where)} contains a NUL character",
+                               {where[0]: [f"{'.'.join(where)}: NUL characters are not allowed"]})
+    return body
+
+
+def _nul_path(value, path=()):
+    """The path of the first key or string in a JSON value that contains a NUL character, else None."""
+    if isinstance(value, str):
+        return (path or ("_body",)) if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if "\x00" in k:
+                return path + (k,)
+            found = _nul_path(v, path + (k,))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _nul_path(v, path + (str(i),) if path else ("_body", str(i)))
+            if found:
+                return found
+    return None
+
+
+def csv_text(request):
+    """The request body as CSV text: UTF-8 (a BOM is dropped), not empty; else 400 naming the body."""
+    try:
+        text = request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"CSV is not UTF-8 text: {exc.reason} at byte {exc.start}",
+                         {"_body": ["expected UTF-8 CSV"]}) from None
+    if not text.strip():
+        raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
+    return text
 
 
 def query_args(request):

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from services.dispatch.schemas import technician_row_to_payload
 from services.gateway import schemas
-from services.gateway.api import API, ROUTES, Authenticator, _load, api, json_body, query_args
+from services.gateway.api import API, ROUTES, Authenticator, _load, api, csv_text, json_body, query_args
 from services.gateway.routes_certification import CertificationRoutes
 from services.gateway.routes_parts import PartsRoutes
 from services.gateway.routes_qa import QaRoutes
@@ -63,9 +63,7 @@ class GatewayService(CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoute
     @api("POST", f"{API}/tickets/import", "Import requests from CSV (UTF-8, header row); per-row report",
          content="text/csv", response=schemas.ImportRowResult)
     def import_tickets(self, request, principal):
-        text = request.get_data(as_text=True)
-        if not text.strip():
-            raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
+        text = csv_text(request)
         rows = [csv_row_to_payload(r) for r in csv.DictReader(io.StringIO(text))]
         if not rows:
             raise BadRequest("CSV has no data rows", {"_body": ["no rows"]})
@@ -156,9 +154,7 @@ class GatewayService(CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoute
          "Import technicians from CSV (skills 'a|b', certificates 'line=YYYY-MM-DD|...'); per-row report",
          content="text/csv", response=schemas.TechnicianImportResult, tag="technicians")
     def import_technicians(self, request, principal):
-        text = request.get_data(as_text=True).lstrip("\ufeff")
-        if not text.strip():
-            raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
+        text = csv_text(request)
         rows = [technician_row_to_payload(r) for r in csv.DictReader(io.StringIO(text))]
         if not rows:
             raise BadRequest("CSV has no data rows", {"_body": ["no rows"]})

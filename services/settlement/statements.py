@@ -253,6 +253,9 @@ class StatementEntrypoints:
         principal = self.db.principal
         if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE):
             raise Forbidden("only the center or HQ see an outlet's open items")
+        outlet = self.policies.directory.outlets.get(outlet_id)
+        if outlet is None or not principal.sees_tenant(outlet.center):
+            raise NotFound(f"outlet {outlet_id} not found")
         with self.db.uow() as uow:
             return self._open_items(uow, outlet_id)
 
