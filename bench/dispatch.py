@@ -578,6 +578,15 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
         "left_open": {s: sum(1 for v in visits if v["status"] == s) for s in ("unplanned", "scheduled", "unassignable")},
         "onsite_flag_mismatches": mismatch, "rpc_errors": rpc_errors[:20], "rpc_error_count": len(rpc_errors),
         "wall_s": round(time.monotonic() - wall0, 1), "solves": solves,
+        # per visit, to diagnose where the product and greedy differ
+        "visits": [{"id": v["id"], "tenant": v["tenant_id"], "tier": v["tier"], "priority": v["priority"],
+                    "product_line": v["product_line"], "lat": v["lat"], "lon": v["lon"],
+                    "received": v["received"].isoformat(), "due": v["due"].isoformat() if v["due"] else None,
+                    "could": could[v["id"]], "status": v["status"],
+                    "checkin": v["started_at"].isoformat() if v["started_at"] else None,
+                    "technician": next((x["technician_id"] for x in items if x["id"] == v["id"]), None),
+                    "greedy": ({"technician": g_assign[v["id"]][0], "arrival": g_assign[v["id"]][2].isoformat()}
+                               if g_assign.get(v["id"]) else None)} for v in visits],
     }
     floor_on_time = product["by_tier"]["all"]["on_time_share"]
     result["floor"] = {"on_time_ge_98pct": floor_on_time is not None and floor_on_time >= 0.98,

@@ -208,7 +208,25 @@ def travel_matrices(points, travel) -> tuple[np.ndarray, np.ndarray]:
     return km, minutes
 
 
-def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: int, t0: datetime) -> RVisit:
+def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list, minutes, end_index: dict,
+                      t0: datetime) -> bool:
+    """Whether some allowed technician-day, alone, gets there by the due time and home within
+    its shift (an optimistic test: other visits ignored)."""
+    due = minutes_since(t0, visit.due)
+    earliest = minutes_since(t0, visit.window_start) if visit.window_start and visit.window_start > t0 else 0.0
+    for k in allowed:
+        veh = vehicles[k]
+        arrive = max(minutes_since(t0, veh.start) + float(minutes[k][loc]), earliest)
+        if arrive > due + 1e-6:
+            continue
+        back = float(minutes[loc][end_index.get(k, k)])
+        if arrive + visit.service_minutes + back <= minutes_since(t0, veh.end) + 1e-6:
+            return True
+    return False
+
+
+def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: int, t0: datetime,
+                   late_anyway: bool = False) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
     visit's window, and the soft `deadline` is a service target SERVE_WITHIN_MINUTES after the
     visit becomes available (capped at the due time), costing 1 km per minute beyond it x priority:
@@ -221,9 +239,12 @@ def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: i
     common = dict(id=visit.id, location=location, demand=1, service=float(visit.service_minutes), priority=weight,
                   allowed_vehicles=allowed if len(allowed) < n_vehicles else None,
                   drop_penalty=DROP_PENALTY_KM * weight)
-    if not HARD_DEADLINES:
-        return RVisit(windows=((earliest, math.inf),), deadline=due, deadline_hard=False,
-                      lateness_penalty=LATENESS_KM_PER_MINUTE, **common)
+    if not HARD_DEADLINES or late_anyway:
+        # a visit no technician-day can reach by its due time (already overdue, or too far for
+        # what is left of the horizon's shifts) is served as soon as it can be: each minute late
+        # costs more than any detour (rather than dropping it and placing it wherever it is cheap)
+        return RVisit(windows=((earliest, math.inf),), deadline=None if due is None else max(due, 0.0),
+                      deadline_hard=False, lateness_penalty=LATENESS_KM_PER_MINUTE, **common)
     target = earliest + SERVE_WITHIN_MINUTES
     if due is not None:
         target = min(target, max(due, earliest))
@@ -280,7 +301,10 @@ def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status:
     for i, visit in enumerate(kept):
         allowed = [k for k, veh in enumerate(vehicles)
                    if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None]
-        rvisits.append(_routing_visit(visit, len(homes) + i, allowed, len(vehicles), t0))
+        loc = len(homes) + i
+        late_anyway = visit.due is not None and not _reachable_by_due(
+            visit, loc, allowed, vehicles, minutes, end_index, t0)
+        rvisits.append(_routing_visit(visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway))
     rvehicles = [RVehicle(id=f"{v.technician.id}@{v.day.isoformat()}", start=k, end=end_index.get(k, k),
                           capacity=v.capacity or v.technician.capacity,
                           shift=(minutes_since(t0, v.start), minutes_since(t0, v.end)))
