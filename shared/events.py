@@ -275,6 +275,8 @@ _register("visit.scheduled", "dispatch", 1, VisitEvent, "a visit was planned for
 _register("visit.started", "dispatch", 1, VisitEvent, "the technician checked in on site")
 _register("visit.completed", "dispatch", 1, VisitEvent, "the technician checked out, work done")
 _register("visit.unassignable", "dispatch", 1, VisitEvent, "no eligible technician can take the visit")
+_register("visit.released", "dispatch", 1, VisitEvent,
+          "a planned, not started visit was taken back from its outlet/technician (reason says why)")
 for _status in ("approved", "probation", "effective", "suspended", "reinstated", "revoking", "revoked",
                 "grade_changed", "line_eligibility"):
     _register(f"outlet.{_status}", "certification", 1, OutletEvent, f"an outlet's lifecycle step: {_status}")

@@ -401,12 +401,47 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
                 uow.emit("outlet.revoked", outlet_event(outlet, reason=(outlet.revocation or {}).get("reason_code")))
             else:
                 domain.decide("accounts_open", before, acting)
+                first = not uow.session.scalar(select(func.count()).select_from(OutletStep).where(
+                    OutletStep.outlet_id == outlet.id, OutletStep.action == "accounts_open"))
                 outlet.clearing_status, outlet.open_items = "open_items", items
                 self._step(uow, outlet, acting, "accounts_open", None, before, before, None, [],
                            {"request_id": payload["request_id"], "open_items": items})
+                if first and _only_reservations(items):
+                    # the revocation's first answer lists only parts reservations: those of the
+                    # outlet's planned visits go as dispatch releases them on outlet.revoking (at the
+                    # same time as this request): ask once more rather than wait for a hand re-request
+                    self._rerequest_clearing(uow, outlet, acting, now)
             outlet.updated_at = now
             uow.commit()
         log.info("outlet %s clearing answered: %s", payload["outlet_id"], "cleared" if cleared else "open items")
+
+    @on_event("dispatch", "visit.released")
+    def on_visit_released(self, payload):
+        self._retrying(self._on_visit_released, payload)
+
+    def _on_visit_released(self, payload):
+        """Dispatch took a planned visit back from a revoking outlet; parts lets the visit's reservation
+        go on the same event. If the last clearing answer listed nothing but reservations, ask again."""
+        uow, acting = self._event_uow(payload)
+        with uow:
+            if self._claimed(uow, "visit.released"):
+                return
+            outlet = uow.session.get(Outlet, payload["outlet_id"]) if payload.get("outlet_id") else None
+            if outlet is not None and outlet.status == S.REVOKING and outlet.clearing_status == "open_items" \
+                    and _only_reservations(outlet.open_items):
+                now = utcnow()
+                self._rerequest_clearing(uow, outlet, acting, now)
+                outlet.updated_at = now
+            uow.commit()
+
+    def _rerequest_clearing(self, uow, outlet, acting, now):
+        previous = outlet.clearing_request_id
+        self._request_clearing(uow, outlet, now)
+        self._step(uow, outlet, acting, "clearing_rerequested", None, outlet.status, outlet.status,
+                   "reservations released with the outlet's visits", [],
+                   {"previous_request_id": previous, "request_id": outlet.clearing_request_id})
+        log.info("outlet %s: clearing asked again (%s): open items were only reservations", outlet.id,
+                 outlet.clearing_request_id)
 
     @staticmethod
     def _retrying(fn, *args, attempts=3):
@@ -837,3 +872,9 @@ def _jsonable(value):
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def _only_reservations(items):
+    """Open items that are all parts reservations (dispatch's release of the outlet's visits lets
+    them go): worth asking again without waiting for anyone."""
+    return bool(items) and all(i.get("kind") == "reservation" for i in items)

@@ -58,7 +58,9 @@ class Visit(TenantScoped, Base):
     __table_args__ = (Index("ix_visit_tenant_status", "tenant_id", "status"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    ticket_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # a ticket may have several visits: the first one, then return visits (返修) after a negative
+    # callback; at most one of them is open at a time
+    ticket_id: Mapped[str] = mapped_column(String(32), index=True)
     ticket_number: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
     priority: Mapped[int] = mapped_column(Integer)
@@ -87,6 +89,8 @@ class Visit(TenantScoped, Base):
     parts_used: Mapped[list | None] = mapped_column(JSON)
     customer_confirmed: Mapped[bool | None] = mapped_column(Boolean)
     onsite_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # a return visit: the completed visit it goes back for (None: the ticket's first visit)
+    return_of: Mapped[str | None] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 

@@ -83,6 +83,7 @@ class BoardQuery(Schema):
          VisitStatus.UNASSIGNABLE, VisitStatus.CANCELLED)))
     outlet_id = fields.Str(load_default=None)
     technician_id = fields.Str(load_default=None)
+    ticket_id = fields.Str(load_default=None)  # a ticket's visits (the first one and any return visits)
     late_risk = fields.Bool(load_default=None)
     limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = fields.Int(load_default=0, validate=validate.Range(min=0))
@@ -135,6 +136,7 @@ class VisitOut(Schema):
     started_at = fields.AwareDateTime(allow_none=True)
     completed_at = fields.AwareDateTime(allow_none=True)
     onsite_on_time = fields.Bool(allow_none=True)
+    return_of = fields.Str(allow_none=True)  # a return visit: the completed visit it goes back for
     late_risk = fields.Bool()
     version = fields.Int()
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
+from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -71,6 +72,44 @@ def _today_states(session, tenant, now):
     return states
 
 
+def _commit_en_route(session, tenant, now, states, travel):
+    """The visits technicians are already on their way to: each technician's first scheduled,
+    not started visit of today whose planned departure (planned arrival less the drive from
+    where the technician is) has passed, the technician not being busy on site. They leave the
+    re-plan (a re-plan would otherwise restart the drive from home at every run and push the
+    arrival back each time), and the technician's day goes on from that site after that job.
+    Returns the committed visit ids; `states` is updated in place."""
+    day = now.astimezone(LOCAL_TZ).date()
+    day_start = datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+    day_end = day_start + timedelta(days=1)
+    first = {}
+    for v in session.scalars(select(Visit).where(
+            Visit.tenant_id == tenant, Visit.status == VisitStatus.SCHEDULED, Visit.technician_id.is_not(None),
+            Visit.planned_arrival >= day_start, Visit.planned_arrival < day_end)
+            .order_by(Visit.planned_arrival, Visit.route_order)):
+        first.setdefault(v.technician_id, v)
+    if not first:
+        return set()
+    homes = {t.id: (t.home_lat, t.home_lon) for t in session.scalars(
+        select(Technician).where(Technician.id.in_(list(first))))}
+    committed = set()
+    for tid, v in first.items():
+        state = states.get(tid)
+        if state is not None and state.busy_until > now:
+            continue  # still on site: not on the road yet
+        here = (state.lat, state.lon) if state is not None else homes.get(tid)
+        if here is None or here[0] is None or v.lat is None:
+            continue
+        _, minutes = domain.travel_matrices([here, (v.lat, v.lon)], travel)
+        arrival = _aware(v.planned_arrival)
+        if arrival - timedelta(minutes=float(minutes[0][1])) > now:
+            continue
+        committed.add(v.id)
+        states[tid] = domain.TodayState(v.lat, v.lon, max(arrival, now) + timedelta(minutes=v.service_minutes),
+                                        (state.used if state is not None else 0) + 1)
+    return committed
+
+
 def _wished_day_start(wish):
     """The customer's wished visit day opens the visit's window (intake sends a wished date as
     that day's closing time); a wish already past does not hold the visit back."""
@@ -82,6 +121,23 @@ def _wished_day_start(wish):
 
 
 _aware = as_utc
+
+RETURN_VISIT_REASON = "negative_callback"
+
+RELEASED = Counter("fsm_dispatch_visits_released_total", "Planned visits taken back from an outlet or technician",
+                   ["service", "tenant", "reason"], registry=metrics.REGISTRY)
+RETURN_VISITS = Counter("fsm_dispatch_return_visits_total", "Return visits created after a negative callback",
+                        ["service", "tenant"], registry=metrics.REGISTRY)
+
+
+def _latest(visits):
+    """The ticket's current visit: the open (or started) one if any, else the most recently received
+    one that was not cancelled (None: no such visit)."""
+    open_ = [v for v in visits if v.status in domain.OPEN_VISIT or v.status == VisitStatus.STARTED]
+    pool = open_ or [v for v in visits if v.status != VisitStatus.CANCELLED]
+    if not pool:
+        return None
+    return max(pool, key=lambda v: (_aware(v.received_at), _aware(v.completed_at) or _aware(v.received_at)))
 
 
 
@@ -156,11 +212,51 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         with self._event_uow(payload) as uow:
             if self._claimed(uow, "ticket.closed"):
                 return
-            visit = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
-            if visit is not None and visit.status in domain.OPEN_VISIT:
+            # a ticket may have several visits (return visits): every one still open is cancelled
+            for visit in uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"],
+                                                                 Visit.status.in_(domain.OPEN_VISIT))):
                 visit.status = VisitStatus.CANCELLED
                 self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
             uow.commit()
+
+    @on_event("intake", "ticket.escalated")
+    def on_ticket_escalated(self, payload):
+        """A negative callback reopened the ticket: a return visit (返修), once per escalation.
+
+        Only when the ticket's latest visit is completed and none is open; the return visit copies
+        the original (kind, place, product line), one priority step more urgent, due by the tenant's
+        on-site SLA counted from now. The planner plans it; `visit.scheduled` follows as usual."""
+        if payload["reason"] != RETURN_VISIT_REASON:
+            return
+        created = None
+        with self._event_uow(payload) as uow:
+            if self._claimed(uow, "ticket.escalated"):
+                return
+            last = _latest(uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).all())
+            if last is None or last.status != VisitStatus.COMPLETED:  # none yet, or one still open
+                log.info("ticket %s escalated (%s): no return visit (latest visit %s)", payload["ticket_id"],
+                         payload["reason"], last.status if last else "none")
+                uow.commit()  # remember the message id: it will never apply
+                return
+            created = self._return_visit(uow, last)
+            uow.commit()
+        log.info("ticket %s: return visit %s after visit %s", payload["ticket_id"], created, last.id)
+        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+
+    def _return_visit(self, uow, original):
+        now = utcnow()
+        policies = self.policies
+        onsite_due = policies.sla_policy(original.tenant_id).onsite_rule(original.tier or "local") \
+            .apply(policies.clock, now)
+        visit = Visit(
+            id=uuid.uuid4().hex, tenant_id=original.tenant_id, ticket_id=original.ticket_id,
+            ticket_number=original.ticket_number, kind=original.kind, priority=max(1, original.priority - 1),
+            product_line=original.product_line, lat=original.lat, lon=original.lon, city=original.city,
+            tier=original.tier, received_at=now, onsite_due=onsite_due, window_start=None,
+            service_minutes=original.service_minutes, status=VisitStatus.UNPLANNED, return_of=original.id)
+        uow.session.add(visit)
+        RETURN_VISITS.labels(self.name, original.tenant_id).inc()
+        return visit.id
 
     def _on_outlet(self, payload):
         with self._event_uow(payload) as uow:
@@ -192,7 +288,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 for visit in uow.session.scalars(select(Visit).where(
                         Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
                     if lines is None or visit.product_line in lines:
-                        self._release(visit)
+                        self._release(uow, visit, f"outlet_{payload['status']}" if lines is None
+                                      else f"line_ineligible:{line}")
                         released += 1
                 # a pin to one of its technicians would leave the visit with nobody
                 staff = select(Technician.id).where(Technician.outlet_id == payload["outlet_id"])
@@ -204,11 +301,15 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         log.info("outlet %s: %s (%s); %d visits released", payload["outlet_id"], event, payload["status"], released)
         self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
 
-    @staticmethod
-    def _release(visit):
-        """A planned, not started visit goes back to the planner."""
+    def _release(self, uow, visit, reason):
+        """A planned, not started visit goes back to the planner; `visit.released` (with the outlet
+        and technician it had) tells parts and intake in the same transaction."""
+        outlet_id, technician_id = visit.outlet_id, visit.technician_id
         visit.status, visit.technician_id, visit.outlet_id = VisitStatus.UNPLANNED, None, None
         visit.planned_arrival = visit.route_order = visit.planned_km = None
+        uow.emit("visit.released", self._visit_event(visit, outlet_id=outlet_id, technician_id=technician_id,
+                                                     reason=reason[:128]))
+        RELEASED.labels(self.name, visit.tenant_id, reason.split(":")[0]).inc()
 
     @on_event("certification", "outlet.effective")
     def on_outlet_effective(self, payload):
@@ -242,7 +343,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     def on_outlet_line_eligibility(self, payload):
         self._on_outlet(dict(payload, _event="outlet.line_eligibility"))
 
-    def _on_certificate(self, payload, valid):
+    def _on_certificate(self, payload, valid, reason=None):
         with self._event_uow(payload) as uow:
             if self._claimed(uow, "technician.certificate"):
                 return
@@ -262,7 +363,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 for visit in uow.session.scalars(select(Visit).where(
                         Visit.technician_id == tech.id, Visit.product_line == payload["product_line"],
                         Visit.status == VisitStatus.SCHEDULED)):
-                    self._release(visit)
+                    self._release(uow, visit, reason or "certificate_withdrawn")
                     released += 1
                 for visit in uow.session.scalars(select(Visit).where(
                         Visit.pinned_technician_id == tech.id, Visit.product_line == payload["product_line"],
@@ -280,11 +381,11 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
 
     @on_event("certification", "technician.expired")
     def on_technician_expired(self, payload):
-        self._on_certificate(payload, False)
+        self._on_certificate(payload, False, "certificate_expired")
 
     @on_event("certification", "technician.revoked")
     def on_technician_revoked(self, payload):
-        self._on_certificate(payload, False)
+        self._on_certificate(payload, False, "certificate_revoked")
 
     # ------------------------------------------------------------ technicians
     @rpc
@@ -428,6 +529,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     def _planning_input(self, uow, tenant, now):
         freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
         today = _today_states(uow.session, tenant, now)
+        en_route = _commit_en_route(uow.session, tenant, now, today, self.travel)
         outlet_rows = list(uow.session.scalars(select(OutletState).where(OutletState.tenant_id == tenant)))
         states = {s.outlet_id: s.status for s in outlet_rows}
         blocked = {s.outlet_id: set(s.blocked_lines or ()) for s in outlet_rows}
@@ -447,7 +549,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         views = []
         for v in uow.session.scalars(select(Visit).where(Visit.tenant_id == tenant, Visit.status.in_(
                 (VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.UNASSIGNABLE)))):
-            if v.lat is None or v.lon is None:
+            if v.lat is None or v.lon is None or v.id in en_route:
                 continue
             frozen = None
             arrival = _aware(v.planned_arrival)
@@ -506,7 +608,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         now = utcnow()
         with self.db.uow() as uow:
             stmt = select(Visit)
-            for key in ("status", "outlet_id", "technician_id"):
+            for key in ("status", "outlet_id", "technician_id", "ticket_id"):
                 if q.get(key):
                     stmt = stmt.where(getattr(Visit, key) == q[key])
             rows = uow.session.scalars(stmt.order_by(Visit.onsite_due, Visit.id)).all()

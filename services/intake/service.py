@@ -365,8 +365,35 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 if payload.get("outlet_id"):
                     self._set_outlet(uow, ticket, payload["outlet_id"])
                 self._audit(uow, ticket, acting, "visit_scheduled", before, ticket.status,
-                            data={"visit_id": payload["visit_id"], "technician_id": payload.get("technician_id")})
+                            data={"visit_id": payload["visit_id"], "technician_id": payload.get("technician_id"),
+                                  "outlet_id": payload.get("outlet_id"), "at": payload["at"].isoformat()})
         self._on_fact(payload, "visit.scheduled", handle)
+
+    @on_event("dispatch", "visit.released")
+    def on_visit_released(self, payload):
+        """Dispatch took the planned visit back (outlet suspended/revoked, line or certificate lost):
+        the ticket leaves the outlet and returns to the status it had before it was scheduled."""
+        def handle(uow, ticket, acting):
+            before = ticket.status
+            scheduled = [a for a in uow.session.scalars(select(AuditEntry).where(
+                AuditEntry.ticket_id == ticket.id, AuditEntry.action == "visit_scheduled").order_by(AuditEntry.id))
+                if (a.data or {}).get("visit_id") == payload["visit_id"]]
+            # visit.scheduled and visit.released travel on separate queues: a re-plan that overtook
+            # this release is newer and stands
+            newer = [a for a in scheduled if (a.data or {}).get("at")
+                     and datetime.fromisoformat(a.data["at"]) > payload["at"]]
+            data = {"visit_id": payload["visit_id"], "outlet_id": payload.get("outlet_id"),
+                    "technician_id": payload.get("technician_id"), "reason": payload.get("reason")}
+            if newer:
+                data["stale"] = True
+            elif ticket.status == Status.SCHEDULED:
+                prior = next((a.from_state for a in scheduled if a.from_state != Status.SCHEDULED), None)
+                ticket.status = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
+            if not newer and payload.get("outlet_id") and ticket.assigned_outlet_id == payload["outlet_id"]:
+                self._set_outlet(uow, ticket, None)
+            self._audit(uow, ticket, acting, "visit_released", before, ticket.status, note=payload.get("reason"),
+                        data=data)
+        self._on_fact(payload, "visit.released", handle)
 
     @on_event("dispatch", "visit.started")
     def on_visit_started(self, payload):
@@ -402,6 +429,26 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             self._audit(uow, ticket, acting, "callback_negative", before, ticket.status,
                         note=payload.get("reason"), data={"callback_id": payload["callback_id"]})
         self._on_fact(payload, "callback.negative", handle)
+
+    @on_event("qa", "callback.closed")
+    def on_callback_closed(self, payload):
+        """QA closed a negative callback. Resolved, and the return visit made since the negative
+        callback is completed: a ticket still reopened goes back to resolved. Otherwise (upheld, or
+        no completed return visit yet) only the audit row; the center resolves and closes by hand."""
+        def handle(uow, ticket, acting):
+            before = ticket.status
+            entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)
+                                          .order_by(AuditEntry.id)).all()
+            negative = max((a.id for a in entries if a.action == "callback_negative"
+                            and (a.data or {}).get("callback_id") == payload["callback_id"]), default=None)
+            returned = negative is not None and any(a.id > negative and a.action == "visit_completed" for a in entries)
+            if payload["outcome"] == "resolved" and returned \
+                    and ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE):
+                ticket.status = Status.RESOLVED
+            self._audit(uow, ticket, acting, "callback_closed", before, ticket.status, note=payload["outcome"],
+                        data={"callback_id": payload["callback_id"], "outcome": payload["outcome"],
+                              "return_visit_completed": returned})
+        self._on_fact(payload, "callback.closed", handle)
 
     @on_event("settlement", "settlement.refund_paid")
     def on_refund_paid(self, payload):

@@ -161,6 +161,7 @@ class VisitNeed(TenantScoped, Base):
     ticket_id: Mapped[str] = mapped_column(String(32), index=True)
     outlet_id: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))  # waiting_ticket | reserved | no_parts | completed | released
+    # the time of the last dispatch fact applied (visit.scheduled or visit.released): older ones are stale
     scheduled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.parts import domain, operations as ops, reconcile
-from services.parts.domain import MovementKind as K, RmaStatus
+from services.parts.domain import MovementKind as K, ReservationStatus as RS, RmaStatus
 from services.parts.models import (Base, Location, Movement, Part, Reconciliation, RejectedReceipt, Reservation,
                                    Rma, Scan, StockBalance, TicketFact, VisitNeed)
 from services.parts.schemas import (AdjustmentIn, CatalogueQuery, IssueParts, MovementQuery, OverdueCheck,
@@ -640,7 +640,10 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
                 uow.session.add(need)
                 uow.session.flush()
                 made = ops.reserve_for_visit(uow, self.catalogue, need, utcnow())
+            elif _stale(need, payload):
+                log.info("visit.scheduled for %s older than the last fact applied; ignored", need.visit_id)
             else:
+                need.scheduled_at = payload["at"]
                 if payload.get("outlet_id") and payload["outlet_id"] != need.outlet_id:
                     need.outlet_id = payload["outlet_id"]
                     ops.move_visit_reservations(uow.session, need.visit_id, need.outlet_id)
@@ -662,6 +665,42 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
                 need.status = "released"
             uow.commit()
 
+    @on_event("dispatch", "visit.released")
+    def on_visit_released(self, payload):
+        """Dispatch took a planned visit back from its outlet (suspended, revoking, a line or a
+        certificate lost): what is still only reserved for it at the old outlet goes back to the
+        warehouse, so the outlet's balance clears and the next `visit.scheduled` reserves afresh
+        for wherever the visit goes. Parts already issued to the outlet stay its stock."""
+        with self._fact_uow() as uow:
+            if uow.already_processed(self._event_id(), "visit.released"):
+                return
+            need = uow.session.get(VisitNeed, payload["visit_id"])
+            released = []
+            if need is None:
+                # released before parts heard it was scheduled (the events travel on separate
+                # queues): remember the release, so the late visit.scheduled does not reserve
+                uow.session.add(VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
+                                          ticket_id=payload["ticket_id"], outlet_id=None, status="released",
+                                          scheduled_at=payload["at"]))
+            elif _stale(need, payload) or need.status == "completed" \
+                    or (need.outlet_id and payload.get("outlet_id") and need.outlet_id != payload["outlet_id"]):
+                log.info("visit.released for %s does not apply (need %s at %s); ignored",
+                         need.visit_id, need.status, need.outlet_id)
+            else:
+                stmt = select(Reservation).where(Reservation.visit_id == need.visit_id,
+                                                 Reservation.status.in_(RS.OPEN))
+                if payload.get("outlet_id"):
+                    stmt = stmt.where(Reservation.outlet_id == payload["outlet_id"])
+                for res in uow.session.scalars(stmt):
+                    ops.release_reservation(uow.session, res)
+                    released.append(res.tenant_id)
+                if need.status in ("reserved", "waiting_ticket"):
+                    need.status = "released"
+                need.outlet_id, need.scheduled_at = None, payload["at"]
+            uow.commit()
+        for tenant in released:
+            RESERVATIONS.labels("parts", tenant, "released").inc()
+
     @on_event("dispatch", "visit.completed")
     def on_visit_completed(self, payload):
         with self._fact_uow() as uow:
@@ -671,6 +710,13 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
             self._commit(uow)
         for rma in rmas:
             RETURNS.labels("parts", rma.tenant_id, "created").inc()
+
+
+def _stale(need, payload):
+    """A dispatch fact older than the last one applied to the visit (scheduled and released travel
+    on separate queues, so a re-plan may overtake the release it follows)."""
+    last = as_utc(need.scheduled_at)
+    return last is not None and payload["at"] < last
 
 
 def store_reports(uow, reports, now):
