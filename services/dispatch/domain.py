@@ -522,14 +522,18 @@ def groups_full(problem: RoutingProblem, routes: dict) -> set:
 
 
 def greedy_start(problem: RoutingProblem) -> list[list[int]]:
-    """A feasible warm start: visits by due time, each at its cheapest on-time insertion
-    (those that fit nowhere on time are left to the solver). One route per vehicle."""
+    """A feasible warm start: visits by due time, each at its cheapest feasible insertion within
+    its window (hard deadlines met; those that fit nowhere are left to the solver). One route
+    per vehicle."""
     routes: dict = {}
     order = sorted(range(len(problem.visits)),
                    key=lambda i: (problem.visits[i].deadline if problem.visits[i].deadline is not None
                                   else math.inf, -problem.visits[i].priority))
     for i in order:
-        ins = insert_visit(problem, routes, i, allow_late=False)
+        # a hard deadline must be met; a soft one (a service target) may be passed within the
+        # window, each minute beyond it costing like lateness (so the earliest fit wins)
+        vi = problem.visits[i]
+        ins = insert_visit(problem, routes, i, allow_late=vi.deadline is not None and not vi.deadline_hard)
         if ins is not None:
             apply_insertion(routes, i, ins)
     return [routes.get(k, []) for k in range(len(problem.vehicles))]

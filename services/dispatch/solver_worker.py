@@ -21,6 +21,10 @@ def main():
     except OSError:  # pragma: no cover
         pass
     problem, time_limit, workers, initial = pickle.load(sys.stdin.buffer)
+    from services.dispatch.routing import SAVINGS_MAX_PAIRS
+
+    if initial == "greedy" and len(problem.visits) * len(problem.vehicles) > SAVINGS_MAX_PAIRS:
+        initial = None  # at that size cheapest arc + GLS did better than starting from greedy
     if initial == "greedy":  # built here, not in the service: it is CPU work too
         import time
 
