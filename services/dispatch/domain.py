@@ -226,7 +226,7 @@ def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list,
 
 
 def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: int, t0: datetime,
-                   late_anyway: bool = False) -> RVisit:
+                   late_anyway: bool = False, serve_within: float = SERVE_WITHIN_MINUTES) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
     visit's window, and the soft `deadline` is a service target SERVE_WITHIN_MINUTES after the
     visit becomes available (capped at the due time), costing 1 km per minute beyond it x priority:
@@ -245,7 +245,7 @@ def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: i
         # costs more than any detour (rather than dropping it and placing it wherever it is cheap)
         return RVisit(windows=((earliest, math.inf),), deadline=None if due is None else max(due, 0.0),
                       deadline_hard=False, lateness_penalty=LATENESS_KM_PER_MINUTE, **common)
-    target = earliest + SERVE_WITHIN_MINUTES
+    target = earliest + serve_within
     if due is not None:
         target = min(target, max(due, earliest))
     return RVisit(windows=((earliest, due if due is not None else math.inf),), deadline=target,
@@ -273,7 +273,8 @@ def minutes_since(t0: datetime, at: datetime) -> float:
 
 def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status: dict,
                   probation_full: set, now: datetime, calendar, travel, horizon_days: int = 6,
-                  outlet_limits: dict | None = None) -> PlanningInput:
+                  outlet_limits: dict | None = None,
+                  serve_within_minutes: float = SERVE_WITHIN_MINUTES) -> PlanningInput:
     """The routing problem of one tenant. `outlet_limits`: {outlet id: visits it may still take
     in this plan} for outlets on probation (their job limit less the visits already started)."""
     days = horizon(calendar, now, horizon_days)
@@ -304,7 +305,8 @@ def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status:
         loc = len(homes) + i
         late_anyway = visit.due is not None and not _reachable_by_due(
             visit, loc, allowed, vehicles, minutes, end_index, t0)
-        rvisits.append(_routing_visit(visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway))
+        rvisits.append(_routing_visit(visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway,
+                                      serve_within=serve_within_minutes))
     rvehicles = [RVehicle(id=f"{v.technician.id}@{v.day.isoformat()}", start=k, end=end_index.get(k, k),
                           capacity=v.capacity or v.technician.capacity,
                           shift=(minutes_since(t0, v.start), minutes_since(t0, v.end)))
