@@ -363,7 +363,7 @@ def summarise(visits, checkin, could, km):
 
 def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vhost="fsm-bench-dispatch",
               requests_csv=REQUESTS, out=None, horizon_days=6, freeze_minutes=120, workers=2,
-              max_days=12, log=_print, bound_seconds=20.0, target_hours=24.0):
+              max_days=12, log=_print, bound_seconds=20.0, target_hours=24.0, batch_minutes=60.0):
     import eventlet
     from nameko.runners import ServiceRunner
     from nameko.standalone.rpc import ServiceRpcProxy
@@ -553,7 +553,10 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
                         expected_visits[0] += 1
                         pending.add(r["tenant_id"])
                         if reopt_at is None:
-                            nxt = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+                            if batch_minutes >= 60:  # at the top of the next hour
+                                nxt = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+                            else:  # as the service batches new tickets (DISPATCH_BATCH_SECONDS)
+                                nxt = at + timedelta(minutes=batch_minutes)
                             reopt_at = nxt
                 elif ev[0] in ("reopt", "morning"):
                     tenants = sorted(pending) if ev[0] == "reopt" else sorted(open_tenants | pending)
@@ -698,13 +701,15 @@ def main(argv=None):
     ap.add_argument("--amqp-uri", default="amqp://guest:guest@127.0.0.1:5672/")
     ap.add_argument("--vhost", default="fsm-bench-dispatch")
     ap.add_argument("--out", help="write the figures as JSON")
+    ap.add_argument("--batch-minutes", type=float, default=60.0,
+                    help="re-plan this long after a tenant's first new ticket (60: at the top of the next hour)")
     ap.add_argument("--target-hours", type=float, default=24.0,
                     help="the planner's soft service target after a visit becomes available (DISPATCH_TARGET_HOURS)")
     ap.add_argument("--bound-seconds", type=float, default=20.0,
                     help="solve time per tenant of the clairvoyant bound (0: skip it)")
     a = ap.parse_args(argv)
     r = run_bench(a.time_limit, a.amqp_uri, a.vhost, a.requests, a.out, a.horizon_days, a.freeze_minutes, a.workers,
-                  bound_seconds=a.bound_seconds, target_hours=a.target_hours)
+                  bound_seconds=a.bound_seconds, target_hours=a.target_hours, batch_minutes=a.batch_minutes)
     return 0 if all(r["floor"].values()) else 2
 
 
