@@ -59,8 +59,10 @@ def run(ctx):
     lines.append(f"  {len(claims)} fee claim(s) {source}")
     if not claims:
         return lines + ["  no claim was created"], False
-    claim = next((c for c in claims if c["status"] == "center_review"), claims[0])
-    lines.append(f"  claim {claim['id']} of outlet {claim['outlet_id']} (grade {claim['grade']}), visit "
+    # a warranty claim shows the whole path to the statement (a self-paid one waits for its receipt)
+    claim = next((c for c in claims if c["status"] == "center_review" and c.get("payer") == "warranty"),
+                 next((c for c in claims if c["status"] == "center_review"), claims[0]))
+    lines.append(f"  claim {claim['id']} ({claim.get('payer')}) of outlet {claim['outlet_id']} (grade {claim['grade']}), visit "
                  f"{claim['visit_date']}, {claim['product_line']} {claim['kind']}, tariff "
                  f"{'+'.join(claim['tariff_versions'])}:")
     for pl in claim["price_lines"]:
@@ -87,6 +89,16 @@ def run(ctx):
         ok = ok and status == 200
     if not ok:
         return lines, False
+    if claim.get("payer") == "self_paid":
+        # the customer paid the outlet: its receipt makes the center's share part of the statement
+        outlet = Principal("demo-outlet-clerk", "outlet", tenant=tenant, outlet=claim["outlet_id"])
+        status, body = gw.call("POST", f"/api/v1/settlement/claims/{claim['id']}/receipt", outlet,
+                               json={"receipt_no": "SF-DEMO-0001", "amount": claim["tariff_total"]})
+        receipt = (body.get("receipt") or {}) if status == 200 else {}
+        shown = (f"outlet's share {receipt.get('outlet_share')}, center's {receipt.get('center_share')}"
+                 if status == 200 else body)
+        lines.append(f"  self-paid: the outlet records the customer's receipt -> HTTP {status} {shown}")
+        ok = ok and status == 200
     month = claim["visit_date"][:7]
     center = steps[0][0]
     status, st = gw.call("POST", "/api/v1/settlement/statements", center,
