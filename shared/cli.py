@@ -1380,7 +1380,8 @@ def cmd_bench_dispatch(args) -> int:
         mod = _bench_module("dispatch")
         amqp = args.amqp_uri or _config(args)["AMQP_URI"]
         res = mod.run_bench(args.time_limit, amqp, args.vhost, args.requests, args.out, args.horizon_days,
-                            args.freeze_minutes, args.workers)
+                            args.freeze_minutes, args.workers, bound_seconds=args.bound_seconds,
+                            target_hours=args.target_hours, batch_minutes=args.batch_minutes)
     return EXIT_OK if all(res["floor"].values()) else EXIT_PARTIAL
 
 
@@ -1466,6 +1467,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--freeze-minutes", type=float, default=120)
     b.add_argument("--requests", default=str(DEFAULT_REQUESTS), metavar="FILE")
     b.add_argument("--vhost", default="fsm-bench-dispatch")
+    b.add_argument("--batch-minutes", type=float, default=1.0,
+                   help="replay: re-plan this long after a tenant's first new ticket (60: top of the hour)")
+    b.add_argument("--target-hours", type=float, default=8.0, help="replay: DISPATCH_TARGET_HOURS")
+    b.add_argument("--bound-seconds", type=float, default=20.0,
+                   help="replay: solve time per tenant of the clairvoyant bound (0: skip)")
     b.add_argument("--scale", action="store_true", help="the scale benchmark instead of the replay")
     b.add_argument("--visits", type=int, default=1000)
     b.add_argument("--techs", type=int, default=60)
