@@ -363,7 +363,7 @@ def summarise(visits, checkin, could, km):
 
 def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vhost="fsm-bench-dispatch",
               requests_csv=REQUESTS, out=None, horizon_days=6, freeze_minutes=120, workers=2,
-              max_days=12, log=_print, bound_seconds=20.0, target_hours=8.0, batch_minutes=1.0):
+              max_days=12, log=_print, bound_seconds=20.0, target_hours=4.0, batch_minutes=1.0):
     import eventlet
     from nameko.runners import ServiceRunner
     from nameko.standalone.rpc import ServiceRpcProxy
@@ -703,7 +703,7 @@ def main(argv=None):
     ap.add_argument("--out", help="write the figures as JSON")
     ap.add_argument("--batch-minutes", type=float, default=1.0,
                     help="re-plan this long after a tenant's first new ticket (60: at the top of the next hour)")
-    ap.add_argument("--target-hours", type=float, default=8.0,
+    ap.add_argument("--target-hours", type=float, default=4.0,
                     help="the planner's soft service target after a visit becomes available (DISPATCH_TARGET_HOURS)")
     ap.add_argument("--bound-seconds", type=float, default=20.0,
                     help="solve time per tenant of the clairvoyant bound (0: skip it)")

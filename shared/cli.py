@@ -1469,7 +1469,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--vhost", default="fsm-bench-dispatch")
     b.add_argument("--batch-minutes", type=float, default=1.0,
                    help="replay: re-plan this long after a tenant's first new ticket (60: top of the hour)")
-    b.add_argument("--target-hours", type=float, default=8.0, help="replay: DISPATCH_TARGET_HOURS")
+    b.add_argument("--target-hours", type=float, default=4.0, help="replay: DISPATCH_TARGET_HOURS")
     b.add_argument("--bound-seconds", type=float, default=20.0,
                    help="replay: solve time per tenant of the clairvoyant bound (0: skip)")
     b.add_argument("--scale", action="store_true", help="the scale benchmark instead of the replay")

@@ -34,7 +34,7 @@ DROP_PENALTY_KM = 5_000_000.0
 # load spreads lateness over many visits (measured: 60% on time vs 89% for a greedy dispatcher).
 # The visits that cannot be on time are then placed late, by cheapest insertion (`read_plan`).
 HARD_DEADLINES = True
-SERVE_WITHIN_MINUTES = 8 * 60.0    # service target after a visit becomes available (soft)
+SERVE_WITHIN_MINUTES = 4 * 60.0    # service target after a visit becomes available (soft)
 EARLY_KM_PER_MINUTE = 1.0          # cost per minute beyond that target (OR-Tools' smallest: 1/unit)
 
 # China's mainland bounding box, for check-in positions

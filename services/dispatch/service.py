@@ -562,7 +562,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         inp = domain.build_problem(views, techs, states, probation_full, now, self.policies.clock.calendar,
                                    self.travel, int(self._cfg("DISPATCH_HORIZON_DAYS", 6)),
                                    outlet_limits=outlet_limits,
-                                   serve_within_minutes=60.0 * float(self._cfg("DISPATCH_TARGET_HOURS", 8)))
+                                   serve_within_minutes=60.0 * float(self._cfg("DISPATCH_TARGET_HOURS", 4)))
         return inp, views
 
     def _apply_plan(self, uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits):
