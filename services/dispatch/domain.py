@@ -32,7 +32,9 @@ DROP_PENALTY_KM = 5_000_000.0
 # dropped there, so the search maximises the (priority-weighted) number of on-time visits and then
 # minimises km. A soft, linear lateness cost minimises the SUM of late minutes instead, which under
 # load spreads lateness over many visits (measured: 60% on time vs 89% for a greedy dispatcher).
-# The visits that cannot be on time are then placed late, by cheapest insertion (`read_plan`).
+# A visit no technician-day can reach by its due time is served as soon as it can be (a lateness
+# cost, `_routing_visit`); one the solver drops for want of room is placed late afterwards by
+# cheapest insertion (`read_plan`).
 HARD_DEADLINES = True
 SERVE_WITHIN_MINUTES = 4 * 60.0    # service target after a visit becomes available (soft)
 EARLY_KM_PER_MINUTE = 1.0          # cost per minute beyond that target (OR-Tools' smallest: 1/unit)
@@ -517,7 +519,7 @@ def groups_full(problem: RoutingProblem, routes: dict) -> set:
     """The vehicles that may take no further visit: their group (e.g. an outlet on probation)
     already holds its limit of visits in `routes`."""
     full = set()
-    for group, limit in getattr(problem, "group_limits", ()) or ():
+    for group, limit in problem.group_limits:
         if sum(len(routes.get(k, ())) for k in group) >= limit:
             full.update(group)
     return full

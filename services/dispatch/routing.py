@@ -252,10 +252,10 @@ class _Model:
         solver = routing.solver()
         for group, limit in problem.group_limits:
             members = sorted({int(k) for k in group})
+            member_set = set(members)
             flags = []
             for i, vi in enumerate(visits):
-                allowed = range(len(vehicles)) if vi.allowed_vehicles is None else vi.allowed_vehicles
-                if set(members) & set(int(k) for k in allowed):
+                if vi.allowed_vehicles is None or member_set.intersection(int(k) for k in vi.allowed_vehicles):
                     idx = self.manager.NodeToIndex(nd + i)
                     flags.append(solver.IsMemberVar(routing.VehicleVar(idx), members))
             if len(flags) > max(limit, 0):
@@ -332,6 +332,8 @@ class _Search:
     def __init__(self, problem: RoutingProblem, cfg: dict):
         t0 = time.time()
         self.problem = problem
+        self.seed = DEFAULT_SEED
+        self.pyvrp_s = None  # seconds PyVRP took for the first solution, if it ran
         self.model = _Model(problem)
         self.routing = self.model.routing
         self.build_s = time.time() - t0
@@ -351,14 +353,13 @@ class _Search:
 
     def run(self, cfg: dict, seconds: float, start_routes=None) -> dict:
         routing, model = self.routing, self.model
-        self.pyvrp_s = getattr(self, "pyvrp_s", None)
         if cfg.get("fs") == "PYVRP":
             if start_routes is None:
                 from services.dispatch import hgs
 
                 t1 = time.time()
                 found = hgs.first_routes(self.problem, seconds * cfg.get("pyvrp_share", 0.85), SCALE,
-                                         seed=getattr(self, "seed", DEFAULT_SEED))
+                                         seed=self.seed)
                 self.pyvrp_s = time.time() - t1
                 if found is not None:
                     start_routes = found
@@ -398,7 +399,7 @@ class _Search:
 
     def stats(self) -> dict:
         return {"build_s": self.build_s, "first_s": self.first_s, "first_obj": self.first_obj,
-                "pyvrp_s": getattr(self, "pyvrp_s", None),
+                "pyvrp_s": self.pyvrp_s,
                 "wall_s": time.time() - self.t0, "restarts_ok": getattr(self, "restarts_ok", 0),
                 "restarts_failed": getattr(self, "restarts_failed", 0)}
 

@@ -258,9 +258,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         RETURN_VISITS.labels(self.name, original.tenant_id).inc()
         return visit.id
 
-    def _on_outlet(self, payload):
+    def _on_outlet(self, payload, event=None):
+        event = event or f"outlet.{payload['status']}"
         with self._event_uow(payload) as uow:
-            event = payload.get("_event") or f"outlet.{payload['status']}"
             if self._claimed(uow, event):
                 return
             state = uow.session.get(OutletState, payload["outlet_id"])
@@ -341,7 +341,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
 
     @on_event("certification", "outlet.line_eligibility")
     def on_outlet_line_eligibility(self, payload):
-        self._on_outlet(dict(payload, _event="outlet.line_eligibility"))
+        self._on_outlet(payload, "outlet.line_eligibility")
 
     def _on_certificate(self, payload, valid, reason=None):
         with self._event_uow(payload) as uow:
