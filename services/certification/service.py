@@ -30,7 +30,7 @@ from services.certification.schemas import (ApplyIn, CertificateCheck, Certifica
 from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
-from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from shared.messaging import on_event
 from shared.rpc import rpc
 from shared.validation import load

@@ -45,9 +45,6 @@ class RmaStatus:
     AT_FACTORY = "received_factory"            # receipt at the factory's returns desk
     INSPECTED = "inspected"                    # the factory's verdict is in: closed
 
-    OPEN_STATES = (OPEN,)
-    UNFINISHED = (OPEN, AT_WAREHOUSE, AT_FACTORY)
-
 
 INSPECTION_RESULTS = ("defect_confirmed", "no_fault_found", "wrong_part", "damaged_in_transit")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -370,6 +370,3 @@ def select_care_calls(seed: str, month: str, ticket_ids: list[str], rate: Decima
     """每月按20%比例电话慰问用户: round(20% x customers served) of a tenant's month, by keyed hash."""
     return pick(seed, f"{CARE}:{month}", rate, sorted(set(ticket_ids)), set())
 
-
-def as_local_date(at: datetime) -> date:
-    return at.astimezone(LOCAL_TZ).date()
