@@ -297,19 +297,13 @@ def greedy(visits, techs, outlet_status, calendar, travel, horizon_days, tz, pro
     return out, km
 
 
-def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seconds=20.0, horizon_days=10,
-                  log=None):
-    """Clairvoyant bound: per tenant, every visit of the week known from the start (its window
-    opens when it is received), one OR-Tools solve maximising the number on time (hard due
-    times, equal drop penalties). The visits on time in that plan are a set that one plan
-    serves on time together -- a stricter denominator than `could_be_on_time` (each visit
-    alone). Returns {visit id: True if on time in the bound's plan}."""
+def _tenant_problems(visits, techs, outlet_status, calendar, travel_model, tz, horizon_days):
+    """Per tenant: the week's routing problem with every visit known from the start (its window
+    opens when it is received), and each visit's due time in the problem's minutes."""
     from dataclasses import replace
 
     from services.dispatch import domain
-    from services.dispatch.routing import solve
 
-    out = {}
     by_tenant = defaultdict(list)
     for v in visits:
         by_tenant[v["tenant_id"]].append(v)
@@ -319,26 +313,67 @@ def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seco
         views = [replace(visit_view(v), window_start=v["received"]) for v in vs]
         tt = [t for t in techs if t.tenant_id == tenant]
         inp = domain.build_problem(views, tt, outlet_status, set(), now, calendar, travel_model, horizon_days)
-        problem = inp.problem
-        dues = domain.due_minutes(inp)
-        for rv, d in zip(problem.visits, dues):  # on time or not at all: what one plan does together
-            lo = min(a for a, _ in rv.windows)
-            rv.windows = ((lo, d if d is not None else math.inf),)
-            rv.drop_penalty = domain.DROP_PENALTY_KM
-            rv.deadline, rv.deadline_hard, rv.lateness_penalty = None, True, 0.0
-        plan = solve(problem, seconds, workers=2) if problem.visits else None
+        yield tenant, vs, inp.problem, domain.due_minutes(inp)
+
+
+def _set_windows(problem, dues, hard):
+    """Every visit must be served if it can be (equal drop penalties); `hard(i)`: its due time is
+    the hard end of its window, else it has none (no SLA at all in the objective)."""
+    from services.dispatch import domain
+
+    for i, (rv, d) in enumerate(zip(problem.visits, dues)):
+        lo = min(a for a, _ in rv.windows)
+        rv.windows = ((lo, d if d is not None and hard(i) else math.inf),)
+        rv.drop_penalty = domain.DROP_PENALTY_KM
+        rv.deadline, rv.deadline_hard, rv.lateness_penalty = None, True, 0.0
+
+
+def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seconds=20.0, horizon_days=10,
+                  log=None):
+    """Clairvoyant bounds, per tenant with every visit of the week known from the start.
+
+    1. On time: one OR-Tools solve maximising the number on time (hard due times, equal drop
+       penalties). The visits on time in that plan are a set that one plan serves on time
+       together -- a stricter denominator than `could_be_on_time` (each visit alone).
+    2. Travel with that many on time: the same visits' due times hard, every other visit served
+       without a due time, minimum km. What a plan serving the on-time set on time (and the
+       rest whenever) travels.
+    3. Travel with no SLA at all: every visit served whenever within the horizon, minimum km.
+       No plan serving the same visits travels less, whatever its on-time share.
+    Returns ({visit id: True if on time in plan 1}, {"on_time_km", "served", "no_sla_km",
+    "no_sla_served"})."""
+    from services.dispatch.routing import solve
+
+    out = {}
+    km = {"on_time_km": 0.0, "served": 0, "no_sla_km": 0.0, "no_sla_served": 0}
+    for tenant, vs, problem, dues in _tenant_problems(visits, techs, outlet_status, calendar, travel_model, tz,
+                                                      horizon_days):
+        if not problem.visits:
+            out.update({v["id"]: False for v in vs})
+            continue
+        _set_windows(problem, dues, lambda i: True)  # on time or not at all: what one plan does together
+        plan = solve(problem, seconds, workers=2)
         on = set()
-        if plan is not None:
-            for r in plan.routes:
-                for st in r.stops:
-                    d = dues[st.visit]
-                    if d is None or st.arrival <= d + 1e-6:
-                        on.add(problem.visits[st.visit].id)
+        for r in plan.routes:
+            for st in r.stops:
+                d = dues[st.visit]
+                if d is None or st.arrival <= d + 1e-6:
+                    on.add(st.visit)
         for v in vs:
-            out[v["id"]] = v["id"] in on
+            out[v["id"]] = False
+        out.update({problem.visits[i].id: True for i in on})
+        _set_windows(problem, dues, lambda i: i in on)
+        plan2 = solve(problem, seconds, workers=2)
+        _set_windows(problem, dues, lambda i: False)
+        plan3 = solve(problem, seconds, workers=2)
+        km["on_time_km"] += plan2.distance
+        km["served"] += sum(len(r.stops) for r in plan2.routes)
+        km["no_sla_km"] += plan3.distance
+        km["no_sla_served"] += sum(len(r.stops) for r in plan3.routes)
         if log:
-            log(f"  offline bound {tenant}: {len(on)}/{len(vs)} on time together")
-    return out
+            log(f"  offline bound {tenant}: {len(on)}/{len(vs)} on time together; {plan2.distance:,.0f} km serving "
+                f"{sum(len(r.stops) for r in plan2.routes)} with those on time; {plan3.distance:,.0f} km with no SLA")
+    return out, km
 
 
 # ---------------------------------------------------------------- metrics
@@ -611,13 +646,18 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     clairvoyant = None
     if bound_seconds:
         log(f"  clairvoyant bound: one {bound_seconds:.0f} s solve per tenant with the whole week known ...")
-        bound = offline_bound(visits, techs, outlet_status, calendar, travel.model, tz, seconds=bound_seconds,
-                              log=log)
+        bound, bound_km = offline_bound(visits, techs, outlet_status, calendar, travel.model, tz,
+                                        seconds=bound_seconds, log=log)
         pb = summarise(visits, svc_checkin, bound, svc_km)["by_tier"]["all"]
         gb = summarise(visits, g_checkin, bound, g_km)["by_tier"]["all"]
         clairvoyant = {"on_time_together": sum(bound.values()), "solve_s_per_tenant": bound_seconds,
                        "product_on_time_among": pb["on_time"], "product_share": pb["on_time_share"],
-                       "greedy_on_time_among": gb["on_time"], "greedy_share": gb["on_time_share"]}
+                       "greedy_on_time_among": gb["on_time"], "greedy_share": gb["on_time_share"],
+                       "travel_km_with_those_on_time": round(bound_km["on_time_km"], 1),
+                       "served_with_those_on_time": bound_km["served"],
+                       "travel_km_no_sla": round(bound_km["no_sla_km"], 1), "served_no_sla": bound_km["no_sla_served"],
+                       "saving_vs_greedy_with_those_on_time": round(1 - bound_km["on_time_km"] / g_km, 4) if g_km else None,
+                       "saving_vs_greedy_no_sla": round(1 - bound_km["no_sla_km"] / g_km, 4) if g_km else None}
     secs = [s["rpc_s"] for s in solves]
     result = {
         "week": [d.isoformat() for d in days], "requests": len(arrivals), "tickets": len(registered),
@@ -685,6 +725,11 @@ def table(r):
                      f"{c['on_time_together']} visits on time together; product on time among them "
                      f"{c['product_on_time_among']} ({100 * (c['product_share'] or 0):.1f}%), greedy "
                      f"{c['greedy_on_time_among']} ({100 * (c['greedy_share'] or 0):.1f}%)")
+        lines.append(f"clairvoyant travel: {c['travel_km_with_those_on_time']:,.1f} km serving "
+                     f"{c['served_with_those_on_time']} with those on time "
+                     f"({100 * (c['saving_vs_greedy_with_those_on_time'] or 0):.1f}% less than greedy); "
+                     f"{c['travel_km_no_sla']:,.1f} km serving {c['served_no_sla']} with no SLA at all "
+                     f"({100 * (c['saving_vs_greedy_no_sla'] or 0):.1f}% less)")
     lines.append(f"floor: on time >= 98% of could-be-on-time: {r['floor']['on_time_ge_98pct']}; "
                  f">= 15% less travel than greedy: {r['floor']['travel_le_85pct_of_greedy']}   "
                  f"(wall {r['wall_s']} s, rpc errors {r['rpc_error_count']}, left open {r['left_open']})")
