@@ -353,15 +353,10 @@ def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seco
             continue
         _set_windows(problem, dues, lambda i: True)  # on time or not at all: what one plan does together
         plan = solve(problem, seconds, workers=2)
-        on = set()
-        for r in plan.routes:
-            for st in r.stops:
-                d = dues[st.visit]
-                if d is None or st.arrival <= d + 1e-6:
-                    on.add(st.visit)
-        for v in vs:
-            out[v["id"]] = False
-        out.update({problem.visits[i].id: True for i in on})
+        on = {st.visit for r in plan.routes for st in r.stops
+              if dues[st.visit] is None or st.arrival <= dues[st.visit] + 1e-6}
+        on_ids = {problem.visits[i].id for i in on}
+        out.update({v["id"]: v["id"] in on_ids for v in vs})
         _set_windows(problem, dues, lambda i: i in on)
         plan2 = solve(problem, seconds, workers=2)
         _set_windows(problem, dues, lambda i: False)
@@ -645,12 +640,12 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     baseline = summarise(visits, g_checkin, could, g_km)
     clairvoyant = None
     if bound_seconds:
-        log(f"  clairvoyant bound: one {bound_seconds:.0f} s solve per tenant with the whole week known ...")
+        log(f"  clairvoyant bounds: three {bound_seconds:.0f} s solves per tenant with the whole week known ...")
         bound, bound_km = offline_bound(visits, techs, outlet_status, calendar, travel.model, tz,
                                         seconds=bound_seconds, log=log)
         pb = summarise(visits, svc_checkin, bound, svc_km)["by_tier"]["all"]
         gb = summarise(visits, g_checkin, bound, g_km)["by_tier"]["all"]
-        clairvoyant = {"on_time_together": sum(bound.values()), "solve_s_per_tenant": bound_seconds,
+        clairvoyant = {"on_time_together": sum(bound.values()), "solve_s": bound_seconds,
                        "product_on_time_among": pb["on_time"], "product_share": pb["on_time_share"],
                        "greedy_on_time_among": gb["on_time"], "greedy_share": gb["on_time_share"],
                        "travel_km_with_those_on_time": round(bound_km["on_time_km"], 1),
@@ -721,7 +716,7 @@ def table(r):
                  f"max {r['solve_visits']['max']})")
     c = r.get("clairvoyant")
     if c:
-        lines.append(f"clairvoyant bound (whole week known, {c['solve_s_per_tenant']:.0f} s per tenant): "
+        lines.append(f"clairvoyant bound (whole week known, {c['solve_s']:.0f} s per solve): "
                      f"{c['on_time_together']} visits on time together; product on time among them "
                      f"{c['product_on_time_among']} ({100 * (c['product_share'] or 0):.1f}%), greedy "
                      f"{c['greedy_on_time_among']} ({100 * (c['greedy_share'] or 0):.1f}%)")
@@ -751,7 +746,7 @@ def main(argv=None):
     ap.add_argument("--target-hours", type=float, default=4.0,
                     help="the planner's soft service target after a visit becomes available (DISPATCH_TARGET_HOURS)")
     ap.add_argument("--bound-seconds", type=float, default=20.0,
-                    help="solve time per tenant of the clairvoyant bound (0: skip it)")
+                    help="solve time of each clairvoyant-bound solve, three per tenant (0: skip them)")
     a = ap.parse_args(argv)
     r = run_bench(a.time_limit, a.amqp_uri, a.vhost, a.requests, a.out, a.horizon_days, a.freeze_minutes, a.workers,
                   bound_seconds=a.bound_seconds, target_hours=a.target_hours, batch_minutes=a.batch_minutes)

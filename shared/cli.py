@@ -1471,7 +1471,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay: re-plan this long after a tenant's first new ticket (60: top of the hour)")
     b.add_argument("--target-hours", type=float, default=4.0, help="replay: DISPATCH_TARGET_HOURS")
     b.add_argument("--bound-seconds", type=float, default=20.0,
-                   help="replay: solve time per tenant of the clairvoyant bound (0: skip)")
+                   help="replay: solve time of each clairvoyant-bound solve, three per tenant (0: skip)")
     b.add_argument("--scale", action="store_true", help="the scale benchmark instead of the replay")
     b.add_argument("--visits", type=int, default=1000)
     b.add_argument("--techs", type=int, default=60)

@@ -230,9 +230,9 @@ def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list,
 def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: int, t0: datetime,
                    late_anyway: bool = False, serve_within: float = SERVE_WITHIN_MINUTES) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
-    visit's window, and the soft `deadline` is a service target SERVE_WITHIN_MINUTES after the
-    visit becomes available (capped at the due time), costing 1 km per minute beyond it x priority:
-    without it, hard deadlines alone let the search defer every visit to its last feasible day
+    visit's window, and the soft `deadline` is a service target `serve_within` minutes (the
+    service: DISPATCH_TARGET_HOURS) after the visit becomes available (capped at the due time),
+    costing 1 km per minute beyond it x priority: without it, hard deadlines alone let the search defer every visit to its last feasible day
     (measured in bench/dispatch.py: 131 of 283 visits checked in by the week's end), which eats the
     capacity later arrivals need."""
     earliest = minutes_since(t0, visit.window_start) if visit.window_start and visit.window_start > t0 else 0.0
