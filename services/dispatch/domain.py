@@ -210,6 +210,31 @@ def travel_matrices(points, travel) -> tuple[np.ndarray, np.ndarray]:
     return km, minutes
 
 
+def en_route_point(origin: tuple, dest: tuple, arrival: datetime, now: datetime, travel) -> tuple:
+    """Where a technician driving from `origin` to `dest`, due there at `arrival`, is at `now`:
+    the point on the way from which the rest of the drive takes exactly `arrival - now` by the
+    travel model. Defined this way (not as a share of the distance), a re-plan that keeps the
+    technician on the same drive plans the same arrival, however often it runs."""
+    remaining = minutes_since(now, arrival)
+    if remaining <= 0:
+        return tuple(dest)
+    (la0, lo0), (la1, lo1) = origin, dest
+
+    def at(f):
+        return (la0 + (la1 - la0) * f, lo0 + (lo1 - lo0) * f)
+
+    if float(travel_matrices([tuple(origin), tuple(dest)], travel)[1][0][1]) <= remaining:
+        return tuple(origin)
+    lo, hi = 0.0, 1.0  # the drive left from at(f) shrinks as f grows
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        if float(travel_matrices([at(mid), tuple(dest)], travel)[1][0][1]) > remaining:
+            lo = mid
+        else:
+            hi = mid
+    return at(hi)
+
+
 def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list, minutes, end_index: dict,
                       t0: datetime) -> bool:
     """Whether some allowed technician-day, alone, gets there by the due time and home within

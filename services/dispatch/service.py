@@ -77,8 +77,11 @@ def _commit_en_route(session, tenant, now, states, travel):
     not started visit of today whose planned departure (planned arrival less the drive from
     where the technician is) has passed, the technician not being busy on site. They leave the
     re-plan (a re-plan would otherwise restart the drive from home at every run and push the
-    arrival back each time), and the technician's day goes on from that site after that job.
-    Returns the committed visit ids; `states` is updated in place."""
+    arrival back each time), and the technician's day goes on from that site after that job. A
+    drive to a visit that will be late anyway is not committed: the technician may be sent
+    elsewhere from the point reached on the road, and that visit is not frozen to the day (it may
+    move to a later one). Returns (committed visit ids, redirectable visit ids); `states` is
+    updated in place."""
     day = now.astimezone(LOCAL_TZ).date()
     day_start = datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
     day_end = day_start + timedelta(days=1)
@@ -89,10 +92,10 @@ def _commit_en_route(session, tenant, now, states, travel):
             .order_by(Visit.planned_arrival, Visit.route_order)):
         first.setdefault(v.technician_id, v)
     if not first:
-        return set()
+        return set(), set()
     homes = {t.id: (t.home_lat, t.home_lon) for t in session.scalars(
         select(Technician).where(Technician.id.in_(list(first))))}
-    committed = set()
+    committed, loose = set(), set()
     for tid, v in first.items():
         state = states.get(tid)
         if state is not None and state.busy_until > now:
@@ -104,10 +107,20 @@ def _commit_en_route(session, tenant, now, states, travel):
         arrival = _aware(v.planned_arrival)
         if arrival - timedelta(minutes=float(minutes[0][1])) > now:
             continue
+        used = state.used if state is not None else 0
+        due = _aware(v.onsite_due)
+        if due is not None and arrival > due:
+            # late anyway: the drive may be redirected to a visit that can still be on time. The
+            # visit stays in the re-plan and the technician's day goes on from where the car is
+            # now; a re-plan that keeps the drive plans the same arrival (`en_route_point`)
+            lat, lon = domain.en_route_point(here, (v.lat, v.lon), arrival, now, travel)
+            states[tid] = domain.TodayState(lat, lon, now, used)
+            loose.add(v.id)
+            continue
         committed.add(v.id)
         states[tid] = domain.TodayState(v.lat, v.lon, max(arrival, now) + timedelta(minutes=v.service_minutes),
-                                        (state.used if state is not None else 0) + 1)
-    return committed
+                                        used + 1)
+    return committed, loose
 
 
 def _wished_day_start(wish):
@@ -529,7 +542,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     def _planning_input(self, uow, tenant, now):
         freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
         today = _today_states(uow.session, tenant, now)
-        en_route = _commit_en_route(uow.session, tenant, now, today, self.travel)
+        en_route, redirectable = _commit_en_route(uow.session, tenant, now, today, self.travel)
         outlet_rows = list(uow.session.scalars(select(OutletState).where(OutletState.tenant_id == tenant)))
         states = {s.outlet_id: s.status for s in outlet_rows}
         blocked = {s.outlet_id: set(s.blocked_lines or ()) for s in outlet_rows}
@@ -553,7 +566,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 continue
             frozen = None
             arrival = _aware(v.planned_arrival)
-            if v.status == VisitStatus.SCHEDULED and arrival is not None and arrival <= now + freeze:
+            if v.status == VisitStatus.SCHEDULED and arrival is not None and arrival <= now + freeze \
+                    and v.id not in redirectable:
                 frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
             views.append(domain.VisitView(
                 id=v.id, product_line=v.product_line, kind=v.kind, priority=v.priority, lat=v.lat, lon=v.lon,

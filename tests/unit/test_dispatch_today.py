@@ -40,3 +40,24 @@ def test_day_with_no_capacity_left_is_not_offered():
     state = domain.TodayState(lat=31.0, lon=115.0, busy_until=NOW, used=4)
     days = domain.tech_days([tech(state)], [NOW.astimezone(domain.LOCAL_TZ).date()], NOW)
     assert days == []
+
+
+def test_en_route_point_leaves_exactly_the_rest_of_the_drive():
+    model = TravelModel()
+    home, site = (30.17, 114.96), (30.92, 113.92)  # Ezhou outlet to Xiaogan: a long drive
+    drive = float(domain.travel_matrices([home, site], model)[1][0][1])
+    assert drive > 120
+    arrival = NOW + timedelta(minutes=drive)
+    # not yet left: still at home; arrived: at the site
+    assert domain.en_route_point(home, site, arrival + timedelta(minutes=5), NOW, model) == home
+    assert domain.en_route_point(home, site, arrival, arrival + timedelta(minutes=1), model) == site
+    later = NOW + timedelta(minutes=50)
+    here = domain.en_route_point(home, site, arrival, later, model)
+    left = float(domain.travel_matrices([here, site], model)[1][0][1])
+    assert abs(left - (drive - 50)) < 0.05
+    assert min(home[0], site[0]) < here[0] < max(home[0], site[0])
+    # a re-plan from the point reached finds the same point again later: no creep across re-plans
+    again = NOW + timedelta(minutes=80)
+    a = domain.en_route_point(home, site, arrival, again, model)
+    b = domain.en_route_point(here, site, arrival, again, model)
+    assert abs(a[0] - b[0]) < 1e-4 and abs(a[1] - b[1]) < 1e-4
