@@ -235,6 +235,35 @@ def en_route_point(origin: tuple, dest: tuple, arrival: datetime, now: datetime,
     return at(hi)
 
 
+def on_the_road(state: TodayState | None, home: tuple | None, site: tuple, arrival: datetime,
+                due: datetime | None, service_minutes: int, now: datetime, travel):
+    """Whether a technician is already driving to its next visit, and where its day goes on.
+
+    `state`: its day so far (None: it starts from `home`); the visit at `site`, planned for
+    `arrival`. None when the technician is still on site or its planned departure (arrival less
+    the drive) has not come. Otherwise (redirectable, TodayState):
+    - committed (False): the visit leaves the re-plan (a re-plan would otherwise restart the drive
+      from where it began at every run and push the arrival back each time); the day goes on from
+      that site after that job;
+    - redirectable (True): the visit will be late anyway, so the car may be sent to a visit that
+      can still be on time. The visit stays in the re-plan and the day goes on from the point
+      reached on the road, now (`en_route_point`: a re-plan that keeps the drive plans the same
+      arrival)."""
+    if state is not None and state.busy_until > now:
+        return None  # still on site: not on the road yet
+    here = (state.lat, state.lon) if state is not None else home
+    if here is None or here[0] is None:
+        return None
+    drive = float(travel_matrices([tuple(here), tuple(site)], travel)[1][0][1])
+    if arrival - timedelta(minutes=drive) > now:
+        return None
+    used = state.used if state is not None else 0
+    if due is not None and arrival > due:
+        lat, lon = en_route_point(here, site, arrival, now, travel)
+        return True, TodayState(lat, lon, now, used)
+    return False, TodayState(site[0], site[1], max(arrival, now) + timedelta(minutes=service_minutes), used + 1)
+
+
 def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list, minutes, end_index: dict,
                       t0: datetime) -> bool:
     """Whether some allowed technician-day, alone, gets there by the due time and home within

@@ -73,15 +73,10 @@ def _today_states(session, tenant, now):
 
 
 def _commit_en_route(session, tenant, now, states, travel):
-    """The visits technicians are already on their way to: each technician's first scheduled,
-    not started visit of today whose planned departure (planned arrival less the drive from
-    where the technician is) has passed, the technician not being busy on site. They leave the
-    re-plan (a re-plan would otherwise restart the drive from home at every run and push the
-    arrival back each time), and the technician's day goes on from that site after that job. A
-    drive to a visit that will be late anyway is not committed: the technician may be sent
-    elsewhere from the point reached on the road, and that visit is not frozen to the day (it may
-    move to a later one). Returns (committed visit ids, redirectable visit ids); `states` is
-    updated in place."""
+    """The visits technicians are already on their way to (`domain.on_the_road`): each
+    technician's first scheduled, not started visit of today. Committed ones leave the re-plan;
+    redirectable ones (late anyway) stay in it, not frozen to the day. Returns (committed visit
+    ids, redirectable visit ids); `states` is updated in place."""
     day = now.astimezone(LOCAL_TZ).date()
     day_start = datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
     day_end = day_start + timedelta(days=1)
@@ -97,29 +92,14 @@ def _commit_en_route(session, tenant, now, states, travel):
         select(Technician).where(Technician.id.in_(list(first))))}
     committed, loose = set(), set()
     for tid, v in first.items():
-        state = states.get(tid)
-        if state is not None and state.busy_until > now:
-            continue  # still on site: not on the road yet
-        here = (state.lat, state.lon) if state is not None else homes.get(tid)
-        if here is None or here[0] is None or v.lat is None:
+        if v.lat is None:
             continue
-        _, minutes = domain.travel_matrices([here, (v.lat, v.lon)], travel)
-        arrival = _aware(v.planned_arrival)
-        if arrival - timedelta(minutes=float(minutes[0][1])) > now:
+        road = domain.on_the_road(states.get(tid), homes.get(tid), (v.lat, v.lon), _aware(v.planned_arrival),
+                                  _aware(v.onsite_due), v.service_minutes, now, travel)
+        if road is None:
             continue
-        used = state.used if state is not None else 0
-        due = _aware(v.onsite_due)
-        if due is not None and arrival > due:
-            # late anyway: the drive may be redirected to a visit that can still be on time. The
-            # visit stays in the re-plan and the technician's day goes on from where the car is
-            # now; a re-plan that keeps the drive plans the same arrival (`en_route_point`)
-            lat, lon = domain.en_route_point(here, (v.lat, v.lon), arrival, now, travel)
-            states[tid] = domain.TodayState(lat, lon, now, used)
-            loose.add(v.id)
-            continue
-        committed.add(v.id)
-        states[tid] = domain.TodayState(v.lat, v.lon, max(arrival, now) + timedelta(minutes=v.service_minutes),
-                                        used + 1)
+        redirectable, states[tid] = road
+        (loose if redirectable else committed).add(v.id)
     return committed, loose
 
 

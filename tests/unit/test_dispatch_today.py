@@ -61,3 +61,26 @@ def test_en_route_point_leaves_exactly_the_rest_of_the_drive():
     a = domain.en_route_point(home, site, arrival, again, model)
     b = domain.en_route_point(here, site, arrival, again, model)
     assert abs(a[0] - b[0]) < 1e-4 and abs(a[1] - b[1]) < 1e-4
+
+
+def test_on_the_road_commits_a_drive_unless_its_visit_is_late_anyway():
+    model = TravelModel()
+    home, site = (30.17, 114.96), (30.92, 113.92)
+    drive = float(domain.travel_matrices([home, site], model)[1][0][1])
+    arrival = NOW + timedelta(minutes=drive - 30)  # left half an hour ago
+    due_later, due_past = arrival + timedelta(hours=1), NOW - timedelta(hours=1)
+    # not left yet; still on site at the last job
+    assert domain.on_the_road(None, home, site, NOW + timedelta(minutes=drive + 5), due_later, 90, NOW, model) is None
+    busy = domain.TodayState(home[0], home[1], NOW + timedelta(minutes=10), 1)
+    assert domain.on_the_road(busy, home, site, arrival, due_later, 90, NOW, model) is None
+    # on the way to a visit it will reach on time: committed, the day goes on from the site
+    redirectable, state = domain.on_the_road(None, home, site, arrival, due_later, 90, NOW, model)
+    assert redirectable is False
+    assert (state.lat, state.lon, state.used) == (site[0], site[1], 1)
+    assert state.busy_until == arrival + timedelta(minutes=90)
+    # on the way to a visit late anyway: the day goes on from the road, now, nothing used
+    done = domain.TodayState(home[0], home[1], NOW - timedelta(hours=1), 2)
+    redirectable, state = domain.on_the_road(done, home, site, arrival, due_past, 90, NOW, model)
+    assert redirectable is True and state.busy_until == NOW and state.used == 2
+    left = float(domain.travel_matrices([(state.lat, state.lon), site], model)[1][0][1])
+    assert abs(left - (drive - 30)) < 0.05

@@ -1,0 +1,188 @@
+"""Clairvoyant travel with a budget of late visits: how little a plan knowing the whole week can
+travel when it may miss up to N of the visits that could be on time (the replay's floor allows
+2% of them: 5 of 257).
+
+    .venv/bin/python bench/dispatch_budget.py --from bench/out/dispatch.json [--late 5] [--seconds 15]
+
+Reads the visits (sites, arrival and due times, "could be on time") and greedy's km of a replay
+written by `bench/dispatch.py --out`. Per tenant, every visit of the week known from the start
+(`dispatch._tenant_problems`, 10-day horizon), each visit is offered to OR-Tools twice: an
+on-time copy (its due time the hard end of its window) and a late copy (no due time), with the
+constraint that exactly one of the two is served. Serving the late copy costs a fixed lambda km
+(the on-time copy's drop penalty), so each solve minimises km + lambda x (visits late): a
+Lagrangian sweep over lambda traces the trade-off between travel and visits late. The search
+starts from the clairvoyant plan that keeps every could-be visit on time (`offline_bound`'s
+second plan); its guided local search swaps copies (OR-Tools' extended swap-active operator).
+The tenants' points are then combined (a knapsack over the late budget) into the least total
+km with at most N could-be visits late. These are plans found by a heuristic, not proven optima.
+"""
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+for p in (str(REPO), str(REPO / "bench")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+LAMBDAS = (150.0, 300.0, 600.0, 1200.0)
+
+
+def load_replay(path):
+    r = json.loads(Path(path).read_text(encoding="utf-8"))
+    visits = []
+    for v in r["visits"]:
+        visits.append(dict(v, tenant_id=v["tenant"], received=datetime.fromisoformat(v["received"]),
+                           due=datetime.fromisoformat(v["due"]) if v["due"] else None))
+    return r, visits
+
+
+def twin_problem(problem, dues, lam):
+    """Visits 0..n-1: on-time copies (hard due, drop penalty lam); n..2n-1: late copies."""
+    import math
+
+    on, late = [], []
+    for rv, d in zip(problem.visits, dues):
+        lo = min(a for a, _ in rv.windows)
+        common = dict(deadline=None, deadline_hard=True, lateness_penalty=0.0)
+        on.append(replace(rv, windows=((lo, d if d is not None else math.inf),), drop_penalty=lam, **common))
+        late.append(replace(rv, windows=((lo, math.inf),), drop_penalty=0.0, **common))
+    return replace(problem, visits=on + late)
+
+
+def solve_twin(problem, start_routes, seconds):
+    """One in-process OR-Tools search on the twin problem, exactly one copy of each visit served."""
+    from services.dispatch import routing
+
+    n = len(problem.visits) // 2
+
+    class TwinModel(routing._Model):
+        def __init__(self, p):
+            super().__init__(p)
+            solver, r = self.routing.solver(), self.routing
+            for i in range(n):
+                a, b = (self.manager.NodeToIndex(self.nd + j) for j in (i, n + i))
+                solver.Add(r.ActiveVar(a) + r.ActiveVar(b) == 1)
+
+    cfg = {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1],
+           "ops": {"use_extended_swap_active": True}}
+    original = routing._Model
+    routing._Model = TwinModel
+    try:
+        search = routing._Search(problem, cfg)
+    finally:
+        routing._Model = original
+    res = search.run(routing._epoch_cfg(cfg, 0), seconds, start_routes)
+    if res["routes"] is None:
+        return None
+    return routing.evaluate_routes(problem, res["routes"])
+
+
+def tenant_curve(problem, dues, could, seconds, lambdas, log):
+    """[(visits late among could-be, km)] for the kept-on-time plan and each lambda."""
+    from bench.dispatch import _set_windows
+    from services.dispatch.routing import solve
+
+    n = len(problem.visits)
+    _set_windows(problem, dues, lambda i: True)
+    plan1 = solve(problem, seconds, workers=2)
+    on = {st.visit for r in plan1.routes for st in r.stops if dues[st.visit] is None
+          or st.arrival <= dues[st.visit] + 1e-6}
+    _set_windows(problem, dues, lambda i: i in on)
+    plan2 = solve(problem, seconds, workers=2)
+
+    def late_among_could(plan):
+        served_on = {st.visit for r in plan.routes for st in r.stops if st.visit < n}
+        return sum(1 for i in range(n) if could[i] and i not in served_on)
+
+    start = [[] for _ in problem.vehicles]  # plan 2 in twin indices: the on-time set's on-time copies
+    for r in plan2.routes:
+        start[r.vehicle] = [st.visit if st.visit in on else n + st.visit for st in r.stops]
+    base_late = sum(1 for i in range(n) if could[i] and i not in on)
+    points = [(base_late, plan2.distance, "kept")]
+    for lam in lambdas:
+        plan = solve_twin(twin_problem(problem, dues, lam), start, seconds)
+        if plan is None or plan.dropped:
+            log(f"    lambda {lam:g}: no complete plan")
+            continue
+        points.append((late_among_could(plan), plan.distance, f"lambda {lam:g}"))
+        log(f"    lambda {lam:g}: {points[-1][0]} could-be late, {plan.distance:,.0f} km")
+    return points
+
+
+def combine(curves, budget):
+    """Least total km over the tenants with at most `budget` could-be visits late (knapsack)."""
+    best = {0: (0.0, [])}
+    for tenant, points in curves:
+        nxt = {}
+        for used, (km, picks) in best.items():
+            for late, dist, label in points:
+                u = used + late
+                if u > budget:
+                    continue
+                cand = (km + dist, picks + [(tenant, label, late, round(dist, 1))])
+                if u not in nxt or cand[0] < nxt[u][0]:
+                    nxt[u] = cand
+        best = nxt
+    return min(best.values(), key=lambda x: x[0]) if best else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--from", dest="src", required=True, help="a replay's JSON (bench/dispatch.py --out)")
+    ap.add_argument("--late", type=int, default=5, help="could-be visits allowed late (default 5: 2%% of 257)")
+    ap.add_argument("--seconds", type=float, default=15.0, help="per solve")
+    ap.add_argument("--lambdas", default=",".join(f"{x:g}" for x in LAMBDAS), help="km per late visit, comma-separated")
+    ap.add_argument("--out", help="write the figures as JSON")
+    a = ap.parse_args(argv)
+
+    from bench.dispatch import TIERS, _tenant_problems, load_technicians  # noqa: F401
+    from shared.config import load_config
+    from shared.geo import TravelModel
+    from shared.tenants import TenantDirectory
+    from shared.workcal import ChinaCalendar
+    from services.dispatch import domain
+
+    def log(*x):
+        print(*x, flush=True)
+
+    r, visits = load_replay(a.src)
+    _, techs = load_technicians()
+    config = load_config()
+    status = {o.id: o.status for o in TenantDirectory.from_config(config).outlets.values()}
+    model = TravelModel.from_config(config.get("TRAVEL_MODEL") or {})
+    lambdas = [float(x) for x in a.lambdas.split(",") if x]
+    greedy_km = r["greedy"]["travel_km"]
+    could_total = sum(1 for v in visits if v["could"])
+    curves = []
+    for tenant, vs, problem, dues in _tenant_problems(visits, techs, status, ChinaCalendar.default(), model,
+                                                      domain.LOCAL_TZ, 10):
+        by_id = {v["id"]: v for v in vs}
+        could = [bool(by_id[rv.id]["could"]) for rv in problem.visits]
+        log(f"  {tenant}: {len(problem.visits)} visits, {sum(could)} could be on time")
+        curves.append((tenant, tenant_curve(problem, dues, could, a.seconds, lambdas, log)))
+    best = combine(curves, a.late)
+    kept = sum(min((d for late, d, lab in pts if lab == "kept")) for _, pts in curves)
+    out = {"source": a.src, "greedy_km": greedy_km, "could_be_on_time": could_total, "late_budget": a.late,
+           "seconds_per_solve": a.seconds, "lambdas": lambdas,
+           "curves": {t: [{"late": late, "km": round(d, 1), "plan": lab} for late, d, lab in pts] for t, pts in curves},
+           "kept_km": round(kept, 1), "kept_saving_vs_greedy": round(1 - kept / greedy_km, 4),
+           "budget_km": round(best[0], 1) if best else None,
+           "budget_saving_vs_greedy": round(1 - best[0] / greedy_km, 4) if best else None,
+           "budget_picks": best[1] if best else None}
+    log(f"greedy {greedy_km:,.1f} km; clairvoyant, every could-be visit on time: {kept:,.1f} km "
+        f"({100 * out['kept_saving_vs_greedy']:.1f}% less)")
+    if best:
+        log(f"clairvoyant, at most {a.late} of {could_total} could-be visits late: {best[0]:,.1f} km "
+            f"({100 * out['budget_saving_vs_greedy']:.1f}% less than greedy; the floor asks 15%)")
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
