@@ -54,10 +54,12 @@ def twin_problem(problem, dues, lam):
 
 
 def solve_twin(problem, start_routes, seconds):
-    """One in-process OR-Tools search on the twin problem, exactly one copy of each visit served."""
+    """One in-process OR-Tools search on the twin problem from `start_routes`: exactly one copy
+    served of each visit the start serves, at most one of the others."""
     from services.dispatch import routing
 
     n = len(problem.visits) // 2
+    served = {v % n for r in start_routes for v in r}
 
     class TwinModel(routing._Model):
         def __init__(self, p):
@@ -65,7 +67,8 @@ def solve_twin(problem, start_routes, seconds):
             solver, r = self.routing.solver(), self.routing
             for i in range(n):
                 a, b = (self.manager.NodeToIndex(self.nd + j) for j in (i, n + i))
-                solver.Add(r.ActiveVar(a) + r.ActiveVar(b) == 1)
+                both = r.ActiveVar(a) + r.ActiveVar(b)
+                solver.Add(both == 1 if i in served else both <= 1)
 
     cfg = {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1],
            "ops": {"use_extended_swap_active": True}}
@@ -101,12 +104,14 @@ def tenant_curve(problem, dues, could, seconds, lambdas, log):
     start = [[] for _ in problem.vehicles]  # plan 2 in twin indices: the on-time set's on-time copies
     for r in plan2.routes:
         start[r.vehicle] = [st.visit if st.visit in on else n + st.visit for st in r.stops]
+    plan2_served = sum(len(r.stops) for r in plan2.routes)
     base_late = sum(1 for i in range(n) if could[i] and i not in on)
     points = [(base_late, plan2.distance, "kept")]
     for lam in lambdas:
         plan = solve_twin(twin_problem(problem, dues, lam), start, seconds)
-        if plan is None or plan.dropped:
-            log(f"    lambda {lam:g}: no complete plan")
+        served = 0 if plan is None else sum(len(r.stops) for r in plan.routes)
+        if served < plan2_served:  # (the copy not served of each visit is "dropped" by design)
+            log(f"    lambda {lam:g}: serves {served} of the {plan2_served} visits, left out")
             continue
         points.append((late_among_could(plan), plan.distance, f"lambda {lam:g}"))
         log(f"    lambda {lam:g}: {points[-1][0]} could-be late, {plan.distance:,.0f} km")

@@ -1,0 +1,48 @@
+"""The replay's late-budget yardstick (bench/dispatch_budget.py), on a small week solved for real:
+letting one visit be late lets a plan drive to a far place once instead of twice."""
+from datetime import date, datetime, time, timedelta, timezone
+
+from bench.dispatch import _tenant_problems
+from bench.dispatch_budget import combine, tenant_curve
+from services.dispatch import domain
+from shared.geo import TravelModel
+from shared.workcal import ChinaCalendar
+
+TZ = domain.LOCAL_TZ
+LINE = "数控车床"
+MONDAY = date(2026, 12, 7)
+HOME = (30.60, 114.30)
+
+
+def _at(day_offset, hh, mm=0):
+    return datetime.combine(MONDAY + timedelta(days=day_offset), time(hh, mm), TZ).astimezone(timezone.utc)
+
+
+def _visit(vid, lat, lon, received, due):
+    return {"id": vid, "tenant_id": "C01", "product_line": LINE, "kind": "repair", "priority": 3,
+            "lat": lat, "lon": lon, "received": received, "due": due, "service_minutes": 60}
+
+
+def test_a_late_visit_buys_one_trip_to_a_far_place():
+    calendar = ChinaCalendar.default()
+    assert all(calendar.is_workday(MONDAY + timedelta(days=i)) for i in range(5))
+    visits = [_visit("far-monday", 31.30, 114.30, _at(0, 9), _at(0, 17)),  # ~80 km north, due the same day
+              _visit("far-wednesday", 31.31, 114.31, _at(2, 9), _at(2, 17)),
+              _visit("near", 30.65, 114.32, _at(0, 9), _at(1, 9))]
+    tech = domain.TechView(id="C01-O01-T1", tenant_id="C01", outlet_id="C01-O01", skills=(LINE,),
+                           certificates={LINE: date(2030, 1, 1)}, lat=HOME[0], lon=HOME[1], capacity=4,
+                           shift_start=time(8, 30), shift_end=time(18, 0))
+    [(tenant, vs, problem, dues)] = list(_tenant_problems(visits, [tech], {"C01-O01": "effective"}, calendar,
+                                                          TravelModel(), TZ, 6))
+    could = [True] * len(problem.visits)
+    points = tenant_curve(problem, dues, could, 1.0, [50.0, 100_000.0], lambda *a: None)
+    kept = next(p for p in points if p[2] == "kept")
+    cheap = next(p for p in points if p[2] == "lambda 50")
+    dear = next(p for p in points if p[2] == "lambda 100000")
+    assert kept[0] == 0 and dear[0] == 0  # everything on time, or one late when that costs 100,000 km
+    assert cheap[0] == 1  # a late visit worth 50 km: Monday's far visit waits for Wednesday's
+    assert cheap[1] < kept[1] - 100  # one ~160 km round trip fewer
+    assert abs(dear[1] - kept[1]) < 1.0
+    # the knapsack: no late visit allowed keeps the first plan, one allowed takes the cheap one
+    assert combine([(tenant, points)], 0)[0] == kept[1]
+    assert combine([(tenant, points)], 1)[0] == cheap[1]
