@@ -135,58 +135,96 @@ def combine(curves, budget):
     return min(best.values(), key=lambda x: x[0]) if best else None
 
 
+def frontier(curves, greedy_km, could_total, floor=0.15):
+    """[(late budget, least km)] where the least km drops, up to the first budget whose plan
+    travels `floor` less than greedy (or every budget, if none does)."""
+    points = []
+    for b in range(could_total + 1):
+        got = combine(curves, b)
+        if got is None:
+            continue
+        if not points or got[0] < points[-1][1] - 0.05:
+            points.append((b, round(got[0], 1)))
+        if got[0] <= (1 - floor) * greedy_km:
+            break
+    return points
+
+
+def summarise(curves, greedy_km, could_total, late):
+    """The figures of a sweep: each tenant's points, the plan kept on time, the least km with at
+    most `late` could-be visits late, and the frontier up to 15% less than greedy."""
+    best = combine(curves, late)
+    kept = sum(min((d for _, d, lab in pts if lab == "kept")) for _, pts in curves)
+    return {"greedy_km": greedy_km, "could_be_on_time": could_total, "late_budget": late,
+            "curves": {t: [{"late": n, "km": round(d, 1), "plan": lab} for n, d, lab in pts] for t, pts in curves},
+            "kept_km": round(kept, 1), "kept_saving_vs_greedy": round(1 - kept / greedy_km, 4),
+            "budget_km": round(best[0], 1) if best else None,
+            "budget_saving_vs_greedy": round(1 - best[0] / greedy_km, 4) if best else None,
+            "budget_picks": best[1] if best else None,
+            "frontier": [{"late": b, "km": km, "saving_vs_greedy": round(1 - km / greedy_km, 4)}
+                         for b, km in frontier(curves, greedy_km, could_total)]}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--from", dest="src", required=True, help="a replay's JSON (bench/dispatch.py --out)")
     ap.add_argument("--late", type=int, default=5, help="could-be visits allowed late (default 5: 2%% of 257)")
     ap.add_argument("--seconds", type=float, default=15.0, help="per solve")
     ap.add_argument("--lambdas", default=",".join(f"{x:g}" for x in LAMBDAS), help="km per late visit, comma-separated")
+    ap.add_argument("--curves", metavar="FILE.json",
+                    help="take the tenants' points from an earlier run's --out instead of solving")
     ap.add_argument("--out", help="write the figures as JSON")
     a = ap.parse_args(argv)
 
-    from bench.dispatch import TIERS, _tenant_problems, load_technicians  # noqa: F401
+    def log(*x):
+        print(*x, flush=True)
+
+    r, visits = load_replay(a.src)
+    greedy_km = r["greedy"]["travel_km"]
+    could_total = sum(1 for v in visits if v["could"])
+    lambdas = [float(x) for x in a.lambdas.split(",") if x]
+    if a.curves:
+        earlier = json.loads(Path(a.curves).read_text(encoding="utf-8"))
+        curves = [(t, [(p["late"], p["km"], p["plan"]) for p in pts]) for t, pts in earlier["curves"].items()]
+        seconds, lambdas = earlier.get("seconds_per_solve"), earlier.get("lambdas")
+    else:
+        curves, seconds = solve_curves(visits, lambdas, a.seconds, log), a.seconds
+    out = dict(source=a.src, seconds_per_solve=seconds, lambdas=lambdas,
+               **summarise(curves, greedy_km, could_total, a.late))
+    log(f"greedy {greedy_km:,.1f} km; clairvoyant, every could-be visit on time: {out['kept_km']:,.1f} km "
+        f"({100 * out['kept_saving_vs_greedy']:.1f}% less)")
+    if out["budget_km"] is not None:
+        log(f"clairvoyant, at most {a.late} of {could_total} could-be visits late: {out['budget_km']:,.1f} km "
+            f"({100 * out['budget_saving_vs_greedy']:.1f}% less than greedy; the floor asks 15%)")
+    log("least km by could-be visits late: " + "; ".join(
+        f"{p['late']}: {p['km']:,.0f} km ({100 * p['saving_vs_greedy']:.1f}% less)" for p in out["frontier"]))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+def solve_curves(visits, lambdas, seconds, log):
+    """Each tenant's (visits late, km, plan) points: the kept plan and one per lambda."""
+    from bench.dispatch import _tenant_problems, load_technicians
     from shared.config import load_config
     from shared.geo import TravelModel
     from shared.tenants import TenantDirectory
     from shared.workcal import ChinaCalendar
     from services.dispatch import domain
 
-    def log(*x):
-        print(*x, flush=True)
-
-    r, visits = load_replay(a.src)
     _, techs = load_technicians()
     config = load_config()
     status = {o.id: o.status for o in TenantDirectory.from_config(config).outlets.values()}
     model = TravelModel.from_config(config.get("TRAVEL_MODEL") or {})
-    lambdas = [float(x) for x in a.lambdas.split(",") if x]
-    greedy_km = r["greedy"]["travel_km"]
-    could_total = sum(1 for v in visits if v["could"])
     curves = []
     for tenant, vs, problem, dues in _tenant_problems(visits, techs, status, ChinaCalendar.default(), model,
                                                       domain.LOCAL_TZ, 10):
         by_id = {v["id"]: v for v in vs}
         could = [bool(by_id[rv.id]["could"]) for rv in problem.visits]
         log(f"  {tenant}: {len(problem.visits)} visits, {sum(could)} could be on time")
-        curves.append((tenant, tenant_curve(problem, dues, could, a.seconds, lambdas, log)))
-    best = combine(curves, a.late)
-    kept = sum(min((d for late, d, lab in pts if lab == "kept")) for _, pts in curves)
-    out = {"source": a.src, "greedy_km": greedy_km, "could_be_on_time": could_total, "late_budget": a.late,
-           "seconds_per_solve": a.seconds, "lambdas": lambdas,
-           "curves": {t: [{"late": late, "km": round(d, 1), "plan": lab} for late, d, lab in pts] for t, pts in curves},
-           "kept_km": round(kept, 1), "kept_saving_vs_greedy": round(1 - kept / greedy_km, 4),
-           "budget_km": round(best[0], 1) if best else None,
-           "budget_saving_vs_greedy": round(1 - best[0] / greedy_km, 4) if best else None,
-           "budget_picks": best[1] if best else None}
-    log(f"greedy {greedy_km:,.1f} km; clairvoyant, every could-be visit on time: {kept:,.1f} km "
-        f"({100 * out['kept_saving_vs_greedy']:.1f}% less)")
-    if best:
-        log(f"clairvoyant, at most {a.late} of {could_total} could-be visits late: {best[0]:,.1f} km "
-            f"({100 * out['budget_saving_vs_greedy']:.1f}% less than greedy; the floor asks 15%)")
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
-    return 0
+        curves.append((tenant, tenant_curve(problem, dues, could, seconds, lambdas, log)))
+    return curves
 
 
 if __name__ == "__main__":

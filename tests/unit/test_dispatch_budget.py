@@ -46,3 +46,21 @@ def test_a_late_visit_buys_one_trip_to_a_far_place():
     # the knapsack: no late visit allowed keeps the first plan, one allowed takes the cheap one
     assert combine([(tenant, points)], 0)[0] == kept[1]
     assert combine([(tenant, points)], 1)[0] == cheap[1]
+
+
+def test_frontier_stops_at_the_first_budget_fifteen_percent_below_greedy():
+    from bench.dispatch_budget import frontier, summarise
+
+    curves = [("A", [(1, 500.0, "kept"), (3, 450.0, "lambda 50")]),
+              ("B", [(0, 400.0, "kept"), (1, 380.0, "lambda 50"), (4, 300.0, "lambda 10")])]
+    # no plan below 1 late (A's kept plan already misses one); 2 late: B's lambda 50; 3: A's lambda 50,
+    # which is 15% below greedy: the frontier stops there
+    assert frontier(curves, 1000.0, 20) == [(1, 900.0), (2, 880.0), (3, 850.0)]
+    # a floor never reached: every budget where the least km drops (6 late is no better than 5)
+    assert frontier(curves, 1000.0, 20, floor=0.5) == [(1, 900.0), (2, 880.0), (3, 850.0), (4, 830.0),
+                                                       (5, 800.0), (7, 750.0)]
+    s = summarise(curves, 1000.0, 20, late=2)
+    assert s["kept_km"] == 900.0 and s["budget_km"] == 880.0
+    assert s["budget_picks"] == [("A", "kept", 1, 500.0), ("B", "lambda 50", 1, 380.0)]
+    assert [(p["late"], p["saving_vs_greedy"]) for p in s["frontier"]] == [(1, 0.1), (2, 0.12), (3, 0.15)]
+    assert summarise(curves, 1000.0, 20, late=0)["budget_km"] is None
