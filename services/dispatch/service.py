@@ -123,17 +123,6 @@ RETURN_VISITS = Counter("fsm_dispatch_return_visits_total", "Return visits creat
                         ["service", "tenant"], registry=metrics.REGISTRY)
 
 
-def _latest(visits):
-    """The ticket's current visit: the open (or started) one if any, else the most recently received
-    one that was not cancelled (None: no such visit)."""
-    open_ = [v for v in visits if v.status in domain.OPEN_VISIT or v.status == VisitStatus.STARTED]
-    pool = open_ or [v for v in visits if v.status != VisitStatus.CANCELLED]
-    if not pool:
-        return None
-    return max(pool, key=lambda v: (_aware(v.received_at), _aware(v.completed_at) or _aware(v.received_at)))
-
-
-
 class Planner:
     """Per-process planning state: which tenants need a new plan, and which are solving."""
 
@@ -221,35 +210,28 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         on-site SLA counted from now. The planner plans it; `visit.scheduled` follows as usual."""
         if payload["reason"] != RETURN_VISIT_REASON:
             return
-        created = None
         with self._event_uow(payload) as uow:
             if self._claimed(uow, "ticket.escalated"):
                 return
-            last = _latest(uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).all())
-            if last is None or last.status != VisitStatus.COMPLETED:  # none yet, or one still open
+            visits = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).all()
+            fields = domain.return_visit(visits, utcnow(), self._onsite_due(payload["tenant_id"]))
+            if fields is None:  # none yet, or one still open
+                last = domain.latest_visit(visits)
                 log.info("ticket %s escalated (%s): no return visit (latest visit %s)", payload["ticket_id"],
                          payload["reason"], last.status if last else "none")
                 uow.commit()  # remember the message id: it will never apply
                 return
-            created = self._return_visit(uow, last)
+            created = uuid.uuid4().hex
+            uow.session.add(Visit(id=created, **fields))
+            RETURN_VISITS.labels(self.name, fields["tenant_id"]).inc()
             uow.commit()
-        log.info("ticket %s: return visit %s after visit %s", payload["ticket_id"], created, last.id)
+        log.info("ticket %s: return visit %s after visit %s", payload["ticket_id"], created, fields["return_of"])
         self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
 
-    def _return_visit(self, uow, original):
-        now = utcnow()
+    def _onsite_due(self, tenant_id):
+        """tier, moment -> the tenant's on-site SLA due time for a visit of that tier received then."""
         policies = self.policies
-        onsite_due = policies.sla_policy(original.tenant_id).onsite_rule(original.tier or "local") \
-            .apply(policies.clock, now)
-        visit = Visit(
-            id=uuid.uuid4().hex, tenant_id=original.tenant_id, ticket_id=original.ticket_id,
-            ticket_number=original.ticket_number, kind=original.kind, priority=max(1, original.priority - 1),
-            product_line=original.product_line, lat=original.lat, lon=original.lon, city=original.city,
-            tier=original.tier, received_at=now, onsite_due=onsite_due, window_start=None,
-            service_minutes=original.service_minutes, status=VisitStatus.UNPLANNED, return_of=original.id)
-        uow.session.add(visit)
-        RETURN_VISITS.labels(self.name, original.tenant_id).inc()
-        return visit.id
+        return lambda tier, at: policies.sla_policy(tenant_id).onsite_rule(tier or "local").apply(policies.clock, at)
 
     def _on_outlet(self, payload, event=None):
         event = event or f"outlet.{payload['status']}"
