@@ -154,7 +154,7 @@ def summarise(curves, greedy_km, could_total, late):
     """The figures of a sweep: each tenant's points, the plan kept on time, the least km with at
     most `late` could-be visits late, and the frontier up to 15% less than greedy."""
     best = combine(curves, late)
-    kept = sum(min((d for _, d, lab in pts if lab == "kept")) for _, pts in curves)
+    kept = sum(min((n, d) for n, d, lab in pts if lab.startswith("kept"))[1] for _, pts in curves)
     return {"greedy_km": greedy_km, "could_be_on_time": could_total, "late_budget": late,
             "curves": {t: [{"late": n, "km": round(d, 1), "plan": lab} for n, d, lab in pts] for t, pts in curves},
             "kept_km": round(kept, 1), "kept_saving_vs_greedy": round(1 - kept / greedy_km, 4),
@@ -165,14 +165,28 @@ def summarise(curves, greedy_km, could_total, late):
                          for b, km in frontier(curves, greedy_km, could_total)]}
 
 
+def load_curves(paths):
+    """The tenants' points pooled from earlier runs' JSON (every plan found is a valid point)."""
+    pooled, seconds, lambdas = {}, set(), set()
+    for i, path in enumerate(paths):
+        earlier = json.loads(Path(path).read_text(encoding="utf-8"))
+        seconds.add(earlier.get("seconds_per_solve"))
+        lambdas.update(earlier.get("lambdas") or [])
+        for t, pts in earlier["curves"].items():
+            for p in pts:
+                label = p["plan"] if len(paths) == 1 else f"{p['plan']} (run {i + 1})"
+                pooled.setdefault(t, []).append((p["late"], p["km"], label))
+    return sorted(pooled.items()), sorted(x for x in seconds if x is not None), sorted(lambdas)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--from", dest="src", required=True, help="a replay's JSON (bench/dispatch.py --out)")
     ap.add_argument("--late", type=int, default=5, help="could-be visits allowed late (default 5: 2%% of 257)")
     ap.add_argument("--seconds", type=float, default=15.0, help="per solve")
     ap.add_argument("--lambdas", default=",".join(f"{x:g}" for x in LAMBDAS), help="km per late visit, comma-separated")
-    ap.add_argument("--curves", metavar="FILE.json",
-                    help="take the tenants' points from an earlier run's --out instead of solving")
+    ap.add_argument("--curves", metavar="FILE.json[,FILE.json]",
+                    help="take the tenants' points from earlier runs' --out (pooled) instead of solving")
     ap.add_argument("--out", help="write the figures as JSON")
     a = ap.parse_args(argv)
 
@@ -184,9 +198,7 @@ def main(argv=None):
     could_total = sum(1 for v in visits if v["could"])
     lambdas = [float(x) for x in a.lambdas.split(",") if x]
     if a.curves:
-        earlier = json.loads(Path(a.curves).read_text(encoding="utf-8"))
-        curves = [(t, [(p["late"], p["km"], p["plan"]) for p in pts]) for t, pts in earlier["curves"].items()]
-        seconds, lambdas = earlier.get("seconds_per_solve"), earlier.get("lambdas")
+        curves, seconds, lambdas = load_curves(a.curves.split(","))
     else:
         curves, seconds = solve_curves(visits, lambdas, a.seconds, log), a.seconds
     out = dict(source=a.src, seconds_per_solve=seconds, lambdas=lambdas,

@@ -64,3 +64,26 @@ def test_frontier_stops_at_the_first_budget_fifteen_percent_below_greedy():
     assert s["budget_picks"] == [("A", "kept", 1, 500.0), ("B", "lambda 50", 1, 380.0)]
     assert [(p["late"], p["saving_vs_greedy"]) for p in s["frontier"]] == [(1, 0.1), (2, 0.12), (3, 0.15)]
     assert summarise(curves, 1000.0, 20, late=0)["budget_km"] is None
+
+
+def test_curves_of_several_runs_are_pooled(tmp_path):
+    import json
+
+    from bench.dispatch_budget import load_curves, summarise
+
+    def run(name, a_points, b_points, seconds=15.0):
+        f = tmp_path / name
+        f.write_text(json.dumps({"seconds_per_solve": seconds, "lambdas": [50.0], "curves": {
+            "A": [{"late": n, "km": km, "plan": plan} for n, km, plan in a_points],
+            "B": [{"late": n, "km": km, "plan": plan} for n, km, plan in b_points]}}))
+        return str(f)
+
+    one = run("one.json", [(1, 500.0, "kept"), (3, 450.0, "lambda 50")], [(0, 400.0, "kept")])
+    two = run("two.json", [(1, 510.0, "kept"), (2, 440.0, "lambda 50")], [(0, 390.0, "kept")], seconds=30.0)
+    curves, seconds, lambdas = load_curves([one, two])
+    assert seconds == [15.0, 30.0] and lambdas == [50.0]
+    assert [t for t, _ in curves] == ["A", "B"] and len(curves[0][1]) == 4
+    s = summarise(curves, 1000.0, 20, late=2)
+    assert s["kept_km"] == 500.0 + 390.0  # each tenant's best plan keeping its on-time set
+    assert s["budget_km"] == 440.0 + 390.0  # run two's 2-late plan beats run one's 3-late one
+    assert s["budget_picks"][0] == ("A", "lambda 50 (run 2)", 2, 440.0)
