@@ -1,33 +1,13 @@
 """The dispatch bench's yardsticks (bench/dispatch.py): the greedy baseline and the clairvoyant
 bounds, on a small week solved for real with OR-Tools."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from bench.dispatch import Travel, could_be_on_time, greedy, offline_bound
-from services.dispatch import domain
 from shared.geo import TravelModel
 from shared.workcal import ChinaCalendar
-
-TZ = domain.LOCAL_TZ
-LINE = "数控车床"
-MONDAY = date(2026, 12, 7)
-HOME = (30.60, 114.30)
-
-
-def _at(day_offset, hh, mm=0):
-    return datetime.combine(MONDAY + timedelta(days=day_offset), time(hh, mm), TZ).astimezone(timezone.utc)
-
-
-def _visit(vid, lat, lon, received, due, minutes=90):
-    return {"id": vid, "tenant_id": "C01", "product_line": LINE, "kind": "repair", "priority": 3,
-            "lat": lat, "lon": lon, "received": received, "due": due, "service_minutes": minutes}
-
-
-def _tech(tid):
-    return domain.TechView(id=tid, tenant_id="C01", outlet_id="C01-O01", skills=(LINE,),
-                           certificates={LINE: date(2030, 1, 1)}, lat=HOME[0], lon=HOME[1], capacity=4,
-                           shift_start=time(8, 30), shift_end=time(18, 0))
+from tests.dispatch_week import HOME, MONDAY, TZ, at as _at, tech as _tech, visit as _visit
 
 
 @pytest.fixture(scope="module")

@@ -1,39 +1,22 @@
 """The replay's late-budget yardstick (bench/dispatch_budget.py), on a small week solved for real:
 letting one visit be late lets a plan drive to a far place once instead of twice."""
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import timedelta
 
 from bench.dispatch import _tenant_problems
 from bench.dispatch_budget import combine, tenant_curve
-from services.dispatch import domain
 from shared.geo import TravelModel
 from shared.workcal import ChinaCalendar
-
-TZ = domain.LOCAL_TZ
-LINE = "数控车床"
-MONDAY = date(2026, 12, 7)
-HOME = (30.60, 114.30)
-
-
-def _at(day_offset, hh, mm=0):
-    return datetime.combine(MONDAY + timedelta(days=day_offset), time(hh, mm), TZ).astimezone(timezone.utc)
-
-
-def _visit(vid, lat, lon, received, due):
-    return {"id": vid, "tenant_id": "C01", "product_line": LINE, "kind": "repair", "priority": 3,
-            "lat": lat, "lon": lon, "received": received, "due": due, "service_minutes": 60}
+from tests.dispatch_week import MONDAY, TZ, at as _at, tech as _tech, visit as _visit
 
 
 def test_a_late_visit_buys_one_trip_to_a_far_place():
     calendar = ChinaCalendar.default()
     assert all(calendar.is_workday(MONDAY + timedelta(days=i)) for i in range(5))
-    visits = [_visit("far-monday", 31.30, 114.30, _at(0, 9), _at(0, 17)),  # ~80 km north, due the same day
-              _visit("far-wednesday", 31.31, 114.31, _at(2, 9), _at(2, 17)),
-              _visit("near", 30.65, 114.32, _at(0, 9), _at(1, 9))]
-    tech = domain.TechView(id="C01-O01-T1", tenant_id="C01", outlet_id="C01-O01", skills=(LINE,),
-                           certificates={LINE: date(2030, 1, 1)}, lat=HOME[0], lon=HOME[1], capacity=4,
-                           shift_start=time(8, 30), shift_end=time(18, 0))
-    [(tenant, vs, problem, dues)] = list(_tenant_problems(visits, [tech], {"C01-O01": "effective"}, calendar,
-                                                          TravelModel(), TZ, 6))
+    visits = [_visit("far-monday", 31.30, 114.30, _at(0, 9), _at(0, 17), minutes=60),  # ~80 km north, due that day
+              _visit("far-wednesday", 31.31, 114.31, _at(2, 9), _at(2, 17), minutes=60),
+              _visit("near", 30.65, 114.32, _at(0, 9), _at(1, 9), minutes=60)]
+    [(tenant, vs, problem, dues)] = list(_tenant_problems(visits, [_tech("C01-O01-T1")], {"C01-O01": "effective"},
+                                                          calendar, TravelModel(), TZ, 6))
     could = [True] * len(problem.visits)
     points = tenant_curve(problem, dues, could, 1.0, [50.0, 100_000.0], lambda *a: None)
     kept = next(p for p in points if p[2] == "kept")
