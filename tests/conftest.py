@@ -171,6 +171,29 @@ def wait_for(fn, timeout=30, interval=0.2, what="condition"):
 
 
 @pytest.fixture
+def working_morning():
+    """The process-wide clock (the services in this process read it) moved to 07:00 Beijing time
+    of the next working day, before any shift starts: a plan made in the test does not depend on
+    the hour the tests run at (in shift hours a technician sent at once is already on the road
+    seconds later, and a re-plan keeps that drive). Request it before the platform fixture."""
+    from datetime import datetime, time, timedelta
+
+    from services.dispatch.domain import LOCAL_TZ
+    from shared import clock
+    from shared.workcal import ChinaCalendar
+
+    calendar = ChinaCalendar.default()
+    day = datetime.now(LOCAL_TZ).date() + timedelta(days=1)
+    while not calendar.is_workday(day):
+        day += timedelta(days=1)
+    clock.travel_to(datetime.combine(day, time(7, 0), LOCAL_TZ))
+    try:
+        yield clock.now()
+    finally:
+        clock.reset()
+
+
+@pytest.fixture
 def quiet_platform(runner_factory, dispatch_config):
     """intake + dispatch + gateway; the planner only plans when asked (reoptimise)."""
     from services.dispatch.service import DispatchService

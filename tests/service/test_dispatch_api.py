@@ -291,8 +291,9 @@ def test_tenancy_of_the_board(quiet_platform):
     assert_error(p.get(f"{API}/technicians/C01-O01-T1/route", C02, params={"date": "2026-01-05"}), 404)
 
 
-def test_manual_reoptimise_waits_for_a_running_batch_solve(runner_factory, dispatch_config):
-    """A dispatcher's re-optimise during the batch timer's solve is not skipped: it waits, then plans."""
+def test_manual_reoptimise_waits_for_a_running_batch_solve(working_morning, runner_factory, dispatch_config):
+    """A dispatcher's re-optimise during the batch timer's solve is not skipped: it waits, then plans
+    (before the shifts start, so the visit the batch planned is not already on the road)."""
     from services.dispatch.service import DispatchService, PlannerState
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.intake.schemas import csv_row_to_payload
+from shared import clock
 from shared.tenants import TenantDirectory
 from shared.workcal import ChinaCalendar
 from tests.conftest import HQ, wait_for
@@ -99,7 +100,7 @@ def validate_plans(items, techs, plan_started, calendar, directory, probation_li
     return by_day
 
 
-def test_every_returned_plan_is_valid(quiet_platform):
+def test_every_returned_plan_is_valid(working_morning, quiet_platform):
     p = quiet_platform
     # all 108 technicians, as CSV through the API
     text = (ROOT / "shared" / "data" / "technicians.csv").read_text(encoding="utf-8")
@@ -109,7 +110,7 @@ def test_every_returned_plan_is_valid(quiet_platform):
     techs = {t["id"]: t for t in p.get(f"{API}/technicians", HQ).json()}
     assert len(techs) == 108
 
-    today = datetime.now(timezone.utc).astimezone(LOCAL).date()
+    today = working_morning.astimezone(LOCAL).date()
     tickets = {}
     for payload in sample_requests(today):
         r = p.post(f"{API}/tickets", HQ, json=payload)
@@ -125,7 +126,7 @@ def test_every_returned_plan_is_valid(quiet_platform):
     wait_for(all_visits)
     plan_started = {}
     for tenant in TENANTS:
-        plan_started[tenant] = datetime.now(timezone.utc)
+        plan_started[tenant] = clock.now()
         r = p.post(f"{API}/dispatch/reoptimise", HQ, json={"tenant_id": tenant})
         assert r.status_code == 200, r.text
         assert r.json()["visits"] == PER_TENANT and "skipped" not in r.json(), r.json()
@@ -166,7 +167,7 @@ def test_every_returned_plan_is_valid(quiet_platform):
 
     # a second plan over the same data is as valid (frozen and re-planned visits alike)
     for tenant in TENANTS:
-        plan_started[tenant] = datetime.now(timezone.utc)
+        plan_started[tenant] = clock.now()
         r = p.post(f"{API}/dispatch/reoptimise", HQ, json={"tenant_id": tenant})
         assert r.status_code == 200, r.text
     validate_plans(all_visits(), techs, plan_started, calendar, directory, int(p.config.get("PROBATION_MAX_JOBS", 5)))
