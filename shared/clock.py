@@ -31,3 +31,10 @@ def advance(delta: timedelta):
 def reset():
     global _offset
     _offset = timedelta(0)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes for timezone=True columns: they are UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

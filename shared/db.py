@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import String, create_engine, event, false, true
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
 
 from shared import clock, tenancy
+from shared.clock import as_utc
 from shared.config import database_url
 from shared.errors import TenancyViolation
 
@@ -284,13 +285,6 @@ class WorkerDb:
         context = dict(self.worker_ctx.context_data)
         context[tenancy.CONTEXT_KEY] = principal.encode()
         return self.store.uow(principal, context)
-
-
-def as_utc(dt):
-    """SQLite returns naive datetimes for timezone=True columns: they are UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 class AwareView:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from services.dispatch.routing import RoutingProblem, Vehicle as RVehicle, Visit as RVisit
+from shared.clock import as_utc
 from shared.errors import InvalidTransition, ValidationFailed
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -433,10 +434,6 @@ def drop_reason(problem: RoutingProblem, i: int) -> str:
 
 
 # ------------------------------------------------------------------ on-site lifecycle
-def _utc(dt: datetime | None) -> datetime | None:
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
 def latest_visit(visits):
     """A ticket's current visit: the open (or started) one if any, else the most recently received
     one that was not cancelled (None: no such visit)."""
@@ -444,7 +441,7 @@ def latest_visit(visits):
     pool = open_ or [v for v in visits if v.status != VisitStatus.CANCELLED]
     if not pool:
         return None
-    return max(pool, key=lambda v: (_utc(v.received_at), _utc(v.completed_at) or _utc(v.received_at)))
+    return max(pool, key=lambda v: (as_utc(v.received_at), as_utc(v.completed_at) or as_utc(v.received_at)))
 
 
 def return_visit(visits, now: datetime, onsite_due) -> dict | None:
