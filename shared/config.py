@@ -31,7 +31,8 @@ def database_url(config: dict, service: str) -> str:
     url = (config.get("DATABASES") or {}).get(service)
     if not url:
         url = f"sqlite:///{os.environ.get('VAR_DIR', 'var')}/{service}.db"
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        # relative (sqlite:///var/x.db) or absolute (sqlite:////srv/x.db): the folder must exist
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return url
 

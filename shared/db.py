@@ -85,6 +85,8 @@ class ScopedSession(Session):
 
 @event.listens_for(ScopedSession, "do_orm_execute")
 def _apply_tenant_scope(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if state.is_select and (state.is_column_load or state.is_relationship_load):
@@ -131,6 +133,8 @@ def scoped_classes_of(metadata) -> list:
 
 @event.listens_for(ScopedSession, "before_flush")
 def _check_writes(session, flush_context, instances):
+    if session.new or session.dirty or session.deleted:
+        session.info["wrote"] = True
     principal = session.info.get("principal")
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if not isinstance(obj, TenantScoped):
@@ -192,6 +196,13 @@ class Store:
         # blocks the whole eventlet hub, including the greenthread that holds the lock. Units
         # of work on SQLite therefore take turns on a green (cooperative) lock instead.
         self.write_lock = threading.RLock() if url.startswith("sqlite") else None
+        self.requests = outbox.RequestRecords(self)
+
+    def write_turn(self):
+        """The SQLite writers' green lock (a no-op on PostgreSQL)."""
+        from contextlib import nullcontext
+
+        return self.write_lock if self.write_lock is not None else nullcontext()
 
     def create_schema(self):
         from shared import migrations, outbox
@@ -218,10 +229,10 @@ class Store:
         finally:
             session.close()
 
-    def uow(self, principal, context_data=None):
+    def uow(self, principal, context_data=None, request_claim=None):
         from shared.outbox import UnitOfWork
 
-        return UnitOfWork(self, principal, context_data or {})
+        return UnitOfWork(self, principal, context_data or {}, request_claim)
 
     def committed(self):
         for hook in self.on_commit_hooks:
@@ -280,11 +291,19 @@ class WorkerDb:
         return principal
 
     def uow(self, principal: tenancy.Principal | None = None):
-        """A unit of work acting as `principal` (default: the worker's own)."""
+        """A unit of work acting as `principal` (default: the worker's own). The first one
+        of an RPC worker that commits records the request it carries out (see shared.rpc)."""
+        from shared.rpc import HOP_ONLY_KEYS, REQUEST_CLAIMED, REQUEST_HASH, REQUEST_ID
+
         principal = principal or self.principal
-        context = dict(self.worker_ctx.context_data)
+        data = self.worker_ctx.data
+        context = {k: v for k, v in self.worker_ctx.context_data.items() if k not in HOP_ONLY_KEYS}
         context[tenancy.CONTEXT_KEY] = principal.encode()
-        return self.store.uow(principal, context)
+        claim = None
+        if data.get(REQUEST_ID) and not data.get(REQUEST_CLAIMED):
+            claim = (data[REQUEST_ID], data.get(REQUEST_HASH) or "",
+                     lambda: data.__setitem__(REQUEST_CLAIMED, True))
+        return self.store.uow(principal, context, claim)
 
 
 class AwareView:

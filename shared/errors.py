@@ -78,6 +78,23 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+@deserialize_to_instance
+class ServiceUnavailable(DomainError):
+    """A service or the broker cannot be reached now; the caller may try again after
+    `retry_after` seconds (the gateway answers 503 with ``Retry-After``)."""
+
+    http_status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message, fields=None, retry_after=5):
+        super().__init__(message, fields)
+        self.args = (message, self.fields, retry_after)
+        self.retry_after = int(retry_after)
+
+
+CONCURRENT_CHANGE = "the record was changed by another request at the same time; reload it and try again"
+
+
 class TenancyViolation(Exception):
     """A programming error: data access without a principal, or a write across tenants.
 
@@ -92,7 +109,35 @@ def as_domain_error(exc):
         return exc
     if isinstance(exc, TenancyViolation):
         return Forbidden("access denied")
+    transient = _transient_database_error(exc)
+    if transient is not None:
+        return transient
     err = DomainError("internal error")
     err.http_status = 500
     err.code = "internal_error"
     return err
+
+
+def _transient_database_error(exc):
+    """The DomainError a database failure the caller can retry becomes: a concurrent change
+    (SQLAlchemy's ``StaleDataError``, a version counter that moved) is 409; a database that
+    is locked, gone or deadlocked is 503. Anything else: None."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    if isinstance(exc, StaleDataError):
+        return Conflict(CONCURRENT_CHANGE)
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return ServiceUnavailable("the database is busy or unreachable; try again", retry_after=2)
+    name = type(getattr(exc, "orig", None)).__name__
+    if name in ("DeadlockDetected", "SerializationFailure", "LockNotAvailable"):
+        return Conflict(CONCURRENT_CHANGE)
+    return None
+
+
+def retryable(exc) -> bool:
+    """True for a database error that a second attempt may not meet (a concurrent change, a
+    deadlock, a lock or a lost connection)."""
+    from sqlalchemy.exc import IntegrityError
+
+    return isinstance(exc, IntegrityError) or _transient_database_error(exc) is not None

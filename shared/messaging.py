@@ -18,12 +18,13 @@ from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.containers import ContainerBeingKilled
 from nameko.events import EventHandler
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
 
 from shared import events as catalogue
 from shared import metrics
-from shared.rpc import queue_arguments
+from shared.broker import ResilientQueueConsumer
+from shared.broker import queue_arguments
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,11 @@ def declare_dead_letter(amqp_uri, service_name):
     return exchange
 
 
-class DeadLetteringQueueConsumer(QueueConsumer):
-    """nameko's QueueConsumer, except that a body kombu cannot decode (declared JSON but not
-    JSON, not UTF-8, a content type we do not accept) is rejected to the dead-letter
-    exchange. kombu's default acks it: the message would be logged and lost."""
+class DeadLetteringQueueConsumer(ResilientQueueConsumer):
+    """The shared consumer (safe acks, known connection state), except that a body kombu
+    cannot decode (declared JSON but not JSON, not UTF-8, a content type we do not accept)
+    is rejected to the dead-letter exchange. kombu's default acks it: the message would be
+    logged and lost. RPC entrypoints use this same class, so a service has one consumer."""
 
     def on_decode_error(self, message, exc):
         source = message.delivery_info.get("routing_key") or "?"
@@ -54,10 +56,7 @@ class DeadLetteringQueueConsumer(QueueConsumer):
         metrics.event_consumed(self.container.service_name, source, "malformed")
         log.warning("dead-lettered undecodable message (%s, content type %r): %s",
                     source, message.content_type, exc, extra={"service": self.container.service_name})
-        try:
-            message.reject(requeue=False)
-        except ConnectionError:  # pragma: no cover
-            pass
+        self.reject_message(message)
 
 
 class _DeadLettering:
@@ -73,11 +72,7 @@ class _DeadLettering:
         metrics.DEAD_LETTERS.labels(self.container.service_name, self._source_label).inc()
         log.warning("dead-lettered message from %s: %s", self._source_label, reason,
                     extra={"service": self.container.service_name})
-        if message.channel.connection:
-            try:
-                message.reject(requeue=False)
-            except ConnectionError:  # pragma: no cover
-                pass
+        self.queue_consumer.reject_message(message)
 
     def _decode(self, body):
         if isinstance(body, (bytes, bytearray)):

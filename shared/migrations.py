@@ -47,3 +47,26 @@ def run_env(target_metadata):
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def create_processed_requests():
+    """The `processed_requests` table of `shared.outbox` (the same revision body in every service)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "processed_requests",
+        sa.Column("request_id", sa.String(320), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("result", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("request_id"),
+    )
+    op.create_index("ix_processed_requests_created_at", "processed_requests", ["created_at"])
+
+
+def drop_processed_requests():
+    from alembic import op
+
+    op.drop_index("ix_processed_requests_created_at", table_name="processed_requests")
+    op.drop_table("processed_requests")

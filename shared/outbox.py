@@ -47,6 +47,14 @@ processed_table = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False),
 )
 
+processed_requests_table = Table(
+    "processed_requests", infra_metadata,
+    Column("request_id", String(320), primary_key=True),
+    Column("request_hash", String(64), nullable=False, default=""),
+    Column("result", Text),  # JSON of the answer, kept right after the work commits
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
 EVENT_ID_KEY = "event_id"
 EVENT_VERSION_KEY = "event_version"
 EVENT_AT_KEY = "event_at"
@@ -63,13 +71,16 @@ class UnitOfWork:
     Leaving the block without `commit` rolls everything back, events included.
     """
 
-    def __init__(self, store, principal, context_data):
+    def __init__(self, store, principal, context_data, request_claim=None):
         self.store = store
         self.principal = principal
         self.context_data = context_data
         self.session = None
         self.committed = False
         self.emitted = []
+        # (request_id, request_hash, on_claimed): the RPC request this unit of work carries out;
+        # recorded with the work so that a redelivered or retried request finds it done
+        self.request_claim = request_claim
 
     def __enter__(self):
         self._lock = self.store.write_lock
@@ -121,17 +132,74 @@ class UnitOfWork:
         return False
 
     def commit(self):
+        claim = self.request_claim
+        if claim is not None and not (self.emitted or self.session.new or self.session.dirty
+                                      or self.session.deleted or self.session.info.get("wrote")):
+            claim = None  # a unit of work that changed nothing carries out nothing to repeat
+        if claim is not None:
+            request_id, request_hash, _ = claim
+            self.session.execute(processed_requests_table.insert().values(
+                request_id=request_id, request_hash=request_hash or "", created_at=utcnow()))
         try:
             self.session.commit()
-        except IntegrityError:
+        except IntegrityError as exc:
             self.session.rollback()
+            if claim is not None and "processed_requests" in str(exc):
+                from shared.errors import Conflict
+
+                raise Conflict("the same request is being carried out by another attempt; try again shortly",
+                               {"Idempotency-Key": ["a request with this key is in progress"]}) from None
             raise
         self.committed = True
+        if claim is not None:
+            self.request_claim = None
+            claim[2]()
         if self.emitted:
             self.store.committed()
 
     def rollback(self):
         self.session.rollback()
+
+
+class RequestRecords:
+    """The RPC requests this service has carried out (``processed_requests``): each row is
+    written in the transaction of the request's work, and the answer is kept right after."""
+
+    keep_seconds = 2 * 24 * 3600
+
+    def __init__(self, store):
+        self.store = store
+
+    def answer(self, request_id: str, request_hash: str):
+        """None if the request was never carried out, else ``(result, error)``: the kept
+        answer, or a Conflict (another body under the same key, or still in progress)."""
+        from shared.errors import Conflict
+
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(processed_requests_table).where(
+                processed_requests_table.c.request_id == request_id)).first()
+        if row is None:
+            return None
+        if row.request_hash and request_hash and row.request_hash != request_hash:
+            return None, Conflict("this Idempotency-Key was used for another request",
+                                  {"Idempotency-Key": ["already used with a different body"]})
+        if row.result is None:
+            return None, Conflict("this request was carried out but its answer was not kept (the service "
+                                  "stopped at that moment); look the record up instead of repeating it",
+                                  {"Idempotency-Key": ["carried out; answer not available"]})
+        return json.loads(row.result), None
+
+    def keep_result(self, request_id: str, result):
+        text = json.dumps(result, ensure_ascii=False, default=str)
+        with self.store.write_turn(), self.store.engine.begin() as conn:
+            conn.execute(update(processed_requests_table)
+                         .where(processed_requests_table.c.request_id == request_id).values(result=text))
+
+    def purge(self, conn):
+        from datetime import timedelta
+
+        cutoff = utcnow() - timedelta(seconds=self.keep_seconds)
+        conn.execute(delete(processed_requests_table).where(processed_requests_table.c.created_at < cutoff))
 
 
 class ConfirmedBatchPublisher:
@@ -279,19 +347,16 @@ class OutboxRelay:
                 done = self._publish_rows(rows)
                 self._mark(conn, done)
                 conn.commit()
-                return len(done)
-            conn.rollback()
-        done = self._publish_rows(rows)
-        with self._sqlite_turn(), self.store.engine.connect() as conn:
-            self._mark(conn, done)
-            conn.commit()
+            else:
+                conn.rollback()
+                done = None
+        if done is None:
+            done = self._publish_rows(rows)
+            with self.store.write_turn(), self.store.engine.connect() as conn:
+                self._mark(conn, done)
+                conn.commit()
         self._purge()
         return len(done)
-
-    def _sqlite_turn(self):
-        import contextlib
-
-        return self.store.write_lock if self.store.write_lock is not None else contextlib.nullcontext()
 
     def _publish_rows(self, rows):
         """Publish in order on one channel and wait for the broker's confirms of the batch;
@@ -315,13 +380,16 @@ class OutboxRelay:
             conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids))
                          .values(published_at=utcnow()))
 
-    def _purge(self):
+    def _purge(self, force=False):
+        """Every 10 minutes: published rows older than `keep_published_seconds` and request
+        records older than theirs go (on SQLite and PostgreSQL alike)."""
         now = time.time()
-        if now - self._last_purge < 600:
+        if not force and now - self._last_purge < 600:
             return
         self._last_purge = now
         from datetime import timedelta
 
         cutoff = utcnow() - timedelta(seconds=self.keep_published_seconds)
-        with self._sqlite_turn(), self.store.engine.begin() as conn:
+        with self.store.write_turn(), self.store.engine.begin() as conn:
             conn.execute(delete(outbox_table).where(outbox_table.c.published_at < cutoff))
+            self.store.requests.purge(conn)

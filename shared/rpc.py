@@ -1,26 +1,78 @@
-"""``@rpc`` whose service queue can be a quorum queue (config ``QUEUE_TYPE: quorum``).
+"""RPC for every service, both ends: ``@rpc`` entrypoints and the `RpcProxy` dependency.
 
-On a 3-node RabbitMQ cluster the service queues should be quorum queues (replicated).
-A queue's type is fixed when it is declared and nameko declares ``rpc-<service>`` with
-no arguments, so the type has to come from the declaring side: this consumer adds it.
-Reply queues stay classic (they are exclusive and short-lived).
+The serving side (`Rpc`):
+- Domain errors (404, 409, 422 …) are the caller's problem, expected: nameko logs them at
+  WARNING without a traceback. A concurrent change (``StaleDataError``) is answered 409 and
+  a busy or unreachable database 503, here, for every service.
+- A request whose caller has given up (its ``rpc_deadline`` passed while it waited in the
+  queue) is dropped, not executed.
+- A request that was carried out before (its ``rpc_request_id`` is recorded, in the same
+  transaction as its work, by the unit of work) is answered from the record: a request
+  redelivered after a crash, or retried with the same ``Idempotency-Key``, creates nothing
+  twice. The same key with another body is 409.
+- A reply that cannot be sent (the broker went away while the worker ran) is logged; the
+  broker redelivers the request and the record answers it.
+- The service queue can be a quorum queue (config ``QUEUE_TYPE: quorum``).
+
+The calling side (`RpcProxy`): every call has a timeout (config ``RPC_TIMEOUT_SECONDS``,
+default 10); the request message expires with it; a broker that cannot be reached, a
+service with no consumer and a call that times out raise `ServiceUnavailable` (503 with
+``Retry-After`` at the gateway) within seconds instead of hanging.
 """
-from kombu import Queue
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+import amqp.exceptions
+import eventlet
+from kombu import Connection, Queue
+from kombu.pools import connections
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.exceptions import UnknownService
+from nameko.rpc import RPC_QUEUE_TEMPLATE, MethodProxy, ReplyListener, RpcReply, ServiceProxy, get_rpc_exchange
 from nameko.rpc import Rpc as _Rpc
 from nameko.rpc import RpcConsumer as _RpcConsumer
-from nameko.rpc import RPC_QUEUE_TEMPLATE, get_rpc_exchange
+from nameko.rpc import RpcProxy as _RpcProxy
+from prometheus_client import Counter
 
-from shared.errors import DomainError
+from shared import metrics
+from shared.broker import BROKER_ERRORS, queue_arguments
+from shared.errors import Conflict, DomainError, ServiceUnavailable, as_domain_error
+from shared.messaging import DeadLetteringQueueConsumer
+
+log = logging.getLogger(__name__)
+
+# context keys that describe one hop only: never passed on to the next RPC or event
+REQUEST_ID = "rpc_request_id"
+REQUEST_HASH = "rpc_request_hash"
+DEADLINE = "rpc_deadline"
+IDEMPOTENCY_KEY = "idempotency_key"
+IDEMPOTENCY_HASH = "idempotency_hash"
+REQUEST_CLAIMED = "rpc_request_claimed"
+HOP_ONLY_KEYS = frozenset({REQUEST_ID, REQUEST_HASH, DEADLINE, IDEMPOTENCY_KEY, IDEMPOTENCY_HASH,
+                           REQUEST_CLAIMED})
+
+DEFAULT_TIMEOUT = 10.0
+
+RPC_OUTCOMES = Counter("fsm_rpc_requests_total",
+                       "RPC requests not run as usual: expired, replayed from their record, conflicting",
+                       ["service", "outcome"], registry=metrics.REGISTRY)
+RPC_CLIENT_FAILURES = Counter("fsm_rpc_client_unavailable_total",
+                              "RPC calls answered 503: broker unreachable, no consumer, or timed out",
+                              ["service", "target", "reason"], registry=metrics.REGISTRY)
 
 
-def queue_arguments(config, **extra):
-    args = dict(extra)
-    if str(config.get("QUEUE_TYPE") or "classic").lower() == "quorum":
-        args["x-queue-type"] = "quorum"
-    return args
+def rpc_timeout(config) -> float:
+    return float(config.get("RPC_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT)
 
 
+# ------------------------------------------------------------------ serving side
 class RpcConsumer(_RpcConsumer):
+    queue_consumer = DeadLetteringQueueConsumer()
+
     def setup(self):
         if self.queue is None:
             service_name = self.container.service_name
@@ -31,15 +83,216 @@ class RpcConsumer(_RpcConsumer):
             self.queue_consumer.register_provider(self)
             self._registered = True
 
+    def handle_result(self, message, result, exc_info):
+        if exc_info is not None:
+            mapped = as_domain_error(exc_info[1])
+            if mapped is not exc_info[1] and mapped.http_status != 500:
+                exc_info = (type(mapped), mapped, exc_info[2])
+        try:
+            return super().handle_result(message, result, exc_info)
+        except BROKER_ERRORS as exc:
+            # the reply could not go out: the request stays unacknowledged and comes back
+            # when the connection does; its record (if it changed anything) answers it then
+            log.warning("reply to %s not sent (%s); the broker will deliver the request again",
+                        message.delivery_info.get("routing_key"), exc,
+                        extra={"service": self.container.service_name})
+            return result, exc_info
+
 
 class Rpc(_Rpc):
-    """Domain errors (404, 409, 422 …) are the caller's problem, expected: nameko logs them
-    at WARNING without a traceback instead of as a worker error."""
-
     rpc_consumer = RpcConsumer()
 
     def __init__(self, expected_exceptions=DomainError, **kwargs):
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
+    @property
+    def _service(self):
+        return self.container.service_name
+
+    def _requests(self):
+        """The service's request record (None for a service without a database)."""
+        from shared.db import Database
+
+        for dep in self.container.dependencies:
+            if isinstance(dep, Database) and dep.store is not None:
+                return dep.store.requests
+        return None
+
+    def handle_message(self, body, message):
+        context = self.unpack_message_headers(message)
+        deadline = context.get(DEADLINE)
+        if isinstance(deadline, (int, float)) and time.time() > deadline:
+            RPC_OUTCOMES.labels(self._service, "expired").inc()
+            log.warning("dropped %s: its caller gave up %.1f s ago", message.delivery_info.get("routing_key"),
+                        time.time() - deadline, extra={"service": self._service})
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return
+        request_id = context.get(REQUEST_ID)
+        records = self._requests() if request_id else None
+        if records is not None:
+            try:
+                answer = records.answer(request_id, context.get(REQUEST_HASH) or "")
+            except Exception as exc:  # the database is away: run nothing, answer the error
+                answer = (None, exc)
+            if answer is not None:
+                result, error = answer
+                RPC_OUTCOMES.labels(self._service, "replayed" if error is None else "conflict").inc()
+                exc_info = None
+                if error is not None:
+                    try:
+                        raise error
+                    except Exception:
+                        exc_info = sys.exc_info()
+                self.rpc_consumer.handle_result(message, result, exc_info)
+                return
+        super().handle_message(body, message)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is None and worker_ctx.data.get(REQUEST_CLAIMED):
+            records = self._requests()
+            try:
+                records.keep_result(worker_ctx.data[REQUEST_ID], result)
+            except Exception as exc:  # the work is committed and claimed; only the replay is lost
+                log.warning("result of request %s not kept: %s", worker_ctx.data[REQUEST_ID], exc,
+                            extra={"service": self._service})
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
 
 rpc = Rpc.decorator
+
+
+# ------------------------------------------------------------------ calling side
+class _ResilientReplyListener(ReplyListener):
+    queue_consumer = DeadLetteringQueueConsumer()
+
+    def forget(self, reply_event):
+        """Drop the wait for a reply that timed out (a late reply is then ignored)."""
+        for correlation_id, event in list(self._reply_events.items()):
+            if event is reply_event:
+                del self._reply_events[correlation_id]
+
+
+class _TimedReply(RpcReply):
+    def __init__(self, reply_event, proxy):
+        super().__init__(reply_event)
+        self.proxy = proxy
+
+    def result(self):
+        if self.resp_body is None:
+            try:
+                with eventlet.Timeout(self.proxy.timeout):
+                    self.resp_body = self.reply_event.wait()
+            except eventlet.Timeout:
+                self.proxy.reply_listener.forget(self.reply_event)
+                self.proxy.unavailable("timeout", f"{self.proxy.service_name} did not answer within "
+                                                  f"{self.proxy.timeout:g} s")
+        return super().result()
+
+
+_consumers_seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+
+class _TimedMethodProxy(MethodProxy):
+    def __init__(self, worker_ctx, service_name, method_name, reply_listener, timeout, **options):
+        self.timeout = timeout
+        options.setdefault("retry_policy", {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5,
+                                            "interval_max": 1.0})
+        options.setdefault("transport_options", {"max_retries": 1, "interval_start": 0.5,
+                                                 "interval_step": 0.5, "interval_max": 1.0})
+        super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
+
+    @property
+    def _caller(self):
+        return self.container.service_name
+
+    def unavailable(self, reason, message):
+        RPC_CLIENT_FAILURES.labels(self._caller, self.service_name, reason).inc()
+        raise ServiceUnavailable(message, retry_after=5 if reason != "timeout" else 10)
+
+    def get_message_headers(self, worker_ctx):
+        headers = super().get_message_headers(worker_ctx)
+        for key in HOP_ONLY_KEYS:
+            headers.pop(self._get_header_name(key), None)
+        data = worker_ctx.data
+        # the request id names this call: the same (retried) HTTP request with its
+        # Idempotency-Key gives the same id, anything else a new one; n counts calls of the
+        # same method within one worker so that each has its own record
+        base = data.get(IDEMPOTENCY_KEY) or worker_ctx.call_id
+        calls = _call_counter(worker_ctx)
+        target = f"{self.service_name}.{self.method_name}"
+        calls[target] = calls.get(target, 0) + 1
+        headers[self._get_header_name(REQUEST_ID)] = f"{base}|{target}|{calls[target]}"
+        if data.get(IDEMPOTENCY_HASH):
+            headers[self._get_header_name(REQUEST_HASH)] = data[IDEMPOTENCY_HASH]
+        headers[self._get_header_name(DEADLINE)] = round(time.time() + self.timeout, 3)
+        return headers
+
+    def _has_consumer(self) -> bool:
+        """Whether the target's queue has a consumer (cached for 2 s): a stopped service
+        is answered at once, not after the whole timeout."""
+        key = (self.amqp_uri, self.service_name)
+        seen = _consumers_seen.get(key)
+        now = time.monotonic()
+        if seen is not None and now - seen[0] < 2.0:
+            return seen[1] > 0
+        with connections[Connection(self.amqp_uri, connect_timeout=3)].acquire(block=True, timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            try:
+                _, _, consumers = channel.queue_declare(RPC_QUEUE_TEMPLATE.format(self.service_name), passive=True)
+            except amqp.exceptions.NotFound:  # never declared: the service never ran
+                consumers = 0
+            finally:
+                try:
+                    channel.close()
+                except BROKER_ERRORS:
+                    pass
+        _consumers_seen[key] = (now, consumers)
+        return consumers > 0
+
+    def _call(self, *args, **kwargs):
+        try:
+            with eventlet.Timeout(self.timeout):
+                if not self._has_consumer():
+                    self.unavailable("no_consumer", f"the {self.service_name} service is not running")
+                self.publisher.expiration = self.timeout  # seconds; the request dies with its caller
+                reply = super()._call(*args, **kwargs)
+        except UnknownService:
+            self.unavailable("no_consumer", f"the {self.service_name} service is not running")
+        except eventlet.Timeout:
+            self.unavailable("timeout", f"{self.service_name} did not answer within {self.timeout:g} s")
+        except BROKER_ERRORS as exc:
+            self.unavailable("broker", f"the message broker cannot be reached ({type(exc).__name__})")
+        return _TimedReply(reply.reply_event, self)
+
+
+def _call_counter(worker_ctx) -> dict:
+    counter = getattr(worker_ctx, "_fsm_rpc_calls", None)
+    if counter is None:
+        counter = {}
+        worker_ctx._fsm_rpc_calls = counter
+    return counter
+
+
+class _TimedServiceProxy(ServiceProxy):
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        options = dict(self.options)
+        timeout = options.pop("timeout")
+        return _TimedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, timeout, **options)
+
+
+class RpcProxy(_RpcProxy):
+    """``intake = RpcProxy("intake")``: nameko's proxy with a timeout and 503s instead of hangs."""
+
+    rpc_reply_listener = _ResilientReplyListener()
+
+    def get_dependency(self, worker_ctx):
+        options = dict(self.options)
+        options.setdefault("timeout", rpc_timeout(self.container.config))
+        return _TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **options)
+
+
+def json_result(result) -> str:
+    return json.dumps(result, ensure_ascii=False, default=str)

@@ -44,7 +44,11 @@ def error_response(exc, call_id=None):
     body = {"error": err.to_dict()}
     if call_id:
         body["error"]["call_id"] = call_id
-    return json_response(body, status=err.http_status)
+    headers = None
+    retry_after = getattr(err, "retry_after", None)
+    if err.http_status == 503 and retry_after:
+        headers = {"Retry-After": str(retry_after)}
+    return json_response(body, status=err.http_status, headers=headers)
 
 
 class JsonHttpHandler(HttpRequestHandler):

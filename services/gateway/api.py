@@ -6,12 +6,13 @@ dependencies), so the route tables grow side by side without touching one file.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from shared import tenancy
+from shared import rpc, tenancy
 from shared.auth import principal_from_header
 from shared.errors import BadRequest, ValidationFailed
 from shared.validation import load
@@ -41,6 +42,26 @@ class Authenticator(DependencyProvider):
             def call_id():
                 return worker_ctx.call_id
 
+            @staticmethod
+            def idempotency(request, principal):
+                """An ``Idempotency-Key`` makes the RPCs behind this request repeatable: the
+                services record the key (per user) with the work, and the same key with the
+                same request returns the first answer (see shared.rpc)."""
+                key = request.headers.get("Idempotency-Key")
+                if key is None:
+                    return
+                key = key.strip()
+                if not key or len(key) > 200 or not key.isprintable() or not key.isascii():
+                    raise BadRequest("invalid Idempotency-Key header",
+                                     {"Idempotency-Key": ["1 to 200 printable ASCII characters"]})
+                fingerprint = hashlib.sha256()
+                for part in (request.method, request.path, request.query_string or b"", request.get_data()):
+                    fingerprint.update(part if isinstance(part, bytes) else part.encode("utf-8"))
+                    fingerprint.update(b"\0")
+                who = principal.user if principal is not None else "-"
+                worker_ctx.data[rpc.IDEMPOTENCY_KEY] = f"{who}:{key}"
+                worker_ctx.data[rpc.IDEMPOTENCY_HASH] = fingerprint.hexdigest()
+
         return Bound()
 
 
@@ -55,6 +76,8 @@ def api(method, path, summary, *, body=None, response=None, query=None, status=2
         def handler(self, request, **kwargs):
             try:
                 principal = None if public else self.auth.login(request)
+                if method in ("POST", "PUT", "PATCH", "DELETE"):
+                    self.auth.idempotency(request, principal)
                 result = fn(self, request, principal, **kwargs)
             except Exception as exc:  # one error shape for every route
                 return error_response(exc, self.auth.call_id())

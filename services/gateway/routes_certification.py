@@ -7,7 +7,7 @@ checks here only keep callers away from routes that are not for them.
 """
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy
+from shared.rpc import RpcProxy
 
 from services.certification import schemas
 from services.gateway.api import API, api, json_body, query_args

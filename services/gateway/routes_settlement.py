@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 
-from nameko.rpc import RpcProxy
+from shared.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.api import API, api, json_body, query_args

@@ -10,7 +10,7 @@ import csv
 import io
 import re
 
-from nameko.rpc import RpcProxy
+from shared.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.dispatch.schemas import technician_row_to_payload

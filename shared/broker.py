@@ -1,0 +1,122 @@
+"""Riding out the broker: the one AMQP consumer every entrypoint of ours shares, and what
+it knows about its connection.
+
+nameko's `QueueConsumer` reconnects by itself after a broker restart, but two things in it
+killed services under load: an ack or requeue on a connection that died while the worker
+ran raises a *socket* error (``ConnectionResetError``, ``BrokenPipeError``), which nameko
+does not catch (it catches py-amqp's own ``ConnectionError`` only), from a managed thread,
+and an exception there kills the whole container. Here every ack, reject and requeue is
+safe: on a dead connection the broker has already taken the message back and will deliver
+it again, so there is nothing to do but log it.
+
+The consumer also records whether it is connected (``/health/ready`` reads it), counts
+reconnections and exports both as metrics.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from contextlib import contextmanager
+
+import amqp.exceptions
+import kombu.exceptions
+from nameko.messaging import QueueConsumer
+from nameko.utils import sanitize_url
+from prometheus_client import Counter, Gauge
+
+from shared import metrics
+
+log = logging.getLogger(__name__)
+
+# what a lost or refused broker connection raises, from kombu, py-amqp or the socket
+BROKER_ERRORS = (OSError, socket.timeout, amqp.exceptions.ConnectionError, amqp.exceptions.ChannelError,
+                 kombu.exceptions.OperationalError, kombu.exceptions.ConnectionError)
+
+BROKER_CONNECTED = Gauge("fsm_broker_connected", "1 while the service's consumer is connected to RabbitMQ",
+                         ["service"], registry=metrics.REGISTRY)
+BROKER_RECONNECTS = Counter("fsm_broker_connection_errors_total",
+                            "Broker connection losses and failed reconnection attempts",
+                            ["service", "component"], registry=metrics.REGISTRY)
+MESSAGES_RECLAIMED = Counter("fsm_messages_reclaimed_total",
+                             "Acks, rejects and requeues dropped because the connection died "
+                             "(the broker redelivers the message)", ["service", "action"],
+                             registry=metrics.REGISTRY)
+
+_connected: dict[str, bool] = {}
+
+
+def broker_connected(service_name: str) -> bool:
+    """True while the consumer of `service_name` in this process holds a live connection."""
+    return _connected.get(service_name, False)
+
+
+def _set_connected(service_name: str, value: bool):
+    _connected[service_name] = value
+    BROKER_CONNECTED.labels(service_name).set(1 if value else 0)
+
+
+def settle(message, action: str, service_name: str, **kwargs) -> bool:
+    """``message.ack()``, ``.reject(requeue=…)`` or ``.requeue()``, never raising for a dead
+    connection. Returns whether it reached the broker."""
+    if not message.channel.connection:
+        MESSAGES_RECLAIMED.labels(service_name, action).inc()
+        return False
+    try:
+        getattr(message, action)(**kwargs)
+        return True
+    except BROKER_ERRORS as exc:
+        MESSAGES_RECLAIMED.labels(service_name, action).inc()
+        log.warning("%s of a message not sent (connection lost: %s): the broker delivers it again",
+                    action, exc, extra={"service": service_name})
+        return False
+
+
+class ResilientQueueConsumer(QueueConsumer):
+    """nameko's queue consumer with safe acks and a known connection state."""
+
+    @property
+    def _service(self):
+        return self.container.service_name
+
+    def ack_message(self, message):
+        settle(message, "ack", self._service)
+
+    def requeue_message(self, message):
+        settle(message, "requeue", self._service)
+
+    def reject_message(self, message):
+        """Reject without requeue: the queue's dead-letter exchange keeps it."""
+        settle(message, "reject", self._service, requeue=False)
+
+    def on_connection_error(self, exc, interval):
+        _set_connected(self._service, False)
+        BROKER_RECONNECTS.labels(self._service, "consumer").inc()
+        log.warning("broker at %s unreachable (%s); retrying in %s s", sanitize_url(self.amqp_uri), exc,
+                    interval, extra={"service": self._service})
+
+    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+        if not broker_connected(self._service) and self._consumers_ready.ready():
+            log.info("broker connection re-established; consuming again", extra={"service": self._service})
+        _set_connected(self._service, True)
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    @contextmanager
+    def Consumer(self):  # noqa: N802 (kombu's name)
+        try:
+            with super().Consumer() as consuming:
+                yield consuming
+        except BROKER_ERRORS:
+            _set_connected(self._service, False)
+            BROKER_RECONNECTS.labels(self._service, "consumer").inc()
+            raise
+        finally:
+            if self.should_stop:
+                _set_connected(self._service, False)
+
+
+def queue_arguments(config, **extra):
+    """Arguments of a durable queue we declare: quorum on a cluster (config ``QUEUE_TYPE``)."""
+    args = dict(extra)
+    if str(config.get("QUEUE_TYPE") or "classic").lower() == "quorum":
+        args["x-queue-type"] = "quorum"
+    return args
