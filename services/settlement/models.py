@@ -139,7 +139,11 @@ class Claim(TenantScoped, Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # SQLAlchemy's version counter: every UPDATE of a claim adds one and is made WHERE version is
+    # the one read, so two decisions on the same claim at once cannot both win (the loser gets
+    # StaleDataError, answered 409 by shared.rpc); the same column the API shows as "version"
     version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ClaimAudit(TenantScoped, Base):

@@ -408,7 +408,7 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
         claim = Claim(id="CL" + uuid.uuid4().hex[:18], tenant_id=visit.tenant_id, outlet_id=visit.outlet_id,
                       visit_id=visit.visit_id, visit_key=None if duplicate_of else visit.visit_id,
                       ticket_id=visit.ticket_id, source=source, visit_at=visit.at, created_at=utcnow(),
-                      adjustments=[], version=1, was_held=False)
+                      adjustments=[], was_held=False)
         self._price_and_audit(uow, claim, facts, cmd, duplicate_of)
         uow.session.add(claim)
         uow.session.flush()
@@ -421,9 +421,11 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
 
     def _reprice(self, uow, claim, visit, ticket, cmd):
         facts = self._facts(uow, visit, ticket, cmd)
-        claim.source, claim.adjustments = "outlet", []
-        self._price_and_audit(uow, claim, facts, cmd, None)
-        claim.version += 1
+        # one UPDATE (one version) for the whole resubmission: the queries of the re-audit must not
+        # flush the claim half-changed
+        with uow.session.no_autoflush:
+            claim.source, claim.adjustments = "outlet", []
+            self._price_and_audit(uow, claim, facts, cmd, None)
         self._emit_audited(uow, claim, "rules", "resubmitted")
         return claim
 
@@ -480,7 +482,6 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
                 raise InvalidTransition("the claim is on a statement already", {"claim_id": ["settled"]})
             self._set_receipt(claim, cmd["receipt_no"], cmd["amount"],
                               self._tariff(uow, claim.tenant_id, claim.visit_date))
-            claim.version += 1
             uow.commit()
             return self._dump(uow, claim, detail=True)
 
@@ -515,7 +516,6 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
                     {"rule": f"audit:{step.level}", "reason": f"{step.level} adjusted: {cmd['reason']}",
                      "delta": str(M(after - before))}]
             claim.approved_fen, claim.status = after, step.status
-            claim.version += 1
             if step.status in (Status.APPROVED, Status.REJECTED):
                 claim.decided_at = utcnow()
                 CLAIMS.labels(self.name, claim.tenant_id, step.status).inc()
@@ -683,7 +683,6 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
             if claim.statement_id:
                 log.warning("hold on claim %s that is already on statement %s", claim.id, claim.statement_id)
             claim.was_held = True
-        claim.version += 1
 
     @staticmethod
     def _deduct(uow, kind, ref, target, amount, line, rule, reason, at):
