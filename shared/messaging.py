@@ -1,4 +1,5 @@
-"""Consuming messages safely: schema-checked event handlers and bridge consumers.
+"""Consuming messages safely: schema-checked event handlers and bridge consumers, and one way
+to consume a fact (`consume`: unit of work, message-id claim, commit, retries).
 
 Both entrypoints load the body with the event catalogue's schema *before* a worker
 runs. A body that does not load (malformed JSON, wrong fields) and a handler that
@@ -8,11 +9,14 @@ The worker pool never sees garbage and never dies of it; the queue keeps flowing
 """
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import logging
 import time
 from functools import partial
 
+import eventlet
 from kombu import Connection, Exchange, Queue
 from marshmallow import ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
@@ -20,11 +24,13 @@ from nameko.containers import ContainerBeingKilled
 from nameko.events import EventHandler
 from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
+from prometheus_client import Counter
 
 from shared import events as catalogue
-from shared import metrics
+from shared import metrics, tenancy
 from shared.broker import ResilientQueueConsumer
 from shared.broker import queue_arguments
+from shared.outbox import EVENT_ID_KEY
 
 log = logging.getLogger(__name__)
 
@@ -165,3 +171,172 @@ class SchemaConsumer(_DeadLettering, Consumer):
 
 
 consume_validated = SchemaConsumer.decorator
+
+
+# ====================================================================== one way to consume a fact
+#
+# ``@consume("intake", "ticket.registered")`` over ``def handler(self, uow, payload)``: the
+# entrypoint (`on_event`) has validated the payload; the decorator opens the unit of work with
+# the right principal, claims the message id (``processed_messages``: a redelivered fact does
+# not run the handler again), calls the handler, commits unless the handler did, and retries
+# transient database errors (`shared.errors.retryable`: a concurrent change, a unique-key race, a
+# deadlock, a locked or lost database) with a bounded exponential backoff. Only when the attempts
+# are exhausted does the error reach the entrypoint, which dead-letters the message.
+
+EVENT_RETRIES = Counter("fsm_event_retries_total",
+                        "Message handler attempts retried after a transient database error",
+                        ["service", "event"], registry=metrics.REGISTRY)
+
+RETRY_ATTEMPTS_KEY = "EVENT_RETRY_ATTEMPTS"
+DEFAULT_RETRY_ATTEMPTS = 5
+RETRY_FIRST_DELAY = 0.2   # seconds; doubles after every failed attempt
+RETRY_MAX_DELAY = 3.0
+
+# whom the unit of work acts as
+TENANT = "tenant"          # the caller's principal (or the service's) acting for payload["tenant_id"]
+ALL = "all"                # the service's own principal, over every tenant
+CALLER_ALL = "caller-all"  # the caller's principal (or the service's) acting over every tenant
+SCOPES = (TENANT, ALL, CALLER_ALL)
+
+
+def retry_attempts(config) -> int:
+    """How many times a handler runs at most (``EVENT_RETRY_ATTEMPTS``, default 5, at least 1)."""
+    raw = (config or {}).get(RETRY_ATTEMPTS_KEY)
+    try:
+        attempts = DEFAULT_RETRY_ATTEMPTS if raw in (None, "") else int(raw)
+    except (TypeError, ValueError):
+        log.warning("%s=%r is not a number; using %d", RETRY_ATTEMPTS_KEY, raw, DEFAULT_RETRY_ATTEMPTS)
+        attempts = DEFAULT_RETRY_ATTEMPTS
+    return max(1, attempts)
+
+
+def run_with_retries(attempt, *, service, event, attempts):
+    """``attempt()`` until it returns; an error `shared.errors.retryable` calls it again after
+    0.2 s, 0.4 s … (at most 3 s), up to `attempts` calls in all. Any other error, and the last
+    one, propagates. Each retry is logged and counted (``fsm_event_retries_total``)."""
+    from shared.errors import retryable
+
+    delay = RETRY_FIRST_DELAY
+    for number in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Exception as exc:
+            if number >= attempts or not retryable(exc):
+                if number > 1:
+                    log.warning("%s: %s failed after %d attempts: %r", service, event, number, exc,
+                                extra={"service": service, "event": event, "attempt": number,
+                                       "attempts": attempts, "error": type(exc).__name__})
+                raise
+            EVENT_RETRIES.labels(service, event).inc()
+            log.warning("%s: %s hit a transient error (attempt %d of %d), retrying in %.1f s: %s",
+                        service, event, number, attempts, delay, type(exc).__name__,
+                        extra={"service": service, "event": event, "attempt": number, "attempts": attempts,
+                               "retry_in": delay, "error": type(exc).__name__})
+            eventlet.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+
+
+def acting_principal(scope, service_name, context_data, payload):
+    """The principal a handler's unit of work acts as (see `SCOPES`; or a callable
+    ``scope(caller, payload) -> Principal``, where caller is the principal the message
+    carries, else the service's own)."""
+    if scope == ALL:
+        return tenancy.service_principal(service_name)
+    caller = tenancy.principal_from_context(context_data) or tenancy.service_principal(service_name)
+    if scope == TENANT:
+        return caller.acting_for(payload["tenant_id"])
+    if scope == CALLER_ALL:
+        return caller.acting_for(None)
+    return scope(caller, payload)
+
+
+def _fresh_payloads(payload, attempts):
+    """The payload for the first attempt, then an untouched copy for each retry."""
+    pristine = copy.deepcopy(payload) if attempts > 1 else None
+    yield payload
+    while True:
+        yield copy.deepcopy(pristine)
+
+
+def _check_scope(scope):
+    if not (scope in SCOPES or callable(scope)):
+        raise ValueError(f"scope must be one of {SCOPES} or a callable, not {scope!r}")
+
+
+def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
+    """Method decorator, entrypoint-neutral: ``fn(self, uow, payload)`` becomes
+    ``method(self, payload)`` that runs `fn` in a unit of work of ``self.<db>`` acting as
+    `scope`, claims the message id for `consumer` (None: no claim), commits unless `fn` did, and
+    retries transient errors (`run_with_retries`). `label` names the message in logs and metrics.
+    Every attempt gets a fresh copy of the payload, so a handler may change the one it gets."""
+    _check_scope(scope)
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def handle(self, payload):
+            worker_db = getattr(self, db)
+            worker_ctx = worker_db.worker_ctx
+            service = worker_ctx.service_name
+            data = worker_ctx.data
+            message_id = data.get(EVENT_ID_KEY)
+            attempts = retry_attempts(worker_ctx.container.config)
+            bodies = _fresh_payloads(payload, attempts)
+
+            def attempt():
+                body = next(bodies)
+                with worker_db.uow(acting_principal(scope, service, data, body)) as uow:
+                    if consumer and uow.already_processed(message_id, consumer):
+                        log.info("%s: message %s already processed by %s", service, message_id, consumer,
+                                 extra={"service": service, "event": label, "message_id": message_id})
+                        return None
+                    result = fn(self, uow, body)
+                    if not uow.committed:
+                        uow.commit()
+                    return result
+
+            return run_with_retries(attempt, service=service, event=label, attempts=attempts)
+
+        handle.unit_of_work = {"label": label, "scope": scope, "consumer": consumer}
+        return handle
+
+    return decorate
+
+
+def consume(source_service, event_type, *, scope=TENANT, consumer=None, db="db", **entrypoint_kwargs):
+    """``@consume("intake", "ticket.registered")`` over ``def handler(self, uow, payload)``: one
+    way to consume a fact. The event arrives through `on_event` (validated, dead-lettered when
+    malformed or when the handler finally fails) and is handled once per message id
+    (`consumer`: the name its ``processed_messages`` rows carry, default the event type) in a
+    unit of work acting as `scope` (`TENANT`, `ALL`, `CALLER_ALL` or a callable, see
+    `acting_principal`), committed unless the handler committed itself (a handler with work to
+    do after the commit, e.g. waking a planner, commits and then does it). Transient database
+    errors are retried ``EVENT_RETRY_ATTEMPTS`` times (default 5) before the message is
+    dead-lettered."""
+    wrap = unit_of_work(label=event_type, scope=scope, consumer=consumer or event_type, db=db)
+
+    def decorate(fn):
+        return on_event(source_service, event_type, **entrypoint_kwargs)(wrap(fn))
+
+    return decorate
+
+
+def retrying(label):
+    """Method decorator for a message handler that opens its own units of work (e.g. the
+    hotline bridge's registration): ``method(self, payload)`` runs again on a transient
+    database error, as `consume` does, with the config of the worker's container."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def handle(self, payload):
+            worker_ctx = self.db.worker_ctx
+            attempts = retry_attempts(worker_ctx.container.config)
+            bodies = _fresh_payloads(payload, attempts)
+
+            def attempt():
+                return fn(self, next(bodies))
+
+            return run_with_retries(attempt, service=worker_ctx.service_name, event=label, attempts=attempts)
+
+        return handle
+
+    return decorate
