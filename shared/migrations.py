@@ -6,10 +6,15 @@ with its metadata; the outbox tables of `shared.outbox` are part of every servic
 from __future__ import annotations
 
 import importlib
+import logging
+import time
+import zlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+
+log = logging.getLogger(__name__)
 
 
 def _config(package: str, connection=None) -> Config:
@@ -22,9 +27,37 @@ def _config(package: str, connection=None) -> Config:
     return cfg
 
 
-def upgrade(engine, package: str, revision: str = "head"):
+def lock_key(package: str) -> int:
+    """The PostgreSQL advisory lock key of a service's migrations: stable across processes,
+    hosts and releases (a CRC of the migrations package's name, not Python's salted hash)."""
+    return zlib.crc32(f"fsm-migrations:{package}".encode("utf-8"))
+
+
+def upgrade(engine, package: str, revision: str = "head", lock_timeout: float = 600.0):
+    """Bring the database to `revision`. On PostgreSQL the upgrade runs under the service's
+    advisory lock (`lock_key`), so replicas and the migration Job starting together take turns:
+    the first upgrades, the others then find the schema at head. SQLite: no lock (one file,
+    one host). The lock is taken with ``pg_try_advisory_xact_lock`` in a polling loop rather
+    than a blocking ``pg_advisory_lock``: a blocking libpq call would stop the whole eventlet
+    hub of a process running several services; it is released when the upgrade commits."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            _advisory_xact_lock(connection, lock_key(package), package, lock_timeout)
         command.upgrade(_config(package, connection), revision)
+
+
+def _advisory_xact_lock(connection, key: int, package: str, timeout: float):
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + timeout
+    waited = False
+    while not connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"migrations of {package}: another process held the lock for {timeout:.0f} s")
+        if not waited:
+            log.info("migrations of %s: another process is upgrading; waiting", package)
+            waited = True
+        time.sleep(0.2)
 
 
 def revision(engine, package: str, message: str):
