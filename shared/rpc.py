@@ -39,7 +39,7 @@ from nameko.rpc import RpcProxy as _RpcProxy
 from prometheus_client import Counter
 
 from shared import metrics
-from shared.broker import BROKER_ERRORS, queue_arguments
+from shared.broker import BROKER_ERRORS, broker_connected, queue_arguments
 from shared.errors import Conflict, DomainError, ServiceUnavailable, as_domain_error
 from shared.messaging import DeadLetteringQueueConsumer
 
@@ -179,13 +179,22 @@ class _TimedReply(RpcReply):
 
     def result(self):
         if self.resp_body is None:
-            try:
-                with eventlet.Timeout(self.proxy.timeout):
-                    self.resp_body = self.reply_event.wait()
-            except eventlet.Timeout:
-                self.proxy.reply_listener.forget(self.reply_event)
-                self.proxy.unavailable("timeout", f"{self.proxy.service_name} did not answer within "
-                                                  f"{self.proxy.timeout:g} s")
+            deadline = time.monotonic() + self.proxy.timeout
+            while self.resp_body is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.proxy.reply_listener.forget(self.reply_event)
+                    self.proxy.unavailable("timeout", f"{self.proxy.service_name} did not answer within "
+                                                      f"{self.proxy.timeout:g} s")
+                if not broker_connected(self.proxy.container.service_name):
+                    # the connection the reply would come on is gone: say so now, not at the timeout
+                    self.proxy.reply_listener.forget(self.reply_event)
+                    self.proxy.unavailable("broker", "the message broker connection was lost; try again")
+                try:
+                    with eventlet.Timeout(min(left, 0.5)):
+                        self.resp_body = self.reply_event.wait()
+                except eventlet.Timeout:
+                    pass
         return super().result()
 
 
@@ -236,23 +245,29 @@ class _TimedMethodProxy(MethodProxy):
         if seen is not None and now - seen[0] < 2.0:
             return seen[1] > 0
         with connections[Connection(self.amqp_uri, connect_timeout=3)].acquire(block=True, timeout=3) as conn:
-            conn.ensure_connection(max_retries=1)
-            channel = conn.channel()
             try:
-                _, _, consumers = channel.queue_declare(RPC_QUEUE_TEMPLATE.format(self.service_name), passive=True)
-            except amqp.exceptions.NotFound:  # never declared: the service never ran
-                consumers = 0
-            finally:
+                conn.ensure_connection(max_retries=1)
+                channel = conn.channel()
+                try:
+                    _, _, consumers = channel.queue_declare(RPC_QUEUE_TEMPLATE.format(self.service_name),
+                                                            passive=True)
+                except amqp.exceptions.NotFound:  # never declared: the service never ran
+                    consumers = 0
                 try:
                     channel.close()
                 except BROKER_ERRORS:
                     pass
+            except BROKER_ERRORS:
+                conn.collect()  # a dead pooled connection must not go back to the pool as it is
+                raise
         _consumers_seen[key] = (now, consumers)
         return consumers > 0
 
     def _call(self, *args, **kwargs):
         try:
             with eventlet.Timeout(self.timeout):
+                if not broker_connected(self._caller):
+                    self.unavailable("broker", "the message broker cannot be reached now")
                 if not self._has_consumer():
                     self.unavailable("no_consumer", f"the {self.service_name} service is not running")
                 self.publisher.expiration = self.timeout  # seconds; the request dies with its caller

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.wrappers import Response
@@ -61,15 +62,59 @@ class JsonHttpHandler(HttpRequestHandler):
 http = JsonHttpHandler.decorator
 
 
+def readiness(container) -> dict:
+    """{check: {"ok": bool, "detail": str}} for the database(s) and the broker of `container`."""
+    from sqlalchemy import text
+
+    from shared.broker import broker_connected
+    from shared.db import Database
+
+    checks = {}
+    for dep in container.dependencies:
+        if isinstance(dep, Database) and dep.store is not None:
+            try:
+                with dep.store.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                checks["database"] = {"ok": True, "detail": dep.store.engine.dialect.name}
+            except Exception as exc:  # any failure to reach it is "not ready", said plainly
+                checks["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    connected = broker_connected(container.service_name)
+    checks["broker"] = {"ok": connected, "detail": "connected" if connected else "disconnected or reconnecting"}
+    return checks
+
+
+class ContainerRef(DependencyProvider):
+    """The worker's own service container (for health checks that look at its dependencies)."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container
+
+
 class ServiceBase:
     """Mixed into every service: health, metrics, instrumentation and log context."""
 
     instrumentation = metrics.Instrumentation()
     log_context = LogContext()
+    container_ref = ContainerRef()
 
     @http("GET", "/health")
     def health(self, request):
+        """The same as /health/live (kept for existing probes and scripts)."""
         return json_response({"service": self.name, "status": "ok"})
+
+    @http("GET", "/health/live")
+    def health_live(self, request):
+        """The process answers: restart it only if this fails."""
+        return json_response({"service": self.name, "status": "ok"})
+
+    @http("GET", "/health/ready")
+    def health_ready(self, request):
+        """Ready for traffic: its database answers and its broker connection is up (not while
+        reconnecting). 503 with the failing check otherwise."""
+        checks = readiness(self.container_ref)
+        ok = all(c["ok"] for c in checks.values())
+        return json_response({"service": self.name, "status": "ready" if ok else "not_ready", "checks": checks},
+                             status=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})
 
     @http("GET", "/metrics")
     def metrics_endpoint(self, request):

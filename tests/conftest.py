@@ -48,14 +48,9 @@ def rpc_as(service_config):
     return _proxy
 
 
-def pytest_collection_modifyitems(config, items):
-    # the broker-restart test stops RabbitMQ; run it last so nothing else sees the gap
-    items.sort(key=lambda item: 1 if item.get_closest_marker("broker_restart") else 0)
-
-
 def pytest_configure(config):
-    config.addinivalue_line("markers", "broker_restart: stops and starts the local RabbitMQ")
     config.addinivalue_line("markers", "postgres: needs the local PostgreSQL")
+    config.addinivalue_line("markers", "chaos: stops a RabbitMQ node of its own, kills service processes")
 
 
 @pytest.fixture

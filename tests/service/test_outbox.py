@@ -3,19 +3,17 @@
 - unit level: a rolled-back unit of work leaves no outbox row; the relay publishes committed
   rows (with confirms, message id = event id) and marks them published; the idempotent
   consumer claim commits or rolls back with the work.
-- broker restart (real RabbitMQ, `rabbitmqctl stop_app` / `start_app`): tickets registered
+- broker restart (a RabbitMQ node of the test's own, `stop_app` / `start_app`): tickets registered
   while the broker is away all come out as `ticket.registered` once it is back, each once.
 """
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
 from datetime import datetime, timezone
 
 import pytest
-import requests
 from kombu import Connection, Exchange, Queue
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import MetaData, select
@@ -23,7 +21,7 @@ from sqlalchemy import MetaData, select
 from shared import tenancy
 from shared.db import Store
 from shared.outbox import OutboxRelay, outbox_table, processed_table
-from tests.conftest import C01, C02, HQ
+from tests.conftest import C01, C02, HQ, Platform
 
 REQUEST = {
     "kind": "repair", "channel": "web", "customer_name": "武汉测试公司", "phone": "138****0000",
@@ -186,36 +184,26 @@ def test_idempotency_claim_commits_and_rolls_back_with_the_work(store):
 
 # ---------------------------------------------------------------- broker restart
 
-RABBITMQ_API = "http://127.0.0.1:15672/api/overview"
+@pytest.fixture
+def chaos_platform(runner_factory, service_config):
+    """intake + gateway on a RabbitMQ node of this test's own (the shared one is never stopped)."""
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+    from tests.chaos_broker import ChaosBroker
+
+    with ChaosBroker() as broker:
+        config = dict(service_config, AMQP_URI=broker.uri)
+        runner = runner_factory(config, IntakeService, GatewayService)
+        runner.start()
+        platform = Platform(runner, config)
+        platform.broker = broker
+        yield platform
+        runner.stop()
 
 
-def rabbitmqctl(*args, timeout=120):
-    return subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def broker_up(amqp_uri):
-    try:
-        with Connection(amqp_uri, connect_timeout=2) as conn:
-            conn.connect()
-        return requests.get(RABBITMQ_API, auth=("guest", "guest"), timeout=2).ok
-    except Exception:
-        return False
-
-
-def ensure_broker_running(amqp_uri, timeout=90):
-    """start_app (harmless when running) and wait for AMQP and the management API."""
-    subprocess.run(["rabbitmqctl", "start_app"], capture_output=True, timeout=120)
-    subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120)
-    deadline = time.monotonic() + timeout
-    while not broker_up(amqp_uri):
-        if time.monotonic() > deadline:
-            raise RuntimeError("RabbitMQ did not come back")
-        time.sleep(0.5)
-
-
-@pytest.mark.broker_restart
-def test_no_lost_and_no_duplicated_events_across_broker_restart(platform):
+@pytest.mark.chaos
+def test_no_lost_and_no_duplicated_events_across_broker_restart(chaos_platform):
+    platform = chaos_platform
     n = 20
     uri = platform.config["AMQP_URI"]
     intake = platform.containers["intake"]
@@ -229,10 +217,9 @@ def test_no_lost_and_no_duplicated_events_across_broker_restart(platform):
 
     created = []
     try:
-        rabbitmqctl("stop_app")
-        assert not broker_up(uri)
+        platform.broker.stop_app()
         # The HTTP API cannot register while the broker is down: the gateway reaches intake by
-        # nameko RPC, which goes over AMQP (a POST answers 500 after the RPC times out). So the
+        # nameko RPC, which goes over AMQP (a POST answers 503 with Retry-After). So the
         # tickets are registered by running intake's `register_ticket` worker in its container
         # directly (entrypoint_hook needs no broker): that is the write path under test, the unit
         # of work commits the ticket and its outbox row, and the relay cannot publish yet.
@@ -252,8 +239,10 @@ def test_no_lost_and_no_duplicated_events_across_broker_restart(platform):
             pending = conn.execute(select(outbox_table.c.id).where(
                 outbox_table.c.published_at.is_(None), outbox_table.c.event_type == "ticket.registered")).all()
         assert len(pending) == n
+        r = platform.post("/api/v1/tickets", C01, json=REQUEST)
+        assert r.status_code == 503 and r.headers["Retry-After"], r.text
     finally:
-        ensure_broker_running(uri)
+        platform.broker.start_app()
 
     got = collect(uri, queue, expect=n, timeout=30, settle=2.0)
     ids = [json.loads(m.body)["ticket_id"] for m in got]
