@@ -12,9 +12,11 @@ STAMP = $(VENV)/.installed
 PYTEST_ARGS ?=
 CONFIG ?= config.yml
 
-# Every services/<name>/service.py becomes the module services.<name>.service,
-# so a new service joins `make run` as soon as its service.py exists.
-SERVICE_MODULES := $(sort $(patsubst %.py,%,$(subst /,.,$(wildcard services/*/service.py))))
+# Every services/<name>/service.py becomes services.<name>.service:<Class>, the class
+# being the module's `class ...Service(` (nameko would otherwise take every class with
+# entrypoints in the module for a service, route mixins included), so a new service
+# joins `make run` as soon as its service.py exists.
+SERVICE_MODULES := $(sort $(foreach f,$(wildcard services/*/service.py),$(subst /,.,$(f:.py=)):$(shell grep -m1 -o '^class [A-Za-z0-9_]*Service' $(f) | cut -d' ' -f2)))
 
 .PHONY: help venv rabbitmq test demo run bench lint clean distclean
 
