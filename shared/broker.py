@@ -42,17 +42,15 @@ MESSAGES_RECLAIMED = Counter("fsm_messages_reclaimed_total",
                              "(the broker redelivers the message)", ["service", "action"],
                              registry=metrics.REGISTRY)
 
-_connected: dict[str, bool] = {}
+def broker_connected(container) -> bool:
+    """True while the consumer of this service container holds a live broker connection."""
+    return getattr(container, "_fsm_broker_connected", False)
 
 
-def broker_connected(service_name: str) -> bool:
-    """True while the consumer of `service_name` in this process holds a live connection."""
-    return _connected.get(service_name, False)
-
-
-def _set_connected(service_name: str, value: bool):
-    _connected[service_name] = value
-    BROKER_CONNECTED.labels(service_name).set(1 if value else 0)
+def _set_connected(container, value: bool):
+    # on the container itself (extensions hold a weak proxy of it, workers the container)
+    container._fsm_broker_connected = value
+    BROKER_CONNECTED.labels(container.service_name).set(1 if value else 0)
 
 
 def settle(message, action: str, service_name: str, **kwargs) -> bool:
@@ -89,15 +87,15 @@ class ResilientQueueConsumer(QueueConsumer):
         settle(message, "reject", self._service, requeue=False)
 
     def on_connection_error(self, exc, interval):
-        _set_connected(self._service, False)
+        _set_connected(self.container, False)
         BROKER_RECONNECTS.labels(self._service, "consumer").inc()
         log.warning("broker at %s unreachable (%s); retrying in %s s", sanitize_url(self.amqp_uri), exc,
                     interval, extra={"service": self._service})
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
-        if not broker_connected(self._service) and self._consumers_ready.ready():
+        if not broker_connected(self.container) and self._consumers_ready.ready():
             log.info("broker connection re-established; consuming again", extra={"service": self._service})
-        _set_connected(self._service, True)
+        _set_connected(self.container, True)
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
     @contextmanager
@@ -106,12 +104,12 @@ class ResilientQueueConsumer(QueueConsumer):
             with super().Consumer() as consuming:
                 yield consuming
         except BROKER_ERRORS:
-            _set_connected(self._service, False)
+            _set_connected(self.container, False)
             BROKER_RECONNECTS.labels(self._service, "consumer").inc()
             raise
         finally:
             if self.should_stop:
-                _set_connected(self._service, False)
+                _set_connected(self.container, False)
 
 
 def queue_arguments(config, **extra):

@@ -186,7 +186,7 @@ class _TimedReply(RpcReply):
                     self.proxy.reply_listener.forget(self.reply_event)
                     self.proxy.unavailable("timeout", f"{self.proxy.service_name} did not answer within "
                                                       f"{self.proxy.timeout:g} s")
-                if not broker_connected(self.proxy.container.service_name):
+                if not broker_connected(self.proxy.container):
                     # the connection the reply would come on is gone: say so now, not at the timeout
                     self.proxy.reply_listener.forget(self.reply_event)
                     self.proxy.unavailable("broker", "the message broker connection was lost; try again")
@@ -266,7 +266,7 @@ class _TimedMethodProxy(MethodProxy):
     def _call(self, *args, **kwargs):
         try:
             with eventlet.Timeout(self.timeout):
-                if not broker_connected(self._caller):
+                if not broker_connected(self.container):
                     self.unavailable("broker", "the message broker cannot be reached now")
                 if not self._has_consumer():
                     self.unavailable("no_consumer", f"the {self.service_name} service is not running")

@@ -78,7 +78,7 @@ def readiness(container) -> dict:
                 checks["database"] = {"ok": True, "detail": dep.store.engine.dialect.name}
             except Exception as exc:  # any failure to reach it is "not ready", said plainly
                 checks["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
-    connected = broker_connected(container.service_name)
+    connected = broker_connected(container)
     checks["broker"] = {"ok": connected, "detail": "connected" if connected else "disconnected or reconnecting"}
     return checks
 
