@@ -103,3 +103,23 @@ def drop_processed_requests():
 
     op.drop_index("ix_processed_requests_created_at", table_name="processed_requests")
     op.drop_table("processed_requests")
+
+
+def create_leases():
+    """The `leases` table of `shared.outbox` (shared.leases; the same revision body in every service)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "leases",
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("holder", sa.String(128), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def drop_leases():
+    from alembic import op
+
+    op.drop_table("leases")

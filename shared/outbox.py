@@ -55,6 +55,14 @@ processed_requests_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
+# leases (shared.leases): which replica does a singleton job (a timer, a tenant's re-plan) until when
+leases_table = Table(
+    "leases", infra_metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 EVENT_ID_KEY = "event_id"
 EVENT_VERSION_KEY = "event_version"
 EVENT_AT_KEY = "event_at"
