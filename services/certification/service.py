@@ -13,7 +13,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from nameko.extensions import DependencyProvider
-from nameko.timer import Timer
 from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +30,7 @@ from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
+from shared.leases import timer_once
 from shared.messaging import on_event
 from shared.rpc import rpc
 from shared.validation import load
@@ -103,20 +103,6 @@ def refresh_lines(uow, outlet, now, minimum, announce=True):
             uow.emit("outlet.line_eligibility", outlet_event(outlet, product_line=line, eligible=eligible,
                                                              reason=f"{n} certified (minimum {minimum})"))
     return changes
-
-
-class ConfiguredTimer(Timer):
-    """A timer whose interval comes from the config (tests run it every fraction of a second)."""
-
-    def __init__(self, config_key, default, **kwargs):
-        self.config_key = config_key
-        super().__init__(interval=default, **kwargs)
-
-    def setup(self):
-        self.interval = float(self.container.config.get(self.config_key) or self.interval)
-
-
-configured_timer = ConfiguredTimer.decorator
 
 
 class Seeder(DependencyProvider):
@@ -770,7 +756,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
                 refresh_lines(uow, outlet, now, self.minimum)
 
     # ------------------------------------------------------------ certificate expiry timer
-    @configured_timer("CERTIFICATION_CHECK_SECONDS", 300)
+    @timer_once("CERTIFICATION_CHECK_SECONDS", 300)  # on one replica at a time (shared.leases)
     def certificate_timer(self):
         self._check_certificates(utcnow())
 

@@ -12,7 +12,6 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from nameko.timer import timer
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +23,7 @@ from shared import metrics, tenancy
 from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
 from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.leases import timer_once
 from shared.messaging import consume_validated, on_event
 from shared.rpc import rpc
 from shared.sla import ticket_deadlines
@@ -461,7 +461,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         self._on_fact(payload, "settlement.refund_paid", handle)
 
     # ------------------------------------------------------------ SLA watchdog
-    @timer(interval=30)
+    @timer_once("SLA_CHECK_SECONDS", 30)  # one replica marks the breaches (shared.leases)
     def sla_watchdog(self):
         self._check_sla(utcnow())
 

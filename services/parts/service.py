@@ -13,11 +13,9 @@ import base64
 import csv
 import io
 import logging
-import time as _time
 from decimal import Decimal
 
 from nameko.extensions import DependencyProvider
-from nameko.timer import timer
 from prometheus_client import Counter
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +33,7 @@ from shared import metrics, tenancy, web
 from shared.db import Database, as_utc, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.leases import timer_once
 from shared.messaging import consume_validated, on_event
 from shared.rpc import rpc
 from shared.tenants import TenantDirectory
@@ -420,13 +419,8 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
             entry["value"] = _money((cost * qty) + Decimal(entry["value"]))
         return sorted(table.values(), key=lambda e: e["outlet_id"])
 
-    @timer(interval=5)
+    @timer_once("PARTS_OVERDUE_CHECK_SECONDS", 60)  # on one replica at a time (shared.leases)
     def overdue_watch(self):
-        every = float(self._cfg("PARTS_OVERDUE_CHECK_SECONDS", 60))
-        last = getattr(PartsService, "_last_overdue_check", 0.0)
-        if _time.monotonic() - last < every:
-            return
-        PartsService._last_overdue_check = _time.monotonic()
         self._check_overdue(utcnow())
 
     @rpc

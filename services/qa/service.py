@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from nameko.timer import timer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +27,7 @@ from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from shared.leases import timer_once
 from shared.messaging import on_event
 from shared.rpc import rpc
 from shared.validation import load
@@ -829,7 +829,7 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         return rows, columns
 
     # ------------------------------------------------------------ timers (the product clock)
-    @timer(interval=60)
+    @timer_once("QA_HOUSEKEEPING_SECONDS", 60)  # on one replica at a time (shared.leases)
     def housekeeping(self):
         """Overdue gauge, recurrence re-checks, and on the configured day the previous month's
         care-call list and scorecards."""

@@ -151,3 +151,35 @@ def test_timer_taken_over_when_the_holder_dies(container_factory, rabbit_config,
     taken = [at for who, at in RUNS if who == id(other)]
     assert taken, "the other replica never took the timer over"
     assert taken[0] - killed_at <= 0.25 + 2.0 + 0.25 + 0.5  # lease lapsed, next tick
+
+
+SERVICES_WITH_TIMERS = {
+    "services.intake.service:IntakeService": ("sla_watchdog", "SLA_CHECK_SECONDS", 30),
+    "services.certification.service:CertificationService": ("certificate_timer", "CERTIFICATION_CHECK_SECONDS", 300),
+    "services.parts.service:PartsService": ("overdue_watch", "PARTS_OVERDUE_CHECK_SECONDS", 60),
+    "services.qa.service:QaService": ("housekeeping", "QA_HOUSEKEEPING_SECONDS", 60),
+}
+
+
+@pytest.mark.parametrize("path", sorted(SERVICES_WITH_TIMERS))
+def test_every_service_timer_is_leased_and_configured(path, rabbit_config):
+    """No plain nameko timer is left: each one runs on one replica and reads its interval from
+    the configuration (default when unset)."""
+    import importlib
+
+    from nameko.containers import ServiceContainer
+    from nameko.timer import Timer
+
+    from shared.leases import LeasedTimer
+
+    module, cls_name = path.split(":")
+    cls = getattr(importlib.import_module(module), cls_name)
+    method, key, default = SERVICES_WITH_TIMERS[path]
+    for config, interval in ((dict(rabbit_config), default), (dict(rabbit_config, **{key: 7}), 7.0)):
+        container = ServiceContainer(cls, config)
+        timers = [e for e in container.entrypoints if isinstance(e, Timer)]
+        assert timers and all(isinstance(t, LeasedTimer) for t in timers), timers
+        timer = next(t for t in timers if t.method_name == method)
+        timer.setup()
+        assert timer.interval == interval and timer.config_key == key
+        assert timer.exclusive and timer.lease_name == f"timer:{cls.name}.{method}"
