@@ -266,8 +266,9 @@ def _check_scope(scope):
 def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
     """Method decorator, entrypoint-neutral: ``fn(self, uow, payload)`` becomes
     ``method(self, payload)`` that runs `fn` in a unit of work of ``self.<db>`` acting as
-    `scope`, claims the message id for `consumer` (None: no claim), commits unless `fn` did, and
-    retries transient errors (`run_with_retries`). `label` names the message in logs and metrics.
+    `scope`, claims the message id for `consumer` (the name its ``processed_messages`` rows carry;
+    a callable: computed from the payload; None: no claim), commits unless `fn` did, and retries
+    transient errors (`run_with_retries`). `label` names the message in logs and metrics.
     Every attempt gets a fresh copy of the payload, so a handler may change the one it gets."""
     _check_scope(scope)
 
@@ -284,9 +285,10 @@ def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
 
             def attempt():
                 body = next(bodies)
+                claimant = consumer(body) if callable(consumer) else consumer
                 with worker_db.uow(acting_principal(scope, service, data, body)) as uow:
-                    if consumer and uow.already_processed(message_id, consumer):
-                        log.info("%s: message %s already processed by %s", service, message_id, consumer,
+                    if claimant and uow.already_processed(message_id, claimant):
+                        log.info("%s: message %s already processed by %s", service, message_id, claimant,
                                  extra={"service": service, "event": label, "message_id": message_id})
                         return None
                     result = fn(self, uow, body)
@@ -306,7 +308,8 @@ def consume(source_service, event_type, *, scope=TENANT, consumer=None, db="db",
     """``@consume("intake", "ticket.registered")`` over ``def handler(self, uow, payload)``: one
     way to consume a fact. The event arrives through `on_event` (validated, dead-lettered when
     malformed or when the handler finally fails) and is handled once per message id
-    (`consumer`: the name its ``processed_messages`` rows carry, default the event type) in a
+    (`consumer`: the name its ``processed_messages`` rows carry, default the event type; a
+    callable computes it from the payload) in a
     unit of work acting as `scope` (`TENANT`, `ALL`, `CALLER_ALL` or a callable, see
     `acting_principal`), committed unless the handler committed itself (a handler with work to
     do after the commit, e.g. waking a planner, commits and then does it). Transient database
