@@ -6,7 +6,6 @@ Entrypoints stay thin: load with a schema, call the domain, persist through the 
 """
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -27,7 +26,7 @@ from shared import metrics, tenancy, web
 from shared.db import Database, as_utc, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from shared.messaging import on_event
+from shared.messaging import ALL, consume
 from shared.rpc import rpc
 from shared.validation import load
 
@@ -38,24 +37,6 @@ CLAIMS = Counter("fsm_settlement_claims_total", "Fee claims created or decided, 
 
 _aware = as_utc
 M = money.from_fen
-
-
-def _retry_on_conflict(handler):
-    """Run an event handler again once if its commit hit a unique constraint: another worker
-    stored the same fact at the same moment (PostgreSQL; SQLite units of work take turns).
-    The second run finds the fact and does nothing, instead of dead-lettering the message."""
-
-    @functools.wraps(handler)
-    def run(self, payload):
-        for attempt in range(1, 4):
-            try:
-                return handler(self, payload)
-            except IntegrityError:
-                if attempt == 3:
-                    raise
-                log.info("%s: concurrent duplicate, handling again", handler.__name__)
-
-    return run
 
 
 def _utc_instants(payload):
@@ -114,55 +95,41 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
     tariffs = Tariffs()
 
     # ================================================================ facts from other services
-    def _event_id(self):
-        return self.db.worker_ctx.data.get("event_id")
-
-    def _event_uow(self, payload):
-        _utc_instants(payload)
-        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
-        return self.db.uow(principal.acting_for(payload["tenant_id"]))
-
-    @on_event("intake", "ticket.registered")
-    @_retry_on_conflict
-    def on_ticket_registered(self, payload):
-        _utc_instants(payload)
+    # Each handler runs once per message in a unit of work acting for the event's tenant (see
+    # shared.messaging.consume: claim, commit and retries of transient errors are done there).
+    # Every instant of an event is stored in UTC first (`_utc_instants`).
+    @consume("intake", "ticket.registered", scope=ALL)
+    def on_ticket_registered(self, uow, payload):
         # all tenants: HQ may route a ticket to another center, and its facts move with it
-        with self.db.uow(tenancy.service_principal(self.name)) as uow:
-            if uow.already_processed(self._event_id(), "ticket.registered"):
-                return
-            fact = uow.session.get(TicketFact, payload["ticket_id"]) or TicketFact(ticket_id=payload["ticket_id"])
-            fact.tenant_id = payload["tenant_id"]
-            fact.number, fact.kind = payload["number"], payload["kind"]
-            for key in ("product_line", "model", "serial_no", "fault", "tier", "purchase_date"):
-                setattr(fact, key, payload.get(key))
-            fact.warranty, fact.received_at = payload["warranty"], payload["received_at"]
-            uow.session.add(fact)
-            uow.session.flush()
-            waiting = uow.session.scalars(select(VisitFact).where(VisitFact.ticket_id == fact.ticket_id)).all()
-            for visit in waiting:
-                self._claim_from_visit(uow, visit, fact)
-            uow.commit()
+        _utc_instants(payload)
+        fact = uow.session.get(TicketFact, payload["ticket_id"]) or TicketFact(ticket_id=payload["ticket_id"])
+        fact.tenant_id = payload["tenant_id"]
+        fact.number, fact.kind = payload["number"], payload["kind"]
+        for key in ("product_line", "model", "serial_no", "fault", "tier", "purchase_date"):
+            setattr(fact, key, payload.get(key))
+        fact.warranty, fact.received_at = payload["warranty"], payload["received_at"]
+        uow.session.add(fact)
+        uow.session.flush()
+        waiting = uow.session.scalars(select(VisitFact).where(VisitFact.ticket_id == fact.ticket_id)).all()
+        for visit in waiting:
+            self._claim_from_visit(uow, visit, fact)
 
-    @on_event("dispatch", "visit.completed")
-    @_retry_on_conflict
-    def on_visit_completed(self, payload):
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "visit.completed"):
-                return
-            visit = uow.session.get(VisitFact, payload["visit_id"])
-            if visit is None:  # the same visit delivered again under another id keeps the first
-                visit = VisitFact(
-                    visit_id=payload["visit_id"], tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
-                    outlet_id=payload.get("outlet_id"), technician_id=payload.get("technician_id"),
-                    at=payload["at"], planned_km=payload.get("planned_km"), product_line=payload.get("product_line"),
-                    kind=payload.get("kind"), parts_used=payload.get("parts_used") or [],
-                    customer_confirmed=payload.get("customer_confirmed"), onsite_on_time=payload.get("onsite_on_time"))
-                uow.session.add(visit)
-                uow.session.flush()
-            ticket = uow.session.get(TicketFact, visit.ticket_id)
-            if ticket is not None:
-                self._claim_from_visit(uow, visit, ticket)
-            uow.commit()
+    @consume("dispatch", "visit.completed")
+    def on_visit_completed(self, uow, payload):
+        _utc_instants(payload)
+        visit = uow.session.get(VisitFact, payload["visit_id"])
+        if visit is None:  # the same visit delivered again under another id keeps the first
+            visit = VisitFact(
+                visit_id=payload["visit_id"], tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
+                outlet_id=payload.get("outlet_id"), technician_id=payload.get("technician_id"),
+                at=payload["at"], planned_km=payload.get("planned_km"), product_line=payload.get("product_line"),
+                kind=payload.get("kind"), parts_used=payload.get("parts_used") or [],
+                customer_confirmed=payload.get("customer_confirmed"), onsite_on_time=payload.get("onsite_on_time"))
+            uow.session.add(visit)
+            uow.session.flush()
+        ticket = uow.session.get(TicketFact, visit.ticket_id)
+        if ticket is not None:
+            self._claim_from_visit(uow, visit, ticket)
 
     def _claim_from_visit(self, uow, visit, ticket):
         if not visit.outlet_id:
@@ -173,169 +140,140 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
             return existing
         return self._create_claim(uow, visit, ticket, None, "visit", None)
 
-    @on_event("parts", "parts.return_overdue")
-    @_retry_on_conflict
-    def on_part_overdue(self, payload):
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "parts.return_overdue"):
-                return
-            hold = uow.session.scalars(select(Hold).where(Hold.kind == "part_return",
-                                                          Hold.ref == payload["rma_no"])).first()
-            if hold is None:
-                unit = payload.get("unit_cost")
-                hold = Hold(id=uuid.uuid4().hex, kind="part_return", ref=payload["rma_no"], tenant_id=payload["tenant_id"],
-                            visit_id=payload.get("visit_id"), ticket_id=payload.get("ticket_id"),
-                            outlet_id=payload["outlet_id"], part_no=payload["part_no"],
-                            unit_cost_fen=None if unit is None else money.to_fen(unit),
-                            reason=f"part {payload['part_no']} (RMA {payload['rma_no']}) not returned by "
-                                   f"{payload['due_at'].date().isoformat()}",
-                            due_at=payload["due_at"], opened_at=payload["detected_at"], status="open")
-                claim = self._claim_for(uow, hold.visit_id, hold.ticket_id, hold.outlet_id)
-                hold.claim_id = claim.id if claim else None
-                uow.session.add(hold)
+    @consume("parts", "parts.return_overdue")
+    def on_part_overdue(self, uow, payload):
+        _utc_instants(payload)
+        hold = uow.session.scalars(select(Hold).where(Hold.kind == "part_return",
+                                                      Hold.ref == payload["rma_no"])).first()
+        if hold is None:
+            unit = payload.get("unit_cost")
+            hold = Hold(id=uuid.uuid4().hex, kind="part_return", ref=payload["rma_no"], tenant_id=payload["tenant_id"],
+                        visit_id=payload.get("visit_id"), ticket_id=payload.get("ticket_id"),
+                        outlet_id=payload["outlet_id"], part_no=payload["part_no"],
+                        unit_cost_fen=None if unit is None else money.to_fen(unit),
+                        reason=f"part {payload['part_no']} (RMA {payload['rma_no']}) not returned by "
+                               f"{payload['due_at'].date().isoformat()}",
+                        due_at=payload["due_at"], opened_at=payload["detected_at"], status="open")
+            claim = self._claim_for(uow, hold.visit_id, hold.ticket_id, hold.outlet_id)
+            hold.claim_id = claim.id if claim else None
+            uow.session.add(hold)
+            uow.session.flush()
+            if claim is not None:
+                self._refresh_holds(uow, claim)
+
+    @consume("parts", "parts.return_received")
+    def on_part_received(self, uow, payload):
+        _utc_instants(payload)
+        hold = uow.session.scalars(select(Hold).where(Hold.kind == "part_return",
+                                                      Hold.ref == payload["rma_no"])).first()
+        if hold is not None and hold.status == "open":
+            at = payload["received_at"]
+            hold.status, hold.released_at = "released", at
+            hold.release_reason = f"part received at {payload['location_id']} on {at.date().isoformat()}"
+            if payload["late"]:
+                tariff = self._tariff(uow, hold.tenant_id, domain.local_date(at))
+                fee = tariff.dec("late_part_return_fee")
+                if fee > 0:
+                    self._deduct(uow, "late_part_return", hold.ref, hold, fee,
+                                 tariff.line_id("late_part_return_fee"), "late_part_return",
+                                 f"part {hold.part_no} (RMA {hold.ref}) returned late on {at.date().isoformat()}",
+                                 at)
+            claim = uow.session.get(Claim, hold.claim_id) if hold.claim_id else None
+            if claim is not None:
+                self._refresh_holds(uow, claim)
+
+    @consume("qa", "callback.negative")
+    def on_callback_negative(self, uow, payload):
+        _utc_instants(payload)
+        exists = uow.session.scalars(select(Hold).where(Hold.kind == "callback",
+                                                        Hold.ref == payload["callback_id"])).first()
+        if exists is None:
+            claim = self._claim_for(uow, payload.get("visit_id"), payload["ticket_id"], payload.get("outlet_id"))
+            outlet = payload.get("outlet_id") or (claim.outlet_id if claim else None)
+            if outlet is None:
+                log.warning("negative callback %s names no outlet and no claim", payload["callback_id"])
+            else:
+                uow.session.add(Hold(
+                    id=uuid.uuid4().hex, kind="callback", ref=payload["callback_id"], tenant_id=payload["tenant_id"],
+                    claim_id=claim.id if claim else None, visit_id=payload.get("visit_id"),
+                    ticket_id=payload["ticket_id"], outlet_id=outlet,
+                    reason=payload.get("reason") or f"satisfaction {payload.get('satisfaction')}",
+                    opened_at=payload.get("at") or utcnow(), status="open"))
                 uow.session.flush()
                 if claim is not None:
                     self._refresh_holds(uow, claim)
-            uow.commit()
 
-    @on_event("parts", "parts.return_received")
-    @_retry_on_conflict
-    def on_part_received(self, payload):
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "parts.return_received"):
-                return
-            hold = uow.session.scalars(select(Hold).where(Hold.kind == "part_return",
-                                                          Hold.ref == payload["rma_no"])).first()
-            if hold is not None and hold.status == "open":
-                at = payload["received_at"]
-                hold.status, hold.released_at = "released", at
-                hold.release_reason = f"part received at {payload['location_id']} on {at.date().isoformat()}"
-                if payload["late"]:
-                    tariff = self._tariff(uow, hold.tenant_id, domain.local_date(at))
-                    fee = tariff.dec("late_part_return_fee")
-                    if fee > 0:
-                        self._deduct(uow, "late_part_return", hold.ref, hold, fee,
-                                     tariff.line_id("late_part_return_fee"), "late_part_return",
-                                     f"part {hold.part_no} (RMA {hold.ref}) returned late on {at.date().isoformat()}",
-                                     at)
-                claim = uow.session.get(Claim, hold.claim_id) if hold.claim_id else None
-                if claim is not None:
-                    self._refresh_holds(uow, claim)
-            uow.commit()
+    @consume("qa", "callback.closed")
+    def on_callback_closed(self, uow, payload):
+        _utc_instants(payload)
+        hold = uow.session.scalars(select(Hold).where(Hold.kind == "callback",
+                                                      Hold.ref == payload["callback_id"])).first()
+        if hold is not None and hold.status == "open":
+            hold.status, hold.released_at = "released", payload["at"]
+            hold.release_reason = f"QA closed the callback ({payload['outcome']})"
+            claim = uow.session.get(Claim, hold.claim_id) if hold.claim_id else None
+            if claim is not None:
+                self._refresh_holds(uow, claim)
 
-    @on_event("qa", "callback.negative")
-    @_retry_on_conflict
-    def on_callback_negative(self, payload):
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "callback.negative"):
-                return
-            exists = uow.session.scalars(select(Hold).where(Hold.kind == "callback",
-                                                            Hold.ref == payload["callback_id"])).first()
-            if exists is None:
-                claim = self._claim_for(uow, payload.get("visit_id"), payload["ticket_id"], payload.get("outlet_id"))
-                outlet = payload.get("outlet_id") or (claim.outlet_id if claim else None)
-                if outlet is None:
-                    log.warning("negative callback %s names no outlet and no claim", payload["callback_id"])
-                else:
-                    uow.session.add(Hold(
-                        id=uuid.uuid4().hex, kind="callback", ref=payload["callback_id"], tenant_id=payload["tenant_id"],
-                        claim_id=claim.id if claim else None, visit_id=payload.get("visit_id"),
-                        ticket_id=payload["ticket_id"], outlet_id=outlet,
-                        reason=payload.get("reason") or f"satisfaction {payload.get('satisfaction')}",
-                        opened_at=payload.get("at") or utcnow(), status="open"))
-                    uow.session.flush()
-                    if claim is not None:
-                        self._refresh_holds(uow, claim)
-            uow.commit()
-
-    @on_event("qa", "callback.closed")
-    @_retry_on_conflict
-    def on_callback_closed(self, payload):
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "callback.closed"):
-                return
-            hold = uow.session.scalars(select(Hold).where(Hold.kind == "callback",
-                                                          Hold.ref == payload["callback_id"])).first()
-            if hold is not None and hold.status == "open":
-                hold.status, hold.released_at = "released", payload["at"]
-                hold.release_reason = f"QA closed the callback ({payload['outcome']})"
-                claim = uow.session.get(Claim, hold.claim_id) if hold.claim_id else None
-                if claim is not None:
-                    self._refresh_holds(uow, claim)
-            uow.commit()
-
-    @on_event("intake", "sla.breached")
-    @_retry_on_conflict
-    def on_sla_breached(self, payload):
+    @consume("intake", "sla.breached")
+    def on_sla_breached(self, uow, payload):
         outlet = payload.get("assigned_outlet_id")
         if not outlet:
             return  # no outlet had the job: the center's own breach, nothing to deduct
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "sla.breached"):
-                return
-            at = payload["detected_at"]
-            tariff = self._tariff(uow, payload["tenant_id"], domain.local_date(at))
-            amount, line = tariff.sla_deduction(payload["sla"])
-            if amount > 0:
-                ref = f"{payload['ticket_id']}:{payload['sla']}"
-                target = _Target(outlet, payload["ticket_id"], None, payload["tenant_id"])
-                self._deduct(uow, "sla_breach", ref, target, amount, line, f"sla_breach:{payload['sla']}",
-                             f"SLA {payload['sla']} of ticket {payload['number']} breached "
-                             f"(due {payload['due_at'].isoformat()})", at)
-                uow.session.flush()
-                claim = self._claim_for(uow, None, payload["ticket_id"], outlet)
-                if claim is not None:
-                    claim.rules = domain.refresh_rule(claim.rules, domain.rule_sla_breach(
-                        None, domain.AuditContext(sla_deductions=self._sla_items(uow, claim))))
-            uow.commit()
+        _utc_instants(payload)
+        at = payload["detected_at"]
+        tariff = self._tariff(uow, payload["tenant_id"], domain.local_date(at))
+        amount, line = tariff.sla_deduction(payload["sla"])
+        if amount > 0:
+            ref = f"{payload['ticket_id']}:{payload['sla']}"
+            target = _Target(outlet, payload["ticket_id"], None, payload["tenant_id"])
+            self._deduct(uow, "sla_breach", ref, target, amount, line, f"sla_breach:{payload['sla']}",
+                         f"SLA {payload['sla']} of ticket {payload['number']} breached "
+                         f"(due {payload['due_at'].isoformat()})", at)
+            uow.session.flush()
+            claim = self._claim_for(uow, None, payload["ticket_id"], outlet)
+            if claim is not None:
+                claim.rules = domain.refresh_rule(claim.rules, domain.rule_sla_breach(
+                    None, domain.AuditContext(sla_deductions=self._sla_items(uow, claim))))
 
-    @on_event("certification", "outlet.grade_changed")
-    @_retry_on_conflict
-    def on_grade_changed(self, payload):
+    @consume("certification", "outlet.grade_changed")
+    def on_grade_changed(self, uow, payload):
         if not payload.get("grade"):
             return
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "outlet.grade_changed"):
-                return
-            uow.session.add(OutletGrade(tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"],
-                                        grade=payload["grade"], valid_from=payload["at"]))
-            uow.commit()
+        _utc_instants(payload)
+        uow.session.add(OutletGrade(tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"],
+                                    grade=payload["grade"], valid_from=payload["at"]))
 
-    @on_event("certification", "account.clearing_requested")
-    @_retry_on_conflict
-    def on_clearing_requested(self, payload):
-        self._clearing(payload, requested=True)
+    @consume("certification", "account.clearing_requested", consumer="clearing")
+    def on_clearing_requested(self, uow, payload):
+        self._clearing(uow, payload, requested=True)
 
-    @on_event("parts", "parts.outlet_balance")
-    @_retry_on_conflict
-    def on_parts_balance(self, payload):
-        self._clearing(payload, requested=False)
+    @consume("parts", "parts.outlet_balance")
+    def on_parts_balance(self, uow, payload):
+        self._clearing(uow, payload, requested=False)
 
-    def _clearing(self, payload, requested):
-        with self._event_uow(payload) as uow:
-            if uow.already_processed(self._event_id(), "clearing" if requested else "parts.outlet_balance"):
-                return
-            req = uow.session.get(ClearingRequest, payload["request_id"])
-            if req is None:
-                req = ClearingRequest(request_id=payload["request_id"], tenant_id=payload["tenant_id"],
-                                      outlet_id=payload["outlet_id"])
-                uow.session.add(req)
-            if requested:
-                req.requested_at = payload["at"]
-            else:
-                req.parts_items = [{**i, "amount": None if i.get("amount") is None else str(i["amount"])}
-                                   for i in payload["open_items"]]
-                req.parts_at = payload["at"]
-            if req.requested_at is not None and req.parts_items is not None and req.answered_at is None:
-                own = self._open_items(uow, req.outlet_id)
-                items = own + [dict(i, source="parts") for i in req.parts_items]
-                req.answer = domain.clearing_answer(own, req.parts_items)
-                req.open_items, req.answered_at = items, utcnow()
-                uow.emit(req.answer, {"tenant_id": req.tenant_id, "outlet_id": req.outlet_id,
-                                      "request_id": req.request_id, "at": req.answered_at,
-                                      "open_items": [{k: i.get(k) for k in ("kind", "ref", "description", "amount")}
-                                                     for i in items]})
-            uow.commit()
+    def _clearing(self, uow, payload, requested):
+        _utc_instants(payload)
+        req = uow.session.get(ClearingRequest, payload["request_id"])
+        if req is None:
+            req = ClearingRequest(request_id=payload["request_id"], tenant_id=payload["tenant_id"],
+                                  outlet_id=payload["outlet_id"])
+            uow.session.add(req)
+        if requested:
+            req.requested_at = payload["at"]
+        else:
+            req.parts_items = [{**i, "amount": None if i.get("amount") is None else str(i["amount"])}
+                               for i in payload["open_items"]]
+            req.parts_at = payload["at"]
+        if req.requested_at is not None and req.parts_items is not None and req.answered_at is None:
+            own = self._open_items(uow, req.outlet_id)
+            items = own + [dict(i, source="parts") for i in req.parts_items]
+            req.answer = domain.clearing_answer(own, req.parts_items)
+            req.open_items, req.answered_at = items, utcnow()
+            uow.emit(req.answer, {"tenant_id": req.tenant_id, "outlet_id": req.outlet_id,
+                                  "request_id": req.request_id, "at": req.answered_at,
+                                  "open_items": [{k: i.get(k) for k in ("kind", "ref", "description", "amount")}
+                                                 for i in items]})
 
     # ================================================================ claims
     @rpc
