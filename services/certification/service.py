@@ -31,7 +31,7 @@ from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from shared.leases import timer_once
-from shared.messaging import on_event
+from shared.messaging import consume
 from shared.rpc import rpc
 from shared.validation import load
 
@@ -352,73 +352,56 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
                                    data=_jsonable(data or {})))
 
     # ------------------------------------------------------------ facts from other services
-    def _event_uow(self, payload):
-        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
-        acting = principal.acting_for(payload["tenant_id"])
-        return self.db.uow(acting), acting
-
-    def _claimed(self, uow, consumer):
-        return uow.already_processed(self.db.worker_ctx.data.get("event_id"), consumer)
-
-    def _on_clearing_answer(self, payload, consumer, cleared):
-        uow, acting = self._event_uow(payload)
-        with uow:
-            if self._claimed(uow, consumer):
-                return
-            outlet = uow.session.get(Outlet, payload["outlet_id"])
-            if outlet is None or outlet.status != S.REVOKING or outlet.clearing_request_id != payload["request_id"]:
-                log.warning("%s for outlet %s request %s does not answer a pending clearing; ignored", consumer,
-                            payload["outlet_id"], payload["request_id"])
-                uow.commit()  # remember the message id: it will never apply
-                return
-            now = utcnow()
-            items = _jsonable(payload.get("open_items") or [])
-            before = outlet.status
-            if cleared:
-                outlet.status = domain.decide("accounts_cleared", before, acting)
-                outlet.clearing_status, outlet.open_items = "cleared", []
-                outlet.resume_status = None
-                uow.session.add(Notice(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind="revoked", at=now,
-                                       text=f"合作终止通知: {outlet.name} ({outlet.id}) 的特约服务协议 "
-                                            f"{(outlet.agreement or {}).get('number', '')} 已终止, 帐目已清理。"
-                                            f" Cooperation ended; accounts cleared."))
-                self._step(uow, outlet, acting, "accounts_cleared", None, before, outlet.status, None, [],
-                           {"request_id": payload["request_id"], "notified": True})
-                uow.emit("outlet.revoked", outlet_event(outlet, reason=(outlet.revocation or {}).get("reason_code")))
-            else:
-                domain.decide("accounts_open", before, acting)
-                first = not uow.session.scalar(select(func.count()).select_from(OutletStep).where(
-                    OutletStep.outlet_id == outlet.id, OutletStep.action == "accounts_open"))
-                outlet.clearing_status, outlet.open_items = "open_items", items
-                self._step(uow, outlet, acting, "accounts_open", None, before, before, None, [],
-                           {"request_id": payload["request_id"], "open_items": items})
-                if first and _only_reservations(items):
-                    # the revocation's first answer lists only parts reservations: those of the
-                    # outlet's planned visits go as dispatch releases them on outlet.revoking (at the
-                    # same time as this request): ask once more rather than wait for a hand re-request
-                    self._rerequest_clearing(uow, outlet, acting, now)
-            outlet.updated_at = now
-            uow.commit()
+    # Each handler runs once per message in a unit of work acting for the event's tenant
+    # (`uow.principal`); a fact that meets a concurrent step on the same outlet (optimistic
+    # version check) is applied again on the new state (shared.messaging.consume retries it).
+    def _on_clearing_answer(self, uow, payload, consumer, cleared):
+        acting = uow.principal
+        outlet = uow.session.get(Outlet, payload["outlet_id"])
+        if outlet is None or outlet.status != S.REVOKING or outlet.clearing_request_id != payload["request_id"]:
+            log.warning("%s for outlet %s request %s does not answer a pending clearing; ignored", consumer,
+                        payload["outlet_id"], payload["request_id"])
+            return  # the message id is remembered all the same: it will never apply
+        now = utcnow()
+        items = _jsonable(payload.get("open_items") or [])
+        before = outlet.status
+        if cleared:
+            outlet.status = domain.decide("accounts_cleared", before, acting)
+            outlet.clearing_status, outlet.open_items = "cleared", []
+            outlet.resume_status = None
+            uow.session.add(Notice(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind="revoked", at=now,
+                                   text=f"合作终止通知: {outlet.name} ({outlet.id}) 的特约服务协议 "
+                                        f"{(outlet.agreement or {}).get('number', '')} 已终止, 帐目已清理。"
+                                        f" Cooperation ended; accounts cleared."))
+            self._step(uow, outlet, acting, "accounts_cleared", None, before, outlet.status, None, [],
+                       {"request_id": payload["request_id"], "notified": True})
+            uow.emit("outlet.revoked", outlet_event(outlet, reason=(outlet.revocation or {}).get("reason_code")))
+        else:
+            domain.decide("accounts_open", before, acting)
+            first = not uow.session.scalar(select(func.count()).select_from(OutletStep).where(
+                OutletStep.outlet_id == outlet.id, OutletStep.action == "accounts_open"))
+            outlet.clearing_status, outlet.open_items = "open_items", items
+            self._step(uow, outlet, acting, "accounts_open", None, before, before, None, [],
+                       {"request_id": payload["request_id"], "open_items": items})
+            if first and _only_reservations(items):
+                # the revocation's first answer lists only parts reservations: those of the
+                # outlet's planned visits go as dispatch releases them on outlet.revoking (at the
+                # same time as this request): ask once more rather than wait for a hand re-request
+                self._rerequest_clearing(uow, outlet, acting, now)
+        outlet.updated_at = now
+        uow.commit()
         log.info("outlet %s clearing answered: %s", payload["outlet_id"], "cleared" if cleared else "open items")
 
-    @on_event("dispatch", "visit.released")
-    def on_visit_released(self, payload):
-        self._retrying(self._on_visit_released, payload)
-
-    def _on_visit_released(self, payload):
+    @consume("dispatch", "visit.released")
+    def on_visit_released(self, uow, payload):
         """Dispatch took a planned visit back from a revoking outlet; parts lets the visit's reservation
         go on the same event. If the last clearing answer listed nothing but reservations, ask again."""
-        uow, acting = self._event_uow(payload)
-        with uow:
-            if self._claimed(uow, "visit.released"):
-                return
-            outlet = uow.session.get(Outlet, payload["outlet_id"]) if payload.get("outlet_id") else None
-            if outlet is not None and outlet.status == S.REVOKING and outlet.clearing_status == "open_items" \
-                    and _only_reservations(outlet.open_items):
-                now = utcnow()
-                self._rerequest_clearing(uow, outlet, acting, now)
-                outlet.updated_at = now
-            uow.commit()
+        outlet = uow.session.get(Outlet, payload["outlet_id"]) if payload.get("outlet_id") else None
+        if outlet is not None and outlet.status == S.REVOKING and outlet.clearing_status == "open_items" \
+                and _only_reservations(outlet.open_items):
+            now = utcnow()
+            self._rerequest_clearing(uow, outlet, uow.principal, now)
+            outlet.updated_at = now
 
     def _rerequest_clearing(self, uow, outlet, acting, now):
         previous = outlet.clearing_request_id
@@ -429,74 +412,48 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         log.info("outlet %s: clearing asked again (%s): open items were only reservations", outlet.id,
                  outlet.clearing_request_id)
 
-    @staticmethod
-    def _retrying(fn, *args, attempts=3):
-        """A fact met a concurrent step on the same outlet (optimistic version check): the whole
-        unit of work, message-id claim included, rolled back; apply it again on the new state."""
-        for attempt in range(attempts):
-            try:
-                return fn(*args)
-            except StaleDataError:
-                if attempt == attempts - 1:
-                    raise
-                log.info("concurrent change while applying %s; retrying", fn.__name__)
+    @consume("settlement", "account.cleared")
+    def on_account_cleared(self, uow, payload):
+        self._on_clearing_answer(uow, payload, "account.cleared", True)
 
-    @on_event("settlement", "account.cleared")
-    def on_account_cleared(self, payload):
-        self._retrying(self._on_clearing_answer, payload, "account.cleared", True)
+    @consume("settlement", "account.open_items")
+    def on_account_open_items(self, uow, payload):
+        self._on_clearing_answer(uow, payload, "account.open_items", False)
 
-    @on_event("settlement", "account.open_items")
-    def on_account_open_items(self, payload):
-        self._retrying(self._on_clearing_answer, payload, "account.open_items", False)
+    @consume("qa", "qa.scorecard_published")
+    def on_scorecard(self, uow, payload):
+        outlet = uow.session.get(Outlet, payload["outlet_id"])
+        if outlet is None:
+            log.warning("scorecard for unknown outlet %s", payload["outlet_id"])
+            return
+        previous = outlet.grade
+        uow.session.add(GradeRecord(tenant_id=outlet.tenant_id, outlet_id=outlet.id, month=payload["month"],
+                                    grade=payload["grade"], previous_grade=previous, score=payload["score"],
+                                    source="scorecard", at=utcnow()))
+        if payload["grade"] != previous:
+            outlet.grade = payload["grade"]
+            outlet.updated_at = utcnow()
+            uow.emit("outlet.grade_changed", outlet_event(outlet, previous_grade=previous,
+                                                          reason=f"scorecard {payload['month']}: {payload['score']}"))
 
-    @on_event("qa", "qa.scorecard_published")
-    def on_scorecard(self, payload):
-        self._retrying(self._on_scorecard, payload)
-
-    def _on_scorecard(self, payload):
-        uow, acting = self._event_uow(payload)
-        with uow:
-            if self._claimed(uow, "qa.scorecard_published"):
-                return
-            outlet = uow.session.get(Outlet, payload["outlet_id"])
-            if outlet is None:
-                log.warning("scorecard for unknown outlet %s", payload["outlet_id"])
-                uow.commit()
-                return
-            previous = outlet.grade
-            uow.session.add(GradeRecord(tenant_id=outlet.tenant_id, outlet_id=outlet.id, month=payload["month"],
-                                        grade=payload["grade"], previous_grade=previous, score=payload["score"],
-                                        source="scorecard", at=utcnow()))
-            if payload["grade"] != previous:
-                outlet.grade = payload["grade"]
-                outlet.updated_at = utcnow()
-                uow.emit("outlet.grade_changed", outlet_event(outlet, previous_grade=previous,
-                                                              reason=f"scorecard {payload['month']}: {payload['score']}"))
-            uow.commit()
-
-    @on_event("dispatch", "visit.completed")
-    def on_visit_completed(self, payload):
+    @consume("dispatch", "visit.completed")
+    def on_visit_completed(self, uow, payload):
         if not payload.get("outlet_id"):
             return
-        uow, acting = self._event_uow(payload)
-        with uow:
-            if self._claimed(uow, "visit.completed"):
-                return
-            month = domain.local_date(payload["at"]).strftime("%Y-%m")
-            row = uow.session.scalars(select(MonthlyCount).where(MonthlyCount.outlet_id == payload["outlet_id"],
-                                                                 MonthlyCount.month == month)).first()
-            if row is None:
-                row = MonthlyCount(tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"], month=month,
-                                   installs=0, repairs=0, others=0)
-                uow.session.add(row)
-            kind = payload.get("kind")
-            if kind == "install":
-                row.installs += 1
-            elif kind == "repair":
-                row.repairs += 1
-            else:
-                row.others += 1
-            uow.commit()
+        month = domain.local_date(payload["at"]).strftime("%Y-%m")
+        row = uow.session.scalars(select(MonthlyCount).where(MonthlyCount.outlet_id == payload["outlet_id"],
+                                                             MonthlyCount.month == month)).first()
+        if row is None:
+            row = MonthlyCount(tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"], month=month,
+                               installs=0, repairs=0, others=0)
+            uow.session.add(row)
+        kind = payload.get("kind")
+        if kind == "install":
+            row.installs += 1
+        elif kind == "repair":
+            row.repairs += 1
+        else:
+            row.others += 1
 
     # ------------------------------------------------------------ reading: the outlet file
     @rpc
