@@ -32,7 +32,7 @@ from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.geo import TravelModel
-from shared.messaging import on_event
+from shared.messaging import consume
 from shared.rpc import rpc
 from shared.validation import load
 
@@ -113,6 +113,12 @@ def _wished_day_start(wish):
     return start if start > utcnow() else None
 
 
+def _outlet_status(payload):
+    """``outlet.<status>``: what an outlet status event means to dispatch (and the name its
+    message ids are recorded under)."""
+    return f"outlet.{payload['status']}"
+
+
 _aware = as_utc
 
 RETURN_VISIT_REASON = "negative_callback"
@@ -156,53 +162,49 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         return TravelModel.from_config(self._cfg("TRAVEL_MODEL", None) or {})
 
     # ------------------------------------------------------------ facts from other services
-    def _event_uow(self, payload):
-        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
-        return self.db.uow(principal.acting_for(payload["tenant_id"]))
+    # Each handler runs once per message in a unit of work acting for the event's tenant
+    # (shared.messaging.consume: claim, commit, retries). A handler that wakes the planner
+    # commits first, so the planner never plans before the change it is woken for is stored.
+    def _plan_soon(self, tenant_id):
+        self.planner.dirty.setdefault(tenant_id, _time.monotonic())
 
-    def _claimed(self, uow, consumer):
-        return uow.already_processed(self.db.worker_ctx.data.get("event_id"), consumer)
-
-    @on_event("intake", "ticket.registered")
-    def on_ticket_registered(self, payload):
+    @consume("intake", "ticket.registered")
+    def on_ticket_registered(self, uow, payload):
         if payload["kind"] not in domain.ONSITE_KINDS:
             return
-        with self._event_uow(payload) as uow:
-            if self._claimed(uow, "ticket.registered"):
-                return
-            existing = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
-            if existing is None:
-                visit = Visit(
-                    id=uuid.uuid4().hex, tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
-                    ticket_number=payload["number"], kind=payload["kind"], priority=payload["priority"],
-                    product_line=payload.get("product_line"), lat=payload.get("lat"), lon=payload.get("lon"),
-                    city=payload.get("city"), tier=payload.get("tier"), received_at=payload["received_at"],
-                    onsite_due=payload.get("onsite_due"),
-                    window_start=_wished_day_start(payload.get("wished_visit_at")),
-                    service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"),
-                                                           self._cfg("SERVICE_MINUTES", None)),
-                    status=VisitStatus.UNPLANNED)
-                if visit.lat is None or visit.lon is None:
-                    visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, "no location for the address"
-                    uow.emit("visit.unassignable", self._visit_event(visit, reason=visit.unassignable_reason))
-                uow.session.add(visit)
-            uow.commit()
-        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+        existing = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
+        if existing is None:
+            visit = Visit(
+                id=uuid.uuid4().hex, tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
+                ticket_number=payload["number"], kind=payload["kind"], priority=payload["priority"],
+                product_line=payload.get("product_line"), lat=payload.get("lat"), lon=payload.get("lon"),
+                city=payload.get("city"), tier=payload.get("tier"), received_at=payload["received_at"],
+                onsite_due=payload.get("onsite_due"),
+                window_start=_wished_day_start(payload.get("wished_visit_at")),
+                service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"),
+                                                       self._cfg("SERVICE_MINUTES", None)),
+                status=VisitStatus.UNPLANNED)
+            if visit.lat is None or visit.lon is None:
+                visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, "no location for the address"
+                uow.emit("visit.unassignable", self._visit_event(visit, reason=visit.unassignable_reason))
+            uow.session.add(visit)
+        uow.commit()
+        self._plan_soon(payload["tenant_id"])
 
-    @on_event("intake", "ticket.closed")
-    def on_ticket_closed(self, payload):
-        with self._event_uow(payload) as uow:
-            if self._claimed(uow, "ticket.closed"):
-                return
-            # a ticket may have several visits (return visits): every one still open is cancelled
-            for visit in uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"],
-                                                                 Visit.status.in_(domain.OPEN_VISIT))):
-                visit.status = VisitStatus.CANCELLED
-                self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
-            uow.commit()
+    @consume("intake", "ticket.closed")
+    def on_ticket_closed(self, uow, payload):
+        # a ticket may have several visits (return visits): every one still open is cancelled
+        tenants = set()
+        for visit in uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"],
+                                                             Visit.status.in_(domain.OPEN_VISIT))):
+            visit.status = VisitStatus.CANCELLED
+            tenants.add(visit.tenant_id)
+        uow.commit()
+        for tenant in tenants:
+            self._plan_soon(tenant)
 
-    @on_event("intake", "ticket.escalated")
-    def on_ticket_escalated(self, payload):
+    @consume("intake", "ticket.escalated")
+    def on_ticket_escalated(self, uow, payload):
         """A negative callback reopened the ticket: a return visit (返修), once per escalation.
 
         Only when the ticket's latest visit is completed and none is open; the return visit copies
@@ -210,71 +212,63 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         on-site SLA counted from now. The planner plans it; `visit.scheduled` follows as usual."""
         if payload["reason"] != RETURN_VISIT_REASON:
             return
-        with self._event_uow(payload) as uow:
-            if self._claimed(uow, "ticket.escalated"):
-                return
-            visits = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).all()
-            fields = domain.return_visit(visits, utcnow(), self._onsite_due(payload["tenant_id"]))
-            if fields is None:  # none yet, or one still open
-                last = domain.latest_visit(visits)
-                log.info("ticket %s escalated (%s): no return visit (latest visit %s)", payload["ticket_id"],
-                         payload["reason"], last.status if last else "none")
-                uow.commit()  # remember the message id: it will never apply
-                return
-            created = uuid.uuid4().hex
-            uow.session.add(Visit(id=created, **fields))
-            RETURN_VISITS.labels(self.name, fields["tenant_id"]).inc()
-            uow.commit()
+        visits = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).all()
+        fields = domain.return_visit(visits, utcnow(), self._onsite_due(payload["tenant_id"]))
+        if fields is None:  # none yet, or one still open: the message id is remembered, it will never apply
+            last = domain.latest_visit(visits)
+            log.info("ticket %s escalated (%s): no return visit (latest visit %s)", payload["ticket_id"],
+                     payload["reason"], last.status if last else "none")
+            return
+        created = uuid.uuid4().hex
+        uow.session.add(Visit(id=created, **fields))
+        uow.commit()
+        RETURN_VISITS.labels(self.name, fields["tenant_id"]).inc()
         log.info("ticket %s: return visit %s after visit %s", payload["ticket_id"], created, fields["return_of"])
-        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+        self._plan_soon(payload["tenant_id"])
 
     def _onsite_due(self, tenant_id):
         """tier, moment -> the tenant's on-site SLA due time for a visit of that tier received then."""
         policies = self.policies
         return lambda tier, at: policies.sla_policy(tenant_id).onsite_rule(tier or "local").apply(policies.clock, at)
 
-    def _on_outlet(self, payload, event=None):
-        event = event or f"outlet.{payload['status']}"
-        with self._event_uow(payload) as uow:
-            if self._claimed(uow, event):
-                return
-            state = uow.session.get(OutletState, payload["outlet_id"])
-            if state is None:
-                state = OutletState(outlet_id=payload["outlet_id"], tenant_id=payload["tenant_id"],
-                                    kind=payload.get("kind") or "franchised", lat=payload.get("lat"),
-                                    lon=payload.get("lon"))
-                uow.session.add(state)
-            state.status, state.updated_at = payload["status"], payload["at"]
-            if payload["status"] == "probation":
-                state.job_limit = payload.get("job_limit")
-            released = 0
-            blocked = set(state.blocked_lines or ())
-            line = payload.get("product_line")
-            if event == "outlet.line_eligibility" and line:
-                if payload.get("eligible"):
-                    blocked.discard(line)
-                else:
-                    blocked.add(line)
-                state.blocked_lines = sorted(blocked)
-            if payload["status"] in domain.NO_JOBS or (event == "outlet.line_eligibility" and line in blocked):
-                # from this moment the outlet takes no job (of that line): its planned, not started
-                # visits go back to the planner
-                lines = None if payload["status"] in domain.NO_JOBS else (line,)
-                for visit in uow.session.scalars(select(Visit).where(
-                        Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
-                    if lines is None or visit.product_line in lines:
-                        self._release(uow, visit, f"outlet_{payload['status']}" if lines is None
-                                      else f"line_ineligible:{line}")
-                        released += 1
-                # a pin to one of its technicians would leave the visit with nobody
-                staff = select(Technician.id).where(Technician.outlet_id == payload["outlet_id"])
-                for visit in uow.session.scalars(select(Visit).where(
-                        Visit.pinned_technician_id.in_(staff), Visit.status.in_(domain.OPEN_VISIT))):
-                    if lines is None or visit.product_line in lines:
-                        visit.pinned_technician_id = None
-            uow.commit()
+    def _on_outlet(self, uow, payload, event):
+        state = uow.session.get(OutletState, payload["outlet_id"])
+        if state is None:
+            state = OutletState(outlet_id=payload["outlet_id"], tenant_id=payload["tenant_id"],
+                                kind=payload.get("kind") or "franchised", lat=payload.get("lat"),
+                                lon=payload.get("lon"))
+            uow.session.add(state)
+        state.status, state.updated_at = payload["status"], payload["at"]
+        if payload["status"] == "probation":
+            state.job_limit = payload.get("job_limit")
+        released = 0
+        blocked = set(state.blocked_lines or ())
+        line = payload.get("product_line")
+        if event == "outlet.line_eligibility" and line:
+            if payload.get("eligible"):
+                blocked.discard(line)
+            else:
+                blocked.add(line)
+            state.blocked_lines = sorted(blocked)
+        if payload["status"] in domain.NO_JOBS or (event == "outlet.line_eligibility" and line in blocked):
+            # from this moment the outlet takes no job (of that line): its planned, not started
+            # visits go back to the planner
+            lines = None if payload["status"] in domain.NO_JOBS else (line,)
+            for visit in uow.session.scalars(select(Visit).where(
+                    Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
+                if lines is None or visit.product_line in lines:
+                    self._release(uow, visit, f"outlet_{payload['status']}" if lines is None
+                                  else f"line_ineligible:{line}")
+                    released += 1
+            # a pin to one of its technicians would leave the visit with nobody
+            staff = select(Technician.id).where(Technician.outlet_id == payload["outlet_id"])
+            for visit in uow.session.scalars(select(Visit).where(
+                    Visit.pinned_technician_id.in_(staff), Visit.status.in_(domain.OPEN_VISIT))):
+                if lines is None or visit.product_line in lines:
+                    visit.pinned_technician_id = None
+        uow.commit()
         log.info("outlet %s: %s (%s); %d visits released", payload["outlet_id"], event, payload["status"], released)
-        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+        self._plan_soon(payload["tenant_id"])
 
     def _release(self, uow, visit, reason):
         """A planned, not started visit goes back to the planner; `visit.released` (with the outlet
@@ -286,81 +280,80 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                                                      reason=reason[:128]))
         RELEASED.labels(self.name, visit.tenant_id, reason.split(":")[0]).inc()
 
-    @on_event("certification", "outlet.effective")
-    def on_outlet_effective(self, payload):
-        self._on_outlet(payload)
+    # an outlet's status events are claimed by the status they carry (``outlet.effective`` for a
+    # reinstatement to effective), outlet.line_eligibility by its own name, as they always were
+    @consume("certification", "outlet.effective", consumer=_outlet_status)
+    def on_outlet_effective(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.approved")
-    def on_outlet_approved(self, payload):
-        self._on_outlet(payload)
+    @consume("certification", "outlet.approved", consumer=_outlet_status)
+    def on_outlet_approved(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.suspended")
-    def on_outlet_suspended(self, payload):
-        self._on_outlet(payload)
+    @consume("certification", "outlet.suspended", consumer=_outlet_status)
+    def on_outlet_suspended(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.revoking")
-    def on_outlet_revoking(self, payload):
-        self._on_outlet(payload)
+    @consume("certification", "outlet.revoking", consumer=_outlet_status)
+    def on_outlet_revoking(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.revoked")
-    def on_outlet_revoked(self, payload):
-        self._on_outlet(payload)
+    @consume("certification", "outlet.revoked", consumer=_outlet_status)
+    def on_outlet_revoked(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.probation")
-    def on_outlet_probation(self, payload):
-        self._on_outlet(payload)
+    @consume("certification", "outlet.probation", consumer=_outlet_status)
+    def on_outlet_probation(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.reinstated")
-    def on_outlet_reinstated(self, payload):
-        self._on_outlet(payload)
+    @consume("certification", "outlet.reinstated", consumer=_outlet_status)
+    def on_outlet_reinstated(self, uow, payload):
+        self._on_outlet(uow, payload, _outlet_status(payload))
 
-    @on_event("certification", "outlet.line_eligibility")
-    def on_outlet_line_eligibility(self, payload):
-        self._on_outlet(payload, "outlet.line_eligibility")
+    @consume("certification", "outlet.line_eligibility")
+    def on_outlet_line_eligibility(self, uow, payload):
+        self._on_outlet(uow, payload, "outlet.line_eligibility")
 
-    def _on_certificate(self, payload, valid, reason=None):
-        with self._event_uow(payload) as uow:
-            if self._claimed(uow, "technician.certificate"):
-                return
-            tech = uow.session.get(Technician, payload["technician_id"])
-            if tech is None:
-                log.warning("certificate event for unknown technician %s", payload["technician_id"])
-                uow.commit()
-                return
-            certs = dict(tech.certificates or {})
-            released = 0
-            if valid and payload.get("valid_until"):
-                certs[payload["product_line"]] = payload["valid_until"].isoformat()
-            else:
-                certs.pop(payload["product_line"], None)
-                # from this moment the technician may not do that product line: its planned, not
-                # started visits go back to the planner (a frozen plan would keep them on it)
-                for visit in uow.session.scalars(select(Visit).where(
-                        Visit.technician_id == tech.id, Visit.product_line == payload["product_line"],
-                        Visit.status == VisitStatus.SCHEDULED)):
-                    self._release(uow, visit, reason or "certificate_withdrawn")
-                    released += 1
-                for visit in uow.session.scalars(select(Visit).where(
-                        Visit.pinned_technician_id == tech.id, Visit.product_line == payload["product_line"],
-                        Visit.status.in_(domain.OPEN_VISIT))):
-                    visit.pinned_technician_id = None
-            tech.certificates = certs
-            uow.commit()
+    def _on_certificate(self, uow, payload, valid, reason=None):
+        tech = uow.session.get(Technician, payload["technician_id"])
+        if tech is None:
+            log.warning("certificate event for unknown technician %s", payload["technician_id"])
+            return
+        certs = dict(tech.certificates or {})
+        released = 0
+        if valid and payload.get("valid_until"):
+            certs[payload["product_line"]] = payload["valid_until"].isoformat()
+        else:
+            certs.pop(payload["product_line"], None)
+            # from this moment the technician may not do that product line: its planned, not
+            # started visits go back to the planner (a frozen plan would keep them on it)
+            for visit in uow.session.scalars(select(Visit).where(
+                    Visit.technician_id == tech.id, Visit.product_line == payload["product_line"],
+                    Visit.status == VisitStatus.SCHEDULED)):
+                self._release(uow, visit, reason or "certificate_withdrawn")
+                released += 1
+            for visit in uow.session.scalars(select(Visit).where(
+                    Visit.pinned_technician_id == tech.id, Visit.product_line == payload["product_line"],
+                    Visit.status.in_(domain.OPEN_VISIT))):
+                visit.pinned_technician_id = None
+        tech.certificates = certs
+        uow.commit()
         if released:
             log.info("technician %s lost %s; %d visits released", tech.id, payload["product_line"], released)
-        self.planner.dirty.setdefault(payload["tenant_id"], _time.monotonic())
+        self._plan_soon(payload["tenant_id"])
 
-    @on_event("certification", "technician.certified")
-    def on_technician_certified(self, payload):
-        self._on_certificate(payload, True)
+    # the three certificate events share one consumer name (as they always have)
+    @consume("certification", "technician.certified", consumer="technician.certificate")
+    def on_technician_certified(self, uow, payload):
+        self._on_certificate(uow, payload, True)
 
-    @on_event("certification", "technician.expired")
-    def on_technician_expired(self, payload):
-        self._on_certificate(payload, False, "certificate_expired")
+    @consume("certification", "technician.expired", consumer="technician.certificate")
+    def on_technician_expired(self, uow, payload):
+        self._on_certificate(uow, payload, False, "certificate_expired")
 
-    @on_event("certification", "technician.revoked")
-    def on_technician_revoked(self, payload):
-        self._on_certificate(payload, False, "certificate_revoked")
+    @consume("certification", "technician.revoked", consumer="technician.certificate")
+    def on_technician_revoked(self, uow, payload):
+        self._on_certificate(uow, payload, False, "certificate_revoked")
 
     # ------------------------------------------------------------ technicians
     @rpc
