@@ -24,7 +24,7 @@ from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
 from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.leases import timer_once
-from shared.messaging import consume_validated, on_event
+from shared.messaging import consume, consume_validated, retrying
 from shared.rpc import rpc
 from shared.sla import ticket_deadlines
 from shared.validation import load
@@ -58,6 +58,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         return self._register(cmd, self.db.principal)
 
     @consume_validated(BRIDGE_EXCHANGE, BRIDGE_ROUTING_KEY, BRIDGE_QUEUE, BridgeRequest)
+    @retrying(BRIDGE_QUEUE)  # a busy or lost database: registered again, not dead-lettered
     def bridge_request(self, cmd):
         """A request from the hotline/fax bridge (plain AMQP, see shared/bridge.py)."""
         try:
@@ -342,123 +343,124 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                     uow.emit("sla.breached", self._breach_event(ticket, d, at))
 
     # ------------------------------------------------------------ facts from other services
-    def _on_fact(self, payload, consumer, handle):
-        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
-        acting = principal.acting_for(payload["tenant_id"])
-        with self.db.uow(acting) as uow:
-            if uow.already_processed(self._event_id(), consumer):
-                return
-            ticket = uow.session.get(Ticket, payload["ticket_id"])
-            if ticket is None:
-                log.warning("%s for unknown ticket %s", consumer, payload["ticket_id"])
-                uow.commit()  # remember the message id: it will never apply
-                return
-            handle(uow, ticket, acting)
-            uow.commit()
+    # Each fact runs once per message in a unit of work acting for the event's tenant
+    # (shared.messaging.consume: claim, commit, retries) and names a ticket of that tenant.
+    def _fact_ticket(self, uow, payload, event):
+        """The ticket the fact names, else None: the message id is remembered all the same (the
+        fact will never apply; another tenant's ticket is not found either)."""
+        ticket = uow.session.get(Ticket, payload["ticket_id"])
+        if ticket is None:
+            log.warning("%s for unknown ticket %s", event, payload["ticket_id"])
+        return ticket
 
-    @on_event("dispatch", "visit.scheduled")
-    def on_visit_scheduled(self, payload):
-        def handle(uow, ticket, acting):
-            if ticket.status in (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED):
-                before = ticket.status
-                ticket.status = Status.SCHEDULED
-                if payload.get("outlet_id"):
-                    self._set_outlet(uow, ticket, payload["outlet_id"])
-                self._audit(uow, ticket, acting, "visit_scheduled", before, ticket.status,
-                            data={"visit_id": payload["visit_id"], "technician_id": payload.get("technician_id"),
-                                  "outlet_id": payload.get("outlet_id"), "at": payload["at"].isoformat()})
-        self._on_fact(payload, "visit.scheduled", handle)
+    @consume("dispatch", "visit.scheduled")
+    def on_visit_scheduled(self, uow, payload):
+        ticket = self._fact_ticket(uow, payload, "visit.scheduled")
+        if ticket is not None and ticket.status in (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED):
+            before = ticket.status
+            ticket.status = Status.SCHEDULED
+            if payload.get("outlet_id"):
+                self._set_outlet(uow, ticket, payload["outlet_id"])
+            self._audit(uow, ticket, uow.principal, "visit_scheduled", before, ticket.status,
+                        data={"visit_id": payload["visit_id"], "technician_id": payload.get("technician_id"),
+                              "outlet_id": payload.get("outlet_id"), "at": payload["at"].isoformat()})
 
-    @on_event("dispatch", "visit.released")
-    def on_visit_released(self, payload):
+    @consume("dispatch", "visit.released")
+    def on_visit_released(self, uow, payload):
         """Dispatch took the planned visit back (outlet suspended/revoked, line or certificate lost):
         the ticket leaves the outlet and returns to the status it had before it was scheduled."""
-        def handle(uow, ticket, acting):
-            before = ticket.status
-            scheduled = [a for a in uow.session.scalars(select(AuditEntry).where(
-                AuditEntry.ticket_id == ticket.id, AuditEntry.action == "visit_scheduled").order_by(AuditEntry.id))
-                if (a.data or {}).get("visit_id") == payload["visit_id"]]
-            # visit.scheduled and visit.released travel on separate queues: a re-plan that overtook
-            # this release is newer and stands
-            newer = [a for a in scheduled if (a.data or {}).get("at")
-                     and datetime.fromisoformat(a.data["at"]) > payload["at"]]
-            data = {"visit_id": payload["visit_id"], "outlet_id": payload.get("outlet_id"),
-                    "technician_id": payload.get("technician_id"), "reason": payload.get("reason")}
-            if newer:
-                data["stale"] = True
-            elif ticket.status == Status.SCHEDULED:
-                prior = next((a.from_state for a in scheduled if a.from_state != Status.SCHEDULED), None)
-                ticket.status = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
-            if not newer and payload.get("outlet_id") and ticket.assigned_outlet_id == payload["outlet_id"]:
-                self._set_outlet(uow, ticket, None)
-            self._audit(uow, ticket, acting, "visit_released", before, ticket.status, note=payload.get("reason"),
-                        data=data)
-        self._on_fact(payload, "visit.released", handle)
+        ticket = self._fact_ticket(uow, payload, "visit.released")
+        if ticket is None:
+            return
+        before = ticket.status
+        scheduled = [a for a in uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.ticket_id == ticket.id, AuditEntry.action == "visit_scheduled").order_by(AuditEntry.id))
+            if (a.data or {}).get("visit_id") == payload["visit_id"]]
+        # visit.scheduled and visit.released travel on separate queues: a re-plan that overtook
+        # this release is newer and stands
+        newer = [a for a in scheduled if (a.data or {}).get("at")
+                 and datetime.fromisoformat(a.data["at"]) > payload["at"]]
+        data = {"visit_id": payload["visit_id"], "outlet_id": payload.get("outlet_id"),
+                "technician_id": payload.get("technician_id"), "reason": payload.get("reason")}
+        if newer:
+            data["stale"] = True
+        elif ticket.status == Status.SCHEDULED:
+            prior = next((a.from_state for a in scheduled if a.from_state != Status.SCHEDULED), None)
+            ticket.status = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
+        if not newer and payload.get("outlet_id") and ticket.assigned_outlet_id == payload["outlet_id"]:
+            self._set_outlet(uow, ticket, None)
+        self._audit(uow, ticket, uow.principal, "visit_released", before, ticket.status, note=payload.get("reason"),
+                    data=data)
 
-    @on_event("dispatch", "visit.started")
-    def on_visit_started(self, payload):
-        def handle(uow, ticket, acting):
-            before = ticket.status
-            ticket.onsite_at = ticket.onsite_at or payload["at"]
-            if ticket.status in domain.OPEN_STATUSES[1:]:
-                ticket.status = Status.ON_SITE
-            self._meet(uow, ticket, "onsite", payload["at"])
-            self._audit(uow, ticket, acting, "visit_started", before, ticket.status,
-                        data={"visit_id": payload["visit_id"]})
-        self._on_fact(payload, "visit.started", handle)
+    @consume("dispatch", "visit.started")
+    def on_visit_started(self, uow, payload):
+        ticket = self._fact_ticket(uow, payload, "visit.started")
+        if ticket is None:
+            return
+        before = ticket.status
+        ticket.onsite_at = ticket.onsite_at or payload["at"]
+        if ticket.status in domain.OPEN_STATUSES[1:]:
+            ticket.status = Status.ON_SITE
+        self._meet(uow, ticket, "onsite", payload["at"])
+        self._audit(uow, ticket, uow.principal, "visit_started", before, ticket.status,
+                    data={"visit_id": payload["visit_id"]})
 
-    @on_event("dispatch", "visit.completed")
-    def on_visit_completed(self, payload):
-        def handle(uow, ticket, acting):
-            before = ticket.status
-            if ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE, Status.REGISTERED):
-                ticket.status = Status.RESOLVED
-            self._audit(uow, ticket, acting, "visit_completed", before, ticket.status,
-                        data={"visit_id": payload["visit_id"]})
-        self._on_fact(payload, "visit.completed", handle)
+    @consume("dispatch", "visit.completed")
+    def on_visit_completed(self, uow, payload):
+        ticket = self._fact_ticket(uow, payload, "visit.completed")
+        if ticket is None:
+            return
+        before = ticket.status
+        if ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE, Status.REGISTERED):
+            ticket.status = Status.RESOLVED
+        self._audit(uow, ticket, uow.principal, "visit_completed", before, ticket.status,
+                    data={"visit_id": payload["visit_id"]})
 
-    @on_event("qa", "callback.negative")
-    def on_callback_negative(self, payload):
-        def handle(uow, ticket, acting):
-            before = ticket.status
-            if ticket.status in (Status.RESOLVED, Status.CLOSED):
-                ticket.status, ticket.closed_at = Status.ACCEPTED, None
-            uow.emit("ticket.escalated", {"tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
-                                          "number": ticket.number, "reason": "negative_callback",
-                                          "level": "center"})
-            self._audit(uow, ticket, acting, "callback_negative", before, ticket.status,
-                        note=payload.get("reason"), data={"callback_id": payload["callback_id"]})
-        self._on_fact(payload, "callback.negative", handle)
+    @consume("qa", "callback.negative")
+    def on_callback_negative(self, uow, payload):
+        ticket = self._fact_ticket(uow, payload, "callback.negative")
+        if ticket is None:
+            return
+        before = ticket.status
+        if ticket.status in (Status.RESOLVED, Status.CLOSED):
+            ticket.status, ticket.closed_at = Status.ACCEPTED, None
+        uow.emit("ticket.escalated", {"tenant_id": ticket.tenant_id, "ticket_id": ticket.id,
+                                      "number": ticket.number, "reason": "negative_callback",
+                                      "level": "center"})
+        self._audit(uow, ticket, uow.principal, "callback_negative", before, ticket.status,
+                    note=payload.get("reason"), data={"callback_id": payload["callback_id"]})
 
-    @on_event("qa", "callback.closed")
-    def on_callback_closed(self, payload):
+    @consume("qa", "callback.closed")
+    def on_callback_closed(self, uow, payload):
         """QA closed a negative callback. Resolved, and the return visit made since the negative
         callback is completed: a ticket still reopened goes back to resolved. Otherwise (upheld, or
         no completed return visit yet) only the audit row; the center resolves and closes by hand."""
-        def handle(uow, ticket, acting):
-            before = ticket.status
-            entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)
-                                          .order_by(AuditEntry.id)).all()
-            negative = max((a.id for a in entries if a.action == "callback_negative"
-                            and (a.data or {}).get("callback_id") == payload["callback_id"]), default=None)
-            returned = negative is not None and any(a.id > negative and a.action == "visit_completed" for a in entries)
-            if payload["outcome"] == "resolved" and returned \
-                    and ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE):
-                ticket.status = Status.RESOLVED
-            self._audit(uow, ticket, acting, "callback_closed", before, ticket.status, note=payload["outcome"],
-                        data={"callback_id": payload["callback_id"], "outcome": payload["outcome"],
-                              "return_visit_completed": returned})
-        self._on_fact(payload, "callback.closed", handle)
+        ticket = self._fact_ticket(uow, payload, "callback.closed")
+        if ticket is None:
+            return
+        before = ticket.status
+        entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket.id)
+                                      .order_by(AuditEntry.id)).all()
+        negative = max((a.id for a in entries if a.action == "callback_negative"
+                        and (a.data or {}).get("callback_id") == payload["callback_id"]), default=None)
+        returned = negative is not None and any(a.id > negative and a.action == "visit_completed" for a in entries)
+        if payload["outcome"] == "resolved" and returned \
+                and ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE):
+            ticket.status = Status.RESOLVED
+        self._audit(uow, ticket, uow.principal, "callback_closed", before, ticket.status, note=payload["outcome"],
+                    data={"callback_id": payload["callback_id"], "outcome": payload["outcome"],
+                          "return_visit_completed": returned})
 
-    @on_event("settlement", "settlement.refund_paid")
-    def on_refund_paid(self, payload):
-        def handle(uow, ticket, acting):
-            before = ticket.case_state
-            if ticket.case_state in (domain.Case.NEGOTIATION, domain.Case.RECTIFICATION):
-                ticket.case_state = domain.Case.COMPENSATION
-            self._audit(uow, ticket, acting, "refund_paid", before, ticket.case_state,
-                        data={"amount": str(payload["amount"])})
-        self._on_fact(payload, "settlement.refund_paid", handle)
+    @consume("settlement", "settlement.refund_paid")
+    def on_refund_paid(self, uow, payload):
+        ticket = self._fact_ticket(uow, payload, "settlement.refund_paid")
+        if ticket is None:
+            return
+        before = ticket.case_state
+        if ticket.case_state in (domain.Case.NEGOTIATION, domain.Case.RECTIFICATION):
+            ticket.case_state = domain.Case.COMPENSATION
+        self._audit(uow, ticket, uow.principal, "refund_paid", before, ticket.case_state,
+                    data={"amount": str(payload["amount"])})
 
     # ------------------------------------------------------------ SLA watchdog
     @timer_once("SLA_CHECK_SECONDS", 30)  # one replica marks the breaches (shared.leases)
@@ -497,9 +499,6 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         return {"breached": breached}
 
     # ------------------------------------------------------------ helpers
-    def _event_id(self):
-        return self.db.worker_ctx.data.get("event_id")
-
     @staticmethod
     def _load(uow, ticket_id):
         return get_or_404(uow.session, Ticket, ticket_id, "ticket_id")
