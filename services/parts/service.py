@@ -18,7 +18,6 @@ from decimal import Decimal
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 
 from services.parts import domain, operations as ops, reconcile
 from services.parts.domain import MovementKind as K, ReservationStatus as RS, RmaStatus
@@ -34,7 +33,7 @@ from shared.db import Database, as_utc, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.leases import timer_once
-from shared.messaging import consume_validated, on_event
+from shared.messaging import CALLER_ALL, consume, consume_validated, unit_of_work
 from shared.rpc import rpc
 from shared.tenants import TenantDirectory
 from shared.validation import load
@@ -75,6 +74,11 @@ class CatalogueProvider(DependencyProvider):
         return self.catalogue
 
 
+def _scanner(caller, msg):
+    """Receipts are booked as the scanner (whoever published them)."""
+    return tenancy.service_principal("parts-scanner")
+
+
 def _iso(value):
     value = as_utc(value)
     return value.isoformat() if value is not None else None
@@ -102,13 +106,6 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
     def _writer(self, principal):
         """Acts for the service after the caller was authorised (a movement spans two locations)."""
         return principal.acting_for(None)
-
-    def _event_id(self):
-        return self.db.worker_ctx.data.get("event_id")
-
-    def _fact_uow(self):
-        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
-        return self.db.uow(principal.acting_for(None))
 
     @staticmethod
     def _count_legs(session):
@@ -448,18 +445,15 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
 
     # ------------------------------------------------------------ receipts (plain AMQP)
     @consume_validated(RECEIPT_EXCHANGE, RECEIPT_ROUTING_KEY, RECEIPT_QUEUE, ReceiptMessage)
-    def receipt(self, msg):
-        """A scan from a warehouse scanner or the factory returns desk (services/parts/client.py)."""
-        self._apply_receipt(msg)
-
-    def _apply_receipt(self, msg):
-        try:
-            with self.db.uow(tenancy.service_principal("parts-scanner")) as uow:
-                result = ops.apply_receipt(uow, msg, utcnow())
-                self._commit(uow)
-        except IntegrityError:  # the same scan delivered twice at once: the other one applied it
+    @unit_of_work(label=RECEIPT_QUEUE, scope=_scanner)
+    def receipt(self, uow, msg):
+        """A scan from a warehouse scanner or the factory returns desk (services/parts/client.py).
+        The scan id makes it idempotent (no message-id claim); the same scan delivered twice at once
+        fails one commit on the scan's key, and its retry finds the scan applied (a duplicate)."""
+        result = ops.apply_receipt(uow, msg, utcnow())
+        self._commit(uow)
+        if result["outcome"] == "duplicate":
             log.info("duplicate scan %s", msg["scan_id"])
-            return {"outcome": "duplicate", "scan_id": msg["scan_id"]}
         step = result.get("stage") if result["outcome"] == "accepted" else result["outcome"]
         if result["outcome"] != "duplicate":
             RETURNS.labels("parts", "-", f"scan_{step}").inc()
@@ -590,118 +584,101 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         return {"outlet_id": outlet_id, "open_items": [dict(i, amount=_money(i["amount"])) for i in items],
                 "clear": not items}
 
-    @on_event("certification", "account.clearing_requested")
-    def on_clearing_requested(self, payload):
-        with self._fact_uow() as uow:
-            if uow.already_processed(self._event_id(), "account.clearing_requested"):
-                return
-            items = ops.outlet_open_items(uow.session, payload["outlet_id"])
-            uow.emit("parts.outlet_balance", {"tenant_id": payload["tenant_id"], "outlet_id": payload["outlet_id"],
-                                              "request_id": payload["request_id"], "open_items": items,
-                                              "at": utcnow()})
-            uow.commit()
+    # Facts from other services run once per message in a unit of work acting for the service over
+    # every tenant (a reservation spans a warehouse and an outlet), see shared.messaging.consume.
+    # Handlers that count what they did commit first (`_commit`), so a retry does not count twice.
+    @consume("certification", "account.clearing_requested", scope=CALLER_ALL)
+    def on_clearing_requested(self, uow, payload):
+        items = ops.outlet_open_items(uow.session, payload["outlet_id"])
+        uow.emit("parts.outlet_balance", {"tenant_id": payload["tenant_id"], "outlet_id": payload["outlet_id"],
+                                          "request_id": payload["request_id"], "open_items": items,
+                                          "at": utcnow()})
 
     # ------------------------------------------------------------ facts from intake and dispatch
-    @on_event("intake", "ticket.registered")
-    def on_ticket_registered(self, payload):
-        with self._fact_uow() as uow:
-            if uow.already_processed(self._event_id(), "ticket.registered"):
-                return
-            uow.session.merge(TicketFact(ticket_id=payload["ticket_id"], tenant_id=payload["tenant_id"],
-                                         number=payload["number"], product_line=payload.get("product_line"),
-                                         model=payload.get("model"), serial_no=payload.get("serial_no"),
-                                         fault=payload.get("fault"), warranty=payload.get("warranty")))
+    @consume("intake", "ticket.registered", scope=CALLER_ALL)
+    def on_ticket_registered(self, uow, payload):
+        uow.session.merge(TicketFact(ticket_id=payload["ticket_id"], tenant_id=payload["tenant_id"],
+                                     number=payload["number"], product_line=payload.get("product_line"),
+                                     model=payload.get("model"), serial_no=payload.get("serial_no"),
+                                     fault=payload.get("fault"), warranty=payload.get("warranty")))
+        uow.session.flush()
+        made = []
+        for need in uow.session.scalars(select(VisitNeed).where(VisitNeed.ticket_id == payload["ticket_id"],
+                                                                VisitNeed.status == "waiting_ticket")):
+            made += ops.reserve_for_visit(uow, self.catalogue, need, utcnow())
+        self._commit(uow)
+        for r in made:
+            RESERVATIONS.labels("parts", r.tenant_id, r.status).inc()
+
+    @consume("dispatch", "visit.scheduled", scope=CALLER_ALL)
+    def on_visit_scheduled(self, uow, payload):
+        need = uow.session.get(VisitNeed, payload["visit_id"])
+        made = []
+        if need is None:
+            need = VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
+                             ticket_id=payload["ticket_id"], outlet_id=payload.get("outlet_id"),
+                             status="waiting_ticket", scheduled_at=payload["at"])
+            uow.session.add(need)
             uow.session.flush()
-            made = []
-            for need in uow.session.scalars(select(VisitNeed).where(VisitNeed.ticket_id == payload["ticket_id"],
-                                                                    VisitNeed.status == "waiting_ticket")):
-                made += ops.reserve_for_visit(uow, self.catalogue, need, utcnow())
-            self._commit(uow)
-        for r in made:
-            RESERVATIONS.labels("parts", r.tenant_id, r.status).inc()
-
-    @on_event("dispatch", "visit.scheduled")
-    def on_visit_scheduled(self, payload):
-        with self._fact_uow() as uow:
-            if uow.already_processed(self._event_id(), "visit.scheduled"):
-                return
-            need = uow.session.get(VisitNeed, payload["visit_id"])
-            made = []
-            if need is None:
-                need = VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
-                                 ticket_id=payload["ticket_id"], outlet_id=payload.get("outlet_id"),
-                                 status="waiting_ticket", scheduled_at=payload["at"])
-                uow.session.add(need)
-                uow.session.flush()
+            made = ops.reserve_for_visit(uow, self.catalogue, need, utcnow())
+        elif _stale(need, payload):
+            log.info("visit.scheduled for %s older than the last fact applied; ignored", need.visit_id)
+        else:
+            need.scheduled_at = payload["at"]
+            if payload.get("outlet_id") and payload["outlet_id"] != need.outlet_id:
+                need.outlet_id = payload["outlet_id"]
+                ops.move_visit_reservations(uow.session, need.visit_id, need.outlet_id)
+            if need.status in ("waiting_ticket", "released"):
                 made = ops.reserve_for_visit(uow, self.catalogue, need, utcnow())
-            elif _stale(need, payload):
-                log.info("visit.scheduled for %s older than the last fact applied; ignored", need.visit_id)
-            else:
-                need.scheduled_at = payload["at"]
-                if payload.get("outlet_id") and payload["outlet_id"] != need.outlet_id:
-                    need.outlet_id = payload["outlet_id"]
-                    ops.move_visit_reservations(uow.session, need.visit_id, need.outlet_id)
-                if need.status in ("waiting_ticket", "released"):
-                    made = ops.reserve_for_visit(uow, self.catalogue, need, utcnow())
-            self._commit(uow)
+        self._commit(uow)
         for r in made:
             RESERVATIONS.labels("parts", r.tenant_id, r.status).inc()
 
-    @on_event("dispatch", "visit.unassignable")
-    def on_visit_unassignable(self, payload):
-        with self._fact_uow() as uow:
-            if uow.already_processed(self._event_id(), "visit.unassignable"):
-                return
-            need = uow.session.get(VisitNeed, payload["visit_id"])
-            if need is not None and need.status == "reserved":
-                for res in uow.session.scalars(select(Reservation).where(Reservation.visit_id == need.visit_id)):
-                    ops.release_reservation(uow.session, res)
-                need.status = "released"
-            uow.commit()
+    @consume("dispatch", "visit.unassignable", scope=CALLER_ALL)
+    def on_visit_unassignable(self, uow, payload):
+        need = uow.session.get(VisitNeed, payload["visit_id"])
+        if need is not None and need.status == "reserved":
+            for res in uow.session.scalars(select(Reservation).where(Reservation.visit_id == need.visit_id)):
+                ops.release_reservation(uow.session, res)
+            need.status = "released"
 
-    @on_event("dispatch", "visit.released")
-    def on_visit_released(self, payload):
+    @consume("dispatch", "visit.released", scope=CALLER_ALL)
+    def on_visit_released(self, uow, payload):
         """Dispatch took a planned visit back from its outlet (suspended, revoking, a line or a
         certificate lost): what is still only reserved for it at the old outlet goes back to the
         warehouse, so the outlet's balance clears and the next `visit.scheduled` reserves afresh
         for wherever the visit goes. Parts already issued to the outlet stay its stock."""
-        with self._fact_uow() as uow:
-            if uow.already_processed(self._event_id(), "visit.released"):
-                return
-            need = uow.session.get(VisitNeed, payload["visit_id"])
-            released = []
-            if need is None:
-                # released before parts heard it was scheduled (the events travel on separate
-                # queues): remember the release, so the late visit.scheduled does not reserve
-                uow.session.add(VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
-                                          ticket_id=payload["ticket_id"], outlet_id=None, status="released",
-                                          scheduled_at=payload["at"]))
-            elif _stale(need, payload) or need.status == "completed" \
-                    or (need.outlet_id and payload.get("outlet_id") and need.outlet_id != payload["outlet_id"]):
-                log.info("visit.released for %s does not apply (need %s at %s); ignored",
-                         need.visit_id, need.status, need.outlet_id)
-            else:
-                stmt = select(Reservation).where(Reservation.visit_id == need.visit_id,
-                                                 Reservation.status.in_(RS.OPEN))
-                if payload.get("outlet_id"):
-                    stmt = stmt.where(Reservation.outlet_id == payload["outlet_id"])
-                for res in uow.session.scalars(stmt):
-                    ops.release_reservation(uow.session, res)
-                    released.append(res.tenant_id)
-                if need.status in ("reserved", "waiting_ticket"):
-                    need.status = "released"
-                need.outlet_id, need.scheduled_at = None, payload["at"]
-            uow.commit()
+        need = uow.session.get(VisitNeed, payload["visit_id"])
+        released = []
+        if need is None:
+            # released before parts heard it was scheduled (the events travel on separate
+            # queues): remember the release, so the late visit.scheduled does not reserve
+            uow.session.add(VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
+                                      ticket_id=payload["ticket_id"], outlet_id=None, status="released",
+                                      scheduled_at=payload["at"]))
+        elif _stale(need, payload) or need.status == "completed" \
+                or (need.outlet_id and payload.get("outlet_id") and need.outlet_id != payload["outlet_id"]):
+            log.info("visit.released for %s does not apply (need %s at %s); ignored",
+                     need.visit_id, need.status, need.outlet_id)
+        else:
+            stmt = select(Reservation).where(Reservation.visit_id == need.visit_id,
+                                             Reservation.status.in_(RS.OPEN))
+            if payload.get("outlet_id"):
+                stmt = stmt.where(Reservation.outlet_id == payload["outlet_id"])
+            for res in uow.session.scalars(stmt):
+                ops.release_reservation(uow.session, res)
+                released.append(res.tenant_id)
+            if need.status in ("reserved", "waiting_ticket"):
+                need.status = "released"
+            need.outlet_id, need.scheduled_at = None, payload["at"]
+        uow.commit()
         for tenant in released:
             RESERVATIONS.labels("parts", tenant, "released").inc()
 
-    @on_event("dispatch", "visit.completed")
-    def on_visit_completed(self, payload):
-        with self._fact_uow() as uow:
-            if uow.already_processed(self._event_id(), "visit.completed"):
-                return
-            rmas = ops.consume_visit(uow, payload, self._due_days(), self.policies.clock.calendar)
-            self._commit(uow)
+    @consume("dispatch", "visit.completed", scope=CALLER_ALL)
+    def on_visit_completed(self, uow, payload):
+        rmas = ops.consume_visit(uow, payload, self._due_days(), self.policies.clock.calendar)
+        self._commit(uow)
         for rma in rmas:
             RETURNS.labels("parts", rma.tenant_id, "created").inc()
 
