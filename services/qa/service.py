@@ -15,7 +15,6 @@ from decimal import Decimal
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
 
 from services.qa import domain, reports
 from services.qa.models import (Base, Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach,
@@ -28,7 +27,7 @@ from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from shared.leases import timer_once
-from shared.messaging import on_event
+from shared.messaging import consume
 from shared.rpc import rpc
 from shared.validation import load
 
@@ -69,32 +68,15 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         return self.policies.directory
 
     # ------------------------------------------------------------ facts from other services
-    def _event_uow(self, tenant_id):
-        principal = tenancy.principal_from_context(self.db.worker_ctx.data) or tenancy.service_principal(self.name)
-        return self.db.uow(principal.acting_for(tenant_id))
-
-    def _handle(self, payload, consumer, work):
-        """Run `work(uow)` once per message; a unique-key race (two workers planning the same
-        outlet at once on PostgreSQL) retries with the other's rows visible."""
-        for attempt in range(3):
-            try:
-                with self._event_uow(payload["tenant_id"]) as uow:
-                    if uow.already_processed(self.db.worker_ctx.data.get("event_id"), consumer):
-                        return
-                    work(uow)
-                    uow.commit()
-                    return
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                log.info("%s: concurrent planning, retrying", consumer)
-
-    @on_event("dispatch", "visit.completed")
-    def on_visit_completed(self, payload):
+    # Each handler runs once per message in a unit of work acting for the event's tenant; a
+    # unique-key race (two workers planning the same outlet at once on PostgreSQL) is retried with
+    # the other's rows visible (shared.messaging.consume).
+    @consume("dispatch", "visit.completed")
+    def on_visit_completed(self, uow, payload):
         if not payload.get("outlet_id"):
             log.warning("visit.completed %s without an outlet: nothing to call back", payload["visit_id"])
             return
-        self._handle(payload, "visit.completed", lambda uow: self._record_service(uow, payload))
+        self._record_service(uow, payload)
 
     def _record_service(self, uow, p):
         if uow.session.get(ServiceRecord, p["visit_id"]) is not None:
@@ -161,9 +143,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         CALLBACKS_PLANNED.labels(self.name, tenant_id, purpose, stratum).inc()
         return cb
 
-    @on_event("intake", "ticket.registered")
-    def on_ticket_registered(self, payload):
-        self._handle(payload, "ticket.registered", lambda uow: self._record_ticket(uow, payload))
+    @consume("intake", "ticket.registered")
+    def on_ticket_registered(self, uow, payload):
+        self._record_ticket(uow, payload)
 
     def _record_ticket(self, uow, p):
         if uow.session.get(TicketInfo, p["ticket_id"]) is not None:
@@ -187,9 +169,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
                 if as_utc(c.closed_at) < received <= as_utc(c.recurrence_due):
                     c.recurrence_status, c.recurrence_ticket_id = "recurred", p["ticket_id"]
 
-    @on_event("intake", "ticket.closed")
-    def on_ticket_closed(self, payload):
-        self._handle(payload, "ticket.closed", lambda uow: self._record_closed(uow, payload))
+    @consume("intake", "ticket.closed")
+    def on_ticket_closed(self, uow, payload):
+        self._record_closed(uow, payload)
 
     def _record_closed(self, uow, p):
         closed = p["closed_at"].astimezone(timezone.utc)
@@ -218,9 +200,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         if c.classified_at is not None:
             self._complaint_fact(uow, c)
 
-    @on_event("intake", "sla.breached")
-    def on_sla_breached(self, payload):
-        self._handle(payload, "sla.breached", lambda uow: self._record_breach(uow, payload))
+    @consume("intake", "sla.breached")
+    def on_sla_breached(self, uow, payload):
+        self._record_breach(uow, payload)
 
     def _record_breach(self, uow, p):
         exists = uow.session.scalar(select(SlaBreach.id).where(SlaBreach.ticket_id == p["ticket_id"],
