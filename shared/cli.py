@@ -5,6 +5,8 @@
     fsm import-requests FILE [--via ...]   import a request export (CSV) with a per-row report
     fsm bridge-submit FILE                 the same through the hotline/fax bridge
     fsm migrate [SERVICE...]               bring service databases to the newest schema
+    fsm dead-letters list SERVICE          a service's dead letters (origin, id, reason, body), left queued
+    fsm dead-letters replay SERVICE        publish them again to where they came from (shared/dead_letters.py)
     fsm demo                               run the services in-process, play a scenario, report
     fsm bench routing --instances DIR ...  Solomon VRPTW benchmark of the routing code (bench/routing.py)
     fsm bench dispatch [--scale] ...       the dispatch replay / scale benchmark (bench/dispatch*.py)
@@ -1480,6 +1482,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--inserts", type=int, default=20)
     b.add_argument("--phases", default="single,decomposed,reference")
     b.set_defaults(func=cmd_bench_dispatch)
+
+    from shared import dead_letters
+
+    dead_letters.register(sub)
     register_service_commands(sub)
     return parser
 
