@@ -337,7 +337,11 @@ class OutboxRelay:
                 if sent < self.batch_size:
                     self._wait(self.poll_seconds)
             except Exception as exc:  # broker away or database busy: wait and try again
-                log.warning("outbox relay of %s paused: %s", self.service_name, exc,
+                from shared.broker import BROKER_ERRORS, BROKER_RECONNECTS
+
+                if isinstance(exc, BROKER_ERRORS):
+                    BROKER_RECONNECTS.labels(self.service_name, "outbox-relay").inc()
+                log.warning("outbox relay of %s paused (retrying in %.1f s): %s", self.service_name, backoff, exc,
                             extra={"service": self.service_name})
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -4,11 +4,17 @@ lifecycle (check-in, check-out).
 New tickets become visits; a planner timer re-optimises each tenant whose plan is dirty
 (batched) and every few minutes anyway. The solve runs in a child process
 (`solver_worker`), so the service keeps answering while OR-Tools works.
+
+Replicas: what needs planning is kept in the database (`planstate`: a change records its
+tenant's request in its own transaction), every replica's tick looks there, and a tenant is
+planned by one replica at a time, the holder of its lease ``plan:<tenant>`` (shared.leases),
+which writes its plan only while it still holds that lease (checked in the writing transaction).
 """
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import time as _time
 import uuid
@@ -16,12 +22,12 @@ from datetime import datetime, timedelta, timezone
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.timer import timer
 from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from services.dispatch import domain
+from services.dispatch import domain, planstate
 from services.dispatch.domain import LOCAL_TZ, VisitStatus
 from services.dispatch.models import Base, OutletState, PlanRun, Technician, Visit
 from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery, TechnicianIn,
@@ -32,6 +38,7 @@ from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.geo import TravelModel
+from shared.leases import Held, Leases, replica_id, timer_once, wait_for_lease
 from shared.messaging import consume
 from shared.rpc import rpc
 from shared.validation import load
@@ -129,18 +136,34 @@ RETURN_VISITS = Counter("fsm_dispatch_return_visits_total", "Return visits creat
                         ["service", "tenant"], registry=metrics.REGISTRY)
 
 
-class Planner:
-    """Per-process planning state: which tenants need a new plan, and which are solving."""
+class LeaseLost(Exception):
+    """A re-plan's lease passed to another replica before its plan was written."""
 
-    def __init__(self):
-        self.dirty = {}       # tenant -> first time it became dirty (monotonic)
+
+class Planner:
+    """One replica's planning state: its id, its leases, and the tenants it is solving now
+    (which tenants need a plan is in the database: `planstate`)."""
+
+    def __init__(self, service_name="dispatch"):
+        self.replica = replica_id(service_name)
         self.solving = set()
-        self.last_full = {}   # tenant -> monotonic time of the last solve
+        self.leases = None
+        self._attempts = itertools.count(1)
+
+    def leases_of(self, store):
+        if self.leases is None:
+            self.leases = Leases(store)
+        return self.leases
+
+    def attempt_holder(self):
+        """Each re-plan attempt holds the tenant's lease under its own name, so that two
+        attempts of the same replica exclude each other as well."""
+        return f"{self.replica}#{next(self._attempts)}"[:128]
 
 
 class PlannerState(DependencyProvider):
     def setup(self):
-        self.planner = Planner()
+        self.planner = Planner(self.container.service_name)
 
     def get_dependency(self, worker_ctx):
         return self.planner
@@ -164,9 +187,18 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     # ------------------------------------------------------------ facts from other services
     # Each handler runs once per message in a unit of work acting for the event's tenant
     # (shared.messaging.consume: claim, commit, retries). A handler that wakes the planner
-    # commits first, so the planner never plans before the change it is woken for is stored.
-    def _plan_soon(self, tenant_id):
-        self.planner.dirty.setdefault(tenant_id, _time.monotonic())
+    # records the request in its own transaction (`_plan_soon(tenant, uow)`), so the planner
+    # never plans before the change it is woken for is stored, and no replica can lose it.
+    def _plan_soon(self, tenant_id, uow=None):
+        """`tenant_id` needs a re-plan: recorded in `uow`'s transaction (committed with the change
+        it is for), else in a transaction of its own. Any replica's planner tick picks it up."""
+        if uow is not None:
+            with uow.session.no_autoflush:  # the change itself is flushed at commit, as before
+                planstate.request(uow.session, tenant_id)
+            return
+        store = self.db.store
+        with store.write_turn(), store.engine.begin() as conn:
+            planstate.request(conn, tenant_id)
 
     @consume("intake", "ticket.registered")
     def on_ticket_registered(self, uow, payload):
@@ -188,8 +220,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, "no location for the address"
                 uow.emit("visit.unassignable", self._visit_event(visit, reason=visit.unassignable_reason))
             uow.session.add(visit)
+        self._plan_soon(payload["tenant_id"], uow)
         uow.commit()
-        self._plan_soon(payload["tenant_id"])
 
     @consume("intake", "ticket.closed")
     def on_ticket_closed(self, uow, payload):
@@ -199,9 +231,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                                                              Visit.status.in_(domain.OPEN_VISIT))):
             visit.status = VisitStatus.CANCELLED
             tenants.add(visit.tenant_id)
-        uow.commit()
         for tenant in tenants:
-            self._plan_soon(tenant)
+            self._plan_soon(tenant, uow)
+        uow.commit()
 
     @consume("intake", "ticket.escalated")
     def on_ticket_escalated(self, uow, payload):
@@ -221,10 +253,10 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             return
         created = uuid.uuid4().hex
         uow.session.add(Visit(id=created, **fields))
+        self._plan_soon(payload["tenant_id"], uow)
         uow.commit()
         RETURN_VISITS.labels(self.name, fields["tenant_id"]).inc()
         log.info("ticket %s: return visit %s after visit %s", payload["ticket_id"], created, fields["return_of"])
-        self._plan_soon(payload["tenant_id"])
 
     def _onsite_due(self, tenant_id):
         """tier, moment -> the tenant's on-site SLA due time for a visit of that tier received then."""
@@ -266,9 +298,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                     Visit.pinned_technician_id.in_(staff), Visit.status.in_(domain.OPEN_VISIT))):
                 if lines is None or visit.product_line in lines:
                     visit.pinned_technician_id = None
+        self._plan_soon(payload["tenant_id"], uow)
         uow.commit()
         log.info("outlet %s: %s (%s); %d visits released", payload["outlet_id"], event, payload["status"], released)
-        self._plan_soon(payload["tenant_id"])
 
     def _release(self, uow, visit, reason):
         """A planned, not started visit goes back to the planner; `visit.released` (with the outlet
@@ -337,10 +369,10 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                     Visit.status.in_(domain.OPEN_VISIT))):
                 visit.pinned_technician_id = None
         tech.certificates = certs
+        self._plan_soon(payload["tenant_id"], uow)
         uow.commit()
         if released:
             log.info("technician %s lost %s; %d visits released", tech.id, payload["product_line"], released)
-        self._plan_soon(payload["tenant_id"])
 
     # the three certificate events share one consumer name (as they always have)
     @consume("certification", "technician.certified", consumer="technician.certificate")
@@ -391,11 +423,11 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             tech.home_lat, tech.home_lon = data["home_lat"], data["home_lon"]
             tech.daily_capacity, tech.active = data["daily_capacity"], data["active"]
             tech.shift_start, tech.shift_end = data["shift_start"], data["shift_end"]
+            self._plan_soon(tenant, uow)
             try:
                 uow.commit()
             except IntegrityError:  # the id is another tenant's technician (invisible to the caller)
                 raise ValidationFailed("technician id already used", {"id": ["already used"]}) from None
-            self.planner.dirty.setdefault(tenant, _time.monotonic())
             return _tech_out.dump(tech)
 
     @rpc
@@ -431,16 +463,19 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                                             updated_at=utcnow()))
 
     # ------------------------------------------------------------ planning
-    @timer(interval=1)
+    # every replica ticks (lease=False): each tenant's re-plan takes the tenant's own lease, so
+    # replicas share the tenants and none is planned by two at once
+    @timer_once("DISPATCH_TICK_SECONDS", 1.0, lease=False)
     def planner_tick(self):
-        batch = float(self._cfg("DISPATCH_BATCH_SECONDS", 2.0))
-        full = float(self._cfg("DISPATCH_REOPT_SECONDS", 900.0))
-        now = _time.monotonic()
-        due = [t for t, since in list(self.planner.dirty.items()) if now - since >= batch]
-        due += [t for t, last in list(self.planner.last_full.items()) if now - last >= full and t not in due]
-        for tenant in due:
+        rule = self._due_rule()
+        with self.db.store.engine.connect() as conn:
+            due = planstate.due(conn, *rule)
+        for tenant, trigger in due:
             if tenant not in self.planner.solving:
-                self._plan_tenant(tenant, trigger="batch" if tenant in self.planner.dirty else "timer")
+                self._plan_tenant(tenant, trigger=trigger, due_rule=rule)
+
+    def _due_rule(self):
+        return (float(self._cfg("DISPATCH_BATCH_SECONDS", 2.0)), float(self._cfg("DISPATCH_REOPT_SECONDS", 900.0)))
 
     @rpc
     def reoptimise(self, tenant_id=None):
@@ -450,49 +485,89 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             raise Forbidden("only the tenant's center or HQ re-optimises a plan")
         if tenant not in self.policies.directory.centers:
             raise ValidationFailed("unknown tenant", {"tenant_id": [f"no center {tenant!r}"]})
-        # a plan already being solved (the batch timer's) may predate the caller's change (a pin):
-        # wait for it, then plan again, rather than answer "skipped"
+        # a plan already being solved (the batch timer's, here or on another replica) may predate
+        # the caller's change (a pin): wait for it, then plan again, rather than answer "skipped"
         limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
         give_up = _time.monotonic() + 3 * limit + 60
         while tenant in self.planner.solving and _time.monotonic() < give_up:
             eventlet.sleep(0.1)
-        return self._plan_tenant(tenant, trigger="manual")
+        return self._plan_tenant(tenant, trigger="manual", give_up_at=give_up)
 
-    def _plan_tenant(self, tenant, trigger):
-        """Build the tenant's problem, solve it in a child process, apply the plan."""
+    def _plan_lease_seconds(self):
+        """The tenant's lease lasts this long unless renewed (every third of it while solving):
+        how long a replica that died while planning keeps others from planning that tenant."""
+        return max(20.0, 2 * float(self._cfg("DISPATCH_TIME_LIMIT", 5.0)))
+
+    def _plan_tenant(self, tenant, trigger, give_up_at=None, due_rule=None):
+        """Plan `tenant` on this replica if it can take the tenant's lease (waiting for it until
+        monotonic `give_up_at` when given; else skipping a tenant another replica is planning).
+        `due_rule` (the tick's): once the lease is held the tenant must still be due, since
+        another replica may have planned it meanwhile."""
         if tenant in self.planner.solving:
             return {"tenant_id": tenant, "skipped": "already solving"}
+        store = self.db.store
+        leases = self.planner.leases_of(store)
+        lease, holder, ttl = f"plan:{tenant}", self.planner.attempt_holder(), self._plan_lease_seconds()
         self.planner.solving.add(tenant)
-        self.planner.dirty.pop(tenant, None)
-        started = utcnow()
-        t0 = _time.monotonic()
         try:
-            principal = tenancy.service_principal(self.name, tenant)
-            now = utcnow()
-            with self.db.uow(principal) as uow:
-                self._seed_outlets(uow, tenant)
-                uow.commit()
-            with self.db.uow(principal) as uow:
-                inp, views = self._planning_input(uow, tenant, now)
-            if not inp.problem.visits and not inp.excluded:
-                return {"tenant_id": tenant, "visits": 0}
-            plan = None
-            if inp.problem.visits:
-                limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
-                plan = run_in_child(inp.problem, limit, int(self._cfg("DISPATCH_WORKERS", 2)),
-                                    initial_routes="greedy" if self._cfg("DISPATCH_WARM_START", True) else None)
-            assignments, dropped = domain.read_plan(inp, plan) if plan is not None else ([], {})
-            dropped.update(inp.excluded)
-            seconds = _time.monotonic() - t0
-            with self.db.uow(principal) as uow:
-                result = self._apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger,
-                                          len(inp.problem.vehicles), len(views))
-                uow.commit()
-            metrics.SOLVER_SECONDS.labels(self.name, tenant).observe(seconds)
-            return result
+            taken = (leases.try_acquire(lease, holder, ttl) if give_up_at is None
+                     else wait_for_lease(leases, lease, holder, ttl, give_up_at))
+            if not taken:
+                return {"tenant_id": tenant, "skipped": "being planned by another replica"}
+            with Held(leases, lease, holder, ttl):  # renewed while solving, released at the end
+                if due_rule is not None:
+                    with store.engine.connect() as conn:
+                        if tenant not in dict(planstate.due(conn, *due_rule)):
+                            return {"tenant_id": tenant, "skipped": "planned meanwhile"}
+                with store.write_turn(), store.engine.begin() as conn:
+                    planstate.begin(conn, tenant, holder)
+                again = False
+                try:
+                    return self._solve_and_apply(tenant, trigger, lease, holder, ttl)
+                except StaleDataError:  # a visit changed while the plan was written: plan again soon
+                    again = True
+                    raise
+                except LeaseLost as exc:
+                    log.warning("plan of %s not written: %s", tenant, exc)
+                    return {"tenant_id": tenant, "skipped": "planned by another replica"}
+                finally:
+                    with store.write_turn(), store.engine.begin() as conn:
+                        planstate.finish(conn, tenant, holder, again=again)  # no-op once written
         finally:
             self.planner.solving.discard(tenant)
-            self.planner.last_full[tenant] = _time.monotonic()
+
+    def _solve_and_apply(self, tenant, trigger, lease, holder, ttl):
+        """Build the tenant's problem, solve it in a child process, apply the plan."""
+        started = utcnow()
+        t0 = _time.monotonic()
+        principal = tenancy.service_principal(self.name, tenant)
+        now = utcnow()
+        with self.db.uow(principal) as uow:
+            self._seed_outlets(uow, tenant)
+            uow.commit()
+        with self.db.uow(principal) as uow:
+            inp, views = self._planning_input(uow, tenant, now)
+        if not inp.problem.visits and not inp.excluded:
+            return {"tenant_id": tenant, "visits": 0}
+        plan = None
+        if inp.problem.visits:
+            limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
+            plan = run_in_child(inp.problem, limit, int(self._cfg("DISPATCH_WORKERS", 2)),
+                                initial_routes="greedy" if self._cfg("DISPATCH_WARM_START", True) else None)
+        assignments, dropped = domain.read_plan(inp, plan) if plan is not None else ([], {})
+        dropped.update(inp.excluded)
+        seconds = _time.monotonic() - t0
+        with self.db.uow(principal) as uow:
+            # written only while this attempt still holds the tenant's lease, checked in this very
+            # transaction (on PostgreSQL the lease row stays locked until it commits)
+            if not self.planner.leases.renew(lease, holder, ttl, executor=uow.session):
+                raise LeaseLost(f"lease {lease} of {holder} expired and was taken while solving")
+            result = self._apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger,
+                                      len(inp.problem.vehicles), len(views), holder)
+            planstate.finish(uow.session, tenant, holder)
+            uow.commit()
+        metrics.SOLVER_SECONDS.labels(self.name, tenant).observe(seconds)
+        return result
 
     def _planning_input(self, uow, tenant, now):
         freeze = timedelta(minutes=float(self._cfg("DISPATCH_FREEZE_MINUTES", 120)))
@@ -534,7 +609,12 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                                    serve_within_minutes=60.0 * float(self._cfg("DISPATCH_TARGET_HOURS", 4)))
         return inp, views
 
-    def _apply_plan(self, uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits):
+    def _apply_plan(self, uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits,
+                    holder=None):
+        run = PlanRun(tenant_id=tenant, started_at=started, seconds=seconds, visits=n_visits, vehicles=vehicles,
+                      scheduled=0, dropped=len(dropped), late=0, planned_km=0.0, trigger=trigger, holder=holder)
+        uow.session.add(run)
+        uow.session.flush()  # its id marks the visits this plan places
         visits = {v.id: v for v in uow.session.scalars(select(Visit).where(
             Visit.id.in_([a.visit_id for a in assignments] + list(dropped))))}
         scheduled = late = 0
@@ -552,21 +632,21 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                        or visit.route_order != a.order)
             visit.status, visit.technician_id, visit.outlet_id = VisitStatus.SCHEDULED, a.technician_id, a.outlet_id
             visit.planned_arrival, visit.route_order, visit.planned_km = a.arrival, a.order, a.km
-            visit.unassignable_reason = None
+            visit.unassignable_reason, visit.plan_run_id = None, run.id
             if changed:
                 uow.emit("visit.scheduled", self._visit_event(visit))
         for visit_id, reason in dropped.items():
             visit = visits.get(visit_id)
             if visit is None or visit.status not in domain.OPEN_VISIT:
                 continue
+            visit.plan_run_id = run.id
             if visit.status != VisitStatus.UNASSIGNABLE or visit.unassignable_reason != reason:
                 visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, reason[:128]
                 visit.technician_id = visit.outlet_id = visit.planned_arrival = None
                 visit.route_order = visit.planned_km = None
                 uow.emit("visit.unassignable", self._visit_event(visit, reason=reason[:128]))
-        uow.session.add(PlanRun(tenant_id=tenant, started_at=started, seconds=seconds, visits=n_visits,
-                                vehicles=vehicles, scheduled=scheduled, dropped=len(dropped), late=late,
-                                planned_km=round(km, 2), trigger=trigger))
+        run.scheduled, run.late, run.planned_km = scheduled, late, round(km, 2)
+        run.finished_at = utcnow()
         return {"tenant_id": tenant, "visits": n_visits, "scheduled": scheduled, "unassignable": len(dropped),
                 "late": late, "planned_km": round(km, 2), "seconds": round(seconds, 2)}
 
@@ -651,8 +731,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             if why:
                 raise ValidationFailed("technician cannot take this visit", {"technician_id": [why]})
             visit.pinned_technician_id = tech.id
+            self._plan_soon(visit.tenant_id, uow)
             uow.commit()
-            self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
             log.info("visit %s pinned to %s by %s", visit.id, tech.id, principal.user)
             return self._dump(visit, utcnow())
 
@@ -662,8 +742,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         with self.db.uow() as uow:
             visit = self._load(uow, visit_id)
             visit.pinned_technician_id = None
+            self._plan_soon(visit.tenant_id, uow)
             uow.commit()
-            self.planner.dirty.setdefault(visit.tenant_id, _time.monotonic())
             return self._dump(visit, utcnow())
 
     @staticmethod
