@@ -58,6 +58,20 @@ class ServiceProcesses:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
+    def terminate(self, group: str, timeout=30.0) -> float:
+        """SIGTERM, as a supervisor stops a process; seconds until it exited (AssertionError
+        if it hangs, after which it is killed)."""
+        proc = self.process(group)
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+            raise AssertionError(f"{group} ignored SIGTERM for {timeout} s:\n{self.log_tail(group)}")
+        return time.monotonic() - started
+
     def stop_all(self):
         for _, proc in self.groups.values():
             if proc.poll() is None:
