@@ -1,4 +1,4 @@
-"""Dispatch's tables: technicians, outlets' eligibility, visits and plan runs."""
+"""Dispatch's tables: technicians, outlets' eligibility, visits, plan runs and the planner's state."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -91,6 +91,8 @@ class Visit(TenantScoped, Base):
     onsite_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # a return visit: the completed visit it goes back for (None: the ticket's first visit)
     return_of: Mapped[str | None] = mapped_column(String(32))
+    # the plan run that last placed it (scheduled or unassignable)
+    plan_run_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -110,3 +112,23 @@ class PlanRun(TenantScoped, Base):
     late: Mapped[int] = mapped_column(Integer)
     planned_km: Mapped[float] = mapped_column(Float)
     trigger: Mapped[str] = mapped_column(String(32))
+    # when the plan was written (started_at: when its solve began), and by which replica
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    holder: Mapped[str | None] = mapped_column(String(128))
+
+
+class PlanRequest(Base):
+    """The planner's state of a tenant, kept in the database so that any replica can act on it:
+    a change waits for a re-plan since `requested_at` (set in the transaction of the change; NULL:
+    nothing waiting), a re-plan under way since `planning_since` (by `planning_holder`; left set
+    by a replica that died while planning, so another one plans again), the last re-plan ended
+    at `last_planned_at` (the periodic re-plan counts from it). Times are the wall clock's, not
+    the product clock's."""
+
+    __tablename__ = "plan_requests"
+
+    tenant_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    planning_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    planning_holder: Mapped[str | None] = mapped_column(String(128))
+    last_planned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

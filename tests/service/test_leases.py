@@ -104,7 +104,7 @@ class TickService:
         time.sleep(0.05)
 
 
-def test_timer_runs_once_per_interval_across_two_replicas(container_factory, rabbit_config, db_url):
+def test_timer_runs_once_per_interval_across_two_replicas(db_url, container_factory, rabbit_config):
     config = dict(rabbit_config, DATABASES={"ticktest": db_url}, TICK_SECONDS=0.25)
     RUNS.clear()
     first = container_factory(TickService, config)
@@ -130,7 +130,7 @@ def test_timer_runs_once_per_interval_across_two_replicas(container_factory, rab
     assert 3 <= len(after) <= 7, after
 
 
-def test_timer_taken_over_when_the_holder_dies(container_factory, rabbit_config, db_url):
+def test_timer_taken_over_when_the_holder_dies(db_url, container_factory, rabbit_config):
     """A replica killed (no release) keeps the lease until it lapses (interval + 2 s here);
     then the other one runs the timer."""
     config = dict(rabbit_config, DATABASES={"ticktest": db_url}, TICK_SECONDS=0.25)
@@ -158,6 +158,8 @@ SERVICES_WITH_TIMERS = {
     "services.certification.service:CertificationService": ("certificate_timer", "CERTIFICATION_CHECK_SECONDS", 300),
     "services.parts.service:PartsService": ("overdue_watch", "PARTS_OVERDUE_CHECK_SECONDS", 60),
     "services.qa.service:QaService": ("housekeeping", "QA_HOUSEKEEPING_SECONDS", 60),
+    # every dispatch replica ticks; each tenant's re-plan takes the tenant's lease instead
+    "services.dispatch.service:DispatchService": ("planner_tick", "DISPATCH_TICK_SECONDS", 1.0),
 }
 
 
@@ -182,4 +184,5 @@ def test_every_service_timer_is_leased_and_configured(path, rabbit_config):
         timer = next(t for t in timers if t.method_name == method)
         timer.setup()
         assert timer.interval == interval and timer.config_key == key
-        assert timer.exclusive and timer.lease_name == f"timer:{cls.name}.{method}"
+        assert timer.lease_name == f"timer:{cls.name}.{method}"
+        assert timer.exclusive is (cls.name != "dispatch")

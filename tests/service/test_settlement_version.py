@@ -15,7 +15,7 @@ C01_OTHER = Principal("wuhan-agent-2", "center", tenant="C01")
 
 
 @pytest.mark.postgres
-def test_two_concurrent_decisions_one_wins(runner_factory, service_config, pg_url, publish, rpc_as, monkeypatch):
+def test_two_concurrent_decisions_one_wins(pg_url, runner_factory, service_config, publish, rpc_as, monkeypatch):
     from services.settlement.service import SettlementService
 
     config = dict(service_config, DATABASES=dict(service_config["DATABASES"], settlement=pg_url))
