@@ -1,17 +1,103 @@
-"""Loading input with marshmallow, turning its messages into one error type that names the fields."""
+"""Loading input with marshmallow, turning its messages into one error type that names the fields.
+
+Besides the schema, `load` refuses what no schema field can see but a database or an encoder
+would choke on later (as a 500): text with a NUL character or a lone UTF-16 surrogate, values
+nested absurdly deep, and integers beyond 64 bits. Shared field pieces (`MONTH`,
+`paging_offset`) keep every service's schemas within what the code after them can handle.
+"""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.errors import ValidationFailed
+
+MAX_DEPTH = 32  # JSON nesting: our payloads go 4 deep; far below what recursion can take
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+MAX_OFFSET = 10 ** 9  # paging: beyond any table, far within 64 bits
+INT64 = (-(2 ** 63), 2 ** 63 - 1)  # what SQLite and PostgreSQL BIGINT can store
+
+# A month YYYY-MM whose year the calendar code can take (year 0 is no year; 9999-12 has no next month).
+MONTH = validate.Regexp(r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$",
+                        error="Must be a month YYYY-MM between 1970-01 and 2099-12.")
+
+
+def paging_offset(**kwargs):
+    """The `offset` of a page: 0 up to `MAX_OFFSET`."""
+    return fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET), **kwargs)
+
+
+def text_problem(value, path=()):
+    """(path, message) for the first string or key in a JSON-like value that cannot be stored or
+    encoded (a NUL character, a lone surrogate), or for nesting deeper than `MAX_DEPTH`; else None.
+    Iterative, so no input can exhaust the stack here."""
+    stack = [(value, tuple(path))]
+    while stack:
+        item, where = stack.pop()
+        if len(where) > MAX_DEPTH:
+            return where[:MAX_DEPTH], TOO_DEEP
+        if isinstance(item, str):
+            problem = _bad_text(item)
+            if problem:
+                return where, problem
+        elif isinstance(item, dict):
+            for k, v in item.items():
+                if isinstance(k, str):
+                    problem = _bad_text(k)
+                    if problem:  # the name as it can be shown (escaped), since it is named in the answer
+                        shown = k.encode("utf-8", "backslashreplace").decode("utf-8")
+                        return where + (shown,), f"the name {problem}"
+                stack.append((v, where + (str(k),)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, where + (str(i),)) for i, v in enumerate(item))
+    return None
+
+
+def _bad_text(text: str):
+    if "\x00" in text:
+        return "contains a NUL character, which is not allowed"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (\\ud800-\\udfff), which is not valid Unicode text"
+    return None
+
+
+def field_error(where, message, default="_schema"):
+    """The ValidationFailed that names the top-level field of `where` (a path of keys)."""
+    path = ".".join(where) if where else default
+    return ValidationFailed(f"{path}: {message}", {where[0] if where else default: [f"{path}: {message}"]})
+
+
+def _huge_int(value, path=()):
+    stack = [(value, tuple(path))]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if not INT64[0] <= item <= INT64[1]:
+                return where
+        elif isinstance(item, dict):
+            stack.extend((v, where + (str(k),)) for k, v in item.items())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, where + (str(i),)) for i, v in enumerate(item))
+    return None
 
 
 def load(schema: Schema, data, *, partial=False):
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", {"_schema": ["must be a JSON object"]})
+    problem = text_problem(data)
+    if problem:
+        raise field_error(*problem)
     try:
-        return schema.load(data, partial=partial)
+        result = schema.load(data, partial=partial)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         names = ", ".join(sorted(messages))
         raise ValidationFailed(f"invalid input: {names}", messages) from None
+    where = _huge_int(result)
+    if where:  # an integer field without a range: the database could not store it (a 500 later)
+        raise field_error(where, f"must be between {INT64[0]} and {INT64[1]}")
+    return result

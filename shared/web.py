@@ -34,8 +34,13 @@ class ServiceWebServer(WebServer):
 
 
 def json_response(body, status=200, headers=None):
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    mimetype="application/json", headers=headers)
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: escaped (\ud800) it is still valid JSON
+            text = json.dumps(body, default=str)
+    return Response(text, status=status, mimetype="application/json", headers=headers)
 
 
 def error_response(exc, call_id=None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate, validates_schema, ValidationError
 
 from services.certification.domain import ASSESSMENT_RESULTS, DECISIONS, REVOCATION_REASONS, STATES
+from shared.validation import paging_offset
 
 OUTLET_ID = validate.Regexp(r"^C\d{2}-O\d{2,3}$", error="must look like C01-O08")
 # 统一社会信用代码 (18 characters) or the older 15-digit business licence number
@@ -115,7 +116,7 @@ class OutletQuery(Strict):
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
     city = fields.Str(load_default=None)
     limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+    offset = paging_offset()
 
 
 class TechnicianIn(Strict):

@@ -545,6 +545,10 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
                 uow.session.add(tech)
             moved_from = tech.outlet_id if tech.outlet_id != outlet.id else None
             tech.outlet_id, tech.name, tech.skills = outlet.id, data["name"], sorted(set(data["skills"]))
+            try:  # an id taken by a technician you may not see: refused here, not at an autoflush below
+                uow.session.flush()
+            except IntegrityError:
+                raise ValidationFailed("technician id already used", {"id": ["already used"]}) from None
             for cert in uow.session.scalars(select(Certificate).where(Certificate.technician_id == tech.id)):
                 cert.outlet_id = outlet.id
             uow.session.flush()

@@ -6,7 +6,9 @@ dependencies), so the route tables grow side by side without touching one file.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 
 from nameko.extensions import DependencyProvider
@@ -14,8 +16,8 @@ from werkzeug.wrappers import Response
 
 from shared import rpc, tenancy
 from shared.auth import principal_from_header
-from shared.errors import BadRequest, ValidationFailed
-from shared.validation import load
+from shared.errors import BadRequest
+from shared.validation import TOO_DEEP, field_error, load, text_problem
 from shared.web import error_response, http, json_response
 
 API = "/api/v1"
@@ -100,32 +102,19 @@ def json_body(request):
     except UnicodeDecodeError as exc:
         raise BadRequest(f"request body is not UTF-8: {exc.reason} at byte {exc.start}",
                          {"_body": ["expected UTF-8 JSON"]}) from None
+    except RecursionError:
+        raise BadRequest(f"request body is {TOO_DEEP}", {"_body": [f"JSON {TOO_DEEP}"]}) from None
     except ValueError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}", {"_body": ["not valid JSON"]}) from None
-    where = _nul_path(body)
-    if where:  # PostgreSQL cannot store NUL in text: refuse it here, naming the field, not as a 500 later
-        raise ValidationFailed(f"{'.'.join(where)} contains a NUL character",
-                               {where[0]: [f"{'.'.join(where)}: NUL characters are not allowed"]})
+    problem = text_problem(body)
+    if problem:
+        where, message = problem
+        if message == TOO_DEEP:
+            raise BadRequest(f"request body is {TOO_DEEP}", {"_body": [f"JSON {TOO_DEEP}"]})
+        # PostgreSQL cannot store NUL in text, and no database or encoder takes a lone surrogate:
+        # refuse them here, naming the field, not as a 500 later
+        raise field_error(where if isinstance(body, dict) else ("_body",) + where, message)
     return body
-
-
-def _nul_path(value, path=()):
-    """The path of the first key or string in a JSON value that contains a NUL character, else None."""
-    if isinstance(value, str):
-        return (path or ("_body",)) if "\x00" in value else None
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if "\x00" in k:
-                return path + (k,)
-            found = _nul_path(v, path + (k,))
-            if found:
-                return found
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found = _nul_path(v, path + (str(i),) if path else ("_body", str(i)))
-            if found:
-                return found
-    return None
 
 
 def csv_text(request):
@@ -138,6 +127,16 @@ def csv_text(request):
     if not text.strip():
         raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
     return text
+
+
+def csv_rows(request):
+    """The CSV body's data rows as dicts keyed by the header row; 400 naming the body when the
+    text is not CSV (a bare carriage return inside a field is a line break, as in any export)."""
+    text = csv_text(request)
+    try:
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise BadRequest(f"request body is not valid CSV: {exc}", {"_body": [f"not valid CSV: {exc}"]}) from None
 
 
 def query_args(request):

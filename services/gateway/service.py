@@ -6,16 +6,15 @@ where the services' database sessions enforce it.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
+from decimal import Decimal
 
 from shared.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.dispatch.schemas import technician_row_to_payload
 from services.gateway import schemas
-from services.gateway.api import API, ROUTES, Authenticator, _load, api, csv_text, json_body, query_args
+from services.gateway.api import API, ROUTES, Authenticator, _load, api, csv_rows, json_body, query_args
 from services.gateway.routes_certification import CertificationRoutes
 from services.gateway.routes_parts import PartsRoutes
 from services.gateway.routes_qa import QaRoutes
@@ -63,8 +62,7 @@ class GatewayService(CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoute
     @api("POST", f"{API}/tickets/import", "Import requests from CSV (UTF-8, header row); per-row report",
          content="text/csv", response=schemas.ImportRowResult)
     def import_tickets(self, request, principal):
-        text = csv_text(request)
-        rows = [csv_row_to_payload(r) for r in csv.DictReader(io.StringIO(text))]
+        rows = [csv_row_to_payload(r) for r in csv_rows(request)]
         if not rows:
             raise BadRequest("CSV has no data rows", {"_body": ["no rows"]})
         results = self.intake.import_requests(rows)
@@ -154,8 +152,7 @@ class GatewayService(CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoute
          "Import technicians from CSV (skills 'a|b', certificates 'line=YYYY-MM-DD|...'); per-row report",
          content="text/csv", response=schemas.TechnicianImportResult, tag="technicians")
     def import_technicians(self, request, principal):
-        text = csv_text(request)
-        rows = [technician_row_to_payload(r) for r in csv.DictReader(io.StringIO(text))]
+        rows = [technician_row_to_payload(r) for r in csv_rows(request)]
         if not rows:
             raise BadRequest("CSV has no data rows", {"_body": ["no rows"]})
         results = self.dispatch.import_technicians(rows)
@@ -221,5 +218,17 @@ def openapi_document():
         if not meta["public"]:
             op["security"] = [{"bearer": []}]
         spec.path(path=oa_path, operations={method.lower(): op})
-    _document = spec.to_dict()
+    _document = _plain_numbers(spec.to_dict())
     return _document
+
+
+def _plain_numbers(value):
+    """apispec keeps a Decimal field's bounds as Decimal, which JSON would carry as a string
+    ("maximum": "100.00", not a number): make them plain numbers."""
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -7,6 +7,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from shared.events import CHANNELS, TICKET_KINDS
 from services.intake.domain import LOCAL_TZ, OPEN_STATUSES, Status, TICKET_ACTIONS, CASE_STEPS
+from shared.validation import paging_offset
 
 
 class DateOrDateTime(fields.Field):
@@ -166,7 +167,7 @@ class ListQuery(Schema):
     received_to = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
     q = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+    offset = paging_offset()
 
 
 # CSV import: the column names of the request export (see data/service_requests_sample.csv)

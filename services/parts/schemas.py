@@ -4,9 +4,9 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.parts.domain import DEFECTIVE, GOOD, INSPECTION_RESULTS, LOCAL_TZ, MovementKind, RmaStatus
+from shared.validation import MONTH, paging_offset
 
 ID = validate.Length(min=1, max=32)
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Must be YYYY-MM.")
 CONDITION = validate.OneOf((GOOD, DEFECTIVE))
 
 
@@ -105,7 +105,7 @@ class ReceiptMessage(Schema):
 
 class Page(Strict):
     limit = fields.Int(load_default=200, validate=validate.Range(min=1, max=5000))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+    offset = paging_offset()
 
 
 class StockQuery(Page):

@@ -4,8 +4,8 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.qa import domain
+from shared.validation import MONTH, paging_offset
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Must be YYYY-MM.")
 REPORT_KINDS = ("ontime", "callbacks", "satisfaction", "pareto", "ranking")
 FORMATS = ("json", "csv", "xlsx", "png", "svg")
 
@@ -50,7 +50,7 @@ class WorkListQuery(Schema):
     caller = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
     limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+    offset = paging_offset()
 
 
 class MonthBody(Schema):

@@ -6,8 +6,8 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.settlement.domain import ACTIONS, LEVELS, PRICE_CODES
+from shared.validation import MONTH, paging_offset
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month YYYY-MM")
 
 
 class Money(fields.Field):
@@ -79,7 +79,7 @@ class ClaimQuery(Schema):
     month = fields.Str(load_default=None, validate=MONTH)
     held = fields.Bool(load_default=None)
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+    offset = paging_offset()
 
 
 class IssueStatement(Strict):
@@ -99,7 +99,7 @@ class StatementQuery(Schema):
     outlet_id = fields.Str(load_default=None)
     month = fields.Str(load_default=None, validate=MONTH)
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Int(load_default=0, validate=validate.Range(min=0))
+    offset = paging_offset()
 
 
 class PaymentIn(Strict):
