@@ -92,6 +92,14 @@ class ServiceUnavailable(DomainError):
         self.retry_after = int(retry_after)
 
 
+@deserialize_to_instance
+class PayloadTooLarge(DomainError):
+    """A request body over the configured limit (gateway config MAX_BODY_BYTES)."""
+
+    http_status = 413
+    code = "payload_too_large"
+
+
 CONCURRENT_CHANGE = "the record was changed by another request at the same time; reload it and try again"
 
 

@@ -16,11 +16,12 @@ from werkzeug.wrappers import Response
 
 from shared import rpc, tenancy
 from shared.auth import principal_from_header
-from shared.errors import BadRequest
+from shared.errors import BadRequest, PayloadTooLarge
 from shared.validation import TOO_DEEP, field_error, load, text_problem
 from shared.web import error_response, http, json_response
 
 API = "/api/v1"
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 ROUTES = []  # (method, path, meta) for the OpenAPI document
 
 
@@ -28,10 +29,12 @@ class Authenticator(DependencyProvider):
     """Turns the request's bearer token into the worker's principal."""
 
     def setup(self):
-        self.secret = self.container.config.get("AUTH_SECRET") or "dev-only-secret-change-me-in-production-0123456789"
+        config = self.container.config
+        self.secret = config.get("AUTH_SECRET") or "dev-only-secret-change-me-in-production-0123456789"
+        self.max_body = max_body_bytes(config)
 
     def get_dependency(self, worker_ctx):
-        secret = self.secret
+        secret, max_body = self.secret, self.max_body
 
         class Bound:
             @staticmethod
@@ -39,6 +42,29 @@ class Authenticator(DependencyProvider):
                 principal = principal_from_header(secret, request.headers.get("Authorization"))
                 tenancy.put_principal(worker_ctx, principal)
                 return principal
+
+            @staticmethod
+            def limit_body(request):
+                """413 for a body over MAX_BODY_BYTES: by its Content-Length before it is read, and a
+                chunked one (no Content-Length) while it is read, stopping one byte past the limit."""
+                too_large = PayloadTooLarge(f"request body is larger than {max_body} bytes",
+                                            {"_body": [f"larger than {max_body} bytes (MAX_BODY_BYTES)"]})
+                length = request.content_length
+                if length is not None and length > max_body:
+                    raise too_large
+                if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+                    stream, data = request.environ["wsgi.input"], bytearray()
+                    while len(data) <= max_body:
+                        chunk = stream.read(min(65536, max_body + 1 - len(data)))
+                        if not chunk:
+                            break
+                        data += chunk
+                    if len(data) > max_body:
+                        raise too_large
+                    # what was read is the body from now on, with its length (werkzeug reads that)
+                    request.environ["wsgi.input"] = io.BytesIO(bytes(data))
+                    request.environ["CONTENT_LENGTH"] = str(len(data))
+                    request.environ.pop("HTTP_TRANSFER_ENCODING", None)
 
             @staticmethod
             def call_id():
@@ -67,6 +93,12 @@ class Authenticator(DependencyProvider):
         return Bound()
 
 
+def max_body_bytes(config) -> int:
+    """The largest request body the gateway reads (config MAX_BODY_BYTES, env FSM_MAX_BODY_BYTES)."""
+    value = config.get("MAX_BODY_BYTES")
+    return int(value) if value not in (None, "") else DEFAULT_MAX_BODY_BYTES
+
+
 def api(method, path, summary, *, body=None, response=None, query=None, status=200, public=False,
         content="application/json", tag="tickets"):
     """Declare an API route: authenticated, JSON in and out, errors in the one shape."""
@@ -77,6 +109,7 @@ def api(method, path, summary, *, body=None, response=None, query=None, status=2
 
         def handler(self, request, **kwargs):
             try:
+                self.auth.limit_body(request)
                 principal = None if public else self.auth.login(request)
                 if method in ("POST", "PUT", "PATCH", "DELETE"):
                     self.auth.idempotency(request, principal)

@@ -1,13 +1,16 @@
-"""Bad input is a 4xx naming the field, never a 5xx."""
+"""Bad input is a 4xx naming the field, never a 5xx; bodies over MAX_BODY_BYTES are 413."""
 from __future__ import annotations
 
 import csv
 import io
 import json
 
-from tests.conftest import C01, HQ
+import pytest
+
+from tests.conftest import C01, HQ, Platform
 
 API = "/api/v1"
+MiB = 1024 * 1024
 REQUEST = {"kind": "repair", "channel": "hotline", "customer_name": "武汉限度测试公司", "phone": "13800003333",
            "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
            "purchase_date": "2025-06-01", "fault": "无法启动"}
@@ -34,6 +37,50 @@ def _csv(rows):
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode("utf-8")
+
+
+def test_bodies_over_the_limit_are_413(platform):
+    big = b'{"customer_name": "' + b"x" * (2 * MiB) + b'"}'
+    err = _error(platform.post(f"{API}/tickets", C01, data=big, headers=dict(JSON)), 413, "_body")
+    assert err["code"] == "payload_too_large"
+
+    def chunked():  # no Content-Length: refused while it is read
+        yield b'{"customer_name": "'
+        for _ in range(24):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    _error(platform.post(f"{API}/tickets", C01, data=chunked(), headers=dict(JSON)), 413, "_body")
+    rows = [dict(REQUEST, fault=f"第{i}行 " + "无法启动" * 20) for i in range(12_000)]
+    body = _csv(rows)
+    assert len(body) > 2 * MiB
+    _error(platform.post(f"{API}/tickets/import", C01, data=body, headers=dict(CSV)), 413, "_body")
+    assert _total(platform) == 0
+    # under the limit, chunked or not, a body is read as usual
+    assert platform.post(f"{API}/tickets", C01, json=REQUEST).status_code == 201
+
+    def small():
+        yield b'{"kind": "repair", '
+        yield b'"channel": "pigeon"}'
+
+    _error(platform.post(f"{API}/tickets", C01, data=small(), headers=dict(JSON)), 422, "channel")
+
+
+@pytest.fixture
+def small_limit_platform(runner_factory, service_config):
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+
+    config = dict(service_config, MAX_BODY_BYTES=4096)
+    runner = runner_factory(config, IntakeService, GatewayService)
+    runner.start()
+    yield Platform(runner, config)
+
+
+def test_the_limit_is_configured(small_limit_platform):
+    p = small_limit_platform
+    _error(p.post(f"{API}/tickets", C01, json=dict(REQUEST, fault="x" * 5000)), 413, "_body")
+    _error(p.post(f"{API}/tickets", C01, json=dict(REQUEST, fault="x" * 3000)), 422, "fault")  # read, then too long
 
 
 def test_hostile_json_is_a_4xx_naming_the_field(platform):
