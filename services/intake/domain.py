@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from shared import tenancy
@@ -241,6 +241,34 @@ def ticket_number(tenant_id: str, received_at: datetime) -> str:
     bits = uuid.uuid4().int
     suffix = "".join(_CROCKFORD[(bits >> (5 * i)) & 31] for i in range(8))
     return f"{tenant_id}-{local:%y%m%d}-{suffix}"
+
+
+# ---------------------------------------------------------------- when a request was received
+CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# Who may say when a request was received (it starts the SLA clock, so an earlier time back-dates
+# it): staff entering a call or a fax afterwards or importing a CSV export (center, HQ), and the
+# hotline/fax bridge (a service principal). A customer's or an outlet's request is received now.
+MAY_DATE_RECEIPT = STAFF + SYSTEM
+
+
+def received_at(given: datetime | None, now: datetime, role: str) -> datetime:
+    """When the request was received, in UTC: `given` where the caller may say so, else `now`.
+
+    Refused (ValidationFailed naming received_at): any time from a caller who may not date a
+    request, a time in the future beyond `CLOCK_SKEW`, a time before 2000.
+    """
+    if given is None:
+        return now.astimezone(timezone.utc)
+    if role not in MAY_DATE_RECEIPT:
+        raise ValidationFailed("received_at may only be set by a service center, HQ or the hotline/fax bridge",
+                               {"received_at": [f"not allowed for role {role}: a request is received when it "
+                                                "arrives"]})
+    if given > now + CLOCK_SKEW:
+        raise ValidationFailed("received_at is in the future", {"received_at": ["must not be in the future"]})
+    if given < EARLIEST_RECEIVED:
+        raise ValidationFailed("received_at is before 2000", {"received_at": ["must not be before 2000-01-01"]})
+    return given.astimezone(timezone.utc)
 
 
 @dataclass
