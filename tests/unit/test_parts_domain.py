@@ -21,9 +21,10 @@ O2 = LocationSpec("C01-O02", "outlet", "C01", "宜昌", "WH-C01")
 
 def test_catalogue_covers_every_line_model_and_fault_of_the_requests():
     import csv
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "geo" / "service_requests_sample.csv"
+    from tests.paths import shared_data
+
+    path = shared_data("geo", "service_requests_sample.csv")
     rows = list(csv.DictReader(open(path, encoding="utf-8")))
     for r in rows:
         assert CAT.fitting(r["product"], r["model"]), (r["product"], r["model"])

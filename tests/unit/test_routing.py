@@ -1,14 +1,12 @@
 """Routing (OR-Tools): real solves checked by an independent validator."""
 import math
-from pathlib import Path
 
 import pytest
 
 from services.dispatch.routing import RoutingProblem, Vehicle, Visit, solve
 from services.dispatch.solomon import load_bks, parse_solomon
 
-DATA = Path("/work/shared/data/vrptw")
-SOLOMON = DATA / "solomon"
+from tests.paths import shared_data
 
 
 def validate(problem: RoutingProblem, plan, *, allow_drops=False):
@@ -53,23 +51,21 @@ def _cut(problem: RoutingProblem, n: int) -> RoutingProblem:
                           distance=problem.distance, travel_time=problem.travel_time, name=problem.name)
 
 
-@pytest.mark.skipif(not SOLOMON.exists(), reason="Solomon data not available")
 def test_solomon_c101_full_solve_is_valid_and_near_bks():
-    problem = parse_solomon(SOLOMON / "C101.txt")
+    problem = parse_solomon(shared_data("vrptw", "solomon", "C101.txt"))
     assert len(problem.visits) == 100 and len(problem.vehicles) == 25
     assert problem.vehicles[0].capacity == 200
     plan = solve(problem, 3.0, workers=2)
     total = validate(problem, plan)
-    bks = load_bks(DATA / "solomon_bks_distance_only.csv")["C101"]["distance"]
+    bks = load_bks(shared_data("vrptw", "solomon_bks_distance_only.csv"))["C101"]["distance"]
     assert total <= bks * 1.02
     assert plan.stats["found"] and plan.stats["first_solution_s"] is not None
     # both workers reported (one result per worker and epoch)
     assert len({tuple(w["cfg"]["lams"]) for w in plan.stats["workers"]}) == 2
 
 
-@pytest.mark.skipif(not SOLOMON.exists(), reason="Solomon data not available")
 def test_tight_window_instance_cut_gets_a_full_plan():
-    problem = _cut(parse_solomon(SOLOMON / "R101.txt"), 40)
+    problem = _cut(parse_solomon(shared_data("vrptw", "solomon", "R101.txt")), 40)
     plan = solve(problem, 2.0, workers=2)
     validate(problem, plan)
 
@@ -155,7 +151,6 @@ def test_group_limit_caps_visits_across_a_group_of_vehicles():
     assert sum(len(r.stops) for r in solve(unlimited, 1.0, workers=1).routes if r.vehicle in (0, 1)) == 6
 
 
-@pytest.mark.skipif(not SOLOMON.exists(), reason="Solomon data not available")
 def test_pyvrp_first_routes_hold_every_constraint_and_fall_back_where_inexpressible():
     """PyVRP's routes pass the independent validator on a tight-window instance and are accepted
     by the OR-Tools model as a start; a problem PyVRP cannot express exactly gets no routes."""
@@ -164,7 +159,7 @@ def test_pyvrp_first_routes_hold_every_constraint_and_fall_back_where_inexpressi
     from services.dispatch import hgs
     from services.dispatch.routing import SCALE, evaluate_routes, _Search
 
-    problem = parse_solomon(SOLOMON / "R101.txt")
+    problem = parse_solomon(shared_data("vrptw", "solomon", "R101.txt"))
     assert hgs.expressible(problem)
     routes = hgs.first_routes(problem, 1.0, SCALE)
     assert routes is not None and len(routes) == len(problem.vehicles)
