@@ -18,7 +18,7 @@ def _data(name: str) -> Path:
     for path in (REPO / "data" / name, REPO.parent / "shared" / "data" / "geo" / name):
         if path.exists():
             return path
-    pytest.skip(f"{name} not found")
+    pytest.fail(f"{name} not found in data/ or ../shared/data/geo")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ def _sample() -> Path:
                  REPO.parent / "shared" / "data" / "geo" / "service_requests_sample.csv"):
         if path.exists():
             return path
-    pytest.skip("service_requests_sample.csv not found")
+    pytest.fail("service_requests_sample.csv not found in data/ or ../shared/data/geo")
 
 
 @pytest.fixture(scope="module")
