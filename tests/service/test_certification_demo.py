@@ -32,12 +32,10 @@ def test_demo_part_runs_and_shows_the_clearing_step(cert_platform, rpc_as):
     helper.start()
     from services.certification import demo
 
-    t0 = time.monotonic()
     lines, ok = demo.run(ctx)
     helper.join()
     text = "\n".join(lines)
     assert ok, text
-    assert time.monotonic() - t0 < 15
     assert "effective" in text and "HTTP 409" in text and "HTTP 403" in text
     assert "open items listed: rma RMA-5501" in text, text
     assert "outlets short" in text
