@@ -22,7 +22,7 @@ CERTIFICATE_YEARS = 2
 REMINDER_DAYS = 30
 
 
-class S:
+class OutletState:
     """Outlet states. Application: applied → center_reviewed → technical_reviewed → approved →
     (agreement) probation → effective. Revocation (撤点): revocation_requested →
     revocation_center_reviewed → revocation_technical_reviewed → revoking (accounts being
@@ -43,13 +43,15 @@ class S:
     REJECTED = "rejected"
 
 
-STATES = (S.APPLIED, S.CENTER_REVIEWED, S.TECHNICAL_REVIEWED, S.APPROVED, S.PROBATION, S.EFFECTIVE,
-          S.SUSPENDED, S.REVOCATION_REQUESTED, S.REVOCATION_CENTER_REVIEWED, S.REVOCATION_TECHNICAL_REVIEWED,
-          S.REVOKING, S.REVOKED, S.REJECTED)
+STATES = (OutletState.APPLIED, OutletState.CENTER_REVIEWED, OutletState.TECHNICAL_REVIEWED, OutletState.APPROVED,
+          OutletState.PROBATION, OutletState.EFFECTIVE, OutletState.SUSPENDED, OutletState.REVOCATION_REQUESTED,
+          OutletState.REVOCATION_CENTER_REVIEWED, OutletState.REVOCATION_TECHNICAL_REVIEWED, OutletState.REVOKING,
+          OutletState.REVOKED, OutletState.REJECTED)
 # outlets that hold an agreement and work (they take jobs in dispatch, count for network planning)
-OPERATING = (S.PROBATION, S.EFFECTIVE)
+OPERATING = (OutletState.PROBATION, OutletState.EFFECTIVE)
 # states in which the outlet still operates as before while a revocation is reviewed
-REVOCATION_REVIEW = (S.REVOCATION_REQUESTED, S.REVOCATION_CENTER_REVIEWED, S.REVOCATION_TECHNICAL_REVIEWED)
+REVOCATION_REVIEW = (OutletState.REVOCATION_REQUESTED, OutletState.REVOCATION_CENTER_REVIEWED,
+                     OutletState.REVOCATION_TECHNICAL_REVIEWED)
 
 RESUME = "<resume>"  # target: the state the outlet was in before a suspension or a revocation form
 
@@ -75,40 +77,42 @@ class Step:
 
 
 STEPS: dict[str, Step] = {
-    "center_review": Step((S.APPLIED,), (tenancy.CENTER,),
-                          {"pass": S.CENTER_REVIEWED, "reject": S.REJECTED}, choice="decision",
+    "center_review": Step((OutletState.APPLIED,), (tenancy.CENTER,),
+                          {"pass": OutletState.CENTER_REVIEWED, "reject": OutletState.REJECTED}, choice="decision",
                           summary="center review with site inspection (顾客服务中心审核、考察)"),
-    "technical_review": Step((S.CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
-                             {"pass": S.TECHNICAL_REVIEWED, "reject": S.REJECTED}, duty=TECHNICAL,
+    "technical_review": Step((OutletState.CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
+                             {"pass": OutletState.TECHNICAL_REVIEWED, "reject": OutletState.REJECTED}, duty=TECHNICAL,
                              choice="decision", summary="technical management review (技术管理科审核)"),
-    "head_approval": Step((S.TECHNICAL_REVIEWED,), (tenancy.HQ,),
-                          {"pass": S.APPROVED, "reject": S.REJECTED}, duty=HEAD, choice="decision",
+    "head_approval": Step((OutletState.TECHNICAL_REVIEWED,), (tenancy.HQ,),
+                          {"pass": OutletState.APPROVED, "reject": OutletState.REJECTED}, duty=HEAD, choice="decision",
                           summary="service department head approval (顾客服务部长审批)"),
-    "issue_agreement": Step((S.APPROVED,), (tenancy.CENTER, tenancy.HQ), S.PROBATION,
+    "issue_agreement": Step((OutletState.APPROVED,), (tenancy.CENTER, tenancy.HQ), OutletState.PROBATION,
                             summary="agreement issued and confirmed (发放协议书并确认); 3-month probation"),
-    "assess_probation": Step((S.PROBATION,), (tenancy.CENTER,),
-                             {"passed": S.EFFECTIVE, "extended": S.PROBATION, "refused": S.REVOKING},
+    "assess_probation": Step((OutletState.PROBATION,), (tenancy.CENTER,),
+                             {"passed": OutletState.EFFECTIVE, "extended": OutletState.PROBATION,
+                              "refused": OutletState.REVOKING},
                              choice="result", summary="probation assessment (3个月考核)"),
-    "suspend": Step(OPERATING, (tenancy.CENTER, tenancy.HQ), S.SUSPENDED, summary="suspension"),
-    "reinstate": Step((S.SUSPENDED,), (tenancy.CENTER, tenancy.HQ), RESUME, summary="reinstatement"),
-    "request_revocation": Step(OPERATING + (S.SUSPENDED,), (tenancy.CENTER, tenancy.HQ, tenancy.OUTLET),
-                               S.REVOCATION_REQUESTED, summary="revocation form (撤点登记表)"),
-    "revocation_center_review": Step((S.REVOCATION_REQUESTED,), (tenancy.CENTER,),
-                                     {"pass": S.REVOCATION_CENTER_REVIEWED, "reject": RESUME}, choice="decision",
+    "suspend": Step(OPERATING, (tenancy.CENTER, tenancy.HQ), OutletState.SUSPENDED, summary="suspension"),
+    "reinstate": Step((OutletState.SUSPENDED,), (tenancy.CENTER, tenancy.HQ), RESUME, summary="reinstatement"),
+    "request_revocation": Step(OPERATING + (OutletState.SUSPENDED,), (tenancy.CENTER, tenancy.HQ, tenancy.OUTLET),
+                               OutletState.REVOCATION_REQUESTED, summary="revocation form (撤点登记表)"),
+    "revocation_center_review": Step((OutletState.REVOCATION_REQUESTED,), (tenancy.CENTER,),
+                                     {"pass": OutletState.REVOCATION_CENTER_REVIEWED, "reject": RESUME},
+                                     choice="decision",
                                      summary="center review of the revocation (顾客服务中心审核确认)"),
-    "revocation_technical_review": Step((S.REVOCATION_CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
-                                        {"pass": S.REVOCATION_TECHNICAL_REVIEWED, "reject": RESUME},
+    "revocation_technical_review": Step((OutletState.REVOCATION_CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
+                                        {"pass": OutletState.REVOCATION_TECHNICAL_REVIEWED, "reject": RESUME},
                                         duty=TECHNICAL, choice="decision",
                                         summary="technical review of the revocation (技术管理科审核确认)"),
-    "revocation_approval": Step((S.REVOCATION_TECHNICAL_REVIEWED,), (tenancy.HQ,),
-                                {"pass": S.REVOKING, "reject": RESUME}, duty=HEAD, choice="decision",
+    "revocation_approval": Step((OutletState.REVOCATION_TECHNICAL_REVIEWED,), (tenancy.HQ,),
+                                {"pass": OutletState.REVOKING, "reject": RESUME}, duty=HEAD, choice="decision",
                                 summary="head approval of the revocation (顾客服务部部长审批)"),
-    "request_clearing": Step((S.REVOKING,), (tenancy.CENTER, tenancy.HQ), S.REVOKING,
+    "request_clearing": Step((OutletState.REVOKING,), (tenancy.CENTER, tenancy.HQ), OutletState.REVOKING,
                              summary="ask settlement and parts again whether accounts are clear (清理帐目)"),
     # facts from settlement, applied by the service itself
-    "accounts_cleared": Step((S.REVOKING,), (tenancy.SERVICE,), S.REVOKED,
+    "accounts_cleared": Step((OutletState.REVOKING,), (tenancy.SERVICE,), OutletState.REVOKED,
                              summary="accounts cleared: cooperation ends, the outlet is notified"),
-    "accounts_open": Step((S.REVOKING,), (tenancy.SERVICE,), S.REVOKING,
+    "accounts_open": Step((OutletState.REVOKING,), (tenancy.SERVICE,), OutletState.REVOKING,
                           summary="open items listed on the outlet file"),
 }
 USER_ACTIONS = tuple(a for a, s in STEPS.items() if s.roles != (tenancy.SERVICE,))
@@ -137,7 +141,7 @@ def decide(action: str, state: str, principal: tenancy.Principal, choice: str | 
             raise ValidationFailed(f"{action} needs {step.choice}", {step.choice: [f"one of {', '.join(target)}"]})
         target = target[choice]
     if target == RESUME:
-        if resume not in OPERATING + (S.SUSPENDED,):
+        if resume not in OPERATING + (OutletState.SUSPENDED,):
             raise InvalidTransition(f"no state to return to from {state}", {"action": ["nothing to resume"]})
         target = resume
     return target

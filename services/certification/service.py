@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.certification import domain, seed
-from services.certification.domain import S
+from services.certification.domain import OutletState
 from services.certification.models import (Assessment, Base, Certificate, ExamResult, GradeRecord, InstalledBase,
                                            LineStatus, MonthlyCount, Notice, Outlet, OutletStep, RepairRate,
                                            Technician, TrainingSession)
@@ -51,7 +51,8 @@ _training_out = TrainingOut()
 
 STAFF_TECH_POSITIONS = ("engineer", "technician", "installer")
 # the outlet states dispatch has heard of (it is told from the approval on)
-UNKNOWN_TO_DISPATCH = (S.APPLIED, S.CENTER_REVIEWED, S.TECHNICAL_REVIEWED, S.REJECTED)
+UNKNOWN_TO_DISPATCH = (OutletState.APPLIED, OutletState.CENTER_REVIEWED, OutletState.TECHNICAL_REVIEWED,
+                       OutletState.REJECTED)
 
 
 def event_status(outlet) -> str:
@@ -60,7 +61,7 @@ def event_status(outlet) -> str:
     if outlet.status in UNKNOWN_TO_DISPATCH:
         return "applied"
     if outlet.status in domain.REVOCATION_REVIEW:
-        return outlet.resume_status or S.EFFECTIVE
+        return outlet.resume_status or OutletState.EFFECTIVE
     return outlet.status
 
 
@@ -177,7 +178,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             if s.get(Outlet, outlet_id) is not None:
                 raise Conflict("this outlet exists already", {"outlet_id": [f"{outlet_id} is taken"]})
             registration = _jsonable({k: v for k, v in form.items() if k not in ("attachments",)})
-            outlet = Outlet(id=outlet_id, tenant_id=tenant, name=form["name"], kind=form["kind"], status=S.APPLIED,
+            outlet = Outlet(id=outlet_id, tenant_id=tenant, name=form["name"], kind=form["kind"], status=OutletState.APPLIED,
                             province=form["province"], city=form["city"], district=form["district"],
                             address=form["premises"]["address"], lat=form["lat"], lon=form["lon"],
                             legal_entity=form["legal_entity"], licence_no=form["licence_no"],
@@ -187,7 +188,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             s.add(outlet)
             s.flush()
             self._register_staff(s, outlet, form["staff"], now)
-            self._step(uow, outlet, principal, "apply", None, None, S.APPLIED, None, form["attachments"],
+            self._step(uow, outlet, principal, "apply", None, None, OutletState.APPLIED, None, form["attachments"],
                        {"staff": len(form["staff"]), "product_lines": outlet.product_lines})
             refresh_lines(uow, outlet, now, self.minimum)
             try:
@@ -329,8 +330,8 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             uow.emit("outlet.suspended", outlet_event(outlet, reason=reason))
         elif action == "reinstate":
             uow.emit("outlet.reinstated", outlet_event(
-                outlet, reason=reason, job_limit=outlet.job_limit if outlet.status == S.PROBATION else None))
-        elif outlet.status == S.REVOKING and before != S.REVOKING:
+                outlet, reason=reason, job_limit=outlet.job_limit if outlet.status == OutletState.PROBATION else None))
+        elif outlet.status == OutletState.REVOKING and before != OutletState.REVOKING:
             uow.emit("outlet.revoking", outlet_event(outlet, reason=(outlet.revocation or {}).get("reason_code")))
             self._request_clearing(uow, outlet, now)
         elif action == "request_clearing":
@@ -358,7 +359,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     def _on_clearing_answer(self, uow, payload, consumer, cleared):
         acting = uow.principal
         outlet = uow.session.get(Outlet, payload["outlet_id"])
-        if outlet is None or outlet.status != S.REVOKING or outlet.clearing_request_id != payload["request_id"]:
+        if outlet is None or outlet.status != OutletState.REVOKING or outlet.clearing_request_id != payload["request_id"]:
             log.warning("%s for outlet %s request %s does not answer a pending clearing; ignored", consumer,
                         payload["outlet_id"], payload["request_id"])
             return  # the message id is remembered all the same: it will never apply
@@ -397,7 +398,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         """Dispatch took a planned visit back from a revoking outlet; parts lets the visit's reservation
         go on the same event. If the last clearing answer listed nothing but reservations, ask again."""
         outlet = uow.session.get(Outlet, payload["outlet_id"]) if payload.get("outlet_id") else None
-        if outlet is not None and outlet.status == S.REVOKING and outlet.clearing_status == "open_items" \
+        if outlet is not None and outlet.status == OutletState.REVOKING and outlet.clearing_status == "open_items" \
                 and _only_reservations(outlet.open_items):
             now = utcnow()
             self._rerequest_clearing(uow, outlet, uow.principal, now)
@@ -502,7 +503,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             out["notices"] = [{"kind": n.kind, "text": n.text, "at": AwareView(n).at.isoformat()}
                               for n in s.scalars(select(Notice).where(Notice.outlet_id == outlet.id).order_by(Notice.id))]
             today = domain.local_date(utcnow())
-            out["assessment_due"] = bool(outlet.status == S.PROBATION and outlet.probation_until
+            out["assessment_due"] = bool(outlet.status == OutletState.PROBATION and outlet.probation_until
                                          and outlet.probation_until <= today)
             return out
 

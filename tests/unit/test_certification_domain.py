@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from services.certification import domain
-from services.certification.domain import S
+from services.certification.domain import OutletState
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
 from shared.tenancy import Principal
 
@@ -87,20 +87,21 @@ def test_every_state_action_and_role(state, action):
 
 def test_a_missing_decision_and_an_unknown_action_name_their_field():
     with pytest.raises(ValidationFailed) as err:
-        domain.decide("center_review", S.APPLIED, CENTER, None)
+        domain.decide("center_review", OutletState.APPLIED, CENTER, None)
     assert "decision" in err.value.fields
     with pytest.raises(ValidationFailed) as err:
-        domain.decide("assess_probation", S.PROBATION, CENTER, "maybe")
+        domain.decide("assess_probation", OutletState.PROBATION, CENTER, "maybe")
     assert "result" in err.value.fields
     with pytest.raises(ValidationFailed) as err:
-        domain.decide("approve_everything", S.APPLIED, HEAD)
+        domain.decide("approve_everything", OutletState.APPLIED, HEAD)
     assert "action" in err.value.fields
 
 
 def test_reinstatement_returns_to_probation_when_suspended_on_probation():
-    assert domain.decide("reinstate", S.SUSPENDED, CENTER, None, S.PROBATION) == S.PROBATION
+    assert domain.decide("reinstate", OutletState.SUSPENDED, CENTER, None,
+                         OutletState.PROBATION) == OutletState.PROBATION
     with pytest.raises(InvalidTransition):
-        domain.decide("reinstate", S.SUSPENDED, CENTER, None, None)
+        domain.decide("reinstate", OutletState.SUSPENDED, CENTER, None, None)
 
 
 def test_revocation_form_rules():
