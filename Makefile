@@ -20,6 +20,10 @@ SERVICE_MODULES := $(sort $(foreach f,$(wildcard services/*/service.py),$(subst 
 
 .PHONY: help venv rabbitmq test demo run bench lint clean distclean
 
+# Development targets: the services accept the development AUTH_SECRET (FSM_DEV=1); without
+# it every service refuses to start until FSM_AUTH_SECRET is set to a real secret.
+test demo run bench: export FSM_DEV := 1
+
 help: ## list the targets
 	@echo "usage: make <target> [PY=python3.11] [PYTEST_ARGS='-k intake']"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort \

@@ -127,7 +127,7 @@ def cmd_geocode(args) -> int:
 
 # ====================================================================== token
 def cmd_token(args) -> int:
-    from shared.auth import issue_token
+    from shared.auth import issue_token, max_ttl
     from shared.errors import DomainError
     from shared.tenancy import Principal
 
@@ -140,7 +140,8 @@ def cmd_token(args) -> int:
     try:
         principal = Principal(user=args.user, role=args.role, tenant=args.tenant, outlet=args.outlet,
                               warehouse=args.warehouse, customer=args.customer, duty=args.duty)
-        token = issue_token(secret, principal, ttl_seconds=int(args.ttl_days * 24 * 3600))
+        token = issue_token(secret, principal, ttl_seconds=int(args.ttl_days * 24 * 3600),
+                            max_ttl_seconds=max_ttl(config))
     except (DomainError, ValueError) as exc:
         raise CliError(str(exc)) from None
     print(token)
@@ -1409,7 +1410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duty", choices=("technical_lead", "service_head"),
                    help="a center/HQ user's duty: technical lead (technical reviews, claim checks) or "
                         "service department head (outlet approvals)")
-    p.add_argument("--ttl-days", type=float, default=30)
+    p.add_argument("--ttl-days", type=float, default=30,
+                   help="lifetime in days (default 30; at most TOKEN_MAX_TTL_SECONDS, 30 days unless configured)")
     p.set_defaults(func=cmd_token)
 
     def import_options(p, via=True):

@@ -15,6 +15,7 @@ from nameko.web.server import WebServer
 from werkzeug.wrappers import Response
 
 from shared import metrics
+from shared.auth import SecretGuard
 from shared.config import http_port
 from shared.errors import DomainError, as_domain_error
 from shared.logs import LogContext
@@ -98,6 +99,7 @@ class ContainerRef(DependencyProvider):
 class ServiceBase:
     """Mixed into every service: health, metrics, instrumentation and log context."""
 
+    secret_guard = SecretGuard()  # refuses to start with the development secret unless FSM_DEV=1
     instrumentation = metrics.Instrumentation()
     log_context = LogContext()
     container_ref = ContainerRef()

@@ -9,6 +9,9 @@ from contextlib import contextmanager
 
 import pytest
 
+# services started by the tests (and their subprocesses) may use the development secret
+os.environ["FSM_DEV"] = "1"
+
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from nameko.standalone.rpc import ServiceRpcProxy  # noqa: E402

@@ -17,7 +17,8 @@ def register(subparsers):
     t.add_argument("--role", choices=("center", "hq"), required=True)
     t.add_argument("--tenant", help="the center (for --role center)")
     t.add_argument("--duty", choices=("technical_lead", "service_head"), required=True)
-    t.add_argument("--ttl-days", type=float, default=30.0)
+    t.add_argument("--ttl-days", type=float, default=30.0,
+                   help="lifetime in days (default 30; at most TOKEN_MAX_TTL_SECONDS, 30 days unless configured)")
     t.set_defaults(func=cmd_token)
 
     n = sub.add_parser("network-plan", help="yearly repair volume per area, outlets needed, gaps (offline)")
@@ -32,7 +33,7 @@ def register(subparsers):
 
 
 def cmd_token(args) -> int:
-    from shared.auth import issue_token
+    from shared.auth import issue_token, max_ttl
     from shared.cli import CliError, _config
     from shared.errors import DomainError
     from shared.tenancy import Principal
@@ -42,7 +43,8 @@ def cmd_token(args) -> int:
         raise CliError("--ttl-days must be positive")
     try:
         principal = Principal(user=args.user, role=args.role, tenant=args.tenant, duty=args.duty)
-        print(issue_token(config["AUTH_SECRET"], principal, ttl_seconds=int(args.ttl_days * 24 * 3600)))
+        print(issue_token(config["AUTH_SECRET"], principal, ttl_seconds=int(args.ttl_days * 24 * 3600),
+                          max_ttl_seconds=max_ttl(config)))
     except (DomainError, ValueError) as exc:
         raise CliError(str(exc)) from None
     return 0

@@ -15,7 +15,7 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from shared import rpc, tenancy
-from shared.auth import principal_from_header
+from shared.auth import DEV_SECRET, max_ttl, principal_from_header
 from shared.errors import BadRequest, PayloadTooLarge
 from shared.validation import TOO_DEEP, field_error, load, text_problem
 from shared.web import error_response, http, json_response
@@ -30,16 +30,17 @@ class Authenticator(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        self.secret = config.get("AUTH_SECRET") or "dev-only-secret-change-me-in-production-0123456789"
+        self.secret = config.get("AUTH_SECRET") or DEV_SECRET  # only with FSM_DEV=1 (SecretGuard)
+        self.max_ttl = max_ttl(config)
         self.max_body = max_body_bytes(config)
 
     def get_dependency(self, worker_ctx):
-        secret, max_body = self.secret, self.max_body
+        secret, ttl, max_body = self.secret, self.max_ttl, self.max_body
 
         class Bound:
             @staticmethod
             def login(request):
-                principal = principal_from_header(secret, request.headers.get("Authorization"))
+                principal = principal_from_header(secret, request.headers.get("Authorization"), ttl)
                 tenancy.put_principal(worker_ctx, principal)
                 return principal
 
