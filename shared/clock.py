@@ -7,6 +7,10 @@ process is affected, and nothing in the product moves it by itself.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+#: where the product shows time and counts days and months (China: UTC+8 all year, no DST)
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 _offset = timedelta(0)
 

@@ -7,16 +7,15 @@ import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from shared.clock import LOCAL_TZ
 from shared.tenancy import Principal
 
-SH = ZoneInfo("Asia/Shanghai")
 HQ = Principal("fsm-demo-hq-qa", "hq")
 
 
 def _local(iso):
-    return datetime.fromisoformat(iso).astimezone(SH).strftime("%m-%d %H:%M")
+    return datetime.fromisoformat(iso).astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
 
 
 def _wait(fn, timeout=6.0):
@@ -120,7 +119,7 @@ def run(ctx):
 
     # -- the month's scorecards
     outlet_id = (bad or good)["outlet_id"]
-    month = datetime.now(SH).strftime("%Y-%m")
+    month = datetime.now(LOCAL_TZ).strftime("%Y-%m")
     ctx.gateway.call("POST", "/api/v1/qa/findings", HQ, json={
         "outlet_id": good["outlet_id"], "kind": "praise_company", "note": "客户致信集团公司表扬"})
     status, body = ctx.gateway.call("POST", "/api/v1/qa/scorecards/publish", HQ, json={"month": month})

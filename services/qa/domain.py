@@ -13,9 +13,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from shared.clock import LOCAL_TZ
+
 UTC = timezone.utc
 
 # ---------------------------------------------------------------- callbacks (回访)
