@@ -28,6 +28,7 @@ CARE_QUOTA = Decimal("0.20")  # 每月按20%比例电话慰问用户
 MODES = ("own", "sampled", "cross")
 STRATUM_MODE = {FRANCHISED: "own", SELF_RUN: "sampled", HQ_SAMPLE: "cross", CARE: "own"}
 HQ_CALLER = "HQ"
+STAFF_STRATA = (FRANCHISED, SELF_RUN)  # the center's service callbacks an outlet answers for
 
 PURPOSES = ("service", "followup", "complaint", "care")
 STATUSES = ("planned", "done", "negative", "closed")
@@ -304,6 +305,27 @@ def compute_scorecard(facts: list[ScoreFact]) -> dict:
     return {"score": total, "stars": stars_for(total), "grade": grade_for(total), "lines": lines}
 
 
+@dataclass(frozen=True)
+class DueCallback:
+    """One of the outlet's own-tier service callbacks whose due time has passed."""
+
+    id: str
+    due_at: datetime
+    done_at: datetime | None
+
+
+def missed_callback_facts(callbacks: list[DueCallback]) -> list[ScoreFact]:
+    """未100%回访: a callback not made by its due time (made late, or not at all) costs the outlet."""
+    facts = []
+    for cb in callbacks:
+        if cb.done_at is not None and cb.done_at <= cb.due_at:
+            continue
+        note = f"due {cb.due_at.isoformat()}, " + (f"made late {cb.done_at.isoformat()}" if cb.done_at else "not made")
+        facts.append(ScoreFact("callback_missed", f"callback:{cb.id}", f"callback:{cb.id}", cb.due_at, "callbacks",
+                               note))
+    return facts
+
+
 def rank(entries: list[tuple[str, Decimal]]) -> dict[str, int]:
     """Competition ranking (1, 2, 2, 4) by score, highest first; ties share the rank."""
     ordered = sorted(entries, key=lambda e: (-e[1], e[0]))
@@ -360,6 +382,61 @@ def cycle_summary(cycles: list[Decimal], target: int = COMPLAINT_TARGET_DAYS) ->
     average = (sum(cycles) / len(cycles)).quantize(Decimal("0.1"))
     return {"closed": len(cycles), "average_days": average, "target_days": target,
             "over_target": sum(1 for c in cycles if c > target), "meets_target": average <= target}
+
+
+@dataclass(frozen=True)
+class ComplaintRecord:
+    """A complaint as the analysis reads it (times in UTC)."""
+
+    ticket_id: str
+    tenant_id: str
+    number: str
+    received_at: datetime
+    closed_at: datetime | None = None
+    outcome: str | None = None
+    cause: str | None = None
+    responsibility: str | None = None
+    level: str | None = None
+    product_line: str | None = None
+    model: str | None = None
+    outlet_id: str | None = None
+    serial_no: str | None = None
+    recurrence_status: str | None = None
+    recurrence_ticket_id: str | None = None
+
+
+def analyse_complaints(complaints: list[ComplaintRecord]) -> dict:
+    """投诉分析: counts by cause, responsibility, level, product, model, outlet and center (most
+    first; "unclassified" where not known), the causes' Pareto, the cycle against its target and
+    the recurrence re-checks."""
+    def count(attribute):
+        out = {}
+        for c in complaints:
+            value = getattr(c, attribute) or "unclassified"
+            out[value] = out.get(value, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    causes = {}
+    for c in complaints:
+        if c.cause:
+            causes[c.cause] = causes.get(c.cause, 0) + 1
+    cycles = [cycle_days(c.received_at, c.closed_at) for c in complaints
+              if c.closed_at is not None and c.outcome != "cancelled"]
+    recurrence = {"pending": 0, "none": 0, "recurred": 0}
+    for c in complaints:
+        if c.recurrence_status in recurrence:
+            recurrence[c.recurrence_status] += 1
+    recurred = [{"ticket_id": c.ticket_id, "number": c.number, "serial_no": c.serial_no,
+                 "recurrence_ticket_id": c.recurrence_ticket_id}
+                for c in complaints if c.recurrence_status == "recurred"]
+    return {
+        "complaints": len(complaints), "open": sum(1 for c in complaints if c.closed_at is None),
+        **{f"by_{name}": count(attribute) for name, attribute in (
+            ("cause", "cause"), ("responsibility", "responsibility"), ("level", "level"),
+            ("product", "product_line"), ("model", "model"), ("outlet", "outlet_id"), ("tenant", "tenant_id"))},
+        "pareto": pareto(causes), "unclassified": sum(1 for c in complaints if not c.cause),
+        "cycle": cycle_summary(cycles), "recurrence": recurrence, "recurred": recurred,
+    }
 
 
 def recurrence_due(closed_at: datetime, days: int = RECURRENCE_DAYS) -> datetime:

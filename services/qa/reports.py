@@ -1,15 +1,18 @@
-"""Report files for centers and HQ: CSV, XLSX (openpyxl) and charts (matplotlib, Agg).
+"""Reports for centers and HQ: their rows from the figures `queries` counts, and their files:
+CSV, XLSX (openpyxl) and charts (matplotlib, Agg).
 
-A report is ``{"kind", "title", "columns": [[key, header], ...], "rows": [...]}`` built by the
-service from its tables. Charts label with ids and English words (the machine has no CJK font);
-SVG keeps text as text (``svg.fonttype = none``), so a viewer with Chinese fonts renders any
-Chinese the data carries.
+A report is ``{"kind", "title", "columns": [[key, header], ...], "rows": [...]}``. Charts label
+with ids and English words (the machine has no CJK font); SVG keeps text as text
+(``svg.fonttype = none``), so a viewer with Chinese fonts renders any Chinese the data carries.
 """
 from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from decimal import Decimal
+
+from services.qa.domain import STRATUM_MODE
 
 TITLES = {
     "ontime": "On-site on-time rate by SLA tier",
@@ -18,11 +21,116 @@ TITLES = {
     "pareto": "Complaint causes (Pareto)",
     "ranking": "Outlet scorecard ranking",
 }
+COLUMNS = {
+    "ontime": [["tenant_id", "center"], ["tier", "SLA tier"], ["visits", "visits"], ["on_time", "on time"],
+               ["late", "late"], ["not_recorded", "not recorded"], ["on_time_pct", "on time %"],
+               ["onsite_breaches", "on-site SLA breaches"]],
+    "callbacks": [["tenant_id", "center"], ["stratum", "tier"], ["mode", "mode"], ["planned", "planned"],
+                  ["done_on_time", "done on time"], ["done_late", "done late"], ["overdue", "overdue"],
+                  ["open", "open (not yet due)"], ["negative", "negative"], ["completion_pct", "completion %"],
+                  ["on_time_pct", "on time %"]],
+    "satisfaction": [["tenant_id", "center"], ["month", "month"], ["answers", "answers"],
+                     ["average", "average 1-5"], ["negative", "negative"]] + [[f"s{i}", f"{i}"] for i in range(1, 6)],
+    "pareto": [["cause", "cause"], ["label", "原因"], ["count", "complaints"], ["share_pct", "share %"],
+               ["cumulative_pct", "cumulative %"], ["vital", "vital few"]],
+    "ranking": [["rank_nationwide", "rank (nationwide)"], ["rank_in_tenant", "rank (center)"],
+                ["outlet_id", "outlet"], ["tenant_id", "center"], ["month", "month"], ["score", "score"],
+                ["stars", "stars"], ["grade", "grade"], ["jobs", "jobs"]],
+}
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  "png": "image/png", "svg": "image/svg+xml"}
 
 
+# ---------------------------------------------------------------- rows from the figures
+_TENTH = Decimal("0.1")
+
+
+def percent(part, whole) -> Decimal | None:
+    """part of whole in %, one decimal (None when there is no whole)."""
+    return ratio(part * 100, whole, "0.1")
+
+
+def ratio(part, whole, places="0.01") -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places))
+
+
+def ontime_rows(visits, breaches) -> list[dict]:
+    """`visits`: (tenant, tier, on time: True/False/None, count); `breaches`: (tenant, tier, count).
+    One row per (tenant, tier); the on-time rate counts only visits whose arrival was recorded."""
+    table = {}
+    for tenant, tier, on_time, n in visits:
+        row = table.setdefault((tenant, tier or "unknown"), {"tenant_id": tenant, "tier": tier or "unknown",
+                                                             "visits": 0, "on_time": 0, "late": 0,
+                                                             "not_recorded": 0})
+        row["visits"] += n
+        row["on_time" if on_time else "late" if on_time is False else "not_recorded"] += n
+    breach_counts = {(tenant, tier or "unknown"): n for tenant, tier, n in breaches}
+    rows = []
+    for key in sorted(set(table) | set(breach_counts)):
+        row = table.get(key) or {"tenant_id": key[0], "tier": key[1], "visits": 0, "on_time": 0, "late": 0,
+                                 "not_recorded": 0}
+        row["on_time_pct"] = percent(row["on_time"], row["on_time"] + row["late"])
+        row["onsite_breaches"] = breach_counts.get(key, 0)
+        rows.append(row)
+    return rows
+
+
+def callback_rows(figures: list[dict]) -> list[dict]:
+    """Completion and on-time rates of each (tenant, tier): of the callbacks that were due (made,
+    or overdue); the ones not yet due do not count."""
+    rows = []
+    for figure in sorted(figures, key=lambda f: (f["tenant_id"], f["stratum"])):
+        row = {"tenant_id": figure["tenant_id"], "stratum": figure["stratum"],
+               "mode": STRATUM_MODE.get(figure["stratum"], "own")}
+        row.update({k: int(figure[k] or 0) for k in ("planned", "done_on_time", "done_late", "overdue", "open",
+                                                     "negative")})
+        made = row["done_on_time"] + row["done_late"]
+        row["completion_pct"] = percent(made, made + row["overdue"])
+        row["on_time_pct"] = percent(row["done_on_time"], made + row["overdue"])
+        rows.append(row)
+    return rows
+
+
+def satisfaction_rows(figures: list[dict]) -> list[dict]:
+    """Average satisfaction (two decimals) and the answers per score, per (tenant, month)."""
+    rows = []
+    for figure in sorted(figures, key=lambda f: (f["tenant_id"], f["month"])):
+        row = {"tenant_id": figure["tenant_id"], "month": figure["month"], "answers": figure["answers"],
+               "negative": int(figure["negative"] or 0),
+               "average": ratio(int(figure["total"] or 0), figure["answers"])}
+        row.update({f"s{score}": int(figure[f"s{score}"] or 0) for score in range(1, 6)})
+        rows.append(row)
+    return rows
+
+
+def pareto_rows(pareto: list[dict]) -> list[dict]:
+    return [dict(r, share_pct=(r["share"] * 100).quantize(_TENTH), cumulative_pct=(r["cumulative"] * 100)
+                 .quantize(_TENTH)) for r in pareto]
+
+
+def ranking_rows(scorecards) -> list[dict]:
+    return [{"outlet_id": s.outlet_id, "tenant_id": s.tenant_id, "month": s.month, "score": s.score,
+             "stars": s.stars, "grade": s.grade, "jobs": s.jobs, "rank_in_tenant": s.rank_in_tenant,
+             "rank_nationwide": s.rank_nationwide} for s in scorecards]
+
+
+def jsonable(value):
+    """Decimals as strings, datetimes as ISO: what RPC (JSON) carries."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+# ---------------------------------------------------------------- files
 def _plain(value):
     if isinstance(value, Decimal):
         return float(value)

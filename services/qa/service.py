@@ -16,7 +16,7 @@ from decimal import Decimal
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, text
 
-from services.qa import domain, reports
+from services.qa import domain, queries, reports
 from services.qa.models import (Base, Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach,
                                 TicketInfo)
 from services.qa.schemas import (AnalysisQuery, CallbackOut, CallbackResult, Classification, CloseCallback,
@@ -445,51 +445,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         q = load(AnalysisQuery(), query or {})
         self._agent()
         with self.db.uow() as uow:
-            rows = uow.session.scalars(self._complaints(q)).all()
-            return _json(self._analysis(rows))
-
-    def _complaints(self, q):
-        stmt = select(Complaint)
-        if q.get("tenant_id"):
-            stmt = stmt.where(Complaint.tenant_id == q["tenant_id"])
-        if q.get("since"):
-            stmt = stmt.where(Complaint.received_at >= domain.month_bounds(q["since"])[0])
-        if q.get("until"):
-            stmt = stmt.where(Complaint.received_at < domain.month_bounds(q["until"])[1])
-        return stmt.order_by(Complaint.received_at)
-
-    @staticmethod
-    def _analysis(rows):
-        def count(key):
-            out = {}
-            for c in rows:
-                value = key(c) or "unclassified"
-                out[value] = out.get(value, 0) + 1
-            return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
-
-        causes = {}
-        for c in rows:
-            if c.cause:
-                causes[c.cause] = causes.get(c.cause, 0) + 1
-        cycles = [domain.cycle_days(as_utc(c.received_at), as_utc(c.closed_at)) for c in rows
-                  if c.closed_at is not None and c.outcome != "cancelled"]
-        recurrence = {"pending": 0, "none": 0, "recurred": 0}
-        recurred = []
-        for c in rows:
-            if c.recurrence_status in recurrence:
-                recurrence[c.recurrence_status] += 1
-            if c.recurrence_status == "recurred":
-                recurred.append({"ticket_id": c.ticket_id, "number": c.number, "serial_no": c.serial_no,
-                                 "recurrence_ticket_id": c.recurrence_ticket_id})
-        return {
-            "complaints": len(rows), "open": sum(1 for c in rows if c.closed_at is None),
-            "by_cause": count(lambda c: c.cause), "by_responsibility": count(lambda c: c.responsibility),
-            "by_level": count(lambda c: c.level), "by_product": count(lambda c: c.product_line),
-            "by_model": count(lambda c: c.model), "by_outlet": count(lambda c: c.outlet_id),
-            "by_tenant": count(lambda c: c.tenant_id), "pareto": domain.pareto(causes),
-            "unclassified": sum(1 for c in rows if not c.cause), "cycle": domain.cycle_summary(cycles),
-            "recurrence": recurrence, "recurred": recurred,
-        }
+            complaints = queries.complaints(uow.session, tenant_id=q.get("tenant_id"), since=q.get("since"),
+                                            until=q.get("until"))
+        return _json(domain.analyse_complaints(complaints))
 
     @rpc
     def run_recurrence_check(self, at=None):
@@ -677,138 +635,31 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
             raise NotFound(f"no report {kind!r}; reports are {', '.join(REPORT_KINDS)}")
         principal = self._agent()
         with self.db.uow() as uow:
-            rows, columns = getattr(self, f"_report_{kind}")(uow, q)
+            rows = getattr(self, f"_report_{kind}")(uow, q)
         scope = q.get("tenant_id") or principal.tenant or "all tenants"
-        return {"kind": kind, "title": reports.TITLES[kind], "scope": scope, "columns": columns, "rows": rows}
-
-    def _in_range(self, stmt, column, q):
-        if q.get("month"):
-            return stmt.where(column == q["month"])
-        if q.get("since"):
-            return stmt.where(column >= q["since"])
-        return stmt
+        return {"kind": kind, "title": reports.TITLES[kind], "scope": scope, "columns": reports.COLUMNS[kind],
+                "rows": rows}
 
     def _report_ontime(self, uow, q):
-        stmt = (select(ServiceRecord.tenant_id, TicketInfo.tier, ServiceRecord.onsite_on_time,
-                       func.count(ServiceRecord.visit_id))
-                .select_from(ServiceRecord).outerjoin(TicketInfo, TicketInfo.id == ServiceRecord.ticket_id))
-        if q.get("tenant_id"):
-            stmt = stmt.where(ServiceRecord.tenant_id == q["tenant_id"])
-        stmt = self._in_range(stmt, ServiceRecord.period, q)
-        found = uow.session.execute(stmt.group_by(ServiceRecord.tenant_id, TicketInfo.tier,
-                                                  ServiceRecord.onsite_on_time)).all()
-        breach_stmt = (select(SlaBreach.tenant_id, TicketInfo.tier, func.count(SlaBreach.id))
-                       .select_from(SlaBreach).outerjoin(TicketInfo, TicketInfo.id == SlaBreach.ticket_id)
-                       .where(SlaBreach.sla == "onsite"))
-        if q.get("tenant_id"):
-            breach_stmt = breach_stmt.where(SlaBreach.tenant_id == q["tenant_id"])
-        breaches = {(t, tier or "unknown"): n for t, tier, n in
-                    uow.session.execute(breach_stmt.group_by(SlaBreach.tenant_id, TicketInfo.tier)).all()}
-        table = {}
-        for tenant, tier, on_time, n in found:
-            row = table.setdefault((tenant, tier or "unknown"), {"tenant_id": tenant, "tier": tier or "unknown",
-                                                                 "visits": 0, "on_time": 0, "late": 0,
-                                                                 "not_recorded": 0})
-            row["visits"] += n
-            row["on_time" if on_time else "late" if on_time is False else "not_recorded"] += n
-        rows = []
-        for key in sorted(set(table) | set(breaches)):
-            row = table.get(key) or {"tenant_id": key[0], "tier": key[1], "visits": 0, "on_time": 0, "late": 0,
-                                     "not_recorded": 0}
-            known = row["on_time"] + row["late"]
-            row["on_time_pct"] = _pct(row["on_time"], known)
-            row["onsite_breaches"] = breaches.get(key, 0)
-            rows.append(row)
-        columns = [["tenant_id", "center"], ["tier", "SLA tier"], ["visits", "visits"], ["on_time", "on time"],
-                   ["late", "late"], ["not_recorded", "not recorded"], ["on_time_pct", "on time %"],
-                   ["onsite_breaches", "on-site SLA breaches"]]
-        return rows, columns
+        visits, breaches = queries.ontime_figures(uow.session, tenant_id=q.get("tenant_id"), month=q.get("month"),
+                                                  since=q.get("since"))
+        return reports.ontime_rows(visits, breaches)
 
     def _report_callbacks(self, uow, q):
-        stmt = select(Callback.tenant_id, Callback.stratum, Callback.status, Callback.due_at, Callback.done_at,
-                      Callback.negative)
-        if q.get("tenant_id"):
-            stmt = stmt.where(Callback.tenant_id == q["tenant_id"])
-        stmt = self._in_range(stmt, Callback.period, q)
-        now = utcnow()
-        table = {}
-        for tenant, stratum, status, due, done, negative in uow.session.execute(stmt).all():
-            row = table.setdefault((tenant, stratum), {"tenant_id": tenant, "stratum": stratum,
-                                                       "mode": domain.STRATUM_MODE.get(stratum, "own"), "planned": 0,
-                                                       "done_on_time": 0, "done_late": 0, "overdue": 0, "open": 0,
-                                                       "negative": 0})
-            due, done = as_utc(due), as_utc(done)
-            row["planned"] += 1
-            if done is not None:
-                row["done_on_time" if done <= due else "done_late"] += 1
-            elif due < now:
-                row["overdue"] += 1
-            else:
-                row["open"] += 1
-            row["negative"] += bool(negative)
-        rows = []
-        for key in sorted(table):
-            row = table[key]
-            made = row["done_on_time"] + row["done_late"]
-            row["completion_pct"] = _pct(made, made + row["overdue"])
-            row["on_time_pct"] = _pct(row["done_on_time"], made + row["overdue"])
-            rows.append(row)
-        columns = [["tenant_id", "center"], ["stratum", "tier"], ["mode", "mode"], ["planned", "planned"],
-                   ["done_on_time", "done on time"], ["done_late", "done late"], ["overdue", "overdue"],
-                   ["open", "open (not yet due)"], ["negative", "negative"], ["completion_pct", "completion %"],
-                   ["on_time_pct", "on time %"]]
-        return rows, columns
+        return reports.callback_rows(queries.callback_figures(
+            uow.session, now=utcnow(), tenant_id=q.get("tenant_id"), month=q.get("month"), since=q.get("since")))
 
     def _report_satisfaction(self, uow, q):
-        stmt = select(Callback.tenant_id, Callback.done_at, Callback.satisfaction, Callback.negative).where(
-            Callback.satisfaction.is_not(None))
-        if q.get("tenant_id"):
-            stmt = stmt.where(Callback.tenant_id == q["tenant_id"])
-        table = {}
-        for tenant, done, sat, negative in uow.session.execute(stmt).all():
-            month = domain.local_period(as_utc(done))
-            if (q.get("month") and month != q["month"]) or (q.get("since") and month < q["since"]):
-                continue
-            row = table.setdefault((tenant, month), {"tenant_id": tenant, "month": month, "answers": 0, "sum": 0,
-                                                     "negative": 0, "dist": [0] * 5})
-            row["answers"] += 1
-            row["sum"] += sat
-            row["negative"] += bool(negative)
-            row["dist"][sat - 1] += 1
-        rows = []
-        for key in sorted(table):
-            row = table.pop(key)
-            total, dist = row.pop("sum"), row.pop("dist")
-            row["average"] = _dec(total, row["answers"])
-            row.update({f"s{i + 1}": dist[i] for i in range(5)})
-            rows.append(row)
-        columns = [["tenant_id", "center"], ["month", "month"], ["answers", "answers"], ["average", "average 1-5"],
-                   ["negative", "negative"]] + [[f"s{i}", f"{i}"] for i in range(1, 6)]
-        return rows, columns
+        return reports.satisfaction_rows(queries.satisfaction_figures(
+            uow.session, tenant_id=q.get("tenant_id"), month=q.get("month"), since=q.get("since")))
 
     def _report_pareto(self, uow, q):
-        stmt = self._complaints({"tenant_id": q.get("tenant_id"), "since": q.get("since") or q.get("month"),
-                                 "until": q.get("month")})
-        analysis = self._analysis(uow.session.scalars(stmt).all())
-        rows = [dict(r, share_pct=(r["share"] * 100).quantize(_TENTH), cumulative_pct=(r["cumulative"] * 100)
-                     .quantize(_TENTH)) for r in analysis["pareto"]]
-        columns = [["cause", "cause"], ["label", "原因"], ["count", "complaints"], ["share_pct", "share %"],
-                   ["cumulative_pct", "cumulative %"], ["vital", "vital few"]]
-        return rows, columns
+        complaints = queries.complaints(uow.session, tenant_id=q.get("tenant_id"),
+                                        since=q.get("since") or q.get("month"), until=q.get("month"))
+        return reports.pareto_rows(domain.analyse_complaints(complaints)["pareto"])
 
     def _report_ranking(self, uow, q):
-        month = q.get("month") or uow.session.scalar(select(func.max(Scorecard.month)))
-        stmt = select(Scorecard).where(Scorecard.month == month)
-        if q.get("tenant_id"):
-            stmt = stmt.where(Scorecard.tenant_id == q["tenant_id"])
-        rows = [{"outlet_id": s.outlet_id, "tenant_id": s.tenant_id, "month": s.month, "score": s.score,
-                 "stars": s.stars, "grade": s.grade, "jobs": s.jobs, "rank_in_tenant": s.rank_in_tenant,
-                 "rank_nationwide": s.rank_nationwide}
-                for s in uow.session.scalars(stmt.order_by(Scorecard.rank_nationwide, Scorecard.outlet_id)).all()]
-        columns = [["rank_nationwide", "rank (nationwide)"], ["rank_in_tenant", "rank (center)"],
-                   ["outlet_id", "outlet"], ["tenant_id", "center"], ["month", "month"], ["score", "score"],
-                   ["stars", "stars"], ["grade", "grade"], ["jobs", "jobs"]]
-        return rows, columns
+        return reports.ranking_rows(queries.ranking(uow.session, tenant_id=q.get("tenant_id"), month=q.get("month")))
 
     # ------------------------------------------------------------ timers (the product clock)
     @timer_once("QA_HOUSEKEEPING_SECONDS", 60)  # on one replica at a time (shared.leases)
@@ -901,27 +752,4 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
                 "recurrence_status": c.recurrence_status}
 
 
-_TENTH = Decimal("0.1")
-
-
-def _pct(part, whole):
-    return _dec(part * 100, whole, "0.1")
-
-
-def _dec(part, whole, places="0.01"):
-    if not whole:
-        return None
-    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places))
-
-
-def _json(value):
-    """Decimals as strings, datetimes as ISO: what RPC (JSON) carries."""
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+_json = reports.jsonable

@@ -1,0 +1,191 @@
+"""QA's reads that are more than a lookup: the callback work list and overdue counts, the
+complaints an analysis covers, what a scorecard is computed from, and the report figures.
+
+Each function takes the unit of work's session, which is scoped to the caller (an unfiltered
+query still returns only the caller's rows), and returns plain rows. The report figures are
+counted by the database (GROUP BY over a WHERE on the month range), not row by row in Python.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+from services.qa import domain
+from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
+from shared.clock import LOCAL_TZ, as_utc
+
+
+class local_month(FunctionElement):
+    """``YYYY-MM`` of a UTC timestamp column in local time (`shared.clock.LOCAL_TZ`)."""
+
+    type = String()
+    name = "local_month"
+    inherit_cache = True
+
+
+@compiles(local_month, "postgresql")
+def _local_month_postgresql(element, compiler, **kw):
+    return f"to_char(timezone('{LOCAL_TZ.key}', {compiler.process(element.clauses, **kw)}), 'YYYY-MM')"
+
+
+@compiles(local_month, "sqlite")
+def _local_month_sqlite(element, compiler, **kw):
+    # SQLite keeps UTC wall times; China's offset has been +8 all year since 1991 (no DST)
+    hours = int(datetime(2000, 1, 1, tzinfo=LOCAL_TZ).utcoffset().total_seconds() // 3600)
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '{hours:+d} hours')"
+
+
+def _count_if(condition):
+    return func.sum(case((condition, 1), else_=0)).cast(Integer)
+
+
+def _in_period(stmt, column, month=None, since=None):
+    """A ``YYYY-MM`` period column in the asked month (or from `since` on)."""
+    if month:
+        return stmt.where(column == month)
+    if since:
+        return stmt.where(column >= since)
+    return stmt
+
+
+def _of_tenant(stmt, column, tenant_id):
+    return stmt.where(column == tenant_id) if tenant_id else stmt
+
+
+# ---------------------------------------------------------------- the callback agent's lists
+def work_list(session, *, caller, status, purpose, tenant_id, overdue, now, limit, offset):
+    """One page of callbacks (due first) and how many there are in all."""
+    stmt = select(Callback)
+    if caller:
+        stmt = stmt.where(Callback.caller == caller)
+    if status != "all":
+        stmt = stmt.where(Callback.status == status)
+    if purpose:
+        stmt = stmt.where(Callback.purpose == purpose)
+    stmt = _of_tenant(stmt, Callback.tenant_id, tenant_id)
+    if overdue is True:
+        stmt = stmt.where(Callback.status == "planned", Callback.due_at < now)
+    elif overdue is False:
+        stmt = stmt.where(Callback.due_at >= now)
+    total = session.scalar(stmt.with_only_columns(func.count(Callback.id)))
+    rows = session.scalars(stmt.order_by(Callback.due_at, Callback.id).limit(limit).offset(offset)).all()
+    return total, rows
+
+
+def overdue_counts(session, *, caller, now) -> list[tuple[str, str, int]]:
+    """(tenant, caller, planned callbacks past due)."""
+    stmt = select(Callback.tenant_id, Callback.caller, func.count(Callback.id)).where(
+        Callback.status == "planned", Callback.due_at < now)
+    if caller:
+        stmt = stmt.where(Callback.caller == caller)
+    return [tuple(row) for row in session.execute(stmt.group_by(Callback.tenant_id, Callback.caller)).all()]
+
+
+# ---------------------------------------------------------------- complaints
+def complaints(session, *, tenant_id=None, since=None, until=None) -> list[domain.ComplaintRecord]:
+    """The complaints received from the month `since` through the month `until`."""
+    stmt = _of_tenant(select(Complaint), Complaint.tenant_id, tenant_id)
+    if since:
+        stmt = stmt.where(Complaint.received_at >= domain.month_bounds(since)[0])
+    if until:
+        stmt = stmt.where(Complaint.received_at < domain.month_bounds(until)[1])
+    return [domain.ComplaintRecord(
+        ticket_id=c.ticket_id, tenant_id=c.tenant_id, number=c.number, received_at=as_utc(c.received_at),
+        closed_at=as_utc(c.closed_at), outcome=c.outcome, cause=c.cause, responsibility=c.responsibility,
+        level=c.level, product_line=c.product_line, model=c.model, outlet_id=c.outlet_id, serial_no=c.serial_no,
+        recurrence_status=c.recurrence_status, recurrence_ticket_id=c.recurrence_ticket_id)
+        for c in session.scalars(stmt.order_by(Complaint.received_at)).all()]
+
+
+def later_request_on_machine(session, complaint: Complaint) -> str | None:
+    """A request for the same machine received after the complaint closed, within its re-check period."""
+    if not complaint.serial_no:
+        return None
+    return session.scalars(select(TicketInfo.id).where(
+        TicketInfo.serial_no == complaint.serial_no, TicketInfo.id != complaint.ticket_id,
+        TicketInfo.tenant_id == complaint.tenant_id, TicketInfo.received_at > complaint.closed_at,
+        TicketInfo.received_at <= complaint.recurrence_due)).first()
+
+
+# ---------------------------------------------------------------- what a scorecard counts
+def score_facts(session, outlet_id: str, month: str, *, with_void: bool = False) -> list[ScoreFactRow]:
+    stmt = select(ScoreFactRow).where(ScoreFactRow.outlet_id == outlet_id, ScoreFactRow.period == month)
+    if not with_void:
+        return session.scalars(stmt.where(ScoreFactRow.void.is_(False)).order_by(ScoreFactRow.id)).all()
+    return session.scalars(stmt.order_by(ScoreFactRow.at, ScoreFactRow.id)).all()
+
+
+def staff_callbacks_due(session, outlet_id: str, month: str, asof: datetime) -> list[domain.DueCallback]:
+    """The outlet's own-tier service callbacks of a month that were due before `asof`."""
+    rows = session.execute(select(Callback.id, Callback.due_at, Callback.done_at).where(
+        Callback.outlet_id == outlet_id, Callback.period == month, Callback.purpose == "service",
+        Callback.stratum.in_(domain.STAFF_STRATA), Callback.due_at < asof)).all()
+    return [domain.DueCallback(id, as_utc(due), as_utc(done)) for id, due, done in rows]
+
+
+def jobs(session, outlet_id: str | None = None, month: str | None = None) -> int:
+    """Completed jobs QA recorded for an outlet's month (or every outlet's)."""
+    stmt = select(func.count(ServiceRecord.visit_id)).where(ServiceRecord.period == month)
+    if outlet_id:
+        stmt = stmt.where(ServiceRecord.outlet_id == outlet_id)
+    return session.scalar(stmt)
+
+
+# ---------------------------------------------------------------- report figures
+def ontime_figures(session, *, tenant_id=None, month=None, since=None):
+    """Completed visits per (tenant, SLA tier, on time?) in the period, and on-site SLA breaches per
+    (tenant, tier) (all of them: a breach has no period of its own)."""
+    visits = (select(ServiceRecord.tenant_id, TicketInfo.tier, ServiceRecord.onsite_on_time,
+                     func.count(ServiceRecord.visit_id))
+              .select_from(ServiceRecord).outerjoin(TicketInfo, TicketInfo.id == ServiceRecord.ticket_id))
+    visits = _in_period(_of_tenant(visits, ServiceRecord.tenant_id, tenant_id), ServiceRecord.period, month, since)
+    visits = visits.group_by(ServiceRecord.tenant_id, TicketInfo.tier, ServiceRecord.onsite_on_time)
+    breaches = (select(SlaBreach.tenant_id, TicketInfo.tier, func.count(SlaBreach.id))
+                .select_from(SlaBreach).outerjoin(TicketInfo, TicketInfo.id == SlaBreach.ticket_id)
+                .where(SlaBreach.sla == "onsite"))
+    breaches = _of_tenant(breaches, SlaBreach.tenant_id, tenant_id).group_by(SlaBreach.tenant_id, TicketInfo.tier)
+    return ([tuple(r) for r in session.execute(visits).all()], [tuple(r) for r in session.execute(breaches).all()])
+
+
+def callback_figures(session, *, now, tenant_id=None, month=None, since=None) -> list[dict]:
+    """Per (tenant, tier): planned, done on time, done late, overdue, open (not yet due), negative."""
+    done = Callback.done_at.is_not(None)
+    stmt = select(Callback.tenant_id.label("tenant_id"), Callback.stratum.label("stratum"),
+                  func.count(Callback.id).label("planned"),
+                  _count_if(done & (Callback.done_at <= Callback.due_at)).label("done_on_time"),
+                  _count_if(done & (Callback.done_at > Callback.due_at)).label("done_late"),
+                  _count_if(~done & (Callback.due_at < now)).label("overdue"),
+                  _count_if(~done & (Callback.due_at >= now)).label("open"),
+                  _count_if(Callback.negative.is_(True)).label("negative"))
+    stmt = _in_period(_of_tenant(stmt, Callback.tenant_id, tenant_id), Callback.period, month, since)
+    stmt = stmt.group_by(Callback.tenant_id, Callback.stratum).order_by(Callback.tenant_id, Callback.stratum)
+    return [dict(row._mapping) for row in session.execute(stmt).all()]
+
+
+def satisfaction_figures(session, *, tenant_id=None, month=None, since=None) -> list[dict]:
+    """Per (tenant, local month of the answer): answers, the sum of their 1-5 scores, negative
+    answers and how many gave each score (s1..s5)."""
+    answered = local_month(Callback.done_at)
+    stmt = select(Callback.tenant_id.label("tenant_id"), answered.label("month"),
+                  func.count(Callback.id).label("answers"), func.sum(Callback.satisfaction).label("total"),
+                  _count_if(Callback.negative.is_(True)).label("negative"),
+                  *[_count_if(Callback.satisfaction == score).label(f"s{score}") for score in range(1, 6)]
+                  ).where(Callback.satisfaction.is_not(None))
+    stmt = _of_tenant(stmt, Callback.tenant_id, tenant_id)
+    if month:
+        start, end = domain.month_bounds(month)
+        stmt = stmt.where(Callback.done_at >= start, Callback.done_at < end)
+    if since:
+        stmt = stmt.where(Callback.done_at >= domain.month_bounds(since)[0])
+    stmt = stmt.group_by(Callback.tenant_id, answered).order_by(Callback.tenant_id, answered)
+    return [dict(row._mapping) for row in session.execute(stmt).all()]
+
+
+def ranking(session, *, tenant_id=None, month=None) -> list[Scorecard]:
+    """Published scorecards of a month (the latest published month when none is asked), best first."""
+    month = month or session.scalar(select(func.max(Scorecard.month)))
+    stmt = _of_tenant(select(Scorecard).where(Scorecard.month == month), Scorecard.tenant_id, tenant_id)
+    return session.scalars(stmt.order_by(Scorecard.rank_nationwide, Scorecard.outlet_id)).all()
