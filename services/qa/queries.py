@@ -13,7 +13,7 @@ from sqlalchemy import Integer, String, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from services.qa import domain
+from services.qa import domain, scorecard
 from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
 from shared.clock import LOCAL_TZ, as_utc
 
@@ -118,12 +118,12 @@ def score_facts(session, outlet_id: str, month: str, *, with_void: bool = False)
     return session.scalars(stmt.order_by(ScoreFactRow.at, ScoreFactRow.id)).all()
 
 
-def staff_callbacks_due(session, outlet_id: str, month: str, asof: datetime) -> list[domain.DueCallback]:
+def staff_callbacks_due(session, outlet_id: str, month: str, asof: datetime) -> list[scorecard.DueCallback]:
     """The outlet's own-tier service callbacks of a month that were due before `asof`."""
     rows = session.execute(select(Callback.id, Callback.due_at, Callback.done_at).where(
         Callback.outlet_id == outlet_id, Callback.period == month, Callback.purpose == "service",
         Callback.stratum.in_(domain.STAFF_STRATA), Callback.due_at < asof)).all()
-    return [domain.DueCallback(id, as_utc(due), as_utc(done)) for id, due, done in rows]
+    return [scorecard.DueCallback(id, as_utc(due), as_utc(done)) for id, due, done in rows]
 
 
 def jobs(session, outlet_id: str | None = None, month: str | None = None) -> int:

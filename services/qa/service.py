@@ -16,7 +16,7 @@ from decimal import Decimal
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, text
 
-from services.qa import domain, queries, reports
+from services.qa import domain, queries, reports, scorecard
 from services.qa.models import (Base, Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach,
                                 TicketInfo)
 from services.qa.schemas import (AnalysisQuery, CallbackOut, CallbackResult, Classification, CloseCallback,
@@ -519,7 +519,7 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         return _json(dict(card, outlet_id=outlet_id, tenant_id=outlet.center, month=month, jobs=jobs))
 
     def _score(self, uow, outlet_id, month, asof):
-        facts = [domain.ScoreFact(r.kind, r.occurrence_key, r.ref, as_utc(r.at), r.source, r.note)
+        facts = [scorecard.ScoreFact(r.kind, r.occurrence_key, r.ref, as_utc(r.at), r.source, r.note)
                  for r in uow.session.scalars(select(ScoreFactRow).where(
                      ScoreFactRow.outlet_id == outlet_id, ScoreFactRow.period == month,
                      ScoreFactRow.void.is_(False)).order_by(ScoreFactRow.id)).all()]
@@ -531,11 +531,11 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
             if done is not None and done <= due:
                 continue
             note = f"due {due.isoformat()}, " + (f"made late {done.isoformat()}" if done else "not made")
-            facts.append(domain.ScoreFact("callback_missed", f"callback:{cb.id}", f"callback:{cb.id}", due,
+            facts.append(scorecard.ScoreFact("callback_missed", f"callback:{cb.id}", f"callback:{cb.id}", due,
                                           "callbacks", note))
         jobs = uow.session.scalar(select(func.count(ServiceRecord.visit_id)).where(
             ServiceRecord.outlet_id == outlet_id, ServiceRecord.period == month))
-        return domain.compute_scorecard(facts), jobs
+        return scorecard.compute_scorecard(facts), jobs
 
     @rpc
     def publish_scorecards(self, payload):
@@ -555,10 +555,10 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
             for outlet in outlets:
                 card, jobs = self._score(uow, outlet.id, month, now)
                 cards[outlet.id] = (outlet, card, jobs)
-            nationwide = domain.rank([(o, c["score"]) for o, (_, c, _) in cards.items()])
+            nationwide = scorecard.rank([(o, c["score"]) for o, (_, c, _) in cards.items()])
             in_tenant = {}
             for tenant in {o.center for o, _, _ in cards.values()}:
-                in_tenant.update(domain.rank([(oid, c["score"]) for oid, (o, c, _) in cards.items()
+                in_tenant.update(scorecard.rank([(oid, c["score"]) for oid, (o, c, _) in cards.items()
                                               if o.center == tenant]))
             existing = {s.outlet_id: s for s in uow.session.scalars(select(Scorecard).where(Scorecard.month == month))}
             for outlet_id, (outlet, card, jobs) in cards.items():
@@ -740,7 +740,7 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     @staticmethod
     def _fact_out(r):
         return {"id": r.id, "outlet_id": r.outlet_id, "tenant_id": r.tenant_id, "period": r.period, "kind": r.kind,
-                "points": domain.RULES[r.kind].points, "line": domain.RULES[r.kind].line, "ref": r.ref,
+                "points": scorecard.RULES[r.kind].points, "line": scorecard.RULES[r.kind].line, "ref": r.ref,
                 "ticket_id": r.ticket_id, "at": as_utc(r.at).isoformat(), "source": r.source,
                 "recorded_by": r.recorded_by, "note": r.note, "void": r.void, "occurrence": r.occurrence_key}
 

@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.qa import domain
-from services.qa.domain import ScoreFact, StratifiedSampler
+from services.qa import domain, scorecard
+from services.qa.domain import StratifiedSampler
+from services.qa.scorecard import ScoreFact
 from shared.sla import SlaClock, SlaPolicy
 from shared.workcal import ChinaCalendar
 
@@ -198,7 +199,7 @@ def test_scorecard_every_line_every_deduction_and_bonus():
         F("praise_company", "pr1"), F("praise_association", "pr2"), F("complaint_company", "co1"),
         F("complaint_company", "co2"), F("complaint_association", "co3"),
     ]
-    card = domain.compute_scorecard(facts)
+    card = scorecard.compute_scorecard(facts)
     lines = {line["line"]: line for line in card["lines"]}
     assert [(k, lines[k]["max"]) for k in lines] == [("service_norms", 25), ("information_feedback", 20),
                                                       ("service_management", 30), ("customer_opinion", 25)]
@@ -220,24 +221,29 @@ def test_scorecard_every_line_every_deduction_and_bonus():
 
 
 def test_scorecard_limits_and_grades():
-    assert domain.compute_scorecard([])["score"] == Decimal("100.0")
-    assert domain.compute_scorecard([])["stars"] == 5 and domain.compute_scorecard([])["grade"] == "A"
+    assert scorecard.compute_scorecard([])["score"] == Decimal("100.0")
+    assert scorecard.compute_scorecard([])["stars"] == 5 and scorecard.compute_scorecard([])["grade"] == "A"
     # a line never goes below zero, and praise cannot lift it above its maximum
-    card = domain.compute_scorecard([F("norm_breach", f"n{i}") for i in range(9)] + [F("praise_association", "p")])
+    card = scorecard.compute_scorecard([F("norm_breach", f"n{i}") for i in range(9)] + [F("praise_association", "p")])
     lines = {line["line"]: line for line in card["lines"]}
     assert lines["service_norms"]["raw"] == -11 and lines["service_norms"]["score"] == 0
     assert lines["customer_opinion"]["raw"] == 28 and lines["customer_opinion"]["score"] == 25
     assert card["score"] == Decimal("75.0") and card["grade"] == "B" and card["stars"] == 3
     with pytest.raises(ValueError, match="unknown fact kind"):
-        domain.compute_scorecard([F("bribe", "x")])
+        scorecard.compute_scorecard([F("bribe", "x")])
     for score, stars, grade in ((95, 5, "A"), (94.9, 4, "A"), (90, 4, "A"), (89.9, 4, "B"), (85, 4, "B"),
                                 (75, 3, "B"), (74.9, 2, "C"), (60, 2, "C"), (59.9, 1, "C")):
-        assert (domain.stars_for(Decimal(str(score))), domain.grade_for(Decimal(str(score)))) == (stars, grade)
+        assert (scorecard.stars_for(Decimal(str(score))), scorecard.grade_for(Decimal(str(score)))) == (stars, grade)
 
 
 def test_ranking_shares_ties():
-    ranks = domain.rank([("a", Decimal(90)), ("b", Decimal(95)), ("c", Decimal(90)), ("d", Decimal(80))])
+    ranks = scorecard.rank([("a", Decimal(90)), ("b", Decimal(95)), ("c", Decimal(90)), ("d", Decimal(80))])
     assert ranks == {"b": 1, "a": 2, "c": 2, "d": 4}
+
+
+def test_findings_recorded_by_hand_are_scorecard_kinds():
+    assert set(domain.MANUAL_KINDS) <= set(scorecard.RULES)
+    assert "callback_missed" not in domain.MANUAL_KINDS  # counted from the callbacks, never typed in
 
 
 # ---------------------------------------------------------------- complaints
