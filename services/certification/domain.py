@@ -1,8 +1,9 @@
 """Certification's rules: the outlet lifecycle (网点设立、考核、撤销, seed 003), technicians'
 certificates (培训、考试、资格证, seeds 000/001) and network planning (服务市场调查, seed 003).
 
-Plain Python: no nameko, no database session. The service loads a record, asks `decide`
-which state a step leads to (or why it is refused), applies it and records who, when, why.
+Plain Python: no nameko, no database session. `decide` says which state a step leads to (or
+why it is refused); `lifecycle` builds on it one function per step, returning the changes and
+events the service applies and records with who, when, why.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from shared.errors import Forbidden, InvalidTransition, ValidationFailed
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # every tenant's calendar date is China's
 
 PROBATION_MONTHS = 3
+PROBATION_JOB_LIMIT = 5  # open jobs of an outlet on probation when its agreement names no limit
 CERTIFICATE_YEARS = 2
 REMINDER_DAYS = 30
 
@@ -52,6 +54,10 @@ OPERATING = (OutletState.PROBATION, OutletState.EFFECTIVE)
 # states in which the outlet still operates as before while a revocation is reviewed
 REVOCATION_REVIEW = (OutletState.REVOCATION_REQUESTED, OutletState.REVOCATION_CENTER_REVIEWED,
                      OutletState.REVOCATION_TECHNICAL_REVIEWED)
+
+# the outlet states dispatch has not heard of (it is told from the approval on)
+UNKNOWN_TO_DISPATCH = (OutletState.APPLIED, OutletState.CENTER_REVIEWED, OutletState.TECHNICAL_REVIEWED,
+                       OutletState.REJECTED)
 
 RESUME = "<resume>"  # target: the state the outlet was in before a suspension or a revocation form
 
@@ -170,7 +176,8 @@ def check_agreement(agreement: dict, today: date) -> dict:
     valid_from = agreement.get("valid_from") or today
     valid_to = agreement.get("valid_to") or add_months(valid_from, 36)
     if valid_to <= valid_from:
-        raise ValidationFailed("agreement ends before it starts", {"agreement": {"valid_to": ["must be after valid_from"]}})
+        raise ValidationFailed("agreement ends before it starts",
+                               {"agreement": {"valid_to": ["must be after valid_from"]}})
     return dict(agreement, valid_from=valid_from, valid_to=valid_to)
 
 
@@ -187,6 +194,39 @@ def check_revocation_form(form: dict | None, principal: tenancy.Principal) -> di
         raise ValidationFailed("probation_refused comes from the probation assessment",
                                {"revocation": {"reason_code": ["not for a revocation form"]}})
     return form
+
+
+def event_status(outlet) -> str:
+    """The status other services see (the catalogue's): applications are 'applied'; an outlet
+    whose revocation is still being reviewed works as before."""
+    if outlet.status in UNKNOWN_TO_DISPATCH:
+        return OutletState.APPLIED
+    if outlet.status in REVOCATION_REVIEW:
+        return outlet.resume_status or OutletState.EFFECTIVE
+    return outlet.status
+
+
+def dispatch_knows(status: str) -> bool:
+    return status not in UNKNOWN_TO_DISPATCH
+
+
+def outlet_event(outlet, at: datetime, **extra) -> dict:
+    """The body of an outlet.* event; `outlet` is a lifecycle.OutletRecord or a row (same names)."""
+    return {"tenant_id": outlet.tenant_id, "outlet_id": outlet.id, "status": event_status(outlet), "at": at,
+            "kind": outlet.kind, "grade": outlet.grade, "lat": outlet.lat, "lon": outlet.lon, **extra}
+
+
+def jsonable(value):
+    """Dates and Decimals inside JSON columns as strings."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 # ------------------------------------------------------------------ technicians
@@ -212,9 +252,81 @@ def exam_passed(score: Decimal, pass_mark: Decimal) -> bool:
     return score >= pass_mark
 
 
+def check_exam(score: Decimal, pass_mark: Decimal, taken_on: date, today: date) -> tuple[bool, date]:
+    """(passed, valid until) of an exam; refused: a date after today, or a pass too old to certify."""
+    if taken_on > today:
+        raise ValidationFailed("exam date in the future", {"taken_on": ["must not be after today"]})
+    valid_until = certificate_valid_until(taken_on)
+    passed = exam_passed(score, pass_mark)
+    if passed and is_expired(valid_until, today):
+        raise ValidationFailed("a pass this old gives no valid certificate", {"taken_on": ["more than 2 years ago"]})
+    return passed, valid_until
+
+
 def line_eligibility(lines: set, certified: dict, minimum: int) -> dict:
     """{line: (eligible, certified_count)} for every product line the outlet serves."""
     return {line: (certified.get(line, 0) >= minimum, certified.get(line, 0)) for line in sorted(lines)}
+
+
+@dataclass(frozen=True)
+class LineChange:
+    product_line: str
+    eligible: bool
+    certified: int
+    new: bool       # the line has no status yet
+    announce: bool  # news for dispatch: the eligibility flipped, or a new line starts ineligible
+
+
+def line_changes(lines: set, certified: dict, minimum: int, current: dict) -> list[LineChange]:
+    """The line statuses to write; `current`: line → (eligible, certified) as recorded."""
+    changes = []
+    for line, (eligible, count) in line_eligibility(lines, certified, minimum).items():
+        was = current.get(line)
+        if was is None:
+            changes.append(LineChange(line, eligible, count, True, not eligible))
+        elif was != (eligible, count):
+            changes.append(LineChange(line, eligible, count, False, was[0] != eligible))
+    return changes
+
+
+def line_event(outlet, change: LineChange, minimum: int, at: datetime) -> dict:
+    return outlet_event(outlet, at, product_line=change.product_line, eligible=change.eligible,
+                        reason=f"{change.certified} certified (minimum {minimum})")
+
+
+# ------------------------------------------------------------------ applications
+STAFF_TECH_POSITIONS = ("engineer", "technician", "installer")  # staff of the form who are technicians
+
+
+def applying_outlet_id(principal: tenancy.Principal, requested: str | None) -> str | None:
+    """The outlet an application is for: an outlet applies for itself, a center for the outlet it
+    names (None: the next free id)."""
+    if principal.role == tenancy.OUTLET:
+        if requested and requested != principal.outlet:
+            raise ValidationFailed("an outlet applies for itself", {"outlet_id": ["must be your own outlet id"]})
+        return principal.outlet
+    if principal.role == tenancy.CENTER:
+        return requested
+    raise Forbidden(f"role {principal.role} cannot file an outlet application",
+                    {"role": ["the outlet itself or its center applies"]})
+
+
+def next_outlet_id(tenant: str, taken: set) -> str:
+    n = 1
+    while f"{tenant}-O{n:02d}" in taken:
+        n += 1
+    return f"{tenant}-O{n:02d}"
+
+
+def staff_with_technician_ids(outlet_id: str, staff: list) -> list:
+    """The form's staff, each technician with its id (given, or <outlet>-T<n> in form order)."""
+    out, n = [], 0
+    for member in staff:
+        if member["position"] in STAFF_TECH_POSITIONS:
+            n += 1
+            member = dict(member, technician_id=member.get("technician_id") or f"{outlet_id}-T{n}")
+        out.append(member)
+    return out
 
 
 # ------------------------------------------------------------------ network planning
