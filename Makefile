@@ -18,7 +18,7 @@ CONFIG ?= config.yml
 # joins `make run` as soon as its service.py exists.
 SERVICE_MODULES := $(sort $(foreach f,$(wildcard services/*/service.py),$(subst /,.,$(f:.py=)):$(shell grep -m1 -o '^class [A-Za-z0-9_]*Service' $(f) | cut -d' ' -f2)))
 
-.PHONY: help venv rabbitmq test demo run bench lint clean distclean
+.PHONY: help venv rabbitmq test test-fast demo run bench lint clean distclean
 
 # Development targets: the services accept the development AUTH_SECRET (FSM_DEV=1); without
 # it every service refuses to start until FSM_AUTH_SECRET is set to a real secret.
@@ -42,7 +42,10 @@ rabbitmq: ## make sure RabbitMQ (and its management API) answers at AMQP_URI
 	@bash scripts/ensure_rabbitmq.sh
 
 test: venv rabbitmq ## run the test suite (pass options with PYTEST_ARGS=...)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=20 $(PYTEST_ARGS)
+
+test-fast: venv ## the unit tests without the slow ones (under 30 s; no broker needed)
+	$(BIN)/pytest -q -m "unit and not slow" $(PYTEST_ARGS)
 
 demo: venv rabbitmq ## run all services in-process, play a scenario, print a report
 	$(BIN)/fsm demo

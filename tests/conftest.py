@@ -51,9 +51,19 @@ def rpc_as(service_config):
     return _proxy
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "postgres: needs the local PostgreSQL")
-    config.addinivalue_line("markers", "chaos: stops a RabbitMQ node of its own, kills service processes")
+LANES = {"unit": "unit", "service": "service", "e2e": "e2e", "bench": "slow"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each test gets the marker of its lane (the folder it is in): unit, service, e2e; the
+    bench yardsticks' tests (tests/bench) and the chaos tests are also `slow`.
+    `make test-fast` runs ``-m "unit and not slow"``."""
+    for item in items:
+        lane = LANES.get(item.path.parent.name)
+        if lane:
+            item.add_marker(lane)
+        if item.get_closest_marker("chaos"):
+            item.add_marker("slow")
 
 
 @pytest.fixture

@@ -1,10 +1,15 @@
 """The greedy warm start is a feasible plan, and a solve seeded with it is never worse."""
+import pytest
 from datetime import datetime, time, timedelta, timezone
 
-from services.dispatch import domain
-from services.dispatch.routing import evaluate_routes, solve
+from services.dispatch import domain, planning
+from services.dispatch.insertion import greedy_start
+from services.dispatch.routing import solve
+from services.dispatch.routing_problem import evaluate_routes
 from shared.geo import TravelModel
 from shared.workcal import ChinaCalendar
+
+pytestmark = pytest.mark.slow  # real OR-Tools solves of several seconds each
 
 NOW = datetime(2025, 11, 12, 1, 0, tzinfo=timezone.utc)  # Wednesday 09:00 in Shanghai
 
@@ -17,15 +22,15 @@ def build():
                                lat=30.4 + 0.03 * i, lon=114.0 + 0.04 * (i % 5),
                                due=NOW + timedelta(hours=8 + 6 * i), window_start=None, service_minutes=60)
               for i in range(12)]
-    return domain.build_problem(visits, techs, {}, set(), NOW, ChinaCalendar.default(), TravelModel(), 3)
+    return planning.build_problem(visits, techs, {}, set(), NOW, ChinaCalendar.default(), TravelModel(), 3)
 
 
 def test_greedy_start_is_feasible_and_on_time():
     inp = build()
-    routes = domain.greedy_start(inp.problem)
+    routes = greedy_start(inp.problem)
     assert len(routes) == len(inp.problem.vehicles)
     plan = evaluate_routes(inp.problem, routes)
-    dues = domain.due_minutes(inp)  # the SLA on-site due times (the soft service target may pass)
+    dues = planning.due_minutes(inp)  # the SLA on-site due times (the soft service target may pass)
     for route in plan.routes:
         veh = inp.problem.vehicles[route.vehicle]
         assert len(route.stops) <= veh.capacity
@@ -39,7 +44,7 @@ def test_greedy_start_is_feasible_and_on_time():
 
 def test_seeded_solve_is_not_worse_than_its_seed():
     inp = build()
-    routes = domain.greedy_start(inp.problem)
+    routes = greedy_start(inp.problem)
     seed = evaluate_routes(inp.problem, routes)
     plan = solve(inp.problem, 2.0, workers=1, initial_routes=routes)
     assert len(plan.dropped) <= len(seed.dropped)
@@ -50,6 +55,6 @@ def test_drop_reason_tells_out_of_reach_from_full():
     inp = build()
     far = domain.VisitView(id="FAR", product_line="数控车床", kind="repair", priority=3, lat=43.8, lon=87.6,
                            due=NOW + timedelta(days=3), window_start=None, service_minutes=60)
-    idx = domain.add_visit(inp, far, {}, set(), TravelModel())
-    assert domain.drop_reason(inp.problem, idx).startswith("out of reach")
-    assert domain.drop_reason(inp.problem, 0) == "no technician-day free within the horizon"
+    idx = planning.add_visit(inp, far, {}, set(), TravelModel())
+    assert planning.drop_reason(inp.problem, idx).startswith("out of reach")
+    assert planning.drop_reason(inp.problem, 0) == "no technician-day free within the horizon"

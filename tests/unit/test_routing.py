@@ -3,11 +3,14 @@ import math
 
 import pytest
 
-from services.dispatch.routing import RoutingProblem, Vehicle, Visit, solve
+from services.dispatch.routing import solve
+from services.dispatch.routing_problem import RoutingProblem, Vehicle, Visit, evaluate_routes
 from services.dispatch.solomon import load_bks, parse_solomon
 
 from tests.paths import shared_data
 
+
+pytestmark = pytest.mark.slow  # real OR-Tools solves of several seconds each
 
 def validate(problem: RoutingProblem, plan, *, allow_drops=False):
     """Independent check: each visit at most/exactly once, capacity, windows, deadlines, distance."""
@@ -132,7 +135,7 @@ def test_failing_worker_does_not_block_the_others():
 def test_group_limit_caps_visits_across_a_group_of_vehicles():
     """An outlet on probation: its two vehicles together take at most 2 of 6 visits, although
     they are next to all of them and the other vehicle is far away."""
-    from services.dispatch.domain import greedy_start
+    from services.dispatch.insertion import greedy_start
 
     pts = [(0, 0), (0, 0), (100, 0)] + [(i, 1) for i in range(6)]
     D = [[math.dist(a, b) for b in pts] for a in pts]
@@ -157,7 +160,7 @@ def test_pyvrp_first_routes_hold_every_constraint_and_fall_back_where_inexpressi
     from dataclasses import replace
 
     from services.dispatch import hgs
-    from services.dispatch.routing import SCALE, evaluate_routes, _Search
+    from services.dispatch.routing import SCALE, _Search
 
     problem = parse_solomon(shared_data("vrptw", "solomon", "R101.txt"))
     assert hgs.expressible(problem)
