@@ -161,7 +161,7 @@ class Travel:
         key = (a, b)
         hit = self._cache.get(key)
         if hit is None:
-            from services.dispatch.domain import travel_matrices
+            from services.dispatch.travel import travel_matrices
 
             km, mins = travel_matrices([a, b], self.model)
             hit = self._cache[key] = (float(km[0, 1]), float(mins[0, 1]))

@@ -1,14 +1,12 @@
 """Vehicle routing on OR-Tools' routing library (plain Python, no nameko).
 
-A `RoutingProblem` is the general model used by dispatch: every technician-day is a
-vehicle, every visit a node with a service duration, availability window(s), an SLA
-deadline (hard = latest arrival, soft = lateness penalty growing with lateness and
-priority), eligibility (allowed vehicles) and an optional drop penalty.
-
-`solve(problem, time_limit_s)` runs `workers` OR-Tools searches in parallel child
-processes (multiprocessing "spawn" context, so it is safe to call from an eventlet
-service or any process that must not fork) with different first-solution strategies
-and metaheuristic settings, and returns the best plan as a `RoutingPlan`.
+`solve(problem, time_limit_s)` solves a `RoutingProblem` (`services.dispatch.routing_problem`:
+technician-days as vehicles, visits as nodes with windows, deadlines, eligibility and drop
+penalties). It runs `workers` OR-Tools searches in parallel child processes
+(multiprocessing "spawn" context, so it is safe to call from an eventlet service or any process
+that must not fork) with different first-solution strategies and metaheuristic settings, and
+returns the best plan as a `RoutingPlan`. `_Model` builds the OR-Tools model of a problem,
+`_Search` runs searches on it inside one process.
 
 Integer scaling (see STACK-NOTES "Routing with OR-Tools"): arc costs round(d * 1000),
 times ceil(t * 1000), so an integer-feasible plan stays feasible in doubles; the plan's
@@ -20,91 +18,15 @@ import math
 import multiprocessing as mp
 import queue as queue_mod
 import time
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Optional
+
+from services.dispatch.routing_problem import RoutingPlan, RoutingProblem, evaluate_routes
 
 SCALE = 1000
 # above this many (visit, vehicle) pairs SAVINGS is not used as a first solution (memory)
 SAVINGS_MAX_PAIRS = 60_000
 DEFAULT_SEED = 1
 EPS = 1e-6
-
-
-# ----------------------------------------------------------------------------- model
-
-@dataclass
-class Visit:
-    """A node to serve. Times are in the same unit as the travel-time matrix."""
-
-    id: Any
-    location: int
-    demand: int = 0
-    windows: Sequence[tuple[float, float]] = ((0.0, math.inf),)  # [earliest, latest] arrival
-    service: float = 0.0
-    deadline: Optional[float] = None  # SLA latest arrival
-    deadline_hard: bool = True  # hard: arrival <= deadline; soft: lateness penalty
-    lateness_penalty: float = 0.0  # cost per time unit late (soft deadline), times priority
-    priority: float = 1.0
-    allowed_vehicles: Optional[Sequence[int]] = None  # vehicle indices; None = all
-    drop_penalty: Optional[float] = None  # None = must serve
-
-
-@dataclass
-class Vehicle:
-    id: Any
-    start: int  # location index
-    end: int  # location index
-    capacity: int = 10**9
-    shift: tuple[float, float] = (0.0, math.inf)
-    fixed_cost: float = 0.0
-
-
-@dataclass
-class RoutingProblem:
-    visits: list[Visit]
-    vehicles: list[Vehicle]
-    distance: Sequence[Sequence[float]]  # location x location
-    travel_time: Sequence[Sequence[float]]  # location x location
-    name: str = ""
-    # (vehicle indices, max visits over them all): e.g. an outlet on probation holds at most
-    # its job limit across all its technician-days
-    group_limits: Sequence[tuple[Sequence[int], int]] = ()
-
-
-@dataclass
-class Stop:
-    visit: int  # index into problem.visits
-    arrival: float  # start of service (earliest-start schedule, doubles)
-    lateness: float = 0.0
-
-
-@dataclass
-class Route:
-    vehicle: int
-    stops: list[Stop]
-    distance: float
-    end_time: float
-    load: int
-
-
-@dataclass
-class RoutingPlan:
-    routes: list[Route]  # non-empty routes only
-    dropped: list[int]  # visit indices not served
-    distance: float  # recomputed in doubles
-    objective: Optional[int]  # OR-Tools objective of the chosen solve (scaled)
-    stats: dict = field(default_factory=dict)
-
-    @property
-    def vehicles_used(self) -> int:
-        return len(self.routes)
-
-    @property
-    def complete(self) -> bool:
-        return not self.dropped
-
-    def visit_lists(self) -> dict[int, list[int]]:
-        return {r.vehicle: [s.visit for s in r.stops] for r in self.routes}
 
 
 # ----------------------------------------------------------------------------- search configs
@@ -414,14 +336,6 @@ def _epoch_cfg(cfg: dict, epoch: int) -> dict:
     return out
 
 
-def _run_config(problem: RoutingProblem, cfg: dict, deadline: float, seed: int) -> dict:
-    """Single-process search until `deadline` (wall clock): build, solve, return routes."""
-    search = _Search(problem, cfg)
-    res = search.run(_epoch_cfg(cfg, 0), max(0.05, deadline - time.time()))
-    res.update(search.stats())
-    return res
-
-
 def _worker_loop(problem, cfg, seed, in_q, out_q):
     """Persistent worker: builds the model once, then runs one search per command."""
     try:
@@ -442,47 +356,6 @@ def _worker_loop(problem, cfg, seed, in_q, out_q):
             out_q.put(res)
     except BaseException as exc:
         out_q.put({"cfg": cfg, "routes": None, "objective": None, "error": repr(exc), "epoch": -1})
-
-
-# ----------------------------------------------------------------------------- plan building
-
-def evaluate_routes(problem: RoutingProblem, routes: list[list[int]]) -> RoutingPlan:
-    """Earliest-start schedule and distance in doubles for the given routes (visit indices)."""
-    D, T = problem.distance, problem.travel_time
-    served = set()
-    out: list[Route] = []
-    total = 0.0
-    for k, r in enumerate(routes):
-        if not r:
-            continue
-        veh = problem.vehicles[k]
-        t = veh.shift[0] if math.isfinite(veh.shift[0]) else 0.0
-        loc = veh.start
-        dist = 0.0
-        load = 0
-        svc_prev = 0.0
-        stops = []
-        for i in r:
-            vi = problem.visits[i]
-            dist += D[loc][vi.location]
-            t = t + svc_prev + T[loc][vi.location]
-            for a, b in sorted(vi.windows):
-                if t <= b + EPS:
-                    t = max(t, a)
-                    break
-            else:
-                t = max(t, min(a for a, _ in vi.windows))
-            late = max(0.0, t - vi.deadline) if vi.deadline is not None else 0.0
-            stops.append(Stop(visit=i, arrival=t, lateness=late))
-            served.add(i)
-            load += vi.demand
-            loc, svc_prev = vi.location, vi.service
-        dist += D[loc][veh.end]
-        t = t + svc_prev + T[loc][veh.end]
-        total += dist
-        out.append(Route(vehicle=k, stops=stops, distance=dist, end_time=t, load=load))
-    dropped = [i for i in range(len(problem.visits)) if i not in served]
-    return RoutingPlan(routes=out, dropped=dropped, distance=total, objective=None)
 
 
 def _key(problem: RoutingProblem, res: dict):

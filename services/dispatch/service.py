@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.dispatch import domain, planstate
+from services.dispatch import domain, en_route, planning, planstate, return_visits
 from services.dispatch.domain import LOCAL_TZ, VisitStatus
 from services.dispatch.models import Base, OutletState, PlanRun, Technician, Visit
 from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery, TechnicianIn,
@@ -101,23 +101,13 @@ def _commit_en_route(session, tenant, now, states, travel):
     for tid, v in first.items():
         if v.lat is None:
             continue
-        road = domain.on_the_road(states.get(tid), homes.get(tid), (v.lat, v.lon), _aware(v.planned_arrival),
-                                  _aware(v.onsite_due), v.service_minutes, now, travel)
+        road = en_route.on_the_road(states.get(tid), homes.get(tid), (v.lat, v.lon), _aware(v.planned_arrival),
+                                    _aware(v.onsite_due), v.service_minutes, now, travel)
         if road is None:
             continue
         redirectable, states[tid] = road
         (loose if redirectable else committed).add(v.id)
     return committed, loose
-
-
-def _wished_day_start(wish):
-    """The customer's wished visit day opens the visit's window (intake sends a wished date as
-    that day's closing time); a wish already past does not hold the visit back."""
-    if wish is None:
-        return None
-    day = wish.astimezone(LOCAL_TZ).date()
-    start = datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
-    return start if start > utcnow() else None
 
 
 def _outlet_status(payload):
@@ -212,7 +202,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 product_line=payload.get("product_line"), lat=payload.get("lat"), lon=payload.get("lon"),
                 city=payload.get("city"), tier=payload.get("tier"), received_at=payload["received_at"],
                 onsite_due=payload.get("onsite_due"),
-                window_start=_wished_day_start(payload.get("wished_visit_at")),
+                window_start=domain.wished_day_start(payload.get("wished_visit_at"), utcnow()),
                 service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"),
                                                        self._cfg("SERVICE_MINUTES", None)),
                 status=VisitStatus.UNPLANNED)
@@ -245,9 +235,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         if payload["reason"] != RETURN_VISIT_REASON:
             return
         visits = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).all()
-        fields = domain.return_visit(visits, utcnow(), self._onsite_due(payload["tenant_id"]))
+        fields = return_visits.return_visit(visits, utcnow(), self._onsite_due(payload["tenant_id"]))
         if fields is None:  # none yet, or one still open: the message id is remembered, it will never apply
-            last = domain.latest_visit(visits)
+            last = return_visits.latest_visit(visits)
             log.info("ticket %s escalated (%s): no return visit (latest visit %s)", payload["ticket_id"],
                      payload["reason"], last.status if last else "none")
             return
@@ -554,7 +544,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             limit = float(self._cfg("DISPATCH_TIME_LIMIT", 5.0))
             plan = run_in_child(inp.problem, limit, int(self._cfg("DISPATCH_WORKERS", 2)),
                                 initial_routes="greedy" if self._cfg("DISPATCH_WARM_START", True) else None)
-        assignments, dropped = domain.read_plan(inp, plan) if plan is not None else ([], {})
+        assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
         dropped.update(inp.excluded)
         seconds = _time.monotonic() - t0
         with self.db.uow(principal) as uow:
@@ -603,7 +593,7 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
                 id=v.id, product_line=v.product_line, kind=v.kind, priority=v.priority, lat=v.lat, lon=v.lon,
                 due=_aware(v.onsite_due), window_start=_aware(v.window_start), service_minutes=v.service_minutes,
                 pinned_technician_id=v.pinned_technician_id, frozen_vehicle=frozen, current_outlet_id=v.outlet_id))
-        inp = domain.build_problem(views, techs, states, probation_full, now, self.policies.clock.calendar,
+        inp = planning.build_problem(views, techs, states, probation_full, now, self.policies.clock.calendar,
                                    self.travel, int(self._cfg("DISPATCH_HORIZON_DAYS", 6)),
                                    outlet_limits=outlet_limits,
                                    serve_within_minutes=60.0 * float(self._cfg("DISPATCH_TARGET_HOURS", 4)))

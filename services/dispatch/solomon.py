@@ -12,7 +12,7 @@ import csv
 import math
 from pathlib import Path
 
-from services.dispatch.routing import RoutingProblem, Vehicle, Visit
+from services.dispatch.routing_problem import RoutingProblem, Vehicle, Visit
 
 
 def parse_solomon(path) -> RoutingProblem:

@@ -28,7 +28,7 @@ def main():
     if initial == "greedy":  # built here, not in the service: it is CPU work too
         import time
 
-        from services.dispatch.domain import greedy_start
+        from services.dispatch.insertion import greedy_start
 
         t0 = time.time()
         initial = greedy_start(problem)

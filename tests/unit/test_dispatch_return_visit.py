@@ -1,8 +1,8 @@
-"""The return-visit rule (返修 after a negative callback), `domain.return_visit`, on plain records."""
+"""The return-visit rule (返修 after a negative callback), `return_visits.return_visit`, on plain records."""
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from services.dispatch import domain
+from services.dispatch import return_visits
 from services.dispatch.domain import VisitStatus
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
@@ -24,30 +24,30 @@ def _due(tier, at):
 
 def test_a_completed_visit_gets_a_more_urgent_copy_due_by_its_tier():
     first = _visit("v1", VisitStatus.COMPLETED, 100, 90, priority=3)
-    fields = domain.return_visit([first], NOW, _due)
+    fields = return_visits.return_visit([first], NOW, _due)
     assert fields["return_of"] == "v1" and fields["status"] == VisitStatus.UNPLANNED
     assert fields["priority"] == 2 and fields["received_at"] == NOW
     assert fields["onsite_due"] == NOW + timedelta(days=2)  # in-province tier, counted from now
     assert (fields["kind"], fields["product_line"], fields["lat"], fields["tier"], fields["service_minutes"]) == \
         ("repair", "数控车床", 30.6, "in_province", 90)
-    assert domain.return_visit([_visit("v1", VisitStatus.COMPLETED, 10, 5, priority=1)], NOW, _due)["priority"] == 1
+    assert return_visits.return_visit([_visit("v1", VisitStatus.COMPLETED, 10, 5, priority=1)], NOW, _due)["priority"] == 1
 
 
 def test_the_latest_visit_decides():
     old = _visit("v1", VisitStatus.COMPLETED, 100, 90)
     again = _visit("v2", VisitStatus.COMPLETED, 50, 40)
-    assert domain.return_visit([again, old], NOW, _due)["return_of"] == "v2"
+    assert return_visits.return_visit([again, old], NOW, _due)["return_of"] == "v2"
     # a return visit still open: no second one
-    assert domain.return_visit([old, _visit("v2", VisitStatus.SCHEDULED, 50)], NOW, _due) is None
-    assert domain.return_visit([old, _visit("v2", VisitStatus.STARTED, 50)], NOW, _due) is None
+    assert return_visits.return_visit([old, _visit("v2", VisitStatus.SCHEDULED, 50)], NOW, _due) is None
+    assert return_visits.return_visit([old, _visit("v2", VisitStatus.STARTED, 50)], NOW, _due) is None
     # an open visit is the current one, even one received before a completed one
-    assert domain.latest_visit([_visit("v3", VisitStatus.UNPLANNED, 200), again]).id == "v3"
+    assert return_visits.latest_visit([_visit("v3", VisitStatus.UNPLANNED, 200), again]).id == "v3"
     # a cancelled visit is not the latest: the completed one before it is
-    assert domain.return_visit([old, _visit("v2", VisitStatus.CANCELLED, 50)], NOW, _due)["return_of"] == "v1"
+    assert return_visits.return_visit([old, _visit("v2", VisitStatus.CANCELLED, 50)], NOW, _due)["return_of"] == "v1"
 
 
 def test_no_visit_or_none_completed_means_no_return_visit():
-    assert domain.return_visit([], NOW, _due) is None
-    assert domain.latest_visit([]) is None
-    assert domain.return_visit([_visit("v1", VisitStatus.CANCELLED, 10)], NOW, _due) is None
-    assert domain.return_visit([_visit("v1", VisitStatus.UNASSIGNABLE, 10)], NOW, _due) is None
+    assert return_visits.return_visit([], NOW, _due) is None
+    assert return_visits.latest_visit([]) is None
+    assert return_visits.return_visit([_visit("v1", VisitStatus.CANCELLED, 10)], NOW, _due) is None
+    assert return_visits.return_visit([_visit("v1", VisitStatus.UNASSIGNABLE, 10)], NOW, _due) is None

@@ -103,17 +103,10 @@ def test_technician_input():
         assert field in exc.value.fields, (change, exc.value.fields)
 
 
-def test_wished_day_opens_the_window(monkeypatch):
-    from services.dispatch import service
-    from shared import clock
-
-    clock.travel_to(NOW)
-    try:
-        wish = datetime(2026, 3, 13, 10, 0, tzinfo=timezone.utc)  # 18:00 local on the 13th: "by that day"
-        start = service._wished_day_start(wish)
-        assert start == datetime(2026, 3, 12, 16, 0, tzinfo=timezone.utc)  # 00:00 local on the 13th
-        assert service._wished_day_start(NOW + timedelta(hours=2)) is None  # today: no hold
-        assert service._wished_day_start(NOW - timedelta(days=3)) is None
-        assert service._wished_day_start(None) is None
-    finally:
-        clock.reset()
+def test_wished_day_opens_the_window():
+    wish = datetime(2026, 3, 13, 10, 0, tzinfo=timezone.utc)  # 18:00 local on the 13th: "by that day"
+    start = domain.wished_day_start(wish, NOW)
+    assert start == datetime(2026, 3, 12, 16, 0, tzinfo=timezone.utc)  # 00:00 local on the 13th
+    assert domain.wished_day_start(NOW + timedelta(hours=2), NOW) is None  # today: no hold
+    assert domain.wished_day_start(NOW - timedelta(days=3), NOW) is None
+    assert domain.wished_day_start(None, NOW) is None

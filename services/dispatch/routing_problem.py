@@ -1,0 +1,144 @@
+"""The routing problem and its plans as plain data (no OR-Tools): what `services.dispatch.routing`
+solves, what the planner builds (`planning`) and what insertion and decomposition work on.
+
+A `RoutingProblem` is the general model used by dispatch: every technician-day is a
+vehicle, every visit a node with a service duration, availability window(s), an SLA
+deadline (hard = latest arrival, soft = lateness penalty growing with lateness and
+priority), eligibility (allowed vehicles) and an optional drop penalty. `evaluate_routes`
+gives any routes their earliest-start schedule and distance in doubles.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+EPS = 1e-6
+
+
+@dataclass
+class Visit:
+    """A node to serve. Times are in the same unit as the travel-time matrix."""
+
+    id: Any
+    location: int
+    demand: int = 0
+    windows: Sequence[tuple[float, float]] = ((0.0, math.inf),)  # [earliest, latest] arrival
+    service: float = 0.0
+    deadline: Optional[float] = None  # SLA latest arrival
+    deadline_hard: bool = True  # hard: arrival <= deadline; soft: lateness penalty
+    lateness_penalty: float = 0.0  # cost per time unit late (soft deadline), times priority
+    priority: float = 1.0
+    allowed_vehicles: Optional[Sequence[int]] = None  # vehicle indices; None = all
+    drop_penalty: Optional[float] = None  # None = must serve
+
+
+@dataclass
+class Vehicle:
+    id: Any
+    start: int  # location index
+    end: int  # location index
+    capacity: int = 10**9
+    shift: tuple[float, float] = (0.0, math.inf)
+    fixed_cost: float = 0.0
+
+
+@dataclass
+class RoutingProblem:
+    visits: list[Visit]
+    vehicles: list[Vehicle]
+    distance: Sequence[Sequence[float]]  # location x location
+    travel_time: Sequence[Sequence[float]]  # location x location
+    name: str = ""
+    # (vehicle indices, max visits over them all): e.g. an outlet on probation holds at most
+    # its job limit across all its technician-days
+    group_limits: Sequence[tuple[Sequence[int], int]] = ()
+
+
+@dataclass
+class Stop:
+    visit: int  # index into problem.visits
+    arrival: float  # start of service (earliest-start schedule, doubles)
+    lateness: float = 0.0
+
+
+@dataclass
+class Route:
+    vehicle: int
+    stops: list[Stop]
+    distance: float
+    end_time: float
+    load: int
+
+
+@dataclass
+class RoutingPlan:
+    routes: list[Route]  # non-empty routes only
+    dropped: list[int]  # visit indices not served
+    distance: float  # recomputed in doubles
+    objective: Optional[int]  # OR-Tools objective of the chosen solve (scaled)
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def vehicles_used(self) -> int:
+        return len(self.routes)
+
+    @property
+    def complete(self) -> bool:
+        return not self.dropped
+
+    def visit_lists(self) -> dict[int, list[int]]:
+        return {r.vehicle: [s.visit for s in r.stops] for r in self.routes}
+
+
+
+def evaluate_routes(problem: RoutingProblem, routes: list[list[int]]) -> RoutingPlan:
+    """Earliest-start schedule and distance in doubles for the given routes (visit indices)."""
+    D, T = problem.distance, problem.travel_time
+    served = set()
+    out: list[Route] = []
+    total = 0.0
+    for k, r in enumerate(routes):
+        if not r:
+            continue
+        veh = problem.vehicles[k]
+        t = veh.shift[0] if math.isfinite(veh.shift[0]) else 0.0
+        loc = veh.start
+        dist = 0.0
+        load = 0
+        svc_prev = 0.0
+        stops = []
+        for i in r:
+            vi = problem.visits[i]
+            dist += D[loc][vi.location]
+            t = t + svc_prev + T[loc][vi.location]
+            for a, b in sorted(vi.windows):
+                if t <= b + EPS:
+                    t = max(t, a)
+                    break
+            else:
+                t = max(t, min(a for a, _ in vi.windows))
+            late = max(0.0, t - vi.deadline) if vi.deadline is not None else 0.0
+            stops.append(Stop(visit=i, arrival=t, lateness=late))
+            served.add(i)
+            load += vi.demand
+            loc, svc_prev = vi.location, vi.service
+        dist += D[loc][veh.end]
+        t = t + svc_prev + T[loc][veh.end]
+        total += dist
+        out.append(Route(vehicle=k, stops=stops, distance=dist, end_time=t, load=load))
+    dropped = [i for i in range(len(problem.visits)) if i not in served]
+    return RoutingPlan(routes=out, dropped=dropped, distance=total, objective=None)
+
+
+def matrices(problem: RoutingProblem):
+    """The problem's distance and travel-time matrices as numpy arrays, converted once per
+    problem object (cached on it; `planning.add_visit` extends the cache in place)."""
+    cached = getattr(problem, "_np_matrices", None)
+    if cached is None or cached[0] is not problem.distance:
+        cached = (problem.distance, np.asarray(problem.distance, dtype=float),
+                  np.asarray(problem.travel_time, dtype=float))
+        problem._np_matrices = cached
+    return cached[1], cached[2]
