@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from shared import tenancy
-from shared.errors import Forbidden, ValidationFailed
+from shared.errors import Forbidden, NotFound, ValidationFailed
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CATALOGUE_FILE = Path(__file__).resolve().parent / "data" / "catalogue.yaml"
@@ -231,6 +231,54 @@ def check_adjustment(quantity: int, reason: str | None):
         raise ValidationFailed("an adjustment needs a reason", {"reason": ["required"]})
 
 
+def check_receiving_location(loc):
+    """New stock (入库) comes in at a warehouse."""
+    if loc.kind != WAREHOUSE:
+        raise ValidationFailed("new stock is received at a warehouse", {"location_id": [f"{loc.id} is a {loc.kind}"]})
+
+
+def check_transfer(source, target):
+    """A transfer (调拨) is between warehouses; an outlet gets its parts by issue."""
+    if source.kind != WAREHOUSE or target.kind != WAREHOUSE:
+        raise ValidationFailed("transfers are between warehouses (use issue for an outlet)",
+                               {"to_location_id": ["must be a warehouse"]})
+
+
+def check_overdue_runner(principal: tenancy.Principal):
+    if principal.role not in (tenancy.HQ, tenancy.SERVICE):
+        raise Forbidden("only HQ runs the overdue check by hand")
+
+
+def check_resolver(principal: tenancy.Principal):
+    """Who settles a rejected scan: the warehouse, its center, HQ."""
+    if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.WAREHOUSE):
+        raise Forbidden(f"role {principal.role} cannot resolve rejected receipts")
+
+
+def merge_lines(lines) -> list[tuple[str, int]]:
+    """A request's lines, one per part (quantities of a part named twice added), in first-named order."""
+    merged = {}
+    for line in lines:
+        merged[line["part_no"]] = merged.get(line["part_no"], 0) + line["quantity"]
+    return list(merged.items())
+
+
+# ---------------------------------------------------------------- facts about visits (from dispatch)
+def is_stale(last_applied_at: datetime | None, fact_at: datetime) -> bool:
+    """A dispatch fact older than the last one applied to the visit (scheduled and released travel
+    on separate queues, so a re-plan may overtake the release it follows)."""
+    return last_applied_at is not None and fact_at < last_applied_at
+
+
+def release_applies(need_status: str, need_outlet_id: str | None, released_from: str | None, stale: bool) -> bool:
+    """Whether `visit.released` takes back what is reserved for a visit: not when it is stale,
+    not after the visit was completed (its parts are used), not when it names another outlet
+    than the one the visit is at now (a later re-plan moved it)."""
+    if stale or need_status == "completed":
+        return False
+    return not (need_outlet_id and released_from and need_outlet_id != released_from)
+
+
 # ---------------------------------------------------------------- returns (旧件返厂)
 def new_rma_no(at: datetime, tenant_id: str) -> str:
     return f"RMA-{tenant_id}-{at.astimezone(LOCAL_TZ):%y%m%d}-{uuid.uuid4().hex[:6].upper()}"
@@ -262,6 +310,35 @@ def ageing(created_at: datetime, until: datetime) -> tuple[int, str]:
         if days <= limit:
             return days, label
     return days, ">90"
+
+
+def is_overdue(rma_status: str, due_at: datetime, now: datetime) -> bool:
+    return rma_status == RmaStatus.OPEN and due_at < now
+
+
+@dataclass(frozen=True)
+class OpenReturn:
+    """An old part still on its way back, as the ageing table counts it."""
+    outlet_id: str
+    created_at: datetime
+    due_at: datetime
+    unit_cost: Decimal
+    quantity: int
+
+
+def ageing_table(returns, now: datetime) -> list[dict]:
+    """Open returns per outlet (账龄): how many, how many overdue, their value, by age bucket."""
+    table = {}
+    for r in returns:
+        _, bucket = ageing(r.created_at, now)
+        entry = table.setdefault(r.outlet_id, {"outlet_id": r.outlet_id, "open": 0, "overdue": 0,
+                                               "value": Decimal("0.00"),
+                                               "buckets": {b: 0 for _, b in AGEING_BUCKETS} | {">90": 0}})
+        entry["open"] += 1
+        entry["overdue"] += r.due_at < now
+        entry["buckets"][bucket] += 1
+        entry["value"] += r.unit_cost * r.quantity
+    return sorted(table.values(), key=lambda e: e["outlet_id"])
 
 
 @dataclass(frozen=True)
@@ -311,6 +388,37 @@ def month_of(at: datetime) -> str:
 
 FIGURES = ("opening", "received", "issued", "consumed", "returned", "forwarded", "scrapped", "adjusted", "closing",
            "on_hand", "defective_on_hand", "open_rmas")
+
+
+def locations_to_reconcile(visible: dict, location_id: str | None, tenant_id: str | None) -> dict:
+    """Of the locations the caller sees ({id: LocationSpec}), the warehouses and outlets a
+    reconciliation covers: the one named, else those of the tenant named, else all."""
+    if location_id:
+        if location_id not in visible:
+            raise NotFound(f"location {location_id} not found", {"location_id": ["unknown location"]})
+        visible = {location_id: visible[location_id]}
+    if tenant_id:
+        visible = {k: v for k, v in visible.items() if v.tenant_id == tenant_id}
+    chosen = {k: v for k, v in visible.items() if v.kind in (OUTLET, WAREHOUSE)}
+    if not chosen:
+        raise NotFound("no location to reconcile", {"location_id": ["none visible"]})
+    return chosen
+
+
+def reconciliation_summary(month: str, reports: list[dict]) -> dict:
+    """The answer to a reconciliation run: counts, and each location's report."""
+    return {"month": month, "locations": len(reports),
+            "with_discrepancies": sum(1 for r in reports if r["discrepancy_count"]),
+            "discrepancies": sum(r["discrepancy_count"] for r in reports),
+            "reports": [{k: r[k] for k in ("location_id", "location_kind", "tenant_id", "figures",
+                                           "discrepancy_count", "by_kind", "discrepancies")} for r in reports]}
+
+
+def balance_rows(stored: dict, from_movements: dict) -> list[dict]:
+    """Each stored balance {(location, part, condition): on_hand} next to the sum of its
+    movements; the two must agree (a row where they differ is a ledger fault)."""
+    return [{"location_id": k[0], "part_no": k[1], "condition": k[2], "balance": stored[k],
+             "from_movements": from_movements.get(k, 0)} for k in sorted(stored)]
 
 
 def as_local_date(at: datetime | None) -> str | None:

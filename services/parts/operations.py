@@ -1,23 +1,26 @@
 """What parts does to its tables, one function per use case, inside the caller's unit of work.
 
-The service's entrypoints parse and authorise, then call these; tests, the benchmark and the
-concurrency test call them too, with a plain `Store` unit of work (no nameko).
+The service's entrypoints load their input and call these; each authorises with `domain.check_*`
+before it books anything. Tests, the benchmark and the concurrency test call them too, with a
+plain `Store` unit of work (no nameko). What parts answers (the read side) is in `queries`.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
-from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.parts import domain, ledger
+from services.parts import domain, ledger, reconcile
 from services.parts.domain import DEFECTIVE, MovementKind as K, ReservationStatus as RS, RmaStatus
-from services.parts.models import (Consumption, IssuedSerial, Location, Part, RejectedReceipt, Reservation, Rma,
-                                   Scan, StockBalance, TicketFact, VisitNeed)
+from services.parts.models import (Consumption, IssuedSerial, Location, Part, Reconciliation, RejectedReceipt,
+                                   Reservation, Rma, Scan, TicketFact, VisitNeed)
 from shared.db import as_utc
 from shared.errors import Conflict, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 
 def location(session, location_id: str, field: str = "location_id") -> Location:
@@ -32,6 +35,59 @@ def part(session, part_no: str, field: str = "part_no") -> Part:
     if p is None:
         raise ValidationFailed(f"unknown part {part_no}", {field: [f"no part {part_no!r} in the catalogue"]})
     return p
+
+
+# ---------------------------------------------------------------- stock booked by its keeper
+def receive_stock(uow, principal, receipt: dict, now) -> dict:
+    """New stock from the factory into a warehouse (入库)."""
+    loc = location(uow.session, receipt["location_id"])
+    domain.check_stock_keeper(principal, loc)
+    domain.check_receiving_location(loc)
+    p = part(uow.session, receipt["part_no"])
+    serials = domain.check_serials(receipt["quantity"], receipt["serials"])
+    movement_no = domain.new_movement_no(K.RECEIPT)
+    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
+                quantity=receipt["quantity"], kind=K.RECEIPT, movement_no=movement_no, at=now,
+                counterpart_id=domain.FACTORY, reason=receipt["reason"], serials=serials, user=principal.user)
+    return {"movement_no": movement_no, "location_id": loc.id, "part_no": p.part_no}
+
+
+def adjust(uow, principal, adjustment: dict, now) -> dict:
+    """A stock count correction (盘点调整): any sign, always with a reason; never below zero."""
+    domain.check_adjustment(adjustment["quantity"], adjustment["reason"])
+    loc = location(uow.session, adjustment["location_id"])
+    domain.check_stock_keeper(principal, loc)
+    p = part(uow.session, adjustment["part_no"])
+    movement_no = domain.new_movement_no(K.ADJUSTMENT)
+    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
+                quantity=adjustment["quantity"], kind=K.ADJUSTMENT, movement_no=movement_no, at=now,
+                condition=adjustment["condition"], reason=adjustment["reason"], user=principal.user)
+    return {"movement_no": movement_no, "location_id": loc.id, "part_no": p.part_no}
+
+
+def transfer(uow, principal, order: dict, now) -> str:
+    """Warehouse to warehouse (调拨); the movement number."""
+    source = location(uow.session, order["from_location_id"], "from_location_id")
+    target = location(uow.session, order["to_location_id"], "to_location_id")
+    domain.check_stock_keeper(principal, source)
+    domain.check_transfer(source, target)
+    p = part(uow.session, order["part_no"])
+    movement_no = domain.new_movement_no(K.TRANSFER)
+    ledger.transfer(uow.session, source=source, target=target, part_no=p.part_no, quantity=order["quantity"],
+                    kind=K.TRANSFER, movement_no=movement_no, at=now, reason=order["reason"], user=principal.user)
+    return movement_no
+
+
+def scrap(uow, principal, order: dict, now) -> str:
+    """Stock written off (报废); the movement number."""
+    loc = location(uow.session, order["location_id"])
+    domain.check_stock_keeper(principal, loc)
+    p = part(uow.session, order["part_no"])
+    movement_no = domain.new_movement_no(K.SCRAP)
+    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
+                quantity=-order["quantity"], kind=K.SCRAP, movement_no=movement_no, at=now,
+                condition=order["condition"], reason=order["reason"], user=principal.user)
+    return movement_no
 
 
 # ---------------------------------------------------------------- reservations
@@ -49,6 +105,16 @@ def reserve(uow, *, outlet: Location, warehouse: Location, lines, visit_id=None,
         uow.session.add(res)
         out.append(res)
     return out
+
+
+def request_parts(uow, principal, request: dict, now) -> list[Reservation]:
+    """An outlet (or its center) asks its warehouse to hold parts for it."""
+    outlet = location(uow.session, request["outlet_id"], "outlet_id")
+    domain.check_request(principal, outlet)
+    warehouse = location(uow.session, outlet.parent_id, "warehouse_id")
+    return reserve(uow, outlet=outlet, warehouse=warehouse, lines=domain.merge_lines(request["lines"]),
+                   visit_id=request["visit_id"], ticket_id=request["ticket_id"], source="request",
+                   user=principal.user, now=now)
 
 
 def release_reservation(session, res: Reservation):
@@ -83,6 +149,84 @@ def move_visit_reservations(session, visit_id: str, outlet_id: str):
     for res in session.scalars(select(Reservation).where(Reservation.visit_id == visit_id,
                                                          Reservation.status.in_(RS.OPEN))):
         res.outlet_id = outlet_id
+
+
+# ---------------------------------------------------------------- facts from intake and dispatch
+def record_ticket(uow, catalogue: domain.Catalogue, payload: dict, now) -> list[Reservation]:
+    """ticket.registered: keep what parts needs of the ticket; visits that waited for it reserve now."""
+    uow.session.merge(TicketFact(ticket_id=payload["ticket_id"], tenant_id=payload["tenant_id"],
+                                 number=payload["number"], product_line=payload.get("product_line"),
+                                 model=payload.get("model"), serial_no=payload.get("serial_no"),
+                                 fault=payload.get("fault"), warranty=payload.get("warranty")))
+    uow.session.flush()
+    made = []
+    for need in uow.session.scalars(select(VisitNeed).where(VisitNeed.ticket_id == payload["ticket_id"],
+                                                            VisitNeed.status == "waiting_ticket")):
+        made += reserve_for_visit(uow, catalogue, need, now)
+    return made
+
+
+def visit_scheduled(uow, catalogue: domain.Catalogue, payload: dict, now) -> list[Reservation]:
+    """visit.scheduled: reserve what the visit needs at its outlet's warehouse, once; a visit
+    re-planned to another outlet takes its reservations along."""
+    need = uow.session.get(VisitNeed, payload["visit_id"])
+    if need is None:
+        need = VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
+                         ticket_id=payload["ticket_id"], outlet_id=payload.get("outlet_id"),
+                         status="waiting_ticket", scheduled_at=payload["at"])
+        uow.session.add(need)
+        uow.session.flush()
+        return reserve_for_visit(uow, catalogue, need, now)
+    if domain.is_stale(as_utc(need.scheduled_at), payload["at"]):
+        log.info("visit.scheduled for %s older than the last fact applied; ignored", need.visit_id)
+        return []
+    need.scheduled_at = payload["at"]
+    if payload.get("outlet_id") and payload["outlet_id"] != need.outlet_id:
+        need.outlet_id = payload["outlet_id"]
+        move_visit_reservations(uow.session, need.visit_id, need.outlet_id)
+    if need.status in ("waiting_ticket", "released"):
+        return reserve_for_visit(uow, catalogue, need, now)
+    return []
+
+
+def visit_unassignable(session, payload: dict):
+    """visit.unassignable: nobody will go, so what was reserved for the visit goes back."""
+    need = session.get(VisitNeed, payload["visit_id"])
+    if need is not None and need.status == "reserved":
+        for res in session.scalars(select(Reservation).where(Reservation.visit_id == need.visit_id)):
+            release_reservation(session, res)
+        need.status = "released"
+
+
+def visit_released(session, payload: dict) -> list[Reservation]:
+    """visit.released: dispatch took a planned visit back from its outlet (suspended, revoking, a
+    line or a certificate lost). What is still only reserved for it at the old outlet goes back
+    to the warehouse, so the outlet's balance clears and the next `visit.scheduled` reserves
+    afresh for wherever the visit goes; parts already issued to the outlet stay its stock.
+    Returns the reservations released."""
+    need = session.get(VisitNeed, payload["visit_id"])
+    if need is None:
+        # released before parts heard it was scheduled (the events travel on separate
+        # queues): remember the release, so the late visit.scheduled does not reserve
+        session.add(VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
+                              ticket_id=payload["ticket_id"], outlet_id=None, status="released",
+                              scheduled_at=payload["at"]))
+        return []
+    stale = domain.is_stale(as_utc(need.scheduled_at), payload["at"])
+    if not domain.release_applies(need.status, need.outlet_id, payload.get("outlet_id"), stale):
+        log.info("visit.released for %s does not apply (need %s at %s); ignored",
+                 need.visit_id, need.status, need.outlet_id)
+        return []
+    stmt = select(Reservation).where(Reservation.visit_id == need.visit_id, Reservation.status.in_(RS.OPEN))
+    if payload.get("outlet_id"):
+        stmt = stmt.where(Reservation.outlet_id == payload["outlet_id"])
+    released = list(session.scalars(stmt))
+    for res in released:
+        release_reservation(session, res)
+    if need.status in ("reserved", "waiting_ticket"):
+        need.status = "released"
+    need.outlet_id, need.scheduled_at = None, payload["at"]
+    return released
 
 
 # ---------------------------------------------------------------- issue (备件发放)
@@ -128,6 +272,16 @@ def issue(uow, *, outlet: Location, warehouse: Location, lines, user, now, note=
         raise Conflict("a serial was issued before", {"serials": ["already issued"]}) from None
     return {"movement_no": movement_no, "outlet_id": outlet.id, "warehouse_id": warehouse.id, "lines": issued,
             "issued_at": now}
+
+
+def issue_order(uow, principal, order: dict, now) -> dict:
+    """An issue as the caller asked it: to the outlet from the warehouse named (default: the
+    outlet's own), if the caller may issue between the two."""
+    outlet = location(uow.session, order["outlet_id"], "outlet_id")
+    warehouse = location(uow.session, order["warehouse_id"] or outlet.parent_id, "warehouse_id")
+    domain.check_issue(principal, warehouse, outlet)
+    return issue(uow, outlet=outlet, warehouse=warehouse, lines=order["lines"], user=principal.user, now=now,
+                 note=order["note"])
 
 
 # ---------------------------------------------------------------- consumption and RMAs
@@ -196,6 +350,19 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
 def overdue_rmas(session, now, limit=1000) -> list[Rma]:
     return list(session.scalars(select(Rma).where(Rma.status == RmaStatus.OPEN, Rma.overdue_at.is_(None),
                                                   Rma.due_at < now).order_by(Rma.due_at).limit(limit)))
+
+
+def flag_overdue_returns(uow, now) -> list[Rma]:
+    """Each open return past its due date and not yet reported: marked and published once."""
+    flagged = overdue_rmas(uow.session, now)
+    for rma in flagged:
+        rma.overdue_at = now
+        uow.emit("parts.return_overdue", {
+            "tenant_id": rma.tenant_id, "rma_no": rma.rma_no, "outlet_id": rma.outlet_id,
+            "part_no": rma.part_no, "visit_id": rma.visit_id, "ticket_id": rma.ticket_id,
+            "removed_serial": rma.removed_serial, "due_at": as_utc(rma.due_at), "detected_at": now,
+            "unit_cost": rma.unit_cost * rma.quantity})
+    return flagged
 
 
 # ---------------------------------------------------------------- receipts (scanners, returns desk)
@@ -311,29 +478,37 @@ def _jsonable(msg):
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in msg.items()}
 
 
-# ---------------------------------------------------------------- an outlet's open items (clearing)
-def outlet_open_items(session, outlet_id: str) -> list[dict]:
-    """Stock on hand, open RMAs and open reservations of an outlet, with their value."""
-    items = []
-    rows = session.execute(select(StockBalance, Part).join(Part, Part.part_no == StockBalance.part_no)
-                           .where(StockBalance.location_id == outlet_id, StockBalance.on_hand > 0)
-                           .order_by(StockBalance.part_no)).all()
-    for bal, p in rows:
-        if bal.condition == DEFECTIVE:
-            continue  # old parts waiting to go back are listed by their RMA below
-        items.append({"kind": "stock", "ref": p.part_no, "description": f"{bal.on_hand} × {p.name} on hand",
-                      "amount": (p.unit_cost * bal.on_hand).quantize(Decimal("0.01"))})
-    for rma in session.scalars(select(Rma).where(Rma.outlet_id == outlet_id, Rma.status == RmaStatus.OPEN)
-                               .order_by(Rma.created_at)):
-        items.append({"kind": "rma", "ref": rma.rma_no,
-                      "description": f"old part {rma.part_no} {rma.removed_serial or ''} not returned "
-                                     f"(due {domain.as_local_date(rma.due_at)})".replace("  ", " "),
-                      "amount": (rma.unit_cost * rma.quantity).quantize(Decimal("0.01"))})
-    res_rows = session.execute(select(Reservation, Part).join(Part, Part.part_no == Reservation.part_no)
-                               .where(Reservation.outlet_id == outlet_id, Reservation.status.in_(RS.OPEN))
-                               .order_by(Reservation.created_at)).all()
-    for res, p in res_rows:
-        items.append({"kind": "reservation", "ref": res.id,
-                      "description": f"{res.quantity} × {p.name} {res.status} at {res.warehouse_id}",
-                      "amount": (p.unit_cost * res.quantity).quantize(Decimal("0.01"))})
-    return items
+def resolve_rejected(session, scan_id, user: str, resolution: str, now) -> RejectedReceipt:
+    """Someone looked at a rejected scan and settled it (the scan itself stays as it was)."""
+    row = session.get(RejectedReceipt, scan_id) if isinstance(scan_id, str) else None
+    if row is None:
+        raise NotFound(f"rejected receipt {scan_id} not found")
+    row.resolved_at, row.resolution = now, f"{user}: {resolution}"
+    return row
+
+
+# ---------------------------------------------------------------- reconciliation (对账)
+def reconcile_month(uow, month: str, locations: dict, now) -> list[dict]:
+    """Reconcile `month` at each of `locations` ({id: LocationSpec}) and store the reports."""
+    reports = reconcile.reconcile_month(uow.session, month, locations)
+    store_reports(uow, reports, now)
+    return reports
+
+
+def store_reports(uow, reports, now):
+    """Replace the stored reconciliation of each reported location and month; publish each."""
+    if not reports:
+        return
+    month = reports[0]["month"]
+    ids = [r["location_id"] for r in reports]
+    for chunk in range(0, len(ids), 500):
+        uow.session.execute(delete(Reconciliation).where(Reconciliation.month == month,
+                                                         Reconciliation.location_id.in_(ids[chunk:chunk + 500])))
+    for r in reports:
+        uow.session.add(Reconciliation(tenant_id=r["tenant_id"], location_id=r["location_id"],
+                                       location_kind=r["location_kind"], month=r["month"], figures=r["figures"],
+                                       discrepancies=r["discrepancies"], discrepancy_count=r["discrepancy_count"],
+                                       run_at=now))
+        uow.emit("parts.reconciled", {"tenant_id": r["tenant_id"], "location_id": r["location_id"],
+                                      "location_kind": r["location_kind"], "month": r["month"],
+                                      "discrepancies": r["discrepancy_count"], "by_kind": r["by_kind"]})
