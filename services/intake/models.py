@@ -30,6 +30,8 @@ class Ticket(TenantScoped, Base):
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
+    # the status a released visit returns the ticket to: what it was when visit.scheduled came
+    status_before_scheduled: Mapped[str | None] = mapped_column(String(16))
     case_state: Mapped[str | None] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(Integer)
     escalation: Mapped[str | None] = mapped_column(String(32))

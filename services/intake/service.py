@@ -356,6 +356,8 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         ticket = self._fact_ticket(uow, payload, "visit.scheduled")
         if ticket is not None and ticket.status in (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED):
             before = ticket.status
+            if before != Status.SCHEDULED:
+                ticket.status_before_scheduled = before
             ticket.status = Status.SCHEDULED
             if payload.get("outlet_id"):
                 self._set_outlet(uow, ticket, payload["outlet_id"])
@@ -383,7 +385,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         if newer:
             data["stale"] = True
         elif ticket.status == Status.SCHEDULED:
-            prior = next((a.from_state for a in scheduled if a.from_state != Status.SCHEDULED), None)
+            prior = ticket.status_before_scheduled
             ticket.status = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
         if not newer and payload.get("outlet_id") and ticket.assigned_outlet_id == payload["outlet_id"]:
             self._set_outlet(uow, ticket, None)
