@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
+from shared import tenancy
 from shared.clock import LOCAL_TZ
+from shared.errors import Forbidden, InvalidTransition, ValidationFailed
 
 UTC = timezone.utc
 
@@ -204,6 +206,165 @@ def judge(result: dict) -> Verdict:
 #: a "no" to a work-order question is a breach of the service norm it asks about (真诚服务规范)
 QUESTION_NORMS = {"onsite_within_24h": "onsite_24h", "service_delivered": "service_delivered",
                   "fee_schedule_shown": "fee_schedule"}
+ANSWERS = ("onsite_within_24h", "service_delivered", "fee_schedule_shown", "satisfaction", "comment")
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of ours an agent's clock may be
+
+
+@dataclass(frozen=True)
+class CallbackRecord:
+    """What the result rules read of a callback (times in UTC)."""
+
+    id: str
+    tenant_id: str
+    ticket_id: str
+    purpose: str
+    stratum: str
+    period: str
+    status: str
+    service_at: datetime
+    caller: str = ""
+    mode: str = "own"
+    visit_id: str | None = None
+    outlet_id: str | None = None
+    attempts: int = 0
+    parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewCallback:
+    """A callback to plan: one per `plan_key` (the reason to call)."""
+
+    plan_key: str
+    purpose: str
+    stratum: str
+    ticket_id: str
+    visit_id: str | None
+    outlet_id: str | None
+    period: str
+    service_at: datetime
+    due_at: datetime
+    parent_id: str | None = None
+    sample_key: str | None = None
+
+
+@dataclass(frozen=True)
+class NewFact:
+    """A fact for an outlet's scorecard, recorded once per `fact_key`; facts sharing an
+    `occurrence_key` count once (`scorecard.ScoreFact`)."""
+
+    tenant_id: str
+    outlet_id: str
+    kind: str
+    fact_key: str
+    occurrence_key: str
+    ref: str
+    at: datetime
+    source: str
+    ticket_id: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of a callback: the fields it sets, the events it emits (type, payload) and what
+    follows from it."""
+
+    changes: dict
+    events: tuple = ()
+    outcome: str | None = None            # the result counted: satisfied, negative or unreached
+    followup: NewCallback | None = None   # a negative answer is called back again (七天内用户追踪)
+    facts: tuple = ()                     # the customer's "no" answers, as norm breaches
+    closes_parent: bool = False           # a satisfied follow-up may close the negative callback
+
+
+def call_time(at: datetime | None, now: datetime, what: str = "the call") -> datetime:
+    """When a call (or a finding) happened, in UTC: now unless told, never in the future."""
+    at = (at or now).astimezone(UTC)
+    if at > now + CLOCK_SKEW:
+        raise ValidationFailed(f"{what} cannot be in the future", {"at": ["must not be in the future"]})
+    return at
+
+
+def work_list_caller(principal, asked: str | None) -> str | None:
+    """Whose calls a work list shows (None: every caller's). A center works its own list (HQ's cross
+    callbacks are not its); HQ sees its cross callbacks unless it asks for a caller or ``all``."""
+    if principal.role == tenancy.CENTER:
+        return principal.tenant
+    if asked == "all":
+        return None
+    return asked or (HQ_CALLER if principal.role == tenancy.HQ else None)
+
+
+def check_caller(principal, callback: CallbackRecord):
+    """HQ (and the platform) may record any callback, a center those it is the caller of."""
+    if principal.role in (tenancy.HQ, tenancy.SERVICE):
+        return
+    if principal.role == tenancy.CENTER and callback.caller == principal.tenant:
+        return
+    raise Forbidden(f"callback {callback.id} is called by {callback.caller} ({callback.mode} callback)")
+
+
+def record_result(callback: CallbackRecord, answers: dict, *, at: datetime, agent: str, now: datetime,
+                  clock, policy) -> Transition:
+    """A planned callback's call. Not reached: an attempt, still planned. Reached: done, or
+    negative (`judge`), which publishes ``callback.negative`` and plans a follow-up (none for a
+    follow-up itself); a satisfied follow-up closes the callback it follows up."""
+    if callback.status != "planned":
+        raise InvalidTransition(f"callback {callback.id} is {callback.status}: its result is recorded",
+                                {"status": [f"is {callback.status}"]})
+    if at < callback.service_at:
+        raise ValidationFailed("the call cannot precede the service", {"at": ["before the service"]})
+    if not answers["reached"]:
+        return Transition({"attempts": callback.attempts + 1, "last_attempt_at": at}, outcome="unreached")
+    verdict = judge(answers)
+    changes = {key: answers[key] for key in ANSWERS}
+    changes.update(reason_codes=answers["reason_codes"], attempts=callback.attempts + 1, done_at=at, done_by=agent,
+                   last_attempt_at=at, negative=verdict.negative, status="negative" if verdict.negative else "done")
+    facts = tuple(answer_facts(callback, answers))
+    if not verdict.negative:
+        return Transition(changes, outcome="satisfied", facts=facts,
+                          closes_parent=callback.purpose == "followup" and callback.parent_id is not None)
+    negative = ("callback.negative", {
+        "tenant_id": callback.tenant_id, "ticket_id": callback.ticket_id, "callback_id": callback.id,
+        "satisfaction": answers["satisfaction"], "reason": verdict.reason, "visit_id": callback.visit_id,
+        "outlet_id": callback.outlet_id, "at": at})
+    followup = None
+    if callback.purpose != "followup":
+        followup = NewCallback(
+            plan_key=f"followup:{callback.id}", purpose="followup", stratum=callback.stratum,
+            ticket_id=callback.ticket_id, visit_id=callback.visit_id, outlet_id=callback.outlet_id,
+            period=callback.period, service_at=callback.service_at, parent_id=callback.id,
+            due_at=followup_due(clock, policy, callback.service_at, now))
+    return Transition(changes, (negative,), "negative", followup, facts)
+
+
+def answer_facts(callback: CallbackRecord, answers: dict) -> list[NewFact]:
+    """每个"否": a norm the customer says the outlet broke, counted once per ticket and norm."""
+    if not callback.outlet_id or callback.purpose not in ("service", "followup"):
+        return []
+    return [NewFact(callback.tenant_id, callback.outlet_id, "norm_breach", f"callback:{callback.id}:{question}",
+                    f"norm:{callback.ticket_id}:{norm}", f"callback:{callback.id}", callback.service_at,
+                    "callback", callback.ticket_id, f"customer answered no: {question}")
+            for question, norm in QUESTION_NORMS.items() if answers.get(question) is False]
+
+
+def close(callback: CallbackRecord, outcome: str, note: str, at: datetime) -> Transition:
+    """A negative callback closes (resolved, or upheld after review): ``callback.closed``."""
+    if callback.status != "negative":
+        raise InvalidTransition(f"only a negative callback can be closed; this one is {callback.status}",
+                                {"status": [f"is {callback.status}"]})
+    return Transition({"status": "closed", "close_outcome": outcome, "close_note": note, "closed_at": at}, (
+        ("callback.closed", {"tenant_id": callback.tenant_id, "callback_id": callback.id,
+                             "ticket_id": callback.ticket_id, "visit_id": callback.visit_id,
+                             "outlet_id": callback.outlet_id, "outcome": outcome, "at": at}),))
+
+
+def resolve_by_followup(parent: CallbackRecord | None, followup_id: str, satisfaction: int,
+                        at: datetime) -> Transition | None:
+    """A satisfied follow-up resolves the callback it follows up, if that one is still negative."""
+    if parent is None or parent.status != "negative":
+        return None
+    return close(parent, "resolved", f"follow-up {followup_id}: satisfaction {satisfaction}", at)
 
 
 # ---------------------------------------------------------------- findings (score facts recorded by hand)
@@ -211,6 +372,37 @@ QUESTION_NORMS = {"onsite_within_24h": "onsite_24h", "service_delivered": "servi
 #: of praise, file audits)
 MANUAL_KINDS = ("norm_breach", "late_customer_file", "late_product_file", "late_feedback",
                 "incomplete_feedback", "no_periodic_inspection", "praise_company", "praise_association")
+
+
+# ---------------------------------------------------------------- facts from other services' events
+def visit_facts(visit: dict, at: datetime) -> list[NewFact]:
+    """What a completed visit (``visit.completed``) shows of the outlet's paperwork: the work order
+    not signed by the customer (工作单请客户署名), no work recorded, a fitted part without its new
+    serial (产品档案)."""
+    tenant, outlet, visit_id, ticket = visit["tenant_id"], visit["outlet_id"], visit["visit_id"], visit["ticket_id"]
+    ref, source = f"visit:{visit_id}", "visit.completed"
+    facts = []
+    if visit.get("customer_confirmed") is False:
+        facts.append(NewFact(tenant, outlet, "norm_breach", f"visit-unsigned:{visit_id}", f"norm:{ticket}:signature",
+                             ref, at, source, ticket, "work order not confirmed by the customer"))
+    if not (visit.get("work_done") or "").strip():
+        facts.append(NewFact(tenant, outlet, "incomplete_feedback", f"visit-nowork:{visit_id}",
+                             f"feedback:{visit_id}", ref, at, source, ticket, "no work recorded at check-out"))
+    missing = [str(used.get("part_no")) for used in visit.get("parts_used") or [] if not used.get("new_serial")]
+    if missing:
+        facts.append(NewFact(tenant, outlet, "late_product_file", f"visit-serial:{visit_id}", f"product:{visit_id}",
+                             ref, at, source, ticket, f"new serial missing for {', '.join(missing)}"))
+    return facts
+
+
+def breach_fact(breach: dict, due_at: datetime) -> NewFact | None:
+    """《客户服务工作单》未在规定期间返回: an outlet's job that missed its deadline (``sla.breached``)."""
+    outlet = breach.get("assigned_outlet_id")
+    if not outlet:
+        return None
+    ticket, sla = breach["ticket_id"], breach["sla"]
+    return NewFact(breach["tenant_id"], outlet, "work_order_late", f"sla:{ticket}:{sla}", f"late:{ticket}:{sla}",
+                   f"ticket:{breach['number']}", due_at, "sla.breached", ticket, f"{sla} due {due_at.isoformat()}")
 
 
 # ---------------------------------------------------------------- complaints (seed 002)
@@ -230,6 +422,22 @@ def complaint_fact_kind(responsibility: str | None, level: str | None) -> str | 
     if responsibility != "own" or level not in LEVELS:
         return None
     return "complaint_association" if level == "consumer_association" else "complaint_company"
+
+
+def classified_outlet(tenant_id: str, outlet_id: str | None, classification: dict,
+                      named_outlet_center: str | None) -> str | None:
+    """The outlet a classified complaint is about: the one the classification names, which must be
+    an outlet of the complaint's center, else the one it had; an own-responsibility complaint
+    needs one (it weighs on that outlet's scorecard)."""
+    named = classification.get("outlet_id")
+    if named:
+        if named_outlet_center != tenant_id:
+            raise ValidationFailed("unknown outlet", {"outlet_id": [f"no outlet {named!r} in {tenant_id}"]})
+        outlet_id = named
+    if classification["responsibility"] == "own" and not outlet_id:
+        raise ValidationFailed("own responsibility needs the outlet",
+                               {"outlet_id": ["required when responsibility is own"]})
+    return outlet_id
 
 
 def pareto(counts: dict[str, int], vital_share: Decimal = Decimal("0.8")) -> list[dict]:
@@ -317,6 +525,11 @@ def analyse_complaints(complaints: list[ComplaintRecord]) -> dict:
 
 def recurrence_due(closed_at: datetime, days: int = RECURRENCE_DAYS) -> datetime:
     return closed_at + timedelta(days=days)
+
+
+def is_recurrence(closed_at: datetime, recurrence_due_at: datetime, received_at: datetime) -> bool:
+    """A request on the same machine after the complaint closed and within its re-check period."""
+    return closed_at < received_at <= recurrence_due_at
 
 
 def select_care_calls(seed: str, month: str, ticket_ids: list[str], rate: Decimal = CARE_QUOTA) -> list[str]:

@@ -7,8 +7,10 @@ with ids and English words (the machine has no CJK font); SVG keeps text as text
 """
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -131,6 +133,23 @@ def jsonable(value):
 
 
 # ---------------------------------------------------------------- files
+def as_file(kind: str, built: list[dict], fmt: str, filename: str) -> dict:
+    """``{filename, content_type, encoding, data}`` (base64 for binary) of one report, or of several
+    (``kind == "all"``: one XLSX workbook)."""
+    if kind == "all" or fmt == "xlsx":
+        data = to_xlsx(built)
+    elif fmt == "json":
+        data = json.dumps(jsonable(built[0]), ensure_ascii=False)
+    elif fmt == "csv":
+        data = to_csv(built[0])
+    else:
+        data = chart(built[0], fmt)
+    if isinstance(data, bytes):
+        return {"filename": filename, "content_type": CONTENT_TYPES[fmt], "encoding": "base64",
+                "data": base64.b64encode(data).decode("ascii")}
+    return {"filename": filename, "content_type": CONTENT_TYPES[fmt], "encoding": "text", "data": data}
+
+
 def _plain(value):
     if isinstance(value, Decimal):
         return float(value)

@@ -135,3 +135,12 @@ def rank(entries: list[tuple[str, Decimal]]) -> dict[str, int]:
             current, previous = position, score
         ranks[name] = current
     return ranks
+
+
+def rank_outlets(scores: list[tuple[str, str, Decimal]]) -> dict[str, tuple[int, int]]:
+    """Each outlet's (rank in its center, rank nationwide) from (outlet, center, score)."""
+    nationwide = rank([(outlet, score) for outlet, _, score in scores])
+    in_center = {}
+    for center in {center for _, center, _ in scores}:
+        in_center.update(rank([(outlet, score) for outlet, c, score in scores if c == center]))
+    return {outlet: (in_center[outlet], nationwide[outlet]) for outlet, _, _ in scores}
