@@ -388,3 +388,15 @@ def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[
     for a in areas.values():
         a.needed = math.ceil(a.repair_volume / Decimal(capacity)) if a.repair_volume > 0 else 0
     return sorted(areas.values(), key=lambda a: (-a.gap, a.tenant_id, a.city))
+
+
+def plan_report(areas: list[AreaPlan], capacity: int, gaps_only: bool = False) -> dict:
+    """The plan as answered: every area (or only those short of outlets) and the totals."""
+    rows = [a.as_dict() for a in areas]
+    if gaps_only:
+        rows = [r for r in rows if r["gap"] > 0]
+    return {"capacity": capacity, "areas": rows,
+            "totals": {"yearly_repairs": sum(r["yearly_repairs"] for r in rows),
+                       "outlets_needed": sum(r["outlets_needed"] for r in rows),
+                       "outlets_current": sum(r["outlets_current"] for r in rows),
+                       "short": sum(max(r["gap"], 0) for r in rows)}}

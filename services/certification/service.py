@@ -3,33 +3,28 @@ probation → effective; suspension; revocation with accounts cleared), the outl
 technicians' training, exams and certificates with their expiry, line eligibility, and
 network planning.
 
-Entrypoints stay thin: load with a schema, ask the domain, persist through the unit of work.
+Entrypoints stay thin: load with a schema, authorise, call `operations` (writes: the rules are
+`lifecycle`'s and `domain`'s) or `queries` (reads), commit the unit of work, count.
 """
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.certification import domain, seed
-from services.certification.domain import OutletState
-from services.certification.models import (Assessment, Base, Certificate, ExamResult, GradeRecord, InstalledBase,
-                                           LineStatus, MonthlyCount, Notice, Outlet, OutletStep, RepairRate,
-                                           Technician, TrainingSession)
-from services.certification.schemas import (ApplyIn, CertificateCheck, CertificateOut, ExamIn, ExamOut, OutletOut,
-                                            OutletQuery, PlanQuery, RevokeCertificateIn, StepIn, StepOut,
-                                            TechnicianIn, TechnicianOut, TechnicianQuery, TrainingIn, TrainingOut)
+from services.certification import domain, lifecycle, operations as ops, queries, seed
+from services.certification.models import Base, GradeRecord, MonthlyCount, Outlet, Technician
+from services.certification.schemas import (ApplyIn, CertificateCheck, ExamIn, OutletQuery, PlanQuery,
+                                            RevokeCertificateIn, StepIn, TechnicianIn, TechnicianQuery, TrainingIn)
 from shared import metrics, tenancy, web
-from shared.db import AwareView, Database, get_or_404, utcnow
+from shared.db import Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
-from shared.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
+from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.leases import timer_once
 from shared.messaging import consume
 from shared.rpc import rpc
@@ -41,69 +36,6 @@ OUTLET_STEPS = Counter("fsm_certification_outlet_steps_total", "Outlet lifecycle
                        ["service", "action", "outcome"], registry=metrics.REGISTRY)
 CERTIFICATES = Counter("fsm_certification_certificates_total", "Certificates issued, reminded, expired, revoked",
                        ["service", "tenant", "event"], registry=metrics.REGISTRY)
-
-_outlet_out = OutletOut()
-_steps_out = StepOut(many=True)
-_tech_out = TechnicianOut()
-_cert_out = CertificateOut()
-_exam_out = ExamOut()
-_training_out = TrainingOut()
-
-STAFF_TECH_POSITIONS = ("engineer", "technician", "installer")
-# the outlet states dispatch has heard of (it is told from the approval on)
-UNKNOWN_TO_DISPATCH = (OutletState.APPLIED, OutletState.CENTER_REVIEWED, OutletState.TECHNICAL_REVIEWED,
-                       OutletState.REJECTED)
-
-
-def event_status(outlet) -> str:
-    """The status other services see (the catalogue's): applications are 'applied'; an outlet
-    whose revocation is still being reviewed works as before."""
-    if outlet.status in UNKNOWN_TO_DISPATCH:
-        return "applied"
-    if outlet.status in domain.REVOCATION_REVIEW:
-        return outlet.resume_status or OutletState.EFFECTIVE
-    return outlet.status
-
-
-def outlet_event(outlet, **extra):
-    body = {"tenant_id": outlet.tenant_id, "outlet_id": outlet.id, "status": event_status(outlet), "at": utcnow(),
-            "kind": outlet.kind, "grade": outlet.grade, "lat": outlet.lat, "lon": outlet.lon}
-    body.update(extra)
-    return body
-
-
-def refresh_lines(uow, outlet, now, minimum, announce=True):
-    """Recompute the outlet's line eligibility (certified technicians per product line against
-    the minimum); publish each change once dispatch knows the outlet. Returns the changes."""
-    s = uow.session
-    today = domain.local_date(now)
-    techs = s.scalars(select(Technician).where(Technician.outlet_id == outlet.id, Technician.active.is_(True))).all()
-    lines = set(outlet.product_lines or ())
-    for t in techs:
-        lines.update(t.skills or ())
-    counts = dict(s.execute(select(Certificate.product_line, func.count(func.distinct(Certificate.technician_id)))
-                            .where(Certificate.outlet_id == outlet.id, Certificate.status == "valid",
-                                   Certificate.valid_until >= today,
-                                   Certificate.technician_id.in_([t.id for t in techs] or [""]))
-                            .group_by(Certificate.product_line)).all())
-    current = {r.product_line: r for r in s.scalars(select(LineStatus).where(LineStatus.outlet_id == outlet.id))}
-    changes = []
-    for line, (eligible, n) in domain.line_eligibility(lines, counts, minimum).items():
-        row = current.get(line)
-        if row is None:
-            s.add(LineStatus(tenant_id=outlet.tenant_id, outlet_id=outlet.id, product_line=line, eligible=eligible,
-                             certified=n, updated_at=now))
-            if not eligible:
-                changes.append((line, eligible, n))
-        elif row.eligible != eligible or row.certified != n:
-            if row.eligible != eligible:
-                changes.append((line, eligible, n))
-            row.eligible, row.certified, row.updated_at = eligible, n, now
-    if announce and outlet.status not in UNKNOWN_TO_DISPATCH:
-        for line, eligible, n in changes:
-            uow.emit("outlet.line_eligibility", outlet_event(outlet, product_line=line, eligible=eligible,
-                                                             reason=f"{n} certified (minimum {minimum})"))
-    return changes
 
 
 class Seeder(DependencyProvider):
@@ -118,11 +50,8 @@ class Seeder(DependencyProvider):
         added = seed.seed(store, policies.directory, config)
         if added["outlets"] or added["technicians"]:
             principal = tenancy.service_principal("certification")
-            now = utcnow()
-            minimum = int(config.get("CERTIFICATION_MIN_CERTIFIED", 1))
             with store.uow(principal, {"principal": principal.encode()}) as uow:
-                for outlet in uow.session.scalars(select(Outlet).where(Outlet.seeded.is_(True))):
-                    refresh_lines(uow, outlet, now, minimum)
+                ops.refresh_seeded(uow, utcnow(), int(config.get("CERTIFICATION_MIN_CERTIFIED", 1)))
                 uow.commit()
 
     def get_dependency(self, worker_ctx):
@@ -144,6 +73,23 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     def minimum(self) -> int:
         return int(self._cfg("CERTIFICATION_MIN_CERTIFIED", 1))
 
+    @property
+    def policy(self) -> lifecycle.LifecyclePolicy:
+        return lifecycle.LifecyclePolicy(
+            probation_months=int(self._cfg("CERTIFICATION_PROBATION_MONTHS", domain.PROBATION_MONTHS)),
+            probation_job_limit=int(self._cfg("CERTIFICATION_PROBATION_JOB_LIMIT", domain.PROBATION_JOB_LIMIT)))
+
+    def _staff(self, what):
+        principal = self.db.principal
+        if principal.role not in (tenancy.HQ, tenancy.CENTER):
+            raise Forbidden(f"only a center or HQ {what}", {"role": [f"{principal.role} may not"]})
+        return principal
+
+    def _check_lines(self, lines, field):
+        unknown = [p for p in lines if p not in self.policies.directory.product_lines]
+        if unknown:
+            raise ValidationFailed("unknown product line", {field: [f"unknown: {', '.join(unknown)}"]})
+
     # ------------------------------------------------------------ applying
     @rpc
     def apply_outlet(self, payload):
@@ -152,83 +98,28 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         form = load(ApplyIn(), payload)
         principal = self.db.principal
         directory = self.policies.directory
-        if principal.role == tenancy.OUTLET:
-            if form["outlet_id"] and form["outlet_id"] != principal.outlet:
-                raise ValidationFailed("an outlet applies for itself", {"outlet_id": ["must be your own outlet id"]})
-            outlet_id = principal.outlet
-        elif principal.role == tenancy.CENTER:
-            outlet_id = form["outlet_id"]
-        else:
-            raise Forbidden(f"role {principal.role} cannot file an outlet application",
-                            {"role": ["the outlet itself or its center applies"]})
-        tenant = principal.tenant
-        unknown = [p for p in form["product_lines"] if p not in directory.product_lines]
-        if unknown:
-            raise ValidationFailed("unknown product line", {"product_lines": [f"unknown: {', '.join(unknown)}"]})
-        if directory.tenant_for_province(form["province"]) != tenant:
+        outlet_id = domain.applying_outlet_id(principal, form["outlet_id"])
+        self._check_lines(form["product_lines"], "product_lines")
+        if directory.tenant_for_province(form["province"]) != principal.tenant:
             raise ValidationFailed("the outlet lies outside the center's territory",
-                                   {"province": [f"{form['province']} is not served by {tenant}"]})
-        now = utcnow()
+                                   {"province": [f"{form['province']} is not served by {principal.tenant}"]})
+        seeded_ids = {o.id for o in directory.outlets_of(principal.tenant)}
         with self.db.uow(principal) as uow:
-            s = uow.session
-            if outlet_id is None:
-                outlet_id = self._next_outlet_id(s, tenant)
-            if not outlet_id.startswith(f"{tenant}-"):
-                raise ValidationFailed("outlet id of another center", {"outlet_id": [f"must start with {tenant}-"]})
-            if s.get(Outlet, outlet_id) is not None:
-                raise Conflict("this outlet exists already", {"outlet_id": [f"{outlet_id} is taken"]})
-            registration = _jsonable({k: v for k, v in form.items() if k not in ("attachments",)})
-            outlet = Outlet(id=outlet_id, tenant_id=tenant, name=form["name"], kind=form["kind"], status=OutletState.APPLIED,
-                            province=form["province"], city=form["city"], district=form["district"],
-                            address=form["premises"]["address"], lat=form["lat"], lon=form["lon"],
-                            legal_entity=form["legal_entity"], licence_no=form["licence_no"],
-                            bank_account=form["bank_account"], registration=registration,
-                            product_lines=sorted(set(form["product_lines"])), seeded=False,
-                            applied_by=principal.user, created_at=now, updated_at=now)
-            s.add(outlet)
-            s.flush()
-            self._register_staff(s, outlet, form["staff"], now)
-            self._step(uow, outlet, principal, "apply", None, None, OutletState.APPLIED, None, form["attachments"],
-                       {"staff": len(form["staff"]), "product_lines": outlet.product_lines})
-            refresh_lines(uow, outlet, now, self.minimum)
+            outlet = ops.file_application(uow, form, principal, outlet_id, seeded_ids, utcnow(), self.minimum)
             try:
                 uow.commit()
             except IntegrityError:
-                raise Conflict("outlet or technician id taken", {"outlet_id": [f"{outlet_id} or a staff id is taken"]}) \
-                    from None
+                raise Conflict("outlet or technician id taken",
+                               {"outlet_id": [f"{outlet.id} or a staff id is taken"]}) from None
             OUTLET_STEPS.labels(self.name, "apply", "ok").inc()
-            return self._dump(outlet)
-
-    def _next_outlet_id(self, s, tenant):
-        taken = set(s.scalars(select(Outlet.id).where(Outlet.tenant_id == tenant)))
-        taken |= {o.id for o in self.policies.directory.outlets_of(tenant)}
-        n = 1
-        while f"{tenant}-O{n:02d}" in taken:
-            n += 1
-        return f"{tenant}-O{n:02d}"
-
-    @staticmethod
-    def _register_staff(s, outlet, staff, now):
-        n = 0
-        for member in staff:
-            if member["position"] not in STAFF_TECH_POSITIONS:
-                continue
-            n += 1
-            tech_id = member.get("technician_id") or f"{outlet.id}-T{n}"
-            member["technician_id"] = tech_id
-            if s.get(Technician, tech_id) is not None:
-                raise Conflict("technician id taken", {"staff": [f"{tech_id} is registered already"]})
-            s.add(Technician(id=tech_id, tenant_id=outlet.tenant_id, outlet_id=outlet.id, name=member["name"],
-                             skills=sorted(set(member.get("product_lines") or ())), active=True, created_at=now))
-        outlet.registration = dict(outlet.registration or {}, staff=staff)
+            return queries.outlet_out(outlet)
 
     # ------------------------------------------------------------ lifecycle steps
     @rpc
     def outlet_step(self, outlet_id, payload):
-        """One lifecycle step on an outlet (see domain.STEPS); refused steps change nothing."""
+        """One lifecycle step on an outlet (see domain.STEPS, lifecycle); refused steps change nothing."""
         cmd = load(StepIn(), payload)
         principal = self.db.principal
-        now = utcnow()
         try:
             with self.db.uow(principal) as uow:
                 outlet = get_or_404(uow.session, Outlet, outlet_id, "outlet_id")
@@ -236,7 +127,7 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
                     raise Conflict("the outlet changed since you read it",
                                    {"expected_version": [f"current version is {outlet.version}"]})
                 try:
-                    self._apply_step(uow, outlet, cmd, principal, now)
+                    ops.take_step(uow, outlet, lifecycle.StepCommand.of(cmd), principal, utcnow(), self.policy)
                     uow.commit()
                 except StaleDataError:  # another step on this outlet committed first (at flush or commit)
                     raise Conflict("the outlet changed while this step was taken; read it again",
@@ -246,172 +137,19 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             OUTLET_STEPS.labels(self.name, label, type(exc).__name__).inc()
             raise
         OUTLET_STEPS.labels(self.name, cmd["action"], "ok").inc()
-        return self._dump(outlet)
-
-    def _apply_step(self, uow, outlet, cmd, principal, now):
-        action = cmd["action"]
-        step = domain.STEPS.get(action)
-        choice = cmd.get(step.choice) if step is not None and step.choice else None
-        before = outlet.status
-        target = domain.decide(action, before, principal, choice, outlet.resume_status)
-        today = domain.local_date(now)
-        data = {}
-        reason = cmd.get("reason")
-        if action == "center_review":
-            if not cmd["inspection"]:
-                raise ValidationFailed("the center review needs the site inspection",
-                                       {"inspection": ["required for center_review"]})
-            outlet.inspection = _jsonable(cmd["inspection"])
-            data["inspection"] = outlet.inspection
-        elif action == "issue_agreement":
-            if not cmd["agreement"]:
-                raise ValidationFailed("the agreement is missing", {"agreement": ["required for issue_agreement"]})
-            agreement = domain.check_agreement(cmd["agreement"], today)
-            if agreement["valid_from"] < today - timedelta(days=366) or agreement["valid_from"] > today + timedelta(days=92):
-                raise ValidationFailed("agreement start out of range",
-                                       {"agreement": {"valid_from": ["within a year back and 3 months ahead"]}})
-            agreement["number"] = agreement.get("number") or f"XY-{outlet.id}-{agreement['valid_from'].year}"
-            outlet.job_limit = agreement.pop("job_limit", None) or int(self._cfg("CERTIFICATION_PROBATION_JOB_LIMIT", 5))
-            outlet.agreement = _jsonable(agreement)
-            months = int(self._cfg("CERTIFICATION_PROBATION_MONTHS", domain.PROBATION_MONTHS))
-            outlet.probation_until = domain.probation_end(agreement["valid_from"], months)
-            data = {"agreement": outlet.agreement, "probation_until": outlet.probation_until.isoformat(),
-                    "job_limit": outlet.job_limit}
-        elif action == "assess_probation":
-            assessment = cmd["assessment"] or {}
-            if choice == "passed" and outlet.probation_until and today < outlet.probation_until:
-                raise InvalidTransition("probation is not over yet",
-                                        {"result": [f"probation runs until {outlet.probation_until.isoformat()}"]})
-            if choice == "extended":
-                base = max(outlet.probation_until or today, today)
-                outlet.probation_until = domain.add_months(base, assessment.get("extend_months") or 1)
-                data["probation_until"] = outlet.probation_until.isoformat()
-            uow.session.add(Assessment(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind="probation",
-                                       result=choice, score=assessment.get("score"),
-                                       findings=assessment.get("findings") or reason, user=principal.user, at=now))
-            data["assessment"] = _jsonable(dict(assessment, result=choice))
-            if choice == "refused":
-                outlet.revocation = {"reason_code": "probation_refused",
-                                     "details": assessment.get("findings") or reason,
-                                     "filed_by": principal.user, "filed_at": now.isoformat()}
-        elif action == "suspend":
-            outlet.resume_status = before
-        elif action == "reinstate":
-            outlet.resume_status = None
-        elif action == "request_revocation":
-            form = domain.check_revocation_form(cmd["revocation"], principal)
-            outlet.revocation = _jsonable(dict(form, filed_by=principal.user, filed_role=principal.role,
-                                               filed_at=now.isoformat()))
-            outlet.resume_status = before
-            data["revocation"] = outlet.revocation
-        elif action in ("revocation_center_review", "revocation_technical_review", "revocation_approval") \
-                and choice == "reject":
-            outlet.revocation = dict(outlet.revocation or {}, rejected_by=principal.user, rejected_at=now.isoformat(),
-                                     rejected_at_step=action, rejection_reason=reason)
-            outlet.resume_status = None
-        outlet.status = target
-        outlet.updated_at = now
-        self._step(uow, outlet, principal, action, choice, before, target, reason, cmd["attachments"], data)
-        self._announce(uow, outlet, action, choice, before, reason, now)
-
-    def _announce(self, uow, outlet, action, choice, before, reason, now):
-        """The events a step causes, committed with it."""
-        if action == "head_approval" and choice == "pass":
-            uow.emit("outlet.approved", outlet_event(outlet, reason=reason))
-            for row in uow.session.scalars(select(LineStatus).where(LineStatus.outlet_id == outlet.id,
-                                                                    LineStatus.eligible.is_(False))):
-                uow.emit("outlet.line_eligibility", outlet_event(outlet, product_line=row.product_line, eligible=False,
-                                                                 reason=f"{row.certified} certified"))
-        elif action == "issue_agreement":
-            uow.emit("outlet.probation", outlet_event(outlet, job_limit=outlet.job_limit))
-        elif action == "assess_probation" and choice == "passed":
-            uow.emit("outlet.effective", outlet_event(outlet, reason=reason))
-        elif action == "suspend":
-            uow.emit("outlet.suspended", outlet_event(outlet, reason=reason))
-        elif action == "reinstate":
-            uow.emit("outlet.reinstated", outlet_event(
-                outlet, reason=reason, job_limit=outlet.job_limit if outlet.status == OutletState.PROBATION else None))
-        elif outlet.status == OutletState.REVOKING and before != OutletState.REVOKING:
-            uow.emit("outlet.revoking", outlet_event(outlet, reason=(outlet.revocation or {}).get("reason_code")))
-            self._request_clearing(uow, outlet, now)
-        elif action == "request_clearing":
-            self._request_clearing(uow, outlet, now)
-
-    @staticmethod
-    def _request_clearing(uow, outlet, now):
-        """Ask settlement (and through it parts) whether anything is open (清理帐目)."""
-        outlet.clearing_request_id = uuid.uuid4().hex
-        outlet.clearing_status = "pending"
-        uow.emit("account.clearing_requested", {"tenant_id": outlet.tenant_id, "outlet_id": outlet.id,
-                                                "request_id": outlet.clearing_request_id, "at": now})
-
-    @staticmethod
-    def _step(uow, outlet, principal, action, choice, before, after, reason, attachments, data):
-        uow.session.add(OutletStep(tenant_id=outlet.tenant_id, outlet_id=outlet.id, action=action, choice=choice,
-                                   from_state=before, to_state=after, user=principal.user, role=principal.role,
-                                   duty=principal.duty, at=utcnow(), reason=reason, attachments=attachments or [],
-                                   data=_jsonable(data or {})))
+        return queries.outlet_out(outlet)
 
     # ------------------------------------------------------------ facts from other services
     # Each handler runs once per message in a unit of work acting for the event's tenant
     # (`uow.principal`); a fact that meets a concurrent step on the same outlet (optimistic
     # version check) is applied again on the new state (shared.messaging.consume retries it).
     def _on_clearing_answer(self, uow, payload, consumer, cleared):
-        acting = uow.principal
-        outlet = uow.session.get(Outlet, payload["outlet_id"])
-        if outlet is None or outlet.status != OutletState.REVOKING or outlet.clearing_request_id != payload["request_id"]:
+        if not ops.answer_clearing(uow, payload, cleared, utcnow()):
             log.warning("%s for outlet %s request %s does not answer a pending clearing; ignored", consumer,
                         payload["outlet_id"], payload["request_id"])
             return  # the message id is remembered all the same: it will never apply
-        now = utcnow()
-        items = _jsonable(payload.get("open_items") or [])
-        before = outlet.status
-        if cleared:
-            outlet.status = domain.decide("accounts_cleared", before, acting)
-            outlet.clearing_status, outlet.open_items = "cleared", []
-            outlet.resume_status = None
-            uow.session.add(Notice(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind="revoked", at=now,
-                                   text=f"合作终止通知: {outlet.name} ({outlet.id}) 的特约服务协议 "
-                                        f"{(outlet.agreement or {}).get('number', '')} 已终止, 帐目已清理。"
-                                        f" Cooperation ended; accounts cleared."))
-            self._step(uow, outlet, acting, "accounts_cleared", None, before, outlet.status, None, [],
-                       {"request_id": payload["request_id"], "notified": True})
-            uow.emit("outlet.revoked", outlet_event(outlet, reason=(outlet.revocation or {}).get("reason_code")))
-        else:
-            domain.decide("accounts_open", before, acting)
-            first = not uow.session.scalar(select(func.count()).select_from(OutletStep).where(
-                OutletStep.outlet_id == outlet.id, OutletStep.action == "accounts_open"))
-            outlet.clearing_status, outlet.open_items = "open_items", items
-            self._step(uow, outlet, acting, "accounts_open", None, before, before, None, [],
-                       {"request_id": payload["request_id"], "open_items": items})
-            if first and _only_reservations(items):
-                # the revocation's first answer lists only parts reservations: those of the
-                # outlet's planned visits go as dispatch releases them on outlet.revoking (at the
-                # same time as this request): ask once more rather than wait for a hand re-request
-                self._rerequest_clearing(uow, outlet, acting, now)
-        outlet.updated_at = now
         uow.commit()
         log.info("outlet %s clearing answered: %s", payload["outlet_id"], "cleared" if cleared else "open items")
-
-    @consume("dispatch", "visit.released")
-    def on_visit_released(self, uow, payload):
-        """Dispatch took a planned visit back from a revoking outlet; parts lets the visit's reservation
-        go on the same event. If the last clearing answer listed nothing but reservations, ask again."""
-        outlet = uow.session.get(Outlet, payload["outlet_id"]) if payload.get("outlet_id") else None
-        if outlet is not None and outlet.status == OutletState.REVOKING and outlet.clearing_status == "open_items" \
-                and _only_reservations(outlet.open_items):
-            now = utcnow()
-            self._rerequest_clearing(uow, outlet, uow.principal, now)
-            outlet.updated_at = now
-
-    def _rerequest_clearing(self, uow, outlet, acting, now):
-        previous = outlet.clearing_request_id
-        self._request_clearing(uow, outlet, now)
-        self._step(uow, outlet, acting, "clearing_rerequested", None, outlet.status, outlet.status,
-                   "reservations released with the outlet's visits", [],
-                   {"previous_request_id": previous, "request_id": outlet.clearing_request_id})
-        log.info("outlet %s: clearing asked again (%s): open items were only reservations", outlet.id,
-                 outlet.clearing_request_id)
 
     @consume("settlement", "account.cleared")
     def on_account_cleared(self, uow, payload):
@@ -420,6 +158,15 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     @consume("settlement", "account.open_items")
     def on_account_open_items(self, uow, payload):
         self._on_clearing_answer(uow, payload, "account.open_items", False)
+
+    @consume("dispatch", "visit.released")
+    def on_visit_released(self, uow, payload):
+        """Dispatch took a planned visit back from a revoking outlet; parts lets the visit's reservation
+        go on the same event. If the last clearing answer listed nothing but reservations, ask again."""
+        asked = ops.visit_released(uow, payload.get("outlet_id"), utcnow())
+        if asked is not None:
+            log.info("outlet %s: clearing asked again (%s): open items were only reservations",
+                     payload["outlet_id"], asked.outlet.clearing_request_id)
 
     @consume("qa", "qa.scorecard_published")
     def on_scorecard(self, uow, payload):
@@ -434,8 +181,8 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         if payload["grade"] != previous:
             outlet.grade = payload["grade"]
             outlet.updated_at = utcnow()
-            uow.emit("outlet.grade_changed", outlet_event(outlet, previous_grade=previous,
-                                                          reason=f"scorecard {payload['month']}: {payload['score']}"))
+            uow.emit("outlet.grade_changed", domain.outlet_event(
+                outlet, utcnow(), previous_grade=previous, reason=f"scorecard {payload['month']}: {payload['score']}"))
 
     @consume("dispatch", "visit.completed")
     def on_visit_completed(self, uow, payload):
@@ -461,144 +208,40 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     def list_outlets(self, query=None):
         q = load(OutletQuery(), query or {})
         with self.db.uow() as uow:
-            stmt = select(Outlet)
-            for key in ("status", "tenant_id", "city"):
-                if q.get(key):
-                    stmt = stmt.where(getattr(Outlet, key) == q[key])
-            total = uow.session.scalar(stmt.with_only_columns(func.count(Outlet.id)))
-            rows = uow.session.scalars(stmt.order_by(Outlet.id).limit(q["limit"]).offset(q["offset"])).all()
-            return {"items": [self._dump(o) for o in rows], "total": total, "limit": q["limit"],
-                    "offset": q["offset"]}
+            return queries.outlets(uow.session, q)
 
     @rpc
     def get_outlet(self, outlet_id):
-        """The outlet file (网点档案): agreement, registration form, grade history, staff roster,
-        assessment records, monthly install/repair counts, steps, notices, line eligibility."""
+        """The outlet file (网点档案), see queries.outlet_file."""
         with self.db.uow() as uow:
-            s = uow.session
-            outlet = get_or_404(s, Outlet, outlet_id, "outlet_id")
-            out = self._dump(outlet)
-            out["registration"] = outlet.registration
-            out["inspection"] = outlet.inspection
-            out["bank_account"] = outlet.bank_account
-            out["steps"] = _steps_out.dump([AwareView(x) for x in s.scalars(
-                select(OutletStep).where(OutletStep.outlet_id == outlet.id).order_by(OutletStep.id))])
-            out["assessments"] = [{"kind": a.kind, "result": a.result, "score": None if a.score is None else str(a.score),
-                                   "findings": a.findings, "user": a.user, "at": AwareView(a).at.isoformat()}
-                                  for a in s.scalars(select(Assessment).where(Assessment.outlet_id == outlet.id)
-                                                     .order_by(Assessment.id))]
-            out["grade_history"] = [{"month": g.month, "grade": g.grade, "previous_grade": g.previous_grade,
-                                     "score": None if g.score is None else str(g.score), "source": g.source,
-                                     "at": AwareView(g).at.isoformat()}
-                                    for g in s.scalars(select(GradeRecord).where(GradeRecord.outlet_id == outlet.id)
-                                                       .order_by(GradeRecord.id))]
-            out["monthly_counts"] = [{"month": m.month, "installs": m.installs, "repairs": m.repairs,
-                                      "others": m.others}
-                                     for m in s.scalars(select(MonthlyCount).where(MonthlyCount.outlet_id == outlet.id)
-                                                        .order_by(MonthlyCount.month))]
-            out["staff"] = self._roster(s, outlet)
-            out["lines"] = [{"product_line": r.product_line, "eligible": r.eligible, "certified": r.certified}
-                            for r in s.scalars(select(LineStatus).where(LineStatus.outlet_id == outlet.id)
-                                               .order_by(LineStatus.product_line))]
-            out["notices"] = [{"kind": n.kind, "text": n.text, "at": AwareView(n).at.isoformat()}
-                              for n in s.scalars(select(Notice).where(Notice.outlet_id == outlet.id).order_by(Notice.id))]
-            today = domain.local_date(utcnow())
-            out["assessment_due"] = bool(outlet.status == OutletState.PROBATION and outlet.probation_until
-                                         and outlet.probation_until <= today)
-            return out
-
-    @staticmethod
-    def _roster(s, outlet):
-        """Staff files: the technicians in the register with their certificates, and the other staff of
-        the registration form."""
-        techs = s.scalars(select(Technician).where(Technician.outlet_id == outlet.id).order_by(Technician.id)).all()
-        certs = {}
-        for c in s.scalars(select(Certificate).where(Certificate.outlet_id == outlet.id)
-                           .order_by(Certificate.valid_until)):
-            certs.setdefault(c.technician_id, []).append(_cert_out.dump(AwareView(c)))
-        roster = [dict(_tech_out.dump(t), position="technician", certificates=certs.get(t.id, [])) for t in techs]
-        for member in (outlet.registration or {}).get("staff") or []:
-            if member.get("position") not in STAFF_TECH_POSITIONS:
-                roster.append({"name": member["name"], "position": member["position"],
-                               "qualification": member.get("qualification")})
-        return roster
+            outlet = get_or_404(uow.session, Outlet, outlet_id, "outlet_id")
+            return queries.outlet_file(uow.session, outlet, domain.local_date(utcnow()))
 
     # ------------------------------------------------------------ technicians
-    def _staff(self, what):
-        principal = self.db.principal
-        if principal.role not in (tenancy.HQ, tenancy.CENTER):
-            raise Forbidden(f"only a center or HQ {what}", {"role": [f"{principal.role} may not"]})
-        return principal
-
     @rpc
     def register_technician(self, payload):
         data = load(TechnicianIn(), payload)
         principal = self._staff("registers technicians")
         self._check_lines(data["skills"], "skills")
-        now = utcnow()
         with self.db.uow(principal) as uow:
-            outlet = uow.session.get(Outlet, data["outlet_id"])
-            if outlet is None:
-                raise ValidationFailed("unknown outlet", {"outlet_id": [f"no outlet {data['outlet_id']!r} you may see"]})
-            tech = uow.session.get(Technician, data["id"])
-            if tech is None:
-                tech = Technician(id=data["id"], tenant_id=outlet.tenant_id, created_at=now, active=True)
-                uow.session.add(tech)
-            moved_from = tech.outlet_id if tech.outlet_id != outlet.id else None
-            tech.outlet_id, tech.name, tech.skills = outlet.id, data["name"], sorted(set(data["skills"]))
-            try:  # an id taken by a technician you may not see: refused here, not at an autoflush below
-                uow.session.flush()
-            except IntegrityError:
-                raise ValidationFailed("technician id already used", {"id": ["already used"]}) from None
-            for cert in uow.session.scalars(select(Certificate).where(Certificate.technician_id == tech.id)):
-                cert.outlet_id = outlet.id
-            uow.session.flush()
-            refresh_lines(uow, outlet, now, self.minimum)
-            if moved_from:
-                old = uow.session.get(Outlet, moved_from)
-                if old is not None:
-                    refresh_lines(uow, old, now, self.minimum)
+            tech = ops.register_technician(uow, data, utcnow(), self.minimum)
             try:
                 uow.commit()
             except IntegrityError:
                 raise ValidationFailed("technician id already used", {"id": ["already used"]}) from None
-            return _tech_out.dump(tech)
+            return queries.technician_out(tech)
 
     @rpc
     def list_technicians(self, query=None):
         q = load(TechnicianQuery(), query or {})
         with self.db.uow() as uow:
-            stmt = select(Technician).order_by(Technician.id)
-            if q.get("outlet_id"):
-                stmt = stmt.where(Technician.outlet_id == q["outlet_id"])
-            techs = uow.session.scalars(stmt).all()
-            certs = {}
-            cstmt = select(Certificate).where(Certificate.technician_id.in_([t.id for t in techs] or [""]))
-            for c in uow.session.scalars(cstmt.order_by(Certificate.valid_until)):
-                certs.setdefault(c.technician_id, []).append(_cert_out.dump(AwareView(c)))
-            out = []
-            for t in techs:
-                row = dict(_tech_out.dump(t), certificates=certs.get(t.id, []))
-                if q.get("product_line") and q["product_line"] not in (t.skills or ()):
-                    continue
-                out.append(row)
-            return out
+            return queries.technicians(uow.session, q)
 
     @rpc
     def get_technician(self, technician_id):
         with self.db.uow() as uow:
-            tech = get_or_404(uow.session, Technician, technician_id, "technician_id")
-            out = _tech_out.dump(tech)
-            out["certificates"] = [_cert_out.dump(AwareView(c)) for c in uow.session.scalars(
-                select(Certificate).where(Certificate.technician_id == tech.id).order_by(Certificate.valid_until))]
-            out["exams"] = [_exam_out.dump(e) for e in uow.session.scalars(
-                select(ExamResult).where(ExamResult.technician_id == tech.id).order_by(ExamResult.taken_on))]
-            return out
-
-    def _check_lines(self, lines, field):
-        unknown = [p for p in lines if p not in self.policies.directory.product_lines]
-        if unknown:
-            raise ValidationFailed("unknown product line", {field: [f"unknown: {', '.join(unknown)}"]})
+            return queries.technician_file(uow.session, get_or_404(uow.session, Technician, technician_id,
+                                                                   "technician_id"))
 
     @rpc
     def record_training(self, payload):
@@ -610,24 +253,14 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         if tenant not in self.policies.directory.centers:
             raise ValidationFailed("unknown tenant", {"tenant_id": ["HQ names the center the session is for"]})
         with self.db.uow(principal) as uow:
-            known = set(uow.session.scalars(select(Technician.id).where(Technician.id.in_(data["attendees"] or [""]),
-                                                                        Technician.tenant_id == tenant)))
-            missing = [a for a in data["attendees"] if a not in known]
-            if missing:
-                raise ValidationFailed("unknown attendees", {"attendees": [f"not in {tenant}: {', '.join(missing)}"]})
-            session = TrainingSession(id=uuid.uuid4().hex, tenant_id=tenant, product_line=data["product_line"],
-                                      title=data["title"], held_on=data["held_on"], trainer=data.get("trainer"),
-                                      location=data.get("location"), attendees=sorted(set(data["attendees"])),
-                                      created_by=principal.user)
-            uow.session.add(session)
+            training = ops.record_training(uow.session, data, tenant, principal.user)
             uow.commit()
-            return _training_out.dump(session)
+            return queries.training_out(training)
 
     @rpc
     def list_trainings(self):
         with self.db.uow() as uow:
-            return [_training_out.dump(t) for t in uow.session.scalars(
-                select(TrainingSession).order_by(TrainingSession.held_on.desc()))]
+            return queries.trainings(uow.session)
 
     @rpc
     def record_exam(self, payload):
@@ -635,87 +268,26 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         data = load(ExamIn(), payload)
         principal = self._staff("records exams")
         self._check_lines([data["product_line"]], "product_line")
-        now = utcnow()
-        today = domain.local_date(now)
-        taken = data.get("taken_on") or today
-        if taken > today:
-            raise ValidationFailed("exam date in the future", {"taken_on": ["must not be after today"]})
-        valid_until = domain.certificate_valid_until(taken)
         pass_mark = data.get("pass_mark") or Decimal(str(self._cfg("CERTIFICATION_PASS_MARK", 60)))
-        passed = domain.exam_passed(data["score"], pass_mark)
-        if passed and domain.is_expired(valid_until, today):
-            raise ValidationFailed("a pass this old gives no valid certificate", {"taken_on": ["more than 2 years ago"]})
         with self.db.uow(principal) as uow:
-            s = uow.session
-            tech = s.get(Technician, data["technician_id"])
-            if tech is None:
-                raise ValidationFailed("unknown technician", {"technician_id": [f"no {data['technician_id']!r}"]})
-            if data.get("session_id"):
-                session = s.get(TrainingSession, data["session_id"])
-                if session is None or session.tenant_id != tech.tenant_id:
-                    raise ValidationFailed("unknown training session", {"session_id": ["no such session"]})
-                if session.product_line != data["product_line"]:
-                    raise ValidationFailed("session for another product line",
-                                           {"session_id": [f"the session trained {session.product_line}"]})
-                if session.attendees and tech.id not in session.attendees:
-                    raise ValidationFailed("technician did not attend",
-                                           {"technician_id": ["not an attendee of the session"]})
-            exam = ExamResult(id=uuid.uuid4().hex, tenant_id=tech.tenant_id, technician_id=tech.id,
-                              outlet_id=tech.outlet_id, product_line=data["product_line"],
-                              session_id=data.get("session_id"), score=data["score"], pass_mark=pass_mark,
-                              passed=passed, taken_on=taken, recorded_by=principal.user, at=now)
-            s.add(exam)
-            out = {"exam": _exam_out.dump(exam), "certificate": None}
-            if passed:
-                for old in s.scalars(select(Certificate).where(Certificate.technician_id == tech.id,
-                                                               Certificate.product_line == data["product_line"],
-                                                               Certificate.status == "valid")):
-                    old.status, old.ended_at, old.reason = "superseded", now, f"renewed by exam {exam.id}"
-                cert = Certificate(id=uuid.uuid4().hex, tenant_id=tech.tenant_id, technician_id=tech.id,
-                                   outlet_id=tech.outlet_id, product_line=data["product_line"], issued_on=taken,
-                                   valid_until=valid_until, status="valid", exam_id=exam.id)
-                s.add(cert)
-                if data["product_line"] not in (tech.skills or ()):
-                    tech.skills = sorted(set(tech.skills or ()) | {data["product_line"]})
-                uow.emit("technician.certified", {"tenant_id": tech.tenant_id, "technician_id": tech.id,
-                                                  "outlet_id": tech.outlet_id, "product_line": cert.product_line,
-                                                  "valid_until": valid_until, "at": now})
-                s.flush()
-                out["certificate"] = _cert_out.dump(cert)
-                CERTIFICATES.labels(self.name, tech.tenant_id, "certified").inc()
-            self._refresh_outlet(uow, tech.outlet_id, now)
+            exam, cert = ops.record_exam(uow, data, principal.user, pass_mark, utcnow(), self.minimum)
+            out = {"exam": queries.exam_out(exam),
+                   "certificate": queries.certificate_out(cert) if cert is not None else None}
             uow.commit()
-            return out
+        if cert is not None:
+            CERTIFICATES.labels(self.name, cert.tenant_id, "certified").inc()
+        return out
 
     @rpc
     def revoke_certificate(self, payload):
         data = load(RevokeCertificateIn(), payload)
         principal = self._staff("revokes certificates")
-        now = utcnow()
         with self.db.uow(principal) as uow:
             tech = get_or_404(uow.session, Technician, data["technician_id"], "technician_id")
-            certs = uow.session.scalars(select(Certificate).where(Certificate.technician_id == tech.id,
-                                                                  Certificate.product_line == data["product_line"],
-                                                                  Certificate.status == "valid")).all()
-            if not certs:
-                raise InvalidTransition("no valid certificate to revoke",
-                                        {"product_line": [f"{tech.id} holds no valid {data['product_line']} certificate"]})
-            for cert in certs:
-                cert.status, cert.ended_at, cert.reason = "revoked", now, data["reason"]
-            uow.emit("technician.revoked", {"tenant_id": tech.tenant_id, "technician_id": tech.id,
-                                            "outlet_id": tech.outlet_id, "product_line": data["product_line"],
-                                            "valid_until": None, "at": now})
-            CERTIFICATES.labels(self.name, tech.tenant_id, "revoked").inc()
-            uow.session.flush()
-            self._refresh_outlet(uow, tech.outlet_id, now)
+            certs = ops.revoke_certificates(uow, tech, data["product_line"], data["reason"], utcnow(), self.minimum)
             uow.commit()
-            return [_cert_out.dump(AwareView(c)) for c in certs]
-
-    def _refresh_outlet(self, uow, outlet_id, now):
-        if outlet_id:
-            outlet = uow.session.get(Outlet, outlet_id)
-            if outlet is not None:
-                refresh_lines(uow, outlet, now, self.minimum)
+            CERTIFICATES.labels(self.name, tech.tenant_id, "revoked").inc()
+            return [queries.certificate_out(c) for c in certs]
 
     # ------------------------------------------------------------ certificate expiry timer
     @timer_once("CERTIFICATION_CHECK_SECONDS", 300)  # on one replica at a time (shared.leases)
@@ -732,43 +304,16 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
 
     def _check_certificates(self, now):
         """Expire certificates past their date (the tenant's calendar date), remind 30 days ahead."""
-        principal = tenancy.service_principal(self.name)
-        today = domain.local_date(now)
         remind = int(self._cfg("CERTIFICATION_REMINDER_DAYS", domain.REMINDER_DAYS))
-        expired = reminded = 0
-        with self.db.uow(principal) as uow:
-            s = uow.session
-            outlets = set()
-            for cert in s.scalars(select(Certificate).where(Certificate.status == "valid",
-                                                            Certificate.valid_until < today).limit(2000)):
-                cert.status, cert.ended_at, cert.reason = "expired", now, "not renewed within 2 years"
-                uow.emit("technician.expired", {"tenant_id": cert.tenant_id, "technician_id": cert.technician_id,
-                                                "outlet_id": cert.outlet_id, "product_line": cert.product_line,
-                                                "valid_until": cert.valid_until, "at": now})
-                CERTIFICATES.labels(self.name, cert.tenant_id, "expired").inc()
-                outlets.add(cert.outlet_id)
-                expired += 1
-            for cert in s.scalars(select(Certificate).where(
-                    Certificate.status == "valid", Certificate.reminded_at.is_(None),
-                    Certificate.valid_until <= today + timedelta(days=remind)).limit(2000)):
-                if not domain.is_expiring(cert.valid_until, today, remind):
-                    continue
-                cert.reminded_at = now
-                uow.emit("technician.expiring", {"tenant_id": cert.tenant_id, "technician_id": cert.technician_id,
-                                                 "outlet_id": cert.outlet_id, "product_line": cert.product_line,
-                                                 "valid_until": cert.valid_until, "at": now})
-                CERTIFICATES.labels(self.name, cert.tenant_id, "expiring").inc()
-                reminded += 1
-            s.flush()
-            changes = 0
-            for outlet_id in outlets - {None}:
-                outlet = s.get(Outlet, outlet_id)
-                if outlet is not None:
-                    changes += len(refresh_lines(uow, outlet, now, self.minimum))
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            summary, counted = ops.check_certificates(uow, now, remind, self.minimum)
             uow.commit()
-        if expired or reminded:
-            log.info("certificates: %d expired, %d reminded, %d line changes", expired, reminded, changes)
-        return {"expired": expired, "reminded": reminded, "line_changes": changes, "date": today.isoformat()}
+        for (tenant, event), n in counted.items():
+            CERTIFICATES.labels(self.name, tenant, event).inc(n)
+        if summary["expired"] or summary["reminded"]:
+            log.info("certificates: %d expired, %d reminded, %d line changes", summary["expired"],
+                     summary["reminded"], summary["line_changes"])
+        return summary
 
     # ------------------------------------------------------------ network planning
     @rpc
@@ -779,50 +324,5 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         principal = self._staff("sees network planning")
         capacity = q.get("capacity") or int(self._cfg("CERTIFICATION_OUTLET_CAPACITY", 1000))
         with self.db.uow(principal) as uow:
-            s = uow.session
-            stmt = select(InstalledBase)
-            ostmt = select(Outlet.id, Outlet.tenant_id, Outlet.province, Outlet.city).where(
-                Outlet.status.in_(domain.OPERATING + domain.REVOCATION_REVIEW))
-            if q.get("tenant_id"):
-                stmt = stmt.where(InstalledBase.tenant_id == q["tenant_id"])
-                ostmt = ostmt.where(Outlet.tenant_id == q["tenant_id"])
-            base = [{"tenant_id": r.tenant_id, "province": r.province, "city": r.city, "district": r.district,
-                     "model": r.model, "installed": r.installed, "planned_sales": r.planned_sales}
-                    for r in s.scalars(stmt)]
-            rates = {r.model: r.rate for r in s.scalars(select(RepairRate))}
-            outlets = [tuple(r) for r in s.execute(ostmt)]
-        areas = domain.network_plan(base, rates, outlets, capacity)
-        rows = [a.as_dict() for a in areas]
-        if q.get("gaps_only"):
-            rows = [r for r in rows if r["gap"] > 0]
-        return {"capacity": capacity, "areas": rows,
-                "totals": {"yearly_repairs": sum(r["yearly_repairs"] for r in rows),
-                           "outlets_needed": sum(r["outlets_needed"] for r in rows),
-                           "outlets_current": sum(r["outlets_current"] for r in rows),
-                           "short": sum(max(r["gap"], 0) for r in rows)}}
-
-    # ------------------------------------------------------------ helpers
-    @staticmethod
-    def _dump(outlet):
-        return _outlet_out.dump(AwareView(outlet))
-
-
-def _jsonable(value):
-    """Dates and Decimals inside JSON columns as strings."""
-    from datetime import date, datetime
-
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _only_reservations(items):
-    """Open items that are all parts reservations (dispatch's release of the outlet's visits lets
-    them go): worth asking again without waiting for anyone."""
-    return bool(items) and all(i.get("kind") == "reservation" for i in items)
+            base, rates, outlets = queries.network_inputs(uow.session, q.get("tenant_id"))
+        return domain.plan_report(domain.network_plan(base, rates, outlets, capacity), capacity, q.get("gaps_only"))

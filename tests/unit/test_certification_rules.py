@@ -100,3 +100,15 @@ def test_staff_technicians_get_their_ids_in_form_order():
 def test_jsonable_turns_dates_and_decimals_into_text():
     value = {"a": [date(2026, 1, 2), Decimal("1.50")], "b": (AT,), "c": None, "d": 3}
     assert domain.jsonable(value) == {"a": ["2026-01-02", "1.50"], "b": [AT.isoformat()], "c": None, "d": 3}
+
+
+def test_plan_report_totals_and_gaps_only():
+    base = [{"tenant_id": "C01", "province": "湖北省", "city": "武汉市", "district": "洪山区", "model": "M",
+             "installed": 1500, "planned_sales": 0}]
+    outlets = [("C01-O01", "C01", "湖北省", "宜昌市"), ("C01-O02", "C01", "湖北省", "宜昌市")]
+    areas = domain.network_plan(base, {"M": Decimal("1")}, outlets, 1000)
+    report = domain.plan_report(areas, 1000)
+    assert report["totals"] == {"yearly_repairs": 1500, "outlets_needed": 2, "outlets_current": 2, "short": 2}
+    gaps = domain.plan_report(areas, 1000, gaps_only=True)
+    assert [a["city"] for a in gaps["areas"]] == ["武汉市"] and gaps["capacity"] == 1000
+    assert gaps["totals"]["outlets_current"] == 0  # the surplus city is left out
