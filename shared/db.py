@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import String, create_engine, event, false, true
+from sqlalchemy import String, create_engine, event, false, inspect, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
 
 from shared import clock, tenancy
 from shared.clock import as_utc
 from shared.config import database_url
-from shared.errors import TenancyViolation
+from shared.errors import NotFound, TenancyViolation, ValidationFailed
+from shared.outbox import OutboxRelay, RequestRecords, infra_metadata
+from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +157,6 @@ def _check_writes(session, flush_context, instances):
 
 
 def _history(obj, attr):
-    from sqlalchemy import inspect
-
     return inspect(obj).attrs[attr].history
 
 
@@ -178,40 +178,36 @@ def make_engine(url: str, **kw) -> Engine:
 
 
 class Store:
-    """One service's database: engine, session factory, schema management, outbox relay hook."""
+    """One service's database: engine, scoped sessions, units of work, schema management, the
+    record of requests carried out, outbox relay hook."""
 
     def __init__(self, service_name: str, url: str, metadata, migrations_package: str | None = None):
-        from shared import outbox
-
         self.service_name = service_name
         self.url = url
         self.metadata = metadata
         self.migrations_package = migrations_package
         self.engine = make_engine(url)
         self.sessions = sessionmaker(bind=self.engine, class_=ScopedSession, expire_on_commit=False)
-        self.outbox = outbox
         self.on_commit_hooks = []
         self._scoped_classes = None
         # SQLite has one writer at a time and waits for the lock in C (busy_timeout), which
         # blocks the whole eventlet hub, including the greenthread that holds the lock. Units
         # of work on SQLite therefore take turns on a green (cooperative) lock instead.
         self.write_lock = threading.RLock() if url.startswith("sqlite") else None
-        self.requests = outbox.RequestRecords(self)
+        self.requests = RequestRecords(self)
 
     def write_turn(self):
         """The SQLite writers' green lock (a no-op on PostgreSQL)."""
-        from contextlib import nullcontext
-
         return self.write_lock if self.write_lock is not None else nullcontext()
 
     def create_schema(self):
-        from shared import migrations, outbox
-
         if self.migrations_package:
+            from shared import migrations  # Alembic, only for a service with migrations
+
             migrations.upgrade(self.engine, self.migrations_package)
         else:
             self.metadata.create_all(self.engine)
-            outbox.infra_metadata.create_all(self.engine)
+            infra_metadata.create_all(self.engine)
 
     @property
     def scoped_classes(self):
@@ -219,19 +215,23 @@ class Store:
             self._scoped_classes = scoped_classes_of(self.metadata)
         return self._scoped_classes
 
-    @contextmanager
-    def session(self, principal: tenancy.Principal):
+    def open_session(self, principal: tenancy.Principal) -> ScopedSession:
+        """A new session acting as `principal`, scoped to this service's tenant-owned models
+        (the caller closes it; `session` and the unit of work do)."""
         session = self.sessions()
         session.info["principal"] = principal
         session.info["scoped_classes"] = self.scoped_classes
+        return session
+
+    @contextmanager
+    def session(self, principal: tenancy.Principal):
+        session = self.open_session(principal)
         try:
             yield session
         finally:
             session.close()
 
-    def uow(self, principal, context_data=None, request_claim=None):
-        from shared.outbox import UnitOfWork
-
+    def uow(self, principal, context_data=None, request_claim=None) -> UnitOfWork:
         return UnitOfWork(self, principal, context_data or {}, request_claim)
 
     def committed(self):
@@ -255,8 +255,6 @@ class Database(DependencyProvider):
         self.relay = None
 
     def setup(self):
-        from shared.outbox import OutboxRelay
-
         service = self.container.service_name
         url = database_url(self.container.config, service)
         self.store = Store(service, url, self.metadata, self.migrations_package)
@@ -326,8 +324,6 @@ class AwareView:
 def get_or_404(session, model, key, field: str):
     """The row of `model` with primary key `key` that the caller may see, else NotFound
     (another tenant's row is simply not found)."""
-    from shared.errors import NotFound, ValidationFailed
-
     if not isinstance(key, str) or not key:
         raise ValidationFailed(f"invalid {field}", {field: ["must be a non-empty string"]})
     row = session.get(model, key)

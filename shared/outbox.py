@@ -1,28 +1,31 @@
-"""Transactional outbox, unit of work and idempotent consumption.
+"""Transactional outbox: the infrastructure tables every service's database has, the record
+of RPC requests carried out, and the relay that publishes committed events.
 
 A state change and the events it causes are written in one database transaction
-(the events as rows of ``outbox``). After commit the relay publishes them to the
-service's nameko events exchange with publisher confirms and marks them published.
-If the broker is down the rows wait; if the process dies between publish and mark,
+(the events as rows of ``outbox``, by the unit of work: `shared.uow`). After commit the relay
+publishes them to the service's nameko events exchange with publisher confirms and marks them
+published. If the broker is down the rows wait; if the process dies between publish and mark,
 the event goes out again and consumers drop it by its id (``processed_messages``).
+
+It knows the store only by what it offers (`engine`, `write_turn`, `requests`), so this module
+imports neither `shared.db` nor `shared.uow`.
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
-import uuid
+from datetime import timedelta
 
-import eventlet
 import amqp
+import eventlet
 from kombu import Connection
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, select, update, delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, delete, select, update
 
-from shared import events as catalogue
-from shared import metrics
-from shared.db import utcnow
+from shared import clock, metrics
+from shared.broker import BROKER_ERRORS, BROKER_RECONNECTS
+from shared.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -68,105 +71,10 @@ EVENT_VERSION_KEY = "event_version"
 EVENT_AT_KEY = "event_at"
 
 
-def _next_seq():
+def next_seq():
+    """The ``seq`` of a new outbox row: microseconds since the epoch."""
     # time-ordered; ties broken by insertion order within the same microsecond are harmless
     return time.time_ns() // 1000
-
-
-class UnitOfWork:
-    """``with store.uow(principal) as uow: ...; uow.emit(...); uow.commit()``.
-
-    Leaving the block without `commit` rolls everything back, events included.
-    """
-
-    def __init__(self, store, principal, context_data, request_claim=None):
-        self.store = store
-        self.principal = principal
-        self.context_data = context_data
-        self.session = None
-        self.committed = False
-        self.emitted = []
-        # (request_id, request_hash, on_claimed): the RPC request this unit of work carries out;
-        # recorded with the work so that a redelivered or retried request finds it done
-        self.request_claim = request_claim
-
-    def __enter__(self):
-        self._lock = self.store.write_lock
-        if self._lock is not None:
-            self._lock.acquire()
-        self.session = self.store.sessions()
-        self.session.info["principal"] = self.principal
-        self.session.info["scoped_classes"] = self.store.scoped_classes
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if not self.committed:
-                self.session.rollback()
-        finally:
-            self.session.close()
-            if self._lock is not None:
-                self._lock.release()
-
-    def emit(self, event_type: str, payload: dict) -> str:
-        """Record `event_type` with `payload` to be published once this unit commits."""
-        body = catalogue.dump(event_type, payload)
-        event_id = uuid.uuid4().hex
-        headers = {k: v for k, v in self.context_data.items() if v is not None}
-        headers[EVENT_ID_KEY] = event_id
-        headers[EVENT_VERSION_KEY] = catalogue.CATALOGUE[event_type].version
-        headers[EVENT_AT_KEY] = round(time.time(), 3)  # for the consumers' queue-lag metric
-        self.session.execute(outbox_table.insert().values(
-            id=event_id, seq=_next_seq(), event_type=event_type,
-            payload=json.dumps(body, ensure_ascii=False, default=str),
-            headers=json.dumps(headers, default=str), created_at=utcnow(), attempts=0,
-        ))
-        self.emitted.append((event_type, event_id))
-        return event_id
-
-    def already_processed(self, message_id: str | None, consumer: str) -> bool:
-        """True if `message_id` was handled by `consumer` before; otherwise claims it in
-        this transaction (so the claim commits or rolls back with the work)."""
-        if not message_id:
-            return False
-        row = self.session.execute(
-            select(processed_table.c.message_id).where(
-                processed_table.c.message_id == message_id,
-                processed_table.c.consumer == consumer)).first()
-        if row is not None:
-            return True
-        self.session.execute(processed_table.insert().values(
-            message_id=message_id, consumer=consumer, processed_at=utcnow()))
-        return False
-
-    def commit(self):
-        claim = self.request_claim
-        if claim is not None and not (self.emitted or self.session.new or self.session.dirty
-                                      or self.session.deleted or self.session.info.get("wrote")):
-            claim = None  # a unit of work that changed nothing carries out nothing to repeat
-        if claim is not None:
-            request_id, request_hash, _ = claim
-            self.session.execute(processed_requests_table.insert().values(
-                request_id=request_id, request_hash=request_hash or "", created_at=utcnow()))
-        try:
-            self.session.commit()
-        except IntegrityError as exc:
-            self.session.rollback()
-            if claim is not None and "processed_requests" in str(exc):
-                from shared.errors import Conflict
-
-                raise Conflict("the same request is being carried out by another attempt; try again shortly",
-                               {"Idempotency-Key": ["a request with this key is in progress"]}) from None
-            raise
-        self.committed = True
-        if claim is not None:
-            self.request_claim = None
-            claim[2]()
-        if self.emitted:
-            self.store.committed()
-
-    def rollback(self):
-        self.session.rollback()
 
 
 class RequestRecords:
@@ -181,8 +89,6 @@ class RequestRecords:
     def answer(self, request_id: str, request_hash: str):
         """None if the request was never carried out, else ``(result, error)``: the kept
         answer, or a Conflict (another body under the same key, or still in progress)."""
-        from shared.errors import Conflict
-
         with self.store.engine.connect() as conn:
             row = conn.execute(select(processed_requests_table).where(
                 processed_requests_table.c.request_id == request_id)).first()
@@ -204,9 +110,7 @@ class RequestRecords:
                          .where(processed_requests_table.c.request_id == request_id).values(result=text))
 
     def purge(self, conn):
-        from datetime import timedelta
-
-        cutoff = utcnow() - timedelta(seconds=self.keep_seconds)
+        cutoff = clock.now() - timedelta(seconds=self.keep_seconds)
         conn.execute(delete(processed_requests_table).where(processed_requests_table.c.created_at < cutoff))
 
 
@@ -337,8 +241,6 @@ class OutboxRelay:
                 if sent < self.batch_size:
                     self._wait(self.poll_seconds)
             except Exception as exc:  # broker away or database busy: wait and try again
-                from shared.broker import BROKER_ERRORS, BROKER_RECONNECTS
-
                 if isinstance(exc, BROKER_ERRORS):
                     BROKER_RECONNECTS.labels(self.service_name, "outbox-relay").inc()
                 log.warning("outbox relay of %s paused (retrying in %.1f s): %s", self.service_name, backoff, exc,
@@ -390,7 +292,7 @@ class OutboxRelay:
     def _mark(self, conn, ids):
         if ids:
             conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids))
-                         .values(published_at=utcnow()))
+                         .values(published_at=clock.now()))
 
     def _purge(self, force=False):
         """Every 10 minutes: published rows older than `keep_published_seconds` and request
@@ -399,9 +301,7 @@ class OutboxRelay:
         if not force and now - self._last_purge < 600:
             return
         self._last_purge = now
-        from datetime import timedelta
-
-        cutoff = utcnow() - timedelta(seconds=self.keep_published_seconds)
+        cutoff = clock.now() - timedelta(seconds=self.keep_published_seconds)
         with self.store.write_turn(), self.store.engine.begin() as conn:
             conn.execute(delete(outbox_table).where(outbox_table.c.published_at < cutoff))
             self.store.requests.purge(conn)
