@@ -110,3 +110,32 @@ def test_wished_day_opens_the_window():
     assert domain.wished_day_start(NOW + timedelta(hours=2), NOW) is None  # today: no hold
     assert domain.wished_day_start(NOW - timedelta(days=3), NOW) is None
     assert domain.wished_day_start(None, NOW) is None
+
+
+def test_late_risk():
+    soon, later = NOW + timedelta(hours=3), NOW + timedelta(hours=5)
+    for status in (domain.VisitStatus.UNPLANNED, domain.VisitStatus.UNASSIGNABLE):
+        assert domain.late_risk(status, soon, None, NOW) and not domain.late_risk(status, later, None, NOW)
+        assert not domain.late_risk(status, None, None, NOW)
+    scheduled = domain.VisitStatus.SCHEDULED
+    assert domain.late_risk(scheduled, soon, soon + timedelta(minutes=1), NOW)
+    assert not domain.late_risk(scheduled, soon, soon, NOW) and not domain.late_risk(scheduled, soon, None, NOW)
+    assert not domain.late_risk(domain.VisitStatus.STARTED, NOW - timedelta(hours=1), NOW, NOW)
+    assert domain.onsite_on_time(None, NOW) and domain.onsite_on_time(NOW, NOW)
+    assert not domain.onsite_on_time(NOW, NOW + timedelta(seconds=1))
+
+
+def test_outlet_change_withdraws_what_the_outlet_may_no_longer_take():
+    blocked, withdrawal = domain.outlet_change("outlet.suspended", "suspended", None, None, {"注塑机"})
+    assert blocked is None and withdrawal.lines is None and withdrawal.reason == "outlet_suspended"
+    assert withdrawal.covers("数控车床") and withdrawal.covers(None)
+    assert domain.outlet_change("outlet.effective", "effective", None, None, set()) == (None, None)
+    # a line it may no longer take: that line only, and the line stays blocked
+    blocked, withdrawal = domain.outlet_change("outlet.line_eligibility", "effective", "数控车床", False, {"注塑机"})
+    assert blocked == ["数控车床", "注塑机"] and withdrawal.lines == ("数控车床",)
+    assert withdrawal.reason == "line_ineligible:数控车床" and not withdrawal.covers("注塑机")
+    blocked, withdrawal = domain.outlet_change("outlet.line_eligibility", "probation", "注塑机", True, {"注塑机"})
+    assert blocked == [] and withdrawal is None
+    # suspended outweighs a line event; a line event without a line changes no lines
+    blocked, withdrawal = domain.outlet_change("outlet.line_eligibility", "revoked", None, False, {"注塑机"})
+    assert blocked is None and withdrawal.lines is None and withdrawal.reason == "outlet_revoked"

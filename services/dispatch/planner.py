@@ -1,0 +1,290 @@
+"""The planner: which tenant to re-plan, by which replica, and the re-plan itself.
+
+Replicas: what needs planning is kept in the database (`planstate`: a change records its
+tenant's request in its own transaction), every replica's tick looks there, and a tenant is
+planned by one replica at a time, the holder of its lease ``plan:<tenant>`` (shared.leases),
+which writes its plan only while it still holds that lease (checked in the writing transaction).
+
+A re-plan reads the tenant's technicians, outlets and open visits (`planning_input`), builds
+the routing problem (`planning.build_problem`), solves it in a child process (`solver_worker`,
+so the service keeps answering while OR-Tools works) and writes the plan (`apply_plan`).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import time as _time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import eventlet
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.dispatch import domain, en_route, operations, planning, planstate, queries
+from services.dispatch.domain import LOCAL_TZ, OPEN_VISIT, VisitStatus
+from services.dispatch.models import PlanRun, Visit
+from services.dispatch.solver_worker import run_in_child
+from shared import metrics, tenancy
+from shared.db import as_utc, utcnow
+from shared.leases import Held, Leases, replica_id, wait_for_lease
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """A re-plan's lease passed to another replica before its plan was written."""
+
+
+@dataclass(frozen=True)
+class PlannerSettings:
+    """The planner's configuration (config.yml, DISPATCH_* and PROBATION_MAX_JOBS)."""
+
+    time_limit: float = 5.0        # solve time per re-plan (s)
+    workers: int = 2               # parallel searches
+    warm_start: bool = True        # worker 0 starts from the greedy insertion
+    horizon_days: int = 6          # working days planned ahead
+    freeze_minutes: float = 120    # visits due this soon keep their technician-day
+    target_hours: float = 4        # soft service target after a visit becomes available
+    probation_max_jobs: int = 5    # open jobs of an outlet on probation when its agreement names none
+    batch_seconds: float = 2.0     # new requests batched per tenant
+    reopt_seconds: float = 900.0   # periodic re-plan
+
+    @classmethod
+    def from_config(cls, config) -> PlannerSettings:
+        return cls(time_limit=float(config.get("DISPATCH_TIME_LIMIT", 5.0)),
+                   workers=int(config.get("DISPATCH_WORKERS", 2)),
+                   warm_start=config.get("DISPATCH_WARM_START", True),
+                   horizon_days=int(config.get("DISPATCH_HORIZON_DAYS", 6)),
+                   freeze_minutes=float(config.get("DISPATCH_FREEZE_MINUTES", 120)),
+                   target_hours=float(config.get("DISPATCH_TARGET_HOURS", 4)),
+                   probation_max_jobs=int(config.get("PROBATION_MAX_JOBS", 5)),
+                   batch_seconds=float(config.get("DISPATCH_BATCH_SECONDS", 2.0)),
+                   reopt_seconds=float(config.get("DISPATCH_REOPT_SECONDS", 900.0)))
+
+    @property
+    def due_rule(self) -> tuple[float, float]:
+        return self.batch_seconds, self.reopt_seconds
+
+    @property
+    def lease_seconds(self) -> float:
+        """The tenant's lease lasts this long unless renewed (every third of it while solving):
+        how long a replica that died while planning keeps others from planning that tenant."""
+        return max(20.0, 2 * self.time_limit)
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    """What a worker's re-plan works with."""
+
+    db: object          # the worker's database (shared.db.WorkerDb)
+    policies: object    # the tenants' directory and calendars (shared.dependencies.PolicyProvider)
+    travel: object      # shared.geo.TravelModel
+    settings: PlannerSettings
+    service: str = "dispatch"
+
+
+class Planner:
+    """One replica's planning state: its id, its leases, and the tenants it is solving now
+    (which tenants need a plan is in the database: `planstate`)."""
+
+    def __init__(self, service_name="dispatch"):
+        self.replica = replica_id(service_name)
+        self.solving = set()
+        self.leases = None
+        self._attempts = itertools.count(1)
+
+    def leases_of(self, store):
+        if self.leases is None:
+            self.leases = Leases(store)
+        return self.leases
+
+    def attempt_holder(self):
+        """Each re-plan attempt holds the tenant's lease under its own name, so that two
+        attempts of the same replica exclude each other as well."""
+        return f"{self.replica}#{next(self._attempts)}"[:128]
+
+    def tick(self, ctx: PlanningContext):
+        """Plan every tenant due now that this replica is not solving already."""
+        rule = ctx.settings.due_rule
+        with ctx.db.store.engine.connect() as conn:
+            due = planstate.due(conn, *rule)
+        for tenant, trigger in due:
+            if tenant not in self.solving:
+                self.plan_tenant(ctx, tenant, trigger=trigger, due_rule=rule)
+
+    def plan_now(self, ctx: PlanningContext, tenant: str) -> dict:
+        """A dispatcher's re-plan. A plan already being solved (the batch timer's, here or on
+        another replica) may predate the caller's change (a pin): wait for it, then plan again,
+        rather than answer "skipped"."""
+        give_up = _time.monotonic() + 3 * ctx.settings.time_limit + 60
+        while tenant in self.solving and _time.monotonic() < give_up:
+            eventlet.sleep(0.1)
+        return self.plan_tenant(ctx, tenant, trigger="manual", give_up_at=give_up)
+
+    def plan_tenant(self, ctx: PlanningContext, tenant, trigger, give_up_at=None, due_rule=None):
+        """Plan `tenant` on this replica if it can take the tenant's lease (waiting for it until
+        monotonic `give_up_at` when given; else skipping a tenant another replica is planning).
+        `due_rule` (the tick's): once the lease is held the tenant must still be due, since
+        another replica may have planned it meanwhile."""
+        if tenant in self.solving:
+            return {"tenant_id": tenant, "skipped": "already solving"}
+        store = ctx.db.store
+        leases = self.leases_of(store)
+        lease, holder, ttl = f"plan:{tenant}", self.attempt_holder(), ctx.settings.lease_seconds
+        self.solving.add(tenant)
+        try:
+            taken = (leases.try_acquire(lease, holder, ttl) if give_up_at is None
+                     else wait_for_lease(leases, lease, holder, ttl, give_up_at))
+            if not taken:
+                return {"tenant_id": tenant, "skipped": "being planned by another replica"}
+            with Held(leases, lease, holder, ttl):  # renewed while solving, released at the end
+                if due_rule is not None:
+                    with store.engine.connect() as conn:
+                        if tenant not in dict(planstate.due(conn, *due_rule)):
+                            return {"tenant_id": tenant, "skipped": "planned meanwhile"}
+                with store.write_turn(), store.engine.begin() as conn:
+                    planstate.begin(conn, tenant, holder)
+                again = False
+                try:
+                    return self._solve_and_apply(ctx, tenant, trigger, lease, holder, ttl)
+                except StaleDataError:  # a visit changed while the plan was written: plan again soon
+                    again = True
+                    raise
+                except LeaseLost as exc:
+                    log.warning("plan of %s not written: %s", tenant, exc)
+                    return {"tenant_id": tenant, "skipped": "planned by another replica"}
+                finally:
+                    with store.write_turn(), store.engine.begin() as conn:
+                        planstate.finish(conn, tenant, holder, again=again)  # no-op once written
+        finally:
+            self.solving.discard(tenant)
+
+    def _solve_and_apply(self, ctx: PlanningContext, tenant, trigger, lease, holder, ttl):
+        """Build the tenant's problem, solve it in a child process, apply the plan."""
+        settings = ctx.settings
+        started = utcnow()
+        t0 = _time.monotonic()
+        principal = tenancy.service_principal(ctx.service, tenant)
+        now = utcnow()
+        with ctx.db.uow(principal) as uow:
+            operations.seed_outlets(uow, ctx.policies.directory, tenant)
+            uow.commit()
+        with ctx.db.uow(principal) as uow:
+            inp, views = planning_input(uow.session, tenant, now, settings, ctx.policies.clock.calendar, ctx.travel)
+        if not inp.problem.visits and not inp.excluded:
+            return {"tenant_id": tenant, "visits": 0}
+        plan = None
+        if inp.problem.visits:
+            plan = run_in_child(inp.problem, settings.time_limit, settings.workers,
+                                initial_routes="greedy" if settings.warm_start else None)
+        assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
+        dropped.update(inp.excluded)
+        seconds = _time.monotonic() - t0
+        with ctx.db.uow(principal) as uow:
+            # written only while this attempt still holds the tenant's lease, checked in this very
+            # transaction (on PostgreSQL the lease row stays locked until it commits)
+            if not self.leases.renew(lease, holder, ttl, executor=uow.session):
+                raise LeaseLost(f"lease {lease} of {holder} expired and was taken while solving")
+            result = apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger,
+                                len(inp.problem.vehicles), len(views), holder)
+            planstate.finish(uow.session, tenant, holder)
+            uow.commit()
+        metrics.SOLVER_SECONDS.labels(ctx.service, tenant).observe(seconds)
+        return result
+
+
+class PlannerState(DependencyProvider):
+    """The replica's `Planner`, the same object for every worker of the service container."""
+
+    def setup(self):
+        self.planner = Planner(self.container.service_name)
+
+    def get_dependency(self, worker_ctx):
+        return self.planner
+
+
+def planning_input(session, tenant, now, settings: PlannerSettings, calendar, travel):
+    """The tenant's routing problem as it stands `now` (and the visits it was built from)."""
+    freeze = timedelta(minutes=settings.freeze_minutes)
+    day_start = domain.local_day_start(now.astimezone(LOCAL_TZ).date())
+    today = en_route.today_states(queries.visits_started_since(session, tenant, day_start), now)
+    first = queries.first_visits_between(session, tenant, day_start, day_start + timedelta(days=1))
+    en_route_ids, redirectable = set(), set()
+    if first:
+        homes = queries.technician_homes(session, first)
+        en_route_ids, redirectable = en_route.drives_under_way(first, homes, today, now, travel)
+    outlet_rows = queries.outlet_states(session, tenant)
+    states = {s.outlet_id: s.status for s in outlet_rows}
+    blocked = {s.outlet_id: set(s.blocked_lines or ()) for s in outlet_rows}
+    # a product line its outlet may not take (too few certified technicians) is no skill today
+    techs = [operations.tech_view(t, today.get(t.id), blocked.get(t.outlet_id))
+             for t in queries.active_technicians(session, tenant)]
+    started_by_outlet = queries.started_by_outlet(session, tenant)
+    # an outlet on probation holds at most its job limit of open jobs: the started ones count
+    # against it, the rest is a limit across all its technician-days in the plan
+    outlet_limits = {s.outlet_id: (s.job_limit if s.job_limit is not None else settings.probation_max_jobs)
+                     - started_by_outlet.get(s.outlet_id, 0)
+                     for s in outlet_rows if s.status == "probation"}
+    probation_full = {o for o, left in outlet_limits.items() if left <= 0}
+    views = []
+    for v in queries.open_visits(session, tenant):
+        if v.lat is None or v.lon is None or v.id in en_route_ids:
+            continue
+        frozen = None
+        arrival = as_utc(v.planned_arrival)
+        if v.status == VisitStatus.SCHEDULED and arrival is not None and arrival <= now + freeze \
+                and v.id not in redirectable:
+            frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
+        views.append(domain.VisitView(
+            id=v.id, product_line=v.product_line, kind=v.kind, priority=v.priority, lat=v.lat, lon=v.lon,
+            due=as_utc(v.onsite_due), window_start=as_utc(v.window_start), service_minutes=v.service_minutes,
+            pinned_technician_id=v.pinned_technician_id, frozen_vehicle=frozen, current_outlet_id=v.outlet_id))
+    inp = planning.build_problem(views, techs, states, probation_full, now, calendar, travel, settings.horizon_days,
+                                 outlet_limits=outlet_limits, serve_within_minutes=60.0 * settings.target_hours)
+    return inp, views
+
+
+def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits, holder=None):
+    """Write a solved plan: each assignment schedules its visit (visit.scheduled when it changed),
+    each dropped visit becomes unassignable with its reason; visits started, completed or
+    cancelled while solving are left alone. Recorded as a plan run, whose summary is returned."""
+    run = PlanRun(tenant_id=tenant, started_at=started, seconds=seconds, visits=n_visits, vehicles=vehicles,
+                  scheduled=0, dropped=len(dropped), late=0, planned_km=0.0, trigger=trigger, holder=holder)
+    uow.session.add(run)
+    uow.session.flush()  # its id marks the visits this plan places
+    visits = {v.id: v for v in uow.session.scalars(select(Visit).where(
+        Visit.id.in_([a.visit_id for a in assignments] + list(dropped))))}
+    scheduled = late = 0
+    km = 0.0
+    for a in assignments:
+        visit = visits.get(a.visit_id)
+        if visit is None or visit.status not in OPEN_VISIT:
+            continue  # started, completed or cancelled while we were solving
+        scheduled += 1
+        km += a.km
+        late += a.late_minutes > 0
+        arrival = as_utc(visit.planned_arrival)
+        changed = (visit.status != VisitStatus.SCHEDULED or visit.technician_id != a.technician_id
+                   or arrival is None or abs((arrival - a.arrival).total_seconds()) > 60
+                   or visit.route_order != a.order)
+        visit.status, visit.technician_id, visit.outlet_id = VisitStatus.SCHEDULED, a.technician_id, a.outlet_id
+        visit.planned_arrival, visit.route_order, visit.planned_km = a.arrival, a.order, a.km
+        visit.unassignable_reason, visit.plan_run_id = None, run.id
+        if changed:
+            uow.emit("visit.scheduled", operations.visit_event(visit))
+    for visit_id, reason in dropped.items():
+        visit = visits.get(visit_id)
+        if visit is None or visit.status not in OPEN_VISIT:
+            continue
+        visit.plan_run_id = run.id
+        if visit.status != VisitStatus.UNASSIGNABLE or visit.unassignable_reason != reason:
+            visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, reason[:128]
+            visit.technician_id = visit.outlet_id = visit.planned_arrival = None
+            visit.route_order = visit.planned_km = None
+            uow.emit("visit.unassignable", operations.visit_event(visit, reason=reason[:128]))
+    run.scheduled, run.late, run.planned_km = scheduled, late, round(km, 2)
+    run.finished_at = utcnow()
+    return {"tenant_id": tenant, "visits": n_visits, "scheduled": scheduled, "unassignable": len(dropped),
+            "late": late, "planned_km": round(km, 2), "seconds": round(seconds, 2)}
