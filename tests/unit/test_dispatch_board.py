@@ -1,90 +1,28 @@
 """The dispatch board is filtered, counted and paged by the database (services/dispatch/queries.py,
 here on SQLite) with the same answer as the rule applied visit by visit (`domain.late_risk`)."""
-import itertools
-from datetime import datetime, timedelta, timezone
-
 import pytest
 from sqlalchemy import event
 
-from services.dispatch import domain, queries
 from services.dispatch.domain import VisitStatus
-from services.dispatch.models import Base, Visit
-from shared.db import Store, as_utc
-from shared.tenancy import Principal
-
-NOW = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)
-HQ = Principal("hq", "hq")
-C01 = Principal("wuhan", "center", tenant="C01")
-O01 = Principal("o1", "outlet", tenant="C01", outlet="C01-O01")
-STATUSES = (VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.STARTED, VisitStatus.COMPLETED,
-            VisitStatus.UNASSIGNABLE, VisitStatus.CANCELLED)
-
-
-def _visits():
-    """Every status with due times past, within and beyond the 4 h risk window (and none), planned
-    arrivals before and after the due time (and none), in two tenants and three outlets."""
-    dues = (None, NOW - timedelta(hours=1), NOW + timedelta(hours=3), NOW + timedelta(hours=5),
-            NOW + timedelta(days=2))
-    out = []
-    for n, (status, due, arrive_h) in enumerate(itertools.product(STATUSES, dues, (None, -2, 2))):
-        tenant = "C01" if n % 3 else "C02"
-        arrival = None if arrive_h is None or due is None else due + timedelta(hours=arrive_h)
-        if arrive_h is not None and due is None:
-            arrival = NOW + timedelta(hours=arrive_h)
-        out.append(Visit(id=f"v{n:03d}", tenant_id=tenant, ticket_id=f"t{n % 7}", ticket_number=f"{tenant}-{n}",
-                         kind="repair", priority=3, product_line="数控车床", lat=30.5, lon=114.3,
-                         received_at=NOW - timedelta(days=1), onsite_due=due, service_minutes=90, status=status,
-                         technician_id=f"T{n % 4}" if arrival else None,
-                         outlet_id=f"{tenant}-O0{n % 3}" if arrival else None, planned_arrival=arrival))
-    return out
+from tests.dispatch_board_data import C01, FILTERS, HQ, O01, board, board_store, reference
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    store = Store("dispatch", f"sqlite:///{tmp_path_factory.mktemp('dispatch')}/board.db", Base.metadata)
-    store.create_schema()
-    with store.session(Principal("seed", "service")) as session:
-        session.add_all(_visits())
-        session.commit()
+    store = board_store(f"sqlite:///{tmp_path_factory.mktemp('dispatch')}/board.db")
     yield store
     store.dispose()
-
-
-def _reference(store, principal, filters, limit, offset):
-    """The board as it was computed before: every matching visit loaded, the risk per visit."""
-    with store.session(principal) as session:
-        rows = [v for v in session.query(Visit).order_by(Visit.onsite_due, Visit.id)
-                if all(getattr(v, k) == filters[k] for k in queries.BOARD_FILTERS if filters.get(k))]
-        items = [(v.id, v.status, domain.late_risk(v.status, as_utc(v.onsite_due), as_utc(v.planned_arrival), NOW))
-                 for v in rows]
-    if filters.get("late_risk") is not None:
-        items = [i for i in items if i[2] == filters["late_risk"]]
-    counts = {}
-    for _, status, _ in items:
-        counts[status] = counts.get(status, 0) + 1
-    return [i[0] for i in items[offset:offset + limit]], len(items), counts, sum(1 for i in items if i[2])
-
-
-def _board(store, principal, filters, limit, offset):
-    with store.session(principal) as session:
-        page = queries.board(session, filters, NOW, limit, offset)
-        return [v.id for v in page.visits], page.total, page.by_status, page.late_risk
-
-
-FILTERS = [{}, {"late_risk": True}, {"late_risk": False}, {"status": VisitStatus.SCHEDULED},
-           {"status": VisitStatus.UNPLANNED, "late_risk": True}, {"outlet_id": "C01-O01"}, {"technician_id": "T1"},
-           {"ticket_id": "t3", "late_risk": False}, {"status": VisitStatus.CANCELLED, "late_risk": True}]
 
 
 @pytest.mark.parametrize("principal", [HQ, C01, O01], ids=["hq", "center", "outlet"])
 @pytest.mark.parametrize("filters", FILTERS, ids=[str(f) for f in FILTERS])
 @pytest.mark.parametrize("limit,offset", [(100, 0), (7, 0), (7, 14), (5, 1000)])
 def test_board_in_sql_is_the_board_in_python(store, principal, filters, limit, offset):
-    assert _board(store, principal, filters, limit, offset) == _reference(store, principal, filters, limit, offset)
+    assert board(store, principal, filters, limit, offset) == reference(store, principal, filters, limit, offset)
 
 
 def test_board_risk_counts_cover_both_rules(store):
-    ids, total, by_status, at_risk = _board(store, HQ, {"late_risk": True}, 1000, 0)
+    ids, total, by_status, at_risk = board(store, HQ, {"late_risk": True}, 1000, 0)
     assert set(by_status) == {VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.UNASSIGNABLE}
     assert total == at_risk == len(ids) > 0
 
@@ -98,7 +36,7 @@ def test_board_pages_in_the_database(store):
 
     event.listen(store.engine, "before_cursor_execute", capture)
     try:
-        _board(store, C01, {"late_risk": True}, 3, 2)
+        board(store, C01, {"late_risk": True}, 3, 2)
     finally:
         event.remove(store.engine, "before_cursor_execute", capture)
     assert any("LIMIT" in s and "OFFSET" in s for s in seen)
