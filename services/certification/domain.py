@@ -312,19 +312,19 @@ def applying_outlet_id(principal: tenancy.Principal, requested: str | None) -> s
 
 
 def next_outlet_id(tenant: str, taken: set) -> str:
-    n = 1
-    while f"{tenant}-O{n:02d}" in taken:
-        n += 1
-    return f"{tenant}-O{n:02d}"
+    number = 1
+    while f"{tenant}-O{number:02d}" in taken:
+        number += 1
+    return f"{tenant}-O{number:02d}"
 
 
 def staff_with_technician_ids(outlet_id: str, staff: list) -> list:
     """The form's staff, each technician with its id (given, or <outlet>-T<n> in form order)."""
-    out, n = [], 0
+    out, technicians = [], 0
     for member in staff:
         if member["position"] in STAFF_TECH_POSITIONS:
-            n += 1
-            member = dict(member, technician_id=member.get("technician_id") or f"{outlet_id}-T{n}")
+            technicians += 1
+            member = dict(member, technician_id=member.get("technician_id") or f"{outlet_id}-T{technicians}")
         out.append(member)
     return out
 
@@ -367,7 +367,7 @@ def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[
         raise ValidationFailed("capacity must be positive", {"capacity": ["must be > 0"]})
     areas: dict[tuple, AreaPlan] = {}
 
-    def area(tenant, province, city):
+    def area_of(tenant, province, city):
         key = (tenant, city)
         if key not in areas:
             areas[key] = AreaPlan(tenant, province, city)
@@ -377,22 +377,22 @@ def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[
         rate = repair_rates.get(row["model"])
         if rate is None:
             raise ValidationFailed(f"no repair rate for model {row['model']}", {"model": [f"unknown: {row['model']}"]})
-        a = area(row["tenant_id"], row["province"], row["city"])
+        area = area_of(row["tenant_id"], row["province"], row["city"])
         volume = (Decimal(row["installed"]) + Decimal(row["planned_sales"])) * Decimal(rate)
-        a.installed += int(row["installed"])
-        a.planned_sales += int(row["planned_sales"])
-        a.repair_volume += volume
-        a.districts[row["district"]] = a.districts.get(row["district"], Decimal(0)) + volume
+        area.installed += int(row["installed"])
+        area.planned_sales += int(row["planned_sales"])
+        area.repair_volume += volume
+        area.districts[row["district"]] = area.districts.get(row["district"], Decimal(0)) + volume
     for outlet_id, tenant, province, city in outlets:
-        area(tenant, province, city).outlets.append(outlet_id)
-    for a in areas.values():
-        a.needed = math.ceil(a.repair_volume / Decimal(capacity)) if a.repair_volume > 0 else 0
-    return sorted(areas.values(), key=lambda a: (-a.gap, a.tenant_id, a.city))
+        area_of(tenant, province, city).outlets.append(outlet_id)
+    for area in areas.values():
+        area.needed = math.ceil(area.repair_volume / Decimal(capacity)) if area.repair_volume > 0 else 0
+    return sorted(areas.values(), key=lambda area: (-area.gap, area.tenant_id, area.city))
 
 
 def plan_report(areas: list[AreaPlan], capacity: int, gaps_only: bool = False) -> dict:
     """The plan as answered: every area (or only those short of outlets) and the totals."""
-    rows = [a.as_dict() for a in areas]
+    rows = [area.as_dict() for area in areas]
     if gaps_only:
         rows = [r for r in rows if r["gap"] > 0]
     return {"capacity": capacity, "areas": rows,

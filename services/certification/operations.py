@@ -20,7 +20,8 @@ from services.certification.models import (Assessment, Certificate, ExamResult, 
                                            OutletStep, Technician, TrainingSession)
 from shared.errors import Conflict, InvalidTransition, ValidationFailed
 
-RECORD_FIELDS = tuple(f for f in lifecycle.OutletRecord.__dataclass_fields__ if f != "ineligible_lines")
+# the outlet's columns an OutletRecord copies (its ineligible lines come from line_status)
+RECORD_FIELDS = tuple(name for name in lifecycle.OutletRecord.__dataclass_fields__ if name != "ineligible_lines")
 
 
 # ---------------------------------------------------------------- the outlet lifecycle
@@ -48,9 +49,10 @@ def apply_outcome(uow, outlet: Outlet, outcome: lifecycle.StepOutcome, principal
     for name, value in outcome.changes.items():
         setattr(outlet, name, value)
     if outcome.assessment is not None:
-        a = outcome.assessment
-        uow.session.add(Assessment(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind=a.kind, result=a.result,
-                                   score=a.score, findings=a.findings, user=principal.user, at=now))
+        assessment = outcome.assessment
+        uow.session.add(Assessment(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind=assessment.kind,
+                                   result=assessment.result, score=assessment.score, findings=assessment.findings,
+                                   user=principal.user, at=now))
     if outcome.notice is not None:
         uow.session.add(Notice(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind=outcome.notice.kind,
                                text=outcome.notice.text, at=now))
