@@ -6,13 +6,15 @@ Entrypoints stay thin: load with a schema, call the domain, persist through the 
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.settlement import domain, money
@@ -45,6 +47,21 @@ def _utc_instants(payload):
         if isinstance(value, datetime):
             payload[key] = value.astimezone(timezone.utc)
     return payload
+
+
+def _one_ticket_at_a_time(session, ticket_id):
+    """A ticket's facts are applied one at a time: its ticket.registered and a visit.completed
+    arriving together would otherwise each miss the other (neither committed yet) and make no
+    claim. On PostgreSQL a transaction-scoped advisory lock on the ticket, polled (a blocking
+    wait would stop the eventlet hub, the holder included); SQLite units of work take turns."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"settlement-ticket:{ticket_id}".encode()).digest()[:8], "big", signed=True)
+    for _ in range(1200):  # 60 s
+        if session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}).scalar():
+            return
+        eventlet.sleep(0.05)
+    raise TimeoutError(f"the facts of ticket {ticket_id} stayed locked for 60 s")
 
 
 class Tariffs(DependencyProvider):
@@ -102,6 +119,7 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
     def on_ticket_registered(self, uow, payload):
         # all tenants: HQ may route a ticket to another center, and its facts move with it
         _utc_instants(payload)
+        _one_ticket_at_a_time(uow.session, payload["ticket_id"])
         fact = uow.session.get(TicketFact, payload["ticket_id"]) or TicketFact(ticket_id=payload["ticket_id"])
         fact.tenant_id = payload["tenant_id"]
         fact.number, fact.kind = payload["number"], payload["kind"]
@@ -117,6 +135,7 @@ class SettlementService(StatementEntrypoints, web.ServiceBase):  # not imported 
     @consume("dispatch", "visit.completed")
     def on_visit_completed(self, uow, payload):
         _utc_instants(payload)
+        _one_ticket_at_a_time(uow.session, payload["ticket_id"])
         visit = uow.session.get(VisitFact, payload["visit_id"])
         if visit is None:  # the same visit delivered again under another id keeps the first
             visit = VisitFact(
