@@ -108,8 +108,8 @@ def pick(seed: str, stratum: str, rate: Decimal, population: list[str], selected
     need = quota(rate, len(population)) - len(selected)
     if need <= 0:
         return []
-    candidates = sorted((v for v in population if v not in selected),
-                        key=lambda v: (sample_key(seed, stratum, v), v))
+    candidates = sorted((job for job in population if job not in selected),
+                        key=lambda job: (sample_key(seed, stratum, job), job))
     return candidates[:need]
 
 
@@ -146,10 +146,10 @@ def due_within_days(clock, start: datetime, days: int) -> datetime:
     """`days` calendar days after `start`; a deadline landing on a non-working day (a holiday, a
     weekend that is not an adjusted working day) moves to the close of the next working day."""
     due = start.astimezone(UTC) + timedelta(days=days)
-    d = due.astimezone(LOCAL_TZ).date()
-    if clock.calendar.is_workday(d):
+    day = due.astimezone(LOCAL_TZ).date()
+    if clock.calendar.is_workday(day):
         return due
-    return clock.closing(clock.calendar.next_workday(d))
+    return clock.closing(clock.calendar.next_workday(day))
 
 
 def followup_due(clock, policy, service_at: datetime, now: datetime) -> datetime:
@@ -465,7 +465,7 @@ def cycle_summary(cycles: list[Decimal], target: int = COMPLAINT_TARGET_DAYS) ->
         return {"closed": 0, "average_days": None, "target_days": target, "over_target": 0, "meets_target": None}
     average = (sum(cycles) / len(cycles)).quantize(Decimal("0.1"))
     return {"closed": len(cycles), "average_days": average, "target_days": target,
-            "over_target": sum(1 for c in cycles if c > target), "meets_target": average <= target}
+            "over_target": sum(1 for days in cycles if days > target), "meets_target": average <= target}
 
 
 @dataclass(frozen=True)
@@ -495,30 +495,30 @@ def analyse_complaints(complaints: list[ComplaintRecord]) -> dict:
     the recurrence re-checks."""
     def count(attribute):
         out = {}
-        for c in complaints:
-            value = getattr(c, attribute) or "unclassified"
+        for complaint in complaints:
+            value = getattr(complaint, attribute) or "unclassified"
             out[value] = out.get(value, 0) + 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
     causes = {}
-    for c in complaints:
-        if c.cause:
-            causes[c.cause] = causes.get(c.cause, 0) + 1
-    cycles = [cycle_days(c.received_at, c.closed_at) for c in complaints
-              if c.closed_at is not None and c.outcome != "cancelled"]
+    for complaint in complaints:
+        if complaint.cause:
+            causes[complaint.cause] = causes.get(complaint.cause, 0) + 1
+    cycles = [cycle_days(complaint.received_at, complaint.closed_at) for complaint in complaints
+              if complaint.closed_at is not None and complaint.outcome != "cancelled"]
     recurrence = {"pending": 0, "none": 0, "recurred": 0}
-    for c in complaints:
-        if c.recurrence_status in recurrence:
-            recurrence[c.recurrence_status] += 1
-    recurred = [{"ticket_id": c.ticket_id, "number": c.number, "serial_no": c.serial_no,
-                 "recurrence_ticket_id": c.recurrence_ticket_id}
-                for c in complaints if c.recurrence_status == "recurred"]
+    for complaint in complaints:
+        if complaint.recurrence_status in recurrence:
+            recurrence[complaint.recurrence_status] += 1
+    recurred = [{"ticket_id": complaint.ticket_id, "number": complaint.number, "serial_no": complaint.serial_no,
+                 "recurrence_ticket_id": complaint.recurrence_ticket_id}
+                for complaint in complaints if complaint.recurrence_status == "recurred"]
     return {
-        "complaints": len(complaints), "open": sum(1 for c in complaints if c.closed_at is None),
+        "complaints": len(complaints), "open": sum(1 for complaint in complaints if complaint.closed_at is None),
         **{f"by_{name}": count(attribute) for name, attribute in (
             ("cause", "cause"), ("responsibility", "responsibility"), ("level", "level"),
             ("product", "product_line"), ("model", "model"), ("outlet", "outlet_id"), ("tenant", "tenant_id"))},
-        "pareto": pareto(causes), "unclassified": sum(1 for c in complaints if not c.cause),
+        "pareto": pareto(causes), "unclassified": sum(1 for complaint in complaints if not complaint.cause),
         "cycle": cycle_summary(cycles), "recurrence": recurrence, "recurred": recurred,
     }
 

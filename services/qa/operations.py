@@ -21,22 +21,25 @@ UTC = timezone.utc
 
 
 # ---------------------------------------------------------------- building blocks
-def callback_record(cb: Callback) -> domain.CallbackRecord:
+def callback_record(callback: Callback) -> domain.CallbackRecord:
+    """What the domain's result rules read of a callback row."""
     return domain.CallbackRecord(
-        id=cb.id, tenant_id=cb.tenant_id, ticket_id=cb.ticket_id, purpose=cb.purpose, stratum=cb.stratum,
-        period=cb.period, status=cb.status, service_at=as_utc(cb.service_at), caller=cb.caller, mode=cb.mode,
-        visit_id=cb.visit_id, outlet_id=cb.outlet_id, attempts=cb.attempts, parent_id=cb.parent_id)
+        id=callback.id, tenant_id=callback.tenant_id, ticket_id=callback.ticket_id, purpose=callback.purpose,
+        stratum=callback.stratum, period=callback.period, status=callback.status,
+        service_at=as_utc(callback.service_at), caller=callback.caller, mode=callback.mode,
+        visit_id=callback.visit_id, outlet_id=callback.outlet_id, attempts=callback.attempts,
+        parent_id=callback.parent_id)
 
 
 def add_callback(uow, tenant_id: str, plan: domain.NewCallback, now: datetime) -> Callback:
-    cb = Callback(id=uuid.uuid4().hex, tenant_id=tenant_id, plan_key=plan.plan_key, purpose=plan.purpose,
-                  stratum=plan.stratum, mode=domain.STRATUM_MODE.get(plan.stratum, "own"),
-                  caller=domain.caller_for(plan.stratum, tenant_id), ticket_id=plan.ticket_id,
-                  visit_id=plan.visit_id, outlet_id=plan.outlet_id, period=plan.period, service_at=plan.service_at,
-                  due_at=plan.due_at, planned_at=now, sample_key=plan.sample_key, parent_id=plan.parent_id,
-                  status="planned", attempts=0, negative=False)
-    uow.session.add(cb)
-    return cb
+    callback = Callback(id=uuid.uuid4().hex, tenant_id=tenant_id, plan_key=plan.plan_key, purpose=plan.purpose,
+                        stratum=plan.stratum, mode=domain.STRATUM_MODE.get(plan.stratum, "own"),
+                        caller=domain.caller_for(plan.stratum, tenant_id), ticket_id=plan.ticket_id,
+                        visit_id=plan.visit_id, outlet_id=plan.outlet_id, period=plan.period,
+                        service_at=plan.service_at, due_at=plan.due_at, planned_at=now, sample_key=plan.sample_key,
+                        parent_id=plan.parent_id, status="planned", attempts=0, negative=False)
+    uow.session.add(callback)
+    return callback
 
 
 def record_fact(uow, fact: domain.NewFact, recorded_by: str | None = None) -> ScoreFactRow | None:
@@ -51,10 +54,10 @@ def record_fact(uow, fact: domain.NewFact, recorded_by: str | None = None) -> Sc
     return row
 
 
-def apply(uow, cb: Callback, transition: domain.Transition):
+def apply(uow, callback: Callback, transition: domain.Transition):
     """A callback's step as the domain decided it: its fields set, its events in the outbox."""
     for name, value in transition.changes.items():
-        setattr(cb, name, value)
+        setattr(callback, name, value)
     for event_type, payload in transition.events:
         uow.emit(event_type, payload)
 
@@ -185,26 +188,27 @@ def record_breach(uow, breach: dict):
 
 
 # ---------------------------------------------------------------- the callback agent's work
-def record_result(uow, cb: Callback, answers: dict, *, at: datetime, agent: str, now: datetime,
+def record_result(uow, callback: Callback, answers: dict, *, at: datetime, agent: str, now: datetime,
                   policies) -> tuple[domain.Transition, list[Callback]]:
     """The call's result as `domain.record_result` decides it: applied, its norm breaches recorded,
     its follow-up planned, and the negative callback a satisfied follow-up resolves closed."""
-    transition = domain.record_result(callback_record(cb), answers, at=at, agent=agent, now=now,
-                                      clock=policies.clock, policy=policies.sla_policy(cb.tenant_id))
-    apply(uow, cb, transition)
+    transition = domain.record_result(callback_record(callback), answers, at=at, agent=agent, now=now,
+                                      clock=policies.clock, policy=policies.sla_policy(callback.tenant_id))
+    apply(uow, callback, transition)
     for fact in transition.facts:
         record_fact(uow, fact)
-    planned = [add_callback(uow, cb.tenant_id, transition.followup, now)] if transition.followup else []
+    planned = [add_callback(uow, callback.tenant_id, transition.followup, now)] if transition.followup else []
     if transition.closes_parent:
-        parent = uow.session.get(Callback, cb.parent_id)
-        closing = domain.resolve_by_followup(parent and callback_record(parent), cb.id, cb.satisfaction, at)
+        parent = uow.session.get(Callback, callback.parent_id)
+        closing = domain.resolve_by_followup(parent and callback_record(parent), callback.id, callback.satisfaction,
+                                             at)
         if closing is not None:
             apply(uow, parent, closing)
     return transition, planned
 
 
-def close_callback(uow, cb: Callback, outcome: str, note: str, at: datetime):
-    apply(uow, cb, domain.close(callback_record(cb), outcome, note, at))
+def close_callback(uow, callback: Callback, outcome: str, note: str, at: datetime):
+    apply(uow, callback, domain.close(callback_record(callback), outcome, note, at))
 
 
 def plan_care(uow, tenant: str, month: str, *, seed: str, clock, now: datetime) -> tuple[dict, list[Callback]]:
@@ -282,8 +286,8 @@ def record_finding(uow, outlet, finding: dict, *, at: datetime, user: str) -> Sc
 
 def score(uow, outlet_id: str, month: str, asof: datetime) -> tuple[dict, int]:
     """The outlet's scorecard of a month as its facts stand at `asof`, and its jobs."""
-    facts = [scorecard.ScoreFact(r.kind, r.occurrence_key, r.ref, as_utc(r.at), r.source, r.note)
-             for r in queries.score_facts(uow.session, outlet_id, month)]
+    facts = [scorecard.ScoreFact(row.kind, row.occurrence_key, row.ref, as_utc(row.at), row.source, row.note)
+             for row in queries.score_facts(uow.session, outlet_id, month)]
     facts += scorecard.missed_callback_facts(queries.staff_callbacks_due(uow.session, outlet_id, month, asof))
     return scorecard.compute_scorecard(facts), queries.jobs(uow.session, outlet_id, month)
 
@@ -295,8 +299,8 @@ def publish_scorecards(uow, outlets, month: str, *, user: str, now: datetime) ->
     for outlet in outlets:
         card, jobs = score(uow, outlet.id, month, now)
         cards[outlet.id] = (outlet, card, jobs)
-    ranks = scorecard.rank_outlets([(oid, o.center, card["score"]) for oid, (o, card, _) in cards.items()])
-    existing = {s.outlet_id: s for s in uow.session.scalars(select(Scorecard).where(Scorecard.month == month))}
+    ranks = scorecard.rank_outlets([(outlet.id, outlet.center, card["score"]) for outlet, card, _ in cards.values()])
+    existing = {row.outlet_id: row for row in uow.session.scalars(select(Scorecard).where(Scorecard.month == month))}
     for outlet_id, (outlet, card, jobs) in cards.items():
         in_tenant, nationwide = ranks[outlet_id]
         row = existing.get(outlet_id) or Scorecard(tenant_id=outlet.center, outlet_id=outlet_id, month=month)

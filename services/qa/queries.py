@@ -93,11 +93,12 @@ def complaints(session, *, tenant_id=None, since=None, until=None) -> list[domai
     if until:
         stmt = stmt.where(Complaint.received_at < domain.month_bounds(until)[1])
     return [domain.ComplaintRecord(
-        ticket_id=c.ticket_id, tenant_id=c.tenant_id, number=c.number, received_at=as_utc(c.received_at),
-        closed_at=as_utc(c.closed_at), outcome=c.outcome, cause=c.cause, responsibility=c.responsibility,
-        level=c.level, product_line=c.product_line, model=c.model, outlet_id=c.outlet_id, serial_no=c.serial_no,
-        recurrence_status=c.recurrence_status, recurrence_ticket_id=c.recurrence_ticket_id)
-        for c in session.scalars(stmt.order_by(Complaint.received_at)).all()]
+        ticket_id=row.ticket_id, tenant_id=row.tenant_id, number=row.number, received_at=as_utc(row.received_at),
+        closed_at=as_utc(row.closed_at), outcome=row.outcome, cause=row.cause, responsibility=row.responsibility,
+        level=row.level, product_line=row.product_line, model=row.model, outlet_id=row.outlet_id,
+        serial_no=row.serial_no, recurrence_status=row.recurrence_status,
+        recurrence_ticket_id=row.recurrence_ticket_id)
+        for row in session.scalars(stmt.order_by(Complaint.received_at)).all()]
 
 
 def later_request_on_machine(session, complaint: Complaint) -> str | None:
@@ -123,7 +124,7 @@ def staff_callbacks_due(session, outlet_id: str, month: str, asof: datetime) -> 
     rows = session.execute(select(Callback.id, Callback.due_at, Callback.done_at).where(
         Callback.outlet_id == outlet_id, Callback.period == month, Callback.purpose == "service",
         Callback.stratum.in_(domain.STAFF_STRATA), Callback.due_at < asof)).all()
-    return [scorecard.DueCallback(id, as_utc(due), as_utc(done)) for id, due, done in rows]
+    return [scorecard.DueCallback(callback_id, as_utc(due), as_utc(done)) for callback_id, due, done in rows]
 
 
 def jobs(session, outlet_id: str | None = None, month: str | None = None) -> int:
@@ -147,7 +148,8 @@ def ontime_figures(session, *, tenant_id=None, month=None, since=None):
                 .select_from(SlaBreach).outerjoin(TicketInfo, TicketInfo.id == SlaBreach.ticket_id)
                 .where(SlaBreach.sla == "onsite"))
     breaches = _of_tenant(breaches, SlaBreach.tenant_id, tenant_id).group_by(SlaBreach.tenant_id, TicketInfo.tier)
-    return ([tuple(r) for r in session.execute(visits).all()], [tuple(r) for r in session.execute(breaches).all()])
+    return ([tuple(row) for row in session.execute(visits).all()],
+            [tuple(row) for row in session.execute(breaches).all()])
 
 
 def callback_figures(session, *, now, tenant_id=None, month=None, since=None) -> list[dict]:

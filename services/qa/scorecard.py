@@ -72,12 +72,12 @@ def compute_scorecard(facts: list[ScoreFact]) -> dict:
     """The 100-point scorecard from facts: each line starts at its full points, every occurrence
     adds its rule's points, and the line is kept within 0..its maximum (bonuses make up for
     deductions on the customer-opinion line; they cannot lift it above 25)."""
-    unknown = sorted({f.kind for f in facts if f.kind not in RULES})
+    unknown = sorted({fact.kind for fact in facts if fact.kind not in RULES})
     if unknown:
         raise ValueError(f"unknown fact kind(s): {', '.join(unknown)}")
     by_kind: dict[str, dict[str, list[ScoreFact]]] = {}
-    for f in facts:
-        by_kind.setdefault(f.kind, {}).setdefault(f.key, []).append(f)
+    for fact in facts:
+        by_kind.setdefault(fact.kind, {}).setdefault(fact.key, []).append(fact)
     lines = []
     total = Decimal(0)
     for key, label, label_en, maximum in LINES:
@@ -92,10 +92,10 @@ def compute_scorecard(facts: list[ScoreFact]) -> dict:
             items.append({
                 "kind": kind, "label": rule.label, "label_en": rule.label_en, "points_each": rule.points,
                 "count": len(occurrences), "points": points,
-                "occurrences": [{"key": k, "facts": [{"ref": f.ref, "source": f.source, "note": f.note,
-                                                      "at": f.at.isoformat() if f.at else None}
-                                                     for f in fs]}
-                                for k, fs in sorted(occurrences.items())],
+                "occurrences": [{"key": occurrence_key,
+                                 "facts": [{"ref": fact.ref, "source": fact.source, "note": fact.note,
+                                            "at": fact.at.isoformat() if fact.at else None} for fact in occurrence]}
+                                for occurrence_key, occurrence in sorted(occurrences.items())],
             })
         score = min(max(raw, 0), maximum)
         total += score
@@ -117,12 +117,12 @@ class DueCallback:
 def missed_callback_facts(callbacks: list[DueCallback]) -> list[ScoreFact]:
     """未100%回访: a callback not made by its due time (made late, or not at all) costs the outlet."""
     facts = []
-    for cb in callbacks:
-        if cb.done_at is not None and cb.done_at <= cb.due_at:
+    for callback in callbacks:
+        if callback.done_at is not None and callback.done_at <= callback.due_at:
             continue
-        note = f"due {cb.due_at.isoformat()}, " + (f"made late {cb.done_at.isoformat()}" if cb.done_at else "not made")
-        facts.append(ScoreFact("callback_missed", f"callback:{cb.id}", f"callback:{cb.id}", cb.due_at, "callbacks",
-                               note))
+        made = f"made late {callback.done_at.isoformat()}" if callback.done_at else "not made"
+        facts.append(ScoreFact("callback_missed", f"callback:{callback.id}", f"callback:{callback.id}",
+                               callback.due_at, "callbacks", f"due {callback.due_at.isoformat()}, {made}"))
     return facts
 
 

@@ -95,26 +95,26 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     def work_list(self, query=None):
         """Planned callbacks to make: a center's (own and sampled tiers, complaint and care calls of its
         tenant), HQ's cross callbacks (``caller=all``: every callback)."""
-        q = load(WorkListQuery(), query or {})
+        asked = load(WorkListQuery(), query or {})
         principal = self._agent()
         now = utcnow()
         with self.db.uow() as uow:
             total, rows = queries.work_list(
-                uow.session, caller=domain.work_list_caller(principal, q.get("caller")), status=q["status"],
-                purpose=q.get("purpose"), tenant_id=q.get("tenant_id"), overdue=q.get("overdue"), now=now,
-                limit=q["limit"], offset=q["offset"])
-            return {"items": [self._dump(c, now) for c in rows], "total": total, "limit": q["limit"],
-                    "offset": q["offset"]}
+                uow.session, caller=domain.work_list_caller(principal, asked.get("caller")), status=asked["status"],
+                purpose=asked.get("purpose"), tenant_id=asked.get("tenant_id"), overdue=asked.get("overdue"),
+                now=now, limit=asked["limit"], offset=asked["offset"])
+            return {"items": [self._dump(callback, now) for callback in rows], "total": total,
+                    "limit": asked["limit"], "offset": asked["offset"]}
 
     @rpc
     def overdue(self, query=None):
         """Overdue callbacks (planned, past due): counted per tenant and caller, and listed."""
-        q = dict(query or {})
-        q.update({"status": "planned", "overdue": True})
-        page = self.work_list(q)
+        asked = dict(query or {})
+        asked.update({"status": "planned", "overdue": True})
+        page = self.work_list(asked)
         with self.db.uow() as uow:
             counts = queries.overdue_counts(uow.session, now=utcnow(),
-                                            caller=domain.work_list_caller(self.db.principal, q.get("caller")))
+                                            caller=domain.work_list_caller(self.db.principal, asked.get("caller")))
         by_tenant, by_caller = {}, {}
         for tenant, caller, n in counts:
             by_tenant[tenant] = by_tenant.get(tenant, 0) + n
@@ -190,11 +190,11 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
 
     @rpc
     def complaint_analysis(self, query=None):
-        q = load(AnalysisQuery(), query or {})
+        asked = load(AnalysisQuery(), query or {})
         self._agent()
         with self.db.uow() as uow:
-            complaints = queries.complaints(uow.session, tenant_id=q.get("tenant_id"), since=q.get("since"),
-                                            until=q.get("until"))
+            complaints = queries.complaints(uow.session, tenant_id=asked.get("tenant_id"), since=asked.get("since"),
+                                            until=asked.get("until"))
         return reports.jsonable(domain.analyse_complaints(complaints))
 
     @rpc
@@ -231,7 +231,8 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     def score_facts(self, outlet_id, month):
         month = load(ScorecardQuery(), {"month": month})["month"]
         with self.db.uow() as uow:
-            return [self._fact_out(r) for r in queries.score_facts(uow.session, outlet_id, month, with_void=True)]
+            facts = queries.score_facts(uow.session, outlet_id, month, with_void=True)
+            return [self._fact_out(fact) for fact in facts]
 
     @rpc
     def preview_scorecard(self, outlet_id, month):
@@ -269,10 +270,10 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     @rpc
     def scorecards(self, query=None):
         """Published scorecards of a month: HQ every outlet, a center its tenant's, an outlet its own."""
-        q = load(ScorecardQuery(), query or {})
+        asked = load(ScorecardQuery(), query or {})
         with self.db.uow() as uow:
-            return [self._card_out(r) for r in queries.ranking(uow.session, tenant_id=q.get("tenant_id"),
-                                                               month=q["month"])]
+            cards = queries.ranking(uow.session, tenant_id=asked.get("tenant_id"), month=asked["month"])
+            return [self._card_out(card) for card in cards]
 
     @rpc
     def get_scorecard(self, outlet_id, month):
@@ -292,21 +293,22 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     @rpc
     def report_file(self, kind, query=None):
         """A report as a file: ``{filename, content_type, encoding, data}`` (base64 for binary)."""
-        q = load(ReportQuery(), query or {})
-        if kind == "all" and q["format"] != "xlsx":
+        asked = load(ReportQuery(), query or {})
+        if kind == "all" and asked["format"] != "xlsx":
             raise ValidationFailed("all reports together come as xlsx", {"format": ["must be xlsx"]})
-        built = [self._report(k, q) for k in (REPORT_KINDS if kind == "all" else (kind,))]
-        scope = q.get("tenant_id") or self.db.principal.tenant or "all"
-        return reports.as_file(kind, built, q["format"], f"qa-{kind}-{scope}-{q.get('month') or 'all'}.{q['format']}")
+        built = [self._report(one, asked) for one in (REPORT_KINDS if kind == "all" else (kind,))]
+        scope, fmt = asked.get("tenant_id") or self.db.principal.tenant or "all", asked["format"]
+        return reports.as_file(kind, built, fmt, f"qa-{kind}-{scope}-{asked.get('month') or 'all'}.{fmt}")
 
-    def _report(self, kind, q):
+    def _report(self, kind, asked):
         if kind not in REPORT_KINDS:
             raise NotFound(f"no report {kind!r}; reports are {', '.join(REPORT_KINDS)}")
         principal = self._agent()
         with self.db.uow() as uow:
-            rows = operations.report_rows(uow.session, kind, q, utcnow())
-        return {"kind": kind, "title": reports.TITLES[kind], "scope": q.get("tenant_id") or principal.tenant or
-                "all tenants", "columns": reports.COLUMNS[kind], "rows": rows}
+            rows = operations.report_rows(uow.session, kind, asked, utcnow())
+        scope = asked.get("tenant_id") or principal.tenant or "all tenants"
+        return {"kind": kind, "title": reports.TITLES[kind], "scope": scope, "columns": reports.COLUMNS[kind],
+                "rows": rows}
 
     # ------------------------------------------------------------ timers (the product clock)
     @timer_once("QA_HOUSEKEEPING_SECONDS", 60)  # on one replica at a time (shared.leases)
@@ -371,16 +373,18 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         return _scorecard_out.dump(AwareView(row))
 
     @staticmethod
-    def _fact_out(r):
-        rule = scorecard.RULES[r.kind]
-        return {"id": r.id, "outlet_id": r.outlet_id, "tenant_id": r.tenant_id, "period": r.period, "kind": r.kind,
-                "points": rule.points, "line": rule.line, "ref": r.ref, "ticket_id": r.ticket_id,
-                "at": as_utc(r.at).isoformat(), "source": r.source, "recorded_by": r.recorded_by, "note": r.note,
-                "void": r.void, "occurrence": r.occurrence_key}
+    def _fact_out(fact):
+        rule = scorecard.RULES[fact.kind]
+        return {"id": fact.id, "outlet_id": fact.outlet_id, "tenant_id": fact.tenant_id, "period": fact.period,
+                "kind": fact.kind, "points": rule.points, "line": rule.line, "ref": fact.ref,
+                "ticket_id": fact.ticket_id, "at": as_utc(fact.at).isoformat(), "source": fact.source,
+                "recorded_by": fact.recorded_by, "note": fact.note, "void": fact.void,
+                "occurrence": fact.occurrence_key}
 
     @staticmethod
-    def _complaint_out(c):
-        return {"ticket_id": c.ticket_id, "tenant_id": c.tenant_id, "number": c.number, "cause": c.cause,
-                "responsibility": c.responsibility, "level": c.level, "outlet_id": c.outlet_id,
-                "department": c.department, "closed_at": c.closed_at and as_utc(c.closed_at).isoformat(),
-                "recurrence_status": c.recurrence_status}
+    def _complaint_out(complaint):
+        closed = as_utc(complaint.closed_at)
+        return {"ticket_id": complaint.ticket_id, "tenant_id": complaint.tenant_id, "number": complaint.number,
+                "cause": complaint.cause, "responsibility": complaint.responsibility, "level": complaint.level,
+                "outlet_id": complaint.outlet_id, "department": complaint.department,
+                "closed_at": closed and closed.isoformat(), "recurrence_status": complaint.recurrence_status}

@@ -2,21 +2,19 @@
 scorecard of seed 001, complaint Pareto and cycle."""
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.qa import domain, scorecard
 from services.qa.domain import StratifiedSampler
 from services.qa.scorecard import ScoreFact
+from shared.clock import LOCAL_TZ
 from shared.sla import SlaClock, SlaPolicy
 from shared.workcal import ChinaCalendar
 
-SH = ZoneInfo("Asia/Shanghai")
-
 
 def L(*args):
-    return datetime(*args, tzinfo=SH)
+    return datetime(*args, tzinfo=LOCAL_TZ)
 
 
 @pytest.fixture(scope="module")

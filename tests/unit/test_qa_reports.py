@@ -35,7 +35,8 @@ REPORTS = [
     _report("pareto", domain.pareto({"product_quality": 21, "late_service": 12, "attitude": 5, "fees": 2}),
             [["cause", "cause"], ["label", "原因"], ["count", "complaints"]]),
     _report("ranking", [{"outlet_id": f"C01-O0{i}", "tenant_id": "C01", "score": Decimal(100 - 7 * i),
-                         "stars": scorecard.stars_for(Decimal(100 - 7 * i)), "grade": scorecard.grade_for(Decimal(100 - 7 * i)),
+                         "stars": scorecard.stars_for(Decimal(100 - 7 * i)),
+                         "grade": scorecard.grade_for(Decimal(100 - 7 * i)),
                          "rank_nationwide": i, "rank_in_tenant": i, "jobs": 3} for i in range(1, 8)],
             [["rank_nationwide", "rank"], ["outlet_id", "outlet"], ["score", "score"]]),
 ]
