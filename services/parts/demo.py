@@ -8,7 +8,7 @@ import uuid
 
 from shared.tenancy import Principal
 
-P = "/api/v1/parts"
+PARTS_API = "/api/v1/parts"
 
 
 def _wait(fn, timeout=8.0, interval=0.2):
@@ -23,7 +23,7 @@ def _wait(fn, timeout=8.0, interval=0.2):
 
 def _scheduled_reservation(ctx, hq):
     """A reservation parts made for a visit dispatch scheduled (and that is still scheduled)."""
-    status, body = ctx.gateway.call("GET", f"{P}/reservations", hq, params={"status": "reserved", "limit": 200})
+    status, body = ctx.gateway.call("GET", f"{PARTS_API}/reservations", hq, params={"status": "reserved", "limit": 200})
     if status != 200:
         return None
     for res in body["items"]:
@@ -45,7 +45,7 @@ def run(ctx):
     hq = Principal("fsm-demo", "hq")
     keeper = Principal("wh-keeper", "warehouse", tenant="C01", warehouse="WH-C01")
 
-    status, body = gw.call("GET", f"{P}/stock", keeper, params={"location_id": "WH-C01", "limit": 500})
+    status, body = gw.call("GET", f"{PARTS_API}/stock", keeper, params={"location_id": "WH-C01", "limit": 500})
     if status != 200:
         return [f"  stock check failed: HTTP {status} {body}"], False
     units = sum(i["on_hand"] for i in body["items"])
@@ -56,7 +56,7 @@ def run(ctx):
     if res is None:
         lines.append("  (no scheduled visit with a reservation: requesting and issuing directly)")
         center = Principal("demo-agent", "center", tenant="C01")
-        status, made = gw.call("POST", f"{P}/reservations", center,
+        status, made = gw.call("POST", f"{PARTS_API}/reservations", center,
                                json={"outlet_id": "C01-O01", "lines": [{"part_no": "CKL-ENC-01", "quantity": 1}]})
         if status != 201:
             return lines + [f"  request failed: HTTP {status} {made}"], False
@@ -65,7 +65,7 @@ def run(ctx):
     center = Principal("demo-agent", "center", tenant=tenant)
     outlet = Principal("demo-outlet", "outlet", tenant=tenant, outlet=res["outlet_id"])
     new_serial = f"SN-{uuid.uuid4().hex[:8].upper()}"
-    status, issued = gw.call("POST", f"{P}/issues", center, json={"outlet_id": res["outlet_id"], "lines": [
+    status, issued = gw.call("POST", f"{PARTS_API}/issues", center, json={"outlet_id": res["outlet_id"], "lines": [
         {"part_no": res["part_no"], "quantity": res["quantity"], "reservation_id": res["id"],
          "serials": [new_serial] if res["quantity"] == 1 else []}]})
     if status != 201:
@@ -90,7 +90,7 @@ def run(ctx):
         return lines + [f"  check-in/out failed: HTTP {code} {body}"], False
 
     def rma():
-        s, b = gw.call("GET", f"{P}/rmas", outlet, params={"visit_id": res["visit_id"]})
+        s, b = gw.call("GET", f"{PARTS_API}/rmas", outlet, params={"visit_id": res["visit_id"]})
         return b["items"][0] if s == 200 and b["items"] else None
     found = _wait(rma)
     if found is None:
@@ -105,7 +105,7 @@ def run(ctx):
                                  "serial": found["removed_serial"], "scanned_by": "demo-scanner"})
 
         def received():
-            s, b = gw.call("GET", f"{P}/rmas/{found['rma_no']}", hq)
+            s, b = gw.call("GET", f"{PARTS_API}/rmas/{found['rma_no']}", hq)
             return b if s == 200 and b["status"] == "received_warehouse" else None
         got = _wait(received)
         if got is None:
@@ -114,7 +114,7 @@ def run(ctx):
         else:
             lines.append(f"  scanner receipt at {got['warehouse_location_id']} (AMQP, scan {scan[:8]}): "
                          f"received, late={got['late']}")
-    status, rec = gw.call("POST", f"{P}/reconciliations", center,
+    status, rec = gw.call("POST", f"{PARTS_API}/reconciliations", center,
                           json={"month": month_of(now()), "location_id": res["outlet_id"]})
     if status != 200:
         return lines + [f"  reconciliation failed: HTTP {status} {rec}"], False

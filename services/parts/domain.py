@@ -174,7 +174,8 @@ def may_see_location(principal: tenancy.Principal, loc) -> bool:
 def check_issue(principal: tenancy.Principal, warehouse, outlet):
     """备件发放: a warehouse issues from its own stock, a center within its tenant, HQ anywhere."""
     if warehouse.kind != WAREHOUSE:
-        raise ValidationFailed("parts are issued from a warehouse", {"warehouse_id": [f"{warehouse.id} is a {warehouse.kind}"]})
+        raise ValidationFailed("parts are issued from a warehouse",
+                               {"warehouse_id": [f"{warehouse.id} is a {warehouse.kind}"]})
     if outlet.kind != OUTLET:
         raise ValidationFailed("parts are issued to an outlet", {"outlet_id": [f"{outlet.id} is a {outlet.kind}"]})
     if principal.role == tenancy.HQ or (principal.role == tenancy.SERVICE and principal.tenant is None):

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.parts import domain, ledger, reconcile
-from services.parts.domain import DEFECTIVE, MovementKind as K, ReservationStatus as RS, RmaStatus
+from services.parts.domain import DEFECTIVE, MovementKind, ReservationStatus, RmaStatus
 from services.parts.models import (Consumption, IssuedSerial, Location, Part, Reconciliation, RejectedReceipt,
                                    Reservation, Rma, Scan, TicketFact, VisitNeed)
 from shared.db import as_utc
@@ -45,9 +45,9 @@ def receive_stock(uow, principal, receipt: dict, now) -> dict:
     domain.check_receiving_location(loc)
     p = part(uow.session, receipt["part_no"])
     serials = domain.check_serials(receipt["quantity"], receipt["serials"])
-    movement_no = domain.new_movement_no(K.RECEIPT)
+    movement_no = domain.new_movement_no(MovementKind.RECEIPT)
     ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
-                quantity=receipt["quantity"], kind=K.RECEIPT, movement_no=movement_no, at=now,
+                quantity=receipt["quantity"], kind=MovementKind.RECEIPT, movement_no=movement_no, at=now,
                 counterpart_id=domain.FACTORY, reason=receipt["reason"], serials=serials, user=principal.user)
     return {"movement_no": movement_no, "location_id": loc.id, "part_no": p.part_no}
 
@@ -58,9 +58,9 @@ def adjust(uow, principal, adjustment: dict, now) -> dict:
     loc = location(uow.session, adjustment["location_id"])
     domain.check_stock_keeper(principal, loc)
     p = part(uow.session, adjustment["part_no"])
-    movement_no = domain.new_movement_no(K.ADJUSTMENT)
+    movement_no = domain.new_movement_no(MovementKind.ADJUSTMENT)
     ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
-                quantity=adjustment["quantity"], kind=K.ADJUSTMENT, movement_no=movement_no, at=now,
+                quantity=adjustment["quantity"], kind=MovementKind.ADJUSTMENT, movement_no=movement_no, at=now,
                 condition=adjustment["condition"], reason=adjustment["reason"], user=principal.user)
     return {"movement_no": movement_no, "location_id": loc.id, "part_no": p.part_no}
 
@@ -72,9 +72,10 @@ def transfer(uow, principal, order: dict, now) -> str:
     domain.check_stock_keeper(principal, source)
     domain.check_transfer(source, target)
     p = part(uow.session, order["part_no"])
-    movement_no = domain.new_movement_no(K.TRANSFER)
+    movement_no = domain.new_movement_no(MovementKind.TRANSFER)
     ledger.transfer(uow.session, source=source, target=target, part_no=p.part_no, quantity=order["quantity"],
-                    kind=K.TRANSFER, movement_no=movement_no, at=now, reason=order["reason"], user=principal.user)
+                    kind=MovementKind.TRANSFER, movement_no=movement_no, at=now, reason=order["reason"],
+                    user=principal.user)
     return movement_no
 
 
@@ -83,9 +84,9 @@ def scrap(uow, principal, order: dict, now) -> str:
     loc = location(uow.session, order["location_id"])
     domain.check_stock_keeper(principal, loc)
     p = part(uow.session, order["part_no"])
-    movement_no = domain.new_movement_no(K.SCRAP)
+    movement_no = domain.new_movement_no(MovementKind.SCRAP)
     ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
-                quantity=-order["quantity"], kind=K.SCRAP, movement_no=movement_no, at=now,
+                quantity=-order["quantity"], kind=MovementKind.SCRAP, movement_no=movement_no, at=now,
                 condition=order["condition"], reason=order["reason"], user=principal.user)
     return movement_no
 
@@ -100,8 +101,8 @@ def reserve(uow, *, outlet: Location, warehouse: Location, lines, visit_id=None,
         held = ledger.reserve(uow.session, warehouse.tenant_id, warehouse.id, part_no, qty)
         res = Reservation(id=uuid.uuid4().hex, tenant_id=outlet.tenant_id, visit_id=visit_id, ticket_id=ticket_id,
                           outlet_id=outlet.id, warehouse_id=warehouse.id, part_no=part_no, quantity=qty,
-                          status=RS.RESERVED if held else RS.SHORT, source=source, requested_by=user,
-                          created_at=now)
+                          status=ReservationStatus.RESERVED if held else ReservationStatus.SHORT, source=source,
+                          requested_by=user, created_at=now)
         uow.session.add(res)
         out.append(res)
     return out
@@ -118,10 +119,10 @@ def request_parts(uow, principal, request: dict, now) -> list[Reservation]:
 
 
 def release_reservation(session, res: Reservation):
-    if res.status == RS.RESERVED:
+    if res.status == ReservationStatus.RESERVED:
         ledger.release(session, res.warehouse_id, res.part_no, res.quantity)
-    if res.status in RS.OPEN:
-        res.status = RS.RELEASED
+    if res.status in ReservationStatus.OPEN:
+        res.status = ReservationStatus.RELEASED
 
 
 def reserve_for_visit(uow, catalogue: domain.Catalogue, need: VisitNeed, now) -> list[Reservation]:
@@ -147,7 +148,7 @@ def reserve_for_visit(uow, catalogue: domain.Catalogue, need: VisitNeed, now) ->
 def move_visit_reservations(session, visit_id: str, outlet_id: str):
     """A re-planned visit went to another outlet: its open reservations follow it."""
     for res in session.scalars(select(Reservation).where(Reservation.visit_id == visit_id,
-                                                         Reservation.status.in_(RS.OPEN))):
+                                                         Reservation.status.in_(ReservationStatus.OPEN))):
         res.outlet_id = outlet_id
 
 
@@ -217,7 +218,8 @@ def visit_released(session, payload: dict) -> list[Reservation]:
         log.info("visit.released for %s does not apply (need %s at %s); ignored",
                  need.visit_id, need.status, need.outlet_id)
         return []
-    stmt = select(Reservation).where(Reservation.visit_id == need.visit_id, Reservation.status.in_(RS.OPEN))
+    stmt = select(Reservation).where(Reservation.visit_id == need.visit_id,
+                                     Reservation.status.in_(ReservationStatus.OPEN))
     if payload.get("outlet_id"):
         stmt = stmt.where(Reservation.outlet_id == payload["outlet_id"])
     released = list(session.scalars(stmt))
@@ -233,7 +235,7 @@ def visit_released(session, payload: dict) -> list[Reservation]:
 def issue(uow, *, outlet: Location, warehouse: Location, lines, user, now, note=None) -> dict:
     """Move each line from the warehouse to the outlet: a reserved line from its reservation."""
     session = uow.session
-    movement_no = domain.new_movement_no(K.ISSUE)
+    movement_no = domain.new_movement_no(MovementKind.ISSUE)
     issued = []
     for line in lines:
         p = part(session, line["part_no"])
@@ -246,23 +248,23 @@ def issue(uow, *, outlet: Location, warehouse: Location, lines, user, now, note=
             if res is None or res.outlet_id != outlet.id:
                 raise NotFound(f"reservation {line['reservation_id']} not found",
                                {"reservation_id": ["no such reservation for this outlet"]})
-            if res.status not in RS.OPEN:
+            if res.status not in ReservationStatus.OPEN:
                 raise Conflict(f"reservation {res.id} is {res.status}", {"reservation_id": [f"already {res.status}"]})
             if res.part_no != p.part_no or res.warehouse_id != warehouse.id:
                 raise ValidationFailed("line does not match its reservation",
                                        {"part_no": [f"reservation is for {res.part_no} at {res.warehouse_id}"]})
             if qty != res.quantity:
                 raise ValidationFailed("issue the reserved quantity", {"quantity": [f"reserved {res.quantity}"]})
-            from_reserved = res.status == RS.RESERVED
-        ledger.transfer(session, source=warehouse, target=outlet, part_no=p.part_no, quantity=qty, kind=K.ISSUE,
-                        movement_no=movement_no, at=now, serials=serials, user=user, ref=res.id if res else None,
-                        reason=note, from_reserved=from_reserved)
+            from_reserved = res.status == ReservationStatus.RESERVED
+        ledger.transfer(session, source=warehouse, target=outlet, part_no=p.part_no, quantity=qty,
+                        kind=MovementKind.ISSUE, movement_no=movement_no, at=now, serials=serials, user=user,
+                        ref=res.id if res else None, reason=note, from_reserved=from_reserved)
         for serial in serials:
             session.add(IssuedSerial(tenant_id=outlet.tenant_id, part_no=p.part_no, serial=serial,
                                      outlet_id=outlet.id, warehouse_id=warehouse.id, movement_no=movement_no,
                                      issued_at=now))
         if res is not None:
-            res.status, res.issued_at, res.movement_no = RS.ISSUED, now, movement_no
+            res.status, res.issued_at, res.movement_no = ReservationStatus.ISSUED, now, movement_no
         issued.append({"part_no": p.part_no, "quantity": qty, "serials": serials,
                        "reservation_id": res.id if res else None})
     try:
@@ -294,7 +296,7 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
         return []  # the same completion reported twice
     outlet = session.get(Location, outlet_id) if outlet_id else None
     rmas = []
-    movement_no = domain.new_movement_no(K.CONSUMPTION)
+    movement_no = domain.new_movement_no(MovementKind.CONSUMPTION)
     for n, line in enumerate(payload.get("parts_used") or [], start=1):
         p = session.get(Part, line["part_no"])
         qty = max(1, int(line.get("quantity") or 1))
@@ -310,7 +312,7 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
         booked = min(qty, max(0, available[0] - available[1]))
         if booked:
             ledger.post(session, tenant_id=outlet.tenant_id, location_id=outlet.id, part_no=p.part_no,
-                        quantity=-booked, kind=K.CONSUMPTION, movement_no=movement_no, at=at, ref=visit_id,
+                        quantity=-booked, kind=MovementKind.CONSUMPTION, movement_no=movement_no, at=at, ref=visit_id,
                         serials=[line["new_serial"]] if line.get("new_serial") else None)
         row.booked = booked
         if booked < qty:
@@ -322,8 +324,8 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
         if p.returnable:
             # the old part taken out of the machine now waits at the outlet to go back
             ledger.post(session, tenant_id=outlet.tenant_id, location_id=outlet.id, part_no=p.part_no,
-                        quantity=qty, kind=K.CONSUMPTION, condition=DEFECTIVE, movement_no=movement_no, at=at,
-                        ref=visit_id, serials=[line["removed_serial"]] if line.get("removed_serial") else None,
+                        quantity=qty, kind=MovementKind.CONSUMPTION, condition=DEFECTIVE, movement_no=movement_no,
+                        at=at, ref=visit_id, serials=[line["removed_serial"]] if line.get("removed_serial") else None,
                         reason="old part removed")
             rma = Rma(rma_no=domain.new_rma_no(at, outlet.tenant_id), tenant_id=outlet.tenant_id,
                       outlet_id=outlet.id, warehouse_id=outlet.parent_id or domain.warehouse_of(outlet.tenant_id),
@@ -337,9 +339,9 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
     # what the visit reserved and was issued is now used; what it only reserved goes back
     used = {line["part_no"] for line in payload.get("parts_used") or []}
     for res in session.scalars(select(Reservation).where(Reservation.visit_id == visit_id)):
-        if res.status == RS.ISSUED and res.part_no in used:
-            res.status = RS.CONSUMED
-        elif res.status in RS.OPEN:
+        if res.status == ReservationStatus.ISSUED and res.part_no in used:
+            res.status = ReservationStatus.CONSUMED
+        elif res.status in ReservationStatus.OPEN:
             release_reservation(session, res)
     need = session.get(VisitNeed, visit_id)
     if need is not None:
@@ -415,9 +417,9 @@ def _stock_receipt(uow, loc, msg, at):
     except ValidationFailed as exc:
         raise Rejected(exc.message) from None
     ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no, quantity=msg["quantity"],
-                kind=K.RECEIPT, movement_no=domain.new_movement_no(K.RECEIPT), at=at, counterpart_id=domain.FACTORY,
-                reason=msg.get("note") or "goods receipt", ref=msg["scan_id"], serials=serials,
-                user=msg.get("scanned_by"))
+                kind=MovementKind.RECEIPT, movement_no=domain.new_movement_no(MovementKind.RECEIPT), at=at,
+                counterpart_id=domain.FACTORY, reason=msg.get("note") or "goods receipt", ref=msg["scan_id"],
+                serials=serials, user=msg.get("scanned_by"))
     return {"stage": "stock", "part_no": p.part_no, "quantity": msg["quantity"]}
 
 
@@ -436,16 +438,17 @@ def _rma_receipt(uow, loc, msg, at):
     if step.stage == "warehouse":
         outlet = session.get(Location, rma.outlet_id)
         moved = min(qty, ledger.balance(session, outlet.id, rma.part_no, DEFECTIVE)[0])
-        movement_no = domain.new_movement_no(K.RETURN)
+        movement_no = domain.new_movement_no(MovementKind.RETURN)
         serials = [msg["serial"]] if msg.get("serial") else None
         if moved:
-            ledger.transfer(session, source=outlet, target=loc, part_no=rma.part_no, quantity=moved, kind=K.RETURN,
-                            movement_no=movement_no, at=at, condition=DEFECTIVE, ref=rma.rma_no, serials=serials,
-                            user=msg.get("scanned_by"))
+            ledger.transfer(session, source=outlet, target=loc, part_no=rma.part_no, quantity=moved,
+                            kind=MovementKind.RETURN, movement_no=movement_no, at=at, condition=DEFECTIVE,
+                            ref=rma.rma_no, serials=serials, user=msg.get("scanned_by"))
         if qty > moved:  # more arrived than the outlet had booked out: taken in, and visible as such
             ledger.post(session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=rma.part_no,
-                        quantity=qty - moved, kind=K.ADJUSTMENT, condition=DEFECTIVE, movement_no=movement_no,
-                        at=at, ref=rma.rma_no, reason=f"received more than booked on {rma.rma_no}")
+                        quantity=qty - moved, kind=MovementKind.ADJUSTMENT, condition=DEFECTIVE,
+                        movement_no=movement_no, at=at, ref=rma.rma_no,
+                        reason=f"received more than booked on {rma.rma_no}")
         rma.status, rma.warehouse_received_at, rma.warehouse_location_id = RmaStatus.AT_WAREHOUSE, at, loc.id
         rma.warehouse_serial, rma.warehouse_quantity, rma.late = msg.get("serial"), qty, step.late
         uow.emit("parts.return_received", {
@@ -457,9 +460,9 @@ def _rma_receipt(uow, loc, msg, at):
         have = ledger.balance(session, source.id, rma.part_no, DEFECTIVE)[0]
         moved = min(qty, have)
         if moved:
-            ledger.transfer(session, source=source, target=loc, part_no=rma.part_no, quantity=moved, kind=K.RETURN,
-                            movement_no=domain.new_movement_no(K.RETURN), at=at, condition=DEFECTIVE,
-                            ref=rma.rma_no, serials=[msg["serial"]] if msg.get("serial") else None,
+            ledger.transfer(session, source=source, target=loc, part_no=rma.part_no, quantity=moved,
+                            kind=MovementKind.RETURN, movement_no=domain.new_movement_no(MovementKind.RETURN), at=at,
+                            condition=DEFECTIVE, ref=rma.rma_no, serials=[msg["serial"]] if msg.get("serial") else None,
                             user=msg.get("scanned_by"))
         rma.status, rma.factory_received_at, rma.factory_serial = RmaStatus.AT_FACTORY, at, msg.get("serial")
         if msg.get("inspection"):

@@ -9,7 +9,7 @@ from collections import defaultdict
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from services.parts import domain
-from services.parts.domain import GOOD, Discrepancy, MovementKind as K
+from services.parts.domain import GOOD, Discrepancy, MovementKind
 from services.parts.models import Consumption, IssuedSerial, Movement, Rma, StockBalance
 
 
@@ -45,20 +45,20 @@ def figures_by_location(session, locations: dict, start, end) -> dict:
         else:
             f["defective_on_hand"] += inq - outq
         is_outlet = locations.get(loc) is not None and locations[loc].kind == domain.OUTLET
-        if kind in (K.RECEIPT, K.TRANSFER) and cond == GOOD:
+        if kind in (MovementKind.RECEIPT, MovementKind.TRANSFER) and cond == GOOD:
             f["received"] += inq
-        elif kind == K.ISSUE:
+        elif kind == MovementKind.ISSUE:
             f["issued"] += inq if is_outlet else outq
-        elif kind == K.CONSUMPTION and cond == GOOD:
+        elif kind == MovementKind.CONSUMPTION and cond == GOOD:
             f["consumed"] += outq
-        elif kind == K.RETURN:
+        elif kind == MovementKind.RETURN:
             # an outlet returns what leaves it; a warehouse counts the old parts it takes in
             f["returned"] += outq if is_outlet else inq
             if not is_outlet:
                 f["forwarded"] += outq
-        elif kind == K.SCRAP:
+        elif kind == MovementKind.SCRAP:
             f["scrapped"] += outq
-        elif kind == K.ADJUSTMENT:
+        elif kind == MovementKind.ADJUSTMENT:
             f["adjusted"] += inq - outq
     for f in figures.values():
         f["on_hand"] = f["closing"]
@@ -86,7 +86,7 @@ def returned_not_issued(session, start, end):
                 .group_by(Rma.outlet_id, Rma.warehouse_id, Rma.part_no).subquery())
     issued = (select(Movement.location_id.label("outlet_id"), Movement.part_no.label("part_no"),
                      func.sum(Movement.quantity).label("issued"))
-              .where(Movement.kind == K.ISSUE, Movement.quantity > 0, Movement.occurred_at < end)
+              .where(Movement.kind == MovementKind.ISSUE, Movement.quantity > 0, Movement.occurred_at < end)
               .group_by(Movement.location_id, Movement.part_no).subquery())
     issued_q = func.coalesce(issued.c.issued, 0)
     stmt = (select(returned.c.outlet_id, returned.c.warehouse_id, returned.c.part_no, returned.c.returned, issued_q)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from services.parts import domain, ledger
-from services.parts.domain import MovementKind as K
+from services.parts.domain import MovementKind
 from services.parts.models import FaultPart, Location, Part, SeedMark
 from shared import tenancy
 from shared.db import utcnow
@@ -54,13 +54,13 @@ def seed_opening_stock(store, catalogue: domain.Catalogue):
             s.add(SeedMark(key=key, at=now))
             s.flush()
             scale = "hq" if wh.id == domain.HQ_WAREHOUSE else "regional"
-            movement_no = domain.new_movement_no(K.RECEIPT)
+            movement_no = domain.new_movement_no(MovementKind.RECEIPT)
             for spec in catalogue.parts.values():
                 qty = catalogue.opening_quantity(spec, scale)
                 if qty:
                     ledger.post(s, tenant_id=wh.tenant_id, location_id=wh.id, part_no=spec.part_no, quantity=qty,
-                                kind=K.RECEIPT, movement_no=movement_no, at=now, counterpart_id=domain.FACTORY,
-                                reason="opening balance (期初库存)", user="seed")
+                                kind=MovementKind.RECEIPT, movement_no=movement_no, at=now,
+                                counterpart_id=domain.FACTORY, reason="opening balance (期初库存)", user="seed")
             try:
                 uow.commit()
             except IntegrityError:  # another replica seeded it at the same moment
