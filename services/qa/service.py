@@ -116,9 +116,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
             counts = queries.overdue_counts(uow.session, now=utcnow(),
                                             caller=domain.work_list_caller(self.db.principal, asked.get("caller")))
         by_tenant, by_caller = {}, {}
-        for tenant, caller, n in counts:
-            by_tenant[tenant] = by_tenant.get(tenant, 0) + n
-            by_caller[caller] = by_caller.get(caller, 0) + n
+        for tenant, caller, number in counts:
+            by_tenant[tenant] = by_tenant.get(tenant, 0) + number
+            by_caller[caller] = by_caller.get(caller, 0) + number
         return {"count": sum(by_tenant.values()), "by_tenant": by_tenant, "by_caller": by_caller,
                 "items": page["items"]}
 
@@ -334,8 +334,8 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     def _overdue_gauge(self, now):
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
             counts = {}
-            for tenant, _, n in queries.overdue_counts(uow.session, caller=None, now=now):
-                counts[tenant] = counts.get(tenant, 0) + n
+            for tenant, _, overdue in queries.overdue_counts(uow.session, caller=None, now=now):
+                counts[tenant] = counts.get(tenant, 0) + overdue
         for tenant in self.directory.centers:
             CALLBACKS_OVERDUE.labels(self.name, tenant).set(counts.get(tenant, 0))
         return counts
