@@ -2,18 +2,22 @@
 
 Besides the schema, `load` refuses what no schema field can see but a database or an encoder
 would choke on later (as a 500): text with a NUL character or a lone UTF-16 surrogate, values
-nested absurdly deep, and integers beyond 64 bits. Shared field pieces (`MONTH`,
-`paging_offset`) keep every service's schemas within what the code after them can handle.
+nested absurdly deep, and integers beyond 64 bits. Shared pieces (`MONTH`, `PageQuery`) keep
+every service's schemas within what the code after them can handle, with the same bounds.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+import functools
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared.errors import ValidationFailed
 
 MAX_DEPTH = 32  # JSON nesting: our payloads go 4 deep; far below what recursion can take
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
 MAX_OFFSET = 10 ** 9  # paging: beyond any table, far within 64 bits
+MAX_LIMIT = 5000  # paging: the longest page of any list (the largest any service took before: parts' 5000)
+DEFAULT_LIMIT = 100
 INT64 = (-(2 ** 63), 2 ** 63 - 1)  # what SQLite and PostgreSQL BIGINT can store
 
 # A month YYYY-MM whose year the calendar code can take (year 0 is no year; 9999-12 has no next month).
@@ -24,6 +28,34 @@ MONTH = validate.Regexp(r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$",
 def paging_offset(**kwargs):
     """The `offset` of a page: 0 up to `MAX_OFFSET`."""
     return fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET), **kwargs)
+
+
+def paging_limit(default: int = DEFAULT_LIMIT, **kwargs):
+    """The `limit` of a page: 1 up to `MAX_LIMIT`, `default` when the caller names none."""
+    if not 1 <= default <= MAX_LIMIT:
+        raise ValueError(f"a default page length must be between 1 and {MAX_LIMIT}")
+    return fields.Int(load_default=default, validate=validate.Range(min=1, max=MAX_LIMIT), **kwargs)
+
+
+class PageQuery(Schema):
+    """The paging of every list: `limit` (1 to `MAX_LIMIT`, default `DEFAULT_LIMIT`) and `offset`
+    (0 to `MAX_OFFSET`). A list query derives from it, adding its filters; a list whose page is
+    another length by default derives from ``PageQuery.with_default_limit(n)``."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = paging_limit()
+    offset = paging_offset()
+
+    @classmethod
+    @functools.cache
+    def with_default_limit(cls, default: int) -> type[PageQuery]:
+        """This schema with `default` as the page length when the caller names none (the same
+        class for the same default)."""
+        name = f"{cls.__name__}{default}"
+        return type(cls)(name, (cls,), {"limit": paging_limit(default), "__module__": cls.__module__,
+                                        "__qualname__": name, "__doc__": f"{cls.__name__}, {default} a page."})
 
 
 def text_problem(value, path=()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate, validates_schema, ValidationError
 
 from services.certification.domain import ASSESSMENT_RESULTS, DECISIONS, REVOCATION_REASONS, STATES
-from shared.validation import paging_offset
+from shared.validation import PageQuery
 
 OUTLET_ID = validate.Regexp(r"^C\d{2}-O\d{2,3}$", error="must look like C01-O08")
 # 统一社会信用代码 (18 characters) or the older 15-digit business licence number
@@ -111,12 +111,10 @@ class StepIn(Strict):
             raise ValidationError({"reason": ["say why (required for a rejection, suspension, reinstatement)"]})
 
 
-class OutletQuery(Strict):
+class OutletQuery(Strict, PageQuery):
     status = fields.Str(load_default=None, validate=validate.OneOf(STATES))
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
     city = fields.Str(load_default=None)
-    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = paging_offset()
 
 
 class TechnicianIn(Strict):

@@ -5,7 +5,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from services.dispatch.domain import CHINA_LAT, CHINA_LON, LOCAL_TZ, VisitStatus
 from shared.events import PartUsed
-from shared.validation import paging_offset
+from shared.validation import PageQuery
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Must be HH:MM.")
 
@@ -75,7 +75,7 @@ class Pin(Schema):
     technician_id = fields.Str(required=True, validate=validate.Length(min=1, max=32))
 
 
-class BoardQuery(Schema):
+class BoardQuery(PageQuery):
     class Meta:
         unknown = RAISE
 
@@ -86,8 +86,6 @@ class BoardQuery(Schema):
     technician_id = fields.Str(load_default=None)
     ticket_id = fields.Str(load_default=None)  # a ticket's visits (the first one and any return visits)
     late_risk = fields.Bool(load_default=None)
-    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = paging_offset()
 
 
 class PlanRunOut(Schema):

@@ -4,6 +4,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery,  # noqa: F401
                                        TechnicianIn, TechnicianOut, VisitOut)
 from services.intake.schemas import AuditOut, ListQuery, RegisterTicket, TicketOut, Transition  # noqa: F401
+from shared.validation import paging_limit
 
 
 class ErrorBody(Schema):
@@ -76,7 +77,7 @@ class PlanRunsQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    limit = fields.Int(load_default=20, validate=validate.Range(min=1, max=500))
+    limit = paging_limit(20)  # plan runs come newest first, one page: no offset
 
 
 class TechnicianQuery(Schema):

@@ -7,7 +7,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from shared.events import CHANNELS, TICKET_KINDS
 from services.intake.domain import LOCAL_TZ, OPEN_STATUSES, Status, TICKET_ACTIONS, CASE_STEPS
-from shared.validation import paging_offset
+from shared.validation import PageQuery
 
 
 class DateOrDateTime(fields.Field):
@@ -154,7 +154,7 @@ class Transition(Schema):
     responsibility = fields.Str(load_default=None, validate=validate.OneOf(("own", "other_department", "grey_zone")))
 
 
-class ListQuery(Schema):
+class ListQuery(PageQuery.with_default_limit(50)):
     class Meta:
         unknown = RAISE
 
@@ -166,8 +166,6 @@ class ListQuery(Schema):
     received_from = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
     received_to = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
     q = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = paging_offset()
 
 
 # CSV import: the column names of the request export (see data/service_requests_sample.csv)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.parts.domain import DEFECTIVE, GOOD, INSPECTION_RESULTS, LOCAL_TZ, MovementKind, RmaStatus
-from shared.validation import MONTH, paging_offset
+from shared.validation import MONTH, PageQuery
 
 ID = validate.Length(min=1, max=32)
 CONDITION = validate.OneOf((GOOD, DEFECTIVE))
@@ -103,9 +103,8 @@ class ReceiptMessage(Schema):
             raise ValidationError("Required for a stock receipt.", "part_no")
 
 
-class Page(Strict):
-    limit = fields.Int(load_default=200, validate=validate.Range(min=1, max=5000))
-    offset = paging_offset()
+class Page(Strict, PageQuery.with_default_limit(200)):
+    """Parts' lists: 200 a page unless the caller names a limit."""
 
 
 class StockQuery(Page):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.qa import domain
-from shared.validation import MONTH, paging_offset
+from shared.validation import MONTH, PageQuery
 
 REPORT_KINDS = ("ontime", "callbacks", "satisfaction", "pareto", "ranking")
 FORMATS = ("json", "csv", "xlsx", "png", "svg")
@@ -40,7 +40,7 @@ class CloseCallback(Schema):
     note = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
 
 
-class WorkListQuery(Schema):
+class WorkListQuery(PageQuery):
     class Meta:
         unknown = RAISE
 
@@ -49,8 +49,6 @@ class WorkListQuery(Schema):
     overdue = fields.Bool(load_default=None, allow_none=True)
     caller = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
-    limit = fields.Int(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = paging_offset()
 
 
 class MonthBody(Schema):

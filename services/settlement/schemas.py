@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.settlement.domain import ACTIONS, LEVELS, PRICE_CODES
-from shared.validation import MONTH, paging_offset
+from shared.validation import MONTH, PageQuery
 
 
 
@@ -69,7 +69,7 @@ class AuditIn(Strict):
     expected_version = fields.Int(allow_none=True, load_default=None)
 
 
-class ClaimQuery(Schema):
+class ClaimQuery(PageQuery.with_default_limit(50)):
     class Meta:
         unknown = EXCLUDE
 
@@ -78,8 +78,6 @@ class ClaimQuery(Schema):
     outlet_id = fields.Str(load_default=None)
     month = fields.Str(load_default=None, validate=MONTH)
     held = fields.Bool(load_default=None)
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = paging_offset()
 
 
 class IssueStatement(Strict):
@@ -92,14 +90,12 @@ class IssueAll(Strict):
     tenant_id = fields.Str(allow_none=True, load_default=None)
 
 
-class StatementQuery(Schema):
+class StatementQuery(PageQuery.with_default_limit(50)):
     class Meta:
         unknown = EXCLUDE
 
     outlet_id = fields.Str(load_default=None)
     month = fields.Str(load_default=None, validate=MONTH)
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = paging_offset()
 
 
 class PaymentIn(Strict):
