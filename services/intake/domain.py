@@ -6,16 +6,19 @@ Plain Python: no nameko, no database session. The service layer loads, calls the
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from shared import tenancy
-from shared.errors import InvalidTransition, ValidationFailed
+from shared.clock import LOCAL_TZ as LOCAL_TZ  # the one local time zone; schemas read it from here
+from shared.clock import as_utc
+from shared.errors import Forbidden, InvalidTransition, ValidationFailed
+from shared.sla import SlaClock, SlaPolicy, ticket_deadlines
 from shared.tenants import TenantDirectory, WarrantyTerms
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 TRIAGE_TENANT = "HQ"  # tickets whose territory cannot be told wait here for HQ to route them
 
 SAFETY_WORDS = ("安全", "起火", "着火", "冒烟", "漏电", "触电", "爆炸", "伤人", "烧毁")
@@ -179,7 +182,7 @@ class Placement:
     triage_reason: str | None = None
 
 
-def place(geo_result, directory: TenantDirectory, principal: tenancy.Principal,
+def place(geo_result: Any, directory: TenantDirectory, principal: tenancy.Principal,
           requested_tenant: str | None = None) -> Placement:
     """Choose the tenant by territory (the center serving the province) and the SLA tier.
 
@@ -221,11 +224,12 @@ def priority_for(kind: str, fault: str | None, safety: bool, batch_defect: bool)
     return 3, None
 
 
-def sla_deadlines(cmd: dict, tier: str | None, clock, policy, deadlines_fn) -> dict:
+def sla_deadlines(request: dict[str, Any], tier: str | None, clock: SlaClock,
+                  policy: SlaPolicy) -> dict[str, datetime]:
     """The ticket's deadlines; without a tier (territory unknown) there is no on-site deadline yet."""
-    deadlines = deadlines_fn(clock, policy, kind=cmd["kind"], channel=cmd["channel"],
-                             received_at=cmd["received_at"], tier=tier or "local",
-                             wished_visit_at=cmd.get("wished_visit_at"))
+    deadlines = ticket_deadlines(clock, policy, kind=request["kind"], channel=request["channel"],
+                                 received_at=request["received_at"], tier=tier or "local",
+                                 wished_visit_at=request.get("wished_visit_at"))
     if tier is None:
         deadlines.pop("onsite", None)
     return deadlines
@@ -245,7 +249,7 @@ def ticket_number(tenant_id: str, received_at: datetime) -> str:
 
 # ---------------------------------------------------------------- when a request was received
 CLOCK_SKEW = timedelta(minutes=5)
-EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
 # Who may say when a request was received (it starts the SLA clock, so an earlier time back-dates
 # it): staff entering a call or a fax afterwards or importing a CSV export (center, HQ), and the
 # hotline/fax bridge (a service principal). A customer's or an outlet's request is received now.
@@ -259,7 +263,7 @@ def received_at(given: datetime | None, now: datetime, role: str) -> datetime:
     request, a time in the future beyond `CLOCK_SKEW`, a time before 2000.
     """
     if given is None:
-        return now.astimezone(timezone.utc)
+        return now.astimezone(UTC)
     if role not in MAY_DATE_RECEIPT:
         raise ValidationFailed("received_at may only be set by a service center, HQ or the hotline/fax bridge",
                                {"received_at": [f"not allowed for role {role}: a request is received when it "
@@ -268,43 +272,123 @@ def received_at(given: datetime | None, now: datetime, role: str) -> datetime:
         raise ValidationFailed("received_at is in the future", {"received_at": ["must not be in the future"]})
     if given < EARLIEST_RECEIVED:
         raise ValidationFailed("received_at is before 2000", {"received_at": ["must not be before 2000-01-01"]})
-    return given.astimezone(timezone.utc)
+    return given.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- what a rule decides
+Event = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A ticket's audit entry (件件有记录); the service adds who and when."""
+
+    action: str
+    from_state: str | None
+    to_state: str | None
+    note: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """What an action or a fact does to a ticket. The service applies, in this order: `changes`
+    (attribute → value; ``assigned_outlet_id`` also moves the rows that copy it), `events`, the
+    `audit` entry, the commitments `met` as (sla, at)."""
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    audit: Audit | None = None
+    met: list[tuple[str, datetime]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- registering
+REGISTRARS = (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE, tenancy.CUSTOMER)
+
+
+def customer_key(name: str, phone: str) -> str:
+    """The customer's id: the same name and phone on any channel are one customer."""
+    return "cu_" + hashlib.sha1(f"{name}|{phone}".encode()).hexdigest()[:16]
+
+
+def admit(cmd: dict[str, Any], principal: tenancy.Principal, now: datetime) -> dict[str, Any]:
+    """The request as it is registered: who may register (Forbidden), when it was received (it
+    starts the SLA clock), whose it is. A customer registers their own request through the portal
+    and may not choose the center: the address's territory does."""
+    if principal.role not in REGISTRARS:
+        raise Forbidden(f"role {principal.role} cannot register tickets")
+    request = dict(cmd, received_at=received_at(cmd.get("received_at"), now, principal.role),
+                   customer_id=customer_key(cmd["customer_name"], cmd["phone"]))
+    if principal.role == tenancy.CUSTOMER:
+        if cmd.get("tenant_id"):
+            raise ValidationFailed("customers cannot choose the service center",
+                                   {"tenant_id": ["not allowed for customers"]})
+        request.update(customer_id=principal.customer, channel="portal")
+    return request
+
+
+def visit_wish(wish: date | datetime | None, clock: SlaClock) -> datetime | None:
+    """When the customer wishes the visit, in UTC: a day means by its closing time."""
+    if wish is None or isinstance(wish, datetime):
+        return wish and wish.astimezone(UTC)
+    return clock.closing(wish)
 
 
 @dataclass
 class Registration:
-    """Everything decided when a ticket is registered, ready to be persisted."""
+    """The registration decision: the new ticket's columns, its SLA deadlines, its audit entry, the
+    commitments met at once, whether `ticket.registered` announces it, and the other events."""
 
     placement: Placement
     warranty: WarrantyDecision
-    priority: int
-    escalation: str | None
-    deadlines: dict = field(default_factory=dict)
-    case_state: str | None = None
-    status: str = Status.REGISTERED
+    ticket: dict[str, Any]
+    deadlines: dict[str, datetime]
+    audit: Audit
+    met: list[tuple[str, datetime]]
+    announce: bool
+    events: list[Event]
 
 
-def register(cmd: dict, geo_result, directory: TenantDirectory, principal: tenancy.Principal,
-             clock, policy_for, deadlines_fn) -> Registration:
-    """Decide tenant, tier, warranty, priority and SLA deadlines for a new ticket.
+def register(request: dict[str, Any], geo_result: Any, principal: tenancy.Principal, now: datetime,
+             policies: Any) -> Registration:
+    """Decide tenant, tier, warranty, priority, escalation, status and SLA deadlines for an admitted
+    `request` (see `admit`). `policies` has the tenant `directory`, the SLA `clock` and
+    `sla_policy(tenant_id)`. A ticket placed in a center's territory is forwarded to it at once
+    (the 1-hour forwarding rule) and announced; one in triage waits for HQ to route it."""
+    directory: TenantDirectory = policies.directory
+    placement = place(geo_result, directory, principal, request.get("tenant_id"))
+    received = request["received_at"]
+    terms = directory.warranty_terms(request.get("product_line"))
+    warranty = decide_warranty(terms, request.get("purchase_date"), received.astimezone(LOCAL_TZ).date())
+    priority, escalation = priority_for(request["kind"], request.get("fault"), request.get("safety", False),
+                                        request.get("batch_defect", False))
+    tenant = placement.tenant_id
+    deadlines = sla_deadlines(request, placement.tier, policies.clock,
+                              policies.sla_policy(tenant if tenant in directory.centers else None))
+    placed = tenant != TRIAGE_TENANT
+    status = Status.REGISTERED if placed else Status.TRIAGE
+    p = placement
+    ticket = dict(
+        id=uuid.uuid4().hex, number=ticket_number(tenant, received), tenant_id=tenant,
+        external_ref=request.get("external_ref"), kind=request["kind"], channel=request["channel"], status=status,
+        case_state=Case.ACCEPTED if request["kind"] == "complaint" else None, priority=priority,
+        escalation=escalation, customer_id=request["customer_id"], customer_name=request["customer_name"],
+        phone=request["phone"], address=request["address"], postcode=request.get("postcode"),
+        province=p.province, city=p.city, district=p.district, adcode=p.adcode, lat=p.lat, lon=p.lon,
+        geo_precision=p.precision, geo_ambiguous=p.ambiguous, triage_reason=p.triage_reason, tier=p.tier,
+        product_line=request.get("product_line"), model=request.get("model"), serial_no=request.get("serial_no"),
+        purchase_date=request.get("purchase_date"), fault=request.get("fault"),
+        wished_visit_at=visit_wish(request.get("wished_visit_at"), policies.clock),
+        warranty=warranty.status, warranty_remedy=warranty.remedy, warranty_reason=warranty.reason,
+        owner_user=principal.user, received_at=received, registered_at=now)
+    events = [("ticket.escalated", _escalated(tenant, ticket["id"], ticket["number"], escalation, "management"))
+              ] if escalation else []
+    return Registration(placement, warranty, ticket, deadlines,
+                        Audit("register", None, status, p.triage_reason, {"warranty": warranty.reason}),
+                        [("forward", now)] if placed else [], placed, events)
 
-    `policy_for(tenant_id)` gives the tenant's SlaPolicy; `deadlines_fn` is
-    `shared.sla.ticket_deadlines`.
-    """
-    placement = place(geo_result, directory, principal, cmd.get("tenant_id"))
-    received = cmd["received_at"]
-    terms = directory.warranty_terms(cmd.get("product_line"))
-    warranty = decide_warranty(terms, cmd.get("purchase_date"), received.astimezone(LOCAL_TZ).date())
-    priority, escalation = priority_for(cmd["kind"], cmd.get("fault"), cmd.get("safety", False),
-                                        cmd.get("batch_defect", False))
-    policy_tenant = placement.tenant_id if placement.tenant_id in directory.centers else None
-    policy = policy_for(policy_tenant)
-    deadlines = sla_deadlines(cmd, placement.tier, clock, policy, deadlines_fn)
-    status = Status.TRIAGE if placement.tenant_id == TRIAGE_TENANT else Status.REGISTERED
-    case_state = Case.ACCEPTED if cmd["kind"] == "complaint" else None
-    return Registration(placement, warranty, priority, escalation, deadlines, case_state, status)
 
-
+# ---------------------------------------------------------------- staff actions (transitions)
 # which action fulfils which SLA deadline
 SLA_FULFILLED_BY = {
     "accept": "accept",
@@ -316,3 +400,188 @@ SLA_FULFILLED_BY = {
     "close_case": "complaint_close",
     "withdraw": "complaint_close",
 }
+
+
+def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, directory: TenantDirectory) -> Outcome:
+    """A ticket action or a complaint case step by `role` (raises InvalidTransition, or
+    ValidationFailed for a wrong outlet or a route without a tenant). A case step accepts a
+    registered ticket; a case that ends (closed, withdrawn) closes the ticket. `route` itself (the
+    new placement) is the service's: this decides the status."""
+    action = cmd["action"]
+    out = Outcome()
+    if action in CASE_STEPS:
+        case = check_case_step(action, ticket.case_state, role)
+        out.changes["case_state"] = case
+        if case in CASE_FINAL:
+            out.changes.update(status=Status.CLOSED, closed_at=now)
+            out.events.append(("ticket.closed", closed_event(ticket, case, now)))
+        elif ticket.status == Status.REGISTERED:
+            out.changes["status"] = Status.ACCEPTED
+        out.audit = Audit(action, ticket.case_state, case, cmd["note"],
+                          {"attachments": cmd["attachments"], "cause": cmd["cause"],
+                           "responsibility": cmd["responsibility"]})
+    else:
+        target = check_ticket_action(action, ticket.status, role)
+        if action == "assign_outlet":
+            outlet = directory.outlets.get(cmd["outlet_id"] or "")
+            if outlet is None or outlet.center != ticket.tenant_id:
+                raise ValidationFailed("unknown outlet",
+                                       {"outlet_id": [f"no outlet {cmd['outlet_id']!r} in {ticket.tenant_id}"]})
+            out.changes["assigned_outlet_id"] = cmd["outlet_id"]
+        elif action == "route" and not cmd["tenant_id"]:
+            raise ValidationFailed("route needs a tenant", {"tenant_id": ["required for route"]})
+        if target:
+            out.changes["status"] = target
+        if action in ("close", "cancel"):
+            out.changes["closed_at"] = now
+            out.events.append(("ticket.closed", closed_event(ticket, "cancelled" if action == "cancel" else "resolved",
+                                                             now)))
+        out.audit = Audit(action, ticket.status, target or ticket.status, cmd["note"],
+                          {"attachments": cmd["attachments"], "outlet_id": cmd["outlet_id"]})
+    sla = SLA_FULFILLED_BY.get(action)
+    if sla:
+        out.met.append((sla, now))
+    return out
+
+
+# ---------------------------------------------------------------- facts from other services
+SCHEDULABLE = (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED)
+WORKABLE = (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE)
+
+
+def visit_scheduled(ticket: Any, fact: dict[str, Any]) -> Outcome | None:
+    """A visit was planned: a ticket not yet on site is scheduled, remembering the status it leaves
+    (a release returns it there), and follows the visit's outlet. Any other ticket: nothing."""
+    if ticket.status not in SCHEDULABLE:
+        return None
+    changes: dict[str, Any] = {"status": Status.SCHEDULED}
+    if ticket.status != Status.SCHEDULED:
+        changes["status_before_scheduled"] = ticket.status
+    if fact.get("outlet_id"):
+        changes["assigned_outlet_id"] = fact["outlet_id"]
+    return Outcome(changes, audit=Audit(
+        "visit_scheduled", ticket.status, Status.SCHEDULED,
+        data={"visit_id": fact["visit_id"], "technician_id": fact.get("technician_id"),
+              "outlet_id": fact.get("outlet_id"), "at": fact["at"].isoformat()}))
+
+
+def visit_released(ticket: Any, fact: dict[str, Any], scheduled_at: list[datetime]) -> Outcome:
+    """Dispatch took a planned visit back (outlet suspended or revoked, line or certificate lost):
+    a scheduled ticket returns to the status it had before (accepted if that is unknown) and leaves
+    the visit's outlet. `scheduled_at`: when this visit was scheduled, as audited; visit.scheduled
+    and visit.released travel on separate queues, so a scheduling newer than the release stands
+    and the release is only audited, as stale."""
+    stale = any(at > fact["at"] for at in scheduled_at)
+    data = {"visit_id": fact["visit_id"], "outlet_id": fact.get("outlet_id"),
+            "technician_id": fact.get("technician_id"), "reason": fact.get("reason")}
+    changes: dict[str, Any] = {}
+    if stale:
+        data["stale"] = True
+    else:
+        if ticket.status == Status.SCHEDULED:
+            prior = ticket.status_before_scheduled
+            changes["status"] = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
+        if fact.get("outlet_id") and ticket.assigned_outlet_id == fact["outlet_id"]:
+            changes["assigned_outlet_id"] = None
+    return Outcome(changes, audit=Audit("visit_released", ticket.status, changes.get("status", ticket.status),
+                                        fact.get("reason"), data))
+
+
+def visit_started(ticket: Any, fact: dict[str, Any]) -> Outcome:
+    """The technician checked in: the first check-in is the on-site time and meets the on-site
+    commitment; an open ticket past triage is on site."""
+    changes: dict[str, Any] = {} if ticket.onsite_at else {"onsite_at": fact["at"]}
+    if ticket.status in OPEN_STATUSES[1:]:
+        changes["status"] = Status.ON_SITE
+    return Outcome(changes, audit=Audit("visit_started", ticket.status, changes.get("status", ticket.status),
+                                        data={"visit_id": fact["visit_id"]}), met=[("onsite", fact["at"])])
+
+
+def visit_completed(ticket: Any, fact: dict[str, Any]) -> Outcome:
+    """The technician checked out, work done: a ticket being worked on is resolved."""
+    status = Status.RESOLVED if ticket.status in WORKABLE else ticket.status
+    return Outcome({"status": status} if status != ticket.status else {},
+                   audit=Audit("visit_completed", ticket.status, status, data={"visit_id": fact["visit_id"]}))
+
+
+def callback_negative(ticket: Any, fact: dict[str, Any]) -> Outcome:
+    """A dissatisfied callback: a resolved or closed ticket is reopened (accepted), and the center
+    is told (escalation)."""
+    changes = {"status": Status.ACCEPTED, "closed_at": None} if ticket.status in (Status.RESOLVED, Status.CLOSED) \
+        else {}
+    return Outcome(changes, [("ticket.escalated", escalated_event(ticket, "negative_callback", "center"))],
+                   Audit("callback_negative", ticket.status, changes.get("status", ticket.status), fact.get("reason"),
+                         {"callback_id": fact["callback_id"]}))
+
+
+def callback_closed(ticket: Any, fact: dict[str, Any], return_visit_completed: bool) -> Outcome:
+    """QA closed a negative callback. Resolved, and a return visit completed since the negative
+    callback (`return_visit_completed`): a ticket still reopened goes back to resolved. Otherwise
+    (upheld, or no completed return visit yet) only the audit entry; the center resolves and closes
+    by hand."""
+    resolved = fact["outcome"] == "resolved" and return_visit_completed \
+        and ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE)
+    status = Status.RESOLVED if resolved else ticket.status
+    return Outcome({"status": status} if resolved else {}, audit=Audit(
+        "callback_closed", ticket.status, status, fact["outcome"],
+        {"callback_id": fact["callback_id"], "outcome": fact["outcome"],
+         "return_visit_completed": return_visit_completed}))
+
+
+def refund_paid(ticket: Any, fact: dict[str, Any]) -> Outcome:
+    """Settlement paid the refund or compensation (退赔款): a case in negotiation or rectification
+    moves to compensation."""
+    case = Case.COMPENSATION if ticket.case_state in (Case.NEGOTIATION, Case.RECTIFICATION) else ticket.case_state
+    return Outcome({"case_state": case} if case != ticket.case_state else {},
+                   audit=Audit("refund_paid", ticket.case_state, case, data={"amount": str(fact["amount"])}))
+
+
+# ---------------------------------------------------------------- SLA commitments
+def deadline_met(deadline: Any, sla: str, at: datetime) -> str | None:
+    """What `at` does to `deadline` for commitment `sla`: "met", "late" (it is also a breach unless
+    one was recorded already), or None (another commitment, or met before)."""
+    if deadline.sla != sla or deadline.met_at is not None:
+        return None
+    due = as_utc(deadline.due_at)
+    return "late" if due is not None and at > due else "met"
+
+
+def breach(ticket: Any, deadline: Any, now: datetime) -> list[Event]:
+    """The watchdog's events for an open deadline past due: sla.breached, and an escalation to
+    management for a complaint or a safety case. None for a complaint case already over."""
+    if ticket.case_state in CASE_FINAL:
+        return []
+    events = [("sla.breached", breach_event(ticket, deadline, now))]
+    if ticket.kind == "complaint" or ticket.priority == 1:
+        events.append(("ticket.escalated", escalated_event(ticket, f"sla_breached:{deadline.sla}", "management")))
+    return events
+
+
+# ---------------------------------------------------------------- event bodies
+def registered_event(t: Any) -> dict[str, Any]:
+    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "kind": t.kind,
+            "channel": t.channel, "priority": t.priority, "received_at": as_utc(t.received_at),
+            "product_line": t.product_line, "model": t.model, "serial_no": t.serial_no, "fault": t.fault,
+            "warranty": t.warranty, "tier": t.tier, "province": t.province, "city": t.city,
+            "district": t.district, "lat": t.lat, "lon": t.lon, "geo_ambiguous": bool(t.geo_ambiguous),
+            "onsite_due": next((as_utc(d.due_at) for d in t.deadlines if d.sla == "onsite"), None),
+            "wished_visit_at": t.wished_visit_at and as_utc(t.wished_visit_at),
+            "purchase_date": t.purchase_date}
+
+
+def closed_event(t: Any, outcome: str, closed_at: datetime) -> dict[str, Any]:
+    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "kind": t.kind,
+            "closed_at": as_utc(closed_at), "outcome": outcome, "assigned_outlet_id": t.assigned_outlet_id}
+
+
+def breach_event(t: Any, d: Any, at: datetime) -> dict[str, Any]:
+    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "sla": d.sla,
+            "due_at": as_utc(d.due_at), "detected_at": at, "assigned_outlet_id": t.assigned_outlet_id}
+
+
+def escalated_event(t: Any, reason: str, level: str) -> dict[str, Any]:
+    return _escalated(t.tenant_id, t.id, t.number, reason, level)
+
+
+def _escalated(tenant_id: str, ticket_id: str, number: str, reason: str, level: str) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "ticket_id": ticket_id, "number": number, "reason": reason, "level": level}

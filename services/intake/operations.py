@@ -1,0 +1,168 @@
+"""What intake does to its tables, inside the caller's unit of work: the domain decides (a
+`domain.Registration`, a `domain.Outcome`), these apply it — rows, the audit entry, the rows
+that copy a ticket's scope, the SLA commitments met or breached, the events. The service's
+entrypoints load their input, call these and commit.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from services.intake import domain, queries
+from services.intake.models import AuditEntry, SlaDeadline, Ticket
+from shared import metrics
+from shared.clock import as_utc
+from shared.db import utcnow
+from shared.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+SERVICE = "intake"
+
+
+# ---------------------------------------------------------------- registering
+def register(uow, reg: domain.Registration, principal) -> tuple[Ticket, bool]:
+    """The registered ticket, with its deadlines, audit entry and events; a reference the channel
+    sent before gives that ticket instead (True: a duplicate, nothing written)."""
+    fields = reg.ticket
+    if fields["external_ref"]:
+        existing = uow.session.scalars(select(Ticket).where(
+            Ticket.channel == fields["channel"], Ticket.external_ref == fields["external_ref"])).first()
+        if existing is not None:
+            return existing, True
+    ticket = Ticket(**fields)
+    ticket.deadlines = [SlaDeadline(tenant_id=ticket.tenant_id, sla=sla, due_at=due, customer_id=ticket.customer_id)
+                        for sla, due in reg.deadlines.items()]
+    uow.session.add(ticket)
+    audit(uow, ticket, principal, reg.audit)
+    for sla, at in reg.met:
+        meet(uow, ticket, sla, at)
+    if reg.announce:
+        uow.emit("ticket.registered", domain.registered_event(ticket))
+    for event, body in reg.events:
+        uow.emit(event, body)
+    return ticket, False
+
+
+# ---------------------------------------------------------------- changing a ticket
+def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policies, geocoder):
+    """A staff action or case step (`domain.transition`); `route` also re-places the ticket."""
+    if cmd["expected_version"] is not None and cmd["expected_version"] != ticket.version:
+        raise Conflict("the ticket changed since you read it",
+                       {"expected_version": [f"current version is {ticket.version}"]})
+    outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)
+    if cmd["action"] == "route":
+        route(uow, ticket, cmd, policies, geocoder, now)
+    apply(uow, ticket, outcome, principal)
+
+
+def fact_ticket(uow, payload: dict, event: str) -> Ticket | None:
+    """The ticket a fact names, else None: the message id is remembered all the same (the fact
+    will never apply; another tenant's ticket is not found either)."""
+    ticket = uow.session.get(Ticket, payload["ticket_id"])
+    if ticket is None:
+        log.warning("%s for unknown ticket %s", event, payload["ticket_id"])
+    return ticket
+
+
+def on_fact(uow, payload: dict, event: str, rule) -> None:
+    """A fact whose rule needs only the ticket and the fact: `rule(ticket, payload)`."""
+    ticket = fact_ticket(uow, payload, event)
+    if ticket is not None:
+        apply(uow, ticket, rule(ticket, payload), uow.principal)
+
+
+def apply(uow, ticket: Ticket, outcome: domain.Outcome | None, principal) -> None:
+    """Apply what a rule decided, in `domain.Outcome`'s order; None: nothing to do."""
+    if outcome is None:
+        return
+    for attr, value in outcome.changes.items():
+        if attr == "assigned_outlet_id":
+            set_outlet(uow, ticket, value)
+        else:
+            setattr(ticket, attr, value)
+    for event, body in outcome.events:
+        uow.emit(event, body)
+    if outcome.audit is not None:
+        audit(uow, ticket, principal, outcome.audit)
+    for sla, at in outcome.met:
+        meet(uow, ticket, sla, at)
+
+
+def audit(uow, ticket: Ticket, principal, entry: domain.Audit) -> None:
+    uow.session.add(AuditEntry(tenant_id=ticket.tenant_id, ticket=ticket, at=utcnow(),
+                               user=principal.user, role=principal.role, action=entry.action,
+                               from_state=entry.from_state, to_state=entry.to_state, note=entry.note,
+                               data=entry.data, assigned_outlet_id=ticket.assigned_outlet_id,
+                               customer_id=ticket.customer_id))
+
+
+def set_outlet(uow, ticket: Ticket, outlet_id: str | None) -> None:
+    """The ticket and the rows that copy its outlet scope (deadlines, audit) follow it together,
+    so the outlet sees the whole history of a job once it is theirs."""
+    ticket.assigned_outlet_id = outlet_id
+    for d in ticket.deadlines:
+        d.assigned_outlet_id = outlet_id
+    for entry in queries.audit_rows(uow.session, ticket.id):
+        entry.assigned_outlet_id = outlet_id
+
+
+def route(uow, ticket: Ticket, cmd: dict, policies, geocoder, now: datetime) -> None:
+    """HQ routes a triage ticket to a tenant (optionally with a corrected address): placement,
+    deadlines and audit rows move there, the forwarding is met and the ticket announced."""
+    geo = geocoder.parse(cmd["address"] or ticket.address)
+    place = domain.place(geo, policies.directory, uow.principal, cmd["tenant_id"])
+    if cmd["address"]:
+        ticket.address = cmd["address"]
+    ticket.tenant_id = place.tenant_id
+    for attr in ("province", "city", "district", "adcode", "lat", "lon", "tier"):
+        setattr(ticket, attr, getattr(place, attr))
+    ticket.geo_precision, ticket.geo_ambiguous, ticket.triage_reason = place.precision, place.ambiguous, None
+    deadlines = domain.sla_deadlines(
+        {"kind": ticket.kind, "channel": ticket.channel, "received_at": as_utc(ticket.received_at),
+         "wished_visit_at": as_utc(ticket.wished_visit_at)},
+        place.tier, policies.clock, policies.sla_policy(place.tenant_id))
+    existing = {d.sla: d for d in ticket.deadlines}
+    for sla, due in deadlines.items():
+        if sla in existing:
+            existing[sla].due_at = due
+            existing[sla].tenant_id = place.tenant_id
+        else:
+            uow.session.add(SlaDeadline(tenant_id=place.tenant_id, ticket=ticket, sla=sla, due_at=due,
+                                        customer_id=ticket.customer_id))
+    for entry in queries.audit_rows(uow.session, ticket.id):
+        entry.tenant_id = place.tenant_id
+    uow.session.flush()
+    meet(uow, ticket, "forward", now)
+    uow.emit("ticket.registered", domain.registered_event(ticket))
+
+
+# ---------------------------------------------------------------- SLA commitments
+def meet(uow, ticket: Ticket, sla: str, at: datetime) -> None:
+    """`at` fulfils the ticket's open `sla` commitment; late, it is a breach too (once)."""
+    for d in ticket.deadlines:
+        verdict = domain.deadline_met(d, sla, at)
+        if verdict is None:
+            continue
+        d.met_at = at
+        metrics.sla_outcome(SERVICE, ticket.tenant_id, sla, verdict)
+        if verdict == "late" and d.breached_at is None:
+            d.breached_at = at
+            uow.emit("sla.breached", domain.breach_event(ticket, d, at))
+
+
+def mark_breaches(uow, now: datetime) -> int:
+    """The watchdog: open deadlines past due are breached (`domain.breach`); how many."""
+    breached = 0
+    for deadline, ticket in queries.overdue_deadlines(uow.session, now):
+        events = domain.breach(ticket, deadline, now)
+        if not events:
+            continue
+        deadline.breached_at = now
+        breached += 1
+        metrics.sla_outcome(SERVICE, ticket.tenant_id, deadline.sla, "breached")
+        for event, body in events:
+            uow.emit(event, body)
+    return breached

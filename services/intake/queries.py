@@ -1,0 +1,133 @@
+"""What intake reads: ticket lists and the service ledger (台帐), the SLA summary, an audit trail,
+the open deadlines past due, and what the fact rules need to know of the audit trail. Every
+query runs in the caller's session, which scopes it to the caller's tenant, outlet or customer.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+
+from services.intake import domain
+from services.intake.models import AuditEntry, SlaDeadline, Ticket
+from shared.clock import LOCAL_TZ, as_utc
+
+
+def tickets(q: dict) -> Select:
+    """The tickets a list query (schemas.ListQuery) asks for, unordered."""
+    stmt = select(Ticket)
+    for key in ("status", "kind", "tier", "tenant_id", "channel"):
+        if q.get(key):
+            stmt = stmt.where(getattr(Ticket, key) == q[key])
+    if q.get("received_from"):
+        stmt = stmt.where(Ticket.received_at >= q["received_from"])
+    if q.get("received_to"):
+        stmt = stmt.where(Ticket.received_at < q["received_to"])
+    if q.get("q"):
+        like = f"%{q['q']}%"
+        stmt = stmt.where(or_(Ticket.number.like(like), Ticket.customer_name.like(like),
+                              Ticket.serial_no.like(like), Ticket.phone.like(like)))
+    return stmt
+
+
+def ticket_page(session, q: dict) -> tuple[list[Ticket], int]:
+    """One page of the tickets, newest received first, and how many there are in all."""
+    stmt = tickets(q)
+    # count over the entity itself: a count over a subquery escapes the tenant scope
+    total = session.scalar(stmt.with_only_columns(func.count(Ticket.id)))
+    rows = session.scalars(stmt.order_by(Ticket.received_at.desc(), Ticket.id)
+                           .limit(q["limit"]).offset(q["offset"])).all()
+    return list(rows), total
+
+
+def audit_trail(session, ticket_id: str) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)))
+
+
+def audit_rows(session, ticket_id: str):
+    """The ticket's audit rows in any order (to move them along with the ticket's scope)."""
+    return session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id))
+
+
+def visit_scheduled_times(session, ticket_id: str, visit_id: str) -> list[datetime]:
+    """When `visit_id` was scheduled for the ticket (the facts' own times, as audited)."""
+    entries = session.scalars(select(AuditEntry).where(
+        AuditEntry.ticket_id == ticket_id, AuditEntry.action == "visit_scheduled").order_by(AuditEntry.id))
+    return [datetime.fromisoformat(a.data["at"]) for a in entries
+            if (a.data or {}).get("visit_id") == visit_id and a.data.get("at")]
+
+
+def return_visit_completed(session, ticket_id: str, callback_id: str) -> bool:
+    """Whether a visit was completed after the (latest) negative callback `callback_id`."""
+    entries = audit_trail(session, ticket_id)
+    negative = max((a.id for a in entries if a.action == "callback_negative"
+                    and (a.data or {}).get("callback_id") == callback_id), default=None)
+    return negative is not None and any(a.id > negative and a.action == "visit_completed" for a in entries)
+
+
+def overdue_deadlines(session, now: datetime, limit: int = 1000) -> list[tuple[SlaDeadline, Ticket]]:
+    """Open tickets' deadlines past due, neither met nor breached yet."""
+    return list(session.execute(
+        select(SlaDeadline, Ticket).join(SlaDeadline.ticket)
+        .where(SlaDeadline.met_at.is_(None), SlaDeadline.breached_at.is_(None),
+               SlaDeadline.due_at < now, Ticket.status.in_(domain.OPEN_STATUSES))
+        .limit(limit)).all())
+
+
+def sla_summary(session) -> dict:
+    """Per tenant: tickets by SLA tier (open or not) and the earliest open on-site deadlines."""
+    counts = session.execute(select(Ticket.tenant_id, Ticket.tier, func.count())
+                             .group_by(Ticket.tenant_id, Ticket.tier)).all()
+    earliest = session.execute(
+        select(Ticket.tenant_id, Ticket.number, SlaDeadline.due_at, Ticket.tier)
+        .join(SlaDeadline.ticket)
+        .where(SlaDeadline.sla == "onsite", SlaDeadline.met_at.is_(None),
+               Ticket.status.in_(domain.OPEN_STATUSES))
+        .order_by(SlaDeadline.due_at)).all()
+    summary: dict = {}
+    for tenant, tier, n in counts:
+        entry = summary.setdefault(tenant, {"by_tier": {}, "earliest_onsite": []})
+        entry["by_tier"][tier or "unplaced"] = n
+    for tenant, number, due, tier in earliest:
+        entry = summary.setdefault(tenant, {"by_tier": {}, "earliest_onsite": []})
+        if len(entry["earliest_onsite"]) < 3:
+            entry["earliest_onsite"].append({"number": number, "due_at": as_utc(due).isoformat(), "tier": tier})
+    return summary
+
+
+# ---------------------------------------------------------------- the service ledger (服务信息台帐)
+LEDGER_COLUMNS = [
+    ("number", "工单号"), ("tenant_id", "服务中心"), ("customer_name", "客户"), ("address", "地址"),
+    ("phone", "电话"), ("model", "型号"), ("serial_no", "出厂编号"), ("purchase_date", "购买日期"),
+    ("fault", "反映问题"), ("kind", "要求"), ("received_at", "受理时间"), ("onsite_at", "上门时间"),
+    ("closed_at", "完成时间"), ("channel", "方式"), ("status", "状态"), ("warranty", "保修/自费"),
+    ("owner_user", "首问负责人"), ("assigned_outlet_id", "服务网点"), ("callback", "回访记录"),
+]
+
+
+def ledger(session, q: dict) -> list[dict]:
+    """One page of the ledger, oldest received first: one row per ticket, as the seed's columns."""
+    rows = session.scalars(tickets(q).order_by(Ticket.received_at, Ticket.id).limit(q["limit"]).offset(q["offset"]))
+    return [ledger_row(t) for t in rows]
+
+
+def ledger_row(t) -> dict:
+    row = {}
+    for column, _ in LEDGER_COLUMNS:
+        value = getattr(t, column, None)
+        if isinstance(value, datetime):
+            value = as_utc(value).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        elif value is not None and not isinstance(value, (str, int, float)):
+            value = value.isoformat()
+        row[column] = value
+    return row
+
+
+def ledger_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[c for c, _ in LEDGER_COLUMNS])
+    writer.writerow({c: label for c, label in LEDGER_COLUMNS})
+    writer.writerows(rows)
+    return buf.getvalue()
