@@ -29,6 +29,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from shared.clock import LOCAL_TZ
+from shared.events import TICKET_KINDS as KINDS  # the ticket kinds are the event catalogue's
 from shared.workcal import ChinaCalendar
 
 __all__ = [
@@ -46,7 +48,6 @@ __all__ = [
 
 UTC = timezone.utc
 UNITS = ("calendar_hours", "working_hours", "working_days", "calendar_days")
-KINDS = ("repair", "install", "maintenance", "complaint", "consultation")
 ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")
 TIERS = ("local", "in_province", "out_of_province")
 
@@ -86,7 +87,7 @@ class SlaClock:
     """Deadline arithmetic on the mainland China working calendar."""
 
     def __init__(self, calendar: ChinaCalendar | None = None,
-                 hours: WorkingHours | None = None, tz: str = "Asia/Shanghai"):
+                 hours: WorkingHours | None = None, tz: str | ZoneInfo = LOCAL_TZ):
         self.calendar = calendar if calendar is not None else ChinaCalendar.default()
         self.hours = hours if hours is not None else WorkingHours()
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
