@@ -3,7 +3,7 @@ at the revision before it with tickets and audit rows written the old way; the s
 SQLite (tests/unit/test_intake_migration.py) and PostgreSQL (tests/service/...)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from alembic import command
 from sqlalchemy import inspect, text
@@ -14,7 +14,7 @@ from shared.db import make_engine
 PACKAGE = "services.intake.migrations"
 BEFORE = "5602d01a16e0"
 REVISION = "8de405ba935e"
-AT = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 TICKET = text("""
     INSERT INTO tickets (id, number, kind, channel, status, priority, customer_id, customer_name, phone,

@@ -2,7 +2,10 @@
 deadlines, the ticket status and the complaint case workflow (seed 000: 投诉受理 → 立案 →
 内查 → 派员预案 → 现场核实 → 商务谈判 → 整改单 → 退赔款 → 处理结果通知单 → 汇报 → 签协议或纪要).
 
-Plain Python: no nameko, no database session. The service layer loads, calls these, persists.
+Also what staff actions and the facts of other services (visit.*, callback.*, refund paid) do
+to a ticket, and the SLA verdicts. Plain Python: no nameko, no database session. Each rule takes
+plain records and values and returns its decision (a `Registration`, an `Outcome`: changes,
+audit entry, events, commitments met); `operations` applies it in the unit of work.
 """
 from __future__ import annotations
 

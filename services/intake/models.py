@@ -71,8 +71,8 @@ class Ticket(TenantScoped, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    deadlines: Mapped[list["SlaDeadline"]] = relationship(back_populates="ticket", lazy="selectin",
-                                                          order_by="SlaDeadline.due_at")
+    deadlines: Mapped[list[SlaDeadline]] = relationship(back_populates="ticket", lazy="selectin",
+                                                        order_by="SlaDeadline.due_at")
     __mapper_args__ = {"version_id_col": version}
 
 

@@ -1,7 +1,7 @@
 """The rules of the facts intake consumes (visit.*, callback.*, settlement.refund_paid) and of
 its SLA commitments, as pure functions over plain objects: ticket state + fact → changes, audit
 entry, events, commitments met."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -10,7 +10,7 @@ import pytest
 from services.intake import domain
 from services.intake.domain import Audit, Case, Status
 
-AT = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 def ticket(**over):

@@ -1,7 +1,7 @@
 """The registration decision as plain functions: `domain.admit` (who may register, whose request
 it is) and `domain.register` (placement, status, warranty, priority, deadlines, what it emits),
 with the real tenant directory and offline geocoder and a fixed clock."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from shared.tenancy import Principal
 from shared.tenants import TenantDirectory
 
 TZ = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)  # Tuesday 10:00 in Shanghai
+NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 HQ = Principal("hq1", "hq")
 CENTER = Principal("agent1", "center", tenant="C01")
 CUSTOMER = Principal("cust1", "customer", customer="cu_portal_1")
@@ -69,8 +69,8 @@ def test_staff_request_is_the_callers_customer_by_name_and_phone_and_received_no
 def test_staff_may_back_date_the_request_and_the_command_is_left_as_it_was():
     given = cmd(received_at=datetime(2026, 3, 9, 9, 0, tzinfo=TZ))
     request = domain.admit(given, CENTER, NOW)
-    assert request["received_at"] == datetime(2026, 3, 9, 1, 0, tzinfo=timezone.utc)
-    assert request["received_at"].tzinfo == timezone.utc
+    assert request["received_at"] == datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+    assert request["received_at"].tzinfo == UTC
     assert given["received_at"].tzinfo == TZ and "customer_id" not in given
 
 
@@ -157,7 +157,7 @@ def test_a_wished_day_means_by_its_closing_time_a_wished_time_is_kept_in_utc(geo
     assert by_day.ticket["wished_visit_at"] == SlaClock().closing(date(2026, 3, 12))
     at = datetime(2026, 3, 12, 15, 0, tzinfo=TZ)
     _, by_time = decide(geocoder, policies, wished_visit_at=at)
-    assert by_time.ticket["wished_visit_at"] == at and by_time.ticket["wished_visit_at"].tzinfo == timezone.utc
+    assert by_time.ticket["wished_visit_at"] == at and by_time.ticket["wished_visit_at"].tzinfo == UTC
 
 
 def test_a_center_cannot_register_outside_its_territory(geocoder, policies):

@@ -1,7 +1,7 @@
 """What a staff action or a complaint case step does to a ticket (`domain.transition`), beyond the
 status tables of test_workflow_domain.py: the side changes, the audit entry, ticket.closed, the
 commitments met, the outlet and route checks."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +11,7 @@ from services.intake.domain import Audit, Case, Status
 from shared.errors import InvalidTransition, ValidationFailed
 from shared.tenants import TenantDirectory
 
-NOW = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_accepting_meets_the_accept_commitment(directory):
     out = domain.transition(ticket(), cmd("accept", note="ok"), "center", NOW, directory)
     assert out.changes == {"status": Status.ACCEPTED} and out.events == []
     assert out.met == [("accept", NOW)]
-    assert out.audit == Audit("accept", Status.REGISTERED, Status.ACCEPTED, "ok", {"attachments": [], "outlet_id": None})
+    assert out.audit == Audit("accept", Status.REGISTERED, Status.ACCEPTED, "ok",
+                              {"attachments": [], "outlet_id": None})
 
 
 def test_a_phone_reply_changes_no_status_but_meets_its_commitment(directory):
