@@ -316,6 +316,36 @@ def refresh_rule(rules: list[dict], result: RuleResult) -> list[dict]:
     return out
 
 
+def hold_rules(rules: list[dict], ctx: AuditContext, released: tuple = ()) -> list[dict]:
+    """The claim's two hold rules again after one of its holds opened or closed: `part_return`
+    and `negative_callback` from the open holds in `ctx`; a rule whose holds were all released
+    passes, naming each release. `released`: (kind, ref, release reason) of the claim's holds
+    no longer open (kind part_return or callback)."""
+    def passes(rule, kind):
+        return RuleResult(rule, PASS, "; ".join(f"{ref}: {why}" for k, ref, why in released if k == kind))
+
+    rules = refresh_rule(rules, rule_part_return(None, ctx))
+    if not ctx.open_part_holds and any(kind == "part_return" for kind, _, _ in released):
+        rules = refresh_rule(rules, passes("part_return", "part_return"))
+    rules = refresh_rule(rules, rule_negative_callback(None, ctx))
+    if not ctx.open_callback_holds and any(kind == "callback" for kind, _, _ in released):
+        rules = refresh_rule(rules, passes("negative_callback", "callback"))
+    return rules
+
+
+def payer_of(warranty: str | None) -> str:
+    """Who pays a job: the customer when the ticket was self-paid, else the maker (warranty)."""
+    return SELF_PAID if warranty == SELF_PAID else WARRANTY
+
+
+def cap_adjustment(result: Audit) -> dict | None:
+    """The adjustment the tariff cap made to a claim, if it capped it."""
+    cap = next(r for r in result.results if r.rule == "tariff_cap")
+    if cap.outcome != CAP:
+        return None
+    return {"rule": "tariff_cap", "reason": cap.reason, "delta": str(cap.amount)}
+
+
 # ---------------------------------------------------------------- three audit levels
 LEVELS = ("center", "technical_lead", "hq")
 LEVEL_OF_STATUS = {Status.CENTER_REVIEW: "center", Status.TECH_REVIEW: "technical_lead", Status.HQ_REVIEW: "hq"}
@@ -412,6 +442,27 @@ def month_last_day(month: str) -> date:
     return date(year, mon, calendar.monthrange(year, mon)[1])
 
 
+def local_month(at: datetime) -> str:
+    """The month 'YYYY-MM' that `at` falls in, in Asia/Shanghai."""
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m")
+
+
+def unreturned_deadline(due_at: datetime, grace_days) -> datetime:
+    """When an old part still not back is deducted: `part_return_grace_days` after its due date."""
+    return due_at + timedelta(days=int(grace_days))
+
+
+def payment_fits(amount_fen: int, outstanding_fen: int) -> bool:
+    """A payment settles part or all of what a statement has outstanding, in its direction
+    (a negative statement is paid back by the outlet), never more."""
+    if amount_fen == 0 or outstanding_fen == 0:
+        return False
+    return (amount_fen > 0) == (outstanding_fen > 0) and abs(amount_fen) <= abs(outstanding_fen)
+
+
+def statement_status(paid_fen: int, total_fen: int) -> str:
+    return "paid" if paid_fen == total_fen else "partially_paid"
+
 @dataclass(frozen=True)
 class StatementClaim:
     claim_id: str
@@ -484,3 +535,13 @@ def clearing_answer(own_items: list[dict], parts_items: list[dict]) -> str:
     """account.cleared when neither settlement nor parts has an open item, else open_items."""
     return "account.cleared" if not own_items and not parts_items else "account.open_items"
 
+
+def open_claim_description(status: str, held: bool, payer: str, has_receipt: bool) -> str:
+    """Why a claim not yet on a statement keeps the outlet's account open."""
+    if status in OPEN_STATUSES:
+        return f"claim in audit ({status})"
+    if held:
+        return "claim approved but held"
+    if payer == SELF_PAID and not has_receipt:
+        return "self-paid claim without the customer's receipt"
+    return "approved claim not yet on a statement"
