@@ -11,12 +11,10 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from shared import tenancy
+from shared.clock import LOCAL_TZ  # every tenant's calendar date is China's
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # every tenant's calendar date is China's
 
 PROBATION_MONTHS = 3
 PROBATION_JOB_LIMIT = 5  # open jobs of an outlet on probation when its agreement names no limit

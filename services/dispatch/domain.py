@@ -12,11 +12,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
+from shared.clock import LOCAL_TZ
 from shared.errors import InvalidTransition, ValidationFailed
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 SERVICE_MINUTES = {"repair": 90, "install": 120, "maintenance": 60, "complaint": 90}
 ONSITE_KINDS = tuple(SERVICE_MINUTES)

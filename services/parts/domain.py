@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 
 from shared import tenancy
+from shared.clock import LOCAL_TZ
 from shared.errors import Forbidden, NotFound, ValidationFailed
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 CATALOGUE_FILE = Path(__file__).resolve().parent / "data" / "catalogue.yaml"
 HQ_TENANT = "HQ"
 HQ_WAREHOUSE = "WH-HQ"
