@@ -9,13 +9,11 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from services.settlement import money
 from services.settlement.money import ZERO
 from services.settlement.tariff import Tariff, TariffBook
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from shared.clock import LOCAL_TZ
 
 # ---------------------------------------------------------------- claims
 WARRANTY, SELF_PAID = "warranty", "self_paid"
