@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,18 +14,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO_ROOT / "config.yml"
 
 
-def load_config(path: str | os.PathLike | None = None, **overrides) -> dict:
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> dict[str, Any]:
     from nameko.cli.main import setup_yaml_parser
 
     setup_yaml_parser()
-    path = Path(path or os.environ.get("FSM_CONFIG", DEFAULT_CONFIG))
+    fallback: str | Path = os.environ.get("FSM_CONFIG", DEFAULT_CONFIG)
+    path = Path(path or fallback)
     with open(path, encoding="utf-8") as fh:
         config = yaml.safe_load(fh) or {}
     config.update(overrides)
     return config
 
 
-def database_url(config: dict, service: str) -> str:
+def database_url(config: dict[str, Any], service: str) -> str:
     env = os.environ.get(f"DATABASE_URL_{service.upper()}")
     if env:
         return env
@@ -37,6 +39,6 @@ def database_url(config: dict, service: str) -> str:
     return url
 
 
-def http_port(config: dict, service: str) -> int:
+def http_port(config: dict[str, Any], service: str) -> int:
     ports = config.get("HTTP_PORTS") or {}
     return int(ports.get(service, 0))

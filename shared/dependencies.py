@@ -1,6 +1,8 @@
 """Nameko dependencies that hand each worker a shared, read-only domain helper."""
 from __future__ import annotations
 
+from typing import Any
+
 from nameko.extensions import DependencyProvider
 
 from shared.geo import ChinaGeocoder
@@ -9,21 +11,21 @@ from shared.tenants import TenantDirectory
 from shared.workcal import ChinaCalendar
 
 
-class Geocoder(DependencyProvider):
-    def setup(self):
+class Geocoder(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    def setup(self) -> None:
         self.geocoder = ChinaGeocoder()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> ChinaGeocoder:
         return self.geocoder
 
 
 class Policies:
     """The tenant directory, the SLA clock and each tenant's SLA policy."""
 
-    def __init__(self, directory: TenantDirectory):
+    def __init__(self, directory: TenantDirectory) -> None:
         self.directory = directory
         self.clock = SlaClock(ChinaCalendar.default())
-        self._policies = {}
+        self._policies: dict[str, SlaPolicy] = {}
 
     def sla_policy(self, tenant_id: str | None) -> SlaPolicy:
         key = tenant_id or ""
@@ -33,9 +35,9 @@ class Policies:
         return self._policies[key]
 
 
-class PolicyProvider(DependencyProvider):
-    def setup(self):
+class PolicyProvider(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    def setup(self) -> None:
         self.policies = Policies(TenantDirectory.from_config(self.container.config))
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> Policies:
         return self.policies

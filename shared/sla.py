@@ -68,14 +68,14 @@ class WorkingHours:
     start: time = time(8, 30)
     end: time = time(18, 0)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.start.tzinfo is not None or self.end.tzinfo is not None:
             raise ValueError("WorkingHours take naive local times")
         if not self.start < self.end:
             raise ValueError("WorkingHours.start must be before WorkingHours.end")
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "WorkingHours":
+    def from_dict(cls, d: Mapping[str, Any]) -> WorkingHours:
         unknown = sorted(set(d) - {"start", "end"})
         if unknown:
             raise ValueError(f"unknown working-hours key(s): {', '.join(unknown)}")
@@ -155,7 +155,7 @@ class SlaClock:
                     remaining -= available
             cur = self._at(self.calendar.next_workday(d), self.hours.start)
 
-    def add_working_days(self, start: datetime, n: int) -> datetime:
+    def add_working_days(self, start: datetime, n: float) -> datetime:
         if n != int(n) or n < 0:
             raise ValueError(f"working days must be a whole number >= 0, got {n!r}")
         n = int(n)
@@ -225,7 +225,7 @@ class SlaRule:
     amount: float
     unit: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.unit not in UNITS:
             raise ValueError(f"unknown SLA unit {self.unit!r}; expected one of {', '.join(UNITS)}")
         if isinstance(self.amount, bool) or not isinstance(self.amount, (int, float)):
@@ -238,7 +238,7 @@ class SlaRule:
     def apply(self, clock: SlaClock, start: datetime) -> datetime:
         return clock.deadline(start, self.amount, self.unit)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"amount": self.amount, "unit": self.unit}
 
 
@@ -264,10 +264,11 @@ class SlaPolicy:
     callback: SlaRule = SlaRule(3, "working_days")
     followup: SlaRule = SlaRule(7, "calendar_days")
 
-    def onsite_rule(self, tier: str) -> SlaRule:
+    def onsite_rule(self, tier: str | None) -> SlaRule:
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
-        return getattr(self, f"onsite_{tier}")
+        rule: SlaRule = getattr(self, f"onsite_{tier}")
+        return rule
 
     @staticmethod
     def _rule(key: str, value: Any, default: SlaRule) -> SlaRule:
@@ -295,7 +296,7 @@ class SlaPolicy:
             raise ValueError(f"SLA policy {key}: {exc}") from None
 
     @classmethod
-    def from_dict(cls, d: Mapping | None) -> "SlaPolicy":
+    def from_dict(cls, d: Mapping[str, Any] | None) -> SlaPolicy:
         d = dict(d or {})
         known = set(_RULE_FIELDS) | {"forward_cutoff"}
         unknown = sorted(set(d) - known)
@@ -316,7 +317,7 @@ class SlaPolicy:
             kw["forward_cutoff"] = _parse_time(cutoff, "SLA policy forward_cutoff")
         return cls(**kw)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k).to_dict() for k in _RULE_FIELDS}
         out["forward_cutoff"] = self.forward_cutoff.strftime("%H:%M")
         return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from geopy.distance import geodesic
@@ -40,8 +41,8 @@ class Site:
 
 @dataclass(frozen=True)
 class Center(Site):
-    served_provinces: tuple = ()
-    sla_policy: dict = field(default_factory=dict, compare=False, hash=False)
+    served_provinces: tuple[str, ...] = ()
+    sla_policy: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     local_radius_km: float | None = None
 
 
@@ -61,7 +62,7 @@ class WarrantyTerms:
 
 
 class TenantDirectory:
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict[str, Any]) -> None:
         self.local_radius_km = float(doc.get("local_radius_km", 60))
         self.default_sla = dict(doc.get("sla_policy_default") or {})
         self.centers: dict[str, Center] = {}
@@ -86,13 +87,13 @@ class TenantDirectory:
             return cls(yaml.safe_load(fh))
 
     @classmethod
-    def from_config(cls, config: dict) -> "TenantDirectory":
+    def from_config(cls, config: dict[str, Any]) -> TenantDirectory:
         return cls.load(config.get("TENANTS_FILE") or None)
 
     def tenant_for_province(self, province: str | None) -> str | None:
         return self._by_province.get(_short(province))
 
-    def sla_policy_dict(self, tenant_id: str) -> dict:
+    def sla_policy_dict(self, tenant_id: str) -> dict[str, Any]:
         merged = dict(self.default_sla)
         center = self.centers.get(tenant_id)
         if center:
@@ -122,5 +123,5 @@ class TenantDirectory:
     def warranty_terms(self, product_line: str | None) -> WarrantyTerms:
         return self.product_lines.get(product_line or "", self.default_warranty)
 
-    def outlets_of(self, tenant_id: str):
+    def outlets_of(self, tenant_id: str) -> list[Outlet]:
         return [o for o in self.outlets.values() if o.center == tenant_id]

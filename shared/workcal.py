@@ -47,7 +47,7 @@ _WORKDAY_WORDS = {"workday": True, "work": True, "working": True,
 class CalendarUnknownYear(LookupError):
     """The calendar has no schedule for this year (neither chinesecalendar nor overrides)."""
 
-    def __init__(self, year: int):
+    def __init__(self, year: int) -> None:
         self.year = year
         super().__init__(
             f"no working-day schedule for {year}: chinesecalendar {chinese_calendar.__version__} "
@@ -56,7 +56,7 @@ class CalendarUnknownYear(LookupError):
         )
 
 
-def _parse_override_value(key, value) -> bool:
+def _parse_override_value(key: object, value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in _WORKDAY_WORDS:
@@ -64,7 +64,7 @@ def _parse_override_value(key, value) -> bool:
     raise ValueError(f"calendar override {key}: expected 'workday' or 'holiday', got {value!r}")
 
 
-def _parse_override_key(key) -> date:
+def _parse_override_key(key: object) -> date:
     if isinstance(key, datetime):
         return key.date()
     if isinstance(key, date):
@@ -109,7 +109,7 @@ class ChinaCalendar:
 
     # -- single days -------------------------------------------------------
     @staticmethod
-    def _as_date(d) -> date:
+    def _as_date(d: object) -> date:
         if isinstance(d, datetime):
             raise TypeError("pass a local date (convert the datetime to Asia/Shanghai first)")
         if not isinstance(d, date):
@@ -132,7 +132,8 @@ class ChinaCalendar:
         if override is not None:
             return override
         try:
-            return chinese_calendar.is_workday(d)
+            workday: bool = chinese_calendar.is_workday(d)  # untyped library
+            return workday
         except NotImplementedError:
             pass
         if d.year not in self._override_years:
