@@ -1,4 +1,5 @@
-"""``fsm dead-letters list|replay SERVICE``: the messages in a service's dead-letter queue.
+"""The messages in a service's dead-letter queue, read and replayed (``fsm dead-letters``, in
+`fsm.dead_letters`, is their command line).
 
 A message lands in ``<service>.dead-letter`` when it was malformed or its handler failed for
 good (`shared.messaging`); the broker records where it came from in its ``x-death`` header
@@ -14,7 +15,6 @@ good (`shared.messaging`); the broker records where it came from in its ``x-deat
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -215,75 +215,3 @@ def replay(amqp_uri: str, service: str, limit: int | None = None, on_replayed=No
         conn.release()
     return result
 
-
-# ====================================================================== the command line
-def register(subparsers):
-    p = subparsers.add_parser("dead-letters", help="list or replay the messages of a service's dead-letter queue")
-    sub = p.add_subparsers(dest="dead_letters_command", metavar="ACTION")
-    sub.required = True
-    ls = sub.add_parser("list", help="show each dead letter (origin, message id, reason, body) and leave it queued")
-    ls.add_argument("service", metavar="SERVICE")
-    ls.add_argument("--limit", type=int, metavar="N", help="only the first N")
-    ls.add_argument("--json", action="store_true", help="one JSON object per line")
-    ls.set_defaults(func=cmd_list)
-    rp = sub.add_parser("replay", help="publish each dead letter to the exchange and routing key it came from")
-    rp.add_argument("service", metavar="SERVICE")
-    rp.add_argument("--limit", type=int, metavar="N", help="only the first N")
-    rp.set_defaults(func=cmd_replay)
-
-
-def _amqp_uri(args):
-    from shared.cli import _config
-
-    return _config(args)["AMQP_URI"]
-
-
-def cmd_list(args) -> int:
-    from shared.cli import CliError
-
-    try:
-        letters = list_dead_letters(_amqp_uri(args), args.service, args.limit)
-    except DeadLetterError as exc:
-        raise CliError(str(exc)) from None
-    if args.json:
-        for letter in letters:
-            print(json.dumps(letter.to_dict(), ensure_ascii=False, default=str))
-        return 0
-    print(f"{queue_name(args.service)}: {len(letters)} dead letter{'s' if len(letters) != 1 else ''}"
-          + (" shown" if args.limit is not None else ""))
-    for letter in letters:
-        print(f"{letter.position:>4}  {_describe(letter)}")
-        print(f"      {letter.preview()}")
-    return 0
-
-
-def _describe(letter) -> str:
-    """``dispatch.events → visit.started  id=…  rejected by <queue> ×1 at <time>``"""
-    o = letter.origin
-    if o is None:
-        return f"(origin unknown)  id={letter.message_id or '-'}"
-    text = f"{o.exchange or '(default exchange)'} → {o.routing_key}  id={letter.message_id or '-'}"
-    text += f"  {o.reason or '?'} by {o.queue or '?'}"
-    if o.count:
-        text += f" ×{o.count}"
-    if isinstance(o.time, datetime):
-        text += f" at {o.time.isoformat()}"
-    if letter.replays:
-        text += f"  (replayed {letter.replays}× before)"
-    return text
-
-
-def cmd_replay(args) -> int:
-    from shared.cli import EXIT_OK, EXIT_PARTIAL, CliError
-
-    try:
-        result = replay(_amqp_uri(args), args.service, args.limit)
-    except DeadLetterError as exc:
-        raise CliError(str(exc)) from None
-    print(f"replayed {result.replayed} of {result.present} dead letter{'s' if result.present != 1 else ''} "
-          f"in {result.queue}")
-    if result.without_origin:
-        print(f"  {result.without_origin} without an x-death origin: left on the queue")
-    for message_id, error in result.failed:
-        print(f"  not replayed: {message_id or '-'}: {error} (left on the queue; replay stopped)")
-    return EXIT_PARTIAL if result.failed or result.without_origin else EXIT_OK

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from fsm.common import CliError, cli_config, mint_token
+
 
 def register(subparsers):
     p = subparsers.add_parser("certification", help="certification: duty tokens, network planning")
@@ -33,20 +35,8 @@ def register(subparsers):
 
 
 def cmd_token(args) -> int:
-    from shared.auth import issue_token, max_ttl
-    from shared.cli import CliError, _config
-    from shared.errors import DomainError
-    from shared.tenancy import Principal
-
-    config = _config(args)
-    if args.ttl_days <= 0:
-        raise CliError("--ttl-days must be positive")
-    try:
-        principal = Principal(user=args.user, role=args.role, tenant=args.tenant, duty=args.duty)
-        print(issue_token(config["AUTH_SECRET"], principal, ttl_seconds=int(args.ttl_days * 24 * 3600),
-                          max_ttl_seconds=max_ttl(config)))
-    except (DomainError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+    print(mint_token(cli_config(args), args.ttl_days, user=args.user, role=args.role, tenant=args.tenant,
+                     duty=args.duty))
     return 0
 
 
@@ -64,7 +54,6 @@ def network_plan_offline(capacity, tenant=None, installed_base=None, repair_rate
 
 
 def cmd_network_plan(args) -> int:
-    from shared.cli import CliError
     from shared.errors import DomainError
 
     try:

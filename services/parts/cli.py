@@ -6,6 +6,8 @@ import json
 import sys
 import time
 
+from fsm.common import CliError, cli_config
+
 
 def register(subparsers):
     p = subparsers.add_parser("parts", help="parts: post receipts from a scanner or the factory returns desk")
@@ -43,9 +45,8 @@ def receipt_from_args(args) -> dict:
 
 def cmd_post_receipt(args) -> int:
     from services.parts.client import ReceiptClient, ReceiptError
-    from shared.cli import CliError, _config
 
-    config = _config(args)
+    config = cli_config(args)
     amqp_uri = args.amqp_uri or config["AMQP_URI"]
     body = receipt_from_args(args)
     try:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from fsm.common import CliError, bench_module, cli_config
+
 
 def register(subparsers):
     p = subparsers.add_parser("settlement", help="settlement: month-end statements, tariff, benchmark")
@@ -26,15 +28,13 @@ def register(subparsers):
 def _proxy(args, timeout=300):
     from nameko.standalone.rpc import ServiceRpcProxy
 
-    from shared.cli import _config
     from shared.tenancy import Principal
 
-    return ServiceRpcProxy("settlement", _config(args), context_data={"principal": Principal("fsm-cli", "hq").encode()},
-                           timeout=timeout)
+    return ServiceRpcProxy("settlement", cli_config(args),
+                           context_data={"principal": Principal("fsm-cli", "hq").encode()}, timeout=timeout)
 
 
 def _call(fn):
-    from shared.cli import CliError
     from shared.errors import DomainError
 
     try:
@@ -60,9 +60,7 @@ def cmd_tariff(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from shared.cli import _bench_module
-
     argv = ["--claims", str(args.claims), "--outlets", str(args.outlets)]
     if args.database_url:
         argv += ["--database-url", args.database_url]
-    return _bench_module("settlement_month").main(argv)
+    return bench_module("settlement_month").main(argv)

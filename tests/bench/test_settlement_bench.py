@@ -37,7 +37,7 @@ def test_bench_small_month(tmp_path):
 
 
 def test_cli_registers_settlement_commands():
-    from shared.cli import build_parser
+    from fsm.main import build_parser
 
     args = build_parser().parse_args(["settlement", "issue-statements", "--month", "2026-10", "--tenant", "C01"])
     assert args.month == "2026-10" and args.tenant == "C01" and callable(args.func)

@@ -12,7 +12,7 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
     for key in [k for k in env if k.startswith("DATABASE_URL_")]:
         del env[key]
     proc = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "demo", "--port-base", "0", "--var-dir", str(tmp_path)],
+        [sys.executable, "-m", "fsm", "demo", "--port-base", "0", "--var-dir", str(tmp_path)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     report = proc.stdout
     assert proc.returncode == 0, f"stdout:\n{report}\nstderr:\n{proc.stderr[-4000:]}"

@@ -4,7 +4,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from shared.cli import DemoContext, Gateway
+from fsm.demo import DemoContext, Gateway
 from shared.tenants import TenantDirectory
 from tests.certification_fixtures import *  # noqa: F401,F403
 from tests.certification_fixtures import HQ, publish_settlement

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.exc import OperationalError
 
 from services.intake.service import BRIDGE_EXCHANGE, BRIDGE_QUEUE, BRIDGE_ROUTING_KEY, IntakeService
-from shared import cli
+from fsm.main import main
 from shared.db import Database
 from shared.messaging import consume, dead_letter_names
 from shared.outbox import processed_table
@@ -63,7 +63,7 @@ def ledger_config(service_config, tmp_path):
 
 
 def fsm(capsys, uri, *argv):
-    code = cli.main(["--amqp-uri", uri, "dead-letters", *argv])
+    code = main(["--amqp-uri", uri, "dead-letters", *argv])
     out = capsys.readouterr().out
     return code, out
 
@@ -192,7 +192,7 @@ def test_replay_publishes_each_dead_letter_to_where_it_came_from(container_facto
 
 
 def test_an_unknown_service_has_no_dead_letter_queue(rabbit_config, capsys):
-    code = cli.main(["--amqp-uri", rabbit_config["AMQP_URI"], "dead-letters", "list", "nosuch"])
+    code = main(["--amqp-uri", rabbit_config["AMQP_URI"], "dead-letters", "list", "nosuch"])
     assert code == 1
     assert "no queue nosuch.dead-letter" in capsys.readouterr().err
 

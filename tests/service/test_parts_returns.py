@@ -76,7 +76,7 @@ def test_receipt_without_parts_running_is_refused(rabbit_config):
 
 
 def test_cli_post_receipt_reports_the_verdict(parts_service, parts_config, capsys):
-    from shared.cli import main
+    from fsm.main import main
 
     code = main(["--amqp-uri", parts_config["AMQP_URI"], "parts", "post-receipt", "--location", "WH-C01",
                  "--rma", "RMA-C01-000000-NONE", "--serial", "Q-1", "--wait", "10"])

@@ -1,6 +1,6 @@
 """settlement's part of `fsm demo` against intake + settlement + gateway (no dispatch: the
 part publishes visit.completed for the demo's tickets itself)."""
-from shared.cli import DemoContext, Gateway
+from fsm.demo import DemoContext, Gateway
 from shared.tenants import TenantDirectory
 from tests.conftest import C01, Platform
 

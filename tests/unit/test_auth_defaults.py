@@ -4,7 +4,7 @@ import time
 import jwt
 import pytest
 
-from shared import cli
+from fsm.main import main
 from shared.auth import (ALGORITHM, DEFAULT_MAX_TTL, DEV_SECRET, ISSUER, InsecureConfiguration, check_secret,
                          issue_token, max_ttl, verify_token)
 from shared.config import load_config
@@ -64,11 +64,11 @@ def test_cli_token_commands_stay_within_the_maximum(capsys, monkeypatch):
     monkeypatch.setenv("FSM_AUTH_SECRET", SECRET)
     for argv in (["token", "--user", "u", "--role", "hq"],
                  ["certification", "token", "--user", "u", "--role", "hq", "--duty", "service_head"]):
-        assert cli.main(argv) == 0  # the default 30 days is the maximum
+        assert main(argv) == 0  # the default 30 days is the maximum
         assert verify_token(SECRET, capsys.readouterr().out.strip()).user == "u"
-        assert cli.main(argv + ["--ttl-days", "31"]) == 1
+        assert main(argv + ["--ttl-days", "31"]) == 1
         out, err = capsys.readouterr()
         assert out == "" and "at most" in err
     monkeypatch.setenv("FSM_TOKEN_MAX_TTL_SECONDS", "86400")
-    assert cli.main(["token", "--user", "u", "--role", "hq", "--ttl-days", "2"]) == 1
-    assert cli.main(["token", "--user", "u", "--role", "hq", "--ttl-days", "1"]) == 0
+    assert main(["token", "--user", "u", "--role", "hq", "--ttl-days", "2"]) == 1
+    assert main(["token", "--user", "u", "--role", "hq", "--ttl-days", "1"]) == 0

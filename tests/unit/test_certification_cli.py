@@ -2,7 +2,7 @@
 import pytest
 
 from shared.auth import verify_token
-from shared.cli import main
+from fsm.main import main
 
 
 def test_duty_token_carries_the_duty(capsys, monkeypatch):

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from shared import cli
+from fsm import common
+from fsm.main import main
+from services.intake.cli import Row
+from services.intake.demo import shift_into_past
 from shared.auth import verify_token
 from shared.config import load_config
 from shared.tenancy import Principal
@@ -13,7 +16,7 @@ GEO_KEYS = {"province", "city", "district", "adcode", "lat", "lon", "precision",
 
 
 def run(capsys, *argv):
-    code = cli.main(list(argv))
+    code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -93,10 +96,10 @@ def test_bridge_submit_validates_rows_before_sending(capsys, tmp_path, monkeypat
 
 
 def test_format_table_aligns_cjk():
-    text = cli.format_table([["a", "name", "n"], ["C01", "武汉区域服务中心", "3"], ["HQ", "x", "12"]],
+    text = common.format_table([["a", "name", "n"], ["C01", "武汉区域服务中心", "3"], ["HQ", "x", "12"]],
                             align="llr")
     lines = text.splitlines()
-    widths = {cli._width(line) for line in lines if line.strip()}
+    widths = {common.display_width(line) for line in lines if line.strip()}
     assert len(widths) == 1  # every line as wide as the others in display columns
     assert lines[2].endswith(" 3") and lines[3].endswith("12")
 
@@ -104,18 +107,18 @@ def test_format_table_aligns_cjk():
 def test_shift_into_past_keeps_weekday_and_relations():
     from datetime import datetime, timezone
 
-    row = cli.Row(1, 2, {}, {"received_at": "2026-12-20T10:00:00+08:00", "purchase_date": "2026-12-01",
+    row = Row(1, 2, {}, {"received_at": "2026-12-20T10:00:00+08:00", "purchase_date": "2026-12-01",
                              "wished_visit_at": "2026-12-22"})
-    weeks = cli.shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=timezone.utc))
+    weeks = shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=timezone.utc))
     assert weeks == 4
     received = datetime.fromisoformat(row.payload["received_at"])
     assert received.weekday() == datetime(2026, 12, 20).weekday()
     assert received < datetime(2026, 11, 26, tzinfo=timezone.utc)
     assert row.payload["purchase_date"] == "2026-11-03"
-    assert cli.shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=timezone.utc)) == 0
+    assert shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=timezone.utc)) == 0
 
 
 def test_service_classes_finds_intake_and_gateway():
-    names = [cls.name for cls in cli.service_classes()]
+    names = [cls.name for cls in common.service_classes()]
     assert {"intake", "gateway"} <= set(names)
     assert names == sorted(names)
