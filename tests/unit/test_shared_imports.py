@@ -9,9 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # cycles that remain until the named modules change (they are not this test's to fix):
-# shared.db reads the RPC request keys of shared.rpc, which finds the Database provider;
-# shared.dead_letters reuses the CLI's error and config helpers
-KNOWN = {frozenset({"shared.db", "shared.rpc"}), frozenset({"shared.cli", "shared.dead_letters"})}
+# shared.db reads the RPC request keys of shared.rpc, which finds the Database provider
+KNOWN = {frozenset({"shared.db", "shared.rpc"})}
 
 
 def _modules(package="shared"):
