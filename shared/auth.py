@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import jwt
 from nameko.extensions import DependencyProvider
@@ -30,11 +32,11 @@ class InsecureConfiguration(Exception):
     """A service refuses to start with a secret anyone can read in the repository."""
 
 
-def dev_mode(environ=None) -> bool:
+def dev_mode(environ: Mapping[str, str] | None = None) -> bool:
     return (os.environ if environ is None else environ).get("FSM_DEV", "").strip().lower() in ("1", "true", "yes")
 
 
-def secret_problem(secret) -> str | None:
+def secret_problem(secret: object) -> str | None:
     """Why `secret` must not sign production tokens, else None."""
     if not secret:
         return "AUTH_SECRET is not set"
@@ -45,7 +47,7 @@ def secret_problem(secret) -> str | None:
     return None
 
 
-def check_secret(config: dict, environ=None) -> None:
+def check_secret(config: dict[str, Any], environ: Mapping[str, str] | None = None) -> None:
     """Raise InsecureConfiguration when the configured secret is unsafe and FSM_DEV=1 is not set."""
     problem = secret_problem(config.get("AUTH_SECRET"))
     if problem and not dev_mode(environ):
@@ -55,14 +57,14 @@ def check_secret(config: dict, environ=None) -> None:
             "or set FSM_DEV=1 to run with the development secret on a development machine")
 
 
-class SecretGuard(DependencyProvider):
+class SecretGuard(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """In `shared.web.ServiceBase`, so every service checks its secret when its container is set up."""
 
-    def setup(self):
+    def setup(self) -> None:
         check_secret(self.container.config)
 
 
-def max_ttl(config: dict | None) -> int:
+def max_ttl(config: dict[str, Any] | None) -> int:
     """The longest token lifetime in seconds (config TOKEN_MAX_TTL_SECONDS, default 30 days)."""
     value = (config or {}).get("TOKEN_MAX_TTL_SECONDS")
     return int(value) if value not in (None, "") else DEFAULT_MAX_TTL

@@ -4,6 +4,8 @@ They are registered with nameko so that an error raised in a service arrives at 
 caller (the gateway, another service) as the same class with the same fields, not as
 an opaque RemoteError. Every constructor argument is JSON-serialisable for that reason.
 """
+from typing import Any
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -13,18 +15,18 @@ class DomainError(Exception):
     http_status = 400
     code = "bad_request"
 
-    def __init__(self, message, fields=None):
+    def __init__(self, message: str, fields: dict[str, Any] | None = None) -> None:
         super().__init__(message, fields or {})
         self.message = message
         self.fields = fields or {}
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.fields:
             return f"{self.message}: {self.fields}"
         return self.message
 
-    def to_dict(self):
-        body = {"code": self.code, "message": self.message}
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
         return body
@@ -86,7 +88,7 @@ class ServiceUnavailable(DomainError):
     http_status = 503
     code = "service_unavailable"
 
-    def __init__(self, message, fields=None, retry_after=5):
+    def __init__(self, message: str, fields: dict[str, Any] | None = None, retry_after: float = 5) -> None:
         super().__init__(message, fields)
         self.args = (message, self.fields, retry_after)
         self.retry_after = int(retry_after)
@@ -111,7 +113,7 @@ class TenancyViolation(Exception):
     """
 
 
-def as_domain_error(exc):
+def as_domain_error(exc: BaseException) -> DomainError:
     """Return a DomainError for any exception (unknown ones become a 500 shape)."""
     if isinstance(exc, DomainError):
         return exc
@@ -126,7 +128,7 @@ def as_domain_error(exc):
     return err
 
 
-def _transient_database_error(exc):
+def _transient_database_error(exc: BaseException) -> DomainError | None:
     """The DomainError a database failure the caller can retry becomes: a concurrent change
     (SQLAlchemy's ``StaleDataError``, a version counter that moved) is 409; a database that
     is locked, gone or deadlocked is 503. Anything else: None."""
@@ -143,7 +145,7 @@ def _transient_database_error(exc):
     return None
 
 
-def retryable(exc) -> bool:
+def retryable(exc: BaseException) -> bool:
     """True for a database error that a second attempt may not meet (a concurrent change, a
     deadlock, a lock or a lost connection)."""
     from sqlalchemy.exc import IntegrityError

@@ -5,6 +5,7 @@ import json
 import logging
 import threading
 from datetime import datetime, timezone
+from typing import Any
 
 from nameko.extensions import DependencyProvider
 
@@ -15,23 +16,23 @@ _local = threading.local()  # greenlet-local once eventlet has monkey-patched th
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
-def current_context() -> dict:
+def current_context() -> dict[str, Any]:
     return getattr(_local, "ctx", None) or {}
 
 
-def bind(**fields):
+def bind(**fields: Any) -> None:
     ctx = dict(current_context())
     ctx.update({k: v for k, v in fields.items() if v is not None})
     _local.ctx = ctx
 
 
-def clear():
+def clear() -> None:
     _local.ctx = {}
 
 
 class JsonFormatter(logging.Formatter):
-    def format(self, record):
-        entry = {
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -46,10 +47,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-class LogContext(DependencyProvider):
+class LogContext(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """Binds service, entrypoint, call id and the principal's tenant/user for each worker."""
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: Any) -> None:
         try:
             principal = tenancy.principal_from_context(worker_ctx.data)
         except Exception:
@@ -62,9 +63,9 @@ class LogContext(DependencyProvider):
              user=getattr(principal, "user", None),
              role=getattr(principal, "role", None))
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: Any) -> None:
         clear()
 
 
-def bind_principal(principal):
+def bind_principal(principal: tenancy.Principal) -> None:
     bind(tenant=principal.tenant, user=principal.user, role=principal.role)

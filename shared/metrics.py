@@ -7,10 +7,15 @@ own HTTP port (see `shared.web`).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -36,27 +41,27 @@ QUEUE_LAG = Histogram("fsm_event_lag_seconds", "Time from event commit to consum
                       ["service", "event"], buckets=LATENCY_BUCKETS, registry=REGISTRY)
 
 
-def event_published(service, event):
+def event_published(service: str, event: str) -> None:
     EVENTS_PUBLISHED.labels(service, event).inc()
 
 
-def event_consumed(service, event, outcome):
+def event_consumed(service: str, event: str, outcome: str) -> None:
     EVENTS_CONSUMED.labels(service, event, outcome).inc()
 
 
-def set_outbox_pending(service, n):
+def set_outbox_pending(service: str, n: float) -> None:
     OUTBOX_PENDING.labels(service).set(n)
 
 
-def sla_outcome(service, tenant, sla, outcome):
+def sla_outcome(service: str, tenant: str | None, sla: str, outcome: str) -> None:
     SLA.labels(service, tenant or "-", sla, outcome).inc()
 
 
-def render(accept_header: str | None, service: str | None = None):
+def render(accept_header: str | None, service: str | None = None) -> tuple[str, str]:
     """(body, content_type) for a /metrics answer, only this service's samples when named."""
     encoder, content_type = choose_encoder(accept_header or "")
-    registry = REGISTRY if service is None else _ServiceView(service)
-    body = encoder(registry)
+    registry: Collector = REGISTRY if service is None else _ServiceView(service)
+    body: str | bytes = encoder(registry)
     if isinstance(body, bytes):
         body = body.decode("utf-8")
     return body, content_type
@@ -65,17 +70,17 @@ def render(accept_header: str | None, service: str | None = None):
 class _ServiceView:
     """A collector view that keeps only samples labelled with one service."""
 
-    def __init__(self, service):
+    def __init__(self, service: str) -> None:
         self.service = service
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         for family in REGISTRY.collect():
             samples = [s for s in family.samples if s.labels.get("service") == self.service]
             family.samples = samples
             yield family
 
 
-def _entrypoint_kind(entrypoint) -> str:
+def _entrypoint_kind(entrypoint: Any) -> str:
     name = type(entrypoint).__name__.lower()
     for kind in ("rpc", "event", "http", "timer", "consumer"):
         if kind in name:
@@ -83,14 +88,15 @@ def _entrypoint_kind(entrypoint) -> str:
     return name
 
 
-class Instrumentation(DependencyProvider):
-    def __init__(self):
-        self._started = {}
+class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    def __init__(self) -> None:
+        self._started: dict[Any, float] = {}
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: Any) -> None:
         self._started[worker_ctx] = time.perf_counter()
 
-    def worker_result(self, worker_ctx, result=None, exc_info=None):
+    def worker_result(self, worker_ctx: Any, result: Any = None,
+                      exc_info: tuple[type[BaseException], BaseException, TracebackType] | None = None) -> None:
         started = self._started.pop(worker_ctx, None)
         if started is None:
             return
@@ -105,5 +111,5 @@ class Instrumentation(DependencyProvider):
         WORKER_CALLS.labels(service, kind, name, outcome).inc()
         WORKER_LATENCY.labels(service, kind, name).observe(time.perf_counter() - started)
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: Any) -> None:
         self._started.pop(worker_ctx, None)

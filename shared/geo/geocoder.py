@@ -23,9 +23,10 @@ import importlib.util
 import json
 import re
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any
 
 from geopy.adapters import BaseSyncAdapter
 from geopy.geocoders.base import Geocoder
@@ -202,13 +203,13 @@ class GeoResult:
     lon: float | None = None
     precision: str | None = None
     ambiguous: bool = False
-    candidates: list[dict] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def placed(self) -> bool:
         return self.lat is not None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "province": self.province,
             "city": self.city,
@@ -230,26 +231,26 @@ class GeoResult:
         return "".join(parts)
 
 
-class _OfflineAdapter(BaseSyncAdapter):
+class _OfflineAdapter(BaseSyncAdapter):  # type: ignore[misc]  # geopy is untyped: its base is Any
     """geopy adapter that refuses network access (this geocoder is offline)."""
 
-    def __init__(self, *, proxies=None, ssl_context=None):
+    def __init__(self, *, proxies: Any = None, ssl_context: Any = None) -> None:
         super().__init__(proxies=proxies, ssl_context=ssl_context)
 
-    def get_text(self, url, *, timeout, headers):  # pragma: no cover
+    def get_text(self, url: Any, *, timeout: Any, headers: Any) -> Any:  # pragma: no cover
         raise RuntimeError("ChinaGeocoder is offline")
 
-    def get_json(self, url, *, timeout, headers):  # pragma: no cover
+    def get_json(self, url: Any, *, timeout: Any, headers: Any) -> Any:  # pragma: no cover
         raise RuntimeError("ChinaGeocoder is offline")
 
 
-class ChinaGeocoder(Geocoder):
+class ChinaGeocoder(Geocoder):  # type: ignore[misc]  # geopy is untyped: its base is Any
     """Offline geopy geocoder for mainland Chinese addresses.
 
     ``aliases`` extends/overrides :data:`LEGACY_ALIASES` (old name -> new name).
     """
 
-    def __init__(self, aliases: dict[str, str] | None = None, **kwargs):
+    def __init__(self, aliases: dict[str, str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("adapter_factory", _OfflineAdapter)
         super().__init__(**kwargs)
         self.gaz = gazetteer()
@@ -266,7 +267,7 @@ class ChinaGeocoder(Geocoder):
                 text = text.replace(old, new)
         return text
 
-    def _unit_dict(self, unit: AdminUnit) -> dict:
+    def _unit_dict(self, unit: AdminUnit) -> dict[str, Any]:
         prov = self.gaz.province_of(unit)
         pref = self.gaz.prefecture_of(unit)
         return {
@@ -331,7 +332,7 @@ class ChinaGeocoder(Geocoder):
         return [self.parse(t) for t in texts]
 
     # -- geopy interface ---------------------------------------------------
-    def geocode(self, query, *, exactly_one=True, **kwargs):
+    def geocode(self, query: Any, *, exactly_one: bool = True, **kwargs: Any) -> Any:
         """geopy-style geocode.  None when the address is not placed or ambiguous."""
         result = self.parse(query)
         if result.ambiguous or not result.placed:

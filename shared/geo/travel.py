@@ -47,7 +47,7 @@ class TravelModel:
     urban_km: float = 20.0           # first road-km driven at urban_speed_kmh
     urban_speed_kmh: float = 30.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.detour_factor < 1.0:
             raise ValueError("detour_factor must be >= 1")
         for name in ("speed_kmh", "urban_speed_kmh"):
@@ -58,7 +58,7 @@ class TravelModel:
                 raise ValueError(f"{name} must be >= 0")
 
     @classmethod
-    def from_config(cls, config: dict | None) -> "TravelModel":
+    def from_config(cls, config: dict[str, Any] | None) -> TravelModel:
         """Build from a config mapping; unknown keys raise ValueError naming the key."""
         config = dict(config or {})
         known = {f.name for f in fields(cls)}
@@ -71,14 +71,15 @@ class TravelModel:
             raise ValueError(f"travel model settings must be numbers: {exc}") from None
         return cls(**values)
 
-    def to_config(self) -> dict:
+    def to_config(self) -> dict[str, Any]:
         return asdict(self)
 
     # -- distances and times ----------------------------------------------
-    def geodesic_km(self, a, b) -> float:
-        return geodesic(as_point(a), as_point(b)).km
+    def geodesic_km(self, a: Any, b: Any) -> float:
+        km: float = geodesic(as_point(a), as_point(b)).km  # geopy is untyped
+        return km
 
-    def road_km(self, a, b) -> float:
+    def road_km(self, a: Any, b: Any) -> float:
         return self.detour_factor * self.geodesic_km(a, b)
 
     def hours_for_road_km(self, road_km: float) -> float:
@@ -86,14 +87,14 @@ class TravelModel:
                 + min(road_km, self.urban_km) / self.urban_speed_kmh
                 + max(road_km - self.urban_km, 0.0) / self.speed_kmh)
 
-    def hours(self, a, b) -> float:
+    def hours(self, a: Any, b: Any) -> float:
         """Driving hours from a to b (includes the fixed base time, even for 0 km)."""
         return self.hours_for_road_km(self.road_km(a, b))
 
-    def minutes(self, a, b) -> float:
+    def minutes(self, a: Any, b: Any) -> float:
         return 60.0 * self.hours(a, b)
 
-    def matrix_minutes(self, points: Sequence) -> list[list[int]]:
+    def matrix_minutes(self, points: Sequence[Any]) -> list[list[int]]:
         """Integer travel minutes (rounded up) between all points; 0 on the diagonal.
 
         Rounding up keeps a plan that is feasible in integers feasible in reals.
