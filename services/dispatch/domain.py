@@ -10,11 +10,16 @@ it is UTC datetimes.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import LOCAL_TZ
 from shared.errors import InvalidTransition, ValidationFailed
+
+if TYPE_CHECKING:
+    from shared.workcal import ChinaCalendar
 
 SERVICE_MINUTES = {"repair": 90, "install": 120, "maintenance": 60, "complaint": 90}
 ONSITE_KINDS = tuple(SERVICE_MINUTES)
@@ -60,8 +65,8 @@ class TechView:
     id: str
     tenant_id: str
     outlet_id: str | None
-    skills: tuple
-    certificates: dict  # product line -> date valid until
+    skills: tuple[str, ...]
+    certificates: dict[str, date | str]  # product line -> date valid until (or its ISO text)
     lat: float
     lon: float
     capacity: int
@@ -93,7 +98,7 @@ class VisitView:
     window_start: datetime | None
     service_minutes: int
     pinned_technician_id: str | None = None
-    frozen_vehicle: tuple | None = None  # (technician id, local date) it must stay on
+    frozen_vehicle: tuple[str, date] | None = None  # (technician id, local date) it must stay on
     current_outlet_id: str | None = None
 
 
@@ -104,14 +109,14 @@ class TechDay:
     start: datetime
     end: datetime
     capacity: int = 0
-    start_point: tuple | None = None  # where the day starts if not at home (today: the last site)
+    start_point: tuple[float, float] | None = None  # where the day starts if not at home (today: the last site)
 
     @property
-    def home(self) -> tuple:
+    def home(self) -> tuple[float, float]:
         return (self.technician.lat, self.technician.lon)
 
     @property
-    def origin(self) -> tuple:
+    def origin(self) -> tuple[float, float]:
         return self.start_point or self.home
 
 
@@ -123,7 +128,7 @@ def parse_hhmm(text: str) -> time:
         raise ValidationFailed("invalid time of day", {"shift": [f"{text!r} is not HH:MM"]}) from None
 
 
-def service_minutes(kind: str, product_line: str | None, table: dict | None = None) -> int:
+def service_minutes(kind: str, product_line: str | None, table: Mapping[str, float | str] | None = None) -> int:
     table = table or {}
     key = f"{product_line}:{kind}"
     return int(table.get(key) or table.get(kind) or SERVICE_MINUTES.get(kind, 90))
@@ -140,9 +145,9 @@ def certified(tech: TechView, product_line: str | None, on: date) -> bool:
     return until >= on
 
 
-def horizon(calendar, now: datetime, days: int) -> list[date]:
+def horizon(calendar: ChinaCalendar, now: datetime, days: int) -> list[date]:
     """The next `days` working days starting today (local), on the tenant's calendar."""
-    out = []
+    out: list[date] = []
     d = now.astimezone(LOCAL_TZ).date()
     while len(out) < days:
         if calendar.is_workday(d):
@@ -151,8 +156,8 @@ def horizon(calendar, now: datetime, days: int) -> list[date]:
     return out
 
 
-def tech_days(techs, days, now: datetime) -> list[TechDay]:
-    out = []
+def tech_days(techs: Iterable[TechView], days: Sequence[date], now: datetime) -> list[TechDay]:
+    out: list[TechDay] = []
     for tech in techs:
         for d in days:
             start = datetime.combine(d, tech.shift_start, LOCAL_TZ).astimezone(timezone.utc)
@@ -170,8 +175,8 @@ def tech_days(techs, days, now: datetime) -> list[TechDay]:
     return out
 
 
-def eligible(tech: TechView, visit: VisitView, day: date, outlet_status: dict,
-             probation_full: set) -> str | None:
+def eligible(tech: TechView, visit: VisitView, day: date, outlet_status: Mapping[str, str | None],
+             probation_full: set[str]) -> str | None:
     """None if `tech` may do `visit` on `day`, else the reason why not."""
     if visit.pinned_technician_id and visit.pinned_technician_id != tech.id:
         return "pinned to another technician"
@@ -224,7 +229,7 @@ class Withdrawal:
     """What an outlet may no longer take from now on: all its jobs (`lines` None) or those of
     some product lines. Its planned, not started visits go back to the planner for `reason`."""
 
-    lines: tuple | None
+    lines: tuple[str, ...] | None
     reason: str
 
     def covers(self, product_line: str | None) -> bool:
@@ -232,13 +237,13 @@ class Withdrawal:
 
 
 def outlet_change(event: str, status: str, line: str | None, line_eligible: bool | None,
-                  blocked: set) -> tuple[list | None, Withdrawal | None]:
+                  blocked: set[str]) -> tuple[list[str] | None, Withdrawal | None]:
     """What an outlet status event (`event`: outlet.<status> or outlet.line_eligibility, for
     product line `line`) changes: the product lines the outlet may not take afterwards (None:
     unchanged), and what it withdraws (None: nothing) -- every job when it is suspended or worse,
     the jobs of a line it may no longer take."""
     blocked = set(blocked)
-    new_blocked = None
+    new_blocked: list[str] | None = None
     line_event = event == "outlet.line_eligibility"
     if line_event and line:
         if line_eligible:
@@ -254,21 +259,21 @@ def outlet_change(event: str, status: str, line: str | None, line_eligible: bool
 
 
 # ------------------------------------------------------------------ on-site lifecycle
-def check_position(lat, lon):
+def check_position(lat: float | None, lon: float | None) -> None:
     if lat is None or lon is None:
         return
     if not (CHINA_LAT[0] <= lat <= CHINA_LAT[1] and CHINA_LON[0] <= lon <= CHINA_LON[1]):
         raise ValidationFailed("position outside China", {"lat": ["outside mainland China"], "lon": ["outside mainland China"]})
 
 
-def check_in(status: str, at: datetime, now: datetime, scheduled_at: datetime | None):
+def check_in(status: str, at: datetime, now: datetime, scheduled_at: datetime | None) -> None:
     if status not in (VisitStatus.SCHEDULED,):
         raise InvalidTransition(f"cannot check in to a visit that is {status}", {"action": [f"visit is {status}"]})
     if at > now + timedelta(minutes=5):
         raise ValidationFailed("check-in in the future", {"at": ["must not be in the future"]})
 
 
-def check_out(status: str, at: datetime, started_at: datetime | None, now: datetime):
+def check_out(status: str, at: datetime, started_at: datetime | None, now: datetime) -> None:
     if status != VisitStatus.STARTED:
         raise InvalidTransition(f"cannot check out of a visit that is {status}", {"action": [f"visit is {status}"]})
     if at > now + timedelta(minutes=5):
@@ -291,7 +296,7 @@ _MOVED = {"build_problem": "planning", "due_minutes": "planning", "add_visit": "
           "travel_matrices": "travel", "solve_decomposed": "decomposition"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     module = _MOVED.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

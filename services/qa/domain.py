@@ -11,13 +11,18 @@ seed 002 (complaints by cause and responsibility incl. the grey zone 灰色地�
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
 
 from shared import tenancy
 from shared.clock import LOCAL_TZ
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
+
+if TYPE_CHECKING:
+    from shared.sla import SlaClock, SlaPolicy
 
 UTC = timezone.utc
 
@@ -118,8 +123,10 @@ class StratifiedSampler:
     """In-memory form of the planning rule (the service keeps the same state in its tables)."""
 
     seed: str
-    population: dict = field(default_factory=dict)  # (stratum, outlet, period) -> [visit ids]
-    selected: dict = field(default_factory=dict)    # (stratum, outlet, period) -> {visit ids}
+    # (stratum, outlet, period) -> [visit ids]
+    population: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    # (stratum, outlet, period) -> {visit ids}
+    selected: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
 
     def add(self, visit_id: str, outlet_id: str, period: str, outlet_kind: str | None) -> dict[str, list[str]]:
         """Record a completed job; returns, per stratum, the jobs newly selected for a callback."""
@@ -137,12 +144,12 @@ class StratifiedSampler:
 
 
 # ---------------------------------------------------------------- due dates
-def callback_due(clock, policy, service_at: datetime) -> datetime:
+def callback_due(clock: SlaClock, policy: SlaPolicy, service_at: datetime) -> datetime:
     """三天内服务回访: 3 working days after the service (the tenant's SLA policy, working-day calendar)."""
     return policy.callback.apply(clock, service_at)
 
 
-def due_within_days(clock, start: datetime, days: int) -> datetime:
+def due_within_days(clock: SlaClock, start: datetime, days: float) -> datetime:
     """`days` calendar days after `start`; a deadline landing on a non-working day (a holiday, a
     weekend that is not an adjusted working day) moves to the close of the next working day."""
     due = start.astimezone(UTC) + timedelta(days=days)
@@ -152,7 +159,7 @@ def due_within_days(clock, start: datetime, days: int) -> datetime:
     return clock.closing(clock.calendar.next_workday(day))
 
 
-def followup_due(clock, policy, service_at: datetime, now: datetime) -> datetime:
+def followup_due(clock: SlaClock, policy: SlaPolicy, service_at: datetime, now: datetime) -> datetime:
     """七天内用户追踪: 7 days after the service; when that has passed already, the close of the next
     working day."""
     due = due_within_days(clock, service_at, policy.followup.amount if policy.followup.unit == "calendar_days"
@@ -160,12 +167,12 @@ def followup_due(clock, policy, service_at: datetime, now: datetime) -> datetime
     return due if due > now else clock.end_of_working_day_after(now, 1)
 
 
-def complaint_callback_due(clock, closed_at: datetime) -> datetime:
+def complaint_callback_due(clock: SlaClock, closed_at: datetime) -> datetime:
     """所有的客户投诉解决完后 ... 在一周内进行一次回访."""
     return due_within_days(clock, closed_at, COMPLAINT_CALLBACK_DAYS)
 
 
-def care_due(clock, month: str) -> datetime:
+def care_due(clock: SlaClock, month: str) -> datetime:
     """The care calls for customers served in `month` are made during the next month: due at the
     close of its last working day."""
     _, end = month_bounds(next_month(month))
@@ -186,7 +193,7 @@ class Verdict:
     reason: str | None
 
 
-def judge(result: dict) -> Verdict:
+def judge(result: Mapping[str, Any]) -> Verdict:
     """A reached customer's answers are negative when dissatisfied (1-2) or the service was not
     delivered (是否服务到位: 否)."""
     reasons = []
@@ -269,11 +276,11 @@ class Transition:
     """One step of a callback: the fields it sets, the events it emits (type, payload) and what
     follows from it."""
 
-    changes: dict
-    events: tuple = ()
+    changes: dict[str, Any]
+    events: tuple[tuple[str, dict[str, Any]], ...] = ()
     outcome: str | None = None            # the result counted: satisfied, negative or unreached
     followup: NewCallback | None = None   # a negative answer is called back again (七天内用户追踪)
-    facts: tuple = ()                     # the customer's "no" answers, as norm breaches
+    facts: tuple[NewFact, ...] = ()       # the customer's "no" answers, as norm breaches
     closes_parent: bool = False           # a satisfied follow-up may close the negative callback
 
 
@@ -285,7 +292,7 @@ def call_time(at: datetime | None, now: datetime, what: str = "the call") -> dat
     return at
 
 
-def work_list_caller(principal, asked: str | None) -> str | None:
+def work_list_caller(principal: tenancy.Principal, asked: str | None) -> str | None:
     """Whose calls a work list shows (None: every caller's). A center works its own list (HQ's cross
     callbacks are not its); HQ sees its cross callbacks unless it asks for a caller or ``all``."""
     if principal.role == tenancy.CENTER:
@@ -295,7 +302,7 @@ def work_list_caller(principal, asked: str | None) -> str | None:
     return asked or (HQ_CALLER if principal.role == tenancy.HQ else None)
 
 
-def check_caller(principal, callback: CallbackRecord):
+def check_caller(principal: tenancy.Principal, callback: CallbackRecord) -> None:
     """HQ (and the platform) may record any callback, a center those it is the caller of."""
     if principal.role in (tenancy.HQ, tenancy.SERVICE):
         return
@@ -304,8 +311,8 @@ def check_caller(principal, callback: CallbackRecord):
     raise Forbidden(f"callback {callback.id} is called by {callback.caller} ({callback.mode} callback)")
 
 
-def record_result(callback: CallbackRecord, answers: dict, *, at: datetime, agent: str, now: datetime,
-                  clock, policy) -> Transition:
+def record_result(callback: CallbackRecord, answers: Mapping[str, Any], *, at: datetime, agent: str, now: datetime,
+                  clock: SlaClock, policy: SlaPolicy) -> Transition:
     """A planned callback's call. Not reached: an attempt, still planned. Reached: done, or
     negative (`judge`), which publishes ``callback.negative`` and plans a follow-up (none for a
     follow-up itself); a satisfied follow-up closes the callback it follows up."""
@@ -338,7 +345,7 @@ def record_result(callback: CallbackRecord, answers: dict, *, at: datetime, agen
     return Transition(changes, (negative,), "negative", followup, facts)
 
 
-def answer_facts(callback: CallbackRecord, answers: dict) -> list[NewFact]:
+def answer_facts(callback: CallbackRecord, answers: Mapping[str, Any]) -> list[NewFact]:
     """每个"否": a norm the customer says the outlet broke, counted once per ticket and norm."""
     if not callback.outlet_id or callback.purpose not in ("service", "followup"):
         return []
@@ -375,7 +382,7 @@ MANUAL_KINDS = ("norm_breach", "late_customer_file", "late_product_file", "late_
 
 
 # ---------------------------------------------------------------- facts from other services' events
-def visit_facts(visit: dict, at: datetime) -> list[NewFact]:
+def visit_facts(visit: Mapping[str, Any], at: datetime) -> list[NewFact]:
     """What a completed visit (``visit.completed``) shows of the outlet's paperwork: the work order
     not signed by the customer (工作单请客户署名), no work recorded, a fitted part without its new
     serial (产品档案)."""
@@ -395,7 +402,7 @@ def visit_facts(visit: dict, at: datetime) -> list[NewFact]:
     return facts
 
 
-def breach_fact(breach: dict, due_at: datetime) -> NewFact | None:
+def breach_fact(breach: Mapping[str, Any], due_at: datetime) -> NewFact | None:
     """《客户服务工作单》未在规定期间返回: an outlet's job that missed its deadline (``sla.breached``)."""
     outlet = breach.get("assigned_outlet_id")
     if not outlet:
@@ -424,7 +431,7 @@ def complaint_fact_kind(responsibility: str | None, level: str | None) -> str | 
     return "complaint_association" if level == "consumer_association" else "complaint_company"
 
 
-def classified_outlet(tenant_id: str, outlet_id: str | None, classification: dict,
+def classified_outlet(tenant_id: str, outlet_id: str | None, classification: Mapping[str, Any],
                       named_outlet_center: str | None) -> str | None:
     """The outlet a classified complaint is about: the one the classification names, which must be
     an outlet of the complaint's center, else the one it had; an own-responsibility complaint
@@ -440,7 +447,7 @@ def classified_outlet(tenant_id: str, outlet_id: str | None, classification: dic
     return outlet_id
 
 
-def pareto(counts: dict[str, int], vital_share: Decimal = Decimal("0.8")) -> list[dict]:
+def pareto(counts: dict[str, int], vital_share: Decimal = Decimal("0.8")) -> list[dict[str, Any]]:
     """Causes by count, highest first, with share and cumulative share; the vital few are the
     causes needed to reach 80% of complaints."""
     total = sum(counts.values())
@@ -460,10 +467,10 @@ def cycle_days(received_at: datetime, closed_at: datetime) -> Decimal:
     return (Decimal((closed_at - received_at).total_seconds()) / Decimal(86400)).quantize(Decimal("0.1"))
 
 
-def cycle_summary(cycles: list[Decimal], target: int = COMPLAINT_TARGET_DAYS) -> dict:
+def cycle_summary(cycles: list[Decimal], target: int = COMPLAINT_TARGET_DAYS) -> dict[str, Any]:
     if not cycles:
         return {"closed": 0, "average_days": None, "target_days": target, "over_target": 0, "meets_target": None}
-    average = (sum(cycles) / len(cycles)).quantize(Decimal("0.1"))
+    average = (sum(cycles, Decimal(0)) / len(cycles)).quantize(Decimal("0.1"))
     return {"closed": len(cycles), "average_days": average, "target_days": target,
             "over_target": sum(1 for days in cycles if days > target), "meets_target": average <= target}
 
@@ -489,18 +496,18 @@ class ComplaintRecord:
     recurrence_ticket_id: str | None = None
 
 
-def analyse_complaints(complaints: list[ComplaintRecord]) -> dict:
+def analyse_complaints(complaints: list[ComplaintRecord]) -> dict[str, Any]:
     """投诉分析: counts by cause, responsibility, level, product, model, outlet and center (most
     first; "unclassified" where not known), the causes' Pareto, the cycle against its target and
     the recurrence re-checks."""
-    def count(attribute):
-        out = {}
+    def count(attribute: str) -> dict[str, int]:
+        out: dict[str, int] = {}
         for complaint in complaints:
             value = getattr(complaint, attribute) or "unclassified"
             out[value] = out.get(value, 0) + 1
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
-    causes = {}
+    causes: dict[str, int] = {}
     for complaint in complaints:
         if complaint.cause:
             causes[complaint.cause] = causes.get(complaint.cause, 0) + 1
