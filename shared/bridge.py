@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
@@ -31,14 +33,14 @@ __all__ = ["BridgeClient", "BridgeError", "BRIDGE_EXCHANGE", "BRIDGE_ROUTING_KEY
 class BridgeError(Exception):
     """A request could not be handed to intake (not routable, nacked, broker unreachable)."""
 
-    def __init__(self, message, message_id=None, external_ref=None):
+    def __init__(self, message: str, message_id: str | None = None, external_ref: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.message_id = message_id
         self.external_ref = external_ref
 
 
-def pika_parameters(amqp_uri: str, **kwargs) -> pika.URLParameters:
+def pika_parameters(amqp_uri: str, **kwargs: Any) -> pika.URLParameters:
     """pika parameters for a kombu/nameko style URI (``pyamqp://``, ``amqp://``; ``amqps://``)."""
     parts = urlsplit(amqp_uri)
     scheme = parts.scheme.lower()
@@ -59,14 +61,15 @@ class BridgeClient:
 
     def __init__(self, amqp_uri: str, exchange: str = BRIDGE_EXCHANGE,
                  routing_key: str = BRIDGE_ROUTING_KEY, connect_timeout: float = 10.0,
-                 app_id: str = "fsm-bridge"):
+                 app_id: str = "fsm-bridge") -> None:
         self.amqp_uri = amqp_uri
         self.exchange = exchange
         self.routing_key = routing_key
         self.connect_timeout = connect_timeout
         self.app_id = app_id
-        self._connection = None
-        self._channel = None
+        # pika is untyped: a BlockingConnection and its channel once connected
+        self._connection: Any = None
+        self._channel: Any = None
 
     # ------------------------------------------------------------ connection
     def connect(self) -> "BridgeClient":
@@ -93,7 +96,7 @@ class BridgeClient:
             raise BridgeError(f"cannot connect to the broker at {_safe_uri(self.amqp_uri)}: {exc}") from exc
         return self
 
-    def close(self):
+    def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:
             try:
@@ -101,14 +104,15 @@ class BridgeClient:
             except Exception:  # pragma: no cover - closing a broken connection
                 pass
 
-    def __enter__(self):
+    def __enter__(self) -> BridgeClient:
         return self.connect()
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     # ------------------------------------------------------------ publishing
-    def submit(self, payload: dict, message_id: str | None = None) -> None:
+    def submit(self, payload: dict[str, Any], message_id: str | None = None) -> None:
         """Hand one request to intake; returns once the broker has confirmed it was queued."""
         if not isinstance(payload, dict):
             raise TypeError("payload must be a dict")
@@ -135,9 +139,10 @@ class BridgeClient:
             self.close()
             raise BridgeError(f"publishing request {ref or message_id} failed: {exc!r}", message_id, ref) from exc
 
-    def submit_many(self, payloads: Iterable[dict], stop_on_error: bool = False) -> list:
+    def submit_many(self, payloads: Iterable[dict[str, Any]],
+                    stop_on_error: bool = False) -> list[BridgeError | None]:
         """Submit each payload; returns one `BridgeError` or None per payload, in order."""
-        results = []
+        results: list[BridgeError | None] = []
         for payload in payloads:
             try:
                 self.submit(payload)

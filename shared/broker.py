@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import amqp.exceptions
 import kombu.exceptions
@@ -42,18 +44,19 @@ MESSAGES_RECLAIMED = Counter("fsm_messages_reclaimed_total",
                              "(the broker redelivers the message)", ["service", "action"],
                              registry=metrics.REGISTRY)
 
-def broker_connected(container) -> bool:
+def broker_connected(container: Any) -> bool:
     """True while the consumer of this service container holds a live broker connection."""
-    return getattr(container, "_fsm_broker_connected", False)
+    connected: bool = getattr(container, "_fsm_broker_connected", False)
+    return connected
 
 
-def _set_connected(container, value: bool):
+def _set_connected(container: Any, value: bool) -> None:
     # on the container itself (extensions hold a weak proxy of it, workers the container)
     container._fsm_broker_connected = value
     BROKER_CONNECTED.labels(container.service_name).set(1 if value else 0)
 
 
-def settle(message, action: str, service_name: str, **kwargs) -> bool:
+def settle(message: Any, action: str, service_name: str, **kwargs: Any) -> bool:
     """``message.ack()``, ``.reject(requeue=…)`` or ``.requeue()``, never raising for a dead
     connection. Returns whether it reached the broker."""
     if not message.channel.connection:
@@ -69,37 +72,38 @@ def settle(message, action: str, service_name: str, **kwargs) -> bool:
         return False
 
 
-class ResilientQueueConsumer(QueueConsumer):
+class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """nameko's queue consumer with safe acks and a known connection state."""
 
     @property
-    def _service(self):
-        return self.container.service_name
+    def _service(self) -> str:
+        service_name: str = self.container.service_name
+        return service_name
 
-    def ack_message(self, message):
+    def ack_message(self, message: Any) -> None:
         settle(message, "ack", self._service)
 
-    def requeue_message(self, message):
+    def requeue_message(self, message: Any) -> None:
         settle(message, "requeue", self._service)
 
-    def reject_message(self, message):
+    def reject_message(self, message: Any) -> None:
         """Reject without requeue: the queue's dead-letter exchange keeps it."""
         settle(message, "reject", self._service, requeue=False)
 
-    def on_connection_error(self, exc, interval):
+    def on_connection_error(self, exc: BaseException, interval: float) -> None:
         _set_connected(self.container, False)
         BROKER_RECONNECTS.labels(self._service, "consumer").inc()
         log.warning("broker at %s unreachable (%s); retrying in %s s", sanitize_url(self.amqp_uri), exc,
                     interval, extra={"service": self._service})
 
-    def on_consume_ready(self, connection, channel, consumers, **kwargs):
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
         if not broker_connected(self.container) and self._consumers_ready.ready():
             log.info("broker connection re-established; consuming again", extra={"service": self._service})
         _set_connected(self.container, True)
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
     @contextmanager
-    def Consumer(self):  # noqa: N802 (kombu's name)
+    def Consumer(self) -> Iterator[Any]:  # noqa: N802 (kombu's name)
         try:
             with super().Consumer() as consuming:
                 yield consuming
@@ -112,7 +116,7 @@ class ResilientQueueConsumer(QueueConsumer):
                 _set_connected(self.container, False)
 
 
-def queue_arguments(config, **extra):
+def queue_arguments(config: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """Arguments of a durable queue we declare: quorum on a cluster (config ``QUEUE_TYPE``)."""
     args = dict(extra)
     if str(config.get("QUEUE_TYPE") or "classic").lower() == "quorum":

@@ -10,16 +10,22 @@ import logging
 import time
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from alembic import command
 from alembic.config import Config
 
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection, Engine
+
 log = logging.getLogger(__name__)
 
 
-def _config(package: str, connection=None) -> Config:
+def _config(package: str, connection: Connection | None = None) -> Config:
     module = importlib.import_module(package)
-    location = str(Path(module.__file__).resolve().parent)
+    # a migrations package is a regular package: it has a file
+    location = str(Path(cast(str, module.__file__)).resolve().parent)
     cfg = Config()
     cfg.set_main_option("script_location", location)
     if connection is not None:
@@ -33,7 +39,7 @@ def lock_key(package: str) -> int:
     return zlib.crc32(f"fsm-migrations:{package}".encode("utf-8"))
 
 
-def upgrade(engine, package: str, revision: str = "head", lock_timeout: float = 600.0):
+def upgrade(engine: Engine, package: str, revision: str = "head", lock_timeout: float = 600.0) -> None:
     """Bring the database to `revision`. On PostgreSQL the upgrade runs under the service's
     advisory lock (`lock_key`), so replicas and the migration Job starting together take turns:
     the first upgrades, the others then find the schema at head. SQLite: no lock (one file,
@@ -46,7 +52,7 @@ def upgrade(engine, package: str, revision: str = "head", lock_timeout: float = 
         command.upgrade(_config(package, connection), revision)
 
 
-def _advisory_xact_lock(connection, key: int, package: str, timeout: float):
+def _advisory_xact_lock(connection: Connection, key: int, package: str, timeout: float) -> None:
     from sqlalchemy import text
 
     deadline = time.monotonic() + timeout
@@ -60,13 +66,13 @@ def _advisory_xact_lock(connection, key: int, package: str, timeout: float):
         time.sleep(0.2)
 
 
-def revision(engine, package: str, message: str):
+def revision(engine: Engine, package: str, message: str) -> None:
     """Autogenerate a new revision against the database at `engine` (developer tool)."""
     with engine.begin() as connection:
         command.revision(_config(package, connection), message=message, autogenerate=True)
 
 
-def run_env(target_metadata):
+def run_env(target_metadata: MetaData) -> None:
     """Body of every service's migrations/env.py."""
     from alembic import context
 
@@ -82,7 +88,7 @@ def run_env(target_metadata):
         context.run_migrations()
 
 
-def create_processed_requests():
+def create_processed_requests() -> None:
     """The `processed_requests` table of `shared.outbox` (the same revision body in every service)."""
     import sqlalchemy as sa
     from alembic import op
@@ -98,14 +104,14 @@ def create_processed_requests():
     op.create_index("ix_processed_requests_created_at", "processed_requests", ["created_at"])
 
 
-def drop_processed_requests():
+def drop_processed_requests() -> None:
     from alembic import op
 
     op.drop_index("ix_processed_requests_created_at", table_name="processed_requests")
     op.drop_table("processed_requests")
 
 
-def create_leases():
+def create_leases() -> None:
     """The `leases` table of `shared.outbox` (shared.leases; the same revision body in every service)."""
     import sqlalchemy as sa
     from alembic import op
@@ -119,7 +125,7 @@ def create_leases():
     )
 
 
-def drop_leases():
+def drop_leases() -> None:
     from alembic import op
 
     op.drop_table("leases")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from shared import metrics
 from shared.auth import SecretGuard
@@ -22,19 +24,22 @@ from shared.logs import LogContext
 
 log = logging.getLogger(__name__)
 
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
-class ServiceWebServer(WebServer):
+
+class ServiceWebServer(WebServer):  # type: ignore[misc]  # nameko is untyped: its base is Any
     @property
-    def bind_addr(self):
+    def bind_addr(self) -> tuple[str, int]:
         config = self.container.config
         return (config.get("HTTP_HOST") or "0.0.0.0", http_port(config, self.container.service_name))
 
     @property
     def port(self) -> int:
-        return self._sock.getsockname()[1]
+        port: int = self._sock.getsockname()[1]
+        return port
 
 
-def json_response(body, status=200, headers=None):
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     text = json.dumps(body, ensure_ascii=False, default=str)
     if not text.isascii():
         try:
@@ -44,11 +49,11 @@ def json_response(body, status=200, headers=None):
     return Response(text, status=status, mimetype="application/json", headers=headers)
 
 
-def error_response(exc, call_id=None):
+def error_response(exc: BaseException, call_id: str | None = None) -> Response:
     err = as_domain_error(exc)
     if not isinstance(exc, DomainError):
         log.exception("unhandled error", exc_info=exc)
-    body = {"error": err.to_dict()}
+    body: dict[str, Any] = {"error": err.to_dict()}
     if call_id:
         body["error"]["call_id"] = call_id
     headers = None
@@ -58,24 +63,25 @@ def error_response(exc, call_id=None):
     return json_response(body, status=err.http_status, headers=headers)
 
 
-class JsonHttpHandler(HttpRequestHandler):
+class JsonHttpHandler(HttpRequestHandler):  # type: ignore[misc]  # nameko is untyped: its base is Any
     server = ServiceWebServer()
 
-    def response_from_exception(self, exc):
+    def response_from_exception(self, exc: BaseException) -> Response:
         return error_response(exc)
 
 
-http = JsonHttpHandler.decorator
+# nameko's registering decorator hands back the method itself
+http: Callable[..., Callable[[_Handler], _Handler]] = JsonHttpHandler.decorator
 
 
-def readiness(container) -> dict:
+def readiness(container: Any) -> dict[str, dict[str, Any]]:
     """{check: {"ok": bool, "detail": str}} for the database(s) and the broker of `container`."""
     from sqlalchemy import text
 
     from shared.broker import broker_connected
     from shared.db import Database
 
-    checks = {}
+    checks: dict[str, dict[str, Any]] = {}
     for dep in container.dependencies:
         if isinstance(dep, Database) and dep.store is not None:
             try:
@@ -89,10 +95,10 @@ def readiness(container) -> dict:
     return checks
 
 
-class ContainerRef(DependencyProvider):
+class ContainerRef(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """The worker's own service container (for health checks that look at its dependencies)."""
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> Any:
         return self.container
 
 
@@ -103,19 +109,20 @@ class ServiceBase:
     instrumentation = metrics.Instrumentation()
     log_context = LogContext()
     container_ref = ContainerRef()
+    name: str  # each service's nameko name, set by the service class
 
     @http("GET", "/health")
-    def health(self, request):
+    def health(self, request: Request) -> Response:
         """The same as /health/live (kept for existing probes and scripts)."""
         return json_response({"service": self.name, "status": "ok"})
 
     @http("GET", "/health/live")
-    def health_live(self, request):
+    def health_live(self, request: Request) -> Response:
         """The process answers: restart it only if this fails."""
         return json_response({"service": self.name, "status": "ok"})
 
     @http("GET", "/health/ready")
-    def health_ready(self, request):
+    def health_ready(self, request: Request) -> Response:
         """Ready for traffic: its database answers and its broker connection is up (not while
         reconnecting). 503 with the failing check otherwise."""
         checks = readiness(self.container_ref)
@@ -124,6 +131,6 @@ class ServiceBase:
                              status=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})
 
     @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    def metrics_endpoint(self, request: Request) -> Response:
         body, content_type = metrics.render(request.headers.get("Accept"), service=self.name)
         return Response(body, status=200, content_type=content_type)
