@@ -181,6 +181,3 @@ def load_query(schema, data):
     return load(schema, data)
 
 
-_load = load_query
-
-

@@ -7,12 +7,11 @@ checks here only keep callers away from routes that are not for them.
 """
 from __future__ import annotations
 
-from shared.rpc import RpcProxy
-
-from services.certification import schemas
+from services.certification import contracts
 from services.gateway.api import API, api, json_body, query_args
 from shared import tenancy
 from shared.errors import Forbidden
+from shared.rpc import RpcProxy
 
 TAG = "certification"
 
@@ -29,23 +28,23 @@ class CertificationRoutes:
 
     # ------------------------------------------------------------ outlets
     @api("POST", f"{API}/outlets", "Apply for an outlet with its registration form (网点情况登记表); "
-         "an outlet for itself or a center on its behalf", body=schemas.ApplyIn, response=schemas.OutletOut,
+         "an outlet for itself or a center on its behalf", body=contracts.ApplyIn, response=contracts.OutletOut,
          status=201, tag=TAG)
     def apply_outlet(self, request, principal):
         _roles(principal, tenancy.OUTLET, tenancy.CENTER, what="an outlet application")
         return self.certification.apply_outlet(json_body(request))
 
     @api("GET", f"{API}/outlets", "Outlets you may see (a center: its tenant's; HQ: all)",
-         query=schemas.OutletQuery, response=schemas.OutletOut, tag=TAG)
+         query=contracts.OutletQuery, response=contracts.OutletOut, tag=TAG)
     def list_outlets(self, request, principal):
         return self.certification.list_outlets(query_args(request))
 
     @api("GET", f"{API}/outlets/<string:outlet_id>", "An outlet's file (网点档案): agreement, registration form, "
-         "grade history, staff, assessments, monthly counts, steps", response=schemas.OutletOut, tag=TAG)
+         "grade history, staff, assessments, monthly counts, steps", response=contracts.OutletOut, tag=TAG)
     def get_outlet(self, request, principal, outlet_id):
         return self.certification.get_outlet(outlet_id)
 
-    @api("GET", f"{API}/outlet/file", "The calling outlet's own file", response=schemas.OutletOut, tag=TAG)
+    @api("GET", f"{API}/outlet/file", "The calling outlet's own file", response=contracts.OutletOut, tag=TAG)
     def own_outlet_file(self, request, principal):
         _roles(principal, tenancy.OUTLET, what="the own file")
         return self.certification.get_outlet(principal.outlet)
@@ -53,46 +52,46 @@ class CertificationRoutes:
     @api("POST", f"{API}/outlets/<string:outlet_id>/steps", "A lifecycle step: center_review, technical_review, "
          "head_approval, issue_agreement, assess_probation, suspend, reinstate, request_revocation, "
          "revocation_center_review, revocation_technical_review, revocation_approval, request_clearing",
-         body=schemas.StepIn, response=schemas.OutletOut, tag=TAG)
+         body=contracts.StepIn, response=contracts.OutletOut, tag=TAG)
     def outlet_step(self, request, principal, outlet_id):
         return self.certification.outlet_step(outlet_id, json_body(request))
 
     # ------------------------------------------------------------ technicians
     @api("GET", f"{API}/certification/technicians", "Technicians with their certificates",
-         query=schemas.TechnicianQuery, response=schemas.TechnicianOut, tag=TAG)
+         query=contracts.TechnicianQuery, response=contracts.TechnicianOut, tag=TAG)
     def cert_technicians(self, request, principal):
         return self.certification.list_technicians(query_args(request))
 
     @api("GET", f"{API}/certification/technicians/<string:technician_id>",
-         "A technician's certificates and exam results", response=schemas.TechnicianOut, tag=TAG)
+         "A technician's certificates and exam results", response=contracts.TechnicianOut, tag=TAG)
     def cert_technician(self, request, principal, technician_id):
         return self.certification.get_technician(technician_id)
 
     @api("POST", f"{API}/certification/technicians", "Register a technician of an outlet",
-         body=schemas.TechnicianIn, response=schemas.TechnicianOut, tag=TAG)
+         body=contracts.TechnicianIn, response=contracts.TechnicianOut, tag=TAG)
     def cert_register_technician(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="registering technicians")
         return self.certification.register_technician(json_body(request))
 
-    @api("GET", f"{API}/certification/trainings", "Training sessions", response=schemas.TrainingOut, tag=TAG)
+    @api("GET", f"{API}/certification/trainings", "Training sessions", response=contracts.TrainingOut, tag=TAG)
     def cert_trainings(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
         return self.certification.list_trainings()
 
     @api("POST", f"{API}/certification/trainings", "Record a training session (技术培训) for a product line",
-         body=schemas.TrainingIn, response=schemas.TrainingOut, status=201, tag=TAG)
+         body=contracts.TrainingIn, response=contracts.TrainingOut, status=201, tag=TAG)
     def cert_record_training(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
         return self.certification.record_training(json_body(request))
 
     @api("POST", f"{API}/certification/exams", "Record an exam result; a pass issues a 2-year certificate",
-         body=schemas.ExamIn, response=schemas.ExamOut, status=201, tag=TAG)
+         body=contracts.ExamIn, response=contracts.ExamOut, status=201, tag=TAG)
     def cert_record_exam(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="exam results")
         return self.certification.record_exam(json_body(request))
 
     @api("POST", f"{API}/certification/certificates/revoke", "Withdraw a technician's certificate for a line",
-         body=schemas.RevokeCertificateIn, response=schemas.CertificateOut, tag=TAG)
+         body=contracts.RevokeCertificateIn, response=contracts.CertificateOut, tag=TAG)
     def cert_revoke(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="withdrawing certificates")
         return self.certification.revoke_certificate(json_body(request))
@@ -100,7 +99,7 @@ class CertificationRoutes:
     # ------------------------------------------------------------ network planning
     @api("GET", f"{API}/network-plan", "Network planning (seed 003): yearly repair volume per area from the "
          "installed base × repair rates, outlets needed at a capacity, against current outlets",
-         query=schemas.PlanQuery, tag=TAG)
+         query=contracts.PlanQuery, tag=TAG)
     def network_plan(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="network planning")
         return self.certification.network_plan(query_args(request))

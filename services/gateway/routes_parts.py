@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 
-from shared.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.api import API, api, json_body, query_args
-from services.parts import ledger as _ledger  # noqa: F401  (registers InsufficientStock for RPC errors)
-from services.parts import schemas as ps
+from services.parts import contracts
 from shared import tenancy
 from shared.errors import Forbidden
+from shared.rpc import RpcProxy
 
 STAFF = (tenancy.HQ, tenancy.CENTER, tenancy.WAREHOUSE, tenancy.OUTLET)
 KEEPERS = (tenancy.HQ, tenancy.CENTER, tenancy.WAREHOUSE)
@@ -35,7 +34,7 @@ class PartsRoutes:
 
     # ------------------------------------------------------------ catalogue, locations, stock
     @api("GET", f"{P}/catalogue", "Spare parts by product line and model; with fault=…, what a visit takes along",
-         query=ps.CatalogueQuery, tag="parts")
+         query=contracts.CatalogueQuery, tag="parts")
     def parts_catalogue(self, request, principal):
         _allow(principal, STAFF, "read the parts catalogue")
         return self.parts.catalogue_parts(query_args(request))
@@ -45,50 +44,50 @@ class PartsRoutes:
         _allow(principal, STAFF, "see stock locations")
         return self.parts.locations()
 
-    @api("GET", f"{P}/stock", "Stock on hand, reserved and available per location and part", query=ps.StockQuery,
+    @api("GET", f"{P}/stock", "Stock on hand, reserved and available per location and part", query=contracts.StockQuery,
          tag="parts")
     def parts_stock(self, request, principal):
         _allow(principal, STAFF, "see stock")
         return self.parts.stock(query_args(request))
 
     @api("GET", f"{P}/movements", "Stock movements (the ledger), filtered by location, part, kind, month",
-         query=ps.MovementQuery, tag="parts")
+         query=contracts.MovementQuery, tag="parts")
     def parts_movements(self, request, principal):
         _allow(principal, STAFF, "see stock movements")
         return self.parts.movements(query_args(request))
 
-    @api("POST", f"{P}/receipts", "Book new stock into a warehouse (入库)", body=ps.StockReceiptIn, status=201,
+    @api("POST", f"{P}/receipts", "Book new stock into a warehouse (入库)", body=contracts.StockReceiptIn, status=201,
          tag="parts")
     def parts_receive(self, request, principal):
         _allow(principal, KEEPERS, "book receipts")
         return self.parts.receive_stock(json_body(request))
 
-    @api("POST", f"{P}/adjustments", "Stock count correction with a reason (盘点调整)", body=ps.AdjustmentIn,
+    @api("POST", f"{P}/adjustments", "Stock count correction with a reason (盘点调整)", body=contracts.AdjustmentIn,
          status=201, tag="parts")
     def parts_adjust(self, request, principal):
         _allow(principal, KEEPERS, "adjust stock")
         return self.parts.adjust(json_body(request))
 
-    @api("POST", f"{P}/transfers", "Move stock between warehouses (调拨)", body=ps.TransferIn, status=201,
+    @api("POST", f"{P}/transfers", "Move stock between warehouses (调拨)", body=contracts.TransferIn, status=201,
          tag="parts")
     def parts_transfer(self, request, principal):
         _allow(principal, KEEPERS, "transfer stock")
         return self.parts.transfer(json_body(request))
 
-    @api("POST", f"{P}/scrap", "Write off stock (报废) with a reason", body=ps.ScrapIn, status=201, tag="parts")
+    @api("POST", f"{P}/scrap", "Write off stock (报废) with a reason", body=contracts.ScrapIn, status=201, tag="parts")
     def parts_scrap(self, request, principal):
         _allow(principal, KEEPERS, "scrap stock")
         return self.parts.scrap(json_body(request))
 
     # ------------------------------------------------------------ requests and issue
     @api("GET", f"{P}/reservations", "Parts requests and reservations (an outlet: its own)",
-         query=ps.ReservationQuery, tag="parts")
+         query=contracts.ReservationQuery, tag="parts")
     def parts_reservations(self, request, principal):
         _allow(principal, STAFF, "see parts requests")
         return self.parts.reservations(query_args(request))
 
     @api("POST", f"{P}/reservations", "Request parts for an outlet (reserved at its regional warehouse)",
-         body=ps.RequestParts, status=201, tag="parts")
+         body=contracts.RequestParts, status=201, tag="parts")
     def parts_request(self, request, principal):
         _allow(principal, REQUESTERS, "request parts")
         return self.parts.request_parts(json_body(request))
@@ -99,13 +98,14 @@ class PartsRoutes:
         return self.parts.release_reservation(reservation_id)
 
     @api("POST", f"{P}/issues", "Issue parts to an outlet (备件发放): reserved or direct lines, with serials",
-         body=ps.IssueParts, status=201, tag="parts")
+         body=contracts.IssueParts, status=201, tag="parts")
     def parts_issue(self, request, principal):
         _allow(principal, KEEPERS, "issue parts")
         return self.parts.issue(json_body(request))
 
     # ------------------------------------------------------------ returns
-    @api("GET", f"{P}/rmas", "Old-part returns (旧件返厂) with due dates and ageing", query=ps.RmaQuery, tag="parts")
+    @api("GET", f"{P}/rmas", "Old-part returns (旧件返厂) with due dates and ageing", query=contracts.RmaQuery,
+         tag="parts")
     def parts_rmas(self, request, principal):
         _allow(principal, STAFF, "see returns")
         return self.parts.rmas(query_args(request))
@@ -127,32 +127,32 @@ class PartsRoutes:
         return self.parts.scan_status(scan_id)
 
     @api("GET", f"{P}/receipts/rejected", "Receipts that could not be applied, kept for review",
-         query=ps.RejectedQuery, tag="parts")
+         query=contracts.RejectedQuery, tag="parts")
     def parts_rejected(self, request, principal):
         _allow(principal, KEEPERS, "review rejected receipts")
         return self.parts.rejected_receipts(query_args(request))
 
     @api("POST", f"{P}/receipts/rejected/<string:scan_id>/resolve", "Close a rejected receipt after review",
-         body=ps.ResolveRejected, tag="parts")
+         body=contracts.ResolveRejected, tag="parts")
     def parts_resolve_rejected(self, request, principal, scan_id):
         _allow(principal, KEEPERS, "resolve rejected receipts")
         return self.parts.resolve_rejected(scan_id, json_body(request))
 
     # ------------------------------------------------------------ reconciliation
     @api("POST", f"{P}/reconciliations", "Reconcile a month (对账): issued vs consumed vs returned vs on hand",
-         body=ps.ReconcileIn, tag="parts")
+         body=contracts.ReconcileIn, tag="parts")
     def parts_reconcile(self, request, principal):
         _allow(principal, KEEPERS, "run a reconciliation")
         return self.parts.reconcile(json_body(request))
 
     @api("GET", f"{P}/reconciliations", "Stored reconciliations with their discrepancies",
-         query=ps.ReconciliationQuery, tag="parts")
+         query=contracts.ReconciliationQuery, tag="parts")
     def parts_reconciliations(self, request, principal):
         _allow(principal, STAFF, "see reconciliations")
         return self.parts.reconciliations(query_args(request))
 
     @api("GET", f"{P}/reconciliations.csv", "Reconciliations as CSV (summary and discrepancy rows)",
-         query=ps.ReconciliationQuery, content="text/csv", tag="parts")
+         query=contracts.ReconciliationQuery, content="text/csv", tag="parts")
     def parts_reconciliations_csv(self, request, principal):
         _allow(principal, STAFF, "export reconciliations")
         body = self.parts.reconciliation_export(query_args(request), "csv")
@@ -160,7 +160,7 @@ class PartsRoutes:
                         headers={"Content-Disposition": "attachment; filename=parts-reconciliation.csv"})
 
     @api("GET", f"{P}/reconciliations.xlsx", "Reconciliations as an Excel workbook (summary, discrepancies)",
-         query=ps.ReconciliationQuery,
+         query=contracts.ReconciliationQuery,
          content="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", tag="parts")
     def parts_reconciliations_xlsx(self, request, principal):
         _allow(principal, STAFF, "export reconciliations")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 
-from shared.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.api import API, api, json_body, query_args
-from services.qa import schemas
+from services.qa import contracts
 from shared import tenancy
 from shared.errors import Forbidden
+from shared.rpc import RpcProxy
 
 AGENTS = (tenancy.HQ, tenancy.CENTER)
 
@@ -31,7 +31,7 @@ class QaRoutes:
 
     # ------------------------------------------------------------ callbacks
     @api("GET", f"{API}/qa/callbacks", "The callback agent's work list (center: own/sampled of its tenant; "
-         "HQ: cross callbacks, caller=all for every one)", query=schemas.WorkListQuery, tag="qa")
+         "HQ: cross callbacks, caller=all for every one)", query=contracts.WorkListQuery, tag="qa")
     def qa_work_list(self, request, principal):
         _agent(principal)
         return self.qa.work_list(query_args(request))
@@ -42,27 +42,27 @@ class QaRoutes:
         _agent(principal)
         return self.qa.overdue(query_args(request))
 
-    @api("GET", f"{API}/qa/callbacks/<string:callback_id>", "One callback", response=schemas.CallbackOut, tag="qa")
+    @api("GET", f"{API}/qa/callbacks/<string:callback_id>", "One callback", response=contracts.CallbackOut, tag="qa")
     def qa_get_callback(self, request, principal, callback_id):
         _agent(principal)
         return self.qa.get_callback(callback_id)
 
     @api("POST", f"{API}/qa/callbacks/<string:callback_id>/result",
          "Record a callback: on site within 24 h? service delivered? fee schedule shown? satisfaction 1-5, "
-         "reason codes, comment (reached=false: an attempt)", body=schemas.CallbackResult,
-         response=schemas.CallbackOut, tag="qa")
+         "reason codes, comment (reached=false: an attempt)", body=contracts.CallbackResult,
+         response=contracts.CallbackOut, tag="qa")
     def qa_record_result(self, request, principal, callback_id):
         _agent(principal)
         return self.qa.record_result(callback_id, json_body(request))
 
     @api("POST", f"{API}/qa/callbacks/<string:callback_id>/close", "Close a negative callback (resolved/upheld)",
-         body=schemas.CloseCallback, response=schemas.CallbackOut, tag="qa")
+         body=contracts.CloseCallback, response=contracts.CallbackOut, tag="qa")
     def qa_close_callback(self, request, principal, callback_id):
         _agent(principal)
         return self.qa.close_callback(callback_id, json_body(request))
 
     @api("POST", f"{API}/qa/care-calls", "Plan the monthly 20% care-call list (center: its tenant; HQ: all)",
-         body=schemas.MonthBody, tag="qa")
+         body=contracts.MonthBody, tag="qa")
     def qa_plan_care(self, request, principal):
         _agent(principal)
         return self.qa.plan_care_calls(json_body(request))
@@ -70,38 +70,38 @@ class QaRoutes:
     # ------------------------------------------------------------ complaints
     @api("POST", f"{API}/qa/complaints/<string:ticket_id>/classification",
          "Classify a complaint: cause, responsibility (own/other_department/grey_zone), level, outlet",
-         body=schemas.Classification, tag="qa")
+         body=contracts.Classification, tag="qa")
     def qa_classify(self, request, principal, ticket_id):
         _agent(principal)
         return self.qa.classify_complaint(ticket_id, json_body(request))
 
     @api("GET", f"{API}/qa/complaints/analysis", "Complaints by cause, responsibility, product, model, outlet, "
-         "tenant; Pareto; cycle vs 15 days; recurrence", query=schemas.AnalysisQuery, tag="qa")
+         "tenant; Pareto; cycle vs 15 days; recurrence", query=contracts.AnalysisQuery, tag="qa")
     def qa_complaint_analysis(self, request, principal):
         _agent(principal)
         return self.qa.complaint_analysis(query_args(request))
 
     # ------------------------------------------------------------ scorecards
     @api("POST", f"{API}/qa/findings", "Record a scorecard fact (inspection, file audit, praise letter)",
-         body=schemas.Finding, status=201, tag="qa")
+         body=contracts.Finding, status=201, tag="qa")
     def qa_record_finding(self, request, principal):
         _agent(principal)
         return self.qa.record_finding(json_body(request))
 
     @api("POST", f"{API}/qa/scorecards/publish", "Compute, rank and publish every outlet's scorecard (HQ)",
-         body=schemas.MonthBody, tag="qa")
+         body=contracts.MonthBody, tag="qa")
     def qa_publish(self, request, principal):
         if principal.role != tenancy.HQ:
             raise Forbidden("only HQ publishes the monthly scorecards")
         return self.qa.publish_scorecards(json_body(request))
 
     @api("GET", f"{API}/qa/scorecards", "Published scorecards of a month (outlet: its own only)",
-         query=schemas.ScorecardQuery, tag="qa")
+         query=contracts.ScorecardQuery, tag="qa")
     def qa_scorecards(self, request, principal):
         return self.qa.scorecards(query_args(request))
 
     @api("GET", f"{API}/qa/scorecards/<string:outlet_id>/<string:month>",
-         "One outlet's scorecard with every line's facts", response=schemas.ScorecardOut, tag="qa")
+         "One outlet's scorecard with every line's facts", response=contracts.ScorecardOut, tag="qa")
     def qa_scorecard(self, request, principal, outlet_id, month):
         if principal.role == tenancy.OUTLET and outlet_id != principal.outlet:
             raise Forbidden("an outlet sees its own scorecard only")
@@ -120,7 +120,7 @@ class QaRoutes:
     # ------------------------------------------------------------ reports
     @api("GET", f"{API}/qa/reports/<string:kind>", "Report ontime|callbacks|satisfaction|pareto|ranking "
          "(or all, as xlsx) as json, csv, xlsx, png or svg (center: its tenant; HQ: all)",
-         query=schemas.ReportQuery, tag="qa")
+         query=contracts.ReportQuery, tag="qa")
     def qa_report(self, request, principal, kind):
         _agent(principal)
         args = query_args(request)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 
-from shared.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.gateway.api import API, api, json_body, query_args
-from services.settlement import schemas
+from services.settlement import contracts
 from shared import tenancy
 from shared.errors import Forbidden
+from shared.rpc import RpcProxy
 
 S = f"{API}/settlement"
 
@@ -30,56 +30,56 @@ class SettlementRoutes:
     settlement = RpcProxy("settlement")
 
     @api("GET", f"{S}/claims", "Fee claims you may see (outlet: its own; center: its tenant; HQ: all)",
-         query=schemas.ClaimQuery, response=schemas.ClaimOut, tag="settlement")
+         query=contracts.ClaimQuery, response=contracts.ClaimOut, tag="settlement")
     def settlement_list_claims(self, request, principal):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.list_claims(query_args(request))
 
     @api("POST", f"{S}/claims", "An outlet claims its fees for a completed visit (网点结算申报)",
-         body=schemas.SubmitClaim, response=schemas.ClaimOut, status=201, tag="settlement")
+         body=contracts.SubmitClaim, response=contracts.ClaimOut, status=201, tag="settlement")
     def settlement_submit_claim(self, request, principal):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.submit_claim(json_body(request))
 
     @api("GET", f"{S}/claims/<string:claim_id>", "One claim: price lines, rule results, audit trail, holds",
-         response=schemas.ClaimOut, tag="settlement")
+         response=contracts.ClaimOut, tag="settlement")
     def settlement_get_claim(self, request, principal, claim_id):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.get_claim(claim_id)
 
     @api("POST", f"{S}/claims/<string:claim_id>/receipt", "The customer's receipt of a self-paid job (自费收据)",
-         body=schemas.Receipt, response=schemas.ClaimOut, tag="settlement")
+         body=contracts.Receipt, response=contracts.ClaimOut, tag="settlement")
     def settlement_record_receipt(self, request, principal, claim_id):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.record_receipt(claim_id, json_body(request))
 
     @api("POST", f"{S}/claims/<string:claim_id>/audit",
          "An audit level decides (center → technical lead → HQ): approve, adjust, reject",
-         body=schemas.AuditIn, response=schemas.ClaimOut, tag="settlement")
+         body=contracts.AuditIn, response=contracts.ClaimOut, tag="settlement")
     def settlement_audit_claim(self, request, principal, claim_id):
         _require(principal, tenancy.CENTER, tenancy.HQ)
         return self.settlement.audit_claim(claim_id, json_body(request))
 
-    @api("GET", f"{S}/statements", "Monthly statements you may see", query=schemas.StatementQuery,
-         response=schemas.StatementOut, tag="settlement")
+    @api("GET", f"{S}/statements", "Monthly statements you may see", query=contracts.StatementQuery,
+         response=contracts.StatementOut, tag="settlement")
     def settlement_list_statements(self, request, principal):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.list_statements(query_args(request))
 
     @api("POST", f"{S}/statements", "Issue an outlet's monthly statement (center or HQ)",
-         body=schemas.IssueStatement, response=schemas.StatementOut, status=201, tag="settlement")
+         body=contracts.IssueStatement, response=contracts.StatementOut, status=201, tag="settlement")
     def settlement_issue_statement(self, request, principal):
         _require(principal, tenancy.CENTER, tenancy.HQ)
         return self.settlement.issue_statement(json_body(request))
 
     @api("POST", f"{S}/statements/issue-month", "Issue the month's statements of every outlet with items",
-         body=schemas.IssueAll, tag="settlement")
+         body=contracts.IssueAll, tag="settlement")
     def settlement_issue_month(self, request, principal):
         _require(principal, tenancy.CENTER, tenancy.HQ)
         return self.settlement.issue_statements(json_body(request))
 
     @api("GET", f"{S}/statements/<string:statement_id>", "One statement with its lines and payments",
-         response=schemas.StatementOut, tag="settlement")
+         response=contracts.StatementOut, tag="settlement")
     def settlement_get_statement(self, request, principal, statement_id):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.get_statement(statement_id)
@@ -93,13 +93,13 @@ class SettlementRoutes:
                         headers={"Content-Disposition": f'attachment; filename="{doc["filename"]}"'})
 
     @api("POST", f"{S}/statements/<string:statement_id>/payments", "Record a payment against a statement",
-         body=schemas.PaymentIn, response=schemas.StatementOut, status=201, tag="settlement")
+         body=contracts.PaymentIn, response=contracts.StatementOut, status=201, tag="settlement")
     def settlement_record_payment(self, request, principal, statement_id):
         _require(principal, tenancy.CENTER, tenancy.HQ)
         return self.settlement.record_payment(statement_id, json_body(request))
 
     @api("GET", f"{S}/outlets/<string:outlet_id>/balance", "An outlet's balance at a moment (?at=ISO time)",
-         query=schemas.BalanceQuery, response=schemas.BalanceOut, tag="settlement")
+         query=contracts.BalanceQuery, response=contracts.BalanceOut, tag="settlement")
     def settlement_balance(self, request, principal, outlet_id):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
         return self.settlement.balance(outlet_id, query_args(request))
@@ -110,7 +110,7 @@ class SettlementRoutes:
         _require(principal, tenancy.CENTER, tenancy.HQ)
         return self.settlement.open_items(outlet_id)
 
-    @api("GET", f"{S}/tariff", "The tariff in force (?tenant_id=&on=YYYY-MM-DD)", query=schemas.TariffQuery,
+    @api("GET", f"{S}/tariff", "The tariff in force (?tenant_id=&on=YYYY-MM-DD)", query=contracts.TariffQuery,
          tag="settlement")
     def settlement_tariff(self, request, principal):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)

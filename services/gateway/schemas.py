@@ -1,9 +1,9 @@
-"""The gateway's own payloads (errors, pages); the domain payloads are the services' schemas."""
+"""The gateway's own payloads (errors, pages, import reports, the pieces of a route); the domain
+payloads are the services', from their contracts (``services/<service>/contracts.py``)."""
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery,  # noqa: F401
-                                       TechnicianIn, TechnicianOut, VisitOut)
-from services.intake.schemas import AuditOut, ListQuery, RegisterTicket, TicketOut, Transition  # noqa: F401
+from services.dispatch.contracts import VisitOut
+from services.intake.contracts import AuditOut, TicketOut
 from shared.validation import paging_limit
 
 

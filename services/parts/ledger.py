@@ -12,21 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nameko.exceptions import deserialize_to_instance
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from services.parts.contracts import InsufficientStock  # the gateway's to tell apart: in the contract
 from services.parts.domain import GOOD
 from services.parts.models import Movement, StockBalance
-from shared.errors import Conflict
 
 _balances = StockBalance.__table__
-
-
-@deserialize_to_instance  # arrives at the gateway as itself (a 409), not as a RemoteError
-class InsufficientStock(Conflict):
-    """Not enough (available) stock for a decrement or a reservation: nothing was changed."""
 
 
 def _key(location_id, part_no, condition):

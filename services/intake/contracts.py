@@ -1,0 +1,14 @@
+"""What other packages may import of intake (the gateway, the operator command, benchmarks):
+its request and answer schemas and the CSV row converter. Nothing here reaches its models."""
+from services.intake.schemas import (
+    AuditOut,
+    BridgeRequest,
+    ListQuery,
+    RegisterTicket,
+    TicketOut,
+    Transition,
+    csv_row_to_payload,
+)
+
+__all__ = ["AuditOut", "BridgeRequest", "ListQuery", "RegisterTicket", "TicketOut", "Transition",
+           "csv_row_to_payload"]
