@@ -5,16 +5,22 @@ reconciliation (对账). Plain Python: no nameko, no session.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
 from shared import tenancy
 from shared.clock import LOCAL_TZ
 from shared.errors import Forbidden, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from shared.tenants import TenantDirectory
+    from shared.workcal import ChinaCalendar
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "data" / "catalogue.yaml"
 HQ_TENANT = "HQ"
@@ -74,22 +80,24 @@ class PartSpec:
     name: str
     product_line: str
     kind: str
-    fits: tuple
+    fits: tuple[str, ...]
     returnable: bool
     unit_cost: Decimal
 
 
 @dataclass
 class Catalogue:
-    parts: dict = field(default_factory=dict)          # part_no -> PartSpec
-    fault_parts: dict = field(default_factory=dict)    # product_line -> fault -> [(kind, qty)]
-    opening_stock: dict = field(default_factory=dict)
+    parts: dict[str, PartSpec] = field(default_factory=dict)  # part_no -> PartSpec
+    # product_line -> fault -> [(kind, qty)]
+    fault_parts: dict[str, dict[str, list[tuple[str, int]]]] = field(default_factory=dict)
+    # warehouse kind (hq | regional) -> returnable | consumable -> quantity
+    opening_stock: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Catalogue":
         with open(path or CATALOGUE_FILE, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
-        parts = {}
+        parts: dict[str, PartSpec] = {}
         for p in doc.get("parts", []):
             spec = PartSpec(p["part_no"], p["name"], p["product_line"], p["kind"], tuple(p["fits"]),
                             bool(p["returnable"]), Decimal(str(p["unit_cost"])))
@@ -107,7 +115,7 @@ class Catalogue:
 
     def fault_class(self, product_line: str | None, fault: str | None) -> str | None:
         """The known fault class a free-text fault names (the longest class the text contains)."""
-        if not fault or product_line not in self.fault_parts:
+        if not fault or product_line is None or product_line not in self.fault_parts:
             return None
         text = fault.strip()
         matches = [f for f in self.fault_parts[product_line] if f in text]
@@ -116,9 +124,9 @@ class Catalogue:
     def needs(self, product_line: str | None, model: str | None, fault: str | None) -> list[tuple[str, int]]:
         """The parts (part_no, quantity) a visit for this fault on this model takes along."""
         cls = self.fault_class(product_line, fault)
-        if cls is None:
+        if cls is None or product_line is None:  # a fault class is only found for a known line
             return []
-        out = []
+        out: list[tuple[str, int]] = []
         for kind, qty in self.fault_parts[product_line][cls]:
             candidates = self.fitting(product_line, model, kind) if model else []
             if len(candidates) >= 1:
@@ -140,11 +148,22 @@ class LocationSpec:
     parent_id: str | None = None
 
 
+class StockLocation(Protocol):
+    """A location as the rules read it: a LocationSpec, or the service's stored Location row."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+
+
 def warehouse_of(tenant_id: str) -> str:
     return HQ_WAREHOUSE if tenant_id in (None, HQ_TENANT) else f"WH-{tenant_id}"
 
 
-def locations_from(directory) -> list[LocationSpec]:
+def locations_from(directory: TenantDirectory) -> list[LocationSpec]:
     """HQ's warehouse, one regional warehouse per center, every outlet's store, the factory."""
     out = [LocationSpec(HQ_WAREHOUSE, WAREHOUSE, HQ_TENANT, "总部配件库"),
            LocationSpec(FACTORY, FACTORY_KIND, HQ_TENANT, "工厂旧件返厂接收处", None)]
@@ -157,7 +176,7 @@ def locations_from(directory) -> list[LocationSpec]:
 
 
 # ---------------------------------------------------------------- who may do what
-def may_see_location(principal: tenancy.Principal, loc) -> bool:
+def may_see_location(principal: tenancy.Principal, loc: StockLocation) -> bool:
     if principal.all_tenants:
         return True
     role = principal.role
@@ -170,7 +189,7 @@ def may_see_location(principal: tenancy.Principal, loc) -> bool:
     return False
 
 
-def check_issue(principal: tenancy.Principal, warehouse, outlet):
+def check_issue(principal: tenancy.Principal, warehouse: StockLocation, outlet: StockLocation) -> None:
     """备件发放: a warehouse issues from its own stock, a center within its tenant, HQ anywhere."""
     if warehouse.kind != WAREHOUSE:
         raise ValidationFailed("parts are issued from a warehouse",
@@ -186,7 +205,7 @@ def check_issue(principal: tenancy.Principal, warehouse, outlet):
     raise Forbidden(f"role {principal.role} may not issue from {warehouse.id} to {outlet.id}")
 
 
-def check_request(principal: tenancy.Principal, outlet):
+def check_request(principal: tenancy.Principal, outlet: StockLocation) -> None:
     """An outlet requests parts for itself; its center (dispatcher) or HQ may request for it."""
     if outlet.kind != OUTLET:
         raise ValidationFailed("parts are requested for an outlet", {"outlet_id": [f"{outlet.id} is a {outlet.kind}"]})
@@ -199,7 +218,7 @@ def check_request(principal: tenancy.Principal, outlet):
     raise Forbidden(f"role {principal.role} may not request parts for {outlet.id}")
 
 
-def check_stock_keeper(principal: tenancy.Principal, loc):
+def check_stock_keeper(principal: tenancy.Principal, loc: StockLocation) -> None:
     """Receipts into and adjustments of a location: its warehouse keeper, its center, HQ."""
     if principal.all_tenants:
         return
@@ -210,12 +229,12 @@ def check_stock_keeper(principal: tenancy.Principal, loc):
     raise Forbidden(f"role {principal.role} may not book stock at {loc.id}")
 
 
-def check_reconcile(principal: tenancy.Principal):
+def check_reconcile(principal: tenancy.Principal) -> None:
     if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.WAREHOUSE, tenancy.SERVICE):
         raise Forbidden(f"role {principal.role} cannot run a reconciliation")
 
 
-def check_serials(quantity: int, serials) -> list[str]:
+def check_serials(quantity: int, serials: Iterable[str] | None) -> list[str]:
     serials = [s.strip() for s in (serials or []) if s and s.strip()]
     if serials and len(serials) != quantity:
         raise ValidationFailed("one serial per unit", {"serials": [f"{len(serials)} serials for {quantity} units"]})
@@ -224,40 +243,40 @@ def check_serials(quantity: int, serials) -> list[str]:
     return serials
 
 
-def check_adjustment(quantity: int, reason: str | None):
+def check_adjustment(quantity: int, reason: str | None) -> None:
     if not quantity:
         raise ValidationFailed("an adjustment moves something", {"quantity": ["must not be 0"]})
     if not reason or not reason.strip():
         raise ValidationFailed("an adjustment needs a reason", {"reason": ["required"]})
 
 
-def check_receiving_location(loc):
+def check_receiving_location(loc: StockLocation) -> None:
     """New stock (入库) comes in at a warehouse."""
     if loc.kind != WAREHOUSE:
         raise ValidationFailed("new stock is received at a warehouse", {"location_id": [f"{loc.id} is a {loc.kind}"]})
 
 
-def check_transfer(source, target):
+def check_transfer(source: StockLocation, target: StockLocation) -> None:
     """A transfer (调拨) is between warehouses; an outlet gets its parts by issue."""
     if source.kind != WAREHOUSE or target.kind != WAREHOUSE:
         raise ValidationFailed("transfers are between warehouses (use issue for an outlet)",
                                {"to_location_id": ["must be a warehouse"]})
 
 
-def check_overdue_runner(principal: tenancy.Principal):
+def check_overdue_runner(principal: tenancy.Principal) -> None:
     if principal.role not in (tenancy.HQ, tenancy.SERVICE):
         raise Forbidden("only HQ runs the overdue check by hand")
 
 
-def check_resolver(principal: tenancy.Principal):
+def check_resolver(principal: tenancy.Principal) -> None:
     """Who settles a rejected scan: the warehouse, its center, HQ."""
     if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.WAREHOUSE):
         raise Forbidden(f"role {principal.role} cannot resolve rejected receipts")
 
 
-def merge_lines(lines) -> list[tuple[str, int]]:
+def merge_lines(lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
     """A request's lines, one per part (quantities of a part named twice added), in first-named order."""
-    merged = {}
+    merged: dict[str, int] = {}
     for line in lines:
         merged[line["part_no"]] = merged.get(line["part_no"], 0) + line["quantity"]
     return list(merged.items())
@@ -288,7 +307,7 @@ def new_movement_no(kind: str) -> str:
     return f"{kind[:3].upper()}-{uuid.uuid4().hex[:12]}"
 
 
-def rma_due(consumed_at: datetime, days: int, calendar=None) -> datetime:
+def rma_due(consumed_at: datetime, days: int, calendar: ChinaCalendar | None = None) -> datetime:
     """Due at the end of the working day `days` calendar days after the part came out
     (moved on to the next working day when that day is a holiday or weekend)."""
     day = consumed_at.astimezone(LOCAL_TZ).date() + timedelta(days=int(days))
@@ -326,9 +345,9 @@ class OpenReturn:
     quantity: int
 
 
-def ageing_table(returns, now: datetime) -> list[dict]:
+def ageing_table(returns: Iterable[OpenReturn], now: datetime) -> list[dict[str, Any]]:
     """Open returns per outlet (账龄): how many, how many overdue, their value, by age bucket."""
-    table = {}
+    table: dict[str, dict[str, Any]] = {}
     for r in returns:
         _, bucket = ageing(r.created_at, now)
         entry = table.setdefault(r.outlet_id, {"outlet_id": r.outlet_id, "open": 0, "overdue": 0,
@@ -378,7 +397,7 @@ def parse_month(month: str) -> tuple[datetime, datetime]:
     except (ValueError, TypeError):
         raise ValidationFailed("invalid month", {"month": ["must be YYYY-MM"]}) from None
     end = date(year + (mon == 12), mon % 12 + 1, 1)
-    to_utc = lambda d: datetime.combine(d, time(0), LOCAL_TZ).astimezone(timezone.utc)  # noqa: E731
+    to_utc: Callable[[date], datetime] = lambda d: datetime.combine(d, time(0), LOCAL_TZ).astimezone(timezone.utc)  # noqa: E731
     return to_utc(start), to_utc(end)
 
 
@@ -390,7 +409,8 @@ FIGURES = ("opening", "received", "issued", "consumed", "returned", "forwarded",
            "on_hand", "defective_on_hand", "open_rmas")
 
 
-def locations_to_reconcile(visible: dict, location_id: str | None, tenant_id: str | None) -> dict:
+def locations_to_reconcile(visible: Mapping[str, LocationSpec], location_id: str | None,
+                           tenant_id: str | None) -> dict[str, LocationSpec]:
     """Of the locations the caller sees ({id: LocationSpec}), the warehouses and outlets a
     reconciliation covers: the one named, else those of the tenant named, else all."""
     if location_id:
@@ -405,7 +425,7 @@ def locations_to_reconcile(visible: dict, location_id: str | None, tenant_id: st
     return chosen
 
 
-def reconciliation_summary(month: str, reports: list[dict]) -> dict:
+def reconciliation_summary(month: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
     """The answer to a reconciliation run: counts, and each location's report."""
     return {"month": month, "locations": len(reports),
             "with_discrepancies": sum(1 for r in reports if r["discrepancy_count"]),
@@ -414,7 +434,8 @@ def reconciliation_summary(month: str, reports: list[dict]) -> dict:
                                            "discrepancy_count", "by_kind", "discrepancies")} for r in reports]}
 
 
-def balance_rows(stored: dict, from_movements: dict) -> list[dict]:
+def balance_rows(stored: Mapping[tuple[str, str, str], int],
+                 from_movements: Mapping[tuple[str, str, str], int]) -> list[dict[str, Any]]:
     """Each stored balance {(location, part, condition): on_hand} next to the sum of its
     movements; the two must agree (a row where they differ is a ledger fault)."""
     return [{"location_id": k[0], "part_no": k[1], "condition": k[2], "balance": stored[k],
@@ -429,7 +450,8 @@ def as_local_date(at: datetime | None) -> str | None:
     return at.astimezone(LOCAL_TZ).date().isoformat()
 
 
-def reconciliation_report(location, month: str, figures: dict, discrepancies: list[dict]) -> dict:
+def reconciliation_report(location: StockLocation, month: str, figures: Mapping[str, int | None],
+                          discrepancies: list[dict[str, Any]]) -> dict[str, Any]:
     """One location's month as it is stored, exported and published."""
     by_kind = {k: 0 for k in Discrepancy.ALL}
     for d in discrepancies:
@@ -440,6 +462,6 @@ def reconciliation_report(location, month: str, figures: dict, discrepancies: li
             "by_kind": {k: v for k, v in by_kind.items() if v}}
 
 
-def discrepancy(kind: str, part_no: str, quantity: int, ref: str | None, detail: str) -> dict:
+def discrepancy(kind: str, part_no: str, quantity: int, ref: str | None, detail: str) -> dict[str, Any]:
     assert kind in Discrepancy.ALL
     return {"kind": kind, "part_no": part_no, "quantity": int(quantity), "ref": ref, "detail": detail}

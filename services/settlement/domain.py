@@ -6,9 +6,11 @@ Plain Python: no nameko, no session. Amounts follow `services.settlement.money`.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from services.settlement import money
 from services.settlement.money import ZERO
@@ -58,7 +60,7 @@ class ClaimFacts:
     warranty: str = WARRANTY  # warranty | self_paid | unknown (intake's decision)
     purchase_date: date | None = None
     customer_confirmed: bool | None = None
-    claimed: dict | None = None  # code -> Decimal
+    claimed: dict[str, Decimal] | None = None  # code -> Decimal
 
 
 @dataclass(frozen=True)
@@ -68,21 +70,21 @@ class PriceLine:
     tariff_line: str
     rule: str
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "amount": str(self.amount), "tariff_line": self.tariff_line, "rule": self.rule}
 
 
 @dataclass(frozen=True)
 class Price:
-    lines: tuple
+    lines: tuple[PriceLine, ...]
     total: Decimal
     fault_class: str
     km: float
     travel_days: int
     grade: str
-    tariff_versions: tuple
+    tariff_versions: tuple[str, ...]
 
-    def amount(self, code) -> Decimal:
+    def amount(self, code: str) -> Decimal:
         for l in self.lines:
             if l.code == code:
                 return l.amount
@@ -95,7 +97,7 @@ class Price:
 
 def price(facts: ClaimFacts, tariff: Tariff, book: TariffBook) -> Price:
     """The claim priced from the tariff in force on the visit date (each line rounded)."""
-    lines = []
+    lines: list[PriceLine] = []
     fault_class = book.fault_class(facts.fault)
     kind = book.labour_kind(facts.kind)
     coef, coef_line, grade = tariff.grade_coefficient(facts.grade)
@@ -139,7 +141,7 @@ class RuleResult:
     reason: str
     amount: Decimal | None = None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str | None]:
         return {"rule": self.rule, "outcome": self.outcome, "reason": self.reason,
                 "amount": None if self.amount is None else str(self.amount)}
 
@@ -157,10 +159,10 @@ class AuditContext:
 
     warranty_years: int = 1
     duplicate_of: str | None = None                 # a live claim already covering the visit
-    prior_same_serial: tuple = ()                   # PriorClaim of the same serial number
-    open_part_holds: tuple = ()                     # (rma_no, part_no, due date)
-    open_callback_holds: tuple = ()                 # (callback_id, reason)
-    sla_deductions: tuple = ()                      # (sla, amount, tariff line)
+    prior_same_serial: tuple[PriorClaim, ...] = ()                 # PriorClaim of the same serial number
+    open_part_holds: tuple[tuple[str, str, date], ...] = ()        # (rma_no, part_no, due date)
+    open_callback_holds: tuple[tuple[str, str | None], ...] = ()   # (callback_id, reason)
+    sla_deductions: tuple[tuple[str, Decimal, str], ...] = ()      # (sla, amount, tariff line)
 
 
 def add_years(d: date, years: int) -> date:
@@ -216,7 +218,7 @@ def rule_repeat_repair(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
                       f"no repair of serial {f.serial_no} for the same fault within {REPEAT_WINDOW_DAYS} days")
 
 
-def rule_part_return(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+def rule_part_return(f: ClaimFacts | None, ctx: AuditContext) -> RuleResult:
     if ctx.open_part_holds:
         refs = ", ".join(f"{rma} ({part}, due {due})" for rma, part, due in ctx.open_part_holds)
         return RuleResult("part_return", HOLD, f"returnable part(s) not back by the due date: {refs}; "
@@ -224,7 +226,7 @@ def rule_part_return(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
     return RuleResult("part_return", PASS, "no returnable part overdue")
 
 
-def rule_sla_breach(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+def rule_sla_breach(f: ClaimFacts | None, ctx: AuditContext) -> RuleResult:
     due = [(sla, amount, line) for sla, amount, line in ctx.sla_deductions if amount > 0]
     if due:
         amount = money.total(a for _, a, _ in due)
@@ -233,7 +235,7 @@ def rule_sla_breach(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
     return RuleResult("sla_breach", PASS, "no SLA breach charged to the outlet")
 
 
-def rule_negative_callback(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
+def rule_negative_callback(f: ClaimFacts | None, ctx: AuditContext) -> RuleResult:
     if ctx.open_callback_holds:
         refs = ", ".join(f"{cid} ({reason or 'dissatisfied'})" for cid, reason in ctx.open_callback_holds)
         return RuleResult("negative_callback", HOLD, f"negative callback open: {refs}; held until QA closes it")
@@ -249,7 +251,7 @@ def rule_customer_confirmed(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
 def rule_tariff_cap(f: ClaimFacts, p: Price) -> RuleResult:
     if not f.claimed:
         return RuleResult("tariff_cap", PASS, f"claimed at the tariff {p.total}")
-    over = []
+    over: list[str] = []
     excess = ZERO
     for code, asked in sorted(f.claimed.items()):
         allowed = p.amount(code)
@@ -261,7 +263,7 @@ def rule_tariff_cap(f: ClaimFacts, p: Price) -> RuleResult:
     return RuleResult("tariff_cap", PASS, "claimed within the tariff")
 
 
-def claimed_lines(f: ClaimFacts, p: Price) -> dict:
+def claimed_lines(f: ClaimFacts, p: Price) -> dict[str, Decimal]:
     """What the outlet claims per code (the tariff where it names nothing)."""
     out = {line.code: line.amount for line in p.lines}
     for code, amount in (f.claimed or {}).items():
@@ -277,7 +279,7 @@ def allowed_total(f: ClaimFacts, p: Price) -> Decimal:
 
 @dataclass(frozen=True)
 class Audit:
-    results: tuple
+    results: tuple[RuleResult, ...]
     status: str
     held: bool
     flagged: bool
@@ -285,7 +287,7 @@ class Audit:
     allowed_total: Decimal
 
     @property
-    def rejected_by(self):
+    def rejected_by(self) -> list[str]:
         return [r.rule for r in self.results if r.outcome == REJECT]
 
 
@@ -306,7 +308,7 @@ def audit(f: ClaimFacts, p: Price, ctx: AuditContext, current_status: str | None
                  claimed, allowed)
 
 
-def refresh_rule(rules: list[dict], result: RuleResult) -> list[dict]:
+def refresh_rule(rules: list[dict[str, Any]], result: RuleResult) -> list[dict[str, Any]]:
     """The stored rule results with one rule's result replaced (events re-run a rule)."""
     out = [r for r in rules if r["rule"] != result.rule]
     out.append(result.as_dict())
@@ -314,12 +316,13 @@ def refresh_rule(rules: list[dict], result: RuleResult) -> list[dict]:
     return out
 
 
-def hold_rules(rules: list[dict], ctx: AuditContext, released: tuple = ()) -> list[dict]:
+def hold_rules(rules: list[dict[str, Any]], ctx: AuditContext,
+               released: tuple[tuple[str, str, str | None], ...] = ()) -> list[dict[str, Any]]:
     """The claim's two hold rules again after one of its holds opened or closed: `part_return`
     and `negative_callback` from the open holds in `ctx`; a rule whose holds were all released
     passes, naming each release. `released`: (kind, ref, release reason) of the claim's holds
     no longer open (kind part_return or callback)."""
-    def passes(rule, kind):
+    def passes(rule: str, kind: str) -> RuleResult:
         return RuleResult(rule, PASS, "; ".join(f"{ref}: {why}" for k, ref, why in released if k == kind))
 
     rules = refresh_rule(rules, rule_part_return(None, ctx))
@@ -336,7 +339,7 @@ def payer_of(warranty: str | None) -> str:
     return SELF_PAID if warranty == SELF_PAID else WARRANTY
 
 
-def cap_adjustment(result: Audit) -> dict | None:
+def cap_adjustment(result: Audit) -> dict[str, str] | None:
     """The adjustment the tariff cap made to a claim, if it capped it."""
     cap = next(r for r in result.results if r.rule == "tariff_cap")
     if cap.outcome != CAP:
@@ -355,7 +358,7 @@ ACTIONS = ("approve", "adjust", "reject")
 class AuditRefused(Exception):
     """kind: 'role' (wrong role for the level), 'level' (not the claim's level), 'input'."""
 
-    def __init__(self, kind, message, fields=None):
+    def __init__(self, kind: str, message: str, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.kind, self.message, self.fields = kind, message, fields or {}
 
@@ -379,7 +382,7 @@ class AuditStep:
 
 
 def audit_step(status: str, level: str, action: str, role: str, duty: str | None, user: str,
-               current_amount: Decimal, ceiling: Decimal, prior_users: tuple, flagged: bool,
+               current_amount: Decimal, ceiling: Decimal, prior_users: tuple[str, ...], flagged: bool,
                amount: Decimal | None, reason: str | None) -> AuditStep:
     """One level's decision on a claim: approve, adjust (with amount and reason) or reject."""
     if level not in LEVELS:
@@ -419,7 +422,7 @@ def audit_step(status: str, level: str, action: str, role: str, duty: str | None
 
 
 # ---------------------------------------------------------------- self-paid
-def self_paid_split(receipt: Decimal, tariff: Tariff):
+def self_paid_split(receipt: Decimal, tariff: Tariff) -> tuple[Decimal, Decimal, str]:
     """(outlet share, center share, tariff line) of a customer's receipt."""
     outlet, center = money.share(receipt, tariff.dec("self_paid_outlet_share"))
     return outlet, center, tariff.line_id("self_paid_outlet_share")
@@ -445,7 +448,7 @@ def local_month(at: datetime) -> str:
     return at.astimezone(LOCAL_TZ).strftime("%Y-%m")
 
 
-def unreturned_deadline(due_at: datetime, grace_days) -> datetime:
+def unreturned_deadline(due_at: datetime, grace_days: int | str) -> datetime:
     """When an old part still not back is deducted: `part_return_grace_days` after its due date."""
     return due_at + timedelta(days=int(grace_days))
 
@@ -470,7 +473,7 @@ class StatementClaim:
     payer: str
     claimed: Decimal
     approved: Decimal
-    adjustments: tuple = ()       # (rule, reason, delta)
+    adjustments: tuple[tuple[str, str, Decimal], ...] = ()  # (rule, reason, delta)
     hold_released: bool = False
     receipt: Decimal | None = None
     center_share: Decimal | None = None
@@ -499,7 +502,8 @@ class StatementLineOut:
     rule: str
 
 
-def build_statement(claims, deductions) -> tuple[list[StatementLineOut], Decimal]:
+def build_statement(claims: Iterable[StatementClaim],
+                    deductions: Iterable[StatementDeduction]) -> tuple[list[StatementLineOut], Decimal]:
     """The lines of an outlet's monthly statement and its total (the sum of the lines).
 
     A warranty claim shows what the outlet claimed, then each adjustment (tariff cap, an
@@ -507,7 +511,7 @@ def build_statement(claims, deductions) -> tuple[list[StatementLineOut], Decimal
     a "hold released" line. A self-paid job shows the center's share of the receipt, owed
     by the outlet. Deductions are negative lines.
     """
-    lines = []
+    lines: list[StatementLineOut] = []
     for c in sorted(claims, key=lambda c: (c.visit_date, c.claim_id)):
         if c.payer == SELF_PAID:
             lines.append(StatementLineOut(
@@ -529,7 +533,7 @@ def build_statement(claims, deductions) -> tuple[list[StatementLineOut], Decimal
 
 
 # ---------------------------------------------------------------- account clearing
-def clearing_answer(own_items: list[dict], parts_items: list[dict]) -> str:
+def clearing_answer(own_items: list[dict[str, Any]], parts_items: list[dict[str, Any]]) -> str:
     """account.cleared when neither settlement nor parts has an open item, else open_items."""
     return "account.cleared" if not own_items and not parts_items else "account.open_items"
 
