@@ -1,5 +1,6 @@
 """The shared package's import graph has no cycle: every import counts, also one inside a
-function (such an import hides a cycle from Python, not from the reader).
+function (such an import hides a cycle from Python, not from the reader). Only imports under
+``if TYPE_CHECKING:`` do not: they are never run, they name types for the type checker.
 
 The graph is read from the source (ast), so nothing is imported here.
 """
@@ -23,6 +24,19 @@ def _modules(package="shared"):
     return mods
 
 
+def _run_time_nodes(tree):
+    """Every node of `tree` except the bodies of ``if TYPE_CHECKING:`` blocks."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ast.unparse(child.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                stack.extend(child.orelse)
+            else:
+                stack.append(child)
+
+
 def import_graph(package="shared"):
     """{module: {module it imports}} among the modules of `package`."""
     mods = _modules(package)
@@ -35,7 +49,7 @@ def import_graph(package="shared"):
     graph = {}
     for mod, path in mods.items():
         targets = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _run_time_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 targets.update(a.name for a in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -82,6 +96,12 @@ def cycles(graph):
 def test_the_checker_finds_a_cycle_through_a_function_level_import():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset("abc")]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_type_checking_imports_do_not_count():
+    tree = ast.parse("import a\nif TYPE_CHECKING:\n    import b\nelse:\n    import c\n")
+    names = {a.name for n in _run_time_nodes(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert names == {"a", "c"}
 
 
 def test_no_new_import_cycle_in_shared():
