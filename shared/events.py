@@ -7,6 +7,7 @@ fields in a backward-compatible way, or a new event name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
@@ -263,7 +264,7 @@ class EventSpec:
 CATALOGUE: dict[str, EventSpec] = {}
 
 
-def _register(name, source, version, schema, description):
+def _register(name: str, source: str, version: int, schema: type[Schema], description: str) -> None:
     CATALOGUE[name] = EventSpec(name, source, version, schema, description)
 
 
@@ -310,18 +311,19 @@ def schema_for(event_type: str) -> Schema:
     return _schemas[event_type]
 
 
-def dump(event_type: str, payload: dict) -> dict:
+def dump(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Serialise a payload for publishing; a payload that its own schema would reject is a bug."""
     schema = schema_for(event_type)
-    body = schema.dump(payload)
+    body: dict[str, Any] = schema.dump(payload)
     errors = schema.validate(body)
     if errors:
         raise ValueError(f"event {event_type} payload invalid: {errors}")
     return body
 
 
-def load(event_type: str, body) -> dict:
+def load(event_type: str, body: object) -> dict[str, Any]:
     """Deserialise a received payload; raises marshmallow.ValidationError naming the fields."""
     if not isinstance(body, dict):
         raise ValidationError({"_schema": ["event body must be a JSON object"]})
-    return schema_for(event_type).load(body)
+    loaded: dict[str, Any] = schema_for(event_type).load(body)
+    return loaded

@@ -14,11 +14,15 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
+from types import TracebackType
+from typing import Any, Final, Literal, TypeVar
 
 import eventlet
-from kombu import Connection, Exchange, Queue
-from marshmallow import ValidationError
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue
+from marshmallow import Schema, ValidationError
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.containers import ContainerBeingKilled
 from nameko.events import EventHandler
@@ -28,25 +32,29 @@ from prometheus_client import Counter
 
 from shared import events as catalogue
 from shared import metrics, tenancy
-from shared.broker import ResilientQueueConsumer
-from shared.broker import queue_arguments
+from shared.broker import ResilientQueueConsumer, queue_arguments
 from shared.outbox import EVENT_ID_KEY
 
 log = logging.getLogger(__name__)
 
+_R = TypeVar("_R")
+_Entrypoint = TypeVar("_Entrypoint", bound=Callable[..., Any])
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
 DEAD_LETTER_SUFFIX = ".dead-letter"
 
 
-def dead_letter_names(service_name):
+def dead_letter_names(service_name: str) -> tuple[str, str]:
     return f"{service_name}.dlx", f"{service_name}{DEAD_LETTER_SUFFIX}"
 
 
-def declare_dead_letter(amqp_uri, service_name):
+def declare_dead_letter(amqp_uri: str, service_name: str) -> Exchange:
     exchange_name, queue_name = dead_letter_names(service_name)
-    exchange = Exchange(exchange_name, type="fanout", durable=True)
-    queue = Queue(queue_name, exchange=exchange, durable=True)
-    with Connection(amqp_uri) as conn:
-        queue.bind(conn).declare()
+    # kombu ships py.typed but leaves these constructors and Queue.bind unannotated
+    exchange = Exchange(exchange_name, type="fanout", durable=True)  # type: ignore[no-untyped-call]
+    queue = Queue(queue_name, exchange=exchange, durable=True)  # type: ignore[no-untyped-call]
+    with Connection(amqp_uri) as conn:  # type: ignore[no-untyped-call]
+        queue.bind(conn).declare()  # type: ignore[no-untyped-call]
     return exchange
 
 
@@ -56,7 +64,7 @@ class DeadLetteringQueueConsumer(ResilientQueueConsumer):
     is rejected to the dead-letter exchange. kombu's default acks it: the message would be
     logged and lost. RPC entrypoints use this same class, so a service has one consumer."""
 
-    def on_decode_error(self, message, exc):
+    def on_decode_error(self, message: Any, exc: BaseException) -> None:
         source = message.delivery_info.get("routing_key") or "?"
         metrics.DEAD_LETTERS.labels(self.container.service_name, source).inc()
         metrics.event_consumed(self.container.service_name, source, "malformed")
@@ -70,24 +78,32 @@ class _DeadLettering:
 
     queue_consumer = DeadLetteringQueueConsumer()
 
-    def _declare_dlx(self):
+    # from the nameko entrypoint this is mixed into, and from the entrypoint class itself
+    container: Any
+    dlx: Exchange
+    _source_label: str
+    _load: Callable[[Any], Any]
+    unpack_message_headers: Callable[[Any], dict[str, Any]]
+    handle_result: Callable[..., Any]
+
+    def _declare_dlx(self) -> None:
         self.dlx = declare_dead_letter(self.container.config[AMQP_URI_CONFIG_KEY],
                                        self.container.service_name)
 
-    def _reject(self, message, reason):
+    def _reject(self, message: Any, reason: str) -> None:
         metrics.DEAD_LETTERS.labels(self.container.service_name, self._source_label).inc()
         log.warning("dead-lettered message from %s: %s", self._source_label, reason,
                     extra={"service": self.container.service_name})
         self.queue_consumer.reject_message(message)
 
-    def _decode(self, body):
+    def _decode(self, body: Any) -> Any:
         if isinstance(body, (bytes, bytearray)):
             body = body.decode("utf-8")
         if isinstance(body, str):
             body = json.loads(body)
         return body
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Any) -> None:
         try:
             payload = self._load(self._decode(body))
         except (ValueError, ValidationError, UnicodeDecodeError) as exc:
@@ -108,7 +124,7 @@ class _DeadLettering:
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def handle_message_processed(self, message, result=None, exc_info=None):
+    def handle_message_processed(self, message: Any, result: Any = None, exc_info: ExcInfo | None = None) -> None:
         if exc_info is not None:
             metrics.event_consumed(self.container.service_name, self._source_label, "failed")
             self._reject(message, f"handler failed: {exc_info[1]!r}")
@@ -117,37 +133,39 @@ class _DeadLettering:
             self.queue_consumer.ack_message(message)
 
 
-class CatalogueEventHandler(_DeadLettering, EventHandler):
+class CatalogueEventHandler(_DeadLettering, EventHandler):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """``@on_event("intake", "ticket.registered")``: the method gets the loaded payload."""
 
-    def __init__(self, source_service, event_type, **kwargs):
+    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         super().__init__(source_service, event_type, reliable_delivery=True,
                          requeue_on_error=False, **kwargs)
         self._source_label = event_type
 
-    def setup(self):
+    def setup(self) -> None:
         self._declare_dlx()
         service_name = self.container.service_name
         queue_name = f"evt-{self.source_service}-{self.event_type}--{service_name}.{self.method_name}"
         exchange = get_event_exchange(self.source_service, self.container.config)
-        self.queue = Queue(queue_name, exchange=exchange, routing_key=self.event_type,
+        self.queue = Queue(queue_name, exchange=exchange, routing_key=self.event_type,  # type: ignore[no-untyped-call]
                            durable=True, auto_delete=False,
                            queue_arguments=queue_arguments(self.container.config,
                                                            **{"x-dead-letter-exchange": self.dlx.name}))
         Consumer.setup(self)
 
-    def _load(self, body):
+    def _load(self, body: Any) -> dict[str, Any]:
         return catalogue.load(self.event_type, body)
 
 
-on_event = CatalogueEventHandler.decorator
+# nameko's registering decorator hands back the method itself
+on_event: Callable[..., Callable[[_Entrypoint], _Entrypoint]] = CatalogueEventHandler.decorator
 
 
-class SchemaConsumer(_DeadLettering, Consumer):
+class SchemaConsumer(_DeadLettering, Consumer):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """``@consume_validated(exchange, routing_key, queue, Schema)``: for plain-AMQP clients
     (hotline bridge, scanners) that publish to a named queue."""
 
-    def __init__(self, exchange_name, routing_key, queue_name, schema, **kwargs):
+    def __init__(self, exchange_name: str, routing_key: str, queue_name: str, schema: Schema | type[Schema],
+                 **kwargs: Any) -> None:
         self.exchange_name = exchange_name
         self.routing_key = routing_key
         self.queue_name = queue_name
@@ -155,22 +173,22 @@ class SchemaConsumer(_DeadLettering, Consumer):
         self._source_label = queue_name
         super().__init__(queue=None, requeue_on_error=False, **kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         self._declare_dlx()
-        exchange = Exchange(self.exchange_name, type="topic", durable=True)
-        self.queue = Queue(self.queue_name, exchange=exchange, routing_key=self.routing_key,
+        exchange = Exchange(self.exchange_name, type="topic", durable=True)  # type: ignore[no-untyped-call]
+        self.queue = Queue(self.queue_name, exchange=exchange, routing_key=self.routing_key,  # type: ignore[no-untyped-call]
                            durable=True,
                            queue_arguments=queue_arguments(self.container.config,
                                                            **{"x-dead-letter-exchange": self.dlx.name}))
         super().setup()
 
-    def _load(self, body):
+    def _load(self, body: Any) -> Any:
         if not isinstance(body, dict):
             raise ValidationError({"_schema": ["message body must be a JSON object"]})
         return self.schema.load(body)
 
 
-consume_validated = SchemaConsumer.decorator
+consume_validated: Callable[..., Callable[[_Entrypoint], _Entrypoint]] = SchemaConsumer.decorator
 
 
 # ====================================================================== one way to consume a fact
@@ -193,13 +211,17 @@ RETRY_FIRST_DELAY = 0.2   # seconds; doubles after every failed attempt
 RETRY_MAX_DELAY = 3.0
 
 # whom the unit of work acts as
-TENANT = "tenant"          # the caller's principal (or the service's) acting for payload["tenant_id"]
-ALL = "all"                # the service's own principal, over every tenant
-CALLER_ALL = "caller-all"  # the caller's principal (or the service's) acting over every tenant
+TENANT: Final = "tenant"   # the caller's principal (or the service's) acting for payload["tenant_id"]
+ALL: Final = "all"         # the service's own principal, over every tenant
+CALLER_ALL: Final = "caller-all"  # the caller's principal (or the service's) acting over every tenant
 SCOPES = (TENANT, ALL, CALLER_ALL)
+# one of SCOPES, or ``scope(caller, payload) -> Principal``
+Scope = Literal["tenant", "all", "caller-all"] | Callable[[tenancy.Principal, Any], tenancy.Principal]
+# the name a handler's processed_messages rows carry, or computed from the payload; None: no claim
+Claimant = str | Callable[[Any], str | None] | None
 
 
-def retry_attempts(config) -> int:
+def retry_attempts(config: dict[str, Any] | None) -> int:
     """How many times a handler runs at most (``EVENT_RETRY_ATTEMPTS``, default 5, at least 1)."""
     raw = (config or {}).get(RETRY_ATTEMPTS_KEY)
     try:
@@ -210,7 +232,7 @@ def retry_attempts(config) -> int:
     return max(1, attempts)
 
 
-def run_with_retries(attempt, *, service, event, attempts):
+def run_with_retries(attempt: Callable[[], _R], *, service: str, event: str, attempts: int) -> _R | None:
     """``attempt()`` until it returns; an error `shared.errors.retryable` calls it again after
     0.2 s, 0.4 s … (at most 3 s), up to `attempts` calls in all. Any other error, and the last
     one, propagates. Each retry is logged and counted (``fsm_event_retries_total``)."""
@@ -234,9 +256,11 @@ def run_with_retries(attempt, *, service, event, attempts):
                                "retry_in": delay, "error": type(exc).__name__})
             eventlet.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY)
+    return None  # attempts < 1: nothing ran
 
 
-def acting_principal(scope, service_name, context_data, payload):
+def acting_principal(scope: Scope, service_name: str, context_data: dict[str, Any],
+                     payload: Any) -> tenancy.Principal:
     """The principal a handler's unit of work acts as (see `SCOPES`; or a callable
     ``scope(caller, payload) -> Principal``, where caller is the principal the message
     carries, else the service's own)."""
@@ -250,7 +274,7 @@ def acting_principal(scope, service_name, context_data, payload):
     return scope(caller, payload)
 
 
-def _fresh_payloads(payload, attempts):
+def _fresh_payloads(payload: Any, attempts: int) -> Iterator[Any]:
     """The payload for the first attempt, then an untouched copy for each retry."""
     pristine = copy.deepcopy(payload) if attempts > 1 else None
     yield payload
@@ -258,12 +282,13 @@ def _fresh_payloads(payload, attempts):
         yield copy.deepcopy(pristine)
 
 
-def _check_scope(scope):
+def _check_scope(scope: object) -> None:
     if not (scope in SCOPES or callable(scope)):
         raise ValueError(f"scope must be one of {SCOPES} or a callable, not {scope!r}")
 
 
-def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
+def unit_of_work(*, label: str, scope: Scope = TENANT, consumer: Claimant = None, db: str = "db",
+                 ) -> Callable[[Callable[[Any, Any, Any], _R]], Callable[[Any, Any], _R | None]]:
     """Method decorator, entrypoint-neutral: ``fn(self, uow, payload)`` becomes
     ``method(self, payload)`` that runs `fn` in a unit of work of ``self.<db>`` acting as
     `scope`, claims the message id for `consumer` (the name its ``processed_messages`` rows carry;
@@ -272,9 +297,9 @@ def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
     Every attempt gets a fresh copy of the payload, so a handler may change the one it gets."""
     _check_scope(scope)
 
-    def decorate(fn):
+    def decorate(fn: Callable[[Any, Any, Any], _R]) -> Callable[[Any, Any], _R | None]:
         @functools.wraps(fn)
-        def handle(self, payload):
+        def handle(self: Any, payload: Any) -> _R | None:
             worker_db = getattr(self, db)
             worker_ctx = worker_db.worker_ctx
             service = worker_ctx.service_name
@@ -283,7 +308,7 @@ def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
             attempts = retry_attempts(worker_ctx.container.config)
             bodies = _fresh_payloads(payload, attempts)
 
-            def attempt():
+            def attempt() -> _R | None:
                 body = next(bodies)
                 claimant = consumer(body) if callable(consumer) else consumer
                 with worker_db.uow(acting_principal(scope, service, data, body)) as uow:
@@ -298,13 +323,16 @@ def unit_of_work(*, label, scope=TENANT, consumer=None, db="db"):
 
             return run_with_retries(attempt, service=service, event=label, attempts=attempts)
 
-        handle.unit_of_work = {"label": label, "scope": scope, "consumer": consumer}
+        marked: Any = handle  # a function attribute, which functools' wrapper type does not declare
+        marked.unit_of_work = {"label": label, "scope": scope, "consumer": consumer}
         return handle
 
     return decorate
 
 
-def consume(source_service, event_type, *, scope=TENANT, consumer=None, db="db", **entrypoint_kwargs):
+def consume(source_service: str, event_type: str, *, scope: Scope = TENANT, consumer: Claimant = None,
+            db: str = "db", **entrypoint_kwargs: Any,
+            ) -> Callable[[Callable[[Any, Any, Any], _R]], Callable[[Any, Any], _R | None]]:
     """``@consume("intake", "ticket.registered")`` over ``def handler(self, uow, payload)``: one
     way to consume a fact. The event arrives through `on_event` (validated, dead-lettered when
     malformed or when the handler finally fails) and is handled once per message id
@@ -317,25 +345,25 @@ def consume(source_service, event_type, *, scope=TENANT, consumer=None, db="db",
     dead-lettered."""
     wrap = unit_of_work(label=event_type, scope=scope, consumer=consumer or event_type, db=db)
 
-    def decorate(fn):
+    def decorate(fn: Callable[[Any, Any, Any], _R]) -> Callable[[Any, Any], _R | None]:
         return on_event(source_service, event_type, **entrypoint_kwargs)(wrap(fn))
 
     return decorate
 
 
-def retrying(label):
+def retrying(label: str) -> Callable[[Callable[[Any, Any], _R]], Callable[[Any, Any], _R | None]]:
     """Method decorator for a message handler that opens its own units of work (e.g. the
     hotline bridge's registration): ``method(self, payload)`` runs again on a transient
     database error, as `consume` does, with the config of the worker's container."""
 
-    def decorate(fn):
+    def decorate(fn: Callable[[Any, Any], _R]) -> Callable[[Any, Any], _R | None]:
         @functools.wraps(fn)
-        def handle(self, payload):
+        def handle(self: Any, payload: Any) -> _R | None:
             worker_ctx = self.db.worker_ctx
             attempts = retry_attempts(worker_ctx.container.config)
             bodies = _fresh_payloads(payload, attempts)
 
-            def attempt():
+            def attempt() -> _R:
                 return fn(self, next(bodies))
 
             return run_with_retries(attempt, service=worker_ctx.service_name, event=label, attempts=attempts)
