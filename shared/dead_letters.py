@@ -15,8 +15,10 @@ good (`shared.messaging`); the broker records where it came from in its ``x-deat
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 DEATH_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
                  "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason")
@@ -56,7 +58,7 @@ class DeadLetter:
         text = " ".join(text.split())
         return text if len(text) <= width else text[:width - 1] + "…"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         origin = asdict(self.origin) if self.origin else None
         if origin and origin["time"] is not None:
             origin["time"] = origin["time"].isoformat()
@@ -70,7 +72,7 @@ class ReplayResult:
     queue: str
     replayed: int = 0
     without_origin: int = 0
-    failed: list = field(default_factory=list)  # (message id, error text)
+    failed: list[tuple[str | None, str]] = field(default_factory=list)  # (message id, error text)
     present: int = 0  # dead letters on the queue when the replay started
 
 
@@ -80,7 +82,7 @@ def queue_name(service: str) -> str:
     return dead_letter_names(service)[1]
 
 
-def origin_of(headers) -> Origin | None:
+def origin_of(headers: Mapping[str, Any] | None) -> Origin | None:
     """Where a dead letter first came from: the exchange and routing key of the oldest ``x-death``
     entry (the broker puts the latest first); None without one."""
     deaths = (headers or {}).get("x-death") or []
@@ -95,20 +97,21 @@ def origin_of(headers) -> Origin | None:
                   reason=_text(first.get("reason")), count=first.get("count"), time=first.get("time"))
 
 
-def _text(value):
+def _text(value: Any) -> Any:
+    """A header value from the broker: bytes decoded, anything else as it is."""
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", errors="replace")
     return value
 
 
-def _body_bytes(message) -> bytes:
-    body = message.body
+def _body_bytes(message: Any) -> bytes:
+    body: str | bytes | bytearray = message.body
     if isinstance(body, str):  # py-amqp decodes a body that declares its encoding
         return body.encode(message.properties.get("content_encoding") or "utf-8")
     return bytes(body)
 
 
-def _letter(position, message) -> DeadLetter:
+def _letter(position: int, message: Any) -> DeadLetter:
     headers = message.properties.get("application_headers") or {}
     return DeadLetter(position=position, message_id=message.properties.get("message_id"),
                       origin=origin_of(headers), body=_body_bytes(message),
@@ -116,12 +119,12 @@ def _letter(position, message) -> DeadLetter:
                       replays=int(headers.get(REPLAYS_HEADER) or 0))
 
 
-def _open(amqp_uri, queue):
+def _open(amqp_uri: str, queue: str) -> tuple[Any, Any, int]:
     """(connection, channel, message count) for `queue`, which must exist."""
     import amqp.exceptions
-    from kombu import Connection
+    from kombu.connection import Connection
 
-    conn = Connection(amqp_uri, connect_timeout=5)
+    conn: Any = Connection(amqp_uri, connect_timeout=5)  # type: ignore[no-untyped-call]  # kombu: unannotated
     try:
         conn.ensure_connection(max_retries=1)
         channel = conn.channel()
@@ -129,6 +132,7 @@ def _open(amqp_uri, queue):
         conn.release()
         raise DeadLetterError(f"cannot reach the broker: {exc}") from None
     try:
+        count: int
         _, count, _ = channel.queue_declare(queue, passive=True)
     except amqp.exceptions.NotFound:
         conn.release()
@@ -140,7 +144,8 @@ def list_dead_letters(amqp_uri: str, service: str, limit: int | None = None) -> 
     """The dead letters of `service` in queue order (at most `limit`), left on the queue."""
     queue = queue_name(service)
     conn, channel, count = _open(amqp_uri, queue)
-    held, letters = [], []
+    held: list[Any] = []
+    letters: list[DeadLetter] = []
     try:
         want = count if limit is None else min(count, limit)
         while len(held) < want:
@@ -157,7 +162,8 @@ def list_dead_letters(amqp_uri: str, service: str, limit: int | None = None) -> 
     return letters
 
 
-def replay(amqp_uri: str, service: str, limit: int | None = None, on_replayed=None) -> ReplayResult:
+def replay(amqp_uri: str, service: str, limit: int | None = None,
+           on_replayed: Callable[[DeadLetter], object] | None = None) -> ReplayResult:
     """Publish the dead letters of `service` (at most `limit`, in queue order) to where they came
     from; each is acked only once the broker has confirmed its copy. Those present when the
     replay starts are replayed, not those that fail again meanwhile. A letter without an origin
@@ -169,10 +175,10 @@ def replay(amqp_uri: str, service: str, limit: int | None = None, on_replayed=No
     result = ReplayResult(queue=queue)
     conn, source, count = _open(amqp_uri, queue)
     result.present = count
-    held = []
+    held: list[Any] = []
     try:
         publisher = conn.channel()
-        returned = []
+        returned: list[Any] = []
         publisher.events["basic_return"].add(lambda exc, exchange, routing_key, message: returned.append(exc))
         want = count if limit is None else min(count, limit)
         for position in range(1, want + 1):

@@ -22,7 +22,10 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import eventlet
 from nameko.timer import Timer
@@ -33,7 +36,21 @@ from sqlalchemy.exc import IntegrityError
 from shared import metrics
 from shared.outbox import leases_table
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, CursorResult, Engine
+    from sqlalchemy.orm import Session
+    from sqlalchemy.sql.dml import Insert
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from shared.db import Database, Store
+    from shared.messaging import ExcInfo
+
+    # a point in time for SQL: the database's clock (an expression) or ours (a value)
+    SqlTime = datetime | ColumnElement[Any]
+
 log = logging.getLogger(__name__)
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 _PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -46,16 +63,25 @@ def replica_id(service_name: str) -> str:
     return f"{service_name}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:128]
 
 
+class LeaseStore(Protocol):
+    """What leases use of a `shared.db.Store`."""
+
+    engine: Engine
+
+    def write_turn(self) -> AbstractContextManager[Any]: ...
+
+
 class Leases:
     """The leases of one service's database (a `shared.db.Store`)."""
 
-    def __init__(self, store):
+    def __init__(self, store: LeaseStore) -> None:
         self.store = store
         self.engine = store.engine
 
     # -------------------------------------------------------------- time
-    def _times(self, dialect_name, ttl):
+    def _times(self, dialect_name: str, ttl: float) -> tuple[SqlTime, SqlTime]:
         """(now, until) as SQL expressions: the database's clock on PostgreSQL, ours elsewhere."""
+        now: SqlTime
         if dialect_name == "postgresql":
             now = func.now()
             return now, now + timedelta(seconds=ttl)
@@ -79,7 +105,7 @@ class Leases:
                 return False
         return self._insert(name, holder, ttl)
 
-    def _insert(self, name, holder, ttl) -> bool:
+    def _insert(self, name: str, holder: str, ttl: float) -> bool:
         """First use of `name`: one of the replicas racing here inserts the row, the others are
         told no (ON CONFLICT DO NOTHING where the dialect has it, else the IntegrityError)."""
         try:
@@ -91,7 +117,7 @@ class Leases:
         except IntegrityError:
             return False
 
-    def renew(self, name: str, holder: str, ttl: float, executor=None) -> bool:
+    def renew(self, name: str, holder: str, ttl: float, executor: Connection | Session | None = None) -> bool:
         """Extend `holder`'s lease by `ttl` from now; False if it is not (or no longer) its.
         `executor` (a Connection or Session) runs it inside that transaction: on PostgreSQL the
         row stays locked until it commits, so the lease cannot change hands before the work
@@ -102,11 +128,12 @@ class Leases:
         with self.store.write_turn(), self.engine.begin() as conn:
             return self._renew(conn, conn.dialect.name, name, holder, ttl)
 
-    def _renew(self, executor, dialect, name, holder, ttl):
+    def _renew(self, executor: Connection | Session, dialect: str, name: str, holder: str, ttl: float) -> bool:
         _, until = self._times(dialect, ttl)
-        return executor.execute(update(leases_table).where(
+        # an UPDATE's result is a CursorResult also through a Session (typed there as a plain Result)
+        return cast("CursorResult[Any]", executor.execute(update(leases_table).where(
             leases_table.c.name == name, leases_table.c.holder == holder)
-            .values(expires_at=until)).rowcount == 1
+            .values(expires_at=until))).rowcount == 1
 
     def release(self, name: str, holder: str) -> bool:
         """Give `holder`'s lease up at once (the row stays, expired, naming its last holder)."""
@@ -119,10 +146,11 @@ class Leases:
         """Who holds `name` now (None: nobody, or expired)."""
         with self.engine.connect() as conn:
             now, _ = self._times(conn.dialect.name, 0)
-            return conn.execute(select(leases_table.c.holder).where(
+            holder: str | None = conn.execute(select(leases_table.c.holder).where(
                 leases_table.c.name == name, leases_table.c.expires_at >= now)).scalar()
+            return holder
 
-    def hold(self, name: str, holder: str, ttl: float, release: bool = True):
+    def hold(self, name: str, holder: str, ttl: float, release: bool = True) -> Held | None:
         """``with leases.hold(...) as held:``: the lease, renewed every ttl/3 while the block
         runs (`held.lost` if a renewal found it taken), released at the end unless
         ``release=False``. None (not a context) when another holder has it."""
@@ -131,7 +159,7 @@ class Leases:
         return Held(self, name, holder, ttl, release)
 
 
-def _insert_ignoring_conflict(dialect_name):
+def _insert_ignoring_conflict(dialect_name: str) -> Insert:
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -146,17 +174,17 @@ def _insert_ignoring_conflict(dialect_name):
 class Held:
     """A lease being held: renewed in a background greenthread until the block ends."""
 
-    def __init__(self, leases: Leases, name: str, holder: str, ttl: float, release: bool = True):
+    def __init__(self, leases: Leases, name: str, holder: str, ttl: float, release: bool = True) -> None:
         self.leases, self.name, self.holder, self.ttl = leases, name, holder, ttl
         self.release_at_exit = release
         self.lost = False
-        self._gt = None
+        self._gt: Any = None  # the renewing eventlet GreenThread while held
 
-    def __enter__(self):
+    def __enter__(self) -> Held:
         self._gt = eventlet.spawn(self._renew_loop)
         return self
 
-    def _renew_loop(self):
+    def _renew_loop(self) -> None:
         while True:
             eventlet.sleep(max(self.ttl / 3.0, 0.05))
             try:
@@ -167,12 +195,12 @@ class Held:
             except Exception as exc:  # database away: try again at the next turn
                 log.warning("lease %s not renewed: %s", self.name, exc)
 
-    def stop(self):
+    def stop(self) -> None:
         if self._gt is not None:
             self._gt.kill()
             self._gt = None
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.stop()
         if self.release_at_exit and not self.lost:
             try:
@@ -182,7 +210,7 @@ class Held:
         return False
 
 
-def _database_of(container):
+def _database_of(container: Any) -> Database:
     from shared.db import Database
 
     for dep in container.dependencies:
@@ -191,24 +219,27 @@ def _database_of(container):
     raise LookupError(f"{container.service_name} has no Database dependency for its timers' leases")
 
 
-class LeasedTimer(Timer):
+class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """A nameko timer whose interval is read from the configuration (`config_key`, else
     `default` seconds) and which runs on one replica at a time: before each run it takes (or
     renews) the lease ``timer:<service>.<method>`` (or `name`); a replica that cannot skips the
     tick. `lease=False`: every replica runs it (for work that takes finer leases itself, e.g.
     one per tenant)."""
 
-    def __init__(self, config_key, default, name=None, lease=True, eager=False, **kwargs):
+    interval: float  # nameko's
+
+    def __init__(self, config_key: str, default: float, name: str | None = None, lease: bool = True,
+                 eager: bool = False, **kwargs: Any) -> None:
         self.config_key = config_key
         self.lease_name = name
         self.exclusive = lease
-        self.holder = None
-        self._leases = None
-        self._renewal = None
+        self.holder: str | None = None
+        self._leases: Leases | None = None
+        self._renewal: Held | None = None
         self._held = False
         super().__init__(interval=default, eager=eager, **kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         value = self.container.config.get(self.config_key)
         self.interval = float(value) if value not in (None, "") else float(self.interval)
         self.lease_name = self.lease_name or f"timer:{self.container.service_name}.{self.method_name}"
@@ -222,13 +253,15 @@ class LeasedTimer(Timer):
     @property
     def leases(self) -> Leases:
         if self._leases is None:
-            self._leases = Leases(_database_of(self.container).store)
+            # the Database provider has its store once set up, before any tick
+            self._leases = Leases(cast("Store", _database_of(self.container).store))
         return self._leases
 
-    def handle_timer_tick(self):
+    def handle_timer_tick(self) -> None:
+        # the lease name and the holder are set by `setup`, before any tick
         if self.exclusive:
             try:
-                mine = self.leases.try_acquire(self.lease_name, self.holder, self.ttl)
+                mine = self.leases.try_acquire(cast(str, self.lease_name), cast(str, self.holder), self.ttl)
             except Exception as exc:  # database away: this tick does nothing
                 log.warning("timer %s: lease not checked (%s); tick skipped", self.lease_name, exc)
                 mine = False
@@ -237,35 +270,38 @@ class LeasedTimer(Timer):
                 self.worker_complete.send()
                 return
             self._held = True
-            self._renewal = Held(self.leases, self.lease_name, self.holder, self.ttl, release=False).__enter__()
+            self._renewal = Held(self.leases, cast(str, self.lease_name), cast(str, self.holder), self.ttl,
+                                 release=False).__enter__()
         super().handle_timer_tick()
 
-    def handle_result(self, worker_ctx, result, exc_info):
+    def handle_result(self, worker_ctx: Any, result: Any, exc_info: ExcInfo | None) -> Any:
         if self._renewal is not None:
             self._renewal.stop()
             self._renewal = None
         return super().handle_result(worker_ctx, result, exc_info)
 
-    def kill(self):
+    def kill(self) -> None:
         if self._renewal is not None:
             self._renewal.stop()
         super().kill()
 
-    def stop(self):
+    def stop(self) -> None:
         super().stop()
         if self._renewal is not None:
             self._renewal.stop()
         if self.exclusive and self._held:
             try:  # another replica takes over at its next tick rather than after the lease lapses
-                self.leases.release(self.lease_name, self.holder)
+                self.leases.release(cast(str, self.lease_name), cast(str, self.holder))
             except Exception as exc:
                 log.warning("timer %s: lease not released (%s)", self.lease_name, exc)
 
 
-timer_once = LeasedTimer.decorator
+# nameko's registering decorator hands back the method itself
+timer_once: Callable[..., Callable[[_Method], _Method]] = LeasedTimer.decorator
 
 
-def wait_for_lease(leases: Leases, name: str, holder: str, ttl: float, give_up_at: float, poll: float = 0.1):
+def wait_for_lease(leases: Leases, name: str, holder: str, ttl: float, give_up_at: float,
+                   poll: float = 0.1) -> bool:
     """Poll until `holder` takes lease `name` or monotonic time `give_up_at` passes: True if taken."""
     while True:
         if leases.try_acquire(name, holder, ttl):

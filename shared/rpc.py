@@ -25,10 +25,13 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, cast, overload
 
 import amqp.exceptions
 import eventlet
-from kombu import Connection, Queue
+from kombu.connection import Connection
+from kombu.entity import Queue
 from kombu.pools import connections
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.exceptions import UnknownService
@@ -41,9 +44,14 @@ from prometheus_client import Counter
 from shared import metrics
 from shared.broker import BROKER_ERRORS, broker_connected, queue_arguments
 from shared.errors import Conflict, DomainError, ServiceUnavailable, as_domain_error
-from shared.messaging import DeadLetteringQueueConsumer
+from shared.messaging import DeadLetteringQueueConsumer, ExcInfo
+
+if TYPE_CHECKING:
+    from shared.outbox import RequestRecords
 
 log = logging.getLogger(__name__)
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 # context keys that describe one hop only: never passed on to the next RPC or event
 REQUEST_ID = "rpc_request_id"
@@ -65,31 +73,33 @@ RPC_CLIENT_FAILURES = Counter("fsm_rpc_client_unavailable_total",
                               ["service", "target", "reason"], registry=metrics.REGISTRY)
 
 
-def rpc_timeout(config) -> float:
+def rpc_timeout(config: dict[str, Any]) -> float:
     return float(config.get("RPC_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT)
 
 
 # ------------------------------------------------------------------ serving side
-class RpcConsumer(_RpcConsumer):
+class RpcConsumer(_RpcConsumer):  # type: ignore[misc]  # nameko is untyped: its base is Any
     queue_consumer = DeadLetteringQueueConsumer()
+    queue: Any  # nameko's: None until set up
 
-    def setup(self):
+    def setup(self) -> None:
         if self.queue is None:
             service_name = self.container.service_name
-            self.queue = Queue(RPC_QUEUE_TEMPLATE.format(service_name),
+            self.queue = Queue(RPC_QUEUE_TEMPLATE.format(service_name),  # type: ignore[no-untyped-call]  # kombu: unannotated
                                exchange=get_rpc_exchange(self.container.config),
                                routing_key=f"{service_name}.*", durable=True,
                                queue_arguments=queue_arguments(self.container.config) or None)
             self.queue_consumer.register_provider(self)
             self._registered = True
 
-    def handle_result(self, message, result, exc_info):
+    def handle_result(self, message: Any, result: Any, exc_info: ExcInfo | None) -> tuple[Any, ExcInfo | None]:
         if exc_info is not None:
             mapped = as_domain_error(exc_info[1])
             if mapped is not exc_info[1] and mapped.http_status != 500:
                 exc_info = (type(mapped), mapped, exc_info[2])
         try:
-            return super().handle_result(message, result, exc_info)
+            handled: tuple[Any, ExcInfo | None] = super().handle_result(message, result, exc_info)
+            return handled
         except BROKER_ERRORS as exc:
             # the reply could not go out: the request stays unacknowledged and comes back
             # when the connection does; its record (if it changed anything) answers it then
@@ -99,17 +109,19 @@ class RpcConsumer(_RpcConsumer):
             return result, exc_info
 
 
-class Rpc(_Rpc):
+class Rpc(_Rpc):  # type: ignore[misc]  # nameko is untyped: its base is Any
     rpc_consumer = RpcConsumer()
 
-    def __init__(self, expected_exceptions=DomainError, **kwargs):
+    def __init__(self, expected_exceptions: type[BaseException] | tuple[type[BaseException], ...] = DomainError,
+                 **kwargs: Any) -> None:
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     @property
-    def _service(self):
-        return self.container.service_name
+    def _service(self) -> str:
+        service_name: str = self.container.service_name
+        return service_name
 
-    def _requests(self):
+    def _requests(self) -> RequestRecords | None:
         """The service's request record (None for a service without a database)."""
         from shared.db import Database
 
@@ -118,7 +130,7 @@ class Rpc(_Rpc):
                 return dep.store.requests
         return None
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Any) -> None:
         context = self.unpack_message_headers(message)
         deadline = context.get(DEADLINE)
         if isinstance(deadline, (int, float)) and time.time() > deadline:
@@ -137,19 +149,20 @@ class Rpc(_Rpc):
             if answer is not None:
                 result, error = answer
                 RPC_OUTCOMES.labels(self._service, "replayed" if error is None else "conflict").inc()
-                exc_info = None
+                exc_info: ExcInfo | None = None
                 if error is not None:
                     try:
                         raise error
                     except Exception:
-                        exc_info = sys.exc_info()
+                        exc_info = cast(ExcInfo, sys.exc_info())  # inside `except`: never (None, None, None)
                 self.rpc_consumer.handle_result(message, result, exc_info)
                 return
         super().handle_message(body, message)
 
-    def handle_result(self, message, worker_ctx, result, exc_info):
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any, exc_info: ExcInfo | None) -> Any:
         if exc_info is None and worker_ctx.data.get(REQUEST_CLAIMED):
-            records = self._requests()
+            # claimed by a unit of work, so the service has a database and its record
+            records = cast("RequestRecords", self._requests())
             try:
                 records.keep_result(worker_ctx.data[REQUEST_ID], result)
             except Exception as exc:  # the work is committed and claimed; only the replay is lost
@@ -158,26 +171,37 @@ class Rpc(_Rpc):
         return super().handle_result(message, worker_ctx, result, exc_info)
 
 
-rpc = Rpc.decorator
+class EntrypointDecorator(Protocol):
+    """nameko's ``Entrypoint.decorator``: ``@rpc`` or ``@rpc(**options)``; either hands back the method."""
+
+    @overload
+    def __call__(self, fn: _Method, /) -> _Method: ...
+    @overload
+    def __call__(self, *args: Any, **kwargs: Any) -> Callable[[_Method], _Method]: ...
+
+
+rpc: EntrypointDecorator = Rpc.decorator
 
 
 # ------------------------------------------------------------------ calling side
-class _ResilientReplyListener(ReplyListener):
+class _ResilientReplyListener(ReplyListener):  # type: ignore[misc]  # nameko is untyped: its base is Any
     queue_consumer = DeadLetteringQueueConsumer()
 
-    def forget(self, reply_event):
+    def forget(self, reply_event: Any) -> None:
         """Drop the wait for a reply that timed out (a late reply is then ignored)."""
         for correlation_id, event in list(self._reply_events.items()):
             if event is reply_event:
                 del self._reply_events[correlation_id]
 
 
-class _TimedReply(RpcReply):
-    def __init__(self, reply_event, proxy):
+class _TimedReply(RpcReply):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    resp_body: Any  # nameko's: None until the reply came
+
+    def __init__(self, reply_event: Any, proxy: _TimedMethodProxy) -> None:
         super().__init__(reply_event)
         self.proxy = proxy
 
-    def result(self):
+    def result(self) -> Any:
         if self.resp_body is None:
             deadline = time.monotonic() + self.proxy.timeout
             while self.resp_body is None:
@@ -201,8 +225,9 @@ class _TimedReply(RpcReply):
 _consumers_seen: dict[tuple[str, str], tuple[float, int]] = {}
 
 
-class _TimedMethodProxy(MethodProxy):
-    def __init__(self, worker_ctx, service_name, method_name, reply_listener, timeout, **options):
+class _TimedMethodProxy(MethodProxy):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    def __init__(self, worker_ctx: Any, service_name: str, method_name: str,
+                 reply_listener: _ResilientReplyListener, timeout: float, **options: Any) -> None:
         self.timeout = timeout
         options.setdefault("retry_policy", {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5,
                                             "interval_max": 1.0})
@@ -211,15 +236,16 @@ class _TimedMethodProxy(MethodProxy):
         super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
 
     @property
-    def _caller(self):
-        return self.container.service_name
+    def _caller(self) -> str:
+        service_name: str = self.container.service_name
+        return service_name
 
-    def unavailable(self, reason, message):
+    def unavailable(self, reason: str, message: str) -> NoReturn:
         RPC_CLIENT_FAILURES.labels(self._caller, self.service_name, reason).inc()
         raise ServiceUnavailable(message, retry_after=5 if reason != "timeout" else 10)
 
-    def get_message_headers(self, worker_ctx):
-        headers = super().get_message_headers(worker_ctx)
+    def get_message_headers(self, worker_ctx: Any) -> dict[str, Any]:
+        headers: dict[str, Any] = super().get_message_headers(worker_ctx)
         for key in HOP_ONLY_KEYS:
             headers.pop(self._get_header_name(key), None)
         data = worker_ctx.data
@@ -244,7 +270,10 @@ class _TimedMethodProxy(MethodProxy):
         now = time.monotonic()
         if seen is not None and now - seen[0] < 2.0:
             return seen[1] > 0
-        with connections[Connection(self.amqp_uri, connect_timeout=3)].acquire(block=True, timeout=3) as conn:
+        consumers: int
+        # kombu: Connection's constructor is unannotated
+        with connections[Connection(self.amqp_uri, connect_timeout=3)].acquire(  # type: ignore[no-untyped-call]
+                block=True, timeout=3) as conn:
             try:
                 conn.ensure_connection(max_retries=1)
                 channel = conn.channel()
@@ -263,7 +292,7 @@ class _TimedMethodProxy(MethodProxy):
         _consumers_seen[key] = (now, consumers)
         return consumers > 0
 
-    def _call(self, *args, **kwargs):
+    def _call(self, *args: Any, **kwargs: Any) -> _TimedReply:
         try:
             with eventlet.Timeout(self.timeout):
                 if not broker_connected(self.container):
@@ -281,16 +310,16 @@ class _TimedMethodProxy(MethodProxy):
         return _TimedReply(reply.reply_event, self)
 
 
-def _call_counter(worker_ctx) -> dict:
-    counter = getattr(worker_ctx, "_fsm_rpc_calls", None)
+def _call_counter(worker_ctx: Any) -> dict[str, int]:
+    counter: dict[str, int] | None = getattr(worker_ctx, "_fsm_rpc_calls", None)
     if counter is None:
         counter = {}
         worker_ctx._fsm_rpc_calls = counter
     return counter
 
 
-class _TimedServiceProxy(ServiceProxy):
-    def __getattr__(self, name):
+class _TimedServiceProxy(ServiceProxy):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    def __getattr__(self, name: str) -> _TimedMethodProxy:
         if name.startswith("__"):
             raise AttributeError(name)
         options = dict(self.options)
@@ -298,16 +327,16 @@ class _TimedServiceProxy(ServiceProxy):
         return _TimedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, timeout, **options)
 
 
-class RpcProxy(_RpcProxy):
+class RpcProxy(_RpcProxy):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """``intake = RpcProxy("intake")``: nameko's proxy with a timeout and 503s instead of hangs."""
 
     rpc_reply_listener = _ResilientReplyListener()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> _TimedServiceProxy:
         options = dict(self.options)
         options.setdefault("timeout", rpc_timeout(self.container.config))
         return _TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **options)
 
 
-def json_result(result) -> str:
+def json_result(result: Any) -> str:
     return json.dumps(result, ensure_ascii=False, default=str)
