@@ -71,7 +71,7 @@ EVENT_VERSION_KEY = "event_version"
 EVENT_AT_KEY = "event_at"
 
 
-def next_seq():
+def next_seq() -> int:
     """The ``seq`` of a new outbox row: microseconds since the epoch."""
     # time-ordered; ties broken by insertion order within the same microsecond are harmless
     return time.time_ns() // 1000

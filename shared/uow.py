@@ -15,9 +15,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shared import clock
 from shared import events as catalogue
@@ -31,6 +35,20 @@ from shared.outbox import (
     processed_requests_table,
     processed_table,
 )
+from shared.tenancy import Principal
+
+# (request_id, request_hash, on_claimed): the RPC request a unit of work carries out
+RequestClaim = tuple[str, str, Callable[[], None]]
+
+
+class Store(Protocol):
+    """What a unit of work needs of its service's store (`shared.db.Store`)."""
+
+    write_lock: Any  # SQLite's green writers' lock (acquire/release), None on PostgreSQL
+
+    def open_session(self, principal: Principal) -> Session: ...
+
+    def committed(self) -> None: ...
 
 
 class UnitOfWork:
@@ -39,25 +57,27 @@ class UnitOfWork:
     Leaving the block without `commit` rolls everything back, events included.
     """
 
-    def __init__(self, store, principal, context_data, request_claim=None):
+    def __init__(self, store: Store, principal: Principal, context_data: dict[str, Any],
+                 request_claim: RequestClaim | None = None):
         self.store = store
         self.principal = principal
         self.context_data = context_data
-        self.session = None
+        self.session = cast(Session, None)  # opened by __enter__
         self.committed = False
-        self.emitted = []
+        self.emitted: list[tuple[str, str]] = []
         # (request_id, request_hash, on_claimed): the RPC request this unit of work carries out;
         # recorded with the work so that a redelivered or retried request finds it done
         self.request_claim = request_claim
 
-    def __enter__(self):
+    def __enter__(self) -> UnitOfWork:
         self._lock = self.store.write_lock
         if self._lock is not None:
             self._lock.acquire()
         self.session = self.store.open_session(self.principal)
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         try:
             if not self.committed:
                 self.session.rollback()
@@ -66,7 +86,7 @@ class UnitOfWork:
             if self._lock is not None:
                 self._lock.release()
 
-    def emit(self, event_type: str, payload: dict) -> str:
+    def emit(self, event_type: str, payload: dict[str, Any]) -> str:
         """Record `event_type` with `payload` to be published once this unit commits."""
         body = catalogue.dump(event_type, payload)
         event_id = uuid.uuid4().hex
@@ -97,7 +117,7 @@ class UnitOfWork:
             message_id=message_id, consumer=consumer, processed_at=clock.now()))
         return False
 
-    def commit(self):
+    def commit(self) -> None:
         claim = self.request_claim
         if claim is not None and not (self.emitted or self.session.new or self.session.dirty
                                       or self.session.deleted or self.session.info.get("wrote")):
@@ -121,5 +141,5 @@ class UnitOfWork:
         if self.emitted:
             self.store.committed()
 
-    def rollback(self):
+    def rollback(self) -> None:
         self.session.rollback()
