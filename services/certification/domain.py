@@ -8,9 +8,11 @@ events the service applies and records with who, when, why.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol, cast
 
 from shared import tenancy
 from shared.clock import LOCAL_TZ  # every tenant's calendar date is China's
@@ -72,9 +74,9 @@ class Step:
     """One step of the lifecycle: from which states, by which roles (and duty), to which state.
     `target` is a state, RESUME, or a dict decision/result → state."""
 
-    sources: tuple
-    roles: tuple
-    target: object
+    sources: tuple[str, ...]
+    roles: tuple[str, ...]
+    target: str | dict[str, str]
     duty: str | None = None
     choice: str | None = None  # the payload field that selects the target ("decision", "result")
     summary: str = ""
@@ -142,7 +144,9 @@ def decide(action: str, state: str, principal: tenancy.Principal, choice: str | 
     target = step.target
     if isinstance(target, dict):
         if choice not in target:
-            raise ValidationFailed(f"{action} needs {step.choice}", {step.choice: [f"one of {', '.join(target)}"]})
+            # a step with a choice of targets names the field that chooses
+            raise ValidationFailed(f"{action} needs {step.choice}",
+                                   {cast(str, step.choice): [f"one of {', '.join(target)}"]})
         target = target[choice]
     if target == RESUME:
         if resume not in OPERATING + (OutletState.SUSPENDED,):
@@ -169,7 +173,7 @@ def probation_end(start: date, months: int = PROBATION_MONTHS) -> date:
     return add_months(start, months)
 
 
-def check_agreement(agreement: dict, today: date) -> dict:
+def check_agreement(agreement: dict[str, Any], today: date) -> dict[str, Any]:
     """Fill defaults of an agreement (number, dates) and check its dates."""
     valid_from = agreement.get("valid_from") or today
     valid_to = agreement.get("valid_to") or add_months(valid_from, 36)
@@ -179,7 +183,7 @@ def check_agreement(agreement: dict, today: date) -> dict:
     return dict(agreement, valid_from=valid_from, valid_to=valid_to)
 
 
-def check_revocation_form(form: dict | None, principal: tenancy.Principal) -> dict:
+def check_revocation_form(form: dict[str, Any] | None, principal: tenancy.Principal) -> dict[str, Any]:
     if not form:
         raise ValidationFailed("a revocation needs its form", {"revocation": ["required for request_revocation"]})
     if principal.role == tenancy.OUTLET and form["reason_code"] != "outlet_request":
@@ -194,7 +198,28 @@ def check_revocation_form(form: dict | None, principal: tenancy.Principal) -> di
     return form
 
 
-def event_status(outlet) -> str:
+class OutletFacts(Protocol):
+    """What the event rules read of an outlet: a lifecycle.OutletRecord or a row."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def resume_status(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def grade(self) -> str | None: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+
+
+def event_status(outlet: OutletFacts) -> str:
     """The status other services see (the catalogue's): applications are 'applied'; an outlet
     whose revocation is still being reviewed works as before."""
     if outlet.status in UNKNOWN_TO_DISPATCH:
@@ -208,13 +233,13 @@ def dispatch_knows(status: str) -> bool:
     return status not in UNKNOWN_TO_DISPATCH
 
 
-def outlet_event(outlet, at: datetime, **extra) -> dict:
+def outlet_event(outlet: OutletFacts, at: datetime, **extra: Any) -> dict[str, Any]:
     """The body of an outlet.* event; `outlet` is a lifecycle.OutletRecord or a row (same names)."""
     return {"tenant_id": outlet.tenant_id, "outlet_id": outlet.id, "status": event_status(outlet), "at": at,
             "kind": outlet.kind, "grade": outlet.grade, "lat": outlet.lat, "lon": outlet.lon, **extra}
 
 
-def jsonable(value):
+def jsonable(value: Any) -> Any:
     """Dates and Decimals inside JSON columns as strings."""
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
@@ -261,7 +286,7 @@ def check_exam(score: Decimal, pass_mark: Decimal, taken_on: date, today: date) 
     return passed, valid_until
 
 
-def line_eligibility(lines: set, certified: dict, minimum: int) -> dict:
+def line_eligibility(lines: set[str], certified: dict[str, int], minimum: int) -> dict[str, tuple[bool, int]]:
     """{line: (eligible, certified_count)} for every product line the outlet serves."""
     return {line: (certified.get(line, 0) >= minimum, certified.get(line, 0)) for line in sorted(lines)}
 
@@ -275,7 +300,8 @@ class LineChange:
     announce: bool  # news for dispatch: the eligibility flipped, or a new line starts ineligible
 
 
-def line_changes(lines: set, certified: dict, minimum: int, current: dict) -> list[LineChange]:
+def line_changes(lines: set[str], certified: dict[str, int], minimum: int,
+                 current: dict[str, tuple[bool, int]]) -> list[LineChange]:
     """The line statuses to write; `current`: line → (eligible, certified) as recorded."""
     changes = []
     for line, (eligible, count) in line_eligibility(lines, certified, minimum).items():
@@ -287,7 +313,7 @@ def line_changes(lines: set, certified: dict, minimum: int, current: dict) -> li
     return changes
 
 
-def line_event(outlet, change: LineChange, minimum: int, at: datetime) -> dict:
+def line_event(outlet: OutletFacts, change: LineChange, minimum: int, at: datetime) -> dict[str, Any]:
     return outlet_event(outlet, at, product_line=change.product_line, eligible=change.eligible,
                         reason=f"{change.certified} certified (minimum {minimum})")
 
@@ -309,14 +335,14 @@ def applying_outlet_id(principal: tenancy.Principal, requested: str | None) -> s
                     {"role": ["the outlet itself or its center applies"]})
 
 
-def next_outlet_id(tenant: str, taken: set) -> str:
+def next_outlet_id(tenant: str, taken: set[str]) -> str:
     number = 1
     while f"{tenant}-O{number:02d}" in taken:
         number += 1
     return f"{tenant}-O{number:02d}"
 
 
-def staff_with_technician_ids(outlet_id: str, staff: list) -> list:
+def staff_with_technician_ids(outlet_id: str, staff: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The form's staff, each technician with its id (given, or <outlet>-T<n> in form order)."""
     out, technicians = [], 0
     for member in staff:
@@ -336,15 +362,15 @@ class AreaPlan:
     installed: int = 0
     planned_sales: int = 0
     repair_volume: Decimal = Decimal(0)
-    districts: dict = field(default_factory=dict)
-    outlets: list = field(default_factory=list)
+    districts: dict[str, Decimal] = field(default_factory=dict)
+    outlets: list[str] = field(default_factory=list)
     needed: int = 0
 
     @property
     def gap(self) -> int:
         return self.needed - len(self.outlets)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return {"tenant_id": self.tenant_id, "province": self.province, "city": self.city,
                 "installed": self.installed, "planned_sales": self.planned_sales,
                 "yearly_repairs": int(self.repair_volume.quantize(Decimal(1), ROUND_HALF_UP)),
@@ -353,7 +379,8 @@ class AreaPlan:
                 "districts": {d: int(v.quantize(Decimal(1), ROUND_HALF_UP)) for d, v in sorted(self.districts.items())}}
 
 
-def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[AreaPlan]:
+def network_plan(base_rows: Iterable[Mapping[str, Any]], repair_rates: dict[str, Any], outlets: Iterable[Sequence[Any]],
+                 capacity: int) -> list[AreaPlan]:
     """Seed 003's market survey: per area (city), the yearly repair volume of the installed base
     plus next year's planned sales, each × its model's yearly repair rate; the outlets that
     volume needs at `capacity` repairs per outlet a year; against the operating outlets there.
@@ -363,9 +390,9 @@ def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[
     """
     if capacity <= 0:
         raise ValidationFailed("capacity must be positive", {"capacity": ["must be > 0"]})
-    areas: dict[tuple, AreaPlan] = {}
+    areas: dict[tuple[str, str], AreaPlan] = {}
 
-    def area_of(tenant, province, city):
+    def area_of(tenant: str, province: str, city: str) -> AreaPlan:
         key = (tenant, city)
         if key not in areas:
             areas[key] = AreaPlan(tenant, province, city)
@@ -388,7 +415,7 @@ def network_plan(base_rows, repair_rates: dict, outlets, capacity: int) -> list[
     return sorted(areas.values(), key=lambda area: (-area.gap, area.tenant_id, area.city))
 
 
-def plan_report(areas: list[AreaPlan], capacity: int, gaps_only: bool = False) -> dict:
+def plan_report(areas: list[AreaPlan], capacity: int, gaps_only: bool = False) -> dict[str, Any]:
     """The plan as answered: every area (or only those short of outlets) and the totals."""
     rows = [area.as_dict() for area in areas]
     if gaps_only:

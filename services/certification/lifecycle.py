@@ -9,9 +9,11 @@ nameko, no database session.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from services.certification.domain import (PROBATION_JOB_LIMIT, PROBATION_MONTHS, STEPS, OutletState, add_months,
                                            check_agreement, check_revocation_form, decide, jsonable, local_date,
@@ -45,16 +47,17 @@ class OutletRecord:
     grade: str | None = None
     lat: float | None = None
     lon: float | None = None
-    inspection: dict | None = None
-    agreement: dict | None = None
+    inspection: dict[str, Any] | None = None
+    agreement: dict[str, Any] | None = None
     job_limit: int | None = None
     probation_until: date | None = None
-    revocation: dict | None = None
+    revocation: dict[str, Any] | None = None
     clearing_request_id: str | None = None
     clearing_status: str | None = None  # pending | open_items | cleared
-    open_items: list | None = None
+    open_items: list[dict[str, Any]] | None = None
     updated_at: datetime | None = None
-    ineligible_lines: tuple = ()  # (product_line, certified) below the minimum: told to dispatch at approval
+    # (product_line, certified) below the minimum: told to dispatch at approval
+    ineligible_lines: tuple[tuple[str, int], ...] = ()
 
 
 def new_request_id() -> str:
@@ -69,15 +72,15 @@ class StepCommand:
     decision: str | None = None  # pass | reject
     result: str | None = None    # the probation assessment's: passed | extended | refused
     reason: str | None = None
-    attachments: tuple = ()
-    inspection: dict | None = None
-    agreement: dict | None = None
-    assessment: dict | None = None
-    revocation: dict | None = None
+    attachments: tuple[Any, ...] = ()
+    inspection: dict[str, Any] | None = None
+    agreement: dict[str, Any] | None = None
+    assessment: dict[str, Any] | None = None
+    revocation: dict[str, Any] | None = None
     clearing_request_id: str = field(default_factory=new_request_id)  # if the step asks for clearing
 
     @classmethod
-    def of(cls, payload: dict) -> StepCommand:
+    def of(cls, payload: dict[str, Any]) -> StepCommand:
         return cls(**{k: v for k, v in payload.items() if k in cls.__dataclass_fields__})
 
     @property
@@ -90,7 +93,7 @@ class StepCommand:
 @dataclass(frozen=True)
 class Event:
     name: str
-    payload: dict
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,8 @@ class StepRecord:
     from_state: str | None
     to_state: str
     reason: str | None = None
-    attachments: list = field(default_factory=list)
-    data: dict = field(default_factory=dict)
+    attachments: list[Any] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,9 @@ class OutletNotice:
 @dataclass(frozen=True)
 class StepOutcome:
     outlet: OutletRecord           # the outlet after the step
-    changes: dict                  # the outlet's fields to set
-    steps: tuple                   # StepRecords for the audit trail, in order
-    events: tuple = ()             # Events to emit with the change, in order
+    changes: dict[str, Any]        # the outlet's fields to set
+    steps: tuple[StepRecord, ...]  # StepRecords for the audit trail, in order
+    events: tuple[Event, ...] = ()  # Events to emit with the change, in order
     assessment: AssessmentRecord | None = None
     notice: OutletNotice | None = None
 
@@ -138,23 +141,26 @@ class StepOutcome:
                        notice=self.notice or other.notice)
 
 
-def _revocation_reason(outlet) -> str | None:
-    return (outlet.revocation or {}).get("reason_code")
+def _revocation_reason(outlet: OutletRecord) -> str | None:
+    reason: str | None = (outlet.revocation or {}).get("reason_code")
+    return reason
 
 
-def clearing_request(outlet: OutletRecord, request_id: str, now: datetime) -> tuple[dict, Event]:
+def clearing_request(outlet: OutletRecord, request_id: str, now: datetime) -> tuple[dict[str, Any], Event]:
     """Ask settlement (and through it parts) whether anything is open (清理帐目)."""
     return ({"clearing_request_id": request_id, "clearing_status": "pending"},
             Event("account.clearing_requested", {"tenant_id": outlet.tenant_id, "outlet_id": outlet.id,
                                                  "request_id": request_id, "at": now}))
 
 
-def _target(outlet: OutletRecord, command: StepCommand, principal) -> str:
+def _target(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal) -> str:
     return decide(command.action, outlet.status, principal, command.choice, outlet.resume_status)
 
 
-def _outcome(outlet: OutletRecord, command: StepCommand, target: str, now: datetime, changes=None, data=None,
-             events=(), assessment=None, clearing=False) -> StepOutcome:
+def _outcome(outlet: OutletRecord, command: StepCommand, target: str, now: datetime,
+             changes: Mapping[str, Any] | None = None, data: dict[str, Any] | None = None,
+             events: Iterable[tuple[str, dict[str, Any]]] = (), assessment: AssessmentRecord | None = None,
+             clearing: bool = False) -> StepOutcome:
     """The step's outcome: `changes` with the new state; `events` (name, extra fields) describe the
     outlet after it. A step into revoking announces it and asks for the accounts' clearing."""
     changes = dict(changes or {}, status=target, updated_at=now)
@@ -173,7 +179,8 @@ def _outcome(outlet: OutletRecord, command: StepCommand, target: str, now: datet
     return StepOutcome(after, changes, (record,), tuple(built), assessment)
 
 
-def center_review(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def center_review(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                  policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """The center's review with its site inspection (顾客服务中心审核、考察)."""
     target = _target(outlet, command, principal)
     if not command.inspection:
@@ -183,16 +190,18 @@ def center_review(outlet, command, principal, now, policy=LifecyclePolicy()) -> 
     return _outcome(outlet, command, target, now, {"inspection": inspection}, {"inspection": inspection})
 
 
-def technical_review(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def technical_review(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                     policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """The technical management review (技术管理科审核): a technical lead of the center or HQ."""
     return _outcome(outlet, command, _target(outlet, command, principal), now)
 
 
-def head_approval(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def head_approval(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                  policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """The HQ service head's approval (顾客服务部长审批): dispatch hears of the outlet from here on,
     with the lines it may not take jobs of yet."""
     target = _target(outlet, command, principal)
-    events = []
+    events: list[tuple[str, dict[str, Any]]] = []
     if command.decision == "pass":
         events = [("outlet.approved", {"reason": command.reason})]
         events += [("outlet.line_eligibility", {"product_line": line, "eligible": False,
@@ -201,7 +210,8 @@ def head_approval(outlet, command, principal, now, policy=LifecyclePolicy()) -> 
     return _outcome(outlet, command, target, now, events=events)
 
 
-def issue_agreement(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def issue_agreement(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                    policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """The agreement issued and confirmed (发放协议书并确认): probation starts with a job limit."""
     target = _target(outlet, command, principal)
     if not command.agreement:
@@ -221,7 +231,8 @@ def issue_agreement(outlet, command, principal, now, policy=LifecyclePolicy()) -
                     events=[("outlet.probation", {"job_limit": job_limit})])
 
 
-def assess_probation(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def assess_probation(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                     policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """The probation assessment (3个月考核): passed (not before probation ends), extended, or
     refused (the outlet is revoked: its accounts are cleared)."""
     target = _target(outlet, command, principal)
@@ -230,6 +241,9 @@ def assess_probation(outlet, command, principal, now, policy=LifecyclePolicy()) 
         raise InvalidTransition("probation is not over yet",
                                 {"result": [f"probation runs until {outlet.probation_until.isoformat()}"]})
     findings = assessment.get("findings") or command.reason
+    changes: dict[str, Any]
+    data: dict[str, Any]
+    events: list[tuple[str, dict[str, Any]]]
     changes, data, events = {}, {}, []
     if result == "extended":
         base = max(outlet.probation_until or today, today)
@@ -242,17 +256,20 @@ def assess_probation(outlet, command, principal, now, policy=LifecyclePolicy()) 
         changes["revocation"] = {"reason_code": "probation_refused", "details": findings,
                                  "filed_by": principal.user, "filed_at": now.isoformat()}
     return _outcome(outlet, command, target, now, changes, data, events,
-                    AssessmentRecord("probation", result, assessment.get("score"), findings))
+                    # `decide` took the result: one of ASSESSMENT_RESULTS
+                    AssessmentRecord("probation", cast(str, result), assessment.get("score"), findings))
 
 
-def suspend(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def suspend(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+            policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """Suspension of an operating outlet; it remembers the state to return to."""
     target = _target(outlet, command, principal)
     return _outcome(outlet, command, target, now, {"resume_status": outlet.status},
                     events=[("outlet.suspended", {"reason": command.reason})])
 
 
-def reinstate(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def reinstate(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+              policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """Back to the state before the suspension (probation keeps its job limit)."""
     target = _target(outlet, command, principal)
     job_limit = outlet.job_limit if target == OutletState.PROBATION else None
@@ -260,7 +277,8 @@ def reinstate(outlet, command, principal, now, policy=LifecyclePolicy()) -> Step
                     events=[("outlet.reinstated", {"reason": command.reason, "job_limit": job_limit})])
 
 
-def request_revocation(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def request_revocation(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                       policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """The revocation form (撤点登记表); the outlet works as before while it is reviewed."""
     target = _target(outlet, command, principal)
     form = check_revocation_form(command.revocation, principal)
@@ -269,10 +287,11 @@ def request_revocation(outlet, command, principal, now, policy=LifecyclePolicy()
                     {"revocation": revocation})
 
 
-def _revocation_review(outlet, command, principal, now) -> StepOutcome:
+def _revocation_review(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal,
+                       now: datetime) -> StepOutcome:
     """A review of the revocation: pass goes on; reject returns the outlet to where it was."""
     target = _target(outlet, command, principal)
-    changes = {}
+    changes: dict[str, Any] = {}
     if command.decision == "reject":
         changes = {"resume_status": None,
                    "revocation": dict(outlet.revocation or {}, rejected_by=principal.user, rejected_at=now.isoformat(),
@@ -280,27 +299,32 @@ def _revocation_review(outlet, command, principal, now) -> StepOutcome:
     return _outcome(outlet, command, target, now, changes)
 
 
-def revocation_center_review(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def revocation_center_review(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                             policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """顾客服务中心审核确认."""
     return _revocation_review(outlet, command, principal, now)
 
 
-def revocation_technical_review(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def revocation_technical_review(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                                policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """技术管理科审核确认: a technical lead."""
     return _revocation_review(outlet, command, principal, now)
 
 
-def revocation_approval(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def revocation_approval(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                        policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """顾客服务部部长审批: the service head; a pass starts revoking (accounts cleared first)."""
     return _revocation_review(outlet, command, principal, now)
 
 
-def request_clearing(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def request_clearing(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                     policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """Ask settlement and parts again whether the revoking outlet's accounts are clear."""
     return _outcome(outlet, command, _target(outlet, command, principal), now, clearing=True)
 
 
-def _table_step(outlet, command, principal, now, policy=LifecyclePolicy()) -> StepOutcome:
+def _table_step(outlet: OutletRecord, command: StepCommand, principal: tenancy.Principal, now: datetime,
+                policy: LifecyclePolicy = LifecyclePolicy()) -> StepOutcome:
     """An action with no rule beyond the table (settlement's facts taken by the service itself)."""
     return _outcome(outlet, command, _target(outlet, command, principal), now)
 
@@ -325,10 +349,10 @@ def answers_pending_clearing(outlet: OutletRecord | None, request_id: str) -> bo
     return outlet is not None and outlet.status == OutletState.REVOKING and outlet.clearing_request_id == request_id
 
 
-def accounts_cleared(outlet: OutletRecord, request_id: str, principal, now: datetime) -> StepOutcome:
+def accounts_cleared(outlet: OutletRecord, request_id: str, principal: tenancy.Principal, now: datetime) -> StepOutcome:
     """Nothing open: the cooperation ends (revoked) and the outlet is notified (合作终止通知)."""
     target = decide("accounts_cleared", outlet.status, principal)
-    changes = {"status": target, "clearing_status": "cleared", "open_items": [], "resume_status": None,
+    changes: dict[str, Any] = {"status": target, "clearing_status": "cleared", "open_items": [], "resume_status": None,
                "updated_at": now}
     after = replace(outlet, **changes)
     text = (f"合作终止通知: {outlet.name} ({outlet.id}) 的特约服务协议 {(outlet.agreement or {}).get('number', '')} "
@@ -340,14 +364,15 @@ def accounts_cleared(outlet: OutletRecord, request_id: str, principal, now: date
                        notice=OutletNotice(OutletState.REVOKED, text))
 
 
-def accounts_open(outlet: OutletRecord, request_id: str, open_items, first_answer: bool, principal, now: datetime,
+def accounts_open(outlet: OutletRecord, request_id: str, open_items: Iterable[Mapping[str, Any]] | None,
+                  first_answer: bool, principal: tenancy.Principal, now: datetime,
                   next_request_id: str | None = None) -> StepOutcome:
     """Open items go on the outlet file. The revocation's first answer listing only parts
     reservations is asked again at once: dispatch releases the outlet's planned visits (and parts
     their reservations) on outlet.revoking, at the same time as the first request."""
     decide("accounts_open", outlet.status, principal)
     items = jsonable(list(open_items or []))
-    changes = {"clearing_status": "open_items", "open_items": items, "updated_at": now}
+    changes: dict[str, Any] = {"clearing_status": "open_items", "open_items": items, "updated_at": now}
     record = StepRecord("accounts_open", None, outlet.status, outlet.status, None, [],
                         {"request_id": request_id, "open_items": items})
     outcome = StepOutcome(replace(outlet, **changes), changes, (record,))
@@ -370,8 +395,8 @@ def rerequest_clearing(outlet: OutletRecord, now: datetime, request_id: str) -> 
     return StepOutcome(replace(outlet, **changes), changes, (record,), (event,))
 
 
-def only_reservations(items) -> bool:
+def only_reservations(items: Sequence[Mapping[str, Any]] | None) -> bool:
     """Open items that are all parts reservations (dispatch's release of the outlet's visits lets
     them go): worth asking again without waiting for anyone."""
-    return bool(items) and all(i.get("kind") == "reservation" for i in items)
+    return bool(items and all(i.get("kind") == "reservation" for i in items))
 
