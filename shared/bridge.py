@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import pika
@@ -72,7 +72,7 @@ class BridgeClient:
         self._channel: Any = None
 
     # ------------------------------------------------------------ connection
-    def connect(self) -> "BridgeClient":
+    def connect(self) -> Self:
         if self._channel is not None and self._channel.is_open:
             return self
         self.close()
@@ -104,7 +104,7 @@ class BridgeClient:
             except Exception:  # pragma: no cover - closing a broken connection
                 pass
 
-    def __enter__(self) -> BridgeClient:
+    def __enter__(self) -> Self:
         return self.connect()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
