@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import math
-import os
 import random
 import resource
 import subprocess

@@ -21,7 +21,6 @@ service with no consumer and a call that times out raise `ServiceUnavailable` (5
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -33,7 +32,6 @@ import eventlet
 from kombu.connection import Connection
 from kombu.entity import Queue
 from kombu.pools import connections
-from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.exceptions import UnknownService
 from nameko.rpc import RPC_QUEUE_TEMPLATE, MethodProxy, ReplyListener, RpcReply, ServiceProxy, get_rpc_exchange
 from nameko.rpc import Rpc as _Rpc
@@ -43,7 +41,7 @@ from prometheus_client import Counter
 
 from shared import metrics
 from shared.broker import BROKER_ERRORS, broker_connected, queue_arguments
-from shared.errors import Conflict, DomainError, ServiceUnavailable, as_domain_error
+from shared.errors import DomainError, ServiceUnavailable, as_domain_error
 from shared.messaging import DeadLetteringQueueConsumer, ExcInfo
 
 if TYPE_CHECKING:
@@ -336,7 +334,3 @@ class RpcProxy(_RpcProxy):  # type: ignore[misc]  # nameko is untyped: its base 
         options = dict(self.options)
         options.setdefault("timeout", rpc_timeout(self.container.config))
         return _TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **options)
-
-
-def json_result(result: Any) -> str:
-    return json.dumps(result, ensure_ascii=False, default=str)

@@ -1,7 +1,6 @@
 """Technicians: training, exams, certificates valid 2 years, renewal, withdrawal, line
 eligibility against the minimum; and bad input anywhere changing nothing."""
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from nameko.standalone.events import event_dispatcher
 

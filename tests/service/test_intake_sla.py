@@ -1,7 +1,7 @@
 """SLA through the running services: deadlines on registration, the watchdog's breach events
 on the real broker (queue bound to intake.events / sla.breached), meeting a deadline in time."""
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest

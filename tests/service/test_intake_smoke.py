@@ -1,5 +1,3 @@
-from nameko.testing.services import entrypoint_waiter
-from nameko.standalone.events import event_dispatcher
 
 from services.intake.service import IntakeService
 from tests.conftest import C01, C02, HQ

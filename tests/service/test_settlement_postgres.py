@@ -3,7 +3,7 @@ delivered many times at once (different message ids) still makes exactly one cla
 no message is dead-lettered."""
 import pytest
 
-from tests.conftest import HQ, wait_for
+from tests.conftest import HQ
 from tests.settlement_fixtures import new_id, publish, ticket_event, visit_event, wait_claim  # noqa: F401
 
 

@@ -1,5 +1,4 @@
 """`fsm certification token` and `fsm certification network-plan`."""
-import pytest
 
 from shared.auth import verify_token
 from fsm.main import main

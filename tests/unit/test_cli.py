@@ -2,7 +2,6 @@
 import csv
 import json
 
-import pytest
 
 from fsm import common
 from fsm.main import main
