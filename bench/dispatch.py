@@ -35,6 +35,7 @@ ignoring every other visit. It is an optimistic bound: no plan can serve the oth
 Travel km: per technician-day, home -> visits in executed order -> home, road km (haversine x
 detour factor, the planner's own travel model), for both.
 """
+
 import sys
 
 if __name__ == "__main__":  # services run in this process: eventlet first
@@ -55,7 +56,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import defaultdict  # noqa: E402
-from datetime import date, datetime, time as dtime, timedelta, timezone  # noqa: E402
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
+from datetime import time as dtime
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,22 +76,28 @@ def _print(*a):
 
 
 def prepare_vhost(amqp_uri, vhost):
-    import requests
     from urllib.parse import quote, urlparse
+
+    import requests
 
     parts = urlparse(amqp_uri)
     api = f"http://{parts.hostname}:15672/api"
     auth = (parts.username or "guest", parts.password or "guest")
     requests.delete(f"{api}/vhosts/{quote(vhost, safe='')}", auth=auth, timeout=30)
     requests.put(f"{api}/vhosts/{quote(vhost, safe='')}", auth=auth, timeout=30).raise_for_status()
-    requests.put(f"{api}/permissions/{quote(vhost, safe='')}/{auth[0]}", auth=auth, timeout=30,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    requests.put(
+        f"{api}/permissions/{quote(vhost, safe='')}/{auth[0]}",
+        auth=auth,
+        timeout=30,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).raise_for_status()
     return f"{parts.scheme}://{parts.netloc}/{vhost}", (api, auth, vhost)
 
 
 def drop_vhost(handle):
-    import requests
     from urllib.parse import quote
+
+    import requests
 
     api, auth, vhost = handle
     try:
@@ -113,14 +121,15 @@ def parse_dt(s):
     if isinstance(s, datetime):
         return s
     d = datetime.fromisoformat(s)
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- calendar and arrivals
 
+
 def pick_week(calendar, today=None):
     """Monday of the first week after `today` whose Mon-Fri are all working days."""
-    d = (today or date.today())
+    d = today or date.today()
     d += timedelta(days=(7 - d.weekday()) % 7 or 7)
     for _ in range(60):
         if all(calendar.is_workday(d + timedelta(days=i)) for i in range(5)):
@@ -141,11 +150,12 @@ def compress_arrivals(rows, days, tz):
         pos = (when - t0).total_seconds() / span * total * 0.9999
         k, secs = int(pos // per_day), pos % per_day
         local = datetime.combine(days[k], DAY_START, tz) + timedelta(seconds=int(secs))
-        out.append((local.astimezone(timezone.utc), row))
+        out.append((local.astimezone(UTC), row))
     return out
 
 
 # ---------------------------------------------------------------- travel
+
 
 class Travel:
     """The planner's travel model (domain.travel_matrices) for single pairs, cached."""
@@ -177,6 +187,7 @@ def route_km(travel, home, stops):
 
 # ---------------------------------------------------------------- technicians and eligibility
 
+
 def load_technicians(path=TECHNICIANS):
     from services.dispatch import domain
     from services.dispatch.schemas import technician_row_to_payload
@@ -186,26 +197,44 @@ def load_technicians(path=TECHNICIANS):
     payloads = [technician_row_to_payload(r) for r in rows]
     views = []
     for p in payloads:
-        views.append(domain.TechView(
-            id=p["id"], tenant_id=p["tenant_id"], outlet_id=p.get("outlet_id"), skills=tuple(p["skills"]),
-            certificates={k: date.fromisoformat(v) for k, v in p.get("certificates", {}).items()},
-            lat=float(p["home_lat"]), lon=float(p["home_lon"]), capacity=int(p.get("daily_capacity", 4)),
-            shift_start=domain.parse_hhmm(p.get("shift_start", "08:30")),
-            shift_end=domain.parse_hhmm(p.get("shift_end", "18:00"))))
+        views.append(
+            domain.TechView(
+                id=p["id"],
+                tenant_id=p["tenant_id"],
+                outlet_id=p.get("outlet_id"),
+                skills=tuple(p["skills"]),
+                certificates={k: date.fromisoformat(v) for k, v in p.get("certificates", {}).items()},
+                lat=float(p["home_lat"]),
+                lon=float(p["home_lon"]),
+                capacity=int(p.get("daily_capacity", 4)),
+                shift_start=domain.parse_hhmm(p.get("shift_start", "08:30")),
+                shift_end=domain.parse_hhmm(p.get("shift_end", "18:00")),
+            )
+        )
     return payloads, views
 
 
 def visit_view(v):
     from services.dispatch import domain
 
-    return domain.VisitView(id=v["id"], product_line=v["product_line"], kind=v["kind"], priority=v["priority"],
-                            lat=v["lat"], lon=v["lon"], due=v["due"], window_start=None,
-                            service_minutes=v["service_minutes"])
+    return domain.VisitView(
+        id=v["id"],
+        product_line=v["product_line"],
+        kind=v["kind"],
+        priority=v["priority"],
+        lat=v["lat"],
+        lon=v["lon"],
+        due=v["due"],
+        window_start=None,
+        service_minutes=v["service_minutes"],
+    )
 
 
 def shift_bounds(tech, day, tz):
-    return (datetime.combine(day, tech.shift_start, tz).astimezone(timezone.utc),
-            datetime.combine(day, tech.shift_end, tz).astimezone(timezone.utc))
+    return (
+        datetime.combine(day, tech.shift_start, tz).astimezone(UTC),
+        datetime.combine(day, tech.shift_end, tz).astimezone(UTC),
+    )
 
 
 def could_be_on_time(v, techs, outlet_status, calendar, travel, horizon_days, tz):
@@ -234,6 +263,7 @@ def could_be_on_time(v, techs, outlet_status, calendar, travel, horizon_days, tz
 
 # ---------------------------------------------------------------- greedy baseline
 
+
 def greedy(visits, techs, outlet_status, calendar, travel, horizon_days, tz, probation_max=5):
     """Nearest eligible technician, earliest free slot; visits in arrival order, assigned on arrival."""
     from services.dispatch import domain
@@ -248,8 +278,11 @@ def greedy(visits, techs, outlet_status, calendar, travel, horizon_days, tz, pro
         view = visit_view(v)
         here = (v["lat"], v["lon"])
         days = domain.horizon(calendar, v["received"], horizon_days)
-        probation_full = {o for o, st in outlet_status.items() if st == "probation"
-                          and sum(1 for dep in outlet_jobs[o] if dep > v["received"]) >= probation_max}
+        probation_full = {
+            o
+            for o, st in outlet_status.items()
+            if st == "probation" and sum(1 for dep in outlet_jobs[o] if dep > v["received"]) >= probation_max
+        }
         cands = []
         for tech in by_tenant[v["tenant_id"]]:
             if any(domain.eligible(tech, view, d, outlet_status, probation_full) is None for d in days):
@@ -291,9 +324,14 @@ def greedy(visits, techs, outlet_status, calendar, travel, horizon_days, tz, pro
             outlet_jobs[tech.outlet_id].append(depart)
         out[v["id"]] = (tech.id, d, arrive)
     tech_by_id = {t.id: t for t in techs}
-    km = sum(route_km(travel, (tech_by_id[tid].lat, tech_by_id[tid].lon), [
-        next((vv["lat"], vv["lon"]) for vv in visits if vv["id"] == s[0]) for s in st["stops"]])
-        for (tid, _), st in days_of.items())
+    km = sum(
+        route_km(
+            travel,
+            (tech_by_id[tid].lat, tech_by_id[tid].lon),
+            [next((vv["lat"], vv["lon"]) for vv in visits if vv["id"] == s[0]) for s in st["stops"]],
+        )
+        for (tid, _), st in days_of.items()
+    )
     return out, km
 
 
@@ -309,7 +347,7 @@ def _tenant_problems(visits, techs, outlet_status, calendar, travel_model, tz, h
         by_tenant[v["tenant_id"]].append(v)
     for tenant, vs in sorted(by_tenant.items()):
         start = min(v["received"] for v in vs)
-        now = datetime.combine(start.astimezone(tz).date(), dtime(0, 0), tz).astimezone(timezone.utc)
+        now = datetime.combine(start.astimezone(tz).date(), dtime(0, 0), tz).astimezone(UTC)
         views = [replace(visit_view(v), window_start=v["received"]) for v in vs]
         tt = [t for t in techs if t.tenant_id == tenant]
         inp = domain.build_problem(views, tt, outlet_status, set(), now, calendar, travel_model, horizon_days)
@@ -328,8 +366,7 @@ def _set_windows(problem, dues, hard):
         rv.deadline, rv.deadline_hard, rv.lateness_penalty = None, True, 0.0
 
 
-def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seconds=20.0, horizon_days=10,
-                  log=None):
+def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seconds=20.0, horizon_days=10, log=None):
     """Clairvoyant bounds, per tenant with every visit of the week known from the start.
 
     1. On time: one OR-Tools solve maximising the number on time (hard due times, equal drop
@@ -346,18 +383,23 @@ def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seco
 
     out = {}
     km = {"on_time_km": 0.0, "served": 0, "no_sla_km": 0.0, "no_sla_served": 0}
-    for tenant, vs, problem, dues in _tenant_problems(visits, techs, outlet_status, calendar, travel_model, tz,
-                                                      horizon_days):
+    for tenant, vs, problem, dues in _tenant_problems(
+        visits, techs, outlet_status, calendar, travel_model, tz, horizon_days
+    ):
         if not problem.visits:
             out.update({v["id"]: False for v in vs})
             continue
         _set_windows(problem, dues, lambda i: True)  # on time or not at all: what one plan does together
         plan = solve(problem, seconds, workers=2)
-        on = {st.visit for r in plan.routes for st in r.stops
-              if dues[st.visit] is None or st.arrival <= dues[st.visit] + 1e-6}
+        on = {
+            st.visit
+            for r in plan.routes
+            for st in r.stops
+            if dues[st.visit] is None or st.arrival <= dues[st.visit] + 1e-6
+        }
         on_ids = {problem.visits[i].id for i in on}
         out.update({v["id"]: v["id"] in on_ids for v in vs})
-        _set_windows(problem, dues, lambda i: i in on)
+        _set_windows(problem, dues, lambda i, on=on: i in on)
         plan2 = solve(problem, seconds, workers=2)
         _set_windows(problem, dues, lambda i: False)
         plan3 = solve(problem, seconds, workers=2)
@@ -366,12 +408,15 @@ def offline_bound(visits, techs, outlet_status, calendar, travel_model, tz, seco
         km["no_sla_km"] += plan3.distance
         km["no_sla_served"] += sum(len(r.stops) for r in plan3.routes)
         if log:
-            log(f"  offline bound {tenant}: {len(on)}/{len(vs)} on time together; {plan2.distance:,.0f} km serving "
-                f"{sum(len(r.stops) for r in plan2.routes)} with those on time; {plan3.distance:,.0f} km with no SLA")
+            log(
+                f"  offline bound {tenant}: {len(on)}/{len(vs)} on time together; {plan2.distance:,.0f} km serving "
+                f"{sum(len(r.stops) for r in plan2.routes)} with those on time; {plan3.distance:,.0f} km with no SLA"
+            )
     return out, km
 
 
 # ---------------------------------------------------------------- metrics
+
 
 def summarise(visits, checkin, could, km):
     """checkin: visit id -> check-in datetime (None: never served)."""
@@ -380,20 +425,38 @@ def summarise(visits, checkin, could, km):
         vs = [v for v in visits if tier == "all" or v["tier"] == tier]
         cv = [v for v in vs if could[v["id"]]]
         on = [v for v in cv if checkin.get(v["id"]) is not None and (v["due"] is None or checkin[v["id"]] <= v["due"])]
-        on_all = [v for v in vs if checkin.get(v["id"]) is not None
-                  and (v["due"] is None or checkin[v["id"]] <= v["due"])]
-        by_tier[tier] = {"visits": len(vs), "could_be_on_time": len(cv), "on_time": len(on),
-                         "on_time_share": round(len(on) / len(cv), 4) if cv else None,
-                         "on_time_share_of_all": round(len(on_all) / len(vs), 4) if vs else None,
-                         "served": sum(1 for v in vs if checkin.get(v["id"]) is not None)}
+        on_all = [
+            v for v in vs if checkin.get(v["id"]) is not None and (v["due"] is None or checkin[v["id"]] <= v["due"])
+        ]
+        by_tier[tier] = {
+            "visits": len(vs),
+            "could_be_on_time": len(cv),
+            "on_time": len(on),
+            "on_time_share": round(len(on) / len(cv), 4) if cv else None,
+            "on_time_share_of_all": round(len(on_all) / len(vs), 4) if vs else None,
+            "served": sum(1 for v in vs if checkin.get(v["id"]) is not None),
+        }
     return {"by_tier": by_tier, "travel_km": round(km, 1)}
 
 
 # ---------------------------------------------------------------- the replay
 
-def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vhost="fsm-bench-dispatch",
-              requests_csv=REQUESTS, out=None, horizon_days=6, freeze_minutes=120, workers=2,
-              max_days=12, log=_print, bound_seconds=20.0, target_hours=4.0, batch_minutes=1.0):
+
+def run_bench(
+    time_limit=2.0,
+    amqp_uri="amqp://guest:guest@127.0.0.1:5672/",
+    vhost="fsm-bench-dispatch",
+    requests_csv=REQUESTS,
+    out=None,
+    horizon_days=6,
+    freeze_minutes=120,
+    workers=2,
+    max_days=12,
+    log=_print,
+    bound_seconds=20.0,
+    target_hours=4.0,
+    batch_minutes=1.0,
+):
     import eventlet
     from nameko.runners import ServiceRunner
     from nameko.standalone.rpc import ServiceRpcProxy
@@ -424,11 +487,17 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     config = load_config(
         AMQP_URI=uri,
         DATABASES={"intake": f"sqlite:///{tmp}/intake.db", "dispatch": f"sqlite:///{tmp}/dispatch.db"},
-        HTTP_PORTS={"intake": 0, "dispatch": 0}, HTTP_HOST="127.0.0.1",
-        AUTH_SECRET=uuid.uuid4().hex * 2, OUTBOX_POLL_SECONDS=0.1, SLA_CHECK_SECONDS=3600,
-        DISPATCH_TIME_LIMIT=float(time_limit), DISPATCH_WORKERS=int(workers),
-        DISPATCH_BATCH_SECONDS=1e9, DISPATCH_REOPT_SECONDS=1e9,  # the driver triggers every solve
-        DISPATCH_HORIZON_DAYS=int(horizon_days), DISPATCH_FREEZE_MINUTES=float(freeze_minutes),
+        HTTP_PORTS={"intake": 0, "dispatch": 0},
+        HTTP_HOST="127.0.0.1",
+        AUTH_SECRET=uuid.uuid4().hex * 2,
+        OUTBOX_POLL_SECONDS=0.1,
+        SLA_CHECK_SECONDS=3600,
+        DISPATCH_TIME_LIMIT=float(time_limit),
+        DISPATCH_WORKERS=int(workers),
+        DISPATCH_BATCH_SECONDS=1e9,
+        DISPATCH_REOPT_SECONDS=1e9,  # the driver triggers every solve
+        DISPATCH_HORIZON_DAYS=int(horizon_days),
+        DISPATCH_FREEZE_MINUTES=float(freeze_minutes),
         DISPATCH_TARGET_HOURS=float(target_hours),
         LOGGING={"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING", "handlers": []}},
     )
@@ -438,8 +507,10 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     travel = Travel(TravelModel.from_config(config.get("TRAVEL_MODEL") or {}))
     tech_by_id = {t.id: t for t in techs}
 
-    log(f"bench dispatch: week of {monday} ({', '.join(d.strftime('%a %d') for d in days)}), {len(arrivals)} requests, "
-        f"{len(techs)} technicians, solve limit {time_limit}s x {workers} workers, data in {tmp}")
+    log(
+        f"bench dispatch: week of {monday} ({', '.join(d.strftime('%a %d') for d in days)}), {len(arrivals)} requests, "
+        f"{len(techs)} technicians, solve limit {time_limit}s x {workers} workers, data in {tmp}"
+    )
     runner = ServiceRunner(config)
     runner.add_service(IntakeService)
     runner.add_service(DispatchService)
@@ -451,8 +522,10 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     try:
         clock.travel_to(arrivals[0][0] - timedelta(hours=2))
         runner.start()
-        with ServiceRpcProxy("intake", config, context_data=ctx, timeout=120) as intake, \
-                ServiceRpcProxy("dispatch", config, context_data=ctx, timeout=300) as dispatch:
+        with (
+            ServiceRpcProxy("intake", config, context_data=ctx, timeout=120) as intake,
+            ServiceRpcProxy("dispatch", config, context_data=ctx, timeout=300) as dispatch,
+        ):
             res = dispatch.import_technicians(tech_payloads)
             bad = [r for r in res if not r["ok"]]
             if bad:
@@ -491,7 +564,7 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
                 """Earliest execution event: ("out", t, visit) or ("in", t, visit)."""
                 best = None
                 started = {v["technician_id"]: v for v in items if v["status"] == "started"}
-                for tid, st in state.items():
+                for st in state.values():
                     if st["busy"] is not None:
                         ev = ("out", st["busy"][1], st["busy"][0])
                         if best is None or ev[1] < best[1]:
@@ -519,9 +592,11 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
                 for v in items:
                     if v["status"] == "scheduled" and v["planned_arrival"]:
                         per_tech[v["technician_id"]].append(v)
-                return {tid: min(vs, key=lambda x: (parse_dt(x["planned_arrival"]), x["route_order"] or 0))
-                        for tid, vs in per_tech.items()
-                        if tid not in started and not (tid in state and state[tid]["busy"] is not None)}
+                return {
+                    tid: min(vs, key=lambda x: (parse_dt(x["planned_arrival"]), x["route_order"] or 0))
+                    for tid, vs in per_tech.items()
+                    if tid not in started and not (tid in state and state[tid]["busy"] is not None)
+                }
 
             def on_the_road(items, now):
                 """Technicians driving to their next visit at `now`: tech id -> (visit id, from, to, arrival)."""
@@ -548,8 +623,14 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
                     st = state[tid]
                     executed[(tid, st["day"])].append(tuple(at))
                     st["pos"], st["free"] = tuple(at), now
-                    redirects.append({"technician_id": tid, "from_visit": vid, "at": now.isoformat(),
-                                      "to_visit": nxt["id"] if nxt is not None else None})
+                    redirects.append(
+                        {
+                            "technician_id": tid,
+                            "from_visit": vid,
+                            "at": now.isoformat(),
+                            "to_visit": nxt["id"] if nxt is not None else None,
+                        }
+                    )
 
             redirects = []
             i_arr = 0
@@ -557,20 +638,22 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
             reopt_at = None
             last_morning = None
             idle_mornings = 0  # morning re-plans with nothing scheduled and no arrivals left
-            cap = datetime.combine(days[-1] + timedelta(days=max_days - 4), DAY_END, tz).astimezone(timezone.utc)
+            cap = datetime.combine(days[-1] + timedelta(days=max_days - 4), DAY_END, tz).astimezone(UTC)
             items = []
             n_events = 0
             last_log = time.monotonic()
             while True:
                 items = board()
-                open_tenants = {v["tenant_id"] for v in items if v["status"] in ("unplanned", "scheduled", "unassignable")}
+                open_tenants = {
+                    v["tenant_id"] for v in items if v["status"] in ("unplanned", "scheduled", "unassignable")
+                }
                 now = clock.now()
                 # next working-day morning re-plan
                 d = now.astimezone(tz).date()
                 morning = None
                 for k in range(10):
                     dd = d + timedelta(days=k)
-                    m = datetime.combine(dd, MORNING, tz).astimezone(timezone.utc)
+                    m = datetime.combine(dd, MORNING, tz).astimezone(UTC)
                     if calendar.is_workday(dd) and m > now and dd != last_morning:
                         morning = (m, dd)
                         break
@@ -602,8 +685,9 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
                     tid = v["technician_id"]
                     day = parse_dt(v["planned_arrival"]).astimezone(tz).date()
                     try:
-                        dispatch.check_in(v["id"], {"at": at.isoformat(), "lat": v["lat"], "lon": v["lon"],
-                                                    "technician_id": tid})
+                        dispatch.check_in(
+                            v["id"], {"at": at.isoformat(), "lat": v["lat"], "lon": v["lon"], "technician_id": tid}
+                        )
                     except Exception as exc:  # report, keep going
                         rpc_errors.append(f"check_in {v['id']}: {exc!r}")
                         continue
@@ -640,17 +724,28 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
                         r = dispatch.reoptimise(tenant)
                         wall = time.monotonic() - t1
                         if r.get("visits"):
-                            solves.append({"tenant": tenant, "trigger": ev[0], "at": clock.now().isoformat(),
-                                           "rpc_s": round(wall, 3), "service_s": r.get("seconds"),
-                                           "visits": r.get("visits"), "scheduled": r.get("scheduled"),
-                                           "unassignable": r.get("unassignable"), "late": r.get("late")})
+                            solves.append(
+                                {
+                                    "tenant": tenant,
+                                    "trigger": ev[0],
+                                    "at": clock.now().isoformat(),
+                                    "rpc_s": round(wall, 3),
+                                    "service_s": r.get("seconds"),
+                                    "visits": r.get("visits"),
+                                    "scheduled": r.get("scheduled"),
+                                    "unassignable": r.get("unassignable"),
+                                    "late": r.get("late"),
+                                }
+                            )
                     redirected(driving, board(), clock.now())
                     pending.clear()
                     reopt_at = None
                 if time.monotonic() - last_log > 10:
                     last_log = time.monotonic()
-                    log(f"  sim {clock.now().astimezone(tz):%a %d %H:%M}  arrivals {i_arr}/{len(arrivals)}  "
-                        f"solves {len(solves)}  checked in {len(checkins)}  wall {time.monotonic() - wall0:.0f}s")
+                    log(
+                        f"  sim {clock.now().astimezone(tz):%a %d %H:%M}  arrivals {i_arr}/{len(arrivals)}  "
+                        f"solves {len(solves)}  checked in {len(checkins)}  wall {time.monotonic() - wall0:.0f}s"
+                    )
             items = board()
         sim_end = clock.now()
     finally:
@@ -663,18 +758,37 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     for v in items:
         if v["lat"] is None:
             continue
-        visits.append({"id": v["id"], "tenant_id": v["tenant_id"], "tier": v["tier"], "kind": v["kind"],
-                       "priority": v["priority"], "product_line": v["product_line"], "lat": v["lat"],
-                       "lon": v["lon"], "received": parse_dt(v["received_at"]), "due": parse_dt(v["onsite_due"]),
-                       "service_minutes": v["service_minutes"], "status": v["status"],
-                       "started_at": parse_dt(v["started_at"]), "onsite_on_time": v["onsite_on_time"]})
+        visits.append(
+            {
+                "id": v["id"],
+                "tenant_id": v["tenant_id"],
+                "tier": v["tier"],
+                "kind": v["kind"],
+                "priority": v["priority"],
+                "product_line": v["product_line"],
+                "lat": v["lat"],
+                "lon": v["lon"],
+                "received": parse_dt(v["received_at"]),
+                "due": parse_dt(v["onsite_due"]),
+                "service_minutes": v["service_minutes"],
+                "status": v["status"],
+                "started_at": parse_dt(v["started_at"]),
+                "onsite_on_time": v["onsite_on_time"],
+            }
+        )
     could = {v["id"]: could_be_on_time(v, techs, outlet_status, calendar, travel, horizon_days, tz) for v in visits}
     svc_checkin = {v["id"]: v["started_at"] for v in visits}
     # consistency: the service's own onsite_on_time flag agrees with our reading of the check-in
-    mismatch = sum(1 for v in visits if v["started_at"] is not None and v["due"] is not None
-                   and bool(v["onsite_on_time"]) != (v["started_at"] <= v["due"]))
-    svc_km = sum(route_km(travel, (tech_by_id[tid].lat, tech_by_id[tid].lon), stops)
-                 for (tid, _), stops in executed.items())
+    mismatch = sum(
+        1
+        for v in visits
+        if v["started_at"] is not None
+        and v["due"] is not None
+        and bool(v["onsite_on_time"]) != (v["started_at"] <= v["due"])
+    )
+    svc_km = sum(
+        route_km(travel, (tech_by_id[tid].lat, tech_by_id[tid].lon), stops) for (tid, _), stops in executed.items()
+    )
     product = summarise(visits, svc_checkin, could, svc_km)
     g_assign, g_km = greedy(visits, techs, outlet_status, calendar, travel, horizon_days, tz)
     g_checkin = {k: (v[2] if v else None) for k, v in g_assign.items()}
@@ -682,53 +796,96 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
     clairvoyant = None
     if bound_seconds:
         log(f"  clairvoyant bounds: three {bound_seconds:.0f} s solves per tenant with the whole week known ...")
-        bound, bound_km = offline_bound(visits, techs, outlet_status, calendar, travel.model, tz,
-                                        seconds=bound_seconds, log=log)
+        bound, bound_km = offline_bound(
+            visits, techs, outlet_status, calendar, travel.model, tz, seconds=bound_seconds, log=log
+        )
         pb = summarise(visits, svc_checkin, bound, svc_km)["by_tier"]["all"]
         gb = summarise(visits, g_checkin, bound, g_km)["by_tier"]["all"]
-        clairvoyant = {"on_time_together": sum(bound.values()), "solve_s": bound_seconds,
-                       "product_on_time_among": pb["on_time"], "product_share": pb["on_time_share"],
-                       "greedy_on_time_among": gb["on_time"], "greedy_share": gb["on_time_share"],
-                       "travel_km_with_those_on_time": round(bound_km["on_time_km"], 1),
-                       "served_with_those_on_time": bound_km["served"],
-                       "travel_km_no_sla": round(bound_km["no_sla_km"], 1), "served_no_sla": bound_km["no_sla_served"],
-                       "saving_vs_greedy_with_those_on_time": round(1 - bound_km["on_time_km"] / g_km, 4) if g_km else None,
-                       "saving_vs_greedy_no_sla": round(1 - bound_km["no_sla_km"] / g_km, 4) if g_km else None}
+        clairvoyant = {
+            "on_time_together": sum(bound.values()),
+            "solve_s": bound_seconds,
+            "product_on_time_among": pb["on_time"],
+            "product_share": pb["on_time_share"],
+            "greedy_on_time_among": gb["on_time"],
+            "greedy_share": gb["on_time_share"],
+            "travel_km_with_those_on_time": round(bound_km["on_time_km"], 1),
+            "served_with_those_on_time": bound_km["served"],
+            "travel_km_no_sla": round(bound_km["no_sla_km"], 1),
+            "served_no_sla": bound_km["no_sla_served"],
+            "saving_vs_greedy_with_those_on_time": round(1 - bound_km["on_time_km"] / g_km, 4) if g_km else None,
+            "saving_vs_greedy_no_sla": round(1 - bound_km["no_sla_km"] / g_km, 4) if g_km else None,
+        }
     secs = [s["rpc_s"] for s in solves]
     result = {
-        "week": [d.isoformat() for d in days], "requests": len(arrivals), "tickets": len(registered),
+        "week": [d.isoformat() for d in days],
+        "requests": len(arrivals),
+        "tickets": len(registered),
         "triage": sum(1 for r in registered.values() if r.get("status") == "triage"),
-        "onsite_visits": len(visits), "technicians": len(techs),
-        "solve_time_limit_s": time_limit, "workers": workers, "horizon_days": horizon_days,
-        "freeze_minutes": freeze_minutes, "simulated_until": sim_end.astimezone(tz).isoformat(),
+        "onsite_visits": len(visits),
+        "technicians": len(techs),
+        "solve_time_limit_s": time_limit,
+        "workers": workers,
+        "horizon_days": horizon_days,
+        "freeze_minutes": freeze_minutes,
+        "simulated_until": sim_end.astimezone(tz).isoformat(),
         "reoptimisations": len(solves),
-        "solve_s": {"mean": round(statistics.mean(secs), 3) if secs else None,
-                    "p95": round(percentile(secs, 95), 3) if secs else None,
-                    "max": round(max(secs), 3) if secs else None},
-        "solve_visits": {"mean": round(statistics.mean(s["visits"] for s in solves), 1) if solves else None,
-                         "max": max((s["visits"] for s in solves), default=None)},
-        "product": product, "greedy": baseline, "clairvoyant": clairvoyant,
+        "solve_s": {
+            "mean": round(statistics.mean(secs), 3) if secs else None,
+            "p95": round(percentile(secs, 95), 3) if secs else None,
+            "max": round(max(secs), 3) if secs else None,
+        },
+        "solve_visits": {
+            "mean": round(statistics.mean(s["visits"] for s in solves), 1) if solves else None,
+            "max": max((s["visits"] for s in solves), default=None),
+        },
+        "product": product,
+        "greedy": baseline,
+        "clairvoyant": clairvoyant,
         "travel_saving_vs_greedy": round(1 - product["travel_km"] / baseline["travel_km"], 4)
-        if baseline["travel_km"] else None,
-        "left_open": {s: sum(1 for v in visits if v["status"] == s) for s in ("unplanned", "scheduled", "unassignable")},
-        "onsite_flag_mismatches": mismatch, "rpc_errors": rpc_errors[:20], "rpc_error_count": len(rpc_errors),
+        if baseline["travel_km"]
+        else None,
+        "left_open": {
+            s: sum(1 for v in visits if v["status"] == s) for s in ("unplanned", "scheduled", "unassignable")
+        },
+        "onsite_flag_mismatches": mismatch,
+        "rpc_errors": rpc_errors[:20],
+        "rpc_error_count": len(rpc_errors),
         "redirects": redirects,
-        "wall_s": round(time.monotonic() - wall0, 1), "solves": solves,
+        "wall_s": round(time.monotonic() - wall0, 1),
+        "solves": solves,
         # per visit, to diagnose where the product and greedy differ
-        "visits": [{"id": v["id"], "tenant": v["tenant_id"], "tier": v["tier"], "priority": v["priority"],
-                    "kind": v["kind"], "service_minutes": v["service_minutes"],
-                    "product_line": v["product_line"], "lat": v["lat"], "lon": v["lon"],
-                    "received": v["received"].isoformat(), "due": v["due"].isoformat() if v["due"] else None,
-                    "could": could[v["id"]], "status": v["status"],
-                    "checkin": v["started_at"].isoformat() if v["started_at"] else None,
-                    "technician": next((x["technician_id"] for x in items if x["id"] == v["id"]), None),
-                    "greedy": ({"technician": g_assign[v["id"]][0], "arrival": g_assign[v["id"]][2].isoformat()}
-                               if g_assign.get(v["id"]) else None)} for v in visits],
+        "visits": [
+            {
+                "id": v["id"],
+                "tenant": v["tenant_id"],
+                "tier": v["tier"],
+                "priority": v["priority"],
+                "kind": v["kind"],
+                "service_minutes": v["service_minutes"],
+                "product_line": v["product_line"],
+                "lat": v["lat"],
+                "lon": v["lon"],
+                "received": v["received"].isoformat(),
+                "due": v["due"].isoformat() if v["due"] else None,
+                "could": could[v["id"]],
+                "status": v["status"],
+                "checkin": v["started_at"].isoformat() if v["started_at"] else None,
+                "technician": next((x["technician_id"] for x in items if x["id"] == v["id"]), None),
+                "greedy": (
+                    {"technician": g_assign[v["id"]][0], "arrival": g_assign[v["id"]][2].isoformat()}
+                    if g_assign.get(v["id"])
+                    else None
+                ),
+            }
+            for v in visits
+        ],
     }
     floor_on_time = product["by_tier"]["all"]["on_time_share"]
-    result["floor"] = {"on_time_ge_98pct": floor_on_time is not None and floor_on_time >= 0.98,
-                       "travel_le_85pct_of_greedy": result["travel_saving_vs_greedy"] is not None
-                       and result["travel_saving_vs_greedy"] >= 0.15}
+    result["floor"] = {
+        "on_time_ge_98pct": floor_on_time is not None and floor_on_time >= 0.98,
+        "travel_le_85pct_of_greedy": result["travel_saving_vs_greedy"] is not None
+        and result["travel_saving_vs_greedy"] >= 0.15,
+    }
     print(table(result), flush=True)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -737,40 +894,57 @@ def run_bench(time_limit=2.0, amqp_uri="amqp://guest:guest@127.0.0.1:5672/", vho
 
 
 def table(r):
-    lines = [f"dispatch bench: {r['onsite_visits']} on-site visits of {r['requests']} requests "
-             f"({r['triage']} in triage), week {r['week'][0]}..{r['week'][-1]}, {r['technicians']} technicians",
-             f"{'':22s}{'product':>24s}{'greedy':>24s}"]
+    lines = [
+        f"dispatch bench: {r['onsite_visits']} on-site visits of {r['requests']} requests "
+        f"({r['triage']} in triage), week {r['week'][0]}..{r['week'][-1]}, {r['technicians']} technicians",
+        f"{'':22s}{'product':>24s}{'greedy':>24s}",
+    ]
     for tier in TIERS + ("all",):
         p, g = r["product"]["by_tier"][tier], r["greedy"]["by_tier"][tier]
 
         def cell(x):
             share = "n/a" if x["on_time_share"] is None else f"{100 * x['on_time_share']:.1f}%"
             return f"{share} ({x['on_time']}/{x['could_be_on_time']})"
+
         lines.append(f"on time {tier:14s}{cell(p):>24s}{cell(g):>24s}   visits {p['visits']}")
-    lines.append(f"{'on time, all visits':22s}{100 * r['product']['by_tier']['all']['on_time_share_of_all']:>23.1f}%"
-                 f"{100 * r['greedy']['by_tier']['all']['on_time_share_of_all']:>23.1f}%")
-    lines.append(f"{'served':22s}{r['product']['by_tier']['all']['served']:>24d}{r['greedy']['by_tier']['all']['served']:>24d}")
-    lines.append(f"{'travel km':22s}{r['product']['travel_km']:>24.1f}{r['greedy']['travel_km']:>24.1f}"
-                 f"   saving {100 * (r['travel_saving_vs_greedy'] or 0):.1f}%")
+    lines.append(
+        f"{'on time, all visits':22s}{100 * r['product']['by_tier']['all']['on_time_share_of_all']:>23.1f}%"
+        f"{100 * r['greedy']['by_tier']['all']['on_time_share_of_all']:>23.1f}%"
+    )
+    lines.append(
+        f"{'served':22s}{r['product']['by_tier']['all']['served']:>24d}{r['greedy']['by_tier']['all']['served']:>24d}"
+    )
+    lines.append(
+        f"{'travel km':22s}{r['product']['travel_km']:>24.1f}{r['greedy']['travel_km']:>24.1f}"
+        f"   saving {100 * (r['travel_saving_vs_greedy'] or 0):.1f}%"
+    )
     s = r["solve_s"]
-    lines.append(f"re-optimisations {r['reoptimisations']}: solve s mean {s['mean']} p95 {s['p95']} max {s['max']} "
-                 f"(limit {r['solve_time_limit_s']} s; visits per solve mean {r['solve_visits']['mean']}, "
-                 f"max {r['solve_visits']['max']})")
+    lines.append(
+        f"re-optimisations {r['reoptimisations']}: solve s mean {s['mean']} p95 {s['p95']} max {s['max']} "
+        f"(limit {r['solve_time_limit_s']} s; visits per solve mean {r['solve_visits']['mean']}, "
+        f"max {r['solve_visits']['max']})"
+    )
     c = r.get("clairvoyant")
     if c:
-        lines.append(f"clairvoyant bound (whole week known, {c['solve_s']:.0f} s per solve): "
-                     f"{c['on_time_together']} visits on time together; product on time among them "
-                     f"{c['product_on_time_among']} ({100 * (c['product_share'] or 0):.1f}%), greedy "
-                     f"{c['greedy_on_time_among']} ({100 * (c['greedy_share'] or 0):.1f}%)")
-        lines.append(f"clairvoyant travel: {c['travel_km_with_those_on_time']:,.1f} km serving "
-                     f"{c['served_with_those_on_time']} with those on time "
-                     f"({100 * (c['saving_vs_greedy_with_those_on_time'] or 0):.1f}% less than greedy); "
-                     f"{c['travel_km_no_sla']:,.1f} km serving {c['served_no_sla']} with no SLA at all "
-                     f"({100 * (c['saving_vs_greedy_no_sla'] or 0):.1f}% less)")
-    lines.append(f"floor: on time >= 98% of could-be-on-time: {r['floor']['on_time_ge_98pct']}; "
-                 f">= 15% less travel than greedy: {r['floor']['travel_le_85pct_of_greedy']}   "
-                 f"(wall {r['wall_s']} s, rpc errors {r['rpc_error_count']}, left open {r['left_open']}, "
-                 f"drives redirected {len(r.get('redirects', []))})")
+        lines.append(
+            f"clairvoyant bound (whole week known, {c['solve_s']:.0f} s per solve): "
+            f"{c['on_time_together']} visits on time together; product on time among them "
+            f"{c['product_on_time_among']} ({100 * (c['product_share'] or 0):.1f}%), greedy "
+            f"{c['greedy_on_time_among']} ({100 * (c['greedy_share'] or 0):.1f}%)"
+        )
+        lines.append(
+            f"clairvoyant travel: {c['travel_km_with_those_on_time']:,.1f} km serving "
+            f"{c['served_with_those_on_time']} with those on time "
+            f"({100 * (c['saving_vs_greedy_with_those_on_time'] or 0):.1f}% less than greedy); "
+            f"{c['travel_km_no_sla']:,.1f} km serving {c['served_no_sla']} with no SLA at all "
+            f"({100 * (c['saving_vs_greedy_no_sla'] or 0):.1f}% less)"
+        )
+    lines.append(
+        f"floor: on time >= 98% of could-be-on-time: {r['floor']['on_time_ge_98pct']}; "
+        f">= 15% less travel than greedy: {r['floor']['travel_le_85pct_of_greedy']}   "
+        f"(wall {r['wall_s']} s, rpc errors {r['rpc_error_count']}, left open {r['left_open']}, "
+        f"drives redirected {len(r.get('redirects', []))})"
+    )
     return "\n".join(lines)
 
 
@@ -784,15 +958,38 @@ def main(argv=None):
     ap.add_argument("--amqp-uri", default="amqp://guest:guest@127.0.0.1:5672/")
     ap.add_argument("--vhost", default="fsm-bench-dispatch")
     ap.add_argument("--out", help="write the figures as JSON")
-    ap.add_argument("--batch-minutes", type=float, default=1.0,
-                    help="re-plan this long after a tenant's first new ticket (60: at the top of the next hour)")
-    ap.add_argument("--target-hours", type=float, default=4.0,
-                    help="the planner's soft service target after a visit becomes available (DISPATCH_TARGET_HOURS)")
-    ap.add_argument("--bound-seconds", type=float, default=20.0,
-                    help="solve time of each clairvoyant-bound solve, three per tenant (0: skip them)")
+    ap.add_argument(
+        "--batch-minutes",
+        type=float,
+        default=1.0,
+        help="re-plan this long after a tenant's first new ticket (60: at the top of the next hour)",
+    )
+    ap.add_argument(
+        "--target-hours",
+        type=float,
+        default=4.0,
+        help="the planner's soft service target after a visit becomes available (DISPATCH_TARGET_HOURS)",
+    )
+    ap.add_argument(
+        "--bound-seconds",
+        type=float,
+        default=20.0,
+        help="solve time of each clairvoyant-bound solve, three per tenant (0: skip them)",
+    )
     a = ap.parse_args(argv)
-    r = run_bench(a.time_limit, a.amqp_uri, a.vhost, a.requests, a.out, a.horizon_days, a.freeze_minutes, a.workers,
-                  bound_seconds=a.bound_seconds, target_hours=a.target_hours, batch_minutes=a.batch_minutes)
+    r = run_bench(
+        a.time_limit,
+        a.amqp_uri,
+        a.vhost,
+        a.requests,
+        a.out,
+        a.horizon_days,
+        a.freeze_minutes,
+        a.workers,
+        bound_seconds=a.bound_seconds,
+        target_hours=a.target_hours,
+        batch_minutes=a.batch_minutes,
+    )
     return 0 if all(r["floor"].values()) else 2
 
 

@@ -16,6 +16,7 @@ second plan); its guided local search swaps copies (OR-Tools' extended swap-acti
 The tenants' points are then combined (a knapsack over the late budget) into the least total
 km with at most N could-be visits late. These are plans found by a heuristic, not proven optima.
 """
+
 import argparse
 import json
 import sys
@@ -35,8 +36,14 @@ def load_replay(path):
     r = json.loads(Path(path).read_text(encoding="utf-8"))
     visits = []
     for v in r["visits"]:
-        visits.append(dict(v, tenant_id=v["tenant"], received=datetime.fromisoformat(v["received"]),
-                           due=datetime.fromisoformat(v["due"]) if v["due"] else None))
+        visits.append(
+            dict(
+                v,
+                tenant_id=v["tenant"],
+                received=datetime.fromisoformat(v["received"]),
+                due=datetime.fromisoformat(v["due"]) if v["due"] else None,
+            )
+        )
     return r, visits
 
 
@@ -70,8 +77,7 @@ def solve_twin(problem, start_routes, seconds):
                 both = r.ActiveVar(a) + r.ActiveVar(b)
                 solver.Add(both == 1 if i in served else both <= 1)
 
-    cfg = {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1],
-           "ops": {"use_extended_swap_active": True}}
+    cfg = {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1], "ops": {"use_extended_swap_active": True}}
     original = routing._Model
     routing._Model = TwinModel
     try:
@@ -92,8 +98,12 @@ def tenant_curve(problem, dues, could, seconds, lambdas, log):
     n = len(problem.visits)
     _set_windows(problem, dues, lambda i: True)
     plan1 = solve(problem, seconds, workers=2)
-    on = {st.visit for r in plan1.routes for st in r.stops if dues[st.visit] is None
-          or st.arrival <= dues[st.visit] + 1e-6}
+    on = {
+        st.visit
+        for r in plan1.routes
+        for st in r.stops
+        if dues[st.visit] is None or st.arrival <= dues[st.visit] + 1e-6
+    }
     _set_windows(problem, dues, lambda i: i in on)
     plan2 = solve(problem, seconds, workers=2)
 
@@ -155,14 +165,21 @@ def summarise(curves, greedy_km, could_total, late):
     most `late` could-be visits late, and the frontier up to 15% less than greedy."""
     best = combine(curves, late)
     kept = sum(min((n, d) for n, d, lab in pts if lab.startswith("kept"))[1] for _, pts in curves)
-    return {"greedy_km": greedy_km, "could_be_on_time": could_total, "late_budget": late,
-            "curves": {t: [{"late": n, "km": round(d, 1), "plan": lab} for n, d, lab in pts] for t, pts in curves},
-            "kept_km": round(kept, 1), "kept_saving_vs_greedy": round(1 - kept / greedy_km, 4),
-            "budget_km": round(best[0], 1) if best else None,
-            "budget_saving_vs_greedy": round(1 - best[0] / greedy_km, 4) if best else None,
-            "budget_picks": best[1] if best else None,
-            "frontier": [{"late": b, "km": km, "saving_vs_greedy": round(1 - km / greedy_km, 4)}
-                         for b, km in frontier(curves, greedy_km, could_total)]}
+    return {
+        "greedy_km": greedy_km,
+        "could_be_on_time": could_total,
+        "late_budget": late,
+        "curves": {t: [{"late": n, "km": round(d, 1), "plan": lab} for n, d, lab in pts] for t, pts in curves},
+        "kept_km": round(kept, 1),
+        "kept_saving_vs_greedy": round(1 - kept / greedy_km, 4),
+        "budget_km": round(best[0], 1) if best else None,
+        "budget_saving_vs_greedy": round(1 - best[0] / greedy_km, 4) if best else None,
+        "budget_picks": best[1] if best else None,
+        "frontier": [
+            {"late": b, "km": km, "saving_vs_greedy": round(1 - km / greedy_km, 4)}
+            for b, km in frontier(curves, greedy_km, could_total)
+        ],
+    }
 
 
 def load_curves(paths):
@@ -185,8 +202,11 @@ def main(argv=None):
     ap.add_argument("--late", type=int, default=5, help="could-be visits allowed late (default 5: 2%% of 257)")
     ap.add_argument("--seconds", type=float, default=15.0, help="per solve")
     ap.add_argument("--lambdas", default=",".join(f"{x:g}" for x in LAMBDAS), help="km per late visit, comma-separated")
-    ap.add_argument("--curves", metavar="FILE.json[,FILE.json]",
-                    help="take the tenants' points from earlier runs' --out (pooled) instead of solving")
+    ap.add_argument(
+        "--curves",
+        metavar="FILE.json[,FILE.json]",
+        help="take the tenants' points from earlier runs' --out (pooled) instead of solving",
+    )
     ap.add_argument("--out", help="write the figures as JSON")
     a = ap.parse_args(argv)
 
@@ -201,15 +221,24 @@ def main(argv=None):
         curves, seconds, lambdas = load_curves(a.curves.split(","))
     else:
         curves, seconds = solve_curves(visits, lambdas, a.seconds, log), a.seconds
-    out = dict(source=a.src, seconds_per_solve=seconds, lambdas=lambdas,
-               **summarise(curves, greedy_km, could_total, a.late))
-    log(f"greedy {greedy_km:,.1f} km; clairvoyant, every could-be visit on time: {out['kept_km']:,.1f} km "
-        f"({100 * out['kept_saving_vs_greedy']:.1f}% less)")
+    out = dict(
+        source=a.src, seconds_per_solve=seconds, lambdas=lambdas, **summarise(curves, greedy_km, could_total, a.late)
+    )
+    log(
+        f"greedy {greedy_km:,.1f} km; clairvoyant, every could-be visit on time: {out['kept_km']:,.1f} km "
+        f"({100 * out['kept_saving_vs_greedy']:.1f}% less)"
+    )
     if out["budget_km"] is not None:
-        log(f"clairvoyant, at most {a.late} of {could_total} could-be visits late: {out['budget_km']:,.1f} km "
-            f"({100 * out['budget_saving_vs_greedy']:.1f}% less than greedy; the floor asks 15%)")
-    log("least km by could-be visits late: " + "; ".join(
-        f"{p['late']}: {p['km']:,.0f} km ({100 * p['saving_vs_greedy']:.1f}% less)" for p in out["frontier"]))
+        log(
+            f"clairvoyant, at most {a.late} of {could_total} could-be visits late: {out['budget_km']:,.1f} km "
+            f"({100 * out['budget_saving_vs_greedy']:.1f}% less than greedy; the floor asks 15%)"
+        )
+    log(
+        "least km by could-be visits late: "
+        + "; ".join(
+            f"{p['late']}: {p['km']:,.0f} km ({100 * p['saving_vs_greedy']:.1f}% less)" for p in out["frontier"]
+        )
+    )
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
@@ -219,19 +248,20 @@ def main(argv=None):
 def solve_curves(visits, lambdas, seconds, log):
     """Each tenant's (visits late, km, plan) points: the kept plan and one per lambda."""
     from bench.dispatch import _tenant_problems, load_technicians
+    from services.dispatch import domain
     from shared.config import load_config
     from shared.geo import TravelModel
     from shared.tenants import TenantDirectory
     from shared.workcal import ChinaCalendar
-    from services.dispatch import domain
 
     _, techs = load_technicians()
     config = load_config()
     status = {o.id: o.status for o in TenantDirectory.from_config(config).outlets.values()}
     model = TravelModel.from_config(config.get("TRAVEL_MODEL") or {})
     curves = []
-    for tenant, vs, problem, dues in _tenant_problems(visits, techs, status, ChinaCalendar.default(), model,
-                                                      domain.LOCAL_TZ, 10):
+    for tenant, vs, problem, dues in _tenant_problems(
+        visits, techs, status, ChinaCalendar.default(), model, domain.LOCAL_TZ, 10
+    ):
         by_id = {v["id"]: v for v in vs}
         could = [bool(by_id[rv.id]["could"]) for rv in problem.visits]
         log(f"  {tenant}: {len(problem.visits)} visits, {sum(could)} could be on time")

@@ -17,10 +17,12 @@ its own children, via getrusage) is its own:
 - `decomposed`: `domain.solve_decomposed` (area sub-problems on 2 processes, merged, leftovers
   inserted); the time limit of both is the budget minus the measured problem build time;
 - `reference`: the single model with --long seconds (the "longer solve" the others are measured against).
-Then, on the single model's plan (the decomposed one if only that ran), --inserts new tickets one at a time: `domain.add_visit` (new matrix
+Then, on the single model's plan (the decomposed one if only that ran), --inserts new tickets one at a time:
+`domain.add_visit` (new matrix
 row/column and eligibility) + `domain.insert_visit` (cheapest feasible insertion), each timed.
 Quality: visits on time (the model's deadlines are hard, so a visit is on time or unplanned), km.
 """
+
 import argparse
 import csv
 import json
@@ -30,7 +32,8 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,16 +62,17 @@ def instance(n_visits=1000, n_techs=60, seed=20251126, center="C01", monday=None
     if monday is None:
         sys.path.insert(0, str(REPO / "bench"))
         from dispatch import pick_week
+
         monday = pick_week(cal, date.today())
     days = domain.horizon(cal, datetime.combine(monday, dtime(0, 0), tz), 5)
-    now = datetime.combine(days[0], dtime(8, 0), tz).astimezone(timezone.utc)
+    now = datetime.combine(days[0], dtime(8, 0), tz).astimezone(UTC)
     with open(CENTERS, encoding="utf-8") as fh:
         sites = [r for r in csv.DictReader(fh) if r["center_id"] == center]
-    bases = [(r["site_id"] if r["site_type"] == "outlet" else None, float(r["lat"]), float(r["lon"]))
-             for r in sites]
+    bases = [(r["site_id"] if r["site_type"] == "outlet" else None, float(r["lat"]), float(r["lon"])) for r in sites]
     with open(REQUESTS, encoding="utf-8") as fh:
-        seeds = [(float(r["lat"]), float(r["lon"])) for r in csv.DictReader(fh)
-                 if r["exp_territory_center_id"] == center]
+        seeds = [
+            (float(r["lat"]), float(r["lon"])) for r in csv.DictReader(fh) if r["exp_territory_center_id"] == center
+        ]
     travel = TravelModel()
 
     def road_km(a, b):
@@ -97,19 +101,38 @@ def instance(n_visits=1000, n_techs=60, seed=20251126, center="C01", monday=None
             skills = list(LINES)
             if rng.random() < 0.5:
                 skills.remove(rng.choice(skills))
-            techs.append(domain.TechView(
-                id=f"S-{outlet or center}-T{t + 1}", tenant_id=center, outlet_id=outlet, skills=tuple(skills),
-                certificates={s: date(2028, 12, 31) for s in skills}, lat=lat, lon=lon, capacity=4,
-                shift_start=dtime(8, 30), shift_end=dtime(18, 0)))
+            techs.append(
+                domain.TechView(
+                    id=f"S-{outlet or center}-T{t + 1}",
+                    tenant_id=center,
+                    outlet_id=outlet,
+                    skills=tuple(skills),
+                    certificates={s: date(2028, 12, 31) for s in skills},
+                    lat=lat,
+                    lon=lon,
+                    capacity=4,
+                    shift_start=dtime(8, 30),
+                    shift_end=dtime(18, 0),
+                )
+            )
     visits = []
     for i, (lat, lon) in enumerate(pts):
         kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
         day = days[rng.randrange(5)]
         due = datetime.combine(day, dtime(18, 0), tz) - timedelta(minutes=rng.randrange(0, 360))
-        visits.append(domain.VisitView(
-            id=f"V{i:04d}", product_line=rng.choice(LINES), kind=kind, priority=rng.choice((1, 2, 2, 3, 3, 3)),
-            lat=lat, lon=lon, due=due.astimezone(timezone.utc), window_start=None,
-            service_minutes=domain.service_minutes(kind, None)))
+        visits.append(
+            domain.VisitView(
+                id=f"V{i:04d}",
+                product_line=rng.choice(LINES),
+                kind=kind,
+                priority=rng.choice((1, 2, 2, 3, 3, 3)),
+                lat=lat,
+                lon=lon,
+                due=due.astimezone(UTC),
+                window_start=None,
+                service_minutes=domain.service_minutes(kind, None),
+            )
+        )
     outlet_status = {b[0]: "effective" for b in bases if b[0]}
     return visits, techs, outlet_status, now, days, {"bases": len(bases), "techs_per_base": alloc}
 
@@ -119,16 +142,19 @@ def build(args):
     from shared.geo import TravelModel
     from shared.workcal import ChinaCalendar
 
-    visits, techs, status, now, days, meta = instance(args.visits, args.techs, args.seed,
-                                                      monday=date.fromisoformat(args.monday))
+    visits, techs, status, now, days, meta = instance(
+        args.visits, args.techs, args.seed, monday=date.fromisoformat(args.monday)
+    )
     t0 = time.time()
     inp = domain.build_problem(visits, techs, status, set(), now, ChinaCalendar.default(), TravelModel(), 5)
     return inp, time.time() - t0, meta, (visits, techs, status, now)
 
 
 def rss():
-    return {"self_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+    return {
+        "self_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
 
 
 def phase(args):
@@ -145,12 +171,21 @@ def phase(args):
     else:
         plan = domain.solve_decomposed(inp.problem, limit, workers=2)
     solve_s = time.time() - t0
-    out = {"phase": args.phase, "build_s": round(build_s, 2), "time_limit_s": round(limit, 1),
-           "solve_s": round(solve_s, 2), "wall_s": round(time.time() - wall0, 2),
-           "routes": {str(r.vehicle): [s.visit for s in r.stops] for r in plan.routes},
-           "stats": {k: v for k, v in (plan.stats or {}).items() if k in ("parts", "part_seconds", "method",
-                                                                          "first_solution_s", "found")},
-           "rss": rss(), "meta": meta}
+    out = {
+        "phase": args.phase,
+        "build_s": round(build_s, 2),
+        "time_limit_s": round(limit, 1),
+        "solve_s": round(solve_s, 2),
+        "wall_s": round(time.time() - wall0, 2),
+        "routes": {str(r.vehicle): [s.visit for s in r.stops] for r in plan.routes},
+        "stats": {
+            k: v
+            for k, v in (plan.stats or {}).items()
+            if k in ("parts", "part_seconds", "method", "first_solution_s", "found")
+        },
+        "rss": rss(),
+        "meta": meta,
+    }
     print(json.dumps(out), flush=True)
 
 
@@ -160,12 +195,26 @@ def quality(problem, routes):
     plan = evaluate_routes(problem, [routes.get(k, []) for k in range(len(problem.vehicles))])
     # the SLA due time is the hard end of each visit's window (domain._routing_visit)
     on_time = sum(1 for r in plan.routes for s in r.stops if s.arrival <= problem.visits[s.visit].windows[0][1] + 1e-6)
-    return {"served": len(problem.visits) - len(plan.dropped), "on_time": on_time, "unplanned": len(plan.dropped),
-            "km": round(plan.distance, 1), "vehicles_used": len(plan.routes)}
+    return {
+        "served": len(problem.visits) - len(plan.dropped),
+        "on_time": on_time,
+        "unplanned": len(plan.dropped),
+        "km": round(plan.distance, 1),
+        "vehicles_used": len(plan.routes),
+    }
 
 
-def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=20251126, out=None,
-              phases=("single", "decomposed", "reference"), log=_print):
+def run_bench(
+    visits=1000,
+    techs=60,
+    budget=60.0,
+    long=300.0,
+    inserts=20,
+    seed=20251126,
+    out=None,
+    phases=("single", "decomposed", "reference"),
+    log=_print,
+):
     from services.dispatch import domain
     from shared.geo import TravelModel
     from shared.workcal import ChinaCalendar
@@ -176,15 +225,38 @@ def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=2
     monday = pick_week(ChinaCalendar.default(), date.today())
     ns = argparse.Namespace(visits=visits, techs=techs, seed=seed, monday=monday.isoformat())
     inp, build_s, meta, raw = build(ns)
-    log(f"scale bench: {len(inp.problem.visits)} visits ({len(inp.excluded)} excluded), "
+    log(
+        f"scale bench: {len(inp.problem.visits)} visits ({len(inp.excluded)} excluded), "
         f"{len(inp.problem.vehicles)} technician-days, {meta['bases']} bases {meta['techs_per_base']}, "
-        f"week of {monday}, build {build_s:.2f}s")
-    res = {"visits": visits, "technicians": techs, "technician_days": len(inp.problem.vehicles),
-           "week_of": monday.isoformat(), "build_s": round(build_s, 2), "budget_s": budget, "meta": meta}
+        f"week of {monday}, build {build_s:.2f}s"
+    )
+    res = {
+        "visits": visits,
+        "technicians": techs,
+        "technician_days": len(inp.problem.vehicles),
+        "week_of": monday.isoformat(),
+        "build_s": round(build_s, 2),
+        "budget_s": budget,
+        "meta": meta,
+    }
     for ph in phases:
         secs = long if ph == "reference" else budget
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", ph, "--seconds", str(secs),
-               "--visits", str(visits), "--techs", str(techs), "--seed", str(seed), "--monday", monday.isoformat()]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--phase",
+            ph,
+            "--seconds",
+            str(secs),
+            "--visits",
+            str(visits),
+            "--techs",
+            str(techs),
+            "--seed",
+            str(seed),
+            "--monday",
+            monday.isoformat(),
+        ]
         log(f"  phase {ph}: {secs:.0f} s ...")
         t0 = time.time()
         p = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
@@ -199,14 +271,18 @@ def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=2
         r["quality"] = quality(inp.problem, routes)
         r["_routes"] = routes
         res[ph] = r
-        log(f"  phase {ph}: wall {wall:.1f}s (build {r['build_s']}s, solve {r['solve_s']}s), "
-            f"peak RSS self {r['rss']['self_mib']} MiB children {r['rss']['children_mib']} MiB, {r['quality']}")
+        log(
+            f"  phase {ph}: wall {wall:.1f}s (build {r['build_s']}s, solve {r['solve_s']}s), "
+            f"peak RSS self {r['rss']['self_mib']} MiB children {r['rss']['children_mib']} MiB, {r['quality']}"
+        )
     ref = res.get("reference", {}).get("quality")
     for ph in phases:
         q = res.get(ph, {}).get("quality")
         if q and ref:
-            res[ph]["vs_reference"] = {"on_time_diff": q["on_time"] - ref["on_time"],
-                                       "km_gap_pct": round(100 * (q["km"] / ref["km"] - 1), 2) if ref["km"] else None}
+            res[ph]["vs_reference"] = {
+                "on_time_diff": q["on_time"] - ref["on_time"],
+                "km_gap_pct": round(100 * (q["km"] / ref["km"] - 1), 2) if ref["km"] else None,
+            }
     # insertion of new tickets into the current plan (the single model's, as the service plans;
     # the decomposed one where only that phase ran)
     base = res.get("single", {}).get("_routes") or res.get("decomposed", {}).get("_routes")
@@ -218,8 +294,9 @@ def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=2
         times, placed, on_time = [], 0, 0
         travel = TravelModel()
         for v in extra:
-            v = domain.VisitView(**{**v.__dict__, "id": "N" + v.id,
-                                    "due": now + timedelta(hours=rng.choice((24, 32, 48, 56)))})
+            v = domain.VisitView(
+                **{**v.__dict__, "id": "N" + v.id, "due": now + timedelta(hours=rng.choice((24, 32, 48, 56)))}
+            )
             t0 = time.perf_counter()
             i = domain.add_visit(inp, v, status, set(), travel)
             ins = domain.insert_visit(inp.problem, routes, i, allow_late=True)
@@ -229,9 +306,14 @@ def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=2
             placed += ins is not None
             on_time += bool(ins is not None and ins.late_minutes <= 1e-6)
         times.sort()
-        res["insert"] = {"tickets": len(times), "placed": placed, "on_time": on_time,
-                         "mean_s": round(sum(times) / len(times), 4), "max_s": round(times[-1], 4),
-                         "p50_s": round(times[len(times) // 2], 4)}
+        res["insert"] = {
+            "tickets": len(times),
+            "placed": placed,
+            "on_time": on_time,
+            "mean_s": round(sum(times) / len(times), 4),
+            "max_s": round(times[-1], 4),
+            "p50_s": round(times[len(times) // 2], 4),
+        }
         log(f"  insert: {res['insert']}")
     for ph in phases:
         res.get(ph, {}).pop("_routes", None)
@@ -239,7 +321,8 @@ def run_bench(visits=1000, techs=60, budget=60.0, long=300.0, inserts=20, seed=2
     res["floor"] = {
         "full_solve_within_budget": bool(d.get("process_wall_s") and d["process_wall_s"] <= budget),
         "peak_rss_under_2gib": bool(d.get("rss") and d["rss"]["self_mib"] + d["rss"]["children_mib"] < 2048),
-        "insert_within_2s": bool(res.get("insert") and res["insert"]["max_s"] <= 2.0)}
+        "insert_within_2s": bool(res.get("insert") and res["insert"]["max_s"] <= 2.0),
+    }
     print(json.dumps({k: v for k, v in res.items()}, indent=2, ensure_ascii=False), flush=True)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)

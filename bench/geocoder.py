@@ -5,6 +5,7 @@
 Floor: under 2 ms per address on this machine (it was a timed unit test; timing belongs
 here, not in the suite).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         geocoder.parse_many(addresses)
         best = min(best, (time.perf_counter() - started) / len(addresses))
-    print(f"geocoder: {len(addresses)} addresses, best of {args.repeat}: {best * 1000:.2f} ms per address "
-          f"(floor 2 ms: {'met' if best < 0.002 else 'NOT met'})")
+    print(
+        f"geocoder: {len(addresses)} addresses, best of {args.repeat}: {best * 1000:.2f} ms per address "
+        f"(floor 2 ms: {'met' if best < 0.002 else 'NOT met'})"
+    )
     return 0 if best < 0.002 else 1
 
 

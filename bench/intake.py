@@ -14,6 +14,7 @@ It prints a progress line every second and at the end: the sustained end-to-end 
 latency percentiles, the HTTP rate and the service process' peak RSS (VmHWM).
 A PostgreSQL URL names a database that the script creates (and drops afterwards unless --keep-db).
 """
+
 import sys
 
 if __name__ == "__main__" and "--serve" in sys.argv:  # the service process: eventlet first
@@ -50,6 +51,7 @@ ADDRESSES = [  # each places into a tenant (no triage), so every ticket emits ti
 
 # ---------------------------------------------------------------- service process
 
+
 def serve(args):
     import logging
     import warnings
@@ -69,8 +71,7 @@ def serve(args):
         HTTP_HOST="127.0.0.1",
         AUTH_SECRET=args.secret,
         OUTBOX_POLL_SECONDS=1.0,
-        LOGGING={"version": 1, "disable_existing_loggers": False,
-                 "root": {"level": "WARNING", "handlers": []}},
+        LOGGING={"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING", "handlers": []}},
     )
     if args.max_workers:
         config["max_workers"] = args.max_workers
@@ -81,8 +82,10 @@ def serve(args):
     runner.start()
     gateway = next(c for c in runner.containers if c.service_name == "gateway")
     port = next(e.server.port for e in gateway.entrypoints if isinstance(e, JsonHttpHandler))
-    print(json.dumps({"ready": True, "port": port, "pid": os.getpid(),
-                      "max_workers": config.get("max_workers")}), flush=True)
+    print(
+        json.dumps({"ready": True, "port": port, "pid": os.getpid(), "max_workers": config.get("max_workers")}),
+        flush=True,
+    )
 
     def stop(*_):
         eventlet.spawn_n(runner.stop)
@@ -94,6 +97,7 @@ def serve(args):
 
 # ---------------------------------------------------------------- load generator
 
+
 def vm_hwm_kib(pid):
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -104,8 +108,9 @@ def vm_hwm_kib(pid):
 
 def prepare_vhost(amqp_uri, vhost):
     """A vhost of our own (via the management API), so no other process' queues interfere."""
-    import requests
     from urllib.parse import quote, urlparse
+
+    import requests
 
     if not vhost:
         return amqp_uri
@@ -114,8 +119,12 @@ def prepare_vhost(amqp_uri, vhost):
     auth = (parts.username or "guest", parts.password or "guest")
     requests.delete(f"{api}/vhosts/{quote(vhost, safe='')}", auth=auth, timeout=30)
     requests.put(f"{api}/vhosts/{quote(vhost, safe='')}", auth=auth, timeout=30).raise_for_status()
-    requests.put(f"{api}/permissions/{quote(vhost, safe='')}/{auth[0]}", auth=auth, timeout=30,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    requests.put(
+        f"{api}/permissions/{quote(vhost, safe='')}/{auth[0]}",
+        auth=auth,
+        timeout=30,
+        json={"configure": ".*", "write": ".*", "read": ".*"},
+    ).raise_for_status()
     return f"{parts.scheme}://{parts.netloc}/{vhost}"
 
 
@@ -155,8 +164,13 @@ class EventListener(threading.Thread):
         self._halt = threading.Event()
         self.conn = Connection(amqp_uri)
         exchange = Exchange("intake.events", type="topic", durable=True, auto_delete=False)
-        self.queue = Queue(f"bench-{uuid.uuid4().hex[:8]}", exchange=exchange, routing_key="ticket.registered",
-                           exclusive=True, auto_delete=True)
+        self.queue = Queue(
+            f"bench-{uuid.uuid4().hex[:8]}",
+            exchange=exchange,
+            routing_key="ticket.registered",
+            exclusive=True,
+            auto_delete=True,
+        )
         self.queue.bind(self.conn).declare()
 
     def run(self):
@@ -206,8 +220,17 @@ def run(args):
     amqp_uri = prepare_vhost(args.amqp_uri, args.vhost)
     db_url, drop_db = prepare_database(args.database_url, args.keep_db)
     secret = uuid.uuid4().hex + uuid.uuid4().hex
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--amqp-uri", amqp_uri,
-           "--database-url", db_url, "--secret", secret]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--serve",
+        "--amqp-uri",
+        amqp_uri,
+        "--database-url",
+        db_url,
+        "--secret",
+        secret,
+    ]
     if args.max_workers:
         cmd += ["--max-workers", str(args.max_workers)]
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=str(REPO))
@@ -218,8 +241,11 @@ def run(args):
             raise SystemExit(f"service process exited ({child.wait()})")
         info = json.loads(line)
         base = f"http://127.0.0.1:{info['port']}"
-        print(f"services up: pid {info['pid']}, gateway {base}, database {db_url.split('@')[-1]}, "
-              f"max_workers {info['max_workers']}, concurrency {args.concurrency}", flush=True)
+        print(
+            f"services up: pid {info['pid']}, gateway {base}, database {db_url.split('@')[-1]}, "
+            f"max_workers {info['max_workers']}, concurrency {args.concurrency}",
+            flush=True,
+        )
         listener = EventListener(amqp_uri)
         listener.start()
 
@@ -237,10 +263,18 @@ def run(args):
             return local.s
 
         def one(i):
-            body = {"kind": "repair", "channel": "web", "customer_name": f"压测客户{i}",
-                    "phone": f"138{i:08d}"[:11], "address": ADDRESSES[i % len(ADDRESSES)],
-                    "product_line": "数控车床", "model": "CK6150", "purchase_date": "2025-06-01",
-                    "fault": "无法启动", "external_ref": f"bench-{i}"}
+            body = {
+                "kind": "repair",
+                "channel": "web",
+                "customer_name": f"压测客户{i}",
+                "phone": f"138{i:08d}"[:11],
+                "address": ADDRESSES[i % len(ADDRESSES)],
+                "product_line": "数控车床",
+                "model": "CK6150",
+                "purchase_date": "2025-06-01",
+                "fault": "无法启动",
+                "external_ref": f"bench-{i}",
+            }
             t0 = time.perf_counter()
             try:
                 r = session().post(f"{base}/api/v1/tickets", json=body, timeout=60)
@@ -269,9 +303,13 @@ def run(args):
             while not stop_progress.wait(1.0):
                 now = time.perf_counter()
                 n_ev = len(listener.received)
-                print(f"  {now - start:6.1f}s  posted {done[0]:>6}/{args.count}  events {n_ev - len(warm):>6}  "
-                      f"failed {len(failures)}  rate {(n_ev - last_n) / (now - last_t):7.1f}/s  "
-                      f"rss {vm_hwm_kib(info['pid']) // 1024} MiB", file=sys.stderr, flush=True)
+                print(
+                    f"  {now - start:6.1f}s  posted {done[0]:>6}/{args.count}  events {n_ev - len(warm):>6}  "
+                    f"failed {len(failures)}  rate {(n_ev - last_n) / (now - last_t):7.1f}/s  "
+                    f"rss {vm_hwm_kib(info['pid']) // 1024} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 last_t, last_n = now, n_ev
 
         progress_thread = threading.Thread(target=progress, daemon=True)
@@ -293,17 +331,24 @@ def run(args):
         elapsed = last_event - start
         result = {
             "database": "postgresql" if db_url.startswith("postgresql") else "sqlite",
-            "count": args.count, "concurrency": args.concurrency, "max_workers": info["max_workers"],
-            "created": len(sent), "failed": len(failures), "events_received": got,
-            "events_missing": len(sent) - got, "duplicate_events": listener.duplicates,
+            "count": args.count,
+            "concurrency": args.concurrency,
+            "max_workers": info["max_workers"],
+            "created": len(sent),
+            "failed": len(failures),
+            "events_received": got,
+            "events_missing": len(sent) - got,
+            "duplicate_events": listener.duplicates,
             "elapsed_s": round(elapsed, 3),
             "rate_end_to_end_per_s": round(got / elapsed, 1) if elapsed > 0 else None,
             "rate_http_per_s": round(len(sent) / (http_end - start), 1),
             "latency_ms": {f"p{p}": round(percentile(latencies, p) * 1000, 1) for p in (50, 95, 99)}
-            if latencies else None,
+            if latencies
+            else None,
             "latency_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
             "http_latency_ms": {f"p{p}": round(percentile(http_lat, p) * 1000, 1) for p in (50, 95, 99)}
-            if http_lat else None,
+            if http_lat
+            else None,
             "peak_rss_mib": round(peak_kib / 1024, 1) if peak_kib else None,
             "failures_sample": failures[:5],
         }
@@ -327,14 +372,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="tickets to register (default 10000)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP clients (default 16)")
-    parser.add_argument("--database-url", default=None,
-                        help="intake's database (default: SQLite in a temp dir); a PostgreSQL URL names a "
-                             "database to create, e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/fsm_bench")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="intake's database (default: SQLite in a temp dir); a PostgreSQL URL names a "
+        "database to create, e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/fsm_bench",
+    )
     parser.add_argument("--amqp-uri", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--vhost", default="fsm-bench", help="vhost to (re)create for the run ('' = use the URI's)")
     parser.add_argument("--max-workers", type=int, default=None, help="nameko max_workers (default: config.yml)")
-    parser.add_argument("--drain-timeout", type=float, default=60.0,
-                        help="seconds to wait for outstanding events after the last POST")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=60.0, help="seconds to wait for outstanding events after the last POST"
+    )
     parser.add_argument("--keep-db", action="store_true", help="keep the PostgreSQL database afterwards")
     parser.add_argument("--out", help="write the figures as JSON to this file")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

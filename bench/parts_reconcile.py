@@ -10,6 +10,7 @@ service's own code (`reconcile.reconcile_month` + `store_reports`: set-based SQL
 and one `parts.reconciled` outbox event per location) and prints seconds and peak RSS.
 Floor: within 20 s and under 1 GB. With a PostgreSQL URL a fresh database is created and dropped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ def peak_rss_mb() -> float:
 def generate(url: str, month: str, legs_wanted: int, outlets_n: int, seed: int) -> dict:
     from sqlalchemy import insert
 
-    from services.parts import domain, seed as seeding
-    from services.parts.models import (Base, Consumption, IssuedSerial, Location, Movement, Rma, StockBalance)
+    from services.parts import domain
+    from services.parts import seed as seeding
+    from services.parts.models import Base, Consumption, IssuedSerial, Location, Movement, Rma, StockBalance
     from shared.db import Store
     from shared.tenants import TenantDirectory
 
@@ -65,17 +67,30 @@ def generate(url: str, month: str, legs_wanted: int, outlets_n: int, seed: int) 
     for t in TENANTS:
         tenant_of[f"WH-{t}"] = t
     moves, rmas, consumptions, serial_rows = [], [], [], []
-    stock = {}          # (loc, part, cond) -> qty
+    stock = {}  # (loc, part, cond) -> qty
     outlet_parts = {o: {} for o, _ in outlets}  # outlet -> {part: qty}
     outlet_serials = {}  # (outlet, part) -> serials issued and not yet fitted
     open_rmas = []
     n = 0
 
     def leg(kind, loc, part, qty, at, cond="good", ref=None, counterpart=None, reason=None, serials=None):
-        moves.append({"tenant_id": tenant_of[loc], "movement_no": f"B{len(moves)}", "kind": kind,
-                      "location_id": loc, "counterpart_id": counterpart, "part_no": part, "condition": cond,
-                      "quantity": qty, "reason": reason, "ref": ref, "serials": serials, "occurred_at": at,
-                      "user": "bench"})
+        moves.append(
+            {
+                "tenant_id": tenant_of[loc],
+                "movement_no": f"B{len(moves)}",
+                "kind": kind,
+                "location_id": loc,
+                "counterpart_id": counterpart,
+                "part_no": part,
+                "condition": cond,
+                "quantity": qty,
+                "reason": reason,
+                "ref": ref,
+                "serials": serials,
+                "occurred_at": at,
+                "user": "bench",
+            }
+        )
         key = (loc, part, cond)
         stock[key] = stock.get(key, 0) + qty
         assert stock[key] >= 0, key
@@ -108,28 +123,75 @@ def generate(url: str, month: str, legs_wanted: int, outlets_n: int, seed: int) 
             if p.returnable:
                 leg("consumption", outlet, part_no, 1, at, cond="defective", ref=visit, reason="old part removed")
                 rma_no = f"RMA-{tenant}-B{n}"
-                rmas.append({"tenant_id": tenant, "rma_no": rma_no, "outlet_id": outlet, "warehouse_id": wh,
-                             "part_no": part_no, "quantity": 1, "removed_serial": f"OLD-{n}", "new_serial": serial,
-                             "visit_id": visit, "ticket_id": None, "unit_cost": p.unit_cost, "status": "open",
-                             "created_at": at, "due_at": at + timedelta(days=30)})
+                rmas.append(
+                    {
+                        "tenant_id": tenant,
+                        "rma_no": rma_no,
+                        "outlet_id": outlet,
+                        "warehouse_id": wh,
+                        "part_no": part_no,
+                        "quantity": 1,
+                        "removed_serial": f"OLD-{n}",
+                        "new_serial": serial,
+                        "visit_id": visit,
+                        "ticket_id": None,
+                        "unit_cost": p.unit_cost,
+                        "status": "open",
+                        "created_at": at,
+                        "due_at": at + timedelta(days=30),
+                    }
+                )
                 open_rmas.append(len(rmas) - 1)
-            consumptions.append({"tenant_id": tenant, "visit_id": visit, "line": 1, "ticket_id": None,
-                                 "outlet_id": outlet, "part_no": part_no, "quantity": 1, "booked": 1,
-                                 "new_serial": serial, "removed_serial": f"OLD-{n}", "consumed_at": at,
-                                 "note": None, "rma_no": rma_no})
+            consumptions.append(
+                {
+                    "tenant_id": tenant,
+                    "visit_id": visit,
+                    "line": 1,
+                    "ticket_id": None,
+                    "outlet_id": outlet,
+                    "part_no": part_no,
+                    "quantity": 1,
+                    "booked": 1,
+                    "new_serial": serial,
+                    "removed_serial": f"OLD-{n}",
+                    "consumed_at": at,
+                    "note": None,
+                    "rma_no": rma_no,
+                }
+            )
         elif r < 0.45 and open_rmas:  # an old part comes back to the warehouse
             rma = rmas[open_rmas.pop(rnd.randrange(len(open_rmas)))]
             if rma["created_at"] > at:
                 at = rma["created_at"] + timedelta(seconds=30)  # still inside the month (span ends 60 s early)
-            leg("return", rma["outlet_id"], rma["part_no"], -1, at, cond="defective", ref=rma["rma_no"],
-                counterpart=rma["warehouse_id"])
-            leg("return", rma["warehouse_id"], rma["part_no"], 1, at, cond="defective", ref=rma["rma_no"],
-                counterpart=rma["outlet_id"])
+            leg(
+                "return",
+                rma["outlet_id"],
+                rma["part_no"],
+                -1,
+                at,
+                cond="defective",
+                ref=rma["rma_no"],
+                counterpart=rma["warehouse_id"],
+            )
+            leg(
+                "return",
+                rma["warehouse_id"],
+                rma["part_no"],
+                1,
+                at,
+                cond="defective",
+                ref=rma["rma_no"],
+                counterpart=rma["outlet_id"],
+            )
             odd = rnd.random()
-            rma.update(status="received_warehouse", warehouse_received_at=at,
-                       warehouse_location_id=rma["warehouse_id"], late=False,
-                       warehouse_serial=rma["removed_serial"] if odd > 0.01 else "WRONG",
-                       warehouse_quantity=1 if odd > 0.005 and odd < 0.995 else 2)
+            rma.update(
+                status="received_warehouse",
+                warehouse_received_at=at,
+                warehouse_location_id=rma["warehouse_id"],
+                late=False,
+                warehouse_serial=rma["removed_serial"] if odd > 0.01 else "WRONG",
+                warehouse_quantity=1 if odd > 0.005 and odd < 0.995 else 2,
+            )
         elif r < 0.55:  # new stock at a warehouse
             leg("receipt", wh, rnd.choice(parts).part_no, rnd.randint(5, 50), at, counterpart="FACTORY")
         elif r < 0.58 and have:  # stock count at an outlet
@@ -149,30 +211,61 @@ def generate(url: str, month: str, legs_wanted: int, outlets_n: int, seed: int) 
             leg("issue", outlet, p.part_no, qty, at, counterpart=wh, serials=serials)
             have[p.part_no] = have.get(p.part_no, 0) + qty
             for s in serials or ():
-                serial_rows.append({"tenant_id": tenant, "part_no": p.part_no, "serial": s, "outlet_id": outlet,
-                                    "warehouse_id": wh, "movement_no": f"B{len(moves)}", "issued_at": at})
+                serial_rows.append(
+                    {
+                        "tenant_id": tenant,
+                        "part_no": p.part_no,
+                        "serial": s,
+                        "outlet_id": outlet,
+                        "warehouse_id": wh,
+                        "movement_no": f"B{len(moves)}",
+                        "issued_at": at,
+                    }
+                )
                 outlet_serials.setdefault((outlet, p.part_no), []).append(s)
     for r in rmas:
-        for k in ("warehouse_received_at", "warehouse_location_id", "late", "warehouse_serial",
-                  "warehouse_quantity"):
+        for k in ("warehouse_received_at", "warehouse_location_id", "late", "warehouse_serial", "warehouse_quantity"):
             r.setdefault(k, None)
-    balances = [{"tenant_id": tenant_of[loc], "location_id": loc, "part_no": part, "condition": cond,
-                 "on_hand": q, "reserved": 0} for (loc, part, cond), q in stock.items()]
+    balances = [
+        {
+            "tenant_id": tenant_of[loc],
+            "location_id": loc,
+            "part_no": part,
+            "condition": cond,
+            "on_hand": q,
+            "reserved": 0,
+        }
+        for (loc, part, cond), q in stock.items()
+    ]
     with store.engine.begin() as conn:
-        conn.execute(insert(Location), [{"id": o, "kind": "outlet", "tenant_id": t, "name": f"bench outlet {o}",
-                                         "parent_id": f"WH-{t}"} for o, t in outlets])
+        conn.execute(
+            insert(Location),
+            [
+                {"id": o, "kind": "outlet", "tenant_id": t, "name": f"bench outlet {o}", "parent_id": f"WH-{t}"}
+                for o, t in outlets
+            ],
+        )
         _bulk(conn, Movement.__table__, moves)
-        for table, rows in ((StockBalance.__table__, balances), (Rma.__table__, rmas),
-                            (Consumption.__table__, consumptions), (IssuedSerial.__table__, serial_rows)):
+        for table, rows in (
+            (StockBalance.__table__, balances),
+            (Rma.__table__, rmas),
+            (Consumption.__table__, consumptions),
+            (IssuedSerial.__table__, serial_rows),
+        ):
             for i in range(0, len(rows), 20_000):
-                conn.execute(insert(table), rows[i:i + 20_000])
+                conn.execute(insert(table), rows[i : i + 20_000])
     if url.startswith("postgresql"):
         with store.engine.connect() as conn:
             conn.execute(__import__("sqlalchemy").text("ANALYZE"))
             conn.commit()
     store.dispose()
-    return {"legs_in_month": len(moves) - month_legs_from, "rmas": len(rmas), "consumptions": len(consumptions),
-            "issued_serials": len(serial_rows), "outlets": outlets_n}
+    return {
+        "legs_in_month": len(moves) - month_legs_from,
+        "rmas": len(rmas),
+        "consumptions": len(consumptions),
+        "issued_serials": len(serial_rows),
+        "outlets": outlets_n,
+    }
 
 
 def _bulk(conn, table, rows):
@@ -180,24 +273,28 @@ def _bulk(conn, table, rows):
 
     if conn.dialect.name != "postgresql":
         for i in range(0, len(rows), 50_000):
-            conn.execute(insert(table), rows[i:i + 50_000])
+            conn.execute(insert(table), rows[i : i + 50_000])
         return
     cols = [c.name for c in table.columns if c.name != "id"]
     buf = io.StringIO()
     writer = csv.writer(buf)
     for r in rows:
-        writer.writerow(["\\N" if r.get(c) is None else (json.dumps(r[c]) if c == "serials" else r[c])
-                         for c in cols])
+        writer.writerow(["\\N" if r.get(c) is None else (json.dumps(r[c]) if c == "serials" else r[c]) for c in cols])
     buf.seek(0)
     raw = conn.connection.dbapi_connection.cursor()
-    raw.copy_expert(f"COPY {table.name} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buf)
+    raw.copy_expert(
+        f"COPY {table.name} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}) "
+        "FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+        buf,
+    )
 
 
 # ---------------------------------------------------------------- reconciliation (this process)
 def reconcile(url: str, month: str) -> dict:
     from sqlalchemy import func, select
 
-    from services.parts import domain, reconcile as rec
+    from services.parts import domain
+    from services.parts import reconcile as rec
     from services.parts.models import Base, Location, Movement
     from services.parts.service import store_reports
     from shared import tenancy
@@ -207,28 +304,37 @@ def reconcile(url: str, month: str) -> dict:
     rss_before = peak_rss_mb()
     t0 = time.perf_counter()
     with store.uow(tenancy.service_principal("parts-bench")) as uow:
-        locs = {l.id: domain.LocationSpec(l.id, l.kind, l.tenant_id, l.name, l.parent_id)
-                for l in uow.session.scalars(select(Location).where(Location.kind.in_(("outlet", "warehouse"))))}
+        locs = {
+            l.id: domain.LocationSpec(l.id, l.kind, l.tenant_id, l.name, l.parent_id)
+            for l in uow.session.scalars(select(Location).where(Location.kind.in_(("outlet", "warehouse"))))
+        }
         reports = rec.reconcile_month(uow.session, month, locs)
         store_reports(uow, reports, utcnow())
         uow.commit()
     seconds = time.perf_counter() - t0
     with store.session(tenancy.service_principal("parts-bench")) as s:
         start, end = domain.parse_month(month)
-        in_month = s.scalar(select(func.count()).select_from(Movement)
-                            .where(Movement.occurred_at >= start, Movement.occurred_at < end))
+        in_month = s.scalar(
+            select(func.count()).select_from(Movement).where(Movement.occurred_at >= start, Movement.occurred_at < end)
+        )
     store.dispose()
     by_kind = {}
     for r in reports:
         for k, v in r["by_kind"].items():
             by_kind[k] = by_kind.get(k, 0) + v
     outlets = [r for r in reports if r["location_kind"] == "outlet" and r["location_id"].startswith("BO-")]
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "rss_before_mb": round(rss_before, 1), "movements_in_month": in_month, "locations": len(reports),
-            "bench_outlets": len(outlets), "discrepancies": by_kind,
-            "issued": sum(r["figures"]["issued"] for r in outlets),
-            "consumed": sum(r["figures"]["consumed"] for r in outlets),
-            "returned": sum(r["figures"]["returned"] for r in outlets)}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "rss_before_mb": round(rss_before, 1),
+        "movements_in_month": in_month,
+        "locations": len(reports),
+        "bench_outlets": len(outlets),
+        "discrepancies": by_kind,
+        "issued": sum(r["figures"]["issued"] for r in outlets),
+        "consumed": sum(r["figures"]["consumed"] for r in outlets),
+        "returned": sum(r["figures"]["returned"] for r in outlets),
+    }
 
 
 def _pg_database(base_url):
@@ -244,8 +350,11 @@ def _pg_database(base_url):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--db", help="database URL (default: SQLite in a temp dir; PostgreSQL: a fresh database "
-                                 "is created on that server and dropped)")
+    ap.add_argument(
+        "--db",
+        help="database URL (default: SQLite in a temp dir; PostgreSQL: a fresh database "
+        "is created on that server and dropped)",
+    )
     ap.add_argument("--movements", type=int, default=500_000)
     ap.add_argument("--outlets", type=int, default=200)
     ap.add_argument("--month", default="2025-06")
@@ -264,9 +373,27 @@ def main(argv=None) -> int:
         admin, dbname, url = _pg_database(url)
     try:
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, __file__, "--phase", "generate", "--db", url, "--month", args.month,
-                              "--movements", str(args.movements), "--outlets", str(args.outlets),
-                              "--seed", str(args.seed)], capture_output=True, text=True, cwd=REPO)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--phase",
+                "generate",
+                "--db",
+                url,
+                "--month",
+                args.month,
+                "--movements",
+                str(args.movements),
+                "--outlets",
+                str(args.outlets),
+                "--seed",
+                str(args.seed),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
         if out.returncode != 0:
             print(out.stderr, file=sys.stderr)
             return 1
@@ -275,14 +402,22 @@ def main(argv=None) -> int:
         res = reconcile(url, args.month)
         dialect = url.split(":", 1)[0].split("+")[0]
         floor = {"seconds": res["seconds"] <= FLOOR_SECONDS, "memory": res["peak_rss_mb"] <= FLOOR_MB}
-        print(f"parts reconciliation bench ({dialect}): month {args.month}, {res['movements_in_month']:,} movement "
-              f"legs, {args.outlets} outlets ({res['locations']} locations reconciled)")
-        print(f"  generated in {gen['seconds']} s: {gen['rmas']:,} RMAs, {gen['consumptions']:,} consumptions, "
-              f"{gen['issued_serials']:,} issued serials")
-        print(f"  reconciliation: {res['seconds']} s, peak RSS {res['peak_rss_mb']} MB "
-              f"(floor {FLOOR_SECONDS:.0f} s / {FLOOR_MB:.0f} MB: {'ok' if all(floor.values()) else 'MISSED'})")
-        print(f"  outlets: issued {res['issued']:,}, consumed {res['consumed']:,}, returned {res['returned']:,}; "
-              f"discrepancies {json.dumps(res['discrepancies'])}")
+        print(
+            f"parts reconciliation bench ({dialect}): month {args.month}, {res['movements_in_month']:,} movement "
+            f"legs, {args.outlets} outlets ({res['locations']} locations reconciled)"
+        )
+        print(
+            f"  generated in {gen['seconds']} s: {gen['rmas']:,} RMAs, {gen['consumptions']:,} consumptions, "
+            f"{gen['issued_serials']:,} issued serials"
+        )
+        print(
+            f"  reconciliation: {res['seconds']} s, peak RSS {res['peak_rss_mb']} MB "
+            f"(floor {FLOOR_SECONDS:.0f} s / {FLOOR_MB:.0f} MB: {'ok' if all(floor.values()) else 'MISSED'})"
+        )
+        print(
+            f"  outlets: issued {res['issued']:,}, consumed {res['consumed']:,}, returned {res['returned']:,}; "
+            f"discrepancies {json.dumps(res['discrepancies'])}"
+        )
         print(json.dumps({"db": dialect, "generate": gen, "reconcile": res, "floor": floor}))
         return 0 if all(floor.values()) else 2
     finally:

@@ -10,6 +10,7 @@ integer-scaled transit matrices; the distance reported is recomputed in doubles.
 CSV columns: instance, solver, vehicles, distance, bks, gap_pct, seconds (distance empty when
 no full plan was found). `run_bench()` is the entry point for `fsm bench routing`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,8 @@ def solve_baseline(problem: RoutingProblem, time_limit_s: float):
     """Plain OR-Tools: PATH_CHEAPEST_ARC + GUIDED_LOCAL_SEARCH, every visit mandatory.
 
     Returns (plan or None, seconds)."""
-    from ortools.constraint_solver import pywrapcp, routing_enums_pb2 as E
+    from ortools.constraint_solver import pywrapcp
+    from ortools.constraint_solver import routing_enums_pb2 as E
 
     t0 = time.time()
     n = len(problem.visits) + 1  # Solomon: node 0 = depot = location 0, node i = location i
@@ -104,24 +106,34 @@ def run_bench(instances_dir, time_limit, out, bks=None, only=None, baseline=True
             problem = parse_solomon(f)
             name = f.stem.upper()
             ref = bks_map.get(name, {}).get("distance")
-            runs = [("product", lambda: _product(problem, time_limit, workers))]
+            runs = [("product", lambda problem=problem: _product(problem, time_limit, workers))]
             if baseline:
-                runs.append(("baseline", lambda: solve_baseline(problem, time_limit)))
+                runs.append(("baseline", lambda problem=problem: solve_baseline(problem, time_limit)))
             for solver, fn in runs:
                 plan, secs = fn()
                 full = plan is not None and not plan.dropped
                 dist = plan.distance if full else None
                 gap = 100.0 * (dist / ref - 1.0) if (full and ref) else None
-                row = {"instance": name, "solver": solver, "vehicles": plan.vehicles_used if full else "",
-                       "distance": _fmt(dist, 3), "bks": _fmt(ref), "gap_pct": _fmt(gap, 3),
-                       "seconds": _fmt(secs, 2), "_gap": gap, "_full": full,
-                       "_dropped": (len(plan.dropped) if plan is not None else len(problem.visits))}
+                row = {
+                    "instance": name,
+                    "solver": solver,
+                    "vehicles": plan.vehicles_used if full else "",
+                    "distance": _fmt(dist, 3),
+                    "bks": _fmt(ref),
+                    "gap_pct": _fmt(gap, 3),
+                    "seconds": _fmt(secs, 2),
+                    "_gap": gap,
+                    "_full": full,
+                    "_dropped": (len(plan.dropped) if plan is not None else len(problem.visits)),
+                }
                 rows.append(row)
                 w.writerow([row[c] for c in COLUMNS])
                 fh.flush()
                 extra = "" if full else f"  NO FULL PLAN (dropped {row['_dropped']})"
-                log(f"{name:6s} {solver:8s} veh={row['vehicles']!s:>3} dist={row['distance']:>10} "
-                    f"bks={row['bks']:>8} gap={row['gap_pct']:>7}% t={row['seconds']}s{extra}")
+                log(
+                    f"{name:6s} {solver:8s} veh={row['vehicles']!s:>3} dist={row['distance']:>10} "
+                    f"bks={row['bks']:>8} gap={row['gap_pct']:>7}% t={row['seconds']}s{extra}"
+                )
     summarize(rows, log=log)
     return rows
 
@@ -146,10 +158,12 @@ def summarize(rows, log=None, exclude=("R109",)):
         worst = sorted((r for r in rs if r["_gap"] is not None), key=lambda r: -r["_gap"])[:5]
         mean = f"{statistics.mean(gaps):.3f}%" if gaps else "n/a"
         mean_x = f"{statistics.mean(gaps_x):.3f}%" if gaps_x else "n/a"
-        worst_s = ", ".join("%s %.2f%%" % (r["instance"], r["_gap"]) for r in worst)
-        log(f"[{solver}] instances={len(rs)} with gap={len(gaps)} mean gap={mean} "
+        worst_s = ", ".join("{} {:.2f}%".format(r["instance"], r["_gap"]) for r in worst)
+        log(
+            f"[{solver}] instances={len(rs)} with gap={len(gaps)} mean gap={mean} "
             f"(excl. {','.join(exclude)}: {mean_x}); no full plan: {', '.join(missing) or 'none'}; "
-            f"worst: {worst_s}")
+            f"worst: {worst_s}"
+        )
 
 
 def main(argv=None):

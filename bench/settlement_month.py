@@ -14,6 +14,7 @@ claim would measure the broker (a few hundred messages/s per process), not settl
 Prints each phase's seconds, the total, and the memory: peak RSS of the process
 (getrusage) and, with --tracemalloc, Python's own peak allocation (slower).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,7 +42,16 @@ from services.settlement.models import Base, Claim, Deduction, Statement, Statem
 from services.settlement.tariff import TariffBook  # noqa: E402
 from shared.db import make_engine  # noqa: E402
 
-FAULTS = ["排气温度过高", "控制面板失灵", "加工精度偏差", "报警代码E07", "运行异响", "液压系统漏油", "无法启动", "主轴过热"]
+FAULTS = [
+    "排气温度过高",
+    "控制面板失灵",
+    "加工精度偏差",
+    "报警代码E07",
+    "运行异响",
+    "液压系统漏油",
+    "无法启动",
+    "主轴过热",
+]
 LINES = {"立式加工中心": 2, "数控车床": 1, "螺杆空压机": 5, "注塑机": 1, "光纤激光切割机": 2}
 KINDS = ["repair"] * 7 + ["install", "maintenance", "complaint"]
 TIERS = ["local"] * 6 + ["in_province"] * 3 + ["out_of_province"]
@@ -75,12 +85,27 @@ def make_facts(n_claims, n_outlets, month, seed=7):
         claimed = None
         if rnd.random() < 0.05:  # the outlet asks for more labour than the tariff
             claimed = {"labour": Decimal(rnd.randrange(300, 900))}
-        facts.append(domain.ClaimFacts(
-            tenant_id=tenant, outlet_id=outlet, visit_id=f"V{i:08d}", ticket_id=f"T{i:08d}", visit_date=day,
-            kind=rnd.choice(KINDS), product_line=line, fault=rnd.choice(FAULTS), serial_no=rnd.choice(serials),
-            tier=tier, planned_km=km, parts_count=rnd.choice((0, 0, 0, 1, 1, 2)), grade=grade,
-            warranty="self_paid" if self_paid else "warranty", purchase_date=bought,
-            customer_confirmed=rnd.random() > 0.01, claimed=claimed))
+        facts.append(
+            domain.ClaimFacts(
+                tenant_id=tenant,
+                outlet_id=outlet,
+                visit_id=f"V{i:08d}",
+                ticket_id=f"T{i:08d}",
+                visit_date=day,
+                kind=rnd.choice(KINDS),
+                product_line=line,
+                fault=rnd.choice(FAULTS),
+                serial_no=rnd.choice(serials),
+                tier=tier,
+                planned_km=km,
+                parts_count=rnd.choice((0, 0, 0, 1, 1, 2)),
+                grade=grade,
+                warranty="self_paid" if self_paid else "warranty",
+                purchase_date=bought,
+                customer_confirmed=rnd.random() > 0.01,
+                claimed=claimed,
+            )
+        )
     holds = {f.visit_id for f in facts if rnd.random() < 0.02}
     callbacks = {f.visit_id for f in facts if rnd.random() < 0.01}
     breaches = {f.ticket_id for f in facts if rnd.random() < 0.03}
@@ -92,7 +117,7 @@ def price_and_audit(book, facts, holds, callbacks, breaches, directory_years, de
     yields the claim rows in batches (so the month never sits in memory as rows)."""
     by_serial = {}
     rows = []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     facts.sort(key=lambda f: f.visit_date)
     for f in facts:
         tariff = book.in_force(f.tenant_id, f.visit_date)
@@ -101,16 +126,30 @@ def price_and_audit(book, facts, holds, callbacks, breaches, directory_years, de
         if f.ticket_id in breaches:
             amount, line = tariff.sla_deduction("onsite")
             sla = (("onsite", amount, line),)
-            deductions.append({"id": "DD" + f.ticket_id, "tenant_id": f.tenant_id, "kind": "sla_breach",
-                               "ref": f"{f.ticket_id}:onsite", "outlet_id": f.outlet_id, "ticket_id": f.ticket_id,
-                               "visit_id": f.visit_id, "amount_fen": money.to_fen(amount), "tariff_line": line,
-                               "rule": "sla_breach:onsite", "reason": "on-site SLA breached",
-                               "effective_at": now, "statement_id": None})
+            deductions.append(
+                {
+                    "id": "DD" + f.ticket_id,
+                    "tenant_id": f.tenant_id,
+                    "kind": "sla_breach",
+                    "ref": f"{f.ticket_id}:onsite",
+                    "outlet_id": f.outlet_id,
+                    "ticket_id": f.ticket_id,
+                    "visit_id": f.visit_id,
+                    "amount_fen": money.to_fen(amount),
+                    "tariff_line": line,
+                    "rule": "sla_breach:onsite",
+                    "reason": "on-site SLA breached",
+                    "effective_at": now,
+                    "statement_id": None,
+                }
+            )
         ctx = domain.AuditContext(
-            warranty_years=directory_years[f.product_line], prior_same_serial=tuple(by_serial.get(f.serial_no, ())),
+            warranty_years=directory_years[f.product_line],
+            prior_same_serial=tuple(by_serial.get(f.serial_no, ())),
             open_part_holds=(("RMA" + f.visit_id, "P-1", f.visit_date),) if f.visit_id in holds else (),
             open_callback_holds=(("CB" + f.visit_id, "dissatisfied"),) if f.visit_id in callbacks else (),
-            sla_deductions=sla)
+            sla_deductions=sla,
+        )
         a = domain.audit(f, p, ctx)
         by_serial.setdefault(f.serial_no, []).append(domain.PriorClaim("CL" + f.visit_id, f.visit_date, f.fault))
         cap = a.results[-1]
@@ -119,26 +158,59 @@ def price_and_audit(book, facts, holds, callbacks, breaches, directory_years, de
         if f.warranty == "self_paid":
             receipt = p.total
             _, center, share_line = domain.self_paid_split(receipt, tariff)
-        rows.append({
-            "id": "CL" + f.visit_id, "tenant_id": f.tenant_id, "outlet_id": f.outlet_id, "visit_id": f.visit_id,
-            "visit_key": f.visit_id, "ticket_id": f.ticket_id, "source": "visit", "visit_at": now,
-            "visit_date": f.visit_date, "kind": f.kind, "product_line": f.product_line, "fault": f.fault,
-            "fault_class": p.fault_class, "serial_no": f.serial_no, "tier": f.tier,
-            "payer": "self_paid" if f.warranty == "self_paid" else "warranty", "warranty": f.warranty,
-            "purchase_date": f.purchase_date, "customer_confirmed": f.customer_confirmed, "grade": p.grade,
-            "km": p.km, "actual_km": None, "parts_count": f.parts_count, "travel_days": p.travel_days,
-            "tariff_versions": list(p.tariff_versions), "price_lines": [l.as_dict() for l in p.lines],
-            "tariff_ref": p.tariff_ref,
-            "claimed_lines": None, "tariff_fen": money.to_fen(p.total), "claimed_fen": money.to_fen(a.claimed_total),
-            "approved_fen": money.to_fen(a.allowed_total),
-            "adjustments": [{"rule": "tariff_cap", "reason": cap.reason, "delta": str(cap.amount)}]
-            if cap.outcome == domain.CAP else [],
-            "rules": [r.as_dict() for r in a.results], "status": a.status, "flagged": a.flagged, "held": a.held,
-            "was_held": a.held, "receipt_no": "R" + f.visit_id if receipt is not None else None,
-            "receipt_fen": None if receipt is None else money.to_fen(receipt), "outlet_share_fen": None,
-            "center_share_fen": None if center is None else money.to_fen(center),
-            "share_line": share_line if receipt is not None else None, "statement_id": None, "note": None,
-            "created_at": now, "decided_at": None, "version": 1})
+        rows.append(
+            {
+                "id": "CL" + f.visit_id,
+                "tenant_id": f.tenant_id,
+                "outlet_id": f.outlet_id,
+                "visit_id": f.visit_id,
+                "visit_key": f.visit_id,
+                "ticket_id": f.ticket_id,
+                "source": "visit",
+                "visit_at": now,
+                "visit_date": f.visit_date,
+                "kind": f.kind,
+                "product_line": f.product_line,
+                "fault": f.fault,
+                "fault_class": p.fault_class,
+                "serial_no": f.serial_no,
+                "tier": f.tier,
+                "payer": "self_paid" if f.warranty == "self_paid" else "warranty",
+                "warranty": f.warranty,
+                "purchase_date": f.purchase_date,
+                "customer_confirmed": f.customer_confirmed,
+                "grade": p.grade,
+                "km": p.km,
+                "actual_km": None,
+                "parts_count": f.parts_count,
+                "travel_days": p.travel_days,
+                "tariff_versions": list(p.tariff_versions),
+                "price_lines": [l.as_dict() for l in p.lines],
+                "tariff_ref": p.tariff_ref,
+                "claimed_lines": None,
+                "tariff_fen": money.to_fen(p.total),
+                "claimed_fen": money.to_fen(a.claimed_total),
+                "approved_fen": money.to_fen(a.allowed_total),
+                "adjustments": [{"rule": "tariff_cap", "reason": cap.reason, "delta": str(cap.amount)}]
+                if cap.outcome == domain.CAP
+                else [],
+                "rules": [r.as_dict() for r in a.results],
+                "status": a.status,
+                "flagged": a.flagged,
+                "held": a.held,
+                "was_held": a.held,
+                "receipt_no": "R" + f.visit_id if receipt is not None else None,
+                "receipt_fen": None if receipt is None else money.to_fen(receipt),
+                "outlet_share_fen": None,
+                "center_share_fen": None if center is None else money.to_fen(center),
+                "share_line": share_line if receipt is not None else None,
+                "statement_id": None,
+                "note": None,
+                "created_at": now,
+                "decided_at": None,
+                "version": 1,
+            }
+        )
         if len(rows) >= batch:
             yield rows
             rows = []
@@ -163,7 +235,7 @@ def bulk_insert(conn, model, rows):
         if name in jsons:
             return None if v is None else json.dumps(v, ensure_ascii=False)
         if isinstance(v, datetime):
-            return v.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+            return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
         if isinstance(v, date):
             return v.isoformat()
         return v
@@ -173,7 +245,7 @@ def bulk_insert(conn, model, rows):
 
 def chunks(seq, n):
     for i in range(0, len(seq), n):
-        yield seq[i:i + n]
+        yield seq[i : i + n]
 
 
 def issue_statements(engine, outlets, month):
@@ -182,42 +254,101 @@ def issue_statements(engine, outlets, month):
     claims and deductions marked with one UPDATE each. One outlet's month in memory at a time."""
     last_day = domain.month_last_day(month)
     _, end = domain.month_bounds(month)
-    cols = (Claim.id, Claim.visit_id, Claim.ticket_id, Claim.visit_date, Claim.payer,
-            Claim.claimed_fen, Claim.approved_fen, Claim.adjustments, Claim.was_held, Claim.receipt_fen,
-            Claim.center_share_fen, Claim.share_line, Claim.tariff_ref)
+    cols = (
+        Claim.id,
+        Claim.visit_id,
+        Claim.ticket_id,
+        Claim.visit_date,
+        Claim.payer,
+        Claim.claimed_fen,
+        Claim.approved_fen,
+        Claim.adjustments,
+        Claim.was_held,
+        Claim.receipt_fen,
+        Claim.center_share_fen,
+        Claim.share_line,
+        Claim.tariff_ref,
+    )
     totals, n_lines = {}, 0
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         for outlet_id, tenant, _ in outlets:
-            payable = (Claim.outlet_id == outlet_id, Claim.status == domain.Status.APPROVED,
-                       Claim.statement_id.is_(None), Claim.held.is_(False), Claim.visit_date <= last_day)
-            claims = [domain.StatementClaim(
-                claim_id=r.id, visit_id=r.visit_id, ticket_id=r.ticket_id, visit_date=r.visit_date, payer=r.payer,
-                claimed=money.from_fen(r.claimed_fen), approved=money.from_fen(r.approved_fen),
-                adjustments=tuple((a["rule"], a["reason"], Decimal(a["delta"])) for a in r.adjustments or ()),
-                hold_released=bool(r.was_held),
-                receipt=None if r.receipt_fen is None else money.from_fen(r.receipt_fen),
-                center_share=None if r.center_share_fen is None else money.from_fen(r.center_share_fen),
-                share_line=r.share_line, tariff_ref=r.tariff_ref)
-                for r in conn.execute(select(*cols).where(*payable))]
-            open_deductions = (Deduction.outlet_id == outlet_id, Deduction.statement_id.is_(None),
-                               Deduction.effective_at < end)
-            deds = [domain.StatementDeduction(r.ref, r.kind, money.from_fen(r.amount_fen), r.tariff_line, r.rule,
-                                              r.reason)
-                    for r in conn.execute(select(Deduction).where(*open_deductions))]
+            payable = (
+                Claim.outlet_id == outlet_id,
+                Claim.status == domain.Status.APPROVED,
+                Claim.statement_id.is_(None),
+                Claim.held.is_(False),
+                Claim.visit_date <= last_day,
+            )
+            claims = [
+                domain.StatementClaim(
+                    claim_id=r.id,
+                    visit_id=r.visit_id,
+                    ticket_id=r.ticket_id,
+                    visit_date=r.visit_date,
+                    payer=r.payer,
+                    claimed=money.from_fen(r.claimed_fen),
+                    approved=money.from_fen(r.approved_fen),
+                    adjustments=tuple((a["rule"], a["reason"], Decimal(a["delta"])) for a in r.adjustments or ()),
+                    hold_released=bool(r.was_held),
+                    receipt=None if r.receipt_fen is None else money.from_fen(r.receipt_fen),
+                    center_share=None if r.center_share_fen is None else money.from_fen(r.center_share_fen),
+                    share_line=r.share_line,
+                    tariff_ref=r.tariff_ref,
+                )
+                for r in conn.execute(select(*cols).where(*payable))
+            ]
+            open_deductions = (
+                Deduction.outlet_id == outlet_id,
+                Deduction.statement_id.is_(None),
+                Deduction.effective_at < end,
+            )
+            deds = [
+                domain.StatementDeduction(r.ref, r.kind, money.from_fen(r.amount_fen), r.tariff_line, r.rule, r.reason)
+                for r in conn.execute(select(Deduction).where(*open_deductions))
+            ]
             if not claims and not deds:
                 continue
             st_lines, total = domain.build_statement(claims, deds)
             sid = "ST" + uuid.uuid4().hex[:18]
             totals[outlet_id] = (sid, total, len(st_lines))
-            bulk_insert(conn, Statement, [{"id": sid, "tenant_id": tenant, "outlet_id": outlet_id, "month": month,
-                                           "issued_at": now, "issued_by": "bench", "total_fen": money.to_fen(total),
-                                           "paid_fen": 0, "status": "issued"}])
-            bulk_insert(conn, StatementLine, [
-                {"tenant_id": tenant, "statement_id": sid, "outlet_id": outlet_id, "seq": seq, "kind": l.kind,
-                 "ref": l.ref, "claim_id": l.claim_id, "description": l.description,
-                 "amount_fen": money.to_fen(l.amount), "tariff_line": l.tariff_line, "rule": l.rule}
-                for seq, l in enumerate(st_lines, 1)])
+            bulk_insert(
+                conn,
+                Statement,
+                [
+                    {
+                        "id": sid,
+                        "tenant_id": tenant,
+                        "outlet_id": outlet_id,
+                        "month": month,
+                        "issued_at": now,
+                        "issued_by": "bench",
+                        "total_fen": money.to_fen(total),
+                        "paid_fen": 0,
+                        "status": "issued",
+                    }
+                ],
+            )
+            bulk_insert(
+                conn,
+                StatementLine,
+                [
+                    {
+                        "tenant_id": tenant,
+                        "statement_id": sid,
+                        "outlet_id": outlet_id,
+                        "seq": seq,
+                        "kind": l.kind,
+                        "ref": l.ref,
+                        "claim_id": l.claim_id,
+                        "description": l.description,
+                        "amount_fen": money.to_fen(l.amount),
+                        "tariff_line": l.tariff_line,
+                        "rule": l.rule,
+                    }
+                    for seq, l in enumerate(st_lines, 1)
+                ],
+            )
             n_lines += len(st_lines)
             conn.execute(update(Claim).where(*payable).values(statement_id=sid))
             conn.execute(update(Deduction).where(*open_deductions).values(statement_id=sid))
@@ -274,8 +405,11 @@ def run(n_claims=200_000, n_outlets=200, database_url=None, month="2026-10", tra
 
     t = time.perf_counter()  # the three levels pass everything that is in review (bulk)
     with engine.begin() as conn:
-        approved = conn.execute(update(Claim).where(Claim.status == domain.Status.CENTER_REVIEW)
-                                .values(status=domain.Status.APPROVED, decided_at=datetime.now(timezone.utc))).rowcount
+        approved = conn.execute(
+            update(Claim)
+            .where(Claim.status == domain.Status.CENTER_REVIEW)
+            .values(status=domain.Status.APPROVED, decided_at=datetime.now(UTC))
+        ).rowcount
     timings["three_level_approve"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -288,14 +422,25 @@ def run(n_claims=200_000, n_outlets=200, database_url=None, month="2026-10", tra
         peak_py = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
     grand = sum((v[1] for v in totals.values()), Decimal("0.00"))
-    result = {"claims": n_claims, "outlets": n_outlets, "month": month, "database": engine.dialect.name,
-              "statuses": statuses, "held": held, "flagged_repeat": flagged, "capped": capped,
-              "approved_bulk": approved, "statements": len(totals), "statement_lines": n_lines,
-              "statements_total_yuan": str(grand),
-              "seconds": {k: round(v, 2) for k, v in timings.items()},
-              "claims_per_second_price_audit": round(n_claims / timings["price_and_audit"]),
-              "peak_rss_mb": round(rss_mb(), 1), "python_peak_mb": peak_py and round(peak_py, 1),
-              "within_60s": timings["total_after_generate"] < 60}
+    result = {
+        "claims": n_claims,
+        "outlets": n_outlets,
+        "month": month,
+        "database": engine.dialect.name,
+        "statuses": statuses,
+        "held": held,
+        "flagged_repeat": flagged,
+        "capped": capped,
+        "approved_bulk": approved,
+        "statements": len(totals),
+        "statement_lines": n_lines,
+        "statements_total_yuan": str(grand),
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "claims_per_second_price_audit": round(n_claims / timings["price_and_audit"]),
+        "peak_rss_mb": round(rss_mb(), 1),
+        "python_peak_mb": peak_py and round(peak_py, 1),
+        "within_60s": timings["total_after_generate"] < 60,
+    }
     engine.dispose()
     if tmp:
         for name in os.listdir(tmp):
@@ -315,21 +460,33 @@ def main(argv=None):
     args = ap.parse_args(argv)
     result = run(args.claims, args.outlets, args.database_url, args.month, args.tracemalloc)
     s = result["seconds"]
-    print(f"settlement month: {result['claims']:,} claims, {result['outlets']} outlets, {result['month']} "
-          f"({result['database']})")
+    print(
+        f"settlement month: {result['claims']:,} claims, {result['outlets']} outlets, {result['month']} "
+        f"({result['database']})"
+    )
     print(f"  generate facts          {s['generate']:7.2f} s (not counted)")
-    print(f"  price + audit (domain)  {s['price_and_audit']:7.2f} s  "
-          f"({result['claims_per_second_price_audit']:,} claims/s)")
+    print(
+        f"  price + audit (domain)  {s['price_and_audit']:7.2f} s  "
+        f"({result['claims_per_second_price_audit']:,} claims/s)"
+    )
     print(f"  store claims (bulk)     {s['store_claims']:7.2f} s")
     print(f"  three levels (bulk)     {s['three_level_approve']:7.2f} s  ({result['approved_bulk']:,} approved)")
-    print(f"  issue statements        {s['issue_statements']:7.2f} s  ({result['statements']} statements, "
-          f"{result['statement_lines']:,} lines, total {result['statements_total_yuan']} yuan)")
-    print(f"  total                   {s['total_after_generate']:7.2f} s  "
-          f"({'within' if result['within_60s'] else 'OVER'} 60 s)")
-    print(f"  rules: {result['statuses']}, held {result['held']:,}, flagged {result['flagged_repeat']:,}, "
-          f"capped {result['capped']:,}")
-    print(f"  memory: peak RSS {result['peak_rss_mb']} MB"
-          + (f", Python peak {result['python_peak_mb']} MB" if result["python_peak_mb"] else ""))
+    print(
+        f"  issue statements        {s['issue_statements']:7.2f} s  ({result['statements']} statements, "
+        f"{result['statement_lines']:,} lines, total {result['statements_total_yuan']} yuan)"
+    )
+    print(
+        f"  total                   {s['total_after_generate']:7.2f} s  "
+        f"({'within' if result['within_60s'] else 'OVER'} 60 s)"
+    )
+    print(
+        f"  rules: {result['statuses']}, held {result['held']:,}, flagged {result['flagged_repeat']:,}, "
+        f"capped {result['capped']:,}"
+    )
+    print(
+        f"  memory: peak RSS {result['peak_rss_mb']} MB"
+        + (f", Python peak {result['python_peak_mb']} MB" if result["python_peak_mb"] else "")
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2, ensure_ascii=False))
     return 0 if result["within_60s"] else 1

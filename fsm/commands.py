@@ -1,11 +1,11 @@
 """The commands that are no one service's: ``fsm geocode``, ``fsm token`` and ``fsm migrate``."""
+
 from __future__ import annotations
 
 import importlib
 import sys
 
-from fsm.common import (EXIT_ERROR, EXIT_OK, CliError, cli_config, mint_token, print_error, safe_uri,
-                        service_classes)
+from fsm.common import EXIT_ERROR, EXIT_OK, CliError, cli_config, mint_token, print_error, safe_uri, service_classes
 
 
 def register(subparsers):
@@ -20,11 +20,18 @@ def register(subparsers):
     p.add_argument("--outlet")
     p.add_argument("--warehouse")
     p.add_argument("--customer")
-    p.add_argument("--duty", choices=("technical_lead", "service_head"),
-                   help="a center/HQ user's duty: technical lead (technical reviews, claim checks) or "
-                        "service department head (outlet approvals)")
-    p.add_argument("--ttl-days", type=float, default=30,
-                   help="lifetime in days (default 30; at most TOKEN_MAX_TTL_SECONDS, 30 days unless configured)")
+    p.add_argument(
+        "--duty",
+        choices=("technical_lead", "service_head"),
+        help="a center/HQ user's duty: technical lead (technical reviews, claim checks) or "
+        "service department head (outlet approvals)",
+    )
+    p.add_argument(
+        "--ttl-days",
+        type=float,
+        default=30,
+        help="lifetime in days (default 30; at most TOKEN_MAX_TTL_SECONDS, 30 days unless configured)",
+    )
     p.set_defaults(func=cmd_token)
 
     p = subparsers.add_parser("migrate", help="upgrade service databases to the newest schema")
@@ -46,8 +53,19 @@ def cmd_geocode(args) -> int:
 
 
 def cmd_token(args) -> int:
-    print(mint_token(cli_config(args), args.ttl_days, user=args.user, role=args.role, tenant=args.tenant,
-                     outlet=args.outlet, warehouse=args.warehouse, customer=args.customer, duty=args.duty))
+    print(
+        mint_token(
+            cli_config(args),
+            args.ttl_days,
+            user=args.user,
+            role=args.role,
+            tenant=args.tenant,
+            outlet=args.outlet,
+            warehouse=args.warehouse,
+            customer=args.customer,
+            duty=args.duty,
+        )
+    )
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ progress bars, the broker's view of the running services, tokens and the bench s
 A service's ``cli.py`` and ``demo.py`` take these public names from here; nothing here
 imports a service.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -81,8 +82,7 @@ def service_classes(root: Path | None = None, strict: bool = False) -> list:
             if not inspect.getmembers(cls, lambda m: hasattr(m, ENTRYPOINT_EXTENSIONS_ATTR)):
                 continue
             if cls.name in found and found[cls.name] is not cls:
-                raise CliError(f"two services are named {cls.name!r}: "
-                               f"{found[cls.name].__module__} and {module_name}")
+                raise CliError(f"two services are named {cls.name!r}: {found[cls.name].__module__} and {module_name}")
             found[cls.name] = cls
     return [found[name] for name in sorted(found)]
 
@@ -133,8 +133,9 @@ def mint_token(config: dict, ttl_days: float, **principal) -> str:
     if ttl_days <= 0:
         raise CliError("--ttl-days must be positive")
     try:
-        return issue_token(secret, Principal(**principal), ttl_seconds=int(ttl_days * 24 * 3600),
-                           max_ttl_seconds=max_ttl(config))
+        return issue_token(
+            secret, Principal(**principal), ttl_seconds=int(ttl_days * 24 * 3600), max_ttl_seconds=max_ttl(config)
+        )
     except (DomainError, ValueError) as exc:
         raise CliError(str(exc)) from None
 
@@ -144,13 +145,12 @@ def progress(total, desc, disable=False, unit="row"):
     """A progress bar on stderr (stdout keeps the command's result)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=disable,
-                dynamic_ncols=True, leave=True)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=disable, dynamic_ncols=True, leave=True)
 
 
 def chunks(items, size):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def display_width(text: str) -> int:
@@ -165,7 +165,7 @@ def pad(text: str, width: int, align: str = "l") -> str:
 
 def short(text, width=60) -> str:
     text = text or ""
-    return text if display_width(text) <= width else text[:width - 1] + "…"
+    return text if display_width(text) <= width else text[: width - 1] + "…"
 
 
 def format_table(rows, align=None, indent="  ") -> str:

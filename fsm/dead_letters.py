@@ -1,5 +1,6 @@
 """``fsm dead-letters list|replay SERVICE``: a service's dead letters, shown or published again
 (the broker work is `shared.dead_letters`)."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,10 @@ def cmd_list(args) -> int:
         for letter in letters:
             print(json.dumps(letter.to_dict(), ensure_ascii=False, default=str))
         return 0
-    print(f"{queue_name(args.service)}: {len(letters)} dead letter{'s' if len(letters) != 1 else ''}"
-          + (" shown" if args.limit is not None else ""))
+    print(
+        f"{queue_name(args.service)}: {len(letters)} dead letter{'s' if len(letters) != 1 else ''}"
+        + (" shown" if args.limit is not None else "")
+    )
     for letter in letters:
         print(f"{letter.position:>4}  {_describe(letter)}")
         print(f"      {letter.preview()}")
@@ -66,8 +69,10 @@ def cmd_replay(args) -> int:
         result = replay(_amqp_uri(args), args.service, args.limit)
     except DeadLetterError as exc:
         raise CliError(str(exc)) from None
-    print(f"replayed {result.replayed} of {result.present} dead letter{'s' if result.present != 1 else ''} "
-          f"in {result.queue}")
+    print(
+        f"replayed {result.replayed} of {result.present} dead letter{'s' if result.present != 1 else ''} "
+        f"in {result.queue}"
+    )
     if result.without_origin:
         print(f"  {result.without_origin} without an x-death origin: left on the queue")
     for message_id, error in result.failed:

@@ -11,6 +11,7 @@ The parts run in PART_ORDER (then by name). The first (intake: it registers the 
 the others work on) opens the report; a part that fails is reported and fails the demo (exit 1),
 and a part that had some of its input refused sets ``ctx.partial`` (exit 2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from fsm.common import (EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, SAMPLE_REQUESTS, CliError, cli_config, rpc_consumers,
-                        safe_uri, service_classes, service_modules)
+from fsm.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    SAMPLE_REQUESTS,
+    CliError,
+    cli_config,
+    rpc_consumers,
+    safe_uri,
+    service_classes,
+    service_modules,
+)
 from shared.config import REPO_ROOT
 
 PART_ORDER = ("intake", "dispatch", "certification", "parts", "settlement", "qa")
@@ -37,14 +48,20 @@ RULE = 78
 def register(subparsers):
     p = subparsers.add_parser("demo", help="run the services in-process, import the sample requests, report")
     p.add_argument("--requests", default=str(SAMPLE_REQUESTS), metavar="FILE")
-    p.add_argument("--centers", nargs="*", metavar="ID",
-                   help="only report these tenants (default: every center and HQ triage)")
-    p.add_argument("--port-base", type=int, default=None,
-                   help="HTTP ports from this number up (0: any free port; default: config HTTP_PORTS)")
+    p.add_argument(
+        "--centers", nargs="*", metavar="ID", help="only report these tenants (default: every center and HQ triage)"
+    )
+    p.add_argument(
+        "--port-base",
+        type=int,
+        default=None,
+        help="HTTP ports from this number up (0: any free port; default: config HTTP_PORTS)",
+    )
     p.add_argument("--var-dir", help="where the demo-<timestamp> directory goes (default: var/)")
     p.add_argument("--batch", type=int, default=50)
-    p.add_argument("--no-shift", action="store_true",
-                   help="import the dates as they are (rows dated in the future then fail)")
+    p.add_argument(
+        "--no-shift", action="store_true", help="import the dates as they are (rows dated in the future then fail)"
+    )
     p.add_argument("--event-timeout", type=float, default=20.0)
     p.add_argument("-v", "--verbose", action="store_true", help="service logs to stderr too")
     p.set_defaults(func=cmd_demo)
@@ -77,17 +94,18 @@ class Gateway:
 class DemoContext:
     """What a service's demo part gets: the running platform, seen from outside, and what the
     parts before it found."""
+
     config: dict
     gateway: Gateway | None
     directory: object
-    tickets: list = field(default_factory=list)    # intake's tickets once its part ran
-    timings: dict = field(default_factory=dict)    # label -> seconds, printed in the report
-    tap: object = None                             # intake's tap: what intake.events published
-    names: list = field(default_factory=list)      # the services running
-    options: argparse.Namespace | None = None      # the `fsm demo` options
-    requests: list = field(default_factory=list)   # the imported request rows (.payload, .result)
-    notes: dict = field(default_factory=dict)      # what a part keeps for its summary, by service
-    partial: bool = False                          # some input was refused (exit 2)
+    tickets: list = field(default_factory=list)  # intake's tickets once its part ran
+    timings: dict = field(default_factory=dict)  # label -> seconds, printed in the report
+    tap: object = None  # intake's tap: what intake.events published
+    names: list = field(default_factory=list)  # the services running
+    options: argparse.Namespace | None = None  # the `fsm demo` options
+    requests: list = field(default_factory=list)  # the imported request rows (.payload, .result)
+    notes: dict = field(default_factory=dict)  # what a part keeps for its summary, by service
+    partial: bool = False  # some input was refused (exit 2)
 
     def option(self, name, default=None):
         return getattr(self.options, name, default) if self.options is not None else default
@@ -99,8 +117,7 @@ class DemoContext:
         from shared.tenancy import Principal
 
         principal = principal or Principal("fsm-demo", "hq")
-        return ServiceRpcProxy(service, self.config, context_data={"principal": principal.encode()},
-                               timeout=timeout)
+        return ServiceRpcProxy(service, self.config, context_data={"principal": principal.encode()}, timeout=timeout)
 
 
 # ====================================================================== the command
@@ -117,7 +134,7 @@ def cmd_demo(args) -> int:
             raise CliError(f"the demo needs the {needed} service (services/{needed}/service.py)")
     parts = demo_parts(names)
     ctx = DemoContext(config=cli_config(args), gateway=None, directory=None, names=names, options=args)
-    for name, module, _ in parts:
+    for _name, module, _ in parts:
         if module is not None and hasattr(module, "prepare"):
             module.prepare(ctx)
 
@@ -129,16 +146,18 @@ def cmd_demo(args) -> int:
     try:
         busy = [name for name, n in rpc_consumers(amqp_uri, names).items() if n]
     except Exception as exc:
-        raise CliError(f"cannot reach RabbitMQ at {safe_uri(amqp_uri)}: {exc!r} "
-                       "(start it with `make rabbitmq`)") from None
+        raise CliError(
+            f"cannot reach RabbitMQ at {safe_uri(amqp_uri)}: {exc!r} (start it with `make rabbitmq`)"
+        ) from None
     logging.getLogger("pika").setLevel(logging.NOTSET)
     if busy:
-        raise CliError(f"{', '.join(busy)} already running on {safe_uri(amqp_uri)}: the demo would share "
-                       "their RPC queues. Stop them or point AMQP_URI at another vhost.")
+        raise CliError(
+            f"{', '.join(busy)} already running on {safe_uri(amqp_uri)}: the demo would share "
+            "their RPC queues. Stop them or point AMQP_URI at another vhost."
+        )
     ctx.config, demo_dir = demo_config(ctx.config, args, names)
     demo_logging(demo_dir, args.verbose)
-    print(f"fsm demo: services {', '.join(names)}; broker {safe_uri(amqp_uri)}; data in {demo_dir}",
-          file=sys.stderr)
+    print(f"fsm demo: services {', '.join(names)}; broker {safe_uri(amqp_uri)}; data in {demo_dir}", file=sys.stderr)
 
     runner = ServiceRunner(ctx.config)
     for cls in classes:
@@ -151,8 +170,7 @@ def cmd_demo(args) -> int:
             port = _container_port(container)
             if port:
                 _wait_http(f"http://127.0.0.1:{port}/health", 20)
-        ctx.gateway = Gateway(f"http://127.0.0.1:{_container_port(containers['gateway'])}",
-                              ctx.config["AUTH_SECRET"])
+        ctx.gateway = Gateway(f"http://127.0.0.1:{_container_port(containers['gateway'])}", ctx.config["AUTH_SECRET"])
         ctx.directory = TenantDirectory.from_config(ctx.config)
         ctx.timings["start"] = time.monotonic() - t0
         sections = []

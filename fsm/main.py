@@ -17,6 +17,7 @@ and each service's own, from ``services/<name>/cli.py``'s ``register(subparsers)
 Every command prints its errors to stderr and exits non-zero when it fails
 (1: could not run; 2: ran, but some rows failed).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -8,6 +8,7 @@ Safe defaults: a token lives at most ``TOKEN_MAX_TTL_SECONDS`` (30 days unless c
 longer), and no service starts with the development secret, a missing one or one shorter than
 32 bytes unless the environment says ``FSM_DEV=1`` (`SecretGuard`, in every service).
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,8 @@ def check_secret(config: dict[str, Any], environ: Mapping[str, str] | None = Non
         raise InsecureConfiguration(
             f"{problem}: set FSM_AUTH_SECRET to a random secret of at least {MIN_SECRET_BYTES} bytes "
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'), the same for every service, "
-            "or set FSM_DEV=1 to run with the development secret on a development machine")
+            "or set FSM_DEV=1 to run with the development secret on a development machine"
+        )
 
 
 class SecretGuard(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
@@ -70,13 +72,16 @@ def max_ttl(config: dict[str, Any] | None) -> int:
     return int(value) if value not in (None, "") else DEFAULT_MAX_TTL
 
 
-def issue_token(secret: str, principal: Principal, ttl_seconds: int = DEFAULT_MAX_TTL,
-                max_ttl_seconds: int = DEFAULT_MAX_TTL) -> str:
+def issue_token(
+    secret: str, principal: Principal, ttl_seconds: int = DEFAULT_MAX_TTL, max_ttl_seconds: int = DEFAULT_MAX_TTL
+) -> str:
     if principal.role not in USER_ROLES:
         raise ValueError(f"tokens are for users; role {principal.role!r} is internal")
     if ttl_seconds > max_ttl_seconds:
-        raise ValueError(f"a token may live at most {max_ttl_seconds} s ({max_ttl_seconds / 86400:g} days, "
-                         f"TOKEN_MAX_TTL_SECONDS); asked for {ttl_seconds} s")
+        raise ValueError(
+            f"a token may live at most {max_ttl_seconds} s ({max_ttl_seconds / 86400:g} days, "
+            f"TOKEN_MAX_TTL_SECONDS); asked for {ttl_seconds} s"
+        )
     now = int(time.time())
     claims = {"sub": principal.user, "role": principal.role, "iss": ISSUER, "iat": now, "exp": now + ttl_seconds}
     for key in ("tenant", "outlet", "warehouse", "customer", "duty"):
@@ -88,21 +93,30 @@ def issue_token(secret: str, principal: Principal, ttl_seconds: int = DEFAULT_MA
 
 def verify_token(secret: str, token: str, max_ttl_seconds: int = DEFAULT_MAX_TTL) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["sub", "role", "exp", "iat"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["sub", "role", "exp", "iat"]}
+        )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token expired") from None
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid token: {exc}") from None
     lifetime = claims["exp"] - claims["iat"]
     if not isinstance(lifetime, (int, float)) or lifetime > max_ttl_seconds:
-        raise Unauthorized("token lives too long", {"token": [
-            f"exp - iat may be at most {max_ttl_seconds} s (TOKEN_MAX_TTL_SECONDS); issue a new token"]})
+        raise Unauthorized(
+            "token lives too long",
+            {"token": [f"exp - iat may be at most {max_ttl_seconds} s (TOKEN_MAX_TTL_SECONDS); issue a new token"]},
+        )
     if claims["role"] not in USER_ROLES:
         raise Unauthorized("token role not allowed")
-    return Principal(user=claims["sub"], role=claims["role"], tenant=claims.get("tenant"),
-                     outlet=claims.get("outlet"), warehouse=claims.get("warehouse"),
-                     customer=claims.get("customer"), duty=claims.get("duty"))
+    return Principal(
+        user=claims["sub"],
+        role=claims["role"],
+        tenant=claims.get("tenant"),
+        outlet=claims.get("outlet"),
+        warehouse=claims.get("warehouse"),
+        customer=claims.get("customer"),
+        duty=claims.get("duty"),
+    )
 
 
 def principal_from_header(secret: str, header: str | None, max_ttl_seconds: int = DEFAULT_MAX_TTL) -> Principal:

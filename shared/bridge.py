@@ -12,6 +12,7 @@ instead of vanishing, and so does a broker nack.
     with BridgeClient("amqp://guest:guest@127.0.0.1:5672/") as bridge:
         bridge.submit({"kind": "repair", "channel": "hotline", "external_ref": "HL-1", ...})
 """
+
 from __future__ import annotations
 
 import json
@@ -59,9 +60,14 @@ def pika_parameters(amqp_uri: str, **kwargs: Any) -> pika.URLParameters:
 class BridgeClient:
     """Publishes requests to intake with publisher confirms; a context manager."""
 
-    def __init__(self, amqp_uri: str, exchange: str = BRIDGE_EXCHANGE,
-                 routing_key: str = BRIDGE_ROUTING_KEY, connect_timeout: float = 10.0,
-                 app_id: str = "fsm-bridge") -> None:
+    def __init__(
+        self,
+        amqp_uri: str,
+        exchange: str = BRIDGE_EXCHANGE,
+        routing_key: str = BRIDGE_ROUTING_KEY,
+        connect_timeout: float = 10.0,
+        app_id: str = "fsm-bridge",
+    ) -> None:
         self.amqp_uri = amqp_uri
         self.exchange = exchange
         self.routing_key = routing_key
@@ -76,21 +82,24 @@ class BridgeClient:
         if self._channel is not None and self._channel.is_open:
             return self
         self.close()
-        params = pika_parameters(self.amqp_uri, socket_timeout=self.connect_timeout,
-                                 blocked_connection_timeout=self.connect_timeout,
-                                 connection_attempts=1)
+        params = pika_parameters(
+            self.amqp_uri,
+            socket_timeout=self.connect_timeout,
+            blocked_connection_timeout=self.connect_timeout,
+            connection_attempts=1,
+        )
         try:
             self._connection = pika.BlockingConnection(params)
             self._channel = self._connection.channel()
             # same arguments as intake's consumer declares (kombu: durable, not auto-delete), so
             # declaring it here is harmless whichever side comes first
-            self._channel.exchange_declare(exchange=self.exchange, exchange_type="topic",
-                                           durable=True, auto_delete=False)
+            self._channel.exchange_declare(
+                exchange=self.exchange, exchange_type="topic", durable=True, auto_delete=False
+            )
             self._channel.confirm_delivery()
         except AMQPError as exc:
             self.close()
-            raise BridgeError(f"cannot connect to the broker at {_safe_uri(self.amqp_uri)}: "
-                              f"{exc!r}") from exc
+            raise BridgeError(f"cannot connect to the broker at {_safe_uri(self.amqp_uri)}: {exc!r}") from exc
         except OSError as exc:
             self.close()
             raise BridgeError(f"cannot connect to the broker at {_safe_uri(self.amqp_uri)}: {exc}") from exc
@@ -107,8 +116,9 @@ class BridgeClient:
     def __enter__(self) -> Self:
         return self.connect()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     # ------------------------------------------------------------ publishing
@@ -122,25 +132,32 @@ class BridgeClient:
             raise BridgeError(f"payload is not JSON-serialisable: {exc}") from exc
         message_id = message_id or uuid.uuid4().hex
         ref = payload.get("external_ref")
-        properties = pika.BasicProperties(content_type="application/json", content_encoding="utf-8",
-                                          delivery_mode=2, message_id=message_id, app_id=self.app_id)
+        properties = pika.BasicProperties(
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            message_id=message_id,
+            app_id=self.app_id,
+        )
         self.connect()
         try:
-            self._channel.basic_publish(exchange=self.exchange, routing_key=self.routing_key,
-                                        body=body, properties=properties, mandatory=True)
+            self._channel.basic_publish(
+                exchange=self.exchange, routing_key=self.routing_key, body=body, properties=properties, mandatory=True
+            )
         except UnroutableError as exc:
             raise BridgeError(
                 f"request {ref or message_id} was not routable: no queue is bound to exchange "
                 f"{self.exchange!r} with key {self.routing_key!r} (is the intake service running?)",
-                message_id, ref) from exc
+                message_id,
+                ref,
+            ) from exc
         except NackError as exc:
             raise BridgeError(f"the broker refused request {ref or message_id} (nack)", message_id, ref) from exc
         except (AMQPError, OSError) as exc:
             self.close()
             raise BridgeError(f"publishing request {ref or message_id} failed: {exc!r}", message_id, ref) from exc
 
-    def submit_many(self, payloads: Iterable[dict[str, Any]],
-                    stop_on_error: bool = False) -> list[BridgeError | None]:
+    def submit_many(self, payloads: Iterable[dict[str, Any]], stop_on_error: bool = False) -> list[BridgeError | None]:
         """Submit each payload; returns one `BridgeError` or None per payload, in order."""
         results: list[BridgeError | None] = []
         for payload in payloads:

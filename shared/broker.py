@@ -12,6 +12,7 @@ it again, so there is nothing to do but log it.
 The consumer also records whether it is connected (``/health/ready`` reads it), counts
 reconnections and exports both as metrics.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,18 +32,34 @@ from shared import metrics
 log = logging.getLogger(__name__)
 
 # what a lost or refused broker connection raises, from kombu, py-amqp or the socket
-BROKER_ERRORS = (OSError, socket.timeout, amqp.exceptions.ConnectionError, amqp.exceptions.ChannelError,
-                 kombu.exceptions.OperationalError, kombu.exceptions.ConnectionError)
+BROKER_ERRORS = (
+    OSError,
+    socket.timeout,
+    amqp.exceptions.ConnectionError,
+    amqp.exceptions.ChannelError,
+    kombu.exceptions.OperationalError,
+    kombu.exceptions.ConnectionError,
+)
 
-BROKER_CONNECTED = Gauge("fsm_broker_connected", "1 while the service's consumer is connected to RabbitMQ",
-                         ["service"], registry=metrics.REGISTRY)
-BROKER_RECONNECTS = Counter("fsm_broker_connection_errors_total",
-                            "Broker connection losses and failed reconnection attempts",
-                            ["service", "component"], registry=metrics.REGISTRY)
-MESSAGES_RECLAIMED = Counter("fsm_messages_reclaimed_total",
-                             "Acks, rejects and requeues dropped because the connection died "
-                             "(the broker redelivers the message)", ["service", "action"],
-                             registry=metrics.REGISTRY)
+BROKER_CONNECTED = Gauge(
+    "fsm_broker_connected",
+    "1 while the service's consumer is connected to RabbitMQ",
+    ["service"],
+    registry=metrics.REGISTRY,
+)
+BROKER_RECONNECTS = Counter(
+    "fsm_broker_connection_errors_total",
+    "Broker connection losses and failed reconnection attempts",
+    ["service", "component"],
+    registry=metrics.REGISTRY,
+)
+MESSAGES_RECLAIMED = Counter(
+    "fsm_messages_reclaimed_total",
+    "Acks, rejects and requeues dropped because the connection died (the broker redelivers the message)",
+    ["service", "action"],
+    registry=metrics.REGISTRY,
+)
+
 
 def broker_connected(container: Any) -> bool:
     """True while the consumer of this service container holds a live broker connection."""
@@ -67,8 +84,12 @@ def settle(message: Any, action: str, service_name: str, **kwargs: Any) -> bool:
         return True
     except BROKER_ERRORS as exc:
         MESSAGES_RECLAIMED.labels(service_name, action).inc()
-        log.warning("%s of a message not sent (connection lost: %s): the broker delivers it again",
-                    action, exc, extra={"service": service_name})
+        log.warning(
+            "%s of a message not sent (connection lost: %s): the broker delivers it again",
+            action,
+            exc,
+            extra={"service": service_name},
+        )
         return False
 
 
@@ -93,8 +114,13 @@ class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is 
     def on_connection_error(self, exc: BaseException, interval: float) -> None:
         _set_connected(self.container, False)
         BROKER_RECONNECTS.labels(self._service, "consumer").inc()
-        log.warning("broker at %s unreachable (%s); retrying in %s s", sanitize_url(self.amqp_uri), exc,
-                    interval, extra={"service": self._service})
+        log.warning(
+            "broker at %s unreachable (%s); retrying in %s s",
+            sanitize_url(self.amqp_uri),
+            exc,
+            interval,
+            extra={"service": self._service},
+        )
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
         if not broker_connected(self.container) and self._consumers_ready.ready():

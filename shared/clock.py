@@ -4,9 +4,10 @@ In production it is the system clock. A simulation (the dispatch benchmark repla
 requests in minutes) or a test moves it with `travel_to` / `advance`; only code in the same
 process is affected, and nothing in the product moves it by itself.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 #: where the product shows time and counts days and months (China: UTC+8 all year, no DST)
@@ -16,7 +17,7 @@ _offset = timedelta(0)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc) + _offset
+    return datetime.now(UTC) + _offset
 
 
 def travel_to(when: datetime):
@@ -24,7 +25,7 @@ def travel_to(when: datetime):
     global _offset
     if when.tzinfo is None:
         raise ValueError("travel_to needs a timezone-aware datetime")
-    _offset = when - datetime.now(timezone.utc)
+    _offset = when - datetime.now(UTC)
 
 
 def advance(delta: timedelta):
@@ -41,4 +42,4 @@ def as_utc(dt: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes for timezone=True columns: they are UTC."""
     if dt is None:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 Services get it as ``container.config``; the CLI and scripts call `load_config`.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def database_url(config: dict[str, Any], service: str) -> str:
         url = f"sqlite:///{os.environ.get('VAR_DIR', 'var')}/{service}.db"
     if url.startswith("sqlite:///") and ":memory:" not in url:
         # relative (sqlite:///var/x.db) or absolute (sqlite:////srv/x.db): the folder must exist
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     return url
 
 

@@ -8,6 +8,7 @@ and adds the matching WHERE criteria to every ORM SELECT, UPDATE and DELETE it r
 filter therefore still returns only the caller's rows, and a session without a
 principal refuses to touch tenant data at all.
 """
+
 from __future__ import annotations
 
 import logging
@@ -148,8 +149,7 @@ def _check_writes(session, flush_context, instances):
         if obj.tenant_id is None:
             raise TenancyViolation(f"{type(obj).__name__} written without tenant_id")
         if not principal.sees_tenant(obj.tenant_id):
-            raise TenancyViolation(
-                f"{principal.role} {principal.user} may not write tenant {obj.tenant_id}")
+            raise TenancyViolation(f"{principal.role} {principal.user} may not write tenant {obj.tenant_id}")
         if obj in session.dirty and not principal.all_tenants:
             hist = _history(obj, "tenant_id")
             if hist and hist.deleted:
@@ -299,8 +299,7 @@ class WorkerDb:
         context[tenancy.CONTEXT_KEY] = principal.encode()
         claim = None
         if data.get(REQUEST_ID) and not data.get(REQUEST_CLAIMED):
-            claim = (data[REQUEST_ID], data.get(REQUEST_HASH) or "",
-                     lambda: data.__setitem__(REQUEST_CLAIMED, True))
+            claim = (data[REQUEST_ID], data.get(REQUEST_HASH) or "", lambda: data.__setitem__(REQUEST_CLAIMED, True))
         return self.store.uow(principal, context, claim)
 
 

@@ -13,6 +13,7 @@ good (`shared.messaging`); the broker records where it came from in its ``x-deat
   and properties, so consumers that handled it before drop it by its id; another consumer bound
   to the same routing key gets it too and drops it the same way.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -20,8 +21,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-DEATH_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-                 "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason")
+DEATH_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
 REPLAYS_HEADER = "x-fsm-replays"  # how often a message was replayed (an operator's hint, no semantics)
 CONFIRM_TIMEOUT = 10.0
 
@@ -56,15 +64,21 @@ class DeadLetter:
     def preview(self, width: int = 72) -> str:
         text = self.body.decode("utf-8", errors="replace")
         text = " ".join(text.split())
-        return text if len(text) <= width else text[:width - 1] + "…"
+        return text if len(text) <= width else text[: width - 1] + "…"
 
     def to_dict(self) -> dict[str, Any]:
         origin = asdict(self.origin) if self.origin else None
         if origin and origin["time"] is not None:
             origin["time"] = origin["time"].isoformat()
-        return {"position": self.position, "message_id": self.message_id, "event": self.event,
-                "origin": origin, "content_type": self.content_type, "replays": self.replays,
-                "preview": self.preview(200)}
+        return {
+            "position": self.position,
+            "message_id": self.message_id,
+            "event": self.event,
+            "origin": origin,
+            "content_type": self.content_type,
+            "replays": self.replays,
+            "preview": self.preview(200),
+        }
 
 
 @dataclass
@@ -93,8 +107,14 @@ def origin_of(headers: Mapping[str, Any] | None) -> Origin | None:
     exchange = _text(first.get("exchange"))
     if exchange is None or not keys:
         return None
-    return Origin(exchange=exchange, routing_key=_text(keys[0]), queue=_text(first.get("queue")),
-                  reason=_text(first.get("reason")), count=first.get("count"), time=first.get("time"))
+    return Origin(
+        exchange=exchange,
+        routing_key=_text(keys[0]),
+        queue=_text(first.get("queue")),
+        reason=_text(first.get("reason")),
+        count=first.get("count"),
+        time=first.get("time"),
+    )
 
 
 def _text(value: Any) -> Any:
@@ -113,10 +133,14 @@ def _body_bytes(message: Any) -> bytes:
 
 def _letter(position: int, message: Any) -> DeadLetter:
     headers = message.properties.get("application_headers") or {}
-    return DeadLetter(position=position, message_id=message.properties.get("message_id"),
-                      origin=origin_of(headers), body=_body_bytes(message),
-                      content_type=message.properties.get("content_type"),
-                      replays=int(headers.get(REPLAYS_HEADER) or 0))
+    return DeadLetter(
+        position=position,
+        message_id=message.properties.get("message_id"),
+        origin=origin_of(headers),
+        body=_body_bytes(message),
+        content_type=message.properties.get("content_type"),
+        replays=int(headers.get(REPLAYS_HEADER) or 0),
+    )
 
 
 def _open(amqp_uri: str, queue: str) -> tuple[Any, Any, int]:
@@ -162,8 +186,9 @@ def list_dead_letters(amqp_uri: str, service: str, limit: int | None = None) -> 
     return letters
 
 
-def replay(amqp_uri: str, service: str, limit: int | None = None,
-           on_replayed: Callable[[DeadLetter], object] | None = None) -> ReplayResult:
+def replay(
+    amqp_uri: str, service: str, limit: int | None = None, on_replayed: Callable[[DeadLetter], object] | None = None
+) -> ReplayResult:
     """Publish the dead letters of `service` (at most `limit`, in queue order) to where they came
     from; each is acked only once the broker has confirmed its copy. Those present when the
     replay starts are replayed, not those that fail again meanwhile. A letter without an origin
@@ -190,20 +215,30 @@ def replay(amqp_uri: str, service: str, limit: int | None = None,
                 held.append(message)
                 result.without_origin += 1
                 continue
-            properties = {k: v for k, v in message.properties.items()
-                          if k not in ("application_headers", "delivery_mode", "user_id", "expiration")}
-            headers = {k: v for k, v in (message.properties.get("application_headers") or {}).items()
-                       if k not in DEATH_HEADERS}
+            properties = {
+                k: v
+                for k, v in message.properties.items()
+                if k not in ("application_headers", "delivery_mode", "user_id", "expiration")
+            }
+            headers = {
+                k: v for k, v in (message.properties.get("application_headers") or {}).items() if k not in DEATH_HEADERS
+            }
             headers[REPLAYS_HEADER] = letter.replays + 1
             copy = amqp.Message(letter.body, application_headers=headers, delivery_mode=2, **properties)
             returned.clear()
             try:  # confirm mode (the first call turns it on); the broker returns an unroutable copy first
-                publisher.basic_publish_confirm(copy, exchange=letter.origin.exchange,
-                                                routing_key=letter.origin.routing_key, mandatory=True,
-                                                confirm_timeout=CONFIRM_TIMEOUT)
+                publisher.basic_publish_confirm(
+                    copy,
+                    exchange=letter.origin.exchange,
+                    routing_key=letter.origin.routing_key,
+                    mandatory=True,
+                    confirm_timeout=CONFIRM_TIMEOUT,
+                )
                 if returned:
-                    raise DeadLetterError(f"no queue takes {letter.origin.routing_key!r} on exchange "
-                                          f"{letter.origin.exchange!r}: {returned[0]}")
+                    raise DeadLetterError(
+                        f"no queue takes {letter.origin.routing_key!r} on exchange "
+                        f"{letter.origin.exchange!r}: {returned[0]}"
+                    )
             except Exception as exc:
                 held.append(message)
                 result.failed.append((letter.message_id, str(exc) or type(exc).__name__))
@@ -220,4 +255,3 @@ def replay(amqp_uri: str, service: str, limit: int | None = None,
                 pass
         conn.release()
     return result
-

@@ -1,4 +1,5 @@
 """Nameko dependencies that hand each worker a shared, read-only domain helper."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ They are registered with nameko so that an error raised in a service arrives at 
 caller (the gateway, another service) as the same class with the same fields, not as
 an opaque RemoteError. Every constructor argument is JSON-serialisable for that reason.
 """
+
 from typing import Any
 
 from nameko.exceptions import deserialize_to_instance

@@ -4,6 +4,7 @@ Publishers dump through it (`dump`), consumers load through it (`load`), so a pa
 that does not match its schema is caught at both ends. Bumping a version means adding
 fields in a backward-compatible way, or a new event name.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -105,8 +106,10 @@ class VisitEvent(EventSchema):
 
 class OutletEvent(EventSchema):
     outlet_id = fields.Str(required=True)
-    status = fields.Str(required=True, validate=validate.OneOf(
-        ("applied", "approved", "probation", "effective", "suspended", "revoking", "revoked")))
+    status = fields.Str(
+        required=True,
+        validate=validate.OneOf(("applied", "approved", "probation", "effective", "suspended", "revoking", "revoked")),
+    )
     at = fields.AwareDateTime(required=True)
     kind = fields.Str(allow_none=True)
     grade = fields.Str(allow_none=True)
@@ -142,6 +145,7 @@ class CallbackNegative(EventSchema):
 
 class CallbackClosed(EventSchema):
     """QA closed a negative callback (resolved or confirmed): settlement releases its hold."""
+
     callback_id = fields.Str(required=True)
     ticket_id = fields.Str(required=True)
     visit_id = fields.Str(allow_none=True)
@@ -162,6 +166,7 @@ class ScorecardPublished(EventSchema):
 
 class PartsReturnOverdue(EventSchema):
     """A returnable removed part has not reached the warehouse by its RMA due date."""
+
     rma_no = fields.Str(required=True)
     outlet_id = fields.Str(required=True)
     part_no = fields.Str(required=True)
@@ -175,6 +180,7 @@ class PartsReturnOverdue(EventSchema):
 
 class PartsReturnReceived(EventSchema):
     """An RMA's part reached a warehouse (late or not): settlement releases a hold."""
+
     rma_no = fields.Str(required=True)
     outlet_id = fields.Str(required=True)
     part_no = fields.Str(required=True)
@@ -194,6 +200,7 @@ class PartsReconciled(EventSchema):
 
 class AccountClearingRequested(EventSchema):
     """Certification asks whether a revoking outlet's accounts are clear."""
+
     outlet_id = fields.Str(required=True)
     request_id = fields.Str(required=True)
     at = fields.AwareDateTime(required=True)
@@ -211,6 +218,7 @@ class OpenItem(Schema):
 
 class PartsOutletBalance(EventSchema):
     """Parts' answer to a clearing request: the outlet's open parts items (empty: clear)."""
+
     outlet_id = fields.Str(required=True)
     request_id = fields.Str(required=True)
     open_items = fields.List(fields.Nested(OpenItem), required=True)
@@ -219,6 +227,7 @@ class PartsOutletBalance(EventSchema):
 
 class AccountClearing(EventSchema):
     """Settlement's answer: cleared, or the open items (claims, holds, parts) still in the way."""
+
     outlet_id = fields.Str(required=True)
     request_id = fields.Str(required=True)
     open_items = fields.List(fields.Nested(OpenItem), required=True)
@@ -235,6 +244,7 @@ class StatementIssued(EventSchema):
 
 class ClaimAudited(EventSchema):
     """A fee claim took an audit step (center, technical lead, HQ) or was decided by a rule."""
+
     claim_id = fields.Str(required=True)
     outlet_id = fields.Str(required=True)
     visit_id = fields.Str(required=True)
@@ -268,18 +278,38 @@ def _register(name: str, source: str, version: int, schema: type[Schema], descri
     CATALOGUE[name] = EventSpec(name, source, version, schema, description)
 
 
-_register("ticket.registered", "intake", 1, TicketRegistered, "a ticket was accepted into a tenant with its SLA deadlines")
-_register("ticket.escalated", "intake", 1, TicketEscalated, "a ticket needs a named manager (safety, batch defect, SLA risk)")
-_register("ticket.closed", "intake", 1, TicketClosed, "a ticket reached its end (resolved, agreement signed, cancelled)")
+_register(
+    "ticket.registered", "intake", 1, TicketRegistered, "a ticket was accepted into a tenant with its SLA deadlines"
+)
+_register(
+    "ticket.escalated", "intake", 1, TicketEscalated, "a ticket needs a named manager (safety, batch defect, SLA risk)"
+)
+_register(
+    "ticket.closed", "intake", 1, TicketClosed, "a ticket reached its end (resolved, agreement signed, cancelled)"
+)
 _register("sla.breached", "intake", 1, SlaBreached, "an SLA deadline passed without the step being done")
 _register("visit.scheduled", "dispatch", 1, VisitEvent, "a visit was planned for a technician")
 _register("visit.started", "dispatch", 1, VisitEvent, "the technician checked in on site")
 _register("visit.completed", "dispatch", 1, VisitEvent, "the technician checked out, work done")
 _register("visit.unassignable", "dispatch", 1, VisitEvent, "no eligible technician can take the visit")
-_register("visit.released", "dispatch", 1, VisitEvent,
-          "a planned, not started visit was taken back from its outlet/technician (reason says why)")
-for _status in ("approved", "probation", "effective", "suspended", "reinstated", "revoking", "revoked",
-                "grade_changed", "line_eligibility"):
+_register(
+    "visit.released",
+    "dispatch",
+    1,
+    VisitEvent,
+    "a planned, not started visit was taken back from its outlet/technician (reason says why)",
+)
+for _status in (
+    "approved",
+    "probation",
+    "effective",
+    "suspended",
+    "reinstated",
+    "revoking",
+    "revoked",
+    "grade_changed",
+    "line_eligibility",
+):
     _register(f"outlet.{_status}", "certification", 1, OutletEvent, f"an outlet's lifecycle step: {_status}")
 _register("technician.certified", "certification", 1, TechnicianEvent, "a technician passed for a product line")
 _register("technician.expired", "certification", 1, TechnicianEvent, "a technician's certificate expired")
@@ -292,8 +322,13 @@ _register("parts.return_overdue", "parts", 1, PartsReturnOverdue, "a returnable 
 _register("parts.return_received", "parts", 1, PartsReturnReceived, "an RMA's part was received at a warehouse")
 _register("parts.reconciled", "parts", 1, PartsReconciled, "a location's monthly parts reconciliation")
 _register("parts.outlet_balance", "parts", 1, PartsOutletBalance, "an outlet's open parts items, for clearing")
-_register("account.clearing_requested", "certification", 1, AccountClearingRequested,
-          "a revoking outlet's accounts must be cleared")
+_register(
+    "account.clearing_requested",
+    "certification",
+    1,
+    AccountClearingRequested,
+    "a revoking outlet's accounts must be cleared",
+)
 _register("account.cleared", "settlement", 1, AccountClearing, "a revoking outlet has no open items")
 _register("account.open_items", "settlement", 1, AccountClearing, "a revoking outlet still has open items")
 _register("claim.audited", "settlement", 1, ClaimAudited, "a fee claim took an audit step")

@@ -15,6 +15,7 @@ keeps the lease while it keeps running (each tick renews it; a long run is renew
 works), so the work happens once per interval across replicas; when the holder stops (lease
 released) or dies (lease expires) another replica takes over at its next tick.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 import eventlet
@@ -52,10 +53,14 @@ log = logging.getLogger(__name__)
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
-_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 
-TIMER_SKIPPED = Counter("fsm_timer_skipped_total", "Timer ticks skipped because another replica holds the lease",
-                        ["service", "timer"], registry=metrics.REGISTRY)
+TIMER_SKIPPED = Counter(
+    "fsm_timer_skipped_total",
+    "Timer ticks skipped because another replica holds the lease",
+    ["service", "timer"],
+    registry=metrics.REGISTRY,
+)
 
 
 def replica_id(service_name: str) -> str:
@@ -85,7 +90,7 @@ class Leases:
         if dialect_name == "postgresql":
             now = func.now()
             return now, now + timedelta(seconds=ttl)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return now, now + timedelta(seconds=ttl)
 
     # -------------------------------------------------------------- operations
@@ -94,10 +99,13 @@ class Leases:
         already holds it (then it is renewed). True when `holder` holds it afterwards."""
         with self.store.write_turn(), self.engine.begin() as conn:
             now, until = self._times(conn.dialect.name, ttl)
-            taken = conn.execute(update(leases_table).where(
-                leases_table.c.name == name,
-                or_(leases_table.c.expires_at < now, leases_table.c.holder == holder))
-                .values(holder=holder, expires_at=until)).rowcount
+            taken = conn.execute(
+                update(leases_table)
+                .where(
+                    leases_table.c.name == name, or_(leases_table.c.expires_at < now, leases_table.c.holder == holder)
+                )
+                .values(holder=holder, expires_at=until)
+            ).rowcount
             if taken == 1:
                 return True
             exists = conn.execute(select(leases_table.c.name).where(leases_table.c.name == name)).first()
@@ -111,8 +119,7 @@ class Leases:
         try:
             with self.store.write_turn(), self.engine.begin() as conn:
                 _, until = self._times(conn.dialect.name, ttl)
-                stmt = _insert_ignoring_conflict(conn.dialect.name).values(name=name, holder=holder,
-                                                                          expires_at=until)
+                stmt = _insert_ignoring_conflict(conn.dialect.name).values(name=name, holder=holder, expires_at=until)
                 return conn.execute(stmt).rowcount == 1
         except IntegrityError:
             return False
@@ -131,23 +138,37 @@ class Leases:
     def _renew(self, executor: Connection | Session, dialect: str, name: str, holder: str, ttl: float) -> bool:
         _, until = self._times(dialect, ttl)
         # an UPDATE's result is a CursorResult also through a Session (typed there as a plain Result)
-        return cast("CursorResult[Any]", executor.execute(update(leases_table).where(
-            leases_table.c.name == name, leases_table.c.holder == holder)
-            .values(expires_at=until))).rowcount == 1
+        return (
+            cast(
+                "CursorResult[Any]",
+                executor.execute(
+                    update(leases_table)
+                    .where(leases_table.c.name == name, leases_table.c.holder == holder)
+                    .values(expires_at=until)
+                ),
+            ).rowcount
+            == 1
+        )
 
     def release(self, name: str, holder: str) -> bool:
         """Give `holder`'s lease up at once (the row stays, expired, naming its last holder)."""
         with self.store.write_turn(), self.engine.begin() as conn:
-            return conn.execute(update(leases_table).where(
-                leases_table.c.name == name, leases_table.c.holder == holder)
-                .values(expires_at=_PAST)).rowcount == 1
+            return (
+                conn.execute(
+                    update(leases_table)
+                    .where(leases_table.c.name == name, leases_table.c.holder == holder)
+                    .values(expires_at=_PAST)
+                ).rowcount
+                == 1
+            )
 
     def holder(self, name: str) -> str | None:
         """Who holds `name` now (None: nobody, or expired)."""
         with self.engine.connect() as conn:
             now, _ = self._times(conn.dialect.name, 0)
-            holder: str | None = conn.execute(select(leases_table.c.holder).where(
-                leases_table.c.name == name, leases_table.c.expires_at >= now)).scalar()
+            holder: str | None = conn.execute(
+                select(leases_table.c.holder).where(leases_table.c.name == name, leases_table.c.expires_at >= now)
+            ).scalar()
             return holder
 
     def hold(self, name: str, holder: str, ttl: float, release: bool = True) -> Held | None:
@@ -228,8 +249,15 @@ class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base i
 
     interval: float  # nameko's
 
-    def __init__(self, config_key: str, default: float, name: str | None = None, lease: bool = True,
-                 eager: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config_key: str,
+        default: float,
+        name: str | None = None,
+        lease: bool = True,
+        eager: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.config_key = config_key
         self.lease_name = name
         self.exclusive = lease
@@ -270,8 +298,9 @@ class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base i
                 self.worker_complete.send()
                 return
             self._held = True
-            self._renewal = Held(self.leases, cast(str, self.lease_name), cast(str, self.holder), self.ttl,
-                                 release=False).__enter__()
+            self._renewal = Held(
+                self.leases, cast(str, self.lease_name), cast(str, self.holder), self.ttl, release=False
+            ).__enter__()
         super().handle_timer_tick()
 
     def handle_result(self, worker_ctx: Any, result: Any, exc_info: ExcInfo | None) -> Any:
@@ -300,8 +329,7 @@ class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base i
 timer_once: Callable[..., Callable[[_Method], _Method]] = LeasedTimer.decorator
 
 
-def wait_for_lease(leases: Leases, name: str, holder: str, ttl: float, give_up_at: float,
-                   poll: float = 0.1) -> bool:
+def wait_for_lease(leases: Leases, name: str, holder: str, ttl: float, give_up_at: float, poll: float = 0.1) -> bool:
     """Poll until `holder` takes lease `name` or monotonic time `give_up_at` passes: True if taken."""
     while True:
         if leases.try_acquire(name, holder, ttl):

@@ -1,10 +1,11 @@
 """Structured JSON logs that carry the service, tenant, user and call id of the worker."""
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -33,7 +34,7 @@ def clear() -> None:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -56,12 +57,14 @@ class LogContext(DependencyProvider):  # type: ignore[misc]  # nameko is untyped
         except Exception:
             principal = None
         clear()
-        bind(service=worker_ctx.service_name,
-             entrypoint=worker_ctx.entrypoint.method_name,
-             call_id=worker_ctx.call_id,
-             tenant=getattr(principal, "tenant", None),
-             user=getattr(principal, "user", None),
-             role=getattr(principal, "role", None))
+        bind(
+            service=worker_ctx.service_name,
+            entrypoint=worker_ctx.entrypoint.method_name,
+            call_id=worker_ctx.call_id,
+            tenant=getattr(principal, "tenant", None),
+            user=getattr(principal, "user", None),
+            role=getattr(principal, "role", None),
+        )
 
     def worker_teardown(self, worker_ctx: Any) -> None:
         clear()

@@ -7,6 +7,7 @@ fails are rejected without requeue, so the broker moves the message to the servi
 dead-letter queue (``<service>.dead-letter``) where it is kept for review and replay.
 The worker pool never sees garbage and never dies of it; the queue keeps flowing.
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,8 +69,13 @@ class DeadLetteringQueueConsumer(ResilientQueueConsumer):
         source = message.delivery_info.get("routing_key") or "?"
         metrics.DEAD_LETTERS.labels(self.container.service_name, source).inc()
         metrics.event_consumed(self.container.service_name, source, "malformed")
-        log.warning("dead-lettered undecodable message (%s, content type %r): %s",
-                    source, message.content_type, exc, extra={"service": self.container.service_name})
+        log.warning(
+            "dead-lettered undecodable message (%s, content type %r): %s",
+            source,
+            message.content_type,
+            exc,
+            extra={"service": self.container.service_name},
+        )
         self.reject_message(message)
 
 
@@ -87,13 +93,16 @@ class _DeadLettering:
     handle_result: Callable[..., Any]
 
     def _declare_dlx(self) -> None:
-        self.dlx = declare_dead_letter(self.container.config[AMQP_URI_CONFIG_KEY],
-                                       self.container.service_name)
+        self.dlx = declare_dead_letter(self.container.config[AMQP_URI_CONFIG_KEY], self.container.service_name)
 
     def _reject(self, message: Any, reason: str) -> None:
         metrics.DEAD_LETTERS.labels(self.container.service_name, self._source_label).inc()
-        log.warning("dead-lettered message from %s: %s", self._source_label, reason,
-                    extra={"service": self.container.service_name})
+        log.warning(
+            "dead-lettered message from %s: %s",
+            self._source_label,
+            reason,
+            extra={"service": self.container.service_name},
+        )
         self.queue_consumer.reject_message(message)
 
     def _decode(self, body: Any) -> Any:
@@ -115,12 +124,14 @@ class _DeadLettering:
         recorded = context_data.get("event_at")
         if isinstance(recorded, (int, float)):
             metrics.QUEUE_LAG.labels(self.container.service_name, self._source_label).observe(
-                max(0.0, time.time() - recorded))
+                max(0.0, time.time() - recorded)
+            )
         if message.properties.get("message_id") and "event_id" not in context_data:
             context_data["event_id"] = message.properties["message_id"]
         try:
-            self.container.spawn_worker(self, (payload,), {}, context_data=context_data,
-                                        handle_result=partial(self.handle_result, message))
+            self.container.spawn_worker(
+                self, (payload,), {}, context_data=context_data, handle_result=partial(self.handle_result, message)
+            )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
@@ -137,8 +148,7 @@ class CatalogueEventHandler(_DeadLettering, EventHandler):  # type: ignore[misc]
     """``@on_event("intake", "ticket.registered")``: the method gets the loaded payload."""
 
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
-        super().__init__(source_service, event_type, reliable_delivery=True,
-                         requeue_on_error=False, **kwargs)
+        super().__init__(source_service, event_type, reliable_delivery=True, requeue_on_error=False, **kwargs)
         self._source_label = event_type
 
     def setup(self) -> None:
@@ -146,10 +156,14 @@ class CatalogueEventHandler(_DeadLettering, EventHandler):  # type: ignore[misc]
         service_name = self.container.service_name
         queue_name = f"evt-{self.source_service}-{self.event_type}--{service_name}.{self.method_name}"
         exchange = get_event_exchange(self.source_service, self.container.config)
-        self.queue = Queue(queue_name, exchange=exchange, routing_key=self.event_type,  # type: ignore[no-untyped-call]
-                           durable=True, auto_delete=False,
-                           queue_arguments=queue_arguments(self.container.config,
-                                                           **{"x-dead-letter-exchange": self.dlx.name}))
+        self.queue = Queue(
+            queue_name,
+            exchange=exchange,
+            routing_key=self.event_type,  # type: ignore[no-untyped-call]
+            durable=True,
+            auto_delete=False,
+            queue_arguments=queue_arguments(self.container.config, **{"x-dead-letter-exchange": self.dlx.name}),
+        )
         Consumer.setup(self)
 
     def _load(self, body: Any) -> dict[str, Any]:
@@ -164,8 +178,9 @@ class SchemaConsumer(_DeadLettering, Consumer):  # type: ignore[misc]  # nameko 
     """``@consume_validated(exchange, routing_key, queue, Schema)``: for plain-AMQP clients
     (hotline bridge, scanners) that publish to a named queue."""
 
-    def __init__(self, exchange_name: str, routing_key: str, queue_name: str, schema: Schema | type[Schema],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, exchange_name: str, routing_key: str, queue_name: str, schema: Schema | type[Schema], **kwargs: Any
+    ) -> None:
         self.exchange_name = exchange_name
         self.routing_key = routing_key
         self.queue_name = queue_name
@@ -176,10 +191,13 @@ class SchemaConsumer(_DeadLettering, Consumer):  # type: ignore[misc]  # nameko 
     def setup(self) -> None:
         self._declare_dlx()
         exchange = Exchange(self.exchange_name, type="topic", durable=True)  # type: ignore[no-untyped-call]
-        self.queue = Queue(self.queue_name, exchange=exchange, routing_key=self.routing_key,  # type: ignore[no-untyped-call]
-                           durable=True,
-                           queue_arguments=queue_arguments(self.container.config,
-                                                           **{"x-dead-letter-exchange": self.dlx.name}))
+        self.queue = Queue(
+            self.queue_name,
+            exchange=exchange,
+            routing_key=self.routing_key,  # type: ignore[no-untyped-call]
+            durable=True,
+            queue_arguments=queue_arguments(self.container.config, **{"x-dead-letter-exchange": self.dlx.name}),
+        )
         super().setup()
 
     def _load(self, body: Any) -> Any:
@@ -201,18 +219,21 @@ consume_validated: Callable[..., Callable[[_Entrypoint], _Entrypoint]] = SchemaC
 # deadlock, a locked or lost database) with a bounded exponential backoff. Only when the attempts
 # are exhausted does the error reach the entrypoint, which dead-letters the message.
 
-EVENT_RETRIES = Counter("fsm_event_retries_total",
-                        "Message handler attempts retried after a transient database error",
-                        ["service", "event"], registry=metrics.REGISTRY)
+EVENT_RETRIES = Counter(
+    "fsm_event_retries_total",
+    "Message handler attempts retried after a transient database error",
+    ["service", "event"],
+    registry=metrics.REGISTRY,
+)
 
 RETRY_ATTEMPTS_KEY = "EVENT_RETRY_ATTEMPTS"
 DEFAULT_RETRY_ATTEMPTS = 5
-RETRY_FIRST_DELAY = 0.2   # seconds; doubles after every failed attempt
+RETRY_FIRST_DELAY = 0.2  # seconds; doubles after every failed attempt
 RETRY_MAX_DELAY = 3.0
 
 # whom the unit of work acts as
-TENANT: Final = "tenant"   # the caller's principal (or the service's) acting for payload["tenant_id"]
-ALL: Final = "all"         # the service's own principal, over every tenant
+TENANT: Final = "tenant"  # the caller's principal (or the service's) acting for payload["tenant_id"]
+ALL: Final = "all"  # the service's own principal, over every tenant
 CALLER_ALL: Final = "caller-all"  # the caller's principal (or the service's) acting over every tenant
 SCOPES = (TENANT, ALL, CALLER_ALL)
 # one of SCOPES, or ``scope(caller, payload) -> Principal``
@@ -245,22 +266,45 @@ def run_with_retries(attempt: Callable[[], _R], *, service: str, event: str, att
         except Exception as exc:
             if number >= attempts or not retryable(exc):
                 if number > 1:
-                    log.warning("%s: %s failed after %d attempts: %r", service, event, number, exc,
-                                extra={"service": service, "event": event, "attempt": number,
-                                       "attempts": attempts, "error": type(exc).__name__})
+                    log.warning(
+                        "%s: %s failed after %d attempts: %r",
+                        service,
+                        event,
+                        number,
+                        exc,
+                        extra={
+                            "service": service,
+                            "event": event,
+                            "attempt": number,
+                            "attempts": attempts,
+                            "error": type(exc).__name__,
+                        },
+                    )
                 raise
             EVENT_RETRIES.labels(service, event).inc()
-            log.warning("%s: %s hit a transient error (attempt %d of %d), retrying in %.1f s: %s",
-                        service, event, number, attempts, delay, type(exc).__name__,
-                        extra={"service": service, "event": event, "attempt": number, "attempts": attempts,
-                               "retry_in": delay, "error": type(exc).__name__})
+            log.warning(
+                "%s: %s hit a transient error (attempt %d of %d), retrying in %.1f s: %s",
+                service,
+                event,
+                number,
+                attempts,
+                delay,
+                type(exc).__name__,
+                extra={
+                    "service": service,
+                    "event": event,
+                    "attempt": number,
+                    "attempts": attempts,
+                    "retry_in": delay,
+                    "error": type(exc).__name__,
+                },
+            )
             eventlet.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY)
     return None  # attempts < 1: nothing ran
 
 
-def acting_principal(scope: Scope, service_name: str, context_data: dict[str, Any],
-                     payload: Any) -> tenancy.Principal:
+def acting_principal(scope: Scope, service_name: str, context_data: dict[str, Any], payload: Any) -> tenancy.Principal:
     """The principal a handler's unit of work acts as (see `SCOPES`; or a callable
     ``scope(caller, payload) -> Principal``, where caller is the principal the message
     carries, else the service's own)."""
@@ -287,8 +331,13 @@ def _check_scope(scope: object) -> None:
         raise ValueError(f"scope must be one of {SCOPES} or a callable, not {scope!r}")
 
 
-def unit_of_work(*, label: str, scope: Scope = TENANT, consumer: Claimant = None, db: str = "db",
-                 ) -> Callable[[Callable[[Any, Any, Any], _R]], Callable[[Any, Any], _R | None]]:
+def unit_of_work(
+    *,
+    label: str,
+    scope: Scope = TENANT,
+    consumer: Claimant = None,
+    db: str = "db",
+) -> Callable[[Callable[[Any, Any, Any], _R]], Callable[[Any, Any], _R | None]]:
     """Method decorator, entrypoint-neutral: ``fn(self, uow, payload)`` becomes
     ``method(self, payload)`` that runs `fn` in a unit of work of ``self.<db>`` acting as
     `scope`, claims the message id for `consumer` (the name its ``processed_messages`` rows carry;
@@ -313,8 +362,13 @@ def unit_of_work(*, label: str, scope: Scope = TENANT, consumer: Claimant = None
                 claimant = consumer(body) if callable(consumer) else consumer
                 with worker_db.uow(acting_principal(scope, service, data, body)) as uow:
                     if claimant and uow.already_processed(message_id, claimant):
-                        log.info("%s: message %s already processed by %s", service, message_id, claimant,
-                                 extra={"service": service, "event": label, "message_id": message_id})
+                        log.info(
+                            "%s: message %s already processed by %s",
+                            service,
+                            message_id,
+                            claimant,
+                            extra={"service": service, "event": label, "message_id": message_id},
+                        )
                         return None
                     result = fn(self, uow, body)
                     if not uow.committed:
@@ -330,9 +384,15 @@ def unit_of_work(*, label: str, scope: Scope = TENANT, consumer: Claimant = None
     return decorate
 
 
-def consume(source_service: str, event_type: str, *, scope: Scope = TENANT, consumer: Claimant = None,
-            db: str = "db", **entrypoint_kwargs: Any,
-            ) -> Callable[[Callable[[Any, Any, Any], _R]], Callable[[Any, Any], _R | None]]:
+def consume(
+    source_service: str,
+    event_type: str,
+    *,
+    scope: Scope = TENANT,
+    consumer: Claimant = None,
+    db: str = "db",
+    **entrypoint_kwargs: Any,
+) -> Callable[[Callable[[Any, Any, Any], _R]], Callable[[Any, Any], _R | None]]:
     """``@consume("intake", "ticket.registered")`` over ``def handler(self, uow, payload)``: one
     way to consume a fact. The event arrives through `on_event` (validated, dead-lettered when
     malformed or when the handler finally fails) and is handled once per message id

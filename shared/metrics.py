@@ -4,6 +4,7 @@
 timer) without the service code doing anything. `/metrics` is served by the service's
 own HTTP port (see `shared.web`).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,24 +22,46 @@ LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-WORKER_CALLS = Counter("fsm_worker_calls_total", "Entrypoint calls by kind and outcome",
-                       ["service", "kind", "entrypoint", "outcome"], registry=REGISTRY)
-WORKER_LATENCY = Histogram("fsm_worker_latency_seconds", "Entrypoint latency", ["service", "kind", "entrypoint"],
-                           buckets=LATENCY_BUCKETS, registry=REGISTRY)
-EVENTS_PUBLISHED = Counter("fsm_events_published_total", "Events published from the outbox",
-                           ["service", "event"], registry=REGISTRY)
-EVENTS_CONSUMED = Counter("fsm_events_consumed_total", "Events consumed by outcome",
-                          ["service", "event", "outcome"], registry=REGISTRY)
-OUTBOX_PENDING = Gauge("fsm_outbox_pending", "Unpublished outbox rows seen by the relay",
-                       ["service"], registry=REGISTRY)
-DEAD_LETTERS = Counter("fsm_dead_letters_total", "Messages sent to the dead-letter queue",
-                       ["service", "source"], registry=REGISTRY)
-SLA = Counter("fsm_sla_total", "SLA outcomes per tenant", ["service", "tenant", "sla", "outcome"],
-              registry=REGISTRY)
-SOLVER_SECONDS = Histogram("fsm_solver_seconds", "Routing solve time", ["service", "tenant"],
-                           buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120), registry=REGISTRY)
-QUEUE_LAG = Histogram("fsm_event_lag_seconds", "Time from event commit to consumption",
-                      ["service", "event"], buckets=LATENCY_BUCKETS, registry=REGISTRY)
+WORKER_CALLS = Counter(
+    "fsm_worker_calls_total",
+    "Entrypoint calls by kind and outcome",
+    ["service", "kind", "entrypoint", "outcome"],
+    registry=REGISTRY,
+)
+WORKER_LATENCY = Histogram(
+    "fsm_worker_latency_seconds",
+    "Entrypoint latency",
+    ["service", "kind", "entrypoint"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+EVENTS_PUBLISHED = Counter(
+    "fsm_events_published_total", "Events published from the outbox", ["service", "event"], registry=REGISTRY
+)
+EVENTS_CONSUMED = Counter(
+    "fsm_events_consumed_total", "Events consumed by outcome", ["service", "event", "outcome"], registry=REGISTRY
+)
+OUTBOX_PENDING = Gauge(
+    "fsm_outbox_pending", "Unpublished outbox rows seen by the relay", ["service"], registry=REGISTRY
+)
+DEAD_LETTERS = Counter(
+    "fsm_dead_letters_total", "Messages sent to the dead-letter queue", ["service", "source"], registry=REGISTRY
+)
+SLA = Counter("fsm_sla_total", "SLA outcomes per tenant", ["service", "tenant", "sla", "outcome"], registry=REGISTRY)
+SOLVER_SECONDS = Histogram(
+    "fsm_solver_seconds",
+    "Routing solve time",
+    ["service", "tenant"],
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+QUEUE_LAG = Histogram(
+    "fsm_event_lag_seconds",
+    "Time from event commit to consumption",
+    ["service", "event"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 
 
 def event_published(service: str, event: str) -> None:
@@ -95,8 +118,12 @@ class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko is un
     def worker_setup(self, worker_ctx: Any) -> None:
         self._started[worker_ctx] = time.perf_counter()
 
-    def worker_result(self, worker_ctx: Any, result: Any = None,
-                      exc_info: tuple[type[BaseException], BaseException, TracebackType] | None = None) -> None:
+    def worker_result(
+        self,
+        worker_ctx: Any,
+        result: Any = None,
+        exc_info: tuple[type[BaseException], BaseException, TracebackType] | None = None,
+    ) -> None:
         started = self._started.pop(worker_ctx, None)
         if started is None:
             return

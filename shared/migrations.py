@@ -3,6 +3,7 @@
 Each service has ``services/<name>/migrations/`` with an ``env.py`` that calls `run_env`
 with its metadata; the outbox tables of `shared.outbox` are part of every service's schema.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,7 +37,7 @@ def _config(package: str, connection: Connection | None = None) -> Config:
 def lock_key(package: str) -> int:
     """The PostgreSQL advisory lock key of a service's migrations: stable across processes,
     hosts and releases (a CRC of the migrations package's name, not Python's salted hash)."""
-    return zlib.crc32(f"fsm-migrations:{package}".encode("utf-8"))
+    return zlib.crc32(f"fsm-migrations:{package}".encode())
 
 
 def upgrade(engine: Engine, package: str, revision: str = "head", lock_timeout: float = 600.0) -> None:
@@ -82,8 +83,12 @@ def run_env(target_metadata: MetaData) -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through shared.migrations (fsm migrate)")
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

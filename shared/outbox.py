@@ -10,6 +10,7 @@ the event goes out again and consumers drop it by its id (``processed_messages``
 It knows the store only by what it offers (`engine`, `write_turn`, `requests`), so this module
 imports neither `shared.db` nor `shared.uow`.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 infra_metadata = MetaData()
 
 outbox_table = Table(
-    "outbox", infra_metadata,
+    "outbox",
+    infra_metadata,
     Column("id", String(32), primary_key=True),
     Column("seq", BigInteger, nullable=False, index=True),  # microseconds since the epoch: > int4
     Column("event_type", String(64), nullable=False),
@@ -44,14 +46,16 @@ outbox_table = Table(
 )
 
 processed_table = Table(
-    "processed_messages", infra_metadata,
+    "processed_messages",
+    infra_metadata,
     Column("message_id", String(64), primary_key=True),
     Column("consumer", String(128), primary_key=True),
     Column("processed_at", DateTime(timezone=True), nullable=False),
 )
 
 processed_requests_table = Table(
-    "processed_requests", infra_metadata,
+    "processed_requests",
+    infra_metadata,
     Column("request_id", String(320), primary_key=True),
     Column("request_hash", String(64), nullable=False, default=""),
     Column("result", Text),  # JSON of the answer, kept right after the work commits
@@ -60,7 +64,8 @@ processed_requests_table = Table(
 
 # leases (shared.leases): which replica does a singleton job (a timer, a tenant's re-plan) until when
 leases_table = Table(
-    "leases", infra_metadata,
+    "leases",
+    infra_metadata,
     Column("name", String(128), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
@@ -90,24 +95,32 @@ class RequestRecords:
         """None if the request was never carried out, else ``(result, error)``: the kept
         answer, or a Conflict (another body under the same key, or still in progress)."""
         with self.store.engine.connect() as conn:
-            row = conn.execute(select(processed_requests_table).where(
-                processed_requests_table.c.request_id == request_id)).first()
+            row = conn.execute(
+                select(processed_requests_table).where(processed_requests_table.c.request_id == request_id)
+            ).first()
         if row is None:
             return None
         if row.request_hash and request_hash and row.request_hash != request_hash:
-            return None, Conflict("this Idempotency-Key was used for another request",
-                                  {"Idempotency-Key": ["already used with a different body"]})
+            return None, Conflict(
+                "this Idempotency-Key was used for another request",
+                {"Idempotency-Key": ["already used with a different body"]},
+            )
         if row.result is None:
-            return None, Conflict("this request was carried out but its answer was not kept (the service "
-                                  "stopped at that moment); look the record up instead of repeating it",
-                                  {"Idempotency-Key": ["carried out; answer not available"]})
+            return None, Conflict(
+                "this request was carried out but its answer was not kept (the service "
+                "stopped at that moment); look the record up instead of repeating it",
+                {"Idempotency-Key": ["carried out; answer not available"]},
+            )
         return json.loads(row.result), None
 
     def keep_result(self, request_id: str, result):
         text = json.dumps(result, ensure_ascii=False, default=str)
         with self.store.write_turn(), self.store.engine.begin() as conn:
-            conn.execute(update(processed_requests_table)
-                         .where(processed_requests_table.c.request_id == request_id).values(result=text))
+            conn.execute(
+                update(processed_requests_table)
+                .where(processed_requests_table.c.request_id == request_id)
+                .values(result=text)
+            )
 
     def purge(self, conn):
         cutoff = clock.now() - timedelta(seconds=self.keep_seconds)
@@ -171,9 +184,14 @@ class ConfirmedBatchPublisher:
             base = self._next_tag - 1
             self._acked, self._nacked = base, None
             for routing_key, body, message_id, headers in messages:
-                msg = amqp.Message(body.encode("utf-8"), content_type="application/json",
-                                   content_encoding="utf-8", delivery_mode=2, message_id=message_id,
-                                   application_headers=headers)
+                msg = amqp.Message(
+                    body.encode("utf-8"),
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    delivery_mode=2,
+                    message_id=message_id,
+                    application_headers=headers,
+                )
                 channel.basic_publish(msg, exchange=self.exchange_name, routing_key=routing_key)
                 self._next_tag += 1
             last = self._next_tag - 1
@@ -243,16 +261,25 @@ class OutboxRelay:
             except Exception as exc:  # broker away or database busy: wait and try again
                 if isinstance(exc, BROKER_ERRORS):
                     BROKER_RECONNECTS.labels(self.service_name, "outbox-relay").inc()
-                log.warning("outbox relay of %s paused (retrying in %.1f s): %s", self.service_name, backoff, exc,
-                            extra={"service": self.service_name})
+                log.warning(
+                    "outbox relay of %s paused (retrying in %.1f s): %s",
+                    self.service_name,
+                    backoff,
+                    exc,
+                    extra={"service": self.service_name},
+                )
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
     def publish_pending(self) -> int:
         """Publish up to one batch; returns how many were published."""
         with self.store.engine.connect() as conn:
-            stmt = (select(outbox_table).where(outbox_table.c.published_at.is_(None))
-                    .order_by(outbox_table.c.seq).limit(self.batch_size))
+            stmt = (
+                select(outbox_table)
+                .where(outbox_table.c.published_at.is_(None))
+                .order_by(outbox_table.c.seq)
+                .limit(self.batch_size)
+            )
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = conn.execute(stmt).fetchall()
@@ -291,8 +318,7 @@ class OutboxRelay:
 
     def _mark(self, conn, ids):
         if ids:
-            conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids))
-                         .values(published_at=clock.now()))
+            conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids)).values(published_at=clock.now()))
 
     def _purge(self, force=False):
         """Every 10 minutes: published rows older than `keep_published_seconds` and request

@@ -19,6 +19,7 @@ default 10); the request message expires with it; a broker that cannot be reache
 service with no consumer and a call that times out raise `ServiceUnavailable` (503 with
 ``Retry-After`` at the gateway) within seconds instead of hanging.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,17 +59,22 @@ DEADLINE = "rpc_deadline"
 IDEMPOTENCY_KEY = "idempotency_key"
 IDEMPOTENCY_HASH = "idempotency_hash"
 REQUEST_CLAIMED = "rpc_request_claimed"
-HOP_ONLY_KEYS = frozenset({REQUEST_ID, REQUEST_HASH, DEADLINE, IDEMPOTENCY_KEY, IDEMPOTENCY_HASH,
-                           REQUEST_CLAIMED})
+HOP_ONLY_KEYS = frozenset({REQUEST_ID, REQUEST_HASH, DEADLINE, IDEMPOTENCY_KEY, IDEMPOTENCY_HASH, REQUEST_CLAIMED})
 
 DEFAULT_TIMEOUT = 10.0
 
-RPC_OUTCOMES = Counter("fsm_rpc_requests_total",
-                       "RPC requests not run as usual: expired, replayed from their record, conflicting",
-                       ["service", "outcome"], registry=metrics.REGISTRY)
-RPC_CLIENT_FAILURES = Counter("fsm_rpc_client_unavailable_total",
-                              "RPC calls answered 503: broker unreachable, no consumer, or timed out",
-                              ["service", "target", "reason"], registry=metrics.REGISTRY)
+RPC_OUTCOMES = Counter(
+    "fsm_rpc_requests_total",
+    "RPC requests not run as usual: expired, replayed from their record, conflicting",
+    ["service", "outcome"],
+    registry=metrics.REGISTRY,
+)
+RPC_CLIENT_FAILURES = Counter(
+    "fsm_rpc_client_unavailable_total",
+    "RPC calls answered 503: broker unreachable, no consumer, or timed out",
+    ["service", "target", "reason"],
+    registry=metrics.REGISTRY,
+)
 
 
 def rpc_timeout(config: dict[str, Any]) -> float:
@@ -83,10 +89,13 @@ class RpcConsumer(_RpcConsumer):  # type: ignore[misc]  # nameko is untyped: its
     def setup(self) -> None:
         if self.queue is None:
             service_name = self.container.service_name
-            self.queue = Queue(RPC_QUEUE_TEMPLATE.format(service_name),  # type: ignore[no-untyped-call]  # kombu: unannotated
-                               exchange=get_rpc_exchange(self.container.config),
-                               routing_key=f"{service_name}.*", durable=True,
-                               queue_arguments=queue_arguments(self.container.config) or None)
+            self.queue = Queue(
+                RPC_QUEUE_TEMPLATE.format(service_name),  # type: ignore[no-untyped-call]  # kombu: unannotated
+                exchange=get_rpc_exchange(self.container.config),
+                routing_key=f"{service_name}.*",
+                durable=True,
+                queue_arguments=queue_arguments(self.container.config) or None,
+            )
             self.queue_consumer.register_provider(self)
             self._registered = True
 
@@ -101,17 +110,21 @@ class RpcConsumer(_RpcConsumer):  # type: ignore[misc]  # nameko is untyped: its
         except BROKER_ERRORS as exc:
             # the reply could not go out: the request stays unacknowledged and comes back
             # when the connection does; its record (if it changed anything) answers it then
-            log.warning("reply to %s not sent (%s); the broker will deliver the request again",
-                        message.delivery_info.get("routing_key"), exc,
-                        extra={"service": self.container.service_name})
+            log.warning(
+                "reply to %s not sent (%s); the broker will deliver the request again",
+                message.delivery_info.get("routing_key"),
+                exc,
+                extra={"service": self.container.service_name},
+            )
             return result, exc_info
 
 
 class Rpc(_Rpc):  # type: ignore[misc]  # nameko is untyped: its base is Any
     rpc_consumer = RpcConsumer()
 
-    def __init__(self, expected_exceptions: type[BaseException] | tuple[type[BaseException], ...] = DomainError,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, expected_exceptions: type[BaseException] | tuple[type[BaseException], ...] = DomainError, **kwargs: Any
+    ) -> None:
         super().__init__(expected_exceptions=expected_exceptions, **kwargs)
 
     @property
@@ -133,8 +146,12 @@ class Rpc(_Rpc):  # type: ignore[misc]  # nameko is untyped: its base is Any
         deadline = context.get(DEADLINE)
         if isinstance(deadline, (int, float)) and time.time() > deadline:
             RPC_OUTCOMES.labels(self._service, "expired").inc()
-            log.warning("dropped %s: its caller gave up %.1f s ago", message.delivery_info.get("routing_key"),
-                        time.time() - deadline, extra={"service": self._service})
+            log.warning(
+                "dropped %s: its caller gave up %.1f s ago",
+                message.delivery_info.get("routing_key"),
+                time.time() - deadline,
+                extra={"service": self._service},
+            )
             self.rpc_consumer.queue_consumer.ack_message(message)
             return
         request_id = context.get(REQUEST_ID)
@@ -164,8 +181,12 @@ class Rpc(_Rpc):  # type: ignore[misc]  # nameko is untyped: its base is Any
             try:
                 records.keep_result(worker_ctx.data[REQUEST_ID], result)
             except Exception as exc:  # the work is committed and claimed; only the replay is lost
-                log.warning("result of request %s not kept: %s", worker_ctx.data[REQUEST_ID], exc,
-                            extra={"service": self._service})
+                log.warning(
+                    "result of request %s not kept: %s",
+                    worker_ctx.data[REQUEST_ID],
+                    exc,
+                    extra={"service": self._service},
+                )
         return super().handle_result(message, worker_ctx, result, exc_info)
 
 
@@ -206,8 +227,9 @@ class _TimedReply(RpcReply):  # type: ignore[misc]  # nameko is untyped: its bas
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self.proxy.reply_listener.forget(self.reply_event)
-                    self.proxy.unavailable("timeout", f"{self.proxy.service_name} did not answer within "
-                                                      f"{self.proxy.timeout:g} s")
+                    self.proxy.unavailable(
+                        "timeout", f"{self.proxy.service_name} did not answer within {self.proxy.timeout:g} s"
+                    )
                 if not broker_connected(self.proxy.container):
                     # the connection the reply would come on is gone: say so now, not at the timeout
                     self.proxy.reply_listener.forget(self.reply_event)
@@ -224,13 +246,22 @@ _consumers_seen: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 class _TimedMethodProxy(MethodProxy):  # type: ignore[misc]  # nameko is untyped: its base is Any
-    def __init__(self, worker_ctx: Any, service_name: str, method_name: str,
-                 reply_listener: _ResilientReplyListener, timeout: float, **options: Any) -> None:
+    def __init__(
+        self,
+        worker_ctx: Any,
+        service_name: str,
+        method_name: str,
+        reply_listener: _ResilientReplyListener,
+        timeout: float,
+        **options: Any,
+    ) -> None:
         self.timeout = timeout
-        options.setdefault("retry_policy", {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5,
-                                            "interval_max": 1.0})
-        options.setdefault("transport_options", {"max_retries": 1, "interval_start": 0.5,
-                                                 "interval_step": 0.5, "interval_max": 1.0})
+        options.setdefault(
+            "retry_policy", {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 1.0}
+        )
+        options.setdefault(
+            "transport_options", {"max_retries": 1, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 1.0}
+        )
         super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
 
     @property
@@ -271,13 +302,13 @@ class _TimedMethodProxy(MethodProxy):  # type: ignore[misc]  # nameko is untyped
         consumers: int
         # kombu: Connection's constructor is unannotated
         with connections[Connection(self.amqp_uri, connect_timeout=3)].acquire(  # type: ignore[no-untyped-call]
-                block=True, timeout=3) as conn:
+            block=True, timeout=3
+        ) as conn:
             try:
                 conn.ensure_connection(max_retries=1)
                 channel = conn.channel()
                 try:
-                    _, _, consumers = channel.queue_declare(RPC_QUEUE_TEMPLATE.format(self.service_name),
-                                                            passive=True)
+                    _, _, consumers = channel.queue_declare(RPC_QUEUE_TEMPLATE.format(self.service_name), passive=True)
                 except amqp.exceptions.NotFound:  # never declared: the service never ran
                     consumers = 0
                 try:

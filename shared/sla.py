@@ -22,11 +22,13 @@ Default figures (DOMAIN.md): accept 24 h, phone reply 48 h, on site local
 forward 1 working hour with an 18:00 cutoff, complaint plan 24 h, complaint
 closed within 15 days, callback 3 working days, follow-up 7 days.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.clock import LOCAL_TZ
@@ -46,7 +48,7 @@ __all__ = [
     "callback_deadlines",
 ]
 
-UTC = timezone.utc
+UTC = UTC
 UNITS = ("calendar_hours", "working_hours", "working_days", "calendar_days")
 ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")
 TIERS = ("local", "in_province", "out_of_province")
@@ -86,8 +88,9 @@ class WorkingHours:
 class SlaClock:
     """Deadline arithmetic on the mainland China working calendar."""
 
-    def __init__(self, calendar: ChinaCalendar | None = None,
-                 hours: WorkingHours | None = None, tz: str | ZoneInfo = LOCAL_TZ):
+    def __init__(
+        self, calendar: ChinaCalendar | None = None, hours: WorkingHours | None = None, tz: str | ZoneInfo = LOCAL_TZ
+    ):
         self.calendar = calendar if calendar is not None else ChinaCalendar.default()
         self.hours = hours if hours is not None else WorkingHours()
         self.tz = ZoneInfo(tz) if isinstance(tz, str) else tz
@@ -127,8 +130,10 @@ class SlaClock:
 
     def is_working_time(self, dt: datetime) -> bool:
         loc = self.local(dt)
-        return (self.calendar.is_workday(loc.date())
-                and self.hours.start <= loc.time().replace(tzinfo=None) < self.hours.end)
+        return (
+            self.calendar.is_workday(loc.date())
+            and self.hours.start <= loc.time().replace(tzinfo=None) < self.hours.end
+        )
 
     # -- the arithmetic ----------------------------------------------------
     def add_calendar_hours(self, start: datetime, h: float) -> datetime:
@@ -198,11 +203,9 @@ class SlaClock:
 
     def is_workday_before_cutoff(self, start: datetime, cutoff: time = time(18, 0)) -> bool:
         loc = self.local(start)
-        return (self.calendar.is_workday(loc.date())
-                and loc.time().replace(tzinfo=None) < cutoff)
+        return self.calendar.is_workday(loc.date()) and loc.time().replace(tzinfo=None) < cutoff
 
-    def cutoff_deadline(self, received: datetime, amount: float, unit: str,
-                        cutoff: time = time(18, 0)) -> datetime:
+    def cutoff_deadline(self, received: datetime, amount: float, unit: str, cutoff: time = time(18, 0)) -> datetime:
         """Deadline of a cutoff rule (the web 1-hour rule).
 
         Received on a working day before ``cutoff``: ``amount`` counts from
@@ -243,8 +246,16 @@ class SlaRule:
 
 
 _RULE_FIELDS = (
-    "accept", "phone_reply", "onsite_local", "onsite_in_province", "onsite_out_of_province",
-    "web_forward", "complaint_plan", "complaint_close", "callback", "followup",
+    "accept",
+    "phone_reply",
+    "onsite_local",
+    "onsite_in_province",
+    "onsite_out_of_province",
+    "web_forward",
+    "complaint_plan",
+    "complaint_close",
+    "callback",
+    "followup",
 )
 
 
@@ -332,9 +343,16 @@ def _wish_to_datetime(clock: SlaClock, wish: datetime | date) -> datetime:
     raise TypeError(f"wished_visit_at must be a datetime or a date, got {type(wish).__name__}")
 
 
-def ticket_deadlines(clock: SlaClock, policy: SlaPolicy, *, kind: str, channel: str,
-                     received_at: datetime, tier: str | None,
-                     wished_visit_at: datetime | date | None = None) -> dict[str, datetime]:
+def ticket_deadlines(
+    clock: SlaClock,
+    policy: SlaPolicy,
+    *,
+    kind: str,
+    channel: str,
+    received_at: datetime,
+    tier: str | None,
+    wished_visit_at: datetime | date | None = None,
+) -> dict[str, datetime]:
     """All deadlines that start when a request is received (UTC datetimes).
 
     Keys: ``accept``, ``phone_reply``; ``onsite`` for repair, install,
@@ -359,16 +377,14 @@ def ticket_deadlines(clock: SlaClock, policy: SlaPolicy, *, kind: str, channel: 
         out["onsite"] = onsite
     if channel == "web":
         rule = policy.web_forward
-        out["forward"] = clock.cutoff_deadline(received_at, rule.amount, rule.unit,
-                                               policy.forward_cutoff)
+        out["forward"] = clock.cutoff_deadline(received_at, rule.amount, rule.unit, policy.forward_cutoff)
     if kind == "complaint":
         out["complaint_plan"] = policy.complaint_plan.apply(clock, received_at)
         out["complaint_close"] = policy.complaint_close.apply(clock, received_at)
     return out
 
 
-def callback_deadlines(clock: SlaClock, policy: SlaPolicy, *,
-                       completed_at: datetime) -> dict[str, datetime]:
+def callback_deadlines(clock: SlaClock, policy: SlaPolicy, *, completed_at: datetime) -> dict[str, datetime]:
     """Deadlines that start when the service is completed: ``callback``, ``followup``."""
     return {
         "callback": policy.callback.apply(clock, completed_at),

@@ -5,6 +5,7 @@ The principal is put into nameko's context data under ``principal`` by the gatew
 Nameko copies context data into the headers of every RPC and event it sends, so the
 receiving worker sees the same principal. `shared.db` reads it to scope every query.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,11 +77,12 @@ class Principal:
         return self.all_tenants or (tenant_id is not None and tenant_id == self.tenant)
 
     def encode(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v is not None},
-                          sort_keys=True, separators=(",", ":"))
+        return json.dumps(
+            {k: v for k, v in asdict(self).items() if v is not None}, sort_keys=True, separators=(",", ":")
+        )
 
     @classmethod
-    def decode(cls, raw) -> "Principal":
+    def decode(cls, raw) -> Principal:
         if isinstance(raw, Principal):
             return raw
         if isinstance(raw, (bytes, str)):
@@ -93,7 +95,7 @@ class Principal:
         fields = {k: raw.get(k) for k in ("user", "role", "tenant", "outlet", "warehouse", "customer", "duty")}
         return cls(**fields)
 
-    def acting_for(self, tenant: str | None) -> "Principal":
+    def acting_for(self, tenant: str | None) -> Principal:
         """The service principal a handler uses for a fact that belongs to `tenant`."""
         return Principal(user=f"{self.role}:{self.user}", role=SERVICE, tenant=tenant)
 

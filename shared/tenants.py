@@ -3,6 +3,7 @@ per-tenant policy figures (SLA thresholds, local radius) and per-product-line wa
 
 Loaded from ``shared/data/tenants.yaml`` (or config ``TENANTS_FILE``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,8 +73,7 @@ class TenantDirectory:
             c["sla_policy"] = dict(c.get("sla_policy") or {})
             self.centers[c["id"]] = Center(**c)
         self.outlets: dict[str, Outlet] = {o["id"]: Outlet(**o) for o in doc.get("outlets", [])}
-        self.product_lines = {name: WarrantyTerms(**terms)
-                              for name, terms in (doc.get("product_lines") or {}).items()}
+        self.product_lines = {name: WarrantyTerms(**terms) for name, terms in (doc.get("product_lines") or {}).items()}
         self.default_warranty = WarrantyTerms(**(doc.get("default_warranty") or {}))
         self._by_province = {}
         for center in self.centers.values():
@@ -82,7 +82,7 @@ class TenantDirectory:
 
     @classmethod
     @functools.lru_cache(maxsize=8)
-    def load(cls, path: str | None = None) -> "TenantDirectory":
+    def load(cls, path: str | None = None) -> TenantDirectory:
         with open(path or DEFAULT_FILE, encoding="utf-8") as fh:
             return cls(yaml.safe_load(fh))
 
@@ -100,8 +100,9 @@ class TenantDirectory:
             merged.update(center.sla_policy)
         return merged
 
-    def tier(self, tenant_id: str, province: str | None, city: str | None,
-             lat: float | None = None, lon: float | None = None) -> str | None:
+    def tier(
+        self, tenant_id: str, province: str | None, city: str | None, lat: float | None = None, lon: float | None = None
+    ) -> str | None:
         """local / in_province / out_of_province of a place relative to the serving center.
 
         Local: the center's own city, or within the local radius of the center. In the

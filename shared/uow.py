@@ -10,6 +10,7 @@ block without `commit` rolls everything back, events, claims and records include
 It knows the store only by what it offers (`open_session`, `write_lock`, `committed`), so this
 module imports neither `shared.db` nor anything that does.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,13 @@ class UnitOfWork:
     Leaving the block without `commit` rolls everything back, events included.
     """
 
-    def __init__(self, store: Store, principal: Principal, context_data: dict[str, Any],
-                 request_claim: RequestClaim | None = None):
+    def __init__(
+        self,
+        store: Store,
+        principal: Principal,
+        context_data: dict[str, Any],
+        request_claim: RequestClaim | None = None,
+    ):
         self.store = store
         self.principal = principal
         self.context_data = context_data
@@ -76,8 +82,9 @@ class UnitOfWork:
         self.session = self.store.open_session(self.principal)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             if not self.committed:
                 self.session.rollback()
@@ -94,11 +101,17 @@ class UnitOfWork:
         headers[EVENT_ID_KEY] = event_id
         headers[EVENT_VERSION_KEY] = catalogue.CATALOGUE[event_type].version
         headers[EVENT_AT_KEY] = round(time.time(), 3)  # for the consumers' queue-lag metric
-        self.session.execute(outbox_table.insert().values(
-            id=event_id, seq=next_seq(), event_type=event_type,
-            payload=json.dumps(body, ensure_ascii=False, default=str),
-            headers=json.dumps(headers, default=str), created_at=clock.now(), attempts=0,
-        ))
+        self.session.execute(
+            outbox_table.insert().values(
+                id=event_id,
+                seq=next_seq(),
+                event_type=event_type,
+                payload=json.dumps(body, ensure_ascii=False, default=str),
+                headers=json.dumps(headers, default=str),
+                created_at=clock.now(),
+                attempts=0,
+            )
+        )
         self.emitted.append((event_type, event_id))
         return event_id
 
@@ -109,30 +122,42 @@ class UnitOfWork:
             return False
         row = self.session.execute(
             select(processed_table.c.message_id).where(
-                processed_table.c.message_id == message_id,
-                processed_table.c.consumer == consumer)).first()
+                processed_table.c.message_id == message_id, processed_table.c.consumer == consumer
+            )
+        ).first()
         if row is not None:
             return True
-        self.session.execute(processed_table.insert().values(
-            message_id=message_id, consumer=consumer, processed_at=clock.now()))
+        self.session.execute(
+            processed_table.insert().values(message_id=message_id, consumer=consumer, processed_at=clock.now())
+        )
         return False
 
     def commit(self) -> None:
         claim = self.request_claim
-        if claim is not None and not (self.emitted or self.session.new or self.session.dirty
-                                      or self.session.deleted or self.session.info.get("wrote")):
+        if claim is not None and not (
+            self.emitted
+            or self.session.new
+            or self.session.dirty
+            or self.session.deleted
+            or self.session.info.get("wrote")
+        ):
             claim = None  # a unit of work that changed nothing carries out nothing to repeat
         if claim is not None:
             request_id, request_hash, _ = claim
-            self.session.execute(processed_requests_table.insert().values(
-                request_id=request_id, request_hash=request_hash or "", created_at=clock.now()))
+            self.session.execute(
+                processed_requests_table.insert().values(
+                    request_id=request_id, request_hash=request_hash or "", created_at=clock.now()
+                )
+            )
         try:
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
             if claim is not None and "processed_requests" in str(exc):
-                raise Conflict("the same request is being carried out by another attempt; try again shortly",
-                               {"Idempotency-Key": ["a request with this key is in progress"]}) from None
+                raise Conflict(
+                    "the same request is being carried out by another attempt; try again shortly",
+                    {"Idempotency-Key": ["a request with this key is in progress"]},
+                ) from None
             raise
         self.committed = True
         if claim is not None:

@@ -5,6 +5,7 @@ would choke on later (as a 500): text with a NUL character or a lone UTF-16 surr
 nested absurdly deep, and integers beyond 64 bits. Shared pieces (`MONTH`, `PageQuery`) keep
 every service's schemas within what the code after them can handle, with the same bounds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,14 +16,15 @@ from shared.errors import ValidationFailed
 
 MAX_DEPTH = 32  # JSON nesting: our payloads go 4 deep; far below what recursion can take
 TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
-MAX_OFFSET = 10 ** 9  # paging: beyond any table, far within 64 bits
+MAX_OFFSET = 10**9  # paging: beyond any table, far within 64 bits
 MAX_LIMIT = 5000  # paging: the longest page of any list (the largest any service took before: parts' 5000)
 DEFAULT_LIMIT = 100
-INT64 = (-(2 ** 63), 2 ** 63 - 1)  # what SQLite and PostgreSQL BIGINT can store
+INT64 = (-(2**63), 2**63 - 1)  # what SQLite and PostgreSQL BIGINT can store
 
 # A month YYYY-MM whose year the calendar code can take (year 0 is no year; 9999-12 has no next month).
-MONTH = validate.Regexp(r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$",
-                        error="Must be a month YYYY-MM between 1970-01 and 2099-12.")
+MONTH = validate.Regexp(
+    r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$", error="Must be a month YYYY-MM between 1970-01 and 2099-12."
+)
 
 
 def paging_offset(**kwargs):
@@ -54,8 +56,16 @@ class PageQuery(Schema):
         """This schema with `default` as the page length when the caller names none (the same
         class for the same default)."""
         name = f"{cls.__name__}{default}"
-        return type(cls)(name, (cls,), {"limit": paging_limit(default), "__module__": cls.__module__,
-                                        "__qualname__": name, "__doc__": f"{cls.__name__}, {default} a page."})
+        return type(cls)(
+            name,
+            (cls,),
+            {
+                "limit": paging_limit(default),
+                "__module__": cls.__module__,
+                "__qualname__": name,
+                "__doc__": f"{cls.__name__}, {default} a page.",
+            },
+        )
 
 
 def text_problem(value, path=()):

@@ -4,6 +4,7 @@
 nameko's WebServer reads one address for the whole process; with all services in one
 ``nameko run`` they would collide, so the server here takes the port of its service.
 """
+
 from __future__ import annotations
 
 import json
@@ -127,8 +128,11 @@ class ServiceBase:
         reconnecting). 503 with the failing check otherwise."""
         checks = readiness(self.container_ref)
         ok = all(c["ok"] for c in checks.values())
-        return json_response({"service": self.name, "status": "ready" if ok else "not_ready", "checks": checks},
-                             status=200 if ok else 503, headers=None if ok else {"Retry-After": "5"})
+        return json_response(
+            {"service": self.name, "status": "ready" if ok else "not_ready", "checks": checks},
+            status=200 if ok else 503,
+            headers=None if ok else {"Retry-After": "5"},
+        )
 
     @http("GET", "/metrics")
     def metrics_endpoint(self, request: Request) -> Response:

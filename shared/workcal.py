@@ -18,14 +18,15 @@ Source of truth, in order:
 
 All functions take and return ``datetime.date`` (local Asia/Shanghai dates).
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Mapping
 
 import chinese_calendar
 
@@ -40,8 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OVERRIDES_PATH = Path(__file__).resolve().parent / "data" / "calendar_overrides.yaml"
 
-_WORKDAY_WORDS = {"workday": True, "work": True, "working": True,
-                  "holiday": False, "off": False, "rest": False}
+_WORKDAY_WORDS = {"workday": True, "work": True, "working": True, "holiday": False, "off": False, "rest": False}
 
 
 class CalendarUnknownYear(LookupError):
@@ -89,8 +89,7 @@ def load_overrides(path: Path | str = DEFAULT_OVERRIDES_PATH) -> dict[date, bool
 
 
 class ChinaCalendar:
-    def __init__(self, overrides: Mapping[date, bool | str] | None = None,
-                 unknown_year: str = "weekdays"):
+    def __init__(self, overrides: Mapping[date, bool | str] | None = None, unknown_year: str = "weekdays"):
         if unknown_year not in ("weekdays", "raise"):
             raise ValueError("unknown_year must be 'weekdays' or 'raise'")
         self.unknown_year = unknown_year
@@ -102,8 +101,8 @@ class ChinaCalendar:
         self._lock = threading.Lock()
 
     @classmethod
-    @functools.lru_cache(maxsize=None)
-    def default(cls) -> "ChinaCalendar":
+    @functools.cache
+    def default(cls) -> ChinaCalendar:
         """The process-wide calendar with ``shared/data/calendar_overrides.yaml`` (cached)."""
         return cls(overrides=load_overrides(DEFAULT_OVERRIDES_PATH))
 
@@ -147,7 +146,10 @@ class ChinaCalendar:
                             "no holiday schedule for %s (chinesecalendar %s, no overrides): "
                             "assuming Monday-Friday working days except 1 January; add the "
                             "State Council schedule to %s",
-                            d.year, chinese_calendar.__version__, DEFAULT_OVERRIDES_PATH.name)
+                            d.year,
+                            chinese_calendar.__version__,
+                            DEFAULT_OVERRIDES_PATH.name,
+                        )
         if d.month == 1 and d.day == 1:
             return False
         return d.weekday() < 5

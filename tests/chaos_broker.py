@@ -4,6 +4,7 @@ The shared broker (127.0.0.1:5672) is never touched: this node has its own node 
 AMQP and distribution ports, Mnesia and log folders, config file (the machine's
 ``/etc/rabbitmq/rabbitmq.conf`` pins the listener to 5672) and no plugins.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ def _tool(name):
         path = Path(folder) / name
         if path.exists():
             return str(path)
-    raise RuntimeError(f"{name} not found: the chaos tests need a local rabbitmq-server (apt-get install "
-                       "rabbitmq-server)")
+    raise RuntimeError(
+        f"{name} not found: the chaos tests need a local rabbitmq-server (apt-get install rabbitmq-server)"
+    )
 
 
 def free_port() -> int:
@@ -57,35 +59,42 @@ class ChaosBroker:
     @property
     def env(self):
         env = dict(os.environ)
-        env.update({
-            "RABBITMQ_NODENAME": self.name,
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(self.base / "log"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "plugins"),
-            "RABBITMQ_PID_FILE": str(self.base / "pid"),
-            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
-            "RABBITMQ_CONF_ENV_FILE": str(self.base / "env.conf"),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-        })
+        env.update(
+            {
+                "RABBITMQ_NODENAME": self.name,
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(self.base / "log"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "plugins"),
+                "RABBITMQ_PID_FILE": str(self.base / "pid"),
+                "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+                "RABBITMQ_CONF_ENV_FILE": str(self.base / "env.conf"),
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+            }
+        )
         return env
 
     def _ctl(self, *args, timeout=90):
-        return subprocess.run([_tool("rabbitmqctl"), "-n", self.name, *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [_tool("rabbitmqctl"), "-n", self.name, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start(self, timeout=60):
         (self.base / "plugins").write_text("[].\n")
         (self.base / "rabbitmq.conf").write_text(
-            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
         (self.base / "env.conf").write_text("")
         if os.geteuid() == 0:  # the packaged wrapper runs the server as user rabbitmq
             shutil.chown(self.base, "rabbitmq", "rabbitmq")
             for p in self.base.iterdir():
                 shutil.chown(p, "rabbitmq", "rabbitmq")
-        subprocess.run([_tool("rabbitmq-server"), "-detached"], env=self.env, capture_output=True,
-                       timeout=60, cwd="/")
+        subprocess.run([_tool("rabbitmq-server"), "-detached"], env=self.env, capture_output=True, timeout=60, cwd="/")
         self.wait_up(timeout)
         return self
 
@@ -93,8 +102,7 @@ class ChaosBroker:
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
             if time.monotonic() > deadline:
-                log = "\n".join(p.read_text(errors="replace")[-3000:]
-                                for p in (self.base / "log").glob("*.log"))
+                log = "\n".join(p.read_text(errors="replace")[-3000:] for p in (self.base / "log").glob("*.log"))
                 raise RuntimeError(f"chaos RabbitMQ {self.name} did not start on {self.port}:\n{log}")
             time.sleep(0.3)
 

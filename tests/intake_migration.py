@@ -1,6 +1,7 @@
 """Intake's migration 8de405ba935e (tickets.status_before_scheduled), run against a database
 at the revision before it with tickets and audit rows written the old way; the same scenario on
 SQLite (tests/unit/test_intake_migration.py) and PostgreSQL (tests/service/...)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -30,15 +31,24 @@ AUDIT = text("""
 
 # ticket: (status now, its audit trail as (action, from, to, visit), expected column)
 CASES = {
-    "once": ("scheduled", [("register", None, "registered", None),
-                           ("visit_scheduled", "registered", "scheduled", "v1")], "registered"),
+    "once": (
+        "scheduled",
+        [("register", None, "registered", None), ("visit_scheduled", "registered", "scheduled", "v1")],
+        "registered",
+    ),
     # released, accepted by hand, planned again, then re-planned: the last status it was scheduled from
-    "again": ("scheduled", [("register", None, "registered", None),
-                            ("visit_scheduled", "registered", "scheduled", "v1"),
-                            ("visit_released", "scheduled", "registered", "v1"),
-                            ("accept", "registered", "accepted", None),
-                            ("visit_scheduled", "accepted", "scheduled", "v1"),
-                            ("visit_scheduled", "scheduled", "scheduled", "v1")], "accepted"),
+    "again": (
+        "scheduled",
+        [
+            ("register", None, "registered", None),
+            ("visit_scheduled", "registered", "scheduled", "v1"),
+            ("visit_released", "scheduled", "registered", "v1"),
+            ("accept", "registered", "accepted", None),
+            ("visit_scheduled", "accepted", "scheduled", "v1"),
+            ("visit_scheduled", "scheduled", "scheduled", "v1"),
+        ],
+        "accepted",
+    ),
     "never": ("registered", [("register", None, "registered", None)], None),
     # another ticket's trail does not leak into this one's
     "other": ("accepted", [("accept", "registered", "accepted", None)], None),
@@ -53,8 +63,17 @@ def run_backfill_scenario(url: str) -> None:
             for ticket, (status, trail, _) in CASES.items():
                 conn.execute(TICKET, {"id": ticket, "status": status, "at": AT})
                 for action, before, after, visit in trail:
-                    conn.execute(AUDIT, {"ticket": ticket, "at": AT, "action": action, "from_state": before,
-                                         "to_state": after, "data": f'{{"visit_id": "{visit}"}}' if visit else None})
+                    conn.execute(
+                        AUDIT,
+                        {
+                            "ticket": ticket,
+                            "at": AT,
+                            "action": action,
+                            "from_state": before,
+                            "to_state": after,
+                            "data": f'{{"visit_id": "{visit}"}}' if visit else None,
+                        },
+                    )
         migrations.upgrade(engine, PACKAGE)
         with engine.connect() as conn:
             got = dict(conn.execute(text("SELECT id, status_before_scheduled FROM tickets")).all())

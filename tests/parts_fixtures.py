@@ -1,5 +1,6 @@
 """Fixtures and helpers of the parts tests: a seeded store, a running parts service, events as
 dispatch and intake publish them (nameko's standalone event_dispatcher), scans as a scanner sends them."""
+
 from __future__ import annotations
 
 import json
@@ -31,22 +32,44 @@ def now():
 def publish(config, source, event_type, payload, event_id=None):
     """Publish `event_type` as `source` would (catalogue-dumped body, principal and event id headers)."""
     body = events.dump(event_type, payload)
-    headers = {"nameko.event_id": event_id or uuid.uuid4().hex,
-               "nameko.principal": tenancy.service_principal(source).encode()}
+    headers = {
+        "nameko.event_id": event_id or uuid.uuid4().hex,
+        "nameko.principal": tenancy.service_principal(source).encode(),
+    }
     event_dispatcher(config, headers=headers)(source, event_type, body)
     return headers["nameko.event_id"]
 
 
 def ticket_registered(ticket_id, tenant="C01", model="CK6150", line="数控车床", fault="主轴过热,运行异响"):
-    return {"tenant_id": tenant, "ticket_id": ticket_id, "number": f"{tenant}-{ticket_id[:6]}", "kind": "repair",
-            "channel": "hotline", "priority": 2, "received_at": now(), "product_line": line, "model": model,
-            "serial_no": "CK615022001", "fault": fault, "warranty": "warranty", "tier": "local",
-            "geo_ambiguous": False}
+    return {
+        "tenant_id": tenant,
+        "ticket_id": ticket_id,
+        "number": f"{tenant}-{ticket_id[:6]}",
+        "kind": "repair",
+        "channel": "hotline",
+        "priority": 2,
+        "received_at": now(),
+        "product_line": line,
+        "model": model,
+        "serial_no": "CK615022001",
+        "fault": fault,
+        "warranty": "warranty",
+        "tier": "local",
+        "geo_ambiguous": False,
+    }
 
 
 def visit_event(visit_id, ticket_id, outlet="C01-O01", tenant="C01", parts_used=None, at=None):
-    body = {"tenant_id": tenant, "visit_id": visit_id, "ticket_id": ticket_id, "outlet_id": outlet,
-            "technician_id": f"{outlet}-T1", "at": at or now(), "product_line": "数控车床", "kind": "repair"}
+    body = {
+        "tenant_id": tenant,
+        "visit_id": visit_id,
+        "ticket_id": ticket_id,
+        "outlet_id": outlet,
+        "technician_id": f"{outlet}-T1",
+        "at": at or now(),
+        "product_line": "数控车床",
+        "kind": "repair",
+    }
     if parts_used is not None:
         body.update(parts_used=parts_used, work_done="更换主轴轴承", customer_confirmed=True, onsite_on_time=True)
     return body
@@ -78,6 +101,7 @@ def wait_events(drain, n=1, timeout=15, **match):
     def ok():
         got = [e for e in drain() if all(e.get(k) == v for k, v in match.items())]
         return got if len(got) >= n else None
+
     return wait_for(ok, timeout=timeout, what=f"{n} event(s) {match}")
 
 
@@ -147,5 +171,5 @@ def wait_rpc(rpc_as, principal, method, check, *args, timeout=15):
         with rpc_as(principal, "parts") as parts:
             result = getattr(parts, method)(*args)
         return result if check(result) else None
-    return wait_for(probe, timeout=timeout, what=f"parts.{method}{args}")
 
+    return wait_for(probe, timeout=timeout, what=f"parts.{method}{args}")

@@ -1,6 +1,7 @@
 """Where tests find their data: the repository, and `../shared/data` beside it (the
 project's shared folder, also laid beside CI's clone). A test whose data is missing fails;
 it never skips."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Services as an operator runs them: `nameko run` processes, started, killed and restarted
 by a test, each service on its own HTTP port, SQLite files in the test's folder."""
+
 from __future__ import annotations
 
 import os
@@ -33,10 +34,17 @@ class ServiceProcesses:
         self.folder = Path(folder)
         self.ports = {name: free_port() for name in SERVICE_CLASSES}
         self.env = dict(os.environ)
-        self.env.update({
-            "AMQP_URI": amqp_uri, "VAR_DIR": str(self.folder / "var"), "FSM_AUTH_SECRET": SECRET, "FSM_DEV": "1",
-            "HTTP_HOST": "127.0.0.1", "OUTBOX_POLL_SECONDS": "0.2", "LOG_LEVEL": "INFO",
-        })
+        self.env.update(
+            {
+                "AMQP_URI": amqp_uri,
+                "VAR_DIR": str(self.folder / "var"),
+                "FSM_AUTH_SECRET": SECRET,
+                "FSM_DEV": "1",
+                "HTTP_HOST": "127.0.0.1",
+                "OUTBOX_POLL_SECONDS": "0.2",
+                "LOG_LEVEL": "INFO",
+            }
+        )
         self.env.update({f"HTTP_PORT_{name.upper()}": str(port) for name, port in self.ports.items()})
         self.env.update({k: str(v) for k, v in env.items()})
         self.groups: dict[str, tuple[list[str], subprocess.Popen]] = {}
@@ -44,9 +52,19 @@ class ServiceProcesses:
     def start(self, group: str, services: list[str]):
         log = open(self.folder / f"{group}.log", "a")
         proc = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "nameko"), "run", "--config", str(REPO / "config.yml"),
-             *[SERVICE_CLASSES[s] for s in services]],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                str(REPO / ".venv" / "bin" / "nameko"),
+                "run",
+                "--config",
+                str(REPO / "config.yml"),
+                *[SERVICE_CLASSES[s] for s in services],
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.groups[group] = (services, proc)
         return proc
 
@@ -69,7 +87,7 @@ class ServiceProcesses:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-            raise AssertionError(f"{group} ignored SIGTERM for {timeout} s:\n{self.log_tail(group)}")
+            raise AssertionError(f"{group} ignored SIGTERM for {timeout} s:\n{self.log_tail(group)}") from None
         return time.monotonic() - started
 
     def stop_all(self):

@@ -1,10 +1,11 @@
 """Fixtures and helpers of the QA tests: intake + qa (+ gateway) on the real broker, events sent as
 the services outside QA's boundary would send them, and a tap on QA's own events."""
+
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kombu import Connection, Exchange, Queue
@@ -14,9 +15,16 @@ from shared import events as catalogue
 from tests.conftest import Platform
 
 REPAIR = {
-    "kind": "repair", "channel": "hotline", "customer_name": "武汉回访测试公司", "phone": "13800001111",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "serial_no": "SN-QA-0001", "purchase_date": "2025-06-01", "fault": "主轴异响",
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "武汉回访测试公司",
+    "phone": "13800001111",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "serial_no": "SN-QA-0001",
+    "purchase_date": "2025-06-01",
+    "fault": "主轴异响",
 }
 
 
@@ -58,8 +66,7 @@ class Tap:
     def __init__(self, amqp_uri, source, event_types):
         self.conn = Connection(amqp_uri)
         exchange = Exchange(f"{source}.events", type="topic", durable=True)
-        self.queue = Queue(f"test-tap-{uuid.uuid4().hex[:8]}", exchange=exchange, auto_delete=True,
-                           bindings=None)
+        self.queue = Queue(f"test-tap-{uuid.uuid4().hex[:8]}", exchange=exchange, auto_delete=True, bindings=None)
         self.queue = self.queue.bind(self.conn.default_channel)
         self.queue.declare()
         for event_type in event_types:
@@ -95,12 +102,23 @@ def tap(qa_config):
 
 
 def visit(visit_id, ticket_id, outlet_id, at, tenant="C01", **kw):
-    payload = {"tenant_id": tenant, "visit_id": visit_id, "ticket_id": ticket_id, "outlet_id": outlet_id,
-               "technician_id": f"{tenant}-T01", "at": at, "product_line": "数控车床", "kind": "repair",
-               "work_done": "更换轴承", "parts_used": [], "customer_confirmed": True, "onsite_on_time": True}
+    payload = {
+        "tenant_id": tenant,
+        "visit_id": visit_id,
+        "ticket_id": ticket_id,
+        "outlet_id": outlet_id,
+        "technician_id": f"{tenant}-T01",
+        "at": at,
+        "product_line": "数控车床",
+        "kind": "repair",
+        "work_done": "更换轴承",
+        "parts_used": [],
+        "customer_confirmed": True,
+        "onsite_on_time": True,
+    }
     payload.update(kw)
     return payload
 
 
 def now_utc():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -1,5 +1,6 @@
 """What other packages may import of certification (the gateway): its request and answer
 schemas. Nothing here reaches its models."""
+
 from services.certification.schemas import (
     ApplyIn,
     CertificateOut,
@@ -17,6 +18,19 @@ from services.certification.schemas import (
     TrainingOut,
 )
 
-__all__ = ["ApplyIn", "CertificateOut", "ExamIn", "ExamOut", "OutletOut", "OutletQuery", "PlanQuery",
-           "RevokeCertificateIn", "StepIn", "TechnicianIn", "TechnicianOut", "TechnicianQuery", "TrainingIn",
-           "TrainingOut"]
+__all__ = [
+    "ApplyIn",
+    "CertificateOut",
+    "ExamIn",
+    "ExamOut",
+    "OutletOut",
+    "OutletQuery",
+    "PlanQuery",
+    "RevokeCertificateIn",
+    "StepIn",
+    "TechnicianIn",
+    "TechnicianOut",
+    "TechnicianQuery",
+    "TrainingIn",
+    "TrainingOut",
+]

@@ -5,6 +5,7 @@ Plain Python: no nameko, no database session. `decide` says which state a step l
 why it is refused); `lifecycle` builds on it one function per step, returning the changes and
 events the service applies and records with who, when, why.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,19 +46,37 @@ class OutletState:
     REJECTED = "rejected"
 
 
-STATES = (OutletState.APPLIED, OutletState.CENTER_REVIEWED, OutletState.TECHNICAL_REVIEWED, OutletState.APPROVED,
-          OutletState.PROBATION, OutletState.EFFECTIVE, OutletState.SUSPENDED, OutletState.REVOCATION_REQUESTED,
-          OutletState.REVOCATION_CENTER_REVIEWED, OutletState.REVOCATION_TECHNICAL_REVIEWED, OutletState.REVOKING,
-          OutletState.REVOKED, OutletState.REJECTED)
+STATES = (
+    OutletState.APPLIED,
+    OutletState.CENTER_REVIEWED,
+    OutletState.TECHNICAL_REVIEWED,
+    OutletState.APPROVED,
+    OutletState.PROBATION,
+    OutletState.EFFECTIVE,
+    OutletState.SUSPENDED,
+    OutletState.REVOCATION_REQUESTED,
+    OutletState.REVOCATION_CENTER_REVIEWED,
+    OutletState.REVOCATION_TECHNICAL_REVIEWED,
+    OutletState.REVOKING,
+    OutletState.REVOKED,
+    OutletState.REJECTED,
+)
 # outlets that hold an agreement and work (they take jobs in dispatch, count for network planning)
 OPERATING = (OutletState.PROBATION, OutletState.EFFECTIVE)
 # states in which the outlet still operates as before while a revocation is reviewed
-REVOCATION_REVIEW = (OutletState.REVOCATION_REQUESTED, OutletState.REVOCATION_CENTER_REVIEWED,
-                     OutletState.REVOCATION_TECHNICAL_REVIEWED)
+REVOCATION_REVIEW = (
+    OutletState.REVOCATION_REQUESTED,
+    OutletState.REVOCATION_CENTER_REVIEWED,
+    OutletState.REVOCATION_TECHNICAL_REVIEWED,
+)
 
 # the outlet states dispatch has not heard of (it is told from the approval on)
-UNKNOWN_TO_DISPATCH = (OutletState.APPLIED, OutletState.CENTER_REVIEWED, OutletState.TECHNICAL_REVIEWED,
-                       OutletState.REJECTED)
+UNKNOWN_TO_DISPATCH = (
+    OutletState.APPLIED,
+    OutletState.CENTER_REVIEWED,
+    OutletState.TECHNICAL_REVIEWED,
+    OutletState.REJECTED,
+)
 
 RESUME = "<resume>"  # target: the state the outlet was in before a suspension or a revocation form
 
@@ -65,8 +84,8 @@ REVOCATION_REASONS = ("breach", "poor_quality", "complaints", "outlet_request", 
 ASSESSMENT_RESULTS = ("passed", "extended", "refused")
 DECISIONS = ("pass", "reject")
 
-TECHNICAL = tenancy.TECHNICAL_LEAD   # 技术管理科: technical management review
-HEAD = tenancy.SERVICE_HEAD          # 顾客服务部部长: HQ service department head
+TECHNICAL = tenancy.TECHNICAL_LEAD  # 技术管理科: technical management review
+HEAD = tenancy.SERVICE_HEAD  # 顾客服务部部长: HQ service department head
 
 
 @dataclass(frozen=True)
@@ -83,49 +102,99 @@ class Step:
 
 
 STEPS: dict[str, Step] = {
-    "center_review": Step((OutletState.APPLIED,), (tenancy.CENTER,),
-                          {"pass": OutletState.CENTER_REVIEWED, "reject": OutletState.REJECTED}, choice="decision",
-                          summary="center review with site inspection (顾客服务中心审核、考察)"),
-    "technical_review": Step((OutletState.CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
-                             {"pass": OutletState.TECHNICAL_REVIEWED, "reject": OutletState.REJECTED}, duty=TECHNICAL,
-                             choice="decision", summary="technical management review (技术管理科审核)"),
-    "head_approval": Step((OutletState.TECHNICAL_REVIEWED,), (tenancy.HQ,),
-                          {"pass": OutletState.APPROVED, "reject": OutletState.REJECTED}, duty=HEAD, choice="decision",
-                          summary="service department head approval (顾客服务部长审批)"),
-    "issue_agreement": Step((OutletState.APPROVED,), (tenancy.CENTER, tenancy.HQ), OutletState.PROBATION,
-                            summary="agreement issued and confirmed (发放协议书并确认); 3-month probation"),
-    "assess_probation": Step((OutletState.PROBATION,), (tenancy.CENTER,),
-                             {"passed": OutletState.EFFECTIVE, "extended": OutletState.PROBATION,
-                              "refused": OutletState.REVOKING},
-                             choice="result", summary="probation assessment (3个月考核)"),
+    "center_review": Step(
+        (OutletState.APPLIED,),
+        (tenancy.CENTER,),
+        {"pass": OutletState.CENTER_REVIEWED, "reject": OutletState.REJECTED},
+        choice="decision",
+        summary="center review with site inspection (顾客服务中心审核、考察)",
+    ),
+    "technical_review": Step(
+        (OutletState.CENTER_REVIEWED,),
+        (tenancy.CENTER, tenancy.HQ),
+        {"pass": OutletState.TECHNICAL_REVIEWED, "reject": OutletState.REJECTED},
+        duty=TECHNICAL,
+        choice="decision",
+        summary="technical management review (技术管理科审核)",
+    ),
+    "head_approval": Step(
+        (OutletState.TECHNICAL_REVIEWED,),
+        (tenancy.HQ,),
+        {"pass": OutletState.APPROVED, "reject": OutletState.REJECTED},
+        duty=HEAD,
+        choice="decision",
+        summary="service department head approval (顾客服务部长审批)",
+    ),
+    "issue_agreement": Step(
+        (OutletState.APPROVED,),
+        (tenancy.CENTER, tenancy.HQ),
+        OutletState.PROBATION,
+        summary="agreement issued and confirmed (发放协议书并确认); 3-month probation",
+    ),
+    "assess_probation": Step(
+        (OutletState.PROBATION,),
+        (tenancy.CENTER,),
+        {"passed": OutletState.EFFECTIVE, "extended": OutletState.PROBATION, "refused": OutletState.REVOKING},
+        choice="result",
+        summary="probation assessment (3个月考核)",
+    ),
     "suspend": Step(OPERATING, (tenancy.CENTER, tenancy.HQ), OutletState.SUSPENDED, summary="suspension"),
     "reinstate": Step((OutletState.SUSPENDED,), (tenancy.CENTER, tenancy.HQ), RESUME, summary="reinstatement"),
-    "request_revocation": Step(OPERATING + (OutletState.SUSPENDED,), (tenancy.CENTER, tenancy.HQ, tenancy.OUTLET),
-                               OutletState.REVOCATION_REQUESTED, summary="revocation form (撤点登记表)"),
-    "revocation_center_review": Step((OutletState.REVOCATION_REQUESTED,), (tenancy.CENTER,),
-                                     {"pass": OutletState.REVOCATION_CENTER_REVIEWED, "reject": RESUME},
-                                     choice="decision",
-                                     summary="center review of the revocation (顾客服务中心审核确认)"),
-    "revocation_technical_review": Step((OutletState.REVOCATION_CENTER_REVIEWED,), (tenancy.CENTER, tenancy.HQ),
-                                        {"pass": OutletState.REVOCATION_TECHNICAL_REVIEWED, "reject": RESUME},
-                                        duty=TECHNICAL, choice="decision",
-                                        summary="technical review of the revocation (技术管理科审核确认)"),
-    "revocation_approval": Step((OutletState.REVOCATION_TECHNICAL_REVIEWED,), (tenancy.HQ,),
-                                {"pass": OutletState.REVOKING, "reject": RESUME}, duty=HEAD, choice="decision",
-                                summary="head approval of the revocation (顾客服务部部长审批)"),
-    "request_clearing": Step((OutletState.REVOKING,), (tenancy.CENTER, tenancy.HQ), OutletState.REVOKING,
-                             summary="ask settlement and parts again whether accounts are clear (清理帐目)"),
+    "request_revocation": Step(
+        OPERATING + (OutletState.SUSPENDED,),
+        (tenancy.CENTER, tenancy.HQ, tenancy.OUTLET),
+        OutletState.REVOCATION_REQUESTED,
+        summary="revocation form (撤点登记表)",
+    ),
+    "revocation_center_review": Step(
+        (OutletState.REVOCATION_REQUESTED,),
+        (tenancy.CENTER,),
+        {"pass": OutletState.REVOCATION_CENTER_REVIEWED, "reject": RESUME},
+        choice="decision",
+        summary="center review of the revocation (顾客服务中心审核确认)",
+    ),
+    "revocation_technical_review": Step(
+        (OutletState.REVOCATION_CENTER_REVIEWED,),
+        (tenancy.CENTER, tenancy.HQ),
+        {"pass": OutletState.REVOCATION_TECHNICAL_REVIEWED, "reject": RESUME},
+        duty=TECHNICAL,
+        choice="decision",
+        summary="technical review of the revocation (技术管理科审核确认)",
+    ),
+    "revocation_approval": Step(
+        (OutletState.REVOCATION_TECHNICAL_REVIEWED,),
+        (tenancy.HQ,),
+        {"pass": OutletState.REVOKING, "reject": RESUME},
+        duty=HEAD,
+        choice="decision",
+        summary="head approval of the revocation (顾客服务部部长审批)",
+    ),
+    "request_clearing": Step(
+        (OutletState.REVOKING,),
+        (tenancy.CENTER, tenancy.HQ),
+        OutletState.REVOKING,
+        summary="ask settlement and parts again whether accounts are clear (清理帐目)",
+    ),
     # facts from settlement, applied by the service itself
-    "accounts_cleared": Step((OutletState.REVOKING,), (tenancy.SERVICE,), OutletState.REVOKED,
-                             summary="accounts cleared: cooperation ends, the outlet is notified"),
-    "accounts_open": Step((OutletState.REVOKING,), (tenancy.SERVICE,), OutletState.REVOKING,
-                          summary="open items listed on the outlet file"),
+    "accounts_cleared": Step(
+        (OutletState.REVOKING,),
+        (tenancy.SERVICE,),
+        OutletState.REVOKED,
+        summary="accounts cleared: cooperation ends, the outlet is notified",
+    ),
+    "accounts_open": Step(
+        (OutletState.REVOKING,),
+        (tenancy.SERVICE,),
+        OutletState.REVOKING,
+        summary="open items listed on the outlet file",
+    ),
 }
 USER_ACTIONS = tuple(a for a, s in STEPS.items() if s.roles != (tenancy.SERVICE,))
 
 
-def decide(action: str, state: str, principal: tenancy.Principal, choice: str | None = None,
-           resume: str | None = None) -> str:
+def decide(
+    action: str, state: str, principal: tenancy.Principal, choice: str | None = None, resume: str | None = None
+) -> str:
     """The state `action` leads to from `state` when `principal` takes it, or an error:
     unknown action or choice → ValidationFailed (422), wrong role or duty → Forbidden (403),
     wrong state → InvalidTransition (409)."""
@@ -133,20 +202,23 @@ def decide(action: str, state: str, principal: tenancy.Principal, choice: str | 
     if step is None:
         raise ValidationFailed(f"unknown action {action!r}", {"action": [f"one of {', '.join(USER_ACTIONS)}"]})
     if principal.role not in step.roles:
-        raise Forbidden(f"role {principal.role} may not {action}",
-                        {"action": [f"{action} is for {' or '.join(step.roles)}"]})
+        raise Forbidden(
+            f"role {principal.role} may not {action}", {"action": [f"{action} is for {' or '.join(step.roles)}"]}
+        )
     if step.duty and principal.duty != step.duty:
         raise Forbidden(f"{action} needs the {step.duty} duty", {"action": [f"only a {step.duty} may {action}"]})
     if state not in step.sources:
-        raise InvalidTransition(f"cannot {action} an outlet that is {state}",
-                                {"action": [f"not allowed from state {state}; allowed from "
-                                            f"{', '.join(step.sources)}"]})
+        raise InvalidTransition(
+            f"cannot {action} an outlet that is {state}",
+            {"action": [f"not allowed from state {state}; allowed from {', '.join(step.sources)}"]},
+        )
     target = step.target
     if isinstance(target, dict):
         if choice not in target:
             # a step with a choice of targets names the field that chooses
-            raise ValidationFailed(f"{action} needs {step.choice}",
-                                   {cast(str, step.choice): [f"one of {', '.join(target)}"]})
+            raise ValidationFailed(
+                f"{action} needs {step.choice}", {cast(str, step.choice): [f"one of {', '.join(target)}"]}
+            )
         target = target[choice]
     if target == RESUME:
         if resume not in OPERATING + (OutletState.SUSPENDED,):
@@ -159,8 +231,20 @@ def add_months(d: date, months: int) -> date:
     month = d.month - 1 + months
     year = d.year + month // 12
     month = month % 12 + 1
-    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31,
-            30, 31][month - 1]
+    last = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
     return date(year, month, min(d.day, last))
 
 
@@ -178,8 +262,9 @@ def check_agreement(agreement: dict[str, Any], today: date) -> dict[str, Any]:
     valid_from = agreement.get("valid_from") or today
     valid_to = agreement.get("valid_to") or add_months(valid_from, 36)
     if valid_to <= valid_from:
-        raise ValidationFailed("agreement ends before it starts",
-                               {"agreement": {"valid_to": ["must be after valid_from"]}})
+        raise ValidationFailed(
+            "agreement ends before it starts", {"agreement": {"valid_to": ["must be after valid_from"]}}
+        )
     return dict(agreement, valid_from=valid_from, valid_to=valid_to)
 
 
@@ -187,14 +272,20 @@ def check_revocation_form(form: dict[str, Any] | None, principal: tenancy.Princi
     if not form:
         raise ValidationFailed("a revocation needs its form", {"revocation": ["required for request_revocation"]})
     if principal.role == tenancy.OUTLET and form["reason_code"] != "outlet_request":
-        raise ValidationFailed("an outlet may only ask to end the agreement itself",
-                               {"revocation": {"reason_code": ["outlets file outlet_request only"]}})
+        raise ValidationFailed(
+            "an outlet may only ask to end the agreement itself",
+            {"revocation": {"reason_code": ["outlets file outlet_request only"]}},
+        )
     if form["reason_code"] == "outlet_request" and not form.get("written_request_ref"):
-        raise ValidationFailed("an outlet's request must be in writing",
-                               {"revocation": {"written_request_ref": ["required for outlet_request"]}})
+        raise ValidationFailed(
+            "an outlet's request must be in writing",
+            {"revocation": {"written_request_ref": ["required for outlet_request"]}},
+        )
     if form["reason_code"] == "probation_refused":
-        raise ValidationFailed("probation_refused comes from the probation assessment",
-                               {"revocation": {"reason_code": ["not for a revocation form"]}})
+        raise ValidationFailed(
+            "probation_refused comes from the probation assessment",
+            {"revocation": {"reason_code": ["not for a revocation form"]}},
+        )
     return form
 
 
@@ -235,8 +326,17 @@ def dispatch_knows(status: str) -> bool:
 
 def outlet_event(outlet: OutletFacts, at: datetime, **extra: Any) -> dict[str, Any]:
     """The body of an outlet.* event; `outlet` is a lifecycle.OutletRecord or a row (same names)."""
-    return {"tenant_id": outlet.tenant_id, "outlet_id": outlet.id, "status": event_status(outlet), "at": at,
-            "kind": outlet.kind, "grade": outlet.grade, "lat": outlet.lat, "lon": outlet.lon, **extra}
+    return {
+        "tenant_id": outlet.tenant_id,
+        "outlet_id": outlet.id,
+        "status": event_status(outlet),
+        "at": at,
+        "kind": outlet.kind,
+        "grade": outlet.grade,
+        "lat": outlet.lat,
+        "lon": outlet.lon,
+        **extra,
+    }
 
 
 def jsonable(value: Any) -> Any:
@@ -296,12 +396,13 @@ class LineChange:
     product_line: str
     eligible: bool
     certified: int
-    new: bool       # the line has no status yet
+    new: bool  # the line has no status yet
     announce: bool  # news for dispatch: the eligibility flipped, or a new line starts ineligible
 
 
-def line_changes(lines: set[str], certified: dict[str, int], minimum: int,
-                 current: dict[str, tuple[bool, int]]) -> list[LineChange]:
+def line_changes(
+    lines: set[str], certified: dict[str, int], minimum: int, current: dict[str, tuple[bool, int]]
+) -> list[LineChange]:
     """The line statuses to write; `current`: line → (eligible, certified) as recorded."""
     changes = []
     for line, (eligible, count) in line_eligibility(lines, certified, minimum).items():
@@ -314,8 +415,13 @@ def line_changes(lines: set[str], certified: dict[str, int], minimum: int,
 
 
 def line_event(outlet: OutletFacts, change: LineChange, minimum: int, at: datetime) -> dict[str, Any]:
-    return outlet_event(outlet, at, product_line=change.product_line, eligible=change.eligible,
-                        reason=f"{change.certified} certified (minimum {minimum})")
+    return outlet_event(
+        outlet,
+        at,
+        product_line=change.product_line,
+        eligible=change.eligible,
+        reason=f"{change.certified} certified (minimum {minimum})",
+    )
 
 
 # ------------------------------------------------------------------ applications
@@ -331,8 +437,10 @@ def applying_outlet_id(principal: tenancy.Principal, requested: str | None) -> s
         return principal.outlet
     if principal.role == tenancy.CENTER:
         return requested
-    raise Forbidden(f"role {principal.role} cannot file an outlet application",
-                    {"role": ["the outlet itself or its center applies"]})
+    raise Forbidden(
+        f"role {principal.role} cannot file an outlet application",
+        {"role": ["the outlet itself or its center applies"]},
+    )
 
 
 def next_outlet_id(tenant: str, taken: set[str]) -> str:
@@ -371,16 +479,27 @@ class AreaPlan:
         return self.needed - len(self.outlets)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tenant_id": self.tenant_id, "province": self.province, "city": self.city,
-                "installed": self.installed, "planned_sales": self.planned_sales,
-                "yearly_repairs": int(self.repair_volume.quantize(Decimal(1), ROUND_HALF_UP)),
-                "outlets_needed": self.needed, "outlets_current": len(self.outlets),
-                "outlet_ids": sorted(self.outlets), "gap": self.gap,
-                "districts": {d: int(v.quantize(Decimal(1), ROUND_HALF_UP)) for d, v in sorted(self.districts.items())}}
+        return {
+            "tenant_id": self.tenant_id,
+            "province": self.province,
+            "city": self.city,
+            "installed": self.installed,
+            "planned_sales": self.planned_sales,
+            "yearly_repairs": int(self.repair_volume.quantize(Decimal(1), ROUND_HALF_UP)),
+            "outlets_needed": self.needed,
+            "outlets_current": len(self.outlets),
+            "outlet_ids": sorted(self.outlets),
+            "gap": self.gap,
+            "districts": {d: int(v.quantize(Decimal(1), ROUND_HALF_UP)) for d, v in sorted(self.districts.items())},
+        }
 
 
-def network_plan(base_rows: Iterable[Mapping[str, Any]], repair_rates: dict[str, Any], outlets: Iterable[Sequence[Any]],
-                 capacity: int) -> list[AreaPlan]:
+def network_plan(
+    base_rows: Iterable[Mapping[str, Any]],
+    repair_rates: dict[str, Any],
+    outlets: Iterable[Sequence[Any]],
+    capacity: int,
+) -> list[AreaPlan]:
     """Seed 003's market survey: per area (city), the yearly repair volume of the installed base
     plus next year's planned sales, each × its model's yearly repair rate; the outlets that
     volume needs at `capacity` repairs per outlet a year; against the operating outlets there.
@@ -420,8 +539,13 @@ def plan_report(areas: list[AreaPlan], capacity: int, gaps_only: bool = False) -
     rows = [area.as_dict() for area in areas]
     if gaps_only:
         rows = [r for r in rows if r["gap"] > 0]
-    return {"capacity": capacity, "areas": rows,
-            "totals": {"yearly_repairs": sum(r["yearly_repairs"] for r in rows),
-                       "outlets_needed": sum(r["outlets_needed"] for r in rows),
-                       "outlets_current": sum(r["outlets_current"] for r in rows),
-                       "short": sum(max(r["gap"], 0) for r in rows)}}
+    return {
+        "capacity": capacity,
+        "areas": rows,
+        "totals": {
+            "yearly_repairs": sum(r["yearly_repairs"] for r in rows),
+            "outlets_needed": sum(r["outlets_needed"] for r in rows),
+            "outlets_current": sum(r["outlets_current"] for r in rows),
+            "short": sum(max(r["gap"], 0) for r in rows),
+        },
+    }

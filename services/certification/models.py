@@ -1,5 +1,6 @@
 """Certification's tables. Outlet data belongs to a tenant (TenantScoped); an outlet principal
 sees its own outlet's rows only. Repair rates per model are reference data of HQ (not scoped)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -39,11 +40,11 @@ class Outlet(TenantScoped, Base):
     bank_account: Mapped[dict | None] = mapped_column(JSON)
     registration: Mapped[dict | None] = mapped_column(JSON)  # the whole registration form (网点情况登记表)
     product_lines: Mapped[list | None] = mapped_column(JSON)
-    inspection: Mapped[dict | None] = mapped_column(JSON)    # the center's site inspection
-    agreement: Mapped[dict | None] = mapped_column(JSON)     # number, valid_from, valid_to, terms
+    inspection: Mapped[dict | None] = mapped_column(JSON)  # the center's site inspection
+    agreement: Mapped[dict | None] = mapped_column(JSON)  # number, valid_from, valid_to, terms
     job_limit: Mapped[int | None] = mapped_column(Integer)
     probation_until: Mapped[date | None] = mapped_column(Date)
-    revocation: Mapped[dict | None] = mapped_column(JSON)    # the revocation form
+    revocation: Mapped[dict | None] = mapped_column(JSON)  # the revocation form
     clearing_request_id: Mapped[str | None] = mapped_column(String(32))
     clearing_status: Mapped[str | None] = mapped_column(String(16))  # pending | open_items | cleared
     open_items: Mapped[list | None] = mapped_column(JSON)

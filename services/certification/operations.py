@@ -4,6 +4,7 @@ The service's entrypoints parse and authorise, then call these; the rules they f
 `domain`'s and `lifecycle`'s (plain Python), this module only reads the rows they need and
 writes what they decide.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,17 @@ from sqlalchemy.exc import IntegrityError
 
 from services.certification import domain, lifecycle
 from services.certification.domain import OutletState
-from services.certification.models import (Assessment, Certificate, ExamResult, LineStatus, Notice, Outlet,
-                                           OutletStep, Technician, TrainingSession)
+from services.certification.models import (
+    Assessment,
+    Certificate,
+    ExamResult,
+    LineStatus,
+    Notice,
+    Outlet,
+    OutletStep,
+    Technician,
+    TrainingSession,
+)
 from shared.errors import Conflict, InvalidTransition, ValidationFailed
 
 # the outlet's columns an OutletRecord copies (its ineligible lines come from line_status)
@@ -29,18 +39,37 @@ def outlet_record(session, outlet: Outlet, with_lines: bool = True) -> lifecycle
     """The outlet as the lifecycle's rules read it (with its lines below the minimum)."""
     ineligible = ()
     if with_lines:
-        ineligible = tuple((row.product_line, row.certified) for row in session.scalars(
-            select(LineStatus).where(LineStatus.outlet_id == outlet.id, LineStatus.eligible.is_(False))
-            .order_by(LineStatus.product_line)))
-    return lifecycle.OutletRecord(**{name: getattr(outlet, name) for name in RECORD_FIELDS},
-                                  ineligible_lines=ineligible)
+        ineligible = tuple(
+            (row.product_line, row.certified)
+            for row in session.scalars(
+                select(LineStatus)
+                .where(LineStatus.outlet_id == outlet.id, LineStatus.eligible.is_(False))
+                .order_by(LineStatus.product_line)
+            )
+        )
+    return lifecycle.OutletRecord(
+        **{name: getattr(outlet, name) for name in RECORD_FIELDS}, ineligible_lines=ineligible
+    )
 
 
 def record_step(session, outlet: Outlet, principal, step: lifecycle.StepRecord, now: datetime):
-    session.add(OutletStep(tenant_id=outlet.tenant_id, outlet_id=outlet.id, action=step.action, choice=step.choice,
-                           from_state=step.from_state, to_state=step.to_state, user=principal.user,
-                           role=principal.role, duty=principal.duty, at=now, reason=step.reason,
-                           attachments=step.attachments, data=step.data))
+    session.add(
+        OutletStep(
+            tenant_id=outlet.tenant_id,
+            outlet_id=outlet.id,
+            action=step.action,
+            choice=step.choice,
+            from_state=step.from_state,
+            to_state=step.to_state,
+            user=principal.user,
+            role=principal.role,
+            duty=principal.duty,
+            at=now,
+            reason=step.reason,
+            attachments=step.attachments,
+            data=step.data,
+        )
+    )
 
 
 def apply_outcome(uow, outlet: Outlet, outcome: lifecycle.StepOutcome, principal, now: datetime):
@@ -50,20 +79,37 @@ def apply_outcome(uow, outlet: Outlet, outcome: lifecycle.StepOutcome, principal
         setattr(outlet, name, value)
     if outcome.assessment is not None:
         assessment = outcome.assessment
-        uow.session.add(Assessment(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind=assessment.kind,
-                                   result=assessment.result, score=assessment.score, findings=assessment.findings,
-                                   user=principal.user, at=now))
+        uow.session.add(
+            Assessment(
+                tenant_id=outlet.tenant_id,
+                outlet_id=outlet.id,
+                kind=assessment.kind,
+                result=assessment.result,
+                score=assessment.score,
+                findings=assessment.findings,
+                user=principal.user,
+                at=now,
+            )
+        )
     if outcome.notice is not None:
-        uow.session.add(Notice(tenant_id=outlet.tenant_id, outlet_id=outlet.id, kind=outcome.notice.kind,
-                               text=outcome.notice.text, at=now))
+        uow.session.add(
+            Notice(
+                tenant_id=outlet.tenant_id,
+                outlet_id=outlet.id,
+                kind=outcome.notice.kind,
+                text=outcome.notice.text,
+                at=now,
+            )
+        )
     for step in outcome.steps:
         record_step(uow.session, outlet, principal, step, now)
     for event in outcome.events:
         uow.emit(event.name, event.payload)
 
 
-def take_step(uow, outlet: Outlet, command: lifecycle.StepCommand, principal, now: datetime,
-              policy: lifecycle.LifecyclePolicy) -> lifecycle.StepOutcome:
+def take_step(
+    uow, outlet: Outlet, command: lifecycle.StepCommand, principal, now: datetime, policy: lifecycle.LifecyclePolicy
+) -> lifecycle.StepOutcome:
     outcome = lifecycle.take_step(outlet_record(uow.session, outlet), command, principal, now, policy)
     apply_outcome(uow, outlet, outcome, principal, now)
     return outcome
@@ -79,10 +125,12 @@ def answer_clearing(uow, payload: dict, cleared: bool, now: datetime) -> bool:
     if cleared:
         outcome = lifecycle.accounts_cleared(record, payload["request_id"], acting, now)
     else:
-        first = not uow.session.scalar(select(func.count()).select_from(OutletStep).where(
-            OutletStep.outlet_id == outlet.id, OutletStep.action == "accounts_open"))
-        outcome = lifecycle.accounts_open(record, payload["request_id"], payload.get("open_items"), first, acting,
-                                          now)
+        first = not uow.session.scalar(
+            select(func.count())
+            .select_from(OutletStep)
+            .where(OutletStep.outlet_id == outlet.id, OutletStep.action == "accounts_open")
+        )
+        outcome = lifecycle.accounts_open(record, payload["request_id"], payload.get("open_items"), first, acting, now)
     apply_outcome(uow, outlet, outcome, acting, now)
     return True
 
@@ -102,8 +150,9 @@ def visit_released(uow, outlet_id: str | None, now: datetime) -> lifecycle.StepO
 
 
 # ---------------------------------------------------------------- applications
-def file_application(uow, form: dict, principal, outlet_id: str | None, seeded_ids: set, now: datetime,
-                     minimum: int) -> Outlet:
+def file_application(
+    uow, form: dict, principal, outlet_id: str | None, seeded_ids: set, now: datetime, minimum: int
+) -> Outlet:
     """A new outlet in `applied` from its registration form (网点情况登记表), with its technicians;
     `seeded_ids`: the tenant's outlets in the tenant directory (their ids are taken)."""
     session, tenant = uow.session, principal.tenant
@@ -116,19 +165,46 @@ def file_application(uow, form: dict, principal, outlet_id: str | None, seeded_i
         raise Conflict("this outlet exists already", {"outlet_id": [f"{outlet_id} is taken"]})
     staff = domain.staff_with_technician_ids(outlet_id, form["staff"])
     registration = domain.jsonable({k: v for k, v in form.items() if k != "attachments"})
-    outlet = Outlet(id=outlet_id, tenant_id=tenant, name=form["name"], kind=form["kind"], status=OutletState.APPLIED,
-                    province=form["province"], city=form["city"], district=form["district"],
-                    address=form["premises"]["address"], lat=form["lat"], lon=form["lon"],
-                    legal_entity=form["legal_entity"], licence_no=form["licence_no"],
-                    bank_account=form["bank_account"], registration=dict(registration, staff=staff),
-                    product_lines=sorted(set(form["product_lines"])), seeded=False,
-                    applied_by=principal.user, created_at=now, updated_at=now)
+    outlet = Outlet(
+        id=outlet_id,
+        tenant_id=tenant,
+        name=form["name"],
+        kind=form["kind"],
+        status=OutletState.APPLIED,
+        province=form["province"],
+        city=form["city"],
+        district=form["district"],
+        address=form["premises"]["address"],
+        lat=form["lat"],
+        lon=form["lon"],
+        legal_entity=form["legal_entity"],
+        licence_no=form["licence_no"],
+        bank_account=form["bank_account"],
+        registration=dict(registration, staff=staff),
+        product_lines=sorted(set(form["product_lines"])),
+        seeded=False,
+        applied_by=principal.user,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(outlet)
     session.flush()
     register_staff(session, outlet, staff, now)
-    record_step(session, outlet, principal, lifecycle.StepRecord(
-        "apply", None, None, OutletState.APPLIED, None, form["attachments"] or [],
-        {"staff": len(staff), "product_lines": outlet.product_lines}), now)
+    record_step(
+        session,
+        outlet,
+        principal,
+        lifecycle.StepRecord(
+            "apply",
+            None,
+            None,
+            OutletState.APPLIED,
+            None,
+            form["attachments"] or [],
+            {"staff": len(staff), "product_lines": outlet.product_lines},
+        ),
+        now,
+    )
     refresh_lines(uow, outlet, now, minimum)
     return outlet
 
@@ -139,9 +215,17 @@ def register_staff(session, outlet: Outlet, staff: list, now: datetime):
             continue
         if session.get(Technician, member["technician_id"]) is not None:
             raise Conflict("technician id taken", {"staff": [f"{member['technician_id']} is registered already"]})
-        session.add(Technician(id=member["technician_id"], tenant_id=outlet.tenant_id, outlet_id=outlet.id,
-                               name=member["name"], skills=sorted(set(member.get("product_lines") or ())),
-                               active=True, created_at=now))
+        session.add(
+            Technician(
+                id=member["technician_id"],
+                tenant_id=outlet.tenant_id,
+                outlet_id=outlet.id,
+                name=member["name"],
+                skills=sorted(set(member.get("product_lines") or ())),
+                active=True,
+                created_at=now,
+            )
+        )
 
 
 # ---------------------------------------------------------------- line eligibility
@@ -150,23 +234,39 @@ def refresh_lines(uow, outlet: Outlet, now: datetime, minimum: int, announce: bo
     the minimum); publish each change once dispatch knows the outlet. Returns the announced changes."""
     session = uow.session
     today = domain.local_date(now)
-    techs = session.scalars(select(Technician).where(Technician.outlet_id == outlet.id,
-                                                     Technician.active.is_(True))).all()
+    techs = session.scalars(
+        select(Technician).where(Technician.outlet_id == outlet.id, Technician.active.is_(True))
+    ).all()
     lines = set(outlet.product_lines or ())
     for tech in techs:
         lines.update(tech.skills or ())
-    counts = dict(session.execute(
-        select(Certificate.product_line, func.count(func.distinct(Certificate.technician_id)))
-        .where(Certificate.outlet_id == outlet.id, Certificate.status == "valid", Certificate.valid_until >= today,
-               Certificate.technician_id.in_([t.id for t in techs] or [""]))
-        .group_by(Certificate.product_line)).all())
+    counts = dict(
+        session.execute(
+            select(Certificate.product_line, func.count(func.distinct(Certificate.technician_id)))
+            .where(
+                Certificate.outlet_id == outlet.id,
+                Certificate.status == "valid",
+                Certificate.valid_until >= today,
+                Certificate.technician_id.in_([t.id for t in techs] or [""]),
+            )
+            .group_by(Certificate.product_line)
+        ).all()
+    )
     rows = {r.product_line: r for r in session.scalars(select(LineStatus).where(LineStatus.outlet_id == outlet.id))}
     current = {line: (row.eligible, row.certified) for line, row in rows.items()}
     changes = domain.line_changes(lines, counts, minimum, current)
     for change in changes:
         if change.new:
-            session.add(LineStatus(tenant_id=outlet.tenant_id, outlet_id=outlet.id, product_line=change.product_line,
-                                   eligible=change.eligible, certified=change.certified, updated_at=now))
+            session.add(
+                LineStatus(
+                    tenant_id=outlet.tenant_id,
+                    outlet_id=outlet.id,
+                    product_line=change.product_line,
+                    eligible=change.eligible,
+                    certified=change.certified,
+                    updated_at=now,
+                )
+            )
         else:
             row = rows[change.product_line]
             row.eligible, row.certified, row.updated_at = change.eligible, change.certified, now
@@ -216,15 +316,25 @@ def register_technician(uow, data: dict, now: datetime, minimum: int) -> Technic
 
 def record_training(session, data: dict, tenant: str, user: str) -> TrainingSession:
     """A training session (技术培训) of the tenant's technicians."""
-    known = set(session.scalars(select(Technician.id).where(Technician.id.in_(data["attendees"] or [""]),
-                                                            Technician.tenant_id == tenant)))
+    known = set(
+        session.scalars(
+            select(Technician.id).where(Technician.id.in_(data["attendees"] or [""]), Technician.tenant_id == tenant)
+        )
+    )
     missing = [a for a in data["attendees"] if a not in known]
     if missing:
         raise ValidationFailed("unknown attendees", {"attendees": [f"not in {tenant}: {', '.join(missing)}"]})
-    training = TrainingSession(id=uuid.uuid4().hex, tenant_id=tenant, product_line=data["product_line"],
-                               title=data["title"], held_on=data["held_on"], trainer=data.get("trainer"),
-                               location=data.get("location"), attendees=sorted(set(data["attendees"])),
-                               created_by=user)
+    training = TrainingSession(
+        id=uuid.uuid4().hex,
+        tenant_id=tenant,
+        product_line=data["product_line"],
+        title=data["title"],
+        held_on=data["held_on"],
+        trainer=data.get("trainer"),
+        location=data.get("location"),
+        attendees=sorted(set(data["attendees"])),
+        created_by=user,
+    )
     session.add(training)
     return training
 
@@ -234,8 +344,9 @@ def _check_session(session, data: dict, tech: Technician):
     if training is None or training.tenant_id != tech.tenant_id:
         raise ValidationFailed("unknown training session", {"session_id": ["no such session"]})
     if training.product_line != data["product_line"]:
-        raise ValidationFailed("session for another product line",
-                               {"session_id": [f"the session trained {training.product_line}"]})
+        raise ValidationFailed(
+            "session for another product line", {"session_id": [f"the session trained {training.product_line}"]}
+        )
     if training.attendees and tech.id not in training.attendees:
         raise ValidationFailed("technician did not attend", {"technician_id": ["not an attendee of the session"]})
 
@@ -252,19 +363,42 @@ def record_exam(uow, data: dict, user: str, pass_mark: Decimal, now: datetime, m
         raise ValidationFailed("unknown technician", {"technician_id": [f"no {data['technician_id']!r}"]})
     if data.get("session_id"):
         _check_session(session, data, tech)
-    exam = ExamResult(id=uuid.uuid4().hex, tenant_id=tech.tenant_id, technician_id=tech.id, outlet_id=tech.outlet_id,
-                      product_line=data["product_line"], session_id=data.get("session_id"), score=data["score"],
-                      pass_mark=pass_mark, passed=passed, taken_on=taken, recorded_by=user, at=now)
+    exam = ExamResult(
+        id=uuid.uuid4().hex,
+        tenant_id=tech.tenant_id,
+        technician_id=tech.id,
+        outlet_id=tech.outlet_id,
+        product_line=data["product_line"],
+        session_id=data.get("session_id"),
+        score=data["score"],
+        pass_mark=pass_mark,
+        passed=passed,
+        taken_on=taken,
+        recorded_by=user,
+        at=now,
+    )
     session.add(exam)
     cert = None
     if passed:
-        for old in session.scalars(select(Certificate).where(Certificate.technician_id == tech.id,
-                                                             Certificate.product_line == data["product_line"],
-                                                             Certificate.status == "valid")):
+        for old in session.scalars(
+            select(Certificate).where(
+                Certificate.technician_id == tech.id,
+                Certificate.product_line == data["product_line"],
+                Certificate.status == "valid",
+            )
+        ):
             old.status, old.ended_at, old.reason = "superseded", now, f"renewed by exam {exam.id}"
-        cert = Certificate(id=uuid.uuid4().hex, tenant_id=tech.tenant_id, technician_id=tech.id,
-                           outlet_id=tech.outlet_id, product_line=data["product_line"], issued_on=taken,
-                           valid_until=valid_until, status="valid", exam_id=exam.id)
+        cert = Certificate(
+            id=uuid.uuid4().hex,
+            tenant_id=tech.tenant_id,
+            technician_id=tech.id,
+            outlet_id=tech.outlet_id,
+            product_line=data["product_line"],
+            issued_on=taken,
+            valid_until=valid_until,
+            status="valid",
+            exam_id=exam.id,
+        )
         session.add(cert)
         if data["product_line"] not in (tech.skills or ()):
             tech.skills = sorted(set(tech.skills or ()) | {data["product_line"]})
@@ -275,23 +409,43 @@ def record_exam(uow, data: dict, user: str, pass_mark: Decimal, now: datetime, m
 
 
 def certificate_event(cert: Certificate, now: datetime) -> dict:
-    return {"tenant_id": cert.tenant_id, "technician_id": cert.technician_id, "outlet_id": cert.outlet_id,
-            "product_line": cert.product_line, "valid_until": cert.valid_until, "at": now}
+    return {
+        "tenant_id": cert.tenant_id,
+        "technician_id": cert.technician_id,
+        "outlet_id": cert.outlet_id,
+        "product_line": cert.product_line,
+        "valid_until": cert.valid_until,
+        "at": now,
+    }
 
 
 def revoke_certificates(uow, technician: Technician, product_line: str, reason: str, now: datetime, minimum: int):
     """End the technician's valid certificates of a line (technician.revoked); returns them."""
-    certs = uow.session.scalars(select(Certificate).where(Certificate.technician_id == technician.id,
-                                                          Certificate.product_line == product_line,
-                                                          Certificate.status == "valid")).all()
+    certs = uow.session.scalars(
+        select(Certificate).where(
+            Certificate.technician_id == technician.id,
+            Certificate.product_line == product_line,
+            Certificate.status == "valid",
+        )
+    ).all()
     if not certs:
-        raise InvalidTransition("no valid certificate to revoke",
-                                {"product_line": [f"{technician.id} holds no valid {product_line} certificate"]})
+        raise InvalidTransition(
+            "no valid certificate to revoke",
+            {"product_line": [f"{technician.id} holds no valid {product_line} certificate"]},
+        )
     for cert in certs:
         cert.status, cert.ended_at, cert.reason = "revoked", now, reason
-    uow.emit("technician.revoked", {"tenant_id": technician.tenant_id, "technician_id": technician.id,
-                                    "outlet_id": technician.outlet_id, "product_line": product_line,
-                                    "valid_until": None, "at": now})
+    uow.emit(
+        "technician.revoked",
+        {
+            "tenant_id": technician.tenant_id,
+            "technician_id": technician.id,
+            "outlet_id": technician.outlet_id,
+            "product_line": product_line,
+            "valid_until": None,
+            "at": now,
+        },
+    )
     uow.session.flush()
     refresh_outlet(uow, technician.outlet_id, now, minimum)
     return certs
@@ -304,15 +458,22 @@ def check_certificates(uow, now: datetime, remind_days: int, minimum: int) -> tu
     today = domain.local_date(now)
     counted = Counter()
     outlets = set()
-    for cert in session.scalars(select(Certificate).where(Certificate.status == "valid",
-                                                          Certificate.valid_until < today).limit(2000)):
+    for cert in session.scalars(
+        select(Certificate).where(Certificate.status == "valid", Certificate.valid_until < today).limit(2000)
+    ):
         cert.status, cert.ended_at, cert.reason = "expired", now, "not renewed within 2 years"
         uow.emit("technician.expired", certificate_event(cert, now))
         counted[cert.tenant_id, "expired"] += 1
         outlets.add(cert.outlet_id)
-    for cert in session.scalars(select(Certificate).where(
-            Certificate.status == "valid", Certificate.reminded_at.is_(None),
-            Certificate.valid_until <= today + timedelta(days=remind_days)).limit(2000)):
+    for cert in session.scalars(
+        select(Certificate)
+        .where(
+            Certificate.status == "valid",
+            Certificate.reminded_at.is_(None),
+            Certificate.valid_until <= today + timedelta(days=remind_days),
+        )
+        .limit(2000)
+    ):
         if not domain.is_expiring(cert.valid_until, today, remind_days):
             continue
         cert.reminded_at = now
@@ -324,7 +485,10 @@ def check_certificates(uow, now: datetime, remind_days: int, minimum: int) -> tu
         outlet = session.get(Outlet, outlet_id)
         if outlet is not None:
             changes += len(refresh_lines(uow, outlet, now, minimum))
-    summary = {"expired": sum(n for (_, event), n in counted.items() if event == "expired"),
-               "reminded": sum(n for (_, event), n in counted.items() if event == "expiring"),
-               "line_changes": changes, "date": today.isoformat()}
+    summary = {
+        "expired": sum(n for (_, event), n in counted.items() if event == "expired"),
+        "reminded": sum(n for (_, event), n in counted.items() if event == "expiring"),
+        "line_changes": changes,
+        "date": today.isoformat(),
+    }
     return summary, counted

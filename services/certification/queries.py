@@ -1,6 +1,7 @@
 """Certification's reads that are more than a lookup: the outlet file (网点档案), technicians with
 their certificates and exams, trainings, and the inputs of the network plan. Each runs in the
 caller's session, so it sees what the caller's tenancy lets it see."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,9 +10,21 @@ from sqlalchemy import func, select
 
 from services.certification import domain
 from services.certification.domain import OutletState
-from services.certification.models import (Assessment, Certificate, ExamResult, GradeRecord, InstalledBase,
-                                           LineStatus, MonthlyCount, Notice, Outlet, OutletStep, RepairRate,
-                                           Technician, TrainingSession)
+from services.certification.models import (
+    Assessment,
+    Certificate,
+    ExamResult,
+    GradeRecord,
+    InstalledBase,
+    LineStatus,
+    MonthlyCount,
+    Notice,
+    Outlet,
+    OutletStep,
+    RepairRate,
+    Technician,
+    TrainingSession,
+)
 from services.certification.schemas import CertificateOut, ExamOut, OutletOut, StepOut, TechnicianOut, TrainingOut
 from shared.db import AwareView
 
@@ -61,6 +74,7 @@ def outlets(session, q: dict) -> dict:
 def outlet_file(session, outlet: Outlet, today: date) -> dict:
     """The outlet file (网点档案): agreement, registration form, grade history, staff roster,
     assessment records, monthly install/repair counts, steps, notices, line eligibility."""
+
     def of_outlet(model, order):
         return session.scalars(select(model).where(model.outlet_id == outlet.id).order_by(order))
 
@@ -69,21 +83,43 @@ def outlet_file(session, outlet: Outlet, today: date) -> dict:
     out["inspection"] = outlet.inspection
     out["bank_account"] = outlet.bank_account
     out["steps"] = _steps_out.dump([AwareView(x) for x in of_outlet(OutletStep, OutletStep.id)])
-    out["assessments"] = [{"kind": a.kind, "result": a.result, "score": _decimal_text(a.score),
-                           "findings": a.findings, "user": a.user, "at": AwareView(a).at.isoformat()}
-                          for a in of_outlet(Assessment, Assessment.id)]
-    out["grade_history"] = [{"month": g.month, "grade": g.grade, "previous_grade": g.previous_grade,
-                             "score": _decimal_text(g.score), "source": g.source, "at": AwareView(g).at.isoformat()}
-                            for g in of_outlet(GradeRecord, GradeRecord.id)]
-    out["monthly_counts"] = [{"month": m.month, "installs": m.installs, "repairs": m.repairs, "others": m.others}
-                             for m in of_outlet(MonthlyCount, MonthlyCount.month)]
+    out["assessments"] = [
+        {
+            "kind": a.kind,
+            "result": a.result,
+            "score": _decimal_text(a.score),
+            "findings": a.findings,
+            "user": a.user,
+            "at": AwareView(a).at.isoformat(),
+        }
+        for a in of_outlet(Assessment, Assessment.id)
+    ]
+    out["grade_history"] = [
+        {
+            "month": g.month,
+            "grade": g.grade,
+            "previous_grade": g.previous_grade,
+            "score": _decimal_text(g.score),
+            "source": g.source,
+            "at": AwareView(g).at.isoformat(),
+        }
+        for g in of_outlet(GradeRecord, GradeRecord.id)
+    ]
+    out["monthly_counts"] = [
+        {"month": m.month, "installs": m.installs, "repairs": m.repairs, "others": m.others}
+        for m in of_outlet(MonthlyCount, MonthlyCount.month)
+    ]
     out["staff"] = roster(session, outlet)
-    out["lines"] = [{"product_line": r.product_line, "eligible": r.eligible, "certified": r.certified}
-                    for r in of_outlet(LineStatus, LineStatus.product_line)]
-    out["notices"] = [{"kind": n.kind, "text": n.text, "at": AwareView(n).at.isoformat()}
-                      for n in of_outlet(Notice, Notice.id)]
-    out["assessment_due"] = bool(outlet.status == OutletState.PROBATION and outlet.probation_until
-                                 and outlet.probation_until <= today)
+    out["lines"] = [
+        {"product_line": r.product_line, "eligible": r.eligible, "certified": r.certified}
+        for r in of_outlet(LineStatus, LineStatus.product_line)
+    ]
+    out["notices"] = [
+        {"kind": n.kind, "text": n.text, "at": AwareView(n).at.isoformat()} for n in of_outlet(Notice, Notice.id)
+    ]
+    out["assessment_due"] = bool(
+        outlet.status == OutletState.PROBATION and outlet.probation_until and outlet.probation_until <= today
+    )
     return out
 
 
@@ -102,8 +138,9 @@ def roster(session, outlet: Outlet) -> list:
     staff = [dict(technician_out(t), position="technician", certificates=certs.get(t.id, [])) for t in techs]
     for member in (outlet.registration or {}).get("staff") or []:
         if member.get("position") not in domain.STAFF_TECH_POSITIONS:
-            staff.append({"name": member["name"], "position": member["position"],
-                          "qualification": member.get("qualification")})
+            staff.append(
+                {"name": member["name"], "position": member["position"], "qualification": member.get("qualification")}
+            )
     return staff
 
 
@@ -114,16 +151,27 @@ def technicians(session, q: dict) -> list:
         stmt = stmt.where(Technician.outlet_id == q["outlet_id"])
     techs = session.scalars(stmt).all()
     certs = _certificates_by_technician(session, Certificate.technician_id.in_([t.id for t in techs] or [""]))
-    return [dict(technician_out(t), certificates=certs.get(t.id, [])) for t in techs
-            if not q.get("product_line") or q["product_line"] in (t.skills or ())]
+    return [
+        dict(technician_out(t), certificates=certs.get(t.id, []))
+        for t in techs
+        if not q.get("product_line") or q["product_line"] in (t.skills or ())
+    ]
 
 
 def technician_file(session, tech: Technician) -> dict:
     out = technician_out(tech)
-    out["certificates"] = [certificate_out(c) for c in session.scalars(
-        select(Certificate).where(Certificate.technician_id == tech.id).order_by(Certificate.valid_until))]
-    out["exams"] = [exam_out(e) for e in session.scalars(
-        select(ExamResult).where(ExamResult.technician_id == tech.id).order_by(ExamResult.taken_on))]
+    out["certificates"] = [
+        certificate_out(c)
+        for c in session.scalars(
+            select(Certificate).where(Certificate.technician_id == tech.id).order_by(Certificate.valid_until)
+        )
+    ]
+    out["exams"] = [
+        exam_out(e)
+        for e in session.scalars(
+            select(ExamResult).where(ExamResult.technician_id == tech.id).order_by(ExamResult.taken_on)
+        )
+    ]
     return out
 
 
@@ -136,12 +184,22 @@ def network_inputs(session, tenant_id: str | None) -> tuple[list, dict, list]:
     """(installed base rows, repair rate per model, operating outlets) for `domain.network_plan`."""
     stmt = select(InstalledBase)
     outlet_stmt = select(Outlet.id, Outlet.tenant_id, Outlet.province, Outlet.city).where(
-        Outlet.status.in_(domain.OPERATING + domain.REVOCATION_REVIEW))
+        Outlet.status.in_(domain.OPERATING + domain.REVOCATION_REVIEW)
+    )
     if tenant_id:
         stmt = stmt.where(InstalledBase.tenant_id == tenant_id)
         outlet_stmt = outlet_stmt.where(Outlet.tenant_id == tenant_id)
-    base = [{"tenant_id": r.tenant_id, "province": r.province, "city": r.city, "district": r.district,
-             "model": r.model, "installed": r.installed, "planned_sales": r.planned_sales}
-            for r in session.scalars(stmt)]
+    base = [
+        {
+            "tenant_id": r.tenant_id,
+            "province": r.province,
+            "city": r.city,
+            "district": r.district,
+            "model": r.model,
+            "installed": r.installed,
+            "planned_sales": r.planned_sales,
+        }
+        for r in session.scalars(stmt)
+    ]
     rates = {r.model: r.rate for r in session.scalars(select(RepairRate))}
     return base, rates, [tuple(r) for r in session.execute(outlet_stmt)]

@@ -1,15 +1,18 @@
 """Certification's payloads in and out (RPC and HTTP share them)."""
+
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.certification.domain import ASSESSMENT_RESULTS, DECISIONS, REVOCATION_REASONS, STATES
 from shared.validation import PageQuery
 
 OUTLET_ID = validate.Regexp(r"^C\d{2}-O\d{2,3}$", error="must look like C01-O08")
 # 统一社会信用代码 (18 characters) or the older 15-digit business licence number
-LICENCE = validate.Regexp(r"^([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}|\d{15})$",
-                          error="must be an 18-character unified social credit code or a 15-digit licence number")
+LICENCE = validate.Regexp(
+    r"^([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}|\d{15})$",
+    error="must be an 18-character unified social credit code or a 15-digit licence number",
+)
 STAFF_POSITIONS = ("manager", "engineer", "technician", "installer", "reception", "settlement", "parts")
 
 
@@ -49,8 +52,9 @@ class ApplyIn(Strict):
     licence_no = fields.Str(required=True, validate=LICENCE)
     bank_account = fields.Nested(BankAccount, required=True)
     premises = fields.Nested(Premises, required=True)
-    equipment = fields.List(fields.Str(validate=validate.Length(min=1, max=128)), required=True,
-                            validate=validate.Length(min=1))
+    equipment = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=128)), required=True, validate=validate.Length(min=1)
+    )
     staff = fields.List(fields.Nested(StaffIn), required=True, validate=validate.Length(min=1))
     product_lines = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
     province = fields.Str(required=True, validate=validate.Length(min=2, max=32))
@@ -106,8 +110,9 @@ class StepIn(Strict):
 
     @validates_schema
     def _reasons(self, data, **kwargs):
-        if (data.get("decision") == "reject" or data["action"] in ("suspend", "reinstate")) \
-                and not (data.get("reason") or "").strip():
+        if (data.get("decision") == "reject" or data["action"] in ("suspend", "reinstate")) and not (
+            data.get("reason") or ""
+        ).strip():
             raise ValidationError({"reason": ["say why (required for a rejection, suspension, reinstatement)"]})
 
 

@@ -4,6 +4,7 @@ agreement on file), the technicians of `shared/data/technicians.csv` with their 
 
 Idempotent: only what is missing is added, so every start (and every replica) may run it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.certification import domain
-from services.certification.models import (Certificate, GradeRecord, InstalledBase, Outlet, RepairRate,
-                                           Technician)
+from services.certification.models import Certificate, GradeRecord, InstalledBase, Outlet, RepairRate, Technician
 from shared import tenancy
 from shared.db import utcnow
 from shared.errors import ValidationFailed
@@ -48,11 +48,20 @@ def read_technicians(path) -> list[dict]:
             try:
                 certs[line.strip()] = date.fromisoformat(until.strip())
             except ValueError:
-                raise ValidationFailed(f"{path}:{n}: bad certificate date",
-                                       {"certificates": [f"line {n}: {part!r} is not line=YYYY-MM-DD"]}) from None
-        out.append({"id": row["id"], "tenant_id": row["tenant_id"], "outlet_id": row.get("outlet_id") or None,
-                    "name": row["name"], "skills": [s for s in (row.get("skills") or "").split("|") if s],
-                    "certificates": certs})
+                raise ValidationFailed(
+                    f"{path}:{n}: bad certificate date",
+                    {"certificates": [f"line {n}: {part!r} is not line=YYYY-MM-DD"]},
+                ) from None
+        out.append(
+            {
+                "id": row["id"],
+                "tenant_id": row["tenant_id"],
+                "outlet_id": row.get("outlet_id") or None,
+                "name": row["name"],
+                "skills": [s for s in (row.get("skills") or "").split("|") if s],
+                "certificates": certs,
+            }
+        )
     return out
 
 
@@ -64,13 +73,15 @@ def read_installed_base(path) -> list[dict]:
             try:
                 installed, planned = int(row["installed"]), int(row.get("planned_sales") or 0)
             except (TypeError, ValueError):
-                raise ValidationFailed(f"{path}:{n}: installed and planned_sales must be whole numbers",
-                                       {"installed": [f"line {n}"]}) from None
+                raise ValidationFailed(
+                    f"{path}:{n}: installed and planned_sales must be whole numbers", {"installed": [f"line {n}"]}
+                ) from None
             if installed < 0 or planned < 0:
                 raise ValidationFailed(f"{path}:{n}: negative count", {"installed": [f"line {n}: must be >= 0"]})
-            rows.append({k: row[k].strip() for k in ("tenant_id", "province", "city", "district", "model",
-                                                     "product_line")} | {"installed": installed,
-                                                                         "planned_sales": planned})
+            rows.append(
+                {k: row[k].strip() for k in ("tenant_id", "province", "city", "district", "model", "product_line")}
+                | {"installed": installed, "planned_sales": planned}
+            )
     return rows
 
 
@@ -81,8 +92,9 @@ def read_repair_rates(path) -> dict[str, tuple[str, Decimal]]:
             try:
                 rate = Decimal(row["repair_rate"])
             except (InvalidOperation, TypeError):
-                raise ValidationFailed(f"{path}:{n}: repair_rate is not a number",
-                                       {"repair_rate": [f"line {n}"]}) from None
+                raise ValidationFailed(
+                    f"{path}:{n}: repair_rate is not a number", {"repair_rate": [f"line {n}"]}
+                ) from None
             if not Decimal(0) <= rate <= Decimal(5):
                 raise ValidationFailed(f"{path}:{n}: repair_rate out of range", {"repair_rate": [f"line {n}"]})
             rates[row["model"].strip()] = (row["product_line"].strip(), rate)
@@ -108,21 +120,41 @@ def seed(store, directory, config) -> dict:
             for o in directory.outlets.values():
                 if o.id in have or o.status not in SEEDED_STATUSES:
                     continue
-                agreement = {"number": f"SQ-{o.id}", "valid_from": SEED_AGREEMENT_FROM.isoformat(),
-                             "valid_to": SEED_AGREEMENT_TO.isoformat(),
-                             "terms": "特约服务协议 (on file before the platform; seeded from tenants.yaml)"}
+                agreement = {
+                    "number": f"SQ-{o.id}",
+                    "valid_from": SEED_AGREEMENT_FROM.isoformat(),
+                    "valid_to": SEED_AGREEMENT_TO.isoformat(),
+                    "terms": "特约服务协议 (on file before the platform; seeded from tenants.yaml)",
+                }
                 probation_until = None
                 if o.status == "probation":
                     start = domain.add_months(today, -1)
                     agreement["valid_from"] = start.isoformat()
                     probation_until = domain.probation_end(start)
-                s.add(Outlet(id=o.id, tenant_id=o.center, name=o.name, kind=o.kind, status=o.status, grade=o.grade,
-                             province=o.province, city=o.city, district=o.district, address=o.address, lat=o.lat,
-                             lon=o.lon, product_lines=sorted(lines_by_outlet.get(o.id, ())),
-                             registration={"name": o.name, "premises": {"address": o.address}, "seeded": True},
-                             agreement=agreement, probation_until=probation_until,
-                             job_limit=job_limit if o.status == "probation" else None, seeded=True,
-                             created_at=now, updated_at=now))
+                s.add(
+                    Outlet(
+                        id=o.id,
+                        tenant_id=o.center,
+                        name=o.name,
+                        kind=o.kind,
+                        status=o.status,
+                        grade=o.grade,
+                        province=o.province,
+                        city=o.city,
+                        district=o.district,
+                        address=o.address,
+                        lat=o.lat,
+                        lon=o.lon,
+                        product_lines=sorted(lines_by_outlet.get(o.id, ())),
+                        registration={"name": o.name, "premises": {"address": o.address}, "seeded": True},
+                        agreement=agreement,
+                        probation_until=probation_until,
+                        job_limit=job_limit if o.status == "probation" else None,
+                        seeded=True,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 if o.grade:
                     s.add(GradeRecord(tenant_id=o.center, outlet_id=o.id, grade=o.grade, source="seed", at=now))
                 added["outlets"] += 1
@@ -130,27 +162,47 @@ def seed(store, directory, config) -> dict:
             for t in techs:
                 if t["id"] in have_t:
                     continue
-                s.add(Technician(id=t["id"], tenant_id=t["tenant_id"], outlet_id=t["outlet_id"], name=t["name"],
-                                 skills=t["skills"], active=True, created_at=now))
+                s.add(
+                    Technician(
+                        id=t["id"],
+                        tenant_id=t["tenant_id"],
+                        outlet_id=t["outlet_id"],
+                        name=t["name"],
+                        skills=t["skills"],
+                        active=True,
+                        created_at=now,
+                    )
+                )
                 for line, until in t["certificates"].items():
-                    issued = until.replace(year=until.year - domain.CERTIFICATE_YEARS) \
-                        if not (until.month == 2 and until.day == 29) else until.replace(
-                            year=until.year - domain.CERTIFICATE_YEARS, day=28)
+                    issued = (
+                        until.replace(year=until.year - domain.CERTIFICATE_YEARS)
+                        if not (until.month == 2 and until.day == 29)
+                        else until.replace(year=until.year - domain.CERTIFICATE_YEARS, day=28)
+                    )
                     status = "expired" if domain.is_expired(until, today) else "valid"
-                    s.add(Certificate(id=f"{t['id']}:{line}:{until.isoformat()}", tenant_id=t["tenant_id"],
-                                      technician_id=t["id"], outlet_id=t["outlet_id"], product_line=line,
-                                      issued_on=issued, valid_until=until, status=status,
-                                      reason="seeded from technicians.csv"))
+                    s.add(
+                        Certificate(
+                            id=f"{t['id']}:{line}:{until.isoformat()}",
+                            tenant_id=t["tenant_id"],
+                            technician_id=t["id"],
+                            outlet_id=t["outlet_id"],
+                            product_line=line,
+                            issued_on=issued,
+                            valid_until=until,
+                            status=status,
+                            reason="seeded from technicians.csv",
+                        )
+                    )
                     added["certificates"] += 1
                 added["technicians"] += 1
             if not s.scalar(select(func.count()).select_from(RepairRate)):
                 for model, (line, rate) in read_repair_rates(
-                        config.get("CERTIFICATION_REPAIR_RATES_FILE") or REPAIR_RATES_FILE).items():
+                    config.get("CERTIFICATION_REPAIR_RATES_FILE") or REPAIR_RATES_FILE
+                ).items():
                     s.add(RepairRate(model=model, product_line=line, rate=rate))
                     added["repair_rates"] += 1
             if not s.scalar(select(func.count(InstalledBase.id))):
-                for row in read_installed_base(config.get("CERTIFICATION_INSTALLED_BASE_FILE")
-                                               or INSTALLED_BASE_FILE):
+                for row in read_installed_base(config.get("CERTIFICATION_INSTALLED_BASE_FILE") or INSTALLED_BASE_FILE):
                     s.add(InstalledBase(**row))
                     added["installed_base"] += 1
             uow.commit()

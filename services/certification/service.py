@@ -6,6 +6,7 @@ network planning.
 Entrypoints stay thin: load with a schema, authorise, call `operations` (writes: the rules are
 `lifecycle`'s and `domain`'s) or `queries` (reads), commit the unit of work, count.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,10 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.certification import domain, lifecycle, operations as ops, queries, seed
+from services.certification import domain, lifecycle, queries, seed
+from services.certification import operations as ops
 from services.certification.models import Base, GradeRecord, MonthlyCount, Outlet, Technician
-from services.certification.schemas import (ApplyIn, CertificateCheck, ExamIn, OutletQuery, PlanQuery,
-                                            RevokeCertificateIn, StepIn, TechnicianIn, TechnicianQuery, TrainingIn)
+from services.certification.schemas import (
+    ApplyIn,
+    CertificateCheck,
+    ExamIn,
+    OutletQuery,
+    PlanQuery,
+    RevokeCertificateIn,
+    StepIn,
+    TechnicianIn,
+    TechnicianQuery,
+    TrainingIn,
+)
 from shared import metrics, tenancy, web
 from shared.db import Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
@@ -32,10 +44,18 @@ from shared.validation import load
 
 log = logging.getLogger(__name__)
 
-OUTLET_STEPS = Counter("fsm_certification_outlet_steps_total", "Outlet lifecycle steps by action and outcome",
-                       ["service", "action", "outcome"], registry=metrics.REGISTRY)
-CERTIFICATES = Counter("fsm_certification_certificates_total", "Certificates issued, reminded, expired, revoked",
-                       ["service", "tenant", "event"], registry=metrics.REGISTRY)
+OUTLET_STEPS = Counter(
+    "fsm_certification_outlet_steps_total",
+    "Outlet lifecycle steps by action and outcome",
+    ["service", "action", "outcome"],
+    registry=metrics.REGISTRY,
+)
+CERTIFICATES = Counter(
+    "fsm_certification_certificates_total",
+    "Certificates issued, reminded, expired, revoked",
+    ["service", "tenant", "event"],
+    registry=metrics.REGISTRY,
+)
 
 
 class Seeder(DependencyProvider):
@@ -77,7 +97,8 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     def policy(self) -> lifecycle.LifecyclePolicy:
         return lifecycle.LifecyclePolicy(
             probation_months=int(self._cfg("CERTIFICATION_PROBATION_MONTHS", domain.PROBATION_MONTHS)),
-            probation_job_limit=int(self._cfg("CERTIFICATION_PROBATION_JOB_LIMIT", domain.PROBATION_JOB_LIMIT)))
+            probation_job_limit=int(self._cfg("CERTIFICATION_PROBATION_JOB_LIMIT", domain.PROBATION_JOB_LIMIT)),
+        )
 
     def _staff(self, what):
         principal = self.db.principal
@@ -101,16 +122,19 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         outlet_id = domain.applying_outlet_id(principal, form["outlet_id"])
         self._check_lines(form["product_lines"], "product_lines")
         if directory.tenant_for_province(form["province"]) != principal.tenant:
-            raise ValidationFailed("the outlet lies outside the center's territory",
-                                   {"province": [f"{form['province']} is not served by {principal.tenant}"]})
+            raise ValidationFailed(
+                "the outlet lies outside the center's territory",
+                {"province": [f"{form['province']} is not served by {principal.tenant}"]},
+            )
         seeded_ids = {o.id for o in directory.outlets_of(principal.tenant)}
         with self.db.uow(principal) as uow:
             outlet = ops.file_application(uow, form, principal, outlet_id, seeded_ids, utcnow(), self.minimum)
             try:
                 uow.commit()
             except IntegrityError:
-                raise Conflict("outlet or technician id taken",
-                               {"outlet_id": [f"{outlet.id} or a staff id is taken"]}) from None
+                raise Conflict(
+                    "outlet or technician id taken", {"outlet_id": [f"{outlet.id} or a staff id is taken"]}
+                ) from None
             OUTLET_STEPS.labels(self.name, "apply", "ok").inc()
             return queries.outlet_out(outlet)
 
@@ -124,14 +148,18 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             with self.db.uow(principal) as uow:
                 outlet = get_or_404(uow.session, Outlet, outlet_id, "outlet_id")
                 if cmd["expected_version"] is not None and cmd["expected_version"] != outlet.version:
-                    raise Conflict("the outlet changed since you read it",
-                                   {"expected_version": [f"current version is {outlet.version}"]})
+                    raise Conflict(
+                        "the outlet changed since you read it",
+                        {"expected_version": [f"current version is {outlet.version}"]},
+                    )
                 try:
                     ops.take_step(uow, outlet, lifecycle.StepCommand.of(cmd), principal, utcnow(), self.policy)
                     uow.commit()
                 except StaleDataError:  # another step on this outlet committed first (at flush or commit)
-                    raise Conflict("the outlet changed while this step was taken; read it again",
-                                   {"expected_version": ["the outlet has a newer version"]}) from None
+                    raise Conflict(
+                        "the outlet changed while this step was taken; read it again",
+                        {"expected_version": ["the outlet has a newer version"]},
+                    ) from None
         except Exception as exc:
             label = cmd["action"] if cmd["action"] in domain.STEPS else "unknown"
             OUTLET_STEPS.labels(self.name, label, type(exc).__name__).inc()
@@ -145,8 +173,12 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     # version check) is applied again on the new state (shared.messaging.consume retries it).
     def _on_clearing_answer(self, uow, payload, consumer, cleared):
         if not ops.answer_clearing(uow, payload, cleared, utcnow()):
-            log.warning("%s for outlet %s request %s does not answer a pending clearing; ignored", consumer,
-                        payload["outlet_id"], payload["request_id"])
+            log.warning(
+                "%s for outlet %s request %s does not answer a pending clearing; ignored",
+                consumer,
+                payload["outlet_id"],
+                payload["request_id"],
+            )
             return  # the message id is remembered all the same: it will never apply
         uow.commit()
         log.info("outlet %s clearing answered: %s", payload["outlet_id"], "cleared" if cleared else "open items")
@@ -165,8 +197,11 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         go on the same event. If the last clearing answer listed nothing but reservations, ask again."""
         asked = ops.visit_released(uow, payload.get("outlet_id"), utcnow())
         if asked is not None:
-            log.info("outlet %s: clearing asked again (%s): open items were only reservations",
-                     payload["outlet_id"], asked.outlet.clearing_request_id)
+            log.info(
+                "outlet %s: clearing asked again (%s): open items were only reservations",
+                payload["outlet_id"],
+                asked.outlet.clearing_request_id,
+            )
 
     @consume("qa", "qa.scorecard_published")
     def on_scorecard(self, uow, payload):
@@ -175,25 +210,48 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             log.warning("scorecard for unknown outlet %s", payload["outlet_id"])
             return
         previous = outlet.grade
-        uow.session.add(GradeRecord(tenant_id=outlet.tenant_id, outlet_id=outlet.id, month=payload["month"],
-                                    grade=payload["grade"], previous_grade=previous, score=payload["score"],
-                                    source="scorecard", at=utcnow()))
+        uow.session.add(
+            GradeRecord(
+                tenant_id=outlet.tenant_id,
+                outlet_id=outlet.id,
+                month=payload["month"],
+                grade=payload["grade"],
+                previous_grade=previous,
+                score=payload["score"],
+                source="scorecard",
+                at=utcnow(),
+            )
+        )
         if payload["grade"] != previous:
             outlet.grade = payload["grade"]
             outlet.updated_at = utcnow()
-            uow.emit("outlet.grade_changed", domain.outlet_event(
-                outlet, utcnow(), previous_grade=previous, reason=f"scorecard {payload['month']}: {payload['score']}"))
+            uow.emit(
+                "outlet.grade_changed",
+                domain.outlet_event(
+                    outlet,
+                    utcnow(),
+                    previous_grade=previous,
+                    reason=f"scorecard {payload['month']}: {payload['score']}",
+                ),
+            )
 
     @consume("dispatch", "visit.completed")
     def on_visit_completed(self, uow, payload):
         if not payload.get("outlet_id"):
             return
         month = domain.local_date(payload["at"]).strftime("%Y-%m")
-        row = uow.session.scalars(select(MonthlyCount).where(MonthlyCount.outlet_id == payload["outlet_id"],
-                                                             MonthlyCount.month == month)).first()
+        row = uow.session.scalars(
+            select(MonthlyCount).where(MonthlyCount.outlet_id == payload["outlet_id"], MonthlyCount.month == month)
+        ).first()
         if row is None:
-            row = MonthlyCount(tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"], month=month,
-                               installs=0, repairs=0, others=0)
+            row = MonthlyCount(
+                tenant_id=payload["tenant_id"],
+                outlet_id=payload["outlet_id"],
+                month=month,
+                installs=0,
+                repairs=0,
+                others=0,
+            )
             uow.session.add(row)
         kind = payload.get("kind")
         if kind == "install":
@@ -240,8 +298,9 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     @rpc
     def get_technician(self, technician_id):
         with self.db.uow() as uow:
-            return queries.technician_file(uow.session, get_or_404(uow.session, Technician, technician_id,
-                                                                   "technician_id"))
+            return queries.technician_file(
+                uow.session, get_or_404(uow.session, Technician, technician_id, "technician_id")
+            )
 
     @rpc
     def record_training(self, payload):
@@ -271,8 +330,10 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         pass_mark = data.get("pass_mark") or Decimal(str(self._cfg("CERTIFICATION_PASS_MARK", 60)))
         with self.db.uow(principal) as uow:
             exam, cert = ops.record_exam(uow, data, principal.user, pass_mark, utcnow(), self.minimum)
-            out = {"exam": queries.exam_out(exam),
-                   "certificate": queries.certificate_out(cert) if cert is not None else None}
+            out = {
+                "exam": queries.exam_out(exam),
+                "certificate": queries.certificate_out(cert) if cert is not None else None,
+            }
             uow.commit()
         if cert is not None:
             CERTIFICATES.labels(self.name, cert.tenant_id, "certified").inc()
@@ -311,8 +372,12 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         for (tenant, event), n in counted.items():
             CERTIFICATES.labels(self.name, tenant, event).inc(n)
         if summary["expired"] or summary["reminded"]:
-            log.info("certificates: %d expired, %d reminded, %d line changes", summary["expired"],
-                     summary["reminded"], summary["line_changes"])
+            log.info(
+                "certificates: %d expired, %d reminded, %d line changes",
+                summary["expired"],
+                summary["reminded"],
+                summary["line_changes"],
+            )
         return summary
 
     # ------------------------------------------------------------ network planning

@@ -4,6 +4,7 @@ A tenant's week of 1,000 visits does not fit one OR-Tools model in the time a re
 `solve_decomposed` cuts it by area (`decompose`), solves the parts on parallel processes and
 merges them, offering what a part dropped to every vehicle by cheapest insertion.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -17,8 +18,8 @@ from services.dispatch.insertion import apply_insertion, insert_visit
 from services.dispatch.routing import solve
 from services.dispatch.routing_problem import RoutingProblem, Vehicle, Visit, evaluate_routes, matrices
 
-DECOMPOSE_ABOVE = 250      # visits; smaller problems go to routing.solve as one model
-AREA_MAX_VISITS = 160      # target size of one sub-problem
+DECOMPOSE_ABOVE = 250  # visits; smaller problems go to routing.solve as one model
+AREA_MAX_VISITS = 160  # target size of one sub-problem
 
 
 def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> list[tuple[list[int], list[int]]]:
@@ -34,7 +35,13 @@ def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> lis
     by_base_veh = {b: [k for k, v in enumerate(problem.vehicles) if v.start == b] for b in bases}
     base_visits = {b: [] for b in bases}
     for i, vi in enumerate(problem.visits):
-        cand = starts if vi.allowed_vehicles is None else starts[list(vi.allowed_vehicles)] if vi.allowed_vehicles else None
+        cand = (
+            starts
+            if vi.allowed_vehicles is None
+            else starts[list(vi.allowed_vehicles)]
+            if vi.allowed_vehicles
+            else None
+        )
         if cand is None or len(cand) == 0:
             continue
         b = int(cand[np.argmin(D[cand, vi.location])])
@@ -59,11 +66,11 @@ def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> lis
             x = D[b, li]
             y = D[la, li]
             # law of cosines: angle at the base between a and i
-            c = (D[b, la] ** 2 + x ** 2 - y ** 2) / (2 * D[b, la] * x + 1e-9)
+            c = (D[b, la] ** 2 + x**2 - y**2) / (2 * D[b, la] * x + 1e-9)
             ang.append((math.acos(max(-1.0, min(1.0, c))), i))
         ang.sort()
         chunk = math.ceil(len(vis) / m)
-        sectors = [[i for _, i in ang[j * chunk:(j + 1) * chunk]] for j in range(m)]
+        sectors = [[i for _, i in ang[j * chunk : (j + 1) * chunk]] for j in range(m)]
         by_day = {}
         for k in sorted(vehs, key=lambda k: (problem.vehicles[k].shift[0], str(problem.vehicles[k].id))):
             by_day.setdefault(problem.vehicles[k].shift[0], []).append(k)
@@ -91,19 +98,44 @@ def subproblem(problem: RoutingProblem, visits: list[int], vehicles: list[int]) 
     for i in visits:
         v = problem.visits[i]
         allowed = None if v.allowed_vehicles is None else [vmap[k] for k in v.allowed_vehicles if k in vmap]
-        vs.append(Visit(id=i, location=index[v.location], demand=v.demand, windows=v.windows, service=v.service,
-                        deadline=v.deadline, deadline_hard=v.deadline_hard, lateness_penalty=v.lateness_penalty,
-                        priority=v.priority, allowed_vehicles=allowed, drop_penalty=v.drop_penalty))
-    vh = [Vehicle(id=k, start=index[problem.vehicles[k].start], end=index[problem.vehicles[k].end],
-                  capacity=problem.vehicles[k].capacity, shift=problem.vehicles[k].shift,
-                  fixed_cost=problem.vehicles[k].fixed_cost) for k in vehicles]
+        vs.append(
+            Visit(
+                id=i,
+                location=index[v.location],
+                demand=v.demand,
+                windows=v.windows,
+                service=v.service,
+                deadline=v.deadline,
+                deadline_hard=v.deadline_hard,
+                lateness_penalty=v.lateness_penalty,
+                priority=v.priority,
+                allowed_vehicles=allowed,
+                drop_penalty=v.drop_penalty,
+            )
+        )
+    vh = [
+        Vehicle(
+            id=k,
+            start=index[problem.vehicles[k].start],
+            end=index[problem.vehicles[k].end],
+            capacity=problem.vehicles[k].capacity,
+            shift=problem.vehicles[k].shift,
+            fixed_cost=problem.vehicles[k].fixed_cost,
+        )
+        for k in vehicles
+    ]
     ix = np.array(locs)
     # a group split over parts would get its whole limit in each; an outlet's technicians share a
     # home base, so areas keep them together
     groups = [([vmap[k] for k in group if k in vmap], limit) for group, limit in problem.group_limits]
-    return RoutingProblem(visits=vs, vehicles=vh, distance=D[np.ix_(ix, ix)].tolist(),
-                          travel_time=T[np.ix_(ix, ix)].tolist(), name=f"{problem.name}-part",
-                          group_limits=[(g, lim) for g, lim in groups if g])
+    return RoutingProblem(
+        visits=vs,
+        vehicles=vh,
+        distance=D[np.ix_(ix, ix)].tolist(),
+        travel_time=T[np.ix_(ix, ix)].tolist(),
+        name=f"{problem.name}-part",
+        group_limits=[(g, lim) for g, lim in groups if g],
+    )
 
 
 def _solve_part(args):
@@ -112,8 +144,13 @@ def _solve_part(args):
     return [[sub.visits[s.visit].id for s in r.stops] for r in plan.routes], [r.vehicle for r in plan.routes]
 
 
-def solve_decomposed(problem: RoutingProblem, time_limit_s: float, workers: int = 2,
-                     max_visits: int = AREA_MAX_VISITS, small: int = DECOMPOSE_ABOVE):
+def solve_decomposed(
+    problem: RoutingProblem,
+    time_limit_s: float,
+    workers: int = 2,
+    max_visits: int = AREA_MAX_VISITS,
+    small: int = DECOMPOSE_ABOVE,
+):
     """Solve a big problem as independent area sub-problems on `workers` processes, then merge:
     the visits a part dropped are offered to every vehicle by cheapest insertion (on time only;
     `planning.read_plan` places the rest late). Small problems go to routing.solve unchanged."""
@@ -146,11 +183,18 @@ def solve_decomposed(problem: RoutingProblem, time_limit_s: float, workers: int 
         for stops, k in zip(stop_lists, sub_vehicles):
             routes[vehs[k]] = list(stops)
     plan = evaluate_routes(problem, [routes.get(k, []) for k in range(len(problem.vehicles))])
-    for i in sorted(plan.dropped, key=lambda i: problem.visits[i].deadline if problem.visits[i].deadline is not None else math.inf):
+    for i in sorted(
+        plan.dropped, key=lambda i: problem.visits[i].deadline if problem.visits[i].deadline is not None else math.inf
+    ):
         ins = insert_visit(problem, routes, i, allow_late=True)  # the window holds the due time
         if ins is not None:
             apply_insertion(routes, i, ins)
     plan = evaluate_routes(problem, [routes.get(k, []) for k in range(len(problem.vehicles))])
-    plan.stats = {"wall_s": time.time() - t_start, "parts": [len(v) for v, _ in parts], "found": True,
-                  "method": "area-decomposed", "part_seconds": [round(s, 1) for _, s in capped]}
+    plan.stats = {
+        "wall_s": time.time() - t_start,
+        "parts": [len(v) for v, _ in parts],
+        "found": True,
+        "method": "area-decomposed",
+        "part_seconds": [round(s, 1) for _, s in capped],
+    }
     return plan

@@ -2,6 +2,7 @@
 now, one re-optimisation per tenant (the visits of intake's tickets planned, the unassignable
 ones with their reasons), one technician's route on the first planned day, and an outlet
 checking in and out of its first visit through the gateway until intake resolves the ticket."""
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,8 @@ from shared.config import REPO_ROOT
 TECHNICIANS_CSV = REPO_ROOT / "shared" / "data" / "technicians.csv"
 ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")  # kinds that become dispatch visits
 LIVE_KINDS = ("repair", "install", "maintenance")
-LIVE_PER_CENTER = 7            # the "live day": 7 hotline calls per center, received now
-DEMO_SOLVE_SECONDS = 2.0       # DISPATCH_TIME_LIMIT for the demo
+LIVE_PER_CENTER = 7  # the "live day": 7 hotline calls per center, received now
+DEMO_SOLVE_SECONDS = 2.0  # DISPATCH_TIME_LIMIT for the demo
 
 
 def prepare(ctx):
@@ -27,8 +28,8 @@ def prepare(ctx):
     "dirty", and while 300 historical tickets stream in that would re-solve every tenant again
     and again on a two-core machine; the part re-optimises each tenant once, explicitly."""
     ctx.config["DISPATCH_TIME_LIMIT"] = DEMO_SOLVE_SECONDS
-    ctx.config["DISPATCH_BATCH_SECONDS"] = 10 ** 9
-    ctx.config["DISPATCH_REOPT_SECONDS"] = 10 ** 9
+    ctx.config["DISPATCH_BATCH_SECONDS"] = 10**9
+    ctx.config["DISPATCH_REOPT_SECONDS"] = 10**9
 
 
 def run(ctx):
@@ -49,10 +50,11 @@ def _run(ctx, intake, dispatch) -> tuple[list[str], bool]:
     results = dispatch.import_technicians(techs)
     failed = [r for r in results if not r["ok"]]
     timings["technicians"] = time.monotonic() - t1
-    lines.append(f"technicians imported: {len(results) - len(failed)}/{len(techs)} from "
-                 f"{TECHNICIANS_CSV.relative_to(REPO_ROOT)}"
-                 + (f" ({len(failed)} failed: {failed[0]['error']} {fields_text(failed[0].get('fields'))})"
-                    if failed else ""))
+    lines.append(
+        f"technicians imported: {len(results) - len(failed)}/{len(techs)} from "
+        f"{TECHNICIANS_CSV.relative_to(REPO_ROOT)}"
+        + (f" ({len(failed)} failed: {failed[0]['error']} {fields_text(failed[0].get('fields'))})" if failed else "")
+    )
     if failed:
         ok = False
 
@@ -66,15 +68,18 @@ def _run(ctx, intake, dispatch) -> tuple[list[str], bool]:
         ok = False
         payload, res = next((p, r) for p, r in zip(live, answers) if r not in live_ok)
         lines.append(f"  live request {payload['external_ref']} failed: {res.get('error')}")
-    onsite = sum(1 for t in ctx.tickets if t["tenant_id"] in centers and t["status"] != "triage"
-                 and t["kind"] in ONSITE_KINDS)
+    onsite = sum(
+        1 for t in ctx.tickets if t["tenant_id"] in centers and t["status"] != "triage" and t["kind"] in ONSITE_KINDS
+    )
     onsite += sum(1 for res in live_ok if res["tenant_id"] in centers)
     n_visits = _wait_visits(dispatch, onsite, event_timeout)
     timings["live day"] = time.monotonic() - t1
     live_by_tenant = Counter(res["tenant_id"] for res in live_ok)
-    lines.append(f"live day: {len(live_ok)} hotline requests received now "
-                 f"({', '.join(f'{t} {n}' for t, n in sorted(live_by_tenant.items()))}); "
-                 f"visits in dispatch: {n_visits}/{onsite} on-site tickets")
+    lines.append(
+        f"live day: {len(live_ok)} hotline requests received now "
+        f"({', '.join(f'{t} {n}' for t, n in sorted(live_by_tenant.items()))}); "
+        f"visits in dispatch: {n_visits}/{onsite} on-site tickets"
+    )
     if n_visits < onsite:
         ok = False
         lines.append(f"  only {n_visits} of {onsite} visits arrived within {event_timeout:.0f} s")
@@ -96,8 +101,10 @@ def _run(ctx, intake, dispatch) -> tuple[list[str], bool]:
     live_visits = [v for v in visits if v["ticket_id"] in live_ids]
     live_sched = [v for v in live_visits if v["status"] == "scheduled"]
     live_on_time = [v for v in live_sched if not v["late_risk"]]
-    lines.append(f"live-day visits: {len(live_visits)}, {len(live_sched)} scheduled, {len(live_on_time)} of them "
-                 "before their on-site due")
+    lines.append(
+        f"live-day visits: {len(live_visits)}, {len(live_sched)} scheduled, {len(live_on_time)} of them "
+        "before their on-site due"
+    )
     lines.append("")
 
     # -- one technician's route on the first planned day
@@ -112,14 +119,25 @@ def _run(ctx, intake, dispatch) -> tuple[list[str], bool]:
     names = {t["id"]: t for t in dispatch.list_technicians()}
     tech = names.get(tech_id, {})
     route = dispatch.route(tech_id, {"date": first_day.isoformat()})
-    lines.append(f"Route of {tech_id} {tech.get('name', '')} (outlet {route['outlet_id']}) on {route['date']}, "
-                 f"the first planned day: {len(route['stops'])} stops, {route['planned_km']:.1f} km "
-                 "(times Asia/Shanghai):")
+    lines.append(
+        f"Route of {tech_id} {tech.get('name', '')} (outlet {route['outlet_id']}) on {route['date']}, "
+        f"the first planned day: {len(route['stops'])} stops, {route['planned_km']:.1f} km "
+        "(times Asia/Shanghai):"
+    )
     table = [["#", "arrival", "ticket", "kind", "city", "product line", "leg km", "on-site due"]]
     for s in route["stops"]:
-        table.append([str(s["order"]), local_time(s["planned_arrival"])[11:], s["ticket_number"], s["kind"],
-                      s["city"] or "", s["product_line"] or "", f"{s['leg_km'] or 0:.1f}",
-                      local_time(s["onsite_due"]) if s.get("onsite_due") else "-"])
+        table.append(
+            [
+                str(s["order"]),
+                local_time(s["planned_arrival"])[11:],
+                s["ticket_number"],
+                s["kind"],
+                s["city"] or "",
+                s["product_line"] or "",
+                f"{s['leg_km'] or 0:.1f}",
+                local_time(s["onsite_due"]) if s.get("onsite_due") else "-",
+            ]
+        )
     lines.append(format_table(table, align="rlllllrl"))
     lines.append("")
 
@@ -131,22 +149,40 @@ def _run(ctx, intake, dispatch) -> tuple[list[str], bool]:
     gateway = ctx.gateway
     lines.append(f"{outlet.user} (outlet token) does its first visit through the gateway API:")
     status, body = gateway.call("GET", "/api/v1/outlet/jobs?status=scheduled&limit=1000", outlet)
-    lines.append(step_line("GET /outlet/jobs?status=scheduled", status, body,
-                           lambda b: f"{b['total']} scheduled jobs of {outlet_id}"))
+    lines.append(
+        step_line(
+            "GET /outlet/jobs?status=scheduled", status, body, lambda b: f"{b['total']} scheduled jobs of {outlet_id}"
+        )
+    )
     if status != 200 or not body["items"]:
         return lines, False
     job = min(body["items"], key=lambda v: (v["planned_arrival"], v["route_order"] or 0))
-    lines.append(f"  first visit: {job['ticket_number']} ({job['kind']}, {job['city']}, {job['product_line']}), "
-                 f"planned {local_time(job['planned_arrival'])} with {job['technician_id']}")
-    status, body = gateway.call("POST", f"/api/v1/visits/{job['id']}/check-in", outlet,
-                                json={"lat": job["lat"], "lon": job["lon"], "technician_id": job["technician_id"]})
-    lines.append(step_line("POST /visits/<id>/check-in", status, body,
-                           lambda b: f"visit {b['status']}, on-site on time: {b['onsite_on_time']}"))
+    lines.append(
+        f"  first visit: {job['ticket_number']} ({job['kind']}, {job['city']}, {job['product_line']}), "
+        f"planned {local_time(job['planned_arrival'])} with {job['technician_id']}"
+    )
+    status, body = gateway.call(
+        "POST",
+        f"/api/v1/visits/{job['id']}/check-in",
+        outlet,
+        json={"lat": job["lat"], "lon": job["lon"], "technician_id": job["technician_id"]},
+    )
+    lines.append(
+        step_line(
+            "POST /visits/<id>/check-in",
+            status,
+            body,
+            lambda b: f"visit {b['status']}, on-site on time: {b['onsite_on_time']}",
+        )
+    )
     if status != 200:
         return lines, False
-    status, body = gateway.call("POST", f"/api/v1/visits/{job['id']}/check-out", outlet,
-                                json={"work_done": "现场检修: 故障排除, 试机正常", "parts_used": [],
-                                      "customer_confirmed": True})
+    status, body = gateway.call(
+        "POST",
+        f"/api/v1/visits/{job['id']}/check-out",
+        outlet,
+        json={"work_done": "现场检修: 故障排除, 试机正常", "parts_used": [], "customer_confirmed": True},
+    )
     lines.append(step_line("POST /visits/<id>/check-out", status, body, lambda b: f"visit {b['status']}"))
     if status != 200:
         return lines, False
@@ -157,8 +193,9 @@ def _run(ctx, intake, dispatch) -> tuple[list[str], bool]:
             break
         eventlet.sleep(0.2)
     timings["on site"] = time.monotonic() - t1
-    lines.append(f"  ticket {ticket['number']} in intake: status {ticket['status']}, "
-                 f"{_deadline_state(ticket, 'onsite')}")
+    lines.append(
+        f"  ticket {ticket['number']} in intake: status {ticket['status']}, {_deadline_state(ticket, 'onsite')}"
+    )
     if ticket["status"] != "resolved":
         ok = False
     return lines, ok
@@ -174,11 +211,22 @@ def _plan_table(dispatch, visits, tenants, timings) -> tuple[list[str], bool]:
     by_tenant = defaultdict(list)
     for v in visits:
         by_tenant[v["tenant_id"]].append(v)
-    lines.append(f"planning: one re-optimisation per tenant, {DEMO_SOLVE_SECONDS:g} s solver limit each, "
-                 f"{timings['planning']:.1f} s in all (automatic planning off for the demo); "
-                 "overdue historical visits are planned late, after the on-time ones")
-    header = ["tenant", "visits", "scheduled", "of them late", "unassignable", "late risk", "planned km",
-              "solve s", "tech-days"]
+    lines.append(
+        f"planning: one re-optimisation per tenant, {DEMO_SOLVE_SECONDS:g} s solver limit each, "
+        f"{timings['planning']:.1f} s in all (automatic planning off for the demo); "
+        "overdue historical visits are planned late, after the on-time ones"
+    )
+    header = [
+        "tenant",
+        "visits",
+        "scheduled",
+        "of them late",
+        "unassignable",
+        "late risk",
+        "planned km",
+        "solve s",
+        "tech-days",
+    ]
     table, totals = [header], Counter()
     for tenant in tenants:
         run = runs.get(tenant)
@@ -186,17 +234,36 @@ def _plan_table(dispatch, visits, tenants, timings) -> tuple[list[str], bool]:
         status = Counter(v["status"] for v in items)
         risk = sum(1 for v in items if v["late_risk"])
         if run is None:
-            table.append([tenant, str(len(items)), str(status.get("scheduled", 0)), "",
-                          str(status.get("unassignable", 0)), str(risk), "", "(no run)", ""])
+            table.append(
+                [
+                    tenant,
+                    str(len(items)),
+                    str(status.get("scheduled", 0)),
+                    "",
+                    str(status.get("unassignable", 0)),
+                    str(risk),
+                    "",
+                    "(no run)",
+                    "",
+                ]
+            )
             ok = False
             continue
-        row = {"visits": run["visits"], "scheduled": run["scheduled"], "of them late": run["late"],
-               "unassignable": run["dropped"], "late risk": risk}
+        row = {
+            "visits": run["visits"],
+            "scheduled": run["scheduled"],
+            "of them late": run["late"],
+            "unassignable": run["dropped"],
+            "late risk": risk,
+        }
         totals.update(row)
         totals["km"] += run["planned_km"] or 0.0
         totals["s"] += run["seconds"] or 0.0
-        table.append([tenant] + [str(row[k]) for k in header[1:6]]
-                     + [f"{run['planned_km'] or 0:.0f}", f"{run['seconds']:.1f}", str(run["vehicles"])])
+        table.append(
+            [tenant]
+            + [str(row[k]) for k in header[1:6]]
+            + [f"{run['planned_km'] or 0:.0f}", f"{run['seconds']:.1f}", str(run["vehicles"])]
+        )
     table.append(["all"] + [str(totals[k]) for k in header[1:6]] + [f"{totals['km']:.0f}", f"{totals['s']:.1f}", ""])
     lines.append("Visits per tenant after planning (late risk: planned past, or still open near, the on-site due):")
     lines.append(format_table(table, align="l" + "r" * (len(header) - 1)))
@@ -251,8 +318,7 @@ def send_live_day(ctx, payloads) -> list[dict]:
     from shared.tenancy import Principal
 
     answers = []
-    with ctx.rpc("intake", Principal("fsm-import", "hq")) as intake, \
-            progress(len(payloads), "live day via rpc") as bar:
+    with ctx.rpc("intake", Principal("fsm-import", "hq")) as intake, progress(len(payloads), "live day via rpc") as bar:
         for chunk in chunks(payloads, ctx.option("batch", 50)):
             try:
                 answers.extend(intake.import_requests(chunk))

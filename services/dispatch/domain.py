@@ -7,12 +7,13 @@ way), `return_visits`, `insertion` and `decomposition` (over `routing_problem`),
 Times inside the routing problem are minutes since the plan's start (`t0`); everything outside
 it is UTC datetimes.
 """
+
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.clock import LOCAL_TZ
@@ -40,8 +41,8 @@ DROP_PENALTY_KM = 5_000_000.0
 # cost, `planning._routing_visit`); one the solver drops for want of room is placed late afterwards
 # by cheapest insertion (`planning.read_plan`).
 HARD_DEADLINES = True
-SERVE_WITHIN_MINUTES = 4 * 60.0    # service target after a visit becomes available (soft)
-EARLY_KM_PER_MINUTE = 1.0          # cost per minute beyond that target (OR-Tools' smallest: 1/unit)
+SERVE_WITHIN_MINUTES = 4 * 60.0  # service target after a visit becomes available (soft)
+EARLY_KM_PER_MINUTE = 1.0  # cost per minute beyond that target (OR-Tools' smallest: 1/unit)
 
 # China's mainland bounding box, for check-in positions
 CHINA_LAT = (17.5, 54.0)
@@ -72,7 +73,7 @@ class TechView:
     capacity: int
     shift_start: time
     shift_end: time
-    today: "TodayState | None" = None
+    today: TodayState | None = None
 
 
 @dataclass(frozen=True)
@@ -160,23 +161,28 @@ def tech_days(techs: Iterable[TechView], days: Sequence[date], now: datetime) ->
     out: list[TechDay] = []
     for tech in techs:
         for d in days:
-            start = datetime.combine(d, tech.shift_start, LOCAL_TZ).astimezone(timezone.utc)
-            end = datetime.combine(d, tech.shift_end, LOCAL_TZ).astimezone(timezone.utc)
+            start = datetime.combine(d, tech.shift_start, LOCAL_TZ).astimezone(UTC)
+            end = datetime.combine(d, tech.shift_end, LOCAL_TZ).astimezone(UTC)
             if end <= now + timedelta(minutes=30):
                 continue
             begin, capacity, origin = max(start, now), tech.capacity, None
             state = tech.today
             if state is not None and d == state.busy_until.astimezone(LOCAL_TZ).date():
                 # the day is under way: it goes on from the last site, after that job, with what is left
-                begin, capacity, origin = max(begin, state.busy_until), tech.capacity - state.used, (state.lat, state.lon)
+                begin, capacity, origin = (
+                    max(begin, state.busy_until),
+                    tech.capacity - state.used,
+                    (state.lat, state.lon),
+                )
                 if capacity <= 0 or end - begin <= timedelta(minutes=30):
                     continue
             out.append(TechDay(tech, d, begin, end, capacity, origin))
     return out
 
 
-def eligible(tech: TechView, visit: VisitView, day: date, outlet_status: Mapping[str, str | None],
-             probation_full: set[str]) -> str | None:
+def eligible(
+    tech: TechView, visit: VisitView, day: date, outlet_status: Mapping[str, str | None], probation_full: set[str]
+) -> str | None:
     """None if `tech` may do `visit` on `day`, else the reason why not."""
     if visit.pinned_technician_id and visit.pinned_technician_id != tech.id:
         return "pinned to another technician"
@@ -201,7 +207,7 @@ def minutes_since(t0: datetime, at: datetime) -> float:
 
 def local_day_start(day: date) -> datetime:
     """00:00 of a local (Asia/Shanghai) day, in UTC."""
-    return datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, datetime.min.time(), LOCAL_TZ).astimezone(UTC)
 
 
 def wished_day_start(wish: datetime | None, now: datetime) -> datetime | None:
@@ -236,8 +242,9 @@ class Withdrawal:
         return self.lines is None or product_line in self.lines
 
 
-def outlet_change(event: str, status: str, line: str | None, line_eligible: bool | None,
-                  blocked: set[str]) -> tuple[list[str] | None, Withdrawal | None]:
+def outlet_change(
+    event: str, status: str, line: str | None, line_eligible: bool | None, blocked: set[str]
+) -> tuple[list[str] | None, Withdrawal | None]:
     """What an outlet status event (`event`: outlet.<status> or outlet.line_eligibility, for
     product line `line`) changes: the product lines the outlet may not take afterwards (None:
     unchanged), and what it withdraws (None: nothing) -- every job when it is suspended or worse,
@@ -263,7 +270,9 @@ def check_position(lat: float | None, lon: float | None) -> None:
     if lat is None or lon is None:
         return
     if not (CHINA_LAT[0] <= lat <= CHINA_LAT[1] and CHINA_LON[0] <= lon <= CHINA_LON[1]):
-        raise ValidationFailed("position outside China", {"lat": ["outside mainland China"], "lon": ["outside mainland China"]})
+        raise ValidationFailed(
+            "position outside China", {"lat": ["outside mainland China"], "lon": ["outside mainland China"]}
+        )
 
 
 def check_in(status: str, at: datetime, now: datetime, scheduled_at: datetime | None) -> None:
@@ -291,9 +300,16 @@ def onsite_on_time(due: datetime | None, at: datetime) -> bool:
 # bench/dispatch_scale.py (not owned by dispatch) still reach as `domain.<name>`: looked up on
 # first use, since importing those modules here would be circular. New code imports them from
 # their own modules.
-_MOVED = {"build_problem": "planning", "due_minutes": "planning", "add_visit": "planning",
-          "insert_visit": "insertion", "apply_insertion": "insertion", "en_route_point": "en_route",
-          "travel_matrices": "travel", "solve_decomposed": "decomposition"}
+_MOVED = {
+    "build_problem": "planning",
+    "due_minutes": "planning",
+    "add_visit": "planning",
+    "insert_visit": "insertion",
+    "apply_insertion": "insertion",
+    "en_route_point": "en_route",
+    "travel_matrices": "travel",
+    "solve_decomposed": "decomposition",
+}
 
 
 def __getattr__(name: str) -> Any:

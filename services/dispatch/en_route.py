@@ -5,6 +5,7 @@ starts each technician from the last site, after that job, with the capacity lef
 (`today_states`), and keeps a drive already begun unless its visit will be late anyway
 (`on_the_road`), in which case the car may be sent elsewhere from the point reached.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -24,8 +25,7 @@ def today_states(visits, now: datetime) -> dict:
         prev = states.get(v.technician_id)
         used = (prev.used if prev else 0) + 1
         if prev is None or done >= prev.busy_until:
-            states[v.technician_id] = TodayState(v.checkin_lat or v.lat, v.checkin_lon or v.lon,
-                                                 max(done, now), used)
+            states[v.technician_id] = TodayState(v.checkin_lat or v.lat, v.checkin_lon or v.lon, max(done, now), used)
         else:
             states[v.technician_id] = TodayState(prev.lat, prev.lon, prev.busy_until, used)
     return states
@@ -56,8 +56,16 @@ def en_route_point(origin: tuple, dest: tuple, arrival: datetime, now: datetime,
     return at(hi)
 
 
-def on_the_road(state: TodayState | None, home: tuple | None, site: tuple, arrival: datetime,
-                due: datetime | None, service_minutes: int, now: datetime, travel):
+def on_the_road(
+    state: TodayState | None,
+    home: tuple | None,
+    site: tuple,
+    arrival: datetime,
+    due: datetime | None,
+    service_minutes: int,
+    now: datetime,
+    travel,
+):
     """Whether a technician is already driving to its next visit, and where its day goes on.
 
     `state`: its day so far (None: it starts from `home`); the visit at `site`, planned for
@@ -94,8 +102,16 @@ def drives_under_way(first_visits: dict, homes: dict, states: dict, now: datetim
     for tid, v in first_visits.items():
         if v.lat is None:
             continue
-        road = on_the_road(states.get(tid), homes.get(tid), (v.lat, v.lon), as_utc(v.planned_arrival),
-                           as_utc(v.onsite_due), v.service_minutes, now, travel)
+        road = on_the_road(
+            states.get(tid),
+            homes.get(tid),
+            (v.lat, v.lon),
+            as_utc(v.planned_arrival),
+            as_utc(v.onsite_due),
+            v.service_minutes,
+            now,
+            travel,
+        )
         if road is None:
             continue
         redirectable, states[tid] = road

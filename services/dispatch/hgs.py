@@ -11,10 +11,10 @@ caller uses an OR-Tools first-solution strategy instead.
 
 Measured: see bench/README.md (Solomon 56 at 10 s).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -54,14 +54,28 @@ def build_data(problem, scale: int):
     depots = [pyvrp.Depot(loc) for loc in depot_locs]
     types: dict[tuple, list[int]] = {}
     for k, veh in enumerate(problem.vehicles):
-        key = (depot_locs.index(veh.start), depot_locs.index(veh.end), int(min(veh.capacity, 2**40)),
-               _floor(veh.shift[0], scale) if math.isfinite(veh.shift[0]) else 0, _floor(veh.shift[1], scale),
-               int(round(veh.fixed_cost * scale)))
+        key = (
+            depot_locs.index(veh.start),
+            depot_locs.index(veh.end),
+            int(min(veh.capacity, 2**40)),
+            _floor(veh.shift[0], scale) if math.isfinite(veh.shift[0]) else 0,
+            _floor(veh.shift[1], scale),
+            int(round(veh.fixed_cost * scale)),
+        )
         types.setdefault(key, []).append(k)
     demands = any(v.demand for v in problem.visits)
-    vehicle_types = [pyvrp.VehicleType(num_available=len(ks), capacity=[cap] if demands else [],
-                                       start_depot=s, end_depot=e, fixed_cost=fc, tw_early=lo, tw_late=hi)
-                     for (s, e, cap, lo, hi, fc), ks in types.items()]
+    vehicle_types = [
+        pyvrp.VehicleType(
+            num_available=len(ks),
+            capacity=[cap] if demands else [],
+            start_depot=s,
+            end_depot=e,
+            fixed_cost=fc,
+            tw_early=lo,
+            tw_late=hi,
+        )
+        for (s, e, cap, lo, hi, fc), ks in types.items()
+    ]
     clients = []
     for v in problem.visits:
         a, b = v.windows[0]
@@ -73,9 +87,17 @@ def build_data(problem, scale: int):
             return None  # only droppable: leave such problems to OR-Tools
         required = v.drop_penalty is None
         prize = 0 if required else int(round(v.drop_penalty * scale))
-        clients.append(pyvrp.Client(v.location, delivery=[int(v.demand)] if demands else [],
-                                    service_duration=int(math.ceil(v.service * scale - EPS)),
-                                    tw_early=lo, tw_late=hi, prize=prize, required=required))
+        clients.append(
+            pyvrp.Client(
+                v.location,
+                delivery=[int(v.demand)] if demands else [],
+                service_duration=int(math.ceil(v.service * scale - EPS)),
+                tw_early=lo,
+                tw_late=hi,
+                prize=prize,
+                required=required,
+            )
+        )
     D = np.rint(np.asarray(problem.distance, dtype=float) * scale).astype(np.int64)
     T = np.ceil(np.asarray(problem.travel_time, dtype=float) * scale - EPS).astype(np.int64)
     np.fill_diagonal(D, 0)
@@ -84,7 +106,7 @@ def build_data(problem, scale: int):
     return data, list(types.values())
 
 
-def first_routes(problem, seconds: float, scale: int, seed: int = 1) -> Optional[list[list[int]]]:
+def first_routes(problem, seconds: float, scale: int, seed: int = 1) -> list[list[int]] | None:
     """Routes (visit indices per vehicle of `problem`) from a PyVRP search of `seconds`, or None
     if PyVRP does not express the problem, is not installed, or finds no feasible plan."""
     if not expressible(problem):
@@ -98,8 +120,7 @@ def first_routes(problem, seconds: float, scale: int, seed: int = 1) -> Optional
     if built is None:
         return None
     data, type_vehicles = built
-    result = pyvrp.solve(data, stop=MaxRuntime(max(0.05, seconds)), seed=seed, collect_stats=False,
-                         display=False)
+    result = pyvrp.solve(data, stop=MaxRuntime(max(0.05, seconds)), seed=seed, collect_stats=False, display=False)
     best = result.best
     if not best.is_feasible():
         return None

@@ -4,6 +4,7 @@ Used for the planner's warm start (`greedy_start`), to place the visits a solve 
 where they still fit (`place_dropped`), for a new ticket into an existing plan (with
 `planning.add_visit`) and to merge decomposed plans (`decomposition`).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,11 +17,11 @@ from services.dispatch.routing_problem import RoutingProblem, evaluate_routes, m
 @dataclass
 class Insertion:
     vehicle: int
-    position: int        # index in the vehicle's visit list where the visit goes
+    position: int  # index in the vehicle's visit list where the visit goes
     added_km: float
-    arrival: float       # minutes since t0
+    arrival: float  # minutes since t0
     late_minutes: float
-    cost: float          # added km + lateness penalty
+    cost: float  # added km + lateness penalty
 
 
 def _schedule(problem, D, T, k, seq):
@@ -47,8 +48,14 @@ def _schedule(problem, D, T, k, seq):
     return arr, t, km
 
 
-def insert_visit(problem: RoutingProblem, routes: dict, visit: int, allow_late: bool = True,
-                 lateness_km_per_minute: float = LATENESS_KM_PER_MINUTE, due: float | None = None):
+def insert_visit(
+    problem: RoutingProblem,
+    routes: dict,
+    visit: int,
+    allow_late: bool = True,
+    lateness_km_per_minute: float = LATENESS_KM_PER_MINUTE,
+    due: float | None = None,
+):
     """Cheapest feasible insertion of one visit (index into problem.visits) into the current routes
     ({vehicle index: [visit indices]}, e.g. RoutingPlan.visit_lists()); returns an `Insertion` or None.
 
@@ -76,8 +83,11 @@ def insert_visit(problem: RoutingProblem, routes: dict, visit: int, allow_late: 
         if load + vi.demand > veh.capacity:
             continue
         # a lower bound on the added km: skip vehicles that cannot beat the best found
-        if best is not None and D[veh.start, loc] + D[loc, veh.end] - D[veh.start, veh.end] > best.cost + 1e-9 \
-                and not seq:
+        if (
+            best is not None
+            and D[veh.start, loc] + D[loc, veh.end] - D[veh.start, veh.end] > best.cost + 1e-9
+            and not seq
+        ):
             continue
         base = _schedule(problem, D, T, k, seq)
         if base is None:
@@ -103,7 +113,7 @@ def insert_visit(problem: RoutingProblem, routes: dict, visit: int, allow_late: 
             arr, end, km = sched
             if end > veh.shift[1] + 1e-6:
                 continue
-            if any(a > lim + 1e-6 for a, lim in zip(arr[:pos] + arr[pos + 1:], limits)):
+            if any(a > lim + 1e-6 for a, lim in zip(arr[:pos] + arr[pos + 1 :], limits)):
                 continue
             t = arr[pos]
             dl = due if due is not None else vi.deadline
@@ -131,9 +141,13 @@ def greedy_start(problem: RoutingProblem) -> list[list[int]]:
     its window (hard deadlines met; those that fit nowhere are left to the solver). One route
     per vehicle."""
     routes: dict = {}
-    order = sorted(range(len(problem.visits)),
-                   key=lambda i: (problem.visits[i].deadline if problem.visits[i].deadline is not None
-                                  else math.inf, -problem.visits[i].priority))
+    order = sorted(
+        range(len(problem.visits)),
+        key=lambda i: (
+            problem.visits[i].deadline if problem.visits[i].deadline is not None else math.inf,
+            -problem.visits[i].priority,
+        ),
+    )
     for i in order:
         # a hard deadline must be met; a soft one (a service target) may be passed within the
         # window, each minute beyond it costing like lateness (so the earliest fit wins)
@@ -154,9 +168,14 @@ def place_dropped(problem: RoutingProblem, plan, dues: list | None = None):
     first. The returned problem is a copy in which those visits' windows are open-ended (their
     hard due time has passed or cannot be met); the others keep theirs, so no on-time visit is
     pushed past its due time."""
-    relaxed = RoutingProblem(visits=list(problem.visits), vehicles=problem.vehicles, distance=problem.distance,
-                             travel_time=problem.travel_time, name=problem.name,
-                             group_limits=problem.group_limits)
+    relaxed = RoutingProblem(
+        visits=list(problem.visits),
+        vehicles=problem.vehicles,
+        distance=problem.distance,
+        travel_time=problem.travel_time,
+        name=problem.name,
+        group_limits=problem.group_limits,
+    )
     relaxed._np_matrices = getattr(problem, "_np_matrices", None)
     for i in plan.dropped:
         vi = relaxed.visits[i]
@@ -166,6 +185,7 @@ def place_dropped(problem: RoutingProblem, plan, dues: list | None = None):
     def key(i):
         d = dues[i] if dues is not None else problem.visits[i].deadline
         return (-problem.visits[i].priority, d if d is not None else math.inf)
+
     for i in sorted(plan.dropped, key=key):
         ins = insert_visit(relaxed, routes, i, allow_late=True, due=dues[i] if dues is not None else None)
         if ins is not None:
@@ -173,4 +193,3 @@ def place_dropped(problem: RoutingProblem, plan, dues: list | None = None):
     new = evaluate_routes(relaxed, [routes.get(k, []) for k in range(len(problem.vehicles))])
     new.objective, new.stats = plan.objective, dict(plan.stats or {}, placed_late=len(plan.dropped) - len(new.dropped))
     return relaxed, new
-

@@ -1,4 +1,5 @@
 """Dispatch's tables: technicians, outlets' eligibility, visits, plan runs and the planner's state."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,8 @@ class Technician(TenantScoped, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)
     name: Mapped[str] = mapped_column(String(64))
-    skills: Mapped[list] = mapped_column(JSON, default=list)          # product lines
-    certificates: Mapped[dict] = mapped_column(JSON, default=dict)    # product line -> valid until (ISO date)
+    skills: Mapped[list] = mapped_column(JSON, default=list)  # product lines
+    certificates: Mapped[dict] = mapped_column(JSON, default=dict)  # product line -> valid until (ISO date)
     home_lat: Mapped[float] = mapped_column(Float)
     home_lon: Mapped[float] = mapped_column(Float)
     daily_capacity: Mapped[int] = mapped_column(Integer, default=4)
@@ -73,7 +74,9 @@ class Visit(TenantScoped, Base):
     onsite_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     service_minutes: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # unplanned | scheduled | started | completed | unassignable | cancelled
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # unplanned | scheduled | started | completed | unassignable | cancelled
     unassignable_reason: Mapped[str | None] = mapped_column(String(128))
     technician_id: Mapped[str | None] = mapped_column(String(32), index=True)
     outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)

@@ -5,11 +5,12 @@ domain's (`domain`, `return_visits`). Every change that needs a re-plan records 
 request in the same transaction (`request_replan`), so the planner never plans before the
 change it is woken for is stored.
 """
+
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select
@@ -26,8 +27,12 @@ log = logging.getLogger(__name__)
 
 SERVICE = "dispatch"
 
-RELEASED = Counter("fsm_dispatch_visits_released_total", "Planned visits taken back from an outlet or technician",
-                   ["service", "tenant", "reason"], registry=metrics.REGISTRY)
+RELEASED = Counter(
+    "fsm_dispatch_visits_released_total",
+    "Planned visits taken back from an outlet or technician",
+    ["service", "tenant", "reason"],
+    registry=metrics.REGISTRY,
+)
 
 _visit_out = VisitOut()
 
@@ -35,10 +40,19 @@ _visit_out = VisitOut()
 # ---------------------------------------------------------------- visits as the others see them
 def visit_event(visit: Visit, **extra) -> dict:
     """The body of a visit.* event about `visit` as it is now, with `extra` fields."""
-    body = {"tenant_id": visit.tenant_id, "visit_id": visit.id, "ticket_id": visit.ticket_id,
-            "outlet_id": visit.outlet_id, "technician_id": visit.technician_id, "at": utcnow(),
-            "planned_arrival": as_utc(visit.planned_arrival), "route_order": visit.route_order,
-            "planned_km": visit.planned_km, "product_line": visit.product_line, "kind": visit.kind}
+    body = {
+        "tenant_id": visit.tenant_id,
+        "visit_id": visit.id,
+        "ticket_id": visit.ticket_id,
+        "outlet_id": visit.outlet_id,
+        "technician_id": visit.technician_id,
+        "at": utcnow(),
+        "planned_arrival": as_utc(visit.planned_arrival),
+        "route_order": visit.route_order,
+        "planned_km": visit.planned_km,
+        "product_line": visit.product_line,
+        "kind": visit.kind,
+    }
     body.update(extra)
     return body
 
@@ -57,9 +71,18 @@ def tech_view(t: Technician, today=None, blocked_lines=None) -> domain.TechView:
     """The planner's view of a technician: a product line its outlet may not take is no skill."""
     skills = tuple(s for s in (t.skills or ()) if not blocked_lines or s not in blocked_lines)
     return domain.TechView(
-        id=t.id, tenant_id=t.tenant_id, outlet_id=t.outlet_id, skills=skills,
-        certificates=dict(t.certificates or {}), lat=t.home_lat, lon=t.home_lon, capacity=t.daily_capacity,
-        shift_start=domain.parse_hhmm(t.shift_start), shift_end=domain.parse_hhmm(t.shift_end), today=today)
+        id=t.id,
+        tenant_id=t.tenant_id,
+        outlet_id=t.outlet_id,
+        skills=skills,
+        certificates=dict(t.certificates or {}),
+        lat=t.home_lat,
+        lon=t.home_lon,
+        capacity=t.daily_capacity,
+        shift_start=domain.parse_hhmm(t.shift_start),
+        shift_end=domain.parse_hhmm(t.shift_end),
+        today=today,
+    )
 
 
 def request_replan(uow, tenant_id: str):
@@ -78,15 +101,23 @@ def open_visit(uow, payload: dict, service_minutes_table: dict | None) -> bool:
     existing = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
     if existing is None:
         visit = Visit(
-            id=uuid.uuid4().hex, tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
-            ticket_number=payload["number"], kind=payload["kind"], priority=payload["priority"],
-            product_line=payload.get("product_line"), lat=payload.get("lat"), lon=payload.get("lon"),
-            city=payload.get("city"), tier=payload.get("tier"), received_at=payload["received_at"],
+            id=uuid.uuid4().hex,
+            tenant_id=payload["tenant_id"],
+            ticket_id=payload["ticket_id"],
+            ticket_number=payload["number"],
+            kind=payload["kind"],
+            priority=payload["priority"],
+            product_line=payload.get("product_line"),
+            lat=payload.get("lat"),
+            lon=payload.get("lon"),
+            city=payload.get("city"),
+            tier=payload.get("tier"),
+            received_at=payload["received_at"],
             onsite_due=payload.get("onsite_due"),
             window_start=domain.wished_day_start(payload.get("wished_visit_at"), utcnow()),
-            service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"),
-                                                   service_minutes_table),
-            status=VisitStatus.UNPLANNED)
+            service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"), service_minutes_table),
+            status=VisitStatus.UNPLANNED,
+        )
         if visit.lat is None or visit.lon is None:
             visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, "no location for the address"
             uow.emit("visit.unassignable", visit_event(visit, reason=visit.unassignable_reason))
@@ -99,8 +130,7 @@ def cancel_ticket_visits(uow, ticket_id: str):
     """A closed ticket: every visit of it still open is cancelled (a ticket may have several:
     return visits)."""
     tenants = set()
-    for visit in uow.session.scalars(select(Visit).where(Visit.ticket_id == ticket_id,
-                                                         Visit.status.in_(OPEN_VISIT))):
+    for visit in uow.session.scalars(select(Visit).where(Visit.ticket_id == ticket_id, Visit.status.in_(OPEN_VISIT))):
         visit.status = VisitStatus.CANCELLED
         tenants.add(visit.tenant_id)
     for tenant in tenants:
@@ -114,8 +144,12 @@ def add_return_visit(uow, payload: dict, onsite_due) -> Visit | None:
     fields = return_visits.return_visit(visits, utcnow(), onsite_due)
     if fields is None:
         last = return_visits.latest_visit(visits)
-        log.info("ticket %s escalated (%s): no return visit (latest visit %s)", payload["ticket_id"],
-                 payload["reason"], last.status if last else "none")
+        log.info(
+            "ticket %s escalated (%s): no return visit (latest visit %s)",
+            payload["ticket_id"],
+            payload["reason"],
+            last.status if last else "none",
+        )
         return None
     visit = Visit(id=uuid.uuid4().hex, **fields)
     uow.session.add(visit)
@@ -130,8 +164,9 @@ def release(uow, visit: Visit, reason: str):
     outlet_id, technician_id = visit.outlet_id, visit.technician_id
     visit.status, visit.technician_id, visit.outlet_id = VisitStatus.UNPLANNED, None, None
     visit.planned_arrival = visit.route_order = visit.planned_km = None
-    uow.emit("visit.released", visit_event(visit, outlet_id=outlet_id, technician_id=technician_id,
-                                      reason=reason[:128]))
+    uow.emit(
+        "visit.released", visit_event(visit, outlet_id=outlet_id, technician_id=technician_id, reason=reason[:128])
+    )
     RELEASED.labels(SERVICE, visit.tenant_id, reason.split(":")[0]).inc()
 
 
@@ -141,28 +176,35 @@ def change_outlet(uow, payload: dict, event: str) -> int:
     visits were released."""
     state = uow.session.get(OutletState, payload["outlet_id"])
     if state is None:
-        state = OutletState(outlet_id=payload["outlet_id"], tenant_id=payload["tenant_id"],
-                            kind=payload.get("kind") or "franchised", lat=payload.get("lat"),
-                            lon=payload.get("lon"))
+        state = OutletState(
+            outlet_id=payload["outlet_id"],
+            tenant_id=payload["tenant_id"],
+            kind=payload.get("kind") or "franchised",
+            lat=payload.get("lat"),
+            lon=payload.get("lon"),
+        )
         uow.session.add(state)
     state.status, state.updated_at = payload["status"], payload["at"]
     if payload["status"] == "probation":
         state.job_limit = payload.get("job_limit")
-    blocked, withdrawal = domain.outlet_change(event, payload["status"], payload.get("product_line"),
-                                               payload.get("eligible"), set(state.blocked_lines or ()))
+    blocked, withdrawal = domain.outlet_change(
+        event, payload["status"], payload.get("product_line"), payload.get("eligible"), set(state.blocked_lines or ())
+    )
     if blocked is not None:
         state.blocked_lines = blocked
     released = 0
     if withdrawal is not None:
-        for visit in uow.session.scalars(select(Visit).where(
-                Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)):
+        for visit in uow.session.scalars(
+            select(Visit).where(Visit.outlet_id == payload["outlet_id"], Visit.status == VisitStatus.SCHEDULED)
+        ):
             if withdrawal.covers(visit.product_line):
                 release(uow, visit, withdrawal.reason)
                 released += 1
         # a pin to one of its technicians would leave the visit with nobody
         staff = select(Technician.id).where(Technician.outlet_id == payload["outlet_id"])
-        for visit in uow.session.scalars(select(Visit).where(
-                Visit.pinned_technician_id.in_(staff), Visit.status.in_(OPEN_VISIT))):
+        for visit in uow.session.scalars(
+            select(Visit).where(Visit.pinned_technician_id.in_(staff), Visit.status.in_(OPEN_VISIT))
+        ):
             if withdrawal.covers(visit.product_line):
                 visit.pinned_technician_id = None
     request_replan(uow, payload["tenant_id"])
@@ -184,14 +226,22 @@ def change_certificate(uow, payload: dict, valid: bool, reason: str | None = Non
         certs[payload["product_line"]] = payload["valid_until"].isoformat()
     else:
         certs.pop(payload["product_line"], None)
-        for visit in uow.session.scalars(select(Visit).where(
-                Visit.technician_id == tech.id, Visit.product_line == payload["product_line"],
-                Visit.status == VisitStatus.SCHEDULED)):
+        for visit in uow.session.scalars(
+            select(Visit).where(
+                Visit.technician_id == tech.id,
+                Visit.product_line == payload["product_line"],
+                Visit.status == VisitStatus.SCHEDULED,
+            )
+        ):
             release(uow, visit, reason or "certificate_withdrawn")
             released += 1
-        for visit in uow.session.scalars(select(Visit).where(
-                Visit.pinned_technician_id == tech.id, Visit.product_line == payload["product_line"],
-                Visit.status.in_(OPEN_VISIT))):
+        for visit in uow.session.scalars(
+            select(Visit).where(
+                Visit.pinned_technician_id == tech.id,
+                Visit.product_line == payload["product_line"],
+                Visit.status.in_(OPEN_VISIT),
+            )
+        ):
             visit.pinned_technician_id = None
     tech.certificates = certs
     request_replan(uow, payload["tenant_id"])
@@ -243,9 +293,17 @@ def seed_outlets(uow, directory, tenant: str):
     have = {s.outlet_id for s in queries.outlet_states(uow.session, tenant)}
     for outlet in directory.outlets_of(tenant):
         if outlet.id not in have:
-            uow.session.add(OutletState(outlet_id=outlet.id, tenant_id=tenant, kind=outlet.kind,
-                                        status=outlet.status, lat=outlet.lat, lon=outlet.lon,
-                                        updated_at=utcnow()))
+            uow.session.add(
+                OutletState(
+                    outlet_id=outlet.id,
+                    tenant_id=tenant,
+                    kind=outlet.kind,
+                    status=outlet.status,
+                    lat=outlet.lat,
+                    lon=outlet.lon,
+                    updated_at=utcnow(),
+                )
+            )
 
 
 def technician_route(session, technician_id: str, day) -> dict:
@@ -255,15 +313,32 @@ def technician_route(session, technician_id: str, day) -> dict:
         raise NotFound(f"technician {technician_id} not found")
     start = domain.local_day_start(day)
     rows = queries.technician_day(session, technician_id, start, start + timedelta(days=1))
-    stops = [{"order": i, "visit_id": v.id, "ticket_number": v.ticket_number, "kind": v.kind,
-              "product_line": v.product_line, "lat": v.lat, "lon": v.lon, "city": v.city,
-              "planned_arrival": as_utc(v.planned_arrival).astimezone(LOCAL_TZ).isoformat(),
-              "service_minutes": v.service_minutes, "leg_km": v.planned_km, "status": v.status,
-              "onsite_due": as_utc(v.onsite_due).astimezone(LOCAL_TZ).isoformat() if v.onsite_due else None}
-             for i, v in enumerate(rows, start=1)]
-    return {"technician_id": tech.id, "outlet_id": tech.outlet_id, "date": day.isoformat(),
-            "home": {"lat": tech.home_lat, "lon": tech.home_lon}, "stops": stops,
-            "planned_km": round(sum(s["leg_km"] or 0 for s in stops), 2)}
+    stops = [
+        {
+            "order": i,
+            "visit_id": v.id,
+            "ticket_number": v.ticket_number,
+            "kind": v.kind,
+            "product_line": v.product_line,
+            "lat": v.lat,
+            "lon": v.lon,
+            "city": v.city,
+            "planned_arrival": as_utc(v.planned_arrival).astimezone(LOCAL_TZ).isoformat(),
+            "service_minutes": v.service_minutes,
+            "leg_km": v.planned_km,
+            "status": v.status,
+            "onsite_due": as_utc(v.onsite_due).astimezone(LOCAL_TZ).isoformat() if v.onsite_due else None,
+        }
+        for i, v in enumerate(rows, start=1)
+    ]
+    return {
+        "technician_id": tech.id,
+        "outlet_id": tech.outlet_id,
+        "date": day.isoformat(),
+        "home": {"lat": tech.home_lat, "lon": tech.home_lon},
+        "stops": stops,
+        "planned_km": round(sum(s["leg_km"] or 0 for s in stops), 2),
+    }
 
 
 # ---------------------------------------------------------------- dispatcher's override
@@ -302,9 +377,17 @@ def pin_refusal(uow, tech: Technician, visit: Visit, today) -> str | None:
         state = uow.session.get(OutletState, tech.outlet_id)
         states[tech.outlet_id] = state.status if state is not None else None
         blocked = set(state.blocked_lines or ()) if state is not None else None
-    view = domain.VisitView(id=visit.id, product_line=visit.product_line, kind=visit.kind,
-                            priority=visit.priority, lat=visit.lat, lon=visit.lon, due=None, window_start=None,
-                            service_minutes=visit.service_minutes)
+    view = domain.VisitView(
+        id=visit.id,
+        product_line=visit.product_line,
+        kind=visit.kind,
+        priority=visit.priority,
+        lat=visit.lat,
+        lon=visit.lon,
+        due=None,
+        window_start=None,
+        service_minutes=visit.service_minutes,
+    )
     return domain.eligible(tech_view(tech, blocked_lines=blocked), view, today, states, set())
 
 
@@ -318,26 +401,37 @@ def on_site_actor(principal, visit: Visit, technician_id: str | None):
     elif principal.role not in (tenancy.HQ, tenancy.CENTER):
         raise Forbidden(f"role {principal.role} cannot record on-site work")
     if technician_id and technician_id != visit.technician_id:
-        raise ValidationFailed("not this visit's technician",
-                               {"technician_id": ["the visit is planned for another technician"]})
+        raise ValidationFailed(
+            "not this visit's technician", {"technician_id": ["the visit is planned for another technician"]}
+        )
 
 
 def check_in(uow, visit: Visit, data: dict, now: datetime):
-    at = (data["at"] or now).astimezone(timezone.utc)
+    at = (data["at"] or now).astimezone(UTC)
     domain.check_in(visit.status, at, now, as_utc(visit.planned_arrival))
     visit.status, visit.started_at = VisitStatus.STARTED, at
     visit.checkin_lat, visit.checkin_lon = data["lat"], data["lon"]
     visit.onsite_on_time = domain.onsite_on_time(as_utc(visit.onsite_due), at)
-    uow.emit("visit.started", visit_event(visit, at=at, lat=data["lat"], lon=data["lon"],
-                                          onsite_on_time=visit.onsite_on_time))
+    uow.emit(
+        "visit.started",
+        visit_event(visit, at=at, lat=data["lat"], lon=data["lon"], onsite_on_time=visit.onsite_on_time),
+    )
 
 
 def check_out(uow, visit: Visit, data: dict, now: datetime):
-    at = (data["at"] or now).astimezone(timezone.utc)
+    at = (data["at"] or now).astimezone(UTC)
     domain.check_out(visit.status, at, as_utc(visit.started_at), now)
     visit.status, visit.completed_at = VisitStatus.COMPLETED, at
     visit.work_done, visit.parts_used = data["work_done"], data["parts_used"]
     visit.customer_confirmed = data["customer_confirmed"]
-    uow.emit("visit.completed", visit_event(
-        visit, at=at, work_done=data["work_done"], parts_used=data["parts_used"],
-        customer_confirmed=data["customer_confirmed"], onsite_on_time=visit.onsite_on_time))
+    uow.emit(
+        "visit.completed",
+        visit_event(
+            visit,
+            at=at,
+            work_done=data["work_done"],
+            parts_used=data["parts_used"],
+            customer_confirmed=data["customer_confirmed"],
+            onsite_on_time=visit.onsite_on_time,
+        ),
+    )

@@ -9,6 +9,7 @@ A re-plan reads the tenant's technicians, outlets and open visits (`planning_inp
 the routing problem (`planning.build_problem`), solves it in a child process (`solver_worker`,
 so the service keeps answering while OR-Tools works) and writes the plan (`apply_plan`).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,27 +42,29 @@ class LeaseLost(Exception):
 class PlannerSettings:
     """The planner's configuration (config.yml, DISPATCH_* and PROBATION_MAX_JOBS)."""
 
-    time_limit: float = 5.0        # solve time per re-plan (s)
-    workers: int = 2               # parallel searches
-    warm_start: bool = True        # worker 0 starts from the greedy insertion
-    horizon_days: int = 6          # working days planned ahead
-    freeze_minutes: float = 120    # visits due this soon keep their technician-day
-    target_hours: float = 4        # soft service target after a visit becomes available
-    probation_max_jobs: int = 5    # open jobs of an outlet on probation when its agreement names none
-    batch_seconds: float = 2.0     # new requests batched per tenant
-    reopt_seconds: float = 900.0   # periodic re-plan
+    time_limit: float = 5.0  # solve time per re-plan (s)
+    workers: int = 2  # parallel searches
+    warm_start: bool = True  # worker 0 starts from the greedy insertion
+    horizon_days: int = 6  # working days planned ahead
+    freeze_minutes: float = 120  # visits due this soon keep their technician-day
+    target_hours: float = 4  # soft service target after a visit becomes available
+    probation_max_jobs: int = 5  # open jobs of an outlet on probation when its agreement names none
+    batch_seconds: float = 2.0  # new requests batched per tenant
+    reopt_seconds: float = 900.0  # periodic re-plan
 
     @classmethod
     def from_config(cls, config) -> PlannerSettings:
-        return cls(time_limit=float(config.get("DISPATCH_TIME_LIMIT", 5.0)),
-                   workers=int(config.get("DISPATCH_WORKERS", 2)),
-                   warm_start=config.get("DISPATCH_WARM_START", True),
-                   horizon_days=int(config.get("DISPATCH_HORIZON_DAYS", 6)),
-                   freeze_minutes=float(config.get("DISPATCH_FREEZE_MINUTES", 120)),
-                   target_hours=float(config.get("DISPATCH_TARGET_HOURS", 4)),
-                   probation_max_jobs=int(config.get("PROBATION_MAX_JOBS", 5)),
-                   batch_seconds=float(config.get("DISPATCH_BATCH_SECONDS", 2.0)),
-                   reopt_seconds=float(config.get("DISPATCH_REOPT_SECONDS", 900.0)))
+        return cls(
+            time_limit=float(config.get("DISPATCH_TIME_LIMIT", 5.0)),
+            workers=int(config.get("DISPATCH_WORKERS", 2)),
+            warm_start=config.get("DISPATCH_WARM_START", True),
+            horizon_days=int(config.get("DISPATCH_HORIZON_DAYS", 6)),
+            freeze_minutes=float(config.get("DISPATCH_FREEZE_MINUTES", 120)),
+            target_hours=float(config.get("DISPATCH_TARGET_HOURS", 4)),
+            probation_max_jobs=int(config.get("PROBATION_MAX_JOBS", 5)),
+            batch_seconds=float(config.get("DISPATCH_BATCH_SECONDS", 2.0)),
+            reopt_seconds=float(config.get("DISPATCH_REOPT_SECONDS", 900.0)),
+        )
 
     @property
     def due_rule(self) -> tuple[float, float]:
@@ -78,9 +81,9 @@ class PlannerSettings:
 class PlanningContext:
     """What a worker's re-plan works with."""
 
-    db: object          # the worker's database (shared.db.WorkerDb)
-    policies: object    # the tenants' directory and calendars (shared.dependencies.PolicyProvider)
-    travel: object      # shared.geo.TravelModel
+    db: object  # the worker's database (shared.db.WorkerDb)
+    policies: object  # the tenants' directory and calendars (shared.dependencies.PolicyProvider)
+    travel: object  # shared.geo.TravelModel
     settings: PlannerSettings
     service: str = "dispatch"
 
@@ -135,8 +138,11 @@ class Planner:
         lease, holder, ttl = f"plan:{tenant}", self.attempt_holder(), ctx.settings.lease_seconds
         self.solving.add(tenant)
         try:
-            taken = (leases.try_acquire(lease, holder, ttl) if give_up_at is None
-                     else wait_for_lease(leases, lease, holder, ttl, give_up_at))
+            taken = (
+                leases.try_acquire(lease, holder, ttl)
+                if give_up_at is None
+                else wait_for_lease(leases, lease, holder, ttl, give_up_at)
+            )
             if not taken:
                 return {"tenant_id": tenant, "skipped": "being planned by another replica"}
             with Held(leases, lease, holder, ttl):  # renewed while solving, released at the end
@@ -177,8 +183,12 @@ class Planner:
             return {"tenant_id": tenant, "visits": 0}
         plan = None
         if inp.problem.visits:
-            plan = run_in_child(inp.problem, settings.time_limit, settings.workers,
-                                initial_routes="greedy" if settings.warm_start else None)
+            plan = run_in_child(
+                inp.problem,
+                settings.time_limit,
+                settings.workers,
+                initial_routes="greedy" if settings.warm_start else None,
+            )
         assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
         dropped.update(inp.excluded)
         seconds = _time.monotonic() - t0
@@ -187,8 +197,18 @@ class Planner:
             # transaction (on PostgreSQL the lease row stays locked until it commits)
             if not self.leases.renew(lease, holder, ttl, executor=uow.session):
                 raise LeaseLost(f"lease {lease} of {holder} expired and was taken while solving")
-            result = apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger,
-                                len(inp.problem.vehicles), len(views), holder)
+            result = apply_plan(
+                uow,
+                tenant,
+                assignments,
+                dropped,
+                seconds,
+                started,
+                trigger,
+                len(inp.problem.vehicles),
+                len(views),
+                holder,
+            )
             planstate.finish(uow.session, tenant, holder)
             uow.commit()
         metrics.SOLVER_SECONDS.labels(ctx.service, tenant).observe(seconds)
@@ -219,14 +239,19 @@ def planning_input(session, tenant, now, settings: PlannerSettings, calendar, tr
     states = {s.outlet_id: s.status for s in outlet_rows}
     blocked = {s.outlet_id: set(s.blocked_lines or ()) for s in outlet_rows}
     # a product line its outlet may not take (too few certified technicians) is no skill today
-    techs = [operations.tech_view(t, today.get(t.id), blocked.get(t.outlet_id))
-             for t in queries.active_technicians(session, tenant)]
+    techs = [
+        operations.tech_view(t, today.get(t.id), blocked.get(t.outlet_id))
+        for t in queries.active_technicians(session, tenant)
+    ]
     started_by_outlet = queries.started_by_outlet(session, tenant)
     # an outlet on probation holds at most its job limit of open jobs: the started ones count
     # against it, the rest is a limit across all its technician-days in the plan
-    outlet_limits = {s.outlet_id: (s.job_limit if s.job_limit is not None else settings.probation_max_jobs)
-                     - started_by_outlet.get(s.outlet_id, 0)
-                     for s in outlet_rows if s.status == "probation"}
+    outlet_limits = {
+        s.outlet_id: (s.job_limit if s.job_limit is not None else settings.probation_max_jobs)
+        - started_by_outlet.get(s.outlet_id, 0)
+        for s in outlet_rows
+        if s.status == "probation"
+    }
     probation_full = {o for o, left in outlet_limits.items() if left <= 0}
     views = []
     for v in queries.open_visits(session, tenant):
@@ -234,15 +259,41 @@ def planning_input(session, tenant, now, settings: PlannerSettings, calendar, tr
             continue
         frozen = None
         arrival = as_utc(v.planned_arrival)
-        if v.status == VisitStatus.SCHEDULED and arrival is not None and arrival <= now + freeze \
-                and v.id not in redirectable:
+        if (
+            v.status == VisitStatus.SCHEDULED
+            and arrival is not None
+            and arrival <= now + freeze
+            and v.id not in redirectable
+        ):
             frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
-        views.append(domain.VisitView(
-            id=v.id, product_line=v.product_line, kind=v.kind, priority=v.priority, lat=v.lat, lon=v.lon,
-            due=as_utc(v.onsite_due), window_start=as_utc(v.window_start), service_minutes=v.service_minutes,
-            pinned_technician_id=v.pinned_technician_id, frozen_vehicle=frozen, current_outlet_id=v.outlet_id))
-    inp = planning.build_problem(views, techs, states, probation_full, now, calendar, travel, settings.horizon_days,
-                                 outlet_limits=outlet_limits, serve_within_minutes=60.0 * settings.target_hours)
+        views.append(
+            domain.VisitView(
+                id=v.id,
+                product_line=v.product_line,
+                kind=v.kind,
+                priority=v.priority,
+                lat=v.lat,
+                lon=v.lon,
+                due=as_utc(v.onsite_due),
+                window_start=as_utc(v.window_start),
+                service_minutes=v.service_minutes,
+                pinned_technician_id=v.pinned_technician_id,
+                frozen_vehicle=frozen,
+                current_outlet_id=v.outlet_id,
+            )
+        )
+    inp = planning.build_problem(
+        views,
+        techs,
+        states,
+        probation_full,
+        now,
+        calendar,
+        travel,
+        settings.horizon_days,
+        outlet_limits=outlet_limits,
+        serve_within_minutes=60.0 * settings.target_hours,
+    )
     return inp, views
 
 
@@ -250,12 +301,27 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
     """Write a solved plan: each assignment schedules its visit (visit.scheduled when it changed),
     each dropped visit becomes unassignable with its reason; visits started, completed or
     cancelled while solving are left alone. Recorded as a plan run, whose summary is returned."""
-    run = PlanRun(tenant_id=tenant, started_at=started, seconds=seconds, visits=n_visits, vehicles=vehicles,
-                  scheduled=0, dropped=len(dropped), late=0, planned_km=0.0, trigger=trigger, holder=holder)
+    run = PlanRun(
+        tenant_id=tenant,
+        started_at=started,
+        seconds=seconds,
+        visits=n_visits,
+        vehicles=vehicles,
+        scheduled=0,
+        dropped=len(dropped),
+        late=0,
+        planned_km=0.0,
+        trigger=trigger,
+        holder=holder,
+    )
     uow.session.add(run)
     uow.session.flush()  # its id marks the visits this plan places
-    visits = {v.id: v for v in uow.session.scalars(select(Visit).where(
-        Visit.id.in_([a.visit_id for a in assignments] + list(dropped))))}
+    visits = {
+        v.id: v
+        for v in uow.session.scalars(
+            select(Visit).where(Visit.id.in_([a.visit_id for a in assignments] + list(dropped)))
+        )
+    }
     scheduled = late = 0
     km = 0.0
     for a in assignments:
@@ -266,9 +332,13 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
         km += a.km
         late += a.late_minutes > 0
         arrival = as_utc(visit.planned_arrival)
-        changed = (visit.status != VisitStatus.SCHEDULED or visit.technician_id != a.technician_id
-                   or arrival is None or abs((arrival - a.arrival).total_seconds()) > 60
-                   or visit.route_order != a.order)
+        changed = (
+            visit.status != VisitStatus.SCHEDULED
+            or visit.technician_id != a.technician_id
+            or arrival is None
+            or abs((arrival - a.arrival).total_seconds()) > 60
+            or visit.route_order != a.order
+        )
         visit.status, visit.technician_id, visit.outlet_id = VisitStatus.SCHEDULED, a.technician_id, a.outlet_id
         visit.planned_arrival, visit.route_order, visit.planned_km = a.arrival, a.order, a.km
         visit.unassignable_reason, visit.plan_run_id = None, run.id
@@ -286,5 +356,12 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
             uow.emit("visit.unassignable", operations.visit_event(visit, reason=reason[:128]))
     run.scheduled, run.late, run.planned_km = scheduled, late, round(km, 2)
     run.finished_at = utcnow()
-    return {"tenant_id": tenant, "visits": n_visits, "scheduled": scheduled, "unassignable": len(dropped),
-            "late": late, "planned_km": round(km, 2), "seconds": round(seconds, 2)}
+    return {
+        "tenant_id": tenant,
+        "visits": n_visits,
+        "scheduled": scheduled,
+        "unassignable": len(dropped),
+        "late": late,
+        "planned_km": round(km, 2),
+        "seconds": round(seconds, 2),
+    }

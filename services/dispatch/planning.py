@@ -7,6 +7,7 @@ due time, hard where some technician-day can meet it) and a soft service target
 the solver dropped late where it still fits. Times inside the routing problem are minutes since
 the plan's start (`t0`).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,16 +16,31 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from services.dispatch.domain import (DROP_PENALTY_KM, EARLY_KM_PER_MINUTE, HARD_DEADLINES, LATENESS_KM_PER_MINUTE,
-                                      PRIORITY_WEIGHT, SERVE_WITHIN_MINUTES, TechDay, TechView, VisitView, eligible,
-                                      horizon, minutes_since, tech_days)
+from services.dispatch.domain import (
+    DROP_PENALTY_KM,
+    EARLY_KM_PER_MINUTE,
+    HARD_DEADLINES,
+    LATENESS_KM_PER_MINUTE,
+    PRIORITY_WEIGHT,
+    SERVE_WITHIN_MINUTES,
+    TechDay,
+    TechView,
+    VisitView,
+    eligible,
+    horizon,
+    minutes_since,
+    tech_days,
+)
 from services.dispatch.insertion import place_dropped
-from services.dispatch.routing_problem import RoutingProblem, Vehicle as RVehicle, Visit as RVisit, matrices
+from services.dispatch.routing_problem import RoutingProblem, matrices
+from services.dispatch.routing_problem import Vehicle as RVehicle
+from services.dispatch.routing_problem import Visit as RVisit
 from services.dispatch.travel import travel_matrices
 
 
-def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list, minutes, end_index: dict,
-                      t0: datetime) -> bool:
+def _reachable_by_due(
+    visit: VisitView, loc: int, allowed: list, vehicles: list, minutes, end_index: dict, t0: datetime
+) -> bool:
     """Whether some allowed technician-day, alone, gets there by the due time and home within
     its shift (an optimistic test: other visits ignored)."""
     due = minutes_since(t0, visit.due)
@@ -40,8 +56,15 @@ def _reachable_by_due(visit: VisitView, loc: int, allowed: list, vehicles: list,
     return False
 
 
-def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: int, t0: datetime,
-                   late_anyway: bool = False, serve_within: float = SERVE_WITHIN_MINUTES) -> RVisit:
+def _routing_visit(
+    visit: VisitView,
+    location: int,
+    allowed: list,
+    n_vehicles: int,
+    t0: datetime,
+    late_anyway: bool = False,
+    serve_within: float = SERVE_WITHIN_MINUTES,
+) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
     visit's window, and the soft `deadline` is a service target `serve_within` minutes (the
     service: DISPATCH_TARGET_HOURS) after the visit becomes available (capped at the due time),
@@ -51,20 +74,36 @@ def _routing_visit(visit: VisitView, location: int, allowed: list, n_vehicles: i
     earliest = minutes_since(t0, visit.window_start) if visit.window_start and visit.window_start > t0 else 0.0
     due = minutes_since(t0, visit.due) if visit.due else None
     weight = PRIORITY_WEIGHT.get(visit.priority, 1.0)
-    common = dict(id=visit.id, location=location, demand=1, service=float(visit.service_minutes), priority=weight,
-                  allowed_vehicles=allowed if len(allowed) < n_vehicles else None,
-                  drop_penalty=DROP_PENALTY_KM * weight)
+    common = dict(
+        id=visit.id,
+        location=location,
+        demand=1,
+        service=float(visit.service_minutes),
+        priority=weight,
+        allowed_vehicles=allowed if len(allowed) < n_vehicles else None,
+        drop_penalty=DROP_PENALTY_KM * weight,
+    )
     if not HARD_DEADLINES or late_anyway:
         # a visit no technician-day can reach by its due time (already overdue, or too far for
         # what is left of the horizon's shifts) is served as soon as it can be: each minute late
         # costs more than any detour (rather than dropping it and placing it wherever it is cheap)
-        return RVisit(windows=((earliest, math.inf),), deadline=None if due is None else max(due, 0.0),
-                      deadline_hard=False, lateness_penalty=LATENESS_KM_PER_MINUTE, **common)
+        return RVisit(
+            windows=((earliest, math.inf),),
+            deadline=None if due is None else max(due, 0.0),
+            deadline_hard=False,
+            lateness_penalty=LATENESS_KM_PER_MINUTE,
+            **common,
+        )
     target = earliest + serve_within
     if due is not None:
         target = min(target, max(due, earliest))
-    return RVisit(windows=((earliest, due if due is not None else math.inf),), deadline=target,
-                  deadline_hard=False, lateness_penalty=EARLY_KM_PER_MINUTE, **common)
+    return RVisit(
+        windows=((earliest, due if due is not None else math.inf),),
+        deadline=target,
+        deadline_hard=False,
+        lateness_penalty=EARLY_KM_PER_MINUTE,
+        **common,
+    )
 
 
 @dataclass
@@ -82,10 +121,18 @@ def due_minutes(inp: PlanningInput) -> list:
     return [minutes_since(inp.t0, v.due) if v.due else None for v in inp.visits]
 
 
-def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status: dict,
-                  probation_full: set, now: datetime, calendar, travel, horizon_days: int = 6,
-                  outlet_limits: dict | None = None,
-                  serve_within_minutes: float = SERVE_WITHIN_MINUTES) -> PlanningInput:
+def build_problem(
+    visits: list[VisitView],
+    techs: list[TechView],
+    outlet_status: dict,
+    probation_full: set,
+    now: datetime,
+    calendar,
+    travel,
+    horizon_days: int = 6,
+    outlet_limits: dict | None = None,
+    serve_within_minutes: float = SERVE_WITHIN_MINUTES,
+) -> PlanningInput:
     """The routing problem of one tenant. `outlet_limits`: {outlet id: visits it may still take
     in this plan} for outlets on probation (their job limit less the visits already started)."""
     days = horizon(calendar, now, horizon_days)
@@ -111,24 +158,43 @@ def build_problem(visits: list[VisitView], techs: list[TechView], outlet_status:
     km, minutes = travel_matrices(points, travel) if points else (np.zeros((0, 0)), np.zeros((0, 0)))
     t0 = now
     for i, visit in enumerate(kept):
-        allowed = [k for k, veh in enumerate(vehicles)
-                   if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None]
+        allowed = [
+            k
+            for k, veh in enumerate(vehicles)
+            if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None
+        ]
         loc = len(homes) + i
         late_anyway = visit.due is not None and not _reachable_by_due(
-            visit, loc, allowed, vehicles, minutes, end_index, t0)
-        rvisits.append(_routing_visit(visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway,
-                                      serve_within=serve_within_minutes))
-    rvehicles = [RVehicle(id=f"{v.technician.id}@{v.day.isoformat()}", start=k, end=end_index.get(k, k),
-                          capacity=v.capacity or v.technician.capacity,
-                          shift=(minutes_since(t0, v.start), minutes_since(t0, v.end)))
-                 for k, v in enumerate(vehicles)]
+            visit, loc, allowed, vehicles, minutes, end_index, t0
+        )
+        rvisits.append(
+            _routing_visit(
+                visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway, serve_within=serve_within_minutes
+            )
+        )
+    rvehicles = [
+        RVehicle(
+            id=f"{v.technician.id}@{v.day.isoformat()}",
+            start=k,
+            end=end_index.get(k, k),
+            capacity=v.capacity or v.technician.capacity,
+            shift=(minutes_since(t0, v.start), minutes_since(t0, v.end)),
+        )
+        for k, v in enumerate(vehicles)
+    ]
     groups = []
     for outlet, limit in (outlet_limits or {}).items():
         members = [k for k, v in enumerate(vehicles) if v.technician.outlet_id == outlet]
         if members:
             groups.append((members, max(0, int(limit))))
-    problem = RoutingProblem(visits=rvisits, vehicles=rvehicles, distance=km.tolist(),
-                             travel_time=minutes.tolist(), name="dispatch", group_limits=groups)
+    problem = RoutingProblem(
+        visits=rvisits,
+        vehicles=rvehicles,
+        distance=km.tolist(),
+        travel_time=minutes.tolist(),
+        name="dispatch",
+        group_limits=groups,
+    )
     return PlanningInput(problem, t0, vehicles, kept, excluded, points)
 
 
@@ -154,8 +220,11 @@ def add_visit(inp: PlanningInput, visit: VisitView, outlet_status: dict, probati
     Tn = np.empty((n + 1, n + 1))
     Tn[:n, :n], Tn[n, :], Tn[:, n] = T, minutes[-1, :], minutes[:, -1]
     problem._np_matrices = (problem.distance, Dn, Tn)
-    allowed = [k for k, veh in enumerate(inp.vehicles)
-               if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None]
+    allowed = [
+        k
+        for k, veh in enumerate(inp.vehicles)
+        if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None
+    ]
     problem.visits.append(_routing_visit(visit, n, allowed, len(inp.vehicles), inp.t0))
     inp.visits.append(visit)
     return len(problem.visits) - 1
@@ -193,9 +262,18 @@ def read_plan(inp: PlanningInput, plan, place_late: bool = True) -> tuple[list[A
             prev = rv.location
             due = dues[stop.visit]
             late = max(0.0, stop.arrival - due) if due is not None else 0.0
-            out.append(Assignment(rv.id, veh.technician.id, veh.technician.outlet_id, veh.day,
-                                  inp.t0 + timedelta(minutes=stop.arrival), order, round(leg, 2),
-                                  round(late, 1)))
+            out.append(
+                Assignment(
+                    rv.id,
+                    veh.technician.id,
+                    veh.technician.outlet_id,
+                    veh.day,
+                    inp.t0 + timedelta(minutes=stop.arrival),
+                    order,
+                    round(leg, 2),
+                    round(late, 1),
+                )
+            )
     dropped = {inp.problem.visits[i].id: drop_reason(inp.problem, i) for i in plan.dropped}
     return out, dropped
 

@@ -7,9 +7,10 @@ Which replica plans a tenant at a time is the lease ``plan:<tenant>`` (shared.le
 module only keeps the bookkeeping. Times are wall-clock UTC (batching and the periodic re-plan
 are about real waiting, not the product clock that tests and the replay move).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -19,11 +20,11 @@ plan_requests = PlanRequest.__table__
 
 
 def wall_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(dt):
-    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _dialect(executor):
@@ -65,8 +66,11 @@ def finish(executor, tenant: str, holder: str, again: bool = False):
     values = {"planning_since": None, "planning_holder": None, "last_planned_at": now}
     if again:
         values["requested_at"] = func.coalesce(plan_requests.c.requested_at, now)
-    executor.execute(update(plan_requests).where(plan_requests.c.tenant_id == tenant,
-                                                 plan_requests.c.planning_holder == holder).values(**values))
+    executor.execute(
+        update(plan_requests)
+        .where(plan_requests.c.tenant_id == tenant, plan_requests.c.planning_holder == holder)
+        .values(**values)
+    )
 
 
 def due(executor, batch_seconds: float, full_seconds: float):
@@ -86,6 +90,9 @@ def due(executor, batch_seconds: float, full_seconds: float):
             if now - planning >= timedelta(seconds=batch_seconds):
                 stale.append((planning, row.tenant_id))
         elif last is None or now - last >= timedelta(seconds=full_seconds):
-            periodic.append((last or datetime.min.replace(tzinfo=timezone.utc), row.tenant_id))
-    return ([(t, "batch") for _, t in sorted(batch)] + [(t, "batch") for _, t in sorted(stale)]
-            + [(t, "timer") for _, t in sorted(periodic)])
+            periodic.append((last or datetime.min.replace(tzinfo=UTC), row.tenant_id))
+    return (
+        [(t, "batch") for _, t in sorted(batch)]
+        + [(t, "batch") for _, t in sorted(stale)]
+        + [(t, "timer") for _, t in sorted(periodic)]
+    )

@@ -1,5 +1,6 @@
 """Dispatch's reads that are more than a lookup, run on the caller's session (so scoped to its
 principal like every ORM statement: shared.db)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,18 +18,26 @@ def late_risk(now: datetime):
     """`domain.late_risk` as a SQL condition on visits (never NULL, so it can be negated)."""
     soon = now + timedelta(hours=LATE_RISK_HOURS)
     return or_(
-        and_(Visit.status.in_((VisitStatus.UNPLANNED, VisitStatus.UNASSIGNABLE)), Visit.onsite_due.is_not(None),
-             Visit.onsite_due < soon),
-        and_(Visit.status == VisitStatus.SCHEDULED, Visit.onsite_due.is_not(None),
-             Visit.planned_arrival.is_not(None), Visit.planned_arrival > Visit.onsite_due))
+        and_(
+            Visit.status.in_((VisitStatus.UNPLANNED, VisitStatus.UNASSIGNABLE)),
+            Visit.onsite_due.is_not(None),
+            Visit.onsite_due < soon,
+        ),
+        and_(
+            Visit.status == VisitStatus.SCHEDULED,
+            Visit.onsite_due.is_not(None),
+            Visit.planned_arrival.is_not(None),
+            Visit.planned_arrival > Visit.onsite_due,
+        ),
+    )
 
 
 @dataclass
 class BoardPage:
-    visits: list        # the page, by on-site due time
-    total: int          # visits matching the filters
-    by_status: dict     # of those, how many in each status
-    late_risk: int      # of those, how many at risk of being late
+    visits: list  # the page, by on-site due time
+    total: int  # visits matching the filters
+    by_status: dict  # of those, how many in each status
+    late_risk: int  # of those, how many at risk of being late
 
 
 def board(session, filters: dict, now: datetime, limit: int, offset: int) -> BoardPage:
@@ -38,19 +47,26 @@ def board(session, filters: dict, now: datetime, limit: int, offset: int) -> Boa
     risk = late_risk(now)
     if filters.get("late_risk") is not None:
         where.append(risk if filters["late_risk"] else not_(risk))
-    page = session.scalars(select(Visit).where(*where).order_by(Visit.onsite_due, Visit.id)
-                           .limit(limit).offset(offset)).all()
-    counts = session.execute(select(Visit.status, func.count(), func.sum(case((risk, 1), else_=0)))
-                             .where(*where).group_by(Visit.status).order_by(Visit.status)).all()
+    page = session.scalars(
+        select(Visit).where(*where).order_by(Visit.onsite_due, Visit.id).limit(limit).offset(offset)
+    ).all()
+    counts = session.execute(
+        select(Visit.status, func.count(), func.sum(case((risk, 1), else_=0)))
+        .where(*where)
+        .group_by(Visit.status)
+        .order_by(Visit.status)
+    ).all()
     by_status = {status: int(n) for status, n, _ in counts}
     return BoardPage(page, sum(by_status.values()), by_status, sum(int(r or 0) for _, _, r in counts))
 
 
 def technician_day(session, technician_id: str, start: datetime, end: datetime) -> list:
     """A technician's visits planned to arrive in [start, end), in the order it reaches them."""
-    return session.scalars(select(Visit).where(
-        Visit.technician_id == technician_id, Visit.planned_arrival >= start,
-        Visit.planned_arrival < end).order_by(Visit.planned_arrival)).all()
+    return session.scalars(
+        select(Visit)
+        .where(Visit.technician_id == technician_id, Visit.planned_arrival >= start, Visit.planned_arrival < end)
+        .order_by(Visit.planned_arrival)
+    ).all()
 
 
 def latest_plan_runs(session, limit: int) -> list:
@@ -68,26 +84,41 @@ def technicians(session, outlet_id: str | None = None) -> list:
 # ---------------------------------------------------------------- what a re-plan reads
 def visits_started_since(session, tenant: str, since: datetime) -> list:
     """The tenant's visits started (or done) since `since`, in the order they started."""
-    return session.scalars(select(Visit).where(
-        Visit.tenant_id == tenant, Visit.status.in_((VisitStatus.STARTED, VisitStatus.COMPLETED)),
-        Visit.started_at >= since).order_by(Visit.started_at)).all()
+    return session.scalars(
+        select(Visit)
+        .where(
+            Visit.tenant_id == tenant,
+            Visit.status.in_((VisitStatus.STARTED, VisitStatus.COMPLETED)),
+            Visit.started_at >= since,
+        )
+        .order_by(Visit.started_at)
+    ).all()
 
 
 def first_visits_between(session, tenant: str, start: datetime, end: datetime) -> dict:
     """{technician id: its first scheduled, not started visit planned to arrive in [start, end)}."""
     first = {}
-    for v in session.scalars(select(Visit).where(
-            Visit.tenant_id == tenant, Visit.status == VisitStatus.SCHEDULED, Visit.technician_id.is_not(None),
-            Visit.planned_arrival >= start, Visit.planned_arrival < end)
-            .order_by(Visit.planned_arrival, Visit.route_order)):
+    for v in session.scalars(
+        select(Visit)
+        .where(
+            Visit.tenant_id == tenant,
+            Visit.status == VisitStatus.SCHEDULED,
+            Visit.technician_id.is_not(None),
+            Visit.planned_arrival >= start,
+            Visit.planned_arrival < end,
+        )
+        .order_by(Visit.planned_arrival, Visit.route_order)
+    ):
         first.setdefault(v.technician_id, v)
     return first
 
 
 def technician_homes(session, technician_ids) -> dict:
     """{technician id: (home lat, home lon)}."""
-    return {t.id: (t.home_lat, t.home_lon) for t in session.scalars(
-        select(Technician).where(Technician.id.in_(list(technician_ids))))}
+    return {
+        t.id: (t.home_lat, t.home_lon)
+        for t in session.scalars(select(Technician).where(Technician.id.in_(list(technician_ids))))
+    }
 
 
 def outlet_states(session, tenant: str) -> list:
@@ -95,18 +126,20 @@ def outlet_states(session, tenant: str) -> list:
 
 
 def active_technicians(session, tenant: str) -> list:
-    return list(session.scalars(select(Technician).where(Technician.tenant_id == tenant,
-                                                         Technician.active.is_(True))))
+    return list(session.scalars(select(Technician).where(Technician.tenant_id == tenant, Technician.active.is_(True))))
 
 
 def started_by_outlet(session, tenant: str) -> dict:
     """{outlet id: how many of its visits are started (on site now)}."""
-    return dict(session.execute(
-        select(Visit.outlet_id, func.count()).where(Visit.tenant_id == tenant, Visit.status == VisitStatus.STARTED)
-        .group_by(Visit.outlet_id)).all())
+    return dict(
+        session.execute(
+            select(Visit.outlet_id, func.count())
+            .where(Visit.tenant_id == tenant, Visit.status == VisitStatus.STARTED)
+            .group_by(Visit.outlet_id)
+        ).all()
+    )
 
 
 def open_visits(session, tenant: str) -> list:
     """The tenant's visits a re-plan may place: unplanned, scheduled (not started) or unassignable."""
     return list(session.scalars(select(Visit).where(Visit.tenant_id == tenant, Visit.status.in_(OPEN_VISIT))))
-

@@ -2,6 +2,7 @@
 
 Plain Python over plain visit records (rows or any attribute bags).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,8 +35,21 @@ def return_visit(visits, now: datetime, onsite_due) -> dict | None:
     last = latest_visit(visits)
     if last is None or last.status != VisitStatus.COMPLETED:
         return None
-    return dict(tenant_id=last.tenant_id, ticket_id=last.ticket_id, ticket_number=last.ticket_number,
-                kind=last.kind, priority=max(1, last.priority - 1), product_line=last.product_line,
-                lat=last.lat, lon=last.lon, city=last.city, tier=last.tier, received_at=now,
-                onsite_due=onsite_due(last.tier, now), window_start=None, service_minutes=last.service_minutes,
-                status=VisitStatus.UNPLANNED, return_of=last.id)
+    return dict(
+        tenant_id=last.tenant_id,
+        ticket_id=last.ticket_id,
+        ticket_number=last.ticket_number,
+        kind=last.kind,
+        priority=max(1, last.priority - 1),
+        product_line=last.product_line,
+        lat=last.lat,
+        lon=last.lon,
+        city=last.city,
+        tier=last.tier,
+        received_at=now,
+        onsite_due=onsite_due(last.tier, now),
+        window_start=None,
+        service_minutes=last.service_minutes,
+        status=VisitStatus.UNPLANNED,
+        return_of=last.id,
+    )

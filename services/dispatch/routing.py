@@ -12,13 +12,13 @@ Integer scaling (see STACK-NOTES "Routing with OR-Tools"): arc costs round(d * 1
 times ceil(t * 1000), so an integer-feasible plan stays feasible in doubles; the plan's
 distance and arrival times are recomputed in doubles from the given float matrices.
 """
+
 from __future__ import annotations
 
 import math
 import multiprocessing as mp
 import queue as queue_mod
 import time
-from typing import Optional
 
 from services.dispatch.routing_problem import RoutingPlan, RoutingProblem, evaluate_routes
 
@@ -70,7 +70,9 @@ def _big_penalty(problem: RoutingProblem) -> int:
     n = len(problem.distance)
     dmax = max((max(row) for row in problem.distance), default=0.0) if n else 0.0
     fixed = sum(v.fixed_cost for v in problem.vehicles)
-    return int(min(2**52, max(1.0, (dmax * (len(problem.visits) + 2 * len(problem.vehicles)) + fixed) * SCALE * 10 + 10**6)))
+    return int(
+        min(2**52, max(1.0, (dmax * (len(problem.visits) + 2 * len(problem.vehicles)) + fixed) * SCALE * 10 + 10**6))
+    )
 
 
 class _Model:
@@ -115,7 +117,8 @@ class _Model:
         if any(demands):
             dem_cb = routing.RegisterUnaryTransitVector(demands)
             routing.AddDimensionWithVehicleCapacity(
-                dem_cb, 0, [int(min(v.capacity, 2**40)) for v in vehicles], True, "Capacity")
+                dem_cb, 0, [int(min(v.capacity, 2**40)) for v in vehicles], True, "Capacity"
+            )
 
         # time
         def sc(t: float) -> int:
@@ -153,7 +156,7 @@ class _Model:
                 routing.ActiveVar(idx).SetValue(0)
             else:
                 cv.SetRange(lo, hi)
-            for (a1, b1), (a2, b2) in zip(ws, ws[1:]):  # gaps between windows
+            for (_a1, b1), (a2, _b2) in zip(ws, ws[1:]):  # gaps between windows
                 g0, g1 = sc(b1), sc(a2)
                 if g0 is not None and g1 is not None and g1 - g0 > 1:
                     cv.RemoveInterval(g0 + 1, g1 - 1)
@@ -201,7 +204,8 @@ class _Model:
         return out
 
     def _params_for(self, cfg: dict, seconds: float):
-        from ortools.constraint_solver import pywrapcp, routing_enums_pb2 as E
+        from ortools.constraint_solver import pywrapcp
+        from ortools.constraint_solver import routing_enums_pb2 as E
 
         p = pywrapcp.DefaultRoutingSearchParameters()
         p.first_solution_strategy = getattr(E.FirstSolutionStrategy, cfg.get("fs", "SAVINGS"))
@@ -280,8 +284,7 @@ class _Search:
                 from services.dispatch import hgs
 
                 t1 = time.time()
-                found = hgs.first_routes(self.problem, seconds * cfg.get("pyvrp_share", 0.85), SCALE,
-                                         seed=self.seed)
+                found = hgs.first_routes(self.problem, seconds * cfg.get("pyvrp_share", 0.85), SCALE, seed=self.seed)
                 self.pyvrp_s = time.time() - t1
                 if found is not None:
                     start_routes = found
@@ -316,14 +319,23 @@ class _Search:
             sol = routing.SolveWithParameters(params)
         if sol is None:
             return {"cfg": cfg, "routes": None, "objective": None, "status": routing.status()}
-        return {"cfg": cfg, "routes": model.routes_of(sol), "objective": sol.ObjectiveValue(),
-                "status": routing.status()}
+        return {
+            "cfg": cfg,
+            "routes": model.routes_of(sol),
+            "objective": sol.ObjectiveValue(),
+            "status": routing.status(),
+        }
 
     def stats(self) -> dict:
-        return {"build_s": self.build_s, "first_s": self.first_s, "first_obj": self.first_obj,
-                "pyvrp_s": self.pyvrp_s,
-                "wall_s": time.time() - self.t0, "restarts_ok": getattr(self, "restarts_ok", 0),
-                "restarts_failed": getattr(self, "restarts_failed", 0)}
+        return {
+            "build_s": self.build_s,
+            "first_s": self.first_s,
+            "first_obj": self.first_obj,
+            "pyvrp_s": self.pyvrp_s,
+            "wall_s": time.time() - self.t0,
+            "restarts_ok": getattr(self, "restarts_ok", 0),
+            "restarts_failed": getattr(self, "restarts_failed", 0),
+        }
 
 
 def _epoch_cfg(cfg: dict, epoch: int) -> dict:
@@ -363,9 +375,16 @@ def _key(problem: RoutingProblem, res: dict):
     return (len(plan.dropped), res["objective"]), plan
 
 
-def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
-          seed: int = DEFAULT_SEED, configs: Optional[list[dict]] = None,
-          epochs: Optional[int] = None, initial_routes: Optional[list[list[int]]] = None) -> RoutingPlan:
+def solve(
+    problem: RoutingProblem,
+    time_limit_s: float,
+    *,
+    workers: int = 2,
+    seed: int = DEFAULT_SEED,
+    configs: list[dict] | None = None,
+    epochs: int | None = None,
+    initial_routes: list[list[int]] | None = None,
+) -> RoutingPlan:
     """Solve with `workers` parallel OR-Tools searches (spawned processes); best plan wins.
 
     The budget is split into `epochs`: in the first each worker builds its own first
@@ -398,8 +417,9 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
             if left <= 0.02 and best is not None:
                 break
             slice_s = max(0.05, left / (epochs - e))
-            res = search.run(_epoch_cfg(configs[0], e), slice_s,
-                             initial_routes if best_res is None else best_res["routes"])
+            res = search.run(
+                _epoch_cfg(configs[0], e), slice_s, initial_routes if best_res is None else best_res["routes"]
+            )
             res.update(search.stats())
             res["epoch"] = e
             consider(res)
@@ -409,8 +429,9 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
         procs, in_qs = [], []
         for w in range(workers):
             in_q = ctx.Queue()
-            p = ctx.Process(target=_worker_loop,
-                            args=(problem, configs[w % len(configs)], seed + w, in_q, out_q), daemon=True)
+            p = ctx.Process(
+                target=_worker_loop, args=(problem, configs[w % len(configs)], seed + w, in_q, out_q), daemon=True
+            )
             p.start()
             procs.append(p)
             in_qs.append(in_q)
@@ -467,14 +488,43 @@ def solve(problem: RoutingProblem, time_limit_s: float, *, workers: int = 2,
                 p.terminate()
                 p.join(timeout=1)
     wall = time.time() - t_start
-    worker_stats = [{k: r.get(k) for k in ("cfg", "epoch", "objective", "first_s", "first_obj", "build_s",
-                                            "status", "error", "wall_s", "restarts_ok", "restarts_failed")} for r in results]
+    worker_stats = [
+        {
+            k: r.get(k)
+            for k in (
+                "cfg",
+                "epoch",
+                "objective",
+                "first_s",
+                "first_obj",
+                "build_s",
+                "status",
+                "error",
+                "wall_s",
+                "restarts_ok",
+                "restarts_failed",
+            )
+        }
+        for r in results
+    ]
     if best is None:
-        return RoutingPlan(routes=[], dropped=list(range(len(problem.visits))), distance=0.0,
-                           objective=None, stats={"wall_s": wall, "workers": worker_stats, "found": False})
+        return RoutingPlan(
+            routes=[],
+            dropped=list(range(len(problem.visits))),
+            distance=0.0,
+            objective=None,
+            stats={"wall_s": wall, "workers": worker_stats, "found": False},
+        )
     best.objective = best_res["objective"]
     firsts = [r["first_s"] for r in results if r.get("first_s") is not None]
-    best.stats = {"wall_s": wall, "first_solution_s": min(firsts) if firsts else None,
-                  "objective": best_res["objective"], "config": best_res["cfg"], "epochs": epochs,
-                  "workers": worker_stats, "found": True, "dropped": len(best.dropped)}
+    best.stats = {
+        "wall_s": wall,
+        "first_solution_s": min(firsts) if firsts else None,
+        "objective": best_res["objective"],
+        "config": best_res["cfg"],
+        "epochs": epochs,
+        "workers": worker_stats,
+        "found": True,
+        "dropped": len(best.dropped),
+    }
     return best

@@ -7,11 +7,13 @@ deadline (hard = latest arrival, soft = lateness penalty growing with lateness a
 priority), eligibility (allowed vehicles) and an optional drop penalty. `evaluate_routes`
 gives any routes their earliest-start schedule and distance in doubles.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,12 +29,12 @@ class Visit:
     demand: int = 0
     windows: Sequence[tuple[float, float]] = ((0.0, math.inf),)  # [earliest, latest] arrival
     service: float = 0.0
-    deadline: Optional[float] = None  # SLA latest arrival
+    deadline: float | None = None  # SLA latest arrival
     deadline_hard: bool = True  # hard: arrival <= deadline; soft: lateness penalty
     lateness_penalty: float = 0.0  # cost per time unit late (soft deadline), times priority
     priority: float = 1.0
-    allowed_vehicles: Optional[Sequence[int]] = None  # vehicle indices; None = all
-    drop_penalty: Optional[float] = None  # None = must serve
+    allowed_vehicles: Sequence[int] | None = None  # vehicle indices; None = all
+    drop_penalty: float | None = None  # None = must serve
 
 
 @dataclass
@@ -78,7 +80,7 @@ class RoutingPlan:
     routes: list[Route]  # non-empty routes only
     dropped: list[int]  # visit indices not served
     distance: float  # recomputed in doubles
-    objective: Optional[int]  # OR-Tools objective of the chosen solve (scaled)
+    objective: int | None  # OR-Tools objective of the chosen solve (scaled)
     stats: dict = field(default_factory=dict)
 
     @property
@@ -91,7 +93,6 @@ class RoutingPlan:
 
     def visit_lists(self) -> dict[int, list[int]]:
         return {r.vehicle: [s.visit for s in r.stops] for r in self.routes}
-
 
 
 def evaluate_routes(problem: RoutingProblem, routes: list[list[int]]) -> RoutingPlan:
@@ -138,7 +139,10 @@ def matrices(problem: RoutingProblem):
     problem object (cached on it; `planning.add_visit` extends the cache in place)."""
     cached = getattr(problem, "_np_matrices", None)
     if cached is None or cached[0] is not problem.distance:
-        cached = (problem.distance, np.asarray(problem.distance, dtype=float),
-                  np.asarray(problem.travel_time, dtype=float))
+        cached = (
+            problem.distance,
+            np.asarray(problem.distance, dtype=float),
+            np.asarray(problem.travel_time, dtype=float),
+        )
         problem._np_matrices = cached
     return cached[1], cached[2]

@@ -1,4 +1,5 @@
 """Payloads of dispatch's RPC, HTTP and CSV import."""
+
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -79,9 +80,19 @@ class BoardQuery(PageQuery):
     class Meta:
         unknown = RAISE
 
-    status = fields.Str(load_default=None, validate=validate.OneOf(
-        (VisitStatus.UNPLANNED, VisitStatus.SCHEDULED, VisitStatus.STARTED, VisitStatus.COMPLETED,
-         VisitStatus.UNASSIGNABLE, VisitStatus.CANCELLED)))
+    status = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(
+            (
+                VisitStatus.UNPLANNED,
+                VisitStatus.SCHEDULED,
+                VisitStatus.STARTED,
+                VisitStatus.COMPLETED,
+                VisitStatus.UNASSIGNABLE,
+                VisitStatus.CANCELLED,
+            )
+        ),
+    )
     outlet_id = fields.Str(load_default=None)
     technician_id = fields.Str(load_default=None)
     ticket_id = fields.Str(load_default=None)  # a ticket's visits (the first one and any return visits)
@@ -140,8 +151,19 @@ class VisitOut(Schema):
     version = fields.Int()
 
 
-TECHNICIAN_CSV = ("id", "tenant_id", "outlet_id", "name", "skills", "certificates", "home_lat", "home_lon",
-                  "daily_capacity", "shift_start", "shift_end")
+TECHNICIAN_CSV = (
+    "id",
+    "tenant_id",
+    "outlet_id",
+    "name",
+    "skills",
+    "certificates",
+    "home_lat",
+    "home_lon",
+    "daily_capacity",
+    "shift_start",
+    "shift_end",
+)
 
 
 def technician_row_to_payload(row: dict) -> dict:

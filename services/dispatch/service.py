@@ -9,6 +9,7 @@ answer; the rules are the domain's (`domain` and the modules beside it).
 New tickets become visits; a planner timer re-optimises each tenant whose plan was requested
 (batched) and every few minutes anyway, one replica per tenant at a time (`planner`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,17 @@ from services.dispatch.domain import LOCAL_TZ
 from services.dispatch.models import Base
 from services.dispatch.planner import PlannerSettings, PlannerState, PlanningContext
 from services.dispatch.return_visits import RETURN_VISIT_REASON
-from services.dispatch.schemas import (BoardQuery, CheckIn, CheckOut, Pin, PlanRunOut, RouteQuery, TechnicianIn,
-                                       TechnicianOut, technician_row_to_payload)
+from services.dispatch.schemas import (
+    BoardQuery,
+    CheckIn,
+    CheckOut,
+    Pin,
+    PlanRunOut,
+    RouteQuery,
+    TechnicianIn,
+    TechnicianOut,
+    technician_row_to_payload,
+)
 from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, utcnow
 from shared.dependencies import PolicyProvider
@@ -40,11 +50,27 @@ log = logging.getLogger(__name__)
 _tech_out = TechnicianOut()
 _plan_runs_out = PlanRunOut(many=True)
 
-RETURN_VISITS = Counter("fsm_dispatch_return_visits_total", "Return visits created after a negative callback",
-                        ["service", "tenant"], registry=metrics.REGISTRY)
+RETURN_VISITS = Counter(
+    "fsm_dispatch_return_visits_total",
+    "Return visits created after a negative callback",
+    ["service", "tenant"],
+    registry=metrics.REGISTRY,
+)
 
-ROUTE_CSV_COLUMNS = ["order", "ticket_number", "kind", "product_line", "city", "planned_arrival", "service_minutes",
-                     "leg_km", "onsite_due", "status", "lat", "lon"]
+ROUTE_CSV_COLUMNS = [
+    "order",
+    "ticket_number",
+    "kind",
+    "product_line",
+    "city",
+    "planned_arrival",
+    "service_minutes",
+    "leg_km",
+    "onsite_due",
+    "status",
+    "lat",
+    "lon",
+]
 
 
 def _outlet_status(payload):
@@ -70,8 +96,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         return TravelModel.from_config(self._config.get("TRAVEL_MODEL", None) or {})
 
     def _planning(self) -> PlanningContext:
-        return PlanningContext(self.db, self.policies, self.travel, PlannerSettings.from_config(self._config),
-                               self.name)
+        return PlanningContext(
+            self.db, self.policies, self.travel, PlannerSettings.from_config(self._config), self.name
+        )
 
     # ------------------------------------------------------------ facts from other services
     # Each handler runs once per message in a unit of work acting for the event's tenant
@@ -154,8 +181,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             return
         uow.commit()
         if released:
-            log.info("technician %s lost %s; %d visits released", payload["technician_id"], payload["product_line"],
-                     released)
+            log.info(
+                "technician %s lost %s; %d visits released", payload["technician_id"], payload["product_line"], released
+            )
 
     # the three certificate events share one consumer name (as they always have)
     @consume("certification", "technician.certified", consumer="technician.certificate")
@@ -232,8 +260,12 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         now = utcnow()
         with self.db.uow() as uow:
             page = queries.board(uow.session, q, now, q["limit"], q["offset"])
-            return {"items": [operations.dump_visit(v, now) for v in page.visits], "total": page.total,
-                    "by_status": page.by_status, "late_risk": page.late_risk}
+            return {
+                "items": [operations.dump_visit(v, now) for v in page.visits],
+                "total": page.total,
+                "by_status": page.by_status,
+                "late_risk": page.late_risk,
+            }
 
     @rpc
     def get_visit(self, visit_id):

@@ -6,6 +6,7 @@ d_ij), READY/DUE bound the arrival (start of service; DUE is a hard latest arriv
 depot's window is the horizon, the fleet is the file's VEHICLE NUMBER with the file's
 CAPACITY. Every customer must be served (the big drop penalty is only a safety net).
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,7 +50,8 @@ def parse_solomon(path) -> RoutingProblem:
     horizon = (depot[4], depot[5])
     visits = [
         Visit(id=int(r[0]), location=i, demand=int(r[3]), windows=((r[4], r[5]),), service=r[6])
-        for i, r in enumerate(rows) if i > 0
+        for i, r in enumerate(rows)
+        if i > 0
     ]
     vehicles = [Vehicle(id=k, start=0, end=0, capacity=cap, shift=horizon) for k in range(n_veh)]
     return RoutingProblem(visits=visits, vehicles=vehicles, distance=dist, travel_time=dist, name=name)

@@ -5,6 +5,7 @@ would stall every other entrypoint. The service starts this module as a child pr
 eventlet's green subprocess (so waiting for it yields to the hub), sends the problem on stdin
 and reads the plan from stdout, both pickled (parent and child are the same code base).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -41,8 +42,13 @@ def main():
 def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=None):
     """Solve in a child process; cooperative under eventlet (green subprocess)."""
     from eventlet.green import subprocess
-    proc = subprocess.Popen([sys.executable, "-m", "services.dispatch.solver_worker"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.dispatch.solver_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
     if proc.returncode != 0:
         raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")

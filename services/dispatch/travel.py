@@ -1,4 +1,5 @@
 """Road km and driving minutes between places, as the planner sees them (plain Python + numpy)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ Every service's routes are a mixin class in ``services/gateway/routes_<service>.
 with `api`; `GatewayService` inherits them all (nameko finds inherited entrypoints and
 dependencies), so the route tables grow side by side without touching one file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,10 @@ class Authenticator(DependencyProvider):
             def limit_body(request):
                 """413 for a body over MAX_BODY_BYTES: by its Content-Length before it is read, and a
                 chunked one (no Content-Length) while it is read, stopping one byte past the limit."""
-                too_large = PayloadTooLarge(f"request body is larger than {max_body} bytes",
-                                            {"_body": [f"larger than {max_body} bytes (MAX_BODY_BYTES)"]})
+                too_large = PayloadTooLarge(
+                    f"request body is larger than {max_body} bytes",
+                    {"_body": [f"larger than {max_body} bytes (MAX_BODY_BYTES)"]},
+                )
                 length = request.content_length
                 if length is not None and length > max_body:
                     raise too_large
@@ -81,8 +84,9 @@ class Authenticator(DependencyProvider):
                     return
                 key = key.strip()
                 if not key or len(key) > 200 or not key.isprintable() or not key.isascii():
-                    raise BadRequest("invalid Idempotency-Key header",
-                                     {"Idempotency-Key": ["1 to 200 printable ASCII characters"]})
+                    raise BadRequest(
+                        "invalid Idempotency-Key header", {"Idempotency-Key": ["1 to 200 printable ASCII characters"]}
+                    )
                 fingerprint = hashlib.sha256()
                 for part in (request.method, request.path, request.query_string or b"", request.get_data()):
                     fingerprint.update(part if isinstance(part, bytes) else part.encode("utf-8"))
@@ -100,13 +104,38 @@ def max_body_bytes(config) -> int:
     return int(value) if value not in (None, "") else DEFAULT_MAX_BODY_BYTES
 
 
-def api(method, path, summary, *, body=None, response=None, query=None, status=200, public=False,
-        content="application/json", tag="tickets"):
+def api(
+    method,
+    path,
+    summary,
+    *,
+    body=None,
+    response=None,
+    query=None,
+    status=200,
+    public=False,
+    content="application/json",
+    tag="tickets",
+):
     """Declare an API route: authenticated, JSON in and out, errors in the one shape."""
 
     def decorate(fn):
-        ROUTES.append((method, path, {"summary": summary, "body": body, "response": response, "query": query,
-                                      "status": status, "public": public, "content": content, "tag": tag}))
+        ROUTES.append(
+            (
+                method,
+                path,
+                {
+                    "summary": summary,
+                    "body": body,
+                    "response": response,
+                    "query": query,
+                    "status": status,
+                    "public": public,
+                    "content": content,
+                    "tag": tag,
+                },
+            )
+        )
 
         def handler(self, request, **kwargs):
             try:
@@ -134,8 +163,9 @@ def json_body(request):
     try:
         body = json.loads(request.get_data().decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise BadRequest(f"request body is not UTF-8: {exc.reason} at byte {exc.start}",
-                         {"_body": ["expected UTF-8 JSON"]}) from None
+        raise BadRequest(
+            f"request body is not UTF-8: {exc.reason} at byte {exc.start}", {"_body": ["expected UTF-8 JSON"]}
+        ) from None
     except RecursionError:
         raise BadRequest(f"request body is {TOO_DEEP}", {"_body": [f"JSON {TOO_DEEP}"]}) from None
     except ValueError as exc:
@@ -156,8 +186,9 @@ def csv_text(request):
     try:
         text = request.get_data().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadRequest(f"CSV is not UTF-8 text: {exc.reason} at byte {exc.start}",
-                         {"_body": ["expected UTF-8 CSV"]}) from None
+        raise BadRequest(
+            f"CSV is not UTF-8 text: {exc.reason} at byte {exc.start}", {"_body": ["expected UTF-8 CSV"]}
+        ) from None
     if not text.strip():
         raise BadRequest("empty CSV", {"_body": ["expected CSV with a header row"]})
     return text
@@ -179,5 +210,3 @@ def query_args(request):
 
 def load_query(schema, data):
     return load(schema, data)
-
-

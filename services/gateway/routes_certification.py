@@ -5,6 +5,7 @@ technicians' training and exams; HQ approves, sees every tenant and the network 
 rows a caller sees is the certification service's session's business (tenancy); the role
 checks here only keep callers away from routes that are not for them.
 """
+
 from __future__ import annotations
 
 from services.certification import contracts
@@ -27,20 +28,39 @@ class CertificationRoutes:
     certification = RpcProxy("certification")
 
     # ------------------------------------------------------------ outlets
-    @api("POST", f"{API}/outlets", "Apply for an outlet with its registration form (网点情况登记表); "
-         "an outlet for itself or a center on its behalf", body=contracts.ApplyIn, response=contracts.OutletOut,
-         status=201, tag=TAG)
+    @api(
+        "POST",
+        f"{API}/outlets",
+        "Apply for an outlet with its registration form (网点情况登记表); "
+        "an outlet for itself or a center on its behalf",
+        body=contracts.ApplyIn,
+        response=contracts.OutletOut,
+        status=201,
+        tag=TAG,
+    )
     def apply_outlet(self, request, principal):
         _roles(principal, tenancy.OUTLET, tenancy.CENTER, what="an outlet application")
         return self.certification.apply_outlet(json_body(request))
 
-    @api("GET", f"{API}/outlets", "Outlets you may see (a center: its tenant's; HQ: all)",
-         query=contracts.OutletQuery, response=contracts.OutletOut, tag=TAG)
+    @api(
+        "GET",
+        f"{API}/outlets",
+        "Outlets you may see (a center: its tenant's; HQ: all)",
+        query=contracts.OutletQuery,
+        response=contracts.OutletOut,
+        tag=TAG,
+    )
     def list_outlets(self, request, principal):
         return self.certification.list_outlets(query_args(request))
 
-    @api("GET", f"{API}/outlets/<string:outlet_id>", "An outlet's file (网点档案): agreement, registration form, "
-         "grade history, staff, assessments, monthly counts, steps", response=contracts.OutletOut, tag=TAG)
+    @api(
+        "GET",
+        f"{API}/outlets/<string:outlet_id>",
+        "An outlet's file (网点档案): agreement, registration form, "
+        "grade history, staff, assessments, monthly counts, steps",
+        response=contracts.OutletOut,
+        tag=TAG,
+    )
     def get_outlet(self, request, principal, outlet_id):
         return self.certification.get_outlet(outlet_id)
 
@@ -49,26 +69,49 @@ class CertificationRoutes:
         _roles(principal, tenancy.OUTLET, what="the own file")
         return self.certification.get_outlet(principal.outlet)
 
-    @api("POST", f"{API}/outlets/<string:outlet_id>/steps", "A lifecycle step: center_review, technical_review, "
-         "head_approval, issue_agreement, assess_probation, suspend, reinstate, request_revocation, "
-         "revocation_center_review, revocation_technical_review, revocation_approval, request_clearing",
-         body=contracts.StepIn, response=contracts.OutletOut, tag=TAG)
+    @api(
+        "POST",
+        f"{API}/outlets/<string:outlet_id>/steps",
+        "A lifecycle step: center_review, technical_review, "
+        "head_approval, issue_agreement, assess_probation, suspend, reinstate, request_revocation, "
+        "revocation_center_review, revocation_technical_review, revocation_approval, request_clearing",
+        body=contracts.StepIn,
+        response=contracts.OutletOut,
+        tag=TAG,
+    )
     def outlet_step(self, request, principal, outlet_id):
         return self.certification.outlet_step(outlet_id, json_body(request))
 
     # ------------------------------------------------------------ technicians
-    @api("GET", f"{API}/certification/technicians", "Technicians with their certificates",
-         query=contracts.TechnicianQuery, response=contracts.TechnicianOut, tag=TAG)
+    @api(
+        "GET",
+        f"{API}/certification/technicians",
+        "Technicians with their certificates",
+        query=contracts.TechnicianQuery,
+        response=contracts.TechnicianOut,
+        tag=TAG,
+    )
     def cert_technicians(self, request, principal):
         return self.certification.list_technicians(query_args(request))
 
-    @api("GET", f"{API}/certification/technicians/<string:technician_id>",
-         "A technician's certificates and exam results", response=contracts.TechnicianOut, tag=TAG)
+    @api(
+        "GET",
+        f"{API}/certification/technicians/<string:technician_id>",
+        "A technician's certificates and exam results",
+        response=contracts.TechnicianOut,
+        tag=TAG,
+    )
     def cert_technician(self, request, principal, technician_id):
         return self.certification.get_technician(technician_id)
 
-    @api("POST", f"{API}/certification/technicians", "Register a technician of an outlet",
-         body=contracts.TechnicianIn, response=contracts.TechnicianOut, tag=TAG)
+    @api(
+        "POST",
+        f"{API}/certification/technicians",
+        "Register a technician of an outlet",
+        body=contracts.TechnicianIn,
+        response=contracts.TechnicianOut,
+        tag=TAG,
+    )
     def cert_register_technician(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="registering technicians")
         return self.certification.register_technician(json_body(request))
@@ -78,28 +121,53 @@ class CertificationRoutes:
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
         return self.certification.list_trainings()
 
-    @api("POST", f"{API}/certification/trainings", "Record a training session (技术培训) for a product line",
-         body=contracts.TrainingIn, response=contracts.TrainingOut, status=201, tag=TAG)
+    @api(
+        "POST",
+        f"{API}/certification/trainings",
+        "Record a training session (技术培训) for a product line",
+        body=contracts.TrainingIn,
+        response=contracts.TrainingOut,
+        status=201,
+        tag=TAG,
+    )
     def cert_record_training(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
         return self.certification.record_training(json_body(request))
 
-    @api("POST", f"{API}/certification/exams", "Record an exam result; a pass issues a 2-year certificate",
-         body=contracts.ExamIn, response=contracts.ExamOut, status=201, tag=TAG)
+    @api(
+        "POST",
+        f"{API}/certification/exams",
+        "Record an exam result; a pass issues a 2-year certificate",
+        body=contracts.ExamIn,
+        response=contracts.ExamOut,
+        status=201,
+        tag=TAG,
+    )
     def cert_record_exam(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="exam results")
         return self.certification.record_exam(json_body(request))
 
-    @api("POST", f"{API}/certification/certificates/revoke", "Withdraw a technician's certificate for a line",
-         body=contracts.RevokeCertificateIn, response=contracts.CertificateOut, tag=TAG)
+    @api(
+        "POST",
+        f"{API}/certification/certificates/revoke",
+        "Withdraw a technician's certificate for a line",
+        body=contracts.RevokeCertificateIn,
+        response=contracts.CertificateOut,
+        tag=TAG,
+    )
     def cert_revoke(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="withdrawing certificates")
         return self.certification.revoke_certificate(json_body(request))
 
     # ------------------------------------------------------------ network planning
-    @api("GET", f"{API}/network-plan", "Network planning (seed 003): yearly repair volume per area from the "
-         "installed base × repair rates, outlets needed at a capacity, against current outlets",
-         query=contracts.PlanQuery, tag=TAG)
+    @api(
+        "GET",
+        f"{API}/network-plan",
+        "Network planning (seed 003): yearly repair volume per area from the "
+        "installed base × repair rates, outlets needed at a capacity, against current outlets",
+        query=contracts.PlanQuery,
+        tag=TAG,
+    )
     def network_plan(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="network planning")
         return self.certification.network_plan(query_args(request))

@@ -4,6 +4,7 @@ the CSV import, the service ledger and the SLA summary.
 Which tickets a caller sees is intake's scoped session's business (tenancy); who may register
 or take a workflow step is intake's rule, so these routes only parse and pass on.
 """
+
 from __future__ import annotations
 
 from werkzeug.wrappers import Response
@@ -20,29 +21,53 @@ class IntakeRoutes:
 
     intake = RpcProxy("intake")
 
-    @api("POST", f"{API}/tickets", "Register a request (受理/登记)", body=contracts.RegisterTicket,
-         response=contracts.TicketOut, status=201)
+    @api(
+        "POST",
+        f"{API}/tickets",
+        "Register a request (受理/登记)",
+        body=contracts.RegisterTicket,
+        response=contracts.TicketOut,
+        status=201,
+    )
     def create_ticket(self, request, principal):
         return self.intake.register_ticket(json_body(request))
 
-    @api("GET", f"{API}/tickets", "List tickets you may see, filtered and paged", query=contracts.ListQuery,
-         response=schemas.TicketPage)
+    @api(
+        "GET",
+        f"{API}/tickets",
+        "List tickets you may see, filtered and paged",
+        query=contracts.ListQuery,
+        response=schemas.TicketPage,
+    )
     def list_tickets(self, request, principal):
         return self.intake.list_tickets(query_args(request))
 
-    @api("GET", f"{API}/tickets/<string:ticket_id>", "One ticket with its deadlines and audit trail",
-         response=schemas.TicketDetail)
+    @api(
+        "GET",
+        f"{API}/tickets/<string:ticket_id>",
+        "One ticket with its deadlines and audit trail",
+        response=schemas.TicketDetail,
+    )
     def get_ticket(self, request, principal, ticket_id):
         return self.intake.get_ticket(ticket_id)
 
-    @api("POST", f"{API}/tickets/<string:ticket_id>/transitions",
-         "A workflow step: ticket status or complaint case (立案 → … → 签协议)", body=contracts.Transition,
-         response=contracts.TicketOut)
+    @api(
+        "POST",
+        f"{API}/tickets/<string:ticket_id>/transitions",
+        "A workflow step: ticket status or complaint case (立案 → … → 签协议)",
+        body=contracts.Transition,
+        response=contracts.TicketOut,
+    )
     def transition(self, request, principal, ticket_id):
         return self.intake.transition(ticket_id, json_body(request))
 
-    @api("POST", f"{API}/tickets/import", "Import requests from CSV (UTF-8, header row); per-row report",
-         content="text/csv", response=schemas.ImportRowResult)
+    @api(
+        "POST",
+        f"{API}/tickets/import",
+        "Import requests from CSV (UTF-8, header row); per-row report",
+        content="text/csv",
+        response=schemas.ImportRowResult,
+    )
     def import_tickets(self, request, principal):
         rows = [contracts.csv_row_to_payload(r) for r in csv_rows(request)]
         if not rows:
@@ -51,19 +76,33 @@ class IntakeRoutes:
         ok = sum(1 for r in results if r["ok"])
         return {"imported": ok, "failed": len(results) - ok, "rows": results}
 
-    @api("GET", f"{API}/ledger", "The service ledger (服务信息台帐) as JSON rows", query=contracts.ListQuery,
-         tag="ledger")
+    @api(
+        "GET",
+        f"{API}/ledger",
+        "The service ledger (服务信息台帐) as JSON rows",
+        query=contracts.ListQuery,
+        tag="ledger",
+    )
     def ledger(self, request, principal):
         return self.intake.ledger(query_args(request))
 
-    @api("GET", f"{API}/ledger.csv", "The service ledger as CSV", query=contracts.ListQuery, content="text/csv",
-         tag="ledger")
+    @api(
+        "GET",
+        f"{API}/ledger.csv",
+        "The service ledger as CSV",
+        query=contracts.ListQuery,
+        content="text/csv",
+        tag="ledger",
+    )
     def ledger_csv(self, request, principal):
         body = self.intake.ledger_csv(query_args(request))
-        return Response("\ufeff" + body, status=200, mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=ledger.csv"})
+        return Response(
+            "\ufeff" + body,
+            status=200,
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=ledger.csv"},
+        )
 
-    @api("GET", f"{API}/sla/summary", "Open tickets by SLA tier and earliest on-site deadlines per tenant",
-         tag="sla")
+    @api("GET", f"{API}/sla/summary", "Open tickets by SLA tier and earliest on-site deadlines per tenant", tag="sla")
     def sla_summary(self, request, principal):
         return self.intake.sla_summary()

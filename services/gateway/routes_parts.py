@@ -4,6 +4,7 @@ Who may call which route is decided here (roles); which rows they get back is de
 scoped session: a warehouse sees its own stock and returns, an outlet its stock, requests and
 RMAs, a center its tenant, HQ everything. Customers have no business with parts.
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,13 @@ class PartsRoutes:
     parts = RpcProxy("parts")
 
     # ------------------------------------------------------------ catalogue, locations, stock
-    @api("GET", f"{P}/catalogue", "Spare parts by product line and model; with fault=…, what a visit takes along",
-         query=contracts.CatalogueQuery, tag="parts")
+    @api(
+        "GET",
+        f"{P}/catalogue",
+        "Spare parts by product line and model; with fault=…, what a visit takes along",
+        query=contracts.CatalogueQuery,
+        tag="parts",
+    )
     def parts_catalogue(self, request, principal):
         _allow(principal, STAFF, "read the parts catalogue")
         return self.parts.catalogue_parts(query_args(request))
@@ -44,32 +50,60 @@ class PartsRoutes:
         _allow(principal, STAFF, "see stock locations")
         return self.parts.locations()
 
-    @api("GET", f"{P}/stock", "Stock on hand, reserved and available per location and part", query=contracts.StockQuery,
-         tag="parts")
+    @api(
+        "GET",
+        f"{P}/stock",
+        "Stock on hand, reserved and available per location and part",
+        query=contracts.StockQuery,
+        tag="parts",
+    )
     def parts_stock(self, request, principal):
         _allow(principal, STAFF, "see stock")
         return self.parts.stock(query_args(request))
 
-    @api("GET", f"{P}/movements", "Stock movements (the ledger), filtered by location, part, kind, month",
-         query=contracts.MovementQuery, tag="parts")
+    @api(
+        "GET",
+        f"{P}/movements",
+        "Stock movements (the ledger), filtered by location, part, kind, month",
+        query=contracts.MovementQuery,
+        tag="parts",
+    )
     def parts_movements(self, request, principal):
         _allow(principal, STAFF, "see stock movements")
         return self.parts.movements(query_args(request))
 
-    @api("POST", f"{P}/receipts", "Book new stock into a warehouse (入库)", body=contracts.StockReceiptIn, status=201,
-         tag="parts")
+    @api(
+        "POST",
+        f"{P}/receipts",
+        "Book new stock into a warehouse (入库)",
+        body=contracts.StockReceiptIn,
+        status=201,
+        tag="parts",
+    )
     def parts_receive(self, request, principal):
         _allow(principal, KEEPERS, "book receipts")
         return self.parts.receive_stock(json_body(request))
 
-    @api("POST", f"{P}/adjustments", "Stock count correction with a reason (盘点调整)", body=contracts.AdjustmentIn,
-         status=201, tag="parts")
+    @api(
+        "POST",
+        f"{P}/adjustments",
+        "Stock count correction with a reason (盘点调整)",
+        body=contracts.AdjustmentIn,
+        status=201,
+        tag="parts",
+    )
     def parts_adjust(self, request, principal):
         _allow(principal, KEEPERS, "adjust stock")
         return self.parts.adjust(json_body(request))
 
-    @api("POST", f"{P}/transfers", "Move stock between warehouses (调拨)", body=contracts.TransferIn, status=201,
-         tag="parts")
+    @api(
+        "POST",
+        f"{P}/transfers",
+        "Move stock between warehouses (调拨)",
+        body=contracts.TransferIn,
+        status=201,
+        tag="parts",
+    )
     def parts_transfer(self, request, principal):
         _allow(principal, KEEPERS, "transfer stock")
         return self.parts.transfer(json_body(request))
@@ -80,14 +114,25 @@ class PartsRoutes:
         return self.parts.scrap(json_body(request))
 
     # ------------------------------------------------------------ requests and issue
-    @api("GET", f"{P}/reservations", "Parts requests and reservations (an outlet: its own)",
-         query=contracts.ReservationQuery, tag="parts")
+    @api(
+        "GET",
+        f"{P}/reservations",
+        "Parts requests and reservations (an outlet: its own)",
+        query=contracts.ReservationQuery,
+        tag="parts",
+    )
     def parts_reservations(self, request, principal):
         _allow(principal, STAFF, "see parts requests")
         return self.parts.reservations(query_args(request))
 
-    @api("POST", f"{P}/reservations", "Request parts for an outlet (reserved at its regional warehouse)",
-         body=contracts.RequestParts, status=201, tag="parts")
+    @api(
+        "POST",
+        f"{P}/reservations",
+        "Request parts for an outlet (reserved at its regional warehouse)",
+        body=contracts.RequestParts,
+        status=201,
+        tag="parts",
+    )
     def parts_request(self, request, principal):
         _allow(principal, REQUESTERS, "request parts")
         return self.parts.request_parts(json_body(request))
@@ -97,15 +142,26 @@ class PartsRoutes:
         _allow(principal, REQUESTERS, "release reservations")
         return self.parts.release_reservation(reservation_id)
 
-    @api("POST", f"{P}/issues", "Issue parts to an outlet (备件发放): reserved or direct lines, with serials",
-         body=contracts.IssueParts, status=201, tag="parts")
+    @api(
+        "POST",
+        f"{P}/issues",
+        "Issue parts to an outlet (备件发放): reserved or direct lines, with serials",
+        body=contracts.IssueParts,
+        status=201,
+        tag="parts",
+    )
     def parts_issue(self, request, principal):
         _allow(principal, KEEPERS, "issue parts")
         return self.parts.issue(json_body(request))
 
     # ------------------------------------------------------------ returns
-    @api("GET", f"{P}/rmas", "Old-part returns (旧件返厂) with due dates and ageing", query=contracts.RmaQuery,
-         tag="parts")
+    @api(
+        "GET",
+        f"{P}/rmas",
+        "Old-part returns (旧件返厂) with due dates and ageing",
+        query=contracts.RmaQuery,
+        tag="parts",
+    )
     def parts_rmas(self, request, principal):
         _allow(principal, STAFF, "see returns")
         return self.parts.rmas(query_args(request))
@@ -120,58 +176,98 @@ class PartsRoutes:
         _allow(principal, STAFF, "see returns")
         return self.parts.get_rma(rma_no)
 
-    @api("GET", f"{P}/scans/<string:scan_id>", "What became of a scanner's receipt (accepted / rejected)",
-         tag="parts")
+    @api("GET", f"{P}/scans/<string:scan_id>", "What became of a scanner's receipt (accepted / rejected)", tag="parts")
     def parts_scan(self, request, principal, scan_id):
         _allow(principal, KEEPERS, "see scans")
         return self.parts.scan_status(scan_id)
 
-    @api("GET", f"{P}/receipts/rejected", "Receipts that could not be applied, kept for review",
-         query=contracts.RejectedQuery, tag="parts")
+    @api(
+        "GET",
+        f"{P}/receipts/rejected",
+        "Receipts that could not be applied, kept for review",
+        query=contracts.RejectedQuery,
+        tag="parts",
+    )
     def parts_rejected(self, request, principal):
         _allow(principal, KEEPERS, "review rejected receipts")
         return self.parts.rejected_receipts(query_args(request))
 
-    @api("POST", f"{P}/receipts/rejected/<string:scan_id>/resolve", "Close a rejected receipt after review",
-         body=contracts.ResolveRejected, tag="parts")
+    @api(
+        "POST",
+        f"{P}/receipts/rejected/<string:scan_id>/resolve",
+        "Close a rejected receipt after review",
+        body=contracts.ResolveRejected,
+        tag="parts",
+    )
     def parts_resolve_rejected(self, request, principal, scan_id):
         _allow(principal, KEEPERS, "resolve rejected receipts")
         return self.parts.resolve_rejected(scan_id, json_body(request))
 
     # ------------------------------------------------------------ reconciliation
-    @api("POST", f"{P}/reconciliations", "Reconcile a month (对账): issued vs consumed vs returned vs on hand",
-         body=contracts.ReconcileIn, tag="parts")
+    @api(
+        "POST",
+        f"{P}/reconciliations",
+        "Reconcile a month (对账): issued vs consumed vs returned vs on hand",
+        body=contracts.ReconcileIn,
+        tag="parts",
+    )
     def parts_reconcile(self, request, principal):
         _allow(principal, KEEPERS, "run a reconciliation")
         return self.parts.reconcile(json_body(request))
 
-    @api("GET", f"{P}/reconciliations", "Stored reconciliations with their discrepancies",
-         query=contracts.ReconciliationQuery, tag="parts")
+    @api(
+        "GET",
+        f"{P}/reconciliations",
+        "Stored reconciliations with their discrepancies",
+        query=contracts.ReconciliationQuery,
+        tag="parts",
+    )
     def parts_reconciliations(self, request, principal):
         _allow(principal, STAFF, "see reconciliations")
         return self.parts.reconciliations(query_args(request))
 
-    @api("GET", f"{P}/reconciliations.csv", "Reconciliations as CSV (summary and discrepancy rows)",
-         query=contracts.ReconciliationQuery, content="text/csv", tag="parts")
+    @api(
+        "GET",
+        f"{P}/reconciliations.csv",
+        "Reconciliations as CSV (summary and discrepancy rows)",
+        query=contracts.ReconciliationQuery,
+        content="text/csv",
+        tag="parts",
+    )
     def parts_reconciliations_csv(self, request, principal):
         _allow(principal, STAFF, "export reconciliations")
         body = self.parts.reconciliation_export(query_args(request), "csv")
-        return Response("\ufeff" + body, status=200, mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=parts-reconciliation.csv"})
+        return Response(
+            "\ufeff" + body,
+            status=200,
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=parts-reconciliation.csv"},
+        )
 
-    @api("GET", f"{P}/reconciliations.xlsx", "Reconciliations as an Excel workbook (summary, discrepancies)",
-         query=contracts.ReconciliationQuery,
-         content="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", tag="parts")
+    @api(
+        "GET",
+        f"{P}/reconciliations.xlsx",
+        "Reconciliations as an Excel workbook (summary, discrepancies)",
+        query=contracts.ReconciliationQuery,
+        content="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        tag="parts",
+    )
     def parts_reconciliations_xlsx(self, request, principal):
         _allow(principal, STAFF, "export reconciliations")
         body = base64.b64decode(self.parts.reconciliation_export(query_args(request), "xlsx"))
-        return Response(body, status=200,
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": "attachment; filename=parts-reconciliation.xlsx"})
+        return Response(
+            body,
+            status=200,
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": "attachment; filename=parts-reconciliation.xlsx"},
+        )
 
-    @api("GET", f"{P}/outlets/<string:outlet_id>/balance",
-         "An outlet's open parts items (stock, unreturned old parts, reservations): clearing on revocation",
-         tag="parts")
+    @api(
+        "GET",
+        f"{P}/outlets/<string:outlet_id>/balance",
+        "An outlet's open parts items (stock, unreturned old parts, reservations): clearing on revocation",
+        tag="parts",
+    )
     def parts_outlet_balance(self, request, principal, outlet_id):
         _allow(principal, (tenancy.HQ, tenancy.CENTER, tenancy.OUTLET), "see an outlet's parts balance")
         return self.parts.outlet_balance(outlet_id)

@@ -4,6 +4,7 @@ Roles: callback agents are center and HQ users (a center works its tenant's own 
 callbacks, HQ its cross callbacks); centers see their tenant's reports and complaint analysis,
 HQ everything; an outlet sees its own scorecard and the facts behind it, nothing else.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,14 +31,19 @@ class QaRoutes:
     qa = RpcProxy("qa")
 
     # ------------------------------------------------------------ callbacks
-    @api("GET", f"{API}/qa/callbacks", "The callback agent's work list (center: own/sampled of its tenant; "
-         "HQ: cross callbacks, caller=all for every one)", query=contracts.WorkListQuery, tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/callbacks",
+        "The callback agent's work list (center: own/sampled of its tenant; "
+        "HQ: cross callbacks, caller=all for every one)",
+        query=contracts.WorkListQuery,
+        tag="qa",
+    )
     def qa_work_list(self, request, principal):
         _agent(principal)
         return self.qa.work_list(query_args(request))
 
-    @api("GET", f"{API}/qa/callbacks/overdue", "Overdue callbacks, counted per center and caller, and listed",
-         tag="qa")
+    @api("GET", f"{API}/qa/callbacks/overdue", "Overdue callbacks, counted per center and caller, and listed", tag="qa")
     def qa_overdue(self, request, principal):
         _agent(principal)
         return self.qa.overdue(query_args(request))
@@ -47,61 +53,107 @@ class QaRoutes:
         _agent(principal)
         return self.qa.get_callback(callback_id)
 
-    @api("POST", f"{API}/qa/callbacks/<string:callback_id>/result",
-         "Record a callback: on site within 24 h? service delivered? fee schedule shown? satisfaction 1-5, "
-         "reason codes, comment (reached=false: an attempt)", body=contracts.CallbackResult,
-         response=contracts.CallbackOut, tag="qa")
+    @api(
+        "POST",
+        f"{API}/qa/callbacks/<string:callback_id>/result",
+        "Record a callback: on site within 24 h? service delivered? fee schedule shown? satisfaction 1-5, "
+        "reason codes, comment (reached=false: an attempt)",
+        body=contracts.CallbackResult,
+        response=contracts.CallbackOut,
+        tag="qa",
+    )
     def qa_record_result(self, request, principal, callback_id):
         _agent(principal)
         return self.qa.record_result(callback_id, json_body(request))
 
-    @api("POST", f"{API}/qa/callbacks/<string:callback_id>/close", "Close a negative callback (resolved/upheld)",
-         body=contracts.CloseCallback, response=contracts.CallbackOut, tag="qa")
+    @api(
+        "POST",
+        f"{API}/qa/callbacks/<string:callback_id>/close",
+        "Close a negative callback (resolved/upheld)",
+        body=contracts.CloseCallback,
+        response=contracts.CallbackOut,
+        tag="qa",
+    )
     def qa_close_callback(self, request, principal, callback_id):
         _agent(principal)
         return self.qa.close_callback(callback_id, json_body(request))
 
-    @api("POST", f"{API}/qa/care-calls", "Plan the monthly 20% care-call list (center: its tenant; HQ: all)",
-         body=contracts.MonthBody, tag="qa")
+    @api(
+        "POST",
+        f"{API}/qa/care-calls",
+        "Plan the monthly 20% care-call list (center: its tenant; HQ: all)",
+        body=contracts.MonthBody,
+        tag="qa",
+    )
     def qa_plan_care(self, request, principal):
         _agent(principal)
         return self.qa.plan_care_calls(json_body(request))
 
     # ------------------------------------------------------------ complaints
-    @api("POST", f"{API}/qa/complaints/<string:ticket_id>/classification",
-         "Classify a complaint: cause, responsibility (own/other_department/grey_zone), level, outlet",
-         body=contracts.Classification, tag="qa")
+    @api(
+        "POST",
+        f"{API}/qa/complaints/<string:ticket_id>/classification",
+        "Classify a complaint: cause, responsibility (own/other_department/grey_zone), level, outlet",
+        body=contracts.Classification,
+        tag="qa",
+    )
     def qa_classify(self, request, principal, ticket_id):
         _agent(principal)
         return self.qa.classify_complaint(ticket_id, json_body(request))
 
-    @api("GET", f"{API}/qa/complaints/analysis", "Complaints by cause, responsibility, product, model, outlet, "
-         "tenant; Pareto; cycle vs 15 days; recurrence", query=contracts.AnalysisQuery, tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/complaints/analysis",
+        "Complaints by cause, responsibility, product, model, outlet, tenant; Pareto; cycle vs 15 days; recurrence",
+        query=contracts.AnalysisQuery,
+        tag="qa",
+    )
     def qa_complaint_analysis(self, request, principal):
         _agent(principal)
         return self.qa.complaint_analysis(query_args(request))
 
     # ------------------------------------------------------------ scorecards
-    @api("POST", f"{API}/qa/findings", "Record a scorecard fact (inspection, file audit, praise letter)",
-         body=contracts.Finding, status=201, tag="qa")
+    @api(
+        "POST",
+        f"{API}/qa/findings",
+        "Record a scorecard fact (inspection, file audit, praise letter)",
+        body=contracts.Finding,
+        status=201,
+        tag="qa",
+    )
     def qa_record_finding(self, request, principal):
         _agent(principal)
         return self.qa.record_finding(json_body(request))
 
-    @api("POST", f"{API}/qa/scorecards/publish", "Compute, rank and publish every outlet's scorecard (HQ)",
-         body=contracts.MonthBody, tag="qa")
+    @api(
+        "POST",
+        f"{API}/qa/scorecards/publish",
+        "Compute, rank and publish every outlet's scorecard (HQ)",
+        body=contracts.MonthBody,
+        tag="qa",
+    )
     def qa_publish(self, request, principal):
         if principal.role != tenancy.HQ:
             raise Forbidden("only HQ publishes the monthly scorecards")
         return self.qa.publish_scorecards(json_body(request))
 
-    @api("GET", f"{API}/qa/scorecards", "Published scorecards of a month (outlet: its own only)",
-         query=contracts.ScorecardQuery, tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/scorecards",
+        "Published scorecards of a month (outlet: its own only)",
+        query=contracts.ScorecardQuery,
+        tag="qa",
+    )
     def qa_scorecards(self, request, principal):
         return self.qa.scorecards(query_args(request))
 
-    @api("GET", f"{API}/qa/scorecards/<string:outlet_id>/<string:month>",
-         "One outlet's scorecard with every line's facts", response=contracts.ScorecardOut, tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/scorecards/<string:outlet_id>/<string:month>",
+        "One outlet's scorecard with every line's facts",
+        response=contracts.ScorecardOut,
+        tag="qa",
+    )
     def qa_scorecard(self, request, principal, outlet_id, month):
         if principal.role == tenancy.OUTLET and outlet_id != principal.outlet:
             raise Forbidden("an outlet sees its own scorecard only")
@@ -110,17 +162,26 @@ class QaRoutes:
             return self.qa.preview_scorecard(outlet_id, month)
         return self.qa.get_scorecard(outlet_id, month)
 
-    @api("GET", f"{API}/qa/scorecards/<string:outlet_id>/<string:month>/facts",
-         "The recorded facts behind an outlet's month", tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/scorecards/<string:outlet_id>/<string:month>/facts",
+        "The recorded facts behind an outlet's month",
+        tag="qa",
+    )
     def qa_score_facts(self, request, principal, outlet_id, month):
         if principal.role == tenancy.OUTLET and outlet_id != principal.outlet:
             raise Forbidden("an outlet sees its own facts only")
         return self.qa.score_facts(outlet_id, month)
 
     # ------------------------------------------------------------ reports
-    @api("GET", f"{API}/qa/reports/<string:kind>", "Report ontime|callbacks|satisfaction|pareto|ranking "
-         "(or all, as xlsx) as json, csv, xlsx, png or svg (center: its tenant; HQ: all)",
-         query=contracts.ReportQuery, tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/reports/<string:kind>",
+        "Report ontime|callbacks|satisfaction|pareto|ranking "
+        "(or all, as xlsx) as json, csv, xlsx, png or svg (center: its tenant; HQ: all)",
+        query=contracts.ReportQuery,
+        tag="qa",
+    )
     def qa_report(self, request, principal, kind):
         _agent(principal)
         args = query_args(request)
@@ -128,5 +189,9 @@ class QaRoutes:
             return self.qa.report(kind, args)
         out = self.qa.report_file(kind, args)
         body = base64.b64decode(out["data"]) if out["encoding"] == "base64" else out["data"]
-        return Response(body, status=200, content_type=out["content_type"],
-                        headers={"Content-Disposition": f"attachment; filename={out['filename']}"})
+        return Response(
+            body,
+            status=200,
+            content_type=out["content_type"],
+            headers={"Content-Disposition": f"attachment; filename={out['filename']}"},
+        )

@@ -1,5 +1,6 @@
 """The gateway's own payloads (errors, pages, import reports, the pieces of a route); the domain
 payloads are the services', from their contracts (``services/<service>/contracts.py``)."""
+
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.dispatch.contracts import VisitOut

@@ -8,6 +8,7 @@ Each service's routes are a mixin in ``routes_<service>.py``, built on the servi
 (``services/<service>/contracts.py``: its schemas, CSV converters and errors, never its models);
 this module assembles them, and serves ``/me`` and the OpenAPI document of every route.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,16 +27,16 @@ from shared.web import http, json_response
 
 
 # web.ServiceBase is not imported by name: `nameko run` would take it for a service
-class GatewayService(IntakeRoutes, DispatchRoutes, CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoutes,
-                     web.ServiceBase):
+class GatewayService(
+    IntakeRoutes, DispatchRoutes, CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoutes, web.ServiceBase
+):
     name = "gateway"
 
     auth = Authenticator()
 
     @api("GET", f"{API}/me", "Who the token says you are", response=schemas.Me, tag="auth")
     def me(self, request, principal):
-        return {"user": principal.user, "role": principal.role, "tenant": principal.tenant,
-                "outlet": principal.outlet}
+        return {"user": principal.user, "role": principal.role, "tenant": principal.tenant, "outlet": principal.outlet}
 
     @http("GET", "/openapi.json")
     def openapi(self, request):
@@ -53,23 +54,36 @@ def openapi_document():
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
-    spec = APISpec(title="Field-service platform API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
-                   info={"description": "Multi-tenant after-sales field service. Authenticate with "
-                                        "'Authorization: Bearer <token>' (fsm token)."})
+    spec = APISpec(
+        title="Field-service platform API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Multi-tenant after-sales field service. Authenticate with "
+            "'Authorization: Bearer <token>' (fsm token)."
+        },
+    )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=schemas.Error)
     for method, path, meta in ROUTES:
         oa_path = _PATH_PARAM.sub(r"{\1}", path)
-        op = {"summary": meta["summary"], "tags": [meta["tag"]],
-              "responses": {str(meta["status"]): {"description": "OK"}}}
+        op = {
+            "summary": meta["summary"],
+            "tags": [meta["tag"]],
+            "responses": {str(meta["status"]): {"description": "OK"}},
+        }
         if meta["response"] is not None:
             op["responses"][str(meta["status"])]["content"] = {meta["content"]: {"schema": meta["response"]}}
-        for code, text in (("400", "malformed request"), ("401", "missing or invalid token"),
-                           ("403", "not allowed for your role"), ("404", "not found (or not yours)"),
-                           ("409", "invalid transition or conflict"), ("422", "validation failed")):
-            op["responses"][code] = {"description": text,
-                                     "content": {"application/json": {"schema": "Error"}}}
+        for code, text in (
+            ("400", "malformed request"),
+            ("401", "missing or invalid token"),
+            ("403", "not allowed for your role"),
+            ("404", "not found (or not yours)"),
+            ("409", "invalid transition or conflict"),
+            ("422", "validation failed"),
+        ):
+            op["responses"][code] = {"description": text, "content": {"application/json": {"schema": "Error"}}}
         if meta["body"] is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
         elif method == "POST" and meta["content"] == "text/csv":
@@ -79,7 +93,8 @@ def openapi_document():
         params = _PATH_PARAM.findall(path)
         if params:
             op.setdefault("parameters", []).extend(
-                {"in": "path", "name": p, "required": True, "schema": {"type": "string"}} for p in params)
+                {"in": "path", "name": p, "required": True, "schema": {"type": "string"}} for p in params
+            )
         if not meta["public"]:
             op["security"] = [{"bearer": []}]
         spec.path(path=oa_path, operations={method.lower(): op})

@@ -1,6 +1,7 @@
 """``fsm import-requests FILE [--via rpc|http|bridge]`` and ``fsm bridge-submit FILE``: a request
 export (CSV) into intake, by RPC, through the gateway or as the hotline/fax bridge sends it, with
 a progress bar and a per-row error report (exit 2 when some rows failed)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,18 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from fsm.common import (EXIT_OK, EXIT_PARTIAL, CliError, chunks, cli_config, fields_text, format_table, progress,
-                        rpc_consumers, safe_uri)
+from fsm.common import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    CliError,
+    chunks,
+    cli_config,
+    fields_text,
+    format_table,
+    progress,
+    rpc_consumers,
+    safe_uri,
+)
 
 IMPORT_USER = "fsm-import"
 
@@ -88,8 +99,7 @@ def _rpc_result(row: Row, result: dict):
 
 
 def fail(row: Row, error: str, fields=None):
-    row.result = {"row": row.number, "request_id": row.request_id, "ok": False, "error": error,
-                  "fields": fields or {}}
+    row.result = {"row": row.number, "request_id": row.request_id, "ok": False, "error": error, "fields": fields or {}}
 
 
 def require_intake(config):
@@ -99,8 +109,9 @@ def require_intake(config):
     except Exception as exc:
         raise CliError(f"cannot reach the broker at {safe_uri(config['AMQP_URI'])}: {exc!r}") from None
     if not running:
-        raise CliError(f"the intake service is not running on {safe_uri(config['AMQP_URI'])} "
-                       "(start it with `make run`)")
+        raise CliError(
+            f"the intake service is not running on {safe_uri(config['AMQP_URI'])} (start it with `make run`)"
+        )
 
 
 def send_rpc(rows, config, principal, batch, progress, timeout=120.0):
@@ -114,8 +125,9 @@ def send_rpc(rows, config, principal, batch, progress, timeout=120.0):
                 try:
                     results = intake.import_requests([r.payload for r in chunk])
                 except UnknownService:
-                    raise CliError("the intake service is not running on this broker "
-                                   f"({safe_uri(config['AMQP_URI'])})") from None
+                    raise CliError(
+                        f"the intake service is not running on this broker ({safe_uri(config['AMQP_URI'])})"
+                    ) from None
                 except (RemoteError, Exception) as exc:
                     if isinstance(exc, CliError):
                         raise
@@ -189,8 +201,7 @@ def send_bridge(rows, config, progress):
                 else:
                     try:
                         bridge.submit(row.payload)
-                        row.result = {"row": row.number, "request_id": row.request_id, "ok": True,
-                                      "queued": True}
+                        row.result = {"row": row.number, "request_id": row.request_id, "ok": True, "queued": True}
                     except BridgeError as exc:
                         fail(row, exc.message)
                         aborted = "an earlier row could not be delivered"
@@ -234,8 +245,11 @@ def cmd_import(args) -> int:
     ok = len(rows) - len(failed)
     dups = sum(1 for r in rows if r.result.get("duplicate"))
     verb = "queued for intake" if via == "bridge" else "registered"
-    print(f"{ok} of {len(rows)} rows {verb}" + (f" ({dups} already known)" if dups else "")
-          + f", {len(failed)} failed, in {elapsed:.1f} s via {via}")
+    print(
+        f"{ok} of {len(rows)} rows {verb}"
+        + (f" ({dups} already known)" if dups else "")
+        + f", {len(failed)} failed, in {elapsed:.1f} s via {via}"
+    )
     if via != "bridge" and ok:
         by_tenant = Counter(r.result.get("tenant_id") for r in rows if r.result["ok"])
         print("by tenant: " + ", ".join(f"{t} {n}" for t, n in sorted(by_tenant.items())))
@@ -260,14 +274,23 @@ def write_report(path, rows):
     try:
         with open(path, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["row", "line", "request_id", "ok", "ticket_number", "tenant_id", "duplicate",
-                             "error", "fields"])
+            writer.writerow(
+                ["row", "line", "request_id", "ok", "ticket_number", "tenant_id", "duplicate", "error", "fields"]
+            )
             for r in rows:
                 res = r.result
-                writer.writerow([r.number, r.line, r.request_id, "yes" if res["ok"] else "no",
-                                 res.get("number") or "", res.get("tenant_id") or "",
-                                 "yes" if res.get("duplicate") else "",
-                                 res.get("error") or "",
-                                 json.dumps(res.get("fields") or {}, ensure_ascii=False) if not res["ok"] else ""])
+                writer.writerow(
+                    [
+                        r.number,
+                        r.line,
+                        r.request_id,
+                        "yes" if res["ok"] else "no",
+                        res.get("number") or "",
+                        res.get("tenant_id") or "",
+                        "yes" if res.get("duplicate") else "",
+                        res.get("error") or "",
+                        json.dumps(res.get("fields") or {}, ensure_ascii=False) if not res["ok"] else "",
+                    ]
+                )
     except OSError as exc:
         raise CliError(f"cannot write the report {path}: {exc}") from None

@@ -1,5 +1,6 @@
 """What other packages may import of intake (the gateway, the operator command, benchmarks):
 its request and answer schemas and the CSV row converter. Nothing here reaches its models."""
+
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -10,5 +11,4 @@ from services.intake.schemas import (
     csv_row_to_payload,
 )
 
-__all__ = ["AuditOut", "BridgeRequest", "ListQuery", "RegisterTicket", "TicketOut", "Transition",
-           "csv_row_to_payload"]
+__all__ = ["AuditOut", "BridgeRequest", "ListQuery", "RegisterTicket", "TicketOut", "Transition", "csv_row_to_payload"]

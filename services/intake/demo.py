@@ -3,13 +3,14 @@ whole weeks so that none lies in the future), their ``ticket.registered`` events
 ``intake.events``, a center agent taking a ticket and a complaint through the gateway; and the
 report's opening: tickets per tenant by SLA tier, warranty and kind, the earliest on-site
 deadlines, the rows sent to HQ triage."""
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import eventlet
 
@@ -58,14 +59,21 @@ def run(ctx):
             timings["import"] = time.monotonic() - t1
 
             t1 = time.monotonic()
-            expected = {r.result["ticket_id"] for r in rows
-                        if r.result and r.result["ok"] and r.result.get("tenant_id") != TRIAGE_TENANT
-                        and not r.result.get("duplicate")}
+            expected = {
+                r.result["ticket_id"]
+                for r in rows
+                if r.result
+                and r.result["ok"]
+                and r.result.get("tenant_id") != TRIAGE_TENANT
+                and not r.result.get("duplicate")
+            }
             events_ok = tap.wait_registered(expected, timeout=event_timeout)
             timings["events"] = time.monotonic() - t1
             if not events_ok:
-                print_error(f"only {len(tap.registered_ids & expected)} of {len(expected)} ticket.registered "
-                            f"events arrived within {event_timeout:.0f} s")
+                print_error(
+                    f"only {len(tap.registered_ids & expected)} of {len(expected)} ticket.registered "
+                    f"events arrived within {event_timeout:.0f} s"
+                )
 
             t1 = time.monotonic()
             workflow_lines, workflow_ok = workflow(ctx.gateway, all_tickets(intake))
@@ -98,7 +106,7 @@ def shift_into_past(rows, now=None) -> int:
     rightly refuses requests "received" in the future. Whole weeks keep weekdays and times
     of day (and so the working-time SLA arithmetic) alike. Returns the weeks shifted (0: none).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     latest = None
     for row in rows:
         value = row.payload.get("received_at")
@@ -137,8 +145,7 @@ class EventTap:
 
         from shared.bridge import pika_parameters
 
-        self.connection = pika.BlockingConnection(pika_parameters(amqp_uri, connection_attempts=1,
-                                                                  socket_timeout=10))
+        self.connection = pika.BlockingConnection(pika_parameters(amqp_uri, connection_attempts=1, socket_timeout=10))
         self.channel = self.connection.channel()
         exchange = f"{source}.events"
         # the same declaration nameko's publishers make (topic, durable, not auto-delete)
@@ -203,52 +210,91 @@ def workflow(gateway, tickets: list) -> tuple[list[str], bool]:
 
     def step(principal, ticket_id, action, note, **extra):
         nonlocal ok
-        status, body = gateway.call("POST", f"/api/v1/tickets/{ticket_id}/transitions", principal,
-                                    json={"action": action, "note": note, **extra})
+        status, body = gateway.call(
+            "POST",
+            f"/api/v1/tickets/{ticket_id}/transitions",
+            principal,
+            json={"action": action, "note": note, **extra},
+        )
         if status >= 400:
             ok = False
         return status, body
 
-    repair = next((t for t in tickets if t["tenant_id"] == "C01" and t["status"] == "registered"
-                   and t["kind"] == "repair"), None) or \
-        next((t for t in tickets if t["status"] == "registered" and t["kind"] != "complaint"), None)
+    repair = next(
+        (t for t in tickets if t["tenant_id"] == "C01" and t["status"] == "registered" and t["kind"] == "repair"), None
+    ) or next((t for t in tickets if t["status"] == "registered" and t["kind"] != "complaint"), None)
     if repair is None:
         return ["  (no registered ticket to accept)"], False
     agent = Principal(f"demo-agent-{repair['tenant_id'].lower()}", "center", tenant=repair["tenant_id"])
-    lines.append(f"{agent.user} ({repair['tenant_id']}) accepts {repair['number']} "
-                 f"({repair['kind']}, {repair['city'] or repair['province']}):")
+    lines.append(
+        f"{agent.user} ({repair['tenant_id']}) accepts {repair['number']} "
+        f"({repair['kind']}, {repair['city'] or repair['province']}):"
+    )
     status, body = gateway.call("GET", "/api/v1/tickets?status=registered&kind=repair&limit=1", agent)
-    lines.append(step_line("GET /tickets?status=registered", status, body,
-                           lambda b: f"{b['total']} registered repair tickets in {agent.tenant}"))
+    lines.append(
+        step_line(
+            "GET /tickets?status=registered",
+            status,
+            body,
+            lambda b: f"{b['total']} registered repair tickets in {agent.tenant}",
+        )
+    )
     status, body = step(agent, repair["id"], "accept", "受理: 已电话联系客户")
-    lines.append(step_line("accept (受理)", status, body,
-                           lambda b: f"status {b['status']}, {met(b, 'accept')}"))
+    lines.append(step_line("accept (受理)", status, body, lambda b: f"status {b['status']}, {met(b, 'accept')}"))
     other = Principal("demo-agent-other", "center", tenant="C02" if repair["tenant_id"] != "C02" else "C01")
     status, body = gateway.call("GET", f"/api/v1/tickets/{repair['id']}", other)
-    lines.append(f"  {pad(f'GET it as a {other.tenant} agent', 32)} -> HTTP {status}  "
-                 + ("not found: other tenants cannot see it" if status == 404 else "VISIBLE (tenancy leak!)"))
+    lines.append(
+        f"  {pad(f'GET it as a {other.tenant} agent', 32)} -> HTTP {status}  "
+        + ("not found: other tenants cannot see it" if status == 404 else "VISIBLE (tenancy leak!)")
+    )
     if status != 404:
         ok = False
 
-    complaint = next((t for t in tickets if t["tenant_id"] == agent.tenant and t["kind"] == "complaint"
-                      and t["case_state"] == "accepted"), None) or \
-        next((t for t in tickets if t["kind"] == "complaint" and t["case_state"] == "accepted"
-              and t["tenant_id"] != TRIAGE_TENANT), None)
+    complaint = next(
+        (
+            t
+            for t in tickets
+            if t["tenant_id"] == agent.tenant and t["kind"] == "complaint" and t["case_state"] == "accepted"
+        ),
+        None,
+    ) or next(
+        (
+            t
+            for t in tickets
+            if t["kind"] == "complaint" and t["case_state"] == "accepted" and t["tenant_id"] != TRIAGE_TENANT
+        ),
+        None,
+    )
     if complaint is None:
         lines.append("  (no complaint to take through the case workflow)")
         return lines, False
     agent = Principal(f"demo-agent-{complaint['tenant_id'].lower()}", "center", tenant=complaint["tenant_id"])
-    lines.append(f"{agent.user} ({complaint['tenant_id']}) takes complaint {complaint['number']} "
-                 f"({complaint['fault'] or complaint['product_line']}) through the case workflow:")
+    lines.append(
+        f"{agent.user} ({complaint['tenant_id']}) takes complaint {complaint['number']} "
+        f"({complaint['fault'] or complaint['product_line']}) through the case workflow:"
+    )
     for action, label, note, extra in (
-            ("register", "register (立案)", "立案: 客户投诉设备质量", {}),
-            ("internal_check", "internal_check (内查)", "内查: 调取出厂检验记录",
-             {"cause": "quality", "responsibility": "own"}),
-            ("plan_dispatch", "plan_dispatch (派员预案)", "派员预案: 派工程师现场核实", {})):
+        ("register", "register (立案)", "立案: 客户投诉设备质量", {}),
+        (
+            "internal_check",
+            "internal_check (内查)",
+            "内查: 调取出厂检验记录",
+            {"cause": "quality", "responsibility": "own"},
+        ),
+        ("plan_dispatch", "plan_dispatch (派员预案)", "派员预案: 派工程师现场核实", {}),
+    ):
         status, body = step(agent, complaint["id"], action, note, **extra)
-        lines.append(step_line(label, status, body,
-                               lambda b: f"status {b['status']}, case {b['case_state']}"
-                               + (f", {met(b, 'complaint_plan')}" if action == "plan_dispatch" else "")))
+        lines.append(
+            step_line(
+                label,
+                status,
+                body,
+                lambda b, action=action: (
+                    f"status {b['status']}, case {b['case_state']}"
+                    + (f", {met(b, 'complaint_plan')}" if action == "plan_dispatch" else "")
+                ),
+            )
+        )
         if status >= 400:
             break
     status, body = gateway.call("GET", f"/api/v1/tickets/{complaint['id']}", agent)
@@ -278,17 +324,23 @@ def summary(ctx) -> list[str]:
     triage_rows = [r for r in rows_ok if r.result.get("tenant_id") == TRIAGE_TENANT]
     placed = len(rows_ok) - len(triage_rows)
 
-    out.append(f"requests registered: {len(rows_ok)}/{len(import_rows)} "
-               f"({placed} placed with {len([t for t in directory.centers if by_tenant.get(t)])} centers, "
-               f"{len(triage_rows)} in HQ triage, {len(failed)} failed)")
+    out.append(
+        f"requests registered: {len(rows_ok)}/{len(import_rows)} "
+        f"({placed} placed with {len([t for t in directory.centers if by_tenant.get(t)])} centers, "
+        f"{len(triage_rows)} in HQ triage, {len(failed)} failed)"
+    )
     out.append(f"tickets in intake:   {len(tickets)}")
     event_list = ", ".join(f"{k} {v}" for k, v in sorted(tap.counts.items())) or "none"
     out.append(f"events seen:         {sum(tap.counts.values())} on intake.events ({event_list})")
-    out.append(f"ticket.registered:   {len(tap.registered_ids & expected)}/{len(expected)} "
-               f"expected ({'all published' if events_ok else 'MISSING SOME'}; triage tickets publish none)")
+    out.append(
+        f"ticket.registered:   {len(tap.registered_ids & expected)}/{len(expected)} "
+        f"expected ({'all published' if events_ok else 'MISSING SOME'}; triage tickets publish none)"
+    )
     if shifted_weeks:
-        out.append(f"dates:               shifted back {shifted_weeks} weeks so that no request lies in the "
-                   "future (the sample runs past today)")
+        out.append(
+            f"dates:               shifted back {shifted_weeks} weeks so that no request lies in the "
+            "future (the sample runs past today)"
+        )
     out.append("timings:             " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     out.append("")
 
@@ -299,21 +351,39 @@ def summary(ctx) -> list[str]:
         s_tiers = (summary_by_tenant.get(tenant) or {}).get("by_tier", {})
         if s_tiers and dict(s_tiers) != dict(tiers):  # sla_summary counts in SQL; prefer it if they differ
             tiers = Counter(s_tiers)
-        per[tenant] = {"n": len(items), "tiers": tiers, "kinds": Counter(t["kind"] for t in items),
-                       "warranty": Counter(t["warranty"] for t in items),
-                       "open": sum(1 for t in items if t["status"] not in ("closed", "cancelled"))}
+        per[tenant] = {
+            "n": len(items),
+            "tiers": tiers,
+            "kinds": Counter(t["kind"] for t in items),
+            "warranty": Counter(t["warranty"] for t in items),
+            "open": sum(1 for t in items if t["status"] not in ("closed", "cancelled")),
+        }
 
     def name_of(tenant):
         return directory.centers[tenant].name if tenant in directory.centers else "HQ triage (待分拨)"
 
-    header = ["tenant", "tickets", "open", "local", "in_province", "out_of_province", "unplaced",
-              "warranty", "self_paid", "unknown", "events"]
+    header = [
+        "tenant",
+        "tickets",
+        "open",
+        "local",
+        "in_province",
+        "out_of_province",
+        "unplaced",
+        "warranty",
+        "self_paid",
+        "unknown",
+        "events",
+    ]
     table, totals = [header], Counter()
     for tenant in tenants:
         d = per[tenant]
-        counts = [d["n"], d["open"]] + [d["tiers"].get(x, 0) for x in REPORT_TIERS] + \
-            [d["warranty"].get(w, 0) for w in ("warranty", "self_paid", "unknown")] + \
-            [tap.registered_by_tenant.get(tenant, 0)]
+        counts = (
+            [d["n"], d["open"]]
+            + [d["tiers"].get(x, 0) for x in REPORT_TIERS]
+            + [d["warranty"].get(w, 0) for w in ("warranty", "self_paid", "unknown")]
+            + [tap.registered_by_tenant.get(tenant, 0)]
+        )
         totals.update(dict(zip(header[1:], counts)))
         table.append([tenant] + [str(c) for c in counts])
     table.append(["all"] + [str(totals[k]) for k in header[1:]])

@@ -7,6 +7,7 @@ to a ticket, and the SLA verdicts. Plain Python: no nameko, no database session.
 plain records and values and returns its decision (a `Registration`, an `Outcome`: changes,
 audit entry, events, commitments met); `operations` applies it in the unit of work.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,37 +50,50 @@ def decide_warranty(terms: WarrantyTerms, purchase_date: date | None, on_date: d
     if purchase_date is None:
         return WarrantyDecision("unknown", None, "purchase date not given")
     if purchase_date > on_date:
-        raise ValidationFailed("purchase date is after the request",
-                               {"purchase_date": ["must not be after the date of the request"]})
+        raise ValidationFailed(
+            "purchase date is after the request", {"purchase_date": ["must not be after the date of the request"]}
+        )
     age = (on_date - purchase_date).days
     expires = _add_years(purchase_date, terms.warranty_years)
     if age <= terms.return_days:
-        return WarrantyDecision("warranty", "return", f"{age} days since purchase: within the "
-                                f"{terms.return_days}-day return period", expires)
+        return WarrantyDecision(
+            "warranty",
+            "return",
+            f"{age} days since purchase: within the {terms.return_days}-day return period",
+            expires,
+        )
     if age <= terms.exchange_days:
-        return WarrantyDecision("warranty", "exchange", f"{age} days since purchase: within the "
-                                f"{terms.exchange_days}-day exchange period", expires)
+        return WarrantyDecision(
+            "warranty",
+            "exchange",
+            f"{age} days since purchase: within the {terms.exchange_days}-day exchange period",
+            expires,
+        )
     if on_date <= expires:
-        return WarrantyDecision("warranty", "repair", f"within the {terms.warranty_years}-year "
-                                f"warranty until {expires.isoformat()}", expires)
-    return WarrantyDecision("self_paid", "repair", f"{terms.warranty_years}-year warranty "
-                            f"ended {expires.isoformat()}", expires)
+        return WarrantyDecision(
+            "warranty",
+            "repair",
+            f"within the {terms.warranty_years}-year warranty until {expires.isoformat()}",
+            expires,
+        )
+    return WarrantyDecision(
+        "self_paid", "repair", f"{terms.warranty_years}-year warranty ended {expires.isoformat()}", expires
+    )
 
 
 # ---------------------------------------------------------------- ticket status
 class Status:
-    TRIAGE = "triage"          # territory unknown (ambiguous address): HQ routes it
+    TRIAGE = "triage"  # territory unknown (ambiguous address): HQ routes it
     REGISTERED = "registered"  # 登记: recorded, waiting to be accepted
-    ACCEPTED = "accepted"      # 受理
-    SCHEDULED = "scheduled"    # a visit is planned
-    ON_SITE = "on_site"        # 上门: technician checked in
-    RESOLVED = "resolved"      # work done / case settled, waiting for callback and close
+    ACCEPTED = "accepted"  # 受理
+    SCHEDULED = "scheduled"  # a visit is planned
+    ON_SITE = "on_site"  # 上门: technician checked in
+    RESOLVED = "resolved"  # work done / case settled, waiting for callback and close
     CLOSED = "closed"
     CANCELLED = "cancelled"
 
 
-OPEN_STATUSES = (Status.TRIAGE, Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED,
-                 Status.ON_SITE, Status.RESOLVED)
+OPEN_STATUSES = (Status.TRIAGE, Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE, Status.RESOLVED)
 
 STAFF = (tenancy.HQ, tenancy.CENTER)
 SYSTEM = (tenancy.SERVICE,)
@@ -91,8 +105,11 @@ TICKET_ACTIONS = {
     "forward": (OPEN_STATUSES[1:], None, STAFF + SYSTEM),
     "assign_outlet": ((Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED), None, STAFF),
     "schedule": ((Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED), Status.SCHEDULED, SYSTEM + STAFF),
-    "start_visit": ((Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE), Status.ON_SITE,
-                    SYSTEM + STAFF),
+    "start_visit": (
+        (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE),
+        Status.ON_SITE,
+        SYSTEM + STAFF,
+    ),
     "resolve": ((Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE), Status.RESOLVED, SYSTEM + STAFF),
     "reopen": ((Status.RESOLVED, Status.CLOSED), Status.ACCEPTED, SYSTEM + STAFF),
     "close": ((Status.RESOLVED, Status.ACCEPTED), Status.CLOSED, STAFF + SYSTEM),
@@ -109,24 +126,25 @@ def check_ticket_action(action: str, status: str, role: str) -> str | None:
     if role not in roles:
         raise InvalidTransition(f"role {role} may not {action} a ticket", {"action": [f"not allowed for role {role}"]})
     if status not in sources:
-        raise InvalidTransition(f"cannot {action} a ticket that is {status}",
-                                {"action": [f"not allowed from status {status}"]})
+        raise InvalidTransition(
+            f"cannot {action} a ticket that is {status}", {"action": [f"not allowed from status {status}"]}
+        )
     return target
 
 
 # ---------------------------------------------------------------- complaint case (产品异议处理流程)
 class Case:
-    ACCEPTED = "accepted"                    # 投诉受理
-    REGISTERED = "registered"                # 立案
-    INTERNAL_CHECK = "internal_check"        # 内查
-    DISPATCH_PLAN = "dispatch_plan"          # 派员预案
+    ACCEPTED = "accepted"  # 投诉受理
+    REGISTERED = "registered"  # 立案
+    INTERNAL_CHECK = "internal_check"  # 内查
+    DISPATCH_PLAN = "dispatch_plan"  # 派员预案
     ONSITE_VERIFICATION = "onsite_verification"  # 现场核实
-    NEGOTIATION = "negotiation"              # 商务谈判
-    RECTIFICATION = "rectification"          # 整改单 (较大异议整改单 to the responsible plant)
-    COMPENSATION = "compensation"            # 退赔款
-    RESULT_NOTICE = "result_notice"          # 处理结果通知单
-    REPORTED = "reported"                    # 汇报
-    AGREEMENT = "agreement"                  # 签协议或纪要
+    NEGOTIATION = "negotiation"  # 商务谈判
+    RECTIFICATION = "rectification"  # 整改单 (较大异议整改单 to the responsible plant)
+    COMPENSATION = "compensation"  # 退赔款
+    RESULT_NOTICE = "result_notice"  # 处理结果通知单
+    REPORTED = "reported"  # 汇报
+    AGREEMENT = "agreement"  # 签协议或纪要
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
 
@@ -144,8 +162,17 @@ CASE_STEPS = {
     "report": ((Case.RESULT_NOTICE,), Case.REPORTED),
     "sign_agreement": ((Case.REPORTED,), Case.AGREEMENT),
     "close_case": ((Case.AGREEMENT,), Case.CLOSED),
-    "withdraw": ((Case.ACCEPTED, Case.REGISTERED, Case.INTERNAL_CHECK, Case.DISPATCH_PLAN,
-                  Case.ONSITE_VERIFICATION, Case.NEGOTIATION), Case.WITHDRAWN),
+    "withdraw": (
+        (
+            Case.ACCEPTED,
+            Case.REGISTERED,
+            Case.INTERNAL_CHECK,
+            Case.DISPATCH_PLAN,
+            Case.ONSITE_VERIFICATION,
+            Case.NEGOTIATION,
+        ),
+        Case.WITHDRAWN,
+    ),
 }
 CASE_ROLES = STAFF
 # the step that fulfils the "solution plan within 24 h" commitment (seed 001)
@@ -162,8 +189,9 @@ def check_case_step(action: str, state: str | None, role: str) -> str:
         raise InvalidTransition(f"role {role} may not {action}", {"action": [f"not allowed for role {role}"]})
     sources, target = CASE_STEPS[action]
     if state not in sources:
-        raise InvalidTransition(f"cannot {action} a case that is {state}",
-                                {"action": [f"not allowed from case state {state}"]})
+        raise InvalidTransition(
+            f"cannot {action} a case that is {state}", {"action": [f"not allowed from case state {state}"]}
+        )
     return target
 
 
@@ -185,8 +213,9 @@ class Placement:
     triage_reason: str | None = None
 
 
-def place(geo_result: Any, directory: TenantDirectory, principal: tenancy.Principal,
-          requested_tenant: str | None = None) -> Placement:
+def place(
+    geo_result: Any, directory: TenantDirectory, principal: tenancy.Principal, requested_tenant: str | None = None
+) -> Placement:
     """Choose the tenant by territory (the center serving the province) and the SLA tier.
 
     A center may only register within its own territory; an address whose territory cannot be
@@ -199,8 +228,9 @@ def place(geo_result: Any, directory: TenantDirectory, principal: tenancy.Princi
         raise ValidationFailed("unknown tenant", {"tenant_id": [f"no center {requested_tenant!r}"]})
     if principal.role == tenancy.CENTER:
         if territory and territory != principal.tenant:
-            raise ValidationFailed("address is outside your territory",
-                                   {"address": [f"{g.province} is served by center {territory}"]})
+            raise ValidationFailed(
+                "address is outside your territory", {"address": [f"{g.province} is served by center {territory}"]}
+            )
         tenant = principal.tenant
     elif requested_tenant:
         tenant = requested_tenant
@@ -208,11 +238,23 @@ def place(geo_result: Any, directory: TenantDirectory, principal: tenancy.Princi
         tenant = territory
     if tenant is None:
         reason = "ambiguous district name" if g.ambiguous else "province not recognised"
-        return Placement(TRIAGE_TENANT, None, g.province, g.city, g.district, g.adcode, g.lat, g.lon,
-                         g.precision, g.ambiguous, reason)
+        return Placement(
+            TRIAGE_TENANT,
+            None,
+            g.province,
+            g.city,
+            g.district,
+            g.adcode,
+            g.lat,
+            g.lon,
+            g.precision,
+            g.ambiguous,
+            reason,
+        )
     tier = directory.tier(tenant, g.province, g.city, g.lat, g.lon) if g.province else None
-    return Placement(tenant, tier, g.province, g.city, g.district, g.adcode, g.lat, g.lon,
-                     g.precision, g.ambiguous, None)
+    return Placement(
+        tenant, tier, g.province, g.city, g.district, g.adcode, g.lat, g.lon, g.precision, g.ambiguous, None
+    )
 
 
 def priority_for(kind: str, fault: str | None, safety: bool, batch_defect: bool) -> tuple[int, str | None]:
@@ -227,12 +269,17 @@ def priority_for(kind: str, fault: str | None, safety: bool, batch_defect: bool)
     return 3, None
 
 
-def sla_deadlines(request: dict[str, Any], tier: str | None, clock: SlaClock,
-                  policy: SlaPolicy) -> dict[str, datetime]:
+def sla_deadlines(request: dict[str, Any], tier: str | None, clock: SlaClock, policy: SlaPolicy) -> dict[str, datetime]:
     """The ticket's deadlines; without a tier (territory unknown) there is no on-site deadline yet."""
-    deadlines = ticket_deadlines(clock, policy, kind=request["kind"], channel=request["channel"],
-                                 received_at=request["received_at"], tier=tier or "local",
-                                 wished_visit_at=request.get("wished_visit_at"))
+    deadlines = ticket_deadlines(
+        clock,
+        policy,
+        kind=request["kind"],
+        channel=request["channel"],
+        received_at=request["received_at"],
+        tier=tier or "local",
+        wished_visit_at=request.get("wished_visit_at"),
+    )
     if tier is None:
         deadlines.pop("onsite", None)
     return deadlines
@@ -268,9 +315,10 @@ def received_at(given: datetime | None, now: datetime, role: str) -> datetime:
     if given is None:
         return now.astimezone(UTC)
     if role not in MAY_DATE_RECEIPT:
-        raise ValidationFailed("received_at may only be set by a service center, HQ or the hotline/fax bridge",
-                               {"received_at": [f"not allowed for role {role}: a request is received when it "
-                                                "arrives"]})
+        raise ValidationFailed(
+            "received_at may only be set by a service center, HQ or the hotline/fax bridge",
+            {"received_at": [f"not allowed for role {role}: a request is received when it arrives"]},
+        )
     if given > now + CLOCK_SKEW:
         raise ValidationFailed("received_at is in the future", {"received_at": ["must not be in the future"]})
     if given < EARLIEST_RECEIVED:
@@ -320,12 +368,16 @@ def admit(cmd: dict[str, Any], principal: tenancy.Principal, now: datetime) -> d
     and may not choose the center: the address's territory does."""
     if principal.role not in REGISTRARS:
         raise Forbidden(f"role {principal.role} cannot register tickets")
-    request = dict(cmd, received_at=received_at(cmd.get("received_at"), now, principal.role),
-                   customer_id=customer_key(cmd["customer_name"], cmd["phone"]))
+    request = dict(
+        cmd,
+        received_at=received_at(cmd.get("received_at"), now, principal.role),
+        customer_id=customer_key(cmd["customer_name"], cmd["phone"]),
+    )
     if principal.role == tenancy.CUSTOMER:
         if cmd.get("tenant_id"):
-            raise ValidationFailed("customers cannot choose the service center",
-                                   {"tenant_id": ["not allowed for customers"]})
+            raise ValidationFailed(
+                "customers cannot choose the service center", {"tenant_id": ["not allowed for customers"]}
+            )
         request.update(customer_id=principal.customer, channel="portal")
     return request
 
@@ -352,8 +404,9 @@ class Registration:
     events: list[Event]
 
 
-def register(request: dict[str, Any], geo_result: Any, principal: tenancy.Principal, now: datetime,
-             policies: Any) -> Registration:
+def register(
+    request: dict[str, Any], geo_result: Any, principal: tenancy.Principal, now: datetime, policies: Any
+) -> Registration:
     """Decide tenant, tier, warranty, priority, escalation, status and SLA deadlines for an admitted
     `request` (see `admit`). `policies` has the tenant `directory`, the SLA `clock` and
     `sla_policy(tenant_id)`. A ticket placed in a center's territory is forwarded to it at once
@@ -363,32 +416,70 @@ def register(request: dict[str, Any], geo_result: Any, principal: tenancy.Princi
     received = request["received_at"]
     terms = directory.warranty_terms(request.get("product_line"))
     warranty = decide_warranty(terms, request.get("purchase_date"), received.astimezone(LOCAL_TZ).date())
-    priority, escalation = priority_for(request["kind"], request.get("fault"), request.get("safety", False),
-                                        request.get("batch_defect", False))
+    priority, escalation = priority_for(
+        request["kind"], request.get("fault"), request.get("safety", False), request.get("batch_defect", False)
+    )
     tenant = placement.tenant_id
-    deadlines = sla_deadlines(request, placement.tier, policies.clock,
-                              policies.sla_policy(tenant if tenant in directory.centers else None))
+    deadlines = sla_deadlines(
+        request, placement.tier, policies.clock, policies.sla_policy(tenant if tenant in directory.centers else None)
+    )
     placed = tenant != TRIAGE_TENANT
     status = Status.REGISTERED if placed else Status.TRIAGE
     p = placement
     ticket = dict(
-        id=uuid.uuid4().hex, number=ticket_number(tenant, received), tenant_id=tenant,
-        external_ref=request.get("external_ref"), kind=request["kind"], channel=request["channel"], status=status,
-        case_state=Case.ACCEPTED if request["kind"] == "complaint" else None, priority=priority,
-        escalation=escalation, customer_id=request["customer_id"], customer_name=request["customer_name"],
-        phone=request["phone"], address=request["address"], postcode=request.get("postcode"),
-        province=p.province, city=p.city, district=p.district, adcode=p.adcode, lat=p.lat, lon=p.lon,
-        geo_precision=p.precision, geo_ambiguous=p.ambiguous, triage_reason=p.triage_reason, tier=p.tier,
-        product_line=request.get("product_line"), model=request.get("model"), serial_no=request.get("serial_no"),
-        purchase_date=request.get("purchase_date"), fault=request.get("fault"),
+        id=uuid.uuid4().hex,
+        number=ticket_number(tenant, received),
+        tenant_id=tenant,
+        external_ref=request.get("external_ref"),
+        kind=request["kind"],
+        channel=request["channel"],
+        status=status,
+        case_state=Case.ACCEPTED if request["kind"] == "complaint" else None,
+        priority=priority,
+        escalation=escalation,
+        customer_id=request["customer_id"],
+        customer_name=request["customer_name"],
+        phone=request["phone"],
+        address=request["address"],
+        postcode=request.get("postcode"),
+        province=p.province,
+        city=p.city,
+        district=p.district,
+        adcode=p.adcode,
+        lat=p.lat,
+        lon=p.lon,
+        geo_precision=p.precision,
+        geo_ambiguous=p.ambiguous,
+        triage_reason=p.triage_reason,
+        tier=p.tier,
+        product_line=request.get("product_line"),
+        model=request.get("model"),
+        serial_no=request.get("serial_no"),
+        purchase_date=request.get("purchase_date"),
+        fault=request.get("fault"),
         wished_visit_at=visit_wish(request.get("wished_visit_at"), policies.clock),
-        warranty=warranty.status, warranty_remedy=warranty.remedy, warranty_reason=warranty.reason,
-        owner_user=principal.user, received_at=received, registered_at=now)
-    events = [("ticket.escalated", _escalated(tenant, ticket["id"], ticket["number"], escalation, "management"))
-              ] if escalation else []
-    return Registration(placement, warranty, ticket, deadlines,
-                        Audit("register", None, status, p.triage_reason, {"warranty": warranty.reason}),
-                        [("forward", now)] if placed else [], placed, events)
+        warranty=warranty.status,
+        warranty_remedy=warranty.remedy,
+        warranty_reason=warranty.reason,
+        owner_user=principal.user,
+        received_at=received,
+        registered_at=now,
+    )
+    events = (
+        [("ticket.escalated", _escalated(tenant, ticket["id"], ticket["number"], escalation, "management"))]
+        if escalation
+        else []
+    )
+    return Registration(
+        placement,
+        warranty,
+        ticket,
+        deadlines,
+        Audit("register", None, status, p.triage_reason, {"warranty": warranty.reason}),
+        [("forward", now)] if placed else [],
+        placed,
+        events,
+    )
 
 
 # ---------------------------------------------------------------- staff actions (transitions)
@@ -420,16 +511,21 @@ def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, direc
             out.events.append(("ticket.closed", closed_event(ticket, case, now)))
         elif ticket.status == Status.REGISTERED:
             out.changes["status"] = Status.ACCEPTED
-        out.audit = Audit(action, ticket.case_state, case, cmd["note"],
-                          {"attachments": cmd["attachments"], "cause": cmd["cause"],
-                           "responsibility": cmd["responsibility"]})
+        out.audit = Audit(
+            action,
+            ticket.case_state,
+            case,
+            cmd["note"],
+            {"attachments": cmd["attachments"], "cause": cmd["cause"], "responsibility": cmd["responsibility"]},
+        )
     else:
         target = check_ticket_action(action, ticket.status, role)
         if action == "assign_outlet":
             outlet = directory.outlets.get(cmd["outlet_id"] or "")
             if outlet is None or outlet.center != ticket.tenant_id:
-                raise ValidationFailed("unknown outlet",
-                                       {"outlet_id": [f"no outlet {cmd['outlet_id']!r} in {ticket.tenant_id}"]})
+                raise ValidationFailed(
+                    "unknown outlet", {"outlet_id": [f"no outlet {cmd['outlet_id']!r} in {ticket.tenant_id}"]}
+                )
             out.changes["assigned_outlet_id"] = cmd["outlet_id"]
         elif action == "route" and not cmd["tenant_id"]:
             raise ValidationFailed("route needs a tenant", {"tenant_id": ["required for route"]})
@@ -437,10 +533,16 @@ def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, direc
             out.changes["status"] = target
         if action in ("close", "cancel"):
             out.changes["closed_at"] = now
-            out.events.append(("ticket.closed", closed_event(ticket, "cancelled" if action == "cancel" else "resolved",
-                                                             now)))
-        out.audit = Audit(action, ticket.status, target or ticket.status, cmd["note"],
-                          {"attachments": cmd["attachments"], "outlet_id": cmd["outlet_id"]})
+            out.events.append(
+                ("ticket.closed", closed_event(ticket, "cancelled" if action == "cancel" else "resolved", now))
+            )
+        out.audit = Audit(
+            action,
+            ticket.status,
+            target or ticket.status,
+            cmd["note"],
+            {"attachments": cmd["attachments"], "outlet_id": cmd["outlet_id"]},
+        )
     sla = SLA_FULFILLED_BY.get(action)
     if sla:
         out.met.append((sla, now))
@@ -462,10 +564,20 @@ def visit_scheduled(ticket: Any, fact: dict[str, Any]) -> Outcome | None:
         changes["status_before_scheduled"] = ticket.status
     if fact.get("outlet_id"):
         changes["assigned_outlet_id"] = fact["outlet_id"]
-    return Outcome(changes, audit=Audit(
-        "visit_scheduled", ticket.status, Status.SCHEDULED,
-        data={"visit_id": fact["visit_id"], "technician_id": fact.get("technician_id"),
-              "outlet_id": fact.get("outlet_id"), "at": fact["at"].isoformat()}))
+    return Outcome(
+        changes,
+        audit=Audit(
+            "visit_scheduled",
+            ticket.status,
+            Status.SCHEDULED,
+            data={
+                "visit_id": fact["visit_id"],
+                "technician_id": fact.get("technician_id"),
+                "outlet_id": fact.get("outlet_id"),
+                "at": fact["at"].isoformat(),
+            },
+        ),
+    )
 
 
 def visit_released(ticket: Any, fact: dict[str, Any], scheduled_at: list[datetime]) -> Outcome:
@@ -475,8 +587,12 @@ def visit_released(ticket: Any, fact: dict[str, Any], scheduled_at: list[datetim
     and visit.released travel on separate queues, so a scheduling newer than the release stands
     and the release is only audited, as stale."""
     stale = any(at > fact["at"] for at in scheduled_at)
-    data = {"visit_id": fact["visit_id"], "outlet_id": fact.get("outlet_id"),
-            "technician_id": fact.get("technician_id"), "reason": fact.get("reason")}
+    data = {
+        "visit_id": fact["visit_id"],
+        "outlet_id": fact.get("outlet_id"),
+        "technician_id": fact.get("technician_id"),
+        "reason": fact.get("reason"),
+    }
     changes: dict[str, Any] = {}
     if stale:
         data["stale"] = True
@@ -486,8 +602,10 @@ def visit_released(ticket: Any, fact: dict[str, Any], scheduled_at: list[datetim
             changes["status"] = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
         if fact.get("outlet_id") and ticket.assigned_outlet_id == fact["outlet_id"]:
             changes["assigned_outlet_id"] = None
-    return Outcome(changes, audit=Audit("visit_released", ticket.status, changes.get("status", ticket.status),
-                                        fact.get("reason"), data))
+    return Outcome(
+        changes,
+        audit=Audit("visit_released", ticket.status, changes.get("status", ticket.status), fact.get("reason"), data),
+    )
 
 
 def visit_started(ticket: Any, fact: dict[str, Any]) -> Outcome:
@@ -496,25 +614,41 @@ def visit_started(ticket: Any, fact: dict[str, Any]) -> Outcome:
     changes: dict[str, Any] = {} if ticket.onsite_at else {"onsite_at": fact["at"]}
     if ticket.status in OPEN_STATUSES[1:]:
         changes["status"] = Status.ON_SITE
-    return Outcome(changes, audit=Audit("visit_started", ticket.status, changes.get("status", ticket.status),
-                                        data={"visit_id": fact["visit_id"]}), met=[("onsite", fact["at"])])
+    return Outcome(
+        changes,
+        audit=Audit(
+            "visit_started", ticket.status, changes.get("status", ticket.status), data={"visit_id": fact["visit_id"]}
+        ),
+        met=[("onsite", fact["at"])],
+    )
 
 
 def visit_completed(ticket: Any, fact: dict[str, Any]) -> Outcome:
     """The technician checked out, work done: a ticket being worked on is resolved."""
     status = Status.RESOLVED if ticket.status in WORKABLE else ticket.status
-    return Outcome({"status": status} if status != ticket.status else {},
-                   audit=Audit("visit_completed", ticket.status, status, data={"visit_id": fact["visit_id"]}))
+    return Outcome(
+        {"status": status} if status != ticket.status else {},
+        audit=Audit("visit_completed", ticket.status, status, data={"visit_id": fact["visit_id"]}),
+    )
 
 
 def callback_negative(ticket: Any, fact: dict[str, Any]) -> Outcome:
     """A dissatisfied callback: a resolved or closed ticket is reopened (accepted), and the center
     is told (escalation)."""
-    changes = {"status": Status.ACCEPTED, "closed_at": None} if ticket.status in (Status.RESOLVED, Status.CLOSED) \
-        else {}
-    return Outcome(changes, [("ticket.escalated", escalated_event(ticket, "negative_callback", "center"))],
-                   Audit("callback_negative", ticket.status, changes.get("status", ticket.status), fact.get("reason"),
-                         {"callback_id": fact["callback_id"]}))
+    changes = (
+        {"status": Status.ACCEPTED, "closed_at": None} if ticket.status in (Status.RESOLVED, Status.CLOSED) else {}
+    )
+    return Outcome(
+        changes,
+        [("ticket.escalated", escalated_event(ticket, "negative_callback", "center"))],
+        Audit(
+            "callback_negative",
+            ticket.status,
+            changes.get("status", ticket.status),
+            fact.get("reason"),
+            {"callback_id": fact["callback_id"]},
+        ),
+    )
 
 
 def callback_closed(ticket: Any, fact: dict[str, Any], return_visit_completed: bool) -> Outcome:
@@ -522,21 +656,36 @@ def callback_closed(ticket: Any, fact: dict[str, Any], return_visit_completed: b
     callback (`return_visit_completed`): a ticket still reopened goes back to resolved. Otherwise
     (upheld, or no completed return visit yet) only the audit entry; the center resolves and closes
     by hand."""
-    resolved = fact["outcome"] == "resolved" and return_visit_completed \
+    resolved = (
+        fact["outcome"] == "resolved"
+        and return_visit_completed
         and ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE)
+    )
     status = Status.RESOLVED if resolved else ticket.status
-    return Outcome({"status": status} if resolved else {}, audit=Audit(
-        "callback_closed", ticket.status, status, fact["outcome"],
-        {"callback_id": fact["callback_id"], "outcome": fact["outcome"],
-         "return_visit_completed": return_visit_completed}))
+    return Outcome(
+        {"status": status} if resolved else {},
+        audit=Audit(
+            "callback_closed",
+            ticket.status,
+            status,
+            fact["outcome"],
+            {
+                "callback_id": fact["callback_id"],
+                "outcome": fact["outcome"],
+                "return_visit_completed": return_visit_completed,
+            },
+        ),
+    )
 
 
 def refund_paid(ticket: Any, fact: dict[str, Any]) -> Outcome:
     """Settlement paid the refund or compensation (退赔款): a case in negotiation or rectification
     moves to compensation."""
     case = Case.COMPENSATION if ticket.case_state in (Case.NEGOTIATION, Case.RECTIFICATION) else ticket.case_state
-    return Outcome({"case_state": case} if case != ticket.case_state else {},
-                   audit=Audit("refund_paid", ticket.case_state, case, data={"amount": str(fact["amount"])}))
+    return Outcome(
+        {"case_state": case} if case != ticket.case_state else {},
+        audit=Audit("refund_paid", ticket.case_state, case, data={"amount": str(fact["amount"])}),
+    )
 
 
 # ---------------------------------------------------------------- SLA commitments
@@ -562,24 +711,54 @@ def breach(ticket: Any, deadline: Any, now: datetime) -> list[Event]:
 
 # ---------------------------------------------------------------- event bodies
 def registered_event(t: Any) -> dict[str, Any]:
-    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "kind": t.kind,
-            "channel": t.channel, "priority": t.priority, "received_at": as_utc(t.received_at),
-            "product_line": t.product_line, "model": t.model, "serial_no": t.serial_no, "fault": t.fault,
-            "warranty": t.warranty, "tier": t.tier, "province": t.province, "city": t.city,
-            "district": t.district, "lat": t.lat, "lon": t.lon, "geo_ambiguous": bool(t.geo_ambiguous),
-            "onsite_due": next((as_utc(d.due_at) for d in t.deadlines if d.sla == "onsite"), None),
-            "wished_visit_at": t.wished_visit_at and as_utc(t.wished_visit_at),
-            "purchase_date": t.purchase_date}
+    return {
+        "tenant_id": t.tenant_id,
+        "ticket_id": t.id,
+        "number": t.number,
+        "kind": t.kind,
+        "channel": t.channel,
+        "priority": t.priority,
+        "received_at": as_utc(t.received_at),
+        "product_line": t.product_line,
+        "model": t.model,
+        "serial_no": t.serial_no,
+        "fault": t.fault,
+        "warranty": t.warranty,
+        "tier": t.tier,
+        "province": t.province,
+        "city": t.city,
+        "district": t.district,
+        "lat": t.lat,
+        "lon": t.lon,
+        "geo_ambiguous": bool(t.geo_ambiguous),
+        "onsite_due": next((as_utc(d.due_at) for d in t.deadlines if d.sla == "onsite"), None),
+        "wished_visit_at": t.wished_visit_at and as_utc(t.wished_visit_at),
+        "purchase_date": t.purchase_date,
+    }
 
 
 def closed_event(t: Any, outcome: str, closed_at: datetime) -> dict[str, Any]:
-    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "kind": t.kind,
-            "closed_at": as_utc(closed_at), "outcome": outcome, "assigned_outlet_id": t.assigned_outlet_id}
+    return {
+        "tenant_id": t.tenant_id,
+        "ticket_id": t.id,
+        "number": t.number,
+        "kind": t.kind,
+        "closed_at": as_utc(closed_at),
+        "outcome": outcome,
+        "assigned_outlet_id": t.assigned_outlet_id,
+    }
 
 
 def breach_event(t: Any, d: Any, at: datetime) -> dict[str, Any]:
-    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "sla": d.sla,
-            "due_at": as_utc(d.due_at), "detected_at": at, "assigned_outlet_id": t.assigned_outlet_id}
+    return {
+        "tenant_id": t.tenant_id,
+        "ticket_id": t.id,
+        "number": t.number,
+        "sla": d.sla,
+        "due_at": as_utc(d.due_at),
+        "detected_at": at,
+        "assigned_outlet_id": t.assigned_outlet_id,
+    }
 
 
 def escalated_event(t: Any, reason: str, level: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """Intake's tables. Every row belongs to a tenant (TenantScoped): the session scopes reads and checks writes."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -71,8 +72,9 @@ class Ticket(TenantScoped, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    deadlines: Mapped[list[SlaDeadline]] = relationship(back_populates="ticket", lazy="selectin",
-                                                        order_by="SlaDeadline.due_at")
+    deadlines: Mapped[list[SlaDeadline]] = relationship(
+        back_populates="ticket", lazy="selectin", order_by="SlaDeadline.due_at"
+    )
     __mapper_args__ = {"version_id_col": version}
 
 

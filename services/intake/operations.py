@@ -3,6 +3,7 @@
 that copy a ticket's scope, the SLA commitments met or breached, the events. The service's
 entrypoints load their input, call these and commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,13 +29,16 @@ def register(uow, reg: domain.Registration, principal) -> tuple[Ticket, bool]:
     sent before gives that ticket instead (True: a duplicate, nothing written)."""
     fields = reg.ticket
     if fields["external_ref"]:
-        existing = uow.session.scalars(select(Ticket).where(
-            Ticket.channel == fields["channel"], Ticket.external_ref == fields["external_ref"])).first()
+        existing = uow.session.scalars(
+            select(Ticket).where(Ticket.channel == fields["channel"], Ticket.external_ref == fields["external_ref"])
+        ).first()
         if existing is not None:
             return existing, True
     ticket = Ticket(**fields)
-    ticket.deadlines = [SlaDeadline(tenant_id=ticket.tenant_id, sla=sla, due_at=due, customer_id=ticket.customer_id)
-                        for sla, due in reg.deadlines.items()]
+    ticket.deadlines = [
+        SlaDeadline(tenant_id=ticket.tenant_id, sla=sla, due_at=due, customer_id=ticket.customer_id)
+        for sla, due in reg.deadlines.items()
+    ]
     uow.session.add(ticket)
     audit(uow, ticket, principal, reg.audit)
     for sla, at in reg.met:
@@ -50,8 +54,9 @@ def register(uow, reg: domain.Registration, principal) -> tuple[Ticket, bool]:
 def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policies, geocoder):
     """A staff action or case step (`domain.transition`); `route` also re-places the ticket."""
     if cmd["expected_version"] is not None and cmd["expected_version"] != ticket.version:
-        raise Conflict("the ticket changed since you read it",
-                       {"expected_version": [f"current version is {ticket.version}"]})
+        raise Conflict(
+            "the ticket changed since you read it", {"expected_version": [f"current version is {ticket.version}"]}
+        )
     outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)
     if cmd["action"] == "route":
         route(uow, ticket, cmd, policies, geocoder, now)
@@ -92,11 +97,22 @@ def apply(uow, ticket: Ticket, outcome: domain.Outcome | None, principal) -> Non
 
 
 def audit(uow, ticket: Ticket, principal, entry: domain.Audit) -> None:
-    uow.session.add(AuditEntry(tenant_id=ticket.tenant_id, ticket=ticket, at=utcnow(),
-                               user=principal.user, role=principal.role, action=entry.action,
-                               from_state=entry.from_state, to_state=entry.to_state, note=entry.note,
-                               data=entry.data, assigned_outlet_id=ticket.assigned_outlet_id,
-                               customer_id=ticket.customer_id))
+    uow.session.add(
+        AuditEntry(
+            tenant_id=ticket.tenant_id,
+            ticket=ticket,
+            at=utcnow(),
+            user=principal.user,
+            role=principal.role,
+            action=entry.action,
+            from_state=entry.from_state,
+            to_state=entry.to_state,
+            note=entry.note,
+            data=entry.data,
+            assigned_outlet_id=ticket.assigned_outlet_id,
+            customer_id=ticket.customer_id,
+        )
+    )
 
 
 def set_outlet(uow, ticket: Ticket, outlet_id: str | None) -> None:
@@ -121,17 +137,27 @@ def route(uow, ticket: Ticket, cmd: dict, policies, geocoder, now: datetime) -> 
         setattr(ticket, attr, getattr(place, attr))
     ticket.geo_precision, ticket.geo_ambiguous, ticket.triage_reason = place.precision, place.ambiguous, None
     deadlines = domain.sla_deadlines(
-        {"kind": ticket.kind, "channel": ticket.channel, "received_at": as_utc(ticket.received_at),
-         "wished_visit_at": as_utc(ticket.wished_visit_at)},
-        place.tier, policies.clock, policies.sla_policy(place.tenant_id))
+        {
+            "kind": ticket.kind,
+            "channel": ticket.channel,
+            "received_at": as_utc(ticket.received_at),
+            "wished_visit_at": as_utc(ticket.wished_visit_at),
+        },
+        place.tier,
+        policies.clock,
+        policies.sla_policy(place.tenant_id),
+    )
     existing = {d.sla: d for d in ticket.deadlines}
     for sla, due in deadlines.items():
         if sla in existing:
             existing[sla].due_at = due
             existing[sla].tenant_id = place.tenant_id
         else:
-            uow.session.add(SlaDeadline(tenant_id=place.tenant_id, ticket=ticket, sla=sla, due_at=due,
-                                        customer_id=ticket.customer_id))
+            uow.session.add(
+                SlaDeadline(
+                    tenant_id=place.tenant_id, ticket=ticket, sla=sla, due_at=due, customer_id=ticket.customer_id
+                )
+            )
     for entry in queries.audit_rows(uow.session, ticket.id):
         entry.tenant_id = place.tenant_id
     uow.session.flush()

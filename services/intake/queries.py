@@ -2,6 +2,7 @@
 the open deadlines past due, and what the fact rules need to know of the audit trail. Every
 query runs in the caller's session, which scopes it to the caller's tenant, outlet or customer.
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,14 @@ def tickets(q: dict) -> Select:
         stmt = stmt.where(Ticket.received_at < q["received_to"])
     if q.get("q"):
         like = f"%{q['q']}%"
-        stmt = stmt.where(or_(Ticket.number.like(like), Ticket.customer_name.like(like),
-                              Ticket.serial_no.like(like), Ticket.phone.like(like)))
+        stmt = stmt.where(
+            or_(
+                Ticket.number.like(like),
+                Ticket.customer_name.like(like),
+                Ticket.serial_no.like(like),
+                Ticket.phone.like(like),
+            )
+        )
     return stmt
 
 
@@ -37,8 +44,9 @@ def ticket_page(session, q: dict) -> tuple[list[Ticket], int]:
     stmt = tickets(q)
     # count over the entity itself: a count over a subquery escapes the tenant scope
     total = session.scalar(stmt.with_only_columns(func.count(Ticket.id)))
-    rows = session.scalars(stmt.order_by(Ticket.received_at.desc(), Ticket.id)
-                           .limit(q["limit"]).offset(q["offset"])).all()
+    rows = session.scalars(
+        stmt.order_by(Ticket.received_at.desc(), Ticket.id).limit(q["limit"]).offset(q["offset"])
+    ).all()
     return list(rows), total
 
 
@@ -53,39 +61,56 @@ def audit_rows(session, ticket_id: str):
 
 def visit_scheduled_times(session, ticket_id: str, visit_id: str) -> list[datetime]:
     """When `visit_id` was scheduled for the ticket (the facts' own times, as audited)."""
-    entries = session.scalars(select(AuditEntry).where(
-        AuditEntry.ticket_id == ticket_id, AuditEntry.action == "visit_scheduled").order_by(AuditEntry.id))
-    return [datetime.fromisoformat(a.data["at"]) for a in entries
-            if (a.data or {}).get("visit_id") == visit_id and a.data.get("at")]
+    entries = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.ticket_id == ticket_id, AuditEntry.action == "visit_scheduled")
+        .order_by(AuditEntry.id)
+    )
+    return [
+        datetime.fromisoformat(a.data["at"])
+        for a in entries
+        if (a.data or {}).get("visit_id") == visit_id and a.data.get("at")
+    ]
 
 
 def return_visit_completed(session, ticket_id: str, callback_id: str) -> bool:
     """Whether a visit was completed after the (latest) negative callback `callback_id`."""
     entries = audit_trail(session, ticket_id)
-    negative = max((a.id for a in entries if a.action == "callback_negative"
-                    and (a.data or {}).get("callback_id") == callback_id), default=None)
+    negative = max(
+        (a.id for a in entries if a.action == "callback_negative" and (a.data or {}).get("callback_id") == callback_id),
+        default=None,
+    )
     return negative is not None and any(a.id > negative and a.action == "visit_completed" for a in entries)
 
 
 def overdue_deadlines(session, now: datetime, limit: int = 1000) -> list[tuple[SlaDeadline, Ticket]]:
     """Open tickets' deadlines past due, neither met nor breached yet."""
-    return list(session.execute(
-        select(SlaDeadline, Ticket).join(SlaDeadline.ticket)
-        .where(SlaDeadline.met_at.is_(None), SlaDeadline.breached_at.is_(None),
-               SlaDeadline.due_at < now, Ticket.status.in_(domain.OPEN_STATUSES))
-        .limit(limit)).all())
+    return list(
+        session.execute(
+            select(SlaDeadline, Ticket)
+            .join(SlaDeadline.ticket)
+            .where(
+                SlaDeadline.met_at.is_(None),
+                SlaDeadline.breached_at.is_(None),
+                SlaDeadline.due_at < now,
+                Ticket.status.in_(domain.OPEN_STATUSES),
+            )
+            .limit(limit)
+        ).all()
+    )
 
 
 def sla_summary(session) -> dict:
     """Per tenant: tickets by SLA tier (open or not) and the earliest open on-site deadlines."""
-    counts = session.execute(select(Ticket.tenant_id, Ticket.tier, func.count())
-                             .group_by(Ticket.tenant_id, Ticket.tier)).all()
+    counts = session.execute(
+        select(Ticket.tenant_id, Ticket.tier, func.count()).group_by(Ticket.tenant_id, Ticket.tier)
+    ).all()
     earliest = session.execute(
         select(Ticket.tenant_id, Ticket.number, SlaDeadline.due_at, Ticket.tier)
         .join(SlaDeadline.ticket)
-        .where(SlaDeadline.sla == "onsite", SlaDeadline.met_at.is_(None),
-               Ticket.status.in_(domain.OPEN_STATUSES))
-        .order_by(SlaDeadline.due_at)).all()
+        .where(SlaDeadline.sla == "onsite", SlaDeadline.met_at.is_(None), Ticket.status.in_(domain.OPEN_STATUSES))
+        .order_by(SlaDeadline.due_at)
+    ).all()
     summary: dict = {}
     for tenant, tier, n in counts:
         entry = summary.setdefault(tenant, {"by_tier": {}, "earliest_onsite": []})
@@ -99,11 +124,25 @@ def sla_summary(session) -> dict:
 
 # ---------------------------------------------------------------- the service ledger (服务信息台帐)
 LEDGER_COLUMNS = [
-    ("number", "工单号"), ("tenant_id", "服务中心"), ("customer_name", "客户"), ("address", "地址"),
-    ("phone", "电话"), ("model", "型号"), ("serial_no", "出厂编号"), ("purchase_date", "购买日期"),
-    ("fault", "反映问题"), ("kind", "要求"), ("received_at", "受理时间"), ("onsite_at", "上门时间"),
-    ("closed_at", "完成时间"), ("channel", "方式"), ("status", "状态"), ("warranty", "保修/自费"),
-    ("owner_user", "首问负责人"), ("assigned_outlet_id", "服务网点"), ("callback", "回访记录"),
+    ("number", "工单号"),
+    ("tenant_id", "服务中心"),
+    ("customer_name", "客户"),
+    ("address", "地址"),
+    ("phone", "电话"),
+    ("model", "型号"),
+    ("serial_no", "出厂编号"),
+    ("purchase_date", "购买日期"),
+    ("fault", "反映问题"),
+    ("kind", "要求"),
+    ("received_at", "受理时间"),
+    ("onsite_at", "上门时间"),
+    ("closed_at", "完成时间"),
+    ("channel", "方式"),
+    ("status", "状态"),
+    ("warranty", "保修/自费"),
+    ("owner_user", "首问负责人"),
+    ("assigned_outlet_id", "服务网点"),
+    ("callback", "回访记录"),
 ]
 
 

@@ -1,12 +1,13 @@
 """Payloads of intake's RPC, HTTP and bridge messages."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from services.intake.domain import CASE_STEPS, LOCAL_TZ, OPEN_STATUSES, TICKET_ACTIONS, Status
 from shared.events import CHANNELS, TICKET_KINDS
-from services.intake.domain import LOCAL_TZ, OPEN_STATUSES, Status, TICKET_ACTIONS, CASE_STEPS
 from shared.validation import PageQuery
 
 
@@ -42,8 +43,9 @@ class RegisterTicket(Schema):
     kind = fields.Str(required=True, validate=validate.OneOf(TICKET_KINDS))
     channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
     customer_name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
-    phone = fields.Str(required=True, validate=validate.Regexp(r"^[0-9+*\- ()]{5,20}$",
-                                                               error="Not a valid phone number."))
+    phone = fields.Str(
+        required=True, validate=validate.Regexp(r"^[0-9+*\- ()]{5,20}$", error="Not a valid phone number.")
+    )
     address = fields.Str(required=True, validate=validate.Length(min=2, max=256))
     postcode = fields.Str(load_default=None, validate=validate.Regexp(r"^\d{6}$", error="Must be 6 digits."))
     product_line = fields.Str(load_default=None, validate=validate.Length(max=64))
@@ -171,15 +173,25 @@ class ListQuery(PageQuery.with_default_limit(50)):
 # CSV import: the column names of the request export (see data/service_requests_sample.csv)
 # and of our own ledger-style template map to RegisterTicket fields.
 CSV_COLUMNS = {
-    "request_id": "external_ref", "external_ref": "external_ref",
-    "received_at": "received_at", "channel": "channel",
-    "request_type": "kind", "kind": "kind",
+    "request_id": "external_ref",
+    "external_ref": "external_ref",
+    "received_at": "received_at",
+    "channel": "channel",
+    "request_type": "kind",
+    "kind": "kind",
     "customer_name": "customer_name",
-    "contact_phone_masked": "phone", "phone": "phone",
-    "address": "address", "postcode": "postcode",
-    "product": "product_line", "product_line": "product_line",
-    "model": "model", "serial_no": "serial_no", "purchase_date": "purchase_date", "fault": "fault",
-    "wished_visit_date": "wished_visit_at", "wished_visit_at": "wished_visit_at",
+    "contact_phone_masked": "phone",
+    "phone": "phone",
+    "address": "address",
+    "postcode": "postcode",
+    "product": "product_line",
+    "product_line": "product_line",
+    "model": "model",
+    "serial_no": "serial_no",
+    "purchase_date": "purchase_date",
+    "fault": "fault",
+    "wished_visit_date": "wished_visit_at",
+    "wished_visit_at": "wished_visit_at",
     "tenant_id": "tenant_id",
 }
 

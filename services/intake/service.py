@@ -5,6 +5,7 @@ Entrypoints stay thin: load with a schema, let `domain` decide (registration, tr
 facts' rules), apply it with `operations` in the unit of work, read with `queries`, commit,
 dump.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,9 +68,16 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         for index, row in enumerate(rows):
             try:
                 ticket = self._register(load(RegisterTicket(), row), principal)
-                results.append({"row": index, "ok": True, "ticket_id": ticket["id"],
-                                "number": ticket["number"], "tenant_id": ticket["tenant_id"],
-                                "duplicate": ticket.get("duplicate", False)})
+                results.append(
+                    {
+                        "row": index,
+                        "ok": True,
+                        "ticket_id": ticket["id"],
+                        "number": ticket["number"],
+                        "tenant_id": ticket["tenant_id"],
+                        "duplicate": ticket.get("duplicate", False),
+                    }
+                )
             except (ValidationFailed, Forbidden, Conflict) as exc:
                 results.append({"row": index, "ok": False, "error": exc.message, "fields": exc.fields})
         return results
@@ -87,8 +95,9 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             try:
                 uow.commit()
             except IntegrityError:
-                raise Conflict("a ticket with this reference exists already",
-                               {"external_ref": ["duplicate for this channel"]}) from None
+                raise Conflict(
+                    "a ticket with this reference exists already", {"external_ref": ["duplicate for this channel"]}
+                ) from None
             return self._dump(ticket)
 
     # ------------------------------------------------------------ reading
@@ -106,8 +115,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         q = load(ListQuery(), query or {})
         with self.db.uow() as uow:
             rows, total = queries.ticket_page(uow.session, q)
-            return {"items": [self._dump(t) for t in rows], "total": total,
-                    "limit": q["limit"], "offset": q["offset"]}
+            return {"items": [self._dump(t) for t in rows], "total": total, "limit": q["limit"], "offset": q["offset"]}
 
     @rpc
     def ledger(self, query=None):

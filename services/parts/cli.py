@@ -1,5 +1,6 @@
 """``fsm parts ...``: send a scanner / returns-desk receipt over plain AMQP and (optionally) wait
 for parts' verdict on it."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,13 @@ def register(subparsers):
     r.add_argument("--note")
     r.add_argument("--scan-id", help="the scan's id (default: a new one); sending it again changes nothing")
     r.add_argument("--by", dest="scanned_by", help="who scanned")
-    r.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait up to SECONDS for parts to accept or reject the scan (RPC scan_status)")
+    r.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for parts to accept or reject the scan (RPC scan_status)",
+    )
     r.set_defaults(func=cmd_post_receipt)
 
 

@@ -11,6 +11,7 @@ counts once.
         scanner.post({"scan_id": "WH-C01-000123", "location_id": "WH-C01", "rma_no": "RMA-…",
                       "serial": "SP2207-0091"})
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,8 +30,13 @@ class ReceiptError(BridgeError):
 
 class ReceiptClient(BridgeClient):
     def __init__(self, amqp_uri: str, connect_timeout: float = 10.0, app_id: str = "fsm-parts-scanner"):
-        super().__init__(amqp_uri, exchange=RECEIPT_EXCHANGE, routing_key=RECEIPT_ROUTING_KEY,
-                         connect_timeout=connect_timeout, app_id=app_id)
+        super().__init__(
+            amqp_uri,
+            exchange=RECEIPT_EXCHANGE,
+            routing_key=RECEIPT_ROUTING_KEY,
+            connect_timeout=connect_timeout,
+            app_id=app_id,
+        )
 
     def post(self, receipt: dict) -> str:
         """Hand one scan to parts; returns its scan id once the broker confirmed it was queued."""

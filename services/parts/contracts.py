@@ -1,5 +1,6 @@
 """What other packages may import of parts (the gateway): its request and answer schemas and
 the error its callers must be able to tell apart. Nothing here reaches its models."""
+
 from nameko.exceptions import deserialize_to_instance
 
 from services.parts.schemas import (
@@ -27,6 +28,21 @@ class InsufficientStock(Conflict):
     """Not enough (available) stock for a decrement or a reservation: nothing was changed."""
 
 
-__all__ = ["AdjustmentIn", "CatalogueQuery", "InsufficientStock", "IssueParts", "MovementQuery", "ReconcileIn",
-           "ReconciliationQuery", "RejectedQuery", "RequestParts", "ReservationQuery", "ResolveRejected",
-           "RmaQuery", "ScrapIn", "StockQuery", "StockReceiptIn", "TransferIn"]
+__all__ = [
+    "AdjustmentIn",
+    "CatalogueQuery",
+    "InsufficientStock",
+    "IssueParts",
+    "MovementQuery",
+    "ReconcileIn",
+    "ReconciliationQuery",
+    "RejectedQuery",
+    "RequestParts",
+    "ReservationQuery",
+    "ResolveRejected",
+    "RmaQuery",
+    "ScrapIn",
+    "StockQuery",
+    "StockReceiptIn",
+    "TransferIn",
+]

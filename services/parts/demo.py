@@ -1,6 +1,7 @@
 """The parts part of `fsm demo`: stock at a regional warehouse, a scheduled visit's reservation
 issued to its outlet (备件发放), the visit checked out with the part used, the RMA for the old
 part, its receipt at the warehouse from a scanner (plain AMQP), and the month's reconciliation."""
+
 from __future__ import annotations
 
 import time
@@ -56,8 +57,12 @@ def run(ctx):
     if res is None:
         lines.append("  (no scheduled visit with a reservation: requesting and issuing directly)")
         center = Principal("demo-agent", "center", tenant="C01")
-        status, made = gw.call("POST", f"{PARTS_API}/reservations", center,
-                               json={"outlet_id": "C01-O01", "lines": [{"part_no": "CKL-ENC-01", "quantity": 1}]})
+        status, made = gw.call(
+            "POST",
+            f"{PARTS_API}/reservations",
+            center,
+            json={"outlet_id": "C01-O01", "lines": [{"part_no": "CKL-ENC-01", "quantity": 1}]},
+        )
         if status != 201:
             return lines + [f"  request failed: HTTP {status} {made}"], False
         res = made[0]
@@ -65,14 +70,29 @@ def run(ctx):
     center = Principal("demo-agent", "center", tenant=tenant)
     outlet = Principal("demo-outlet", "outlet", tenant=tenant, outlet=res["outlet_id"])
     new_serial = f"SN-{uuid.uuid4().hex[:8].upper()}"
-    status, issued = gw.call("POST", f"{PARTS_API}/issues", center, json={"outlet_id": res["outlet_id"], "lines": [
-        {"part_no": res["part_no"], "quantity": res["quantity"], "reservation_id": res["id"],
-         "serials": [new_serial] if res["quantity"] == 1 else []}]})
+    status, issued = gw.call(
+        "POST",
+        f"{PARTS_API}/issues",
+        center,
+        json={
+            "outlet_id": res["outlet_id"],
+            "lines": [
+                {
+                    "part_no": res["part_no"],
+                    "quantity": res["quantity"],
+                    "reservation_id": res["id"],
+                    "serials": [new_serial] if res["quantity"] == 1 else [],
+                }
+            ],
+        },
+    )
     if status != 201:
         return lines + [f"  issue failed: HTTP {status} {issued}"], False
-    lines.append(f"  reserved {res['part_no']} ×{res['quantity']} at {res['warehouse_id']} for "
-                 f"{'visit ' + res['visit_id'][:8] if res['visit_id'] else 'a request'}; issued to "
-                 f"{res['outlet_id']} ({issued['movement_no']}, serial {new_serial})")
+    lines.append(
+        f"  reserved {res['part_no']} ×{res['quantity']} at {res['warehouse_id']} for "
+        f"{'visit ' + res['visit_id'][:8] if res['visit_id'] else 'a request'}; issued to "
+        f"{res['outlet_id']} ({issued['movement_no']}, serial {new_serial})"
+    )
     if not res["visit_id"]:
         return lines, ok
 
@@ -82,47 +102,74 @@ def run(ctx):
     code, body = gw.call("POST", f"{visit_path}/check-in", outlet, json={"lat": lat, "lon": lon})
     if code == 200:
         removed = f"OLD-{uuid.uuid4().hex[:6].upper()}"
-        code, body = gw.call("POST", f"{visit_path}/check-out", outlet, json={
-            "work_done": "更换配件", "customer_confirmed": True, "parts_used": [
-                {"part_no": res["part_no"], "quantity": res["quantity"], "new_serial": new_serial,
-                 "removed_serial": removed}]})
+        code, body = gw.call(
+            "POST",
+            f"{visit_path}/check-out",
+            outlet,
+            json={
+                "work_done": "更换配件",
+                "customer_confirmed": True,
+                "parts_used": [
+                    {
+                        "part_no": res["part_no"],
+                        "quantity": res["quantity"],
+                        "new_serial": new_serial,
+                        "removed_serial": removed,
+                    }
+                ],
+            },
+        )
     if code != 200:
         return lines + [f"  check-in/out failed: HTTP {code} {body}"], False
 
     def rma():
         s, b = gw.call("GET", f"{PARTS_API}/rmas", outlet, params={"visit_id": res["visit_id"]})
         return b["items"][0] if s == 200 and b["items"] else None
+
     found = _wait(rma)
     if found is None:
         returnable = False
         lines.append(f"  visit checked out; {res['part_no']} is not returnable (no RMA)")
     else:
         returnable = True
-        lines.append(f"  visit checked out: {found['rma_no']} for old part {found['removed_serial']}, "
-                     f"due {found['due_at'][:10]}")
+        lines.append(
+            f"  visit checked out: {found['rma_no']} for old part {found['removed_serial']}, due {found['due_at'][:10]}"
+        )
         with ReceiptClient(ctx.config["AMQP_URI"]) as scanner:
-            scan = scanner.post({"location_id": found["warehouse_id"], "rma_no": found["rma_no"],
-                                 "serial": found["removed_serial"], "scanned_by": "demo-scanner"})
+            scan = scanner.post(
+                {
+                    "location_id": found["warehouse_id"],
+                    "rma_no": found["rma_no"],
+                    "serial": found["removed_serial"],
+                    "scanned_by": "demo-scanner",
+                }
+            )
 
         def received():
             s, b = gw.call("GET", f"{PARTS_API}/rmas/{found['rma_no']}", hq)
             return b if s == 200 and b["status"] == "received_warehouse" else None
+
         got = _wait(received)
         if got is None:
             ok = False
             lines.append(f"  scan {scan} not applied in time")
         else:
-            lines.append(f"  scanner receipt at {got['warehouse_location_id']} (AMQP, scan {scan[:8]}): "
-                         f"received, late={got['late']}")
-    status, rec = gw.call("POST", f"{PARTS_API}/reconciliations", center,
-                          json={"month": month_of(now()), "location_id": res["outlet_id"]})
+            lines.append(
+                f"  scanner receipt at {got['warehouse_location_id']} (AMQP, scan {scan[:8]}): "
+                f"received, late={got['late']}"
+            )
+    status, rec = gw.call(
+        "POST", f"{PARTS_API}/reconciliations", center, json={"month": month_of(now()), "location_id": res["outlet_id"]}
+    )
     if status != 200:
         return lines + [f"  reconciliation failed: HTTP {status} {rec}"], False
     report = rec["reports"][0]
     f = report["figures"]
-    lines.append(f"  reconciliation {rec['month']} {res['outlet_id']}: issued {f['issued']}, consumed "
-                 f"{f['consumed']}, returned {f['returned']}, on hand {f['on_hand']}; discrepancies "
-                 f"{report['discrepancy_count']} {report['by_kind'] or ''}".rstrip())
+    lines.append(
+        f"  reconciliation {rec['month']} {res['outlet_id']}: issued {f['issued']}, consumed "
+        f"{f['consumed']}, returned {f['returned']}, on hand {f['on_hand']}; discrepancies "
+        f"{report['discrepancy_count']} {report['by_kind'] or ''}".rstrip()
+    )
     if returnable and report["by_kind"].get("consumed_not_returned"):
         ok = False
     return lines, ok

@@ -2,12 +2,13 @@
 RMA due dates and ageing (旧件返厂), the steps of a return's chain and the shape of a monthly
 reconciliation (对账). Plain Python: no nameko, no session.
 """
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,22 +34,22 @@ WAREHOUSE, OUTLET, FACTORY_KIND = "warehouse", "outlet", "factory"
 
 
 class MovementKind:
-    RECEIPT = "receipt"          # into a warehouse from the factory or a supplier (入库)
-    TRANSFER = "transfer"        # warehouse to warehouse (调拨)
-    ISSUE = "issue"              # warehouse to outlet (备件发放)
+    RECEIPT = "receipt"  # into a warehouse from the factory or a supplier (入库)
+    TRANSFER = "transfer"  # warehouse to warehouse (调拨)
+    ISSUE = "issue"  # warehouse to outlet (备件发放)
     CONSUMPTION = "consumption"  # used on a visit (and the removed old part taken in)
-    RETURN = "return"            # old part moving back: outlet → warehouse → factory (旧件返厂)
-    SCRAP = "scrap"              # written off (报废)
-    ADJUSTMENT = "adjustment"    # stock count correction, always with a reason
+    RETURN = "return"  # old part moving back: outlet → warehouse → factory (旧件返厂)
+    SCRAP = "scrap"  # written off (报废)
+    ADJUSTMENT = "adjustment"  # stock count correction, always with a reason
 
     ALL = (RECEIPT, TRANSFER, ISSUE, CONSUMPTION, RETURN, SCRAP, ADJUSTMENT)
 
 
 class RmaStatus:
-    OPEN = "open"                              # removed at the customer's, on its way back
-    AT_WAREHOUSE = "received_warehouse"        # receipt at the regional warehouse
-    AT_FACTORY = "received_factory"            # receipt at the factory's returns desk
-    INSPECTED = "inspected"                    # the factory's verdict is in: closed
+    OPEN = "open"  # removed at the customer's, on its way back
+    AT_WAREHOUSE = "received_warehouse"  # receipt at the regional warehouse
+    AT_FACTORY = "received_factory"  # receipt at the factory's returns desk
+    INSPECTED = "inspected"  # the factory's verdict is in: closed
 
 
 INSPECTION_RESULTS = ("defect_confirmed", "no_fault_found", "wrong_part", "damaged_in_transit")
@@ -56,7 +57,7 @@ INSPECTION_RESULTS = ("defect_confirmed", "no_fault_found", "wrong_part", "damag
 
 class ReservationStatus:
     RESERVED = "reserved"
-    SHORT = "short"        # not enough at the warehouse: a backorder, nothing held
+    SHORT = "short"  # not enough at the warehouse: a backorder, nothing held
     ISSUED = "issued"
     CONSUMED = "consumed"
     RELEASED = "released"
@@ -94,24 +95,37 @@ class Catalogue:
     opening_stock: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Catalogue":
+    def load(cls, path: str | Path | None = None) -> Catalogue:
         with open(path or CATALOGUE_FILE, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
         parts: dict[str, PartSpec] = {}
         for p in doc.get("parts", []):
-            spec = PartSpec(p["part_no"], p["name"], p["product_line"], p["kind"], tuple(p["fits"]),
-                            bool(p["returnable"]), Decimal(str(p["unit_cost"])))
+            spec = PartSpec(
+                p["part_no"],
+                p["name"],
+                p["product_line"],
+                p["kind"],
+                tuple(p["fits"]),
+                bool(p["returnable"]),
+                Decimal(str(p["unit_cost"])),
+            )
             if spec.part_no in parts:
                 raise ValueError(f"duplicate part number {spec.part_no}")
             parts[spec.part_no] = spec
-        fault_parts = {line: {fault: [(k, int(q)) for k, q in (needs or [])] for fault, needs in faults.items()}
-                       for line, faults in (doc.get("fault_parts") or {}).items()}
+        fault_parts = {
+            line: {fault: [(k, int(q)) for k, q in (needs or [])] for fault, needs in faults.items()}
+            for line, faults in (doc.get("fault_parts") or {}).items()
+        }
         return cls(parts, fault_parts, dict(doc.get("opening_stock") or {}))
 
     def fitting(self, product_line: str | None, model: str | None, kind: str | None = None) -> list[PartSpec]:
-        return [p for p in self.parts.values()
-                if (product_line is None or p.product_line == product_line)
-                and (model is None or model in p.fits) and (kind is None or p.kind == kind)]
+        return [
+            p
+            for p in self.parts.values()
+            if (product_line is None or p.product_line == product_line)
+            and (model is None or model in p.fits)
+            and (kind is None or p.kind == kind)
+        ]
 
     def fault_class(self, product_line: str | None, fault: str | None) -> str | None:
         """The known fault class a free-text fault names (the longest class the text contains)."""
@@ -165,8 +179,10 @@ def warehouse_of(tenant_id: str) -> str:
 
 def locations_from(directory: TenantDirectory) -> list[LocationSpec]:
     """HQ's warehouse, one regional warehouse per center, every outlet's store, the factory."""
-    out = [LocationSpec(HQ_WAREHOUSE, WAREHOUSE, HQ_TENANT, "总部配件库"),
-           LocationSpec(FACTORY, FACTORY_KIND, HQ_TENANT, "工厂旧件返厂接收处", None)]
+    out = [
+        LocationSpec(HQ_WAREHOUSE, WAREHOUSE, HQ_TENANT, "总部配件库"),
+        LocationSpec(FACTORY, FACTORY_KIND, HQ_TENANT, "工厂旧件返厂接收处", None),
+    ]
     for center in directory.centers.values():
         name = center.name.replace("区域服务中心", "") + "区域配件库"
         out.append(LocationSpec(warehouse_of(center.id), WAREHOUSE, center.id, name, HQ_WAREHOUSE))
@@ -192,8 +208,9 @@ def may_see_location(principal: tenancy.Principal, loc: StockLocation) -> bool:
 def check_issue(principal: tenancy.Principal, warehouse: StockLocation, outlet: StockLocation) -> None:
     """备件发放: a warehouse issues from its own stock, a center within its tenant, HQ anywhere."""
     if warehouse.kind != WAREHOUSE:
-        raise ValidationFailed("parts are issued from a warehouse",
-                               {"warehouse_id": [f"{warehouse.id} is a {warehouse.kind}"]})
+        raise ValidationFailed(
+            "parts are issued from a warehouse", {"warehouse_id": [f"{warehouse.id} is a {warehouse.kind}"]}
+        )
     if outlet.kind != OUTLET:
         raise ValidationFailed("parts are issued to an outlet", {"outlet_id": [f"{outlet.id} is a {outlet.kind}"]})
     if principal.role == tenancy.HQ or (principal.role == tenancy.SERVICE and principal.tenant is None):
@@ -259,8 +276,9 @@ def check_receiving_location(loc: StockLocation) -> None:
 def check_transfer(source: StockLocation, target: StockLocation) -> None:
     """A transfer (调拨) is between warehouses; an outlet gets its parts by issue."""
     if source.kind != WAREHOUSE or target.kind != WAREHOUSE:
-        raise ValidationFailed("transfers are between warehouses (use issue for an outlet)",
-                               {"to_location_id": ["must be a warehouse"]})
+        raise ValidationFailed(
+            "transfers are between warehouses (use issue for an outlet)", {"to_location_id": ["must be a warehouse"]}
+        )
 
 
 def check_overdue_runner(principal: tenancy.Principal) -> None:
@@ -316,7 +334,7 @@ def rma_due(consumed_at: datetime, days: int, calendar: ChinaCalendar | None = N
             day = calendar.next_workday_on_or_after(day)
         except LookupError:  # a year the calendar does not know: keep the calendar day
             pass
-    return datetime.combine(day, time(23, 59, 59), LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(23, 59, 59), LOCAL_TZ).astimezone(UTC)
 
 
 AGEING_BUCKETS = ((30, "0-30"), (60, "31-60"), (90, "61-90"))
@@ -338,6 +356,7 @@ def is_overdue(rma_status: str, due_at: datetime, now: datetime) -> bool:
 @dataclass(frozen=True)
 class OpenReturn:
     """An old part still on its way back, as the ageing table counts it."""
+
     outlet_id: str
     created_at: datetime
     due_at: datetime
@@ -350,9 +369,16 @@ def ageing_table(returns: Iterable[OpenReturn], now: datetime) -> list[dict[str,
     table: dict[str, dict[str, Any]] = {}
     for r in returns:
         _, bucket = ageing(r.created_at, now)
-        entry = table.setdefault(r.outlet_id, {"outlet_id": r.outlet_id, "open": 0, "overdue": 0,
-                                               "value": Decimal("0.00"),
-                                               "buckets": {b: 0 for _, b in AGEING_BUCKETS} | {">90": 0}})
+        entry = table.setdefault(
+            r.outlet_id,
+            {
+                "outlet_id": r.outlet_id,
+                "open": 0,
+                "overdue": 0,
+                "value": Decimal("0.00"),
+                "buckets": {b: 0 for _, b in AGEING_BUCKETS} | {">90": 0},
+            },
+        )
         entry["open"] += 1
         entry["overdue"] += r.due_at < now
         entry["buckets"][bucket] += 1
@@ -362,12 +388,13 @@ def ageing_table(returns: Iterable[OpenReturn], now: datetime) -> list[dict[str,
 
 @dataclass(frozen=True)
 class ReceiptStep:
-    stage: str        # warehouse | factory | inspection
+    stage: str  # warehouse | factory | inspection
     late: bool = False
 
 
-def receipt_step(rma_status: str | None, location_kind: str, due_at: datetime | None, received_at: datetime,
-                 kind: str = "rma") -> ReceiptStep:
+def receipt_step(
+    rma_status: str | None, location_kind: str, due_at: datetime | None, received_at: datetime, kind: str = "rma"
+) -> ReceiptStep:
     """Which step of the chain a receipt is, or why it cannot be applied (ValueError with the reason)."""
     if rma_status is None:
         raise ValueError("unknown RMA")
@@ -397,7 +424,7 @@ def parse_month(month: str) -> tuple[datetime, datetime]:
     except (ValueError, TypeError):
         raise ValidationFailed("invalid month", {"month": ["must be YYYY-MM"]}) from None
     end = date(year + (mon == 12), mon % 12 + 1, 1)
-    to_utc: Callable[[date], datetime] = lambda d: datetime.combine(d, time(0), LOCAL_TZ).astimezone(timezone.utc)  # noqa: E731
+    to_utc: Callable[[date], datetime] = lambda d: datetime.combine(d, time(0), LOCAL_TZ).astimezone(UTC)  # noqa: E731
     return to_utc(start), to_utc(end)
 
 
@@ -405,12 +432,25 @@ def month_of(at: datetime) -> str:
     return f"{at.astimezone(LOCAL_TZ):%Y-%m}"
 
 
-FIGURES = ("opening", "received", "issued", "consumed", "returned", "forwarded", "scrapped", "adjusted", "closing",
-           "on_hand", "defective_on_hand", "open_rmas")
+FIGURES = (
+    "opening",
+    "received",
+    "issued",
+    "consumed",
+    "returned",
+    "forwarded",
+    "scrapped",
+    "adjusted",
+    "closing",
+    "on_hand",
+    "defective_on_hand",
+    "open_rmas",
+)
 
 
-def locations_to_reconcile(visible: Mapping[str, LocationSpec], location_id: str | None,
-                           tenant_id: str | None) -> dict[str, LocationSpec]:
+def locations_to_reconcile(
+    visible: Mapping[str, LocationSpec], location_id: str | None, tenant_id: str | None
+) -> dict[str, LocationSpec]:
     """Of the locations the caller sees ({id: LocationSpec}), the warehouses and outlets a
     reconciliation covers: the one named, else those of the tenant named, else all."""
     if location_id:
@@ -427,39 +467,71 @@ def locations_to_reconcile(visible: Mapping[str, LocationSpec], location_id: str
 
 def reconciliation_summary(month: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
     """The answer to a reconciliation run: counts, and each location's report."""
-    return {"month": month, "locations": len(reports),
-            "with_discrepancies": sum(1 for r in reports if r["discrepancy_count"]),
-            "discrepancies": sum(r["discrepancy_count"] for r in reports),
-            "reports": [{k: r[k] for k in ("location_id", "location_kind", "tenant_id", "figures",
-                                           "discrepancy_count", "by_kind", "discrepancies")} for r in reports]}
+    return {
+        "month": month,
+        "locations": len(reports),
+        "with_discrepancies": sum(1 for r in reports if r["discrepancy_count"]),
+        "discrepancies": sum(r["discrepancy_count"] for r in reports),
+        "reports": [
+            {
+                k: r[k]
+                for k in (
+                    "location_id",
+                    "location_kind",
+                    "tenant_id",
+                    "figures",
+                    "discrepancy_count",
+                    "by_kind",
+                    "discrepancies",
+                )
+            }
+            for r in reports
+        ],
+    }
 
 
-def balance_rows(stored: Mapping[tuple[str, str, str], int],
-                 from_movements: Mapping[tuple[str, str, str], int]) -> list[dict[str, Any]]:
+def balance_rows(
+    stored: Mapping[tuple[str, str, str], int], from_movements: Mapping[tuple[str, str, str], int]
+) -> list[dict[str, Any]]:
     """Each stored balance {(location, part, condition): on_hand} next to the sum of its
     movements; the two must agree (a row where they differ is a ledger fault)."""
-    return [{"location_id": k[0], "part_no": k[1], "condition": k[2], "balance": stored[k],
-             "from_movements": from_movements.get(k, 0)} for k in sorted(stored)]
+    return [
+        {
+            "location_id": k[0],
+            "part_no": k[1],
+            "condition": k[2],
+            "balance": stored[k],
+            "from_movements": from_movements.get(k, 0),
+        }
+        for k in sorted(stored)
+    ]
 
 
 def as_local_date(at: datetime | None) -> str | None:
     if at is None:
         return None
     if at.tzinfo is None:  # SQLite gives naive UTC
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     return at.astimezone(LOCAL_TZ).date().isoformat()
 
 
-def reconciliation_report(location: StockLocation, month: str, figures: Mapping[str, int | None],
-                          discrepancies: list[dict[str, Any]]) -> dict[str, Any]:
+def reconciliation_report(
+    location: StockLocation, month: str, figures: Mapping[str, int | None], discrepancies: list[dict[str, Any]]
+) -> dict[str, Any]:
     """One location's month as it is stored, exported and published."""
     by_kind = {k: 0 for k in Discrepancy.ALL}
     for d in discrepancies:
         by_kind[d["kind"]] += 1
-    return {"location_id": location.id, "location_kind": location.kind, "tenant_id": location.tenant_id,
-            "month": month, "figures": {k: int(figures.get(k, 0) or 0) for k in FIGURES},
-            "discrepancies": discrepancies, "discrepancy_count": len(discrepancies),
-            "by_kind": {k: v for k, v in by_kind.items() if v}}
+    return {
+        "location_id": location.id,
+        "location_kind": location.kind,
+        "tenant_id": location.tenant_id,
+        "month": month,
+        "figures": {k: int(figures.get(k, 0) or 0) for k in FIGURES},
+        "discrepancies": discrepancies,
+        "discrepancy_count": len(discrepancies),
+        "by_kind": {k: v for k, v in by_kind.items() if v},
+    }
 
 
 def discrepancy(kind: str, part_no: str, quantity: int, ref: str | None, detail: str) -> dict[str, Any]:

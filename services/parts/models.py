@@ -9,13 +9,25 @@ Stock is a ledger: `Movement` rows are the truth (one row per location leg, sign
 `StockBalance` is the running sum kept in the same transaction, guarded by CHECK constraints so
 that no update can take it below zero (or reserve more than is on hand).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Index, Integer, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TenantScoped
@@ -102,8 +114,7 @@ class Movement(TenantScoped, Base):
         Index("ix_movement_location_part", "location_id", "part_no"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     movement_no: Mapped[str] = mapped_column(String(32), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     location_id: Mapped[str] = mapped_column(String(32))
@@ -123,8 +134,10 @@ class IssuedSerial(TenantScoped, Base):
 
     __tablename__ = "issued_serials"
     __scope__ = {"outlet": "outlet_id", "warehouse": "warehouse_id"}
-    __table_args__ = (UniqueConstraint("part_no", "serial", name="uq_issued_serial"),
-                      Index("ix_issued_serial_outlet", "outlet_id", "part_no"))
+    __table_args__ = (
+        UniqueConstraint("part_no", "serial", name="uq_issued_serial"),
+        Index("ix_issued_serial_outlet", "outlet_id", "part_no"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     part_no: Mapped[str] = mapped_column(String(32))
@@ -192,8 +205,10 @@ class Consumption(TenantScoped, Base):
 
     __tablename__ = "consumptions"
     __scope__ = {"outlet": "outlet_id"}
-    __table_args__ = (UniqueConstraint("visit_id", "line", name="uq_consumption_line"),
-                      Index("ix_consumption_outlet_at", "outlet_id", "consumed_at"))
+    __table_args__ = (
+        UniqueConstraint("visit_id", "line", name="uq_consumption_line"),
+        Index("ix_consumption_outlet_at", "outlet_id", "consumed_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     visit_id: Mapped[str] = mapped_column(String(32))
@@ -216,8 +231,7 @@ class Rma(TenantScoped, Base):
 
     __tablename__ = "rmas"
     __scope__ = {"outlet": "outlet_id", "warehouse": "warehouse_id"}
-    __table_args__ = (Index("ix_rma_status_due", "status", "due_at"),
-                      Index("ix_rma_outlet", "outlet_id"))
+    __table_args__ = (Index("ix_rma_status_due", "status", "due_at"), Index("ix_rma_outlet", "outlet_id"))
 
     rma_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     outlet_id: Mapped[str] = mapped_column(String(32))

@@ -4,6 +4,7 @@ The service's entrypoints load their input and call these; each authorises with 
 before it books anything. Tests, the benchmark and the concurrency test call them too, with a
 plain `Store` unit of work (no nameko). What parts answers (the read side) is in `queries`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,19 @@ from sqlalchemy.exc import IntegrityError
 
 from services.parts import domain, ledger, reconcile
 from services.parts.domain import DEFECTIVE, MovementKind, ReservationStatus, RmaStatus
-from services.parts.models import (Consumption, IssuedSerial, Location, Part, Reconciliation, RejectedReceipt,
-                                   Reservation, Rma, Scan, TicketFact, VisitNeed)
+from services.parts.models import (
+    Consumption,
+    IssuedSerial,
+    Location,
+    Part,
+    Reconciliation,
+    RejectedReceipt,
+    Reservation,
+    Rma,
+    Scan,
+    TicketFact,
+    VisitNeed,
+)
 from shared.db import as_utc
 from shared.errors import Conflict, NotFound, ValidationFailed
 
@@ -46,9 +58,20 @@ def receive_stock(uow, principal, receipt: dict, now) -> dict:
     p = part(uow.session, receipt["part_no"])
     serials = domain.check_serials(receipt["quantity"], receipt["serials"])
     movement_no = domain.new_movement_no(MovementKind.RECEIPT)
-    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
-                quantity=receipt["quantity"], kind=MovementKind.RECEIPT, movement_no=movement_no, at=now,
-                counterpart_id=domain.FACTORY, reason=receipt["reason"], serials=serials, user=principal.user)
+    ledger.post(
+        uow.session,
+        tenant_id=loc.tenant_id,
+        location_id=loc.id,
+        part_no=p.part_no,
+        quantity=receipt["quantity"],
+        kind=MovementKind.RECEIPT,
+        movement_no=movement_no,
+        at=now,
+        counterpart_id=domain.FACTORY,
+        reason=receipt["reason"],
+        serials=serials,
+        user=principal.user,
+    )
     return {"movement_no": movement_no, "location_id": loc.id, "part_no": p.part_no}
 
 
@@ -59,9 +82,19 @@ def adjust(uow, principal, adjustment: dict, now) -> dict:
     domain.check_stock_keeper(principal, loc)
     p = part(uow.session, adjustment["part_no"])
     movement_no = domain.new_movement_no(MovementKind.ADJUSTMENT)
-    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
-                quantity=adjustment["quantity"], kind=MovementKind.ADJUSTMENT, movement_no=movement_no, at=now,
-                condition=adjustment["condition"], reason=adjustment["reason"], user=principal.user)
+    ledger.post(
+        uow.session,
+        tenant_id=loc.tenant_id,
+        location_id=loc.id,
+        part_no=p.part_no,
+        quantity=adjustment["quantity"],
+        kind=MovementKind.ADJUSTMENT,
+        movement_no=movement_no,
+        at=now,
+        condition=adjustment["condition"],
+        reason=adjustment["reason"],
+        user=principal.user,
+    )
     return {"movement_no": movement_no, "location_id": loc.id, "part_no": p.part_no}
 
 
@@ -73,9 +106,18 @@ def transfer(uow, principal, order: dict, now) -> str:
     domain.check_transfer(source, target)
     p = part(uow.session, order["part_no"])
     movement_no = domain.new_movement_no(MovementKind.TRANSFER)
-    ledger.transfer(uow.session, source=source, target=target, part_no=p.part_no, quantity=order["quantity"],
-                    kind=MovementKind.TRANSFER, movement_no=movement_no, at=now, reason=order["reason"],
-                    user=principal.user)
+    ledger.transfer(
+        uow.session,
+        source=source,
+        target=target,
+        part_no=p.part_no,
+        quantity=order["quantity"],
+        kind=MovementKind.TRANSFER,
+        movement_no=movement_no,
+        at=now,
+        reason=order["reason"],
+        user=principal.user,
+    )
     return movement_no
 
 
@@ -85,24 +127,54 @@ def scrap(uow, principal, order: dict, now) -> str:
     domain.check_stock_keeper(principal, loc)
     p = part(uow.session, order["part_no"])
     movement_no = domain.new_movement_no(MovementKind.SCRAP)
-    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no,
-                quantity=-order["quantity"], kind=MovementKind.SCRAP, movement_no=movement_no, at=now,
-                condition=order["condition"], reason=order["reason"], user=principal.user)
+    ledger.post(
+        uow.session,
+        tenant_id=loc.tenant_id,
+        location_id=loc.id,
+        part_no=p.part_no,
+        quantity=-order["quantity"],
+        kind=MovementKind.SCRAP,
+        movement_no=movement_no,
+        at=now,
+        condition=order["condition"],
+        reason=order["reason"],
+        user=principal.user,
+    )
     return movement_no
 
 
 # ---------------------------------------------------------------- reservations
-def reserve(uow, *, outlet: Location, warehouse: Location, lines, visit_id=None, ticket_id=None,
-            source="request", user=None, now: datetime) -> list[Reservation]:
+def reserve(
+    uow,
+    *,
+    outlet: Location,
+    warehouse: Location,
+    lines,
+    visit_id=None,
+    ticket_id=None,
+    source="request",
+    user=None,
+    now: datetime,
+) -> list[Reservation]:
     """Hold each line at `warehouse` for `outlet`; a line the warehouse cannot cover is `short`."""
     out = []
     for part_no, qty in lines:
         part(uow.session, part_no)
         held = ledger.reserve(uow.session, warehouse.tenant_id, warehouse.id, part_no, qty)
-        res = Reservation(id=uuid.uuid4().hex, tenant_id=outlet.tenant_id, visit_id=visit_id, ticket_id=ticket_id,
-                          outlet_id=outlet.id, warehouse_id=warehouse.id, part_no=part_no, quantity=qty,
-                          status=ReservationStatus.RESERVED if held else ReservationStatus.SHORT, source=source,
-                          requested_by=user, created_at=now)
+        res = Reservation(
+            id=uuid.uuid4().hex,
+            tenant_id=outlet.tenant_id,
+            visit_id=visit_id,
+            ticket_id=ticket_id,
+            outlet_id=outlet.id,
+            warehouse_id=warehouse.id,
+            part_no=part_no,
+            quantity=qty,
+            status=ReservationStatus.RESERVED if held else ReservationStatus.SHORT,
+            source=source,
+            requested_by=user,
+            created_at=now,
+        )
         uow.session.add(res)
         out.append(res)
     return out
@@ -113,9 +185,17 @@ def request_parts(uow, principal, request: dict, now) -> list[Reservation]:
     outlet = location(uow.session, request["outlet_id"], "outlet_id")
     domain.check_request(principal, outlet)
     warehouse = location(uow.session, outlet.parent_id, "warehouse_id")
-    return reserve(uow, outlet=outlet, warehouse=warehouse, lines=domain.merge_lines(request["lines"]),
-                   visit_id=request["visit_id"], ticket_id=request["ticket_id"], source="request",
-                   user=principal.user, now=now)
+    return reserve(
+        uow,
+        outlet=outlet,
+        warehouse=warehouse,
+        lines=domain.merge_lines(request["lines"]),
+        visit_id=request["visit_id"],
+        ticket_id=request["ticket_id"],
+        source="request",
+        user=principal.user,
+        now=now,
+    )
 
 
 def release_reservation(session, res: Reservation):
@@ -139,30 +219,49 @@ def reserve_for_visit(uow, catalogue: domain.Catalogue, need: VisitNeed, now) ->
     if not lines:
         need.status = "no_parts"
         return []
-    made = reserve(uow, outlet=outlet, warehouse=warehouse, lines=lines, visit_id=need.visit_id,
-                   ticket_id=need.ticket_id, source="visit", user="dispatch", now=now)
+    made = reserve(
+        uow,
+        outlet=outlet,
+        warehouse=warehouse,
+        lines=lines,
+        visit_id=need.visit_id,
+        ticket_id=need.ticket_id,
+        source="visit",
+        user="dispatch",
+        now=now,
+    )
     need.status = "reserved"
     return made
 
 
 def move_visit_reservations(session, visit_id: str, outlet_id: str):
     """A re-planned visit went to another outlet: its open reservations follow it."""
-    for res in session.scalars(select(Reservation).where(Reservation.visit_id == visit_id,
-                                                         Reservation.status.in_(ReservationStatus.OPEN))):
+    for res in session.scalars(
+        select(Reservation).where(Reservation.visit_id == visit_id, Reservation.status.in_(ReservationStatus.OPEN))
+    ):
         res.outlet_id = outlet_id
 
 
 # ---------------------------------------------------------------- facts from intake and dispatch
 def record_ticket(uow, catalogue: domain.Catalogue, payload: dict, now) -> list[Reservation]:
     """ticket.registered: keep what parts needs of the ticket; visits that waited for it reserve now."""
-    uow.session.merge(TicketFact(ticket_id=payload["ticket_id"], tenant_id=payload["tenant_id"],
-                                 number=payload["number"], product_line=payload.get("product_line"),
-                                 model=payload.get("model"), serial_no=payload.get("serial_no"),
-                                 fault=payload.get("fault"), warranty=payload.get("warranty")))
+    uow.session.merge(
+        TicketFact(
+            ticket_id=payload["ticket_id"],
+            tenant_id=payload["tenant_id"],
+            number=payload["number"],
+            product_line=payload.get("product_line"),
+            model=payload.get("model"),
+            serial_no=payload.get("serial_no"),
+            fault=payload.get("fault"),
+            warranty=payload.get("warranty"),
+        )
+    )
     uow.session.flush()
     made = []
-    for need in uow.session.scalars(select(VisitNeed).where(VisitNeed.ticket_id == payload["ticket_id"],
-                                                            VisitNeed.status == "waiting_ticket")):
+    for need in uow.session.scalars(
+        select(VisitNeed).where(VisitNeed.ticket_id == payload["ticket_id"], VisitNeed.status == "waiting_ticket")
+    ):
         made += reserve_for_visit(uow, catalogue, need, now)
     return made
 
@@ -172,9 +271,14 @@ def visit_scheduled(uow, catalogue: domain.Catalogue, payload: dict, now) -> lis
     re-planned to another outlet takes its reservations along."""
     need = uow.session.get(VisitNeed, payload["visit_id"])
     if need is None:
-        need = VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
-                         ticket_id=payload["ticket_id"], outlet_id=payload.get("outlet_id"),
-                         status="waiting_ticket", scheduled_at=payload["at"])
+        need = VisitNeed(
+            visit_id=payload["visit_id"],
+            tenant_id=payload["tenant_id"],
+            ticket_id=payload["ticket_id"],
+            outlet_id=payload.get("outlet_id"),
+            status="waiting_ticket",
+            scheduled_at=payload["at"],
+        )
         uow.session.add(need)
         uow.session.flush()
         return reserve_for_visit(uow, catalogue, need, now)
@@ -209,17 +313,26 @@ def visit_released(session, payload: dict) -> list[Reservation]:
     if need is None:
         # released before parts heard it was scheduled (the events travel on separate
         # queues): remember the release, so the late visit.scheduled does not reserve
-        session.add(VisitNeed(visit_id=payload["visit_id"], tenant_id=payload["tenant_id"],
-                              ticket_id=payload["ticket_id"], outlet_id=None, status="released",
-                              scheduled_at=payload["at"]))
+        session.add(
+            VisitNeed(
+                visit_id=payload["visit_id"],
+                tenant_id=payload["tenant_id"],
+                ticket_id=payload["ticket_id"],
+                outlet_id=None,
+                status="released",
+                scheduled_at=payload["at"],
+            )
+        )
         return []
     stale = domain.is_stale(as_utc(need.scheduled_at), payload["at"])
     if not domain.release_applies(need.status, need.outlet_id, payload.get("outlet_id"), stale):
-        log.info("visit.released for %s does not apply (need %s at %s); ignored",
-                 need.visit_id, need.status, need.outlet_id)
+        log.info(
+            "visit.released for %s does not apply (need %s at %s); ignored", need.visit_id, need.status, need.outlet_id
+        )
         return []
-    stmt = select(Reservation).where(Reservation.visit_id == need.visit_id,
-                                     Reservation.status.in_(ReservationStatus.OPEN))
+    stmt = select(Reservation).where(
+        Reservation.visit_id == need.visit_id, Reservation.status.in_(ReservationStatus.OPEN)
+    )
     if payload.get("outlet_id"):
         stmt = stmt.where(Reservation.outlet_id == payload["outlet_id"])
     released = list(session.scalars(stmt))
@@ -246,34 +359,64 @@ def issue(uow, *, outlet: Location, warehouse: Location, lines, user, now, note=
         if line.get("reservation_id"):
             res = session.get(Reservation, line["reservation_id"])
             if res is None or res.outlet_id != outlet.id:
-                raise NotFound(f"reservation {line['reservation_id']} not found",
-                               {"reservation_id": ["no such reservation for this outlet"]})
+                raise NotFound(
+                    f"reservation {line['reservation_id']} not found",
+                    {"reservation_id": ["no such reservation for this outlet"]},
+                )
             if res.status not in ReservationStatus.OPEN:
                 raise Conflict(f"reservation {res.id} is {res.status}", {"reservation_id": [f"already {res.status}"]})
             if res.part_no != p.part_no or res.warehouse_id != warehouse.id:
-                raise ValidationFailed("line does not match its reservation",
-                                       {"part_no": [f"reservation is for {res.part_no} at {res.warehouse_id}"]})
+                raise ValidationFailed(
+                    "line does not match its reservation",
+                    {"part_no": [f"reservation is for {res.part_no} at {res.warehouse_id}"]},
+                )
             if qty != res.quantity:
                 raise ValidationFailed("issue the reserved quantity", {"quantity": [f"reserved {res.quantity}"]})
             from_reserved = res.status == ReservationStatus.RESERVED
-        ledger.transfer(session, source=warehouse, target=outlet, part_no=p.part_no, quantity=qty,
-                        kind=MovementKind.ISSUE, movement_no=movement_no, at=now, serials=serials, user=user,
-                        ref=res.id if res else None, reason=note, from_reserved=from_reserved)
+        ledger.transfer(
+            session,
+            source=warehouse,
+            target=outlet,
+            part_no=p.part_no,
+            quantity=qty,
+            kind=MovementKind.ISSUE,
+            movement_no=movement_no,
+            at=now,
+            serials=serials,
+            user=user,
+            ref=res.id if res else None,
+            reason=note,
+            from_reserved=from_reserved,
+        )
         for serial in serials:
-            session.add(IssuedSerial(tenant_id=outlet.tenant_id, part_no=p.part_no, serial=serial,
-                                     outlet_id=outlet.id, warehouse_id=warehouse.id, movement_no=movement_no,
-                                     issued_at=now))
+            session.add(
+                IssuedSerial(
+                    tenant_id=outlet.tenant_id,
+                    part_no=p.part_no,
+                    serial=serial,
+                    outlet_id=outlet.id,
+                    warehouse_id=warehouse.id,
+                    movement_no=movement_no,
+                    issued_at=now,
+                )
+            )
         if res is not None:
             res.status, res.issued_at, res.movement_no = ReservationStatus.ISSUED, now, movement_no
-        issued.append({"part_no": p.part_no, "quantity": qty, "serials": serials,
-                       "reservation_id": res.id if res else None})
+        issued.append(
+            {"part_no": p.part_no, "quantity": qty, "serials": serials, "reservation_id": res.id if res else None}
+        )
     try:
         session.flush()
     except IntegrityError:
         session.rollback()
         raise Conflict("a serial was issued before", {"serials": ["already issued"]}) from None
-    return {"movement_no": movement_no, "outlet_id": outlet.id, "warehouse_id": warehouse.id, "lines": issued,
-            "issued_at": now}
+    return {
+        "movement_no": movement_no,
+        "outlet_id": outlet.id,
+        "warehouse_id": warehouse.id,
+        "lines": issued,
+        "issued_at": now,
+    }
 
 
 def issue_order(uow, principal, order: dict, now) -> dict:
@@ -282,8 +425,9 @@ def issue_order(uow, principal, order: dict, now) -> dict:
     outlet = location(uow.session, order["outlet_id"], "outlet_id")
     warehouse = location(uow.session, order["warehouse_id"] or outlet.parent_id, "warehouse_id")
     domain.check_issue(principal, warehouse, outlet)
-    return issue(uow, outlet=outlet, warehouse=warehouse, lines=order["lines"], user=principal.user, now=now,
-                 note=order["note"])
+    return issue(
+        uow, outlet=outlet, warehouse=warehouse, lines=order["lines"], user=principal.user, now=now, note=order["note"]
+    )
 
 
 # ---------------------------------------------------------------- consumption and RMAs
@@ -300,10 +444,19 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
     for n, line in enumerate(payload.get("parts_used") or [], start=1):
         p = session.get(Part, line["part_no"])
         qty = max(1, int(line.get("quantity") or 1))
-        row = Consumption(tenant_id=payload["tenant_id"], visit_id=visit_id, line=n,
-                          ticket_id=payload.get("ticket_id"), outlet_id=outlet_id or "-", part_no=line["part_no"],
-                          quantity=qty, booked=0, new_serial=line.get("new_serial"),
-                          removed_serial=line.get("removed_serial"), consumed_at=at)
+        row = Consumption(
+            tenant_id=payload["tenant_id"],
+            visit_id=visit_id,
+            line=n,
+            ticket_id=payload.get("ticket_id"),
+            outlet_id=outlet_id or "-",
+            part_no=line["part_no"],
+            quantity=qty,
+            booked=0,
+            new_serial=line.get("new_serial"),
+            removed_serial=line.get("removed_serial"),
+            consumed_at=at,
+        )
         session.add(row)
         if p is None or outlet is None:
             row.note = "unknown part" if p is None else "visit without an outlet"
@@ -311,28 +464,63 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
         available = ledger.balance(session, outlet.id, p.part_no)
         booked = min(qty, max(0, available[0] - available[1]))
         if booked:
-            ledger.post(session, tenant_id=outlet.tenant_id, location_id=outlet.id, part_no=p.part_no,
-                        quantity=-booked, kind=MovementKind.CONSUMPTION, movement_no=movement_no, at=at, ref=visit_id,
-                        serials=[line["new_serial"]] if line.get("new_serial") else None)
+            ledger.post(
+                session,
+                tenant_id=outlet.tenant_id,
+                location_id=outlet.id,
+                part_no=p.part_no,
+                quantity=-booked,
+                kind=MovementKind.CONSUMPTION,
+                movement_no=movement_no,
+                at=at,
+                ref=visit_id,
+                serials=[line["new_serial"]] if line.get("new_serial") else None,
+            )
         row.booked = booked
         if booked < qty:
             row.note = f"{qty - booked} used without stock at {outlet.id}"
         if line.get("new_serial"):
-            session.execute(update(IssuedSerial).where(
-                IssuedSerial.outlet_id == outlet.id, IssuedSerial.part_no == p.part_no,
-                IssuedSerial.serial == line["new_serial"]).values(consumed_visit_id=visit_id))
+            session.execute(
+                update(IssuedSerial)
+                .where(
+                    IssuedSerial.outlet_id == outlet.id,
+                    IssuedSerial.part_no == p.part_no,
+                    IssuedSerial.serial == line["new_serial"],
+                )
+                .values(consumed_visit_id=visit_id)
+            )
         if p.returnable:
             # the old part taken out of the machine now waits at the outlet to go back
-            ledger.post(session, tenant_id=outlet.tenant_id, location_id=outlet.id, part_no=p.part_no,
-                        quantity=qty, kind=MovementKind.CONSUMPTION, condition=DEFECTIVE, movement_no=movement_no,
-                        at=at, ref=visit_id, serials=[line["removed_serial"]] if line.get("removed_serial") else None,
-                        reason="old part removed")
-            rma = Rma(rma_no=domain.new_rma_no(at, outlet.tenant_id), tenant_id=outlet.tenant_id,
-                      outlet_id=outlet.id, warehouse_id=outlet.parent_id or domain.warehouse_of(outlet.tenant_id),
-                      part_no=p.part_no, quantity=qty, removed_serial=line.get("removed_serial"),
-                      new_serial=line.get("new_serial"), visit_id=visit_id, ticket_id=payload.get("ticket_id"),
-                      unit_cost=p.unit_cost, status=RmaStatus.OPEN, created_at=at,
-                      due_at=domain.rma_due(at, due_days, calendar))
+            ledger.post(
+                session,
+                tenant_id=outlet.tenant_id,
+                location_id=outlet.id,
+                part_no=p.part_no,
+                quantity=qty,
+                kind=MovementKind.CONSUMPTION,
+                condition=DEFECTIVE,
+                movement_no=movement_no,
+                at=at,
+                ref=visit_id,
+                serials=[line["removed_serial"]] if line.get("removed_serial") else None,
+                reason="old part removed",
+            )
+            rma = Rma(
+                rma_no=domain.new_rma_no(at, outlet.tenant_id),
+                tenant_id=outlet.tenant_id,
+                outlet_id=outlet.id,
+                warehouse_id=outlet.parent_id or domain.warehouse_of(outlet.tenant_id),
+                part_no=p.part_no,
+                quantity=qty,
+                removed_serial=line.get("removed_serial"),
+                new_serial=line.get("new_serial"),
+                visit_id=visit_id,
+                ticket_id=payload.get("ticket_id"),
+                unit_cost=p.unit_cost,
+                status=RmaStatus.OPEN,
+                created_at=at,
+                due_at=domain.rma_due(at, due_days, calendar),
+            )
             session.add(rma)
             row.rma_no = rma.rma_no
             rmas.append(rma)
@@ -350,8 +538,14 @@ def consume_visit(uow, payload: dict, due_days: int, calendar) -> list[Rma]:
 
 
 def overdue_rmas(session, now, limit=1000) -> list[Rma]:
-    return list(session.scalars(select(Rma).where(Rma.status == RmaStatus.OPEN, Rma.overdue_at.is_(None),
-                                                  Rma.due_at < now).order_by(Rma.due_at).limit(limit)))
+    return list(
+        session.scalars(
+            select(Rma)
+            .where(Rma.status == RmaStatus.OPEN, Rma.overdue_at.is_(None), Rma.due_at < now)
+            .order_by(Rma.due_at)
+            .limit(limit)
+        )
+    )
 
 
 def flag_overdue_returns(uow, now) -> list[Rma]:
@@ -359,11 +553,21 @@ def flag_overdue_returns(uow, now) -> list[Rma]:
     flagged = overdue_rmas(uow.session, now)
     for rma in flagged:
         rma.overdue_at = now
-        uow.emit("parts.return_overdue", {
-            "tenant_id": rma.tenant_id, "rma_no": rma.rma_no, "outlet_id": rma.outlet_id,
-            "part_no": rma.part_no, "visit_id": rma.visit_id, "ticket_id": rma.ticket_id,
-            "removed_serial": rma.removed_serial, "due_at": as_utc(rma.due_at), "detected_at": now,
-            "unit_cost": rma.unit_cost * rma.quantity})
+        uow.emit(
+            "parts.return_overdue",
+            {
+                "tenant_id": rma.tenant_id,
+                "rma_no": rma.rma_no,
+                "outlet_id": rma.outlet_id,
+                "part_no": rma.part_no,
+                "visit_id": rma.visit_id,
+                "ticket_id": rma.ticket_id,
+                "removed_serial": rma.removed_serial,
+                "due_at": as_utc(rma.due_at),
+                "detected_at": now,
+                "unit_cost": rma.unit_cost * rma.quantity,
+            },
+        )
     return flagged
 
 
@@ -383,7 +587,7 @@ def apply_receipt(uow, msg: dict, now) -> dict:
     scan_id = msg["scan_id"]
     if session.get(Scan, scan_id) is not None:
         return {"outcome": "duplicate", "scan_id": scan_id}
-    at = (msg.get("received_at") or now)
+    at = msg.get("received_at") or now
     loc = session.get(Location, msg["location_id"])
     try:
         if loc is None:
@@ -394,14 +598,42 @@ def apply_receipt(uow, msg: dict, now) -> dict:
             result = _rma_receipt(uow, loc, msg, at)
     except Rejected as exc:
         tenant = loc.tenant_id if loc is not None else domain.HQ_TENANT
-        session.add(RejectedReceipt(tenant_id=tenant, scan_id=scan_id, location_id=msg["location_id"],
-                                    rma_no=msg.get("rma_no"), reason=exc.reason, payload=_jsonable(msg),
-                                    received_at=at))
-        session.add(Scan(tenant_id=tenant, scan_id=scan_id, kind=msg["kind"], location_id=msg["location_id"],
-                         rma_no=msg.get("rma_no"), outcome="rejected", detail=exc.reason, received_at=at))
+        session.add(
+            RejectedReceipt(
+                tenant_id=tenant,
+                scan_id=scan_id,
+                location_id=msg["location_id"],
+                rma_no=msg.get("rma_no"),
+                reason=exc.reason,
+                payload=_jsonable(msg),
+                received_at=at,
+            )
+        )
+        session.add(
+            Scan(
+                tenant_id=tenant,
+                scan_id=scan_id,
+                kind=msg["kind"],
+                location_id=msg["location_id"],
+                rma_no=msg.get("rma_no"),
+                outcome="rejected",
+                detail=exc.reason,
+                received_at=at,
+            )
+        )
         return {"outcome": "rejected", "scan_id": scan_id, "reason": exc.reason}
-    session.add(Scan(tenant_id=loc.tenant_id, scan_id=scan_id, kind=msg["kind"], location_id=loc.id,
-                     rma_no=msg.get("rma_no"), outcome="accepted", detail=result.get("stage"), received_at=at))
+    session.add(
+        Scan(
+            tenant_id=loc.tenant_id,
+            scan_id=scan_id,
+            kind=msg["kind"],
+            location_id=loc.id,
+            rma_no=msg.get("rma_no"),
+            outcome="accepted",
+            detail=result.get("stage"),
+            received_at=at,
+        )
+    )
     result.update(outcome="accepted", scan_id=scan_id)
     return result
 
@@ -416,10 +648,21 @@ def _stock_receipt(uow, loc, msg, at):
         serials = domain.check_serials(msg["quantity"], msg.get("serials"))
     except ValidationFailed as exc:
         raise Rejected(exc.message) from None
-    ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=p.part_no, quantity=msg["quantity"],
-                kind=MovementKind.RECEIPT, movement_no=domain.new_movement_no(MovementKind.RECEIPT), at=at,
-                counterpart_id=domain.FACTORY, reason=msg.get("note") or "goods receipt", ref=msg["scan_id"],
-                serials=serials, user=msg.get("scanned_by"))
+    ledger.post(
+        uow.session,
+        tenant_id=loc.tenant_id,
+        location_id=loc.id,
+        part_no=p.part_no,
+        quantity=msg["quantity"],
+        kind=MovementKind.RECEIPT,
+        movement_no=domain.new_movement_no(MovementKind.RECEIPT),
+        at=at,
+        counterpart_id=domain.FACTORY,
+        reason=msg.get("note") or "goods receipt",
+        ref=msg["scan_id"],
+        serials=serials,
+        user=msg.get("scanned_by"),
+    )
     return {"stage": "stock", "part_no": p.part_no, "quantity": msg["quantity"]}
 
 
@@ -441,29 +684,69 @@ def _rma_receipt(uow, loc, msg, at):
         movement_no = domain.new_movement_no(MovementKind.RETURN)
         serials = [msg["serial"]] if msg.get("serial") else None
         if moved:
-            ledger.transfer(session, source=outlet, target=loc, part_no=rma.part_no, quantity=moved,
-                            kind=MovementKind.RETURN, movement_no=movement_no, at=at, condition=DEFECTIVE,
-                            ref=rma.rma_no, serials=serials, user=msg.get("scanned_by"))
+            ledger.transfer(
+                session,
+                source=outlet,
+                target=loc,
+                part_no=rma.part_no,
+                quantity=moved,
+                kind=MovementKind.RETURN,
+                movement_no=movement_no,
+                at=at,
+                condition=DEFECTIVE,
+                ref=rma.rma_no,
+                serials=serials,
+                user=msg.get("scanned_by"),
+            )
         if qty > moved:  # more arrived than the outlet had booked out: taken in, and visible as such
-            ledger.post(session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=rma.part_no,
-                        quantity=qty - moved, kind=MovementKind.ADJUSTMENT, condition=DEFECTIVE,
-                        movement_no=movement_no, at=at, ref=rma.rma_no,
-                        reason=f"received more than booked on {rma.rma_no}")
+            ledger.post(
+                session,
+                tenant_id=loc.tenant_id,
+                location_id=loc.id,
+                part_no=rma.part_no,
+                quantity=qty - moved,
+                kind=MovementKind.ADJUSTMENT,
+                condition=DEFECTIVE,
+                movement_no=movement_no,
+                at=at,
+                ref=rma.rma_no,
+                reason=f"received more than booked on {rma.rma_no}",
+            )
         rma.status, rma.warehouse_received_at, rma.warehouse_location_id = RmaStatus.AT_WAREHOUSE, at, loc.id
         rma.warehouse_serial, rma.warehouse_quantity, rma.late = msg.get("serial"), qty, step.late
-        uow.emit("parts.return_received", {
-            "tenant_id": rma.tenant_id, "rma_no": rma.rma_no, "outlet_id": rma.outlet_id, "part_no": rma.part_no,
-            "visit_id": rma.visit_id, "location_id": loc.id, "received_at": at, "late": step.late})
+        uow.emit(
+            "parts.return_received",
+            {
+                "tenant_id": rma.tenant_id,
+                "rma_no": rma.rma_no,
+                "outlet_id": rma.outlet_id,
+                "part_no": rma.part_no,
+                "visit_id": rma.visit_id,
+                "location_id": loc.id,
+                "received_at": at,
+                "late": step.late,
+            },
+        )
         return {"stage": "warehouse", "rma_no": rma.rma_no, "late": step.late}
     if step.stage == "factory":
         source = session.get(Location, rma.warehouse_location_id or rma.warehouse_id)
         have = ledger.balance(session, source.id, rma.part_no, DEFECTIVE)[0]
         moved = min(qty, have)
         if moved:
-            ledger.transfer(session, source=source, target=loc, part_no=rma.part_no, quantity=moved,
-                            kind=MovementKind.RETURN, movement_no=domain.new_movement_no(MovementKind.RETURN), at=at,
-                            condition=DEFECTIVE, ref=rma.rma_no, serials=[msg["serial"]] if msg.get("serial") else None,
-                            user=msg.get("scanned_by"))
+            ledger.transfer(
+                session,
+                source=source,
+                target=loc,
+                part_no=rma.part_no,
+                quantity=moved,
+                kind=MovementKind.RETURN,
+                movement_no=domain.new_movement_no(MovementKind.RETURN),
+                at=at,
+                condition=DEFECTIVE,
+                ref=rma.rma_no,
+                serials=[msg["serial"]] if msg.get("serial") else None,
+                user=msg.get("scanned_by"),
+            )
         rma.status, rma.factory_received_at, rma.factory_serial = RmaStatus.AT_FACTORY, at, msg.get("serial")
         if msg.get("inspection"):
             _inspect(rma, msg, at)
@@ -505,13 +788,32 @@ def store_reports(uow, reports, now):
     month = reports[0]["month"]
     ids = [r["location_id"] for r in reports]
     for chunk in range(0, len(ids), 500):
-        uow.session.execute(delete(Reconciliation).where(Reconciliation.month == month,
-                                                         Reconciliation.location_id.in_(ids[chunk:chunk + 500])))
+        uow.session.execute(
+            delete(Reconciliation).where(
+                Reconciliation.month == month, Reconciliation.location_id.in_(ids[chunk : chunk + 500])
+            )
+        )
     for r in reports:
-        uow.session.add(Reconciliation(tenant_id=r["tenant_id"], location_id=r["location_id"],
-                                       location_kind=r["location_kind"], month=r["month"], figures=r["figures"],
-                                       discrepancies=r["discrepancies"], discrepancy_count=r["discrepancy_count"],
-                                       run_at=now))
-        uow.emit("parts.reconciled", {"tenant_id": r["tenant_id"], "location_id": r["location_id"],
-                                      "location_kind": r["location_kind"], "month": r["month"],
-                                      "discrepancies": r["discrepancy_count"], "by_kind": r["by_kind"]})
+        uow.session.add(
+            Reconciliation(
+                tenant_id=r["tenant_id"],
+                location_id=r["location_id"],
+                location_kind=r["location_kind"],
+                month=r["month"],
+                figures=r["figures"],
+                discrepancies=r["discrepancies"],
+                discrepancy_count=r["discrepancy_count"],
+                run_at=now,
+            )
+        )
+        uow.emit(
+            "parts.reconciled",
+            {
+                "tenant_id": r["tenant_id"],
+                "location_id": r["location_id"],
+                "location_kind": r["location_kind"],
+                "month": r["month"],
+                "discrepancies": r["discrepancy_count"],
+                "by_kind": r["by_kind"],
+            },
+        )

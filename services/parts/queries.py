@@ -4,6 +4,7 @@
 Nothing here writes. The service loads the query with its schema and passes it in; the
 rules the answers apply (ageing, overdue, the balance check) are `domain`'s.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,17 @@ from sqlalchemy import func, select
 
 from services.parts import domain, ledger
 from services.parts.domain import DEFECTIVE, ReservationStatus, RmaStatus
-from services.parts.models import (Location, Movement, Part, Reconciliation, RejectedReceipt, Reservation, Rma,
-                                   Scan, StockBalance)
+from services.parts.models import (
+    Location,
+    Movement,
+    Part,
+    Reconciliation,
+    RejectedReceipt,
+    Reservation,
+    Rma,
+    Scan,
+    StockBalance,
+)
 from services.parts.operations import location
 from shared.db import as_utc
 from shared.errors import NotFound
@@ -33,46 +43,98 @@ def amount_text(value):
 
 
 def part_out(p) -> dict:
-    return {"part_no": p.part_no, "name": p.name, "product_line": p.product_line, "kind": p.kind,
-            "fits": list(p.fits), "returnable": p.returnable, "unit_cost": amount_text(p.unit_cost)}
+    return {
+        "part_no": p.part_no,
+        "name": p.name,
+        "product_line": p.product_line,
+        "kind": p.kind,
+        "fits": list(p.fits),
+        "returnable": p.returnable,
+        "unit_cost": amount_text(p.unit_cost),
+    }
 
 
 def movement_out(m: Movement) -> dict:
-    return {"movement_no": m.movement_no, "kind": m.kind, "location_id": m.location_id,
-            "counterpart_id": m.counterpart_id, "part_no": m.part_no, "condition": m.condition,
-            "quantity": m.quantity, "reason": m.reason, "ref": m.ref, "serials": m.serials or [],
-            "occurred_at": iso(m.occurred_at), "user": m.user}
+    return {
+        "movement_no": m.movement_no,
+        "kind": m.kind,
+        "location_id": m.location_id,
+        "counterpart_id": m.counterpart_id,
+        "part_no": m.part_no,
+        "condition": m.condition,
+        "quantity": m.quantity,
+        "reason": m.reason,
+        "ref": m.ref,
+        "serials": m.serials or [],
+        "occurred_at": iso(m.occurred_at),
+        "user": m.user,
+    }
 
 
 def reservation_out(r: Reservation) -> dict:
-    return {"id": r.id, "tenant_id": r.tenant_id, "visit_id": r.visit_id, "ticket_id": r.ticket_id,
-            "outlet_id": r.outlet_id, "warehouse_id": r.warehouse_id, "part_no": r.part_no,
-            "quantity": r.quantity, "status": r.status, "source": r.source, "created_at": iso(r.created_at),
-            "issued_at": iso(r.issued_at), "movement_no": r.movement_no}
+    return {
+        "id": r.id,
+        "tenant_id": r.tenant_id,
+        "visit_id": r.visit_id,
+        "ticket_id": r.ticket_id,
+        "outlet_id": r.outlet_id,
+        "warehouse_id": r.warehouse_id,
+        "part_no": r.part_no,
+        "quantity": r.quantity,
+        "status": r.status,
+        "source": r.source,
+        "created_at": iso(r.created_at),
+        "issued_at": iso(r.issued_at),
+        "movement_no": r.movement_no,
+    }
 
 
 def rma_out(r: Rma, now) -> dict:
     until = as_utc(r.warehouse_received_at) or now
     age, bucket = domain.ageing(as_utc(r.created_at), until)
-    return {"rma_no": r.rma_no, "tenant_id": r.tenant_id, "outlet_id": r.outlet_id,
-            "warehouse_id": r.warehouse_id, "part_no": r.part_no, "quantity": r.quantity,
-            "removed_serial": r.removed_serial, "new_serial": r.new_serial, "visit_id": r.visit_id,
-            "ticket_id": r.ticket_id, "unit_cost": amount_text(r.unit_cost), "status": r.status,
-            "created_at": iso(r.created_at), "due_at": iso(r.due_at),
-            "overdue": domain.is_overdue(r.status, as_utc(r.due_at), now),
-            "overdue_notified_at": iso(r.overdue_at), "age_days": age, "ageing": bucket,
-            "warehouse_received_at": iso(r.warehouse_received_at),
-            "warehouse_location_id": r.warehouse_location_id, "warehouse_serial": r.warehouse_serial,
-            "warehouse_quantity": r.warehouse_quantity, "late": r.late,
-            "factory_received_at": iso(r.factory_received_at), "factory_serial": r.factory_serial,
-            "inspection": r.inspection, "inspected_at": iso(r.inspected_at),
-            "inspection_note": r.inspection_note}
+    return {
+        "rma_no": r.rma_no,
+        "tenant_id": r.tenant_id,
+        "outlet_id": r.outlet_id,
+        "warehouse_id": r.warehouse_id,
+        "part_no": r.part_no,
+        "quantity": r.quantity,
+        "removed_serial": r.removed_serial,
+        "new_serial": r.new_serial,
+        "visit_id": r.visit_id,
+        "ticket_id": r.ticket_id,
+        "unit_cost": amount_text(r.unit_cost),
+        "status": r.status,
+        "created_at": iso(r.created_at),
+        "due_at": iso(r.due_at),
+        "overdue": domain.is_overdue(r.status, as_utc(r.due_at), now),
+        "overdue_notified_at": iso(r.overdue_at),
+        "age_days": age,
+        "ageing": bucket,
+        "warehouse_received_at": iso(r.warehouse_received_at),
+        "warehouse_location_id": r.warehouse_location_id,
+        "warehouse_serial": r.warehouse_serial,
+        "warehouse_quantity": r.warehouse_quantity,
+        "late": r.late,
+        "factory_received_at": iso(r.factory_received_at),
+        "factory_serial": r.factory_serial,
+        "inspection": r.inspection,
+        "inspected_at": iso(r.inspected_at),
+        "inspection_note": r.inspection_note,
+    }
 
 
 def reconciliation_out(r: Reconciliation) -> dict:
-    return {"location_id": r.location_id, "location_kind": r.location_kind, "tenant_id": r.tenant_id,
-            "month": r.month, "figures": r.figures, "discrepancies": r.discrepancies,
-            "discrepancy_count": r.discrepancy_count, "run_at": iso(r.run_at)}
+    return {
+        "location_id": r.location_id,
+        "location_kind": r.location_kind,
+        "tenant_id": r.tenant_id,
+        "month": r.month,
+        "figures": r.figures,
+        "discrepancies": r.discrepancies,
+        "discrepancy_count": r.discrepancy_count,
+        "run_at": iso(r.run_at),
+    }
 
 
 def _page(session, stmt, count_column, order_by, q):
@@ -96,21 +158,28 @@ def catalogue_parts(catalogue: domain.Catalogue, q: dict) -> dict:
     out = {"parts": [part_out(p) for p in sorted(parts, key=lambda p: p.part_no)]}
     if q["fault"]:
         out["fault_class"] = catalogue.fault_class(q["product_line"], q["fault"])
-        out["needs"] = [{"part_no": n, "quantity": qty} for n, qty in
-                        catalogue.needs(q["product_line"], q["model"], q["fault"])]
+        out["needs"] = [
+            {"part_no": n, "quantity": qty} for n, qty in catalogue.needs(q["product_line"], q["model"], q["fault"])
+        ]
     return out
 
 
 def visible_locations(session, principal) -> list[dict]:
     rows = session.scalars(select(Location).order_by(Location.id)).all()
-    return [{"id": r.id, "kind": r.kind, "tenant_id": r.tenant_id, "name": r.name, "parent_id": r.parent_id}
-            for r in rows if domain.may_see_location(principal, r)]
+    return [
+        {"id": r.id, "kind": r.kind, "tenant_id": r.tenant_id, "name": r.name, "parent_id": r.parent_id}
+        for r in rows
+        if domain.may_see_location(principal, r)
+    ]
 
 
 def location_specs(session, principal) -> dict[str, domain.LocationSpec]:
     """Every location the caller may see, detached from the session (for a reconciliation)."""
-    return {l.id: domain.LocationSpec(l.id, l.kind, l.tenant_id, l.name, l.parent_id)
-            for l in session.scalars(select(Location)) if domain.may_see_location(principal, l)}
+    return {
+        l.id: domain.LocationSpec(l.id, l.kind, l.tenant_id, l.name, l.parent_id)
+        for l in session.scalars(select(Location))
+        if domain.may_see_location(principal, l)
+    }
 
 
 def visible_outlet(session, principal, outlet_id: str):
@@ -130,12 +199,26 @@ def stock(session, q: dict) -> dict:
     if not q["include_zero"]:
         stmt = stmt.where(StockBalance.on_hand > 0)
     total = session.scalar(stmt.with_only_columns(func.count(StockBalance.part_no)))
-    rows = session.execute(stmt.order_by(StockBalance.location_id, StockBalance.part_no, StockBalance.condition)
-                           .limit(q["limit"]).offset(q["offset"])).all()
-    items = [{"location_id": b.location_id, "tenant_id": b.tenant_id, "part_no": b.part_no, "name": p.name,
-              "condition": b.condition, "on_hand": b.on_hand, "reserved": b.reserved,
-              "available": b.on_hand - b.reserved, "unit_cost": amount_text(p.unit_cost),
-              "value": amount_text(p.unit_cost * b.on_hand)} for b, p in rows]
+    rows = session.execute(
+        stmt.order_by(StockBalance.location_id, StockBalance.part_no, StockBalance.condition)
+        .limit(q["limit"])
+        .offset(q["offset"])
+    ).all()
+    items = [
+        {
+            "location_id": b.location_id,
+            "tenant_id": b.tenant_id,
+            "part_no": b.part_no,
+            "name": p.name,
+            "condition": b.condition,
+            "on_hand": b.on_hand,
+            "reserved": b.reserved,
+            "available": b.on_hand - b.reserved,
+            "unit_cost": amount_text(p.unit_cost),
+            "value": amount_text(p.unit_cost * b.on_hand),
+        }
+        for b, p in rows
+    ]
     return {"items": items, "total": total, "limit": q["limit"], "offset": q["offset"]}
 
 
@@ -154,8 +237,12 @@ def balance_check(session, principal, location_id: str | None) -> dict:
         loc = location(session, location_id)
         if not domain.may_see_location(principal, loc):
             raise NotFound(f"location {location_id} not found")
-    stored = {(b.location_id, b.part_no, b.condition): b.on_hand for b in session.scalars(
-        select(StockBalance).where(*([StockBalance.location_id == location_id] if location_id else [])))}
+    stored = {
+        (b.location_id, b.part_no, b.condition): b.on_hand
+        for b in session.scalars(
+            select(StockBalance).where(*([StockBalance.location_id == location_id] if location_id else []))
+        )
+    }
     from_movements = ledger.recomputed_balances(session, [location_id] if location_id else None)
     rows = domain.balance_rows(stored, from_movements)
     return {"rows": rows, "mismatches": [r for r in rows if r["balance"] != r["from_movements"]]}
@@ -192,17 +279,27 @@ def rma(session, rma_no, now) -> dict:
     if row is None:
         raise NotFound(f"RMA {rma_no} not found")
     out = rma_out(row, now)
-    out["movements"] = [movement_out(m) for m in session.scalars(
-        select(Movement).where(Movement.ref.in_([row.rma_no])).order_by(Movement.id))]
+    out["movements"] = [
+        movement_out(m)
+        for m in session.scalars(select(Movement).where(Movement.ref.in_([row.rma_no])).order_by(Movement.id))
+    ]
     return out
 
 
 def rma_ageing(session, now) -> list[dict]:
     """Open returns per outlet by age bucket (账龄)."""
-    rows = session.execute(select(Rma.outlet_id, Rma.created_at, Rma.due_at, Rma.unit_cost, Rma.quantity)
-                           .where(Rma.status == RmaStatus.OPEN)).all()
-    table = domain.ageing_table([domain.OpenReturn(outlet, as_utc(created), as_utc(due), cost, qty)
-                                 for outlet, created, due, cost, qty in rows], now)
+    rows = session.execute(
+        select(Rma.outlet_id, Rma.created_at, Rma.due_at, Rma.unit_cost, Rma.quantity).where(
+            Rma.status == RmaStatus.OPEN
+        )
+    ).all()
+    table = domain.ageing_table(
+        [
+            domain.OpenReturn(outlet, as_utc(created), as_utc(due), cost, qty)
+            for outlet, created, due, cost, qty in rows
+        ],
+        now,
+    )
     return [dict(entry, value=amount_text(entry["value"])) for entry in table]
 
 
@@ -210,9 +307,15 @@ def scan_status(session, scan_id) -> dict:
     scan = session.get(Scan, scan_id) if isinstance(scan_id, str) else None
     if scan is None:
         raise NotFound(f"scan {scan_id} not found (not yet processed?)")
-    return {"scan_id": scan.scan_id, "kind": scan.kind, "location_id": scan.location_id,
-            "rma_no": scan.rma_no, "outcome": scan.outcome, "detail": scan.detail,
-            "received_at": iso(scan.received_at)}
+    return {
+        "scan_id": scan.scan_id,
+        "kind": scan.kind,
+        "location_id": scan.location_id,
+        "rma_no": scan.rma_no,
+        "outcome": scan.outcome,
+        "detail": scan.detail,
+        "received_at": iso(scan.received_at),
+    }
 
 
 def rejected_receipts(session, q: dict) -> dict:
@@ -220,38 +323,72 @@ def rejected_receipts(session, q: dict) -> dict:
     if q["unresolved"]:
         stmt = stmt.where(RejectedReceipt.resolved_at.is_(None))
     total, rows = _page(session, stmt, RejectedReceipt.scan_id, (RejectedReceipt.received_at.desc(),), q)
-    return {"items": [{"scan_id": r.scan_id, "location_id": r.location_id, "rma_no": r.rma_no,
-                       "reason": r.reason, "payload": r.payload, "received_at": iso(r.received_at),
-                       "resolved_at": iso(r.resolved_at), "resolution": r.resolution} for r in rows],
-            "total": total}
+    return {
+        "items": [
+            {
+                "scan_id": r.scan_id,
+                "location_id": r.location_id,
+                "rma_no": r.rma_no,
+                "reason": r.reason,
+                "payload": r.payload,
+                "received_at": iso(r.received_at),
+                "resolved_at": iso(r.resolved_at),
+                "resolution": r.resolution,
+            }
+            for r in rows
+        ],
+        "total": total,
+    }
 
 
 # ---------------------------------------------------------------- an outlet's open items (clearing)
 def outlet_open_items(session, outlet_id: str) -> list[dict]:
     """Stock on hand, open RMAs and open reservations of an outlet, with their value."""
     items = []
-    rows = session.execute(select(StockBalance, Part).join(Part, Part.part_no == StockBalance.part_no)
-                           .where(StockBalance.location_id == outlet_id, StockBalance.on_hand > 0)
-                           .order_by(StockBalance.part_no)).all()
+    rows = session.execute(
+        select(StockBalance, Part)
+        .join(Part, Part.part_no == StockBalance.part_no)
+        .where(StockBalance.location_id == outlet_id, StockBalance.on_hand > 0)
+        .order_by(StockBalance.part_no)
+    ).all()
     for bal, p in rows:
         if bal.condition == DEFECTIVE:
             continue  # old parts waiting to go back are listed by their RMA below
-        items.append({"kind": "stock", "ref": p.part_no, "description": f"{bal.on_hand} × {p.name} on hand",
-                      "amount": (p.unit_cost * bal.on_hand).quantize(Decimal("0.01"))})
-    for rma in session.scalars(select(Rma).where(Rma.outlet_id == outlet_id, Rma.status == RmaStatus.OPEN)
-                               .order_by(Rma.created_at)):
-        items.append({"kind": "rma", "ref": rma.rma_no,
-                      "description": f"old part {rma.part_no} {rma.removed_serial or ''} not returned "
-                                     f"(due {domain.as_local_date(rma.due_at)})".replace("  ", " "),
-                      "amount": (rma.unit_cost * rma.quantity).quantize(Decimal("0.01"))})
-    res_rows = session.execute(select(Reservation, Part).join(Part, Part.part_no == Reservation.part_no)
-                               .where(Reservation.outlet_id == outlet_id,
-                                      Reservation.status.in_(ReservationStatus.OPEN))
-                               .order_by(Reservation.created_at)).all()
+        items.append(
+            {
+                "kind": "stock",
+                "ref": p.part_no,
+                "description": f"{bal.on_hand} × {p.name} on hand",
+                "amount": (p.unit_cost * bal.on_hand).quantize(Decimal("0.01")),
+            }
+        )
+    for rma in session.scalars(
+        select(Rma).where(Rma.outlet_id == outlet_id, Rma.status == RmaStatus.OPEN).order_by(Rma.created_at)
+    ):
+        items.append(
+            {
+                "kind": "rma",
+                "ref": rma.rma_no,
+                "description": f"old part {rma.part_no} {rma.removed_serial or ''} not returned "
+                f"(due {domain.as_local_date(rma.due_at)})".replace("  ", " "),
+                "amount": (rma.unit_cost * rma.quantity).quantize(Decimal("0.01")),
+            }
+        )
+    res_rows = session.execute(
+        select(Reservation, Part)
+        .join(Part, Part.part_no == Reservation.part_no)
+        .where(Reservation.outlet_id == outlet_id, Reservation.status.in_(ReservationStatus.OPEN))
+        .order_by(Reservation.created_at)
+    ).all()
     for res, p in res_rows:
-        items.append({"kind": "reservation", "ref": res.id,
-                      "description": f"{res.quantity} × {p.name} {res.status} at {res.warehouse_id}",
-                      "amount": (p.unit_cost * res.quantity).quantize(Decimal("0.01"))})
+        items.append(
+            {
+                "kind": "reservation",
+                "ref": res.id,
+                "description": f"{res.quantity} × {p.name} {res.status} at {res.warehouse_id}",
+                "amount": (p.unit_cost * res.quantity).quantize(Decimal("0.01")),
+            }
+        )
     return items
 
 
@@ -268,15 +405,22 @@ def _reconciliation_stmt(q: dict):
 
 
 def reconciliations(session, q: dict) -> dict:
-    total, rows = _page(session, _reconciliation_stmt(q), Reconciliation.id,
-                        (Reconciliation.month.desc(), Reconciliation.location_id), q)
+    total, rows = _page(
+        session,
+        _reconciliation_stmt(q),
+        Reconciliation.id,
+        (Reconciliation.month.desc(), Reconciliation.location_id),
+        q,
+    )
     return {"items": [reconciliation_out(r) for r in rows], "total": total}
 
 
 def all_reconciliations(session, q: dict) -> list[dict]:
     """Every stored reconciliation the query selects (an export is not paged)."""
-    return [reconciliation_out(r) for r in session.scalars(
-        _reconciliation_stmt(q).order_by(Reconciliation.month, Reconciliation.location_id))]
+    return [
+        reconciliation_out(r)
+        for r in session.scalars(_reconciliation_stmt(q).order_by(Reconciliation.month, Reconciliation.location_id))
+    ]
 
 
 # ---------------------------------------------------------------- exports of reconciliations

@@ -1,4 +1,5 @@
 """Payloads of parts' RPC, HTTP and plain-AMQP receipts."""
+
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -24,6 +25,7 @@ class PartLine(Strict):
 
 class RequestParts(Strict):
     """An outlet (or its dispatcher) asks for parts, for a visit or for its shelf."""
+
     outlet_id = fields.Str(required=True, validate=ID)
     visit_id = fields.Str(load_default=None, validate=ID)
     ticket_id = fields.Str(load_default=None, validate=ID)
@@ -32,6 +34,7 @@ class RequestParts(Strict):
 
 class IssueParts(Strict):
     """备件发放: reserved lines (reservation_id) or direct lines, from a warehouse to an outlet."""
+
     outlet_id = fields.Str(required=True, validate=ID)
     warehouse_id = fields.Str(load_default=None, validate=ID)
     lines = fields.List(fields.Nested(PartLine), required=True, validate=validate.Length(min=1, max=50))
@@ -125,14 +128,17 @@ class MovementQuery(Page):
 class ReservationQuery(Page):
     outlet_id = fields.Str(load_default=None, validate=ID)
     visit_id = fields.Str(load_default=None, validate=ID)
-    status = fields.Str(load_default=None, validate=validate.OneOf(
-        ("reserved", "short", "issued", "consumed", "released")))
+    status = fields.Str(
+        load_default=None, validate=validate.OneOf(("reserved", "short", "issued", "consumed", "released"))
+    )
 
 
 class RmaQuery(Page):
     outlet_id = fields.Str(load_default=None, validate=ID)
-    status = fields.Str(load_default=None, validate=validate.OneOf(
-        (RmaStatus.OPEN, RmaStatus.AT_WAREHOUSE, RmaStatus.AT_FACTORY, RmaStatus.INSPECTED)))
+    status = fields.Str(
+        load_default=None,
+        validate=validate.OneOf((RmaStatus.OPEN, RmaStatus.AT_WAREHOUSE, RmaStatus.AT_FACTORY, RmaStatus.INSPECTED)),
+    )
     overdue = fields.Bool(load_default=None)
     visit_id = fields.Str(load_default=None, validate=ID)
 

@@ -8,6 +8,7 @@ commit the unit of work, count. Reads act as the caller (the session scopes them
 authorised by `domain.check_*` and then act for the service, because one movement touches two
 locations the caller may not both see.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,13 +17,29 @@ import logging
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
-from services.parts import domain, ledger, operations as ops, queries
+from services.parts import domain, ledger, queries
+from services.parts import operations as ops
 from services.parts.models import Base, Movement
 from services.parts.operations import store_reports  # noqa: F401  (bench/parts_reconcile.py imports it from here)
-from services.parts.schemas import (AdjustmentIn, CatalogueQuery, IssueParts, MovementQuery, OverdueCheck,
-                                    ReceiptMessage, ReconcileIn, ReconciliationQuery, RejectedQuery, RequestParts,
-                                    ReservationQuery, ResolveRejected, RmaQuery, ScrapIn, StockQuery, StockReceiptIn,
-                                    TransferIn)
+from services.parts.schemas import (
+    AdjustmentIn,
+    CatalogueQuery,
+    IssueParts,
+    MovementQuery,
+    OverdueCheck,
+    ReceiptMessage,
+    ReconcileIn,
+    ReconciliationQuery,
+    RejectedQuery,
+    RequestParts,
+    ReservationQuery,
+    ResolveRejected,
+    RmaQuery,
+    ScrapIn,
+    StockQuery,
+    StockReceiptIn,
+    TransferIn,
+)
 from shared import metrics, tenancy, web
 from shared.db import Database, utcnow
 from shared.dependencies import PolicyProvider
@@ -39,12 +56,21 @@ RECEIPT_EXCHANGE = "fsm.parts"
 RECEIPT_ROUTING_KEY = "parts.receipt"
 RECEIPT_QUEUE = "parts.receipts"
 
-MOVEMENTS = Counter("fsm_parts_movement_legs_total", "Stock movement legs booked", ["service", "kind"],
-                    registry=metrics.REGISTRY)
-RETURNS = Counter("fsm_parts_returns_total", "RMA steps (created, overdue, received, rejected receipts)",
-                  ["service", "tenant", "step"], registry=metrics.REGISTRY)
-RESERVATIONS = Counter("fsm_parts_reservations_total", "Reservation lines by outcome",
-                       ["service", "tenant", "outcome"], registry=metrics.REGISTRY)
+MOVEMENTS = Counter(
+    "fsm_parts_movement_legs_total", "Stock movement legs booked", ["service", "kind"], registry=metrics.REGISTRY
+)
+RETURNS = Counter(
+    "fsm_parts_returns_total",
+    "RMA steps (created, overdue, received, rejected receipts)",
+    ["service", "tenant", "step"],
+    registry=metrics.REGISTRY,
+)
+RESERVATIONS = Counter(
+    "fsm_parts_reservations_total",
+    "Reservation lines by outcome",
+    ["service", "tenant", "outcome"],
+    registry=metrics.REGISTRY,
+)
 
 
 class PartsDatabase(Database):
@@ -156,8 +182,7 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         with self.db.uow(self._writer(principal)) as uow:
             booked = ops.adjust(uow, principal, data, utcnow())
             self._commit(uow)
-            on_hand, reserved = ledger.balance(uow.session, booked["location_id"], booked["part_no"],
-                                               data["condition"])
+            on_hand, reserved = ledger.balance(uow.session, booked["location_id"], booked["part_no"], data["condition"])
             return dict(booked, on_hand=on_hand, reserved=reserved)
 
     @rpc
@@ -335,8 +360,11 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
             queries.visible_outlet(uow.session, principal, outlet_id)
         with self.db.uow(self._writer(principal)) as uow:
             items = queries.outlet_open_items(uow.session, outlet_id)
-        return {"outlet_id": outlet_id, "open_items": [dict(i, amount=queries.amount_text(i["amount"])) for i in items],
-                "clear": not items}
+        return {
+            "outlet_id": outlet_id,
+            "open_items": [dict(i, amount=queries.amount_text(i["amount"])) for i in items],
+            "clear": not items,
+        }
 
     # Facts from other services run once per message in a unit of work acting for the service over
     # every tenant (a reservation spans a warehouse and an outlet), see shared.messaging.consume.
@@ -344,9 +372,16 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
     @consume("certification", "account.clearing_requested", scope=CALLER_ALL)
     def on_clearing_requested(self, uow, payload):
         items = queries.outlet_open_items(uow.session, payload["outlet_id"])
-        uow.emit("parts.outlet_balance", {"tenant_id": payload["tenant_id"], "outlet_id": payload["outlet_id"],
-                                          "request_id": payload["request_id"], "open_items": items,
-                                          "at": utcnow()})
+        uow.emit(
+            "parts.outlet_balance",
+            {
+                "tenant_id": payload["tenant_id"],
+                "outlet_id": payload["outlet_id"],
+                "request_id": payload["request_id"],
+                "open_items": items,
+                "at": utcnow(),
+            },
+        )
 
     # ------------------------------------------------------------ facts from intake and dispatch
     @consume("intake", "ticket.registered", scope=CALLER_ALL)

@@ -1,5 +1,6 @@
 """What other packages may import of qa (the gateway): its request and answer schemas. Nothing
 here reaches its models."""
+
 from services.qa.schemas import (
     AnalysisQuery,
     CallbackOut,
@@ -14,5 +15,16 @@ from services.qa.schemas import (
     WorkListQuery,
 )
 
-__all__ = ["AnalysisQuery", "CallbackOut", "CallbackResult", "Classification", "CloseCallback", "Finding",
-           "MonthBody", "ReportQuery", "ScorecardOut", "ScorecardQuery", "WorkListQuery"]
+__all__ = [
+    "AnalysisQuery",
+    "CallbackOut",
+    "CallbackResult",
+    "Classification",
+    "CloseCallback",
+    "Finding",
+    "MonthBody",
+    "ReportQuery",
+    "ScorecardOut",
+    "ScorecardQuery",
+    "WorkListQuery",
+]

@@ -8,12 +8,13 @@ Sources: seed 004 (three-tier callbacks 特约点100% / 自办点50% / 总部20%
 order's questions; complaint callback 一周内回访; the 100-point table of 服务工作考核指标),
 seed 002 (complaints by cause and responsibility incl. the grey zone 灰色地带; 定期确认不良有无再发生).
 """
+
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from shared.errors import Forbidden, InvalidTransition, ValidationFailed
 if TYPE_CHECKING:
     from shared.sla import SlaClock, SlaPolicy
 
-UTC = timezone.utc
+UTC = UTC
 
 # ---------------------------------------------------------------- callbacks (回访)
 FRANCHISED, SELF_RUN, HQ_SAMPLE, CARE = "franchised", "self_run", "hq", "care"
@@ -42,17 +43,25 @@ PURPOSES = ("service", "followup", "complaint", "care")
 STATUSES = ("planned", "done", "negative", "closed")
 OPEN = ("planned",)
 
-FOLLOWUP_DAYS = 7          # 七天内用户追踪
+FOLLOWUP_DAYS = 7  # 七天内用户追踪
 COMPLAINT_CALLBACK_DAYS = 7  # 解决完后一周内回访
-RECURRENCE_DAYS = 90       # 定期确认不良有无再发生: the default re-check period
+RECURRENCE_DAYS = 90  # 定期确认不良有无再发生: the default re-check period
 COMPLAINT_TARGET_DAYS = 15  # 平均投诉处理周期不超过15天
 
 #: reason codes a callback agent ticks (satisfaction 1-5 plus why)
 REASON_CODES = {
-    "late_arrival": "上门不及时", "not_fixed": "故障未排除", "repeat_fault": "故障重复出现",
-    "attitude": "服务态度差", "fee_dispute": "收费争议", "no_fee_schedule": "未出示收费标准",
-    "site_not_clean": "现场未清理", "parts_delay": "配件等待", "no_signature": "工作单未签字",
-    "praised": "表扬", "fast": "响应快", "other": "其他",
+    "late_arrival": "上门不及时",
+    "not_fixed": "故障未排除",
+    "repeat_fault": "故障重复出现",
+    "attitude": "服务态度差",
+    "fee_dispute": "收费争议",
+    "no_fee_schedule": "未出示收费标准",
+    "site_not_clean": "现场未清理",
+    "parts_delay": "配件等待",
+    "no_signature": "工作单未签字",
+    "praised": "表扬",
+    "fast": "响应快",
+    "other": "其他",
 }
 NEGATIVE_SATISFACTION = 2  # 1-2 is dissatisfied
 
@@ -99,7 +108,7 @@ def quota(rate: Decimal, population: int) -> int:
 
 def sample_key(seed: str, stratum: str, item_id: str) -> str:
     """The keyed hash that ranks jobs for sampling: reproducible for a seed, unpredictable without it."""
-    return hashlib.sha256(f"{seed}|{stratum}|{item_id}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{seed}|{stratum}|{item_id}".encode()).hexdigest()
 
 
 def pick(seed: str, stratum: str, rate: Decimal, population: list[str], selected: set[str]) -> list[str]:
@@ -113,8 +122,9 @@ def pick(seed: str, stratum: str, rate: Decimal, population: list[str], selected
     need = quota(rate, len(population)) - len(selected)
     if need <= 0:
         return []
-    candidates = sorted((job for job in population if job not in selected),
-                        key=lambda job: (sample_key(seed, stratum, job), job))
+    candidates = sorted(
+        (job for job in population if job not in selected), key=lambda job: (sample_key(seed, stratum, job), job)
+    )
     return candidates[:need]
 
 
@@ -162,8 +172,9 @@ def due_within_days(clock: SlaClock, start: datetime, days: float) -> datetime:
 def followup_due(clock: SlaClock, policy: SlaPolicy, service_at: datetime, now: datetime) -> datetime:
     """七天内用户追踪: 7 days after the service; when that has passed already, the close of the next
     working day."""
-    due = due_within_days(clock, service_at, policy.followup.amount if policy.followup.unit == "calendar_days"
-                          else FOLLOWUP_DAYS)
+    due = due_within_days(
+        clock, service_at, policy.followup.amount if policy.followup.unit == "calendar_days" else FOLLOWUP_DAYS
+    )
     return due if due > now else clock.end_of_working_day_after(now, 1)
 
 
@@ -211,8 +222,11 @@ def judge(result: Mapping[str, Any]) -> Verdict:
 
 
 #: a "no" to a work-order question is a breach of the service norm it asks about (真诚服务规范)
-QUESTION_NORMS = {"onsite_within_24h": "onsite_24h", "service_delivered": "service_delivered",
-                  "fee_schedule_shown": "fee_schedule"}
+QUESTION_NORMS = {
+    "onsite_within_24h": "onsite_24h",
+    "service_delivered": "service_delivered",
+    "fee_schedule_shown": "fee_schedule",
+}
 ANSWERS = ("onsite_within_24h", "service_delivered", "fee_schedule_shown", "satisfaction", "comment")
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of ours an agent's clock may be
 
@@ -278,10 +292,10 @@ class Transition:
 
     changes: dict[str, Any]
     events: tuple[tuple[str, dict[str, Any]], ...] = ()
-    outcome: str | None = None            # the result counted: satisfied, negative or unreached
-    followup: NewCallback | None = None   # a negative answer is called back again (七天内用户追踪)
-    facts: tuple[NewFact, ...] = ()       # the customer's "no" answers, as norm breaches
-    closes_parent: bool = False           # a satisfied follow-up may close the negative callback
+    outcome: str | None = None  # the result counted: satisfied, negative or unreached
+    followup: NewCallback | None = None  # a negative answer is called back again (七天内用户追踪)
+    facts: tuple[NewFact, ...] = ()  # the customer's "no" answers, as norm breaches
+    closes_parent: bool = False  # a satisfied follow-up may close the negative callback
 
 
 def call_time(at: datetime | None, now: datetime, what: str = "the call") -> datetime:
@@ -311,37 +325,74 @@ def check_caller(principal: tenancy.Principal, callback: CallbackRecord) -> None
     raise Forbidden(f"callback {callback.id} is called by {callback.caller} ({callback.mode} callback)")
 
 
-def record_result(callback: CallbackRecord, answers: Mapping[str, Any], *, at: datetime, agent: str, now: datetime,
-                  clock: SlaClock, policy: SlaPolicy) -> Transition:
+def record_result(
+    callback: CallbackRecord,
+    answers: Mapping[str, Any],
+    *,
+    at: datetime,
+    agent: str,
+    now: datetime,
+    clock: SlaClock,
+    policy: SlaPolicy,
+) -> Transition:
     """A planned callback's call. Not reached: an attempt, still planned. Reached: done, or
     negative (`judge`), which publishes ``callback.negative`` and plans a follow-up (none for a
     follow-up itself); a satisfied follow-up closes the callback it follows up."""
     if callback.status != "planned":
-        raise InvalidTransition(f"callback {callback.id} is {callback.status}: its result is recorded",
-                                {"status": [f"is {callback.status}"]})
+        raise InvalidTransition(
+            f"callback {callback.id} is {callback.status}: its result is recorded",
+            {"status": [f"is {callback.status}"]},
+        )
     if at < callback.service_at:
         raise ValidationFailed("the call cannot precede the service", {"at": ["before the service"]})
     if not answers["reached"]:
         return Transition({"attempts": callback.attempts + 1, "last_attempt_at": at}, outcome="unreached")
     verdict = judge(answers)
     changes = {key: answers[key] for key in ANSWERS}
-    changes.update(reason_codes=answers["reason_codes"], attempts=callback.attempts + 1, done_at=at, done_by=agent,
-                   last_attempt_at=at, negative=verdict.negative, status="negative" if verdict.negative else "done")
+    changes.update(
+        reason_codes=answers["reason_codes"],
+        attempts=callback.attempts + 1,
+        done_at=at,
+        done_by=agent,
+        last_attempt_at=at,
+        negative=verdict.negative,
+        status="negative" if verdict.negative else "done",
+    )
     facts = tuple(answer_facts(callback, answers))
     if not verdict.negative:
-        return Transition(changes, outcome="satisfied", facts=facts,
-                          closes_parent=callback.purpose == "followup" and callback.parent_id is not None)
-    negative = ("callback.negative", {
-        "tenant_id": callback.tenant_id, "ticket_id": callback.ticket_id, "callback_id": callback.id,
-        "satisfaction": answers["satisfaction"], "reason": verdict.reason, "visit_id": callback.visit_id,
-        "outlet_id": callback.outlet_id, "at": at})
+        return Transition(
+            changes,
+            outcome="satisfied",
+            facts=facts,
+            closes_parent=callback.purpose == "followup" and callback.parent_id is not None,
+        )
+    negative = (
+        "callback.negative",
+        {
+            "tenant_id": callback.tenant_id,
+            "ticket_id": callback.ticket_id,
+            "callback_id": callback.id,
+            "satisfaction": answers["satisfaction"],
+            "reason": verdict.reason,
+            "visit_id": callback.visit_id,
+            "outlet_id": callback.outlet_id,
+            "at": at,
+        },
+    )
     followup = None
     if callback.purpose != "followup":
         followup = NewCallback(
-            plan_key=f"followup:{callback.id}", purpose="followup", stratum=callback.stratum,
-            ticket_id=callback.ticket_id, visit_id=callback.visit_id, outlet_id=callback.outlet_id,
-            period=callback.period, service_at=callback.service_at, parent_id=callback.id,
-            due_at=followup_due(clock, policy, callback.service_at, now))
+            plan_key=f"followup:{callback.id}",
+            purpose="followup",
+            stratum=callback.stratum,
+            ticket_id=callback.ticket_id,
+            visit_id=callback.visit_id,
+            outlet_id=callback.outlet_id,
+            period=callback.period,
+            service_at=callback.service_at,
+            parent_id=callback.id,
+            due_at=followup_due(clock, policy, callback.service_at, now),
+        )
     return Transition(changes, (negative,), "negative", followup, facts)
 
 
@@ -349,25 +400,53 @@ def answer_facts(callback: CallbackRecord, answers: Mapping[str, Any]) -> list[N
     """每个"否": a norm the customer says the outlet broke, counted once per ticket and norm."""
     if not callback.outlet_id or callback.purpose not in ("service", "followup"):
         return []
-    return [NewFact(callback.tenant_id, callback.outlet_id, "norm_breach", f"callback:{callback.id}:{question}",
-                    f"norm:{callback.ticket_id}:{norm}", f"callback:{callback.id}", callback.service_at,
-                    "callback", callback.ticket_id, f"customer answered no: {question}")
-            for question, norm in QUESTION_NORMS.items() if answers.get(question) is False]
+    return [
+        NewFact(
+            callback.tenant_id,
+            callback.outlet_id,
+            "norm_breach",
+            f"callback:{callback.id}:{question}",
+            f"norm:{callback.ticket_id}:{norm}",
+            f"callback:{callback.id}",
+            callback.service_at,
+            "callback",
+            callback.ticket_id,
+            f"customer answered no: {question}",
+        )
+        for question, norm in QUESTION_NORMS.items()
+        if answers.get(question) is False
+    ]
 
 
 def close(callback: CallbackRecord, outcome: str, note: str, at: datetime) -> Transition:
     """A negative callback closes (resolved, or upheld after review): ``callback.closed``."""
     if callback.status != "negative":
-        raise InvalidTransition(f"only a negative callback can be closed; this one is {callback.status}",
-                                {"status": [f"is {callback.status}"]})
-    return Transition({"status": "closed", "close_outcome": outcome, "close_note": note, "closed_at": at}, (
-        ("callback.closed", {"tenant_id": callback.tenant_id, "callback_id": callback.id,
-                             "ticket_id": callback.ticket_id, "visit_id": callback.visit_id,
-                             "outlet_id": callback.outlet_id, "outcome": outcome, "at": at}),))
+        raise InvalidTransition(
+            f"only a negative callback can be closed; this one is {callback.status}",
+            {"status": [f"is {callback.status}"]},
+        )
+    return Transition(
+        {"status": "closed", "close_outcome": outcome, "close_note": note, "closed_at": at},
+        (
+            (
+                "callback.closed",
+                {
+                    "tenant_id": callback.tenant_id,
+                    "callback_id": callback.id,
+                    "ticket_id": callback.ticket_id,
+                    "visit_id": callback.visit_id,
+                    "outlet_id": callback.outlet_id,
+                    "outcome": outcome,
+                    "at": at,
+                },
+            ),
+        ),
+    )
 
 
-def resolve_by_followup(parent: CallbackRecord | None, followup_id: str, satisfaction: int,
-                        at: datetime) -> Transition | None:
+def resolve_by_followup(
+    parent: CallbackRecord | None, followup_id: str, satisfaction: int, at: datetime
+) -> Transition | None:
     """A satisfied follow-up resolves the callback it follows up, if that one is still negative."""
     if parent is None or parent.status != "negative":
         return None
@@ -377,8 +456,16 @@ def resolve_by_followup(parent: CallbackRecord | None, followup_id: str, satisfa
 # ---------------------------------------------------------------- findings (score facts recorded by hand)
 #: the scorecard's kinds (`scorecard.RULES`) a center or HQ may record by hand (inspections, letters
 #: of praise, file audits)
-MANUAL_KINDS = ("norm_breach", "late_customer_file", "late_product_file", "late_feedback",
-                "incomplete_feedback", "no_periodic_inspection", "praise_company", "praise_association")
+MANUAL_KINDS = (
+    "norm_breach",
+    "late_customer_file",
+    "late_product_file",
+    "late_feedback",
+    "incomplete_feedback",
+    "no_periodic_inspection",
+    "praise_company",
+    "praise_association",
+)
 
 
 # ---------------------------------------------------------------- facts from other services' events
@@ -390,15 +477,51 @@ def visit_facts(visit: Mapping[str, Any], at: datetime) -> list[NewFact]:
     ref, source = f"visit:{visit_id}", "visit.completed"
     facts = []
     if visit.get("customer_confirmed") is False:
-        facts.append(NewFact(tenant, outlet, "norm_breach", f"visit-unsigned:{visit_id}", f"norm:{ticket}:signature",
-                             ref, at, source, ticket, "work order not confirmed by the customer"))
+        facts.append(
+            NewFact(
+                tenant,
+                outlet,
+                "norm_breach",
+                f"visit-unsigned:{visit_id}",
+                f"norm:{ticket}:signature",
+                ref,
+                at,
+                source,
+                ticket,
+                "work order not confirmed by the customer",
+            )
+        )
     if not (visit.get("work_done") or "").strip():
-        facts.append(NewFact(tenant, outlet, "incomplete_feedback", f"visit-nowork:{visit_id}",
-                             f"feedback:{visit_id}", ref, at, source, ticket, "no work recorded at check-out"))
+        facts.append(
+            NewFact(
+                tenant,
+                outlet,
+                "incomplete_feedback",
+                f"visit-nowork:{visit_id}",
+                f"feedback:{visit_id}",
+                ref,
+                at,
+                source,
+                ticket,
+                "no work recorded at check-out",
+            )
+        )
     missing = [str(used.get("part_no")) for used in visit.get("parts_used") or [] if not used.get("new_serial")]
     if missing:
-        facts.append(NewFact(tenant, outlet, "late_product_file", f"visit-serial:{visit_id}", f"product:{visit_id}",
-                             ref, at, source, ticket, f"new serial missing for {', '.join(missing)}"))
+        facts.append(
+            NewFact(
+                tenant,
+                outlet,
+                "late_product_file",
+                f"visit-serial:{visit_id}",
+                f"product:{visit_id}",
+                ref,
+                at,
+                source,
+                ticket,
+                f"new serial missing for {', '.join(missing)}",
+            )
+        )
     return facts
 
 
@@ -408,15 +531,31 @@ def breach_fact(breach: Mapping[str, Any], due_at: datetime) -> NewFact | None:
     if not outlet:
         return None
     ticket, sla = breach["ticket_id"], breach["sla"]
-    return NewFact(breach["tenant_id"], outlet, "work_order_late", f"sla:{ticket}:{sla}", f"late:{ticket}:{sla}",
-                   f"ticket:{breach['number']}", due_at, "sla.breached", ticket, f"{sla} due {due_at.isoformat()}")
+    return NewFact(
+        breach["tenant_id"],
+        outlet,
+        "work_order_late",
+        f"sla:{ticket}:{sla}",
+        f"late:{ticket}:{sla}",
+        f"ticket:{breach['number']}",
+        due_at,
+        "sla.breached",
+        ticket,
+        f"{sla} due {due_at.isoformat()}",
+    )
 
 
 # ---------------------------------------------------------------- complaints (seed 002)
 CAUSES = {
-    "product_quality": "产品质量", "installation": "安装质量", "repair_quality": "维修质量",
-    "late_service": "服务不及时", "attitude": "服务态度", "fees": "收费问题", "parts": "配件问题",
-    "information": "信息答复不及时", "other": "其他",
+    "product_quality": "产品质量",
+    "installation": "安装质量",
+    "repair_quality": "维修质量",
+    "late_service": "服务不及时",
+    "attitude": "服务态度",
+    "fees": "收费问题",
+    "parts": "配件问题",
+    "information": "信息答复不及时",
+    "other": "其他",
 }
 #: own (the service network: the outlet), another department (plant, sales), or the grey zone
 #: still to be settled between them (灰色地带: 共同商议, 通过行政手段加以明确)
@@ -431,8 +570,9 @@ def complaint_fact_kind(responsibility: str | None, level: str | None) -> str | 
     return "complaint_association" if level == "consumer_association" else "complaint_company"
 
 
-def classified_outlet(tenant_id: str, outlet_id: str | None, classification: Mapping[str, Any],
-                      named_outlet_center: str | None) -> str | None:
+def classified_outlet(
+    tenant_id: str, outlet_id: str | None, classification: Mapping[str, Any], named_outlet_center: str | None
+) -> str | None:
     """The outlet a classified complaint is about: the one the classification names, which must be
     an outlet of the complaint's center, else the one it had; an own-responsibility complaint
     needs one (it weighs on that outlet's scorecard)."""
@@ -442,8 +582,9 @@ def classified_outlet(tenant_id: str, outlet_id: str | None, classification: Map
             raise ValidationFailed("unknown outlet", {"outlet_id": [f"no outlet {named!r} in {tenant_id}"]})
         outlet_id = named
     if classification["responsibility"] == "own" and not outlet_id:
-        raise ValidationFailed("own responsibility needs the outlet",
-                               {"outlet_id": ["required when responsibility is own"]})
+        raise ValidationFailed(
+            "own responsibility needs the outlet", {"outlet_id": ["required when responsibility is own"]}
+        )
     return outlet_id
 
 
@@ -456,9 +597,16 @@ def pareto(counts: dict[str, int], vital_share: Decimal = Decimal("0.8")) -> lis
         cumulative += n
         share = Decimal(n) / total if total else Decimal(0)
         cum = Decimal(cumulative) / total if total else Decimal(0)
-        rows.append({"cause": cause, "label": CAUSES.get(cause, cause), "count": n,
-                     "share": share.quantize(Decimal("0.001")), "cumulative": cum.quantize(Decimal("0.001")),
-                     "vital": not reached})
+        rows.append(
+            {
+                "cause": cause,
+                "label": CAUSES.get(cause, cause),
+                "count": n,
+                "share": share.quantize(Decimal("0.001")),
+                "cumulative": cum.quantize(Decimal("0.001")),
+                "vital": not reached,
+            }
+        )
         reached = reached or cum >= vital_share
     return rows
 
@@ -471,8 +619,13 @@ def cycle_summary(cycles: list[Decimal], target: int = COMPLAINT_TARGET_DAYS) ->
     if not cycles:
         return {"closed": 0, "average_days": None, "target_days": target, "over_target": 0, "meets_target": None}
     average = (sum(cycles, Decimal(0)) / len(cycles)).quantize(Decimal("0.1"))
-    return {"closed": len(cycles), "average_days": average, "target_days": target,
-            "over_target": sum(1 for days in cycles if days > target), "meets_target": average <= target}
+    return {
+        "closed": len(cycles),
+        "average_days": average,
+        "target_days": target,
+        "over_target": sum(1 for days in cycles if days > target),
+        "meets_target": average <= target,
+    }
 
 
 @dataclass(frozen=True)
@@ -500,6 +653,7 @@ def analyse_complaints(complaints: list[ComplaintRecord]) -> dict[str, Any]:
     """投诉分析: counts by cause, responsibility, level, product, model, outlet and center (most
     first; "unclassified" where not known), the causes' Pareto, the cycle against its target and
     the recurrence re-checks."""
+
     def count(attribute: str) -> dict[str, int]:
         out: dict[str, int] = {}
         for complaint in complaints:
@@ -511,22 +665,45 @@ def analyse_complaints(complaints: list[ComplaintRecord]) -> dict[str, Any]:
     for complaint in complaints:
         if complaint.cause:
             causes[complaint.cause] = causes.get(complaint.cause, 0) + 1
-    cycles = [cycle_days(complaint.received_at, complaint.closed_at) for complaint in complaints
-              if complaint.closed_at is not None and complaint.outcome != "cancelled"]
+    cycles = [
+        cycle_days(complaint.received_at, complaint.closed_at)
+        for complaint in complaints
+        if complaint.closed_at is not None and complaint.outcome != "cancelled"
+    ]
     recurrence = {"pending": 0, "none": 0, "recurred": 0}
     for complaint in complaints:
         if complaint.recurrence_status in recurrence:
             recurrence[complaint.recurrence_status] += 1
-    recurred = [{"ticket_id": complaint.ticket_id, "number": complaint.number, "serial_no": complaint.serial_no,
-                 "recurrence_ticket_id": complaint.recurrence_ticket_id}
-                for complaint in complaints if complaint.recurrence_status == "recurred"]
+    recurred = [
+        {
+            "ticket_id": complaint.ticket_id,
+            "number": complaint.number,
+            "serial_no": complaint.serial_no,
+            "recurrence_ticket_id": complaint.recurrence_ticket_id,
+        }
+        for complaint in complaints
+        if complaint.recurrence_status == "recurred"
+    ]
     return {
-        "complaints": len(complaints), "open": sum(1 for complaint in complaints if complaint.closed_at is None),
-        **{f"by_{name}": count(attribute) for name, attribute in (
-            ("cause", "cause"), ("responsibility", "responsibility"), ("level", "level"),
-            ("product", "product_line"), ("model", "model"), ("outlet", "outlet_id"), ("tenant", "tenant_id"))},
-        "pareto": pareto(causes), "unclassified": sum(1 for complaint in complaints if not complaint.cause),
-        "cycle": cycle_summary(cycles), "recurrence": recurrence, "recurred": recurred,
+        "complaints": len(complaints),
+        "open": sum(1 for complaint in complaints if complaint.closed_at is None),
+        **{
+            f"by_{name}": count(attribute)
+            for name, attribute in (
+                ("cause", "cause"),
+                ("responsibility", "responsibility"),
+                ("level", "level"),
+                ("product", "product_line"),
+                ("model", "model"),
+                ("outlet", "outlet_id"),
+                ("tenant", "tenant_id"),
+            )
+        },
+        "pareto": pareto(causes),
+        "unclassified": sum(1 for complaint in complaints if not complaint.cause),
+        "cycle": cycle_summary(cycles),
+        "recurrence": recurrence,
+        "recurred": recurred,
     }
 
 
@@ -542,4 +719,3 @@ def is_recurrence(closed_at: datetime, recurrence_due_at: datetime, received_at:
 def select_care_calls(seed: str, month: str, ticket_ids: list[str], rate: Decimal = CARE_QUOTA) -> list[str]:
     """每月按20%比例电话慰问用户: round(20% x customers served) of a tenant's month, by keyed hash."""
     return pick(seed, f"{CARE}:{month}", rate, sorted(set(ticket_ids)), set())
-

@@ -3,6 +3,7 @@
 Outlets see their own service records, score facts and scorecards (``__scope__``); callbacks and
 complaints are the centers' and HQ's work and show nothing to an outlet.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -62,8 +63,10 @@ class Callback(TenantScoped, Base):
 
     __tablename__ = "callbacks"
     __scope__: dict = {}
-    __table_args__ = (Index("ix_callback_queue", "tenant_id", "caller", "status", "due_at"),
-                      Index("ix_callback_stratum", "outlet_id", "period", "purpose", "stratum"))
+    __table_args__ = (
+        Index("ix_callback_queue", "tenant_id", "caller", "status", "due_at"),
+        Index("ix_callback_stratum", "outlet_id", "period", "purpose", "stratum"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     plan_key: Mapped[str] = mapped_column(String(96), unique=True)  # one callback per reason to call
@@ -135,7 +138,7 @@ class ScoreFactRow(TenantScoped, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     fact_key: Mapped[str] = mapped_column(String(128), unique=True)  # idempotent recording
-    occurrence_key: Mapped[str] = mapped_column(String(128))         # what counts once
+    occurrence_key: Mapped[str] = mapped_column(String(128))  # what counts once
     outlet_id: Mapped[str] = mapped_column(String(32))
     period: Mapped[str] = mapped_column(String(7))
     kind: Mapped[str] = mapped_column(String(32))

@@ -5,11 +5,12 @@ domain's (`domain`, `scorecard`: plain functions deciding changes, follow-ups an
 reads that are more than a lookup are in `queries`. Functions that plan callbacks return them,
 so the service counts them in its metrics.
 """
+
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 
@@ -17,27 +18,52 @@ from services.qa import domain, queries, reports, scorecard
 from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
 from shared.clock import as_utc
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # ---------------------------------------------------------------- building blocks
 def callback_record(callback: Callback) -> domain.CallbackRecord:
     """What the domain's result rules read of a callback row."""
     return domain.CallbackRecord(
-        id=callback.id, tenant_id=callback.tenant_id, ticket_id=callback.ticket_id, purpose=callback.purpose,
-        stratum=callback.stratum, period=callback.period, status=callback.status,
-        service_at=as_utc(callback.service_at), caller=callback.caller, mode=callback.mode,
-        visit_id=callback.visit_id, outlet_id=callback.outlet_id, attempts=callback.attempts,
-        parent_id=callback.parent_id)
+        id=callback.id,
+        tenant_id=callback.tenant_id,
+        ticket_id=callback.ticket_id,
+        purpose=callback.purpose,
+        stratum=callback.stratum,
+        period=callback.period,
+        status=callback.status,
+        service_at=as_utc(callback.service_at),
+        caller=callback.caller,
+        mode=callback.mode,
+        visit_id=callback.visit_id,
+        outlet_id=callback.outlet_id,
+        attempts=callback.attempts,
+        parent_id=callback.parent_id,
+    )
 
 
 def add_callback(uow, tenant_id: str, plan: domain.NewCallback, now: datetime) -> Callback:
-    callback = Callback(id=uuid.uuid4().hex, tenant_id=tenant_id, plan_key=plan.plan_key, purpose=plan.purpose,
-                        stratum=plan.stratum, mode=domain.STRATUM_MODE.get(plan.stratum, "own"),
-                        caller=domain.caller_for(plan.stratum, tenant_id), ticket_id=plan.ticket_id,
-                        visit_id=plan.visit_id, outlet_id=plan.outlet_id, period=plan.period,
-                        service_at=plan.service_at, due_at=plan.due_at, planned_at=now, sample_key=plan.sample_key,
-                        parent_id=plan.parent_id, status="planned", attempts=0, negative=False)
+    callback = Callback(
+        id=uuid.uuid4().hex,
+        tenant_id=tenant_id,
+        plan_key=plan.plan_key,
+        purpose=plan.purpose,
+        stratum=plan.stratum,
+        mode=domain.STRATUM_MODE.get(plan.stratum, "own"),
+        caller=domain.caller_for(plan.stratum, tenant_id),
+        ticket_id=plan.ticket_id,
+        visit_id=plan.visit_id,
+        outlet_id=plan.outlet_id,
+        period=plan.period,
+        service_at=plan.service_at,
+        due_at=plan.due_at,
+        planned_at=now,
+        sample_key=plan.sample_key,
+        parent_id=plan.parent_id,
+        status="planned",
+        attempts=0,
+        negative=False,
+    )
     uow.session.add(callback)
     return callback
 
@@ -46,10 +72,21 @@ def record_fact(uow, fact: domain.NewFact, recorded_by: str | None = None) -> Sc
     """The fact, unless one with its key is recorded already (a redelivered event, a re-check)."""
     if uow.session.scalar(select(ScoreFactRow.id).where(ScoreFactRow.fact_key == fact.fact_key)) is not None:
         return None
-    row = ScoreFactRow(tenant_id=fact.tenant_id, outlet_id=fact.outlet_id, period=domain.local_period(fact.at),
-                       kind=fact.kind, fact_key=fact.fact_key, occurrence_key=fact.occurrence_key, ref=fact.ref,
-                       ticket_id=fact.ticket_id, at=fact.at, source=fact.source,
-                       recorded_by=recorded_by or uow.principal.user, note=fact.note, void=False)
+    row = ScoreFactRow(
+        tenant_id=fact.tenant_id,
+        outlet_id=fact.outlet_id,
+        period=domain.local_period(fact.at),
+        kind=fact.kind,
+        fact_key=fact.fact_key,
+        occurrence_key=fact.occurrence_key,
+        ref=fact.ref,
+        ticket_id=fact.ticket_id,
+        at=fact.at,
+        source=fact.source,
+        recorded_by=recorded_by or uow.principal.user,
+        note=fact.note,
+        void=False,
+    )
     uow.session.add(row)
     return row
 
@@ -77,12 +114,20 @@ def record_visit(uow, visit: dict, *, outlet_kind: str, seed: str, clock, policy
     if uow.session.get(ServiceRecord, visit["visit_id"]) is not None:
         return []
     at = visit["at"].astimezone(UTC)
-    record = ServiceRecord(visit_id=visit["visit_id"], tenant_id=visit["tenant_id"], ticket_id=visit["ticket_id"],
-                           outlet_id=visit["outlet_id"], outlet_kind=outlet_kind,
-                           technician_id=visit.get("technician_id"), product_line=visit.get("product_line"),
-                           kind=visit.get("kind"), completed_at=at, period=domain.local_period(at),
-                           customer_confirmed=visit.get("customer_confirmed"),
-                           onsite_on_time=visit.get("onsite_on_time"))
+    record = ServiceRecord(
+        visit_id=visit["visit_id"],
+        tenant_id=visit["tenant_id"],
+        ticket_id=visit["ticket_id"],
+        outlet_id=visit["outlet_id"],
+        outlet_kind=outlet_kind,
+        technician_id=visit.get("technician_id"),
+        product_line=visit.get("product_line"),
+        kind=visit.get("kind"),
+        completed_at=at,
+        period=domain.local_period(at),
+        customer_confirmed=visit.get("customer_confirmed"),
+        onsite_on_time=visit.get("onsite_on_time"),
+    )
     uow.session.add(record)
     uow.session.flush()
     planned = plan_service_callbacks(uow, record, seed=seed, clock=clock, policy=policy, now=now)
@@ -94,21 +139,45 @@ def record_visit(uow, visit: dict, *, outlet_kind: str, seed: str, clock, policy
 def plan_service_callbacks(uow, record: ServiceRecord, *, seed: str, clock, policy, now: datetime) -> list[Callback]:
     """Each tier's sample of the record's outlet-month, topped up to its quota (`domain.pick`)."""
     lock_outlet_month(uow, f"{record.outlet_id}|{record.period}")
-    population = uow.session.scalars(select(ServiceRecord.visit_id).where(
-        ServiceRecord.outlet_id == record.outlet_id, ServiceRecord.period == record.period)).all()
+    population = uow.session.scalars(
+        select(ServiceRecord.visit_id).where(
+            ServiceRecord.outlet_id == record.outlet_id, ServiceRecord.period == record.period
+        )
+    ).all()
     planned = []
     for stratum in domain.strata_for(record.outlet_kind):
-        selected = set(uow.session.scalars(select(Callback.visit_id).where(
-            Callback.outlet_id == record.outlet_id, Callback.period == record.period,
-            Callback.purpose == "service", Callback.stratum == stratum)).all())
+        selected = set(
+            uow.session.scalars(
+                select(Callback.visit_id).where(
+                    Callback.outlet_id == record.outlet_id,
+                    Callback.period == record.period,
+                    Callback.purpose == "service",
+                    Callback.stratum == stratum,
+                )
+            ).all()
+        )
         for visit_id in domain.pick(seed, stratum, domain.QUOTAS[stratum], population, selected):
             served = record if visit_id == record.visit_id else uow.session.get(ServiceRecord, visit_id)
             service_at = as_utc(served.completed_at)
-            planned.append(add_callback(uow, record.tenant_id, domain.NewCallback(
-                plan_key=f"service:{stratum}:{visit_id}", purpose="service", stratum=stratum,
-                ticket_id=served.ticket_id, visit_id=visit_id, outlet_id=served.outlet_id, period=served.period,
-                service_at=service_at, due_at=domain.callback_due(clock, policy, service_at),
-                sample_key=domain.sample_key(seed, stratum, visit_id)[:16]), now))
+            planned.append(
+                add_callback(
+                    uow,
+                    record.tenant_id,
+                    domain.NewCallback(
+                        plan_key=f"service:{stratum}:{visit_id}",
+                        purpose="service",
+                        stratum=stratum,
+                        ticket_id=served.ticket_id,
+                        visit_id=visit_id,
+                        outlet_id=served.outlet_id,
+                        period=served.period,
+                        service_at=service_at,
+                        due_at=domain.callback_due(clock, policy, service_at),
+                        sample_key=domain.sample_key(seed, stratum, visit_id)[:16],
+                    ),
+                    now,
+                )
+            )
     return planned
 
 
@@ -119,22 +188,35 @@ def record_ticket(uow, ticket: dict):
     if uow.session.get(TicketInfo, ticket["ticket_id"]) is not None:
         return
     received = ticket["received_at"].astimezone(UTC)
-    uow.session.add(TicketInfo(id=ticket["ticket_id"], tenant_id=ticket["tenant_id"], number=ticket["number"],
-                               kind=ticket["kind"], tier=ticket.get("tier"), product_line=ticket.get("product_line"),
-                               model=ticket.get("model"), serial_no=ticket.get("serial_no"), received_at=received))
+    uow.session.add(
+        TicketInfo(
+            id=ticket["ticket_id"],
+            tenant_id=ticket["tenant_id"],
+            number=ticket["number"],
+            kind=ticket["kind"],
+            tier=ticket.get("tier"),
+            product_line=ticket.get("product_line"),
+            model=ticket.get("model"),
+            serial_no=ticket.get("serial_no"),
+            received_at=received,
+        )
+    )
     if ticket["kind"] == "complaint":
         complaint = uow.session.get(Complaint, ticket["ticket_id"])
         if complaint is None:
-            complaint = Complaint(ticket_id=ticket["ticket_id"], tenant_id=ticket["tenant_id"],
-                                  number=ticket["number"])
+            complaint = Complaint(ticket_id=ticket["ticket_id"], tenant_id=ticket["tenant_id"], number=ticket["number"])
             uow.session.add(complaint)
         complaint.received_at = received
         for name in ("product_line", "model", "serial_no", "fault"):
             setattr(complaint, name, ticket.get(name))
     if ticket.get("serial_no"):  # 定期确认不良有无再发生
-        for complaint in uow.session.scalars(select(Complaint).where(
-                Complaint.serial_no == ticket["serial_no"], Complaint.recurrence_status.in_(("pending", "none")),
-                Complaint.ticket_id != ticket["ticket_id"])).all():
+        for complaint in uow.session.scalars(
+            select(Complaint).where(
+                Complaint.serial_no == ticket["serial_no"],
+                Complaint.recurrence_status.in_(("pending", "none")),
+                Complaint.ticket_id != ticket["ticket_id"],
+            )
+        ).all():
             if domain.is_recurrence(as_utc(complaint.closed_at), as_utc(complaint.recurrence_due), received):
                 complaint.recurrence_status, complaint.recurrence_ticket_id = "recurred", ticket["ticket_id"]
 
@@ -151,8 +233,9 @@ def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: date
         return []
     complaint = uow.session.get(Complaint, closing["ticket_id"])
     if complaint is None:  # registered before QA listened: what the closing tells is enough
-        complaint = Complaint(ticket_id=closing["ticket_id"], tenant_id=closing["tenant_id"],
-                              number=closing["number"], received_at=closed)
+        complaint = Complaint(
+            ticket_id=closing["ticket_id"], tenant_id=closing["tenant_id"], number=closing["number"], received_at=closed
+        )
         uow.session.add(complaint)
     complaint.closed_at, complaint.outcome = closed, closing["outcome"]
     complaint.outlet_id = complaint.outlet_id or closing.get("assigned_outlet_id")
@@ -163,10 +246,24 @@ def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: date
     planned = []
     key = f"complaint:{closing['ticket_id']}"
     if uow.session.scalar(select(Callback.id).where(Callback.plan_key == key)) is None:
-        planned.append(add_callback(uow, closing["tenant_id"], domain.NewCallback(
-            plan_key=key, purpose="complaint", stratum="complaint", ticket_id=closing["ticket_id"], visit_id=None,
-            outlet_id=complaint.outlet_id, period=domain.local_period(closed), service_at=closed,
-            due_at=domain.complaint_callback_due(clock, closed)), now))
+        planned.append(
+            add_callback(
+                uow,
+                closing["tenant_id"],
+                domain.NewCallback(
+                    plan_key=key,
+                    purpose="complaint",
+                    stratum="complaint",
+                    ticket_id=closing["ticket_id"],
+                    visit_id=None,
+                    outlet_id=complaint.outlet_id,
+                    period=domain.local_period(closed),
+                    service_at=closed,
+                    due_at=domain.complaint_callback_due(clock, closed),
+                ),
+                now,
+            )
+        )
     if complaint.classified_at is not None:
         record_complaint_fact(uow, complaint)
     return planned
@@ -174,34 +271,49 @@ def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: date
 
 def record_breach(uow, breach: dict):
     """A missed SLA deadline (``sla.breached``), once per ticket and SLA; an outlet's job late."""
-    exists = uow.session.scalar(select(SlaBreach.id).where(SlaBreach.ticket_id == breach["ticket_id"],
-                                                           SlaBreach.sla == breach["sla"]))
+    exists = uow.session.scalar(
+        select(SlaBreach.id).where(SlaBreach.ticket_id == breach["ticket_id"], SlaBreach.sla == breach["sla"])
+    )
     if exists is not None:
         return
     due = breach["due_at"].astimezone(UTC)
-    uow.session.add(SlaBreach(tenant_id=breach["tenant_id"], ticket_id=breach["ticket_id"], sla=breach["sla"],
-                              due_at=due, detected_at=breach["detected_at"].astimezone(UTC),
-                              outlet_id=breach.get("assigned_outlet_id")))
+    uow.session.add(
+        SlaBreach(
+            tenant_id=breach["tenant_id"],
+            ticket_id=breach["ticket_id"],
+            sla=breach["sla"],
+            due_at=due,
+            detected_at=breach["detected_at"].astimezone(UTC),
+            outlet_id=breach.get("assigned_outlet_id"),
+        )
+    )
     fact = domain.breach_fact(breach, due)
     if fact is not None:
         record_fact(uow, fact)
 
 
 # ---------------------------------------------------------------- the callback agent's work
-def record_result(uow, callback: Callback, answers: dict, *, at: datetime, agent: str, now: datetime,
-                  policies) -> tuple[domain.Transition, list[Callback]]:
+def record_result(
+    uow, callback: Callback, answers: dict, *, at: datetime, agent: str, now: datetime, policies
+) -> tuple[domain.Transition, list[Callback]]:
     """The call's result as `domain.record_result` decides it: applied, its norm breaches recorded,
     its follow-up planned, and the negative callback a satisfied follow-up resolves closed."""
-    transition = domain.record_result(callback_record(callback), answers, at=at, agent=agent, now=now,
-                                      clock=policies.clock, policy=policies.sla_policy(callback.tenant_id))
+    transition = domain.record_result(
+        callback_record(callback),
+        answers,
+        at=at,
+        agent=agent,
+        now=now,
+        clock=policies.clock,
+        policy=policies.sla_policy(callback.tenant_id),
+    )
     apply(uow, callback, transition)
     for fact in transition.facts:
         record_fact(uow, fact)
     planned = [add_callback(uow, callback.tenant_id, transition.followup, now)] if transition.followup else []
     if transition.closes_parent:
         parent = uow.session.get(Callback, callback.parent_id)
-        closing = domain.resolve_by_followup(parent and callback_record(parent), callback.id, callback.satisfaction,
-                                             at)
+        closing = domain.resolve_by_followup(parent and callback_record(parent), callback.id, callback.satisfaction, at)
         if closing is not None:
             apply(uow, parent, closing)
     return transition, planned
@@ -214,30 +326,58 @@ def close_callback(uow, callback: Callback, outcome: str, note: str, at: datetim
 def plan_care(uow, tenant: str, month: str, *, seed: str, clock, now: datetime) -> tuple[dict, list[Callback]]:
     """每月按20%比例电话慰问: the month's care-call list of a tenant, topped up to 20% of the customers
     (tickets) served, each called once about their latest job."""
-    served = uow.session.execute(select(ServiceRecord).where(ServiceRecord.period == month)
-                                 .order_by(ServiceRecord.completed_at)).scalars().all()
+    served = (
+        uow.session.execute(
+            select(ServiceRecord).where(ServiceRecord.period == month).order_by(ServiceRecord.completed_at)
+        )
+        .scalars()
+        .all()
+    )
     latest = {record.ticket_id: record for record in served}
-    existing = set(uow.session.scalars(select(Callback.ticket_id).where(
-        Callback.purpose == "care", Callback.period == month)).all())
+    existing = set(
+        uow.session.scalars(
+            select(Callback.ticket_id).where(Callback.purpose == "care", Callback.period == month)
+        ).all()
+    )
     chosen = domain.pick(seed, f"care:{month}", domain.CARE_QUOTA, sorted(latest), existing)
     due = domain.care_due(clock, month)
     planned = []
     for ticket_id in chosen:
         record = latest[ticket_id]
-        planned.append(add_callback(uow, tenant, domain.NewCallback(
-            plan_key=f"care:{month}:{ticket_id}", purpose="care", stratum="care", ticket_id=ticket_id,
-            visit_id=record.visit_id, outlet_id=record.outlet_id, period=month,
-            service_at=as_utc(record.completed_at), due_at=due), now))
-    summary = {"customers": len(latest), "planned": len(chosen), "listed": len(existing) + len(chosen),
-               "due_at": due.isoformat()}
+        planned.append(
+            add_callback(
+                uow,
+                tenant,
+                domain.NewCallback(
+                    plan_key=f"care:{month}:{ticket_id}",
+                    purpose="care",
+                    stratum="care",
+                    ticket_id=ticket_id,
+                    visit_id=record.visit_id,
+                    outlet_id=record.outlet_id,
+                    period=month,
+                    service_at=as_utc(record.completed_at),
+                    due_at=due,
+                ),
+                now,
+            )
+        )
+    summary = {
+        "customers": len(latest),
+        "planned": len(chosen),
+        "listed": len(existing) + len(chosen),
+        "due_at": due.isoformat(),
+    }
     return summary, planned
 
 
 # ---------------------------------------------------------------- complaints
-def classify_complaint(uow, complaint: Complaint, classification: dict, *, outlet_center: str | None, user: str,
-                       now: datetime):
-    complaint.outlet_id = domain.classified_outlet(complaint.tenant_id, complaint.outlet_id, classification,
-                                                   outlet_center)
+def classify_complaint(
+    uow, complaint: Complaint, classification: dict, *, outlet_center: str | None, user: str, now: datetime
+):
+    complaint.outlet_id = domain.classified_outlet(
+        complaint.tenant_id, complaint.outlet_id, classification, outlet_center
+    )
     complaint.cause, complaint.responsibility = classification["cause"], classification["responsibility"]
     complaint.level, complaint.department = classification["level"], classification.get("department")
     complaint.classified_by, complaint.classified_at = user, now
@@ -255,9 +395,22 @@ def record_complaint_fact(uow, complaint: Complaint):
         return
     note = f"cause {complaint.cause}, {complaint.level}"
     if row is None:
-        record_fact(uow, domain.NewFact(complaint.tenant_id, complaint.outlet_id, kind, key, key,
-                                        f"ticket:{complaint.number}", as_utc(complaint.received_at), "complaint",
-                                        complaint.ticket_id, note), recorded_by=complaint.classified_by)
+        record_fact(
+            uow,
+            domain.NewFact(
+                complaint.tenant_id,
+                complaint.outlet_id,
+                kind,
+                key,
+                key,
+                f"ticket:{complaint.number}",
+                as_utc(complaint.received_at),
+                "complaint",
+                complaint.ticket_id,
+                note,
+            ),
+            recorded_by=complaint.classified_by,
+        )
     else:
         row.kind, row.outlet_id, row.void, row.note = kind, complaint.outlet_id, False, note
 
@@ -266,8 +419,9 @@ def check_recurrences(uow, now: datetime) -> dict:
     """Closed complaints whose re-check period has passed: recurred (a later request on the same
     machine within it) or confirmed free of recurrence."""
     done = {"none": 0, "recurred": 0}
-    for complaint in uow.session.scalars(select(Complaint).where(Complaint.recurrence_status == "pending",
-                                                                 Complaint.recurrence_due <= now)).all():
+    for complaint in uow.session.scalars(
+        select(Complaint).where(Complaint.recurrence_status == "pending", Complaint.recurrence_due <= now)
+    ).all():
         again = queries.later_request_on_machine(uow.session, complaint)
         complaint.recurrence_status = "recurred" if again else "none"
         complaint.recurrence_ticket_id = again
@@ -279,15 +433,30 @@ def check_recurrences(uow, now: datetime) -> dict:
 def record_finding(uow, outlet, finding: dict, *, at: datetime, user: str) -> ScoreFactRow:
     """A fact a center or HQ found (inspection, file audit, letter of praise); one occurrence per ref."""
     ref = finding.get("ref") or f"finding:{uuid.uuid4().hex[:12]}"
-    return record_fact(uow, domain.NewFact(
-        outlet.center, outlet.id, finding["kind"], f"finding:{uuid.uuid4().hex}", f"{finding['kind']}:{ref}", ref, at,
-        "finding", finding.get("ticket_id"), finding["note"]), recorded_by=user)
+    return record_fact(
+        uow,
+        domain.NewFact(
+            outlet.center,
+            outlet.id,
+            finding["kind"],
+            f"finding:{uuid.uuid4().hex}",
+            f"{finding['kind']}:{ref}",
+            ref,
+            at,
+            "finding",
+            finding.get("ticket_id"),
+            finding["note"],
+        ),
+        recorded_by=user,
+    )
 
 
 def score(uow, outlet_id: str, month: str, asof: datetime) -> tuple[dict, int]:
     """The outlet's scorecard of a month as its facts stand at `asof`, and its jobs."""
-    facts = [scorecard.ScoreFact(row.kind, row.occurrence_key, row.ref, as_utc(row.at), row.source, row.note)
-             for row in queries.score_facts(uow.session, outlet_id, month)]
+    facts = [
+        scorecard.ScoreFact(row.kind, row.occurrence_key, row.ref, as_utc(row.at), row.source, row.note)
+        for row in queries.score_facts(uow.session, outlet_id, month)
+    ]
     facts += scorecard.missed_callback_facts(queries.staff_callbacks_due(uow.session, outlet_id, month, asof))
     return scorecard.compute_scorecard(facts), queries.jobs(uow.session, outlet_id, month)
 
@@ -309,10 +478,19 @@ def publish_scorecards(uow, outlets, month: str, *, user: str, now: datetime) ->
         row.rank_in_tenant, row.rank_nationwide = in_tenant, nationwide
         row.published_at, row.published_by = now, user
         uow.session.add(row)
-        uow.emit("qa.scorecard_published", {
-            "tenant_id": outlet.center, "outlet_id": outlet_id, "month": month, "score": card["score"],
-            "stars": card["stars"], "grade": card["grade"], "rank_in_tenant": in_tenant,
-            "rank_nationwide": nationwide})
+        uow.emit(
+            "qa.scorecard_published",
+            {
+                "tenant_id": outlet.center,
+                "outlet_id": outlet_id,
+                "month": month,
+                "score": card["score"],
+                "stars": card["stars"],
+                "grade": card["grade"],
+                "rank_in_tenant": in_tenant,
+                "rank_nationwide": nationwide,
+            },
+        )
     return {outlet_id: (outlet, card) for outlet_id, (outlet, card, _) in cards.items()}
 
 
@@ -331,11 +509,13 @@ def report_rows(session, kind: str, query: dict, now: datetime) -> list[dict]:
     if kind == "ontime":
         return reports.ontime_rows(*queries.ontime_figures(session, tenant_id=tenant_id, month=month, since=since))
     if kind == "callbacks":
-        return reports.callback_rows(queries.callback_figures(session, now=now, tenant_id=tenant_id, month=month,
-                                                              since=since))
+        return reports.callback_rows(
+            queries.callback_figures(session, now=now, tenant_id=tenant_id, month=month, since=since)
+        )
     if kind == "satisfaction":
-        return reports.satisfaction_rows(queries.satisfaction_figures(session, tenant_id=tenant_id, month=month,
-                                                                      since=since))
+        return reports.satisfaction_rows(
+            queries.satisfaction_figures(session, tenant_id=tenant_id, month=month, since=since)
+        )
     if kind == "pareto":
         complaints = queries.complaints(session, tenant_id=tenant_id, since=since or month, until=month)
         return reports.pareto_rows(domain.analyse_complaints(complaints)["pareto"])

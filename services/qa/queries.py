@@ -5,6 +5,7 @@ Each function takes the unit of work's session, which is scoped to the caller (a
 query still returns only the caller's rows), and returns plain rows. The report figures are
 counted by the database (GROUP BY over a WHERE on the month range), not row by row in Python.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -78,7 +79,8 @@ def work_list(session, *, caller, status, purpose, tenant_id, overdue, now, limi
 def overdue_counts(session, *, caller, now) -> list[tuple[str, str, int]]:
     """(tenant, caller, planned callbacks past due)."""
     stmt = select(Callback.tenant_id, Callback.caller, func.count(Callback.id)).where(
-        Callback.status == "planned", Callback.due_at < now)
+        Callback.status == "planned", Callback.due_at < now
+    )
     if caller:
         stmt = stmt.where(Callback.caller == caller)
     return [tuple(row) for row in session.execute(stmt.group_by(Callback.tenant_id, Callback.caller)).all()]
@@ -92,23 +94,41 @@ def complaints(session, *, tenant_id=None, since=None, until=None) -> list[domai
         stmt = stmt.where(Complaint.received_at >= domain.month_bounds(since)[0])
     if until:
         stmt = stmt.where(Complaint.received_at < domain.month_bounds(until)[1])
-    return [domain.ComplaintRecord(
-        ticket_id=row.ticket_id, tenant_id=row.tenant_id, number=row.number, received_at=as_utc(row.received_at),
-        closed_at=as_utc(row.closed_at), outcome=row.outcome, cause=row.cause, responsibility=row.responsibility,
-        level=row.level, product_line=row.product_line, model=row.model, outlet_id=row.outlet_id,
-        serial_no=row.serial_no, recurrence_status=row.recurrence_status,
-        recurrence_ticket_id=row.recurrence_ticket_id)
-        for row in session.scalars(stmt.order_by(Complaint.received_at)).all()]
+    return [
+        domain.ComplaintRecord(
+            ticket_id=row.ticket_id,
+            tenant_id=row.tenant_id,
+            number=row.number,
+            received_at=as_utc(row.received_at),
+            closed_at=as_utc(row.closed_at),
+            outcome=row.outcome,
+            cause=row.cause,
+            responsibility=row.responsibility,
+            level=row.level,
+            product_line=row.product_line,
+            model=row.model,
+            outlet_id=row.outlet_id,
+            serial_no=row.serial_no,
+            recurrence_status=row.recurrence_status,
+            recurrence_ticket_id=row.recurrence_ticket_id,
+        )
+        for row in session.scalars(stmt.order_by(Complaint.received_at)).all()
+    ]
 
 
 def later_request_on_machine(session, complaint: Complaint) -> str | None:
     """A request for the same machine received after the complaint closed, within its re-check period."""
     if not complaint.serial_no:
         return None
-    return session.scalars(select(TicketInfo.id).where(
-        TicketInfo.serial_no == complaint.serial_no, TicketInfo.id != complaint.ticket_id,
-        TicketInfo.tenant_id == complaint.tenant_id, TicketInfo.received_at > complaint.closed_at,
-        TicketInfo.received_at <= complaint.recurrence_due)).first()
+    return session.scalars(
+        select(TicketInfo.id).where(
+            TicketInfo.serial_no == complaint.serial_no,
+            TicketInfo.id != complaint.ticket_id,
+            TicketInfo.tenant_id == complaint.tenant_id,
+            TicketInfo.received_at > complaint.closed_at,
+            TicketInfo.received_at <= complaint.recurrence_due,
+        )
+    ).first()
 
 
 # ---------------------------------------------------------------- what a scorecard counts
@@ -121,9 +141,15 @@ def score_facts(session, outlet_id: str, month: str, *, with_void: bool = False)
 
 def staff_callbacks_due(session, outlet_id: str, month: str, asof: datetime) -> list[scorecard.DueCallback]:
     """The outlet's own-tier service callbacks of a month that were due before `asof`."""
-    rows = session.execute(select(Callback.id, Callback.due_at, Callback.done_at).where(
-        Callback.outlet_id == outlet_id, Callback.period == month, Callback.purpose == "service",
-        Callback.stratum.in_(domain.STAFF_STRATA), Callback.due_at < asof)).all()
+    rows = session.execute(
+        select(Callback.id, Callback.due_at, Callback.done_at).where(
+            Callback.outlet_id == outlet_id,
+            Callback.period == month,
+            Callback.purpose == "service",
+            Callback.stratum.in_(domain.STAFF_STRATA),
+            Callback.due_at < asof,
+        )
+    ).all()
     return [scorecard.DueCallback(callback_id, as_utc(due), as_utc(done)) for callback_id, due, done in rows]
 
 
@@ -139,29 +165,41 @@ def jobs(session, outlet_id: str | None = None, month: str | None = None) -> int
 def ontime_figures(session, *, tenant_id=None, month=None, since=None):
     """Completed visits per (tenant, SLA tier, on time?) in the period, and on-site SLA breaches per
     (tenant, tier) (all of them: a breach has no period of its own)."""
-    visits = (select(ServiceRecord.tenant_id, TicketInfo.tier, ServiceRecord.onsite_on_time,
-                     func.count(ServiceRecord.visit_id))
-              .select_from(ServiceRecord).outerjoin(TicketInfo, TicketInfo.id == ServiceRecord.ticket_id))
+    visits = (
+        select(
+            ServiceRecord.tenant_id, TicketInfo.tier, ServiceRecord.onsite_on_time, func.count(ServiceRecord.visit_id)
+        )
+        .select_from(ServiceRecord)
+        .outerjoin(TicketInfo, TicketInfo.id == ServiceRecord.ticket_id)
+    )
     visits = _in_period(_of_tenant(visits, ServiceRecord.tenant_id, tenant_id), ServiceRecord.period, month, since)
     visits = visits.group_by(ServiceRecord.tenant_id, TicketInfo.tier, ServiceRecord.onsite_on_time)
-    breaches = (select(SlaBreach.tenant_id, TicketInfo.tier, func.count(SlaBreach.id))
-                .select_from(SlaBreach).outerjoin(TicketInfo, TicketInfo.id == SlaBreach.ticket_id)
-                .where(SlaBreach.sla == "onsite"))
+    breaches = (
+        select(SlaBreach.tenant_id, TicketInfo.tier, func.count(SlaBreach.id))
+        .select_from(SlaBreach)
+        .outerjoin(TicketInfo, TicketInfo.id == SlaBreach.ticket_id)
+        .where(SlaBreach.sla == "onsite")
+    )
     breaches = _of_tenant(breaches, SlaBreach.tenant_id, tenant_id).group_by(SlaBreach.tenant_id, TicketInfo.tier)
-    return ([tuple(row) for row in session.execute(visits).all()],
-            [tuple(row) for row in session.execute(breaches).all()])
+    return (
+        [tuple(row) for row in session.execute(visits).all()],
+        [tuple(row) for row in session.execute(breaches).all()],
+    )
 
 
 def callback_figures(session, *, now, tenant_id=None, month=None, since=None) -> list[dict]:
     """Per (tenant, tier): planned, done on time, done late, overdue, open (not yet due), negative."""
     done = Callback.done_at.is_not(None)
-    stmt = select(Callback.tenant_id.label("tenant_id"), Callback.stratum.label("stratum"),
-                  func.count(Callback.id).label("planned"),
-                  _count_if(done & (Callback.done_at <= Callback.due_at)).label("done_on_time"),
-                  _count_if(done & (Callback.done_at > Callback.due_at)).label("done_late"),
-                  _count_if(~done & (Callback.due_at < now)).label("overdue"),
-                  _count_if(~done & (Callback.due_at >= now)).label("open"),
-                  _count_if(Callback.negative.is_(True)).label("negative"))
+    stmt = select(
+        Callback.tenant_id.label("tenant_id"),
+        Callback.stratum.label("stratum"),
+        func.count(Callback.id).label("planned"),
+        _count_if(done & (Callback.done_at <= Callback.due_at)).label("done_on_time"),
+        _count_if(done & (Callback.done_at > Callback.due_at)).label("done_late"),
+        _count_if(~done & (Callback.due_at < now)).label("overdue"),
+        _count_if(~done & (Callback.due_at >= now)).label("open"),
+        _count_if(Callback.negative.is_(True)).label("negative"),
+    )
     stmt = _in_period(_of_tenant(stmt, Callback.tenant_id, tenant_id), Callback.period, month, since)
     stmt = stmt.group_by(Callback.tenant_id, Callback.stratum).order_by(Callback.tenant_id, Callback.stratum)
     return [dict(row._mapping) for row in session.execute(stmt).all()]
@@ -171,11 +209,14 @@ def satisfaction_figures(session, *, tenant_id=None, month=None, since=None) -> 
     """Per (tenant, local month of the answer): answers, the sum of their 1-5 scores, negative
     answers and how many gave each score (s1..s5)."""
     answered = local_month(Callback.done_at)
-    stmt = select(Callback.tenant_id.label("tenant_id"), answered.label("month"),
-                  func.count(Callback.id).label("answers"), func.sum(Callback.satisfaction).label("total"),
-                  _count_if(Callback.negative.is_(True)).label("negative"),
-                  *[_count_if(Callback.satisfaction == score).label(f"s{score}") for score in range(1, 6)]
-                  ).where(Callback.satisfaction.is_not(None))
+    stmt = select(
+        Callback.tenant_id.label("tenant_id"),
+        answered.label("month"),
+        func.count(Callback.id).label("answers"),
+        func.sum(Callback.satisfaction).label("total"),
+        _count_if(Callback.negative.is_(True)).label("negative"),
+        *[_count_if(Callback.satisfaction == score).label(f"s{score}") for score in range(1, 6)],
+    ).where(Callback.satisfaction.is_not(None))
     stmt = _of_tenant(stmt, Callback.tenant_id, tenant_id)
     if month:
         start, end = domain.month_bounds(month)

@@ -5,6 +5,7 @@ A report is ``{"kind", "title", "columns": [[key, header], ...], "rows": [...]}`
 with ids and English words (the machine has no CJK font); SVG keeps text as text
 (``svg.fonttype = none``), so a viewer with Chinese fonts renders any Chinese the data carries.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,24 +25,64 @@ TITLES = {
     "ranking": "Outlet scorecard ranking",
 }
 COLUMNS = {
-    "ontime": [["tenant_id", "center"], ["tier", "SLA tier"], ["visits", "visits"], ["on_time", "on time"],
-               ["late", "late"], ["not_recorded", "not recorded"], ["on_time_pct", "on time %"],
-               ["onsite_breaches", "on-site SLA breaches"]],
-    "callbacks": [["tenant_id", "center"], ["stratum", "tier"], ["mode", "mode"], ["planned", "planned"],
-                  ["done_on_time", "done on time"], ["done_late", "done late"], ["overdue", "overdue"],
-                  ["open", "open (not yet due)"], ["negative", "negative"], ["completion_pct", "completion %"],
-                  ["on_time_pct", "on time %"]],
-    "satisfaction": [["tenant_id", "center"], ["month", "month"], ["answers", "answers"],
-                     ["average", "average 1-5"], ["negative", "negative"]] + [[f"s{i}", f"{i}"] for i in range(1, 6)],
-    "pareto": [["cause", "cause"], ["label", "原因"], ["count", "complaints"], ["share_pct", "share %"],
-               ["cumulative_pct", "cumulative %"], ["vital", "vital few"]],
-    "ranking": [["rank_nationwide", "rank (nationwide)"], ["rank_in_tenant", "rank (center)"],
-                ["outlet_id", "outlet"], ["tenant_id", "center"], ["month", "month"], ["score", "score"],
-                ["stars", "stars"], ["grade", "grade"], ["jobs", "jobs"]],
+    "ontime": [
+        ["tenant_id", "center"],
+        ["tier", "SLA tier"],
+        ["visits", "visits"],
+        ["on_time", "on time"],
+        ["late", "late"],
+        ["not_recorded", "not recorded"],
+        ["on_time_pct", "on time %"],
+        ["onsite_breaches", "on-site SLA breaches"],
+    ],
+    "callbacks": [
+        ["tenant_id", "center"],
+        ["stratum", "tier"],
+        ["mode", "mode"],
+        ["planned", "planned"],
+        ["done_on_time", "done on time"],
+        ["done_late", "done late"],
+        ["overdue", "overdue"],
+        ["open", "open (not yet due)"],
+        ["negative", "negative"],
+        ["completion_pct", "completion %"],
+        ["on_time_pct", "on time %"],
+    ],
+    "satisfaction": [
+        ["tenant_id", "center"],
+        ["month", "month"],
+        ["answers", "answers"],
+        ["average", "average 1-5"],
+        ["negative", "negative"],
+    ]
+    + [[f"s{i}", f"{i}"] for i in range(1, 6)],
+    "pareto": [
+        ["cause", "cause"],
+        ["label", "原因"],
+        ["count", "complaints"],
+        ["share_pct", "share %"],
+        ["cumulative_pct", "cumulative %"],
+        ["vital", "vital few"],
+    ],
+    "ranking": [
+        ["rank_nationwide", "rank (nationwide)"],
+        ["rank_in_tenant", "rank (center)"],
+        ["outlet_id", "outlet"],
+        ["tenant_id", "center"],
+        ["month", "month"],
+        ["score", "score"],
+        ["stars", "stars"],
+        ["grade", "grade"],
+        ["jobs", "jobs"],
+    ],
 }
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json",
-                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                 "png": "image/png", "svg": "image/svg+xml"}
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
 
 
 # ---------------------------------------------------------------- rows from the figures
@@ -64,16 +105,23 @@ def ontime_rows(visits, breaches) -> list[dict]:
     One row per (tenant, tier); the on-time rate counts only visits whose arrival was recorded."""
     table = {}
     for tenant, tier, on_time, n in visits:
-        row = table.setdefault((tenant, tier or "unknown"), {"tenant_id": tenant, "tier": tier or "unknown",
-                                                             "visits": 0, "on_time": 0, "late": 0,
-                                                             "not_recorded": 0})
+        row = table.setdefault(
+            (tenant, tier or "unknown"),
+            {"tenant_id": tenant, "tier": tier or "unknown", "visits": 0, "on_time": 0, "late": 0, "not_recorded": 0},
+        )
         row["visits"] += n
         row["on_time" if on_time else "late" if on_time is False else "not_recorded"] += n
     breach_counts = {(tenant, tier or "unknown"): n for tenant, tier, n in breaches}
     rows = []
     for key in sorted(set(table) | set(breach_counts)):
-        row = table.get(key) or {"tenant_id": key[0], "tier": key[1], "visits": 0, "on_time": 0, "late": 0,
-                                 "not_recorded": 0}
+        row = table.get(key) or {
+            "tenant_id": key[0],
+            "tier": key[1],
+            "visits": 0,
+            "on_time": 0,
+            "late": 0,
+            "not_recorded": 0,
+        }
         row["on_time_pct"] = percent(row["on_time"], row["on_time"] + row["late"])
         row["onsite_breaches"] = breach_counts.get(key, 0)
         rows.append(row)
@@ -85,10 +133,14 @@ def callback_rows(figures: list[dict]) -> list[dict]:
     or overdue); the ones not yet due do not count."""
     rows = []
     for figure in sorted(figures, key=lambda f: (f["tenant_id"], f["stratum"])):
-        row = {"tenant_id": figure["tenant_id"], "stratum": figure["stratum"],
-               "mode": STRATUM_MODE.get(figure["stratum"], "own")}
-        row.update({k: int(figure[k] or 0) for k in ("planned", "done_on_time", "done_late", "overdue", "open",
-                                                     "negative")})
+        row = {
+            "tenant_id": figure["tenant_id"],
+            "stratum": figure["stratum"],
+            "mode": STRATUM_MODE.get(figure["stratum"], "own"),
+        }
+        row.update(
+            {k: int(figure[k] or 0) for k in ("planned", "done_on_time", "done_late", "overdue", "open", "negative")}
+        )
         made = row["done_on_time"] + row["done_late"]
         row["completion_pct"] = percent(made, made + row["overdue"])
         row["on_time_pct"] = percent(row["done_on_time"], made + row["overdue"])
@@ -100,23 +152,40 @@ def satisfaction_rows(figures: list[dict]) -> list[dict]:
     """Average satisfaction (two decimals) and the answers per score, per (tenant, month)."""
     rows = []
     for figure in sorted(figures, key=lambda f: (f["tenant_id"], f["month"])):
-        row = {"tenant_id": figure["tenant_id"], "month": figure["month"], "answers": figure["answers"],
-               "negative": int(figure["negative"] or 0),
-               "average": ratio(int(figure["total"] or 0), figure["answers"])}
+        row = {
+            "tenant_id": figure["tenant_id"],
+            "month": figure["month"],
+            "answers": figure["answers"],
+            "negative": int(figure["negative"] or 0),
+            "average": ratio(int(figure["total"] or 0), figure["answers"]),
+        }
         row.update({f"s{score}": int(figure[f"s{score}"] or 0) for score in range(1, 6)})
         rows.append(row)
     return rows
 
 
 def pareto_rows(pareto: list[dict]) -> list[dict]:
-    return [dict(r, share_pct=(r["share"] * 100).quantize(_TENTH), cumulative_pct=(r["cumulative"] * 100)
-                 .quantize(_TENTH)) for r in pareto]
+    return [
+        dict(r, share_pct=(r["share"] * 100).quantize(_TENTH), cumulative_pct=(r["cumulative"] * 100).quantize(_TENTH))
+        for r in pareto
+    ]
 
 
 def ranking_rows(scorecards) -> list[dict]:
-    return [{"outlet_id": s.outlet_id, "tenant_id": s.tenant_id, "month": s.month, "score": s.score,
-             "stars": s.stars, "grade": s.grade, "jobs": s.jobs, "rank_in_tenant": s.rank_in_tenant,
-             "rank_nationwide": s.rank_nationwide} for s in scorecards]
+    return [
+        {
+            "outlet_id": s.outlet_id,
+            "tenant_id": s.tenant_id,
+            "month": s.month,
+            "score": s.score,
+            "stars": s.stars,
+            "grade": s.grade,
+            "jobs": s.jobs,
+            "rank_in_tenant": s.rank_in_tenant,
+            "rank_nationwide": s.rank_nationwide,
+        }
+        for s in scorecards
+    ]
 
 
 def jsonable(value):
@@ -145,8 +214,12 @@ def as_file(kind: str, built: list[dict], fmt: str, filename: str) -> dict:
     else:
         data = chart(built[0], fmt)
     if isinstance(data, bytes):
-        return {"filename": filename, "content_type": CONTENT_TYPES[fmt], "encoding": "base64",
-                "data": base64.b64encode(data).decode("ascii")}
+        return {
+            "filename": filename,
+            "content_type": CONTENT_TYPES[fmt],
+            "encoding": "base64",
+            "data": base64.b64encode(data).decode("ascii"),
+        }
     return {"filename": filename, "content_type": CONTENT_TYPES[fmt], "encoding": "text", "data": data}
 
 
@@ -216,8 +289,16 @@ def chart(report: dict, fmt: str) -> bytes:
     try:
         drawn = _DRAW[report["kind"]](ax, report["rows"])
         if not drawn:
-            ax.text(0.5, 0.5, "no data for this selection", ha="center", va="center", fontsize=14,
-                    color="#777777", transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                "no data for this selection",
+                ha="center",
+                va="center",
+                fontsize=14,
+                color="#777777",
+                transform=ax.transAxes,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
         ax.set_title(report["title"] + (f"  ({report['scope']})" if report.get("scope") else ""), fontsize=12)
@@ -258,8 +339,12 @@ def _callbacks(ax, rows):
     if not rows:
         return False
     labels = [f"{r['tenant_id']}\n{r['stratum']}" for r in rows]
-    parts = [("done_on_time", "done on time", "#70AD47"), ("done_late", "done late", "#FFC000"),
-             ("overdue", "overdue", "#C00000"), ("open", "open, not yet due", "#A5A5A5")]
+    parts = [
+        ("done_on_time", "done on time", "#70AD47"),
+        ("done_late", "done late", "#FFC000"),
+        ("overdue", "overdue", "#C00000"),
+        ("open", "open, not yet due", "#A5A5A5"),
+    ]
     bottom = [0] * len(rows)
     for key, label, color in parts:
         values = [r[key] for r in rows]
@@ -315,8 +400,11 @@ def _ranking(ax, rows):
         rows = rows[:30] + rows[-30:]
     rows = rows[::-1]
     colors = {"A": "#70AD47", "B": "#FFC000", "C": "#C00000"}
-    bars = ax.barh([f"{r['outlet_id']} ({'*' * r['stars']})" for r in rows], [float(r["score"]) for r in rows],
-                   color=[colors.get(r["grade"], "#A5A5A5") for r in rows])
+    bars = ax.barh(
+        [f"{r['outlet_id']} ({'*' * r['stars']})" for r in rows],
+        [float(r["score"]) for r in rows],
+        color=[colors.get(r["grade"], "#A5A5A5") for r in rows],
+    )
     ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xlim(0, 105)
     ax.set_xlabel("score (of 100); colour = grade A / B / C")
@@ -324,5 +412,10 @@ def _ranking(ax, rows):
     return True
 
 
-_DRAW = {"ontime": _ontime, "callbacks": _callbacks, "satisfaction": _satisfaction, "pareto": _pareto,
-         "ranking": _ranking}
+_DRAW = {
+    "ontime": _ontime,
+    "callbacks": _callbacks,
+    "satisfaction": _satisfaction,
+    "pareto": _pareto,
+    "ranking": _ranking,
+}

@@ -1,4 +1,5 @@
 """Payloads of QA's RPC and HTTP calls."""
+
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -17,12 +18,15 @@ class CallbackResult(Schema):
         unknown = RAISE
 
     reached = fields.Bool(load_default=True)
-    onsite_within_24h = fields.Bool(load_default=None, allow_none=True)   # 是否24小时内上门
-    service_delivered = fields.Bool(load_default=None, allow_none=True)   # 是否服务到位
+    onsite_within_24h = fields.Bool(load_default=None, allow_none=True)  # 是否24小时内上门
+    service_delivered = fields.Bool(load_default=None, allow_none=True)  # 是否服务到位
     fee_schedule_shown = fields.Bool(load_default=None, allow_none=True)  # 是否出示服务收费标准
     satisfaction = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=1, max=5))
-    reason_codes = fields.List(fields.Str(validate=validate.OneOf(tuple(domain.REASON_CODES))),
-                               load_default=list, validate=validate.Length(max=10))
+    reason_codes = fields.List(
+        fields.Str(validate=validate.OneOf(tuple(domain.REASON_CODES))),
+        load_default=list,
+        validate=validate.Length(max=10),
+    )
     comment = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     at = fields.AwareDateTime(load_default=None, default_timezone=domain.LOCAL_TZ)
 

@@ -3,6 +3,7 @@ their rules, the facts that move them, stars, grades and ranking.
 
 Plain Python like `domain`: the service feeds it the month's facts and stores what it computes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ RULES = {
     "incomplete_feedback": Rule("information_feedback", -2, "反馈信息不全面", "feedback incomplete"),
     "callback_missed": Rule("service_management", -1, "未100%回访", "callback not made (not 100%)"),
     "no_periodic_inspection": Rule("service_management", -2, "未定期巡查", "no periodic inspection"),
-    "work_order_late": Rule("service_management", -2, "《客户服务工作单》未在规定期间返回",
-                            "work order not returned in time"),
+    "work_order_late": Rule(
+        "service_management", -2, "《客户服务工作单》未在规定期间返回", "work order not returned in time"
+    ),
     "praise_company": Rule("customer_opinion", +2, "表扬至集团公司", "praise to the company"),
     "praise_association": Rule("customer_opinion", +3, "表扬至消协", "praise to the consumer association"),
     "complaint_company": Rule("customer_opinion", -3, "投诉至集团公司", "complaint to the company"),
@@ -89,18 +91,45 @@ def compute_scorecard(facts: list[ScoreFact]) -> dict:
             occurrences = by_kind[kind]
             points = rule.points * len(occurrences)
             raw += points
-            items.append({
-                "kind": kind, "label": rule.label, "label_en": rule.label_en, "points_each": rule.points,
-                "count": len(occurrences), "points": points,
-                "occurrences": [{"key": occurrence_key,
-                                 "facts": [{"ref": fact.ref, "source": fact.source, "note": fact.note,
-                                            "at": fact.at.isoformat() if fact.at else None} for fact in occurrence]}
-                                for occurrence_key, occurrence in sorted(occurrences.items())],
-            })
+            items.append(
+                {
+                    "kind": kind,
+                    "label": rule.label,
+                    "label_en": rule.label_en,
+                    "points_each": rule.points,
+                    "count": len(occurrences),
+                    "points": points,
+                    "occurrences": [
+                        {
+                            "key": occurrence_key,
+                            "facts": [
+                                {
+                                    "ref": fact.ref,
+                                    "source": fact.source,
+                                    "note": fact.note,
+                                    "at": fact.at.isoformat() if fact.at else None,
+                                }
+                                for fact in occurrence
+                            ],
+                        }
+                        for occurrence_key, occurrence in sorted(occurrences.items())
+                    ],
+                }
+            )
         score = min(max(raw, 0), maximum)
         total += score
-        lines.append({"line": key, "label": label, "label_en": label_en, "max": maximum, "raw": raw,
-                      "score": score, "capped": score != raw, "items": items})
+        lines.append(
+            {
+                "line": key,
+                "label": label,
+                "label_en": label_en,
+                "max": maximum,
+                "raw": raw,
+                "score": score,
+                "capped": score != raw,
+                "items": items,
+            }
+        )
     total = total.quantize(Decimal("0.1"))
     return {"score": total, "stars": stars_for(total), "grade": grade_for(total), "lines": lines}
 
@@ -121,8 +150,16 @@ def missed_callback_facts(callbacks: list[DueCallback]) -> list[ScoreFact]:
         if callback.done_at is not None and callback.done_at <= callback.due_at:
             continue
         made = f"made late {callback.done_at.isoformat()}" if callback.done_at else "not made"
-        facts.append(ScoreFact("callback_missed", f"callback:{callback.id}", f"callback:{callback.id}",
-                               callback.due_at, "callbacks", f"due {callback.due_at.isoformat()}, {made}"))
+        facts.append(
+            ScoreFact(
+                "callback_missed",
+                f"callback:{callback.id}",
+                f"callback:{callback.id}",
+                callback.due_at,
+                "callbacks",
+                f"due {callback.due_at.isoformat()}, {made}",
+            )
+        )
     return facts
 
 

@@ -4,6 +4,7 @@ scorecard (考核) and the reports for centers and HQ.
 Entrypoints stay thin: load with a schema, authorise, call `operations` (which applies the rules
 of `domain` and `scorecard`) in a unit of work, commit, count, and return a dumped schema.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,9 +15,20 @@ from sqlalchemy import select
 
 from services.qa import domain, operations, queries, reports, scorecard
 from services.qa.models import Base, Callback, Complaint, Scorecard
-from services.qa.schemas import (AnalysisQuery, CallbackOut, CallbackResult, Classification, CloseCallback,
-                                 Finding, MonthBody, REPORT_KINDS, ReportQuery, ScorecardOut, ScorecardQuery,
-                                 WorkListQuery)
+from services.qa.schemas import (
+    REPORT_KINDS,
+    AnalysisQuery,
+    CallbackOut,
+    CallbackResult,
+    Classification,
+    CloseCallback,
+    Finding,
+    MonthBody,
+    ReportQuery,
+    ScorecardOut,
+    ScorecardQuery,
+    WorkListQuery,
+)
 from shared import metrics, tenancy, web
 from shared.clock import LOCAL_TZ
 from shared.db import AwareView, Database, as_utc, get_or_404, utcnow
@@ -29,14 +41,27 @@ from shared.validation import load
 
 log = logging.getLogger(__name__)
 
-CALLBACKS_PLANNED = Counter("fsm_qa_callbacks_planned_total", "Callbacks planned by purpose and tier",
-                            ["service", "tenant", "purpose", "stratum"], registry=metrics.REGISTRY)
-CALLBACK_RESULTS = Counter("fsm_qa_callback_results_total", "Callback results (satisfied, negative, unreached)",
-                           ["service", "tenant", "outcome"], registry=metrics.REGISTRY)
-CALLBACKS_OVERDUE = Gauge("fsm_qa_callbacks_overdue", "Planned callbacks past their due time",
-                          ["service", "tenant"], registry=metrics.REGISTRY)
-SCORECARDS = Counter("fsm_qa_scorecards_published_total", "Outlet scorecards published",
-                     ["service", "tenant"], registry=metrics.REGISTRY)
+CALLBACKS_PLANNED = Counter(
+    "fsm_qa_callbacks_planned_total",
+    "Callbacks planned by purpose and tier",
+    ["service", "tenant", "purpose", "stratum"],
+    registry=metrics.REGISTRY,
+)
+CALLBACK_RESULTS = Counter(
+    "fsm_qa_callback_results_total",
+    "Callback results (satisfied, negative, unreached)",
+    ["service", "tenant", "outcome"],
+    registry=metrics.REGISTRY,
+)
+CALLBACKS_OVERDUE = Gauge(
+    "fsm_qa_callbacks_overdue",
+    "Planned callbacks past their due time",
+    ["service", "tenant"],
+    registry=metrics.REGISTRY,
+)
+SCORECARDS = Counter(
+    "fsm_qa_scorecards_published_total", "Outlet scorecards published", ["service", "tenant"], registry=metrics.REGISTRY
+)
 
 _callback_out = CallbackOut()
 _scorecard_out = ScorecardOut()
@@ -72,9 +97,17 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
             log.warning("visit.completed %s without an outlet: nothing to call back", payload["visit_id"])
             return
         outlet = self.directory.outlets.get(payload["outlet_id"])
-        self._planned(operations.record_visit(
-            uow, payload, outlet_kind=outlet.kind if outlet else domain.FRANCHISED, seed=self.seed,
-            clock=self.policies.clock, policy=self.policies.sla_policy(payload["tenant_id"]), now=utcnow()))
+        self._planned(
+            operations.record_visit(
+                uow,
+                payload,
+                outlet_kind=outlet.kind if outlet else domain.FRANCHISED,
+                seed=self.seed,
+                clock=self.policies.clock,
+                policy=self.policies.sla_policy(payload["tenant_id"]),
+                now=utcnow(),
+            )
+        )
 
     @consume("intake", "ticket.registered")
     def on_ticket_registered(self, uow, payload):
@@ -82,9 +115,15 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
 
     @consume("intake", "ticket.closed")
     def on_ticket_closed(self, uow, payload):
-        self._planned(operations.record_closing(
-            uow, payload, recurrence_days=int(self._cfg("QA_RECURRENCE_DAYS", domain.RECURRENCE_DAYS)),
-            clock=self.policies.clock, now=utcnow()))
+        self._planned(
+            operations.record_closing(
+                uow,
+                payload,
+                recurrence_days=int(self._cfg("QA_RECURRENCE_DAYS", domain.RECURRENCE_DAYS)),
+                clock=self.policies.clock,
+                now=utcnow(),
+            )
+        )
 
     @consume("intake", "sla.breached")
     def on_sla_breached(self, uow, payload):
@@ -100,11 +139,22 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         now = utcnow()
         with self.db.uow() as uow:
             total, rows = queries.work_list(
-                uow.session, caller=domain.work_list_caller(principal, asked.get("caller")), status=asked["status"],
-                purpose=asked.get("purpose"), tenant_id=asked.get("tenant_id"), overdue=asked.get("overdue"),
-                now=now, limit=asked["limit"], offset=asked["offset"])
-            return {"items": [self._dump(callback, now) for callback in rows], "total": total,
-                    "limit": asked["limit"], "offset": asked["offset"]}
+                uow.session,
+                caller=domain.work_list_caller(principal, asked.get("caller")),
+                status=asked["status"],
+                purpose=asked.get("purpose"),
+                tenant_id=asked.get("tenant_id"),
+                overdue=asked.get("overdue"),
+                now=now,
+                limit=asked["limit"],
+                offset=asked["offset"],
+            )
+            return {
+                "items": [self._dump(callback, now) for callback in rows],
+                "total": total,
+                "limit": asked["limit"],
+                "offset": asked["offset"],
+            }
 
     @rpc
     def overdue(self, query=None):
@@ -113,14 +163,19 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         asked.update({"status": "planned", "overdue": True})
         page = self.work_list(asked)
         with self.db.uow() as uow:
-            counts = queries.overdue_counts(uow.session, now=utcnow(),
-                                            caller=domain.work_list_caller(self.db.principal, asked.get("caller")))
+            counts = queries.overdue_counts(
+                uow.session, now=utcnow(), caller=domain.work_list_caller(self.db.principal, asked.get("caller"))
+            )
         by_tenant, by_caller = {}, {}
         for tenant, caller, number in counts:
             by_tenant[tenant] = by_tenant.get(tenant, 0) + number
             by_caller[caller] = by_caller.get(caller, 0) + number
-        return {"count": sum(by_tenant.values()), "by_tenant": by_tenant, "by_caller": by_caller,
-                "items": page["items"]}
+        return {
+            "count": sum(by_tenant.values()),
+            "by_tenant": by_tenant,
+            "by_caller": by_caller,
+            "items": page["items"],
+        }
 
     @rpc
     def get_callback(self, callback_id):
@@ -139,8 +194,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         with self.db.uow() as uow:
             cb = get_or_404(uow.session, Callback, callback_id, "callback_id")
             domain.check_caller(principal, operations.callback_record(cb))
-            transition, planned = operations.record_result(uow, cb, answers, at=at, agent=principal.user, now=now,
-                                                           policies=self.policies)
+            transition, planned = operations.record_result(
+                uow, cb, answers, at=at, agent=principal.user, now=now, policies=self.policies
+            )
             uow.commit()
             out = self._dump(cb, now)
         CALLBACK_RESULTS.labels(self.name, cb.tenant_id, transition.outcome).inc()
@@ -168,8 +224,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
 
     def _plan_care(self, tenant, month):
         with self.db.uow(tenancy.service_principal(self.name, tenant)) as uow:
-            summary, planned = operations.plan_care(uow, tenant, month, seed=self.seed, clock=self.policies.clock,
-                                                    now=utcnow())
+            summary, planned = operations.plan_care(
+                uow, tenant, month, seed=self.seed, clock=self.policies.clock, now=utcnow()
+            )
             uow.commit()
         self._planned(planned)
         return summary
@@ -183,8 +240,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         outlet = self.directory.outlets.get(data.get("outlet_id") or "")
         with self.db.uow() as uow:
             complaint = get_or_404(uow.session, Complaint, ticket_id, "ticket_id")
-            operations.classify_complaint(uow, complaint, data, outlet_center=outlet.center if outlet else None,
-                                          user=principal.user, now=utcnow())
+            operations.classify_complaint(
+                uow, complaint, data, outlet_center=outlet.center if outlet else None, user=principal.user, now=utcnow()
+            )
             uow.commit()
             return self._complaint_out(complaint)
 
@@ -193,8 +251,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         asked = load(AnalysisQuery(), query or {})
         self._agent()
         with self.db.uow() as uow:
-            complaints = queries.complaints(uow.session, tenant_id=asked.get("tenant_id"), since=asked.get("since"),
-                                            until=asked.get("until"))
+            complaints = queries.complaints(
+                uow.session, tenant_id=asked.get("tenant_id"), since=asked.get("since"), until=asked.get("until")
+            )
         return reports.jsonable(domain.analyse_complaints(complaints))
 
     @rpc
@@ -279,8 +338,9 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     def get_scorecard(self, outlet_id, month):
         month = load(ScorecardQuery(), {"month": month})["month"]
         with self.db.uow() as uow:
-            row = uow.session.scalars(select(Scorecard).where(Scorecard.outlet_id == outlet_id,
-                                                              Scorecard.month == month)).first()
+            row = uow.session.scalars(
+                select(Scorecard).where(Scorecard.outlet_id == outlet_id, Scorecard.month == month)
+            ).first()
             if row is None:
                 raise NotFound(f"no scorecard of outlet {outlet_id} for {month}")
             return self._card_out(row)
@@ -307,8 +367,13 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         with self.db.uow() as uow:
             rows = operations.report_rows(uow.session, kind, asked, utcnow())
         scope = asked.get("tenant_id") or principal.tenant or "all tenants"
-        return {"kind": kind, "title": reports.TITLES[kind], "scope": scope, "columns": reports.COLUMNS[kind],
-                "rows": rows}
+        return {
+            "kind": kind,
+            "title": reports.TITLES[kind],
+            "scope": scope,
+            "columns": reports.COLUMNS[kind],
+            "rows": rows,
+        }
 
     # ------------------------------------------------------------ timers (the product clock)
     @timer_once("QA_HOUSEKEEPING_SECONDS", 60)  # on one replica at a time (shared.leases)
@@ -375,16 +440,36 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     @staticmethod
     def _fact_out(fact):
         rule = scorecard.RULES[fact.kind]
-        return {"id": fact.id, "outlet_id": fact.outlet_id, "tenant_id": fact.tenant_id, "period": fact.period,
-                "kind": fact.kind, "points": rule.points, "line": rule.line, "ref": fact.ref,
-                "ticket_id": fact.ticket_id, "at": as_utc(fact.at).isoformat(), "source": fact.source,
-                "recorded_by": fact.recorded_by, "note": fact.note, "void": fact.void,
-                "occurrence": fact.occurrence_key}
+        return {
+            "id": fact.id,
+            "outlet_id": fact.outlet_id,
+            "tenant_id": fact.tenant_id,
+            "period": fact.period,
+            "kind": fact.kind,
+            "points": rule.points,
+            "line": rule.line,
+            "ref": fact.ref,
+            "ticket_id": fact.ticket_id,
+            "at": as_utc(fact.at).isoformat(),
+            "source": fact.source,
+            "recorded_by": fact.recorded_by,
+            "note": fact.note,
+            "void": fact.void,
+            "occurrence": fact.occurrence_key,
+        }
 
     @staticmethod
     def _complaint_out(complaint):
         closed = as_utc(complaint.closed_at)
-        return {"ticket_id": complaint.ticket_id, "tenant_id": complaint.tenant_id, "number": complaint.number,
-                "cause": complaint.cause, "responsibility": complaint.responsibility, "level": complaint.level,
-                "outlet_id": complaint.outlet_id, "department": complaint.department,
-                "closed_at": closed and closed.isoformat(), "recurrence_status": complaint.recurrence_status}
+        return {
+            "ticket_id": complaint.ticket_id,
+            "tenant_id": complaint.tenant_id,
+            "number": complaint.number,
+            "cause": complaint.cause,
+            "responsibility": complaint.responsibility,
+            "level": complaint.level,
+            "outlet_id": complaint.outlet_id,
+            "department": complaint.department,
+            "closed_at": closed and closed.isoformat(),
+            "recurrence_status": complaint.recurrence_status,
+        }

@@ -1,4 +1,5 @@
 """``fsm settlement ...``: month-end statements, the tariff in force, and the month benchmark."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def _proxy(args, timeout=300):
 
     from shared.tenancy import Principal
 
-    return ServiceRpcProxy("settlement", cli_config(args),
-                           context_data={"principal": Principal("fsm-cli", "hq").encode()}, timeout=timeout)
+    return ServiceRpcProxy(
+        "settlement", cli_config(args), context_data={"principal": Principal("fsm-cli", "hq").encode()}, timeout=timeout
+    )
 
 
 def _call(fn):

@@ -1,5 +1,6 @@
 """What other packages may import of settlement (the gateway): its request and answer schemas.
 Nothing here reaches its models."""
+
 from services.settlement.schemas import (
     AuditIn,
     BalanceOut,
@@ -16,5 +17,18 @@ from services.settlement.schemas import (
     TariffQuery,
 )
 
-__all__ = ["AuditIn", "BalanceOut", "BalanceQuery", "ClaimOut", "ClaimQuery", "IssueAll", "IssueStatement",
-           "PaymentIn", "Receipt", "StatementOut", "StatementQuery", "SubmitClaim", "TariffQuery"]
+__all__ = [
+    "AuditIn",
+    "BalanceOut",
+    "BalanceQuery",
+    "ClaimOut",
+    "ClaimQuery",
+    "IssueAll",
+    "IssueStatement",
+    "PaymentIn",
+    "Receipt",
+    "StatementOut",
+    "StatementQuery",
+    "SubmitClaim",
+    "TariffQuery",
+]

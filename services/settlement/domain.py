@@ -3,12 +3,13 @@ the three audit levels, monthly statements and account clearing.
 
 Plain Python: no nameko, no session. Amounts follow `services.settlement.money`.
 """
+
 from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -103,8 +104,11 @@ def price(facts: ClaimFacts, tariff: Tariff, book: TariffBook) -> Price:
     coef, coef_line, grade = tariff.grade_coefficient(facts.grade)
     if kind != "none":
         base, line_id = tariff.labour(facts.product_line, kind, fault_class)
-        rule = f"labour {kind}" + (f" ({fault_class})" if kind == "repair" else "") + \
-               f" {base} × grade {grade} {coef} [{coef_line}]"
+        rule = (
+            f"labour {kind}"
+            + (f" ({fault_class})" if kind == "repair" else "")
+            + f" {base} × grade {grade} {coef} [{coef_line}]"
+        )
         lines.append(PriceLine("labour", money.line(base, 1, coef), line_id, rule))
     fee = tariff.dec("visit_fee")
     lines.append(PriceLine("visit_fee", money.line(fee), tariff.line_id("visit_fee"), "visit fee per completed visit"))
@@ -116,21 +120,40 @@ def price(facts: ClaimFacts, tariff: Tariff, book: TariffBook) -> Price:
     if facts.tier == "out_of_province":
         days = tariff.travel_days(km)
         per_day = tariff.dec("travel_allowance_per_day")
-        lines.append(PriceLine("travel_allowance", money.line(per_day, days), tariff.line_id("travel_allowance_per_day"),
-                               f"out of province: {days} day(s) × {per_day} "
-                               f"(ceil {km:.0f} km / {tariff.values['travel_km_per_day']} km per day)"))
+        lines.append(
+            PriceLine(
+                "travel_allowance",
+                money.line(per_day, days),
+                tariff.line_id("travel_allowance_per_day"),
+                f"out of province: {days} day(s) × {per_day} "
+                f"(ceil {km:.0f} km / {tariff.values['travel_km_per_day']} km per day)",
+            )
+        )
     if facts.parts_count:
         fee = tariff.dec("parts_handling_fee")
-        lines.append(PriceLine("parts_handling", money.line(fee, facts.parts_count), tariff.line_id("parts_handling_fee"),
-                               f"{facts.parts_count} part(s) × {fee}"))
-    return Price(tuple(lines), money.total(l.amount for l in lines), fault_class, km, days, grade,
-                 tariff.versions)
+        lines.append(
+            PriceLine(
+                "parts_handling",
+                money.line(fee, facts.parts_count),
+                tariff.line_id("parts_handling_fee"),
+                f"{facts.parts_count} part(s) × {fee}",
+            )
+        )
+    return Price(tuple(lines), money.total(l.amount for l in lines), fault_class, km, days, grade, tariff.versions)
 
 
 # ---------------------------------------------------------------- audit rules
 PASS, REJECT, FLAG, HOLD, DEDUCT, CAP = "pass", "reject", "flag", "hold", "deduct", "cap"
-RULES = ("warranty_valid", "duplicate_claim", "repeat_repair", "part_return", "sla_breach",
-         "negative_callback", "customer_confirmed", "tariff_cap")
+RULES = (
+    "warranty_valid",
+    "duplicate_claim",
+    "repeat_repair",
+    "part_return",
+    "sla_breach",
+    "negative_callback",
+    "customer_confirmed",
+    "tariff_cap",
+)
 REPEAT_WINDOW_DAYS = 30
 
 
@@ -142,8 +165,12 @@ class RuleResult:
     amount: Decimal | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"rule": self.rule, "outcome": self.outcome, "reason": self.reason,
-                "amount": None if self.amount is None else str(self.amount)}
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "amount": None if self.amount is None else str(self.amount),
+        }
 
 
 @dataclass(frozen=True)
@@ -158,11 +185,11 @@ class AuditContext:
     """What the rules look at besides the claim itself."""
 
     warranty_years: int = 1
-    duplicate_of: str | None = None                 # a live claim already covering the visit
-    prior_same_serial: tuple[PriorClaim, ...] = ()                 # PriorClaim of the same serial number
-    open_part_holds: tuple[tuple[str, str, date], ...] = ()        # (rma_no, part_no, due date)
-    open_callback_holds: tuple[tuple[str, str | None], ...] = ()   # (callback_id, reason)
-    sla_deductions: tuple[tuple[str, Decimal, str], ...] = ()      # (sla, amount, tariff line)
+    duplicate_of: str | None = None  # a live claim already covering the visit
+    prior_same_serial: tuple[PriorClaim, ...] = ()  # PriorClaim of the same serial number
+    open_part_holds: tuple[tuple[str, str, date], ...] = ()  # (rma_no, part_no, due date)
+    open_callback_holds: tuple[tuple[str, str | None], ...] = ()  # (callback_id, reason)
+    sla_deductions: tuple[tuple[str, Decimal, str], ...] = ()  # (sla, amount, tariff line)
 
 
 def add_years(d: date, years: int) -> date:
@@ -178,20 +205,27 @@ def rule_warranty_valid(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
         return RuleResult("warranty_valid", PASS, "self-paid job: the customer pays, no warranty needed")
     if f.purchase_date is None:
         if f.warranty == WARRANTY:
-            return RuleResult("warranty_valid", PASS,
-                              "warranty decided at registration; no purchase date to re-check on the visit date")
+            return RuleResult(
+                "warranty_valid",
+                PASS,
+                "warranty decided at registration; no purchase date to re-check on the visit date",
+            )
         return RuleResult("warranty_valid", REJECT, "purchase date unknown: the warranty cannot be verified")
     expires = add_years(f.purchase_date, ctx.warranty_years)
     if f.visit_date < f.purchase_date:
-        return RuleResult("warranty_valid", REJECT,
-                          f"visit {f.visit_date} before the purchase date {f.purchase_date}")
+        return RuleResult("warranty_valid", REJECT, f"visit {f.visit_date} before the purchase date {f.purchase_date}")
     if f.visit_date <= expires:
-        return RuleResult("warranty_valid", PASS,
-                          f"{ctx.warranty_years}-year warranty from {f.purchase_date} valid until {expires}; "
-                          f"visit on {f.visit_date}")
-    return RuleResult("warranty_valid", REJECT,
-                      f"{ctx.warranty_years}-year warranty from {f.purchase_date} expired on {expires}; "
-                      f"visit on {f.visit_date}: bill the customer as self-paid")
+        return RuleResult(
+            "warranty_valid",
+            PASS,
+            f"{ctx.warranty_years}-year warranty from {f.purchase_date} valid until {expires}; visit on {f.visit_date}",
+        )
+    return RuleResult(
+        "warranty_valid",
+        REJECT,
+        f"{ctx.warranty_years}-year warranty from {f.purchase_date} expired on {expires}; "
+        f"visit on {f.visit_date}: bill the customer as self-paid",
+    )
 
 
 def rule_duplicate(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
@@ -211,18 +245,25 @@ def rule_repeat_repair(f: ClaimFacts, ctx: AuditContext) -> RuleResult:
     for prior in ctx.prior_same_serial:
         gap = (f.visit_date - prior.visit_date).days
         if 0 <= gap <= REPEAT_WINDOW_DAYS and _same_fault(prior.fault, f.fault):
-            return RuleResult("repeat_repair", FLAG,
-                              f"serial {f.serial_no} repaired for '{f.fault}' {gap} day(s) earlier "
-                              f"(claim {prior.claim_id}): technical lead to check")
-    return RuleResult("repeat_repair", PASS,
-                      f"no repair of serial {f.serial_no} for the same fault within {REPEAT_WINDOW_DAYS} days")
+            return RuleResult(
+                "repeat_repair",
+                FLAG,
+                f"serial {f.serial_no} repaired for '{f.fault}' {gap} day(s) earlier "
+                f"(claim {prior.claim_id}): technical lead to check",
+            )
+    return RuleResult(
+        "repeat_repair", PASS, f"no repair of serial {f.serial_no} for the same fault within {REPEAT_WINDOW_DAYS} days"
+    )
 
 
 def rule_part_return(f: ClaimFacts | None, ctx: AuditContext) -> RuleResult:
     if ctx.open_part_holds:
         refs = ", ".join(f"{rma} ({part}, due {due})" for rma, part, due in ctx.open_part_holds)
-        return RuleResult("part_return", HOLD, f"returnable part(s) not back by the due date: {refs}; "
-                                               "held until received, then its value is deducted")
+        return RuleResult(
+            "part_return",
+            HOLD,
+            f"returnable part(s) not back by the due date: {refs}; held until received, then its value is deducted",
+        )
     return RuleResult("part_return", PASS, "no returnable part overdue")
 
 
@@ -293,9 +334,16 @@ class Audit:
 
 def audit(f: ClaimFacts, p: Price, ctx: AuditContext, current_status: str | None = None) -> Audit:
     """Run every rule. A reject closes the claim; holds and deductions leave it in review."""
-    results = (rule_warranty_valid(f, ctx), rule_duplicate(f, ctx), rule_repeat_repair(f, ctx),
-               rule_part_return(f, ctx), rule_sla_breach(f, ctx), rule_negative_callback(f, ctx),
-               rule_customer_confirmed(f, ctx), rule_tariff_cap(f, p))
+    results = (
+        rule_warranty_valid(f, ctx),
+        rule_duplicate(f, ctx),
+        rule_repeat_repair(f, ctx),
+        rule_part_return(f, ctx),
+        rule_sla_breach(f, ctx),
+        rule_negative_callback(f, ctx),
+        rule_customer_confirmed(f, ctx),
+        rule_tariff_cap(f, p),
+    )
     lines = claimed_lines(f, p)
     claimed = money.total(lines.values())
     allowed = money.total(min(lines[code], p.amount(code)) for code in lines)
@@ -304,8 +352,14 @@ def audit(f: ClaimFacts, p: Price, ctx: AuditContext, current_status: str | None
         status = Status.REJECTED
     else:
         status = current_status or Status.CENTER_REVIEW
-    return Audit(results, status, any(r.outcome == HOLD for r in results), any(r.outcome == FLAG for r in results),
-                 claimed, allowed)
+    return Audit(
+        results,
+        status,
+        any(r.outcome == HOLD for r in results),
+        any(r.outcome == FLAG for r in results),
+        claimed,
+        allowed,
+    )
 
 
 def refresh_rule(rules: list[dict[str, Any]], result: RuleResult) -> list[dict[str, Any]]:
@@ -316,12 +370,14 @@ def refresh_rule(rules: list[dict[str, Any]], result: RuleResult) -> list[dict[s
     return out
 
 
-def hold_rules(rules: list[dict[str, Any]], ctx: AuditContext,
-               released: tuple[tuple[str, str, str | None], ...] = ()) -> list[dict[str, Any]]:
+def hold_rules(
+    rules: list[dict[str, Any]], ctx: AuditContext, released: tuple[tuple[str, str, str | None], ...] = ()
+) -> list[dict[str, Any]]:
     """The claim's two hold rules again after one of its holds opened or closed: `part_return`
     and `negative_callback` from the open holds in `ctx`; a rule whose holds were all released
     passes, naming each release. `released`: (kind, ref, release reason) of the claim's holds
     no longer open (kind part_return or callback)."""
+
     def passes(rule: str, kind: str) -> RuleResult:
         return RuleResult(rule, PASS, "; ".join(f"{ref}: {why}" for k, ref, why in released if k == kind))
 
@@ -350,8 +406,11 @@ def cap_adjustment(result: Audit) -> dict[str, str] | None:
 # ---------------------------------------------------------------- three audit levels
 LEVELS = ("center", "technical_lead", "hq")
 LEVEL_OF_STATUS = {Status.CENTER_REVIEW: "center", Status.TECH_REVIEW: "technical_lead", Status.HQ_REVIEW: "hq"}
-NEXT_STATUS = {Status.CENTER_REVIEW: Status.TECH_REVIEW, Status.TECH_REVIEW: Status.HQ_REVIEW,
-               Status.HQ_REVIEW: Status.APPROVED}
+NEXT_STATUS = {
+    Status.CENTER_REVIEW: Status.TECH_REVIEW,
+    Status.TECH_REVIEW: Status.HQ_REVIEW,
+    Status.HQ_REVIEW: Status.APPROVED,
+}
 ACTIONS = ("approve", "adjust", "reject")
 
 
@@ -381,9 +440,20 @@ class AuditStep:
     level: str
 
 
-def audit_step(status: str, level: str, action: str, role: str, duty: str | None, user: str,
-               current_amount: Decimal, ceiling: Decimal, prior_users: tuple[str, ...], flagged: bool,
-               amount: Decimal | None, reason: str | None) -> AuditStep:
+def audit_step(
+    status: str,
+    level: str,
+    action: str,
+    role: str,
+    duty: str | None,
+    user: str,
+    current_amount: Decimal,
+    ceiling: Decimal,
+    prior_users: tuple[str, ...],
+    flagged: bool,
+    amount: Decimal | None,
+    reason: str | None,
+) -> AuditStep:
     """One level's decision on a claim: approve, adjust (with amount and reason) or reject."""
     if level not in LEVELS:
         raise AuditRefused("input", "unknown audit level", {"level": [f"one of {', '.join(LEVELS)}"]})
@@ -396,17 +466,23 @@ def audit_step(status: str, level: str, action: str, role: str, duty: str | None
     if current is None:
         raise AuditRefused("level", f"the claim is {status}: no audit level is open")
     if current != level:
-        raise AuditRefused("level", f"the claim is at the {current} level; the {level} level cannot skip it"
-                           if LEVELS.index(level) > LEVELS.index(current)
-                           else f"the claim is at the {current} level; the {level} level has already decided")
+        raise AuditRefused(
+            "level",
+            f"the claim is at the {current} level; the {level} level cannot skip it"
+            if LEVELS.index(level) > LEVELS.index(current)
+            else f"the claim is at the {current} level; the {level} level has already decided",
+        )
     if user in prior_users:
         raise AuditRefused("role", f"{user} already audited this claim at another level")
     reason = (reason or "").strip() or None
     if action in ("adjust", "reject") and not reason:
         raise AuditRefused("input", f"{action} needs a reason", {"reason": ["required for " + action]})
     if action == "approve" and level == "technical_lead" and flagged and not reason:
-        raise AuditRefused("input", "a flagged claim (repeat repair) needs the technical lead's reason",
-                           {"reason": ["required: the claim is flagged as a repeat repair"]})
+        raise AuditRefused(
+            "input",
+            "a flagged claim (repeat repair) needs the technical lead's reason",
+            {"reason": ["required: the claim is flagged as a repeat repair"]},
+        )
     if action == "reject":
         return AuditStep(Status.REJECTED, current_amount, level)
     new_amount = current_amount
@@ -435,7 +511,7 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
     last = calendar.monthrange(year, mon)[1]
     end = datetime.combine(date(year, mon, last) + timedelta(days=1), time(), LOCAL_TZ)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def month_last_day(month: str) -> date:
@@ -464,6 +540,7 @@ def payment_fits(amount_fen: int, outstanding_fen: int) -> bool:
 def statement_status(paid_fen: int, total_fen: int) -> str:
     return "paid" if paid_fen == total_fen else "partially_paid"
 
+
 @dataclass(frozen=True)
 class StatementClaim:
     claim_id: str
@@ -478,14 +555,14 @@ class StatementClaim:
     receipt: Decimal | None = None
     center_share: Decimal | None = None
     share_line: str | None = None
-    tariff_ref: str = ""          # the tariff lines the claim was priced on, comma-separated
+    tariff_ref: str = ""  # the tariff lines the claim was priced on, comma-separated
 
 
 @dataclass(frozen=True)
 class StatementDeduction:
     ref: str
     kind: str
-    amount: Decimal               # positive: taken off the outlet's statement
+    amount: Decimal  # positive: taken off the outlet's statement
     tariff_line: str
     rule: str
     reason: str
@@ -493,7 +570,7 @@ class StatementDeduction:
 
 @dataclass(frozen=True)
 class StatementLineOut:
-    kind: str                     # claim | hold_released | adjustment | self_paid_share | deduction
+    kind: str  # claim | hold_released | adjustment | self_paid_share | deduction
     ref: str
     claim_id: str | None
     description: str
@@ -502,8 +579,9 @@ class StatementLineOut:
     rule: str
 
 
-def build_statement(claims: Iterable[StatementClaim],
-                    deductions: Iterable[StatementDeduction]) -> tuple[list[StatementLineOut], Decimal]:
+def build_statement(
+    claims: Iterable[StatementClaim], deductions: Iterable[StatementDeduction]
+) -> tuple[list[StatementLineOut], Decimal]:
     """The lines of an outlet's monthly statement and its total (the sum of the lines).
 
     A warranty claim shows what the outlet claimed, then each adjustment (tariff cap, an
@@ -514,19 +592,44 @@ def build_statement(claims: Iterable[StatementClaim],
     lines: list[StatementLineOut] = []
     for c in sorted(claims, key=lambda c: (c.visit_date, c.claim_id)):
         if c.payer == SELF_PAID:
-            lines.append(StatementLineOut(
-                "self_paid_share", c.claim_id, c.claim_id,
-                f"self-paid visit {c.visit_date}: receipt {c.receipt}, center's share owed",
-                -(c.center_share or ZERO), c.share_line or "", "self_paid_outlet_share"))
+            lines.append(
+                StatementLineOut(
+                    "self_paid_share",
+                    c.claim_id,
+                    c.claim_id,
+                    f"self-paid visit {c.visit_date}: receipt {c.receipt}, center's share owed",
+                    -(c.center_share or ZERO),
+                    c.share_line or "",
+                    "self_paid_outlet_share",
+                )
+            )
             continue
         kind = "hold_released" if c.hold_released else "claim"
         what = "claim released from hold" if c.hold_released else "claim"
-        lines.append(StatementLineOut(kind, c.claim_id, c.claim_id, f"{what}: visit {c.visit_date}",
-                                      c.claimed, c.tariff_ref, "claimed per tariff lines"))
+        lines.append(
+            StatementLineOut(
+                kind,
+                c.claim_id,
+                c.claim_id,
+                f"{what}: visit {c.visit_date}",
+                c.claimed,
+                c.tariff_ref,
+                "claimed per tariff lines",
+            )
+        )
         for rule, reason, delta in c.adjustments:
             if delta:
-                lines.append(StatementLineOut("adjustment", c.claim_id, c.claim_id, reason, delta,
-                                              "tariff" if rule == "tariff_cap" else "audit", rule))
+                lines.append(
+                    StatementLineOut(
+                        "adjustment",
+                        c.claim_id,
+                        c.claim_id,
+                        reason,
+                        delta,
+                        "tariff" if rule == "tariff_cap" else "audit",
+                        rule,
+                    )
+                )
     for d in sorted(deductions, key=lambda d: (d.kind, d.ref)):
         lines.append(StatementLineOut("deduction", d.ref, None, d.reason, -d.amount, d.tariff_line, d.rule))
     return lines, money.total(l.amount for l in lines)

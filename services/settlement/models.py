@@ -1,6 +1,7 @@
 """Settlement's tables. Amounts are integer fen (`*_fen`), converted to Decimal yuan by
 `services.settlement.money`. Every row that belongs to a center is TenantScoped; an outlet
 sees its own rows (``outlet_id``)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

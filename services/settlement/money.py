@@ -9,6 +9,7 @@ Rules (结算金额规则):
   other party's share is the receipt minus the rounded share, so the two add up exactly.
 - The database keeps integer fen (`to_fen` / `from_fen`): exact, and summable in SQL.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation

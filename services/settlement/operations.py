@@ -6,13 +6,14 @@ published. Statements and payments are `statements`; reads are `queries`; the ru
 Pricing needs more than the database: the tariff book of the process and the tenant directory
 (`Pricing`, handed in by the service).
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import eventlet
 from prometheus_client import Counter
@@ -20,8 +21,17 @@ from sqlalchemy import select, text
 
 from services.settlement import domain, money, queries
 from services.settlement.domain import Status
-from services.settlement.models import (Claim, ClaimAudit, ClearingRequest, Deduction, Hold, OutletGrade,
-                                        TariffVersionRow, TicketFact, VisitFact)
+from services.settlement.models import (
+    Claim,
+    ClaimAudit,
+    ClearingRequest,
+    Deduction,
+    Hold,
+    OutletGrade,
+    TariffVersionRow,
+    TicketFact,
+    VisitFact,
+)
 from services.settlement.tariff import TariffError
 from shared import metrics
 from shared.db import as_utc, utcnow
@@ -30,14 +40,19 @@ from shared.errors import Conflict, Forbidden, InvalidTransition, ValidationFail
 log = logging.getLogger(__name__)
 
 SERVICE = "settlement"
-CLAIMS = Counter("fsm_settlement_claims_total", "Fee claims created or decided, by tenant and outcome",
-                 ["service", "tenant", "outcome"], registry=metrics.REGISTRY)
+CLAIMS = Counter(
+    "fsm_settlement_claims_total",
+    "Fee claims created or decided, by tenant and outcome",
+    ["service", "tenant", "outcome"],
+    registry=metrics.REGISTRY,
+)
 
 
 @dataclass(frozen=True)
 class Pricing:
     """What pricing a claim reads besides its unit of work: the tariff book of the process
     (`service.Tariffs`: `current(session)` and the `book` it last loaded) and the tenant directory."""
+
     tariffs: object
     directory: object
 
@@ -52,6 +67,7 @@ class Pricing:
 @dataclass(frozen=True)
 class ChargedTo:
     """Who a deduction is charged to when there is no hold row to take it from."""
+
     outlet_id: str
     ticket_id: str | None
     visit_id: str | None
@@ -62,7 +78,7 @@ def utc_instants(payload):
     """SQLite keeps wall-clock time: every instant of an event is stored in UTC."""
     for key, value in payload.items():
         if isinstance(value, datetime):
-            payload[key] = value.astimezone(timezone.utc)
+            payload[key] = value.astimezone(UTC)
     return payload
 
 
@@ -106,11 +122,19 @@ def record_visit(uow, pricing: Pricing, payload):
     visit = uow.session.get(VisitFact, payload["visit_id"])
     if visit is None:  # the same visit delivered again under another id keeps the first
         visit = VisitFact(
-            visit_id=payload["visit_id"], tenant_id=payload["tenant_id"], ticket_id=payload["ticket_id"],
-            outlet_id=payload.get("outlet_id"), technician_id=payload.get("technician_id"),
-            at=payload["at"], planned_km=payload.get("planned_km"), product_line=payload.get("product_line"),
-            kind=payload.get("kind"), parts_used=payload.get("parts_used") or [],
-            customer_confirmed=payload.get("customer_confirmed"), onsite_on_time=payload.get("onsite_on_time"))
+            visit_id=payload["visit_id"],
+            tenant_id=payload["tenant_id"],
+            ticket_id=payload["ticket_id"],
+            outlet_id=payload.get("outlet_id"),
+            technician_id=payload.get("technician_id"),
+            at=payload["at"],
+            planned_km=payload.get("planned_km"),
+            product_line=payload.get("product_line"),
+            kind=payload.get("kind"),
+            parts_used=payload.get("parts_used") or [],
+            customer_confirmed=payload.get("customer_confirmed"),
+            onsite_on_time=payload.get("onsite_on_time"),
+        )
         uow.session.add(visit)
         uow.session.flush()
     ticket = uow.session.get(TicketFact, visit.ticket_id)
@@ -135,13 +159,22 @@ def part_overdue(uow, payload):
     if queries.hold(uow.session, "part_return", payload["rma_no"]) is not None:
         return
     unit = payload.get("unit_cost")
-    hold = Hold(id=uuid.uuid4().hex, kind="part_return", ref=payload["rma_no"], tenant_id=payload["tenant_id"],
-                visit_id=payload.get("visit_id"), ticket_id=payload.get("ticket_id"),
-                outlet_id=payload["outlet_id"], part_no=payload["part_no"],
-                unit_cost_fen=None if unit is None else money.to_fen(unit),
-                reason=f"part {payload['part_no']} (RMA {payload['rma_no']}) not returned by "
-                       f"{payload['due_at'].date().isoformat()}",
-                due_at=payload["due_at"], opened_at=payload["detected_at"], status="open")
+    hold = Hold(
+        id=uuid.uuid4().hex,
+        kind="part_return",
+        ref=payload["rma_no"],
+        tenant_id=payload["tenant_id"],
+        visit_id=payload.get("visit_id"),
+        ticket_id=payload.get("ticket_id"),
+        outlet_id=payload["outlet_id"],
+        part_no=payload["part_no"],
+        unit_cost_fen=None if unit is None else money.to_fen(unit),
+        reason=f"part {payload['part_no']} (RMA {payload['rma_no']}) not returned by "
+        f"{payload['due_at'].date().isoformat()}",
+        due_at=payload["due_at"],
+        opened_at=payload["detected_at"],
+        status="open",
+    )
     claim = queries.claim_for(uow.session, hold.visit_id, hold.ticket_id, hold.outlet_id)
     hold.claim_id = claim.id if claim else None
     uow.session.add(hold)
@@ -163,9 +196,17 @@ def part_received(uow, pricing: Pricing, payload):
         tariff = pricing.tariff(uow.session, hold.tenant_id, domain.local_date(at))
         fee = tariff.dec("late_part_return_fee")
         if fee > 0:
-            deduct(uow, "late_part_return", hold.ref, hold, fee, tariff.line_id("late_part_return_fee"),
-                   "late_part_return", f"part {hold.part_no} (RMA {hold.ref}) returned late on {at.date().isoformat()}",
-                   at)
+            deduct(
+                uow,
+                "late_part_return",
+                hold.ref,
+                hold,
+                fee,
+                tariff.line_id("late_part_return_fee"),
+                "late_part_return",
+                f"part {hold.part_no} (RMA {hold.ref}) returned late on {at.date().isoformat()}",
+                at,
+            )
     refresh_claim_of(uow, hold)
 
 
@@ -179,12 +220,21 @@ def callback_negative(uow, payload):
     if outlet is None:
         log.warning("negative callback %s names no outlet and no claim", payload["callback_id"])
         return
-    uow.session.add(Hold(
-        id=uuid.uuid4().hex, kind="callback", ref=payload["callback_id"], tenant_id=payload["tenant_id"],
-        claim_id=claim.id if claim else None, visit_id=payload.get("visit_id"),
-        ticket_id=payload["ticket_id"], outlet_id=outlet,
-        reason=payload.get("reason") or f"satisfaction {payload.get('satisfaction')}",
-        opened_at=payload.get("at") or utcnow(), status="open"))
+    uow.session.add(
+        Hold(
+            id=uuid.uuid4().hex,
+            kind="callback",
+            ref=payload["callback_id"],
+            tenant_id=payload["tenant_id"],
+            claim_id=claim.id if claim else None,
+            visit_id=payload.get("visit_id"),
+            ticket_id=payload["ticket_id"],
+            outlet_id=outlet,
+            reason=payload.get("reason") or f"satisfaction {payload.get('satisfaction')}",
+            opened_at=payload.get("at") or utcnow(),
+            status="open",
+        )
+    )
     uow.session.flush()
     if claim is not None:
         refresh_holds(uow, claim)
@@ -213,15 +263,27 @@ def sla_breached(uow, pricing: Pricing, payload):
     if amount <= 0:
         return
     target = ChargedTo(outlet, payload["ticket_id"], None, payload["tenant_id"])
-    deduct(uow, "sla_breach", f"{payload['ticket_id']}:{payload['sla']}", target, amount, line,
-           f"sla_breach:{payload['sla']}",
-           f"SLA {payload['sla']} of ticket {payload['number']} breached (due {payload['due_at'].isoformat()})", at)
+    deduct(
+        uow,
+        "sla_breach",
+        f"{payload['ticket_id']}:{payload['sla']}",
+        target,
+        amount,
+        line,
+        f"sla_breach:{payload['sla']}",
+        f"SLA {payload['sla']} of ticket {payload['number']} breached (due {payload['due_at'].isoformat()})",
+        at,
+    )
     uow.session.flush()
     claim = queries.claim_for(uow.session, None, payload["ticket_id"], outlet)
     if claim is not None:
-        claim.rules = domain.refresh_rule(claim.rules, domain.rule_sla_breach(
-            None, domain.AuditContext(sla_deductions=queries.sla_items(uow.session, claim.ticket_id,
-                                                                       claim.outlet_id))))
+        claim.rules = domain.refresh_rule(
+            claim.rules,
+            domain.rule_sla_breach(
+                None,
+                domain.AuditContext(sla_deductions=queries.sla_items(uow.session, claim.ticket_id, claim.outlet_id)),
+            ),
+        )
 
 
 def grade_changed(uow, payload):
@@ -229,8 +291,14 @@ def grade_changed(uow, payload):
     if not payload.get("grade"):
         return
     utc_instants(payload)
-    uow.session.add(OutletGrade(tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"],
-                                grade=payload["grade"], valid_from=payload["at"]))
+    uow.session.add(
+        OutletGrade(
+            tenant_id=payload["tenant_id"],
+            outlet_id=payload["outlet_id"],
+            grade=payload["grade"],
+            valid_from=payload["at"],
+        )
+    )
 
 
 def clearing_fact(uow, payload, requested: bool, now):
@@ -239,14 +307,16 @@ def clearing_fact(uow, payload, requested: bool, now):
     utc_instants(payload)
     req = uow.session.get(ClearingRequest, payload["request_id"])
     if req is None:
-        req = ClearingRequest(request_id=payload["request_id"], tenant_id=payload["tenant_id"],
-                              outlet_id=payload["outlet_id"])
+        req = ClearingRequest(
+            request_id=payload["request_id"], tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"]
+        )
         uow.session.add(req)
     if requested:
         req.requested_at = payload["at"]
     else:
-        req.parts_items = [{**i, "amount": None if i.get("amount") is None else str(i["amount"])}
-                           for i in payload["open_items"]]
+        req.parts_items = [
+            {**i, "amount": None if i.get("amount") is None else str(i["amount"])} for i in payload["open_items"]
+        ]
         req.parts_at = payload["at"]
     if req.requested_at is None or req.parts_items is None or req.answered_at is not None:
         return
@@ -254,10 +324,16 @@ def clearing_fact(uow, payload, requested: bool, now):
     items = own + [dict(i, source="parts") for i in req.parts_items]
     req.answer = domain.clearing_answer(own, req.parts_items)
     req.open_items, req.answered_at = items, now
-    uow.emit(req.answer, {"tenant_id": req.tenant_id, "outlet_id": req.outlet_id, "request_id": req.request_id,
-                          "at": req.answered_at,
-                          "open_items": [{k: i.get(k) for k in ("kind", "ref", "description", "amount")}
-                                         for i in items]})
+    uow.emit(
+        req.answer,
+        {
+            "tenant_id": req.tenant_id,
+            "outlet_id": req.outlet_id,
+            "request_id": req.request_id,
+            "at": req.answered_at,
+            "open_items": [{k: i.get(k) for k in ("kind", "ref", "description", "amount")} for i in items],
+        },
+    )
 
 
 # ================================================================ claims
@@ -266,15 +342,21 @@ def submit_claim(uow, pricing: Pricing, visit_id, cmd):
     visit = uow.session.get(VisitFact, visit_id)
     ticket = uow.session.get(TicketFact, visit.ticket_id)
     if ticket is None:
-        raise Conflict("the ticket of this visit is not known to settlement yet; try again shortly",
-                       {"visit_id": ["ticket facts not received"]})
+        raise Conflict(
+            "the ticket of this visit is not known to settlement yet; try again shortly",
+            {"visit_id": ["ticket facts not received"]},
+        )
     if not visit.outlet_id:
         raise ValidationFailed("the visit has no outlet", {"visit_id": ["no outlet did this visit"]})
     existing = queries.live_claim(uow.session, visit.visit_id)
     if existing is None:
         return create_claim(uow, pricing, visit, ticket, cmd, "outlet", None)
-    if (existing.source == "visit" and existing.status in (Status.CENTER_REVIEW, Status.REJECTED)
-            and not existing.statement_id and not queries.claim_audits(uow.session, existing)):
+    if (
+        existing.source == "visit"
+        and existing.status in (Status.CENTER_REVIEW, Status.REJECTED)
+        and not existing.statement_id
+        and not queries.claim_audits(uow.session, existing)
+    ):
         # the claim filed from the visit, untouched by any auditor: the outlet's figures
         # (and e.g. the purchase date from its work order) replace it and it is audited again
         return reprice(uow, pricing, existing, visit, ticket, cmd)
@@ -287,38 +369,64 @@ def claim_facts(session, pricing: Pricing, visit, ticket, cmd) -> domain.ClaimFa
     parts = sum(int(p.get("quantity") or 1) for p in (visit.parts_used or []))
     at = as_utc(visit.at)
     return domain.ClaimFacts(
-        tenant_id=visit.tenant_id, outlet_id=visit.outlet_id, visit_id=visit.visit_id, ticket_id=visit.ticket_id,
-        visit_date=domain.local_date(at), kind=visit.kind or ticket.kind,
-        product_line=visit.product_line or ticket.product_line, fault=ticket.fault, serial_no=ticket.serial_no,
-        tier=ticket.tier, planned_km=visit.planned_km, actual_km=cmd.get("actual_km"), parts_count=parts,
-        travel_days=cmd.get("travel_days"), grade=queries.outlet_grade(session, pricing.directory, visit.outlet_id, at),
-        warranty=ticket.warranty, purchase_date=cmd.get("purchase_date") or ticket.purchase_date,
-        customer_confirmed=visit.customer_confirmed, claimed=dict(cmd.get("claimed") or {}) or None)
+        tenant_id=visit.tenant_id,
+        outlet_id=visit.outlet_id,
+        visit_id=visit.visit_id,
+        ticket_id=visit.ticket_id,
+        visit_date=domain.local_date(at),
+        kind=visit.kind or ticket.kind,
+        product_line=visit.product_line or ticket.product_line,
+        fault=ticket.fault,
+        serial_no=ticket.serial_no,
+        tier=ticket.tier,
+        planned_km=visit.planned_km,
+        actual_km=cmd.get("actual_km"),
+        parts_count=parts,
+        travel_days=cmd.get("travel_days"),
+        grade=queries.outlet_grade(session, pricing.directory, visit.outlet_id, at),
+        warranty=ticket.warranty,
+        purchase_date=cmd.get("purchase_date") or ticket.purchase_date,
+        customer_confirmed=visit.customer_confirmed,
+        claimed=dict(cmd.get("claimed") or {}) or None,
+    )
 
 
 def _open_hold_facts(holds) -> dict:
     """The open holds as the audit rules see them."""
-    return {"open_part_holds": tuple((h.ref, h.part_no, as_utc(h.due_at).date())
-                                     for h in holds if h.kind == "part_return"),
-            "open_callback_holds": tuple((h.ref, h.reason) for h in holds if h.kind == "callback")}
+    return {
+        "open_part_holds": tuple((h.ref, h.part_no, as_utc(h.due_at).date()) for h in holds if h.kind == "part_return"),
+        "open_callback_holds": tuple((h.ref, h.reason) for h in holds if h.kind == "callback"),
+    }
 
 
 def audit_context(session, pricing: Pricing, facts: domain.ClaimFacts, claim_id, duplicate_of) -> domain.AuditContext:
     terms = pricing.directory.warranty_terms(facts.product_line)
     holds = queries.open_holds(session, facts.visit_id, facts.ticket_id, facts.outlet_id)
     return domain.AuditContext(
-        warranty_years=terms.warranty_years, duplicate_of=duplicate_of,
+        warranty_years=terms.warranty_years,
+        duplicate_of=duplicate_of,
         prior_same_serial=queries.prior_claims(session, facts.serial_no, claim_id, facts.visit_date),
-        sla_deductions=queries.sla_items(session, facts.ticket_id, facts.outlet_id), **_open_hold_facts(holds))
+        sla_deductions=queries.sla_items(session, facts.ticket_id, facts.outlet_id),
+        **_open_hold_facts(holds),
+    )
 
 
 def create_claim(uow, pricing: Pricing, visit, ticket, cmd, source, duplicate_of):
     now = utcnow()
     facts = claim_facts(uow.session, pricing, visit, ticket, cmd)
-    claim = Claim(id="CL" + uuid.uuid4().hex[:18], tenant_id=visit.tenant_id, outlet_id=visit.outlet_id,
-                  visit_id=visit.visit_id, visit_key=None if duplicate_of else visit.visit_id,
-                  ticket_id=visit.ticket_id, source=source, visit_at=visit.at, created_at=now,
-                  adjustments=[], was_held=False)
+    claim = Claim(
+        id="CL" + uuid.uuid4().hex[:18],
+        tenant_id=visit.tenant_id,
+        outlet_id=visit.outlet_id,
+        visit_id=visit.visit_id,
+        visit_key=None if duplicate_of else visit.visit_id,
+        ticket_id=visit.ticket_id,
+        source=source,
+        visit_at=visit.at,
+        created_at=now,
+        adjustments=[],
+        was_held=False,
+    )
     price_and_audit(uow, pricing, claim, facts, cmd, duplicate_of)
     uow.session.add(claim)
     uow.session.flush()
@@ -383,8 +491,9 @@ def set_receipt(claim, receipt_no, amount, tariff):
 
 def record_receipt(uow, pricing: Pricing, claim, cmd):
     if claim.payer != domain.SELF_PAID:
-        raise InvalidTransition("a warranty claim is paid by the maker: no customer receipt",
-                                {"claim_id": ["not a self-paid claim"]})
+        raise InvalidTransition(
+            "a warranty claim is paid by the maker: no customer receipt", {"claim_id": ["not a self-paid claim"]}
+        )
     if claim.statement_id:
         raise InvalidTransition("the claim is on a statement already", {"claim_id": ["settled"]})
     set_receipt(claim, cmd["receipt_no"], cmd["amount"], pricing.tariff(uow.session, claim.tenant_id, claim.visit_date))
@@ -399,8 +508,9 @@ def check_auditor(principal, level):
 
 def check_version(claim, expected_version):
     if expected_version is not None and expected_version != claim.version:
-        raise Conflict("the claim changed since you read it",
-                       {"expected_version": [f"current version is {claim.version}"]})
+        raise Conflict(
+            "the claim changed since you read it", {"expected_version": [f"current version is {claim.version}"]}
+        )
 
 
 def _refusal(exc: domain.AuditRefused):
@@ -415,32 +525,70 @@ def _refusal(exc: domain.AuditRefused):
 def decide(uow, claim, cmd, principal, prior_auditors: tuple, now):
     """One audit level decides (`domain.audit_step`); the step is recorded and published."""
     try:
-        step = domain.audit_step(claim.status, cmd["level"], cmd["action"], principal.role, principal.duty,
-                                 principal.user, money.from_fen(claim.approved_fen), money.from_fen(claim.tariff_fen),
-                                 prior_auditors, claim.flagged, cmd["amount"], cmd["reason"])
+        step = domain.audit_step(
+            claim.status,
+            cmd["level"],
+            cmd["action"],
+            principal.role,
+            principal.duty,
+            principal.user,
+            money.from_fen(claim.approved_fen),
+            money.from_fen(claim.tariff_fen),
+            prior_auditors,
+            claim.flagged,
+            cmd["amount"],
+            cmd["reason"],
+        )
     except domain.AuditRefused as exc:
         raise _refusal(exc) from None
     before, after = claim.approved_fen, money.to_fen(step.amount)
     if after != before:
         claim.adjustments = list(claim.adjustments or []) + [
-            {"rule": f"audit:{step.level}", "reason": f"{step.level} adjusted: {cmd['reason']}",
-             "delta": str(money.from_fen(after - before))}]
+            {
+                "rule": f"audit:{step.level}",
+                "reason": f"{step.level} adjusted: {cmd['reason']}",
+                "delta": str(money.from_fen(after - before)),
+            }
+        ]
     claim.approved_fen, claim.status = after, step.status
     if step.status in (Status.APPROVED, Status.REJECTED):
         claim.decided_at = now
         CLAIMS.labels(SERVICE, claim.tenant_id, step.status).inc()
-    uow.session.add(ClaimAudit(tenant_id=claim.tenant_id, claim_id=claim.id, outlet_id=claim.outlet_id,
-                               level=step.level, action=cmd["action"], user=principal.user, role=principal.role,
-                               duty=principal.duty, amount_before_fen=before, amount_after_fen=after,
-                               reason=cmd["reason"], at=now))
+    uow.session.add(
+        ClaimAudit(
+            tenant_id=claim.tenant_id,
+            claim_id=claim.id,
+            outlet_id=claim.outlet_id,
+            level=step.level,
+            action=cmd["action"],
+            user=principal.user,
+            role=principal.role,
+            duty=principal.duty,
+            amount_before_fen=before,
+            amount_after_fen=after,
+            reason=cmd["reason"],
+            at=now,
+        )
+    )
     emit_audited(uow, claim, step.level, cmd["action"])
 
 
 def emit_audited(uow, claim, level, action):
-    uow.emit("claim.audited", {"tenant_id": claim.tenant_id, "claim_id": claim.id, "outlet_id": claim.outlet_id,
-                               "visit_id": claim.visit_id, "ticket_id": claim.ticket_id, "level": level,
-                               "action": action, "status": claim.status,
-                               "amount": money.from_fen(claim.approved_fen), "at": utcnow()})
+    uow.emit(
+        "claim.audited",
+        {
+            "tenant_id": claim.tenant_id,
+            "claim_id": claim.id,
+            "outlet_id": claim.outlet_id,
+            "visit_id": claim.visit_id,
+            "ticket_id": claim.ticket_id,
+            "level": level,
+            "action": action,
+            "status": claim.status,
+            "amount": money.from_fen(claim.approved_fen),
+            "at": utcnow(),
+        },
+    )
 
 
 # ================================================================ holds and deductions
@@ -453,8 +601,9 @@ def refresh_claim_of(uow, hold):
 def refresh_holds(uow, claim):
     """Re-run the two hold rules of a claim after a hold opened or closed."""
     holds = queries.claim_holds(uow.session, claim.id, open_ones=True)
-    released = tuple((h.kind, h.ref, h.release_reason) for h in queries.claim_holds(uow.session, claim.id,
-                                                                                    open_ones=False))
+    released = tuple(
+        (h.kind, h.ref, h.release_reason) for h in queries.claim_holds(uow.session, claim.id, open_ones=False)
+    )
     claim.rules = domain.hold_rules(claim.rules, domain.AuditContext(**_open_hold_facts(holds)), released)
     claim.held = bool(holds)
     if holds:
@@ -468,9 +617,20 @@ def deduct(uow, kind, ref, target, amount, line, rule, reason, at):
     exists = queries.deduction(uow.session, kind, ref)
     if exists is not None:
         return exists
-    d = Deduction(id="DD" + uuid.uuid4().hex[:18], tenant_id=target.tenant_id, kind=kind, ref=ref,
-                  outlet_id=target.outlet_id, ticket_id=target.ticket_id, visit_id=target.visit_id,
-                  amount_fen=money.to_fen(amount), tariff_line=line, rule=rule, reason=reason, effective_at=at)
+    d = Deduction(
+        id="DD" + uuid.uuid4().hex[:18],
+        tenant_id=target.tenant_id,
+        kind=kind,
+        ref=ref,
+        outlet_id=target.outlet_id,
+        ticket_id=target.ticket_id,
+        visit_id=target.visit_id,
+        amount_fen=money.to_fen(amount),
+        tariff_line=line,
+        rule=rule,
+        reason=reason,
+        effective_at=at,
+    )
     uow.session.add(d)
     return d
 
@@ -487,5 +647,14 @@ def publish_tariff(uow, tariffs, version, user, now):
             book.in_force(None, version.valid_from)
     except TariffError as exc:
         raise ValidationFailed(exc.message, exc.fields) from None
-    uow.session.add(TariffVersionRow(id=version.id, tenant_id=version.tenant, valid_from=version.valid_from,
-                                     valid_to=version.valid_to, body=version.body, created_at=now, created_by=user))
+    uow.session.add(
+        TariffVersionRow(
+            id=version.id,
+            tenant_id=version.tenant,
+            valid_from=version.valid_from,
+            valid_to=version.valid_to,
+            body=version.body,
+            created_at=now,
+            created_by=user,
+        )
+    )

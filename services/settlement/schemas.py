@@ -1,4 +1,5 @@
 """Marshmallow schemas of settlement's RPC and HTTP payloads (inputs), and the output shapes."""
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -9,17 +10,16 @@ from services.settlement.domain import ACTIONS, LEVELS, PRICE_CODES
 from shared.validation import MONTH, PageQuery
 
 
-
 class Money(fields.Field):
     """Yuan to the fen: a decimal string or number with at most two decimal places."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ValidationError("must be an amount in yuan, e.g. \"123.45\"")
+            raise ValidationError('must be an amount in yuan, e.g. "123.45"')
         try:
             amount = Decimal(str(value).strip())
         except InvalidOperation:
-            raise ValidationError("must be an amount in yuan, e.g. \"123.45\"") from None
+            raise ValidationError('must be an amount in yuan, e.g. "123.45"') from None
         if not amount.is_finite():
             raise ValidationError("must be a finite amount")
         if amount.as_tuple().exponent < -2:
@@ -41,8 +41,11 @@ class SubmitClaim(Strict):
     """An outlet's claim for its visit (网点结算申报)."""
 
     visit_id = fields.Str(required=True, validate=validate.Length(min=1, max=32))
-    claimed = fields.Dict(keys=fields.Str(validate=validate.OneOf(PRICE_CODES)),
-                          values=Money(validate=validate.Range(min=0)), load_default=None)
+    claimed = fields.Dict(
+        keys=fields.Str(validate=validate.OneOf(PRICE_CODES)),
+        values=Money(validate=validate.Range(min=0)),
+        load_default=None,
+    )
     actual_km = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, max=5000))
     travel_days = fields.Int(allow_none=True, load_default=None, validate=validate.Range(min=0, max=60))
     purchase_date = fields.Date(allow_none=True, load_default=None)
@@ -73,8 +76,10 @@ class ClaimQuery(PageQuery.with_default_limit(50)):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.Str(load_default=None, validate=validate.OneOf(
-        ("center_review", "tech_review", "hq_review", "approved", "rejected")))
+    status = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(("center_review", "tech_review", "hq_review", "approved", "rejected")),
+    )
     outlet_id = fields.Str(load_default=None)
     month = fields.Str(load_default=None, validate=MONTH)
     held = fields.Bool(load_default=None)

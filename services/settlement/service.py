@@ -5,19 +5,31 @@ monthly statements with XLSX/PDF downloads, payments, balances and account clear
 Entrypoints stay thin: load with a schema, authorise, call `operations` or `statements` (writes,
 with the rules of `domain`) or `queries` (reads), commit the unit of work, return the answer.
 """
+
 from __future__ import annotations
 
 import base64
-from datetime import timezone
+from datetime import UTC
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.settlement import documents, domain, operations as ops, queries, statements
+from services.settlement import documents, domain, queries, statements
+from services.settlement import operations as ops
 from services.settlement.models import Base, Claim, Statement, TariffVersionRow, VisitFact
-from services.settlement.schemas import (AuditIn, BalanceQuery, ClaimQuery, IssueAll, IssueStatement, PaymentIn,
-                                         Receipt, StatementQuery, SubmitClaim, TariffQuery)
+from services.settlement.schemas import (
+    AuditIn,
+    BalanceQuery,
+    ClaimQuery,
+    IssueAll,
+    IssueStatement,
+    PaymentIn,
+    Receipt,
+    StatementQuery,
+    SubmitClaim,
+    TariffQuery,
+)
 from services.settlement.tariff import TariffBook, TariffError, parse_version
 from shared import tenancy, web
 from shared.db import Database, get_or_404, utcnow
@@ -49,9 +61,17 @@ class Tariffs(DependencyProvider):
             if session.scalar(select(func.count(TariffVersionRow.id))):
                 return
             for v in self.document.versions:
-                session.add(TariffVersionRow(id=v.id, tenant_id=v.tenant, valid_from=v.valid_from,
-                                             valid_to=v.valid_to, body=v.body, created_at=utcnow(),
-                                             created_by="seed"))
+                session.add(
+                    TariffVersionRow(
+                        id=v.id,
+                        tenant_id=v.tenant,
+                        valid_from=v.valid_from,
+                        valid_to=v.valid_to,
+                        body=v.body,
+                        created_at=utcnow(),
+                        created_by="seed",
+                    )
+                )
             try:
                 session.commit()
             except IntegrityError:
@@ -61,12 +81,17 @@ class Tariffs(DependencyProvider):
         return self
 
     def current(self, session) -> TariffBook:
-        stamp = tuple(session.execute(select(func.count(TariffVersionRow.id),
-                                             func.max(TariffVersionRow.created_at))).one())
+        stamp = tuple(
+            session.execute(select(func.count(TariffVersionRow.id), func.max(TariffVersionRow.created_at))).one()
+        )
         if self.book is None or stamp != self.stamp:
             rows = session.scalars(select(TariffVersionRow).order_by(TariffVersionRow.valid_from)).all()
-            versions = [parse_version({"id": r.id, "tenant": r.tenant_id, "valid_from": r.valid_from,
-                                       "valid_to": r.valid_to, **r.body}) for r in rows]
+            versions = [
+                parse_version(
+                    {"id": r.id, "tenant": r.tenant_id, "valid_from": r.valid_from, "valid_to": r.valid_to, **r.body}
+                )
+                for r in rows
+            ]
             self.book = TariffBook(versions, self.document.fault_classes, self.document.kinds)
             self.stamp = stamp
         return self.book
@@ -205,8 +230,13 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
         day = q["on"] or utcnow().astimezone(domain.LOCAL_TZ).date()
         with self.db.uow() as uow:
             tariff = self.pricing.tariff(uow.session, tenant, day)
-        return {"tenant_id": tenant, "on": day.isoformat(), "versions": list(tariff.versions),
-                "values": tariff.values, "sources": tariff.sources}
+        return {
+            "tenant_id": tenant,
+            "on": day.isoformat(),
+            "versions": list(tariff.versions),
+            "values": tariff.values,
+            "sources": tariff.sources,
+        }
 
     @rpc
     def publish_tariff(self, payload):
@@ -225,8 +255,12 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
         with self.db.uow() as uow:
             ops.publish_tariff(uow, self.tariffs, version, principal.user, utcnow())
             uow.commit()
-        return {"id": version.id, "tenant": version.tenant, "valid_from": version.valid_from.isoformat(),
-                "valid_to": version.valid_to and version.valid_to.isoformat()}
+        return {
+            "id": version.id,
+            "tenant": version.tenant,
+            "valid_from": version.valid_from.isoformat(),
+            "valid_to": version.valid_to and version.valid_to.isoformat(),
+        }
 
     # ================================================================ statements (月结算单), payments, accounts
     @rpc
@@ -242,8 +276,9 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
             if queries.statement_of(uow.session, outlet.id, cmd["month"]):
                 raise issued
             try:
-                st = statements.issue(uow, self.pricing, outlet, cmd["month"], principal.user, allow_empty=True,
-                                      now=utcnow())
+                st = statements.issue(
+                    uow, self.pricing, outlet, cmd["month"], principal.user, allow_empty=True, now=utcnow()
+                )
                 uow.commit()
             except IntegrityError:  # issued at the same moment by someone else
                 raise issued from None
@@ -255,8 +290,11 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
         cmd = load(IssueAll(), payload)
         principal = self._statement_issuer()
         self._check_month(cmd["month"])
-        tenants = [cmd["tenant_id"]] if cmd["tenant_id"] else (
-            [principal.tenant] if principal.tenant else list(self.policies.directory.centers))
+        tenants = (
+            [cmd["tenant_id"]]
+            if cmd["tenant_id"]
+            else ([principal.tenant] if principal.tenant else list(self.policies.directory.centers))
+        )
         issued = []
         for tenant in tenants:
             if not principal.sees_tenant(tenant):
@@ -265,14 +303,20 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
                 with self.db.uow(principal) as uow:
                     if queries.statement_of(uow.session, outlet.id, cmd["month"]):
                         continue
-                    st = statements.issue(uow, self.pricing, outlet, cmd["month"], principal.user,
-                                          allow_empty=False, now=utcnow())
+                    st = statements.issue(
+                        uow, self.pricing, outlet, cmd["month"], principal.user, allow_empty=False, now=utcnow()
+                    )
                     if st is None:
                         continue
                     uow.commit()
-                    issued.append({"statement_id": st.id, "outlet_id": st.outlet_id,
-                                   "total": queries.yuan_text(st.total_fen),
-                                   "lines": queries.statement_lines_count(uow.session, st.id)})
+                    issued.append(
+                        {
+                            "statement_id": st.id,
+                            "outlet_id": st.outlet_id,
+                            "total": queries.yuan_text(st.total_fen),
+                            "lines": queries.statement_lines_count(uow.session, st.id),
+                        }
+                    )
         return {"month": cmd["month"], "issued": issued}
 
     def _statement_issuer(self):
@@ -305,8 +349,12 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
             raise ValidationFailed("unknown format", {"format": ["xlsx or pdf"]})
         st = self.get_statement(statement_id)
         data = documents.xlsx(st) if fmt == "xlsx" else documents.pdf(st)
-        return {"filename": f"statement-{st['outlet_id']}-{st['month']}.{fmt}", "content_type": FILE_TYPES[fmt],
-                "data": base64.b64encode(data).decode("ascii"), "size": len(data)}
+        return {
+            "filename": f"statement-{st['outlet_id']}-{st['month']}.{fmt}",
+            "content_type": FILE_TYPES[fmt],
+            "data": base64.b64encode(data).decode("ascii"),
+            "size": len(data),
+        }
 
     @rpc
     def record_payment(self, statement_id, payload):
@@ -331,7 +379,7 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
         if principal.role == tenancy.OUTLET and principal.outlet != outlet_id:
             raise NotFound(f"outlet {outlet_id} not found")
         self._visible_outlet(principal, outlet_id)
-        at = (q["at"] or utcnow()).astimezone(timezone.utc)
+        at = (q["at"] or utcnow()).astimezone(UTC)
         with self.db.uow() as uow:
             return queries.balance(uow.session, outlet_id, at)
 

@@ -6,6 +6,7 @@ A `Tariff` is the merge of HQ's version in force on the day with the tenant's ve
 force on that day (if any). Each value remembers the version that supplied it, so every
 priced amount can cite ``"<version id>:<entry path>"`` (its tariff line).
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,9 +21,20 @@ import yaml
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "tariff_default.yaml"
 
 # entries a version must carry (HQ's) or may override (a tenant's)
-REQUIRED = ("labour", "visit_fee", "transport_bands", "travel_allowance_per_day", "travel_km_per_day",
-            "parts_handling_fee", "grade_coefficient", "self_paid_outlet_share", "sla_deductions",
-            "late_part_return_fee", "part_return_grace_days", "unreturned_part_value")
+REQUIRED = (
+    "labour",
+    "visit_fee",
+    "transport_bands",
+    "travel_allowance_per_day",
+    "travel_km_per_day",
+    "parts_handling_fee",
+    "grade_coefficient",
+    "self_paid_outlet_share",
+    "sla_deductions",
+    "late_part_return_fee",
+    "part_return_grace_days",
+    "unreturned_part_value",
+)
 MERGED_DICTS = ("labour", "grade_coefficient", "sla_deductions")
 LABOUR_KINDS = ("install", "maintenance", "repair")
 
@@ -98,8 +110,14 @@ def _check_amounts(body, fields):
         except ArithmeticError:
             fields[path] = ["must be a number"]
 
-    for key in ("visit_fee", "travel_allowance_per_day", "parts_handling_fee", "late_part_return_fee",
-                "unreturned_part_value", "self_paid_outlet_share"):
+    for key in (
+        "visit_fee",
+        "travel_allowance_per_day",
+        "parts_handling_fee",
+        "late_part_return_fee",
+        "unreturned_part_value",
+        "self_paid_outlet_share",
+    ):
         if key in body:
             amount(key, body[key])
     if "self_paid_outlet_share" in body and "self_paid_outlet_share" not in fields:
@@ -221,8 +239,9 @@ class Tariff:
 
     def sla_deduction(self, sla: str):
         table = self.values["sla_deductions"]
-        return Decimal(str(table.get(sla, 0))), self.line_id("sla_deductions", sla) if sla in table \
-            else f"{self.source('sla_deductions')}:sla_deductions/{sla}"
+        return Decimal(str(table.get(sla, 0))), self.line_id(
+            "sla_deductions", sla
+        ) if sla in table else f"{self.source('sla_deductions')}:sla_deductions/{sla}"
 
 
 class TariffBook:
@@ -236,13 +255,13 @@ class TariffBook:
         self._fault_cache = {}
 
     @classmethod
-    def from_document(cls, doc: dict) -> "TariffBook":
+    def from_document(cls, doc: dict) -> TariffBook:
         versions = [parse_version(v) for v in doc.get("versions") or []]
         return cls(versions, doc.get("fault_classes"), doc.get("kinds"))
 
     @classmethod
     @functools.lru_cache(maxsize=4)
-    def load(cls, path: str | None = None) -> "TariffBook":
+    def load(cls, path: str | None = None) -> TariffBook:
         with open(path or DEFAULT_FILE, encoding="utf-8") as fh:
             return cls.from_document(yaml.safe_load(fh))
 
@@ -254,8 +273,10 @@ class TariffBook:
             end_a = v.valid_to or date.max
             end_b = new.valid_to or date.max
             if v.valid_from <= end_b and new.valid_from <= end_a:
-                raise TariffError(f"overlaps version {v.id}",
-                                  {"valid_from": [f"{v.id} is in force {v.valid_from}..{v.valid_to or 'open'}"]})
+                raise TariffError(
+                    f"overlaps version {v.id}",
+                    {"valid_from": [f"{v.id} is in force {v.valid_from}..{v.valid_to or 'open'}"]},
+                )
 
     def _version(self, tenant, day):
         for v in self.versions:
@@ -298,8 +319,7 @@ class TariffBook:
         text = fault or ""
         hit = self._fault_cache.get(text)
         if hit is None:
-            hit = next((cls for cls, words in self.fault_classes.items() if any(w in text for w in words)),
-                       "general")
+            hit = next((cls for cls, words in self.fault_classes.items() if any(w in text for w in words)), "general")
             if len(self._fault_cache) < 10000:
                 self._fault_cache[text] = hit
         return hit

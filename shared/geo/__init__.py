@@ -1,4 +1,5 @@
 """Offline geography: address geocoding and travel-time estimates."""
+
 from shared.geo.geocoder import ChinaGeocoder, GeoResult, geocode_lines
 from shared.geo.travel import TravelModel
 

@@ -16,6 +16,7 @@ chaining, because cpca itself:
 The geocoder plugs into geopy as a ``Geocoder`` subclass and never touches the
 network.
 """
+
 from __future__ import annotations
 
 import csv
@@ -100,7 +101,7 @@ class AdminUnit:
             return RANK_CITY
         return RANK_COUNTY
 
-    def belongs_to(self, parent: "AdminUnit") -> bool:
+    def belongs_to(self, parent: AdminUnit) -> bool:
         return self.adcode.startswith(parent.adcode[: (parent.rank + 1) * 2])
 
 
@@ -321,8 +322,7 @@ class ChinaGeocoder(Geocoder):  # type: ignore[misc]  # geopy is untyped: its ba
         pref = gaz.prefecture_of(unit)
         res.city = pref.name if pref else unit.name  # 仙桃市: city == district
         res.district = unit.name
-        for point, precision in ((unit, PRECISION_DISTRICT), (pref, PRECISION_CITY),
-                                 (prov, PRECISION_PROVINCE)):
+        for point, precision in ((unit, PRECISION_DISTRICT), (pref, PRECISION_CITY), (prov, PRECISION_PROVINCE)):
             if point is not None and point.lat is not None:
                 res.lat, res.lon, res.precision = point.lat, point.lon, precision
                 break

@@ -14,11 +14,13 @@ Defaults are the example heuristic of ``data/geo/README.md`` (0.25 h fixed,
 first 20 road-km at 30 km/h, the rest at 75 km/h).  Every figure is
 configurable; tune them against real trip times before relying on them.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Sequence
+from typing import Any
 
 from geopy.distance import geodesic
 
@@ -42,9 +44,9 @@ def as_point(p: Any) -> tuple[float, float]:
 @dataclass(frozen=True)
 class TravelModel:
     detour_factor: float = 1.3
-    speed_kmh: float = 75.0          # beyond the first urban_km road-km
-    base_minutes: float = 15.0       # fixed time per trip (parking, loading, finding the site)
-    urban_km: float = 20.0           # first road-km driven at urban_speed_kmh
+    speed_kmh: float = 75.0  # beyond the first urban_km road-km
+    base_minutes: float = 15.0  # fixed time per trip (parking, loading, finding the site)
+    urban_km: float = 20.0  # first road-km driven at urban_speed_kmh
     urban_speed_kmh: float = 30.0
 
     def __post_init__(self) -> None:
@@ -83,9 +85,11 @@ class TravelModel:
         return self.detour_factor * self.geodesic_km(a, b)
 
     def hours_for_road_km(self, road_km: float) -> float:
-        return (self.base_minutes / 60.0
-                + min(road_km, self.urban_km) / self.urban_speed_kmh
-                + max(road_km - self.urban_km, 0.0) / self.speed_kmh)
+        return (
+            self.base_minutes / 60.0
+            + min(road_km, self.urban_km) / self.urban_speed_kmh
+            + max(road_km - self.urban_km, 0.0) / self.speed_kmh
+        )
 
     def hours(self, a: Any, b: Any) -> float:
         """Driving hours from a to b (includes the fixed base time, even for 0 km)."""

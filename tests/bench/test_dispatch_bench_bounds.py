@@ -1,5 +1,6 @@
 """The dispatch bench's yardsticks (bench/dispatch.py): the greedy baseline and the clairvoyant
 bounds, on a small week solved for real with OR-Tools."""
+
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,10 @@ import pytest
 from bench.dispatch import Travel, could_be_on_time, greedy, offline_bound
 from shared.geo import TravelModel
 from shared.workcal import ChinaCalendar
-from tests.dispatch_week import HOME, MONDAY, TZ, at as _at, tech as _tech, visit as _visit
+from tests.dispatch_week import HOME, MONDAY, TZ
+from tests.dispatch_week import at as _at
+from tests.dispatch_week import tech as _tech
+from tests.dispatch_week import visit as _visit
 
 
 @pytest.fixture(scope="module")

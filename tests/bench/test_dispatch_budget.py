@@ -1,22 +1,29 @@
 """The replay's late-budget yardstick (bench/dispatch_budget.py), on a small week solved for real:
 letting one visit be late lets a plan drive to a far place once instead of twice."""
+
 from datetime import timedelta
 
 from bench.dispatch import _tenant_problems
 from bench.dispatch_budget import combine, tenant_curve
 from shared.geo import TravelModel
 from shared.workcal import ChinaCalendar
-from tests.dispatch_week import MONDAY, TZ, at as _at, tech as _tech, visit as _visit
+from tests.dispatch_week import MONDAY, TZ
+from tests.dispatch_week import at as _at
+from tests.dispatch_week import tech as _tech
+from tests.dispatch_week import visit as _visit
 
 
 def test_a_late_visit_buys_one_trip_to_a_far_place():
     calendar = ChinaCalendar.default()
     assert all(calendar.is_workday(MONDAY + timedelta(days=i)) for i in range(5))
-    visits = [_visit("far-monday", 31.30, 114.30, _at(0, 9), _at(0, 17), minutes=60),  # ~80 km north, due that day
-              _visit("far-wednesday", 31.31, 114.31, _at(2, 9), _at(2, 17), minutes=60),
-              _visit("near", 30.65, 114.32, _at(0, 9), _at(1, 9), minutes=60)]
-    [(tenant, vs, problem, dues)] = list(_tenant_problems(visits, [_tech("C01-O01-T1")], {"C01-O01": "effective"},
-                                                          calendar, TravelModel(), TZ, 6))
+    visits = [
+        _visit("far-monday", 31.30, 114.30, _at(0, 9), _at(0, 17), minutes=60),  # ~80 km north, due that day
+        _visit("far-wednesday", 31.31, 114.31, _at(2, 9), _at(2, 17), minutes=60),
+        _visit("near", 30.65, 114.32, _at(0, 9), _at(1, 9), minutes=60),
+    ]
+    [(tenant, vs, problem, dues)] = list(
+        _tenant_problems(visits, [_tech("C01-O01-T1")], {"C01-O01": "effective"}, calendar, TravelModel(), TZ, 6)
+    )
     could = [True] * len(problem.visits)
     points = tenant_curve(problem, dues, could, 1.0, [50.0, 100_000.0], lambda *a: None)
     kept = next(p for p in points if p[2] == "kept")
@@ -34,14 +41,22 @@ def test_a_late_visit_buys_one_trip_to_a_far_place():
 def test_frontier_stops_at_the_first_budget_fifteen_percent_below_greedy():
     from bench.dispatch_budget import frontier, summarise
 
-    curves = [("A", [(1, 500.0, "kept"), (3, 450.0, "lambda 50")]),
-              ("B", [(0, 400.0, "kept"), (1, 380.0, "lambda 50"), (4, 300.0, "lambda 10")])]
+    curves = [
+        ("A", [(1, 500.0, "kept"), (3, 450.0, "lambda 50")]),
+        ("B", [(0, 400.0, "kept"), (1, 380.0, "lambda 50"), (4, 300.0, "lambda 10")]),
+    ]
     # no plan below 1 late (A's kept plan already misses one); 2 late: B's lambda 50; 3: A's lambda 50,
     # which is 15% below greedy: the frontier stops there
     assert frontier(curves, 1000.0, 20) == [(1, 900.0), (2, 880.0), (3, 850.0)]
     # a floor never reached: every budget where the least km drops (6 late is no better than 5)
-    assert frontier(curves, 1000.0, 20, floor=0.5) == [(1, 900.0), (2, 880.0), (3, 850.0), (4, 830.0),
-                                                       (5, 800.0), (7, 750.0)]
+    assert frontier(curves, 1000.0, 20, floor=0.5) == [
+        (1, 900.0),
+        (2, 880.0),
+        (3, 850.0),
+        (4, 830.0),
+        (5, 800.0),
+        (7, 750.0),
+    ]
     s = summarise(curves, 1000.0, 20, late=2)
     assert s["kept_km"] == 900.0 and s["budget_km"] == 880.0
     assert s["budget_picks"] == [("A", "kept", 1, 500.0), ("B", "lambda 50", 1, 380.0)]
@@ -56,9 +71,18 @@ def test_curves_of_several_runs_are_pooled(tmp_path):
 
     def run(name, a_points, b_points, seconds=15.0):
         f = tmp_path / name
-        f.write_text(json.dumps({"seconds_per_solve": seconds, "lambdas": [50.0], "curves": {
-            "A": [{"late": n, "km": km, "plan": plan} for n, km, plan in a_points],
-            "B": [{"late": n, "km": km, "plan": plan} for n, km, plan in b_points]}}))
+        f.write_text(
+            json.dumps(
+                {
+                    "seconds_per_solve": seconds,
+                    "lambdas": [50.0],
+                    "curves": {
+                        "A": [{"late": n, "km": km, "plan": plan} for n, km, plan in a_points],
+                        "B": [{"late": n, "km": km, "plan": plan} for n, km, plan in b_points],
+                    },
+                }
+            )
+        )
         return str(f)
 
     one = run("one.json", [(1, 500.0, "kept"), (3, 450.0, "lambda 50")], [(0, 400.0, "kept")])

@@ -1,6 +1,7 @@
 """bench/parts_reconcile.py at a small scale: it runs end to end (generate in a child process,
 reconcile with the service's code), reports seconds and peak RSS, meets its floor, and the
 discrepancies it seeds are found."""
+
 import json
 import subprocess
 import sys
@@ -10,9 +11,20 @@ from shared.config import REPO_ROOT
 
 
 def test_bench_small_month():
-    out = subprocess.run([sys.executable, str(Path(REPO_ROOT) / "bench" / "parts_reconcile.py"),
-                          "--movements", "5000", "--outlets", "10"],
-                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(Path(REPO_ROOT) / "bench" / "parts_reconcile.py"),
+            "--movements",
+            "5000",
+            "--outlets",
+            "10",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     res = result["reconcile"]

@@ -1,5 +1,6 @@
 """bench/settlement_month.py at a small scale: the bulk path gives the same statements as the
 domain (every statement's total is the sum of its lines), and `fsm settlement` is registered."""
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -31,8 +32,9 @@ def test_bench_small_month(tmp_path):
     engine = make_engine(url)
     with engine.connect() as conn:
         for st_id, total in conn.execute(select(Statement.id, Statement.total_fen)):
-            lines = conn.execute(select(func.sum(StatementLine.amount_fen))
-                                 .where(StatementLine.statement_id == st_id)).scalar()
+            lines = conn.execute(
+                select(func.sum(StatementLine.amount_fen)).where(StatementLine.statement_id == st_id)
+            ).scalar()
             assert lines == total
 
 

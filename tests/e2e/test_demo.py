@@ -1,4 +1,5 @@
 """`fsm demo` end to end: a subprocess against a fresh vhost, as `make demo` runs it."""
+
 import os
 import re
 import subprocess
@@ -13,7 +14,12 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
         del env[key]
     proc = subprocess.run(
         [sys.executable, "-m", "fsm", "demo", "--port-base", "0", "--var-dir", str(tmp_path)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = proc.stdout
     assert proc.returncode == 0, f"stdout:\n{report}\nstderr:\n{proc.stderr[-4000:]}"
 
@@ -49,7 +55,9 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
     assert re.search(r"^Route of \S+ .* on \d{4}-\d\d-\d\d, the first planned day: [1-9]\d* stops", dispatch, re.M)
     assert re.search(r"POST /visits/<id>/check-in\s+-> HTTP 200  visit started", dispatch), dispatch
     assert re.search(r"POST /visits/<id>/check-out\s+-> HTTP 200  visit completed", dispatch), dispatch
-    assert re.search(r"ticket \S+ in intake: status resolved, onsite SLA due .*: met (in time|LATE)", dispatch), dispatch
+    assert re.search(r"ticket \S+ in intake: status resolved, onsite SLA due .*: met (in time|LATE)", dispatch), (
+        dispatch
+    )
     # each further service's part ran (the exit status says each went right)
     for section in ("Certification", "Parts", "Settlement", "Qa"):
         assert re.search(rf"^{section}$", report, re.M), f"{section} part missing"

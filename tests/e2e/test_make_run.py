@@ -1,4 +1,5 @@
 """`make run`, exactly as the README gives it, starts all seven services."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ def test_make_run_starts_every_service_ready(tmp_path):
     env = dict(os.environ, VAR_DIR=str(tmp_path / "var"), FSM_DEV="1", HTTP_HOST="127.0.0.1")
     env.update({f"HTTP_PORT_{name.upper()}": str(port) for name, port in ports.items()})
     log = open(tmp_path / "make-run.log", "w")
-    proc = subprocess.Popen(["make", "run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 90
         waiting = set(ports)

@@ -1,4 +1,5 @@
 """The hotline/fax bridge client against a real broker and a running intake."""
+
 import time
 
 import pytest
@@ -10,9 +11,16 @@ from tests.conftest import HQ
 
 def request(ref, name="武汉测试公司", address="湖北省武汉市洪山区珞喻路1号"):
     return {
-        "kind": "repair", "channel": "hotline", "customer_name": name, "phone": "138****0000",
-        "address": address, "product_line": "数控车床", "model": "CK6150",
-        "purchase_date": "2025-06-01", "fault": "无法启动", "external_ref": ref,
+        "kind": "repair",
+        "channel": "hotline",
+        "customer_name": name,
+        "phone": "138****0000",
+        "address": address,
+        "product_line": "数控车床",
+        "model": "CK6150",
+        "purchase_date": "2025-06-01",
+        "fault": "无法启动",
+        "external_ref": ref,
         "unknown_extra_column": "ignored by BridgeRequest",
     }
 

@@ -1,8 +1,9 @@
 """The certification part of `fsm demo` runs against the live services (settlement answering
 by hand here, as the settlement service would) and reports every step."""
+
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fsm.demo import DemoContext, Gateway
 from shared.tenants import TenantDirectory
@@ -12,8 +13,15 @@ from tests.certification_fixtures import HQ, publish_settlement
 
 def test_demo_part_runs_and_shows_the_clearing_step(cert_platform, rpc_as):
     p = cert_platform
-    ctx = DemoContext(config=p.config, gateway=Gateway(p.base_url, p.config["AUTH_SECRET"]),
-                      directory=TenantDirectory.load(), tickets=[], timings={}, tap=None, names=["certification"])
+    ctx = DemoContext(
+        config=p.config,
+        gateway=Gateway(p.base_url, p.config["AUTH_SECRET"]),
+        directory=TenantDirectory.load(),
+        tickets=[],
+        timings={},
+        tap=None,
+        names=["certification"],
+    )
 
     def settlement_answers():  # a settlement stand-in: open items for the first clearing request it sees
         deadline = time.time() + 12
@@ -21,10 +29,17 @@ def test_demo_part_runs_and_shows_the_clearing_step(cert_platform, rpc_as):
             with rpc_as(HQ, "certification") as cert:
                 o = cert.get_outlet("C05-O05")
             if o["status"] == "revoking" and o["clearing_status"] == "pending":
-                publish_settlement(p.config, "account.open_items", {
-                    "tenant_id": "C05", "outlet_id": "C05-O05", "request_id": o["clearing_request_id"],
-                    "open_items": [{"kind": "rma", "ref": "RMA-5501", "description": "旧件未返厂"}],
-                    "at": datetime.now(timezone.utc)})
+                publish_settlement(
+                    p.config,
+                    "account.open_items",
+                    {
+                        "tenant_id": "C05",
+                        "outlet_id": "C05-O05",
+                        "request_id": o["clearing_request_id"],
+                        "open_items": [{"kind": "rma", "ref": "RMA-5501", "description": "旧件未返厂"}],
+                        "at": datetime.now(UTC),
+                    },
+                )
                 return
             time.sleep(0.2)
 

@@ -1,14 +1,27 @@
 """The outlet lifecycle over the real broker: seeding, application to effective, the file,
 grade changes, suspension, revocation waiting for settlement's clearing answer."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from nameko.standalone.events import event_dispatcher
 
 from shared import events as catalogue
 from tests.certification_fixtures import *  # noqa: F401,F403
-from tests.certification_fixtures import (C01, C01_TECH, HEAD, HQ, INSPECTION, NEW_OUTLET, O8, answer_clearing,
-                                          back_dated_agreement, form, step, wait_for)
+from tests.certification_fixtures import (
+    C01,
+    C01_TECH,
+    HEAD,
+    HQ,
+    INSPECTION,
+    NEW_OUTLET,
+    O8,
+    answer_clearing,
+    back_dated_agreement,
+    form,
+    step,
+    wait_for,
+)
 
 
 def test_seeded_outlets_and_technicians_line_up_with_the_platform(cert_platform, rpc_as):
@@ -51,8 +64,11 @@ def test_application_to_effective_with_the_file(cert_platform, rpc_as, tap):
     r = p.post(f"/api/v1/outlets/{NEW_OUTLET}/steps", HEAD, json={"action": "head_approval", "decision": "pass"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_transition", r.text
     # wrong role: the outlet cannot review itself
-    r = p.post(f"/api/v1/outlets/{NEW_OUTLET}/steps", O8, json={"action": "center_review", "decision": "pass",
-                                                                "inspection": INSPECTION})
+    r = p.post(
+        f"/api/v1/outlets/{NEW_OUTLET}/steps",
+        O8,
+        json={"action": "center_review", "decision": "pass", "inspection": INSPECTION},
+    )
     assert r.status_code == 403, r.text
     # the center review needs the site inspection
     r = p.post(f"/api/v1/outlets/{NEW_OUTLET}/steps", C01, json={"action": "center_review", "decision": "pass"})
@@ -74,15 +90,19 @@ def test_application_to_effective_with_the_file(cert_platform, rpc_as, tap):
     assert probation["job_limit"] == 2 and probation["status"] == "probation"
 
     # extended once, then passed (the agreement was signed on paper 100 days ago in this second outlet)
-    extended = act(C01, "assess_probation", result="extended", assessment={"extend_months": 1, "findings": "回访率不足"})
+    extended = act(
+        C01, "assess_probation", result="extended", assessment={"extend_months": 1, "findings": "回访率不足"}
+    )
     assert extended["status"] == "probation" and extended["probation_until"] > outlet["created_at"][:10]
 
     with rpc_as(C01, "certification") as cert:
         cert.apply_outlet(form(outlet_id="C01-O09", staff=[{"name": "甲", "position": "manager"}]))
-        for action, principal, body in [("center_review", C01, {"decision": "pass", "inspection": INSPECTION}),
-                                        ("technical_review", C01_TECH, {"decision": "pass"}),
-                                        ("head_approval", HEAD, {"decision": "pass"}),
-                                        ("issue_agreement", C01, {"agreement": back_dated_agreement()})]:
+        for action, principal, body in [
+            ("center_review", C01, {"decision": "pass", "inspection": INSPECTION}),
+            ("technical_review", C01_TECH, {"decision": "pass"}),
+            ("head_approval", HEAD, {"decision": "pass"}),
+            ("issue_agreement", C01, {"agreement": back_dated_agreement()}),
+        ]:
             with rpc_as(principal, "certification") as c:
                 step(c, "C01-O09", action, **body)
         effective = step(cert, "C01-O09", "assess_probation", result="passed", assessment={"score": "91.5"})
@@ -94,8 +114,14 @@ def test_application_to_effective_with_the_file(cert_platform, rpc_as, tap):
     assert r.status_code == 200, r.text
     f = r.json()
     assert f["registration"]["licence_no"] == "91420111MA4K2XY81P"
-    assert [s["action"] for s in f["steps"]] == ["apply", "center_review", "technical_review", "head_approval",
-                                                 "issue_agreement", "assess_probation"]
+    assert [s["action"] for s in f["steps"]] == [
+        "apply",
+        "center_review",
+        "technical_review",
+        "head_approval",
+        "issue_agreement",
+        "assess_probation",
+    ]
     review = f["steps"][1]
     assert review["user"] == C01.user and review["role"] == "center" and review["attachments"] == ["photo://site/1.jpg"]
     assert f["steps"][3]["reason"] == "布点规划内" and f["steps"][2]["duty"] == "technical_lead"
@@ -116,16 +142,41 @@ def test_grades_counts_suspension_and_revocation_waiting_for_clearing(cert_platf
     # QA's monthly scorecard: a different grade is a grade change, the same grade only history
     dispatch = event_dispatcher(config)
     for month, grade in (("2026-10", "B"), ("2026-11", "B")):
-        dispatch("qa", "qa.scorecard_published", catalogue.dump("qa.scorecard_published", {
-            "tenant_id": "C01", "outlet_id": "C01-O01", "month": month, "score": Decimal("78.5"), "stars": 3,
-            "grade": grade}))
+        dispatch(
+            "qa",
+            "qa.scorecard_published",
+            catalogue.dump(
+                "qa.scorecard_published",
+                {
+                    "tenant_id": "C01",
+                    "outlet_id": "C01-O01",
+                    "month": month,
+                    "score": Decimal("78.5"),
+                    "stars": 3,
+                    "grade": grade,
+                },
+            ),
+        )
     changed = tap.wait("outlet.grade_changed", lambda e: e["outlet_id"] == "C01-O01")
     assert changed[0]["grade"] == "B" and changed[0]["previous_grade"] == "A"
     # visits completed count per month
     for n, kind in enumerate(("install", "repair", "repair")):
-        dispatch("dispatch", "visit.completed", catalogue.dump("visit.completed", {
-            "tenant_id": "C01", "visit_id": f"v-{n}", "ticket_id": "t", "outlet_id": "C01-O01",
-            "technician_id": "C01-O01-T1", "at": datetime(2026, 11, 30, 17, 0, tzinfo=timezone.utc), "kind": kind}))
+        dispatch(
+            "dispatch",
+            "visit.completed",
+            catalogue.dump(
+                "visit.completed",
+                {
+                    "tenant_id": "C01",
+                    "visit_id": f"v-{n}",
+                    "ticket_id": "t",
+                    "outlet_id": "C01-O01",
+                    "technician_id": "C01-O01-T1",
+                    "at": datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
+                    "kind": kind,
+                },
+            ),
+        )
 
     def file():
         with rpc_as(C01, "certification") as cert:
@@ -135,11 +186,13 @@ def test_grades_counts_suspension_and_revocation_waiting_for_clearing(cert_platf
     f = wait_for(file)
     assert [g["grade"] for g in f["grade_history"]] == ["A", "B", "B"]
     assert len(tap.wait("outlet.grade_changed", lambda e: e["outlet_id"] == "C01-O01")) == 1
+
     # 17:00 UTC on 30 November is 1 December in China
     def counts():
         with rpc_as(C01, "certification") as cert:
-            return cert.get_outlet("C01-O01")["monthly_counts"] == \
-                [{"month": "2026-12", "installs": 1, "repairs": 2, "others": 0}]
+            return cert.get_outlet("C01-O01")["monthly_counts"] == [
+                {"month": "2026-12", "installs": 1, "repairs": 2, "others": 0}
+            ]
 
     wait_for(counts)
 
@@ -154,8 +207,12 @@ def test_grades_counts_suspension_and_revocation_waiting_for_clearing(cert_platf
     # the outlet asks in writing to end the agreement
     o1 = O8.__class__("o1", "outlet", tenant="C01", outlet="C01-O01")
     with rpc_as(o1, "certification") as cert:
-        s = step(cert, "C01-O01", "request_revocation",
-                 revocation={"reason_code": "outlet_request", "written_request_ref": "doc://解约函-2026-11-26.pdf"})
+        s = step(
+            cert,
+            "C01-O01",
+            "request_revocation",
+            revocation={"reason_code": "outlet_request", "written_request_ref": "doc://解约函-2026-11-26.pdf"},
+        )
         assert s["status"] == "revocation_requested"
     with rpc_as(C01, "certification") as cert:
         step(cert, "C01-O01", "revocation_center_review", decision="pass")
@@ -169,9 +226,15 @@ def test_grades_counts_suspension_and_revocation_waiting_for_clearing(cert_platf
     assert asked["request_id"] == revoking["clearing_request_id"]
 
     # settlement answers: open items; they are listed and the outlet stays revoking
-    answer_clearing(config, revoking, cleared=False, open_items=[
-        {"kind": "claim", "ref": "CL-2026-11-0042", "description": "安装费结算未审", "amount": Decimal("380.00")},
-        {"kind": "rma", "ref": "RMA-88120", "description": "旧件未返厂", "amount": None}])
+    answer_clearing(
+        config,
+        revoking,
+        cleared=False,
+        open_items=[
+            {"kind": "claim", "ref": "CL-2026-11-0042", "description": "安装费结算未审", "amount": Decimal("380.00")},
+            {"kind": "rma", "ref": "RMA-88120", "description": "旧件未返厂", "amount": None},
+        ],
+    )
 
     def listed():
         with rpc_as(C01, "certification") as cert:

@@ -1,5 +1,6 @@
 """certification on PostgreSQL: concurrent steps on one outlet — exactly one wins, the others
 are refused (409) and nothing is applied twice (one step row, one event)."""
+
 import eventlet
 import pytest
 from sqlalchemy import create_engine, text
@@ -30,9 +31,11 @@ def test_concurrent_head_approvals_apply_once(container_factory, service_config,
     assert set(results) - {"approved"} <= {"conflict", "invalid_transition"}, results
     engine = create_engine(pg_url)
     with engine.connect() as conn:
-        steps = conn.execute(text("select count(*) from outlet_steps where outlet_id='C01-O20' "
-                                  "and action='head_approval'")).scalar()
-        events = conn.execute(text("select count(*) from outbox where event_type='outlet.approved' "
-                                   "and payload like '%C01-O20%'")).scalar()
+        steps = conn.execute(
+            text("select count(*) from outlet_steps where outlet_id='C01-O20' and action='head_approval'")
+        ).scalar()
+        events = conn.execute(
+            text("select count(*) from outbox where event_type='outlet.approved' and payload like '%C01-O20%'")
+        ).scalar()
     engine.dispose()
     assert steps == 1 and events == 1

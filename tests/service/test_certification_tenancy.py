@@ -1,5 +1,6 @@
 """Tenancy through the gateway: a center sees and acts on its own tenant's outlets only, an
 outlet on its own file only, HQ on all; network planning per tenant."""
+
 from shared.tenancy import Principal
 from tests.certification_fixtures import *  # noqa: F401,F403
 from tests.certification_fixtures import C01, C01_TECH, C02, C02_TECH, HEAD, HQ, INSPECTION, form
@@ -24,9 +25,11 @@ def test_one_center_cannot_see_or_act_on_another_centers_outlets(cert_platform):
     # C02 cannot read, review, suspend or revoke C01's outlets: they do not exist for it
     assert p.get(f"{API}/outlets/C01-O08", C02).status_code == 404
     assert p.get(f"{API}/outlets/C01-O01", C02).status_code == 404
-    for principal, body in ((C02, {"action": "center_review", "decision": "pass", "inspection": INSPECTION}),
-                            (C02_TECH, {"action": "technical_review", "decision": "pass"}),
-                            (C02, {"action": "suspend", "reason": "test"})):
+    for principal, body in (
+        (C02, {"action": "center_review", "decision": "pass", "inspection": INSPECTION}),
+        (C02_TECH, {"action": "technical_review", "decision": "pass"}),
+        (C02, {"action": "suspend", "reason": "test"}),
+    ):
         for outlet in ("C01-O08", "C01-O01"):
             r = p.post(f"{API}/outlets/{outlet}/steps", principal, json=body)
             assert r.status_code == 404, r.text
@@ -38,12 +41,24 @@ def test_one_center_cannot_see_or_act_on_another_centers_outlets(cert_platform):
     r = p.post(f"{API}/outlets", C02, json=form(outlet_id="C01-O09", province="山东省", city="济南市"))
     assert r.status_code == 422 and "outlet_id" in r.json()["error"]["fields"], r.text
     # C01's center reviews its own; HQ's head approves across tenants
-    assert p.post(f"{API}/outlets/C01-O08/steps", C01, json={"action": "center_review", "decision": "pass",
-                                                            "inspection": INSPECTION}).status_code == 200
-    assert p.post(f"{API}/outlets/C01-O08/steps", C01_TECH, json={"action": "technical_review",
-                                                                 "decision": "pass"}).status_code == 200
-    assert p.post(f"{API}/outlets/C01-O08/steps", HEAD, json={"action": "head_approval",
-                                                             "decision": "pass"}).status_code == 200
+    assert (
+        p.post(
+            f"{API}/outlets/C01-O08/steps",
+            C01,
+            json={"action": "center_review", "decision": "pass", "inspection": INSPECTION},
+        ).status_code
+        == 200
+    )
+    assert (
+        p.post(
+            f"{API}/outlets/C01-O08/steps", C01_TECH, json={"action": "technical_review", "decision": "pass"}
+        ).status_code
+        == 200
+    )
+    assert (
+        p.post(f"{API}/outlets/C01-O08/steps", HEAD, json={"action": "head_approval", "decision": "pass"}).status_code
+        == 200
+    )
 
 
 def test_outlet_sees_its_own_file_only_and_roles_keep_to_their_routes(cert_platform):
@@ -55,16 +70,28 @@ def test_outlet_sees_its_own_file_only_and_roles_keep_to_their_routes(cert_platf
     assert {t["outlet_id"] for t in techs} == {"C01-O01"} and len(techs) == 3
     assert p.get(f"{API}/certification/technicians/C01-O02-T1", O1).status_code == 404
     # an outlet neither reviews, nor records exams, nor sees the network plan
-    assert p.post(f"{API}/certification/exams", O1, json={"technician_id": "C01-O01-T1", "product_line": "数控车床",
-                                                          "score": "99"}).status_code == 403
+    assert (
+        p.post(
+            f"{API}/certification/exams",
+            O1,
+            json={"technician_id": "C01-O01-T1", "product_line": "数控车床", "score": "99"},
+        ).status_code
+        == 403
+    )
     assert p.get(f"{API}/network-plan", O1).status_code == 403
     assert p.get(f"{API}/outlet/file", C01).status_code == 403
     # a center cannot record exams for another center's technicians
-    r = p.post(f"{API}/certification/exams", C02, json={"technician_id": "C01-O01-T1", "product_line": "数控车床",
-                                                        "score": "99"})
+    r = p.post(
+        f"{API}/certification/exams",
+        C02,
+        json={"technician_id": "C01-O01-T1", "product_line": "数控车床", "score": "99"},
+    )
     assert r.status_code == 422 and "technician_id" in r.json()["error"]["fields"], r.text
-    r = p.post(f"{API}/certification/certificates/revoke", C02, json={"technician_id": "C01-O01-T1",
-                                                                      "product_line": "数控车床", "reason": "test"})
+    r = p.post(
+        f"{API}/certification/certificates/revoke",
+        C02,
+        json={"technician_id": "C01-O01-T1", "product_line": "数控车床", "reason": "test"},
+    )
     assert r.status_code == 404, r.text
     r = p.post(f"{API}/certification/technicians", C02, json={"id": "C02-X1", "outlet_id": "C01-O01", "name": "x"})
     assert r.status_code == 422 and "outlet_id" in r.json()["error"]["fields"], r.text

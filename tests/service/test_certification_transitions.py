@@ -1,28 +1,61 @@
 """Every state × action pair over the real service: an illegal step (out of order) and a step
 by the wrong role are refused with a clear error and leave the outlet's record (status,
 version, file, steps) exactly as it was."""
+
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.tenancy import Principal
 from tests.certification_fixtures import *  # noqa: F401,F403
-from tests.certification_fixtures import (C01, C01_TECH, C02, HEAD, HQ, HQ_TECH, INSPECTION, back_dated_agreement,
-                                          drive, publish_settlement, wait_for)
+from tests.certification_fixtures import (
+    C01,
+    C01_TECH,
+    C02,
+    HEAD,
+    HQ,
+    HQ_TECH,
+    INSPECTION,
+    back_dated_agreement,
+    drive,
+    publish_settlement,
+    wait_for,
+)
 
-STATES = ["applied", "center_reviewed", "technical_reviewed", "approved", "probation", "effective", "suspended",
-          "revocation_requested", "revocation_center_reviewed", "revocation_technical_reviewed", "revoking",
-          "revoked", "rejected"]
+STATES = [
+    "applied",
+    "center_reviewed",
+    "technical_reviewed",
+    "approved",
+    "probation",
+    "effective",
+    "suspended",
+    "revocation_requested",
+    "revocation_center_reviewed",
+    "revocation_technical_reviewed",
+    "revoking",
+    "revoked",
+    "rejected",
+]
 
 # the legal (action, state) pairs, from seed 003's flow charts
 LEGAL = {
-    ("center_review", "applied"), ("technical_review", "center_reviewed"), ("head_approval", "technical_reviewed"),
-    ("issue_agreement", "approved"), ("assess_probation", "probation"), ("suspend", "probation"),
-    ("suspend", "effective"), ("reinstate", "suspended"), ("request_revocation", "probation"),
-    ("request_revocation", "effective"), ("request_revocation", "suspended"),
+    ("center_review", "applied"),
+    ("technical_review", "center_reviewed"),
+    ("head_approval", "technical_reviewed"),
+    ("issue_agreement", "approved"),
+    ("assess_probation", "probation"),
+    ("suspend", "probation"),
+    ("suspend", "effective"),
+    ("reinstate", "suspended"),
+    ("request_revocation", "probation"),
+    ("request_revocation", "effective"),
+    ("request_revocation", "suspended"),
     ("revocation_center_review", "revocation_requested"),
     ("revocation_technical_review", "revocation_center_reviewed"),
-    ("revocation_approval", "revocation_technical_reviewed"), ("request_clearing", "revoking"),
-    ("accounts_cleared", "revoking"), ("accounts_open", "revoking"),
+    ("revocation_approval", "revocation_technical_reviewed"),
+    ("request_clearing", "revoking"),
+    ("accounts_cleared", "revoking"),
+    ("accounts_open", "revoking"),
 }
 
 BODY = {
@@ -45,9 +78,16 @@ BODY = {
 
 def callers(outlet_id):
     own = Principal(f"owner-{outlet_id}", "outlet", tenant="C01", outlet=outlet_id)
-    return {"own_outlet": own, "center": C01, "center_tech": C01_TECH, "hq": HQ, "hq_tech": HQ_TECH,
-            "head": HEAD, "other_center": C02,
-            "other_outlet": Principal("other-outlet", "outlet", tenant="C01", outlet="C01-O02")}
+    return {
+        "own_outlet": own,
+        "center": C01,
+        "center_tech": C01_TECH,
+        "hq": HQ,
+        "hq_tech": HQ_TECH,
+        "head": HEAD,
+        "other_center": C02,
+        "other_outlet": Principal("other-outlet", "outlet", tenant="C01", outlet="C01-O02"),
+    }
 
 
 CENTER_USERS = {"center", "center_tech"}
@@ -82,9 +122,17 @@ def test_every_state_and_action_refused_unless_legal_and_record_unchanged(cert_p
         outlet_id = f"C01-O{n}"
         if state == "revoked":
             out = drive(rpc_as, outlet_id, "revoking")
-            publish_settlement(config, "account.cleared", {
-                "tenant_id": "C01", "outlet_id": outlet_id, "request_id": out["clearing_request_id"],
-                "open_items": [], "at": datetime.now(timezone.utc)})
+            publish_settlement(
+                config,
+                "account.cleared",
+                {
+                    "tenant_id": "C01",
+                    "outlet_id": outlet_id,
+                    "request_id": out["clearing_request_id"],
+                    "open_items": [],
+                    "at": datetime.now(UTC),
+                },
+            )
 
             def revoked(oid=outlet_id):
                 with rpc_as(C01, "certification") as cert:

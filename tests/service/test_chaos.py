@@ -6,6 +6,7 @@ of this test's own (tests/chaos_broker.py), which the test stops and starts; the
 broker is never touched. The client is what a well-behaved API client does: one
 Idempotency-Key per ticket, retrying 503s and connection errors.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,16 @@ class Client:
     def register(self, i: int):
         center = CENTERS[i % 2]
         key = f"chaos-{uuid.uuid4().hex}"
-        body = {"kind": "repair", "channel": "hotline", "customer_name": f"混沌客户{i}", "phone": f"1380000{i:04d}",
-                "address": ADDRESSES[i % 2], "product_line": "数控车床", "purchase_date": "2025-06-01",
-                "fault": "无法启动"}
+        body = {
+            "kind": "repair",
+            "channel": "hotline",
+            "customer_name": f"混沌客户{i}",
+            "phone": f"1380000{i:04d}",
+            "address": ADDRESSES[i % 2],
+            "product_line": "数控车床",
+            "purchase_date": "2025-06-01",
+            "fault": "无法启动",
+        }
         headers = {"Authorization": f"Bearer {self.tokens[center.tenant]}", "Idempotency-Key": key}
         deadline = time.monotonic() + self.patience
         attempts = 0
@@ -101,8 +109,9 @@ def _quiet(procs: ServiceProcesses, tickets: int, timeout=180):
     figures = {}
     while time.monotonic() < deadline:
         ready = {s: procs.ready(s) for s in ALL}
-        unsent = {s: procs.scalar(s, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                  for s in ALL if s != "gateway"}
+        unsent = {
+            s: procs.scalar(s, "SELECT count(*) FROM outbox WHERE published_at IS NULL") for s in ALL if s != "gateway"
+        }
         visits = procs.scalar("dispatch", "SELECT count(DISTINCT ticket_id) FROM visits")
         figures = {"ready": ready, "unsent": unsent, "visits": visits}
         if all(ready.values()) and not any(unsent.values()) and visits >= tickets:
@@ -120,19 +129,26 @@ def _assert_exactly_once(procs: ServiceProcesses, client: Client, n: int, broker
     assert len(stored) == n, f"{len(stored)} tickets stored for {n} sent ({len(stored) - n} extra)"
     assert set(stored) == set(ids)
     # through the API too: what HQ sees is what was sent
-    total = requests.get(procs.url("gateway", "/api/v1/tickets?limit=1"),
-                         headers={"Authorization": f"Bearer {procs.token(HQ)}"}, timeout=15).json()["total"]
+    total = requests.get(
+        procs.url("gateway", "/api/v1/tickets?limit=1"),
+        headers={"Authorization": f"Bearer {procs.token(HQ)}"},
+        timeout=15,
+    ).json()["total"]
     assert total == n
-    per_ticket = procs.db("dispatch").execute(
-        "SELECT ticket_id, count(*) FROM visits GROUP BY ticket_id HAVING count(*) <> 1").fetchall()
+    per_ticket = (
+        procs.db("dispatch")
+        .execute("SELECT ticket_id, count(*) FROM visits GROUP BY ticket_id HAVING count(*) <> 1")
+        .fetchall()
+    )
     assert per_ticket == [], f"tickets without exactly one visit: {per_ticket[:5]}"
     dead = {q: d for q, d in broker.queue_depths().items() if q.endswith(".dead-letter") and d}
     assert dead == {}, f"dead letters: {dead}"
 
 
 def test_broker_stopped_for_20_s_under_load(broker, tmp_path):
-    procs = ServiceProcesses(broker.uri, tmp_path, DISPATCH_TIME_LIMIT=1.0, DISPATCH_BATCH_SECONDS=1.0,
-                             RPC_TIMEOUT_SECONDS=10)
+    procs = ServiceProcesses(
+        broker.uri, tmp_path, DISPATCH_TIME_LIMIT=1.0, DISPATCH_BATCH_SECONDS=1.0, RPC_TIMEOUT_SECONDS=10
+    )
     procs.start("platform", ALL)
     try:
         procs.wait_ready(ALL)
@@ -142,6 +158,7 @@ def test_broker_stopped_for_20_s_under_load(broker, tmp_path):
 
         def outage_at(i):
             if i == 50:
+
                 def run():
                     outage["stopped"] = time.monotonic()
                     broker.stop_app()
@@ -150,24 +167,31 @@ def test_broker_stopped_for_20_s_under_load(broker, tmp_path):
                     time.sleep(15)
                     broker.start_app()
                     outage["started"] = time.monotonic()
+
                 threading.Thread(target=run, daemon=True).start()
 
         client.run(200, rate=5.0, on_sent=outage_at)
         figures = _quiet(procs, 200)
 
-        assert procs.process("platform").poll() is None and procs.process("platform").pid == pid, \
+        assert procs.process("platform").poll() is None and procs.process("platform").pid == pid, (
             "the service process died or was restarted"
+        )
         _assert_exactly_once(procs, client, 200, broker)
         assert client.answers.get(500, 0) == 0, client.answers
         assert outage["ready_during"] == {"intake": False, "gateway": False}, "ready while the broker was away"
         assert client.answers.get("503 slower", 0) == 0, f"503s slower than 5 s: {client.answers}"
         after = [r["at"] for r in client.results.values() if r["at"] > outage["started"]]
         recovered = min(after) - outage["started"] if after else None
-        report = {"sent": 200, "stored": procs.scalar("intake", "SELECT count(*) FROM tickets"),
-                  "duplicated": 0, "lost": 0, "recovered_s": round(recovered, 1) if recovered else None,
-                  "answers": {str(k): v for k, v in client.answers.items()},
-                  "retried_tickets": sum(1 for r in client.results.values() if r["attempts"] > 1),
-                  "unsent_outbox": figures["unsent"]}
+        report = {
+            "sent": 200,
+            "stored": procs.scalar("intake", "SELECT count(*) FROM tickets"),
+            "duplicated": 0,
+            "lost": 0,
+            "recovered_s": round(recovered, 1) if recovered else None,
+            "answers": {str(k): v for k, v in client.answers.items()},
+            "retried_tickets": sum(1 for r in client.results.values() if r["attempts"] > 1),
+            "unsent_outbox": figures["unsent"],
+        }
         # and it still stops when asked (it used to hang in "stopping services" after an outage)
         report["sigterm_stop_s"] = round(procs.terminate("platform"), 1)
         print("CHAOS broker outage:", json.dumps(report, ensure_ascii=False))
@@ -180,8 +204,9 @@ def test_broker_stopped_for_20_s_under_load(broker, tmp_path):
 
 
 def test_intake_killed_mid_burst(broker, tmp_path):
-    procs = ServiceProcesses(broker.uri, tmp_path, DISPATCH_TIME_LIMIT=1.0, DISPATCH_BATCH_SECONDS=1.0,
-                             RPC_TIMEOUT_SECONDS=5)
+    procs = ServiceProcesses(
+        broker.uri, tmp_path, DISPATCH_TIME_LIMIT=1.0, DISPATCH_BATCH_SECONDS=1.0, RPC_TIMEOUT_SECONDS=5
+    )
     procs.start("intake", ["intake"])
     procs.start("others", [s for s in ALL if s != "intake"])
     try:
@@ -200,8 +225,18 @@ def test_intake_killed_mid_burst(broker, tmp_path):
         _quiet(procs, 80)
         _assert_exactly_once(procs, client, 80, broker)
         assert client.answers.get(500, 0) == 0, client.answers
-        print("CHAOS intake kill -9:", json.dumps({"sent": 80, "stored": 80, "duplicated": 0, "lost": 0,
-                                                   "answers": {str(k): v for k, v in client.answers.items()}}))
+        print(
+            "CHAOS intake kill -9:",
+            json.dumps(
+                {
+                    "sent": 80,
+                    "stored": 80,
+                    "duplicated": 0,
+                    "lost": 0,
+                    "answers": {str(k): v for k, v in client.answers.items()},
+                }
+            ),
+        )
     except BaseException:
         print(procs.log_tail("intake", 4000))
         print(procs.log_tail("others", 4000))

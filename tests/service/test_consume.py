@@ -11,6 +11,7 @@ handler which errors to raise on which attempt. Each test gets its own vhost and
 - the unit of work acts as the scope asks (the caller's principal for the event's tenant, the
   service over all tenants).
 """
+
 from __future__ import annotations
 
 import time
@@ -34,18 +35,21 @@ EVENT_QUEUE = f"evt-intake-{EVENT}--{SERVICE}.on_escalated"
 DEAD_LETTER_QUEUE = dead_letter_names(SERVICE)[1]
 
 metadata = MetaData()
-applied = Table("applied", metadata,
-                Column("id", Integer, primary_key=True, autoincrement=True),
-                Column("ticket_id", String(64), nullable=False),
-                Column("user", String(128)),
-                Column("tenant", String(16)))
+applied = Table(
+    "applied",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(64), nullable=False),
+    Column("user", String(128)),
+    Column("tenant", String(16)),
+)
 
 
 class Script:
     """What the handler does on each attempt (the test and the worker share this process)."""
 
-    failures: list = []   # exceptions raised, one per attempt, after the handler's write
-    calls: list = []      # (ticket_id, principal) of every attempt
+    failures: list = []  # exceptions raised, one per attempt, after the handler's write
+    calls: list = []  # (ticket_id, principal) of every attempt
 
 
 class FlakyService:
@@ -55,8 +59,9 @@ class FlakyService:
     @consume("intake", EVENT)
     def on_escalated(self, uow, payload):
         Script.calls.append((payload["ticket_id"], uow.principal))
-        uow.session.execute(insert(applied).values(ticket_id=payload["ticket_id"], user=uow.principal.user,
-                                                   tenant=uow.principal.tenant))
+        uow.session.execute(
+            insert(applied).values(ticket_id=payload["ticket_id"], user=uow.principal.user, tenant=uow.principal.tenant)
+        )
         if Script.failures:
             raise Script.failures.pop(0)
 
@@ -68,8 +73,9 @@ class AllTenantsService:
     @consume("intake", EVENT, scope=ALL, consumer="escalations")
     def on_escalated(self, uow, payload):
         Script.calls.append((payload["ticket_id"], uow.principal))
-        uow.session.execute(insert(applied).values(ticket_id=payload["ticket_id"], user=uow.principal.user,
-                                                   tenant=uow.principal.tenant))
+        uow.session.execute(
+            insert(applied).values(ticket_id=payload["ticket_id"], user=uow.principal.user, tenant=uow.principal.tenant)
+        )
         uow.commit()  # a handler may commit itself: the decorator does not commit again
 
 
@@ -89,8 +95,13 @@ def flaky_config(service_config, tmp_path):
 
 
 def escalation(ticket_id=None, tenant="C01"):
-    return {"tenant_id": tenant, "ticket_id": ticket_id or uuid.uuid4().hex, "number": f"{tenant}-1",
-            "reason": "negative_callback", "level": "center"}
+    return {
+        "tenant_id": tenant,
+        "ticket_id": ticket_id or uuid.uuid4().hex,
+        "number": f"{tenant}-1",
+        "reason": "negative_callback",
+        "level": "center",
+    }
 
 
 def rows(config, table):
@@ -109,8 +120,7 @@ def queue_depth(uri, queue):
 
 
 def retries_counted():
-    return metrics.REGISTRY.get_sample_value("fsm_event_retries_total",
-                                             {"service": SERVICE, "event": EVENT}) or 0.0
+    return metrics.REGISTRY.get_sample_value("fsm_event_retries_total", {"service": SERVICE, "event": EVENT}) or 0.0
 
 
 def settled(uri):
@@ -126,8 +136,10 @@ def test_transient_errors_are_retried_and_the_message_is_processed_once(containe
     container.start()
     uri = flaky_config["AMQP_URI"]
     before = retries_counted()
-    script.failures = [StaleDataError("UPDATE applied: 0 rows matched (version moved)"),
-                       OperationalError("UPDATE applied", {}, Exception("database is locked"))]
+    script.failures = [
+        StaleDataError("UPDATE applied: 0 rows matched (version moved)"),
+        OperationalError("UPDATE applied", {}, Exception("database is locked")),
+    ]
     payload = escalation()
     event_id = publish_event(uri, "intake", EVENT, payload)
 
@@ -181,11 +193,14 @@ def test_a_message_delivered_twice_runs_the_handler_once(container_factory, flak
     later = escalation()
     publish_event(uri, "intake", EVENT, later)  # consumed after both: the duplicate was handled by then
 
-    wait_for(lambda: any(r.ticket_id == later["ticket_id"] for r in rows(flaky_config, applied)),
-             what="the later event to be applied")
+    wait_for(
+        lambda: any(r.ticket_id == later["ticket_id"] for r in rows(flaky_config, applied)),
+        what="the later event to be applied",
+    )
     wait_for(lambda: settled(uri), what="the event queue to drain")
     assert sorted(r.ticket_id for r in rows(flaky_config, applied)) == sorted(
-        [payload["ticket_id"], later["ticket_id"]])
+        [payload["ticket_id"], later["ticket_id"]]
+    )
     assert [c[0] for c in script.calls].count(payload["ticket_id"]) == 1
     assert len(rows(flaky_config, processed_table)) == 2
     assert queue_depth(uri, DEAD_LETTER_QUEUE) == 0
@@ -195,8 +210,9 @@ def test_scope_all_acts_for_the_service_over_every_tenant(container_factory, fla
     container = container_factory(AllTenantsService, flaky_config)
     container.start()
     uri = flaky_config["AMQP_URI"]
-    event_id = publish_event(uri, "intake", EVENT, escalation(tenant="C02"),
-                             principal=tenancy.Principal("someone", "center", tenant="C01"))
+    event_id = publish_event(
+        uri, "intake", EVENT, escalation(tenant="C02"), principal=tenancy.Principal("someone", "center", tenant="C01")
+    )
     done = wait_for(lambda: rows(flaky_config, applied), what="the event to be applied")
     assert (done[0].user, done[0].tenant) == (SERVICE, None)
     assert script.calls[0][1] == tenancy.service_principal(SERVICE)

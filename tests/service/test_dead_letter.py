@@ -5,12 +5,13 @@ published the way their real publishers do it: the hotline bridge as plain AMQP 
 dispatch's events as nameko does (topic exchange `dispatch.events`, JSON,
 ``nameko.*`` headers, message id = event id).
 """
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kombu import Connection, Exchange, Producer
 
@@ -22,20 +23,40 @@ from tests.conftest import C01, HQ
 DEAD_LETTER_QUEUE = dead_letter_names("intake")[1]
 
 VALID_BRIDGE = {
-    "kind": "repair", "channel": "hotline", "customer_name": "武汉热线客户", "phone": "138****1234",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "武汉热线客户",
+    "phone": "138****1234",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
     "fault": "主轴异响",
 }
 
 REQUEST = {
-    "kind": "repair", "channel": "web", "customer_name": "武汉测试公司", "phone": "138****0000",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "purchase_date": "2025-06-01", "fault": "无法启动",
+    "kind": "repair",
+    "channel": "web",
+    "customer_name": "武汉测试公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
 }
 
 
-def publish(amqp_uri, exchange_name, routing_key, body, *, content_type="application/json",
-            headers=None, message_id=None, exchange_type="topic"):
+def publish(
+    amqp_uri,
+    exchange_name,
+    routing_key,
+    body,
+    *,
+    content_type="application/json",
+    headers=None,
+    message_id=None,
+    exchange_type="topic",
+):
     """Publish raw `body` (bytes) with confirms and mandatory=True: an unroutable message raises."""
     exchange = Exchange(exchange_name, type=exchange_type, durable=True, passive=True)
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
@@ -43,10 +64,17 @@ def publish(amqp_uri, exchange_name, routing_key, body, *, content_type="applica
         properties = {}
         if message_id:
             properties["message_id"] = message_id
-        producer.publish(body, routing_key=routing_key, content_type=content_type,
-                         content_encoding="utf-8" if content_type else "binary",
-                         headers=headers or {}, delivery_mode=2, mandatory=True, retry=False,
-                         **properties)
+        producer.publish(
+            body,
+            routing_key=routing_key,
+            content_type=content_type,
+            content_encoding="utf-8" if content_type else "binary",
+            headers=headers or {},
+            delivery_mode=2,
+            mandatory=True,
+            retry=False,
+            **properties,
+        )
 
 
 def publish_event(amqp_uri, source, event_type, payload, *, event_id=None, principal=None):
@@ -59,8 +87,14 @@ def publish_event(amqp_uri, source, event_type, payload, *, event_id=None, princ
         "nameko.event_version": 1,
         "nameko.call_id_stack": [f"{source}.outbox-relay.{uuid.uuid4()}"],
     }
-    publish(amqp_uri, f"{source}.events", event_type, json.dumps(payload).encode("utf-8"),
-            headers=headers, message_id=event_id)
+    publish(
+        amqp_uri,
+        f"{source}.events",
+        event_type,
+        json.dumps(payload).encode("utf-8"),
+        headers=headers,
+        message_id=event_id,
+    )
     return event_id
 
 
@@ -100,23 +134,27 @@ def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
-def test_bridge_bad_messages_are_dead_lettered_and_consumer_keeps_going(container_factory, service_config,
-                                                                          rpc_as):
+def test_bridge_bad_messages_are_dead_lettered_and_consumer_keeps_going(container_factory, service_config, rpc_as):
     container = container_factory(IntakeService, service_config)
     container.start()
     uri = service_config["AMQP_URI"]
 
     bad = [
-        b"\xff\xfe this is { not json",                      # not JSON (not even UTF-8)
-        json.dumps([VALID_BRIDGE]).encode("utf-8"),            # a JSON list, not an object
-        json.dumps({**{k: v for k, v in VALID_BRIDGE.items() if k != "phone"},
-                    "external_ref": "HL-BAD-1"}).encode("utf-8"),   # missing phone
+        b"\xff\xfe this is { not json",  # not JSON (not even UTF-8)
+        json.dumps([VALID_BRIDGE]).encode("utf-8"),  # a JSON list, not an object
+        json.dumps({**{k: v for k, v in VALID_BRIDGE.items() if k != "phone"}, "external_ref": "HL-BAD-1"}).encode(
+            "utf-8"
+        ),  # missing phone
     ]
     for body in bad:
         publish(uri, BRIDGE_EXCHANGE, BRIDGE_ROUTING_KEY, body)
     ref = f"HL-{uuid.uuid4().hex[:8]}"
-    publish(uri, BRIDGE_EXCHANGE, BRIDGE_ROUTING_KEY,
-            json.dumps({**VALID_BRIDGE, "external_ref": ref}, ensure_ascii=False).encode("utf-8"))
+    publish(
+        uri,
+        BRIDGE_EXCHANGE,
+        BRIDGE_ROUTING_KEY,
+        json.dumps({**VALID_BRIDGE, "external_ref": ref}, ensure_ascii=False).encode("utf-8"),
+    )
 
     def registered():
         with rpc_as(HQ) as intake:
@@ -151,8 +189,13 @@ def test_bridge_garbage_without_content_type(container_factory, service_config, 
     uri = service_config["AMQP_URI"]
     publish(uri, BRIDGE_EXCHANGE, BRIDGE_ROUTING_KEY, b"garbage", content_type=None)
     ref = f"HL-{uuid.uuid4().hex[:8]}"
-    publish(uri, BRIDGE_EXCHANGE, BRIDGE_ROUTING_KEY,
-            json.dumps({**VALID_BRIDGE, "external_ref": ref}).encode("utf-8"), content_type=None)
+    publish(
+        uri,
+        BRIDGE_EXCHANGE,
+        BRIDGE_ROUTING_KEY,
+        json.dumps({**VALID_BRIDGE, "external_ref": ref}).encode("utf-8"),
+        content_type=None,
+    )
 
     def registered():
         with rpc_as(HQ) as intake:
@@ -164,9 +207,16 @@ def test_bridge_garbage_without_content_type(container_factory, service_config, 
 
 
 def _visit(ticket_id, **over):
-    body = {"tenant_id": "C01", "visit_id": f"v-{uuid.uuid4().hex[:8]}", "ticket_id": ticket_id,
-            "outlet_id": None, "technician_id": "tech-1",
-            "at": datetime.now(timezone.utc).isoformat(), "planned_arrival": None, "reason": None}
+    body = {
+        "tenant_id": "C01",
+        "visit_id": f"v-{uuid.uuid4().hex[:8]}",
+        "ticket_id": ticket_id,
+        "outlet_id": None,
+        "technician_id": "tech-1",
+        "at": datetime.now(UTC).isoformat(),
+        "planned_arrival": None,
+        "reason": None,
+    }
     body.update(over)
     return body
 
@@ -203,7 +253,7 @@ def test_bad_event_dead_lettered_then_valid_event_applied_once(container_factory
     assert dead[0].properties.get("message_id") == bad_id
 
     # the duplicate was consumed (queue empty) and changed nothing
-    queue = f"evt-dispatch-visit.started--intake.on_visit_started"
+    queue = "evt-dispatch-visit.started--intake.on_visit_started"
 
     def queue_empty():
         with Connection(uri) as conn:

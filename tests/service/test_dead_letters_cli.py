@@ -6,6 +6,7 @@
   failed only because the database was away is applied once it is back, and the queue is empty;
   ``--limit`` replays only the first N.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from kombu import Connection
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 from sqlalchemy.exc import OperationalError
 
-from services.intake.service import BRIDGE_EXCHANGE, BRIDGE_QUEUE, BRIDGE_ROUTING_KEY, IntakeService
 from fsm.main import main
+from services.intake.service import BRIDGE_EXCHANGE, BRIDGE_QUEUE, BRIDGE_ROUTING_KEY, IntakeService
 from shared.db import Database
 from shared.messaging import consume, dead_letter_names
 from shared.outbox import processed_table
@@ -27,9 +28,12 @@ SERVICE = "ledger"
 EVENT = "ticket.escalated"
 
 metadata = MetaData()
-applied = Table("applied", metadata,
-                Column("id", Integer, primary_key=True, autoincrement=True),
-                Column("ticket_id", String(64), nullable=False))
+applied = Table(
+    "applied",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(64), nullable=False),
+)
 
 
 class Outage:
@@ -94,16 +98,23 @@ def peek_all(uri, queue):
 
 
 def escalation():
-    return {"tenant_id": "C01", "ticket_id": uuid.uuid4().hex, "number": "C01-1",
-            "reason": "negative_callback", "level": "center"}
+    return {
+        "tenant_id": "C01",
+        "ticket_id": uuid.uuid4().hex,
+        "number": "C01-1",
+        "reason": "negative_callback",
+        "level": "center",
+    }
 
 
 def applied_rows(config):
     engine = create_engine(config["DATABASES"][SERVICE])
     try:
         with engine.connect() as conn:
-            return (conn.execute(select(applied.c.ticket_id)).scalars().all(),
-                    conn.execute(select(processed_table)).fetchall())
+            return (
+                conn.execute(select(applied.c.ticket_id)).scalars().all(),
+                conn.execute(select(processed_table)).fetchall(),
+            )
     finally:
         engine.dispose()
 
@@ -148,8 +159,9 @@ def test_list_shows_each_dead_letter_and_leaves_the_queue_as_it_was(container_fa
     wait_for(lambda: peek_all(uri, queue) == before, what="the queue as it was")
 
 
-def test_replay_publishes_each_dead_letter_to_where_it_came_from(container_factory, ledger_config, capsys,
-                                                                 database_state):
+def test_replay_publishes_each_dead_letter_to_where_it_came_from(
+    container_factory, ledger_config, capsys, database_state
+):
     container = container_factory(LedgerService, ledger_config)
     container.start()
     uri = ledger_config["AMQP_URI"]
@@ -208,8 +220,9 @@ def test_a_dead_letter_no_queue_takes_any_more_stays(rabbit_config, capsys):
     with Connection(uri) as conn:
         channel = conn.channel()
         channel.exchange_declare("ghost.events", "topic", durable=True, auto_delete=False)
-        channel.queue_declare("ghost.inbox", durable=True, auto_delete=False,
-                              arguments={"x-dead-letter-exchange": dlx.name})
+        channel.queue_declare(
+            "ghost.inbox", durable=True, auto_delete=False, arguments={"x-dead-letter-exchange": dlx.name}
+        )
         channel.queue_bind("ghost.inbox", "ghost.events", "thing.happened")
     publish(uri, "ghost.events", "thing.happened", b'{"tenant_id": "C01"}', message_id="m-ghost-1")
     with Connection(uri) as conn:

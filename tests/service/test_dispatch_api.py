@@ -1,26 +1,28 @@
 """Dispatch through the gateway: the on-site flow, pins, bad input and tenancy (real broker)."""
+
 import csv
 import io
-from datetime import datetime, timedelta, timezone
-
+from datetime import UTC, datetime, timedelta, timezone
 
 from shared.tenancy import Principal
 from tests.conftest import C01, C02, HQ, Platform, technician_rows, wait_for
 
 API = "/api/v1"
 WUHAN = {
-    "kind": "repair", "channel": "hotline", "customer_name": "武汉派工公司", "phone": "138****0000",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "purchase_date": "2025-06-01", "fault": "无法启动",
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "武汉派工公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
 }
 JINAN = dict(WUHAN, customer_name="济南派工公司", address="山东省济南市历下区经十路100号")
 # C01-O05 (Ezhou) is the outlet within a day's round trip of Wuhan; C01-O01 (Xiangyang) is not
 O05 = Principal("o5", "outlet", tenant="C01", outlet="C01-O05")
 O01 = Principal("o1", "outlet", tenant="C01", outlet="C01-O01")
-
-
-
-
 
 
 def assert_error(r, status, field=None):
@@ -39,8 +41,12 @@ def import_technicians(platform, principal, rows):
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    r = platform.post(f"{API}/technicians/import", principal, data=buf.getvalue().encode("utf-8"),
-                      headers={"Content-Type": "text/csv"})
+    r = platform.post(
+        f"{API}/technicians/import",
+        principal,
+        data=buf.getvalue().encode("utf-8"),
+        headers={"Content-Type": "text/csv"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["failed"] == 0, body
@@ -115,9 +121,15 @@ def test_ticket_to_completed_visit_through_the_gateway(quiet_platform):
     r = p.post(f"{API}/visits/{v['id']}/check-in", O05, json={"lat": 30.5, "lon": 114.4})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "started" and r.json()["onsite_on_time"] is True
-    r = p.post(f"{API}/visits/{v['id']}/check-out", O05,
-               json={"work_done": "更换继电器", "customer_confirmed": True,
-                     "parts_used": [{"part_no": "RL-24V", "quantity": 1}]})
+    r = p.post(
+        f"{API}/visits/{v['id']}/check-out",
+        O05,
+        json={
+            "work_done": "更换继电器",
+            "customer_confirmed": True,
+            "parts_used": [{"part_no": "RL-24V", "quantity": 1}],
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "completed"
 
@@ -129,8 +141,13 @@ def test_ticket_to_completed_visit_through_the_gateway(quiet_platform):
     onsite = next(d for d in t["deadlines"] if d["sla"] == "onsite")
     assert onsite["met_at"] is not None and onsite["breached_at"] is None
     doc = p.get("/openapi.json").json()
-    for path in ("/api/v1/dispatch/board", "/api/v1/visits/{visit_id}/check-in", "/api/v1/technicians/import",
-                 "/api/v1/technicians/{technician_id}/route.csv", "/api/v1/outlet/jobs"):
+    for path in (
+        "/api/v1/dispatch/board",
+        "/api/v1/visits/{visit_id}/check-in",
+        "/api/v1/technicians/import",
+        "/api/v1/technicians/{technician_id}/route.csv",
+        "/api/v1/outlet/jobs",
+    ):
         assert path in doc["paths"], path
     assert set(doc["paths"]["/api/v1/visits/{visit_id}/pin"]) == {"post", "delete"}
 
@@ -138,8 +155,7 @@ def test_ticket_to_completed_visit_through_the_gateway(quiet_platform):
 def test_pinned_visit_stays_across_reoptimisations(quiet_platform):
     p = quiet_platform
     import_technicians(p, C01, technician_rows("C01"))
-    visits = [register(p, C01, dict(WUHAN, customer_name=f"武汉钉住{i}", phone=f"1380000000{i}"))
-              for i in range(4)]
+    visits = [register(p, C01, dict(WUHAN, customer_name=f"武汉钉住{i}", phone=f"1380000000{i}")) for i in range(4)]
     target = visits[0]
     r = p.post(f"{API}/visits/{target['id']}/pin", C01, json={"technician_id": "C01-O05-T2"})
     assert r.status_code == 200, r.text
@@ -147,8 +163,11 @@ def test_pinned_visit_stays_across_reoptimisations(quiet_platform):
     for _ in range(2):
         reoptimise(p, C01)
         got = visit(p, target["id"])
-        assert (got["status"], got["technician_id"], got["pinned_technician_id"]) == \
-            ("scheduled", "C01-O05-T2", "C01-O05-T2")
+        assert (got["status"], got["technician_id"], got["pinned_technician_id"]) == (
+            "scheduled",
+            "C01-O05-T2",
+            "C01-O05-T2",
+        )
     # unpinned, the visit is free again (and the API says so)
     r = p.request("DELETE", f"{API}/visits/{target['id']}/pin", C01)
     assert r.status_code == 200, r.text
@@ -171,27 +190,38 @@ def test_bad_input_changes_nothing(quiet_platform):
     def unchanged():
         assert visit(p, vid) == dict(before, late_risk=visit(p, vid)["late_risk"])
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # position outside China
     assert_error(p.post(f"{API}/visits/{vid}/check-in", O05, json={"lat": 60, "lon": 114.4}), 422, "lat")
     assert_error(p.post(f"{API}/visits/{vid}/check-in", O05, json={"lat": 30.5, "lon": 10}), 422, "lon")
     # a check-in in the future, a missing position, an unknown field, not JSON
-    assert_error(p.post(f"{API}/visits/{vid}/check-in", O05,
-                        json={"lat": 30.5, "lon": 114.4, "at": (now + timedelta(hours=2)).isoformat()}), 422, "at")
+    assert_error(
+        p.post(
+            f"{API}/visits/{vid}/check-in",
+            O05,
+            json={"lat": 30.5, "lon": 114.4, "at": (now + timedelta(hours=2)).isoformat()},
+        ),
+        422,
+        "at",
+    )
     assert_error(p.post(f"{API}/visits/{vid}/check-in", O05, json={"lon": 114.4}), 422, "lat")
     assert_error(p.post(f"{API}/visits/{vid}/check-in", O05, json={"lat": 30.5, "lon": 114.4, "x": 1}), 422, "x")
-    assert_error(p.post(f"{API}/visits/{vid}/check-in", O05, data=b"{not json",
-                        headers={"Content-Type": "application/json"}), 400)
+    assert_error(
+        p.post(f"{API}/visits/{vid}/check-in", O05, data=b"{not json", headers={"Content-Type": "application/json"}),
+        400,
+    )
     # someone else's visit: another outlet of the tenant, another tenant's center
     assert_error(p.post(f"{API}/visits/{vid}/check-in", O01, json={"lat": 30.5, "lon": 114.4}), 404)
     assert_error(p.post(f"{API}/visits/{vid}/check-in", C02, json={"lat": 30.5, "lon": 114.4}), 404)
     assert_error(p.get(f"{API}/visits/{vid}", O01), 404)
     # the visit's outlet naming a technician who is not the visit's
-    assert_error(p.post(f"{API}/visits/{vid}/check-in", O05,
-                        json={"lat": 30.5, "lon": 114.4, "technician_id": "C01-O05-T2"}), 422, "technician_id")
+    assert_error(
+        p.post(f"{API}/visits/{vid}/check-in", O05, json={"lat": 30.5, "lon": 114.4, "technician_id": "C01-O05-T2"}),
+        422,
+        "technician_id",
+    )
     # check-out before any check-in
-    assert_error(p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "x", "customer_confirmed": True}),
-                 409)
+    assert_error(p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "x", "customer_confirmed": True}), 409)
     # unknown visit
     assert_error(p.get(f"{API}/visits/nope", C01), 404)
     assert_error(p.post(f"{API}/visits/nope/check-in", O05, json={"lat": 30.5, "lon": 114.4}), 404)
@@ -199,20 +229,35 @@ def test_bad_input_changes_nothing(quiet_platform):
     # pin to an unknown technician, to another tenant's, to one without the skill
     assert_error(p.post(f"{API}/visits/{vid}/pin", C01, json={"technician_id": "ghost"}), 422, "technician_id")
     import_technicians(p, C02, technician_rows("C02")[:1])
-    assert_error(p.post(f"{API}/visits/{vid}/pin", C01, json={"technician_id": technician_rows("C02")[0]["id"]}),
-                 422, "technician_id")
+    assert_error(
+        p.post(f"{API}/visits/{vid}/pin", C01, json={"technician_id": technician_rows("C02")[0]["id"]}),
+        422,
+        "technician_id",
+    )
     assert_error(p.post(f"{API}/visits/{vid}/pin", C01, json={}), 422, "technician_id")
     assert_error(p.post(f"{API}/visits/{vid}/pin", C01, json={"technician_id": "C01-O05-T3"}), 422, "technician_id")
     unchanged()
 
     # technicians: unknown product line, unknown outlet, bad shifts, position outside China
-    tech = {"id": "C01-NEW-1", "name": "新人", "outlet_id": "C01-O01", "skills": ["数控车床"],
-            "certificates": {"数控车床": "2030-01-01"}, "home_lat": 30.6, "home_lon": 114.3}
-    for change, field in (({"skills": ["飞机"]}, "skills"), ({"outlet_id": "C09-O99"}, "outlet_id"),
-                          ({"shift_start": "25:00"}, "shift_start"), ({"shift_end": "7pm"}, "shift_end"),
-                          ({"shift_start": "18:00", "shift_end": "08:00"}, "shift_end"),
-                          ({"home_lat": 60.0}, "home_lat"), ({"certificates": {"数控车床": "soon"}}, "certificates"),
-                          ({"daily_capacity": 0}, "daily_capacity")):
+    tech = {
+        "id": "C01-NEW-1",
+        "name": "新人",
+        "outlet_id": "C01-O01",
+        "skills": ["数控车床"],
+        "certificates": {"数控车床": "2030-01-01"},
+        "home_lat": 30.6,
+        "home_lon": 114.3,
+    }
+    for change, field in (
+        ({"skills": ["飞机"]}, "skills"),
+        ({"outlet_id": "C09-O99"}, "outlet_id"),
+        ({"shift_start": "25:00"}, "shift_start"),
+        ({"shift_end": "7pm"}, "shift_end"),
+        ({"shift_start": "18:00", "shift_end": "08:00"}, "shift_end"),
+        ({"home_lat": 60.0}, "home_lat"),
+        ({"certificates": {"数控车床": "soon"}}, "certificates"),
+        ({"daily_capacity": 0}, "daily_capacity"),
+    ):
         assert_error(p.post(f"{API}/technicians", C01, json=dict(tech, **change)), 422, field)
     assert "C01-NEW-1" not in {t["id"] for t in p.get(f"{API}/technicians", C01).json()}
     # a center may not add a technician to another tenant's outlet
@@ -236,18 +281,26 @@ def test_bad_input_changes_nothing(quiet_platform):
     assert started["status"] == "started"
     assert datetime.fromisoformat(started["started_at"]) == at_in
     assert_error(p.post(f"{API}/visits/{vid}/check-in", O05, json={"lat": 30.5, "lon": 114.4}), 409)
-    assert_error(p.post(f"{API}/visits/{vid}/check-out", O05,
-                        json={"work_done": "x", "customer_confirmed": True,
-                              "at": (at_in - timedelta(minutes=5)).isoformat()}), 422, "at")
-    assert_error(p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "", "customer_confirmed": True}),
-                 422, "work_done")
+    assert_error(
+        p.post(
+            f"{API}/visits/{vid}/check-out",
+            O05,
+            json={"work_done": "x", "customer_confirmed": True, "at": (at_in - timedelta(minutes=5)).isoformat()},
+        ),
+        422,
+        "at",
+    )
+    assert_error(
+        p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "", "customer_confirmed": True}),
+        422,
+        "work_done",
+    )
     assert_error(p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "x"}), 422, "customer_confirmed")
     assert_error(p.post(f"{API}/visits/{vid}/pin", C01, json={"technician_id": "C01-O05-T2"}), 422)
     assert visit(p, vid)["status"] == "started" and visit(p, vid)["version"] == started["version"]
     r = p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "x", "customer_confirmed": False})
     assert r.status_code == 200, r.text
-    assert_error(p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "x", "customer_confirmed": True}),
-                 409)
+    assert_error(p.post(f"{API}/visits/{vid}/check-out", O05, json={"work_done": "x", "customer_confirmed": True}), 409)
 
 
 def test_tenancy_of_the_board(quiet_platform):

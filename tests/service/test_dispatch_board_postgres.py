@@ -1,6 +1,7 @@
 """The dispatch board's SQL on PostgreSQL (NULL due times sort last there, first on SQLite; times
 compare as timestamptz): the same answer as the rule applied visit by visit, as
 tests/unit/test_dispatch_board.py checks on SQLite."""
+
 import pytest
 
 from tests.dispatch_board_data import C01, FILTERS, HQ, O01, board, board_store, reference

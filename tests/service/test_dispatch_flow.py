@@ -5,12 +5,16 @@ from shared.tenancy import Principal
 from tests.conftest import C01, HQ, technician_rows, wait_for
 
 REPAIR = {
-    "kind": "repair", "channel": "hotline", "customer_name": "武汉测试公司", "phone": "138****0000",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "purchase_date": "2025-06-01", "fault": "无法启动",
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "武汉测试公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
 }
-
-
 
 
 def test_ticket_to_completed_visit(full_platform, rpc_as):

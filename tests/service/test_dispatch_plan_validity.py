@@ -1,10 +1,12 @@
 """Every plan the optimiser returns keeps skills, certificates, shifts, working days, time
 windows, route order and daily capacity: checked here from the data, not from the solver's
 own word. Realistic load: all 108 technicians, ~60 sample requests of three tenants."""
+
 import csv
 import io
 from collections import defaultdict
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,10 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ONSITE = ("repair", "install", "maintenance", "complaint")
 TENANTS = ("C01", "C02", "C03")
 PER_TENANT = 20
-
-
-
-
 
 
 def sample_requests(today):
@@ -66,19 +64,22 @@ def validate_plans(items, techs, plan_started, calendar, directory, probation_li
         if v["product_line"]:
             assert v["product_line"] in tech["skills"], f"{v['id']}: {tech['id']} lacks {v['product_line']}"
             until = tech["certificates"].get(v["product_line"])
-            assert until is not None and date.fromisoformat(until) >= day, \
+            assert until is not None and date.fromisoformat(until) >= day, (
                 f"{v['id']}: {tech['id']} has no certificate for {v['product_line']} valid on {day}"
+            )
         # a working day, inside the shift, not in the past, not before the wished day
         assert calendar.is_workday(day), f"{v['id']}: planned on {day}, not a working day"
         start = datetime.combine(day, dtime.fromisoformat(tech["shift_start"]), LOCAL)
         end = datetime.combine(day, dtime.fromisoformat(tech["shift_end"]), LOCAL)
         assert start <= local, f"{v['id']}: arrives {local} before the shift starts {start}"
-        assert local + timedelta(minutes=v["service_minutes"]) <= end, \
+        assert local + timedelta(minutes=v["service_minutes"]) <= end, (
             f"{v['id']}: arrives {local}, {v['service_minutes']} min of work end after the shift ends {end}"
+        )
         assert arrival >= plan_started[v["tenant_id"]], f"{v['id']}: arrival {arrival} lies in the past"
         if v["window_start"]:
-            assert arrival >= datetime.fromisoformat(v["window_start"]), \
+            assert arrival >= datetime.fromisoformat(v["window_start"]), (
                 f"{v['id']}: arrives {local} before its window opens {v['window_start']}"
+            )
         # the outlet may take jobs
         outlet = directory.outlets[v["outlet_id"]]
         assert outlet.status in ("effective", "probation"), f"{v['id']}: outlet {outlet.id} is {outlet.status}"
@@ -90,10 +91,12 @@ def validate_plans(items, techs, plan_started, calendar, directory, probation_li
         assert orders == list(range(1, len(visits) + 1)), f"{tid} {day}: route orders {orders}"
         for a, b in zip(visits, visits[1:]):
             ta, tb = datetime.fromisoformat(a["planned_arrival"]), datetime.fromisoformat(b["planned_arrival"])
-            assert tb >= ta + timedelta(minutes=a["service_minutes"]), \
+            assert tb >= ta + timedelta(minutes=a["service_minutes"]), (
                 f"{tid} {day}: stop {b['route_order']} at {tb} overlaps stop {a['route_order']} ({ta} + service)"
-        assert len(visits) <= techs[tid]["daily_capacity"], \
+            )
+        assert len(visits) <= techs[tid]["daily_capacity"], (
             f"{tid} {day}: {len(visits)} visits, capacity {techs[tid]['daily_capacity']}"
+        )
     for outlet_id, n in outlet_load.items():
         if directory.outlets[outlet_id].status == "probation":
             assert n <= probation_limit, f"outlet {outlet_id} on probation has {n} jobs"
@@ -135,11 +138,11 @@ def test_every_returned_plan_is_valid(working_morning, quiet_platform):
 
     calendar = ChinaCalendar.default()
     directory = TenantDirectory.load()
-    by_day = validate_plans(items, techs, plan_started, calendar, directory,
-                            int(p.config.get("PROBATION_MAX_JOBS", 5)))
+    by_day = validate_plans(items, techs, plan_started, calendar, directory, int(p.config.get("PROBATION_MAX_JOBS", 5)))
     scheduled = [v for v in items if v["status"] == "scheduled"]
-    assert len(scheduled) >= 0.8 * len(items), [(v["ticket_number"], v["unassignable_reason"]) for v in items
-                                                if v["status"] != "scheduled"]
+    assert len(scheduled) >= 0.8 * len(items), [
+        (v["ticket_number"], v["unassignable_reason"]) for v in items if v["status"] != "scheduled"
+    ]
     for v in items:
         assert v["status"] in ("scheduled", "unassignable"), v
         if v["status"] == "unassignable":
@@ -178,15 +181,33 @@ def test_the_validator_catches_broken_plans():
     calendar = ChinaCalendar.default()
     directory = TenantDirectory.load()
     day = calendar.next_workday(date(2030, 1, 7))
-    started = {"C01": datetime(2029, 12, 1, tzinfo=timezone.utc)}
-    techs = {"T": {"id": "T", "tenant_id": "C01", "outlet_id": "C01-O05", "skills": ["数控车床"],
-                   "certificates": {"数控车床": "2031-01-01"}, "daily_capacity": 2,
-                   "shift_start": "08:30", "shift_end": "18:00"}}
+    started = {"C01": datetime(2029, 12, 1, tzinfo=UTC)}
+    techs = {
+        "T": {
+            "id": "T",
+            "tenant_id": "C01",
+            "outlet_id": "C01-O05",
+            "skills": ["数控车床"],
+            "certificates": {"数控车床": "2031-01-01"},
+            "daily_capacity": 2,
+            "shift_start": "08:30",
+            "shift_end": "18:00",
+        }
+    }
 
     def visit(n, hh, **kw):
-        v = {"id": f"v{n}", "tenant_id": "C01", "status": "scheduled", "technician_id": "T", "outlet_id": "C01-O05",
-             "product_line": "数控车床", "service_minutes": 90, "route_order": n, "window_start": None,
-             "planned_arrival": datetime.combine(day, dtime(hh), LOCAL).isoformat()}
+        v = {
+            "id": f"v{n}",
+            "tenant_id": "C01",
+            "status": "scheduled",
+            "technician_id": "T",
+            "outlet_id": "C01-O05",
+            "product_line": "数控车床",
+            "service_minutes": 90,
+            "route_order": n,
+            "window_start": None,
+            "planned_arrival": datetime.combine(day, dtime(hh), LOCAL).isoformat(),
+        }
         v.update(kw)
         return v
 
@@ -212,8 +233,7 @@ def test_the_validator_catches_broken_plans():
     for name, (items, changes) in broken.items():
         if name == "past":
             with pytest.raises(AssertionError, match="past"):
-                validate_plans(items, techs, {"C01": datetime(2031, 1, 1, tzinfo=timezone.utc)}, calendar,
-                               directory, 5)
+                validate_plans(items, techs, {"C01": datetime(2031, 1, 1, tzinfo=UTC)}, calendar, directory, 5)
             continue
         with pytest.raises(AssertionError, match=name):
             check(items, changes)

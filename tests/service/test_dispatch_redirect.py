@@ -1,6 +1,7 @@
 """A technician already driving to a visit that will be late anyway is sent, from where the car
 is, to a new visit that can still be on time; a re-plan that keeps the drive keeps its arrival
 (real broker, real solves, the service's clock moved to a working morning)."""
+
 from datetime import datetime, time, timedelta
 
 from services.dispatch.domain import LOCAL_TZ

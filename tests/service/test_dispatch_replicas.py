@@ -8,13 +8,14 @@ dispatchers ask for re-plans on either replica:
   tenant, and every ticket has its visit;
 - both replicas did plan (the tenants are shared, not all taken by one).
 """
+
 from __future__ import annotations
 
 import random
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from nameko.standalone.events import event_dispatcher
@@ -37,19 +38,39 @@ def _ticket(tenant, rnd):
     ticket_id = uuid.uuid4().hex[:16]
     now = clock.now()
     return ticket_id, {
-        "tenant_id": tenant, "ticket_id": ticket_id, "number": f"{tenant}-{ticket_id[:6]}", "kind": "repair",
-        "channel": "hotline", "priority": 3, "received_at": now, "product_line": "数控车床", "model": "CK6150",
-        "serial_no": None, "fault": "无法启动", "warranty": "warranty", "tier": "local", "city": None,
-        "lat": lat0 + rnd.uniform(-0.15, 0.15), "lon": lon0 + rnd.uniform(-0.15, 0.15), "geo_ambiguous": False,
-        "onsite_due": now + timedelta(days=3), "wished_visit_at": None}
+        "tenant_id": tenant,
+        "ticket_id": ticket_id,
+        "number": f"{tenant}-{ticket_id[:6]}",
+        "kind": "repair",
+        "channel": "hotline",
+        "priority": 3,
+        "received_at": now,
+        "product_line": "数控车床",
+        "model": "CK6150",
+        "serial_no": None,
+        "fault": "无法启动",
+        "warranty": "warranty",
+        "tier": "local",
+        "city": None,
+        "lat": lat0 + rnd.uniform(-0.15, 0.15),
+        "lon": lon0 + rnd.uniform(-0.15, 0.15),
+        "geo_ambiguous": False,
+        "onsite_due": now + timedelta(days=3),
+        "wished_visit_at": None,
+    }
 
 
 def test_two_replicas_never_plan_a_tenant_at_once(pg_url, working_morning, runner_factory, service_config, rpc_as):
     # pg_url first: its database is dropped after the replicas have stopped
     from services.dispatch.service import DispatchService
 
-    config = dict(service_config, DATABASES=dict(service_config["DATABASES"], dispatch=pg_url),
-                  DISPATCH_TIME_LIMIT=1.0, DISPATCH_WORKERS=1, DISPATCH_BATCH_SECONDS=0.3)
+    config = dict(
+        service_config,
+        DATABASES=dict(service_config["DATABASES"], dispatch=pg_url),
+        DISPATCH_TIME_LIMIT=1.0,
+        DISPATCH_WORKERS=1,
+        DISPATCH_BATCH_SECONDS=0.3,
+    )
     replicas = [runner_factory(config, DispatchService), runner_factory(config, DispatchService)]
     for runner in replicas:
         runner.start()
@@ -92,14 +113,19 @@ def test_two_replicas_never_plan_a_tenant_at_once(pg_url, working_morning, runne
 
     engine = create_engine(pg_url)
     try:
+
         def settled():
             with engine.connect() as conn:
                 visits = conn.execute(select(Visit.ticket_id, Visit.tenant_id, Visit.status, Visit.plan_run_id)).all()
-                runs = conn.execute(select(PlanRun.id, PlanRun.tenant_id, PlanRun.started_at, PlanRun.finished_at,
-                                           PlanRun.holder)).all()
+                runs = conn.execute(
+                    select(PlanRun.id, PlanRun.tenant_id, PlanRun.started_at, PlanRun.finished_at, PlanRun.holder)
+                ).all()
                 state = conn.execute(select(PlanRequest)).all()
-                held = conn.execute(select(leases_table.c.name).where(
-                    leases_table.c.name.like("plan:%"), leases_table.c.expires_at > clock_now(conn))).all()
+                held = conn.execute(
+                    select(leases_table.c.name).where(
+                        leases_table.c.name.like("plan:%"), leases_table.c.expires_at > clock_now(conn)
+                    )
+                ).all()
             quiet = all(s.requested_at is None and s.planning_since is None for s in state) and not held
             latest = {}
             for run in runs:
@@ -141,25 +167,31 @@ def clock_now(conn):
     return conn.execute(select(func.now())).scalar()
 
 
-def test_a_replan_request_outlives_the_replica_that_got_it(working_morning, runner_factory, service_config,
-                                                           rpc_as, tmp_path):
+def test_a_replan_request_outlives_the_replica_that_got_it(
+    working_morning, runner_factory, service_config, rpc_as, tmp_path
+):
     """The planner's "tenant needs a re-plan" is a row written with the change: a replica that
     stored the tickets and died before planning leaves it to another; and a re-plan begun by a
     replica that died (its lease left to lapse) is taken up again once the lease expires."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlalchemy import update
 
     from services.dispatch.service import DispatchService
 
     url = f"sqlite:///{tmp_path}/dispatch-shared.db"
-    base = dict(service_config, DATABASES=dict(service_config["DATABASES"], dispatch=url),
-                DISPATCH_TIME_LIMIT=1.0, DISPATCH_WORKERS=1)
+    base = dict(
+        service_config,
+        DATABASES=dict(service_config["DATABASES"], dispatch=url),
+        DISPATCH_TIME_LIMIT=1.0,
+        DISPATCH_WORKERS=1,
+    )
     first = runner_factory(dict(base, DISPATCH_BATCH_SECONDS=3600), DispatchService)  # never gets to plan
     first.start()
     with rpc_as(HQ, "dispatch") as dispatch:
-        assert all(r["ok"] for r in dispatch.import_technicians(
-            [technician_row_to_payload(r) for r in technician_rows("C01")]))
+        assert all(
+            r["ok"] for r in dispatch.import_technicians([technician_row_to_payload(r) for r in technician_rows("C01")])
+        )
     rnd = random.Random(3)
     dispatch_event = event_dispatcher(base)
     tickets = set()
@@ -169,6 +201,7 @@ def test_a_replan_request_outlives_the_replica_that_got_it(working_morning, runn
         dispatch_event("intake", "ticket.registered", catalogue.dump("ticket.registered", body))
     engine = create_engine(url)
     try:
+
         def requested():
             with engine.connect() as conn:
                 n = len(conn.execute(select(Visit.id)).all())
@@ -196,16 +229,21 @@ def test_a_replan_request_outlives_the_replica_that_got_it(working_morning, runn
 
         # a replica died while planning C01: its begun re-plan and its lease are left behind
         dead = "dispatch@gone:1:dead#1"
-        lapse = datetime.now(timezone.utc) + timedelta(seconds=3)
+        lapse = datetime.now(UTC) + timedelta(seconds=3)
         with engine.begin() as conn:
-            conn.execute(update(PlanRequest.__table__).where(PlanRequest.tenant_id == "C01").values(
-                requested_at=None, planning_since=datetime.now(timezone.utc) - timedelta(seconds=5),
-                planning_holder=dead))
-            conn.execute(update(leases_table).where(leases_table.c.name == "plan:C01").values(
-                holder=dead, expires_at=lapse))
+            conn.execute(
+                update(PlanRequest.__table__)
+                .where(PlanRequest.tenant_id == "C01")
+                .values(
+                    requested_at=None, planning_since=datetime.now(UTC) - timedelta(seconds=5), planning_holder=dead
+                )
+            )
+            conn.execute(
+                update(leases_table).where(leases_table.c.name == "plan:C01").values(holder=dead, expires_at=lapse)
+            )
         last = runs[-1].id
         again = wait_for(lambda: planned(last), timeout=60, what="the begun re-plan taken up again")
-        product_lapse = lapse + (clock.now() - datetime.now(timezone.utc))  # plan runs carry product time
+        product_lapse = lapse + (clock.now() - datetime.now(UTC))  # plan runs carry product time
         assert clock.as_utc(again[0].started_at) >= product_lapse - timedelta(seconds=0.5)  # not before it lapsed
         with engine.connect() as conn:
             row = conn.execute(select(PlanRequest).where(PlanRequest.tenant_id == "C01")).first()

@@ -1,9 +1,10 @@
 """The solve runs outside the eventlet hub: while a 10 s re-optimisation runs, dispatch's other
 entrypoints keep answering (/health within 200 ms)."""
+
 import gc
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 import requests
@@ -16,15 +17,26 @@ from tests.conftest import C01, http_port_of, technician_rows, wait_for
 SOLVE_SECONDS = 10.0
 
 
-
-
 def ticket_registered(i, now):
     # around Wuhan, Ezhou and Huangshi: within reach of C01-O05's technicians
-    return {"tenant_id": "C01", "ticket_id": uuid.uuid4().hex, "number": f"C01-T-{i:04d}", "kind": "repair",
-            "channel": "hotline", "priority": 3, "received_at": now, "product_line": "数控车床",
-            "warranty": "warranty", "tier": "local", "province": "湖北省", "city": "武汉市",
-            "lat": 30.40 + 0.03 * (i % 7), "lon": 114.20 + 0.05 * (i % 5), "geo_ambiguous": False,
-            "onsite_due": now + timedelta(days=2)}
+    return {
+        "tenant_id": "C01",
+        "ticket_id": uuid.uuid4().hex,
+        "number": f"C01-T-{i:04d}",
+        "kind": "repair",
+        "channel": "hotline",
+        "priority": 3,
+        "received_at": now,
+        "product_line": "数控车床",
+        "warranty": "warranty",
+        "tier": "local",
+        "province": "湖北省",
+        "city": "武汉市",
+        "lat": 30.40 + 0.03 * (i % 7),
+        "lon": 114.20 + 0.05 * (i % 5),
+        "geo_ambiguous": False,
+        "onsite_due": now + timedelta(days=2),
+    }
 
 
 def test_health_answers_during_a_long_solve(container_factory, dispatch_config, rpc_as):
@@ -38,7 +50,7 @@ def test_health_answers_during_a_long_solve(container_factory, dispatch_config, 
     with rpc_as(C01, "dispatch") as dispatch:
         results = dispatch.import_technicians([technician_row_to_payload(r) for r in technician_rows("C01")])
         assert all(r["ok"] for r in results), results
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     publish = event_dispatcher(config)
     for i in range(30):
         publish("intake", "ticket.registered", catalogue.dump("ticket.registered", ticket_registered(i, now)))
@@ -79,5 +91,7 @@ def test_health_answers_during_a_long_solve(container_factory, dispatch_config, 
     assert elapsed >= SOLVE_SECONDS * 0.9, f"the solve took {elapsed:.1f} s: it did not run its time limit"
     assert len(latencies) > 100, len(latencies)
     worst = max(latencies)
-    assert worst < 0.2, f"/health took {worst * 1000:.0f} ms during the solve (p50 " \
-                        f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, {len(latencies)} probes)"
+    assert worst < 0.2, (
+        f"/health took {worst * 1000:.0f} ms during the solve (p50 "
+        f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms, {len(latencies)} probes)"
+    )

@@ -1,9 +1,15 @@
 from tests.conftest import C01, C02, HQ
 
 REQUEST = {
-    "kind": "repair", "channel": "web", "customer_name": "武汉测试公司", "phone": "138****0000",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "purchase_date": "2025-06-01", "fault": "无法启动",
+    "kind": "repair",
+    "channel": "web",
+    "customer_name": "武汉测试公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
 }
 
 

@@ -7,6 +7,7 @@ publishes malformed events the services consume and checks they land in each con
 `<service>.dead-letter` queue while a good event afterwards is still handled.
 Each part collects its failures and asserts the list is empty, so one run shows all of them.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import re
 import time
 import uuid
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 import pytest
@@ -31,16 +32,22 @@ from shared.messaging import dead_letter_names
 from shared.tenancy import Principal
 from tests.conftest import C01, HQ, SERVICES, Platform, http_port_of, wait_for
 
-UTC = timezone.utc
+UTC = UTC
 HQ_LEAD = Principal("hq-lead", "hq", duty="technical_lead")
 OUTLET = Principal("o1-clerk", "outlet", tenant="C01", outlet="C01-O01")
 ERROR_STATUSES = {400, 404, 409, 422}
 MISSING = "zz-no-such-id-0000"
 
 REQUEST = {
-    "kind": "repair", "channel": "web", "customer_name": "武汉坏输入测试公司", "phone": "13800002222",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "purchase_date": "2025-06-01", "fault": "无法启动",
+    "kind": "repair",
+    "channel": "web",
+    "customer_name": "武汉坏输入测试公司",
+    "phone": "13800002222",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
 }
 
 # A route whose role check would otherwise answer 403 before any validation: who may call it.
@@ -69,18 +76,32 @@ def bad_platform(request, vhost_pipeline, tmp_path_factory):
     with ExitStack() as stack:
         vhost = stack.enter_context(vhost_pipeline.get())
         config = {
-            "AMQP_URI": f"{amqp.scheme}://{amqp.netloc}/{vhost}", "vhost": vhost, "username": amqp.username,
+            "AMQP_URI": f"{amqp.scheme}://{amqp.netloc}/{vhost}",
+            "vhost": vhost,
+            "username": amqp.username,
             "DATABASES": {name: f"sqlite:///{tmp}/{name}.db" for name in SERVICES},
-            "HTTP_PORTS": {name: 0 for name in SERVICES}, "HTTP_HOST": "127.0.0.1",
-            "OUTBOX_POLL_SECONDS": 0.2, "AUTH_SECRET": "test-secret-of-at-least-thirty-two-bytes",
+            "HTTP_PORTS": {name: 0 for name in SERVICES},
+            "HTTP_HOST": "127.0.0.1",
+            "OUTBOX_POLL_SECONDS": 0.2,
+            "AUTH_SECRET": "test-secret-of-at-least-thirty-two-bytes",
             "max_workers": 10,
-            "DISPATCH_TIME_LIMIT": 1.0, "DISPATCH_BATCH_SECONDS": 3600,
-            "CERTIFICATION_CHECK_SECONDS": 3600, "PARTS_OVERDUE_CHECK_SECONDS": 3600,
-            "QA_AUTO_MONTHLY": "false", "QA_SAMPLE_SEED": "test-seed",
+            "DISPATCH_TIME_LIMIT": 1.0,
+            "DISPATCH_BATCH_SECONDS": 3600,
+            "CERTIFICATION_CHECK_SECONDS": 3600,
+            "PARTS_OVERDUE_CHECK_SECONDS": 3600,
+            "QA_AUTO_MONTHLY": "false",
+            "QA_SAMPLE_SEED": "test-seed",
         }
         runner = ServiceRunner(config)
-        for cls in (IntakeService, DispatchService, CertificationService, PartsService, SettlementService,
-                    QaService, GatewayService):
+        for cls in (
+            IntakeService,
+            DispatchService,
+            CertificationService,
+            PartsService,
+            SettlementService,
+            QaService,
+            GatewayService,
+        ):
             runner.add_service(cls)
         runner.start()
         try:
@@ -169,7 +190,7 @@ def _nested_wrongs(field):
     for sub, f in sub_fields.items():
         values = wrong_values(f)
         if values:
-            out.append((sub, values[0], (lambda s_: (lambda v: wrap({s_: v})))(sub)))
+            out.append((sub, values[0], (lambda s_: lambda v: wrap({s_: v}))(sub)))
     return out
 
 
@@ -241,8 +262,9 @@ class Sweep:
             elif expect_fields and r.status_code in (400, 422):
                 named = _fields(r)
                 if not any(f in named for f in expect_fields):
-                    self.failures.append(f"{where}: HTTP {r.status_code} does not name {sorted(expect_fields)}: "
-                                         f"{r.json()['error']}")
+                    self.failures.append(
+                        f"{where}: HTTP {r.status_code} does not name {sorted(expect_fields)}: {r.json()['error']}"
+                    )
         return r
 
 
@@ -250,13 +272,19 @@ def _snapshot(p):
     """What the sweep must not change: counts the services report."""
     out = {}
     for name, path, principal in (
-            ("tickets", "/api/v1/tickets?limit=500", HQ), ("outlets", "/api/v1/outlets", HQ),
-            ("cert technicians", "/api/v1/certification/technicians", HQ),
-            ("trainings", "/api/v1/certification/trainings", HQ),
-            ("dispatch technicians", "/api/v1/technicians", HQ), ("stock", "/api/v1/parts/stock", HQ),
-            ("movements", "/api/v1/parts/movements", HQ), ("reservations", "/api/v1/parts/reservations", HQ),
-            ("claims", "/api/v1/settlement/claims", HQ), ("statements", "/api/v1/settlement/statements", HQ),
-            ("callbacks", "/api/v1/qa/callbacks?caller=all", HQ), ("scorecards", "/api/v1/qa/scorecards?month=2026-01", HQ)):
+        ("tickets", "/api/v1/tickets?limit=500", HQ),
+        ("outlets", "/api/v1/outlets", HQ),
+        ("cert technicians", "/api/v1/certification/technicians", HQ),
+        ("trainings", "/api/v1/certification/trainings", HQ),
+        ("dispatch technicians", "/api/v1/technicians", HQ),
+        ("stock", "/api/v1/parts/stock", HQ),
+        ("movements", "/api/v1/parts/movements", HQ),
+        ("reservations", "/api/v1/parts/reservations", HQ),
+        ("claims", "/api/v1/settlement/claims", HQ),
+        ("statements", "/api/v1/settlement/statements", HQ),
+        ("callbacks", "/api/v1/qa/callbacks?caller=all", HQ),
+        ("scorecards", "/api/v1/qa/scorecards?month=2026-01", HQ),
+    ):
         r = p.get(path, principal)
         body = r.json() if r.status_code == 200 else r.text
         out[name] = (r.status_code, json.dumps(body, sort_keys=True, ensure_ascii=False))
@@ -273,8 +301,7 @@ def test_every_route_refuses_garbage_and_nothing_changes(bad_platform):
     assert r.status_code == 201, r.text
     ticket = r.json()
     # real ids where they are cheap, so the body is validated and not just refused as 404
-    real = {"ticket_id": ticket["id"], "outlet_id": "C01-O01", "month": "2026-01", "kind": "ontime",
-            "fmt": "pdf"}
+    real = {"ticket_id": ticket["id"], "outlet_id": "C01-O01", "month": "2026-01", "kind": "ontime", "fmt": "pdf"}
     before = _snapshot(p)
     sweep = Sweep(p)
 
@@ -289,12 +316,16 @@ def test_every_route_refuses_garbage_and_nothing_changes(bad_platform):
             json_headers = {"Content-Type": "application/json"}
             if (method, path) not in EMPTY_BODY_OK:
                 sweep.send(method, url, principal, "empty body", data=b"", headers=dict(json_headers))
-            sweep.send(method, url, principal, "not JSON", data=b"{this is: not json",
-                       headers=dict(json_headers))
-            sweep.send(method, url, principal, "not UTF-8", data=b"\xff\xfe\x00garbage",
-                       headers=dict(json_headers))
-            sweep.send(method, url, principal, "not UTF-8 inside a string", data=b'{"name": "\xff\xfe"}',
-                       headers=dict(json_headers))
+            sweep.send(method, url, principal, "not JSON", data=b"{this is: not json", headers=dict(json_headers))
+            sweep.send(method, url, principal, "not UTF-8", data=b"\xff\xfe\x00garbage", headers=dict(json_headers))
+            sweep.send(
+                method,
+                url,
+                principal,
+                "not UTF-8 inside a string",
+                data=b'{"name": "\xff\xfe"}',
+                headers=dict(json_headers),
+            )
             sweep.send(method, url, principal, "JSON array", json=[{"a": 1}])
             sweep.send(method, url, principal, "JSON string", json="hello")
             declared = _schema_fields(meta["body"])
@@ -303,14 +334,22 @@ def test_every_route_refuses_garbage_and_nothing_changes(bad_platform):
                 for name, field in declared.items():
                     for value in wrong_values(field):
                         everything.setdefault(name, value)
-                        sweep.send(method, url, principal, f"{name}={value!r:.40}", json={name: value},
-                                   expect_fields={name})
+                        sweep.send(
+                            method, url, principal, f"{name}={value!r:.40}", json={name: value}, expect_fields={name}
+                        )
                     for sub, value, wrap in _nested_wrongs(field):
-                        sweep.send(method, url, principal, f"{name}.{sub}={value!r:.30}", json={name: wrap(value)},
-                                   expect_fields={name})
+                        sweep.send(
+                            method,
+                            url,
+                            principal,
+                            f"{name}.{sub}={value!r:.30}",
+                            json={name: wrap(value)},
+                            expect_fields={name},
+                        )
                 if everything:
-                    sweep.send(method, url, principal, "every field wrong", json=everything,
-                               expect_fields=set(everything))
+                    sweep.send(
+                        method, url, principal, "every field wrong", json=everything, expect_fields=set(everything)
+                    )
             else:
                 sweep.send(method, url, principal, "unexpected object", json={"zz_unknown": {"a": [1, 2]}})
             if has_ids:
@@ -319,21 +358,26 @@ def test_every_route_refuses_garbage_and_nothing_changes(bad_platform):
             declared = _schema_fields(meta["query"])
             for name, field in declared.items():
                 for value in query_wrong_values(field):
-                    sweep.send(method, url, principal, f"?{name}={value:.40}", params={name: value},
-                               expect_fields={name})
+                    sweep.send(
+                        method, url, principal, f"?{name}={value:.40}", params={name: value}, expect_fields={name}
+                    )
             if has_ids:
                 sweep.send(method, fill(path, {}), principal, "ids that do not exist")
         elif method == "DELETE" and has_ids:
             sweep.send(method, fill(path, {}), principal, "ids that do not exist")
 
     after = _snapshot(p)
-    changed = [f"{k}: {before[k][0]} {before[k][1][:150]} -> {after[k][0]} {after[k][1][:150]}"
-               for k in before if before[k] != after[k]]
+    changed = [
+        f"{k}: {before[k][0]} {before[k][1][:150]} -> {after[k][0]} {after[k][1][:150]}"
+        for k in before
+        if before[k] != after[k]
+    ]
     sweep.failures.extend(f"state changed by garbage: {c}" for c in changed)
     _assert_alive(p, sweep.failures)
     print(f"{sweep.requests} garbage requests, answered {sorted(sweep.statuses.items())}")
-    assert not sweep.failures, (f"{len(sweep.failures)} of {sweep.requests} garbage requests misbehaved:\n  "
-                                + "\n  ".join(sweep.failures))
+    assert not sweep.failures, (
+        f"{len(sweep.failures)} of {sweep.requests} garbage requests misbehaved:\n  " + "\n  ".join(sweep.failures)
+    )
 
 
 def _csv_route(sweep, method, url, principal):
@@ -341,15 +385,26 @@ def _csv_route(sweep, method, url, principal):
     sweep.send(method, url, principal, "empty CSV", data=b"", headers=dict(csv_headers))
     sweep.send(method, url, principal, "blank CSV", data=b"  \n \n", headers=dict(csv_headers))
     sweep.send(method, url, principal, "header only", data=b"a,b,c\n", headers=dict(csv_headers))
-    sweep.send(method, url, principal, "not UTF-8", data=b"\xff\xfe\x00\x01,\x02\n\x03,\x04\n",
-               headers=dict(csv_headers))
+    sweep.send(
+        method, url, principal, "not UTF-8", data=b"\xff\xfe\x00\x01,\x02\n\x03,\x04\n", headers=dict(csv_headers)
+    )
     # rows of nonsense: a per-row report that names the fields, nothing imported
-    r = sweep.send(method, url, principal, "garbage rows", allow=ERROR_STATUSES | {200},
-                   data="kind,phone,tenant_id,skills\nnonsense,12,??,a|b\n,,,\n".encode(), headers=dict(csv_headers))
+    r = sweep.send(
+        method,
+        url,
+        principal,
+        "garbage rows",
+        allow=ERROR_STATUSES | {200},
+        data=b"kind,phone,tenant_id,skills\nnonsense,12,??,a|b\n,,,\n",
+        headers=dict(csv_headers),
+    )
     if r is not None and r.status_code == 200:
         body = r.json()
-        if body.get("imported") != 0 or not body.get("rows") or not all(
-                not row["ok"] and (row.get("fields") or {}) for row in body["rows"]):
+        if (
+            body.get("imported") != 0
+            or not body.get("rows")
+            or not all(not row["ok"] and (row.get("fields") or {}) for row in body["rows"])
+        ):
             sweep.failures.append(f"{method} {url} [garbage rows]: not refused row by row naming fields: {body}")
 
 
@@ -364,10 +419,14 @@ def _assert_alive(p, failures):
         except Exception as exc:  # noqa: BLE001
             failures.append(f"{name} /health failed: {exc!r}")
     for method, path, principal, body, status in (
-            ("POST", "/api/v1/tickets", C01, REQUEST, 201), ("GET", "/api/v1/outlets/C01-O01", HQ, None, 200),
-            ("GET", "/api/v1/parts/catalogue", HQ, None, 200), ("GET", "/api/v1/settlement/tariff", HQ, None, 200),
-            ("GET", "/api/v1/qa/callbacks", HQ, None, 200), ("GET", "/api/v1/dispatch/board", HQ, None, 200),
-            ("GET", "/api/v1/certification/technicians", HQ, None, 200)):
+        ("POST", "/api/v1/tickets", C01, REQUEST, 201),
+        ("GET", "/api/v1/outlets/C01-O01", HQ, None, 200),
+        ("GET", "/api/v1/parts/catalogue", HQ, None, 200),
+        ("GET", "/api/v1/settlement/tariff", HQ, None, 200),
+        ("GET", "/api/v1/qa/callbacks", HQ, None, 200),
+        ("GET", "/api/v1/dispatch/board", HQ, None, 200),
+        ("GET", "/api/v1/certification/technicians", HQ, None, 200),
+    ):
         r = p.request(method, path, principal, json=body)
         if r.status_code != status:
             failures.append(f"after the sweep {method} {path}: HTTP {r.status_code} {r.text[:200]}")
@@ -377,6 +436,7 @@ def _assert_alive(p, failures):
 def _consumers():
     """{event type: [consuming service, ...]} from the running services' handlers."""
     from nameko.events import EventHandler
+    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
     from services.certification.service import CertificationService
     from services.dispatch.service import DispatchService
@@ -384,7 +444,6 @@ def _consumers():
     from services.parts.service import PartsService
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
-    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
     out = {}
     for cls in (IntakeService, DispatchService, CertificationService, PartsService, SettlementService, QaService):
@@ -400,10 +459,21 @@ def _now():
 
 
 def _visit(**over):
-    body = {"tenant_id": "C01", "visit_id": f"v-{uuid.uuid4().hex[:8]}", "ticket_id": f"t-{uuid.uuid4().hex[:8]}",
-            "outlet_id": "C01-O01", "technician_id": "C01-O01-T1", "at": _now() - timedelta(hours=1),
-            "planned_km": 12.0, "product_line": "数控车床", "kind": "repair", "work_done": "修复",
-            "parts_used": [], "customer_confirmed": True, "onsite_on_time": True}
+    body = {
+        "tenant_id": "C01",
+        "visit_id": f"v-{uuid.uuid4().hex[:8]}",
+        "ticket_id": f"t-{uuid.uuid4().hex[:8]}",
+        "outlet_id": "C01-O01",
+        "technician_id": "C01-O01-T1",
+        "at": _now() - timedelta(hours=1),
+        "planned_km": 12.0,
+        "product_line": "数控车床",
+        "kind": "repair",
+        "work_done": "修复",
+        "parts_used": [],
+        "customer_confirmed": True,
+        "onsite_on_time": True,
+    }
     body.update(over)
     return body
 
@@ -412,10 +482,16 @@ def _visit(**over):
 BAD_EVENTS = [
     ("ticket.registered", {"tenant_id": "C01", "number": "C01-X"}, "ticket_id and most fields missing"),
     ("ticket.registered", ["not", "an", "object"], "a JSON array"),
-    ("visit.completed", {**json.loads(json.dumps(_visit(), default=str)), "at": "yesterday-ish",
-                         "planned_km": "far"}, "wrong types"),
-    ("visit.completed", {**json.loads(json.dumps(_visit(), default=str)),
-                         "parts_used": [{"part_no": 7, "quantity": "many"}]}, "wrong nested types"),
+    (
+        "visit.completed",
+        {**json.loads(json.dumps(_visit(), default=str)), "at": "yesterday-ish", "planned_km": "far"},
+        "wrong types",
+    ),
+    (
+        "visit.completed",
+        {**json.loads(json.dumps(_visit(), default=str)), "parts_used": [{"part_no": 7, "quantity": "many"}]},
+        "wrong nested types",
+    ),
     ("visit.scheduled", {"visit_id": 1}, "wrong types, fields missing"),
     ("ticket.closed", "closed!", "a JSON string"),
     ("sla.breached", {"tenant_id": "C01", "ticket_id": None}, "null ticket"),
@@ -428,8 +504,11 @@ BAD_EVENTS = [
     ("callback.closed", {"callback_id": None}, "null id"),
     ("parts.return_overdue", {"rma_no": 12, "amount": "a lot"}, "wrong types"),
     ("parts.return_received", [], "an empty array"),
-    ("parts.outlet_balance", {"outlet_id": "C01-O01", "request_id": "r", "open_items": [{"amount": "x"}]},
-     "wrong nested types"),
+    (
+        "parts.outlet_balance",
+        {"outlet_id": "C01-O01", "request_id": "r", "open_items": [{"amount": "x"}]},
+        "wrong nested types",
+    ),
     ("settlement.refund_paid", {"ticket_id": "t", "amount": "free"}, "wrong types"),
 ]
 
@@ -468,8 +547,10 @@ def test_malformed_events_are_dead_lettered_and_good_ones_still_handled(bad_plat
         assert event_type in catalogue.CATALOGUE, event_type
         for service in consumers.get(event_type, []):
             expected.setdefault(service, []).append((event_type, what))
-        headers = {"nameko.event_id": uuid.uuid4().hex,
-                   "nameko.principal": tenancy.service_principal(catalogue.CATALOGUE[event_type].source).encode()}
+        headers = {
+            "nameko.event_id": uuid.uuid4().hex,
+            "nameko.principal": tenancy.service_principal(catalogue.CATALOGUE[event_type].source).encode(),
+        }
         event_dispatcher(p.config, headers=headers)(catalogue.CATALOGUE[event_type].source, event_type, body)
     # not JSON at all (declared JSON): kombu cannot decode it
     from tests.service.test_dead_letter import publish as raw_publish
@@ -512,9 +593,13 @@ def test_malformed_events_are_dead_lettered_and_good_ones_still_handled(bad_plat
     r = p.post("/api/v1/tickets", C01, json=REQUEST)  # intake publishes a real ticket.registered
     assert r.status_code == 201, r.text
     good_visit = _visit(ticket_id=r.json()["id"])
-    event_dispatcher(p.config, headers={"nameko.event_id": uuid.uuid4().hex,
-                                        "nameko.principal": tenancy.service_principal("dispatch").encode()})(
-        "dispatch", "visit.completed", catalogue.dump("visit.completed", good_visit))
+    event_dispatcher(
+        p.config,
+        headers={
+            "nameko.event_id": uuid.uuid4().hex,
+            "nameko.principal": tenancy.service_principal("dispatch").encode(),
+        },
+    )("dispatch", "visit.completed", catalogue.dump("visit.completed", good_visit))
 
     def handled():
         return all(_ok_count(s, t) > n for (s, t), n in ok_before.items())
@@ -522,11 +607,17 @@ def test_malformed_events_are_dead_lettered_and_good_ones_still_handled(bad_plat
     try:
         wait_for(handled, timeout=20, what="good events handled")
     except AssertionError:
-        failures.extend(f"{s} did not handle a good {t} after the bad ones"
-                        for (s, t), n in ok_before.items() if _ok_count(s, t) <= n)
+        failures.extend(
+            f"{s} did not handle a good {t} after the bad ones"
+            for (s, t), n in ok_before.items()
+            if _ok_count(s, t) <= n
+        )
     late = {s: _drain_dead(uri, s) for s in expected}
-    failures.extend(f"{s}: the good event was dead-lettered too ({[m.delivery_info['routing_key'] for m in ms]})"
-                    for s, ms in late.items() if ms)
+    failures.extend(
+        f"{s}: the good event was dead-lettered too ({[m.delivery_info['routing_key'] for m in ms]})"
+        for s, ms in late.items()
+        if ms
+    )
     _assert_alive(p, failures)
     assert not failures, "\n  ".join(["malformed events misbehaved:"] + failures)
 
@@ -535,28 +626,58 @@ def _event_queues(p, service, source, event_type):
     prefix = f"evt-{source}-{event_type}--{service}."
     from shared.messaging import CatalogueEventHandler
 
-    return [ext.queue.name for ext in p.containers[service].entrypoints
-            if isinstance(ext, CatalogueEventHandler) and ext.queue.name.startswith(prefix)]
+    return [
+        ext.queue.name
+        for ext in p.containers[service].entrypoints
+        if isinstance(ext, CatalogueEventHandler) and ext.queue.name.startswith(prefix)
+    ]
 
 
 # ---------------------------------------------------------------- hostile values in otherwise valid bodies
-HOSTILE = [10 ** 30, -10 ** 30, 1e308, -1, 0, "", "x" * 5000, None, {"a": 1}, [1], True, "\x00",
-           "2999-12-31", "0001-01-01", "1970-01-01T00:00:00", "NaN"]
+HOSTILE = [
+    10**30,
+    -(10**30),
+    1e308,
+    -1,
+    0,
+    "",
+    "x" * 5000,
+    None,
+    {"a": 1},
+    [1],
+    True,
+    "\x00",
+    "2999-12-31",
+    "0001-01-01",
+    "1970-01-01T00:00:00",
+    "NaN",
+]
 
 
 def _valid_bodies():
     from tests.certification_fixtures import form
     from tests.conftest import technician_rows
 
-    tech = {"id": "C01-BAD-1", "name": "新人", "outlet_id": "C01-O01", "skills": ["数控车床"],
-            "certificates": {"数控车床": "2030-01-01"}, "home_lat": 30.6, "home_lon": 114.3}
+    tech = {
+        "id": "C01-BAD-1",
+        "name": "新人",
+        "outlet_id": "C01-O01",
+        "skills": ["数控车床"],
+        "certificates": {"数控车床": "2030-01-01"},
+        "home_lat": 30.6,
+        "home_lon": 114.3,
+    }
     line = {"part_no": "CKL-FAN-01", "quantity": 1}
     return [
         ("POST", "/api/v1/tickets", C01, REQUEST),
         ("POST", "/api/v1/technicians", C01, tech),
         ("POST", "/api/v1/outlets", C01, form(outlet_id="C01-O09")),
-        ("POST", "/api/v1/certification/exams", C01,
-         {"technician_id": technician_rows("C01")[0]["id"], "product_line": "数控车床", "score": "90"}),
+        (
+            "POST",
+            "/api/v1/certification/exams",
+            C01,
+            {"technician_id": technician_rows("C01")[0]["id"], "product_line": "数控车床", "score": "90"},
+        ),
         ("POST", "/api/v1/qa/findings", C01, {"outlet_id": "C01-O01", "kind": "no_periodic_inspection", "note": "x"}),
         ("POST", "/api/v1/parts/reservations", C01, {"outlet_id": "C01-O01", "lines": [line]}),
         ("POST", "/api/v1/parts/issues", C01, {"outlet_id": "C01-O01", "lines": [dict(line, quantity=2)]}),
@@ -574,17 +695,31 @@ def test_hostile_values_in_valid_bodies_never_break_a_route(bad_platform):
             # (what, body, names that count as naming the field: the field, or a nested one's own name)
             candidates = [(f"{name}={v!r:.30}", dict(body, **{name: v}), {name}) for v in HOSTILE]
             if isinstance(value, dict):
-                candidates += [(f"{name}.{k}={v!r:.30}", dict(body, **{name: dict(value, **{k: v})}), {name, k})
-                               for k in value for v in HOSTILE]
+                candidates += [
+                    (f"{name}.{k}={v!r:.30}", dict(body, **{name: dict(value, **{k: v})}), {name, k})
+                    for k in value
+                    for v in HOSTILE
+                ]
             elif isinstance(value, list) and value and isinstance(value[0], dict):
-                candidates += [(f"{name}[0].{k}={v!r:.30}", dict(body, **{name: [dict(value[0], **{k: v})]}),
-                                {name, k}) for k in value[0] for v in HOSTILE]
+                candidates += [
+                    (f"{name}[0].{k}={v!r:.30}", dict(body, **{name: [dict(value[0], **{k: v})]}), {name, k})
+                    for k in value[0]
+                    for v in HOSTILE
+                ]
             for what, hostile, names in candidates:
                 # NUL never reaches a database (PostgreSQL refuses it in text); other values may be fine
                 refuse = "\\u0000" in json.dumps(hostile)
-                sweep.send(method, path, principal, what, json=hostile, allow=ERROR_STATUSES if refuse else allow,
-                           expect_fields=names)
+                sweep.send(
+                    method,
+                    path,
+                    principal,
+                    what,
+                    json=hostile,
+                    allow=ERROR_STATUSES if refuse else allow,
+                    expect_fields=names,
+                )
     _assert_alive(bad_platform, sweep.failures)
     print(f"{sweep.requests} hostile requests, answered {sorted(sweep.statuses.items())}")
-    assert not sweep.failures, (f"{len(sweep.failures)} of {sweep.requests} hostile requests misbehaved:\n  "
-                                + "\n  ".join(sweep.failures))
+    assert not sweep.failures, (
+        f"{len(sweep.failures)} of {sweep.requests} hostile requests misbehaved:\n  " + "\n  ".join(sweep.failures)
+    )

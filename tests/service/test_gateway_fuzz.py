@@ -11,6 +11,7 @@ request that caused it, and so is a document schemathesis cannot read (a schema 
 
 ``FSM_FUZZ_EXAMPLES`` and ``FSM_FUZZ_SEED`` change the bounds for a longer run by hand.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,21 +41,56 @@ def fuzz_platform(runner_factory, dispatch_config):
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
 
-    config = dict(dispatch_config, DISPATCH_BATCH_SECONDS=3600, DISPATCH_REOPT_SECONDS=3600,
-                  CERTIFICATION_CHECK_SECONDS=3600, PARTS_OVERDUE_CHECK_SECONDS=3600,
-                  QA_AUTO_MONTHLY="false", QA_SAMPLE_SEED="fuzz-seed")
-    runner = runner_factory(config, GatewayService, IntakeService, DispatchService, PartsService,
-                            SettlementService, CertificationService, QaService)
+    config = dict(
+        dispatch_config,
+        DISPATCH_BATCH_SECONDS=3600,
+        DISPATCH_REOPT_SECONDS=3600,
+        CERTIFICATION_CHECK_SECONDS=3600,
+        PARTS_OVERDUE_CHECK_SECONDS=3600,
+        QA_AUTO_MONTHLY="false",
+        QA_SAMPLE_SEED="fuzz-seed",
+    )
+    runner = runner_factory(
+        config,
+        GatewayService,
+        IntakeService,
+        DispatchService,
+        PartsService,
+        SettlementService,
+        CertificationService,
+        QaService,
+    )
     runner.start()
     yield Platform(runner, config)
 
 
 def _st_run(platform, principal, seed, report):
-    return [sys.executable, "-m", "schemathesis.cli", "run", f"{platform.base_url}/openapi.json",
-            "--header", f"Authorization: Bearer {platform.token(principal)}",
-            "--checks", "not_a_server_error", "--max-examples", str(MAX_EXAMPLES), "--seed", str(seed),
-            "--workers", "1", "--request-timeout", "30", "--generation-database", "none",
-            "--no-color", "--report", "junit", "--report-junit-path", str(report)]
+    return [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{platform.base_url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {platform.token(principal)}",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        str(seed),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(report),
+    ]
 
 
 def _findings(report):
@@ -81,8 +117,9 @@ def test_schemathesis_finds_no_server_error(fuzz_platform, tmp_path):
     for name, principal, seed in (("hq", HQ, SEED), ("center C01", C01, SEED + 1)):
         report, log = tmp_path / f"{name.split()[0]}.xml", tmp_path / f"{name.split()[0]}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(_st_run(p, principal, seed, report), stdout=out, stderr=subprocess.STDOUT,
-                                    cwd=tmp_path, env=env)
+            proc = subprocess.Popen(
+                _st_run(p, principal, seed, report), stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, env=env
+            )
         runs[name] = (proc, report, log)
     started = time.monotonic()
     while any(proc.poll() is None for proc, _, _ in runs.values()):
@@ -99,8 +136,10 @@ def test_schemathesis_finds_no_server_error(fuzz_platform, tmp_path):
             pytest.fail(f"{name}: schemathesis wrote no report (exit {proc.returncode}):\n{output[-3000:]}")
         tested, server, other = _findings(report)
         generated = re.search(r"(\d+) generated", output)
-        summary.append(f"{name}: {tested} operations, {generated.group(1) if generated else '?'} test cases, "
-                       f"{len(server)} with server errors, {len(other)} errors, exit {proc.returncode}")
+        summary.append(
+            f"{name}: {tested} operations, {generated.group(1) if generated else '?'} test cases, "
+            f"{len(server)} with server errors, {len(other)} errors, exit {proc.returncode}"
+        )
         assert tested >= 80, f"{name}: schemathesis tested only {tested} operations:\n{output[-3000:]}"
         problems += [f"[{name}] {s}" for s in server]
         # the document must stay readable; schemathesis's own hiccups (Runtime Error) are shown, not failed

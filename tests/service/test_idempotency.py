@@ -1,5 +1,6 @@
 """Exactly-once effects of creating calls: Idempotency-Key at the gateway, RPC requests
 recorded with their work, expired requests not run, 503 instead of hangs."""
+
 from __future__ import annotations
 
 import time
@@ -10,9 +11,16 @@ from kombu import Connection, Exchange, Producer, Queue
 
 from tests.conftest import C01, C02, HQ
 
-REQUEST = {"kind": "repair", "channel": "hotline", "customer_name": "武汉某公司", "phone": "13800000000",
-           "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "purchase_date": "2025-06-01",
-           "fault": "无法启动"}
+REQUEST = {
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "武汉某公司",
+    "phone": "13800000000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
+}
 
 
 def _count(platform, principal=HQ):
@@ -30,8 +38,10 @@ def test_same_key_same_body_returns_the_first_answer_and_creates_once(platform):
     # another key, or none, is another request
     other = platform.post("/api/v1/tickets", C01, json=REQUEST, headers={"Idempotency-Key": uuid.uuid4().hex})
     plain = platform.post("/api/v1/tickets", C01, json=REQUEST)
-    assert other.json()["id"] != first.json()["id"] and plain.json()["id"] not in (first.json()["id"],
-                                                                                  other.json()["id"])
+    assert other.json()["id"] != first.json()["id"] and plain.json()["id"] not in (
+        first.json()["id"],
+        other.json()["id"],
+    )
     assert _count(platform) == 3
 
 
@@ -47,8 +57,12 @@ def test_same_key_other_body_is_409_naming_the_header(platform):
 def test_keys_are_per_user(platform):
     key = uuid.uuid4().hex
     a = platform.post("/api/v1/tickets", C01, json=REQUEST, headers={"Idempotency-Key": key})
-    b = platform.post("/api/v1/tickets", C02, json=dict(REQUEST, address="山东省济南市历下区泉城路1号"),
-                      headers={"Idempotency-Key": key})
+    b = platform.post(
+        "/api/v1/tickets",
+        C02,
+        json=dict(REQUEST, address="山东省济南市历下区泉城路1号"),
+        headers={"Idempotency-Key": key},
+    )
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
 
@@ -56,12 +70,14 @@ def test_keys_are_per_user(platform):
 def test_a_transition_with_a_key_is_applied_once(platform):
     ticket = platform.post("/api/v1/tickets", C01, json=REQUEST).json()
     key = uuid.uuid4().hex
-    first = platform.post(f"/api/v1/tickets/{ticket['id']}/transitions", C01, json={"action": "accept"},
-                          headers={"Idempotency-Key": key})
+    first = platform.post(
+        f"/api/v1/tickets/{ticket['id']}/transitions", C01, json={"action": "accept"}, headers={"Idempotency-Key": key}
+    )
     assert first.status_code == 200, first.text
     # without the key, accepting twice is an invalid transition; with it, the first answer comes back
-    again = platform.post(f"/api/v1/tickets/{ticket['id']}/transitions", C01, json={"action": "accept"},
-                          headers={"Idempotency-Key": key})
+    again = platform.post(
+        f"/api/v1/tickets/{ticket['id']}/transitions", C01, json={"action": "accept"}, headers={"Idempotency-Key": key}
+    )
     assert again.status_code == 200 and again.json() == first.json()
     plain = platform.post(f"/api/v1/tickets/{ticket['id']}/transitions", C01, json={"action": "accept"})
     assert plain.status_code == 409
@@ -79,18 +95,29 @@ def _raw_rpc(config, method, args, headers, expect_reply=True, timeout=15):
     """Publish an RPC request as nameko does, with our own headers; returns the reply body."""
     with Connection(config["AMQP_URI"]) as conn:
         channel = conn.channel()
-        reply_queue = Queue(f"test-reply-{uuid.uuid4().hex[:8]}", exchange=Exchange("nameko-rpc", "topic",
-                                                                                     durable=True),
-                            routing_key=uuid.uuid4().hex, exclusive=True, auto_delete=True)
+        reply_queue = Queue(
+            f"test-reply-{uuid.uuid4().hex[:8]}",
+            exchange=Exchange("nameko-rpc", "topic", durable=True),
+            routing_key=uuid.uuid4().hex,
+            exclusive=True,
+            auto_delete=True,
+        )
         reply_queue(channel).declare()
         replies = []
-        consumer = conn.Consumer(reply_queue, callbacks=[lambda body, msg: (replies.append(body), msg.ack())],
-                                 accept=["json"])
+        consumer = conn.Consumer(
+            reply_queue, callbacks=[lambda body, msg: (replies.append(body), msg.ack())], accept=["json"]
+        )
         consumer.consume()
         Producer(channel).publish(
-            {"args": args, "kwargs": {}}, exchange="nameko-rpc", routing_key=f"intake.{method}",
-            reply_to=reply_queue.routing_key, correlation_id=uuid.uuid4().hex, serializer="json",
-            headers={f"nameko.{k}": v for k, v in headers.items()}, delivery_mode=2)
+            {"args": args, "kwargs": {}},
+            exchange="nameko-rpc",
+            routing_key=f"intake.{method}",
+            reply_to=reply_queue.routing_key,
+            correlation_id=uuid.uuid4().hex,
+            serializer="json",
+            headers={f"nameko.{k}": v for k, v in headers.items()},
+            delivery_mode=2,
+        )
         deadline = time.monotonic() + timeout
         while expect_reply and not replies and time.monotonic() < deadline:
             try:
@@ -115,8 +142,11 @@ def test_a_redelivered_rpc_request_creates_nothing_twice(platform):
 
 
 def test_a_request_whose_caller_gave_up_is_not_run(platform):
-    headers = {"principal": C01.encode(), "rpc_deadline": time.time() - 1,
-               "rpc_request_id": f"late-{uuid.uuid4().hex}|intake.register_ticket|1"}
+    headers = {
+        "principal": C01.encode(),
+        "rpc_deadline": time.time() - 1,
+        "rpc_request_id": f"late-{uuid.uuid4().hex}|intake.register_ticket|1",
+    }
     assert _raw_rpc(platform.config, "register_ticket", [REQUEST], headers, expect_reply=False, timeout=3) is None
     time.sleep(1)
     assert _count(platform) == 0
@@ -148,6 +178,7 @@ def test_readiness_reports_database_and_broker(platform):
         assert live.status_code == 200
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["broker"]["ok"] is True
-    intake_ready = requests.get(f"http://127.0.0.1:{http_port_of(platform.containers['intake'])}/health/ready",
-                                timeout=5).json()
+    intake_ready = requests.get(
+        f"http://127.0.0.1:{http_port_of(platform.containers['intake'])}/health/ready", timeout=5
+    ).json()
     assert intake_ready["checks"]["database"] == {"ok": True, "detail": "sqlite"}

@@ -1,5 +1,6 @@
 """Intake's migration adding tickets.status_before_scheduled, backfilled from the audit, on
 PostgreSQL (the same scenario as tests/unit/test_intake_migration.py on SQLite)."""
+
 import pytest
 
 from tests.intake_migration import run_backfill_scenario

@@ -1,5 +1,6 @@
 """SLA through the running services: deadlines on registration, the watchdog's breach events
 on the real broker (queue bound to intake.events / sla.breached), meeting a deadline in time."""
+
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -12,9 +13,16 @@ from tests.conftest import C01, HQ
 
 API = "/api/v1"
 TZ = ZoneInfo("Asia/Shanghai")
-BASE = {"kind": "repair", "channel": "web", "customer_name": "武汉SLA公司", "phone": "13800002222",
-        "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-        "fault": "无法启动"}
+BASE = {
+    "kind": "repair",
+    "channel": "web",
+    "customer_name": "武汉SLA公司",
+    "phone": "13800002222",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "fault": "无法启动",
+}
 
 
 class BreachQueue:
@@ -23,8 +31,9 @@ class BreachQueue:
     def __init__(self, amqp_uri):
         self.conn = Connection(amqp_uri)
         exchange = Exchange("intake.events", type="topic", durable=True, auto_delete=False)
-        self.queue = Queue("test-sla-breached", exchange=exchange, routing_key="sla.breached",
-                           auto_delete=True, exclusive=True)
+        self.queue = Queue(
+            "test-sla-breached", exchange=exchange, routing_key="sla.breached", auto_delete=True, exclusive=True
+        )
         self.simple = self.conn.SimpleQueue(self.queue)
 
     def drain(self, expect=None, timeout=8.0, quiet=1.0):
@@ -131,15 +140,18 @@ def test_deadline_values_through_the_api(platform):
 
     # on-site by tier for C01: local 24 h, in-province 2 working days, out-of-province 5 working days
     received = "2025-06-10T10:00:00+08:00"
-    for address, tier, due in (("湖北省武汉市江汉区解放大道1号", "local", datetime(2025, 6, 11, 10, 0)),
-                               ("湖北省宜昌市西陵区东山大道1号", "in_province", datetime(2025, 6, 12, 10, 0)),
-                               ("湖南省长沙市岳麓区麓山南路2号", "out_of_province", datetime(2025, 6, 17, 10, 0))):
+    for address, tier, due in (
+        ("湖北省武汉市江汉区解放大道1号", "local", datetime(2025, 6, 11, 10, 0)),
+        ("湖北省宜昌市西陵区东山大道1号", "in_province", datetime(2025, 6, 12, 10, 0)),
+        ("湖南省长沙市岳麓区麓山南路2号", "out_of_province", datetime(2025, 6, 17, 10, 0)),
+    ):
         t = _register(platform, address=address, received_at=received, channel="hotline")
         assert (t["tenant_id"], t["tier"]) == ("C01", tier), address
         assert _local(_deadlines(t)["onsite"]["due_at"]) == due, (address, tier)
     # out-of-province across the National Day holiday: 5 working days from 30 Sep are 9,10,11,13,14 Oct
-    t = _register(platform, address="湖南省长沙市岳麓区麓山南路2号", received_at="2025-09-30T10:00:00+08:00",
-                  channel="hotline")
+    t = _register(
+        platform, address="湖南省长沙市岳麓区麓山南路2号", received_at="2025-09-30T10:00:00+08:00", channel="hotline"
+    )
     assert _local(_deadlines(t)["onsite"]["due_at"]) == datetime(2025, 10, 14, 10, 0)
     # a later wished visit date replaces the local 24 h deadline (by closing time of that day)
     t = _register(platform, received_at=received, channel="hotline", wished_visit_at="2025-06-13")

@@ -1,4 +1,3 @@
-
 from services.intake.service import IntakeService
 from tests.conftest import C01, C02, HQ
 
@@ -11,11 +10,19 @@ def test_register_and_event(container_factory, service_config, rpc_as):
     container = container_factory(IntakeService, service_config)
     container.start()
     with rpc_as(C01) as intake:
-        t = intake.register_ticket({
-            "kind": "repair", "channel": "hotline", "customer_name": "武汉测试公司",
-            "phone": "138****0000", "address": "湖北省武汉市洪山区珞喻路1号",
-            "product_line": "数控车床", "model": "CK6150", "purchase_date": "2025-06-01",
-            "fault": "无法启动"})
+        t = intake.register_ticket(
+            {
+                "kind": "repair",
+                "channel": "hotline",
+                "customer_name": "武汉测试公司",
+                "phone": "138****0000",
+                "address": "湖北省武汉市洪山区珞喻路1号",
+                "product_line": "数控车床",
+                "model": "CK6150",
+                "purchase_date": "2025-06-01",
+                "fault": "无法启动",
+            }
+        )
         assert t["tenant_id"] == "C01"
         assert t["tier"] == "local"
         assert {d["sla"] for d in t["deadlines"]} >= {"accept", "onsite"}
@@ -23,7 +30,9 @@ def test_register_and_event(container_factory, service_config, rpc_as):
         assert got["number"] == t["number"]
     with rpc_as(C02) as intake:
         import pytest
+
         from shared.errors import NotFound
+
         with pytest.raises(NotFound):
             intake.get_ticket(t["id"])
 

@@ -1,13 +1,23 @@
 """Bad input through the gateway: 400/422 in the one error shape, the field named, nothing written."""
+
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import C01, HQ
 
 API = "/api/v1"
-GOOD = {"kind": "repair", "channel": "web", "customer_name": "武汉测试公司", "phone": "138****0000",
-        "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-        "purchase_date": "2025-06-01", "received_at": "2025-06-10T10:00:00+08:00", "fault": "无法启动"}
+GOOD = {
+    "kind": "repair",
+    "channel": "web",
+    "customer_name": "武汉测试公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "received_at": "2025-06-10T10:00:00+08:00",
+    "fault": "无法启动",
+}
 
 
 def _without(field):
@@ -23,7 +33,7 @@ def _with(**kw):
 
 
 def _future():
-    return (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    return (datetime.now(UTC) + timedelta(days=2)).isoformat()
 
 
 def _total(platform):
@@ -70,11 +80,15 @@ def test_register_rejects_bad_input_and_writes_nothing(platform):
         r = platform.post(f"{API}/tickets", C01, json=body)
         _check(r, field)
     # bodies that are not a JSON object
-    raw = [("{not json", "_body"), ("", "_body"), (json.dumps([GOOD]), "_schema"), ("42", "_schema"),
-           ('"text"', "_schema")]
+    raw = [
+        ("{not json", "_body"),
+        ("", "_body"),
+        (json.dumps([GOOD]), "_schema"),
+        ("42", "_schema"),
+        ('"text"', "_schema"),
+    ]
     for data, field in raw:
-        r = platform.post(f"{API}/tickets", C01, data=data.encode(),
-                          headers={"Content-Type": "application/json"})
+        r = platform.post(f"{API}/tickets", C01, data=data.encode(), headers={"Content-Type": "application/json"})
         _check(r, field)
     assert _total(platform) == before
 
@@ -91,7 +105,7 @@ def test_transition_rejects_bad_input(platform):
         ({"action": "assign_outlet", "outlet_id": "C02-O01"}, "outlet_id", (422,)),  # another center's outlet
         ({"action": "register", "responsibility": "nobody"}, "responsibility", (422,)),
         ({"action": "accept", "expected_version": t["version"] + 5}, "expected_version", (409,)),
-        ({"action": "resolve"}, "action", (409,)),   # not from registered
+        ({"action": "resolve"}, "action", (409,)),  # not from registered
         ({"action": "register"}, "action", (409,)),  # a case step on a repair ticket
         ({"action": "route", "tenant_id": "C02"}, "action", (409,)),  # HQ only, triage only
     ]
@@ -105,7 +119,12 @@ def test_transition_rejects_bad_input(platform):
 
 
 def test_list_query_rejects_bad_parameters(platform):
-    for params, field in (({"status": "lost"}, "status"), ({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"),
-                          ({"kind": "foo"}, "kind"), ({"sort": "x"}, "sort"), ({"received_from": "never"},
-                                                                                "received_from")):
+    for params, field in (
+        ({"status": "lost"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "x"}, "limit"),
+        ({"kind": "foo"}, "kind"),
+        ({"sort": "x"}, "sort"),
+        ({"received_from": "never"}, "received_from"),
+    ):
         _check(platform.get(f"{API}/tickets", C01, params=params), field, (422,))

@@ -1,5 +1,6 @@
 """Leases (shared.leases) on SQLite and PostgreSQL, and `timer_once`: with two replicas a timer
 does its work once per interval, and the other replica takes over when the holder stops."""
+
 from __future__ import annotations
 
 import subprocess
@@ -34,28 +35,28 @@ def leases(db_url):
 
 def test_acquire_renew_expire_release(leases):
     assert leases.holder("job") is None
-    assert leases.try_acquire("job", "a", 30)           # first use: the INSERT
-    assert not leases.try_acquire("job", "b", 30)       # held by a
-    assert leases.try_acquire("job", "a", 30)           # a again: renewed
+    assert leases.try_acquire("job", "a", 30)  # first use: the INSERT
+    assert not leases.try_acquire("job", "b", 30)  # held by a
+    assert leases.try_acquire("job", "a", 30)  # a again: renewed
     assert leases.holder("job") == "a"
-    assert not leases.renew("job", "b", 30)             # only the holder renews
+    assert not leases.renew("job", "b", 30)  # only the holder renews
     assert leases.renew("job", "a", 0.3)
-    time.sleep(0.6)                                     # expired
+    time.sleep(0.6)  # expired
     assert leases.holder("job") is None
-    assert leases.try_acquire("job", "b", 30)           # b takes the expired lease
-    assert not leases.renew("job", "a", 30)             # a lost it
+    assert leases.try_acquire("job", "b", 30)  # b takes the expired lease
+    assert not leases.renew("job", "a", 30)  # a lost it
     assert not leases.release("job", "a")
-    assert leases.release("job", "b")                   # given up at once
+    assert leases.release("job", "b")  # given up at once
     assert leases.try_acquire("job", "a", 30)
-    assert leases.try_acquire("other", "b", 30)         # leases are independent
+    assert leases.try_acquire("other", "b", 30)  # leases are independent
 
 
 def test_hold_renews_while_in_use(leases):
     with leases.hold("long", "a", 0.6) as held:
-        time.sleep(1.5)                                 # longer than the ttl: renewed meanwhile
+        time.sleep(1.5)  # longer than the ttl: renewed meanwhile
         assert not leases.try_acquire("long", "b", 0.6)
         assert not held.lost
-    assert leases.hold("long", "b", 5) is not None      # released at the end
+    assert leases.hold("long", "b", 5) is not None  # released at the end
     assert leases.hold("long", "a", 5) is None
 
 
@@ -78,8 +79,16 @@ def test_first_use_race_has_one_winner(leases, db_url):
     """Processes taking a lease never taken before, at the same instant: exactly one gets it
     (the others' INSERT meets the winner's row and they are told no)."""
     start_at = time.time() + 3.0
-    procs = [subprocess.Popen([sys.executable, "-c", RACE, db_url, f"p{i}", str(start_at)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, db_url, f"p{i}", str(start_at)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
     outcomes = []
     for p in procs:
         out, err = p.communicate(timeout=120)

@@ -1,5 +1,6 @@
 """Migrations under the service's PostgreSQL advisory lock: processes that start together on a
 fresh database (replicas, the migration Job) take turns, all come up and the schema is at head."""
+
 from __future__ import annotations
 
 import subprocess
@@ -41,9 +42,16 @@ def _heads(package):
 
 def _race(pg_url, package, n=3, locked=True):
     start_at = time.time() + 3.0  # after every interpreter has imported alembic and SQLAlchemy
-    procs = [subprocess.Popen([sys.executable, "-c", UPGRADE, pg_url, package, str(start_at), "1" if locked else "0"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADE, pg_url, package, str(start_at), "1" if locked else "0"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
     return [(p.wait(120), *p.communicate()) for p in procs]
 
 
@@ -57,8 +65,7 @@ def test_concurrent_upgrades_of_a_fresh_database_all_succeed(pg_url, service):
     try:
         with engine.connect() as conn:
             versions = {r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))}
-            tables = {r[0] for r in conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}
+            tables = {r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))}
     finally:
         engine.dispose()
     assert versions == _heads(package)
@@ -68,11 +75,13 @@ def test_concurrent_upgrades_of_a_fresh_database_all_succeed(pg_url, service):
 def test_lock_key_is_stable_and_per_service():
     from shared.migrations import lock_key
 
-    keys = {lock_key(f"services.{s}.migrations") for s in
-            ("intake", "dispatch", "parts", "settlement", "certification", "qa")}
+    keys = {
+        lock_key(f"services.{s}.migrations")
+        for s in ("intake", "dispatch", "parts", "settlement", "certification", "qa")
+    }
     assert len(keys) == 6
     assert lock_key("services.dispatch.migrations") == lock_key("services.dispatch.migrations")
-    assert all(0 <= k < 2 ** 32 for k in keys)  # fits PostgreSQL's bigint key
+    assert all(0 <= k < 2**32 for k in keys)  # fits PostgreSQL's bigint key
 
 
 def test_without_the_lock_concurrent_upgrades_collide(pg_url):

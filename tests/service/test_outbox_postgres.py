@@ -1,6 +1,7 @@
 """The outbox relay's housekeeping on PostgreSQL: published rows older than the keep period
 (and old request records) are purged by the relay's own loop (`publish_pending`), as on
 SQLite; unpublished rows and recent ones stay."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,16 @@ pytestmark = pytest.mark.postgres
 
 
 def _row(created, published, seq):
-    return dict(id=uuid.uuid4().hex, seq=seq, event_type="ticket.registered", payload=json.dumps({}),
-                headers=json.dumps({}), created_at=created, published_at=published, attempts=0)
+    return dict(
+        id=uuid.uuid4().hex,
+        seq=seq,
+        event_type="ticket.registered",
+        payload=json.dumps({}),
+        headers=json.dumps({}),
+        created_at=created,
+        published_at=published,
+        attempts=0,
+    )
 
 
 @pytest.fixture
@@ -46,10 +55,18 @@ def test_relay_purges_old_published_rows_on_postgres(pg_store, service_config):
     }
     with pg_store.engine.begin() as conn:
         conn.execute(outbox_table.insert(), list(rows.values()))
-        conn.execute(processed_requests_table.insert(), [
-            dict(request_id="old-request", request_hash="", result="{}",
-                 created_at=now - timedelta(seconds=pg_store.requests.keep_seconds + 60)),
-            dict(request_id="new-request", request_hash="", result="{}", created_at=now)])
+        conn.execute(
+            processed_requests_table.insert(),
+            [
+                dict(
+                    request_id="old-request",
+                    request_hash="",
+                    result="{}",
+                    created_at=now - timedelta(seconds=pg_store.requests.keep_seconds + 60),
+                ),
+                dict(request_id="new-request", request_hash="", result="{}", created_at=now),
+            ],
+        )
     relay = OutboxRelay(pg_store, FakeContainer("intake", service_config))
     assert pg_store.engine.dialect.name == "postgresql"
 

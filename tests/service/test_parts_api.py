@@ -1,5 +1,6 @@
 """Parts through the gateway by role: a warehouse sees its own stock and returns, an outlet its
 stock, requests and RMAs, a center its tenant, HQ all; bad input names the field; exports."""
+
 import io
 import uuid
 
@@ -8,9 +9,23 @@ from openpyxl import load_workbook
 from services.parts.client import ReceiptClient
 from services.parts.domain import month_of
 from tests.conftest import C01, C02, HQ
-from tests.parts_fixtures import (CUSTOMER, OUTLET_1, OUTLET_2, OUTLET_C02, SPINDLE, WH_C01, WH_C02, WH_HQ,  # noqa
-                                  now, parts_config, parts_platform, publish, ticket_registered, visit_event,
-                                  wait_rpc)
+from tests.parts_fixtures import (  # noqa
+    CUSTOMER,
+    OUTLET_1,
+    OUTLET_2,
+    OUTLET_C02,
+    SPINDLE,
+    WH_C01,
+    WH_C02,
+    WH_HQ,
+    now,
+    parts_config,
+    parts_platform,
+    publish,
+    ticket_registered,
+    visit_event,
+    wait_rpc,
+)
 
 P = "/api/v1/parts"
 
@@ -77,11 +92,13 @@ def test_bad_input_names_the_field_and_changes_nothing(parts_platform):
         r = p.post(f"{P}/issues", C01, json=body)
         assert r.status_code == status, (body, r.text)
         assert field in r.json()["error"].get("fields", {}), (body, r.text)
-    r = p.post(f"{P}/adjustments", C01, json={"location_id": "WH-C01", "part_no": SPINDLE, "quantity": -1,
-                                               "reason": " "})
+    r = p.post(
+        f"{P}/adjustments", C01, json={"location_id": "WH-C01", "part_no": SPINDLE, "quantity": -1, "reason": " "}
+    )
     assert r.status_code == 422 and "reason" in r.json()["error"]["fields"]
-    r = p.post(f"{P}/adjustments", C01, json={"location_id": "WH-C01", "part_no": SPINDLE, "quantity": -50,
-                                               "reason": "盘亏"})
+    r = p.post(
+        f"{P}/adjustments", C01, json={"location_id": "WH-C01", "part_no": SPINDLE, "quantity": -50, "reason": "盘亏"}
+    )
     assert r.status_code == 409 and "quantity" in r.json()["error"]["fields"]  # never below zero
     r = p.request("POST", f"{P}/issues", C01, data="{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
@@ -96,11 +113,28 @@ def test_returns_by_role_rejected_receipts_and_exports(parts_platform, parts_con
     publish(parts_config, "intake", "ticket.registered", ticket_registered(ticket))
     publish(parts_config, "dispatch", "visit.scheduled", visit_event(visit, ticket))
     wait_rpc(rpc_as, C01, "reservations", lambda r: r["total"] >= 1, {"visit_id": visit})
-    publish(parts_config, "dispatch", "visit.completed", visit_event(visit, ticket, parts_used=[
-        {"part_no": SPINDLE, "quantity": 1, "new_serial": None, "removed_serial": "OLD-1"}]))
+    publish(
+        parts_config,
+        "dispatch",
+        "visit.completed",
+        visit_event(
+            visit,
+            ticket,
+            parts_used=[{"part_no": SPINDLE, "quantity": 1, "new_serial": None, "removed_serial": "OLD-1"}],
+        ),
+    )
     rma = wait_rpc(rpc_as, C01, "rmas", lambda r: r["total"] == 1, {"visit_id": visit})["items"][0]["rma_no"]
-    for who, code in ((OUTLET_1, 200), (WH_C01, 200), (C01, 200), (HQ, 200),
-                      (OUTLET_2, 404), (OUTLET_C02, 404), (WH_C02, 404), (C02, 404), (CUSTOMER, 403)):
+    for who, code in (
+        (OUTLET_1, 200),
+        (WH_C01, 200),
+        (C01, 200),
+        (HQ, 200),
+        (OUTLET_2, 404),
+        (OUTLET_C02, 404),
+        (WH_C02, 404),
+        (C02, 404),
+        (CUSTOMER, 403),
+    ):
         assert p.get(f"{P}/rmas/{rma}", who).status_code == code, who
     assert p.get(f"{P}/rmas", WH_C02).json()["items"] == []
     assert [r["rma_no"] for r in p.get(f"{P}/rmas", OUTLET_1).json()["items"]] == [rma]
@@ -121,8 +155,9 @@ def test_returns_by_role_rejected_receipts_and_exports(parts_platform, parts_con
     assert r.json()["with_discrepancies"] == 2  # C01-O01 and WH-C01 wait for the old part
     mine = p.get(f"{P}/reconciliations", OUTLET_1, params={"month": month}).json()["items"]
     # used without having been issued (no stock at the outlet) and not returned yet
-    assert [(m["location_id"], sorted(d["kind"] for d in m["discrepancies"])) for m in mine] == \
-        [("C01-O01", ["consumed_not_returned", "quantity_mismatch"])]
+    assert [(m["location_id"], sorted(d["kind"] for d in m["discrepancies"])) for m in mine] == [
+        ("C01-O01", ["consumed_not_returned", "quantity_mismatch"])
+    ]
     assert p.get(f"{P}/reconciliations", C02, params={"month": month}).json()["items"] == []
     csv_text = p.get(f"{P}/reconciliations.csv", C01, params={"month": month, "with_discrepancies": "true"}).text
     assert "consumed_not_returned" in csv_text and rma in csv_text
@@ -131,8 +166,10 @@ def test_returns_by_role_rejected_receipts_and_exports(parts_platform, parts_con
     wb = load_workbook(io.BytesIO(x.content))
     assert wb.sheetnames == ["summary", "discrepancies"]
     assert wb["summary"].max_row == 9
-    assert {row[2].value for row in wb["discrepancies"].iter_rows(min_row=2)} == \
-        {"consumed_not_returned", "quantity_mismatch"}
+    assert {row[2].value for row in wb["discrepancies"].iter_rows(min_row=2)} == {
+        "consumed_not_returned",
+        "quantity_mismatch",
+    }
     bal = p.get(f"{P}/outlets/C01-O01/balance", OUTLET_1).json()
     assert [i["kind"] for i in bal["open_items"]] == ["rma"] and bal["clear"] is False
     assert p.get(f"{P}/outlets/C01-O01/balance", OUTLET_2).status_code == 404

@@ -1,12 +1,21 @@
 """Each reconciliation discrepancy kind, detected in its own test over the real broker: consumed but
 not returned, returned but never issued, serial mismatch, quantity mismatch."""
+
 import uuid
 
 from services.parts.client import ReceiptClient
 from services.parts.domain import month_of
 from tests.conftest import C01
-from tests.parts_fixtures import (SPINDLE, now, parts_config, parts_service, publish, ticket_registered,  # noqa: F401
-                                  visit_event, wait_rpc)
+from tests.parts_fixtures import (  # noqa: F401
+    SPINDLE,
+    now,
+    parts_config,
+    parts_service,
+    publish,
+    ticket_registered,
+    visit_event,
+    wait_rpc,
+)
 
 
 def run_visit(config, rpc_as, *, issue=True, new_serial="SPB-N-1", removed_serial="SPB-O-1", receipt=None):
@@ -18,14 +27,40 @@ def run_visit(config, rpc_as, *, issue=True, new_serial="SPB-N-1", removed_seria
     res = wait_rpc(rpc_as, C01, "reservations", lambda r: r["total"] >= 1, {"visit_id": visit})["items"][0]
     with rpc_as(C01, "parts") as parts:
         if issue:
-            parts.issue({"outlet_id": "C01-O01", "lines": [{"part_no": SPINDLE, "quantity": 1,
-                                                            "serials": [new_serial], "reservation_id": res["id"]}]})
+            parts.issue(
+                {
+                    "outlet_id": "C01-O01",
+                    "lines": [
+                        {"part_no": SPINDLE, "quantity": 1, "serials": [new_serial], "reservation_id": res["id"]}
+                    ],
+                }
+            )
         else:  # the outlet's unit came from somewhere else: booked in at a stock count
-            parts.adjust({"location_id": "C01-O01", "part_no": SPINDLE, "quantity": 1,
-                          "reason": "盘点: unit found in the outlet's store"})
-    publish(config, "dispatch", "visit.completed", visit_event(visit, ticket, parts_used=[
-        {"part_no": SPINDLE, "quantity": 1, "new_serial": new_serial if issue else None,
-         "removed_serial": removed_serial}]))
+            parts.adjust(
+                {
+                    "location_id": "C01-O01",
+                    "part_no": SPINDLE,
+                    "quantity": 1,
+                    "reason": "盘点: unit found in the outlet's store",
+                }
+            )
+    publish(
+        config,
+        "dispatch",
+        "visit.completed",
+        visit_event(
+            visit,
+            ticket,
+            parts_used=[
+                {
+                    "part_no": SPINDLE,
+                    "quantity": 1,
+                    "new_serial": new_serial if issue else None,
+                    "removed_serial": removed_serial,
+                }
+            ],
+        ),
+    )
     rma = wait_rpc(rpc_as, C01, "rmas", lambda r: r["total"] == 1, {"visit_id": visit})["items"][0]
     if receipt is not None:
         with ReceiptClient(config["AMQP_URI"]) as scanner:

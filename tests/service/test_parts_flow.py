@@ -1,13 +1,24 @@
 """Parts over the real broker: visit scheduled → reserved → issued → consumed → RMA → received at the
 warehouse (scanner, plain AMQP) → received at the factory → reconciled with no discrepancy.
 Dispatch and intake lie outside parts: their events are published here as they publish them."""
+
 import uuid
 
 from services.parts.client import ReceiptClient
 from services.parts.domain import month_of
 from tests.conftest import C01, HQ
-from tests.parts_fixtures import (SPINDLE, collector, now, parts_config, parts_service, publish,  # noqa: F401
-                                  ticket_registered, visit_event, wait_events, wait_rpc)
+from tests.parts_fixtures import (  # noqa: F401
+    SPINDLE,
+    collector,
+    now,
+    parts_config,
+    parts_service,
+    publish,
+    ticket_registered,
+    visit_event,
+    wait_events,
+    wait_rpc,
+)
 
 
 def test_visit_to_reconciled_without_discrepancy(parts_service, parts_config, rpc_as):
@@ -20,14 +31,21 @@ def test_visit_to_reconciled_without_discrepancy(parts_service, parts_config, rp
 
     # scheduled → reserved at the outlet's regional warehouse: what 主轴过热 on a CK6150 needs
     res = wait_rpc(rpc_as, C01, "reservations", lambda r: r["total"] >= 1, {"visit_id": visit})["items"]
-    assert [(r["part_no"], r["quantity"], r["status"], r["warehouse_id"]) for r in res] == \
-        [(SPINDLE, 1, "reserved", "WH-C01")]
+    assert [(r["part_no"], r["quantity"], r["status"], r["warehouse_id"]) for r in res] == [
+        (SPINDLE, 1, "reserved", "WH-C01")
+    ]
     with rpc_as(C01, "parts") as parts:
         wh = parts.stock({"location_id": "WH-C01", "part_no": SPINDLE})["items"][0]
         assert (wh["on_hand"], wh["reserved"], wh["available"]) == (3, 1, 2)
         # 备件发放: the reserved unit goes to the outlet with its serial
-        issued = parts.issue({"outlet_id": "C01-O01", "lines": [
-            {"part_no": SPINDLE, "quantity": 1, "serials": ["SPB-N-0001"], "reservation_id": res[0]["id"]}]})
+        issued = parts.issue(
+            {
+                "outlet_id": "C01-O01",
+                "lines": [
+                    {"part_no": SPINDLE, "quantity": 1, "serials": ["SPB-N-0001"], "reservation_id": res[0]["id"]}
+                ],
+            }
+        )
         assert issued["warehouse_id"] == "WH-C01"
         wh = parts.stock({"location_id": "WH-C01", "part_no": SPINDLE})["items"][0]
         assert (wh["on_hand"], wh["reserved"]) == (2, 0)
@@ -35,8 +53,18 @@ def test_visit_to_reconciled_without_discrepancy(parts_service, parts_config, rp
         assert [(s["part_no"], s["on_hand"]) for s in outlet] == [(SPINDLE, 1)]
 
     # consumed at check-out: new serial in, old part out → an RMA with a due date
-    publish(parts_config, "dispatch", "visit.completed", visit_event(visit, ticket, parts_used=[
-        {"part_no": SPINDLE, "quantity": 1, "new_serial": "SPB-N-0001", "removed_serial": "SPB-O-7788"}]))
+    publish(
+        parts_config,
+        "dispatch",
+        "visit.completed",
+        visit_event(
+            visit,
+            ticket,
+            parts_used=[
+                {"part_no": SPINDLE, "quantity": 1, "new_serial": "SPB-N-0001", "removed_serial": "SPB-O-7788"}
+            ],
+        ),
+    )
     rma = wait_rpc(rpc_as, C01, "rmas", lambda r: r["total"] == 1, {"visit_id": visit})["items"][0]
     assert rma["status"] == "open" and rma["removed_serial"] == "SPB-O-7788" and rma["warehouse_id"] == "WH-C01"
     with rpc_as(C01, "parts") as parts:
@@ -56,8 +84,16 @@ def test_visit_to_reconciled_without_discrepancy(parts_service, parts_config, rp
 
     # the factory's returns desk receives it and records its inspection
     with ReceiptClient(amqp) as desk:
-        desk.post({"scan_id": f"F-{uuid.uuid4().hex[:8]}", "location_id": "FACTORY", "rma_no": rma["rma_no"],
-                   "serial": "SPB-O-7788", "inspection": "defect_confirmed", "note": "内圈磨损"})
+        desk.post(
+            {
+                "scan_id": f"F-{uuid.uuid4().hex[:8]}",
+                "location_id": "FACTORY",
+                "rma_no": rma["rma_no"],
+                "serial": "SPB-O-7788",
+                "inspection": "defect_confirmed",
+                "note": "内圈磨损",
+            }
+        )
     done = wait_rpc(rpc_as, HQ, "get_rma", lambda r: r["status"] == "inspected", rma["rma_no"])
     assert done["inspection"] == "defect_confirmed" and done["factory_serial"] == "SPB-O-7788"
     assert [m["kind"] for m in done["movements"]] == ["return"] * 4  # two legs per step

@@ -1,5 +1,6 @@
 """Receipts from scanners and the returns desk (plain AMQP), overdue returns on the product clock,
 and the answer to an account-clearing request — over the real broker."""
+
 import json
 from datetime import timedelta
 
@@ -8,8 +9,18 @@ from kombu import Connection
 
 from services.parts.client import ReceiptClient, ReceiptError
 from tests.conftest import C01, HQ, wait_for
-from tests.parts_fixtures import (WH_C01, WH_C02, collector, moved_clock, now, parts_config,  # noqa: F401
-                                  parts_service, publish, wait_events, wait_rpc)
+from tests.parts_fixtures import (  # noqa: F401
+    WH_C01,
+    WH_C02,
+    collector,
+    moved_clock,
+    now,
+    parts_config,
+    parts_service,
+    publish,
+    wait_events,
+    wait_rpc,
+)
 from tests.service.test_parts_discrepancies import run_visit
 
 
@@ -49,8 +60,14 @@ def test_duplicate_stock_scan_counts_once_and_malformed_scan_is_dead_lettered(pa
     with rpc_as(HQ, "parts") as parts:
         before = parts.stock({"location_id": "WH-C02", "part_no": "LGA-AF-01"})["items"][0]["on_hand"]
     with ReceiptClient(amqp) as scanner:
-        body = {"scan_id": "WH-C02-IN-0001", "kind": "stock", "location_id": "WH-C02", "part_no": "LGA-AF-01",
-                "quantity": 5, "note": "到货入库"}
+        body = {
+            "scan_id": "WH-C02-IN-0001",
+            "kind": "stock",
+            "location_id": "WH-C02",
+            "part_no": "LGA-AF-01",
+            "quantity": 5,
+            "note": "到货入库",
+        }
         scanner.post(body)
         scanner.post(body)
         scanner.post({"scan_id": "WH-C02-IN-BAD", "kind": "stock", "location_id": "WH-C02", "quantity": -3})
@@ -60,6 +77,7 @@ def test_duplicate_stock_scan_counts_once_and_malformed_scan_is_dead_lettered(pa
         with Connection(amqp) as conn:
             msg = conn.channel().basic_get("parts.dead-letter", no_ack=True)
             return json.loads(msg.body) if msg else None
+
     assert wait_for(dead)["scan_id"] == "WH-C02-IN-BAD"  # kept in the dead-letter queue, not lost
     with rpc_as(WH_C02, "parts") as parts:
         after = parts.stock({"location_id": "WH-C02", "part_no": "LGA-AF-01"})["items"][0]["on_hand"]
@@ -78,8 +96,22 @@ def test_receipt_without_parts_running_is_refused(rabbit_config):
 def test_cli_post_receipt_reports_the_verdict(parts_service, parts_config, capsys):
     from fsm.main import main
 
-    code = main(["--amqp-uri", parts_config["AMQP_URI"], "parts", "post-receipt", "--location", "WH-C01",
-                 "--rma", "RMA-C01-000000-NONE", "--serial", "Q-1", "--wait", "10"])
+    code = main(
+        [
+            "--amqp-uri",
+            parts_config["AMQP_URI"],
+            "parts",
+            "post-receipt",
+            "--location",
+            "WH-C01",
+            "--rma",
+            "RMA-C01-000000-NONE",
+            "--serial",
+            "Q-1",
+            "--wait",
+            "10",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1 and "unknown RMA RMA-C01-000000-NONE" in err and "kept for review" in err
     assert json.loads(out.splitlines()[-1])["outcome"] == "rejected"
@@ -114,8 +146,12 @@ def test_clearing_request_is_answered_with_open_items(parts_service, parts_confi
         parts.issue({"outlet_id": "C01-O01", "lines": [{"part_no": "CKL-FAN-01", "quantity": 2}]})
         parts.request_parts({"outlet_id": "C01-O01", "lines": [{"part_no": "CKL-ENC-01", "quantity": 1}]})
     for outlet, request in (("C01-O01", "REQ-1"), ("C01-O03", "REQ-2")):
-        publish(parts_config, "certification", "account.clearing_requested",
-                {"tenant_id": "C01", "outlet_id": outlet, "request_id": request, "at": now()})
+        publish(
+            parts_config,
+            "certification",
+            "account.clearing_requested",
+            {"tenant_id": "C01", "outlet_id": outlet, "request_id": request, "at": now()},
+        )
     busy = wait_events(balances, request_id="REQ-1")[0]
     items = {(i["kind"], i["ref"]): i for i in busy["open_items"]}
     assert items[("stock", "CKL-FAN-01")]["amount"] == "170.00"

@@ -1,6 +1,7 @@
 """Negative stock is impossible: CHECK constraints on the balance row and guarded updates, on SQLite
 and PostgreSQL; the last unit reserved (or issued) by concurrent workers — separate OS processes on
 PostgreSQL — goes to exactly one of them."""
+
 import os
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from services.parts import ledger, operations as ops
+from services.parts import ledger
+from services.parts import operations as ops
 from services.parts.ledger import InsufficientStock
 from services.parts.models import Location, Movement, Reservation, StockBalance
 from shared.db import utcnow
@@ -23,16 +25,27 @@ REPO = Path(__file__).resolve().parents[2]
 def give(store, location, part, qty):
     with service_uow(store) as uow:
         loc = uow.session.get(Location, location)
-        ledger.post(uow.session, tenant_id=loc.tenant_id, location_id=loc.id, part_no=part, quantity=qty,
-                    kind="adjustment", movement_no=f"T-{time.time_ns()}", at=utcnow(), reason="test stock")
+        ledger.post(
+            uow.session,
+            tenant_id=loc.tenant_id,
+            location_id=loc.id,
+            part_no=part,
+            quantity=qty,
+            kind="adjustment",
+            movement_no=f"T-{time.time_ns()}",
+            at=utcnow(),
+            reason="test stock",
+        )
         uow.commit()
 
 
 def check_constraints(store):
     give(store, "WH-C01", SPINDLE, 1)
-    for sql in ("UPDATE stock_balances SET on_hand = -1",
-                "UPDATE stock_balances SET reserved = on_hand + 1",
-                "UPDATE stock_balances SET reserved = -1"):
+    for sql in (
+        "UPDATE stock_balances SET on_hand = -1",
+        "UPDATE stock_balances SET reserved = on_hand + 1",
+        "UPDATE stock_balances SET reserved = -1",
+    ):
         with store.engine.connect() as conn:
             with pytest.raises(IntegrityError):
                 conn.execute(text(sql + f" WHERE location_id = 'WH-C01' AND part_no = '{SPINDLE}'"))
@@ -41,8 +54,9 @@ def check_constraints(store):
     with service_uow(store) as uow:
         wh, outlet = uow.session.get(Location, "WH-C01"), uow.session.get(Location, "C01-O01")
         with pytest.raises(InsufficientStock) as info:
-            ops.issue(uow, outlet=outlet, warehouse=wh, lines=[{"part_no": SPINDLE, "quantity": 2}], user="t",
-                      now=utcnow())
+            ops.issue(
+                uow, outlet=outlet, warehouse=wh, lines=[{"part_no": SPINDLE, "quantity": 2}], user="t", now=utcnow()
+            )
         assert info.value.fields == {"quantity": ["1 available at WH-C01"]}
     with store.session(service_uow(store).principal) as s:
         bal = s.get(StockBalance, ("WH-C01", SPINDLE, "good"))
@@ -97,9 +111,17 @@ print(result)
 def race(url, mode, workers=8):
     start = time.time() + 3.0
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="ignore")
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, str(start), f"V{i}", SPINDLE, mode],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, str(start), f"V{i}", SPINDLE, mode],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(workers)
+    ]
     outcomes = []
     for p in procs:
         out, err = p.communicate(timeout=60)

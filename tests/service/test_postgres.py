@@ -1,9 +1,11 @@
 """intake on PostgreSQL (a fresh database per test): Alembic schema, tenancy scoping, outbox relay,
 idempotent event consumption."""
+
 from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
@@ -19,9 +21,15 @@ from tests.service.test_outbox import bind_queue, collect
 pytestmark = pytest.mark.postgres
 
 WUHAN = {
-    "kind": "repair", "channel": "web", "customer_name": "武汉测试公司", "phone": "138****0000",
-    "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-    "purchase_date": "2025-06-01", "fault": "无法启动",
+    "kind": "repair",
+    "channel": "web",
+    "customer_name": "武汉测试公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "无法启动",
 }
 JINAN = dict(WUHAN, customer_name="济南测试公司", address="山东省济南市历下区泉城路1号")
 
@@ -51,8 +59,14 @@ def test_migrations_created_the_schema(pg_intake, pg_url):
     engine = create_engine(pg_url)
     try:
         tables = set(inspect(engine).get_table_names())
-        assert {"tickets", "sla_deadlines", "audit_entries", "outbox", "processed_messages",
-                "alembic_version"} <= tables
+        assert {
+            "tickets",
+            "sla_deadlines",
+            "audit_entries",
+            "outbox",
+            "processed_messages",
+            "alembic_version",
+        } <= tables
         with engine.connect() as conn:
             head = conn.execute(text("select version_num from alembic_version")).scalar_one()
         assert head  # stamped at the head revision
@@ -93,25 +107,33 @@ def test_tenancy_and_outbox_on_postgres(pg_intake, service_config, rpc_as, pg_ur
     assert sorted(json.loads(m.body)["ticket_id"] for m in got) == sorted(t["id"] for t in wuhan + jinan)
     engine = create_engine(pg_url)
     try:
+
         def all_marked():
             with engine.connect() as conn:
-                return not conn.execute(select(outbox_table.c.id).where(
-                    outbox_table.c.published_at.is_(None))).all()
+                return not conn.execute(select(outbox_table.c.id).where(outbox_table.c.published_at.is_(None))).all()
+
         wait_for(all_marked, timeout=10, what="outbox rows marked published")
     finally:
         engine.dispose()
 
 
 def test_event_consumed_once_on_postgres(pg_intake, service_config, rpc_as, pg_url):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     _require_bigint_outbox_seq(pg_url)
 
     with rpc_as(C01) as intake:
         ticket = intake.register_ticket(WUHAN)
-    body = {"tenant_id": "C01", "visit_id": "v-pg-1", "ticket_id": ticket["id"], "outlet_id": None,
-            "technician_id": "tech-1", "at": datetime.now(timezone.utc).isoformat(),
-            "planned_arrival": None, "reason": None}
+    body = {
+        "tenant_id": "C01",
+        "visit_id": "v-pg-1",
+        "ticket_id": ticket["id"],
+        "outlet_id": None,
+        "technician_id": "tech-1",
+        "at": datetime.now(UTC).isoformat(),
+        "planned_arrival": None,
+        "reason": None,
+    }
     event_id = uuid.uuid4().hex
     publish_event(service_config["AMQP_URI"], "dispatch", "visit.started", body, event_id=event_id)
     publish_event(service_config["AMQP_URI"], "dispatch", "visit.started", body, event_id=event_id)
@@ -123,6 +145,7 @@ def test_event_consumed_once_on_postgres(pg_intake, service_config, rpc_as, pg_u
 
     wait_for(applied, what="visit.started applied on PostgreSQL")
     import time
+
     time.sleep(1.0)  # let the duplicate's worker finish
     with rpc_as(C01) as intake:
         t = intake.get_ticket(ticket["id"])

@@ -1,5 +1,6 @@
 """QA through the gateway by role: callback work lists, results, reports (CSV, XLSX, PNG, SVG),
 scorecards; tenancy (C01 vs C02, outlet vs outlet, HQ all) and bad input."""
+
 import csv
 import io
 import xml.etree.ElementTree as ET
@@ -32,8 +33,13 @@ def _seed(platform, send):
     at = now_utc() - timedelta(hours=3)
     jobs = [("C01", "C01-O01")] * 5 + [("C01", "C01-O05")] * 4 + [("C02", "C02-O01")] * 3
     for i, (tenant, outlet) in enumerate(jobs):
-        send("dispatch", "visit.completed", visit(f"a{i:02d}", f"ta{i:02d}", outlet, at + timedelta(minutes=i),
-                                                  tenant=tenant, onsite_on_time=i % 4 != 0))
+        send(
+            "dispatch",
+            "visit.completed",
+            visit(
+                f"a{i:02d}", f"ta{i:02d}", outlet, at + timedelta(minutes=i), tenant=tenant, onsite_on_time=i % 4 != 0
+            ),
+        )
 
     def planned():
         r = platform.get(f"{API}/callbacks", HQ, params={"caller": "all", "status": "all"})
@@ -65,26 +71,51 @@ def test_work_lists_results_and_tenancy(qa_platform, send):
     _error(qa_platform.post(f"{API}/callbacks/{cross_c01['id']}/result", C01, json={"satisfaction": 5}), 403)
     _error(qa_platform.post(f"{API}/callbacks/{mine['id']}/result", O1, json={"satisfaction": 5}), 403)
     # bad input names the field and changes nothing
-    _error(qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01, json={"satisfaction": 0}), 422,
-           "satisfaction")
-    _error(qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01, json={"satisfaction": 3, "colour": 1}),
-           422, "colour")
-    _error(qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01,
-                            json={"satisfaction": 3, "at": (now_utc() + timedelta(days=1)).isoformat()}), 422, "at")
+    _error(qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01, json={"satisfaction": 0}), 422, "satisfaction")
+    _error(
+        qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01, json={"satisfaction": 3, "colour": 1}),
+        422,
+        "colour",
+    )
+    _error(
+        qa_platform.post(
+            f"{API}/callbacks/{mine['id']}/result",
+            C01,
+            json={"satisfaction": 3, "at": (now_utc() + timedelta(days=1)).isoformat()},
+        ),
+        422,
+        "at",
+    )
     _error(qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01, data="{not json"), 400)
     assert qa_platform.get(f"{API}/callbacks/{mine['id']}", C01).json()["status"] == "planned"
 
-    r = qa_platform.post(f"{API}/callbacks/{mine['id']}/result", C01,
-                         json={"satisfaction": 4, "onsite_within_24h": True, "service_delivered": True,
-                               "fee_schedule_shown": True, "reason_codes": ["fast"], "comment": "满意"})
+    r = qa_platform.post(
+        f"{API}/callbacks/{mine['id']}/result",
+        C01,
+        json={
+            "satisfaction": 4,
+            "onsite_within_24h": True,
+            "service_delivered": True,
+            "fee_schedule_shown": True,
+            "reason_codes": ["fast"],
+            "comment": "满意",
+        },
+    )
     assert r.status_code == 200 and r.json()["status"] == "done", r.text
-    r = qa_platform.post(f"{API}/callbacks/{cross_c01['id']}/result", HQ,
-                         json={"satisfaction": 2, "service_delivered": True, "reason_codes": ["attitude"]})
+    r = qa_platform.post(
+        f"{API}/callbacks/{cross_c01['id']}/result",
+        HQ,
+        json={"satisfaction": 2, "service_delivered": True, "reason_codes": ["attitude"]},
+    )
     assert r.json()["status"] == "negative"
-    _error(qa_platform.post(f"{API}/callbacks/{cross_c01['id']}/close", HQ, json={"outcome": "maybe", "note": "x"}),
-           422, "outcome")
-    r = qa_platform.post(f"{API}/callbacks/{cross_c01['id']}/close", HQ,
-                         json={"outcome": "upheld", "note": "态度问题属实, 已约谈网点"})
+    _error(
+        qa_platform.post(f"{API}/callbacks/{cross_c01['id']}/close", HQ, json={"outcome": "maybe", "note": "x"}),
+        422,
+        "outcome",
+    )
+    r = qa_platform.post(
+        f"{API}/callbacks/{cross_c01['id']}/close", HQ, json={"outcome": "upheld", "note": "态度问题属实, 已约谈网点"}
+    )
     assert r.json()["status"] == "closed" and r.json()["close_outcome"] == "upheld"
 
     # overdue: nothing yet; once the product clock passes the due dates, listed and counted
@@ -116,22 +147,34 @@ def test_reports_and_scorecards_by_role(qa_platform, send):
     _seed(qa_platform, send)
     month = now_utc().astimezone(SH).strftime("%Y-%m")
     # findings: a center records for its own outlets only
-    r = qa_platform.post(f"{API}/findings", C01, json={"outlet_id": "C01-O01", "kind": "no_periodic_inspection",
-                                                       "note": "本月未巡查"})
+    r = qa_platform.post(
+        f"{API}/findings", C01, json={"outlet_id": "C01-O01", "kind": "no_periodic_inspection", "note": "本月未巡查"}
+    )
     assert r.status_code == 201 and r.json()["points"] == -2, r.text
-    _error(qa_platform.post(f"{API}/findings", C01, json={"outlet_id": "C02-O01", "kind": "late_feedback",
-                                                          "note": "x"}), 422, "outlet_id")
-    _error(qa_platform.post(f"{API}/findings", C01, json={"outlet_id": "C01-O01", "kind": "complaint_company",
-                                                          "note": "x"}), 422, "kind")
-    _error(qa_platform.post(f"{API}/findings", O1, json={"outlet_id": "C01-O01", "kind": "late_feedback",
-                                                         "note": "x"}), 403)
+    _error(
+        qa_platform.post(f"{API}/findings", C01, json={"outlet_id": "C02-O01", "kind": "late_feedback", "note": "x"}),
+        422,
+        "outlet_id",
+    )
+    _error(
+        qa_platform.post(
+            f"{API}/findings", C01, json={"outlet_id": "C01-O01", "kind": "complaint_company", "note": "x"}
+        ),
+        422,
+        "kind",
+    )
+    _error(
+        qa_platform.post(f"{API}/findings", O1, json={"outlet_id": "C01-O01", "kind": "late_feedback", "note": "x"}),
+        403,
+    )
     _error(qa_platform.post(f"{API}/scorecards/publish", C01, json={"month": month}), 403)
     r = qa_platform.post(f"{API}/scorecards/publish", HQ, json={"month": month})
     assert r.status_code == 200 and r.json()["outlets"] == 36, r.text
 
     # scorecards: outlet own only; center its tenant; HQ all
-    assert [c["outlet_id"] for c in qa_platform.get(f"{API}/scorecards", O1, params={"month": month}).json()] \
-        == ["C01-O01"]
+    assert [c["outlet_id"] for c in qa_platform.get(f"{API}/scorecards", O1, params={"month": month}).json()] == [
+        "C01-O01"
+    ]
     assert len(qa_platform.get(f"{API}/scorecards", C01, params={"month": month}).json()) == 7
     assert len(qa_platform.get(f"{API}/scorecards", HQ, params={"month": month}).json()) == 36
     own = qa_platform.get(f"{API}/scorecards/C01-O01/{month}", O1).json()

@@ -1,5 +1,6 @@
 """QA's report figures on PostgreSQL: the local month of an answer (timezone() there, a fixed
 offset on SQLite) and the counts agree with what tests/unit/test_qa_figures.py checks on SQLite."""
+
 import pytest
 
 from services.qa import queries
@@ -15,14 +16,21 @@ def test_figures_on_postgresql(pg_url, tmp_path):
         for name, store in stores.items():
             with store.session(HQ) as session:
                 found[name] = (
-                    queries.satisfaction_figures(session), queries.satisfaction_figures(session, month="2026-04"),
-                    queries.callback_figures(session, now=NOW), queries.ontime_figures(session, month="2026-03"))
+                    queries.satisfaction_figures(session),
+                    queries.satisfaction_figures(session, month="2026-04"),
+                    queries.callback_figures(session, now=NOW),
+                    queries.ontime_figures(session, month="2026-03"),
+                )
     finally:
         for store in stores.values():
             store.dispose()
     satisfaction, april, callbacks, ontime = found["postgresql"]
     assert [(f["tenant_id"], f["month"], f["answers"]) for f in satisfaction] == [
-        ("C01", "2026-03", 3), ("C01", "2026-04", 1), ("C02", "2026-03", 1), ("C02", "2026-04", 1)]
+        ("C01", "2026-03", 3),
+        ("C01", "2026-04", 1),
+        ("C02", "2026-03", 1),
+        ("C02", "2026-04", 1),
+    ]
     assert [(f["tenant_id"], f["month"]) for f in april] == [("C01", "2026-04"), ("C02", "2026-04")]
     assert found["postgresql"][:3] == found["sqlite"][:3]
     assert sorted(ontime[0], key=str) == sorted(found["sqlite"][3][0], key=str)

@@ -1,6 +1,7 @@
 """QA over the real broker: visit.completed → callback planned → negative result →
 callback.negative received by intake (ticket reopened, escalated); follow-up and callback.closed;
 complaints from intake's events; sla.breached; the monthly scorecard published."""
+
 from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,9 +12,9 @@ import pytest
 from shared.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from shared.tenancy import Principal
 from tests.conftest import C01, C02, HQ, wait_for
-SH = ZoneInfo("Asia/Shanghai")
-
 from tests.qa_fixtures import REPAIR, now_utc, qa_config, qa_platform, send, tap, visit  # noqa: F401
+
+SH = ZoneInfo("Asia/Shanghai")
 
 
 def _register(rpc_as, **overrides):
@@ -44,8 +45,13 @@ def test_negative_callback_reaches_intake(qa_platform, rpc_as, send, tap):
     assert len(planned) == 1
     cb = planned[0]
     assert (cb["ticket_id"], cb["visit_id"], cb["outlet_id"]) == (ticket["id"], "v-flow-1", "C01-O01")
-    assert (cb["stratum"], cb["mode"], cb["caller"], cb["purpose"], cb["status"]) == \
-        ("franchised", "own", "C01", "service", "planned")
+    assert (cb["stratum"], cb["mode"], cb["caller"], cb["purpose"], cb["status"]) == (
+        "franchised",
+        "own",
+        "C01",
+        "service",
+        "planned",
+    )
     assert cb["due_at"] > done_at.isoformat() and cb["overdue"] is False
     # the domain counter is exported on QA's own /metrics
     import requests
@@ -62,9 +68,17 @@ def test_negative_callback_reaches_intake(qa_platform, rpc_as, send, tap):
         # not reached: an attempt, still planned
         attempt = qa.record_result(cb["id"], {"reached": False})
         assert (attempt["status"], attempt["attempts"]) == ("planned", 1)
-        result = qa.record_result(cb["id"], {
-            "onsite_within_24h": False, "service_delivered": False, "fee_schedule_shown": True,
-            "satisfaction": 1, "reason_codes": ["not_fixed", "late_arrival"], "comment": "主轴仍然异响"})
+        result = qa.record_result(
+            cb["id"],
+            {
+                "onsite_within_24h": False,
+                "service_delivered": False,
+                "fee_schedule_shown": True,
+                "satisfaction": 1,
+                "reason_codes": ["not_fixed", "late_arrival"],
+                "comment": "主轴仍然异响",
+            },
+        )
     assert result["status"] == "negative" and result["negative"] is True and result["done_by"] == C01.user
 
     # intake received callback.negative: reopened, escalated, on the audit trail
@@ -84,8 +98,10 @@ def test_negative_callback_reaches_intake(qa_platform, rpc_as, send, tap):
     followups = [c for c in _callbacks(rpc_as, C01, purpose="followup")]
     assert len(followups) == 1 and followups[0]["parent_id"] == cb["id"]
     with rpc_as(C01, "qa") as qa:
-        qa.record_result(followups[0]["id"], {"satisfaction": 4, "service_delivered": True,
-                                              "onsite_within_24h": True, "fee_schedule_shown": True})
+        qa.record_result(
+            followups[0]["id"],
+            {"satisfaction": 4, "service_delivered": True, "onsite_within_24h": True, "fee_schedule_shown": True},
+        )
         assert qa.get_callback(cb["id"])["status"] == "closed"
     closed = wait_for(lambda: events.of("callback.closed"), what="callback.closed")[0]
     assert (closed["callback_id"], closed["outcome"]) == (cb["id"], "resolved")
@@ -133,28 +149,36 @@ def test_recorded_twice_and_closing_rules(qa_platform, rpc_as, send):
     assert sorted(c["visit_id"] for c in _callbacks(rpc_as, C01)) == ["v-flow-2", "v-flow-3"]
     from shared.metrics import REGISTRY
 
-    assert REGISTRY.get_sample_value("fsm_dead_letters_total",
-                                     {"service": "qa", "source": "visit.completed"}) >= 1
+    assert REGISTRY.get_sample_value("fsm_dead_letters_total", {"service": "qa", "source": "visit.completed"}) >= 1
 
 
 def test_quotas_over_the_broker(qa_platform, rpc_as, send):
     """1,000 completed jobs of two franchised and two self-run outlets in two centers: 100% / 50% /
     20% planned per outlet, month and tier."""
-    outlets = [("C01", "C01-O01", "franchised"), ("C01", "C01-O05", "self_run"),
-               ("C02", "C02-O01", "franchised"), ("C02", "C02-O03", "self_run")]
+    outlets = [
+        ("C01", "C01-O01", "franchised"),
+        ("C01", "C01-O05", "self_run"),
+        ("C02", "C02-O01", "franchised"),
+        ("C02", "C02-O03", "self_run"),
+    ]
     base = now_utc() - timedelta(days=1)
     counts = {}
     for i in range(1000):
         tenant, outlet, _ = outlets[(i * 3 + i // 7) % 4]
         counts[outlet] = counts.get(outlet, 0) + 1
-        send("dispatch", "visit.completed", visit(f"q{i:04d}", f"t{i:04d}", outlet, base + timedelta(seconds=i),
-                                                  tenant=tenant))
+        send(
+            "dispatch",
+            "visit.completed",
+            visit(f"q{i:04d}", f"t{i:04d}", outlet, base + timedelta(seconds=i), tenant=tenant),
+        )
 
     def all_planned():
         with rpc_as(HQ, "qa") as qa:
             total = qa.work_list({"status": "all", "caller": "all", "limit": 1})["total"]
-        expected = sum(n if kind == "franchised" else round(n * 0.5 + 0.01) for (_, o, kind), n in
-                       ((x, counts[x[1]]) for x in outlets)) + sum(int(n * 0.2 + 0.5) for n in counts.values())
+        expected = sum(
+            n if kind == "franchised" else round(n * 0.5 + 0.01)
+            for (_, o, kind), n in ((x, counts[x[1]]) for x in outlets)
+        ) + sum(int(n * 0.2 + 0.5) for n in counts.values())
         return total >= expected and total
 
     wait_for(all_planned, timeout=60, what="1,000 visits planned")
@@ -175,8 +199,7 @@ def test_quotas_over_the_broker(qa_platform, rpc_as, send):
         assert abs(len(own) - n * rate) <= 0.5, (outlet, n, len(own))
         assert abs(len(hq) - n * 0.2) <= 0.5, (outlet, n, len(hq))
         assert all(c["caller"] == "HQ" and c["mode"] == "cross" for c in hq)
-        assert all(c["caller"] == tenant and c["mode"] == ("own" if kind == "franchised" else "sampled")
-                   for c in own)
+        assert all(c["caller"] == tenant and c["mode"] == ("own" if kind == "franchised" else "sampled") for c in own)
         assert len({c["visit_id"] for c in own}) == len(own)
     # the same seed picks the same jobs as the domain rule replayed in the same order
     from services.qa.domain import StratifiedSampler
@@ -184,10 +207,9 @@ def test_quotas_over_the_broker(qa_platform, rpc_as, send):
     sampler = StratifiedSampler("test-seed")
     for i in range(1000):
         tenant, outlet, kind = outlets[(i * 3 + i // 7) % 4]
-        sampler.add(f"q{i:04d}", outlet, (base + timedelta(seconds=i)).astimezone(
-            SH).strftime("%Y-%m"), kind)
+        sampler.add(f"q{i:04d}", outlet, (base + timedelta(seconds=i)).astimezone(SH).strftime("%Y-%m"), kind)
     expected = set()
-    for (stratum, outlet, _), chosen in sampler.selected.items():
+    for (stratum, _outlet, _), chosen in sampler.selected.items():
         expected |= {(stratum, v) for v in chosen}
     assert {(c["stratum"], c["visit_id"]) for c in items} == expected
 
@@ -195,22 +217,44 @@ def test_quotas_over_the_broker(qa_platform, rpc_as, send):
 def test_complaints_breaches_and_scorecards(qa_platform, rpc_as, send, tap):
     published = tap("qa", "qa.scorecard_published")
     with rpc_as(C01, "intake") as intake:
-        complaint = intake.register_ticket(dict(REPAIR, kind="complaint", serial_no="SN-QA-C1",
-                                                fault="维修后再次故障, 投诉服务"))
+        complaint = intake.register_ticket(
+            dict(REPAIR, kind="complaint", serial_no="SN-QA-C1", fault="维修后再次故障, 投诉服务")
+        )
         later = intake.register_ticket(dict(REPAIR, serial_no="SN-QA-C1", fault="again"))
     closed_at = now_utc() - timedelta(days=2)
-    send("intake", "ticket.closed", {"tenant_id": "C01", "ticket_id": complaint["id"],
-                                     "number": complaint["number"], "kind": "complaint", "closed_at": closed_at,
-                                     "outcome": "resolved", "assigned_outlet_id": "C01-O02"})
-    send("intake", "sla.breached", {"tenant_id": "C01", "ticket_id": later["id"], "number": later["number"],
-                                    "sla": "onsite", "due_at": now_utc() - timedelta(hours=3),
-                                    "detected_at": now_utc(), "assigned_outlet_id": "C01-O02"})
+    send(
+        "intake",
+        "ticket.closed",
+        {
+            "tenant_id": "C01",
+            "ticket_id": complaint["id"],
+            "number": complaint["number"],
+            "kind": "complaint",
+            "closed_at": closed_at,
+            "outcome": "resolved",
+            "assigned_outlet_id": "C01-O02",
+        },
+    )
+    send(
+        "intake",
+        "sla.breached",
+        {
+            "tenant_id": "C01",
+            "ticket_id": later["id"],
+            "number": later["number"],
+            "sla": "onsite",
+            "due_at": now_utc() - timedelta(hours=3),
+            "detected_at": now_utc(),
+            "assigned_outlet_id": "C01-O02",
+        },
+    )
     # a complaint callback within a week of the resolution
     cb = wait_for(lambda: _callbacks(rpc_as, C01, purpose="complaint"), what="complaint callback")[0]
     assert cb["ticket_id"] == complaint["id"] and cb["due_at"] <= (closed_at + timedelta(days=8)).isoformat()
     with rpc_as(C01, "qa") as qa:
-        out = qa.classify_complaint(complaint["id"], {"cause": "repair_quality", "responsibility": "own",
-                                                      "level": "consumer_association"})
+        out = qa.classify_complaint(
+            complaint["id"], {"cause": "repair_quality", "responsibility": "own", "level": "consumer_association"}
+        )
         assert out["outlet_id"] == "C01-O02"
         analysis = qa.complaint_analysis({})
     assert analysis["complaints"] == 1 and analysis["by_cause"] == {"repair_quality": 1}

@@ -1,5 +1,6 @@
 """QA's timer on the product clock: overdue callbacks counted, and on the scorecard day the previous
 month's care-call list and scorecards, only for a month QA followed."""
+
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,9 @@ def test_housekeeping_publishes_followed_months(container_factory, qa_config, rp
         clock.travel_to(datetime(2026, 4, 5, 9, tzinfo=SH))
         with entrypoint_hook(container, "housekeeping") as tick:
             tick()
-        assert REGISTRY.get_sample_value("fsm_qa_callbacks_overdue", {"service": "qa", "tenant": "C01"}) == 12  # 10 + HQ 2
+        assert (
+            REGISTRY.get_sample_value("fsm_qa_callbacks_overdue", {"service": "qa", "tenant": "C01"}) == 12
+        )  # 10 + HQ 2
         with rpc_as(HQ, "qa") as qa:
             care = qa.work_list({"status": "all", "caller": "all", "purpose": "care"})["items"]
             assert len(care) == 2 and {c["period"] for c in care} == {"2026-03"}

@@ -1,5 +1,6 @@
 """QA on PostgreSQL with ten concurrent workers: the quota of each outlet-month stays exact while
 jobs of the same outlet are planned at the same time (an advisory lock per outlet-month)."""
+
 from collections import Counter
 from datetime import timedelta
 
@@ -38,6 +39,10 @@ def test_concurrent_planning_keeps_quotas(container_factory, qa_config, pg_url, 
     with rpc_as(HQ, "qa") as qa:
         items = qa.work_list({"status": "all", "caller": "all", "limit": 1000})["items"]
     tally = Counter((c["outlet_id"], c["stratum"]) for c in items)
-    assert tally == {("C01-O01", "franchised"): 150, ("C01-O05", "self_run"): 75, ("C01-O01", "hq"): 30,
-                     ("C01-O05", "hq"): 30}
+    assert tally == {
+        ("C01-O01", "franchised"): 150,
+        ("C01-O05", "self_run"): 75,
+        ("C01-O01", "hq"): 30,
+        ("C01-O05", "hq"): 30,
+    }
     assert len({(c["visit_id"], c["stratum"]) for c in items}) == len(items)

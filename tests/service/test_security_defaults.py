@@ -1,9 +1,10 @@
 """Safe defaults: tokens live at most TOKEN_MAX_TTL_SECONDS; only trusted channels back-date a
 request (received_at); no service starts with the development secret unless FSM_DEV=1."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -23,29 +24,38 @@ def test_a_token_that_lives_too_long_is_401_naming_the_token(platform):
     long_lived = jwt.encode(dict(claims, exp=now + 365 * 86400), secret, algorithm=ALGORITHM)
     err = _error(platform.get(f"{API}/me", headers={"Authorization": f"Bearer {long_lived}"}), 401, "token")
     assert err["code"] == "unauthorized"
-    no_iat = jwt.encode({"sub": "hq-admin", "role": "hq", "iss": ISSUER, "exp": now + 3600}, secret,
-                        algorithm=ALGORITHM)
+    no_iat = jwt.encode(
+        {"sub": "hq-admin", "role": "hq", "iss": ISSUER, "exp": now + 3600}, secret, algorithm=ALGORITHM
+    )
     _error(platform.get(f"{API}/me", headers={"Authorization": f"Bearer {no_iat}"}), 401)
     fine = jwt.encode(dict(claims, exp=now + 3600), secret, algorithm=ALGORITHM)
     assert platform.get(f"{API}/me", headers={"Authorization": f"Bearer {fine}"}).status_code == 200
 
 
 def test_only_trusted_channels_back_date_a_request(platform):
-    earlier = (datetime.now(timezone.utc) - timedelta(days=3)).replace(microsecond=0)
+    earlier = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
     # a customer (the portal) cannot start its SLA clock in the past, by the API or a CSV import
-    _error(platform.post(f"{API}/tickets", CUSTOMER, json=dict(REQUEST, received_at=earlier.isoformat())),
-           422, "received_at")
-    r = platform.post(f"{API}/tickets/import", CUSTOMER, data=_csv([dict(REQUEST, received_at=earlier.isoformat())]),
-                      headers=dict(CSV))
+    _error(
+        platform.post(f"{API}/tickets", CUSTOMER, json=dict(REQUEST, received_at=earlier.isoformat())),
+        422,
+        "received_at",
+    )
+    r = platform.post(
+        f"{API}/tickets/import",
+        CUSTOMER,
+        data=_csv([dict(REQUEST, received_at=earlier.isoformat())]),
+        headers=dict(CSV),
+    )
     assert r.status_code == 200, r.text
     assert r.json()["imported"] == 0 and "received_at" in r.json()["rows"][0]["fields"], r.text
     assert _total(platform) == 0
     # ... nor in the future (for anyone, beyond a small clock skew)
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     _error(platform.post(f"{API}/tickets", C01, json=dict(REQUEST, received_at=later.isoformat())), 422, "received_at")
     # a center's CSV import (an export of calls taken earlier) keeps its time; so does the center's API call
-    r = platform.post(f"{API}/tickets/import", C01, data=_csv([dict(REQUEST, received_at=earlier.isoformat())]),
-                      headers=dict(CSV))
+    r = platform.post(
+        f"{API}/tickets/import", C01, data=_csv([dict(REQUEST, received_at=earlier.isoformat())]), headers=dict(CSV)
+    )
     assert r.status_code == 200 and r.json()["imported"] == 1, r.text
     ticket = platform.get(f"{API}/tickets/{r.json()['rows'][0]['ticket_id']}", C01).json()
     assert datetime.fromisoformat(ticket["received_at"]) == earlier
@@ -54,7 +64,7 @@ def test_only_trusted_channels_back_date_a_request(platform):
     # without received_at the customer's request is received now
     r = platform.post(f"{API}/tickets", CUSTOMER, json=REQUEST)
     assert r.status_code == 201, r.text
-    assert abs(datetime.fromisoformat(r.json()["received_at"]) - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(datetime.fromisoformat(r.json()["received_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 # ------------------------------------------------------------ the development secret
@@ -67,8 +77,15 @@ def _service_classes():
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
 
-    return (GatewayService, IntakeService, DispatchService, PartsService, SettlementService,
-            CertificationService, QaService)
+    return (
+        GatewayService,
+        IntakeService,
+        DispatchService,
+        PartsService,
+        SettlementService,
+        CertificationService,
+        QaService,
+    )
 
 
 def test_every_service_checks_its_secret(service_config):

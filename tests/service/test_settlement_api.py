@@ -1,15 +1,28 @@
 """Settlement through the gateway: roles and tenancy, the three-level audit refusing a wrong
 role or a skipped level, outlet submissions (duplicate, cap), self-paid receipts, downloads,
 bad input, and rules that depend on other claims (repeat repair, warranty on the visit date)."""
+
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from tests.conftest import C01, C02, HQ
-from tests.settlement_fixtures import (C01_LEAD, C02_LEAD, HQ_AUDITOR, OUTLET_A, OUTLET_B, OUTLET_C02,  # noqa: F401
-                                       new_id, publish, settlement_platform, ticket_event, visit_event, wait_claim)
+from tests.settlement_fixtures import (  # noqa: F401
+    C01_LEAD,
+    C02_LEAD,
+    HQ_AUDITOR,
+    OUTLET_A,
+    OUTLET_B,
+    OUTLET_C02,
+    new_id,
+    publish,
+    settlement_platform,
+    ticket_event,
+    visit_event,
+    wait_claim,
+)
 
 S = "/api/v1/settlement"
-UTC = timezone.utc
+UTC = UTC
 
 
 def make_claim(publish, rpc_as, tenant="C01", outlet="C01-O01", **ticket_kw):
@@ -74,20 +87,34 @@ def test_three_level_audit_over_http(settlement_platform, publish, rpc_as):
     assert r.status_code == 200 and r.json()["status"] == "tech_review"
     # the center level has decided: it cannot decide again
     assert p.post(url, C01, json={"level": "center", "action": "approve"}).status_code == 409
-    r = p.post(url, C01_LEAD, json={"level": "technical_lead", "action": "adjust", "amount": "400.00",
-                                    "reason": "transport shorter than planned"})
+    r = p.post(
+        url,
+        C01_LEAD,
+        json={
+            "level": "technical_lead",
+            "action": "adjust",
+            "amount": "400.00",
+            "reason": "transport shorter than planned",
+        },
+    )
     assert r.status_code == 200 and r.json()["approved"] == "400.00"
     r = p.post(url, HQ_AUDITOR, json={"level": "hq", "action": "approve"})
     body = r.json()
     assert r.status_code == 200 and body["status"] == "approved"
     assert [(a["level"], a["action"], a["amount_after"]) for a in body["audits"]] == [
-        ("center", "approve", "441.50"), ("technical_lead", "adjust", "400.00"), ("hq", "approve", "400.00")]
+        ("center", "approve", "441.50"),
+        ("technical_lead", "adjust", "400.00"),
+        ("hq", "approve", "400.00"),
+    ]
     assert body["adjustments"][-1]["rule"] == "audit:technical_lead"
     assert p.post(url, HQ_AUDITOR, json={"level": "hq", "action": "approve"}).status_code == 409
     # a rejection at any level ends the claim
     other, _, _ = make_claim(publish, rpc_as)
-    r = p.post(f"{S}/claims/{other['id']}/audit", C01, json={"level": "center", "action": "reject",
-                                                               "reason": "work order illegible"})
+    r = p.post(
+        f"{S}/claims/{other['id']}/audit",
+        C01,
+        json={"level": "center", "action": "reject", "reason": "work order illegible"},
+    )
     assert r.json()["status"] == "rejected"
 
 
@@ -108,11 +135,14 @@ def test_outlet_submission_duplicate_and_bad_input(settlement_platform, publish,
     _, other_vid, _ = make_claim(publish, rpc_as, outlet="C01-O03")
     assert p.post(f"{S}/claims", OUTLET_A, json={"visit_id": other_vid}).status_code == 404
     # bad input names the field and changes nothing
-    for body, field in (({"visit_id": vid, "claimed": {"labour": 1.234}}, "claimed"),
-                        ({"visit_id": vid, "claimed": {"bonus": "5"}}, "claimed"),
-                        ({"visit_id": vid, "travel_days": -1}, "travel_days"),
-                        ({"visit_id": vid, "receipt_no": "R1"}, "receipt_amount"),
-                        ({"claimed": {}}, "visit_id"), ({"visit_id": vid, "surprise": 1}, "surprise")):
+    for body, field in (
+        ({"visit_id": vid, "claimed": {"labour": 1.234}}, "claimed"),
+        ({"visit_id": vid, "claimed": {"bonus": "5"}}, "claimed"),
+        ({"visit_id": vid, "travel_days": -1}, "travel_days"),
+        ({"visit_id": vid, "receipt_no": "R1"}, "receipt_amount"),
+        ({"claimed": {}}, "visit_id"),
+        ({"visit_id": vid, "surprise": 1}, "surprise"),
+    ):
         r = p.post(f"{S}/claims", OUTLET_A, json=body)
         assert r.status_code == 422 and field in r.json()["error"]["fields"], (body, r.text)
     r = p.post(f"{S}/claims/{claim['id']}/audit", C01, json={"level": "middle", "action": "approve"})
@@ -140,16 +170,22 @@ def test_repeat_repair_and_warranty_on_visit_date(settlement_platform, publish, 
     assert p.post(url, C01, json={"level": "center", "action": "approve"}).status_code == 200
     r = p.post(url, C01_LEAD, json={"level": "technical_lead", "action": "approve"})
     assert r.status_code == 422 and "reason" in r.json()["error"]["fields"]
-    r = p.post(url, C01_LEAD, json={"level": "technical_lead", "action": "approve",
-                                    "reason": "different spindle bearing failed"})
+    r = p.post(
+        url,
+        C01_LEAD,
+        json={"level": "technical_lead", "action": "approve", "reason": "different spindle bearing failed"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "hq_review"
 
     # 数控车床 has a 1-year warranty: bought 13 months before the visit → rejected; 11 months → valid
     visit_day = (now - timedelta(days=1)).date()
     for months, outcome in ((13, "reject"), (11, "pass")):
         tid, vid = new_id("T"), new_id("V")
-        bought = date(visit_day.year - (1 if visit_day.month <= months else 0),
-                      (visit_day.month - months - 1) % 12 + 1, min(visit_day.day, 28))
+        bought = date(
+            visit_day.year - (1 if visit_day.month <= months else 0),
+            (visit_day.month - months - 1) % 12 + 1,
+            min(visit_day.day, 28),
+        )
         publish("ticket.registered", ticket_event(tid, purchase_date=bought))
         publish("visit.completed", visit_event(vid, tid, at=now - timedelta(days=1)))
         c = wait_claim(rpc_as, vid)
@@ -193,8 +229,10 @@ def test_self_paid_receipt_and_downloads(settlement_platform, publish, rpc_as):
     assert p.get(f"{S}/statements/{st['id']}/download/pdf", OUTLET_B).status_code == 404
     assert p.get(f"{S}/statements/{st['id']}/download/doc", OUTLET_A).status_code == 422
     # payments: center or HQ, never more than outstanding
-    assert p.post(f"{S}/statements/{st['id']}/payments", OUTLET_A,
-                  json={"amount": "1.00", "reference": "B1"}).status_code == 403
+    assert (
+        p.post(f"{S}/statements/{st['id']}/payments", OUTLET_A, json={"amount": "1.00", "reference": "B1"}).status_code
+        == 403
+    )
     r = p.post(f"{S}/statements/{st['id']}/payments", HQ, json={"amount": "400.00", "reference": "B1"})
     assert r.status_code == 422 and "amount" in r.json()["error"]["fields"]
     r = p.post(f"{S}/statements/{st['id']}/payments", HQ, json={"amount": "353.20", "reference": "B1"})

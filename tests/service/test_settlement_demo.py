@@ -1,12 +1,21 @@
 """settlement's part of `fsm demo` against intake + settlement + gateway (no dispatch: the
 part publishes visit.completed for the demo's tickets itself)."""
+
 from fsm.demo import DemoContext, Gateway
 from shared.tenants import TenantDirectory
 from tests.conftest import C01, Platform
 
-TICKET = {"kind": "repair", "channel": "hotline", "customer_name": "武汉测试公司", "phone": "138****0000",
-          "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-          "purchase_date": "2026-06-01", "fault": "无法启动"}
+TICKET = {
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "武汉测试公司",
+    "phone": "138****0000",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2026-06-01",
+    "fault": "无法启动",
+}
 
 
 def test_demo_part(runner_factory, service_config, rpc_as):
@@ -22,9 +31,15 @@ def test_demo_part(runner_factory, service_config, rpc_as):
         for i in range(3):
             intake.register_ticket(dict(TICKET, phone=f"138****000{i}"))
         tickets = intake.list_tickets({"limit": 10})["items"]
-    ctx = DemoContext(config=service_config, gateway=Gateway(platform.base_url, service_config["AUTH_SECRET"]),
-                      directory=TenantDirectory.from_config(service_config), tickets=tickets, timings={}, tap=None,
-                      names=["intake", "settlement", "gateway"])
+    ctx = DemoContext(
+        config=service_config,
+        gateway=Gateway(platform.base_url, service_config["AUTH_SECRET"]),
+        directory=TenantDirectory.from_config(service_config),
+        tickets=tickets,
+        timings={},
+        tap=None,
+        names=["intake", "settlement", "gateway"],
+    )
     lines, ok = demo.run(ctx)
     text = "\n".join(lines)
     assert ok, text

@@ -1,7 +1,17 @@
 """Settlement over the real broker: claims from visit.completed + ticket.registered, idempotence."""
+
+from datetime import UTC
+
 from tests.conftest import HQ, wait_for
-from tests.settlement_fixtures import (OUTLET_A, new_id, publish, settlement_platform, ticket_event,  # noqa: F401
-                                       visit_event, wait_claim)
+from tests.settlement_fixtures import (  # noqa: F401
+    OUTLET_A,
+    new_id,
+    publish,
+    settlement_platform,
+    ticket_event,
+    visit_event,
+    wait_claim,
+)
 
 
 def test_claim_from_visit_and_ticket_once(settlement_platform, publish, rpc_as):
@@ -33,8 +43,15 @@ def test_claim_from_visit_and_ticket_once(settlement_platform, publish, rpc_as):
     assert claim["tariff_total"] == "441.50"
     assert all(r["outcome"] == "pass" for r in claim["rules"]), claim["rules"]
     assert {r["rule"] for r in claim["rules"]} == {
-        "warranty_valid", "duplicate_claim", "repeat_repair", "part_return", "sla_breach",
-        "negative_callback", "customer_confirmed", "tariff_cap"}
+        "warranty_valid",
+        "duplicate_claim",
+        "repeat_repair",
+        "part_return",
+        "sla_breach",
+        "negative_callback",
+        "customer_confirmed",
+        "tariff_cap",
+    }
 
 
 def _listen(config, routing_keys):
@@ -68,17 +85,18 @@ def _received(queue, n, timeout=20):
 
 
 def test_account_clearing_waits_for_parts(settlement_platform, publish, rpc_as, service_config):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     conn, queue = _listen(service_config, ["account.*"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # C01-O02 has a claim in audit; C01-O04 has nothing open
     tid, vid = new_id("T"), new_id("V")
     publish("ticket.registered", ticket_event(tid))
     publish("visit.completed", visit_event(vid, tid, outlet="C01-O02"))
     claim = wait_claim(rpc_as, vid)
-    publish("account.clearing_requested", {"tenant_id": "C01", "outlet_id": "C01-O02", "request_id": "REQ-1",
-                                           "at": now})
+    publish(
+        "account.clearing_requested", {"tenant_id": "C01", "outlet_id": "C01-O02", "request_id": "REQ-1", "at": now}
+    )
 
     def state(req):
         with rpc_as(HQ, "settlement") as s:
@@ -88,15 +106,25 @@ def test_account_clearing_waits_for_parts(settlement_platform, publish, rpc_as, 
                 return None
 
     assert wait_for(lambda: state("REQ-1"), what="request stored")["answer"] is None  # waits for parts
-    publish("parts.outlet_balance", {"tenant_id": "C01", "outlet_id": "C01-O02", "request_id": "REQ-1", "at": now,
-                                     "open_items": [{"kind": "rma", "ref": "RMA-9", "description": "旧件未返",
-                                                     "amount": "180.00"}]})
+    publish(
+        "parts.outlet_balance",
+        {
+            "tenant_id": "C01",
+            "outlet_id": "C01-O02",
+            "request_id": "REQ-1",
+            "at": now,
+            "open_items": [{"kind": "rma", "ref": "RMA-9", "description": "旧件未返", "amount": "180.00"}],
+        },
+    )
     # parts answers first for the other outlet: settlement waits for certification's request
-    publish("parts.outlet_balance", {"tenant_id": "C01", "outlet_id": "C01-O04", "request_id": "REQ-2", "at": now,
-                                     "open_items": []})
+    publish(
+        "parts.outlet_balance",
+        {"tenant_id": "C01", "outlet_id": "C01-O04", "request_id": "REQ-2", "at": now, "open_items": []},
+    )
     assert wait_for(lambda: state("REQ-2"), what="parts stored")["answer"] is None
-    publish("account.clearing_requested", {"tenant_id": "C01", "outlet_id": "C01-O04", "request_id": "REQ-2",
-                                           "at": now})
+    publish(
+        "account.clearing_requested", {"tenant_id": "C01", "outlet_id": "C01-O04", "request_id": "REQ-2", "at": now}
+    )
     got = dict((p["request_id"], (key, p)) for key, p in _received(queue, 2))
     conn.release()
     key, body = got["REQ-1"]
@@ -106,15 +134,24 @@ def test_account_clearing_waits_for_parts(settlement_platform, publish, rpc_as, 
 
 
 def test_grade_change_and_bad_events(settlement_platform, publish, rpc_as, service_config):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from nameko.standalone.events import event_dispatcher
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # a malformed visit.completed is dead-lettered; the handler keeps working
     event_dispatcher(service_config)("dispatch", "visit.completed", {"tenant_id": "C01", "visit_id": 5})
-    publish("outlet.grade_changed", {"tenant_id": "C01", "outlet_id": "C01-O01", "status": "effective",
-                                     "at": now - timedelta(days=3), "grade": "C", "previous_grade": "A"})
+    publish(
+        "outlet.grade_changed",
+        {
+            "tenant_id": "C01",
+            "outlet_id": "C01-O01",
+            "status": "effective",
+            "at": now - timedelta(days=3),
+            "grade": "C",
+            "previous_grade": "A",
+        },
+    )
     # a visit before the change is priced at A, one after at C
     t1, v1, t2, v2 = new_id("T"), new_id("V"), new_id("T"), new_id("V")
     publish("ticket.registered", ticket_event(t1))
@@ -127,8 +164,9 @@ def test_grade_change_and_bad_events(settlement_platform, publish, rpc_as, servi
     assert after["grade"] == "C" and labour(after)["amount"] == "283.50"  # 315 × 0.90
     from shared.metrics import REGISTRY
 
-    assert REGISTRY.get_sample_value("fsm_dead_letters_total",
-                                     {"service": "settlement", "source": "visit.completed"}) >= 1
+    assert (
+        REGISTRY.get_sample_value("fsm_dead_letters_total", {"service": "settlement", "source": "visit.completed"}) >= 1
+    )
 
 
 def test_tariff_versions_published_by_hq(settlement_platform, rpc_as):
@@ -149,8 +187,15 @@ def test_tariff_versions_published_by_hq(settlement_platform, rpc_as):
             raise AssertionError("accepted a bad fee")
         except ValidationFailed as exc:
             assert "visit_fee" in exc.fields
-        s.publish_tariff({"id": "C01-2026H2", "tenant": "C01", "valid_from": "2026-07-01", "visit_fee": 65,
-                          "sla_deductions": {"onsite": 120}})
+        s.publish_tariff(
+            {
+                "id": "C01-2026H2",
+                "tenant": "C01",
+                "valid_from": "2026-07-01",
+                "visit_fee": 65,
+                "sla_deductions": {"onsite": 120},
+            }
+        )
         h1 = s.tariff_in_force({"tenant_id": "C01", "on": "2026-06-30"})
         h2 = s.tariff_in_force({"tenant_id": "C01", "on": "2026-07-01"})
         assert h1["values"]["visit_fee"] == 60 and h2["values"]["visit_fee"] == 65
@@ -172,15 +217,25 @@ def test_part_never_returned_is_deducted_after_grace(settlement_platform, publis
     from tests.conftest import C01
     from tests.settlement_fixtures import C01_LEAD, HQ_AUDITOR
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tid, vid = new_id("T"), new_id("V")
     publish("ticket.registered", ticket_event(tid, received_at=now - timedelta(days=50)))
     publish("visit.completed", visit_event(vid, tid, at=now - timedelta(days=48), parts=1))
     claim = wait_claim(rpc_as, vid)
-    publish("parts.return_overdue", {"tenant_id": "C01", "rma_no": "RMA-" + vid, "outlet_id": "C01-O01",
-                                     "part_no": "P-0", "visit_id": vid, "ticket_id": tid,
-                                     "due_at": now - timedelta(days=33), "detected_at": now - timedelta(days=32),
-                                     "unit_cost": Decimal("265.40")})
+    publish(
+        "parts.return_overdue",
+        {
+            "tenant_id": "C01",
+            "rma_no": "RMA-" + vid,
+            "outlet_id": "C01-O01",
+            "part_no": "P-0",
+            "visit_id": vid,
+            "ticket_id": tid,
+            "due_at": now - timedelta(days=33),
+            "detected_at": now - timedelta(days=32),
+            "unit_cost": Decimal("265.40"),
+        },
+    )
     held = wait_claim(rpc_as, vid, where=lambda c: c["held"])
     assert next(r for r in held["rules"] if r["rule"] == "part_return")["outcome"] == "hold"
     for principal, level in ((C01, "center"), (C01_LEAD, "technical_lead"), (HQ_AUDITOR, "hq")):
@@ -203,7 +258,7 @@ def test_part_never_returned_is_deducted_after_grace(settlement_platform, publis
 def test_outlet_fixes_a_rule_rejected_claim_and_openapi(settlement_platform, publish, rpc_as):
     """A claim rejected by the warranty rule for want of a purchase date: the outlet's claim
     gives the date from its work order and the claim is audited again."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from tests.settlement_fixtures import OUTLET_A
 
@@ -213,17 +268,22 @@ def test_outlet_fixes_a_rule_rejected_claim_and_openapi(settlement_platform, pub
     claim = wait_claim(rpc_as, vid)
     assert claim["status"] == "rejected"
     assert next(r for r in claim["rules"] if r["rule"] == "warranty_valid")["outcome"] == "reject"
-    bought = (datetime.now(timezone.utc) - timedelta(days=200)).date().isoformat()
+    bought = (datetime.now(UTC) - timedelta(days=200)).date().isoformat()
     r = settlement_platform.post("/api/v1/settlement/claims", OUTLET_A, json={"visit_id": vid, "purchase_date": bought})
     assert r.status_code == 201, r.text
     fixed = r.json()
     assert fixed["id"] == claim["id"] and fixed["status"] == "center_review" and fixed["decided_at"] is None
     assert next(x for x in fixed["rules"] if x["rule"] == "warranty_valid")["outcome"] == "pass"
     doc = settlement_platform.get("/openapi.json").json()
-    assert "/api/v1/settlement/claims/{claim_id}/audit" in doc["paths"] or \
-        any("settlement/claims" in p for p in doc["paths"])
+    assert "/api/v1/settlement/claims/{claim_id}/audit" in doc["paths"] or any(
+        "settlement/claims" in p for p in doc["paths"]
+    )
     # the service's own metrics: claims by tenant and outcome
     from shared.metrics import REGISTRY
 
-    assert REGISTRY.get_sample_value("fsm_settlement_claims_total",
-                                     {"service": "settlement", "tenant": "C01", "outcome": "rejected"}) >= 1
+    assert (
+        REGISTRY.get_sample_value(
+            "fsm_settlement_claims_total", {"service": "settlement", "tenant": "C01", "outcome": "rejected"}
+        )
+        >= 1
+    )

@@ -1,13 +1,23 @@
 """A month of one outlet end to end over the real broker: visits completed, a part returned
 late, one SLA breach, one negative callback → the statement equals the one computed by hand."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from tests.conftest import C01, HQ, wait_for
-from tests.settlement_fixtures import (C01_LEAD, HQ_AUDITOR, OUTLET_A, new_id, publish,  # noqa: F401
-                                       settlement_platform, ticket_event, visit_event, wait_claim)
+from tests.settlement_fixtures import (  # noqa: F401
+    C01_LEAD,
+    HQ_AUDITOR,
+    OUTLET_A,
+    new_id,
+    publish,
+    settlement_platform,
+    ticket_event,
+    visit_event,
+    wait_claim,
+)
 
-UTC = timezone.utc
+UTC = UTC
 SH = timezone(timedelta(hours=8))
 
 
@@ -37,15 +47,20 @@ def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_
     t = {k: new_id("T") for k in ("v1", "v2", "v3", "v4", "v5")}
     v = {k: new_id("V") for k in t}
     publish("ticket.registered", ticket_event(t["v1"], fault="无法启动", received_at=at(4)))
-    publish("ticket.registered", ticket_event(t["v2"], kind="install", product_line="螺杆空压机", fault="安装调试",
-                                              received_at=at(6)))
-    publish("ticket.registered", ticket_event(t["v3"], product_line="立式加工中心", fault="液压系统漏油",
-                                              received_at=at(9)))
+    publish(
+        "ticket.registered",
+        ticket_event(t["v2"], kind="install", product_line="螺杆空压机", fault="安装调试", received_at=at(6)),
+    )
+    publish(
+        "ticket.registered", ticket_event(t["v3"], product_line="立式加工中心", fault="液压系统漏油", received_at=at(9))
+    )
     publish("ticket.registered", ticket_event(t["v4"], product_line="注塑机", fault="运行异响", received_at=at(13)))
     publish("ticket.registered", ticket_event(t["v5"], received_at=at(13)))
     publish("visit.completed", visit_event(v["v1"], t["v1"], at=at(5), planned_km=25.0))
-    publish("visit.completed", visit_event(v["v2"], t["v2"], at=at(8), planned_km=45.0, kind="install",
-                                           product_line="螺杆空压机", parts=1))
+    publish(
+        "visit.completed",
+        visit_event(v["v2"], t["v2"], at=at(8), planned_km=45.0, kind="install", product_line="螺杆空压机", parts=1),
+    )
     publish("visit.completed", visit_event(v["v3"], t["v3"], at=at(12), planned_km=80.0, product_line="立式加工中心"))
     publish("visit.completed", visit_event(v["v4"], t["v4"], at=at(14), planned_km=8.0, product_line="注塑机"))
     publish("visit.completed", visit_event(v["v5"], t["v5"], at=at(15), confirmed=False))  # no signature
@@ -65,29 +80,74 @@ def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_
     assert next(r for r in c3["rules"] if r["rule"] == "tariff_cap")["outcome"] == "cap"
 
     # V2: its returnable part is overdue (held), then comes back late (released, late fee)
-    publish("parts.return_overdue", {"tenant_id": "C01", "rma_no": "RMA-" + v["v2"], "outlet_id": "C01-O01",
-                                     "part_no": "P-0", "visit_id": v["v2"], "ticket_id": t["v2"],
-                                     "due_at": at(10), "detected_at": at(11), "unit_cost": Decimal("180.00")})
+    publish(
+        "parts.return_overdue",
+        {
+            "tenant_id": "C01",
+            "rma_no": "RMA-" + v["v2"],
+            "outlet_id": "C01-O01",
+            "part_no": "P-0",
+            "visit_id": v["v2"],
+            "ticket_id": t["v2"],
+            "due_at": at(10),
+            "detected_at": at(11),
+            "unit_cost": Decimal("180.00"),
+        },
+    )
     wait_claim(rpc_as, v["v2"], where=lambda c: c["held"])
     # V3: the on-site SLA of its ticket was breached by the outlet
-    publish("sla.breached", {"tenant_id": "C01", "ticket_id": t["v3"], "number": "C01-X3", "sla": "onsite",
-                             "due_at": at(10), "detected_at": at(11), "assigned_outlet_id": "C01-O01"})
-    wait_claim(rpc_as, v["v3"], where=lambda c: any(r["rule"] == "sla_breach" and r["outcome"] == "deduct"
-                                                    for r in c["rules"]))
+    publish(
+        "sla.breached",
+        {
+            "tenant_id": "C01",
+            "ticket_id": t["v3"],
+            "number": "C01-X3",
+            "sla": "onsite",
+            "due_at": at(10),
+            "detected_at": at(11),
+            "assigned_outlet_id": "C01-O01",
+        },
+    )
+    wait_claim(
+        rpc_as, v["v3"], where=lambda c: any(r["rule"] == "sla_breach" and r["outcome"] == "deduct" for r in c["rules"])
+    )
     # V4: the customer's callback was negative (held until QA closes it)
-    publish("callback.negative", {"tenant_id": "C01", "ticket_id": t["v4"], "callback_id": "CB-" + v["v4"],
-                                  "satisfaction": 2, "reason": "设备仍有异响", "visit_id": v["v4"],
-                                  "outlet_id": "C01-O01", "at": at(17)})
+    publish(
+        "callback.negative",
+        {
+            "tenant_id": "C01",
+            "ticket_id": t["v4"],
+            "callback_id": "CB-" + v["v4"],
+            "satisfaction": 2,
+            "reason": "设备仍有异响",
+            "visit_id": v["v4"],
+            "outlet_id": "C01-O01",
+            "at": at(17),
+        },
+    )
     wait_claim(rpc_as, v["v4"], where=lambda c: c["held"])
-    publish("parts.return_received", {"tenant_id": "C01", "rma_no": "RMA-" + v["v2"], "outlet_id": "C01-O01",
-                                      "part_no": "P-0", "visit_id": v["v2"], "location_id": "WH-C01",
-                                      "received_at": at(20), "late": True})
+    publish(
+        "parts.return_received",
+        {
+            "tenant_id": "C01",
+            "rma_no": "RMA-" + v["v2"],
+            "outlet_id": "C01-O01",
+            "part_no": "P-0",
+            "visit_id": v["v2"],
+            "location_id": "WH-C01",
+            "received_at": at(20),
+            "late": True,
+        },
+    )
     c2 = wait_claim(rpc_as, v["v2"], where=lambda c: not c["held"])
     assert next(r for r in c2["rules"] if r["rule"] == "part_return")["outcome"] == "pass"
 
     # three-level audit; the technical lead adjusts V1 (no part was fitted)
-    audit_all_levels(rpc_as, claims["v1"]["id"], {"level": "technical_lead", "action": "adjust",
-                                                 "amount": "400.00", "reason": "only an inspection was needed"})
+    audit_all_levels(
+        rpc_as,
+        claims["v1"]["id"],
+        {"level": "technical_lead", "action": "adjust", "amount": "400.00", "reason": "only an inspection was needed"},
+    )
     for k in ("v2", "v3", "v4"):
         assert audit_all_levels(rpc_as, claims[k]["id"])["status"] == "approved"
 
@@ -125,13 +185,26 @@ def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_
         paid = s.record_payment(st["id"], {"amount": "1000.00", "reference": "BANK-001"})
         assert paid["status"] == "partially_paid" and paid["outstanding"] == "651.50"
         bal = s.balance("C01-O01")
-        assert (bal["statements_total"], bal["paid"], bal["balance"], bal["held"]) == \
-            ("1651.50", "1000.00", "651.50", "500.00")
+        assert (bal["statements_total"], bal["paid"], bal["balance"], bal["held"]) == (
+            "1651.50",
+            "1000.00",
+            "651.50",
+            "500.00",
+        )
         before = s.balance("C01-O01", {"at": (datetime.now(UTC) - timedelta(days=400)).isoformat()})
         assert before["balance"] == "0.00"
-    publish("callback.closed", {"tenant_id": "C01", "callback_id": "CB-" + v["v4"], "ticket_id": t["v4"],
-                                "visit_id": v["v4"], "outlet_id": "C01-O01", "outcome": "resolved",
-                                "at": datetime.now(UTC)})
+    publish(
+        "callback.closed",
+        {
+            "tenant_id": "C01",
+            "callback_id": "CB-" + v["v4"],
+            "ticket_id": t["v4"],
+            "visit_id": v["v4"],
+            "outlet_id": "C01-O01",
+            "outcome": "resolved",
+            "at": datetime.now(UTC),
+        },
+    )
     wait_claim(rpc_as, v["v4"], where=lambda c: not c["held"])
     this_month = datetime.now(SH).strftime("%Y-%m")
     with rpc_as(C01, "settlement") as s:
@@ -140,5 +213,14 @@ def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_
     # statement.issued went out (the outbox relay published both)
     from shared.metrics import REGISTRY
 
-    wait_for(lambda: (REGISTRY.get_sample_value("fsm_events_published_total",
-                                                {"service": "settlement", "event": "statement.issued"}) or 0) >= 2)
+    wait_for(
+        lambda: (
+            (
+                REGISTRY.get_sample_value(
+                    "fsm_events_published_total", {"service": "settlement", "event": "statement.issued"}
+                )
+                or 0
+            )
+            >= 2
+        )
+    )

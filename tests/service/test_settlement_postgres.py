@@ -1,6 +1,7 @@
 """Settlement on PostgreSQL, where workers really run side by side: the same visit.completed
 delivered many times at once (different message ids) still makes exactly one claim, and
 no message is dead-lettered."""
+
 import pytest
 
 from tests.conftest import HQ

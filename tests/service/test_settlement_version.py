@@ -2,6 +2,7 @@
 once (both read it before either wrote) cannot both win. On PostgreSQL, through RPC: the
 decision that commits first stands, the other is refused with 409 (Conflict) and leaves no
 trace (no audit step, no event, the version moved by one)."""
+
 import threading
 
 import pytest
@@ -67,5 +68,4 @@ def test_two_concurrent_decisions_one_wins(pg_url, runner_factory, service_confi
     with rpc_as(HQ, "settlement") as s:
         final = s.get_claim(claim["id"])
     assert final["status"] == "rejected" and final["version"] == 2
-    assert [(a["level"], a["action"], a["user"]) for a in final["audits"]] == [
-        ("center", "reject", C01_OTHER.user)]
+    assert [(a["level"], a["action"], a["user"]) for a in final["audits"]] == [("center", "reject", C01_OTHER.user)]

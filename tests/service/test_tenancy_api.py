@@ -1,4 +1,5 @@
 """Tenancy through the gateway HTTP API: centers, HQ, outlets, customers, tokens; the ledger."""
+
 import csv
 import io
 
@@ -13,8 +14,16 @@ OUTLET = Principal("o1", "outlet", tenant="C01", outlet="C01-O01")
 
 
 def _req(address, name, phone="13800000000", **kw):
-    body = {"kind": "repair", "channel": "hotline", "customer_name": name, "phone": phone,
-            "address": address, "product_line": "数控车床", "model": "CK6150", "fault": "无法启动"}
+    body = {
+        "kind": "repair",
+        "channel": "hotline",
+        "customer_name": name,
+        "phone": phone,
+        "address": address,
+        "product_line": "数控车床",
+        "model": "CK6150",
+        "fault": "无法启动",
+    }
     body.update(kw)
     return body
 
@@ -56,8 +65,11 @@ def test_centers_hq_outlets_and_customers(platform):
 
     # another center's ticket does not exist for C02: read and change
     _assert_error(platform.get(f"{API}/tickets/{w1['id']}", C02), 404)
-    for body in ({"action": "accept"}, {"action": "cancel", "note": "x"},
-                 {"action": "assign_outlet", "outlet_id": "C02-O01"}):
+    for body in (
+        {"action": "accept"},
+        {"action": "cancel", "note": "x"},
+        {"action": "assign_outlet", "outlet_id": "C02-O01"},
+    ):
         err = _assert_error(platform.post(f"{API}/tickets/{w1['id']}/transitions", C02, json=body), 404)
         assert err["code"] == "not_found"
     seen = platform.get(f"{API}/tickets/{w1['id']}", HQ).json()
@@ -68,8 +80,9 @@ def test_centers_hq_outlets_and_customers(platform):
     # outlets see only what is assigned to them
     assert _ids(platform, OUTLET) == set()
     _assert_error(platform.get(f"{API}/tickets/{w1['id']}", OUTLET), 404)
-    r = platform.post(f"{API}/tickets/{w1['id']}/transitions", C01,
-                      json={"action": "assign_outlet", "outlet_id": "C01-O01"})
+    r = platform.post(
+        f"{API}/tickets/{w1['id']}/transitions", C01, json={"action": "assign_outlet", "outlet_id": "C01-O01"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["assigned_outlet_id"] == "C01-O01"
     assert _ids(platform, OUTLET) == {w1["id"]}
@@ -122,10 +135,18 @@ def test_tokens(platform):
         "garbage": {"Authorization": "Bearer not.a.token"},
         "wrong secret": {"Authorization": "Bearer " + issue_token("other-secret", C01)},
         "expired": {"Authorization": "Bearer " + issue_token(secret, C01, ttl_seconds=-60)},
-        "internal role": {"Authorization": "Bearer " + jwt.encode(
-            {"sub": "x", "role": "service", "iss": "fieldservice", "exp": 4102444800}, secret, algorithm="HS256")},
-        "center without tenant": {"Authorization": "Bearer " + jwt.encode(
-            {"sub": "x", "role": "center", "iss": "fieldservice", "exp": 4102444800}, secret, algorithm="HS256")},
+        "internal role": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"sub": "x", "role": "service", "iss": "fieldservice", "exp": 4102444800}, secret, algorithm="HS256"
+            )
+        },
+        "center without tenant": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"sub": "x", "role": "center", "iss": "fieldservice", "exp": 4102444800}, secret, algorithm="HS256"
+            )
+        },
     }
     for name, headers in cases.items():
         for method, path in (("GET", url), ("POST", url), ("GET", f"{API}/ledger.csv")):
@@ -177,7 +198,9 @@ def test_ledger_paging_and_bad_query(platform):
 
 def test_customer_cannot_choose_the_tenant(platform):
     customer = Principal("cust-q", "customer", tenant="C01", customer="cu_portal_2")
-    r = platform.post(f"{API}/tickets", customer, json=_req("湖北省武汉市洪山区珞喻路1号", "门户客户乙", tenant_id="C02"))
+    r = platform.post(
+        f"{API}/tickets", customer, json=_req("湖北省武汉市洪山区珞喻路1号", "门户客户乙", tenant_id="C02")
+    )
     if r.status_code == 201:
         assert r.json()["tenant_id"] == "C01", "a customer placed its ticket outside the address's territory"
     else:

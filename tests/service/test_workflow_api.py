@@ -1,15 +1,24 @@
 """The complaint case workflow through the gateway: the whole path with its audit trail,
 illegal steps refused with 409 and nothing changed, outlets refused."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 from shared.tenancy import Principal
 from tests.conftest import C01, C02, HQ
 
 API = "/api/v1"
 OUTLET = Principal("o1", "outlet", tenant="C01", outlet="C01-O01")
-COMPLAINT = {"kind": "complaint", "channel": "hotline", "customer_name": "武汉投诉公司", "phone": "13800001111",
-             "address": "湖北省武汉市洪山区珞喻路1号", "product_line": "数控车床", "model": "CK6150",
-             "purchase_date": "2025-06-01", "fault": "主轴精度不达标"}
+COMPLAINT = {
+    "kind": "complaint",
+    "channel": "hotline",
+    "customer_name": "武汉投诉公司",
+    "phone": "13800001111",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "purchase_date": "2025-06-01",
+    "fault": "主轴精度不达标",
+}
 
 PATH = [  # (action, from case state, to case state)
     ("register", "accepted", "registered"),
@@ -44,15 +53,23 @@ def test_complaint_full_path_with_audit(platform):
     t = platform.post(f"{API}/tickets", C01, json=COMPLAINT).json()
     assert (t["status"], t["case_state"], t["priority"]) == ("registered", "accepted", 2)
     assert {d["sla"] for d in t["deadlines"]} >= {"accept", "complaint_plan", "complaint_close"}
-    start = datetime.now(timezone.utc) - timedelta(seconds=5)
+    start = datetime.now(UTC) - timedelta(seconds=5)
 
     r = _step(platform, C01, t["id"], "accept", note="受理")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "accepted"
     version = r.json()["version"]
-    for action, before, after in PATH:
-        r = _step(platform, C01, t["id"], action, note=f"step {action}", cause="质量",
-                  responsibility="own", expected_version=version)
+    for action, _before, after in PATH:
+        r = _step(
+            platform,
+            C01,
+            t["id"],
+            action,
+            note=f"step {action}",
+            cause="质量",
+            responsibility="own",
+            expected_version=version,
+        )
         assert r.status_code == 200, (action, r.text)
         out = r.json()
         assert out["case_state"] == after, action
@@ -64,7 +81,7 @@ def test_complaint_full_path_with_audit(platform):
     audit = final["audit"]
     assert [a["action"] for a in audit] == ["register", "accept"] + [p[0] for p in PATH]
     assert audit[1]["from_state"] == "registered" and audit[1]["to_state"] == "accepted"
-    end = datetime.now(timezone.utc) + timedelta(seconds=5)
+    end = datetime.now(UTC) + timedelta(seconds=5)
     for entry, (action, before, after) in zip(audit[2:], PATH):
         assert (entry["from_state"], entry["to_state"]) == (before, after), entry
         assert entry["user"] == C01.user and entry["role"] == "center"
@@ -132,15 +149,27 @@ def test_ticket_actions_by_role_through_the_api(platform):
     assert _step(platform, C01, t["id"], "route", tenant_id="C01").status_code == 409
     assert _step(platform, HQ, t["id"], "route", tenant_id="C01").status_code == 409
     # the status path
-    for action, status in (("accept", "accepted"), ("reply_phone", "accepted"), ("schedule", "scheduled"),
-                           ("start_visit", "on_site"), ("resolve", "resolved"), ("close", "closed")):
+    for action, status in (
+        ("accept", "accepted"),
+        ("reply_phone", "accepted"),
+        ("schedule", "scheduled"),
+        ("start_visit", "on_site"),
+        ("resolve", "resolved"),
+        ("close", "closed"),
+    ):
         r = _step(platform, C01, t["id"], action)
         assert r.status_code == 200, (action, r.text)
         assert r.json()["status"] == status
     assert _step(platform, C01, t["id"], "cancel").status_code == 409
     final = _get(platform, t["id"])
-    assert [a["action"] for a in final["audit"]][1:] == ["accept", "reply_phone", "schedule", "start_visit",
-                                                          "resolve", "close"]
+    assert [a["action"] for a in final["audit"]][1:] == [
+        "accept",
+        "reply_phone",
+        "schedule",
+        "start_visit",
+        "resolve",
+        "close",
+    ]
     assert final["closed_at"]
 
 

@@ -1,12 +1,22 @@
 """Safe defaults of shared.auth: the development secret only with FSM_DEV=1, tokens of bounded lifetime."""
+
 import time
 
 import jwt
 import pytest
 
 from fsm.main import main
-from shared.auth import (ALGORITHM, DEFAULT_MAX_TTL, DEV_SECRET, ISSUER, InsecureConfiguration, check_secret,
-                         issue_token, max_ttl, verify_token)
+from shared.auth import (
+    ALGORITHM,
+    DEFAULT_MAX_TTL,
+    DEV_SECRET,
+    ISSUER,
+    InsecureConfiguration,
+    check_secret,
+    issue_token,
+    max_ttl,
+    verify_token,
+)
 from shared.config import load_config
 from shared.errors import Unauthorized
 from shared.tenancy import Principal
@@ -62,8 +72,10 @@ def test_verify_refuses_tokens_that_live_too_long_or_say_nothing_of_it():
 
 def test_cli_token_commands_stay_within_the_maximum(capsys, monkeypatch):
     monkeypatch.setenv("FSM_AUTH_SECRET", SECRET)
-    for argv in (["token", "--user", "u", "--role", "hq"],
-                 ["certification", "token", "--user", "u", "--role", "hq", "--duty", "service_head"]):
+    for argv in (
+        ["token", "--user", "u", "--role", "hq"],
+        ["certification", "token", "--user", "u", "--role", "hq", "--duty", "service_head"],
+    ):
         assert main(argv) == 0  # the default 30 days is the maximum
         assert verify_token(SECRET, capsys.readouterr().out.strip()).user == "u"
         assert main(argv + ["--ttl-days", "31"]) == 1

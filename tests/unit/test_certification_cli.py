@@ -1,7 +1,7 @@
 """`fsm certification token` and `fsm certification network-plan`."""
 
-from shared.auth import verify_token
 from fsm.main import main
+from shared.auth import verify_token
 
 
 def test_duty_token_carries_the_duty(capsys, monkeypatch):

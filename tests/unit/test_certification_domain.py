@@ -1,6 +1,7 @@
 """Certification rules without a broker: every state × action × role, certificate dates,
 line eligibility and the network plan."""
-from datetime import date
+
+from datetime import UTC, date
 from decimal import Decimal
 
 import pytest
@@ -17,8 +18,15 @@ HQ = Principal("hq", "hq")
 HQ_TECH = Principal("hq-tech", "hq", duty="technical_lead")
 HEAD = Principal("head", "hq", duty="service_head")
 SERVICE = Principal("certification", "service")
-PRINCIPALS = {"outlet": OUTLET, "center": CENTER, "center_tech": CENTER_TECH, "hq": HQ, "hq_tech": HQ_TECH,
-              "head": HEAD, "service": SERVICE}
+PRINCIPALS = {
+    "outlet": OUTLET,
+    "center": CENTER,
+    "center_tech": CENTER_TECH,
+    "hq": HQ,
+    "hq_tech": HQ_TECH,
+    "head": HEAD,
+    "service": SERVICE,
+}
 
 # Written from seed 003's flow charts, independently of domain.STEPS:
 # (action, from state) -> {choice: to state}; who may take the action.
@@ -34,8 +42,10 @@ EXPECTED = {
     ("reinstate", "suspended"): {None: "<resume>"},
     **{("request_revocation", s): {None: "revocation_requested"} for s in OPERATING_FROM},
     ("revocation_center_review", "revocation_requested"): {"pass": "revocation_center_reviewed", "reject": "<resume>"},
-    ("revocation_technical_review", "revocation_center_reviewed"): {"pass": "revocation_technical_reviewed",
-                                                                    "reject": "<resume>"},
+    ("revocation_technical_review", "revocation_center_reviewed"): {
+        "pass": "revocation_technical_reviewed",
+        "reject": "<resume>",
+    },
     ("revocation_approval", "revocation_technical_reviewed"): {"pass": "revoking", "reject": "<resume>"},
     ("request_clearing", "revoking"): {None: "revoking"},
     ("accounts_cleared", "revoking"): {None: "revoked"},
@@ -81,8 +91,9 @@ def test_every_state_action_and_role(state, action):
                 assert state in err.value.message
             else:
                 want = legal[choice]
-                assert domain.decide(action, state, principal, choice, resume) == \
-                    (resume if want == "<resume>" else want)
+                assert domain.decide(action, state, principal, choice, resume) == (
+                    resume if want == "<resume>" else want
+                )
 
 
 def test_a_missing_decision_and_an_unknown_action_name_their_field():
@@ -98,8 +109,9 @@ def test_a_missing_decision_and_an_unknown_action_name_their_field():
 
 
 def test_reinstatement_returns_to_probation_when_suspended_on_probation():
-    assert domain.decide("reinstate", OutletState.SUSPENDED, CENTER, None,
-                         OutletState.PROBATION) == OutletState.PROBATION
+    assert (
+        domain.decide("reinstate", OutletState.SUSPENDED, CENTER, None, OutletState.PROBATION) == OutletState.PROBATION
+    )
     with pytest.raises(InvalidTransition):
         domain.decide("reinstate", OutletState.SUSPENDED, CENTER, None, None)
 
@@ -122,18 +134,18 @@ def test_probation_and_certificate_dates():
     assert domain.certificate_valid_until(date(2026, 3, 10)) == date(2028, 3, 10)
     assert domain.certificate_valid_until(date(2024, 2, 29)) == date(2026, 2, 28)
     until = date(2026, 12, 1)
-    assert not domain.is_expired(until, date(2026, 12, 1))      # valid through its date
+    assert not domain.is_expired(until, date(2026, 12, 1))  # valid through its date
     assert domain.is_expired(until, date(2026, 12, 2))
-    assert domain.is_expiring(until, date(2026, 11, 1))          # 30 days before
+    assert domain.is_expiring(until, date(2026, 11, 1))  # 30 days before
     assert not domain.is_expiring(until, date(2026, 10, 31))
-    assert not domain.is_expiring(until, date(2026, 12, 2))      # expired, not expiring
+    assert not domain.is_expiring(until, date(2026, 12, 2))  # expired, not expiring
 
 
 def test_local_date_is_china_calendar():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     # 2026-11-30 17:30 UTC is already 1 December in China
-    assert domain.local_date(datetime(2026, 11, 30, 17, 30, tzinfo=timezone.utc)) == date(2026, 12, 1)
+    assert domain.local_date(datetime(2026, 11, 30, 17, 30, tzinfo=UTC)) == date(2026, 12, 1)
 
 
 def test_line_eligibility_against_the_minimum():
@@ -144,12 +156,33 @@ def test_line_eligibility_against_the_minimum():
 
 def test_network_plan_volume_needs_and_gaps():
     base = [
-        {"tenant_id": "C01", "province": "湖北省", "city": "武汉市", "district": "洪山区", "model": "VMC850",
-         "installed": 5000, "planned_sales": 500},
-        {"tenant_id": "C01", "province": "湖北省", "city": "武汉市", "district": "江夏区", "model": "LG-75A",
-         "installed": 2000, "planned_sales": 0},
-        {"tenant_id": "C01", "province": "湖北省", "city": "襄阳市", "district": "襄城区", "model": "VMC850",
-         "installed": 1000, "planned_sales": 100},
+        {
+            "tenant_id": "C01",
+            "province": "湖北省",
+            "city": "武汉市",
+            "district": "洪山区",
+            "model": "VMC850",
+            "installed": 5000,
+            "planned_sales": 500,
+        },
+        {
+            "tenant_id": "C01",
+            "province": "湖北省",
+            "city": "武汉市",
+            "district": "江夏区",
+            "model": "LG-75A",
+            "installed": 2000,
+            "planned_sales": 0,
+        },
+        {
+            "tenant_id": "C01",
+            "province": "湖北省",
+            "city": "襄阳市",
+            "district": "襄城区",
+            "model": "VMC850",
+            "installed": 1000,
+            "planned_sales": 100,
+        },
     ]
     rates = {"VMC850": Decimal("0.18"), "LG-75A": Decimal("0.30")}
     outlets = [("C01-O01", "C01", "湖北省", "襄阳市"), ("C01-O02", "C01", "湖北省", "宜昌市")]

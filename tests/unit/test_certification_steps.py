@@ -1,8 +1,9 @@
 """The outlet lifecycle's step functions (services/certification/lifecycle.py) on plain records:
 what each action changes, which events it emits, and which steps it refuses (state, role, duty,
 missing input). No broker, no database."""
+
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from services.certification.lifecycle import LifecyclePolicy, OutletRecord, Step
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
 from shared.tenancy import Principal
 
-NOW = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)  # 30 November 2026 in China
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 30 November 2026 in China
 TODAY = date(2026, 11, 30)
 OUTLET_PRINCIPAL = Principal("o8", "outlet", tenant="C01", outlet="C01-O08")
 CENTER = Principal("agent", "center", tenant="C01")
@@ -26,14 +27,26 @@ FORM = {"reason_code": "poor_quality", "details": "回访满意率连续三月�
 
 
 def outlet(status, **fields):
-    base = dict(id="C01-O08", tenant_id="C01", status=status, name="武汉新特约站", kind="franchised", grade="B",
-                lat=30.5, lon=114.3)
+    base = dict(
+        id="C01-O08",
+        tenant_id="C01",
+        status=status,
+        name="武汉新特约站",
+        kind="franchised",
+        grade="B",
+        lat=30.5,
+        lon=114.3,
+    )
     return OutletRecord(**{**base, **fields})
 
 
-def step(record, action, principal, policy=LifecyclePolicy(), **command):
-    return lifecycle.take_step(record, StepCommand(action=action, clearing_request_id="req-new", **command),
-                               principal, NOW, policy)
+DEFAULT_POLICY = LifecyclePolicy()
+
+
+def step(record, action, principal, policy=DEFAULT_POLICY, **command):
+    return lifecycle.take_step(
+        record, StepCommand(action=action, clearing_request_id="req-new", **command), principal, NOW, policy
+    )
 
 
 def names(outcome):
@@ -42,18 +55,29 @@ def names(outcome):
 
 # ------------------------------------------------------------------ application reviews
 def test_center_review_records_the_inspection_and_passes_or_rejects():
-    done = step(outlet("applied"), "center_review", CENTER, decision="pass", inspection=INSPECTION,
-                attachments=("photo://site/1.jpg",))
+    done = step(
+        outlet("applied"),
+        "center_review",
+        CENTER,
+        decision="pass",
+        inspection=INSPECTION,
+        attachments=("photo://site/1.jpg",),
+    )
     assert done.outlet.status == "center_reviewed" and done.changes["status"] == "center_reviewed"
     assert done.changes["inspection"]["inspected_on"] == "2026-11-20"  # stored as JSON
     assert done.changes["updated_at"] == NOW
     [record] = done.steps
-    assert (record.action, record.choice, record.from_state, record.to_state) == \
-        ("center_review", "pass", "applied", "center_reviewed")
+    assert (record.action, record.choice, record.from_state, record.to_state) == (
+        "center_review",
+        "pass",
+        "applied",
+        "center_reviewed",
+    )
     assert record.attachments == ["photo://site/1.jpg"] and record.data["inspection"]["inspector"] == "张工"
     assert done.events == ()  # dispatch hears of the outlet only from the approval on
-    rejected = step(outlet("applied"), "center_review", CENTER, decision="reject", reason="场地不足",
-                    inspection=INSPECTION)
+    rejected = step(
+        outlet("applied"), "center_review", CENTER, decision="reject", reason="场地不足", inspection=INSPECTION
+    )
     assert rejected.outlet.status == "rejected" and rejected.steps[0].reason == "场地不足"
 
 
@@ -88,11 +112,22 @@ def test_head_approval_needs_the_service_head_and_tells_dispatch_of_the_lines():
     assert done.outlet.status == "approved"
     assert names(done) == ["outlet.approved", "outlet.line_eligibility", "outlet.line_eligibility"]
     approved = done.events[0].payload
-    assert approved == {"tenant_id": "C01", "outlet_id": "C01-O08", "status": "approved", "at": NOW,
-                        "kind": "franchised", "grade": "B", "lat": 30.5, "lon": 114.3, "reason": "布点规划内"}
+    assert approved == {
+        "tenant_id": "C01",
+        "outlet_id": "C01-O08",
+        "status": "approved",
+        "at": NOW,
+        "kind": "franchised",
+        "grade": "B",
+        "lat": 30.5,
+        "lon": 114.3,
+        "reason": "布点规划内",
+    }
     lines = [e.payload for e in done.events[1:]]
-    assert [(p["product_line"], p["eligible"], p["reason"]) for p in lines] == \
-        [("数控车床", False, "0 certified"), ("注塑机", False, "1 certified")]
+    assert [(p["product_line"], p["eligible"], p["reason"]) for p in lines] == [
+        ("数控车床", False, "0 certified"),
+        ("注塑机", False, "1 certified"),
+    ]
     assert all(p["status"] == "approved" for p in lines)
     rejected = step(record, "head_approval", HEAD, decision="reject", reason="区域已饱和")
     assert rejected.outlet.status == "rejected" and rejected.events == ()
@@ -107,8 +142,13 @@ def test_a_decision_is_required_where_the_table_asks_for_one():
 # ------------------------------------------------------------------ agreement and probation
 def test_issue_agreement_starts_probation_with_the_policy_or_the_agreement_limit():
     record = outlet("approved")
-    done = step(record, "issue_agreement", CENTER, LifecyclePolicy(probation_months=3, probation_job_limit=4),
-                agreement={"terms": "特约服务协议"})
+    done = step(
+        record,
+        "issue_agreement",
+        CENTER,
+        LifecyclePolicy(probation_months=3, probation_job_limit=4),
+        agreement={"terms": "特约服务协议"},
+    )
     assert done.outlet.status == "probation"
     assert done.changes["job_limit"] == 4
     assert done.changes["probation_until"] == date(2027, 2, 28)  # 30 Nov + 3 months, end of February
@@ -118,18 +158,26 @@ def test_issue_agreement_starts_probation_with_the_policy_or_the_agreement_limit
     assert names(done) == ["outlet.probation"]
     assert done.events[0].payload["job_limit"] == 4 and done.events[0].payload["status"] == "probation"
     assert done.steps[0].data["probation_until"] == "2027-02-28"
-    own = step(record, "issue_agreement", HQ, LifecyclePolicy(probation_months=6),
-               agreement={"job_limit": 2, "number": "XY-9", "valid_from": date(2026, 6, 1)})
+    own = step(
+        record,
+        "issue_agreement",
+        HQ,
+        LifecyclePolicy(probation_months=6),
+        agreement={"job_limit": 2, "number": "XY-9", "valid_from": date(2026, 6, 1)},
+    )
     assert own.changes["job_limit"] == 2 and own.changes["agreement"]["number"] == "XY-9"
     assert own.changes["probation_until"] == date(2026, 12, 1)
 
 
-@pytest.mark.parametrize("agreement, field", [
-    (None, "agreement"),
-    ({"valid_from": date(2025, 11, 1)}, "agreement"),                                  # over a year back
-    ({"valid_from": date(2027, 3, 15)}, "agreement"),                                  # over 3 months ahead
-    ({"valid_from": date(2026, 12, 1), "valid_to": date(2026, 11, 30)}, "agreement"),  # ends before it starts
-])
+@pytest.mark.parametrize(
+    "agreement, field",
+    [
+        (None, "agreement"),
+        ({"valid_from": date(2025, 11, 1)}, "agreement"),  # over a year back
+        ({"valid_from": date(2027, 3, 15)}, "agreement"),  # over 3 months ahead
+        ({"valid_from": date(2026, 12, 1), "valid_to": date(2026, 11, 30)}, "agreement"),  # ends before it starts
+    ],
+)
 def test_issue_agreement_refuses_a_missing_or_out_of_range_agreement(agreement, field):
     with pytest.raises(ValidationFailed) as err:
         step(outlet("approved"), "issue_agreement", CENTER, agreement=agreement)
@@ -148,8 +196,14 @@ def test_probation_cannot_pass_before_it_is_over():
     with pytest.raises(InvalidTransition) as err:
         step(record, "assess_probation", CENTER, result="passed")
     assert "result" in err.value.fields
-    done = step(replace(record, probation_until=TODAY), "assess_probation", CENTER, result="passed",
-                assessment={"score": Decimal("91.5")}, reason="合格")
+    done = step(
+        replace(record, probation_until=TODAY),
+        "assess_probation",
+        CENTER,
+        result="passed",
+        assessment={"score": Decimal("91.5")},
+        reason="合格",
+    )
     assert done.outlet.status == "effective" and names(done) == ["outlet.effective"]
     assert done.events[0].payload["reason"] == "合格"
     assert done.assessment == lifecycle.AssessmentRecord("probation", "passed", Decimal("91.5"), "合格")
@@ -157,21 +211,34 @@ def test_probation_cannot_pass_before_it_is_over():
 
 
 def test_extended_probation_counts_from_its_end_or_from_today():
-    ahead = step(outlet("probation", probation_until=date(2026, 12, 15)), "assess_probation", CENTER,
-                 result="extended", assessment={"extend_months": 2, "findings": "回访率不足"})
+    ahead = step(
+        outlet("probation", probation_until=date(2026, 12, 15)),
+        "assess_probation",
+        CENTER,
+        result="extended",
+        assessment={"extend_months": 2, "findings": "回访率不足"},
+    )
     assert ahead.outlet.status == "probation" and ahead.changes["probation_until"] == date(2027, 2, 15)
     assert ahead.events == () and ahead.assessment.findings == "回访率不足"
-    lapsed = step(outlet("probation", probation_until=date(2026, 10, 1)), "assess_probation", CENTER,
-                  result="extended")
+    lapsed = step(outlet("probation", probation_until=date(2026, 10, 1)), "assess_probation", CENTER, result="extended")
     assert lapsed.changes["probation_until"] == date(2026, 12, 30)  # one month from today
 
 
 def test_refused_probation_revokes_and_asks_for_clearing():
-    done = step(outlet("probation", probation_until=date(2026, 11, 1)), "assess_probation", CENTER,
-                result="refused", assessment={"findings": "投诉多"})
+    done = step(
+        outlet("probation", probation_until=date(2026, 11, 1)),
+        "assess_probation",
+        CENTER,
+        result="refused",
+        assessment={"findings": "投诉多"},
+    )
     assert done.outlet.status == "revoking"
-    assert done.changes["revocation"] == {"reason_code": "probation_refused", "details": "投诉多",
-                                          "filed_by": "agent", "filed_at": NOW.isoformat()}
+    assert done.changes["revocation"] == {
+        "reason_code": "probation_refused",
+        "details": "投诉多",
+        "filed_by": "agent",
+        "filed_at": NOW.isoformat(),
+    }
     assert names(done) == ["outlet.revoking", "account.clearing_requested"]
     assert done.events[0].payload["reason"] == "probation_refused" and done.events[0].payload["status"] == "revoking"
     assert done.events[1].payload == {"tenant_id": "C01", "outlet_id": "C01-O08", "request_id": "req-new", "at": NOW}
@@ -220,6 +287,7 @@ def test_the_revocation_form_is_filed_and_the_outlet_works_as_before():
     assert done.changes["revocation"] == dict(FORM, filed_by="agent", filed_role="center", filed_at=NOW.isoformat())
     assert done.events == () and done.steps[0].data["revocation"]["reason_code"] == "poor_quality"
     from services.certification.domain import event_status
+
     assert event_status(done.outlet) == "probation"  # other services see it working as before
 
 
@@ -228,8 +296,12 @@ def test_an_outlet_may_only_ask_in_writing_to_end_its_own_agreement():
         step(outlet("effective"), "request_revocation", OUTLET_PRINCIPAL, revocation=FORM)
     with pytest.raises(ValidationFailed):
         step(outlet("effective"), "request_revocation", OUTLET_PRINCIPAL, revocation={"reason_code": "outlet_request"})
-    done = step(outlet("effective"), "request_revocation", OUTLET_PRINCIPAL,
-                revocation={"reason_code": "outlet_request", "written_request_ref": "函-2026-11"})
+    done = step(
+        outlet("effective"),
+        "request_revocation",
+        OUTLET_PRINCIPAL,
+        revocation={"reason_code": "outlet_request", "written_request_ref": "函-2026-11"},
+    )
     assert done.changes["revocation"]["filed_role"] == "outlet"
     with pytest.raises(ValidationFailed):  # the form is required
         step(outlet("effective"), "request_revocation", CENTER)
@@ -258,11 +330,14 @@ def test_the_revocation_reviews_in_order_with_their_duties_then_revoking():
     assert done.outlet.clearing_request_id == "req-new" and done.outlet.clearing_status == "pending"
 
 
-@pytest.mark.parametrize("action, state, principal", [
-    ("revocation_center_review", "revocation_requested", CENTER),
-    ("revocation_technical_review", "revocation_center_reviewed", CENTER_TECH),
-    ("revocation_approval", "revocation_technical_reviewed", HEAD),
-])
+@pytest.mark.parametrize(
+    "action, state, principal",
+    [
+        ("revocation_center_review", "revocation_requested", CENTER),
+        ("revocation_technical_review", "revocation_center_reviewed", CENTER_TECH),
+        ("revocation_approval", "revocation_technical_reviewed", HEAD),
+    ],
+)
 def test_a_rejected_revocation_returns_the_outlet_to_where_it_was(action, state, principal):
     record = outlet(state, resume_status="suspended", revocation=dict(FORM, filed_by="agent"))
     done = step(record, action, principal, decision="reject", reason="证据不足")
@@ -301,8 +376,9 @@ def test_every_user_action_has_its_own_rule():
 
 
 def test_the_command_reads_its_choice_and_ignores_the_version():
-    command = StepCommand.of({"action": "assess_probation", "result": "extended", "decision": None,
-                              "expected_version": 3, "attachments": []})
+    command = StepCommand.of(
+        {"action": "assess_probation", "result": "extended", "decision": None, "expected_version": 3, "attachments": []}
+    )
     assert command.choice == "extended"
     assert StepCommand.of({"action": "suspend", "reason": "x"}).choice is None
     assert StepCommand(action="suspend").clearing_request_id != StepCommand(action="suspend").clearing_request_id
@@ -318,12 +394,23 @@ def test_only_the_pending_clearing_is_answered():
 
 
 def test_cleared_accounts_end_the_cooperation_with_a_notice():
-    record = outlet("revoking", clearing_request_id="req-1", clearing_status="pending", resume_status="effective",
-                    agreement={"number": "XY-C01-O08-2026"}, revocation={"reason_code": "breach"})
+    record = outlet(
+        "revoking",
+        clearing_request_id="req-1",
+        clearing_status="pending",
+        resume_status="effective",
+        agreement={"number": "XY-C01-O08-2026"},
+        revocation={"reason_code": "breach"},
+    )
     done = lifecycle.accounts_cleared(record, "req-1", SERVICE, NOW)
     assert done.outlet.status == "revoked"
-    assert done.changes == {"status": "revoked", "clearing_status": "cleared", "open_items": [],
-                            "resume_status": None, "updated_at": NOW}
+    assert done.changes == {
+        "status": "revoked",
+        "clearing_status": "cleared",
+        "open_items": [],
+        "resume_status": None,
+        "updated_at": NOW,
+    }
     assert names(done) == ["outlet.revoked"] and done.events[0].payload["reason"] == "breach"
     assert done.events[0].payload["status"] == "revoked"
     assert done.notice.kind == "revoked"
@@ -359,8 +446,7 @@ def test_a_first_answer_of_only_reservations_is_asked_again_at_once():
 
 
 def test_a_released_visit_asks_again_only_after_an_answer_of_reservations():
-    waiting = outlet("revoking", clearing_request_id="req-1", clearing_status="open_items",
-                     open_items=[RESERVATION])
+    waiting = outlet("revoking", clearing_request_id="req-1", clearing_status="open_items", open_items=[RESERVATION])
     assert lifecycle.clearing_worth_asking_again(waiting)
     assert not lifecycle.clearing_worth_asking_again(replace(waiting, open_items=[RESERVATION, CLAIM]))
     assert not lifecycle.clearing_worth_asking_again(replace(waiting, clearing_status="pending"))

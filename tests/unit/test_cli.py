@@ -1,7 +1,8 @@
 """`fsm` subcommands that need no broker: geocode, token, and the demo's helpers."""
+
 import csv
 import json
-
+from datetime import UTC
 
 from fsm import common
 from fsm.main import main
@@ -38,8 +39,9 @@ def test_geocode_one_json_line_per_address_in_order(capsys):
 
 
 def test_token_round_trip(capsys):
-    code, out, err = run(capsys, "token", "--user", "wuhan-agent", "--role", "center", "--tenant", "C01",
-                         "--ttl-days", "2")
+    code, out, err = run(
+        capsys, "token", "--user", "wuhan-agent", "--role", "center", "--tenant", "C01", "--ttl-days", "2"
+    )
     assert code == 0, err
     token = out.strip()
     principal = verify_token(load_config()["AUTH_SECRET"], token)
@@ -80,8 +82,9 @@ def test_bridge_submit_validates_rows_before_sending(capsys, tmp_path, monkeypat
     path = tmp_path / "req.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["request_id", "channel", "request_type", "customer_name", "contact_phone_masked",
-                    "address", "product"])
+        w.writerow(
+            ["request_id", "channel", "request_type", "customer_name", "contact_phone_masked", "address", "product"]
+        )
         w.writerow(["HL-1", "hotline", "repair", "甲公司", "138****0000", "湖北省武汉市洪山区", "数控车床"])
         w.writerow(["", "hotline", "repair", "乙公司", "138****0001", "湖北省武汉市洪山区", "数控车床"])
     report = tmp_path / "report.csv"
@@ -95,8 +98,7 @@ def test_bridge_submit_validates_rows_before_sending(capsys, tmp_path, monkeypat
 
 
 def test_format_table_aligns_cjk():
-    text = common.format_table([["a", "name", "n"], ["C01", "武汉区域服务中心", "3"], ["HQ", "x", "12"]],
-                            align="llr")
+    text = common.format_table([["a", "name", "n"], ["C01", "武汉区域服务中心", "3"], ["HQ", "x", "12"]], align="llr")
     lines = text.splitlines()
     widths = {common.display_width(line) for line in lines if line.strip()}
     assert len(widths) == 1  # every line as wide as the others in display columns
@@ -104,17 +106,21 @@ def test_format_table_aligns_cjk():
 
 
 def test_shift_into_past_keeps_weekday_and_relations():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    row = Row(1, 2, {}, {"received_at": "2026-12-20T10:00:00+08:00", "purchase_date": "2026-12-01",
-                             "wished_visit_at": "2026-12-22"})
-    weeks = shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=timezone.utc))
+    row = Row(
+        1,
+        2,
+        {},
+        {"received_at": "2026-12-20T10:00:00+08:00", "purchase_date": "2026-12-01", "wished_visit_at": "2026-12-22"},
+    )
+    weeks = shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=UTC))
     assert weeks == 4
     received = datetime.fromisoformat(row.payload["received_at"])
     assert received.weekday() == datetime(2026, 12, 20).weekday()
-    assert received < datetime(2026, 11, 26, tzinfo=timezone.utc)
+    assert received < datetime(2026, 11, 26, tzinfo=UTC)
     assert row.payload["purchase_date"] == "2026-11-03"
-    assert shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=timezone.utc)) == 0
+    assert shift_into_past([row], now=datetime(2026, 11, 26, tzinfo=UTC)) == 0
 
 
 def test_service_classes_finds_intake_and_gateway():

@@ -1,5 +1,6 @@
 """The dispatch board is filtered, counted and paged by the database (services/dispatch/queries.py,
 here on SQLite) with the same answer as the rule applied visit by visit (`domain.late_risk`)."""
+
 import pytest
 from sqlalchemy import event
 
@@ -41,4 +42,3 @@ def test_board_pages_in_the_database(store):
         event.remove(store.engine, "before_cursor_execute", capture)
     assert any("LIMIT" in s and "OFFSET" in s for s in seen)
     assert any("GROUP BY" in s and "count(" in s for s in seen)
-

@@ -1,16 +1,29 @@
 """The return-visit rule (返修 after a negative callback), `return_visits.return_visit`, on plain records."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from services.dispatch import return_visits
 from services.dispatch.domain import VisitStatus
 
-NOW = datetime(2026, 12, 7, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
 
 def _visit(vid, status, received_h, completed_h=None, **kw):
-    base = dict(id=vid, tenant_id="C01", ticket_id="t1", ticket_number="C01-1", kind="repair", priority=3,
-                product_line="数控车床", lat=30.6, lon=114.3, city="武汉市", tier="in_province", service_minutes=90)
+    base = dict(
+        id=vid,
+        tenant_id="C01",
+        ticket_id="t1",
+        ticket_number="C01-1",
+        kind="repair",
+        priority=3,
+        product_line="数控车床",
+        lat=30.6,
+        lon=114.3,
+        city="武汉市",
+        tier="in_province",
+        service_minutes=90,
+    )
     base.update(kw)
     # SQLite hands back naive UTC datetimes: the rule must order them with aware ones
     received = (NOW - timedelta(hours=received_h)).replace(tzinfo=None)
@@ -28,9 +41,16 @@ def test_a_completed_visit_gets_a_more_urgent_copy_due_by_its_tier():
     assert fields["return_of"] == "v1" and fields["status"] == VisitStatus.UNPLANNED
     assert fields["priority"] == 2 and fields["received_at"] == NOW
     assert fields["onsite_due"] == NOW + timedelta(days=2)  # in-province tier, counted from now
-    assert (fields["kind"], fields["product_line"], fields["lat"], fields["tier"], fields["service_minutes"]) == \
-        ("repair", "数控车床", 30.6, "in_province", 90)
-    assert return_visits.return_visit([_visit("v1", VisitStatus.COMPLETED, 10, 5, priority=1)], NOW, _due)["priority"] == 1
+    assert (fields["kind"], fields["product_line"], fields["lat"], fields["tier"], fields["service_minutes"]) == (
+        "repair",
+        "数控车床",
+        30.6,
+        "in_province",
+        90,
+    )
+    assert (
+        return_visits.return_visit([_visit("v1", VisitStatus.COMPLETED, 10, 5, priority=1)], NOW, _due)["priority"] == 1
+    )
 
 
 def test_the_latest_visit_decides():

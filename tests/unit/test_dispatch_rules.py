@@ -1,5 +1,6 @@
 """Dispatch's plain rules: eligibility, on-site times and positions, wished days, input schemas."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -8,20 +9,38 @@ from services.dispatch.schemas import CheckIn, TechnicianIn, technician_row_to_p
 from shared.errors import InvalidTransition, ValidationFailed
 from shared.validation import load
 
-NOW = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)  # Tuesday 10:00 in Shanghai
+NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 
 
 def tech(**kw):
-    base = dict(id="T", tenant_id="C01", outlet_id="C01-O05", skills=("数控车床",),
-                certificates={"数控车床": "2026-03-11"}, lat=30.4, lon=114.9, capacity=4,
-                shift_start=time(8, 30), shift_end=time(18, 0))
+    base = dict(
+        id="T",
+        tenant_id="C01",
+        outlet_id="C01-O05",
+        skills=("数控车床",),
+        certificates={"数控车床": "2026-03-11"},
+        lat=30.4,
+        lon=114.9,
+        capacity=4,
+        shift_start=time(8, 30),
+        shift_end=time(18, 0),
+    )
     base.update(kw)
     return domain.TechView(**base)
 
 
 def visit(**kw):
-    base = dict(id="V", product_line="数控车床", kind="repair", priority=3, lat=30.5, lon=114.3, due=None,
-                window_start=None, service_minutes=90)
+    base = dict(
+        id="V",
+        product_line="数控车床",
+        kind="repair",
+        priority=3,
+        lat=30.5,
+        lon=114.3,
+        due=None,
+        window_start=None,
+        service_minutes=90,
+    )
     base.update(kw)
     return domain.VisitView(**base)
 
@@ -40,8 +59,9 @@ def test_eligibility():
         assert "outlet" in domain.eligible(tech(), visit(), d, {"C01-O05": status}, set())
     assert domain.eligible(tech(), visit(), d, {"C01-O05": "probation"}, set()) is None
     assert "probation" in domain.eligible(tech(), visit(), d, {"C01-O05": "probation"}, {"C01-O05"})
-    assert domain.eligible(tech(), visit(current_outlet_id="C01-O05"), d, {"C01-O05": "probation"},
-                           {"C01-O05"}) is None  # a job it already has stays
+    assert (
+        domain.eligible(tech(), visit(current_outlet_id="C01-O05"), d, {"C01-O05": "probation"}, {"C01-O05"}) is None
+    )  # a job it already has stays
     assert "pinned" in domain.eligible(tech(), visit(pinned_technician_id="U"), d, OK, set())
     assert domain.eligible(tech(outlet_id=None), visit(), d, {}, set()) is None  # a center's own technician
 
@@ -50,7 +70,7 @@ def test_horizon_and_tech_days_skip_what_is_over():
     from shared.workcal import ChinaCalendar
 
     cal = ChinaCalendar.default()
-    late = datetime(2026, 3, 10, 9, 45, tzinfo=timezone.utc)  # 17:45 local: today's shift is over
+    late = datetime(2026, 3, 10, 9, 45, tzinfo=UTC)  # 17:45 local: today's shift is over
     days = domain.horizon(cal, late, 3)
     assert days == [date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)]
     tds = domain.tech_days([tech()], days, late)
@@ -86,27 +106,41 @@ def test_positions_and_check_in_schema():
         load(CheckIn(), {"lat": 30, "lon": 200, "at": "yesterday"})
     assert set(exc.value.fields) == {"lon", "at"}
     naive = load(CheckIn(), {"lat": 30, "lon": 114, "at": "2026-03-10T09:00:00"})
-    assert naive["at"] == datetime(2026, 3, 10, 1, 0, tzinfo=timezone.utc)  # naive = Shanghai
+    assert naive["at"] == datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # naive = Shanghai
 
 
 def test_technician_input():
-    row = {"id": "T9", "tenant_id": "C01", "outlet_id": "C01-O05", "name": "张三", "skills": "数控车床|注塑机",
-           "certificates": "数控车床=2027-01-01|注塑机=2026-12-31", "home_lat": "30.4", "home_lon": "114.9",
-           "daily_capacity": "", "shift_start": "09:00", "shift_end": "17:30"}
+    row = {
+        "id": "T9",
+        "tenant_id": "C01",
+        "outlet_id": "C01-O05",
+        "name": "张三",
+        "skills": "数控车床|注塑机",
+        "certificates": "数控车床=2027-01-01|注塑机=2026-12-31",
+        "home_lat": "30.4",
+        "home_lon": "114.9",
+        "daily_capacity": "",
+        "shift_start": "09:00",
+        "shift_end": "17:30",
+    }
     data = load(TechnicianIn(), technician_row_to_payload(row))
     assert data["skills"] == ["数控车床", "注塑机"] and data["daily_capacity"] == 4
     assert data["certificates"] == {"数控车床": date(2027, 1, 1), "注塑机": date(2026, 12, 31)}
-    for change, field in (({"shift_start": "24:00"}, "shift_start"), ({"shift_end": "08:00"}, "shift_end"),
-                          ({"home_lon": "10"}, "home_lon"), ({"certificates": "数控车床=someday"}, "certificates")):
+    for change, field in (
+        ({"shift_start": "24:00"}, "shift_start"),
+        ({"shift_end": "08:00"}, "shift_end"),
+        ({"home_lon": "10"}, "home_lon"),
+        ({"certificates": "数控车床=someday"}, "certificates"),
+    ):
         with pytest.raises(ValidationFailed) as exc:
             load(TechnicianIn(), technician_row_to_payload(dict(row, **change)))
         assert field in exc.value.fields, (change, exc.value.fields)
 
 
 def test_wished_day_opens_the_window():
-    wish = datetime(2026, 3, 13, 10, 0, tzinfo=timezone.utc)  # 18:00 local on the 13th: "by that day"
+    wish = datetime(2026, 3, 13, 10, 0, tzinfo=UTC)  # 18:00 local on the 13th: "by that day"
     start = domain.wished_day_start(wish, NOW)
-    assert start == datetime(2026, 3, 12, 16, 0, tzinfo=timezone.utc)  # 00:00 local on the 13th
+    assert start == datetime(2026, 3, 12, 16, 0, tzinfo=UTC)  # 00:00 local on the 13th
     assert domain.wished_day_start(NOW + timedelta(hours=2), NOW) is None  # today: no hold
     assert domain.wished_day_start(NOW - timedelta(days=3), NOW) is None
     assert domain.wished_day_start(None, NOW) is None

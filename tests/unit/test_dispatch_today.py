@@ -1,18 +1,29 @@
 """A day under way goes on from the last site, after that job, with the capacity that is left."""
-from datetime import datetime, time, timedelta, timezone
+
+from datetime import UTC, datetime, time, timedelta
 
 from services.dispatch import domain, en_route, planning
 from services.dispatch.travel import travel_matrices
 from shared.geo import TravelModel
 from shared.workcal import ChinaCalendar
 
-NOW = datetime(2025, 11, 12, 3, 0, tzinfo=timezone.utc)  # Wednesday 11:00 in Shanghai
+NOW = datetime(2025, 11, 12, 3, 0, tzinfo=UTC)  # Wednesday 11:00 in Shanghai
 
 
 def tech(today=None):
-    return domain.TechView(id="T1", tenant_id="C01", outlet_id=None, skills=("数控车床",),
-                           certificates={"数控车床": "2030-01-01"}, lat=30.6, lon=114.3, capacity=4,
-                           shift_start=time(8, 30), shift_end=time(18, 0), today=today)
+    return domain.TechView(
+        id="T1",
+        tenant_id="C01",
+        outlet_id=None,
+        skills=("数控车床",),
+        certificates={"数控车床": "2030-01-01"},
+        lat=30.6,
+        lon=114.3,
+        capacity=4,
+        shift_start=time(8, 30),
+        shift_end=time(18, 0),
+        today=today,
+    )
 
 
 def test_fresh_day_starts_at_home_now():
@@ -28,8 +39,17 @@ def test_day_under_way_continues_from_the_last_site():
     days = domain.tech_days([tech(state)], [today, tomorrow], NOW)
     assert days[0].start == busy and days[0].capacity == 1 and days[0].origin == (31.0, 115.0)
     assert days[1].capacity == 4 and days[1].origin == (30.6, 114.3)  # tomorrow starts at home again
-    visit = domain.VisitView(id="V1", product_line="数控车床", kind="repair", priority=3, lat=30.7, lon=114.5,
-                             due=NOW + timedelta(days=2), window_start=None, service_minutes=60)
+    visit = domain.VisitView(
+        id="V1",
+        product_line="数控车床",
+        kind="repair",
+        priority=3,
+        lat=30.7,
+        lon=114.5,
+        due=NOW + timedelta(days=2),
+        window_start=None,
+        service_minutes=60,
+    )
     inp = planning.build_problem([visit], [tech(state)], {}, set(), NOW, ChinaCalendar.default(), TravelModel(), 2)
     v0 = inp.problem.vehicles[0]
     assert v0.start != v0.end  # starts at the site, ends at home

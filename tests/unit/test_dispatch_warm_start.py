@@ -1,6 +1,8 @@
 """The greedy warm start is a feasible plan, and a solve seeded with it is never worse."""
+
+from datetime import UTC, datetime, time, timedelta
+
 import pytest
-from datetime import datetime, time, timedelta, timezone
 
 from services.dispatch import domain, planning
 from services.dispatch.insertion import greedy_start
@@ -11,17 +13,39 @@ from shared.workcal import ChinaCalendar
 
 pytestmark = pytest.mark.slow  # real OR-Tools solves of several seconds each
 
-NOW = datetime(2025, 11, 12, 1, 0, tzinfo=timezone.utc)  # Wednesday 09:00 in Shanghai
+NOW = datetime(2025, 11, 12, 1, 0, tzinfo=UTC)  # Wednesday 09:00 in Shanghai
 
 
 def build():
-    techs = [domain.TechView(id=f"T{k}", tenant_id="C01", outlet_id=None, skills=("数控车床",),
-                             certificates={"数控车床": "2030-01-01"}, lat=30.6 + 0.1 * k, lon=114.3, capacity=4,
-                             shift_start=time(8, 30), shift_end=time(18, 0)) for k in range(3)]
-    visits = [domain.VisitView(id=f"V{i}", product_line="数控车床", kind="repair", priority=3,
-                               lat=30.4 + 0.03 * i, lon=114.0 + 0.04 * (i % 5),
-                               due=NOW + timedelta(hours=8 + 6 * i), window_start=None, service_minutes=60)
-              for i in range(12)]
+    techs = [
+        domain.TechView(
+            id=f"T{k}",
+            tenant_id="C01",
+            outlet_id=None,
+            skills=("数控车床",),
+            certificates={"数控车床": "2030-01-01"},
+            lat=30.6 + 0.1 * k,
+            lon=114.3,
+            capacity=4,
+            shift_start=time(8, 30),
+            shift_end=time(18, 0),
+        )
+        for k in range(3)
+    ]
+    visits = [
+        domain.VisitView(
+            id=f"V{i}",
+            product_line="数控车床",
+            kind="repair",
+            priority=3,
+            lat=30.4 + 0.03 * i,
+            lon=114.0 + 0.04 * (i % 5),
+            due=NOW + timedelta(hours=8 + 6 * i),
+            window_start=None,
+            service_minutes=60,
+        )
+        for i in range(12)
+    ]
     return planning.build_problem(visits, techs, {}, set(), NOW, ChinaCalendar.default(), TravelModel(), 3)
 
 
@@ -53,8 +77,17 @@ def test_seeded_solve_is_not_worse_than_its_seed():
 
 def test_drop_reason_tells_out_of_reach_from_full():
     inp = build()
-    far = domain.VisitView(id="FAR", product_line="数控车床", kind="repair", priority=3, lat=43.8, lon=87.6,
-                           due=NOW + timedelta(days=3), window_start=None, service_minutes=60)
+    far = domain.VisitView(
+        id="FAR",
+        product_line="数控车床",
+        kind="repair",
+        priority=3,
+        lat=43.8,
+        lon=87.6,
+        due=NOW + timedelta(days=3),
+        window_start=None,
+        service_minutes=60,
+    )
     idx = planning.add_visit(inp, far, {}, set(), TravelModel())
     assert planning.drop_reason(inp.problem, idx).startswith("out of reach")
     assert planning.drop_reason(inp.problem, 0) == "no technician-day free within the horizon"

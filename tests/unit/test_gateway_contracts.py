@@ -1,5 +1,6 @@
 """The gateway knows the services by their contracts only (``services/<name>/contracts.py``:
 schemas, CSV converters, errors), never by their models, ledgers or entrypoints."""
+
 import ast
 import subprocess
 import sys
@@ -36,9 +37,12 @@ def test_every_service_has_a_contract_the_gateway_uses():
 
 
 def test_loading_the_gateway_loads_no_service_model():
-    code = ("import sys, services.gateway.service; "
-            "print(sorted(m for m in sys.modules if m.startswith('services.') and not m.startswith('services.gateway') "
-            "and m.rsplit('.', 1)[-1] in ('models', 'service', 'ledger', 'operations', 'queries')))")
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, services.gateway.service; "
+        "print(sorted(m for m in sys.modules if m.startswith('services.') and not m.startswith('services.gateway') "
+        "and m.rsplit('.', 1)[-1] in ('models', 'service', 'ledger', 'operations', 'queries')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]", out

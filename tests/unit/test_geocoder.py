@@ -1,4 +1,5 @@
 """Offline geocoder (shared.geo.geocoder) and travel model (shared.geo.travel)."""
+
 import csv
 import json
 from pathlib import Path
@@ -49,26 +50,27 @@ def _has_province_or_city(text: str, row) -> bool:
 
 # -- acceptance on the 300-row sample ---------------------------------------
 
+
 def test_sample_has_300_rows(rows):
     assert len(rows) == 300
 
 
 def test_province_and_city_match_truth(rows, parsed):
     clear = [(r, g) for r, g in zip(rows, parsed) if r["district_name_ambiguous"] == "False"]
-    wrong = [(r["address"], g.province, g.city) for r, g in clear
-             if (g.province, g.city) != (r["province"], r["city"])]
+    wrong = [(r["address"], g.province, g.city) for r, g in clear if (g.province, g.city) != (r["province"], r["city"])]
     assert len(wrong) <= 0.01 * len(clear), wrong
     assert wrong == []  # aim: 100 %
 
 
 def test_adcode_matches_on_district_precision_rows(rows, parsed):
-    wrong = [(r["address"], r["adcode"], g.adcode) for r, g in zip(rows, parsed)
-             if r["coord_precision"] == "district" and r["district_name_ambiguous"] == "False"
-             and g.adcode != r["adcode"]]
+    wrong = [
+        (r["address"], r["adcode"], g.adcode)
+        for r, g in zip(rows, parsed)
+        if r["coord_precision"] == "district" and r["district_name_ambiguous"] == "False" and g.adcode != r["adcode"]
+    ]
     assert wrong == []
     # ambiguous names written with their city are resolved too
-    amb_resolved = [(r, g) for r, g in zip(rows, parsed)
-                    if r["district_name_ambiguous"] == "True" and not g.ambiguous]
+    amb_resolved = [(r, g) for r, g in zip(rows, parsed) if r["district_name_ambiguous"] == "True" and not g.ambiguous]
     assert amb_resolved
     for r, g in amb_resolved:
         assert g.adcode == r["adcode"], r["address"]
@@ -76,10 +78,11 @@ def test_adcode_matches_on_district_precision_rows(rows, parsed):
 
 def test_seat_points_match(rows, parsed):
     clear = [(r, g) for r, g in zip(rows, parsed) if r["district_name_ambiguous"] == "False"]
-    wrong = [(r["address"], g.lat, g.lon) for r, g in clear
-             if not g.placed
-             or abs(g.lat - float(r["seat_lat"])) > 1e-4
-             or abs(g.lon - float(r["seat_lon"])) > 1e-4]
+    wrong = [
+        (r["address"], g.lat, g.lon)
+        for r, g in clear
+        if not g.placed or abs(g.lat - float(r["seat_lat"])) > 1e-4 or abs(g.lon - float(r["seat_lon"])) > 1e-4
+    ]
     assert len(wrong) <= 0.01 * len(clear), wrong
     assert wrong == []
 
@@ -104,6 +107,7 @@ def test_ambiguous_rows_without_province_or_city_are_flagged(rows, parsed):
 
 # -- single addresses --------------------------------------------------------
 
+
 def test_qingshan_alone_is_ambiguous(geocoder):
     g = geocoder.parse("青山区")
     assert g.ambiguous and not g.placed
@@ -125,20 +129,23 @@ def test_province_disambiguates(geocoder):
     assert g.ambiguous and {c["city"] for c in g.candidates} == {"南京市", "徐州市"}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("浙江省杭州市临平区南苑街道", ("浙江省", "杭州市", "临平区", "330113", "city")),
-    ("江苏省南通市海门区长江南路", ("江苏省", "南通市", "海门区", "320614", "city")),
-    ("苏州工业园区星湖街", ("江苏省", "苏州市", "苏州工业园区", "320576", "city")),
-    ("广东省东莞市长安镇", ("广东省", "东莞市", None, "441900", "city")),
-    ("武汉东湖新技术开发区高新大道", ("湖北省", "武汉市", None, "420100", "city")),
-    ("湖北省仙桃市沔州大道", ("湖北省", "仙桃市", "仙桃市", "429004", "district")),
-    ("潜江市章华大道", ("湖北省", "潜江市", "潜江市", "429005", "district")),
-    ("湖北省襄樊市樊城区人民路", ("湖北省", "襄阳市", "樊城区", "420606", "district")),
-    ("山东省莱芜市莱城区凤城大街", ("山东省", "济南市", "莱芜区", "370116", "city")),
-    ("湖北省武汉市某某路1号", ("湖北省", "武汉市", None, "420100", "city")),
-    ("湖北省某某镇", ("湖北省", None, None, "420000", "province")),
-    ("北京市朝阳区建国路", ("北京市", "北京市", "朝阳区", "110105", "district")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("浙江省杭州市临平区南苑街道", ("浙江省", "杭州市", "临平区", "330113", "city")),
+        ("江苏省南通市海门区长江南路", ("江苏省", "南通市", "海门区", "320614", "city")),
+        ("苏州工业园区星湖街", ("江苏省", "苏州市", "苏州工业园区", "320576", "city")),
+        ("广东省东莞市长安镇", ("广东省", "东莞市", None, "441900", "city")),
+        ("武汉东湖新技术开发区高新大道", ("湖北省", "武汉市", None, "420100", "city")),
+        ("湖北省仙桃市沔州大道", ("湖北省", "仙桃市", "仙桃市", "429004", "district")),
+        ("潜江市章华大道", ("湖北省", "潜江市", "潜江市", "429005", "district")),
+        ("湖北省襄樊市樊城区人民路", ("湖北省", "襄阳市", "樊城区", "420606", "district")),
+        ("山东省莱芜市莱城区凤城大街", ("山东省", "济南市", "莱芜区", "370116", "city")),
+        ("湖北省武汉市某某路1号", ("湖北省", "武汉市", None, "420100", "city")),
+        ("湖北省某某镇", ("湖北省", None, None, "420000", "province")),
+        ("北京市朝阳区建国路", ("北京市", "北京市", "朝阳区", "110105", "district")),
+    ],
+)
 def test_edge_cases(geocoder, text, expected):
     g = geocoder.parse(text)
     assert (g.province, g.city, g.district, g.adcode, g.precision) == expected
@@ -172,15 +179,13 @@ def test_geopy_interface(geocoder):
 
 def test_to_dict_key_order():
     keys = list(GeoResult().to_dict())
-    assert keys == ["province", "city", "district", "adcode", "lat", "lon", "precision",
-                    "ambiguous", "candidates"]
+    assert keys == ["province", "city", "district", "adcode", "lat", "lon", "precision", "ambiguous", "candidates"]
 
 
 def test_geocode_lines():
     lines = list(geocode_lines(["武汉市青山区", "青山区"]))
     first, second = (json.loads(x) for x in lines)
-    assert list(first) == ["province", "city", "district", "adcode", "lat", "lon",
-                           "precision", "ambiguous"]
+    assert list(first) == ["province", "city", "district", "adcode", "lat", "lon", "precision", "ambiguous"]
     assert "湖北省" in lines[0]  # ensure_ascii=False
     assert second["ambiguous"] is True and len(second["candidates"]) == 2
 
@@ -191,16 +196,17 @@ def test_gazetteer_loaded_once():
 
 # -- travel model --------------------------------------------------------------
 
+
 def test_travel_matches_example_heuristic(rows, sites):
     model = TravelModel()
     for r in rows:
         outlet = sites[r["exp_nearest_outlet_id"]]
         customer = (float(r["lat"]), float(r["lon"]))
         site = (float(outlet["lat"]), float(outlet["lon"]))
-        assert model.hours(site, customer) == pytest.approx(
-            float(r["exp_drive_h_from_nearest_outlet"]), abs=0.01), r["request_id"]
-        assert model.geodesic_km(site, customer) == pytest.approx(
-            float(r["exp_nearest_outlet_km"]), abs=0.06)
+        assert model.hours(site, customer) == pytest.approx(float(r["exp_drive_h_from_nearest_outlet"]), abs=0.01), r[
+            "request_id"
+        ]
+        assert model.geodesic_km(site, customer) == pytest.approx(float(r["exp_nearest_outlet_km"]), abs=0.06)
 
 
 def test_travel_profile():
@@ -213,8 +219,9 @@ def test_travel_profile():
 
 
 def test_travel_config():
-    m = TravelModel.from_config({"detour_factor": 1.5, "speed_kmh": 60, "base_minutes": 0,
-                                 "urban_km": 0, "urban_speed_kmh": 30})
+    m = TravelModel.from_config(
+        {"detour_factor": 1.5, "speed_kmh": 60, "base_minutes": 0, "urban_km": 0, "urban_speed_kmh": 30}
+    )
     a, b = (30.0, 114.0), (30.5, 114.5)
     assert m.hours(a, b) == pytest.approx(1.5 * m.geodesic_km(a, b) / 60)
     assert TravelModel.from_config({}) == TravelModel()

@@ -1,6 +1,7 @@
 """The rules of the facts intake consumes (visit.*, callback.*, settlement.refund_paid) and of
 its SLA commitments, as pure functions over plain objects: ticket state + fact → changes, audit
 entry, events, commitments met."""
+
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -14,9 +15,19 @@ AT = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
 def ticket(**over):
-    base = dict(id="t1", number="C01-260310-AAAA0000", tenant_id="C01", kind="repair", priority=3,
-                status=Status.ACCEPTED, case_state=None, status_before_scheduled=None, assigned_outlet_id=None,
-                onsite_at=None, closed_at=None)
+    base = dict(
+        id="t1",
+        number="C01-260310-AAAA0000",
+        tenant_id="C01",
+        kind="repair",
+        priority=3,
+        status=Status.ACCEPTED,
+        case_state=None,
+        status_before_scheduled=None,
+        assigned_outlet_id=None,
+        onsite_at=None,
+        closed_at=None,
+    )
     return SimpleNamespace(**{**base, **over})
 
 
@@ -28,16 +39,24 @@ def visit(**over):
 @pytest.mark.parametrize("before", [Status.REGISTERED, Status.ACCEPTED])
 def test_scheduling_remembers_the_status_it_leaves_and_follows_the_outlet(before):
     out = domain.visit_scheduled(ticket(status=before), visit())
-    assert out.changes == {"status": Status.SCHEDULED, "status_before_scheduled": before,
-                           "assigned_outlet_id": "C01-O01"}
-    assert out.audit == Audit("visit_scheduled", before, Status.SCHEDULED, data={
-        "visit_id": "v1", "technician_id": "T1", "outlet_id": "C01-O01", "at": AT.isoformat()})
+    assert out.changes == {
+        "status": Status.SCHEDULED,
+        "status_before_scheduled": before,
+        "assigned_outlet_id": "C01-O01",
+    }
+    assert out.audit == Audit(
+        "visit_scheduled",
+        before,
+        Status.SCHEDULED,
+        data={"visit_id": "v1", "technician_id": "T1", "outlet_id": "C01-O01", "at": AT.isoformat()},
+    )
     assert out.events == [] and out.met == []
 
 
 def test_a_re_plan_keeps_the_status_remembered_before_the_first_scheduling():
-    out = domain.visit_scheduled(ticket(status=Status.SCHEDULED, status_before_scheduled=Status.REGISTERED),
-                                 visit(outlet_id=None))
+    out = domain.visit_scheduled(
+        ticket(status=Status.SCHEDULED, status_before_scheduled=Status.REGISTERED), visit(outlet_id=None)
+    )
     assert out.changes == {"status": Status.SCHEDULED}  # no outlet named: the ticket keeps its own
 
 
@@ -47,14 +66,20 @@ def test_scheduling_leaves_other_tickets_alone_unaudited(status):
 
 
 # ---------------------------------------------------------------- visit.released
-@pytest.mark.parametrize("before,back", [(Status.REGISTERED, Status.REGISTERED), (Status.ACCEPTED, Status.ACCEPTED),
-                                         (None, Status.ACCEPTED)])
+@pytest.mark.parametrize(
+    "before,back", [(Status.REGISTERED, Status.REGISTERED), (Status.ACCEPTED, Status.ACCEPTED), (None, Status.ACCEPTED)]
+)
 def test_a_release_returns_a_scheduled_ticket_to_where_it_was_and_off_the_outlet(before, back):
     t = ticket(status=Status.SCHEDULED, status_before_scheduled=before, assigned_outlet_id="C01-O01")
     out = domain.visit_released(t, visit(reason="outlet_suspended"), scheduled_at=[AT - timedelta(hours=1)])
     assert out.changes == {"status": back, "assigned_outlet_id": None}
-    assert out.audit == Audit("visit_released", Status.SCHEDULED, back, "outlet_suspended", {
-        "visit_id": "v1", "outlet_id": "C01-O01", "technician_id": "T1", "reason": "outlet_suspended"})
+    assert out.audit == Audit(
+        "visit_released",
+        Status.SCHEDULED,
+        back,
+        "outlet_suspended",
+        {"visit_id": "v1", "outlet_id": "C01-O01", "technician_id": "T1", "reason": "outlet_suspended"},
+    )
 
 
 def test_a_release_overtaken_by_a_newer_scheduling_is_stale_and_changes_nothing():
@@ -97,10 +122,19 @@ def test_check_in_does_not_reopen_or_place_a_ticket(status):
     assert "status" not in out.changes and out.audit.to_state == status
 
 
-@pytest.mark.parametrize("status,after", [
-    (Status.REGISTERED, Status.RESOLVED), (Status.ACCEPTED, Status.RESOLVED), (Status.SCHEDULED, Status.RESOLVED),
-    (Status.ON_SITE, Status.RESOLVED), (Status.TRIAGE, Status.TRIAGE), (Status.RESOLVED, Status.RESOLVED),
-    (Status.CLOSED, Status.CLOSED), (Status.CANCELLED, Status.CANCELLED)])
+@pytest.mark.parametrize(
+    "status,after",
+    [
+        (Status.REGISTERED, Status.RESOLVED),
+        (Status.ACCEPTED, Status.RESOLVED),
+        (Status.SCHEDULED, Status.RESOLVED),
+        (Status.ON_SITE, Status.RESOLVED),
+        (Status.TRIAGE, Status.TRIAGE),
+        (Status.RESOLVED, Status.RESOLVED),
+        (Status.CLOSED, Status.CLOSED),
+        (Status.CANCELLED, Status.CANCELLED),
+    ],
+)
 def test_check_out_resolves_a_ticket_being_worked_on(status, after):
     out = domain.visit_completed(ticket(status=status), visit())
     assert out.changes == ({"status": after} if after != status else {})
@@ -108,38 +142,67 @@ def test_check_out_resolves_a_ticket_being_worked_on(status, after):
 
 
 # ---------------------------------------------------------------- callbacks
-@pytest.mark.parametrize("status,reopened", [(Status.RESOLVED, True), (Status.CLOSED, True),
-                                             (Status.SCHEDULED, False), (Status.ACCEPTED, False)])
+@pytest.mark.parametrize(
+    "status,reopened",
+    [(Status.RESOLVED, True), (Status.CLOSED, True), (Status.SCHEDULED, False), (Status.ACCEPTED, False)],
+)
 def test_a_negative_callback_reopens_a_finished_ticket_and_tells_the_center(status, reopened):
     t = ticket(status=status, closed_at=AT if status == Status.CLOSED else None)
     out = domain.callback_negative(t, {"callback_id": "cb1", "ticket_id": "t1", "reason": "still broken"})
     assert out.changes == ({"status": Status.ACCEPTED, "closed_at": None} if reopened else {})
-    assert out.events == [("ticket.escalated", {"tenant_id": "C01", "ticket_id": "t1", "number": t.number,
-                                                "reason": "negative_callback", "level": "center"})]
-    assert out.audit == Audit("callback_negative", status, Status.ACCEPTED if reopened else status, "still broken",
-                              {"callback_id": "cb1"})
+    assert out.events == [
+        (
+            "ticket.escalated",
+            {
+                "tenant_id": "C01",
+                "ticket_id": "t1",
+                "number": t.number,
+                "reason": "negative_callback",
+                "level": "center",
+            },
+        )
+    ]
+    assert out.audit == Audit(
+        "callback_negative", status, Status.ACCEPTED if reopened else status, "still broken", {"callback_id": "cb1"}
+    )
 
 
-@pytest.mark.parametrize("outcome,returned,status,resolved", [
-    ("resolved", True, Status.ACCEPTED, True),
-    ("resolved", True, Status.SCHEDULED, True),
-    ("resolved", True, Status.ON_SITE, True),
-    ("resolved", False, Status.ACCEPTED, False),   # no completed return visit yet
-    ("upheld", True, Status.ACCEPTED, False),
-    ("resolved", True, Status.CLOSED, False),      # the center closed it by hand already
-])
+@pytest.mark.parametrize(
+    "outcome,returned,status,resolved",
+    [
+        ("resolved", True, Status.ACCEPTED, True),
+        ("resolved", True, Status.SCHEDULED, True),
+        ("resolved", True, Status.ON_SITE, True),
+        ("resolved", False, Status.ACCEPTED, False),  # no completed return visit yet
+        ("upheld", True, Status.ACCEPTED, False),
+        ("resolved", True, Status.CLOSED, False),  # the center closed it by hand already
+    ],
+)
 def test_a_closed_callback_resolves_a_reopened_ticket_only_after_a_completed_return_visit(
-        outcome, returned, status, resolved):
+    outcome, returned, status, resolved
+):
     out = domain.callback_closed(ticket(status=status), {"callback_id": "cb1", "outcome": outcome}, returned)
     assert out.changes == ({"status": Status.RESOLVED} if resolved else {})
-    assert out.audit == Audit("callback_closed", status, Status.RESOLVED if resolved else status, outcome,
-                              {"callback_id": "cb1", "outcome": outcome, "return_visit_completed": returned})
+    assert out.audit == Audit(
+        "callback_closed",
+        status,
+        Status.RESOLVED if resolved else status,
+        outcome,
+        {"callback_id": "cb1", "outcome": outcome, "return_visit_completed": returned},
+    )
 
 
 # ---------------------------------------------------------------- settlement.refund_paid
-@pytest.mark.parametrize("case,after", [
-    (Case.NEGOTIATION, Case.COMPENSATION), (Case.RECTIFICATION, Case.COMPENSATION),
-    (Case.COMPENSATION, Case.COMPENSATION), (Case.RESULT_NOTICE, Case.RESULT_NOTICE), (None, None)])
+@pytest.mark.parametrize(
+    "case,after",
+    [
+        (Case.NEGOTIATION, Case.COMPENSATION),
+        (Case.RECTIFICATION, Case.COMPENSATION),
+        (Case.COMPENSATION, Case.COMPENSATION),
+        (Case.RESULT_NOTICE, Case.RESULT_NOTICE),
+        (None, None),
+    ],
+)
 def test_a_paid_refund_moves_a_case_in_negotiation_or_rectification_to_compensation(case, after):
     out = domain.refund_paid(ticket(kind="complaint", case_state=case), {"amount": Decimal("120.50")})
     assert out.changes == ({"case_state": after} if after != case else {})
@@ -163,8 +226,14 @@ def test_a_breach_is_reported_and_escalated_for_complaints_and_safety_cases_only
     d = deadline(due=AT - timedelta(hours=1))
     assert [e for e, _ in domain.breach(ticket(), d, AT)] == ["sla.breached"]
     assert domain.breach(ticket(), d, AT)[0][1] == {
-        "tenant_id": "C01", "ticket_id": "t1", "number": "C01-260310-AAAA0000", "sla": "onsite",
-        "due_at": AT - timedelta(hours=1), "detected_at": AT, "assigned_outlet_id": None}
+        "tenant_id": "C01",
+        "ticket_id": "t1",
+        "number": "C01-260310-AAAA0000",
+        "sla": "onsite",
+        "due_at": AT - timedelta(hours=1),
+        "detected_at": AT,
+        "assigned_outlet_id": None,
+    }
     for t in (ticket(kind="complaint", case_state=Case.NEGOTIATION), ticket(priority=1)):
         events = domain.breach(t, d, AT)
         assert [e for e, _ in events] == ["sla.breached", "ticket.escalated"]

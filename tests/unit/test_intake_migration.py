@@ -1,5 +1,6 @@
 """Intake's migration adding tickets.status_before_scheduled, backfilled from the audit (SQLite;
 the PostgreSQL run is tests/service/test_intake_migration_postgres.py)."""
+
 from tests.intake_migration import run_backfill_scenario
 
 

@@ -1,4 +1,5 @@
 """Who may say when a request was received (it starts the SLA clock): services.intake.domain.received_at."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest

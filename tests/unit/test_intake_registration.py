@@ -1,6 +1,7 @@
 """The registration decision as plain functions: `domain.admit` (who may register, whose request
 it is) and `domain.register` (placement, status, warranty, priority, deadlines, what it emits),
 with the real tenant directory and offline geocoder and a fixed clock."""
+
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -41,8 +42,16 @@ def policies():
 
 
 def cmd(**over):
-    base = {"kind": "repair", "channel": "hotline", "customer_name": "武汉某公司", "phone": "138****0000",
-            "address": WUHAN, "product_line": "数控车床", "purchase_date": None, "fault": "无法启动"}
+    base = {
+        "kind": "repair",
+        "channel": "hotline",
+        "customer_name": "武汉某公司",
+        "phone": "138****0000",
+        "address": WUHAN,
+        "product_line": "数控车床",
+        "purchase_date": None,
+        "fault": "无法启动",
+    }
     return {**base, **over}
 
 
@@ -52,8 +61,13 @@ def decide(geocoder, policies, principal=CENTER, **over):
 
 
 # ---------------------------------------------------------------- admit
-@pytest.mark.parametrize("role", [Principal("o", "outlet", tenant="C01", outlet="C01-O01"),
-                                  Principal("w", "warehouse", tenant="C01", warehouse="W01")])
+@pytest.mark.parametrize(
+    "role",
+    [
+        Principal("o", "outlet", tenant="C01", outlet="C01-O01"),
+        Principal("w", "warehouse", tenant="C01", warehouse="W01"),
+    ],
+)
 def test_outlets_and_warehouses_cannot_register(role):
     with pytest.raises(Forbidden):
         domain.admit(cmd(), role, NOW)
@@ -98,7 +112,11 @@ def test_a_request_in_a_centers_territory_is_registered_there_forwarded_and_anno
     assert (t["tenant_id"], t["tier"], t["status"], t["case_state"]) == ("C01", "local", Status.REGISTERED, None)
     assert t["number"].startswith("C01-260310-") and len(t["id"]) == 32
     assert (t["customer_id"], t["owner_user"], t["received_at"], t["registered_at"]) == (
-        request["customer_id"], "agent1", NOW, NOW)
+        request["customer_id"],
+        "agent1",
+        NOW,
+        NOW,
+    )
     assert reg.met == [("forward", NOW)] and reg.announce is True and reg.events == []
     assert {"accept", "onsite", "forward"} <= set(reg.deadlines)
     assert reg.audit == domain.Audit("register", None, Status.REGISTERED, None, {"warranty": t["warranty_reason"]})
@@ -130,17 +148,30 @@ def test_a_safety_fault_is_priority_one_and_escalated_to_management(geocoder, po
     _, reg = decide(geocoder, policies, fault="电机冒烟")
     t = reg.ticket
     assert (t["priority"], t["escalation"]) == (1, "safety")
-    assert reg.events == [("ticket.escalated", {"tenant_id": "C01", "ticket_id": t["id"], "number": t["number"],
-                                                "reason": "safety", "level": "management"})]
+    assert reg.events == [
+        (
+            "ticket.escalated",
+            {
+                "tenant_id": "C01",
+                "ticket_id": t["id"],
+                "number": t["number"],
+                "reason": "safety",
+                "level": "management",
+            },
+        )
+    ]
 
 
-@pytest.mark.parametrize("bought,status,remedy", [
-    (date(2026, 3, 1), "warranty", "return"),      # 9 days
-    (date(2026, 2, 20), "warranty", "exchange"),   # 18 days
-    (date(2025, 6, 1), "warranty", "repair"),
-    (date(2024, 6, 1), "self_paid", "repair"),     # the 1-year warranty is over
-    (None, "unknown", None),
-])
+@pytest.mark.parametrize(
+    "bought,status,remedy",
+    [
+        (date(2026, 3, 1), "warranty", "return"),  # 9 days
+        (date(2026, 2, 20), "warranty", "exchange"),  # 18 days
+        (date(2025, 6, 1), "warranty", "repair"),
+        (date(2024, 6, 1), "self_paid", "repair"),  # the 1-year warranty is over
+        (None, "unknown", None),
+    ],
+)
 def test_warranty_is_decided_on_the_local_day_the_request_was_received(geocoder, policies, bought, status, remedy):
     _, reg = decide(geocoder, policies, purchase_date=bought)
     assert (reg.ticket["warranty"], reg.ticket["warranty_remedy"]) == (status, remedy)

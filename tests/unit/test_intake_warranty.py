@@ -1,4 +1,5 @@
 """domain.decide_warranty: 15-day return, 30-day exchange, warranty years, expiry, 29 February."""
+
 from datetime import date
 
 import pytest
@@ -12,19 +13,22 @@ TWO = WarrantyTerms(warranty_years=2)
 FIVE = WarrantyTerms(warranty_years=5)
 
 
-@pytest.mark.parametrize("terms,purchase,on,status,remedy", [
-    (ONE, date(2025, 3, 1), date(2025, 3, 1), "warranty", "return"),       # same day
-    (ONE, date(2025, 3, 1), date(2025, 3, 16), "warranty", "return"),      # day 15
-    (ONE, date(2025, 3, 1), date(2025, 3, 17), "warranty", "exchange"),    # day 16
-    (ONE, date(2025, 3, 1), date(2025, 3, 31), "warranty", "exchange"),    # day 30
-    (ONE, date(2025, 3, 1), date(2025, 4, 1), "warranty", "repair"),       # day 31
-    (ONE, date(2025, 3, 1), date(2026, 3, 1), "warranty", "repair"),       # last day of 1 year
-    (ONE, date(2025, 3, 1), date(2026, 3, 2), "self_paid", "repair"),      # expired
-    (TWO, date(2024, 3, 1), date(2026, 3, 1), "warranty", "repair"),
-    (TWO, date(2024, 3, 1), date(2026, 3, 2), "self_paid", "repair"),
-    (FIVE, date(2021, 6, 1), date(2026, 5, 31), "warranty", "repair"),
-    (FIVE, date(2019, 6, 1), date(2026, 5, 31), "self_paid", "repair"),
-])
+@pytest.mark.parametrize(
+    "terms,purchase,on,status,remedy",
+    [
+        (ONE, date(2025, 3, 1), date(2025, 3, 1), "warranty", "return"),  # same day
+        (ONE, date(2025, 3, 1), date(2025, 3, 16), "warranty", "return"),  # day 15
+        (ONE, date(2025, 3, 1), date(2025, 3, 17), "warranty", "exchange"),  # day 16
+        (ONE, date(2025, 3, 1), date(2025, 3, 31), "warranty", "exchange"),  # day 30
+        (ONE, date(2025, 3, 1), date(2025, 4, 1), "warranty", "repair"),  # day 31
+        (ONE, date(2025, 3, 1), date(2026, 3, 1), "warranty", "repair"),  # last day of 1 year
+        (ONE, date(2025, 3, 1), date(2026, 3, 2), "self_paid", "repair"),  # expired
+        (TWO, date(2024, 3, 1), date(2026, 3, 1), "warranty", "repair"),
+        (TWO, date(2024, 3, 1), date(2026, 3, 2), "self_paid", "repair"),
+        (FIVE, date(2021, 6, 1), date(2026, 5, 31), "warranty", "repair"),
+        (FIVE, date(2019, 6, 1), date(2026, 5, 31), "self_paid", "repair"),
+    ],
+)
 def test_decide_warranty(terms, purchase, on, status, remedy):
     d = decide_warranty(terms, purchase, on)
     assert (d.status, d.remedy) == (status, remedy), d.reason

@@ -4,6 +4,7 @@ themselves (service, domain, ...) never import ``fsm``.
 
 Read from the source (ast), every import counted, also one inside a function.
 """
+
 import ast
 from pathlib import Path
 
@@ -22,8 +23,9 @@ def imported(path: Path) -> set[str]:
 
 
 def offenders(paths, forbidden):
-    return sorted(f"{p.relative_to(ROOT)}: {name}" for p in paths for name in imported(p)
-                  if name.split(".")[0] in forbidden)
+    return sorted(
+        f"{p.relative_to(ROOT)}: {name}" for p in paths for name in imported(p) if name.split(".")[0] in forbidden
+    )
 
 
 def test_shared_imports_neither_services_nor_fsm():

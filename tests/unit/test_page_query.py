@@ -1,5 +1,6 @@
 """One paging schema (`shared.validation.PageQuery`): every list of every service pages with
 the same bounds, each keeping its own default page length."""
+
 import pytest
 
 from services.certification.schemas import OutletQuery
@@ -12,9 +13,20 @@ from services.settlement.schemas import ClaimQuery, StatementQuery
 from shared.errors import ValidationFailed
 from shared.validation import MAX_LIMIT, MAX_OFFSET, PageQuery, load
 
-DEFAULTS = {ListQuery: 50, BoardQuery: 100, OutletQuery: 100, WorkListQuery: 100, ClaimQuery: 50,
-            StatementQuery: 50, parts.StockQuery: 200, parts.MovementQuery: 200, parts.ReservationQuery: 200,
-            parts.RmaQuery: 200, parts.ReconciliationQuery: 200, parts.RejectedQuery: 200}
+DEFAULTS = {
+    ListQuery: 50,
+    BoardQuery: 100,
+    OutletQuery: 100,
+    WorkListQuery: 100,
+    ClaimQuery: 50,
+    StatementQuery: 50,
+    parts.StockQuery: 200,
+    parts.MovementQuery: 200,
+    parts.ReservationQuery: 200,
+    parts.RmaQuery: 200,
+    parts.ReconciliationQuery: 200,
+    parts.RejectedQuery: 200,
+}
 
 
 @pytest.mark.parametrize("schema", list(DEFAULTS), ids=lambda s: s.__name__)

@@ -1,6 +1,7 @@
 """Parts' rules without nameko or a broker: catalogue and fault needs, who may move which stock,
 RMA due dates on the working-day calendar, ageing, the steps of a return's chain, months."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -48,8 +49,15 @@ def test_locations_hq_one_warehouse_per_center_outlets_factory():
     kinds = {}
     for l in locs:
         kinds.setdefault(l.kind, []).append(l)
-    assert sorted(l.id for l in kinds["warehouse"]) == ["WH-C01", "WH-C02", "WH-C03", "WH-C04", "WH-C05",
-                                                         "WH-C06", "WH-HQ"]
+    assert sorted(l.id for l in kinds["warehouse"]) == [
+        "WH-C01",
+        "WH-C02",
+        "WH-C03",
+        "WH-C04",
+        "WH-C05",
+        "WH-C06",
+        "WH-HQ",
+    ]
     assert len(kinds["outlet"]) == 36 and all(o.parent_id == f"WH-{o.tenant_id}" for o in kinds["outlet"])
     assert [l.id for l in kinds["factory"]] == ["FACTORY"]
 
@@ -94,17 +102,17 @@ def test_serials_and_adjustments_are_checked():
 def test_rma_due_moves_to_the_next_working_day():
     cal = ChinaCalendar.default()
     # removed 2025-09-01 + 30 days = 2025-10-01, National Day: due at the end of 2025-10-09 (first working day)
-    removed = datetime(2025, 9, 1, 10, tzinfo=timezone.utc)
+    removed = datetime(2025, 9, 1, 10, tzinfo=UTC)
     due = domain.rma_due(removed, 30, cal)
     assert due.astimezone(domain.LOCAL_TZ).date().isoformat() == "2025-10-09"
     assert due.astimezone(domain.LOCAL_TZ).hour == 23
-    plain = domain.rma_due(datetime(2025, 6, 3, 2, tzinfo=timezone.utc), 30, cal)
+    plain = domain.rma_due(datetime(2025, 6, 3, 2, tzinfo=UTC), 30, cal)
     assert plain.astimezone(domain.LOCAL_TZ).date().isoformat() == "2025-07-03"
     assert domain.rma_due(removed, 45, None).astimezone(domain.LOCAL_TZ).date().isoformat() == "2025-10-16"
 
 
 def test_ageing_buckets():
-    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
     assert domain.ageing(t0, t0 + timedelta(days=3)) == (3, "0-30")
     assert domain.ageing(t0, t0 + timedelta(days=31)) == (31, "31-60")
     assert domain.ageing(t0, t0 + timedelta(days=90)) == (90, "61-90")
@@ -112,32 +120,35 @@ def test_ageing_buckets():
 
 
 def test_the_return_chain_outlet_warehouse_factory():
-    due = datetime(2025, 7, 1, tzinfo=timezone.utc)
+    due = datetime(2025, 7, 1, tzinfo=UTC)
     on_time, late = due - timedelta(days=1), due + timedelta(hours=1)
     assert domain.receipt_step(RmaStatus.OPEN, "warehouse", due, on_time) == domain.ReceiptStep("warehouse", False)
     assert domain.receipt_step(RmaStatus.OPEN, "warehouse", due, late).late is True
     assert domain.receipt_step(RmaStatus.AT_WAREHOUSE, "factory", due, late).stage == "factory"
     assert domain.receipt_step(RmaStatus.AT_FACTORY, "factory", due, late, "inspection").stage == "inspection"
-    for status, kind, where, text in ((None, "rma", "warehouse", "unknown RMA"),
-                                      (RmaStatus.OPEN, "rma", "factory", "not yet received at a warehouse"),
-                                      (RmaStatus.AT_WAREHOUSE, "rma", "warehouse", "already received_warehouse"),
-                                      (RmaStatus.OPEN, "rma", "outlet", "not at a outlet"),
-                                      (RmaStatus.OPEN, "inspection", "factory", "inspection needs")):
+    for status, kind, where, text in (
+        (None, "rma", "warehouse", "unknown RMA"),
+        (RmaStatus.OPEN, "rma", "factory", "not yet received at a warehouse"),
+        (RmaStatus.AT_WAREHOUSE, "rma", "warehouse", "already received_warehouse"),
+        (RmaStatus.OPEN, "rma", "outlet", "not at a outlet"),
+        (RmaStatus.OPEN, "inspection", "factory", "inspection needs"),
+    ):
         with pytest.raises(ValueError, match=text):
             domain.receipt_step(status, where, due, on_time, kind)
 
 
 def test_months_are_local_months_in_utc():
     start, end = domain.parse_month("2025-12")
-    assert start == datetime(2025, 11, 30, 16, tzinfo=timezone.utc)
-    assert end == datetime(2025, 12, 31, 16, tzinfo=timezone.utc)
-    assert domain.month_of(datetime(2025, 11, 30, 17, tzinfo=timezone.utc)) == "2025-12"
+    assert start == datetime(2025, 11, 30, 16, tzinfo=UTC)
+    assert end == datetime(2025, 12, 31, 16, tzinfo=UTC)
+    assert domain.month_of(datetime(2025, 11, 30, 17, tzinfo=UTC)) == "2025-12"
     with pytest.raises(ValidationFailed):
         domain.parse_month("2025-13")
 
 
 def test_report_counts_discrepancies_by_kind():
-    rep = domain.reconciliation_report(O1, "2025-06", {"issued": 2},
-                                       [domain.discrepancy("serial_mismatch", "X", 1, "r", "d")] * 2)
+    rep = domain.reconciliation_report(
+        O1, "2025-06", {"issued": 2}, [domain.discrepancy("serial_mismatch", "X", 1, "r", "d")] * 2
+    )
     assert rep["by_kind"] == {"serial_mismatch": 2} and rep["discrepancy_count"] == 2
     assert rep["figures"]["issued"] == 2 and rep["figures"]["consumed"] == 0

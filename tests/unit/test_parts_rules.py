@@ -2,9 +2,10 @@
 received and transferred, who runs the overdue check and settles rejected scans, how a request's
 lines merge, which dispatch facts are stale or do not apply, overdue returns and the ageing
 table, what a reconciliation covers and answers, the balance check, the export layout."""
+
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,7 @@ WH2 = LocationSpec("WH-C02", "warehouse", "C02", "济南区域配件库", "WH-HQ
 O1 = LocationSpec("C01-O01", "outlet", "C01", "襄阳", "WH-C01")
 O3 = LocationSpec("C02-O01", "outlet", "C02", "济南", "WH-C02")
 FACTORY = LocationSpec("FACTORY", "factory", "HQ", "工厂")
-T0 = datetime(2025, 6, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 8, tzinfo=UTC)
 
 
 def test_new_stock_comes_in_at_a_warehouse_and_transfers_go_between_warehouses():
@@ -83,9 +84,11 @@ def test_overdue_is_an_open_return_past_its_due_date():
 
 def test_ageing_table_counts_open_returns_per_outlet_by_bucket_and_value():
     now = T0 + timedelta(days=100)
-    returns = [OpenReturn("C01-O02", now - timedelta(days=5), now + timedelta(days=25), Decimal("10.50"), 2),
-               OpenReturn("C01-O01", now - timedelta(days=45), now - timedelta(days=15), Decimal("3150.00"), 1),
-               OpenReturn("C01-O01", now - timedelta(days=95), now - timedelta(days=65), Decimal("5"), 1)]
+    returns = [
+        OpenReturn("C01-O02", now - timedelta(days=5), now + timedelta(days=25), Decimal("10.50"), 2),
+        OpenReturn("C01-O01", now - timedelta(days=45), now - timedelta(days=15), Decimal("3150.00"), 1),
+        OpenReturn("C01-O01", now - timedelta(days=95), now - timedelta(days=65), Decimal("5"), 1),
+    ]
     table = domain.ageing_table(returns, now)
     assert [e["outlet_id"] for e in table] == ["C01-O01", "C01-O02"]
     first, second = table
@@ -97,8 +100,13 @@ def test_ageing_table_counts_open_returns_per_outlet_by_bucket_and_value():
 
 def test_a_reconciliation_covers_the_warehouses_and_outlets_asked_for():
     visible = {loc.id: loc for loc in (HQ_WH, WH1, WH2, O1, O3, FACTORY)}
-    assert set(domain.locations_to_reconcile(visible, None, None)) == {"WH-HQ", "WH-C01", "WH-C02", "C01-O01",
-                                                                       "C02-O01"}
+    assert set(domain.locations_to_reconcile(visible, None, None)) == {
+        "WH-HQ",
+        "WH-C01",
+        "WH-C02",
+        "C01-O01",
+        "C02-O01",
+    }
     assert set(domain.locations_to_reconcile(visible, None, "C01")) == {"WH-C01", "C01-O01"}
     assert set(domain.locations_to_reconcile(visible, "C02-O01", None)) == {"C02-O01"}
     with pytest.raises(NotFound) as info:
@@ -111,11 +119,16 @@ def test_a_reconciliation_covers_the_warehouses_and_outlets_asked_for():
 
 def test_the_answer_of_a_reconciliation_sums_its_reports():
     clean = domain.reconciliation_report(WH1, "2025-06", {"received": 4}, [])
-    faulty = domain.reconciliation_report(O1, "2025-06", {"issued": 2},
-                                          [domain.discrepancy("serial_mismatch", "X", 1, "r", "d")] * 3)
+    faulty = domain.reconciliation_report(
+        O1, "2025-06", {"issued": 2}, [domain.discrepancy("serial_mismatch", "X", 1, "r", "d")] * 3
+    )
     answer = domain.reconciliation_summary("2025-06", [clean, faulty])
-    assert (answer["month"], answer["locations"], answer["with_discrepancies"], answer["discrepancies"]) == \
-        ("2025-06", 2, 1, 3)
+    assert (answer["month"], answer["locations"], answer["with_discrepancies"], answer["discrepancies"]) == (
+        "2025-06",
+        2,
+        1,
+        3,
+    )
     assert [r["location_id"] for r in answer["reports"]] == ["WH-C01", "C01-O01"]
     assert "month" not in answer["reports"][0] and answer["reports"][1]["by_kind"] == {"serial_mismatch": 3}
 
@@ -129,16 +142,39 @@ def test_balance_rows_put_each_stored_balance_next_to_its_movements():
 
 
 def test_the_export_has_a_summary_per_location_and_a_line_per_discrepancy():
-    rows = [{"month": "2025-06", "location_id": "C01-O01", "location_kind": "outlet", "tenant_id": "C01",
-             "figures": {"issued": 2, "consumed": 1}, "discrepancy_count": 1,
-             "discrepancies": [{"kind": "serial_mismatch", "part_no": "X", "quantity": 1, "ref": "V1",
-                                "detail": "d"}]},
-            {"month": "2025-06", "location_id": "WH-C01", "location_kind": "warehouse", "tenant_id": "C01",
-             "figures": None, "discrepancy_count": 0, "discrepancies": None}]
+    rows = [
+        {
+            "month": "2025-06",
+            "location_id": "C01-O01",
+            "location_kind": "outlet",
+            "tenant_id": "C01",
+            "figures": {"issued": 2, "consumed": 1},
+            "discrepancy_count": 1,
+            "discrepancies": [{"kind": "serial_mismatch", "part_no": "X", "quantity": 1, "ref": "V1", "detail": "d"}],
+        },
+        {
+            "month": "2025-06",
+            "location_id": "WH-C01",
+            "location_kind": "warehouse",
+            "tenant_id": "C01",
+            "figures": None,
+            "discrepancy_count": 0,
+            "discrepancies": None,
+        },
+    ]
     summary, details = queries.export_rows(rows)
     assert summary[0]["issued"] == 2 and summary[0]["opening"] == 0 and summary[1]["closing"] == 0
-    assert details == [{"month": "2025-06", "location_id": "C01-O01", "kind": "serial_mismatch", "part_no": "X",
-                        "quantity": 1, "ref": "V1", "detail": "d"}]
+    assert details == [
+        {
+            "month": "2025-06",
+            "location_id": "C01-O01",
+            "kind": "serial_mismatch",
+            "part_no": "X",
+            "quantity": 1,
+            "ref": "V1",
+            "detail": "d",
+        }
+    ]
     lines = list(csv.reader(io.StringIO(queries.export_csv(summary, details))))
     assert lines[0] == ["section", *queries.SUMMARY_COLUMNS]
     assert [line[0] for line in lines if line] == ["section", "summary", "summary", "section", "discrepancy"]

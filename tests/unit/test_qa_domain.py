@@ -1,5 +1,6 @@
 """QA rules: stratified callback quotas, due dates on the working-day calendar, the 100-point
 scorecard of seed 001, complaint Pareto and cycle."""
+
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,8 +29,13 @@ def policy():
 
 
 # ---------------------------------------------------------------- quotas
-OUTLETS = {"C01-O01": "franchised", "C01-O02": "franchised", "C01-O05": "self_run", "C02-O03": "self_run",
-           "C02-O01": "franchised"}
+OUTLETS = {
+    "C01-O01": "franchised",
+    "C01-O02": "franchised",
+    "C01-O05": "self_run",
+    "C02-O03": "self_run",
+    "C02-O01": "franchised",
+}
 
 
 def _visits(n=1000):
@@ -184,23 +190,37 @@ def F(kind, key, ref=None):
 def test_scorecard_every_line_every_deduction_and_bonus():
     facts = [
         # service norms 25: two breaches (-4 each); the same late arrival told twice counts once
-        F("norm_breach", "norm:t1:onsite_24h", "callback:a"), F("norm_breach", "norm:t1:onsite_24h", "sla:t1"),
+        F("norm_breach", "norm:t1:onsite_24h", "callback:a"),
+        F("norm_breach", "norm:t1:onsite_24h", "sla:t1"),
         F("norm_breach", "norm:t2:fee_schedule"),
         # information feedback 20: -1 customer file, -1 x2 product file, -2 late feedback, -2 incomplete
-        F("late_customer_file", "c1"), F("late_product_file", "p1"), F("late_product_file", "p2"),
-        F("late_feedback", "f1"), F("incomplete_feedback", "i1"),
+        F("late_customer_file", "c1"),
+        F("late_product_file", "p1"),
+        F("late_product_file", "p2"),
+        F("late_feedback", "f1"),
+        F("incomplete_feedback", "i1"),
         # service management 30: -1 x3 callbacks, -2 inspection, -2 x2 late work orders
-        F("callback_missed", "cb1"), F("callback_missed", "cb2"), F("callback_missed", "cb3"),
-        F("no_periodic_inspection", "insp-03"), F("work_order_late", "late:t3:onsite"),
+        F("callback_missed", "cb1"),
+        F("callback_missed", "cb2"),
+        F("callback_missed", "cb3"),
+        F("no_periodic_inspection", "insp-03"),
+        F("work_order_late", "late:t3:onsite"),
         F("work_order_late", "late:t4:onsite"),
         # customer opinion 25: +2 +3 praise, -3 x2 complaints to the company, -5 to the association
-        F("praise_company", "pr1"), F("praise_association", "pr2"), F("complaint_company", "co1"),
-        F("complaint_company", "co2"), F("complaint_association", "co3"),
+        F("praise_company", "pr1"),
+        F("praise_association", "pr2"),
+        F("complaint_company", "co1"),
+        F("complaint_company", "co2"),
+        F("complaint_association", "co3"),
     ]
     card = scorecard.compute_scorecard(facts)
     lines = {line["line"]: line for line in card["lines"]}
-    assert [(k, lines[k]["max"]) for k in lines] == [("service_norms", 25), ("information_feedback", 20),
-                                                      ("service_management", 30), ("customer_opinion", 25)]
+    assert [(k, lines[k]["max"]) for k in lines] == [
+        ("service_norms", 25),
+        ("information_feedback", 20),
+        ("service_management", 30),
+        ("customer_opinion", 25),
+    ]
     assert lines["service_norms"]["score"] == 25 - 8
     assert lines["information_feedback"]["score"] == 20 - 1 - 2 - 2 - 2
     assert lines["service_management"]["score"] == 30 - 3 - 2 - 4
@@ -209,10 +229,19 @@ def test_scorecard_every_line_every_deduction_and_bonus():
     assert card["stars"] == 2 and card["grade"] == "C"
     items = {i["kind"]: i for line in card["lines"] for i in line["items"]}
     assert {k: (i["points_each"], i["count"], i["points"]) for k, i in items.items()} == {
-        "norm_breach": (-4, 2, -8), "late_customer_file": (-1, 1, -1), "late_product_file": (-1, 2, -2),
-        "late_feedback": (-2, 1, -2), "incomplete_feedback": (-2, 1, -2), "callback_missed": (-1, 3, -3),
-        "no_periodic_inspection": (-2, 1, -2), "work_order_late": (-2, 2, -4), "praise_company": (2, 1, 2),
-        "praise_association": (3, 1, 3), "complaint_company": (-3, 2, -6), "complaint_association": (-5, 1, -5)}
+        "norm_breach": (-4, 2, -8),
+        "late_customer_file": (-1, 1, -1),
+        "late_product_file": (-1, 2, -2),
+        "late_feedback": (-2, 1, -2),
+        "incomplete_feedback": (-2, 1, -2),
+        "callback_missed": (-1, 3, -3),
+        "no_periodic_inspection": (-2, 1, -2),
+        "work_order_late": (-2, 2, -4),
+        "praise_company": (2, 1, 2),
+        "praise_association": (3, 1, 3),
+        "complaint_company": (-3, 2, -6),
+        "complaint_association": (-5, 1, -5),
+    }
     # every point traces to its facts: the doubled late arrival keeps both pieces of evidence
     onsite = next(o for o in items["norm_breach"]["occurrences"] if o["key"] == "norm:t1:onsite_24h")
     assert [f["ref"] for f in onsite["facts"]] == ["callback:a", "sla:t1"]
@@ -229,8 +258,17 @@ def test_scorecard_limits_and_grades():
     assert card["score"] == Decimal("75.0") and card["grade"] == "B" and card["stars"] == 3
     with pytest.raises(ValueError, match="unknown fact kind"):
         scorecard.compute_scorecard([F("bribe", "x")])
-    for score, stars, grade in ((95, 5, "A"), (94.9, 4, "A"), (90, 4, "A"), (89.9, 4, "B"), (85, 4, "B"),
-                                (75, 3, "B"), (74.9, 2, "C"), (60, 2, "C"), (59.9, 1, "C")):
+    for score, stars, grade in (
+        (95, 5, "A"),
+        (94.9, 4, "A"),
+        (90, 4, "A"),
+        (89.9, 4, "B"),
+        (85, 4, "B"),
+        (75, 3, "B"),
+        (74.9, 2, "C"),
+        (60, 2, "C"),
+        (59.9, 1, "C"),
+    ):
         assert (scorecard.stars_for(Decimal(str(score))), scorecard.grade_for(Decimal(str(score)))) == (stars, grade)
 
 
@@ -257,8 +295,13 @@ def test_complaint_cycle_and_responsibility():
     cycles = [domain.cycle_days(L(2026, 3, 1, 9), L(2026, 3, 11, 21)), Decimal("20.0"), Decimal("12.0")]
     assert cycles[0] == Decimal("10.5")
     summary = domain.cycle_summary(cycles)
-    assert summary == {"closed": 3, "average_days": Decimal("14.2"), "target_days": 15, "over_target": 1,
-                       "meets_target": True}
+    assert summary == {
+        "closed": 3,
+        "average_days": Decimal("14.2"),
+        "target_days": 15,
+        "over_target": 1,
+        "meets_target": True,
+    }
     assert domain.complaint_fact_kind("own", "consumer_association") == "complaint_association"
     assert domain.complaint_fact_kind("own", "company") == "complaint_company"
     assert domain.complaint_fact_kind("grey_zone", "company") is None

@@ -1,4 +1,5 @@
 """QA report files: charts render as valid PNG/SVG of real size, CSV and XLSX round-trip."""
+
 import csv
 import io
 import struct
@@ -18,27 +19,83 @@ def _report(kind, rows, columns):
 
 
 REPORTS = [
-    _report("ontime", [{"tenant_id": t, "tier": tier, "visits": 10, "on_time": n, "late": 10 - n, "not_recorded": 0,
-                        "on_time_pct": Decimal(n * 10), "onsite_breaches": 10 - n}
-                       for t, tier, n in (("C01", "local", 9), ("C01", "in_province", 7), ("C02", "local", 8),
-                                          ("C02", "out_of_province", 5))],
-            [["tenant_id", "center"], ["tier", "tier"], ["on_time_pct", "on time %"]]),
-    _report("callbacks", [{"tenant_id": "C01", "stratum": s, "mode": domain.STRATUM_MODE[s], "planned": 20,
-                           "done_on_time": 12, "done_late": 3, "overdue": 2, "open": 3, "negative": 1,
-                           "completion_pct": Decimal("88.2"), "on_time_pct": Decimal("70.6")}
-                          for s in ("franchised", "self_run", "hq")],
-            [["tenant_id", "center"], ["stratum", "tier"], ["planned", "planned"]]),
-    _report("satisfaction", [{"tenant_id": t, "month": m, "answers": 10, "average": Decimal(a), "negative": 1}
-                             for t, m, a in (("C01", "2026-09", "4.1"), ("C01", "2026-10", "3.6"),
-                                             ("C01", "2026-11", "4.4"), ("C02", "2026-10", "3.9"))],
-            [["tenant_id", "center"], ["month", "month"], ["average", "average"]]),
-    _report("pareto", domain.pareto({"product_quality": 21, "late_service": 12, "attitude": 5, "fees": 2}),
-            [["cause", "cause"], ["label", "原因"], ["count", "complaints"]]),
-    _report("ranking", [{"outlet_id": f"C01-O0{i}", "tenant_id": "C01", "score": Decimal(100 - 7 * i),
-                         "stars": scorecard.stars_for(Decimal(100 - 7 * i)),
-                         "grade": scorecard.grade_for(Decimal(100 - 7 * i)),
-                         "rank_nationwide": i, "rank_in_tenant": i, "jobs": 3} for i in range(1, 8)],
-            [["rank_nationwide", "rank"], ["outlet_id", "outlet"], ["score", "score"]]),
+    _report(
+        "ontime",
+        [
+            {
+                "tenant_id": t,
+                "tier": tier,
+                "visits": 10,
+                "on_time": n,
+                "late": 10 - n,
+                "not_recorded": 0,
+                "on_time_pct": Decimal(n * 10),
+                "onsite_breaches": 10 - n,
+            }
+            for t, tier, n in (
+                ("C01", "local", 9),
+                ("C01", "in_province", 7),
+                ("C02", "local", 8),
+                ("C02", "out_of_province", 5),
+            )
+        ],
+        [["tenant_id", "center"], ["tier", "tier"], ["on_time_pct", "on time %"]],
+    ),
+    _report(
+        "callbacks",
+        [
+            {
+                "tenant_id": "C01",
+                "stratum": s,
+                "mode": domain.STRATUM_MODE[s],
+                "planned": 20,
+                "done_on_time": 12,
+                "done_late": 3,
+                "overdue": 2,
+                "open": 3,
+                "negative": 1,
+                "completion_pct": Decimal("88.2"),
+                "on_time_pct": Decimal("70.6"),
+            }
+            for s in ("franchised", "self_run", "hq")
+        ],
+        [["tenant_id", "center"], ["stratum", "tier"], ["planned", "planned"]],
+    ),
+    _report(
+        "satisfaction",
+        [
+            {"tenant_id": t, "month": m, "answers": 10, "average": Decimal(a), "negative": 1}
+            for t, m, a in (
+                ("C01", "2026-09", "4.1"),
+                ("C01", "2026-10", "3.6"),
+                ("C01", "2026-11", "4.4"),
+                ("C02", "2026-10", "3.9"),
+            )
+        ],
+        [["tenant_id", "center"], ["month", "month"], ["average", "average"]],
+    ),
+    _report(
+        "pareto",
+        domain.pareto({"product_quality": 21, "late_service": 12, "attitude": 5, "fees": 2}),
+        [["cause", "cause"], ["label", "原因"], ["count", "complaints"]],
+    ),
+    _report(
+        "ranking",
+        [
+            {
+                "outlet_id": f"C01-O0{i}",
+                "tenant_id": "C01",
+                "score": Decimal(100 - 7 * i),
+                "stars": scorecard.stars_for(Decimal(100 - 7 * i)),
+                "grade": scorecard.grade_for(Decimal(100 - 7 * i)),
+                "rank_nationwide": i,
+                "rank_in_tenant": i,
+                "jobs": 3,
+            }
+            for i in range(1, 8)
+        ],
+        [["rank_nationwide", "rank"], ["outlet_id", "outlet"], ["score", "score"]],
+    ),
 ]
 
 

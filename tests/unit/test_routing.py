@@ -1,4 +1,5 @@
 """Routing (OR-Tools): real solves checked by an independent validator."""
+
 import math
 
 import pytest
@@ -6,11 +7,10 @@ import pytest
 from services.dispatch.routing import solve
 from services.dispatch.routing_problem import RoutingProblem, Vehicle, Visit, evaluate_routes
 from services.dispatch.solomon import load_bks, parse_solomon
-
 from tests.paths import shared_data
 
-
 pytestmark = pytest.mark.slow  # real OR-Tools solves of several seconds each
+
 
 def validate(problem: RoutingProblem, plan, *, allow_drops=False):
     """Independent check: each visit at most/exactly once, capacity, windows, deadlines, distance."""
@@ -50,8 +50,13 @@ def validate(problem: RoutingProblem, plan, *, allow_drops=False):
 
 
 def _cut(problem: RoutingProblem, n: int) -> RoutingProblem:
-    return RoutingProblem(visits=problem.visits[:n], vehicles=problem.vehicles,
-                          distance=problem.distance, travel_time=problem.travel_time, name=problem.name)
+    return RoutingProblem(
+        visits=problem.visits[:n],
+        vehicles=problem.vehicles,
+        distance=problem.distance,
+        travel_time=problem.travel_time,
+        name=problem.name,
+    )
 
 
 def test_solomon_c101_full_solve_is_valid_and_near_bks():
@@ -81,8 +86,11 @@ def _line_problem(visits, vehicles):
 
 def test_allowed_vehicles_are_honoured():
     vehicles = [Vehicle(id="a", start=0, end=0, shift=(0, 1000)), Vehicle(id="b", start=0, end=0, shift=(0, 1000))]
-    visits = [Visit(id=1, location=1, allowed_vehicles=[1]), Visit(id=2, location=2, allowed_vehicles=[0]),
-              Visit(id=3, location=3, allowed_vehicles=[1])]
+    visits = [
+        Visit(id=1, location=1, allowed_vehicles=[1]),
+        Visit(id=2, location=2, allowed_vehicles=[0]),
+        Visit(id=3, location=3, allowed_vehicles=[1]),
+    ]
     problem = _line_problem(visits, vehicles)
     plan = solve(problem, 1.0, workers=1)
     validate(problem, plan)
@@ -98,15 +106,20 @@ def test_soft_deadline_late_only_when_unavoidable():
     validate(ok, plan)
     assert plan.routes[0].stops[0].lateness == 0
     # infeasible deadline 25 (earliest arrival 30): still served, 5 late, not dropped
-    late = _line_problem([Visit(id=1, location=3, deadline=25, deadline_hard=False, lateness_penalty=5, priority=2)],
-                         vehicles)
+    late = _line_problem(
+        [Visit(id=1, location=3, deadline=25, deadline_hard=False, lateness_penalty=5, priority=2)], vehicles
+    )
     plan = solve(late, 1.0, workers=1)
     validate(late, plan)
     assert math.isclose(plan.routes[0].stops[0].lateness, 5.0)
     # two visits, one deadline: the order that meets it is chosen even though it is longer
-    two = _line_problem([Visit(id=1, location=1, service=0), Visit(id=2, location=3, deadline=30,
-                                                                     deadline_hard=False, lateness_penalty=100)],
-                        vehicles)
+    two = _line_problem(
+        [
+            Visit(id=1, location=1, service=0),
+            Visit(id=2, location=3, deadline=30, deadline_hard=False, lateness_penalty=100),
+        ],
+        vehicles,
+    )
     plan = solve(two, 1.0, workers=1)
     validate(two, plan)
     assert all(s.lateness == 0 for s in plan.routes[0].stops)
@@ -141,8 +154,7 @@ def test_group_limit_caps_visits_across_a_group_of_vehicles():
     D = [[math.dist(a, b) for b in pts] for a in pts]
     visits = [Visit(id=i, location=3 + i, service=1.0, drop_penalty=None) for i in range(6)]
     vehicles = [Vehicle(id=k, start=k, end=k, shift=(0.0, 1000.0)) for k in range(3)]
-    problem = RoutingProblem(visits=visits, vehicles=vehicles, distance=D, travel_time=D,
-                             group_limits=[([0, 1], 2)])
+    problem = RoutingProblem(visits=visits, vehicles=vehicles, distance=D, travel_time=D, group_limits=[([0, 1], 2)])
     plan = solve(problem, 2.0, workers=1)
     validate(problem, plan)
     per_vehicle = {r.vehicle: len(r.stops) for r in plan.routes}
@@ -171,9 +183,12 @@ def test_pyvrp_first_routes_hold_every_constraint_and_fall_back_where_inexpressi
     res = search.run({"fs": "PYVRP", "meta": "GLS", "lam": 0.2}, 1.5)
     assert res["routes"] is not None and search.stats()["restarts_ok"] == 1
     validate(problem, evaluate_routes(problem, res["routes"]))
-    restricted = RoutingProblem(visits=[replace(problem.visits[0], allowed_vehicles=[1])] + problem.visits[1:],
-                                vehicles=problem.vehicles, distance=problem.distance,
-                                travel_time=problem.travel_time)
+    restricted = RoutingProblem(
+        visits=[replace(problem.visits[0], allowed_vehicles=[1])] + problem.visits[1:],
+        vehicles=problem.vehicles,
+        distance=problem.distance,
+        travel_time=problem.travel_time,
+    )
     assert not hgs.expressible(restricted) and hgs.first_routes(restricted, 0.5, SCALE) is None
     # the worker then falls back to an OR-Tools first solution and still finds a full plan
     search = _Search(restricted, {"fs": "PYVRP"})

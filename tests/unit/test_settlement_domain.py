@@ -1,5 +1,6 @@
 """Settlement's domain alone: money rounding, tariff versions and overrides, pricing, every
 audit rule (a claim that passes and one that trips it), the three audit levels, statements."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -14,10 +15,24 @@ D = Decimal
 
 
 def facts(**kw):
-    base = dict(tenant_id="C01", outlet_id="C01-O01", visit_id="V1", ticket_id="T1", visit_date=date(2026, 10, 12),
-                kind="repair", product_line="数控车床", fault="无法启动", serial_no="SN1", tier="in_province",
-                planned_km=25.0, parts_count=0, grade="A", warranty="warranty", purchase_date=date(2026, 3, 1),
-                customer_confirmed=True)
+    base = dict(
+        tenant_id="C01",
+        outlet_id="C01-O01",
+        visit_id="V1",
+        ticket_id="T1",
+        visit_date=date(2026, 10, 12),
+        kind="repair",
+        product_line="数控车床",
+        fault="无法启动",
+        serial_no="SN1",
+        tier="in_province",
+        planned_km=25.0,
+        parts_count=0,
+        grade="A",
+        warranty="warranty",
+        purchase_date=date(2026, 3, 1),
+        customer_confirmed=True,
+    )
     base.update(kw)
     return ClaimFacts(**base)
 
@@ -65,16 +80,25 @@ def test_tariff_versions_by_date_and_tenant_override():
 
 def test_tariff_version_validation_names_fields():
     with pytest.raises(TariffError) as err:
-        parse_version({"id": "HQ-X", "tenant": None, "valid_from": "2027-01-01", "visit_fee": -5,
-                       "transport_bands": [{"up_to_km": 10, "fee": 0}]})
+        parse_version(
+            {
+                "id": "HQ-X",
+                "tenant": None,
+                "valid_from": "2027-01-01",
+                "visit_fee": -5,
+                "transport_bands": [{"up_to_km": 10, "fee": 0}],
+            }
+        )
     assert "visit_fee" in err.value.fields and "labour" in err.value.fields
     assert "transport_bands" in err.value.fields
     v = parse_version({"id": "C03-2027", "tenant": "C03", "valid_from": "2026-01-01", "visit_fee": 65})
     with pytest.raises(TariffError):
-        TariffBook(list(BOOK.versions) + [parse_version({"id": "C02-b", "tenant": "C02",
-                                                         "valid_from": "2026-06-01", "visit_fee": 1})],
-                   {}, {}).check_overlap(parse_version({"id": "C02-c", "tenant": "C02", "valid_from": "2026-07-01",
-                                                        "visit_fee": 2}))
+        TariffBook(
+            list(BOOK.versions)
+            + [parse_version({"id": "C02-b", "tenant": "C02", "valid_from": "2026-06-01", "visit_fee": 1})],
+            {},
+            {},
+        ).check_overlap(parse_version({"id": "C02-c", "tenant": "C02", "valid_from": "2026-07-01", "visit_fee": 2}))
     BOOK.check_overlap(v)  # C03 has no version yet: fine
 
 
@@ -88,8 +112,7 @@ def test_fault_classes_and_kinds():
 
 # ---------------------------------------------------------------- pricing
 def test_price_lines_cite_tariff_lines():
-    p, _ = run(facts(tier="out_of_province", planned_km=420.0, parts_count=2, grade="C",
-                     fault="主轴过热"))
+    p, _ = run(facts(tier="out_of_province", planned_km=420.0, parts_count=2, grade="C", fault="主轴过热"))
     lines = {l.code: l for l in p.lines}
     assert lines["labour"].amount == D("342.00")  # 380 mechanical × 0.90
     assert lines["labour"].tariff_line == "HQ-2026:labour/数控车床/repair/mechanical"
@@ -99,8 +122,11 @@ def test_price_lines_cite_tariff_lines():
     assert lines["parts_handling"].amount == D("40.00")
     assert p.total == sum(l.amount for l in p.lines) == D("1082.00")
     maint = run(facts(kind="maintenance", grade="B", planned_km=5))[0]
-    assert {l.code: l.amount for l in maint.lines} == {"labour": D("250.00"), "visit_fee": D("60.00"),
-                                                       "transport": D("0.00")}
+    assert {l.code: l.amount for l in maint.lines} == {
+        "labour": D("250.00"),
+        "visit_fee": D("60.00"),
+        "transport": D("0.00"),
+    }
 
 
 # ---------------------------------------------------------------- audit rules: pass and trip
@@ -178,15 +204,17 @@ def test_rule_tariff_cap():
 
 # ---------------------------------------------------------------- three levels
 def step(status, level, action, role, duty=None, user="u", amount=None, reason=None, prior=(), flagged=False):
-    return domain.audit_step(status, level, action, role, duty, user, D("441.50"), D("441.50"), prior, flagged,
-                             amount, reason)
+    return domain.audit_step(
+        status, level, action, role, duty, user, D("441.50"), D("441.50"), prior, flagged, amount, reason
+    )
 
 
 def test_three_levels_in_order():
     s1 = step(Status.CENTER_REVIEW, "center", "approve", "center", user="a")
     assert s1.status == Status.TECH_REVIEW
-    s2 = step(s1.status, "technical_lead", "adjust", "center", "technical_lead", "b", D("400"), "no part fitted",
-              prior=("a",))
+    s2 = step(
+        s1.status, "technical_lead", "adjust", "center", "technical_lead", "b", D("400"), "no part fitted", prior=("a",)
+    )
     assert s2.status == Status.HQ_REVIEW and s2.amount == D("400.00")
     s3 = step(s2.status, "hq", "approve", "hq", user="c", prior=("a", "b"))
     assert s3.status == Status.APPROVED
@@ -223,20 +251,46 @@ def test_audit_refuses_wrong_role_skipped_level_and_missing_reason():
 # ---------------------------------------------------------------- statements
 def test_statement_lines_and_total():
     claims = [
-        domain.StatementClaim("CL1", "V1", "T1", date(2026, 10, 3), "warranty", D("500.00"), D("441.50"),
-                              adjustments=(("tariff_cap", "capped", D("-58.50")),),
-                              tariff_ref="HQ-2026:labour/x"),
-        domain.StatementClaim("CL2", "V2", "T2", date(2026, 10, 5), "warranty", D("300.00"), D("300.00"),
-                              hold_released=True),
-        domain.StatementClaim("CL3", "V3", "T3", date(2026, 10, 6), "self_paid", D("400.00"), D("400.00"),
-                              receipt=D("400.00"), center_share=D("80.00"), share_line="HQ-2026:self_paid_outlet_share"),
+        domain.StatementClaim(
+            "CL1",
+            "V1",
+            "T1",
+            date(2026, 10, 3),
+            "warranty",
+            D("500.00"),
+            D("441.50"),
+            adjustments=(("tariff_cap", "capped", D("-58.50")),),
+            tariff_ref="HQ-2026:labour/x",
+        ),
+        domain.StatementClaim(
+            "CL2", "V2", "T2", date(2026, 10, 5), "warranty", D("300.00"), D("300.00"), hold_released=True
+        ),
+        domain.StatementClaim(
+            "CL3",
+            "V3",
+            "T3",
+            date(2026, 10, 6),
+            "self_paid",
+            D("400.00"),
+            D("400.00"),
+            receipt=D("400.00"),
+            center_share=D("80.00"),
+            share_line="HQ-2026:self_paid_outlet_share",
+        ),
     ]
-    deductions = [domain.StatementDeduction("T9:onsite", "sla_breach", D("100.00"), "HQ-2026:sla_deductions/onsite",
-                                            "sla_breach:onsite", "late")]
+    deductions = [
+        domain.StatementDeduction(
+            "T9:onsite", "sla_breach", D("100.00"), "HQ-2026:sla_deductions/onsite", "sla_breach:onsite", "late"
+        )
+    ]
     lines, total = domain.build_statement(claims, deductions)
     assert [(l.kind, l.amount) for l in lines] == [
-        ("claim", D("500.00")), ("adjustment", D("-58.50")), ("hold_released", D("300.00")),
-        ("self_paid_share", D("-80.00")), ("deduction", D("-100.00"))]
+        ("claim", D("500.00")),
+        ("adjustment", D("-58.50")),
+        ("hold_released", D("300.00")),
+        ("self_paid_share", D("-80.00")),
+        ("deduction", D("-100.00")),
+    ]
     assert total == D("561.50")
 
 

@@ -2,7 +2,8 @@
 re-run when a hold opens or closes, who pays a job, the tariff cap's adjustment, local months,
 when an unreturned part is deducted, which payments fit a statement, why a claim keeps an
 account open, and the amounts the API shows."""
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from services.settlement import domain, queries
@@ -10,14 +11,28 @@ from services.settlement.domain import PASS, AuditContext, ClaimFacts, Status
 from services.settlement.tariff import TariffBook
 
 BOOK = TariffBook.load()
-UTC = timezone.utc
+UTC = UTC
 
 
 def facts(**kw):
-    base = dict(tenant_id="C01", outlet_id="C01-O01", visit_id="V1", ticket_id="T1", visit_date=date(2026, 10, 12),
-                kind="repair", product_line="数控车床", fault="无法启动", serial_no="SN1", tier="in_province",
-                planned_km=25.0, parts_count=0, grade="A", warranty="warranty", purchase_date=date(2026, 3, 1),
-                customer_confirmed=True)
+    base = dict(
+        tenant_id="C01",
+        outlet_id="C01-O01",
+        visit_id="V1",
+        ticket_id="T1",
+        visit_date=date(2026, 10, 12),
+        kind="repair",
+        product_line="数控车床",
+        fault="无法启动",
+        serial_no="SN1",
+        tier="in_province",
+        planned_km=25.0,
+        parts_count=0,
+        grade="A",
+        warranty="warranty",
+        purchase_date=date(2026, 3, 1),
+        customer_confirmed=True,
+    )
     base.update(kw)
     return ClaimFacts(**base)
 
@@ -33,21 +48,36 @@ def by_rule(rules):
 
 def test_an_open_hold_holds_the_claim_and_a_released_one_passes_naming_its_release():
     rules = [r.as_dict() for r in audited(facts()).results]
-    held = domain.hold_rules(rules, AuditContext(open_part_holds=(("RMA-1", "P-1", date(2026, 10, 20)),),
-                                                 open_callback_holds=(("CB-1", "不满意"),)))
+    held = domain.hold_rules(
+        rules,
+        AuditContext(
+            open_part_holds=(("RMA-1", "P-1", date(2026, 10, 20)),), open_callback_holds=(("CB-1", "不满意"),)
+        ),
+    )
     assert by_rule(held)["part_return"]["outcome"] == "hold" and "RMA-1" in by_rule(held)["part_return"]["reason"]
     assert by_rule(held)["negative_callback"]["outcome"] == "hold"
     assert [r["rule"] for r in held] == list(domain.RULES)  # every rule once, in the catalogue's order
 
-    released = domain.hold_rules(held, AuditContext(), (("part_return", "RMA-1", "part received at WH-C01"),
-                                                        ("callback", "CB-1", "QA closed the callback (resolved)")))
-    assert by_rule(released)["part_return"] == {"rule": "part_return", "outcome": PASS, "amount": None,
-                                                "reason": "RMA-1: part received at WH-C01"}
+    released = domain.hold_rules(
+        held,
+        AuditContext(),
+        (
+            ("part_return", "RMA-1", "part received at WH-C01"),
+            ("callback", "CB-1", "QA closed the callback (resolved)"),
+        ),
+    )
+    assert by_rule(released)["part_return"] == {
+        "rule": "part_return",
+        "outcome": PASS,
+        "amount": None,
+        "reason": "RMA-1: part received at WH-C01",
+    }
     assert by_rule(released)["negative_callback"]["reason"] == "CB-1: QA closed the callback (resolved)"
 
     # a callback hold still open keeps its rule held though a part hold was released
-    mixed = domain.hold_rules(held, AuditContext(open_callback_holds=(("CB-2", None),)),
-                              (("part_return", "RMA-1", "received"),))
+    mixed = domain.hold_rules(
+        held, AuditContext(open_callback_holds=(("CB-2", None),)), (("part_return", "RMA-1", "received"),)
+    )
     assert by_rule(mixed)["part_return"]["reason"] == "RMA-1: received"
     assert by_rule(mixed)["negative_callback"]["outcome"] == "hold"
     assert "dissatisfied" in by_rule(mixed)["negative_callback"]["reason"]
@@ -92,8 +122,7 @@ def test_why_a_claim_keeps_the_account_open():
     assert describe(Status.TECH_REVIEW, False, domain.WARRANTY, False) == "claim in audit (tech_review)"
     assert describe(Status.CENTER_REVIEW, True, domain.WARRANTY, False) == "claim in audit (center_review)"
     assert describe(Status.APPROVED, True, domain.WARRANTY, False) == "claim approved but held"
-    assert describe(Status.APPROVED, False, domain.SELF_PAID, False) == \
-        "self-paid claim without the customer's receipt"
+    assert describe(Status.APPROVED, False, domain.SELF_PAID, False) == "self-paid claim without the customer's receipt"
     assert describe(Status.APPROVED, False, domain.SELF_PAID, True) == "approved claim not yet on a statement"
     assert describe(Status.APPROVED, False, domain.WARRANTY, False) == "approved claim not yet on a statement"
 

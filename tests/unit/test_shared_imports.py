@@ -4,6 +4,7 @@ function (such an import hides a cycle from Python, not from the reader). Only i
 
 The graph is read from the source (ast), so nothing is imported here.
 """
+
 import ast
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def import_graph(package="shared"):
                 base = node.module or ""
                 if node.level:  # relative: from the module's package upwards
                     anchor = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
-                    base = ".".join(anchor[:len(anchor) - node.level + 1] + ([base] if base else []))
+                    base = ".".join(anchor[: len(anchor) - node.level + 1] + ([base] if base else []))
                 targets.update([base] + [f"{base}.{a.name}" for a in node.names])
         graph[mod] = {t for t in map(ours, targets) if t and t != mod}
     return graph

@@ -1,15 +1,15 @@
 """The SLA clock (shared.sla) on the mainland China calendar."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.sla import (SlaClock, SlaPolicy, SlaRule, WorkingHours, callback_deadlines,
-                        ticket_deadlines)
+from shared.sla import SlaClock, SlaPolicy, SlaRule, WorkingHours, callback_deadlines, ticket_deadlines
 from shared.workcal import ChinaCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 
 
 def L(y, mo, d, h=0, mi=0, s=0):
@@ -33,6 +33,7 @@ def _utc(dt):
 
 
 # -- clock arithmetic ----------------------------------------------------------
+
 
 def test_calendar_hours_ignore_holidays(clock):
     assert _utc(clock.add_calendar_hours(L(2025, 9, 30, 10), 24)) == L(2025, 10, 1, 10)
@@ -81,8 +82,8 @@ def test_end_of_working_day_after(clock):
 def test_cutoff(clock):
     assert clock.is_workday_before_cutoff(L(2025, 11, 12, 17, 59, 59))
     assert not clock.is_workday_before_cutoff(L(2025, 11, 12, 18))
-    assert clock.is_workday_before_cutoff(L(2025, 9, 28, 10))       # working Sunday
-    assert not clock.is_workday_before_cutoff(L(2025, 10, 1, 10))   # National Day
+    assert clock.is_workday_before_cutoff(L(2025, 9, 28, 10))  # working Sunday
+    assert not clock.is_workday_before_cutoff(L(2025, 10, 1, 10))  # National Day
     # UTC input is converted to local time first: 09:59:59Z == 17:59:59 +08:00
     assert clock.is_workday_before_cutoff(datetime(2025, 11, 12, 9, 59, 59, tzinfo=UTC))
     assert not clock.is_workday_before_cutoff(L(2025, 11, 12, 17), cutoff=time(17, 0))
@@ -99,8 +100,7 @@ def test_deadline_dispatch_and_validation(clock):
 
 
 def test_working_hours_config():
-    assert WorkingHours.from_dict({"start": "09:00", "end": "17:30"}) == WorkingHours(
-        time(9), time(17, 30))
+    assert WorkingHours.from_dict({"start": "09:00", "end": "17:30"}) == WorkingHours(time(9), time(17, 30))
     with pytest.raises(ValueError):
         WorkingHours(time(18), time(8))
     with pytest.raises(ValueError, match="lunch"):
@@ -109,9 +109,11 @@ def test_working_hours_config():
 
 # -- web 1-hour rule -----------------------------------------------------------
 
+
 def _forward(clock, policy, received):
-    return ticket_deadlines(clock, policy, kind="consultation", channel="web",
-                            received_at=received, tier=None)["forward"]
+    return ticket_deadlines(clock, policy, kind="consultation", channel="web", received_at=received, tier=None)[
+        "forward"
+    ]
 
 
 def test_web_forward_before_and_at_cutoff(clock, policy):
@@ -138,8 +140,9 @@ def test_web_forward_on_holidays(clock, policy):
 
 def test_forward_only_for_web(clock, policy):
     for channel in ("hotline", "fax"):
-        d = ticket_deadlines(clock, policy, kind="repair", channel=channel,
-                             received_at=L(2025, 11, 12, 10), tier="local")
+        d = ticket_deadlines(
+            clock, policy, kind="repair", channel=channel, received_at=L(2025, 11, 12, 10), tier="local"
+        )
         assert "forward" not in d
 
 
@@ -150,28 +153,28 @@ def test_custom_cutoff(clock):
 
 # -- ticket deadlines ------------------------------------------------------------
 
+
 def test_repair_deadlines_by_tier(clock, policy):
     received = L(2025, 9, 30, 15)
-    local = ticket_deadlines(clock, policy, kind="repair", channel="hotline",
-                             received_at=received, tier="local")
+    local = ticket_deadlines(clock, policy, kind="repair", channel="hotline", received_at=received, tier="local")
     assert set(local) == {"accept", "phone_reply", "onsite"}
     assert local["accept"] == L(2025, 10, 1, 15)
     assert local["phone_reply"] == L(2025, 10, 2, 15)
-    assert local["onsite"] == L(2025, 10, 1, 15)            # 24 calendar hours
-    inp = ticket_deadlines(clock, policy, kind="repair", channel="hotline",
-                           received_at=received, tier="in_province")
-    assert inp["onsite"] == L(2025, 10, 10, 15)             # 9 Oct, 10 Oct
-    out = ticket_deadlines(clock, policy, kind="repair", channel="hotline",
-                           received_at=received, tier="out_of_province")
-    assert out["onsite"] == L(2025, 10, 14, 15)             # 9, 10, 11 (Sat), 13, 14
+    assert local["onsite"] == L(2025, 10, 1, 15)  # 24 calendar hours
+    inp = ticket_deadlines(clock, policy, kind="repair", channel="hotline", received_at=received, tier="in_province")
+    assert inp["onsite"] == L(2025, 10, 10, 15)  # 9 Oct, 10 Oct
+    out = ticket_deadlines(
+        clock, policy, kind="repair", channel="hotline", received_at=received, tier="out_of_province"
+    )
+    assert out["onsite"] == L(2025, 10, 14, 15)  # 9, 10, 11 (Sat), 13, 14
     assert all(v.utcoffset() == timedelta(0) for v in out.values())
 
 
 def test_complaint_web(clock, policy):
-    d = ticket_deadlines(clock, policy, kind="complaint", channel="web",
-                         received_at=L(2025, 9, 30, 17, 30), tier="in_province")
-    assert set(d) == {"accept", "phone_reply", "onsite", "forward",
-                      "complaint_plan", "complaint_close"}
+    d = ticket_deadlines(
+        clock, policy, kind="complaint", channel="web", received_at=L(2025, 9, 30, 17, 30), tier="in_province"
+    )
+    assert set(d) == {"accept", "phone_reply", "onsite", "forward", "complaint_plan", "complaint_close"}
     assert d["forward"] == L(2025, 9, 30, 18, 30)
     assert d["complaint_plan"] == L(2025, 10, 1, 17, 30)
     assert d["complaint_close"] == L(2025, 10, 15, 17, 30)
@@ -179,8 +182,9 @@ def test_complaint_web(clock, policy):
 
 
 def test_consultation_has_no_onsite(clock, policy):
-    d = ticket_deadlines(clock, policy, kind="consultation", channel="hotline",
-                         received_at=L(2025, 11, 12, 10), tier=None)
+    d = ticket_deadlines(
+        clock, policy, kind="consultation", channel="hotline", received_at=L(2025, 11, 12, 10), tier=None
+    )
     assert set(d) == {"accept", "phone_reply"}
 
 
@@ -201,23 +205,27 @@ def test_wished_visit_later_replaces_onsite(clock, policy):
 
 def test_ticket_validation(clock, policy):
     with pytest.raises(ValueError, match="tier"):
-        ticket_deadlines(clock, policy, kind="repair", channel="hotline",
-                         received_at=L(2025, 11, 12, 10), tier="abroad")
+        ticket_deadlines(
+            clock, policy, kind="repair", channel="hotline", received_at=L(2025, 11, 12, 10), tier="abroad"
+        )
     with pytest.raises(ValueError, match="kind"):
-        ticket_deadlines(clock, policy, kind="haircut", channel="hotline",
-                         received_at=L(2025, 11, 12, 10), tier="local")
+        ticket_deadlines(
+            clock, policy, kind="haircut", channel="hotline", received_at=L(2025, 11, 12, 10), tier="local"
+        )
     with pytest.raises(ValueError):
-        ticket_deadlines(clock, policy, kind="repair", channel="hotline",
-                         received_at=datetime(2025, 11, 12, 10), tier="local")
+        ticket_deadlines(
+            clock, policy, kind="repair", channel="hotline", received_at=datetime(2025, 11, 12, 10), tier="local"
+        )
 
 
 def test_callback_deadlines(clock, policy):
     d = callback_deadlines(clock, policy, completed_at=L(2025, 9, 30, 16))
-    assert d["callback"] == L(2025, 10, 11, 16)   # 9 Oct, 10 Oct, 11 Oct (Sat, worked)
+    assert d["callback"] == L(2025, 10, 11, 16)  # 9 Oct, 10 Oct, 11 Oct (Sat, worked)
     assert d["followup"] == L(2025, 10, 7, 16)
 
 
 # -- policy configuration -------------------------------------------------------------
+
 
 def test_policy_defaults(policy):
     assert policy.accept == SlaRule(24, "calendar_hours")
@@ -233,13 +241,15 @@ def test_policy_defaults(policy):
 
 
 def test_policy_from_dict_forms():
-    p = SlaPolicy.from_dict({
-        "accept": {"amount": 12, "unit": "calendar_hours"},
-        "phone_reply": [2, "working_days"],
-        "onsite_local": "8 working_hours",
-        "onsite_in_province": 3,
-        "web_forward": {"amount": 2, "cutoff": "17:30"},
-    })
+    p = SlaPolicy.from_dict(
+        {
+            "accept": {"amount": 12, "unit": "calendar_hours"},
+            "phone_reply": [2, "working_days"],
+            "onsite_local": "8 working_hours",
+            "onsite_in_province": 3,
+            "web_forward": {"amount": 2, "cutoff": "17:30"},
+        }
+    )
     assert p.accept == SlaRule(12, "calendar_hours")
     assert p.phone_reply == SlaRule(2, "working_days")
     assert p.onsite_local == SlaRule(8, "working_hours")
@@ -248,16 +258,19 @@ def test_policy_from_dict_forms():
     assert p.forward_cutoff == time(17, 30)
 
 
-@pytest.mark.parametrize("config, key", [
-    ({"acept": {"amount": 1, "unit": "calendar_hours"}}, "acept"),
-    ({"accept": {"amount": 1, "unit": "weeks"}}, "accept"),
-    ({"callback": "3 business_days"}, "callback"),
-    ({"onsite_local": {"amount": -1, "unit": "calendar_hours"}}, "onsite_local"),
-    ({"onsite_in_province": {"amount": 1.5, "unit": "working_days"}}, "onsite_in_province"),
-    ({"accept": {"amount": 1, "unit": "calendar_hours", "cutoff": "18:00"}}, "accept"),
-    ({"followup": {"amount": "seven"}}, "followup"),
-    ({"forward_cutoff": "6pm"}, "forward_cutoff"),
-])
+@pytest.mark.parametrize(
+    "config, key",
+    [
+        ({"acept": {"amount": 1, "unit": "calendar_hours"}}, "acept"),
+        ({"accept": {"amount": 1, "unit": "weeks"}}, "accept"),
+        ({"callback": "3 business_days"}, "callback"),
+        ({"onsite_local": {"amount": -1, "unit": "calendar_hours"}}, "onsite_local"),
+        ({"onsite_in_province": {"amount": 1.5, "unit": "working_days"}}, "onsite_in_province"),
+        ({"accept": {"amount": 1, "unit": "calendar_hours", "cutoff": "18:00"}}, "accept"),
+        ({"followup": {"amount": "seven"}}, "followup"),
+        ({"forward_cutoff": "6pm"}, "forward_cutoff"),
+    ],
+)
 def test_policy_validation_names_the_key(config, key):
     with pytest.raises(ValueError, match=key):
         SlaPolicy.from_dict(config)

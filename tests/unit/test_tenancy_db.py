@@ -1,7 +1,8 @@
 """shared.db tenant scoping, straight on a SQLite engine (no nameko): the session adds the
 tenant criteria to every ORM SELECT / UPDATE / DELETE and checks every flushed row."""
+
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -17,11 +18,24 @@ C02 = Principal("jinan", "center", tenant="C02")
 
 
 def _ticket(tenant, **kw):
-    now = datetime.now(timezone.utc)
-    row = dict(id=uuid.uuid4().hex, number=uuid.uuid4().hex[:20], tenant_id=tenant, kind="repair",
-               channel="web", status="registered", priority=3, customer_id="cu_a", customer_name="客户",
-               phone="12345678", address="湖北省武汉市", warranty="unknown", owner_user="u",
-               received_at=now, registered_at=now)
+    now = datetime.now(UTC)
+    row = dict(
+        id=uuid.uuid4().hex,
+        number=uuid.uuid4().hex[:20],
+        tenant_id=tenant,
+        kind="repair",
+        channel="web",
+        status="registered",
+        priority=3,
+        customer_id="cu_a",
+        customer_name="客户",
+        phone="12345678",
+        address="湖北省武汉市",
+        warranty="unknown",
+        owner_user="u",
+        received_at=now,
+        registered_at=now,
+    )
     row.update(kw)
     return Ticket(**row)
 
@@ -31,10 +45,14 @@ def store(tmp_path):
     store = Store("intake", f"sqlite:///{tmp_path}/scope.db", Base.metadata)
     store.create_schema()
     with store.session(HQ) as s:
-        s.add_all([_ticket("C01", customer_id="cu_1", assigned_outlet_id="C01-O01"),
-                   _ticket("C01", customer_id="cu_2"),
-                   _ticket("C02", customer_id="cu_1"),
-                   _ticket("C02", customer_id="cu_3")])
+        s.add_all(
+            [
+                _ticket("C01", customer_id="cu_1", assigned_outlet_id="C01-O01"),
+                _ticket("C01", customer_id="cu_2"),
+                _ticket("C02", customer_id="cu_1"),
+                _ticket("C02", customer_id="cu_3"),
+            ]
+        )
         s.commit()
     yield store
     store.dispose()
@@ -128,8 +146,7 @@ def test_center_cannot_write_other_tenant(store):
             s.flush()
         s.rollback()
     with store.session(C01) as s:
-        s.add(SlaDeadline(tenant_id="C02", ticket_id=uuid.uuid4().hex, sla="accept",
-                          due_at=datetime.now(timezone.utc)))
+        s.add(SlaDeadline(tenant_id="C02", ticket_id=uuid.uuid4().hex, sla="accept", due_at=datetime.now(UTC)))
         with pytest.raises(TenancyViolation):
             s.flush()
         s.rollback()

@@ -1,4 +1,5 @@
 """shared.validation: what no schema field sees but a database or an encoder would choke on."""
+
 import json
 
 import pytest
@@ -35,8 +36,8 @@ def test_month_years_the_calendar_can_take():
 
 
 def test_an_integer_field_without_range_cannot_pass_64_bits():
-    assert load(Page(), {"version": 2 ** 63 - 1})["version"] == 2 ** 63 - 1
-    fields_ = _refused({"version": 2 ** 63})
+    assert load(Page(), {"version": 2**63 - 1})["version"] == 2**63 - 1
+    fields_ = _refused({"version": 2**63})
     assert list(fields_) == ["version"]
 
 

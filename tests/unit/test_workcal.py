@@ -1,4 +1,5 @@
 """Mainland China working-day calendar (shared.workcal)."""
+
 import csv
 import logging
 from datetime import date, datetime, time
@@ -7,16 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.workcal import (DEFAULT_OVERRIDES_PATH, CalendarUnknownYear, ChinaCalendar,
-                            load_overrides)
+from shared.workcal import DEFAULT_OVERRIDES_PATH, CalendarUnknownYear, ChinaCalendar, load_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _sample() -> Path:
-    for path in (REPO / "data" / "service_requests_sample.csv",
-                 REPO.parent / "shared" / "data" / "geo" / "service_requests_sample.csv"):
+    for path in (
+        REPO / "data" / "service_requests_sample.csv",
+        REPO.parent / "shared" / "data" / "geo" / "service_requests_sample.csv",
+    ):
         if path.exists():
             return path
     pytest.fail("service_requests_sample.csv not found in data/ or ../shared/data/geo")
@@ -45,25 +47,25 @@ def test_sample_workday_flags(rows, cal):
 
 def test_sample_covers_special_days(rows, cal):
     days = {datetime.fromisoformat(r["received_at"]).astimezone(SHANGHAI).date() for r in rows}
-    assert any(d.weekday() >= 5 and cal.is_workday(d) for d in days)   # 调休 weekend
-    assert any(d.weekday() < 5 and cal.is_holiday(d) for d in days)    # weekday holiday
+    assert any(d.weekday() >= 5 and cal.is_workday(d) for d in days)  # 调休 weekend
+    assert any(d.weekday() < 5 and cal.is_holiday(d) for d in days)  # weekday holiday
 
 
 def test_known_days(cal):
-    assert cal.is_workday(date(2025, 1, 26))        # adjusted working Sunday
-    assert not cal.is_workday(date(2025, 10, 1))    # National Day
+    assert cal.is_workday(date(2025, 1, 26))  # adjusted working Sunday
+    assert not cal.is_workday(date(2025, 10, 1))  # National Day
     assert cal.is_holiday(date(2025, 10, 1))
-    assert cal.is_workday(date(2025, 9, 28))        # adjusted working Sunday
-    assert cal.is_workday(date(2025, 10, 11))       # adjusted working Saturday
-    assert not cal.is_workday(date(2025, 10, 4))    # Saturday inside the holiday
-    assert cal.is_workday(date(2026, 2, 14))        # adjusted working Saturday
+    assert cal.is_workday(date(2025, 9, 28))  # adjusted working Sunday
+    assert cal.is_workday(date(2025, 10, 11))  # adjusted working Saturday
+    assert not cal.is_workday(date(2025, 10, 4))  # Saturday inside the holiday
+    assert cal.is_workday(date(2026, 2, 14))  # adjusted working Saturday
     assert not cal.is_workday(date(2026, 2, 16))
 
 
 def test_stepping(cal):
     assert cal.next_workday(date(2025, 9, 30)) == date(2025, 10, 9)
     assert cal.next_workday(date(2025, 10, 9)) == date(2025, 10, 10)
-    assert cal.next_workday(date(2025, 10, 10)) == date(2025, 10, 11)   # working Saturday
+    assert cal.next_workday(date(2025, 10, 10)) == date(2025, 10, 11)  # working Saturday
     assert cal.next_workday_on_or_after(date(2025, 10, 1)) == date(2025, 10, 9)
     assert cal.next_workday_on_or_after(date(2025, 9, 30)) == date(2025, 9, 30)
     assert cal.add_workdays(date(2025, 9, 29), 2) == date(2025, 10, 9)
@@ -83,10 +85,10 @@ def test_datetime_rejected(cal):
 def test_unknown_year_weekdays_warns_once(caplog):
     cal = ChinaCalendar(unknown_year="weekdays")
     with caplog.at_level(logging.WARNING, logger="shared.workcal"):
-        assert not cal.is_workday(date(2027, 1, 1))   # Friday, New Year's Day
-        assert cal.is_workday(date(2027, 1, 4))       # Monday
-        assert not cal.is_workday(date(2027, 1, 9))   # Saturday
-        assert cal.is_workday(date(2027, 10, 1))      # unknown: plain weekday rule
+        assert not cal.is_workday(date(2027, 1, 1))  # Friday, New Year's Day
+        assert cal.is_workday(date(2027, 1, 4))  # Monday
+        assert not cal.is_workday(date(2027, 1, 9))  # Saturday
+        assert cal.is_workday(date(2027, 10, 1))  # unknown: plain weekday rule
     warnings = [r for r in caplog.records if "2027" in r.getMessage()]
     assert len(warnings) == 1
     assert not cal.knows_year(2027)
@@ -100,16 +102,15 @@ def test_unknown_year_raise():
 
 
 def test_unknown_year_with_overrides():
-    overrides = {date(2027, 10, 1): "holiday", date(2027, 10, 4): "holiday",
-                 date(2027, 9, 26): "workday"}
+    overrides = {date(2027, 10, 1): "holiday", date(2027, 10, 4): "holiday", date(2027, 9, 26): "workday"}
     for mode in ("weekdays", "raise"):
         cal = ChinaCalendar(overrides=overrides, unknown_year=mode)
         assert cal.knows_year(2027)
         assert not cal.is_workday(date(2027, 10, 1))
         assert not cal.is_workday(date(2027, 10, 4))
-        assert cal.is_workday(date(2027, 9, 26))      # Sunday made a working day
-        assert cal.is_workday(date(2027, 10, 5))      # unlisted Tuesday
-        assert not cal.is_workday(date(2027, 1, 1))   # New Year's Day
+        assert cal.is_workday(date(2027, 9, 26))  # Sunday made a working day
+        assert cal.is_workday(date(2027, 10, 5))  # unlisted Tuesday
+        assert not cal.is_workday(date(2027, 1, 1))  # New Year's Day
         assert cal.next_workday(date(2027, 9, 30)) == date(2027, 10, 5)
 
 

@@ -1,5 +1,6 @@
 """Ticket status actions and the complaint case workflow at the domain level, table-driven
 against tables written out here (not read back from the code under test)."""
+
 import itertools
 
 import pytest
@@ -26,16 +27,47 @@ EXPECTED_CASE = {
     ("report", Case.RESULT_NOTICE): Case.REPORTED,
     ("sign_agreement", Case.REPORTED): Case.AGREEMENT,
     ("close_case", Case.AGREEMENT): Case.CLOSED,
-    **{("withdraw", s): Case.WITHDRAWN for s in (
-        Case.ACCEPTED, Case.REGISTERED, Case.INTERNAL_CHECK, Case.DISPATCH_PLAN,
-        Case.ONSITE_VERIFICATION, Case.NEGOTIATION)},
+    **{
+        ("withdraw", s): Case.WITHDRAWN
+        for s in (
+            Case.ACCEPTED,
+            Case.REGISTERED,
+            Case.INTERNAL_CHECK,
+            Case.DISPATCH_PLAN,
+            Case.ONSITE_VERIFICATION,
+            Case.NEGOTIATION,
+        )
+    },
 }
-CASE_STATES = [Case.ACCEPTED, Case.REGISTERED, Case.INTERNAL_CHECK, Case.DISPATCH_PLAN,
-               Case.ONSITE_VERIFICATION, Case.NEGOTIATION, Case.RECTIFICATION, Case.COMPENSATION,
-               Case.RESULT_NOTICE, Case.REPORTED, Case.AGREEMENT, Case.CLOSED, Case.WITHDRAWN]
-CASE_ACTIONS = ["register", "internal_check", "plan_dispatch", "verify_on_site", "negotiate",
-                "order_rectification", "pay_compensation", "notify_result", "report",
-                "sign_agreement", "close_case", "withdraw"]
+CASE_STATES = [
+    Case.ACCEPTED,
+    Case.REGISTERED,
+    Case.INTERNAL_CHECK,
+    Case.DISPATCH_PLAN,
+    Case.ONSITE_VERIFICATION,
+    Case.NEGOTIATION,
+    Case.RECTIFICATION,
+    Case.COMPENSATION,
+    Case.RESULT_NOTICE,
+    Case.REPORTED,
+    Case.AGREEMENT,
+    Case.CLOSED,
+    Case.WITHDRAWN,
+]
+CASE_ACTIONS = [
+    "register",
+    "internal_check",
+    "plan_dispatch",
+    "verify_on_site",
+    "negotiate",
+    "order_rectification",
+    "pay_compensation",
+    "notify_result",
+    "report",
+    "sign_agreement",
+    "close_case",
+    "withdraw",
+]
 
 
 def test_case_tables_cover_the_same_actions():
@@ -76,8 +108,16 @@ def test_case_final_states_have_no_way_out():
 
 
 # --- ticket status actions × statuses × roles
-ALL_STATUSES = [Status.TRIAGE, Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE,
-                Status.RESOLVED, Status.CLOSED, Status.CANCELLED]
+ALL_STATUSES = [
+    Status.TRIAGE,
+    Status.REGISTERED,
+    Status.ACCEPTED,
+    Status.SCHEDULED,
+    Status.ON_SITE,
+    Status.RESOLVED,
+    Status.CLOSED,
+    Status.CANCELLED,
+]
 OPEN = [Status.TRIAGE, Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE, Status.RESOLVED]
 STAFF = {tenancy.HQ, tenancy.CENTER}
 STAFF_SYS = STAFF | {tenancy.SERVICE}
@@ -88,8 +128,7 @@ EXPECTED_TICKET = {
     "forward": (OPEN[1:], None, STAFF_SYS),
     "assign_outlet": ([Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED], None, STAFF),
     "schedule": ([Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED], Status.SCHEDULED, STAFF_SYS),
-    "start_visit": ([Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE], Status.ON_SITE,
-                    STAFF_SYS),
+    "start_visit": ([Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE], Status.ON_SITE, STAFF_SYS),
     "resolve": ([Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE], Status.RESOLVED, STAFF_SYS),
     "reopen": ([Status.RESOLVED, Status.CLOSED], Status.ACCEPTED, STAFF_SYS),
     "close": ([Status.ACCEPTED, Status.RESOLVED], Status.CLOSED, STAFF_SYS),
