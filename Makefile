@@ -18,7 +18,7 @@ CONFIG ?= config.yml
 # joins `make run` as soon as its service.py exists.
 SERVICE_MODULES := $(sort $(foreach f,$(wildcard services/*/service.py),$(subst /,.,$(f:.py=)):$(shell grep -m1 -o '^class [A-Za-z0-9_]*Service' $(f) | cut -d' ' -f2)))
 
-.PHONY: help venv rabbitmq test test-fast demo run bench lint clean distclean
+.PHONY: help venv tools rabbitmq test test-fast demo run bench lint clean distclean
 
 # Development targets: the services accept the development AUTH_SECRET (FSM_DEV=1); without
 # it every service refuses to start until FSM_AUTH_SECRET is set to a real secret.
@@ -30,24 +30,28 @@ help: ## list the targets
 	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
 	@echo "services found: $(if $(SERVICE_MODULES),$(SERVICE_MODULES),(none yet))"
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 venv: $(STAMP) ## create .venv and install the project with its test extras (pinned)
 
+tools: ## install the system tools the tests use (promtool, pdftotext, chromium, CJK font) if missing
+	@bash scripts/ensure_tools.sh
+
 rabbitmq: ## make sure RabbitMQ (and its management API) answers at AMQP_URI
 	@bash scripts/ensure_rabbitmq.sh
 
-test: venv rabbitmq ## run the test suite (pass options with PYTEST_ARGS=...)
+test: venv tools rabbitmq ## run the test suite (pass options with PYTEST_ARGS=...)
 	$(BIN)/pytest -q --durations=20 $(PYTEST_ARGS)
 
 test-fast: venv ## the unit tests without the slow ones (under 30 s; no broker needed)
 	$(BIN)/pytest -q -m "unit and not slow" $(PYTEST_ARGS)
 
-demo: venv rabbitmq ## run all services in-process, play a scenario, print a report
+demo: venv tools rabbitmq ## run all services in-process, play a scenario, print a report
 	$(BIN)/fsm demo
 
 run: venv rabbitmq ## run every service in one `nameko run` (Ctrl-C stops)
