@@ -1,11 +1,12 @@
-"""Intake's rules: registering a ticket (受理/登记), the warranty decision, the SLA
-deadlines, the ticket status and the complaint case workflow (seed 000: 投诉受理 → 立案 →
-内查 → 派员预案 → 现场核实 → 商务谈判 → 整改单 → 退赔款 → 处理结果通知单 → 汇报 → 签协议或纪要).
+"""Intake's rules: registering a ticket (受理/登记), the SLA deadlines, the ticket status and the
+complaint case workflow (seed 000: 投诉受理 → 立案 → 内查 → 派员预案 → 现场核实 → 商务谈判 → 整改单 →
+退赔款 → 处理结果通知单 → 汇报 → 签协议或纪要), what staff actions do to a ticket, and the SLA verdicts.
+What the facts of other services (visit.*, callback.*, refund paid) do is in `facts`; the warranty
+decision in `warranty`.
 
-Also what staff actions and the facts of other services (visit.*, callback.*, refund paid) do
-to a ticket, and the SLA verdicts. Plain Python: no nameko, no database session. Each rule takes
-plain records and values and returns its decision (a `Registration`, an `Outcome`: changes,
-audit entry, events, commitments met); `operations` applies it in the unit of work.
+Plain Python: no nameko, no database session. Each rule takes plain records and values and returns
+its decision (a `Registration`, an `Outcome`: changes, audit entry, events, commitments met);
+`operations` applies it in the unit of work.
 """
 
 from __future__ import annotations
@@ -16,69 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from services.intake.warranty import WarrantyDecision, decide_warranty
 from shared import tenancy
 from shared.clock import LOCAL_TZ as LOCAL_TZ  # the one local time zone; schemas read it from here
 from shared.clock import as_utc
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
 from shared.sla import SlaClock, SlaPolicy, ticket_deadlines
-from shared.tenants import TenantDirectory, WarrantyTerms
+from shared.tenants import TenantDirectory
 
 TRIAGE_TENANT = "HQ"  # tickets whose territory cannot be told wait here for HQ to route them
 
 SAFETY_WORDS = ("安全", "起火", "着火", "冒烟", "漏电", "触电", "爆炸", "伤人", "烧毁")
-
-
-# ---------------------------------------------------------------- warranty (保修)
-@dataclass(frozen=True)
-class WarrantyDecision:
-    """保修 or 自费, and which remedy the purchase age still allows (15-day return, 30-day exchange)."""
-
-    status: str  # warranty | self_paid | unknown
-    remedy: str | None  # return | exchange | repair | None
-    reason: str
-    expires_on: date | None = None
-
-
-def _add_years(d: date, years: int) -> date:
-    try:
-        return d.replace(year=d.year + years)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year + years, day=28)
-
-
-def decide_warranty(terms: WarrantyTerms, purchase_date: date | None, on_date: date) -> WarrantyDecision:
-    if purchase_date is None:
-        return WarrantyDecision("unknown", None, "purchase date not given")
-    if purchase_date > on_date:
-        raise ValidationFailed(
-            "purchase date is after the request", {"purchase_date": ["must not be after the date of the request"]}
-        )
-    age = (on_date - purchase_date).days
-    expires = _add_years(purchase_date, terms.warranty_years)
-    if age <= terms.return_days:
-        return WarrantyDecision(
-            "warranty",
-            "return",
-            f"{age} days since purchase: within the {terms.return_days}-day return period",
-            expires,
-        )
-    if age <= terms.exchange_days:
-        return WarrantyDecision(
-            "warranty",
-            "exchange",
-            f"{age} days since purchase: within the {terms.exchange_days}-day exchange period",
-            expires,
-        )
-    if on_date <= expires:
-        return WarrantyDecision(
-            "warranty",
-            "repair",
-            f"within the {terms.warranty_years}-year warranty until {expires.isoformat()}",
-            expires,
-        )
-    return WarrantyDecision(
-        "self_paid", "repair", f"{terms.warranty_years}-year warranty ended {expires.isoformat()}", expires
-    )
 
 
 # ---------------------------------------------------------------- ticket status
@@ -547,145 +496,6 @@ def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, direc
     if sla:
         out.met.append((sla, now))
     return out
-
-
-# ---------------------------------------------------------------- facts from other services
-SCHEDULABLE = (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED)
-WORKABLE = (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE)
-
-
-def visit_scheduled(ticket: Any, fact: dict[str, Any]) -> Outcome | None:
-    """A visit was planned: a ticket not yet on site is scheduled, remembering the status it leaves
-    (a release returns it there), and follows the visit's outlet. Any other ticket: nothing."""
-    if ticket.status not in SCHEDULABLE:
-        return None
-    changes: dict[str, Any] = {"status": Status.SCHEDULED}
-    if ticket.status != Status.SCHEDULED:
-        changes["status_before_scheduled"] = ticket.status
-    if fact.get("outlet_id"):
-        changes["assigned_outlet_id"] = fact["outlet_id"]
-    return Outcome(
-        changes,
-        audit=Audit(
-            "visit_scheduled",
-            ticket.status,
-            Status.SCHEDULED,
-            data={
-                "visit_id": fact["visit_id"],
-                "technician_id": fact.get("technician_id"),
-                "outlet_id": fact.get("outlet_id"),
-                "at": fact["at"].isoformat(),
-            },
-        ),
-    )
-
-
-def visit_released(ticket: Any, fact: dict[str, Any], scheduled_at: list[datetime]) -> Outcome:
-    """Dispatch took a planned visit back (outlet suspended or revoked, line or certificate lost):
-    a scheduled ticket returns to the status it had before (accepted if that is unknown) and leaves
-    the visit's outlet. `scheduled_at`: when this visit was scheduled, as audited; visit.scheduled
-    and visit.released travel on separate queues, so a scheduling newer than the release stands
-    and the release is only audited, as stale."""
-    stale = any(at > fact["at"] for at in scheduled_at)
-    data = {
-        "visit_id": fact["visit_id"],
-        "outlet_id": fact.get("outlet_id"),
-        "technician_id": fact.get("technician_id"),
-        "reason": fact.get("reason"),
-    }
-    changes: dict[str, Any] = {}
-    if stale:
-        data["stale"] = True
-    else:
-        if ticket.status == Status.SCHEDULED:
-            prior = ticket.status_before_scheduled
-            changes["status"] = prior if prior in (Status.REGISTERED, Status.ACCEPTED) else Status.ACCEPTED
-        if fact.get("outlet_id") and ticket.assigned_outlet_id == fact["outlet_id"]:
-            changes["assigned_outlet_id"] = None
-    return Outcome(
-        changes,
-        audit=Audit("visit_released", ticket.status, changes.get("status", ticket.status), fact.get("reason"), data),
-    )
-
-
-def visit_started(ticket: Any, fact: dict[str, Any]) -> Outcome:
-    """The technician checked in: the first check-in is the on-site time and meets the on-site
-    commitment; an open ticket past triage is on site."""
-    changes: dict[str, Any] = {} if ticket.onsite_at else {"onsite_at": fact["at"]}
-    if ticket.status in OPEN_STATUSES[1:]:
-        changes["status"] = Status.ON_SITE
-    return Outcome(
-        changes,
-        audit=Audit(
-            "visit_started", ticket.status, changes.get("status", ticket.status), data={"visit_id": fact["visit_id"]}
-        ),
-        met=[("onsite", fact["at"])],
-    )
-
-
-def visit_completed(ticket: Any, fact: dict[str, Any]) -> Outcome:
-    """The technician checked out, work done: a ticket being worked on is resolved."""
-    status = Status.RESOLVED if ticket.status in WORKABLE else ticket.status
-    return Outcome(
-        {"status": status} if status != ticket.status else {},
-        audit=Audit("visit_completed", ticket.status, status, data={"visit_id": fact["visit_id"]}),
-    )
-
-
-def callback_negative(ticket: Any, fact: dict[str, Any]) -> Outcome:
-    """A dissatisfied callback: a resolved or closed ticket is reopened (accepted), and the center
-    is told (escalation)."""
-    changes = (
-        {"status": Status.ACCEPTED, "closed_at": None} if ticket.status in (Status.RESOLVED, Status.CLOSED) else {}
-    )
-    return Outcome(
-        changes,
-        [("ticket.escalated", escalated_event(ticket, "negative_callback", "center"))],
-        Audit(
-            "callback_negative",
-            ticket.status,
-            changes.get("status", ticket.status),
-            fact.get("reason"),
-            {"callback_id": fact["callback_id"]},
-        ),
-    )
-
-
-def callback_closed(ticket: Any, fact: dict[str, Any], return_visit_completed: bool) -> Outcome:
-    """QA closed a negative callback. Resolved, and a return visit completed since the negative
-    callback (`return_visit_completed`): a ticket still reopened goes back to resolved. Otherwise
-    (upheld, or no completed return visit yet) only the audit entry; the center resolves and closes
-    by hand."""
-    resolved = (
-        fact["outcome"] == "resolved"
-        and return_visit_completed
-        and ticket.status in (Status.ACCEPTED, Status.SCHEDULED, Status.ON_SITE)
-    )
-    status = Status.RESOLVED if resolved else ticket.status
-    return Outcome(
-        {"status": status} if resolved else {},
-        audit=Audit(
-            "callback_closed",
-            ticket.status,
-            status,
-            fact["outcome"],
-            {
-                "callback_id": fact["callback_id"],
-                "outcome": fact["outcome"],
-                "return_visit_completed": return_visit_completed,
-            },
-        ),
-    )
-
-
-def refund_paid(ticket: Any, fact: dict[str, Any]) -> Outcome:
-    """Settlement paid the refund or compensation (退赔款): a case in negotiation or rectification
-    moves to compensation."""
-    case = Case.COMPENSATION if ticket.case_state in (Case.NEGOTIATION, Case.RECTIFICATION) else ticket.case_state
-    return Outcome(
-        {"case_state": case} if case != ticket.case_state else {},
-        audit=Audit("refund_paid", ticket.case_state, case, data={"amount": str(fact["amount"])}),
-    )
 
 
 # ---------------------------------------------------------------- SLA commitments

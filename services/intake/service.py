@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, queries
+from services.intake import domain, facts, queries
 from services.intake import operations as ops
 from services.intake.models import Base, Ticket
 from services.intake.schemas import AuditOut, BridgeRequest, ListQuery, RegisterTicket, TicketOut, Transition
@@ -162,37 +162,37 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
     # rule is domain's function of the same name.
     @consume("dispatch", "visit.scheduled")
     def on_visit_scheduled(self, uow, payload):
-        ops.on_fact(uow, payload, "visit.scheduled", domain.visit_scheduled)
+        ops.on_fact(uow, payload, "visit.scheduled", facts.visit_scheduled)
 
     @consume("dispatch", "visit.released")
     def on_visit_released(self, uow, payload):
         ticket = ops.fact_ticket(uow, payload, "visit.released")
         if ticket is not None:
             scheduled = queries.visit_scheduled_times(uow.session, ticket.id, payload["visit_id"])
-            ops.apply(uow, ticket, domain.visit_released(ticket, payload, scheduled), uow.principal)
+            ops.apply(uow, ticket, facts.visit_released(ticket, payload, scheduled), uow.principal)
 
     @consume("dispatch", "visit.started")
     def on_visit_started(self, uow, payload):
-        ops.on_fact(uow, payload, "visit.started", domain.visit_started)
+        ops.on_fact(uow, payload, "visit.started", facts.visit_started)
 
     @consume("dispatch", "visit.completed")
     def on_visit_completed(self, uow, payload):
-        ops.on_fact(uow, payload, "visit.completed", domain.visit_completed)
+        ops.on_fact(uow, payload, "visit.completed", facts.visit_completed)
 
     @consume("qa", "callback.negative")
     def on_callback_negative(self, uow, payload):
-        ops.on_fact(uow, payload, "callback.negative", domain.callback_negative)
+        ops.on_fact(uow, payload, "callback.negative", facts.callback_negative)
 
     @consume("qa", "callback.closed")
     def on_callback_closed(self, uow, payload):
         ticket = ops.fact_ticket(uow, payload, "callback.closed")
         if ticket is not None:
             returned = queries.return_visit_completed(uow.session, ticket.id, payload["callback_id"])
-            ops.apply(uow, ticket, domain.callback_closed(ticket, payload, returned), uow.principal)
+            ops.apply(uow, ticket, facts.callback_closed(ticket, payload, returned), uow.principal)
 
     @consume("settlement", "settlement.refund_paid")
     def on_refund_paid(self, uow, payload):
-        ops.on_fact(uow, payload, "settlement.refund_paid", domain.refund_paid)
+        ops.on_fact(uow, payload, "settlement.refund_paid", facts.refund_paid)
 
     # ------------------------------------------------------------ SLA watchdog
     @timer_once("SLA_CHECK_SECONDS", 30)  # one replica marks the breaches (shared.leases)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.intake import domain
+from services.intake import domain, facts
 from services.intake.domain import Audit, Case, Status
 
 AT = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def visit(**over):
 # ---------------------------------------------------------------- visit.scheduled
 @pytest.mark.parametrize("before", [Status.REGISTERED, Status.ACCEPTED])
 def test_scheduling_remembers_the_status_it_leaves_and_follows_the_outlet(before):
-    out = domain.visit_scheduled(ticket(status=before), visit())
+    out = facts.visit_scheduled(ticket(status=before), visit())
     assert out.changes == {
         "status": Status.SCHEDULED,
         "status_before_scheduled": before,
@@ -54,7 +54,7 @@ def test_scheduling_remembers_the_status_it_leaves_and_follows_the_outlet(before
 
 
 def test_a_re_plan_keeps_the_status_remembered_before_the_first_scheduling():
-    out = domain.visit_scheduled(
+    out = facts.visit_scheduled(
         ticket(status=Status.SCHEDULED, status_before_scheduled=Status.REGISTERED), visit(outlet_id=None)
     )
     assert out.changes == {"status": Status.SCHEDULED}  # no outlet named: the ticket keeps its own
@@ -62,7 +62,7 @@ def test_a_re_plan_keeps_the_status_remembered_before_the_first_scheduling():
 
 @pytest.mark.parametrize("status", [Status.TRIAGE, Status.ON_SITE, Status.RESOLVED, Status.CLOSED, Status.CANCELLED])
 def test_scheduling_leaves_other_tickets_alone_unaudited(status):
-    assert domain.visit_scheduled(ticket(status=status), visit()) is None
+    assert facts.visit_scheduled(ticket(status=status), visit()) is None
 
 
 # ---------------------------------------------------------------- visit.released
@@ -71,7 +71,7 @@ def test_scheduling_leaves_other_tickets_alone_unaudited(status):
 )
 def test_a_release_returns_a_scheduled_ticket_to_where_it_was_and_off_the_outlet(before, back):
     t = ticket(status=Status.SCHEDULED, status_before_scheduled=before, assigned_outlet_id="C01-O01")
-    out = domain.visit_released(t, visit(reason="outlet_suspended"), scheduled_at=[AT - timedelta(hours=1)])
+    out = facts.visit_released(t, visit(reason="outlet_suspended"), scheduled_at=[AT - timedelta(hours=1)])
     assert out.changes == {"status": back, "assigned_outlet_id": None}
     assert out.audit == Audit(
         "visit_released",
@@ -84,19 +84,19 @@ def test_a_release_returns_a_scheduled_ticket_to_where_it_was_and_off_the_outlet
 
 def test_a_release_overtaken_by_a_newer_scheduling_is_stale_and_changes_nothing():
     t = ticket(status=Status.SCHEDULED, status_before_scheduled=Status.ACCEPTED, assigned_outlet_id="C01-O01")
-    out = domain.visit_released(t, visit(), scheduled_at=[AT - timedelta(hours=1), AT + timedelta(seconds=1)])
+    out = facts.visit_released(t, visit(), scheduled_at=[AT - timedelta(hours=1), AT + timedelta(seconds=1)])
     assert out.changes == {}
     assert out.audit.data["stale"] is True and out.audit.to_state == Status.SCHEDULED
 
 
 def test_a_release_from_another_outlet_keeps_the_tickets_outlet():
     t = ticket(status=Status.SCHEDULED, status_before_scheduled=Status.ACCEPTED, assigned_outlet_id="C01-O02")
-    assert domain.visit_released(t, visit(), scheduled_at=[]).changes == {"status": Status.ACCEPTED}
+    assert facts.visit_released(t, visit(), scheduled_at=[]).changes == {"status": Status.ACCEPTED}
 
 
 def test_a_release_of_a_ticket_no_longer_scheduled_only_clears_the_outlet():
     t = ticket(status=Status.ON_SITE, status_before_scheduled=Status.ACCEPTED, assigned_outlet_id="C01-O01")
-    out = domain.visit_released(t, visit(), scheduled_at=[])
+    out = facts.visit_released(t, visit(), scheduled_at=[])
     assert out.changes == {"assigned_outlet_id": None}
     assert (out.audit.from_state, out.audit.to_state) == (Status.ON_SITE, Status.ON_SITE)
 
@@ -104,7 +104,7 @@ def test_a_release_of_a_ticket_no_longer_scheduled_only_clears_the_outlet():
 # ---------------------------------------------------------------- visit.started / visit.completed
 @pytest.mark.parametrize("status", [Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED, Status.RESOLVED])
 def test_check_in_puts_an_open_ticket_on_site_and_meets_the_onsite_commitment(status):
-    out = domain.visit_started(ticket(status=status), visit())
+    out = facts.visit_started(ticket(status=status), visit())
     assert out.changes == {"onsite_at": AT, "status": Status.ON_SITE}
     assert out.met == [("onsite", AT)]
     assert out.audit == Audit("visit_started", status, Status.ON_SITE, data={"visit_id": "v1"})
@@ -112,13 +112,13 @@ def test_check_in_puts_an_open_ticket_on_site_and_meets_the_onsite_commitment(st
 
 def test_the_first_check_in_is_the_on_site_time():
     first = AT - timedelta(days=1)
-    out = domain.visit_started(ticket(status=Status.ON_SITE, onsite_at=first), visit())
+    out = facts.visit_started(ticket(status=Status.ON_SITE, onsite_at=first), visit())
     assert "onsite_at" not in out.changes and out.met == [("onsite", AT)]
 
 
 @pytest.mark.parametrize("status", [Status.TRIAGE, Status.CLOSED, Status.CANCELLED])
 def test_check_in_does_not_reopen_or_place_a_ticket(status):
-    out = domain.visit_started(ticket(status=status), visit())
+    out = facts.visit_started(ticket(status=status), visit())
     assert "status" not in out.changes and out.audit.to_state == status
 
 
@@ -136,7 +136,7 @@ def test_check_in_does_not_reopen_or_place_a_ticket(status):
     ],
 )
 def test_check_out_resolves_a_ticket_being_worked_on(status, after):
-    out = domain.visit_completed(ticket(status=status), visit())
+    out = facts.visit_completed(ticket(status=status), visit())
     assert out.changes == ({"status": after} if after != status else {})
     assert out.audit == Audit("visit_completed", status, after, data={"visit_id": "v1"})
 
@@ -148,7 +148,7 @@ def test_check_out_resolves_a_ticket_being_worked_on(status, after):
 )
 def test_a_negative_callback_reopens_a_finished_ticket_and_tells_the_center(status, reopened):
     t = ticket(status=status, closed_at=AT if status == Status.CLOSED else None)
-    out = domain.callback_negative(t, {"callback_id": "cb1", "ticket_id": "t1", "reason": "still broken"})
+    out = facts.callback_negative(t, {"callback_id": "cb1", "ticket_id": "t1", "reason": "still broken"})
     assert out.changes == ({"status": Status.ACCEPTED, "closed_at": None} if reopened else {})
     assert out.events == [
         (
@@ -181,7 +181,7 @@ def test_a_negative_callback_reopens_a_finished_ticket_and_tells_the_center(stat
 def test_a_closed_callback_resolves_a_reopened_ticket_only_after_a_completed_return_visit(
     outcome, returned, status, resolved
 ):
-    out = domain.callback_closed(ticket(status=status), {"callback_id": "cb1", "outcome": outcome}, returned)
+    out = facts.callback_closed(ticket(status=status), {"callback_id": "cb1", "outcome": outcome}, returned)
     assert out.changes == ({"status": Status.RESOLVED} if resolved else {})
     assert out.audit == Audit(
         "callback_closed",
@@ -204,7 +204,7 @@ def test_a_closed_callback_resolves_a_reopened_ticket_only_after_a_completed_ret
     ],
 )
 def test_a_paid_refund_moves_a_case_in_negotiation_or_rectification_to_compensation(case, after):
-    out = domain.refund_paid(ticket(kind="complaint", case_state=case), {"amount": Decimal("120.50")})
+    out = facts.refund_paid(ticket(kind="complaint", case_state=case), {"amount": Decimal("120.50")})
     assert out.changes == ({"case_state": after} if after != case else {})
     assert out.audit == Audit("refund_paid", case, after, data={"amount": "120.50"})
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from services.intake.domain import decide_warranty
+from services.intake.warranty import decide_warranty
 from shared.errors import ValidationFailed
 from shared.tenants import TenantDirectory, WarrantyTerms
 

@@ -19,7 +19,7 @@ down_revision: Union[str, Sequence[str], None] = '5602d01a16e0'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-# the statuses a visit.scheduled moves a ticket out of (services.intake.domain.SCHEDULABLE less
+# the statuses a visit.scheduled moves a ticket out of (services.intake.facts.SCHEDULABLE less
 # `scheduled` itself), spelled out: a migration does not follow later changes of the code
 BACKFILL = sa.text("""
     UPDATE tickets SET status_before_scheduled = (
