@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 
-from services.qa import domain, queries, reports, scorecard
+from services.qa import complaint_rules, domain, queries, reports, scorecard
 from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
 from shared.clock import as_utc
 
@@ -217,7 +217,7 @@ def record_ticket(uow, ticket: dict):
                 Complaint.ticket_id != ticket["ticket_id"],
             )
         ).all():
-            if domain.is_recurrence(as_utc(complaint.closed_at), as_utc(complaint.recurrence_due), received):
+            if complaint_rules.is_recurrence(as_utc(complaint.closed_at), as_utc(complaint.recurrence_due), received):
                 complaint.recurrence_status, complaint.recurrence_ticket_id = "recurred", ticket["ticket_id"]
 
 
@@ -241,7 +241,7 @@ def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: date
     complaint.outlet_id = complaint.outlet_id or closing.get("assigned_outlet_id")
     if closing["outcome"] == "cancelled":
         return []
-    complaint.recurrence_due = domain.recurrence_due(closed, recurrence_days)
+    complaint.recurrence_due = complaint_rules.recurrence_due(closed, recurrence_days)
     complaint.recurrence_status = "pending"
     planned = []
     key = f"complaint:{closing['ticket_id']}"
@@ -375,7 +375,7 @@ def plan_care(uow, tenant: str, month: str, *, seed: str, clock, now: datetime) 
 def classify_complaint(
     uow, complaint: Complaint, classification: dict, *, outlet_center: str | None, user: str, now: datetime
 ):
-    complaint.outlet_id = domain.classified_outlet(
+    complaint.outlet_id = complaint_rules.classified_outlet(
         complaint.tenant_id, complaint.outlet_id, classification, outlet_center
     )
     complaint.cause, complaint.responsibility = classification["cause"], classification["responsibility"]
@@ -386,7 +386,7 @@ def classify_complaint(
 
 def record_complaint_fact(uow, complaint: Complaint):
     """The complaint on the outlet's customer-opinion line, or voided when reclassified."""
-    kind = domain.complaint_fact_kind(complaint.responsibility, complaint.level)
+    kind = complaint_rules.complaint_fact_kind(complaint.responsibility, complaint.level)
     key = f"complaint:{complaint.ticket_id}"
     row = uow.session.scalars(select(ScoreFactRow).where(ScoreFactRow.fact_key == key)).first()
     if kind is None or not complaint.outlet_id:
@@ -518,7 +518,7 @@ def report_rows(session, kind: str, query: dict, now: datetime) -> list[dict]:
         )
     if kind == "pareto":
         complaints = queries.complaints(session, tenant_id=tenant_id, since=since or month, until=month)
-        return reports.pareto_rows(domain.analyse_complaints(complaints)["pareto"])
+        return reports.pareto_rows(complaint_rules.analyse_complaints(complaints)["pareto"])
     if kind == "ranking":
         return reports.ranking_rows(queries.ranking(session, tenant_id=tenant_id, month=month))
     raise ValueError(f"no report {kind!r}")

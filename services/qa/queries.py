@@ -14,7 +14,7 @@ from sqlalchemy import Integer, String, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from services.qa import domain, scorecard
+from services.qa import complaint_rules, domain, scorecard
 from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
 from shared.clock import LOCAL_TZ, as_utc
 
@@ -87,7 +87,7 @@ def overdue_counts(session, *, caller, now) -> list[tuple[str, str, int]]:
 
 
 # ---------------------------------------------------------------- complaints
-def complaints(session, *, tenant_id=None, since=None, until=None) -> list[domain.ComplaintRecord]:
+def complaints(session, *, tenant_id=None, since=None, until=None) -> list[complaint_rules.ComplaintRecord]:
     """The complaints received from the month `since` through the month `until`."""
     stmt = _of_tenant(select(Complaint), Complaint.tenant_id, tenant_id)
     if since:
@@ -95,7 +95,7 @@ def complaints(session, *, tenant_id=None, since=None, until=None) -> list[domai
     if until:
         stmt = stmt.where(Complaint.received_at < domain.month_bounds(until)[1])
     return [
-        domain.ComplaintRecord(
+        complaint_rules.ComplaintRecord(
             ticket_id=row.ticket_id,
             tenant_id=row.tenant_id,
             number=row.number,

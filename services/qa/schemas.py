@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.qa import domain
+from services.qa import complaint_rules, domain
 from shared.validation import MONTH, PageQuery
 
 REPORT_KINDS = ("ontime", "callbacks", "satisfaction", "pareto", "ranking")
@@ -67,9 +67,9 @@ class Classification(Schema):
     class Meta:
         unknown = RAISE
 
-    cause = fields.Str(required=True, validate=validate.OneOf(tuple(domain.CAUSES)))
-    responsibility = fields.Str(required=True, validate=validate.OneOf(domain.RESPONSIBILITIES))
-    level = fields.Str(load_default="company", validate=validate.OneOf(domain.LEVELS))
+    cause = fields.Str(required=True, validate=validate.OneOf(tuple(complaint_rules.CAUSES)))
+    responsibility = fields.Str(required=True, validate=validate.OneOf(complaint_rules.RESPONSIBILITIES))
+    level = fields.Str(load_default="company", validate=validate.OneOf(complaint_rules.LEVELS))
     outlet_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
     department = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=64))
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 
-from services.qa import domain, operations, queries, reports, scorecard
+from services.qa import complaint_rules, domain, operations, queries, reports, scorecard
 from services.qa.models import Base, Callback, Complaint, Scorecard
 from services.qa.schemas import (
     REPORT_KINDS,
@@ -254,7 +254,7 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
             complaints = queries.complaints(
                 uow.session, tenant_id=asked.get("tenant_id"), since=asked.get("since"), until=asked.get("until")
             )
-        return reports.jsonable(domain.analyse_complaints(complaints))
+        return reports.jsonable(complaint_rules.analyse_complaints(complaints))
 
     @rpc
     def run_recurrence_check(self, at=None):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.qa import domain, scorecard
+from services.qa import complaint_rules, domain, scorecard
 from services.qa.domain import StratifiedSampler
 from services.qa.scorecard import ScoreFact
 from shared.clock import LOCAL_TZ
@@ -284,17 +284,17 @@ def test_findings_recorded_by_hand_are_scorecard_kinds():
 
 # ---------------------------------------------------------------- complaints
 def test_pareto_vital_few():
-    rows = domain.pareto({"late_service": 12, "attitude": 5, "fees": 2, "product_quality": 21})
+    rows = complaint_rules.pareto({"late_service": 12, "attitude": 5, "fees": 2, "product_quality": 21})
     assert [r["cause"] for r in rows] == ["product_quality", "late_service", "attitude", "fees"]
     assert [str(r["cumulative"]) for r in rows] == ["0.525", "0.825", "0.950", "1.000"]
     assert [r["vital"] for r in rows] == [True, True, False, False]
-    assert domain.pareto({}) == []
+    assert complaint_rules.pareto({}) == []
 
 
 def test_complaint_cycle_and_responsibility():
-    cycles = [domain.cycle_days(L(2026, 3, 1, 9), L(2026, 3, 11, 21)), Decimal("20.0"), Decimal("12.0")]
+    cycles = [complaint_rules.cycle_days(L(2026, 3, 1, 9), L(2026, 3, 11, 21)), Decimal("20.0"), Decimal("12.0")]
     assert cycles[0] == Decimal("10.5")
-    summary = domain.cycle_summary(cycles)
+    summary = complaint_rules.cycle_summary(cycles)
     assert summary == {
         "closed": 3,
         "average_days": Decimal("14.2"),
@@ -302,7 +302,7 @@ def test_complaint_cycle_and_responsibility():
         "over_target": 1,
         "meets_target": True,
     }
-    assert domain.complaint_fact_kind("own", "consumer_association") == "complaint_association"
-    assert domain.complaint_fact_kind("own", "company") == "complaint_company"
-    assert domain.complaint_fact_kind("grey_zone", "company") is None
-    assert domain.complaint_fact_kind("other_department", "company") is None
+    assert complaint_rules.complaint_fact_kind("own", "consumer_association") == "complaint_association"
+    assert complaint_rules.complaint_fact_kind("own", "company") == "complaint_company"
+    assert complaint_rules.complaint_fact_kind("grey_zone", "company") is None
+    assert complaint_rules.complaint_fact_kind("other_department", "company") is None

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from services.qa import domain, queries, reports
+from services.qa import complaint_rules, queries, reports
 from tests.qa_report_data import C01, HQ, NOW, report_store
 
 UTC = UTC
@@ -188,12 +188,12 @@ def _complaint(ticket_id, **kw):
         ticket_id=ticket_id, tenant_id="C01", number=f"N-{ticket_id}", received_at=datetime(2026, 3, 1, tzinfo=UTC)
     )
     values.update(kw)
-    return domain.ComplaintRecord(**values)
+    return complaint_rules.ComplaintRecord(**values)
 
 
 def test_complaint_analysis():
     received = datetime(2026, 3, 1, tzinfo=UTC)
-    analysis = domain.analyse_complaints(
+    analysis = complaint_rules.analyse_complaints(
         [
             _complaint(
                 "a",
@@ -228,7 +228,7 @@ def test_complaint_analysis():
 
 
 def test_pareto_rows_in_percent():
-    rows = reports.pareto_rows(domain.pareto({"fees": 3, "attitude": 1}))
+    rows = reports.pareto_rows(complaint_rules.pareto({"fees": 3, "attitude": 1}))
     assert [(r["cause"], r["share_pct"], r["cumulative_pct"], r["vital"]) for r in rows] == [
         ("fees", Decimal("75.0"), Decimal("75.0"), True),
         ("attitude", Decimal("25.0"), Decimal("100.0"), True),

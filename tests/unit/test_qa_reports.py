@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from services.qa import domain, reports, scorecard
+from services.qa import complaint_rules, domain, reports, scorecard
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -76,7 +76,7 @@ REPORTS = [
     ),
     _report(
         "pareto",
-        domain.pareto({"product_quality": 21, "late_service": 12, "attitude": 5, "fees": 2}),
+        complaint_rules.pareto({"product_quality": 21, "late_service": 12, "attitude": 5, "fees": 2}),
         [["cause", "cause"], ["label", "原因"], ["count", "complaints"]],
     ),
     _report(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.qa import domain, scorecard
+from services.qa import complaint_rules, domain, scorecard
 from services.qa.domain import CallbackRecord
 from shared.clock import LOCAL_TZ
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
@@ -345,22 +345,22 @@ def test_rank_outlets_in_center_and_nationwide():
 # ---------------------------------------------------------------- complaints
 def test_recurrence_window():
     closed, due = SERVED, SERVED + timedelta(days=90)
-    assert domain.is_recurrence(closed, due, closed + timedelta(days=1))
-    assert domain.is_recurrence(closed, due, due)  # the last day counts
-    assert not domain.is_recurrence(closed, due, closed)  # the request that was the complaint's time
-    assert not domain.is_recurrence(closed, due, due + timedelta(seconds=1))
+    assert complaint_rules.is_recurrence(closed, due, closed + timedelta(days=1))
+    assert complaint_rules.is_recurrence(closed, due, due)  # the last day counts
+    assert not complaint_rules.is_recurrence(closed, due, closed)  # the request that was the complaint's time
+    assert not complaint_rules.is_recurrence(closed, due, due + timedelta(seconds=1))
 
 
 def test_classified_outlet():
     own = {"responsibility": "own"}
-    assert domain.classified_outlet("C01", "C01-O01", own, None) == "C01-O01"
-    assert domain.classified_outlet("C01", "C01-O01", dict(own, outlet_id="C01-O02"), "C01") == "C01-O02"
+    assert complaint_rules.classified_outlet("C01", "C01-O01", own, None) == "C01-O01"
+    assert complaint_rules.classified_outlet("C01", "C01-O01", dict(own, outlet_id="C01-O02"), "C01") == "C01-O02"
     with pytest.raises(ValidationFailed) as err:
-        domain.classified_outlet("C01", None, dict(own, outlet_id="C02-O01"), "C02")  # another center's
+        complaint_rules.classified_outlet("C01", None, dict(own, outlet_id="C02-O01"), "C02")  # another center's
     assert err.value.fields["outlet_id"] == ["no outlet 'C02-O01' in C01"]
     with pytest.raises(ValidationFailed):
-        domain.classified_outlet("C01", None, dict(own, outlet_id="X"), None)  # unknown outlet
+        complaint_rules.classified_outlet("C01", None, dict(own, outlet_id="X"), None)  # unknown outlet
     with pytest.raises(ValidationFailed) as err:
-        domain.classified_outlet("C01", None, own, None)
+        complaint_rules.classified_outlet("C01", None, own, None)
     assert err.value.fields == {"outlet_id": ["required when responsibility is own"]}
-    assert domain.classified_outlet("C01", None, {"responsibility": "grey_zone"}, None) is None
+    assert complaint_rules.classified_outlet("C01", None, {"responsibility": "grey_zone"}, None) is None
