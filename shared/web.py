@@ -3,6 +3,9 @@
 
 nameko's WebServer reads one address for the whole process; with all services in one
 ``nameko run`` they would collide, so the server here takes the port of its service.
+Its routing errors (no route for the path: 404; a method the path does not take: 405 with
+``Allow``) are in the same JSON shape as every other error, unless the service's
+``html_errors(path)`` says the path is an HTML page's (the portal's).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any, TypeVar
 
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from shared import metrics
@@ -29,6 +33,9 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 
 class ServiceWebServer(WebServer):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    def get_wsgi_app(self) -> WsgiApp:
+        return _JsonErrorsApp(self)
+
     @property
     def bind_addr(self) -> tuple[str, int]:
         config = self.container.config
@@ -62,6 +69,48 @@ def error_response(exc: BaseException, call_id: str | None = None) -> Response:
     if err.http_status == 503 and retry_after:
         headers = {"Retry-After": str(retry_after)}
     return json_response(body, status=err.http_status, headers=headers)
+
+
+class _JsonErrorsApp(WsgiApp):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    """nameko's WSGI app (match the route, hand the request to its entrypoint), with werkzeug's
+    routing errors (HTML pages) answered in the JSON error shape."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ, shallow=True)  # shallow: as nameko's, nothing reads the body yet
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            html_errors = getattr(self.server.container.service_cls, "html_errors", None)
+            if (exc.code is not None and exc.code < 400) or (html_errors is not None and html_errors(request.path)):
+                return exc(environ, start_response)  # a redirect (merged slashes), or an HTML page's error
+            response = routing_error_response(exc, request)
+        return response(environ, start_response)
+
+
+def routing_error_response(exc: HTTPException, request: Request) -> Response:
+    """A werkzeug HTTP error raised before any entrypoint ran (no route for the path, a method the
+    path does not take) in the one JSON error shape; a 405 lists the methods it takes in ``Allow``."""
+    status = exc.code or 500
+    allowed = sorted(getattr(exc, "valid_methods", None) or ())
+    if status == 404:
+        code, message = "not_found", f"no route {request.method} {request.path}"
+    elif status == 405:
+        code, message = (
+            "method_not_allowed",
+            f"{request.path} does not take {request.method}; it takes {', '.join(allowed)}",
+        )
+    else:
+        code, message = (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name or "error"
+    headers = {"Allow": ", ".join(allowed)} if allowed else None
+    return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def path_under(path: str, *prefixes: str) -> bool:
+    """True if `path` is one of `prefixes` or lies below one ("/portal" takes "/portal/x", not "/portals")."""
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
 class JsonHttpHandler(HttpRequestHandler):  # type: ignore[misc]  # nameko is untyped: its base is Any
@@ -111,6 +160,13 @@ class ServiceBase:
     log_context = LogContext()
     container_ref = ContainerRef()
     name: str  # each service's nameko name, set by the service class
+
+    @staticmethod
+    def html_errors(path: str) -> bool:
+        """True for a path whose routing errors (404, 405) are HTML pages rather than the JSON
+        error shape: none of a service's own. A service with HTML pages (the portal) overrides
+        it, e.g. ``return path == "/" or web.path_under(path, "/login", "/portal")``."""
+        return False
 
     @http("GET", "/health")
     def health(self, request: Request) -> Response:
