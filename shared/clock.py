@@ -20,7 +20,7 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
-def travel_to(when: datetime):
+def travel_to(when: datetime) -> None:
     """Make `now()` read `when` from this instant on (time keeps running from there)."""
     global _offset
     if when.tzinfo is None:
@@ -28,12 +28,12 @@ def travel_to(when: datetime):
     _offset = when - datetime.now(UTC)
 
 
-def advance(delta: timedelta):
+def advance(delta: timedelta) -> None:
     global _offset
     _offset += delta
 
 
-def reset():
+def reset() -> None:
     global _offset
     _offset = timedelta(0)
 

@@ -9,7 +9,9 @@ receiving worker sees the same principal. `shared.db` reads it to scope every qu
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from shared.errors import Unauthorized
 
@@ -53,7 +55,7 @@ class Principal:
     customer: str | None = None
     duty: str | None = None  # one of DUTIES (center or hq users only); None: none
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise Unauthorized(f"unknown role {self.role!r}")
         if not self.user:
@@ -82,7 +84,7 @@ class Principal:
         )
 
     @classmethod
-    def decode(cls, raw) -> Principal:
+    def decode(cls, raw: object) -> Principal:
         if isinstance(raw, Principal):
             return raw
         if isinstance(raw, (bytes, str)):
@@ -92,14 +94,17 @@ class Principal:
                 raise Unauthorized("malformed principal") from None
         if not isinstance(raw, dict):
             raise Unauthorized("malformed principal")
-        fields = {k: raw.get(k) for k in ("user", "role", "tenant", "outlet", "warehouse", "customer", "duty")}
+        # unchecked values: __post_init__ refuses what is not a principal
+        fields: dict[str, Any] = {
+            k: raw.get(k) for k in ("user", "role", "tenant", "outlet", "warehouse", "customer", "duty")
+        }
         return cls(**fields)
 
     def acting_for(self, tenant: str | None) -> Principal:
         """The service principal a handler uses for a fact that belongs to `tenant`."""
         return Principal(user=f"{self.role}:{self.user}", role=SERVICE, tenant=tenant)
 
-    def with_tenant(self, tenant):
+    def with_tenant(self, tenant: str | None) -> Principal:
         return replace(self, tenant=tenant)
 
 
@@ -107,13 +112,13 @@ def service_principal(service_name: str, tenant: str | None = None) -> Principal
     return Principal(user=service_name, role=SERVICE, tenant=tenant)
 
 
-def principal_from_context(context_data: dict) -> Principal | None:
+def principal_from_context(context_data: Mapping[str, Any]) -> Principal | None:
     raw = context_data.get(CONTEXT_KEY)
     if raw is None:
         return None
     return Principal.decode(raw)
 
 
-def put_principal(worker_ctx, principal: Principal):
+def put_principal(worker_ctx: Any, principal: Principal) -> None:
     """Make `principal` the one this worker acts as and passes on to every RPC and event."""
     worker_ctx.data[CONTEXT_KEY] = principal.encode()

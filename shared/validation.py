@@ -9,6 +9,9 @@ every service's schemas within what the code after them can handle, with the sam
 from __future__ import annotations
 
 import functools
+import types
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -27,12 +30,12 @@ MONTH = validate.Regexp(
 )
 
 
-def paging_offset(**kwargs):
+def paging_offset(**kwargs: Any) -> fields.Integer:
     """The `offset` of a page: 0 up to `MAX_OFFSET`."""
     return fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET), **kwargs)
 
 
-def paging_limit(default: int = DEFAULT_LIMIT, **kwargs):
+def paging_limit(default: int = DEFAULT_LIMIT, **kwargs: Any) -> fields.Integer:
     """The `limit` of a page: 1 up to `MAX_LIMIT`, `default` when the caller names none."""
     if not 1 <= default <= MAX_LIMIT:
         raise ValueError(f"a default page length must be between 1 and {MAX_LIMIT}")
@@ -56,23 +59,26 @@ class PageQuery(Schema):
         """This schema with `default` as the page length when the caller names none (the same
         class for the same default)."""
         name = f"{cls.__name__}{default}"
-        return type(cls)(
-            name,
-            (cls,),
-            {
-                "limit": paging_limit(default),
-                "__module__": cls.__module__,
-                "__qualname__": name,
-                "__doc__": f"{cls.__name__}, {default} a page.",
-            },
-        )
+
+        def body(namespace: dict[str, Any]) -> None:
+            namespace.update(
+                {
+                    "limit": paging_limit(default),
+                    "__module__": cls.__module__,
+                    "__qualname__": name,
+                    "__doc__": f"{cls.__name__}, {default} a page.",
+                }
+            )
+
+        # as a class statement would: made by the bases' metaclass (marshmallow's, which collects the fields)
+        return cast("type[PageQuery]", types.new_class(name, (cls,), exec_body=body))
 
 
-def text_problem(value, path=()):
+def text_problem(value: object, path: Iterable[str] = ()) -> tuple[tuple[str, ...], str] | None:
     """(path, message) for the first string or key in a JSON-like value that cannot be stored or
     encoded (a NUL character, a lone surrogate), or for nesting deeper than `MAX_DEPTH`; else None.
     Iterative, so no input can exhaust the stack here."""
-    stack = [(value, tuple(path))]
+    stack: list[tuple[object, tuple[str, ...]]] = [(value, tuple(path))]
     while stack:
         item, where = stack.pop()
         if len(where) > MAX_DEPTH:
@@ -94,7 +100,7 @@ def text_problem(value, path=()):
     return None
 
 
-def _bad_text(text: str):
+def _bad_text(text: str) -> str | None:
     if "\x00" in text:
         return "contains a NUL character, which is not allowed"
     if not text.isascii():
@@ -105,14 +111,14 @@ def _bad_text(text: str):
     return None
 
 
-def field_error(where, message, default="_schema"):
+def field_error(where: Sequence[str], message: str, default: str = "_schema") -> ValidationFailed:
     """The ValidationFailed that names the top-level field of `where` (a path of keys)."""
     path = ".".join(where) if where else default
     return ValidationFailed(f"{path}: {message}", {where[0] if where else default: [f"{path}: {message}"]})
 
 
-def _huge_int(value, path=()):
-    stack = [(value, tuple(path))]
+def _huge_int(value: object, path: Iterable[str] = ()) -> tuple[str, ...] | None:
+    stack: list[tuple[object, tuple[str, ...]]] = [(value, tuple(path))]
     while stack:
         item, where = stack.pop()
         if isinstance(item, bool):
@@ -127,7 +133,8 @@ def _huge_int(value, path=()):
     return None
 
 
-def load(schema: Schema, data, *, partial=False):
+def load(schema: Schema, data: object, *, partial: bool = False) -> Any:
+    """`data` loaded by `schema` (what its load returns: a dict unless the schema makes an object)."""
     if not isinstance(data, dict):
         raise ValidationFailed("request body must be a JSON object", {"_schema": ["must be a JSON object"]})
     problem = text_problem(data)
