@@ -17,17 +17,14 @@ from datetime import UTC, datetime
 
 import eventlet
 from prometheus_client import Counter
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from services.settlement import domain, money, queries
+from services.settlement import audit_levels, domain, money, queries
 from services.settlement.domain import Status
 from services.settlement.models import (
     Claim,
     ClaimAudit,
-    ClearingRequest,
     Deduction,
-    Hold,
-    OutletGrade,
     TariffVersionRow,
     TicketFact,
     VisitFact,
@@ -95,245 +92,6 @@ def one_ticket_at_a_time(session, ticket_id):
             return
         eventlet.sleep(0.05)
     raise TimeoutError(f"the facts of ticket {ticket_id} stayed locked for 60 s")
-
-
-# ================================================================ facts from other services
-def record_ticket(uow, pricing: Pricing, payload):
-    """ticket.registered: keep the ticket's facts; visits of it that came first are claimed now."""
-    utc_instants(payload)
-    one_ticket_at_a_time(uow.session, payload["ticket_id"])
-    fact = uow.session.get(TicketFact, payload["ticket_id"]) or TicketFact(ticket_id=payload["ticket_id"])
-    fact.tenant_id = payload["tenant_id"]
-    fact.number, fact.kind = payload["number"], payload["kind"]
-    for key in ("product_line", "model", "serial_no", "fault", "tier", "purchase_date"):
-        setattr(fact, key, payload.get(key))
-    fact.warranty, fact.received_at = payload["warranty"], payload["received_at"]
-    uow.session.add(fact)
-    uow.session.flush()
-    waiting = uow.session.scalars(select(VisitFact).where(VisitFact.ticket_id == fact.ticket_id)).all()
-    for visit in waiting:
-        claim_from_visit(uow, pricing, visit, fact)
-
-
-def record_visit(uow, pricing: Pricing, payload):
-    """visit.completed: keep the visit's facts and claim its fees once the ticket is known."""
-    utc_instants(payload)
-    one_ticket_at_a_time(uow.session, payload["ticket_id"])
-    visit = uow.session.get(VisitFact, payload["visit_id"])
-    if visit is None:  # the same visit delivered again under another id keeps the first
-        visit = VisitFact(
-            visit_id=payload["visit_id"],
-            tenant_id=payload["tenant_id"],
-            ticket_id=payload["ticket_id"],
-            outlet_id=payload.get("outlet_id"),
-            technician_id=payload.get("technician_id"),
-            at=payload["at"],
-            planned_km=payload.get("planned_km"),
-            product_line=payload.get("product_line"),
-            kind=payload.get("kind"),
-            parts_used=payload.get("parts_used") or [],
-            customer_confirmed=payload.get("customer_confirmed"),
-            onsite_on_time=payload.get("onsite_on_time"),
-        )
-        uow.session.add(visit)
-        uow.session.flush()
-    ticket = uow.session.get(TicketFact, visit.ticket_id)
-    if ticket is not None:
-        claim_from_visit(uow, pricing, visit, ticket)
-
-
-def claim_from_visit(uow, pricing: Pricing, visit, ticket):
-    """The claim filed from a completed visit, once per visit."""
-    if not visit.outlet_id:
-        log.info("visit %s has no outlet: nothing to claim", visit.visit_id)
-        return None
-    existing = queries.live_claim(uow.session, visit.visit_id)
-    if existing is not None:
-        return existing
-    return create_claim(uow, pricing, visit, ticket, None, "visit", None)
-
-
-def part_overdue(uow, payload):
-    """parts.return_overdue: the claim of the visit is held until the old part is back."""
-    utc_instants(payload)
-    if queries.hold(uow.session, "part_return", payload["rma_no"]) is not None:
-        return
-    unit = payload.get("unit_cost")
-    hold = Hold(
-        id=uuid.uuid4().hex,
-        kind="part_return",
-        ref=payload["rma_no"],
-        tenant_id=payload["tenant_id"],
-        visit_id=payload.get("visit_id"),
-        ticket_id=payload.get("ticket_id"),
-        outlet_id=payload["outlet_id"],
-        part_no=payload["part_no"],
-        unit_cost_fen=None if unit is None else money.to_fen(unit),
-        reason=f"part {payload['part_no']} (RMA {payload['rma_no']}) not returned by "
-        f"{payload['due_at'].date().isoformat()}",
-        due_at=payload["due_at"],
-        opened_at=payload["detected_at"],
-        status="open",
-    )
-    claim = queries.claim_for(uow.session, hold.visit_id, hold.ticket_id, hold.outlet_id)
-    hold.claim_id = claim.id if claim else None
-    uow.session.add(hold)
-    uow.session.flush()
-    if claim is not None:
-        refresh_holds(uow, claim)
-
-
-def part_received(uow, pricing: Pricing, payload):
-    """parts.return_received: the hold is released; a late return costs the tariff's fee."""
-    utc_instants(payload)
-    hold = queries.hold(uow.session, "part_return", payload["rma_no"])
-    if hold is None or hold.status != "open":
-        return
-    at = payload["received_at"]
-    hold.status, hold.released_at = "released", at
-    hold.release_reason = f"part received at {payload['location_id']} on {at.date().isoformat()}"
-    if payload["late"]:
-        tariff = pricing.tariff(uow.session, hold.tenant_id, domain.local_date(at))
-        fee = tariff.dec("late_part_return_fee")
-        if fee > 0:
-            deduct(
-                uow,
-                "late_part_return",
-                hold.ref,
-                hold,
-                fee,
-                tariff.line_id("late_part_return_fee"),
-                "late_part_return",
-                f"part {hold.part_no} (RMA {hold.ref}) returned late on {at.date().isoformat()}",
-                at,
-            )
-    refresh_claim_of(uow, hold)
-
-
-def callback_negative(uow, payload):
-    """callback.negative: the visit's claim is held until QA closes the callback."""
-    utc_instants(payload)
-    if queries.hold(uow.session, "callback", payload["callback_id"]) is not None:
-        return
-    claim = queries.claim_for(uow.session, payload.get("visit_id"), payload["ticket_id"], payload.get("outlet_id"))
-    outlet = payload.get("outlet_id") or (claim.outlet_id if claim else None)
-    if outlet is None:
-        log.warning("negative callback %s names no outlet and no claim", payload["callback_id"])
-        return
-    uow.session.add(
-        Hold(
-            id=uuid.uuid4().hex,
-            kind="callback",
-            ref=payload["callback_id"],
-            tenant_id=payload["tenant_id"],
-            claim_id=claim.id if claim else None,
-            visit_id=payload.get("visit_id"),
-            ticket_id=payload["ticket_id"],
-            outlet_id=outlet,
-            reason=payload.get("reason") or f"satisfaction {payload.get('satisfaction')}",
-            opened_at=payload.get("at") or utcnow(),
-            status="open",
-        )
-    )
-    uow.session.flush()
-    if claim is not None:
-        refresh_holds(uow, claim)
-
-
-def callback_closed(uow, payload):
-    """callback.closed: QA closed the callback, its hold is released."""
-    utc_instants(payload)
-    hold = queries.hold(uow.session, "callback", payload["callback_id"])
-    if hold is None or hold.status != "open":
-        return
-    hold.status, hold.released_at = "released", payload["at"]
-    hold.release_reason = f"QA closed the callback ({payload['outcome']})"
-    refresh_claim_of(uow, hold)
-
-
-def sla_breached(uow, pricing: Pricing, payload):
-    """sla.breached: the outlet that had the job pays the tariff's deduction for that SLA."""
-    outlet = payload.get("assigned_outlet_id")
-    if not outlet:
-        return  # no outlet had the job: the center's own breach, nothing to deduct
-    utc_instants(payload)
-    at = payload["detected_at"]
-    tariff = pricing.tariff(uow.session, payload["tenant_id"], domain.local_date(at))
-    amount, line = tariff.sla_deduction(payload["sla"])
-    if amount <= 0:
-        return
-    target = ChargedTo(outlet, payload["ticket_id"], None, payload["tenant_id"])
-    deduct(
-        uow,
-        "sla_breach",
-        f"{payload['ticket_id']}:{payload['sla']}",
-        target,
-        amount,
-        line,
-        f"sla_breach:{payload['sla']}",
-        f"SLA {payload['sla']} of ticket {payload['number']} breached (due {payload['due_at'].isoformat()})",
-        at,
-    )
-    uow.session.flush()
-    claim = queries.claim_for(uow.session, None, payload["ticket_id"], outlet)
-    if claim is not None:
-        claim.rules = domain.refresh_rule(
-            claim.rules,
-            domain.rule_sla_breach(
-                None,
-                domain.AuditContext(sla_deductions=queries.sla_items(uow.session, claim.ticket_id, claim.outlet_id)),
-            ),
-        )
-
-
-def grade_changed(uow, payload):
-    """outlet.grade_changed: the grade that prices the outlet's claims from then on."""
-    if not payload.get("grade"):
-        return
-    utc_instants(payload)
-    uow.session.add(
-        OutletGrade(
-            tenant_id=payload["tenant_id"],
-            outlet_id=payload["outlet_id"],
-            grade=payload["grade"],
-            valid_from=payload["at"],
-        )
-    )
-
-
-def clearing_fact(uow, payload, requested: bool, now):
-    """account.clearing_requested (`requested`) or parts' answer to it: once both are in, the
-    outlet's account is answered cleared or with its open items (settlement's and parts')."""
-    utc_instants(payload)
-    req = uow.session.get(ClearingRequest, payload["request_id"])
-    if req is None:
-        req = ClearingRequest(
-            request_id=payload["request_id"], tenant_id=payload["tenant_id"], outlet_id=payload["outlet_id"]
-        )
-        uow.session.add(req)
-    if requested:
-        req.requested_at = payload["at"]
-    else:
-        req.parts_items = [
-            {**i, "amount": None if i.get("amount") is None else str(i["amount"])} for i in payload["open_items"]
-        ]
-        req.parts_at = payload["at"]
-    if req.requested_at is None or req.parts_items is None or req.answered_at is not None:
-        return
-    own = queries.open_items(uow.session, req.outlet_id)
-    items = own + [dict(i, source="parts") for i in req.parts_items]
-    req.answer = domain.clearing_answer(own, req.parts_items)
-    req.open_items, req.answered_at = items, now
-    uow.emit(
-        req.answer,
-        {
-            "tenant_id": req.tenant_id,
-            "outlet_id": req.outlet_id,
-            "request_id": req.request_id,
-            "at": req.answered_at,
-            "open_items": [{k: i.get(k) for k in ("kind", "ref", "description", "amount")} for i in items],
-        },
-    )
 
 
 # ================================================================ claims
@@ -501,7 +259,7 @@ def record_receipt(uow, pricing: Pricing, claim, cmd):
 
 def check_auditor(principal, level):
     """Only who may act at a level audits there (the domain's `may_act_at`)."""
-    if not domain.may_act_at(level, principal.role, principal.duty):
+    if not audit_levels.may_act_at(level, principal.role, principal.duty):
         who = principal.role + (f"/{principal.duty}" if principal.duty else "")
         raise Forbidden(f"{who} cannot audit at the {level} level", {"level": ["not your level"]})
 
@@ -513,7 +271,7 @@ def check_version(claim, expected_version):
         )
 
 
-def _refusal(exc: domain.AuditRefused):
+def _refusal(exc: audit_levels.AuditRefused):
     """The domain's refusal of an audit step as the error the caller gets (403, 409 or 422)."""
     if exc.kind == "role":
         return Forbidden(exc.message, exc.fields or {"level": [exc.message]})
@@ -523,9 +281,9 @@ def _refusal(exc: domain.AuditRefused):
 
 
 def decide(uow, claim, cmd, principal, prior_auditors: tuple, now):
-    """One audit level decides (`domain.audit_step`); the step is recorded and published."""
+    """One audit level decides (`audit_levels.audit_step`); the step is recorded and published."""
     try:
-        step = domain.audit_step(
+        step = audit_levels.audit_step(
             claim.status,
             cmd["level"],
             cmd["action"],
@@ -539,7 +297,7 @@ def decide(uow, claim, cmd, principal, prior_auditors: tuple, now):
             cmd["amount"],
             cmd["reason"],
         )
-    except domain.AuditRefused as exc:
+    except audit_levels.AuditRefused as exc:
         raise _refusal(exc) from None
     before, after = claim.approved_fen, money.to_fen(step.amount)
     if after != before:

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from services.settlement import domain, money
+from services.settlement import audit_levels, domain, money
 from services.settlement.domain import Status
 from services.settlement.models import (
     Claim,
@@ -156,7 +156,7 @@ def claim_out(session, c: Claim, detail=False) -> dict:
         "adjustments": c.adjustments,
         "rules": c.rules,
         "status": c.status,
-        "level": domain.LEVEL_OF_STATUS.get(c.status),
+        "level": audit_levels.LEVEL_OF_STATUS.get(c.status),
         "flagged": bool(c.flagged),
         "held": bool(c.held),
         "duplicate": c.visit_key is None,

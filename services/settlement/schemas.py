@@ -6,7 +6,8 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.settlement.domain import ACTIONS, LEVELS, PRICE_CODES
+from services.settlement.audit_levels import ACTIONS, LEVELS
+from services.settlement.domain import PRICE_CODES
 from shared.validation import MONTH, PageQuery
 
 

@@ -15,7 +15,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.settlement import documents, domain, queries, statements
+from services.settlement import documents, domain, facts, queries, statements
 from services.settlement import operations as ops
 from services.settlement.models import Base, Claim, Statement, TariffVersionRow, VisitFact
 from services.settlement.schemas import (
@@ -115,43 +115,43 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
     @consume("intake", "ticket.registered", scope=ALL)
     def on_ticket_registered(self, uow, payload):
         # all tenants: HQ may route a ticket to another center, and its facts move with it
-        ops.record_ticket(uow, self.pricing, payload)
+        facts.record_ticket(uow, self.pricing, payload)
 
     @consume("dispatch", "visit.completed")
     def on_visit_completed(self, uow, payload):
-        ops.record_visit(uow, self.pricing, payload)
+        facts.record_visit(uow, self.pricing, payload)
 
     @consume("parts", "parts.return_overdue")
     def on_part_overdue(self, uow, payload):
-        ops.part_overdue(uow, payload)
+        facts.part_overdue(uow, payload)
 
     @consume("parts", "parts.return_received")
     def on_part_received(self, uow, payload):
-        ops.part_received(uow, self.pricing, payload)
+        facts.part_received(uow, self.pricing, payload)
 
     @consume("qa", "callback.negative")
     def on_callback_negative(self, uow, payload):
-        ops.callback_negative(uow, payload)
+        facts.callback_negative(uow, payload)
 
     @consume("qa", "callback.closed")
     def on_callback_closed(self, uow, payload):
-        ops.callback_closed(uow, payload)
+        facts.callback_closed(uow, payload)
 
     @consume("intake", "sla.breached")
     def on_sla_breached(self, uow, payload):
-        ops.sla_breached(uow, self.pricing, payload)
+        facts.sla_breached(uow, self.pricing, payload)
 
     @consume("certification", "outlet.grade_changed")
     def on_grade_changed(self, uow, payload):
-        ops.grade_changed(uow, payload)
+        facts.grade_changed(uow, payload)
 
     @consume("certification", "account.clearing_requested", consumer="clearing")
     def on_clearing_requested(self, uow, payload):
-        ops.clearing_fact(uow, payload, requested=True, now=utcnow())
+        facts.clearing_fact(uow, payload, requested=True, now=utcnow())
 
     @consume("parts", "parts.outlet_balance")
     def on_parts_balance(self, uow, payload):
-        ops.clearing_fact(uow, payload, requested=False, now=utcnow())
+        facts.clearing_fact(uow, payload, requested=False, now=utcnow())
 
     # ================================================================ claims
     @rpc

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.settlement import domain, money
-from services.settlement.domain import AuditContext, AuditRefused, ClaimFacts, PriorClaim, Status
+from services.settlement import audit_levels, domain, money
+from services.settlement.audit_levels import AuditRefused
+from services.settlement.domain import AuditContext, ClaimFacts, PriorClaim, Status
 from services.settlement.tariff import TariffBook, TariffError, parse_version
 
 BOOK = TariffBook.load()
@@ -204,7 +205,7 @@ def test_rule_tariff_cap():
 
 # ---------------------------------------------------------------- three levels
 def step(status, level, action, role, duty=None, user="u", amount=None, reason=None, prior=(), flagged=False):
-    return domain.audit_step(
+    return audit_levels.audit_step(
         status, level, action, role, duty, user, D("441.50"), D("441.50"), prior, flagged, amount, reason
     )
 
