@@ -96,6 +96,20 @@ class ServiceUnavailable(DomainError):
 
 
 @deserialize_to_instance
+class TooManyRequests(DomainError):
+    """Too many attempts in a short time (failed sign-ins); the caller may try again after
+    `retry_after` seconds (429 with ``Retry-After``)."""
+
+    http_status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None, retry_after: float = 60) -> None:
+        super().__init__(message, fields)
+        self.args = (message, self.fields, retry_after)
+        self.retry_after = int(retry_after)
+
+
+@deserialize_to_instance
 class PayloadTooLarge(DomainError):
     """A request body over the configured limit (gateway config MAX_BODY_BYTES)."""
 

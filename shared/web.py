@@ -66,7 +66,7 @@ def error_response(exc: BaseException, call_id: str | None = None) -> Response:
         body["error"]["call_id"] = call_id
     headers = None
     retry_after = getattr(err, "retry_after", None)
-    if err.http_status == 503 and retry_after:
+    if err.http_status in (429, 503) and retry_after:
         headers = {"Retry-After": str(retry_after)}
     return json_response(body, status=err.http_status, headers=headers)
 
