@@ -48,11 +48,27 @@ class Center(Site):
 
 
 @dataclass(frozen=True)
+class BankAccount:
+    """The account an outlet is paid into (结算账户): bank branch (开户行), number (账号), holder (户名)."""
+
+    bank: str
+    account_no: str
+    holder: str
+
+
+@dataclass(frozen=True)
 class Outlet(Site):
     center: str = ""
     kind: str = "franchised"
     grade: str | None = None
     status: str = "effective"
+    legal_entity: str | None = None  # the company behind the outlet (法人单位)
+    bank_account: BankAccount | None = None
+
+
+def _outlet(raw: dict[str, Any]) -> Outlet:
+    bank = raw.get("bank_account")
+    return Outlet(**{**raw, "bank_account": BankAccount(**bank) if bank else None})
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ class TenantDirectory:
             c["served_provinces"] = tuple(c.get("served_provinces") or ())
             c["sla_policy"] = dict(c.get("sla_policy") or {})
             self.centers[c["id"]] = Center(**c)
-        self.outlets: dict[str, Outlet] = {o["id"]: Outlet(**o) for o in doc.get("outlets", [])}
+        self.outlets: dict[str, Outlet] = {o["id"]: _outlet(o) for o in doc.get("outlets", [])}
         self.product_lines = {name: WarrantyTerms(**terms) for name, terms in (doc.get("product_lines") or {}).items()}
         self.default_warranty = WarrantyTerms(**(doc.get("default_warranty") or {}))
         self._by_province = {}

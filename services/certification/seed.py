@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -145,6 +146,8 @@ def seed(store, directory, config) -> dict:
                         address=o.address,
                         lat=o.lat,
                         lon=o.lon,
+                        legal_entity=o.legal_entity,
+                        bank_account=asdict(o.bank_account) if o.bank_account else None,
                         product_lines=sorted(lines_by_outlet.get(o.id, ())),
                         registration={"name": o.name, "premises": {"address": o.address}, "seeded": True},
                         agreement=agreement,

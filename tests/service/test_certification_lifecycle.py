@@ -38,6 +38,13 @@ def test_seeded_outlets_and_technicians_line_up_with_the_platform(cert_platform,
         assert {c["product_line"]: c["valid_until"] for c in t1["certificates"]}["数控车床"] == "2028-04-29"
         f = cert.get_outlet("C01-O01")
         assert f["grade_history"][0]["grade"] == "A"
+        # the outlet file carries the directory's legal entity and the account settlement pays into
+        assert f["legal_entity"] == "襄阳新阳机电设备服务有限公司"
+        assert f["bank_account"] == {
+            "bank": "中国建设银行襄阳襄城支行",
+            "account_no": "4843457913485383059",
+            "holder": "襄阳新阳机电设备服务有限公司",
+        }
         assert {r["position"] for r in f["staff"]} == {"technician"} and len(f["staff"]) == 3
         assert all(line["eligible"] for line in f["lines"])
     # a restart seeds nothing twice
