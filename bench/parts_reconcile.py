@@ -6,7 +6,7 @@
 A child process generates a consistent month (issues, consumptions with RMAs, returns, receipts,
 adjustments, scrap; balances equal to the sum of the movements; a few serial and quantity
 mismatches, some old parts never returned); then this process reconciles every location with the
-service's own code (`reconcile.reconcile_month` + `store_reports`: set-based SQL, stored reports
+service's own code (`reconcile.reconcile_month` + `reconcile.store_reports`: set-based SQL, stored reports
 and one `parts.reconciled` outbox event per location) and prints seconds and peak RSS.
 Floor: within 20 s and under 1 GB. With a PostgreSQL URL a fresh database is created and dropped.
 """
@@ -296,7 +296,6 @@ def reconcile(url: str, month: str) -> dict:
     from services.parts import domain
     from services.parts import reconcile as rec
     from services.parts.models import Base, Location, Movement
-    from services.parts.service import store_reports
     from shared import tenancy
     from shared.db import Store, utcnow
 
@@ -309,7 +308,7 @@ def reconcile(url: str, month: str) -> dict:
             for l in uow.session.scalars(select(Location).where(Location.kind.in_(("outlet", "warehouse"))))
         }
         reports = rec.reconcile_month(uow.session, month, locs)
-        store_reports(uow, reports, utcnow())
+        rec.store_reports(uow, reports, utcnow())
         uow.commit()
     seconds = time.perf_counter() - t0
     with store.session(tenancy.service_principal("parts-bench")) as s:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, delete, func, literal, or_, select
 
 from services.parts import domain
 from services.parts.domain import GOOD, Discrepancy, MovementKind
-from services.parts.models import Consumption, IssuedSerial, Movement, Rma, StockBalance
+from services.parts.models import Consumption, IssuedSerial, Movement, Reconciliation, Rma, StockBalance
 
 
 def _month_flows(session, start, end):
@@ -310,3 +310,49 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
             continue
         reports.append(domain.reconciliation_report(loc, month, figures.get(loc_id, {}), found.get(loc_id, [])))
     return reports
+
+
+# ---------------------------------------------------------------- storing the reports
+def reconcile_and_store(uow, month: str, locations: dict, now) -> list[dict]:
+    """Reconcile `month` at each of `locations` ({id: LocationSpec}) and store the reports."""
+    reports = reconcile_month(uow.session, month, locations)
+    store_reports(uow, reports, now)
+    return reports
+
+
+def store_reports(uow, reports, now):
+    """Replace the stored reconciliation of each reported location and month; publish each."""
+    if not reports:
+        return
+    month = reports[0]["month"]
+    ids = [r["location_id"] for r in reports]
+    for chunk in range(0, len(ids), 500):
+        uow.session.execute(
+            delete(Reconciliation).where(
+                Reconciliation.month == month, Reconciliation.location_id.in_(ids[chunk : chunk + 500])
+            )
+        )
+    for r in reports:
+        uow.session.add(
+            Reconciliation(
+                tenant_id=r["tenant_id"],
+                location_id=r["location_id"],
+                location_kind=r["location_kind"],
+                month=r["month"],
+                figures=r["figures"],
+                discrepancies=r["discrepancies"],
+                discrepancy_count=r["discrepancy_count"],
+                run_at=now,
+            )
+        )
+        uow.emit(
+            "parts.reconciled",
+            {
+                "tenant_id": r["tenant_id"],
+                "location_id": r["location_id"],
+                "location_kind": r["location_kind"],
+                "month": r["month"],
+                "discrepancies": r["discrepancy_count"],
+                "by_kind": r["by_kind"],
+            },
+        )

@@ -17,10 +17,9 @@ import logging
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 
-from services.parts import domain, ledger, queries
+from services.parts import domain, ledger, queries, receipts, reconcile
 from services.parts import operations as ops
 from services.parts.models import Base, Movement
-from services.parts.operations import store_reports  # noqa: F401  (bench/parts_reconcile.py imports it from here)
 from services.parts.schemas import (
     AdjustmentIn,
     CatalogueQuery,
@@ -285,7 +284,7 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         """A scan from a warehouse scanner or the factory returns desk (services/parts/client.py).
         The scan id makes it idempotent (no message-id claim); the same scan delivered twice at once
         fails one commit on the scan's key, and its retry finds the scan applied (a duplicate)."""
-        result = ops.apply_receipt(uow, msg, utcnow())
+        result = receipts.apply_receipt(uow, msg, utcnow())
         self._commit(uow)
         outcome = result["outcome"]
         if outcome == "duplicate":
@@ -314,7 +313,7 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         principal = self.db.principal
         domain.check_resolver(principal)
         with self.db.uow() as uow:
-            row = ops.resolve_rejected(uow.session, scan_id, principal.user, data["resolution"], utcnow())
+            row = receipts.resolve_rejected(uow.session, scan_id, principal.user, data["resolution"], utcnow())
             uow.commit()
             return {"scan_id": row.scan_id, "resolved_at": queries.iso(row.resolved_at), "resolution": row.resolution}
 
@@ -328,7 +327,7 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
             visible = queries.location_specs(uow.session, principal)
         chosen = domain.locations_to_reconcile(visible, data["location_id"], data["tenant_id"])
         with self.db.uow(self._writer(principal)) as uow:
-            reports = ops.reconcile_month(uow, data["month"], chosen, utcnow())
+            reports = reconcile.reconcile_and_store(uow, data["month"], chosen, utcnow())
             uow.commit()
         return domain.reconciliation_summary(data["month"], reports)
 
