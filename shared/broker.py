@@ -148,3 +148,50 @@ def queue_arguments(config: dict[str, Any], **extra: Any) -> dict[str, Any]:
     if str(config.get("QUEUE_TYPE") or "classic").lower() == "quorum":
         args["x-queue-type"] = "quorum"
     return args
+
+
+def consumed_queues(container: Any) -> list[str]:
+    """The durable queues `container`'s entrypoints consume: its RPC queue, its event handlers'
+    and plain-AMQP consumers' queues (not the per-process reply queues, whose names change)."""
+    from nameko.rpc import RPC_QUEUE_TEMPLATE, Rpc
+
+    names = set()
+    for entrypoint in container.entrypoints:
+        if isinstance(entrypoint, Rpc):
+            names.add(RPC_QUEUE_TEMPLATE.format(container.service_name))
+            continue
+        name = getattr(getattr(entrypoint, "queue", None), "name", None)
+        if isinstance(name, str) and name:
+            names.add(name)
+    return sorted(names)
+
+
+def queue_depths(amqp_uri: str, names: list[str]) -> dict[str, tuple[int, int] | None]:
+    """(messages ready, consumers) of each queue by name, None for a queue that does not exist,
+    read with passive declares on one pooled connection (raises a BROKER_ERRORS one when the
+    broker cannot be reached)."""
+    from kombu.connection import Connection
+    from kombu.pools import connections
+
+    depths: dict[str, tuple[int, int] | None] = {}
+    # kombu: Connection's constructor is unannotated
+    with connections[Connection(amqp_uri, connect_timeout=3)].acquire(  # type: ignore[no-untyped-call]
+        block=True, timeout=3
+    ) as conn:
+        try:
+            conn.ensure_connection(max_retries=1)
+            channel = None
+            for name in names:
+                channel = channel or conn.channel()
+                try:
+                    _, ready, consumers = channel.queue_declare(name, passive=True)
+                    depths[name] = (int(ready), int(consumers))
+                except amqp.exceptions.NotFound:  # the broker closed the channel with it
+                    depths[name] = None
+                    channel = None
+            if channel is not None:
+                channel.close()
+        except BROKER_ERRORS:
+            conn.collect()  # a dead pooled connection must not go back to the pool as it is
+            raise
+    return depths

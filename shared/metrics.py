@@ -3,12 +3,19 @@
 `Instrumentation` is a nameko dependency that times every worker (RPC, event, HTTP,
 timer) without the service code doing anything. `/metrics` is served by the service's
 own HTTP port (see `shared.web`).
+
+Figures that describe a state rather than an event (queue depths, dead letters waiting, the
+outbox backlog, a service's open callbacks or visits at risk) are read when `/metrics` is
+scraped (`refresh`): every replica then reports what the broker and the database hold now,
+with no timer whose value a replica that lost its lease would keep reporting. Dashboards and
+alert rules take ``max by (...)`` over replicas for these.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +24,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -42,12 +51,17 @@ EVENTS_CONSUMED = Counter(
     "fsm_events_consumed_total", "Events consumed by outcome", ["service", "event", "outcome"], registry=REGISTRY
 )
 OUTBOX_PENDING = Gauge(
-    "fsm_outbox_pending", "Unpublished outbox rows seen by the relay", ["service"], registry=REGISTRY
+    "fsm_outbox_pending", "Committed events not yet published (outbox rows)", ["service"], registry=REGISTRY
 )
 DEAD_LETTERS = Counter(
     "fsm_dead_letters_total", "Messages sent to the dead-letter queue", ["service", "source"], registry=REGISTRY
 )
-SLA = Counter("fsm_sla_total", "SLA outcomes per tenant", ["service", "tenant", "sla", "outcome"], registry=REGISTRY)
+SLA = Counter(
+    "fsm_sla_total",
+    "SLA commitments fulfilled (met, late) or breached by the watchdog, per tenant and the ticket's tier",
+    ["service", "tenant", "sla", "tier", "outcome"],
+    registry=REGISTRY,
+)
 SOLVER_SECONDS = Histogram(
     "fsm_solver_seconds",
     "Routing solve time",
@@ -60,6 +74,37 @@ QUEUE_LAG = Histogram(
     "Time from event commit to consumption",
     ["service", "event"],
     buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+HTTP_RESPONSES = Counter(
+    "fsm_http_responses_total",
+    "HTTP answers of the service's routes by status code",
+    ["service", "entrypoint", "code"],
+    registry=REGISTRY,
+)
+# read at scrape time (`refresh`)
+QUEUE_READY = Gauge(
+    "fsm_queue_messages_ready",
+    "Messages waiting in a queue the service consumes (RPC, events, plain AMQP)",
+    ["service", "queue"],
+    registry=REGISTRY,
+)
+QUEUE_CONSUMERS = Gauge(
+    "fsm_queue_consumers", "Consumers attached to a queue the service consumes", ["service", "queue"], registry=REGISTRY
+)
+DEAD_LETTERS_QUEUED = Gauge(
+    "fsm_dead_letters_queued", "Messages in the service's dead-letter queue now", ["service"], registry=REGISTRY
+)
+OUTBOX_OLDEST = Gauge(
+    "fsm_outbox_oldest_seconds",
+    "Age of the oldest committed event not yet published (0 when none waits)",
+    ["service"],
+    registry=REGISTRY,
+)
+REFRESH_ERRORS = Counter(
+    "fsm_metrics_refresh_errors_total",
+    "Scrape-time figures that could not be read (their last value is kept)",
+    ["service", "source"],
     registry=REGISTRY,
 )
 
@@ -76,8 +121,68 @@ def set_outbox_pending(service: str, n: float) -> None:
     OUTBOX_PENDING.labels(service).set(n)
 
 
-def sla_outcome(service: str, tenant: str | None, sla: str, outcome: str) -> None:
-    SLA.labels(service, tenant or "-", sla, outcome).inc()
+def sla_outcome(service: str, tenant: str | None, sla: str, outcome: str, tier: str | None = None) -> None:
+    SLA.labels(service, tenant or "-", sla, tier or "-", outcome).inc()
+
+
+def refresh(container: Any, service_gauges: Callable[[], None] | None = None) -> None:
+    """Set the scrape-time gauges of `container`'s service: its queues and dead letters (from
+    the broker), its outbox backlog (from its database), then the service's own
+    (`service_gauges`). A source that cannot be read keeps its last values and is counted in
+    ``fsm_metrics_refresh_errors_total``; the scrape itself never fails for it."""
+    service = container.service_name
+    sources: list[tuple[str, Callable[[], None]]] = [
+        ("broker", lambda: _broker_gauges(container)),
+        ("outbox", lambda: _outbox_gauges(container)),
+    ]
+    if service_gauges is not None:
+        sources.append(("service", service_gauges))
+    for source, read in sources:
+        errors = REFRESH_ERRORS.labels(service, source)
+        try:
+            read()
+        except Exception as exc:  # a broker or database away: the alerts on those say so
+            errors.inc()
+            log.warning("metrics: %s figures of %s not read: %s", source, service, exc, extra={"service": service})
+
+
+def _broker_gauges(container: Any) -> None:
+    from nameko.constants import AMQP_URI_CONFIG_KEY
+
+    from shared.broker import broker_connected, consumed_queues, queue_depths
+    from shared.messaging import dead_letter_names
+
+    if not broker_connected(container):  # fsm_broker_connected says it; no wait on a dead broker
+        return
+    service = container.service_name
+    queues = consumed_queues(container)
+    dead_letter_queue = dead_letter_names(service)[1]
+    depths = queue_depths(container.config[AMQP_URI_CONFIG_KEY], [*queues, dead_letter_queue])
+    for name in queues:
+        depth = depths.get(name)
+        if depth is not None:
+            QUEUE_READY.labels(service, name).set(depth[0])
+            QUEUE_CONSUMERS.labels(service, name).set(depth[1])
+    dead = depths.get(dead_letter_queue)
+    DEAD_LETTERS_QUEUED.labels(service).set(dead[0] if dead is not None else 0)
+
+
+def _outbox_gauges(container: Any) -> None:
+    from sqlalchemy import func, select
+
+    from shared import clock
+    from shared.db import Database
+    from shared.outbox import outbox_table
+
+    waiting = select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.published_at.is_(None))
+    for dep in container.dependencies:
+        if isinstance(dep, Database) and dep.store is not None:
+            with dep.store.engine.connect() as conn:
+                pending, oldest = conn.execute(waiting).one()
+            oldest_at = clock.as_utc(oldest)
+            age = (clock.now() - oldest_at).total_seconds() if oldest_at is not None else 0.0
+            OUTBOX_PENDING.labels(container.service_name).set(pending)
+            OUTBOX_OLDEST.labels(container.service_name).set(max(0.0, age))
 
 
 def render(accept_header: str | None, service: str | None = None) -> tuple[str, str]:
@@ -111,6 +216,18 @@ def _entrypoint_kind(entrypoint: Any) -> str:
     return name
 
 
+def _http_status(result: Any, exc_info: tuple[type[BaseException], BaseException, TracebackType] | None) -> str:
+    """The status code an HTTP worker answered with (its exception's, as `shared.web` maps it)."""
+    if exc_info is not None:
+        from shared.errors import as_domain_error
+
+        return str(as_domain_error(exc_info[1]).http_status)
+    status = getattr(result, "status_code", None)
+    if status is None and isinstance(result, tuple) and result and isinstance(result[0], int):
+        status = result[0]  # nameko's (status, body) and (status, headers, body)
+    return str(status or 200)
+
+
 class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
     def __init__(self) -> None:
         self._started: dict[Any, float] = {}
@@ -137,6 +254,8 @@ class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko is un
             outcome = "rejected" if isinstance(exc_info[1], DomainError) else "error"
         WORKER_CALLS.labels(service, kind, name, outcome).inc()
         WORKER_LATENCY.labels(service, kind, name).observe(time.perf_counter() - started)
+        if kind == "http":
+            HTTP_RESPONSES.labels(service, name, _http_status(result, exc_info)).inc()
 
     def worker_teardown(self, worker_ctx: Any) -> None:
         self._started.pop(worker_ctx, None)

@@ -192,5 +192,8 @@ class ServiceBase:
 
     @http("GET", "/metrics")
     def metrics_endpoint(self, request: Request) -> Response:
+        """The service's samples; its state gauges (queues, outbox, and the service's own
+        `refresh_gauges()` where it has one) are read first (`metrics.refresh`)."""
+        metrics.refresh(self.container_ref, getattr(self, "refresh_gauges", None))
         body, content_type = metrics.render(request.headers.get("Accept"), service=self.name)
         return Response(body, status=200, content_type=content_type)

@@ -173,7 +173,7 @@ def meet(uow, ticket: Ticket, sla: str, at: datetime) -> None:
         if verdict is None:
             continue
         d.met_at = at
-        metrics.sla_outcome(SERVICE, ticket.tenant_id, sla, verdict)
+        metrics.sla_outcome(SERVICE, ticket.tenant_id, sla, verdict, ticket.tier)
         if verdict == "late" and d.breached_at is None:
             d.breached_at = at
             uow.emit("sla.breached", domain.breach_event(ticket, d, at))
@@ -188,7 +188,7 @@ def mark_breaches(uow, now: datetime) -> int:
             continue
         deadline.breached_at = now
         breached += 1
-        metrics.sla_outcome(SERVICE, ticket.tenant_id, deadline.sla, "breached")
+        metrics.sla_outcome(SERVICE, ticket.tenant_id, deadline.sla, "breached", ticket.tier)
         for event, body in events:
             uow.emit(event, body)
     return breached
