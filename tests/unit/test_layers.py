@@ -35,3 +35,18 @@ def test_shared_imports_neither_services_nor_fsm():
 def test_only_a_services_command_modules_import_fsm():
     paths = [p for p in sorted((ROOT / "services").rglob("*.py")) if p.name not in COMMAND_MODULES]
     assert offenders(paths, {"fsm"}) == []
+
+
+MAX_LINES = 600  # a module past this has more than one concern: split it (migrations excepted)
+
+
+def test_no_module_in_services_shared_or_fsm_is_over_600_lines():
+    long = []
+    for top in ("services", "shared", "fsm"):
+        for p in sorted((ROOT / top).rglob("*.py")):
+            if "migrations" in p.parts:
+                continue
+            n = len(p.read_text(encoding="utf-8").splitlines())
+            if n > MAX_LINES:
+                long.append(f"{p.relative_to(ROOT)}: {n} lines")
+    assert long == []
