@@ -100,6 +100,21 @@ def overdue_deadlines(session, now: datetime, limit: int = 1000) -> list[tuple[S
     )
 
 
+def open_breaches(session) -> dict[str, int]:
+    """Per tenant: deadlines breached (past due, unmet) of tickets still open."""
+    rows = session.execute(
+        select(SlaDeadline.tenant_id, func.count())
+        .join(SlaDeadline.ticket)
+        .where(
+            SlaDeadline.breached_at.is_not(None),
+            SlaDeadline.met_at.is_(None),
+            Ticket.status.in_(domain.OPEN_STATUSES),
+        )
+        .group_by(SlaDeadline.tenant_id)
+    ).all()
+    return {tenant: int(n) for tenant, n in rows}
+
+
 def sla_summary(session) -> dict:
     """Per tenant: tickets by SLA tier (open or not) and the earliest open on-site deadlines."""
     counts = session.execute(

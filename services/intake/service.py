@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain, facts, queries
 from services.intake import operations as ops
 from services.intake.models import Base, Ticket
 from services.intake.schemas import AuditOut, BridgeRequest, ListQuery, RegisterTicket, TicketOut, Transition
-from shared import tenancy, web
+from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
 from shared.errors import Conflict, Forbidden, ValidationFailed
@@ -31,6 +32,13 @@ log = logging.getLogger(__name__)
 BRIDGE_EXCHANGE = "fsm.bridge"
 BRIDGE_ROUTING_KEY = "intake.request"
 BRIDGE_QUEUE = "intake.bridge-requests"
+
+BREACHED_OPEN = Gauge(
+    "fsm_sla_breached_open",
+    "Deadlines breached and not yet met, of tickets still open",
+    ["service", "tenant"],
+    registry=metrics.REGISTRY,
+)
 
 _ticket_out = TicketOut()
 _audit_out = AuditOut(many=True)
@@ -205,6 +213,13 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         if principal.role not in (tenancy.HQ, tenancy.SERVICE):
             raise Forbidden("only HQ runs the SLA check by hand")
         return self._check_sla(datetime.fromisoformat(at) if at else utcnow())
+
+    def refresh_gauges(self):
+        """Read when /metrics is scraped (shared.metrics.refresh): open breaches per tenant."""
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            counts = queries.open_breaches(uow.session)
+        for tenant in set(self.policies.directory.centers) | set(counts):
+            BREACHED_OPEN.labels(self.name, tenant).set(counts.get(tenant, 0))
 
     def _check_sla(self, now):
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
