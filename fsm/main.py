@@ -6,6 +6,8 @@
     fsm dead-letters list SERVICE          a service's dead letters (origin, id, reason, body), left queued
     fsm dead-letters replay SERVICE        publish them again to where they came from
     fsm demo                               run the services in-process, play a scenario, report
+    fsm calendar import FILE               store one year's holidays and make-up working days (validated)
+    fsm calendar status                    the years the working-day calendar knows, and from where
 
 and each service's own, from ``services/<name>/cli.py``'s ``register(subparsers)``:
 
@@ -28,7 +30,7 @@ from fsm.common import EXIT_ERROR, CliError, print_error, service_modules
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fsm import commands, dead_letters, demo
+    from fsm import calendar, commands, dead_letters, demo
 
     parser = argparse.ArgumentParser(prog="fsm", description="Field-service platform command line")
     parser.add_argument("--config", help="config file (default: $FSM_CONFIG or the repo's config.yml)")
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     commands.register(sub)
+    calendar.register(sub)
     demo.register(sub)
     dead_letters.register(sub)
     register_service_commands(sub)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.workcal import DEFAULT_OVERRIDES_PATH, CalendarUnknownYear, ChinaCalendar, load_overrides
+from shared.workcal import DEFAULT_CALENDAR_DIR, CalendarUnknownYear, ChinaCalendar, load_calendar_dir
 
 REPO = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -128,14 +128,10 @@ def test_bad_override():
         ChinaCalendar(unknown_year="guess")
 
 
-def test_load_overrides(tmp_path):
-    f = tmp_path / "o.yaml"
-    f.write_text("2027-10-01: holiday\n'2027-09-26': workday\n", encoding="utf-8")
-    assert load_overrides(f) == {date(2027, 10, 1): False, date(2027, 9, 26): True}
-    assert load_overrides(tmp_path / "missing.yaml") == {}
-
-
-def test_default_table_loads_and_is_cached():
-    assert DEFAULT_OVERRIDES_PATH.exists()
-    assert isinstance(load_overrides(), dict)
-    assert ChinaCalendar.default() is ChinaCalendar.default()
+def test_default_calendar_reads_the_repository_folder_and_is_cached():
+    assert DEFAULT_CALENDAR_DIR.is_dir()
+    loaded = load_calendar_dir(DEFAULT_CALENDAR_DIR)
+    assert loaded.errors == ()  # every schedule shipped in the repository parses
+    default = ChinaCalendar.default()
+    assert default is ChinaCalendar.default()
+    assert set(default.loaded.schedules) == set(loaded.schedules)
