@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import eventlet
 from nameko.extensions import DependencyProvider
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -32,6 +33,13 @@ from shared.db import as_utc, utcnow
 from shared.leases import Held, Leases, replica_id, wait_for_lease
 
 log = logging.getLogger(__name__)
+
+PLANS = Counter(
+    "fsm_dispatch_plans_total",
+    "Re-plan attempts per tenant: planned, skipped (another replica has it), conflict (planned again), failed",
+    ["service", "tenant", "outcome"],
+    registry=metrics.REGISTRY,
+)
 
 
 class LeaseLost(Exception):
@@ -130,7 +138,20 @@ class Planner:
         """Plan `tenant` on this replica if it can take the tenant's lease (waiting for it until
         monotonic `give_up_at` when given; else skipping a tenant another replica is planning).
         `due_rule` (the tick's): once the lease is held the tenant must still be due, since
-        another replica may have planned it meanwhile."""
+        another replica may have planned it meanwhile. Each attempt is counted by its outcome
+        (``fsm_dispatch_plans_total``)."""
+        try:
+            result = self._plan_tenant(ctx, tenant, trigger, give_up_at, due_rule)
+        except StaleDataError:  # planned again soon
+            PLANS.labels(ctx.service, tenant, "conflict").inc()
+            raise
+        except Exception:
+            PLANS.labels(ctx.service, tenant, "failed").inc()
+            raise
+        PLANS.labels(ctx.service, tenant, "skipped" if "skipped" in result else "planned").inc()
+        return result
+
+    def _plan_tenant(self, ctx: PlanningContext, tenant, trigger, give_up_at, due_rule):
         if tenant in self.solving:
             return {"tenant_id": tenant, "skipped": "already solving"}
         store = ctx.db.store

@@ -32,6 +32,12 @@ def late_risk(now: datetime):
     )
 
 
+def at_risk_by_tenant(session, now: datetime) -> dict[str, int]:
+    """Per tenant: open visits at risk of missing their on-site due time (`late_risk`)."""
+    rows = session.execute(select(Visit.tenant_id, func.count()).where(late_risk(now)).group_by(Visit.tenant_id)).all()
+    return {tenant: int(n) for tenant, n in rows}
+
+
 @dataclass
 class BoardPage:
     visits: list  # the page, by on-site due time

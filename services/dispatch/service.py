@@ -16,13 +16,13 @@ import csv
 import io
 import logging
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import IntegrityError
 
 from services.dispatch import operations, queries
 from services.dispatch.domain import LOCAL_TZ
 from services.dispatch.models import Base
-from services.dispatch.planner import PlannerSettings, PlannerState, PlanningContext
+from services.dispatch.planner import PLANS, PlannerSettings, PlannerState, PlanningContext
 from services.dispatch.return_visits import RETURN_VISIT_REASON
 from services.dispatch.schemas import (
     BoardQuery,
@@ -53,6 +53,13 @@ _plan_runs_out = PlanRunOut(many=True)
 RETURN_VISITS = Counter(
     "fsm_dispatch_return_visits_total",
     "Return visits created after a negative callback",
+    ["service", "tenant"],
+    registry=metrics.REGISTRY,
+)
+
+AT_RISK = Gauge(
+    "fsm_dispatch_visits_at_risk",
+    "Open visits at risk of missing their on-site due time (unplanned and due soon, or planned after it)",
     ["service", "tenant"],
     registry=metrics.REGISTRY,
 )
@@ -241,6 +248,17 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     @timer_once("DISPATCH_TICK_SECONDS", 1.0, lease=False)
     def planner_tick(self):
         self.planner.tick(self._planning())
+
+    def refresh_gauges(self):
+        """Read when /metrics is scraped (shared.metrics.refresh): visits at risk per tenant; every
+        tenant's failed re-plans counted from 0, so the first failure shows as an increase."""
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            counts = queries.at_risk_by_tenant(uow.session, utcnow())
+        tenants = set(self.policies.directory.centers)
+        for tenant in tenants | set(counts):
+            AT_RISK.labels(self.name, tenant).set(counts.get(tenant, 0))
+        for tenant in tenants:
+            PLANS.labels(self.name, tenant, "failed")
 
     @rpc
     def reoptimise(self, tenant_id=None):
