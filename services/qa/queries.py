@@ -86,6 +86,17 @@ def overdue_counts(session, *, caller, now) -> list[tuple[str, str, int]]:
     return [tuple(row) for row in session.execute(stmt.group_by(Callback.tenant_id, Callback.caller)).all()]
 
 
+def open_counts(session, *, now) -> dict[str, tuple[int, int]]:
+    """Per tenant: (callbacks still open, of those past due), every caller's."""
+    overdue = func.sum(case((Callback.due_at < now, 1), else_=0))
+    stmt = (
+        select(Callback.tenant_id, func.count(Callback.id), overdue)
+        .where(Callback.status.in_(domain.OPEN))
+        .group_by(Callback.tenant_id)
+    )
+    return {tenant: (int(n), int(late or 0)) for tenant, n, late in session.execute(stmt).all()}
+
+
 # ---------------------------------------------------------------- complaints
 def complaints(session, *, tenant_id=None, since=None, until=None) -> list[complaint_rules.ComplaintRecord]:
     """The complaints received from the month `since` through the month `until`."""

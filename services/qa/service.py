@@ -59,6 +59,12 @@ CALLBACKS_OVERDUE = Gauge(
     ["service", "tenant"],
     registry=metrics.REGISTRY,
 )
+CALLBACKS_OPEN = Gauge(
+    "fsm_qa_callbacks_open",
+    "Callbacks planned and not yet made (every caller's)",
+    ["service", "tenant"],
+    registry=metrics.REGISTRY,
+)
 SCORECARDS = Counter(
     "fsm_qa_scorecards_published_total", "Outlet scorecards published", ["service", "tenant"], registry=metrics.REGISTRY
 )
@@ -404,6 +410,16 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         for tenant in self.directory.centers:
             CALLBACKS_OVERDUE.labels(self.name, tenant).set(counts.get(tenant, 0))
         return counts
+
+    def refresh_gauges(self):
+        """Read when /metrics is scraped (shared.metrics.refresh): open and overdue callbacks per
+        tenant (the overdue ones as the housekeeping timer counts them)."""
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            counts = queries.open_counts(uow.session, now=utcnow())
+        for tenant in set(self.directory.centers) | set(counts):
+            still_open, overdue = counts.get(tenant, (0, 0))
+            CALLBACKS_OPEN.labels(self.name, tenant).set(still_open)
+            CALLBACKS_OVERDUE.labels(self.name, tenant).set(overdue)
 
     # ------------------------------------------------------------ helpers
     def _planned(self, callbacks):
