@@ -4,7 +4,7 @@ caller's session, so it sees what the caller's tenancy lets it see."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
@@ -177,6 +177,17 @@ def technician_file(session, tech: Technician) -> dict:
 
 def trainings(session) -> list:
     return [training_out(t) for t in session.scalars(select(TrainingSession).order_by(TrainingSession.held_on.desc()))]
+
+
+def expiring_by_tenant(session, today: date, days: int) -> dict[str, int]:
+    """Per tenant: valid certificates whose last valid day is within `days` of `today` (or
+    already past, not yet marked expired by the expiry check)."""
+    rows = session.execute(
+        select(Certificate.tenant_id, func.count())
+        .where(Certificate.status == "valid", Certificate.valid_until <= today + timedelta(days=days))
+        .group_by(Certificate.tenant_id)
+    ).all()
+    return {tenant: int(n) for tenant, n in rows}
 
 
 # ---------------------------------------------------------------- network planning

@@ -13,7 +13,7 @@ import logging
 from decimal import Decimal
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -48,6 +48,12 @@ OUTLET_STEPS = Counter(
     "fsm_certification_outlet_steps_total",
     "Outlet lifecycle steps by action and outcome",
     ["service", "action", "outcome"],
+    registry=metrics.REGISTRY,
+)
+EXPIRING = Gauge(
+    "fsm_certification_certificates_expiring",
+    "Valid technician certificates whose last valid day is within CERTIFICATION_REMINDER_DAYS (30)",
+    ["service", "tenant"],
     registry=metrics.REGISTRY,
 )
 CERTIFICATES = Counter(
@@ -362,6 +368,14 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             raise Forbidden("only HQ runs the certificate check by hand")
         q = load(CertificateCheck(), payload or {})
         return self._check_certificates(q["at"] or utcnow())
+
+    def refresh_gauges(self):
+        """Read when /metrics is scraped (shared.metrics.refresh): certificates expiring soon."""
+        remind = int(self._cfg("CERTIFICATION_REMINDER_DAYS", domain.REMINDER_DAYS))
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            counts = queries.expiring_by_tenant(uow.session, domain.local_date(utcnow()), remind)
+        for tenant in set(self.policies.directory.centers) | set(counts):
+            EXPIRING.labels(self.name, tenant).set(counts.get(tenant, 0))
 
     def _check_certificates(self, now):
         """Expire certificates past their date (the tenant's calendar date), remind 30 days ahead."""
