@@ -11,7 +11,7 @@ import csv
 import io
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from services.parts import domain, ledger
 from services.parts.domain import DEFECTIVE, ReservationStatus, RmaStatus
@@ -301,6 +301,15 @@ def rma_ageing(session, now) -> list[dict]:
         now,
     )
     return [dict(entry, value=amount_text(entry["value"])) for entry in table]
+
+
+def open_returns_by_tenant(session, now) -> dict[str, tuple[int, int]]:
+    """Per tenant: (old parts still on their way back, of those past their due date)."""
+    overdue = func.sum(case((Rma.due_at < now, 1), else_=0))
+    rows = session.execute(
+        select(Rma.tenant_id, func.count(), overdue).where(Rma.status == RmaStatus.OPEN).group_by(Rma.tenant_id)
+    ).all()
+    return {tenant: (int(n), int(late or 0)) for tenant, n, late in rows}
 
 
 def scan_status(session, scan_id) -> dict:

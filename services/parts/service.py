@@ -15,7 +15,7 @@ import base64
 import logging
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.parts import domain, ledger, queries, receipts, reconcile
 from services.parts import operations as ops
@@ -62,6 +62,18 @@ RETURNS = Counter(
     "fsm_parts_returns_total",
     "RMA steps (created, overdue, received, rejected receipts)",
     ["service", "tenant", "step"],
+    registry=metrics.REGISTRY,
+)
+RETURNS_OPEN = Gauge(
+    "fsm_parts_returns_open",
+    "Old parts (RMA) removed at the customer's and not yet received back at the warehouse",
+    ["service", "tenant"],
+    registry=metrics.REGISTRY,
+)
+RETURNS_OVERDUE = Gauge(
+    "fsm_parts_returns_overdue",
+    "Open returns (RMA) past their due date",
+    ["service", "tenant"],
     registry=metrics.REGISTRY,
 )
 RESERVATIONS = Counter(
@@ -268,6 +280,15 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         domain.check_overdue_runner(self.db.principal)
         data = load(OverdueCheck(), payload or {})
         return self._check_overdue(data["at"] or utcnow())
+
+    def refresh_gauges(self):
+        """Read when /metrics is scraped (shared.metrics.refresh): open and overdue returns."""
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            counts = queries.open_returns_by_tenant(uow.session, utcnow())
+        for tenant in set(self.policies.directory.centers) | set(counts):
+            still_open, overdue = counts.get(tenant, (0, 0))
+            RETURNS_OPEN.labels(self.name, tenant).set(still_open)
+            RETURNS_OVERDUE.labels(self.name, tenant).set(overdue)
 
     def _check_overdue(self, now):
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
