@@ -5,8 +5,9 @@ timer) without the service code doing anything. `/metrics` is served by the serv
 own HTTP port (see `shared.web`).
 
 Figures that describe a state rather than an event (queue depths, dead letters waiting, the
-outbox backlog, a service's open callbacks or visits at risk) are read when `/metrics` is
-scraped (`refresh`): every replica then reports what the broker and the database hold now,
+outbox backlog, a service's open callbacks or visits at risk, the days ahead the holiday
+calendar does not know) are read when `/metrics` is scraped (`refresh`): every replica then
+reports what the broker, the database and the calendar hold now,
 with no timer whose value a replica that lost its lease would keep reporting. Dashboards and
 alert rules take ``max by (...)`` over replicas for these.
 """
@@ -101,6 +102,13 @@ OUTBOX_OLDEST = Gauge(
     ["service"],
     registry=REGISTRY,
 )
+CALENDAR_UNKNOWN_DAYS = Gauge(
+    "fsm_calendar_unknown_days",
+    "Days of the next 90 (from today, local dates) in a year neither chinesecalendar nor an imported holiday "
+    "schedule knows: working-day deadlines there ignore the holidays (fix: fsm calendar import)",
+    ["service"],
+    registry=REGISTRY,
+)
 REFRESH_ERRORS = Counter(
     "fsm_metrics_refresh_errors_total",
     "Scrape-time figures that could not be read (their last value is kept)",
@@ -132,6 +140,7 @@ def refresh(container: Any, service_gauges: Callable[[], None] | None = None) ->
     ``fsm_metrics_refresh_errors_total``; the scrape itself never fails for it."""
     service = container.service_name
     sources: list[tuple[str, Callable[[], None]]] = [
+        ("calendar", lambda: _calendar_gauges(service)),
         ("broker", lambda: _broker_gauges(container)),
         ("outbox", lambda: _outbox_gauges(container)),
     ]
@@ -144,6 +153,13 @@ def refresh(container: Any, service_gauges: Callable[[], None] | None = None) ->
         except Exception as exc:  # a broker or database away: the alerts on those say so
             errors.inc()
             log.warning("metrics: %s figures of %s not read: %s", source, service, exc, extra={"service": service})
+
+
+def _calendar_gauges(service: str) -> None:
+    from shared import clock
+    from shared.workcal import ChinaCalendar, unknown_dates
+
+    CALENDAR_UNKNOWN_DAYS.labels(service).set(len(unknown_dates(ChinaCalendar.default(), clock.now())))
 
 
 def _broker_gauges(container: Any) -> None:
