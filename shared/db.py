@@ -13,22 +13,37 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
+from typing import Any, ClassVar, TypeVar, cast
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import String, create_engine, event, false, inspect, true
+from sqlalchemy import ColumnElement, MetaData, String, create_engine, event, false, inspect, true
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker, with_loader_criteria
+from sqlalchemy.orm import (
+    Mapped,
+    Mapper,
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.orm.attributes import History
+from sqlalchemy.orm.state import InstanceState
 
 from shared import clock, tenancy
 from shared.clock import as_utc
 from shared.config import database_url
 from shared.errors import NotFound, TenancyViolation, ValidationFailed
 from shared.outbox import OutboxRelay, RequestRecords, infra_metadata
-from shared.uow import UnitOfWork
+from shared.uow import RequestClaim, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+Model = TypeVar("Model")
 
 
 def utcnow() -> datetime:
@@ -44,16 +59,16 @@ class TenantScoped:
     A role whose dimension a model does not name sees none of its rows.
     """
 
-    __scope__: dict = {}
+    __scope__: ClassVar[dict[str, str]] = {}
     tenant_id: Mapped[str] = mapped_column(String(16), index=True, nullable=False)
 
 
-def scope_criteria(cls, principal: tenancy.Principal):
+def scope_criteria(cls: type[TenantScoped], principal: tenancy.Principal) -> ColumnElement[bool] | None:
     """The WHERE clause `principal` may see of model `cls` (None: everything)."""
     if principal.all_tenants:
         return None
     role = principal.role
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     if principal.tenant is not None:
         clauses.append(cls.tenant_id == principal.tenant)
     elif role not in (tenancy.WAREHOUSE, tenancy.CUSTOMER):
@@ -80,14 +95,14 @@ class ScopedSession(Session):
 
     @property
     def principal(self) -> tenancy.Principal:
-        principal = self.info.get("principal")
+        principal: tenancy.Principal | None = self.info.get("principal")
         if principal is None:
             raise TenancyViolation("database session used without a principal")
         return principal
 
 
 @event.listens_for(ScopedSession, "do_orm_execute")
-def _apply_tenant_scope(state):
+def _apply_tenant_scope(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         state.session.info["wrote"] = True
     if not (state.is_select or state.is_update or state.is_delete):
@@ -99,7 +114,7 @@ def _apply_tenant_scope(state):
         classes = _registry_classes(state.all_mappers)
     if not classes:
         return
-    principal = state.session.principal
+    principal = cast(ScopedSession, state.session).principal  # the listener is on ScopedSession only
     options = []
     # every scoped class of the service, whether or not the statement names it as an entity:
     # counts, subqueries and select_from() reach tables the mapper list does not show
@@ -111,9 +126,9 @@ def _apply_tenant_scope(state):
         state.statement = state.statement.options(*options)
 
 
-def _registry_classes(mappers):
+def _registry_classes(mappers: Sequence[Mapper[Any]]) -> list[type[TenantScoped]]:
     """Every scoped class of the registry the statement's mappers belong to."""
-    seen = {}
+    seen: dict[type[TenantScoped], bool] = {}
     for mapper in mappers:
         for m in mapper.registry.mappers:
             if issubclass(m.class_, TenantScoped):
@@ -121,9 +136,9 @@ def _registry_classes(mappers):
     return list(seen)
 
 
-def scoped_classes_of(metadata) -> list:
+def scoped_classes_of(metadata: MetaData) -> list[type[TenantScoped]]:
     """The TenantScoped models whose tables live in `metadata` (one service's schema)."""
-    found = []
+    found: list[type[TenantScoped]] = []
     stack = list(TenantScoped.__subclasses__())
     while stack:
         cls = stack.pop()
@@ -135,7 +150,7 @@ def scoped_classes_of(metadata) -> list:
 
 
 @event.listens_for(ScopedSession, "before_flush")
-def _check_writes(session, flush_context, instances):
+def _check_writes(session: Session, flush_context: UOWTransaction, instances: object) -> None:
     if session.new or session.dirty or session.deleted:
         session.info["wrote"] = True
     principal = session.info.get("principal")
@@ -156,16 +171,17 @@ def _check_writes(session, flush_context, instances):
                 raise TenancyViolation("tenant_id of a row cannot be changed")
 
 
-def _history(obj, attr):
-    return inspect(obj).attrs[attr].history
+def _history(obj: object, attr: str) -> History:
+    state: InstanceState[Any] = inspect(obj)
+    return state.attrs[attr].history
 
 
-def make_engine(url: str, **kw) -> Engine:
+def make_engine(url: str, **kw: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -181,26 +197,26 @@ class Store:
     """One service's database: engine, scoped sessions, units of work, schema management, the
     record of requests carried out, outbox relay hook."""
 
-    def __init__(self, service_name: str, url: str, metadata, migrations_package: str | None = None):
+    def __init__(self, service_name: str, url: str, metadata: MetaData, migrations_package: str | None = None):
         self.service_name = service_name
         self.url = url
         self.metadata = metadata
         self.migrations_package = migrations_package
         self.engine = make_engine(url)
         self.sessions = sessionmaker(bind=self.engine, class_=ScopedSession, expire_on_commit=False)
-        self.on_commit_hooks = []
-        self._scoped_classes = None
+        self.on_commit_hooks: list[Callable[[], None]] = []
+        self._scoped_classes: list[type[TenantScoped]] | None = None
         # SQLite has one writer at a time and waits for the lock in C (busy_timeout), which
         # blocks the whole eventlet hub, including the greenthread that holds the lock. Units
         # of work on SQLite therefore take turns on a green (cooperative) lock instead.
         self.write_lock = threading.RLock() if url.startswith("sqlite") else None
         self.requests = RequestRecords(self)
 
-    def write_turn(self):
+    def write_turn(self) -> AbstractContextManager[Any]:
         """The SQLite writers' green lock (a no-op on PostgreSQL)."""
         return self.write_lock if self.write_lock is not None else nullcontext()
 
-    def create_schema(self):
+    def create_schema(self) -> None:
         if self.migrations_package:
             from shared import migrations  # Alembic, only for a service with migrations
 
@@ -210,7 +226,7 @@ class Store:
             infra_metadata.create_all(self.engine)
 
     @property
-    def scoped_classes(self):
+    def scoped_classes(self) -> list[type[TenantScoped]]:
         if self._scoped_classes is None:
             self._scoped_classes = scoped_classes_of(self.metadata)
         return self._scoped_classes
@@ -224,37 +240,42 @@ class Store:
         return session
 
     @contextmanager
-    def session(self, principal: tenancy.Principal):
+    def session(self, principal: tenancy.Principal) -> Iterator[ScopedSession]:
         session = self.open_session(principal)
         try:
             yield session
         finally:
             session.close()
 
-    def uow(self, principal, context_data=None, request_claim=None) -> UnitOfWork:
+    def uow(
+        self,
+        principal: tenancy.Principal,
+        context_data: dict[str, Any] | None = None,
+        request_claim: RequestClaim | None = None,
+    ) -> UnitOfWork:
         return UnitOfWork(self, principal, context_data or {}, request_claim)
 
-    def committed(self):
+    def committed(self) -> None:
         for hook in self.on_commit_hooks:
             hook()
 
-    def dispose(self):
+    def dispose(self) -> None:
         self.engine.dispose()
 
 
-class Database(DependencyProvider):
+class Database(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """Nameko dependency: ``self.db.uow()`` opens a unit of work acting as the worker's principal.
 
     It also owns the service's outbox relay, which publishes committed events.
     """
 
-    def __init__(self, metadata, migrations_package: str | None = None):
+    def __init__(self, metadata: MetaData, migrations_package: str | None = None):
         self.metadata = metadata
         self.migrations_package = migrations_package
-        self.store = None
-        self.relay = None
+        self.store = cast(Store, None)  # made by setup
+        self.relay = cast(OutboxRelay, None)  # made by setup
 
-    def setup(self):
+    def setup(self) -> None:
         service = self.container.service_name
         url = database_url(self.container.config, service)
         self.store = Store(service, url, self.metadata, self.migrations_package)
@@ -262,22 +283,22 @@ class Database(DependencyProvider):
         self.relay = OutboxRelay(self.store, self.container)
         self.store.on_commit_hooks.append(self.relay.wake)
 
-    def start(self):
+    def start(self) -> None:
         self.relay.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self.relay.stop()
         self.store.dispose()
 
-    def kill(self):
+    def kill(self) -> None:
         self.relay.stop()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> WorkerDb:
         return WorkerDb(self.store, worker_ctx)
 
 
 class WorkerDb:
-    def __init__(self, store: Store, worker_ctx):
+    def __init__(self, store: Store, worker_ctx: Any):
         self.store = store
         self.worker_ctx = worker_ctx
 
@@ -288,7 +309,7 @@ class WorkerDb:
             raise TenancyViolation("call without a principal")
         return principal
 
-    def uow(self, principal: tenancy.Principal | None = None):
+    def uow(self, principal: tenancy.Principal | None = None) -> UnitOfWork:
         """A unit of work acting as `principal` (default: the worker's own). The first one
         of an RPC worker that commits records the request it carries out (see shared.rpc)."""
         from shared.rpc import HOP_ONLY_KEYS, REQUEST_CLAIMED, REQUEST_HASH, REQUEST_ID
@@ -297,7 +318,7 @@ class WorkerDb:
         data = self.worker_ctx.data
         context = {k: v for k, v in self.worker_ctx.context_data.items() if k not in HOP_ONLY_KEYS}
         context[tenancy.CONTEXT_KEY] = principal.encode()
-        claim = None
+        claim: RequestClaim | None = None
         if data.get(REQUEST_ID) and not data.get(REQUEST_CLAIMED):
             claim = (data[REQUEST_ID], data.get(REQUEST_HASH) or "", lambda: data.__setitem__(REQUEST_CLAIMED, True))
         return self.store.uow(principal, context, claim)
@@ -307,11 +328,11 @@ class AwareView:
     """Read-through view of a row whose datetimes come out timezone-aware (for dumping);
     relationships named in `nested` are wrapped too."""
 
-    def __init__(self, obj, nested=()):
+    def __init__(self, obj: object, nested: Collection[str] = ()):
         self._obj = obj
         self._nested = nested
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         value = getattr(self._obj, name)
         if isinstance(value, datetime):
             return as_utc(value)
@@ -320,7 +341,7 @@ class AwareView:
         return value
 
 
-def get_or_404(session, model, key, field: str):
+def get_or_404(session: Session, model: type[Model], key: object, field: str) -> Model:
     """The row of `model` with primary key `key` that the caller may see, else NotFound
     (another tenant's row is simply not found)."""
     if not isinstance(key, str) or not key:

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.dml import Insert
     from sqlalchemy.sql.elements import ColumnElement
 
-    from shared.db import Database, Store
+    from shared.db import Database
     from shared.messaging import ExcInfo
 
     # a point in time for SQL: the database's clock (an expression) or ours (a value)
@@ -282,7 +282,7 @@ class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base i
     def leases(self) -> Leases:
         if self._leases is None:
             # the Database provider has its store once set up, before any tick
-            self._leases = Leases(cast("Store", _database_of(self.container).store))
+            self._leases = Leases(_database_of(self.container).store)
         return self._leases
 
     def handle_timer_tick(self) -> None:

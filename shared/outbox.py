@@ -16,13 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import timedelta
+from typing import Any, Protocol
 
 import amqp
 import eventlet
-from kombu import Connection
+from kombu.connection import Connection
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, delete, select, update
+from sqlalchemy.engine import Connection as DbConnection
+from sqlalchemy.engine import Engine, Row
 
 from shared import clock, metrics
 from shared.broker import BROKER_ERRORS, BROKER_RECONNECTS
@@ -82,16 +87,36 @@ def next_seq() -> int:
     return time.time_ns() // 1000
 
 
+# (routing_key, json_text, message_id, headers): one message of a batch to publish
+OutgoingMessage = tuple[str, str, str, dict[str, Any]]
+
+
+class RecordStore(Protocol):
+    """What the request records need of a service's store (`shared.db.Store`)."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    def write_turn(self) -> AbstractContextManager[Any]: ...
+
+
+class RelayStore(RecordStore, Protocol):
+    """What the relay needs of a service's store (`shared.db.Store`)."""
+
+    @property
+    def requests(self) -> RequestRecords: ...
+
+
 class RequestRecords:
     """The RPC requests this service has carried out (``processed_requests``): each row is
     written in the transaction of the request's work, and the answer is kept right after."""
 
     keep_seconds = 2 * 24 * 3600
 
-    def __init__(self, store):
+    def __init__(self, store: RecordStore):
         self.store = store
 
-    def answer(self, request_id: str, request_hash: str):
+    def answer(self, request_id: str, request_hash: str) -> tuple[Any, Conflict | None] | None:
         """None if the request was never carried out, else ``(result, error)``: the kept
         answer, or a Conflict (another body under the same key, or still in progress)."""
         with self.store.engine.connect() as conn:
@@ -113,7 +138,7 @@ class RequestRecords:
             )
         return json.loads(row.result), None
 
-    def keep_result(self, request_id: str, result):
+    def keep_result(self, request_id: str, result: Any) -> None:
         text = json.dumps(result, ensure_ascii=False, default=str)
         with self.store.write_turn(), self.store.engine.begin() as conn:
             conn.execute(
@@ -122,7 +147,7 @@ class RequestRecords:
                 .values(result=text)
             )
 
-    def purge(self, conn):
+    def purge(self, conn: DbConnection) -> None:
         cutoff = clock.now() - timedelta(seconds=self.keep_seconds)
         conn.execute(delete(processed_requests_table).where(processed_requests_table.c.created_at < cutoff))
 
@@ -137,18 +162,20 @@ class ConfirmedBatchPublisher:
 
     confirm_timeout = 10.0
 
-    def __init__(self, amqp_uri, exchange_name):
+    def __init__(self, amqp_uri: str, exchange_name: str):
         self.amqp_uri = amqp_uri
         self.exchange_name = exchange_name
-        self._conn = None
-        self._channel = None
+        self._conn: Any = None  # kombu's Connection and py-amqp's channel, None until opened
+        self._channel: Any = None
+        self._next_tag = 1
         self._acked = 0
-        self._nacked = None
+        self._nacked: int | None = None
 
-    def _open(self):
+    def _open(self) -> Any:
         if self._channel is not None:
             return self._channel
-        conn = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)
+        # kombu: Connection's constructor is unannotated
+        conn: Any = Connection(self.amqp_uri, connect_timeout=5, heartbeat=0)  # type: ignore[no-untyped-call]
         conn.ensure_connection(max_retries=1)
         channel = conn.channel()
         channel.exchange_declare(self.exchange_name, "topic", durable=True, auto_delete=False)
@@ -158,16 +185,16 @@ class ConfirmedBatchPublisher:
         self._conn, self._channel, self._next_tag = conn, channel, 1
         return channel
 
-    def _on_ack(self, delivery_tag, multiple):
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         # RabbitMQ confirms in publishing order on one channel, so the highest tag acknowledged
         # (singly or with multiple) bounds the confirmed prefix
         self._acked = max(self._acked, delivery_tag)
 
-    def _on_nack(self, delivery_tag, multiple):
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
         first_bad = delivery_tag if not multiple else self._acked + 1
         self._nacked = first_bad if self._nacked is None else min(self._nacked, first_bad)
 
-    def close(self):
+    def close(self) -> None:
         try:
             if self._conn is not None:
                 self._conn.release()
@@ -175,7 +202,7 @@ class ConfirmedBatchPublisher:
             pass
         self._conn = self._channel = None
 
-    def publish_batch(self, messages) -> int:
+    def publish_batch(self, messages: Sequence[OutgoingMessage]) -> int:
         """messages: (routing_key, json_text, message_id, headers). Returns how many, from the
         start, the broker confirmed."""
         base = None
@@ -217,7 +244,7 @@ class OutboxRelay:
     batch_size = 200
     keep_published_seconds = 3 * 24 * 3600
 
-    def __init__(self, store, container):
+    def __init__(self, store: RelayStore, container: Any):
         self.store = store
         self.container = container
         self.service_name = container.service_name
@@ -227,30 +254,30 @@ class OutboxRelay:
         self.publisher = ConfirmedBatchPublisher(config[AMQP_URI_CONFIG_KEY], self.exchange_name)
         self._wake = eventlet.event.Event()
         self._running = False
-        self._gt = None
+        self._gt: Any = None  # the relay's managed greenthread while it runs
         self._last_purge = 0.0
 
-    def start(self):
+    def start(self) -> None:
         self._running = True
         self._gt = self.container.spawn_managed_thread(self._loop, identifier="outbox-relay")
 
-    def stop(self):
+    def stop(self) -> None:
         self._running = False
         self.wake()
         if self._gt is not None:
             self._gt.kill()
             self._gt = None
 
-    def wake(self):
+    def wake(self) -> None:
         if not self._wake.ready():
             self._wake.send(True)
 
-    def _wait(self, seconds):
+    def _wait(self, seconds: float) -> None:
         with eventlet.Timeout(seconds, False):
             self._wake.wait()
         self._wake = eventlet.event.Event()
 
-    def _loop(self):
+    def _loop(self) -> None:
         backoff = 0.5
         while self._running:
             try:
@@ -299,12 +326,12 @@ class OutboxRelay:
         self._purge()
         return len(done)
 
-    def _publish_rows(self, rows):
+    def _publish_rows(self, rows: Sequence[Row[Any]]) -> list[str]:
         """Publish in order on one channel and wait for the broker's confirms of the batch;
         returns the ids confirmed (a prefix of `rows`)."""
         if not rows:
             return []
-        messages = []
+        messages: list[OutgoingMessage] = []
         for row in rows:
             headers = {f"nameko.{k}": v for k, v in json.loads(row.headers).items()}
             messages.append((row.event_type, row.payload, row.id, headers))
@@ -316,11 +343,11 @@ class OutboxRelay:
             raise ConnectionError("broker confirmed none of the batch")
         return done
 
-    def _mark(self, conn, ids):
+    def _mark(self, conn: DbConnection, ids: list[str]) -> None:
         if ids:
             conn.execute(update(outbox_table).where(outbox_table.c.id.in_(ids)).values(published_at=clock.now()))
 
-    def _purge(self, force=False):
+    def _purge(self, force: bool = False) -> None:
         """Every 10 minutes: published rows older than `keep_published_seconds` and request
         records older than theirs go (on SQLite and PostgreSQL alike)."""
         now = time.time()

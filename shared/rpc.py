@@ -157,6 +157,7 @@ class Rpc(_Rpc):  # type: ignore[misc]  # nameko is untyped: its base is Any
         request_id = context.get(REQUEST_ID)
         records = self._requests() if request_id else None
         if records is not None:
+            answer: tuple[Any, Exception | None] | None  # (result, error), None: never carried out
             try:
                 answer = records.answer(request_id, context.get(REQUEST_HASH) or "")
             except Exception as exc:  # the database is away: run nothing, answer the error
