@@ -126,6 +126,7 @@ class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is 
         if not broker_connected(self.container) and self._consumers_ready.ready():
             log.info("broker connection re-established; consuming again", extra={"service": self._service})
         _set_connected(self.container, True)
+        BROKER_RECONNECTS.labels(self._service, "consumer")  # counted from 0 (an increase on the first loss)
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
     @contextmanager

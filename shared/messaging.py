@@ -94,6 +94,8 @@ class _DeadLettering:
 
     def _declare_dlx(self) -> None:
         self.dlx = declare_dead_letter(self.container.config[AMQP_URI_CONFIG_KEY], self.container.service_name)
+        # counted from 0: the first dead letter is an increase to rate() and increase()
+        metrics.DEAD_LETTERS.labels(self.container.service_name, self._source_label)
 
     def _reject(self, message: Any, reason: str) -> None:
         metrics.DEAD_LETTERS.labels(self.container.service_name, self._source_label).inc()
