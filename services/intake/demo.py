@@ -305,6 +305,16 @@ def workflow(gateway, tickets: list) -> tuple[list[str], bool]:
 
 
 # ====================================================================== the report's opening
+def calendar_line() -> str:
+    """What the services' working-day calendar knows of the next 90 days: the years it does not
+    know and how to fix it (`fsm calendar import`), or that every day is covered."""
+    from shared import clock
+    from shared.workcal import ChinaCalendar, outlook
+
+    found = outlook(ChinaCalendar.default(), clock.now())
+    return ("WARNING " if found.warning else "") + found.message()
+
+
 def summary(ctx) -> list[str]:
     notes = ctx.notes.get("intake") or {}
     tickets, directory, import_rows, tap, timings = ctx.tickets, ctx.directory, ctx.requests, ctx.tap, ctx.timings
@@ -341,6 +351,7 @@ def summary(ctx) -> list[str]:
             f"dates:               shifted back {shifted_weeks} weeks so that no request lies in the "
             "future (the sample runs past today)"
         )
+    out.append("calendar:            " + calendar_line())
     out.append("timings:             " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     out.append("")
 

@@ -13,6 +13,7 @@ from shared.sla import SlaClock
 from shared.workcal import (
     ChinaCalendar,
     ScheduleError,
+    calendar_dir,
     load_calendar_dir,
     outlook,
     parse_schedule,
@@ -320,3 +321,19 @@ def test_cli_reads_the_folder_from_the_configuration(capsys, tmp_path, december,
     assert (tmp_path / "from-env" / "2027.csv").exists()
     code, out, err = run(capsys, "calendar", "status")
     assert f"calendar directory: {tmp_path / 'from-env'}\n" in out
+
+
+def test_demo_report_line_names_the_unknown_year_and_the_fix(tmp_path, december):
+    from services.intake.demo import calendar_line
+
+    default = ChinaCalendar.default()  # the demo's services run in its process and use this one
+    default.use_directory(tmp_path)
+    try:
+        line = calendar_line()
+        assert line.startswith("WARNING 61 of the next 90 days (2027-01-01 to 2027-03-02) fall in 2027")
+        assert "`fsm calendar import FILE`" in line
+        write_schedule(tmp_path, parse_schedule(example_text()))
+        default.refresh()
+        assert calendar_line() == "every day from 2026-12-03 to 2027-03-02 is in a year with a holiday schedule"
+    finally:
+        default.use_directory(calendar_dir())
