@@ -1,124 +1,270 @@
-"""A statement as a downloadable file: XLSX (openpyxl) and PDF (reportlab, Chinese text in
-the built-in STSong-Light CID font: no TTF font is needed on the machine)."""
+"""A statement as a downloadable file: XLSX (openpyxl) and PDF (reportlab). Both draw the same
+`statement_sheet.StatementSheet`; what they show is decided there.
+
+The PDF's text is set in a CJK TrueType font installed from a Debian package (`shared.fonts`,
+config PDF_FONT), embedded as a subset of the glyphs used, so every viewer shows it and
+pdftotext reads it back.
+"""
 
 from __future__ import annotations
 
 import io
-from decimal import Decimal
+from xml.sax.saxutils import escape
 
-KIND_LABELS = {
-    "claim": "服务费 claim",
-    "hold_released": "解除暂扣 hold released",
-    "adjustment": "调整 adjustment",
-    "self_paid_share": "自费分成 self-paid share",
-    "deduction": "扣款 deduction",
-}
-HEADERS = ("#", "类别 Kind", "单据 Ref", "说明 Description", "金额 Amount (元)", "标准条目 Tariff line", "规则 Rule")
+from services.settlement.statement_sheet import TITLE_EN, StatementSheet
+from shared.fonts import FontFile, FontMissing
 
-
-def _title(st: dict) -> str:
-    return f"网点月结算单 Outlet statement {st['outlet_id']} {st['month']}"
+HEADERS = ("序号 No.", "类别 Kind", "单据 Ref", "说明 Description", "结算标准 Tariff", "金额(元) Amount")
+# glyphs a statement cannot do without: a font lacking any prints blanks where they belong
+REQUIRED_GLYPHS = (
+    "0123456789.,-:()/ ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz网点服务费月结算单合计人民币元角分整"
+)
+CURRENCY = "金额单位: 人民币元 (amounts in yuan)"
 
 
-def xlsx(st: dict) -> bytes:
+def _money(amount) -> str:
+    return f"{amount:,.2f}"
+
+
+def _header_pairs(sheet: StatementSheet) -> list[tuple[str, str, str, str]]:
+    return [
+        ("网点 Outlet", sheet.outlet, "结算单号 No.", sheet.number),
+        ("结算期间 Period", sheet.period, "出具时间 Issued at", f"{sheet.issued_at} (北京时间)"),
+        ("出具单位 Issuer", sheet.issuer, "经办 Issued by", sheet.issued_by),
+        ("户名 Account holder", sheet.payee.holder, "状态 Status", sheet.status),
+        ("开户行 Bank", sheet.payee.bank, "账号 Account no.", sheet.payee.account_no),
+    ]
+
+
+def _summary(sheet: StatementSheet) -> list[tuple[str, str]]:
+    rows = [(label, _money(amount)) for label, amount in sheet.subtotals]
+    rows += [
+        ("合计 Total", _money(sheet.total)),
+        ("已付 Paid", _money(sheet.paid)),
+        ("未付 Outstanding", _money(sheet.outstanding)),
+    ]
+    return rows
+
+
+# ---------------------------------------------------------------- XLSX
+def xlsx(sheet: StatementSheet) -> bytes:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
 
     wb = Workbook()
     ws = wb.active
-    ws.title = st["month"]
-    ws.append([_title(st)])
-    ws["A1"].font = Font(bold=True, size=13)
-    ws.append(["结算单号 Statement", st["id"], "出具 Issued", st["issued_at"], "状态 Status", st["status"]])
+    ws.title = sheet.period[:8]
+    ws.append([f"{sheet.title} {TITLE_EN}"])
+    ws["A1"].font = Font(bold=True, size=14)
+    for a, b, c, d in _header_pairs(sheet):
+        ws.append([a, b, None, None, c, d])
+    ws.append([CURRENCY])
     ws.append([])
-    ws.append(list(HEADERS))
-    for cell in ws[4]:
+    ws.append(list(HEADERS[:4]) + ["明细 Detail", HEADERS[4], HEADERS[5]])
+    head = ws.max_row
+    for cell in ws[head]:
         cell.font = Font(bold=True)
-    for line in st["lines"]:
-        ws.append(
-            [
-                line["seq"],
-                KIND_LABELS.get(line["kind"], line["kind"]),
-                line["ref"],
-                line["description"],
-                Decimal(line["amount"]),
-                line["tariff_line"],
-                line["rule"],
-            ]
-        )
-        ws.cell(row=ws.max_row, column=5).number_format = "#,##0.00"
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for line in sheet.lines:
+        ws.append([line.seq, line.kind, line.ref, line.what, line.detail, line.basis, line.amount])
+        for cell in ws[ws.max_row]:
+            cell.alignment = wrap
+        ws.cell(row=ws.max_row, column=7).number_format = "#,##0.00"
     ws.append([])
-    for label, key in (("合计 Total", "total"), ("已付 Paid", "paid"), ("未付 Outstanding", "outstanding")):
-        ws.append(["", "", "", label, Decimal(st[key])])
-        ws.cell(row=ws.max_row, column=4).font = Font(bold=True)
-        ws.cell(row=ws.max_row, column=5).number_format = "#,##0.00"
-    for col, width in zip("ABCDEFG", (5, 22, 36, 48, 16, 44, 24)):
+    for label, _ in _summary(sheet):
+        amount = {"合计 Total": sheet.total, "已付 Paid": sheet.paid, "未付 Outstanding": sheet.outstanding}.get(label)
+        if amount is None:
+            amount = dict(sheet.subtotals)[label]
+        ws.append([None, None, None, None, None, label, amount])
+        ws.cell(row=ws.max_row, column=6).font = Font(bold=label.startswith("合计"))
+        ws.cell(row=ws.max_row, column=7).number_format = "#,##0.00"
+    ws.append([None, None, None, None, None, "大写 In words", sheet.total_in_words])
+    if sheet.payments:
+        ws.append([])
+        ws.append(["付款记录 Payments"])
+        for at, reference, amount in sheet.payments:
+            ws.append([None, at, reference, None, None, None, amount])
+            ws.cell(row=ws.max_row, column=7).number_format = "#,##0.00"
+    for col, width in zip("ABCDEFG", (9, 16, 24, 28, 44, 52, 16), strict=True):
         ws.column_dimensions[col].width = width
+    ws.freeze_panes = ws.cell(row=head + 1, column=1)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
-_FONT = None
+# ---------------------------------------------------------------- PDF
+_FONTS: dict[str, str] = {}
 
 
-def _font():
-    global _FONT
-    if _FONT is None:
+def font_name(font: FontFile) -> str:
+    """Register `font` with reportlab once (TrueType: embedded as a subset) and return its name;
+    FontMissing when it cannot print a statement."""
+    key = str(font)
+    if key not in _FONTS:
         from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+        from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-        _FONT = "STSong-Light"
-    return _FONT
+        try:
+            tt = TTFont(f"StatementCJK{len(_FONTS)}", str(font.path), subfontIndex=font.index)
+        except (TTFError, OSError) as exc:
+            raise FontMissing(f"{font} cannot be embedded in a PDF ({exc}): use a TrueType CJK font") from None
+        missing = "".join(c for c in REQUIRED_GLYPHS if ord(c) not in tt.face.charToGlyph)
+        if missing:
+            raise FontMissing(
+                f"{font} has no glyphs for {missing!r}: a statement needs Chinese, Latin letters and digits "
+                "(fonts-wqy-zenhei has all three)"
+            )
+        pdfmetrics.registerFont(tt)
+        _FONTS[key] = tt.fontName
+    return _FONTS[key]
 
 
-def pdf(st: dict) -> bytes:
+def pdf(sheet: StatementSheet, font: FontFile) -> bytes:
     from reportlab.lib import colors
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = _font()
-    small = ParagraphStyle("small", fontName=font, fontSize=7.5, leading=9.5)
-    title = ParagraphStyle("title", fontName=font, fontSize=14, leading=18)
+    name = font_name(font)
+    text = ParagraphStyle("text", fontName=name, fontSize=8, leading=10.5)
+    small = ParagraphStyle("small", parent=text, fontSize=6.8, leading=8.6, textColor=colors.HexColor("#444444"))
+    label = ParagraphStyle("label", parent=text, textColor=colors.HexColor("#333333"))
+    right = ParagraphStyle("right", parent=text, alignment=TA_RIGHT)
+    title = ParagraphStyle("title", fontName=name, fontSize=18, leading=24, alignment=TA_CENTER)
+    subtitle = ParagraphStyle("subtitle", parent=text, fontSize=9, alignment=TA_CENTER)
+
+    def p(value, style=text):
+        return Paragraph(escape(str(value)), style)
+
+    page_w, _ = landscape(A4)
+    margin = 36
+    width = page_w - 2 * margin
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
-        buf, pagesize=landscape(A4), leftMargin=28, rightMargin=28, topMargin=28, bottomMargin=28, title=_title(st)
+        buf,
+        pagesize=landscape(A4),
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin + 10,
+        title=f"{sheet.title} {sheet.outlet_name} {sheet.period}",
+        author=sheet.issuer,
+        subject=TITLE_EN,
+        initialFontName=name,  # the canvas starts in the statement's font: no unembedded standard font
     )
-    rows = [[Paragraph(h, small) for h in HEADERS]]
-    for line in st["lines"]:
-        rows.append(
+    grid = colors.HexColor("#9a9a9a")
+
+    def style(commands):  # every table in the statement's font, empty cells too
+        return TableStyle([("FONTNAME", (0, 0), (-1, -1), name), *commands])
+
+    shade = colors.HexColor("#ececec")
+
+    header = Table(
+        [[p(a, label), p(b), p(c, label), p(d)] for a, b, c, d in _header_pairs(sheet)],
+        colWidths=[width * 0.13, width * 0.42, width * 0.13, width * 0.32],
+    )
+    header.setStyle(
+        style(
             [
-                str(line["seq"]),
-                Paragraph(KIND_LABELS.get(line["kind"], line["kind"]), small),
-                Paragraph(line["ref"], small),
-                Paragraph(line["description"], small),
-                f"{Decimal(line['amount']):,.2f}",
-                Paragraph(line["tariff_line"], small),
-                Paragraph(line["rule"], small),
+                ("BOX", (0, 0), (-1, -1), 0.6, grid),
+                ("INNERGRID", (0, 0), (-1, -1), 0.3, grid),
+                ("BACKGROUND", (0, 0), (0, -1), shade),
+                ("BACKGROUND", (2, 0), (2, -1), shade),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
             ]
         )
-    for label, key in (("合计 Total", "total"), ("已付 Paid", "paid"), ("未付 Outstanding", "outstanding")):
-        rows.append(["", "", "", Paragraph(label, small), f"{Decimal(st[key]):,.2f}", "", ""])
-    table = Table(rows, colWidths=[22, 80, 110, 190, 70, 170, 140], repeatRows=1)
-    table.setStyle(
-        TableStyle(
+    )
+
+    rows = [[p(h, label) for h in HEADERS]]
+    for line in sheet.lines:
+        what = f"{escape(line.what)}<br/><font size=6.8 color='#555555'>{escape(line.detail)}</font>"
+        rows.append(
             [
-                ("FONTNAME", (0, 0), (-1, -1), font),
-                ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-                ("GRID", (0, 0), (-1, -4), 0.4, colors.grey),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-                ("ALIGN", (4, 0), (4, -1), "RIGHT"),
+                p(line.seq, right),
+                p(line.kind),
+                p(line.ref, small),
+                Paragraph(what, text),
+                p(line.basis, small),
+                p(_money(line.amount), right),
+            ]
+        )
+    if not sheet.lines:
+        rows.append(["", "", "", p("本月无结算项目 (nothing to settle this month)"), "", ""])
+    lines = Table(
+        rows,
+        colWidths=[w * width for w in (0.06, 0.10, 0.14, 0.30, 0.29, 0.11)],
+        repeatRows=1,
+    )
+    lines.setStyle(
+        style(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.6, grid),
+                ("INNERGRID", (0, 0), (-1, -1), 0.3, grid),
+                ("BACKGROUND", (0, 0), (-1, 0), shade),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
             ]
         )
     )
-    story = [
-        Paragraph(_title(st), title),
-        Paragraph(f"结算单号 {st['id']} · 出具 {st['issued_at']} · 状态 {st['status']}", small),
-        Spacer(1, 8),
-        table,
+
+    big = ParagraphStyle("big", parent=right, fontSize=10.5, leading=13)
+    summary_rows = [
+        [p(a, big), p(b, big)] if a.startswith("合计") else [p(a, right), p(b, right)] for a, b in _summary(sheet)
     ]
-    doc.build(story)
+    summary_rows.append([p("大写 In words", right), p(sheet.total_in_words, right)])
+    total_row = next(i for i, (a, _) in enumerate(_summary(sheet)) if a.startswith("合计"))
+    summary = Table(summary_rows, colWidths=[width * 0.17, width * 0.28])
+    summary.setStyle(
+        style(
+            [
+                ("LINEABOVE", (0, total_row), (-1, total_row), 0.8, colors.black),
+                ("LINEBELOW", (0, total_row), (-1, total_row), 0.8, colors.black),
+                ("BACKGROUND", (0, total_row), (-1, total_row), shade),
+            ]
+        )
+    )
+
+    story = [
+        p(sheet.title, title),
+        p(f"{TITLE_EN} · {sheet.period}", subtitle),
+        Spacer(1, 10),
+        header,
+        Spacer(1, 4),
+        p(CURRENCY, small),
+        Spacer(1, 6),
+        lines,
+    ]
+    # the signatures on the left of the summary: one block, kept on one page
+    signatures = Table(
+        [
+            [p("网点确认(签章) Outlet's confirmation:"), p("日期 Date:")],
+            [p("中心审核(签章) Center's approval:"), p("日期 Date:")],
+        ],
+        colWidths=[width * 0.3, width * 0.15],
+        rowHeights=[44, 44],
+    )
+    signatures.setStyle(style([("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
+    closing = Table([[signatures, summary]], colWidths=[width * 0.55, width * 0.45])
+    closing.setStyle(style([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story += [Spacer(1, 8), KeepTogether([closing])]
+    if sheet.payments:
+        paid = Table(
+            [[p("付款记录 Payments", label), "", ""]]
+            + [[p(at), p(reference), p(_money(amount), right)] for at, reference, amount in sheet.payments],
+            colWidths=[width * 0.15, width * 0.25, width * 0.1],
+            hAlign="LEFT",
+        )
+        paid.setStyle(style([]))
+        story += [Spacer(1, 6), paid]
+
+    def footer(canvas, doc_):
+        canvas.saveState()
+        canvas.setFont(name, 7)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        canvas.drawString(margin, margin * 0.6, f"{sheet.title} {sheet.number} · {sheet.outlet_name} · {sheet.period}")
+        canvas.drawRightString(page_w - margin, margin * 0.6, f"第 {doc_.page} 页 Page {doc_.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()

@@ -30,11 +30,14 @@ from services.settlement.schemas import (
     SubmitClaim,
     TariffQuery,
 )
+from services.settlement.statement_sheet import statement_sheet
 from services.settlement.tariff import TariffBook, TariffError, parse_version
 from shared import tenancy, web
 from shared.db import Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
-from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from shared.fonts import CONFIG_KEY as PDF_FONT
+from shared.fonts import FontMissing, cjk_font
 from shared.messaging import ALL, consume
 from shared.rpc import rpc
 from shared.validation import load
@@ -344,11 +347,21 @@ class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` 
 
     @rpc
     def statement_file(self, statement_id, fmt):
-        """The statement as XLSX or PDF: {filename, content_type, data (base64)}."""
+        """The statement as XLSX or PDF: {filename, content_type, data (base64)}. The outlet's name
+        and bank account come from the directory, the PDF's font from config PDF_FONT."""
         if fmt not in FILE_TYPES:
             raise ValidationFailed("unknown format", {"format": ["xlsx or pdf"]})
-        st = self.get_statement(statement_id)
-        data = documents.xlsx(st) if fmt == "xlsx" else documents.pdf(st)
+        with self.db.uow() as uow:
+            st = queries.statement_out(uow.session, get_or_404(uow.session, Statement, statement_id, "statement_id"))
+            versions = {v.id: v.body for v in self.tariffs.current(uow.session).versions}
+        directory = self.policies.directory
+        center = directory.centers.get(st["tenant_id"])
+        sheet = statement_sheet(st, directory.outlets.get(st["outlet_id"]), center and center.name, versions)
+        try:
+            config = self.db.worker_ctx.container.config
+            data = documents.xlsx(sheet) if fmt == "xlsx" else documents.pdf(sheet, cjk_font(config.get(PDF_FONT)))
+        except FontMissing as exc:  # the machine lacks a package: say which, and keep the service up
+            raise ServiceUnavailable(str(exc), {"format": [str(exc)]}, retry_after=300) from None
         return {
             "filename": f"statement-{st['outlet_id']}-{st['month']}.{fmt}",
             "content_type": FILE_TYPES[fmt],

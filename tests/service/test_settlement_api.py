@@ -6,6 +6,7 @@ import io
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from tests.conftest import C01, C02, HQ
+from tests.pdf_tools import pdf_text
 from tests.settlement_fixtures import (  # noqa: F401
     C01_LEAD,
     C02_LEAD,
@@ -224,8 +225,21 @@ def test_self_paid_receipt_and_downloads(settlement_platform, publish, rpc_as):
     ws = load_workbook(io.BytesIO(x.content)).active
     values = [c for row in ws.iter_rows(values_only=True) for c in row if c is not None]
     assert "合计 Total" in values and any(isinstance(v, float) and round(v, 2) == 353.2 for v in values)
+    assert "襄阳新阳特约服务站 (C01-O01)" in values and "中国建设银行襄阳襄城支行" in values
     pdf = p.get(f"{S}/statements/{st['id']}/download/pdf", OUTLET_A)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and b"STSong-Light" in pdf.content
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = " ".join(pdf_text(pdf.content)[0].split())
+    assert "襄阳新阳特约服务站" in text and "合计 Total 353.20" in text and "自费分成" in text
+    local = datetime.fromisoformat(st["issued_at"]).astimezone(timezone(timedelta(hours=8)))
+    assert local.strftime("%Y-%m-%d %H:%M") in text  # the issue time as the outlet's clock shows it
+    # a machine without the font: a clear 503 naming the setting, the XLSX still served
+    p.containers["settlement"].config["PDF_FONT"] = "/nonexistent/wqy-zenhei.ttc"
+    try:
+        r = p.get(f"{S}/statements/{st['id']}/download/pdf", OUTLET_A)
+        assert r.status_code == 503 and "FSM_PDF_FONT" in r.json()["error"]["message"], r.text
+        assert p.get(f"{S}/statements/{st['id']}/download/xlsx", OUTLET_A).status_code == 200
+    finally:
+        del p.containers["settlement"].config["PDF_FONT"]
     assert p.get(f"{S}/statements/{st['id']}/download/pdf", OUTLET_B).status_code == 404
     assert p.get(f"{S}/statements/{st['id']}/download/doc", OUTLET_A).status_code == 422
     # payments: center or HQ, never more than outstanding
