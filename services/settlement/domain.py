@@ -38,6 +38,14 @@ def local_date(at: datetime) -> date:
     return at.astimezone(LOCAL_TZ).date()
 
 
+def local_minute(at: datetime) -> str:
+    """An instant as people read it (descriptions, documents): local time to the minute,
+    ``2026-12-03 14:05``; never UTC ISO with microseconds."""
+    if at.tzinfo is None:
+        raise ValueError(f"{at!r} has no time zone")
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
 @dataclass(frozen=True)
 class ClaimFacts:
     """What a claim is priced and audited on: the visit, the ticket, the outlet, and what

@@ -106,7 +106,7 @@ def part_overdue(uow, payload):
         part_no=payload["part_no"],
         unit_cost_fen=None if unit is None else money.to_fen(unit),
         reason=f"part {payload['part_no']} (RMA {payload['rma_no']}) not returned by "
-        f"{payload['due_at'].date().isoformat()}",
+        f"{domain.local_date(payload['due_at']).isoformat()}",
         due_at=payload["due_at"],
         opened_at=payload["detected_at"],
         status="open",
@@ -127,7 +127,7 @@ def part_received(uow, pricing: Pricing, payload):
         return
     at = payload["received_at"]
     hold.status, hold.released_at = "released", at
-    hold.release_reason = f"part received at {payload['location_id']} on {at.date().isoformat()}"
+    hold.release_reason = f"part received at {payload['location_id']} on {domain.local_date(at).isoformat()}"
     if payload["late"]:
         tariff = pricing.tariff(uow.session, hold.tenant_id, domain.local_date(at))
         fee = tariff.dec("late_part_return_fee")
@@ -140,7 +140,7 @@ def part_received(uow, pricing: Pricing, payload):
                 fee,
                 tariff.line_id("late_part_return_fee"),
                 "late_part_return",
-                f"part {hold.part_no} (RMA {hold.ref}) returned late on {at.date().isoformat()}",
+                f"part {hold.part_no} (RMA {hold.ref}) returned late on {domain.local_date(at).isoformat()}",
                 at,
             )
     refresh_claim_of(uow, hold)
@@ -207,7 +207,7 @@ def sla_breached(uow, pricing: Pricing, payload):
         amount,
         line,
         f"sla_breach:{payload['sla']}",
-        f"SLA {payload['sla']} of ticket {payload['number']} breached (due {payload['due_at'].isoformat()})",
+        f"SLA {payload['sla']} of ticket {payload['number']} breached (due {domain.local_minute(payload['due_at'])})",
         at,
     )
     uow.session.flush()

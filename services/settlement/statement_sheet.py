@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.clock import LOCAL_TZ
+from services.settlement.domain import local_minute
 from shared.tenants import Outlet
 
 TITLE = "网点服务费月结算单"
@@ -114,11 +114,9 @@ class StatementSheet:
 
 # ---------------------------------------------------------------- the pieces
 def local_stamp(at: datetime | str) -> str:
-    """An instant as the reader's clock shows it: ``2026-12-03 14:05`` (Asia/Shanghai)."""
-    when = datetime.fromisoformat(at) if isinstance(at, str) else at
-    if when.tzinfo is None:
-        raise ValueError(f"{at!r} has no time zone")
-    return when.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    """An instant (or its ISO text, as the API gives it) as the reader's clock shows it:
+    ``2026-12-03 14:05`` (`domain.local_minute`)."""
+    return local_minute(datetime.fromisoformat(at) if isinstance(at, str) else at)
 
 
 def period(month: str) -> str:

@@ -154,7 +154,7 @@ def convert_expired_part_holds(uow, pricing: Pricing, outlet, now):
             line,
             "part_not_returned",
             f"part {hold.part_no} (RMA {hold.ref}) not returned {tariff.values['part_return_grace_days']} "
-            f"days after its due date {due.date().isoformat()}",
+            f"days after its due date {domain.local_date(due).isoformat()}",
             limit,
         )
         hold.status, hold.released_at = "converted", now

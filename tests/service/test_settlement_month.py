@@ -178,6 +178,7 @@ def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_
     assert rules["adjustment"] in ("audit:technical_lead", "tariff_cap")
     sla_line = next(l for l in st["lines"] if l["ref"].endswith(":onsite"))
     assert sla_line["tariff_line"] == "HQ-2026:sla_deductions/onsite"
+    assert f"(due {month}-10 10:00)" in sla_line["description"]  # local time to the minute, not UTC ISO
     assert "HQ-2026:labour/数控车床/repair/electrical" in st["lines"][0]["tariff_line"]
 
     # payment and balance; then QA closes the callback and V4 is released for the next statement
