@@ -312,15 +312,17 @@ class WorkerDb:
     def uow(self, principal: tenancy.Principal | None = None) -> UnitOfWork:
         """A unit of work acting as `principal` (default: the worker's own). The first one
         of an RPC worker that commits records the request it carries out (see shared.rpc)."""
-        from shared.rpc import HOP_ONLY_KEYS, REQUEST_CLAIMED, REQUEST_HASH, REQUEST_ID
-
         principal = principal or self.principal
         data = self.worker_ctx.data
-        context = {k: v for k, v in self.worker_ctx.context_data.items() if k not in HOP_ONLY_KEYS}
+        context = {k: v for k, v in self.worker_ctx.context_data.items() if k not in tenancy.HOP_ONLY_KEYS}
         context[tenancy.CONTEXT_KEY] = principal.encode()
         claim: RequestClaim | None = None
-        if data.get(REQUEST_ID) and not data.get(REQUEST_CLAIMED):
-            claim = (data[REQUEST_ID], data.get(REQUEST_HASH) or "", lambda: data.__setitem__(REQUEST_CLAIMED, True))
+        if data.get(tenancy.REQUEST_ID) and not data.get(tenancy.REQUEST_CLAIMED):
+            claim = (
+                data[tenancy.REQUEST_ID],
+                data.get(tenancy.REQUEST_HASH) or "",
+                lambda: data.__setitem__(tenancy.REQUEST_CLAIMED, True),
+            )
         return self.store.uow(principal, context, claim)
 
 

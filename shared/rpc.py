@@ -45,21 +45,21 @@ from shared.broker import BROKER_ERRORS, broker_connected, queue_arguments
 from shared.errors import DomainError, ServiceUnavailable, as_domain_error
 from shared.messaging import DeadLetteringQueueConsumer, ExcInfo
 
+# the context keys of one hop live with the principal (shared.tenancy); named here too for callers of RPCs
+from shared.tenancy import DEADLINE as DEADLINE
+from shared.tenancy import HOP_ONLY_KEYS as HOP_ONLY_KEYS
+from shared.tenancy import IDEMPOTENCY_HASH as IDEMPOTENCY_HASH
+from shared.tenancy import IDEMPOTENCY_KEY as IDEMPOTENCY_KEY
+from shared.tenancy import REQUEST_CLAIMED as REQUEST_CLAIMED
+from shared.tenancy import REQUEST_HASH as REQUEST_HASH
+from shared.tenancy import REQUEST_ID as REQUEST_ID
+
 if TYPE_CHECKING:
     from shared.outbox import RequestRecords
 
 log = logging.getLogger(__name__)
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
-
-# context keys that describe one hop only: never passed on to the next RPC or event
-REQUEST_ID = "rpc_request_id"
-REQUEST_HASH = "rpc_request_hash"
-DEADLINE = "rpc_deadline"
-IDEMPOTENCY_KEY = "idempotency_key"
-IDEMPOTENCY_HASH = "idempotency_hash"
-REQUEST_CLAIMED = "rpc_request_claimed"
-HOP_ONLY_KEYS = frozenset({REQUEST_ID, REQUEST_HASH, DEADLINE, IDEMPOTENCY_KEY, IDEMPOTENCY_HASH, REQUEST_CLAIMED})
 
 DEFAULT_TIMEOUT = 10.0
 

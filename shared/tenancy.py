@@ -4,6 +4,9 @@ The principal is put into nameko's context data under ``principal`` by the gatew
 (from the caller's token) or by a service acting on its own (timers, event handlers).
 Nameko copies context data into the headers of every RPC and event it sends, so the
 receiving worker sees the same principal. `shared.db` reads it to scope every query.
+
+The other keys an RPC puts into the context data are here too (`shared.rpc` sets and reads them,
+`shared.db` records the request a unit of work carries out), so neither imports the other.
 """
 
 from __future__ import annotations
@@ -16,6 +19,15 @@ from typing import Any
 from shared.errors import Unauthorized
 
 CONTEXT_KEY = "principal"
+
+# context keys that describe one RPC hop only (set by `shared.rpc`): never passed on to the next RPC or event
+REQUEST_ID = "rpc_request_id"  # this request's id: the caller's idempotency key or call id, target, call number
+REQUEST_HASH = "rpc_request_hash"  # the fingerprint of the request's body (another body under the same id: Conflict)
+DEADLINE = "rpc_deadline"  # when the caller stops waiting (epoch seconds)
+IDEMPOTENCY_KEY = "idempotency_key"  # the gateway's caller's Idempotency-Key (with who sent it)
+IDEMPOTENCY_HASH = "idempotency_hash"  # the fingerprint of that caller's body
+REQUEST_CLAIMED = "rpc_request_claimed"  # set once a unit of work recorded the request it carries out
+HOP_ONLY_KEYS = frozenset({REQUEST_ID, REQUEST_HASH, DEADLINE, IDEMPOTENCY_KEY, IDEMPOTENCY_HASH, REQUEST_CLAIMED})
 
 HQ = "hq"
 CENTER = "center"
