@@ -1,0 +1,70 @@
+"""The portal's Chinese for what the services say in English: marshmallow's messages, the
+gateway's own (accounts, sign-in) and the common errors. A message it does not know is shown
+as the service wrote it, so nothing is ever hidden.
+
+Add a line to `EXACT` or `PATTERNS` when a page shows a service's message in English.
+"""
+
+from __future__ import annotations
+
+import re
+
+EXACT = {
+    # marshmallow
+    "Missing data for required field.": "必填",
+    "Field may not be null.": "不能为空",
+    "Invalid value.": "值无效",
+    "Not a valid string.": "不是有效的文本",
+    "Not a valid integer.": "请输入整数",
+    "Not a valid number.": "请输入数字",
+    "Number too large.": "数字太大",
+    "Not a valid boolean.": "请选择是或否",
+    "Not a valid date.": "日期无效（格式：年-月-日）",
+    "Not a valid datetime.": "时间无效",
+    "Not a valid list.": "不是有效的列表",
+    "Unknown field.": "未知字段",
+    "Invalid input type.": "输入类型无效",
+    "Special numeric values (nan or infinity) are not permitted.": "请输入有效的数字",
+    "Outside mainland China.": "位置不在中国大陆范围内",
+    "Must be HH:MM.": "时间格式为 时:分（如 08:30）",
+    # accounts and signing in (services/gateway/accounts.py)
+    "wrong username or password": "用户名或密码错误",
+    "required": "必填",
+    "this account is disabled": "此帐号已停用，请联系管理员",
+    "must not be blank or contain NUL": "不能为空白",
+    "must not be the username": "不能与用户名相同",
+    "already taken": "用户名已被占用",
+    "no such user": "没有这个用户",
+    "the current password is wrong": "当前密码不正确",
+    "the two new passwords differ": "两次输入的新密码不一致",
+    # errors by kind
+    "not found": "未找到",
+    "access denied": "无权访问",
+}
+
+PATTERNS = [
+    (re.compile(r"^too many failed sign-ins; try again in (\d+) minutes$"), "登录失败次数过多，请 {0} 分钟后再试"),
+    (re.compile(r"^at least (\d+) characters$"), "至少 {0} 个字符"),
+    (re.compile(r"^at most (\d+) characters$"), "最多 {0} 个字符"),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), "长度应在 {0} 到 {1} 之间"),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), "至少 {0} 个字符"),
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), "最多 {0} 个字符"),
+    (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"), "应在 {0} 到 {1} 之间"),
+    (re.compile(r"^Must be greater than or equal to (\S+)\.$"), "不能小于 {0}"),
+    (re.compile(r"^Must be less than or equal to (\S+)\.$"), "不能大于 {0}"),
+    (re.compile(r"^Must be greater than (\S+)\.$"), "应大于 {0}"),
+    (re.compile(r"^Must be one of: (.+)\.$"), "应为以下之一：{0}"),
+    (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
+]
+
+
+def zh(message: object) -> str:
+    """`message` in Chinese where the portal knows it, else as it is."""
+    text = str(message)
+    if text in EXACT:
+        return EXACT[text]
+    for pattern, template in PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return template.format(*match.groups())
+    return text

@@ -1,0 +1,28 @@
+"""The navigation of each role: (label, path) in the order the header shows them. The first
+entry is the role's home: ``/`` takes a signed-in person there. A new page of a role adds its
+line here (docs/portal.md)."""
+
+from __future__ import annotations
+
+NAV: dict[str, list[tuple[str, str]]] = {
+    "outlet": [("任务", "/outlet/jobs")],
+    "center": [],
+    "hq": [],
+    "warehouse": [],
+}
+
+#: the path prefixes of portal pages: their routing errors are HTML pages, not the API's JSON
+PREFIXES = ("/login", "/logout", "/account", "/static", "/outlet", "/center", "/hq", "/warehouse")
+
+
+def nav_for(role: str, path: str) -> list[dict[str, object]]:
+    """The role's entries, the one `path` is under marked current."""
+    return [
+        {"label": label, "href": href, "current": path == href or path.startswith(href.rstrip("/") + "/")}
+        for label, href in NAV.get(role, [])
+    ]
+
+
+def home_of(role: str) -> str | None:
+    entries = NAV.get(role) or []
+    return entries[0][1] if entries else None
