@@ -7,6 +7,11 @@ A service takes part with ``services/<name>/demo.py``:
     run(ctx) -> (lines, ok)  required: its part, against the running platform
     summary(ctx) -> lines    optional: the report's opening lines, written once every part ran
 
+Everything a run writes goes under its run folder, var/demo-<timestamp>-<pid>/ (--var-dir moves
+it): the databases, demo.log, and each document a part issues. A part asks for the folder with
+``ctx.run_folder("documents")`` and lists what it wrote with ``ctx.record_document(path, what)``;
+the report ends with those paths.
+
 The parts run in PART_ORDER (then by name). The first (intake: it registers the sample requests
 the others work on) opens the report; a part that fails is reported and fails the demo (exit 1),
 and a part that had some of its input refused sets ``ctx.partial`` (exit 2).
@@ -106,9 +111,24 @@ class DemoContext:
     requests: list = field(default_factory=list)  # the imported request rows (.payload, .result)
     notes: dict = field(default_factory=dict)  # what a part keeps for its summary, by service
     partial: bool = False  # some input was refused (exit 2)
+    run_dir: Path | None = None  # this run's folder (var/demo-<timestamp>-<pid>)
+    documents: list = field(default_factory=list)  # (path, what) of each document written, in order
 
     def option(self, name, default=None):
         return getattr(self.options, name, default) if self.options is not None else default
+
+    def run_folder(self, *sub: str) -> Path:
+        """This run's folder, or a folder inside it (made when missing)."""
+        if self.run_dir is None:
+            raise CliError("the demo's run folder is not set up yet")
+        folder = self.run_dir.joinpath(*sub)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def record_document(self, path: Path, what: str) -> Path:
+        """Note a document a part wrote (under the run folder): the report lists it at the end."""
+        self.documents.append((Path(path), what))
+        return Path(path)
 
     def rpc(self, service: str, principal=None, timeout: float = 120):
         """A standalone RPC proxy to `service` acting as `principal` (default: HQ)."""
@@ -156,6 +176,7 @@ def cmd_demo(args) -> int:
             "their RPC queues. Stop them or point AMQP_URI at another vhost."
         )
     ctx.config, demo_dir = demo_config(ctx.config, args, names)
+    ctx.run_dir = demo_dir
     demo_logging(demo_dir, args.verbose)
     print(f"fsm demo: services {', '.join(names)}; broker {safe_uri(amqp_uri)}; data in {demo_dir}", file=sys.stderr)
 
@@ -241,8 +262,20 @@ def report(ctx, parts, sections) -> str:
         elif i > 1:
             out.extend(["", name.capitalize()])
         out.extend(lines)
+    out.extend(documents_written(ctx))
     out.append("=" * RULE)
     return "\n".join(out)
+
+
+def documents_written(ctx) -> list[str]:
+    """The report's closing list: each document the parts wrote, its size and what it is."""
+    if not ctx.documents:
+        return []
+    out = ["", f"Documents written ({len(ctx.documents)}), under {ctx.run_dir}:"]
+    for path, what in ctx.documents:
+        size = f"{path.stat().st_size:,} bytes" if path.is_file() else "MISSING"
+        out.append(f"  {path}  ({size}; {what})")
+    return out
 
 
 # ====================================================================== the platform

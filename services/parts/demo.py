@@ -172,4 +172,18 @@ def run(ctx):
     )
     if returnable and report["by_kind"].get("consumed_not_returned"):
         ok = False
+    # the month's reconciliation as the center downloads it, kept in the run folder
+    resp = gw.http.get(
+        f"{gw.base_url}{PARTS_API}/reconciliations.xlsx",
+        params={"month": rec["month"]},
+        headers={"Authorization": f"Bearer {gw.token(center)}"},
+        timeout=30,
+    )
+    if resp.status_code == 200:
+        path = ctx.run_folder("documents") / f"parts-reconciliation-{tenant}-{rec['month']}.xlsx"
+        path.write_bytes(resp.content)
+        ctx.record_document(path, f"parts reconciliation of {tenant} for {rec['month']}, XLSX")
+    else:
+        ok = False
+        lines.append(f"  reconciliation XLSX -> HTTP {resp.status_code}")
     return lines, ok

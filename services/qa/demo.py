@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from datetime import datetime
-from pathlib import Path
 
 from shared.clock import LOCAL_TZ
 from shared.tenancy import Principal
@@ -204,7 +203,7 @@ def run(ctx):
     ok = ok and status == 403
 
     # -- a report chart for HQ, written to a file
-    out_dir = _demo_dir(ctx)
+    out_dir = ctx.run_folder("documents")
     for kind, fmt in (("ranking", "png"), ("callbacks", "svg")):
         resp = ctx.gateway.http.get(
             f"{ctx.gateway.base_url}/api/v1/qa/reports/{kind}",
@@ -218,15 +217,7 @@ def run(ctx):
             continue
         path = out_dir / f"qa-{kind}-{month}.{fmt}"
         path.write_bytes(resp.content)
+        ctx.record_document(path, f"QA report chart: {kind}, {fmt.upper()}")
         lines.append(f"  report chart written: {path} ({path.stat().st_size:,} bytes)")
     lines.append(f"  ({time.monotonic() - t0:.1f} s)")
     return lines, ok
-
-
-def _demo_dir(ctx) -> Path:
-    url = (ctx.config.get("DATABASES") or {}).get("qa") or ""
-    if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///") :]).resolve().parent
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="fsm-qa-"))

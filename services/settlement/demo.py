@@ -1,6 +1,7 @@
 """Settlement's part of `make demo`: the claims of the demo's completed visits, a three-level
 audit of one (center → technical lead → HQ), the outlet's monthly statement with its
-total, and the statement downloaded as XLSX and PDF through the gateway."""
+total, and the statement downloaded as XLSX and PDF through the gateway (both written to the
+run's documents folder)."""
 
 from __future__ import annotations
 
@@ -146,12 +147,18 @@ def run(ctx):
     outlet = Principal("demo-outlet-clerk", "outlet", tenant=tenant, outlet=claim["outlet_id"])
     headers = {"Authorization": f"Bearer {gw.token(outlet)}"}
     sizes = []
+    known = ctx.directory.outlets.get(claim["outlet_id"])
+    name = known.name if known else claim["outlet_id"]
     for fmt in ("xlsx", "pdf"):
         resp = gw.http.get(
             f"{gw.base_url}/api/v1/settlement/statements/{st['id']}/download/{fmt}", headers=headers, timeout=30
         )
         sizes.append(f"{fmt.upper()} {len(resp.content):,} bytes (HTTP {resp.status_code})")
         ok = ok and resp.status_code == 200
+        if resp.status_code == 200:  # the file as the outlet receives it, kept in the run folder
+            path = ctx.run_folder("documents") / f"statement-{claim['outlet_id']}-{month}.{fmt}"
+            path.write_bytes(resp.content)
+            ctx.record_document(path, f"{name}'s statement for {month}, {fmt.upper()}")
     lines.append("  downloaded by the outlet: " + ", ".join(sizes))
     status, bal = gw.call("GET", f"/api/v1/settlement/outlets/{claim['outlet_id']}/balance", outlet)
     if status == 200:

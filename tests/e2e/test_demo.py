@@ -4,8 +4,11 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from shared.config import REPO_ROOT
+from shared.tenants import TenantDirectory
+from tests.pdf_tools import pdf_text
 
 
 def test_demo_reports_every_center(rabbit_config, tmp_path):
@@ -64,3 +67,16 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
     # the databases went to the fresh directory, not to var/
     assert list(tmp_path.glob("demo-*/intake.db"))
     assert list(tmp_path.glob("demo-*/dispatch.db"))
+    # every document the demo issued is written under the run folder, and its path printed at the end
+    listed = report.split("Documents written (", 1)
+    assert len(listed) == 2, report
+    paths = [Path(p) for p in re.findall(r"^  (/\S+)  \(", listed[1], re.M)]
+    run_dir = next(tmp_path.glob("demo-*"))
+    assert {p.suffix for p in paths} >= {".pdf", ".xlsx", ".png", ".svg"}, listed[1]
+    for path in paths:
+        assert path.is_file() and path.stat().st_size > 0 and run_dir in path.parents, path
+    statement = next(p for p in paths if p.name.startswith("statement-") and p.suffix == ".pdf")
+    outlet_id = re.match(r"statement-(C\d\d-O\d+)-", statement.name).group(1)
+    name = TenantDirectory.load().outlets[outlet_id].name
+    assert name in " ".join(pdf_text(statement.read_bytes())[0].split())
+    assert (statement.with_suffix(".xlsx")).is_file()

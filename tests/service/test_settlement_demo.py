@@ -1,9 +1,12 @@
 """settlement's part of `fsm demo` against intake + settlement + gateway (no dispatch: the
 part publishes visit.completed for the demo's tickets itself)."""
 
+import re
+
 from fsm.demo import DemoContext, Gateway
 from shared.tenants import TenantDirectory
 from tests.conftest import C01, Platform
+from tests.pdf_tools import pdf_text
 
 TICKET = {
     "kind": "repair",
@@ -18,7 +21,7 @@ TICKET = {
 }
 
 
-def test_demo_part(runner_factory, service_config, rpc_as):
+def test_demo_part(runner_factory, service_config, rpc_as, tmp_path):
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
     from services.settlement import demo
@@ -39,9 +42,15 @@ def test_demo_part(runner_factory, service_config, rpc_as):
         timings={},
         tap=None,
         names=["intake", "settlement", "gateway"],
+        run_dir=tmp_path,
     )
     lines, ok = demo.run(ctx)
     text = "\n".join(lines)
     assert ok, text
     assert "refused (409 invalid_transition)" in text and "XLSX" in text and "PDF" in text and "total" in text
+    # both files are kept in the run's documents folder, and listed for the report
+    written = {path.suffix: path for path, _ in ctx.documents}
+    assert set(written) == {".xlsx", ".pdf"} and all(p.parent == tmp_path / "documents" for p in written.values())
+    outlet = ctx.directory.outlets[re.match(r"statement-(C\d\d-O\d+)-", written[".pdf"].name).group(1)]
+    assert outlet.name in " ".join(pdf_text(written[".pdf"].read_bytes())[0].split())
     print(text)
