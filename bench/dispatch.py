@@ -64,9 +64,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from shared.events import ONSITE_KINDS, TIERS  # noqa: E402
+
 REQUESTS = REPO / "data" / "service_requests_sample.csv"
 TECHNICIANS = REPO / "shared" / "data" / "technicians.csv"
-TIERS = ("local", "in_province", "out_of_province")
 DAY_START, DAY_END = dtime(8, 0), dtime(18, 0)  # the compressed arrivals fall in these hours
 MORNING = dtime(7, 30)
 
@@ -703,7 +704,7 @@ def run_bench(
                     payload["received_at"] = at.isoformat()
                     r = intake.register_ticket(payload)
                     registered[r["id"]] = r
-                    if r.get("status") != "triage" and r["kind"] in domain.ONSITE_KINDS:
+                    if r.get("status") != "triage" and r["kind"] in ONSITE_KINDS:
                         expected_visits[0] += 1
                         pending.add(r["tenant_id"])
                         if reopt_at is None:

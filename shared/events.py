@@ -14,6 +14,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 TIERS = ("local", "in_province", "out_of_province")
 TICKET_KINDS = ("repair", "install", "maintenance", "complaint", "consultation")
+# the kinds a technician goes out for (an on-site deadline, a dispatch visit): all but a consultation
+ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")
 CHANNELS = ("hotline", "web", "fax", "portal")
 
 

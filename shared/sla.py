@@ -32,7 +32,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.clock import LOCAL_TZ
-from shared.events import TICKET_KINDS as KINDS  # the ticket kinds are the event catalogue's
+from shared.events import ONSITE_KINDS, TIERS  # the ticket kinds and tiers are the event catalogue's
+from shared.events import TICKET_KINDS as KINDS
 from shared.workcal import ChinaCalendar
 
 __all__ = [
@@ -50,8 +51,6 @@ __all__ = [
 
 UTC = UTC
 UNITS = ("calendar_hours", "working_hours", "working_days", "calendar_days")
-ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")
-TIERS = ("local", "in_province", "out_of_province")
 
 
 def _parse_time(value: Any, key: str) -> time:

@@ -15,9 +15,9 @@ import eventlet
 from fsm.common import CliError, chunks, fields_text, format_table, local_time, progress, short, step_line
 from shared.clock import LOCAL_TZ
 from shared.config import REPO_ROOT
+from shared.events import ONSITE_KINDS
 
 TECHNICIANS_CSV = REPO_ROOT / "shared" / "data" / "technicians.csv"
-ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")  # kinds that become dispatch visits
 LIVE_KINDS = ("repair", "install", "maintenance")
 LIVE_PER_CENTER = 7  # the "live day": 7 hotline calls per center, received now
 DEMO_SOLVE_SECONDS = 2.0  # DISPATCH_TIME_LIMIT for the demo

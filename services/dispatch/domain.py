@@ -22,8 +22,8 @@ from shared.errors import InvalidTransition, ValidationFailed
 if TYPE_CHECKING:
     from shared.workcal import ChinaCalendar
 
+# minutes on site by ticket kind: one for each of shared.events.ONSITE_KINDS (the kinds that become visits)
 SERVICE_MINUTES = {"repair": 90, "install": 120, "maintenance": 60, "complaint": 90}
-ONSITE_KINDS = tuple(SERVICE_MINUTES)
 PRIORITY_WEIGHT = {1: 4.0, 2: 2.0, 3: 1.0}
 TAKES_JOBS = ("effective", "probation")
 NO_JOBS = ("suspended", "revoking", "revoked")

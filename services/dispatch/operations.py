@@ -22,6 +22,7 @@ from services.dispatch.schemas import VisitOut
 from shared import metrics, tenancy
 from shared.db import AwareView, as_utc, get_or_404, utcnow
 from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.events import ONSITE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def request_replan(uow, tenant_id: str):
 def open_visit(uow, payload: dict, service_minutes_table: dict | None) -> bool:
     """A registered ticket that needs someone on site becomes a visit (once per ticket); one
     without a location is unassignable at once. False: the ticket needs no visit."""
-    if payload["kind"] not in domain.ONSITE_KINDS:
+    if payload["kind"] not in ONSITE_KINDS:
         return False
     existing = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
     if existing is None:

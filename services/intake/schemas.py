@@ -7,7 +7,7 @@ from datetime import date, datetime
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.intake.domain import CASE_STEPS, LOCAL_TZ, OPEN_STATUSES, TICKET_ACTIONS, Status
-from shared.events import CHANNELS, TICKET_KINDS
+from shared.events import CHANNELS, ONSITE_KINDS, TICKET_KINDS, TIERS
 from shared.validation import PageQuery
 
 
@@ -62,7 +62,7 @@ class RegisterTicket(Schema):
 
     @validates_schema
     def _dates(self, data, **kwargs):
-        if data["kind"] in ("repair", "install", "maintenance", "complaint") and not data.get("product_line"):
+        if data["kind"] in ONSITE_KINDS and not data.get("product_line"):
             raise ValidationError("Required for repair, install, maintenance and complaint.", "product_line")
 
 
@@ -162,7 +162,7 @@ class ListQuery(PageQuery.with_default_limit(50)):
 
     status = fields.Str(load_default=None, validate=validate.OneOf(OPEN_STATUSES + (Status.CLOSED, Status.CANCELLED)))
     kind = fields.Str(load_default=None, validate=validate.OneOf(TICKET_KINDS))
-    tier = fields.Str(load_default=None, validate=validate.OneOf(("local", "in_province", "out_of_province")))
+    tier = fields.Str(load_default=None, validate=validate.OneOf(TIERS))
     tenant_id = fields.Str(load_default=None)
     channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
     received_from = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
