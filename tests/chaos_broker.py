@@ -47,9 +47,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class ChaosBroker:
-    """``with ChaosBroker() as broker: ... broker.stop_app(); broker.start_app()``"""
+    """``with ChaosBroker() as broker: ... broker.stop_app(); broker.start_app()``
 
-    def __init__(self):
+    `plugins` are enabled (the management plugin's and the prometheus plugin's listeners get
+    free ports, ``management_port`` and ``prometheus_port``) and `extra_conf` is appended to
+    the node's rabbitmq.conf: a test can boot the node with the deployment's own settings."""
+
+    def __init__(self, plugins: tuple[str, ...] = (), extra_conf: str = ""):
+        self.plugins = tuple(plugins)
+        self.extra_conf = extra_conf
+        self.management_port = free_port()
+        self.prometheus_port = free_port()
         self.name = f"fsmchaos{uuid.uuid4().hex[:6]}@localhost"
         self.port = free_port()
         self.dist_port = free_port()
@@ -85,10 +93,13 @@ class ChaosBroker:
         )
 
     def start(self, timeout=60):
-        (self.base / "plugins").write_text("[].\n")
-        (self.base / "rabbitmq.conf").write_text(
-            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
-        )
+        (self.base / "plugins").write_text(f"[{','.join(self.plugins)}].\n")
+        conf = f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        if "rabbitmq_management" in self.plugins:
+            conf += f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
+        if "rabbitmq_prometheus" in self.plugins:
+            conf += f"prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {self.prometheus_port}\n"
+        (self.base / "rabbitmq.conf").write_text(conf + self.extra_conf)
         (self.base / "env.conf").write_text("")
         if os.geteuid() == 0:  # the packaged wrapper runs the server as user rabbitmq
             shutil.chown(self.base, "rabbitmq", "rabbitmq")
