@@ -6,6 +6,8 @@
 #   a TrueType CJK font (Debian `fonts-wqy-zenhei`, `fonts-droid-fallback`)
 #                                            embedded into the statement PDF
 #   node, npm     front-end assets (htmx, Swagger UI) from the npm registry
+#   kubectl       renders k8s/ (kubectl kustomize) for the manifest tests; the machine
+#                 image ships one, Debian's `kubernetes-client` where it does not
 # Missing ones are installed with apt-get when we are root (or have sudo);
 # otherwise it names the packages to install and exits 1. When everything is
 # there it only checks a few paths (milliseconds).
@@ -18,6 +20,7 @@ declare -A need=(
     [chromium]=chromium
     [chromedriver]=chromium-driver
     [npm]=npm
+    [kubectl]=kubernetes-client
 )
 missing=()
 for cmd in "${!need[@]}"; do
