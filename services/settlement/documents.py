@@ -78,7 +78,8 @@ def xlsx(sheet: StatementSheet) -> bytes:
         ws.append([None, None, None, None, None, label, amount])
         ws.cell(row=ws.max_row, column=6).font = Font(bold=label.startswith("合计"))
         ws.cell(row=ws.max_row, column=7).number_format = "#,##0.00"
-    ws.append([None, None, None, None, None, "大写 In words", sheet.total_in_words])
+    ws.append([None, None, None, None, None, "合计大写 In words", sheet.total_in_words])
+    ws.append([None, None, None, None, None, "结算方向 Settles as", sheet.direction])
     if sheet.payments:
         ws.append([])
         ws.append(["付款记录 Payments"])
@@ -212,7 +213,6 @@ def pdf(sheet: StatementSheet, font: FontFile) -> bytes:
     summary_rows = [
         [p(a, big), p(b, big)] if a.startswith("合计") else [p(a, right), p(b, right)] for a, b in _summary(sheet)
     ]
-    summary_rows.append([p("大写 In words", right), p(sheet.total_in_words, right)])
     total_row = next(i for i, (a, _) in enumerate(_summary(sheet)) if a.startswith("合计"))
     summary = Table(summary_rows, colWidths=[width * 0.17, width * 0.28])
     summary.setStyle(
@@ -236,15 +236,26 @@ def pdf(sheet: StatementSheet, font: FontFile) -> bytes:
         lines,
     ]
     # the signatures on the left of the summary: one block, kept on one page
+    # on the left: the total in words, who pays whom, and where each side signs
     signatures = Table(
         [
+            [p("合计大写 In words", label), p(sheet.total_in_words)],
+            [p("结算方向 Settles as", label), p(sheet.direction)],
             [p("网点确认(签章) Outlet's confirmation:"), p("日期 Date:")],
             [p("中心审核(签章) Center's approval:"), p("日期 Date:")],
         ],
-        colWidths=[width * 0.3, width * 0.15],
-        rowHeights=[44, 44],
+        colWidths=[width * 0.27, width * 0.23],
+        rowHeights=[None, None, 34, 34],
     )
-    signatures.setStyle(style([("VALIGN", (0, 0), (-1, -1), "BOTTOM")]))
+    signatures.setStyle(
+        style(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                ("LINEBELOW", (0, 2), (-1, -1), 0.5, grid),
+                ("BACKGROUND", (0, 0), (-1, 0), shade),
+            ]
+        )
+    )
     closing = Table([[signatures, summary]], colWidths=[width * 0.55, width * 0.45])
     closing.setStyle(style([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [Spacer(1, 8), KeepTogether([closing])]

@@ -107,6 +107,7 @@ class StatementSheet:
     subtotals: tuple[tuple[str, Decimal], ...]  # (label, amount) of each kind present
     total: Decimal
     total_in_words: str  # 人民币壹仟陆佰伍拾壹元伍角整
+    direction: str  # who pays whom: the center the outlet, or the outlet the center
     paid: Decimal
     outstanding: Decimal
     payments: tuple[tuple[str, str, Decimal], ...]  # (local time, reference, amount)
@@ -252,6 +253,16 @@ def line_meaning(kind: str, rule: str) -> str:
     return KIND_NAMES.get(kind, kind)
 
 
+def direction(total: Decimal) -> str:
+    """Who pays whom: a positive total is the center's to pay, a negative one the outlet's
+    (a self-paid job's share and deductions above its fees)."""
+    if total > 0:
+        return "中心应付网点 payable to the outlet"
+    if total < 0:
+        return "网点应付中心 the outlet owes the center"
+    return "无应付款项 nothing to pay"
+
+
 def _subtotals(lines: Iterable[SheetLine]) -> tuple[tuple[str, Decimal], ...]:
     groups = (
         ("服务费 Service fees", ("服务费", "服务费(解除暂扣)")),
@@ -312,6 +323,7 @@ def statement_sheet(
         subtotals=_subtotals(lines),
         total=total,
         total_in_words=rmb_capitals(total),
+        direction=direction(total),
         paid=Decimal(st["paid"]),
         outstanding=Decimal(st["outstanding"]),
         payments=tuple(

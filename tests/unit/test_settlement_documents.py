@@ -182,10 +182,14 @@ def test_sheet_of_a_statement():
     }
     assert sum(amount for _, amount in sheet.subtotals) == sheet.total == Decimal("1651.50")
     assert sheet.total_in_words == "人民币壹仟陆佰伍拾壹元伍角整"
+    assert sheet.direction.startswith("中心应付网点")
     assert sheet.payments == (("2026-12-10 09:30", "BANK-001", Decimal("1000.00")),)
     # an outlet the directory does not know: its id, and the payee is plainly not on file
     unknown = sheet_of(dict(STATEMENT, outlet_id="C01-O99"), "C01-O99")
     assert unknown.outlet == "C01-O99" and unknown.payee.bank.startswith("未登记")
+    # deductions above the fees: the outlet owes the center, and the sheet says so
+    owed = sheet_of(dict(STATEMENT, total="-95.60", lines=STATEMENT["lines"][5:6], paid="0.00", outstanding="-95.60"))
+    assert owed.direction.startswith("网点应付中心") and owed.total_in_words == "人民币负玖拾伍元陆角整"
 
 
 # ---------------------------------------------------------------- the files
@@ -211,6 +215,7 @@ def test_pdf_text_is_extractable_with_an_embedded_subset_font():
         "工时费·数控车床·维修(电气故障)",
         "合计 Total 1,651.50",
         "人民币壹仟陆佰伍拾壹元伍角整",
+        "中心应付网点",
         "未付 Outstanding 651.50",
         "BANK-001",
     ):
