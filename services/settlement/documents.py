@@ -53,7 +53,7 @@ def xlsx(sheet: StatementSheet) -> bytes:
 
     wb = Workbook()
     ws = wb.active
-    ws.title = sheet.period[:8]
+    ws.title = sheet.period.split(" ")[0]  # 2026年11月
     ws.append([f"{sheet.title} {TITLE_EN}"])
     ws["A1"].font = Font(bold=True, size=14)
     for a, b, c, d in _header_pairs(sheet):
