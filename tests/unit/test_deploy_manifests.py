@@ -231,6 +231,20 @@ def test_writable_paths_are_empty_dirs(rendered):
                 assert mounts.get(path) in empty_dirs, f"{workload['metadata']['name']}: {path} not an emptyDir"
 
 
+def test_services_read_the_holiday_calendar_from_its_config_map(rendered):
+    """FSM_CALENDAR_DIR is where every service mounts the ConfigMap `fsm calendar import` feeds
+    (optional: the services start before the first import); a whole-folder mount, not subPath,
+    so the kubelet's updates reach the running pods."""
+    directory = named(rendered, "ConfigMap", "fieldservice-config")["data"]["FSM_CALENDAR_DIR"]
+    for deployment in by_kind(rendered, "Deployment"):
+        spec = pod_spec(deployment)
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        (container,) = spec["containers"]
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+        assert "subPath" not in mount and mount.get("readOnly") is True
+        assert volumes[mount["name"]]["configMap"] == {"name": "fieldservice-calendar", "optional": True}
+
+
 def test_our_image_by_digest_only(rendered):
     images = [c["image"] for w in workloads(rendered) for c in pod_spec(w)["containers"] if ours(c)]
     assert len(images) == len(SERVICES) + 1  # the seven services and the migrate Job
