@@ -170,6 +170,7 @@ def test_the_migrate_job_migrates_every_service_with_migrations(rendered):
         assert f"DATABASE_URL_{name.upper()}" in keys, name
 
 
+@pytest.mark.slow  # a process importing every service's models: several seconds
 def test_fsm_migrate_finds_every_migrations_package(tmp_path):
     """What the Job runs, on SQLite files: every service with migrations is brought to head."""
     out = subprocess.run(
