@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import amqp.exceptions
+import eventlet
 import kombu.exceptions
+from eventlet.event import Event
 from nameko.messaging import QueueConsumer
 from nameko.utils import sanitize_url
 from prometheus_client import Counter, Gauge
@@ -94,7 +96,11 @@ def settle(message: Any, action: str, service_name: str, **kwargs: Any) -> bool:
 
 
 class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is untyped: its base is Any
-    """nameko's queue consumer with safe acks and a known connection state."""
+    """nameko's queue consumer with safe acks, a known connection state, and a stop that does
+    not wait for a broker that is away."""
+
+    _pending_remove_providers: dict[Any, Any]  # nameko's: provider -> Event sent once cancelled
+    _consumers: dict[Any, Any]  # nameko's: provider -> kombu Consumer
 
     @property
     def _service(self) -> str:
@@ -128,6 +134,52 @@ class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is 
         _set_connected(self.container, True)
         BROKER_RECONNECTS.labels(self._service, "consumer")  # counted from 0 (an increase on the first loss)
         super().on_consume_ready(connection, channel, consumers, **kwargs)
+
+    # ------------------------------------------------------------------ stopping while the broker is away
+    # nameko's stop waits for the consumer thread twice: to cancel each entrypoint's consumer on
+    # the broker (`unregister_provider`) and to finish its pending acks (`stop`). With the
+    # connection down that thread is reconnecting and gets to neither, so a stop waited for
+    # the broker to come back. Disconnected there is nothing to wait for: the broker cancelled
+    # the consumers and took every unacknowledged message back when the connection went.
+
+    def unregister_provider(self, provider: Any) -> None:
+        if not self._consumers_ready.ready():
+            super().unregister_provider(provider)
+            return
+        removed = Event()
+        self._pending_remove_providers[provider] = removed
+        while not removed.ready():
+            if not broker_connected(self.container):
+                self._pending_remove_providers.pop(provider, None)
+                self._consumers.pop(provider, None)  # not set up again if the connection comes back
+                break
+            with eventlet.Timeout(0.5, False):
+                removed.wait()
+        super(QueueConsumer, self).unregister_provider(provider)  # ProviderCollector's: the bookkeeping
+
+    def _cancel_consumers_if_requested(self) -> None:
+        """nameko's, tolerating a provider given up by `unregister_provider` meanwhile."""
+        requests: dict[Any, Any] = self._pending_remove_providers
+        self._pending_remove_providers = {}
+        for provider, removed in requests.items():
+            consumer = self._consumers.pop(provider, None)
+            if consumer is not None:
+                consumer.cancel()
+            removed.send()
+
+    def stop(self) -> None:
+        if self._gt is not None and self._consumers_ready.ready() and not broker_connected(self.container):
+            self.wait_for_providers()
+            self.should_stop = True
+            self._gt.kill()  # GreenletExit: the container lets a killed thread go
+            super(QueueConsumer, self).stop()  # ProviderCollector's and SharedExtension's
+            return
+        super().stop()
+
+    def kill(self) -> None:
+        if self._gt is not None and not self._gt.dead and not broker_connected(self.container):
+            self._gt.kill()  # nameko's would wait for the reconnecting thread
+        super().kill()
 
     @contextmanager
     def Consumer(self) -> Iterator[Any]:  # noqa: N802 (kombu's name)

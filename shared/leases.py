@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import metrics
 from shared.outbox import leases_table
+from shared.stopping import begin_stopping, is_stopping
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, CursorResult, Engine
@@ -286,6 +287,9 @@ class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base i
         return self._leases
 
     def handle_timer_tick(self) -> None:
+        if is_stopping(self.container):  # a process stopping starts no new run (shared.stopping)
+            self.worker_complete.send()
+            return
         # the lease name and the holder are set by `setup`, before any tick
         if self.exclusive:
             try:
@@ -310,15 +314,26 @@ class LeasedTimer(Timer):  # type: ignore[misc]  # nameko is untyped: its base i
         return super().handle_result(worker_ctx, result, exc_info)
 
     def kill(self) -> None:
+        begin_stopping(self.container)
         if self._renewal is not None:
             self._renewal.stop()
-        super().kill()
+        if self.gt is not None:  # None: killed before it started
+            self.gt.kill()
 
     def stop(self) -> None:
-        super().stop()
+        """nameko's `Timer.stop` sends ``should_stop`` unconditionally: a second stop of the
+        container while the first waits for a run to finish (a second SIGTERM) raised
+        ``AssertionError: Trying to re-send() an already-triggered event``. Here it is sent
+        once, and every stop waits for the run in progress to end."""
+        begin_stopping(self.container)
+        if not self.should_stop.ready():
+            self.should_stop.send(True)
+        if self.gt is not None:
+            self.gt.wait()
         if self._renewal is not None:
             self._renewal.stop()
         if self.exclusive and self._held:
+            self._held = False
             try:  # another replica takes over at its next tick rather than after the lease lapses
                 self.leases.release(cast(str, self.lease_name), cast(str, self.holder))
             except Exception as exc:

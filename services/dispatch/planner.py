@@ -31,6 +31,7 @@ from services.dispatch.solver_worker import run_in_child
 from shared import metrics, tenancy
 from shared.db import as_utc, utcnow
 from shared.leases import Held, Leases, replica_id, wait_for_lease
+from shared.stopping import is_stopping
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,11 @@ class Planner:
         rule = ctx.settings.due_rule
         with ctx.db.store.engine.connect() as conn:
             due = planstate.due(conn, *rule)
+        container = ctx.db.worker_ctx.container
         for tenant, trigger in due:
+            if is_stopping(container):  # the rest stay due: planned after the restart (or by a peer)
+                log.info("planner stopping: %d tenant(s) left due", len(due))
+                return
             if tenant not in self.solving:
                 self.plan_tenant(ctx, tenant, trigger=trigger, due_rule=rule)
 

@@ -49,7 +49,12 @@ def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=No
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
+    try:
+        out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
+    except BaseException:  # the worker was killed (a stop that ran out of time): no orphan solver
+        proc.kill()
+        proc.wait()
+        raise
     if proc.returncode != 0:
         raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
     return pickle.loads(out)
