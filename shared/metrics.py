@@ -125,10 +125,6 @@ def event_consumed(service: str, event: str, outcome: str) -> None:
     EVENTS_CONSUMED.labels(service, event, outcome).inc()
 
 
-def set_outbox_pending(service: str, n: float) -> None:
-    OUTBOX_PENDING.labels(service).set(n)
-
-
 def sla_outcome(service: str, tenant: str | None, sla: str, outcome: str, tier: str | None = None) -> None:
     SLA.labels(service, tenant or "-", sla, tier or "-", outcome).inc()
 

@@ -310,7 +310,6 @@ class OutboxRelay:
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = conn.execute(stmt).fetchall()
-            metrics.set_outbox_pending(self.service_name, len(rows))
             if conn.dialect.name == "postgresql":
                 done = self._publish_rows(rows)
                 self._mark(conn, done)
