@@ -6,9 +6,10 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 PY ?= python3
-VENV = .venv
+VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
+NODE_STAMP = node_modules/.installed
 PYTEST_ARGS ?=
 CONFIG ?= config.yml
 
@@ -30,14 +31,18 @@ help: ## list the targets
 	  | awk 'BEGIN {FS = ":.*## "} {printf "  %-10s %s\n", $$1, $$2}'
 	@echo "services found: $(if $(SERVICE_MODULES),$(SERVICE_MODULES),(none yet))"
 
-$(STAMP): pyproject.toml constraints.txt package.json package-lock.json
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $@
+
+# the front-end assets do not depend on the Python version: one node_modules/ serves every venv
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-venv: $(STAMP) ## create .venv and install the project with its test extras (pinned)
+venv: $(STAMP) $(NODE_STAMP) ## create the venv (VENV=.venv, PY=python3) and install the project with its test extras (pinned)
 
 tools: ## install the system tools the tests use (promtool, pdftotext, chromium, CJK font) if missing
 	@bash scripts/ensure_tools.sh
