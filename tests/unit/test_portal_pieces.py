@@ -121,3 +121,19 @@ def test_the_route_map_keeps_every_point_in_the_box_in_route_order():
     assert first.home[0] > first.stops[0].x and first.stops[1].y < first.stops[0].y
     assert len(first.points.split()) == 3 and drawn.scale_px > 0
     assert route_map([{"name": "x", "home": None, "stops": [{"lat": None, "lon": None}]}]) is None
+
+
+def test_every_route_of_every_gateway_mixin_is_mounted():
+    """Two mixins with a method of the same name: the second's route would silently vanish
+    (nameko takes the attribute the class resolves). Page handlers are named ``..._page``."""
+    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+    from services.gateway.service import GatewayService
+
+    lost = [
+        f"{base.__name__}.{name}"
+        for base in GatewayService.__mro__[1:]
+        for name, member in vars(base).items()
+        if hasattr(member, ENTRYPOINT_EXTENSIONS_ATTR) and getattr(GatewayService, name) is not member
+    ]
+    assert not lost, lost

@@ -19,7 +19,7 @@ VISIT_STATUS = {
 TICKET_KINDS = {"repair": "维修", "install": "安装", "complaint": "投诉", "consultation": "咨询"}
 TIERS = {"local": "本地", "in_province": "省内", "out_of_province": "省外"}
 WARRANTY = {"warranty": "保修", "self_paid": "自费", "unknown": "待确认"}
-REMEDIES = {"return": "退货期内", "exchange": "换货期内", "repair": "保修期内"}
+REMEDIES = {"return": "退货期内", "exchange": "换货期内", "repair": "维修"}
 
 TABLES = {
     "role": ROLES,

@@ -32,7 +32,7 @@ class OutletPages:
     intake = RpcProxy("intake")
 
     @page("GET", "/outlet/jobs", roles=("outlet",))
-    def outlet_jobs(self, request, page):
+    def outlet_jobs_page(self, request, page):
         visits = [v for status in OPEN for v in self.dispatch.board({"status": status, "limit": PAGE})["items"]]
         technicians = {t["id"]: t for t in self.dispatch.list_technicians(None)}
         tickets = self._tickets_of(visits)
@@ -47,7 +47,7 @@ class OutletPages:
         )
 
     @page("GET", "/outlet/jobs/<string:visit_id>", roles=("outlet",))
-    def outlet_job(self, request, page, visit_id):
+    def outlet_job_page(self, request, page, visit_id):
         visit = self.dispatch.get_visit(visit_id)  # another outlet's: NotFound, a 404 page
         try:
             ticket = self.intake.get_ticket(visit["ticket_id"])
