@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar, cast
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import ColumnElement, MetaData, String, create_engine, event, false, inspect, true
+from sqlalchemy import ColumnElement, MetaData, String, create_engine, event, false, func, inspect, select, true
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     Mapped,
@@ -34,11 +34,11 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import History
 from sqlalchemy.orm.state import InstanceState
 
-from shared import clock, tenancy
+from shared import clock, metrics, tenancy
 from shared.clock import as_utc
 from shared.config import database_url
 from shared.errors import NotFound, TenancyViolation, ValidationFailed
-from shared.outbox import OutboxRelay, RequestRecords, infra_metadata
+from shared.outbox import OutboxRelay, RequestRecords, infra_metadata, outbox_table
 from shared.uow import RequestClaim, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -295,6 +295,21 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: 
 
     def get_dependency(self, worker_ctx: Any) -> WorkerDb:
         return WorkerDb(self.store, worker_ctx)
+
+
+@metrics.read_at_scrape("outbox")
+def _outbox_gauges(container: Any) -> None:
+    """The outbox backlog of the service's database (events committed, not yet published) and
+    the age of its oldest event, read when /metrics is scraped."""
+    waiting = select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.published_at.is_(None))
+    for dep in container.dependencies:
+        if isinstance(dep, Database) and dep.store is not None:
+            with dep.store.engine.connect() as conn:
+                pending, oldest = conn.execute(waiting).one()
+            oldest_at = as_utc(oldest)
+            age = (clock.now() - oldest_at).total_seconds() if oldest_at is not None else 0.0
+            metrics.OUTBOX_PENDING.labels(container.service_name).set(pending)
+            metrics.OUTBOX_OLDEST.labels(container.service_name).set(max(0.0, age))
 
 
 class WorkerDb:

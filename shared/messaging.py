@@ -33,7 +33,7 @@ from prometheus_client import Counter
 
 from shared import events as catalogue
 from shared import metrics, tenancy
-from shared.broker import ResilientQueueConsumer, queue_arguments
+from shared.broker import ResilientQueueConsumer, broker_connected, consumed_queues, queue_arguments, queue_depths
 from shared.outbox import EVENT_ID_KEY
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,25 @@ def declare_dead_letter(amqp_uri: str, service_name: str) -> Exchange:
     with Connection(amqp_uri) as conn:  # type: ignore[no-untyped-call]
         queue.bind(conn).declare()  # type: ignore[no-untyped-call]
     return exchange
+
+
+@metrics.read_at_scrape("broker")
+def _queue_gauges(container: Any) -> None:
+    """Messages waiting and consumers of each queue the service consumes, and its dead letters
+    waiting, read from the broker when /metrics is scraped."""
+    if not broker_connected(container):  # fsm_broker_connected says it; no wait on a dead broker
+        return
+    service = container.service_name
+    queues = consumed_queues(container)
+    dead_letter_queue = dead_letter_names(service)[1]
+    depths = queue_depths(container.config[AMQP_URI_CONFIG_KEY], [*queues, dead_letter_queue])
+    for name in queues:
+        depth = depths.get(name)
+        if depth is not None:
+            metrics.QUEUE_READY.labels(service, name).set(depth[0])
+            metrics.QUEUE_CONSUMERS.labels(service, name).set(depth[1])
+    dead = depths.get(dead_letter_queue)
+    metrics.DEAD_LETTERS_QUEUED.labels(service).set(dead[0] if dead is not None else 0)
 
 
 class DeadLetteringQueueConsumer(ResilientQueueConsumer):

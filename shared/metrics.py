@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -129,17 +130,32 @@ def sla_outcome(service: str, tenant: str | None, sla: str, outcome: str, tier: 
     SLA.labels(service, tenant or "-", sla, tier or "-", outcome).inc()
 
 
+ScrapeReader = Callable[[Any], None]
+_SCRAPE_READERS: list[tuple[str, ScrapeReader]] = []
+
+
+def read_at_scrape(source: str) -> Callable[[ScrapeReader], ScrapeReader]:
+    """Register ``reader(container)``, which sets gauges from what it reads each time `/metrics`
+    is scraped (`refresh`). The modules that know the broker and the database register theirs
+    (`shared.messaging`: queues and dead letters; `shared.db`: the outbox), so this module, which
+    they all import, imports none of them."""
+
+    def register(reader: ScrapeReader) -> ScrapeReader:
+        _SCRAPE_READERS.append((source, reader))
+        return reader
+
+    return register
+
+
 def refresh(container: Any, service_gauges: Callable[[], None] | None = None) -> None:
-    """Set the scrape-time gauges of `container`'s service: its queues and dead letters (from
-    the broker), its outbox backlog (from its database), then the service's own
-    (`service_gauges`). A source that cannot be read keeps its last values and is counted in
-    ``fsm_metrics_refresh_errors_total``; the scrape itself never fails for it."""
+    """Set the scrape-time gauges of `container`'s service: the calendar's coverage, then every
+    registered reader's (its queues and dead letters from the broker, its outbox backlog from its
+    database), then the service's own (`service_gauges`). A source that cannot be read keeps its
+    last values and is counted in ``fsm_metrics_refresh_errors_total``; the scrape itself never
+    fails for it."""
     service = container.service_name
-    sources: list[tuple[str, Callable[[], None]]] = [
-        ("calendar", lambda: _calendar_gauges(service)),
-        ("broker", lambda: _broker_gauges(container)),
-        ("outbox", lambda: _outbox_gauges(container)),
-    ]
+    sources: list[tuple[str, Callable[[], None]]] = [("calendar", lambda: _calendar_gauges(service))]
+    sources += [(source, partial(reader, container)) for source, reader in _SCRAPE_READERS]
     if service_gauges is not None:
         sources.append(("service", service_gauges))
     for source, read in sources:
@@ -156,45 +172,6 @@ def _calendar_gauges(service: str) -> None:
     from shared.workcal import ChinaCalendar, unknown_dates
 
     CALENDAR_UNKNOWN_DAYS.labels(service).set(len(unknown_dates(ChinaCalendar.default(), clock.now())))
-
-
-def _broker_gauges(container: Any) -> None:
-    from nameko.constants import AMQP_URI_CONFIG_KEY
-
-    from shared.broker import broker_connected, consumed_queues, queue_depths
-    from shared.messaging import dead_letter_names
-
-    if not broker_connected(container):  # fsm_broker_connected says it; no wait on a dead broker
-        return
-    service = container.service_name
-    queues = consumed_queues(container)
-    dead_letter_queue = dead_letter_names(service)[1]
-    depths = queue_depths(container.config[AMQP_URI_CONFIG_KEY], [*queues, dead_letter_queue])
-    for name in queues:
-        depth = depths.get(name)
-        if depth is not None:
-            QUEUE_READY.labels(service, name).set(depth[0])
-            QUEUE_CONSUMERS.labels(service, name).set(depth[1])
-    dead = depths.get(dead_letter_queue)
-    DEAD_LETTERS_QUEUED.labels(service).set(dead[0] if dead is not None else 0)
-
-
-def _outbox_gauges(container: Any) -> None:
-    from sqlalchemy import func, select
-
-    from shared import clock
-    from shared.db import Database
-    from shared.outbox import outbox_table
-
-    waiting = select(func.count(), func.min(outbox_table.c.created_at)).where(outbox_table.c.published_at.is_(None))
-    for dep in container.dependencies:
-        if isinstance(dep, Database) and dep.store is not None:
-            with dep.store.engine.connect() as conn:
-                pending, oldest = conn.execute(waiting).one()
-            oldest_at = clock.as_utc(oldest)
-            age = (clock.now() - oldest_at).total_seconds() if oldest_at is not None else 0.0
-            OUTBOX_PENDING.labels(container.service_name).set(pending)
-            OUTBOX_OLDEST.labels(container.service_name).set(max(0.0, age))
 
 
 def render(accept_header: str | None, service: str | None = None) -> tuple[str, str]:
