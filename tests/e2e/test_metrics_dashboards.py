@@ -139,7 +139,10 @@ def test_every_metric_in_the_dashboards_and_alert_rules_is_exported(rabbit_confi
         "fsm_worker_calls_total",
     }
 
-    # and the figures are the running platform's
+    # and the figures are the running platform's, every scrape-time figure read
+    errors = {(ls["service"], ls["source"]): v for _, ls, v in samples["fsm_metrics_refresh_errors_total"]}
+    assert {key for key, v in errors.items() if v} == set()
+    assert {service for service, _ in errors} == set(SERVICE_CLASSES)
     for service in SERVICE_CLASSES:
         assert value(samples, "fsm_broker_connected", service=service) == 1, service
         assert value(samples, "fsm_dead_letters_queued", service=service) == 0, service
