@@ -114,7 +114,8 @@ def test_the_route_map_keeps_every_point_in_the_box_in_route_order():
     drawn = route_map(routes)
     assert drawn is not None and drawn.view_box == f"0 0 {WIDTH} {HEIGHT}"
     first, second = drawn.tracks
-    assert [s.number for s in first.stops] == [1, 2] and second.stops[0].late
+    assert [s.number for s in first.stops] == [1, 2] and second.stops[0].late and drawn.any_late
+    assert first.colour != second.colour and "#c62828" not in (first.colour, second.colour)  # red: overdue only
     points = [first.home] + [(s.x, s.y) for t in drawn.tracks for s in t.stops]
     assert all(0 <= x <= WIDTH and 0 <= y <= HEIGHT for x, y in points)
     # east is right, north is up

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 WIDTH, HEIGHT, PAD = 640, 400, 28
-COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457")
+# one colour per technician; red is kept for what is overdue (a stop's ring)
+COLOURS = ("#1565c0", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457", "#455a64")
+LATE = "#c62828"
 
 
 @dataclass
@@ -46,6 +48,10 @@ class RouteMap:
     tracks: list[Track]
     scale_km: float  # the length the scale bar stands for
     scale_px: float
+
+    @property
+    def any_late(self) -> bool:
+        return any(stop.late for track in self.tracks for stop in track.stops)
 
     @property
     def view_box(self) -> str:
