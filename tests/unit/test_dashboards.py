@@ -108,3 +108,31 @@ def test_the_panels_the_issue_asks_for_are_there():
             missing[figure] = f"{metric} by {label}"
     assert missing == {}
     assert "sum by (tenant, tier)" in grouped  # on-time share split by tier
+
+
+GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__range": "6h", "$__interval": "1m", "$service": ".*", "$tenant": ".*"}
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path):
+    """promtool parses each query (Grafana's variables filled in as Grafana would) as the
+    expression of a recording rule: a typo in a panel fails here, not in front of an operator."""
+    import re
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool not found: run `make tools` (Debian package prometheus)")
+    rules = []
+    for path in DASHBOARDS:
+        for where, expr in dashboard_queries(path):
+            for variable, value in sorted(GRAFANA_VARIABLES.items(), key=lambda kv: -len(kv[0])):
+                expr = expr.replace(variable, value)
+            assert "$" not in expr, f"{where}: a Grafana variable this test does not know: {expr}"
+            rules.append({"record": f"dashboard:query:{len(rules)}", "expr": expr, "labels": {"where": where}})
+    (tmp_path / "queries.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "queries.yml")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(rf"SUCCESS: {len(rules)} rules found", result.stdout), result.stdout
