@@ -124,8 +124,12 @@ class ProcessStop:
         """Take the signals over if this process is ``nameko run`` (its SIGTERM handler is in
         place), and count `container` in. False elsewhere: nothing is changed."""
         if not self.installed:
-            if not _is_nameko_run_handler(signal.getsignal(signal.SIGTERM)):
+            handler = signal.getsignal(signal.SIGTERM)
+            if not _is_nameko_run_handler(handler):
                 return False
+            # every container of the runner, also one whose set-up has not come to this yet
+            # when a signal arrives (a pod stopped while it starts)
+            self.containers.extend(_runner_containers(handler))
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
             self.installed = True
@@ -208,6 +212,18 @@ def _wait(thread: Any, deadline: float, what: str) -> None:
             thread.wait()
     except Exception:
         log.exception("stopping %s failed", what)
+
+
+def _runner_containers(handler: Any) -> list[Any]:
+    """The containers of the ServiceRunner that ``nameko run``'s handler stops (its closure)."""
+    for cell in getattr(handler, "__closure__", None) or ():
+        try:
+            containers = getattr(cell.cell_contents, "containers", None)
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(containers, list):
+            return list(containers)
+    return []
 
 
 def _is_nameko_run_handler(handler: Any) -> bool:
