@@ -27,11 +27,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.dispatch import domain, en_route, operations, planning, planstate, queries
 from services.dispatch.domain import LOCAL_TZ, OPEN_VISIT, VisitStatus
 from services.dispatch.models import PlanRun, Visit
-from services.dispatch.solver_worker import run_in_child
+from services.dispatch.solver_worker import SolveInterrupted, interrupt, run_in_child
 from shared import metrics, tenancy
 from shared.db import as_utc, utcnow
 from shared.leases import Held, Leases, replica_id, wait_for_lease
-from shared.stopping import is_stopping
+from shared.stopping import is_stopping, on_stopping
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,14 @@ class Planner:
     def __init__(self, service_name="dispatch"):
         self.replica = replica_id(service_name)
         self.solving = set()
+        self.solvers = set()  # the solver processes running now (`run_in_child`)
         self.leases = None
         self._attempts = itertools.count(1)
+
+    def interrupt_solves(self):
+        """End every solve in progress (the service is stopping): see `SolveInterrupted`."""
+        for proc in list(self.solvers):
+            interrupt(proc)
 
     def leases_of(self, store):
         if self.leases is None:
@@ -181,6 +187,10 @@ class Planner:
                 again = False
                 try:
                     return self._solve_and_apply(ctx, tenant, trigger, lease, holder, ttl)
+                except SolveInterrupted as exc:  # the service is stopping: planned after the restart
+                    again = True
+                    log.info("re-plan of %s not finished: %s; the tenant stays due", tenant, exc)
+                    return {"tenant_id": tenant, "skipped": "interrupted by a stop"}
                 except StaleDataError:  # a visit changed while the plan was written: plan again soon
                     again = True
                     raise
@@ -209,11 +219,14 @@ class Planner:
             return {"tenant_id": tenant, "visits": 0}
         plan = None
         if inp.problem.visits:
+            container = ctx.db.worker_ctx.container
             plan = run_in_child(
                 inp.problem,
                 settings.time_limit,
                 settings.workers,
                 initial_routes="greedy" if settings.warm_start else None,
+                running=self.solvers,
+                stopping=lambda: is_stopping(container),
             )
         assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
         dropped.update(inp.excluded)
@@ -246,6 +259,9 @@ class PlannerState(DependencyProvider):
 
     def setup(self):
         self.planner = Planner(self.container.service_name)
+        # a stop does not wait for a solve (up to DISPATCH_TIME_LIMIT and more): the re-plan is
+        # ended, the tenant stays due and is planned after the restart or by another replica
+        on_stopping(self.container, self.planner.interrupt_solves)
 
     def get_dependency(self, worker_ctx):
         return self.planner

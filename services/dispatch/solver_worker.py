@@ -39,8 +39,15 @@ def main():
     sys.stdout.buffer.flush()
 
 
-def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=None):
-    """Solve in a child process; cooperative under eventlet (green subprocess)."""
+class SolveInterrupted(Exception):
+    """The solver was ended before it answered: the service is stopping (see `interrupt`)."""
+
+
+def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=None, running=None, stopping=None):
+    """Solve in a child process; cooperative under eventlet (green subprocess). The child leads
+    a process group of its own (its OR-Tools worker processes are in it), registered in the set
+    `running` while it runs; `stopping()` true, or `interrupt` called on it, ends the whole group
+    and raises `SolveInterrupted`."""
     from eventlet.green import subprocess
 
     proc = subprocess.Popen(
@@ -48,16 +55,52 @@ def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=No
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # a group to end at once; a Ctrl-C to the service's group skips it
     )
+    if running is not None:
+        running.add(proc)
     try:
-        out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
+        if stopping is not None and stopping():  # began to stop while this one was starting
+            interrupt(proc)
+        try:
+            out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
+        except OSError:
+            if not getattr(proc, "interrupted", False):
+                raise
     except BaseException:  # the worker was killed (a stop that ran out of time): no orphan solver
-        proc.kill()
+        interrupt(proc)
         proc.wait()
         raise
+    finally:
+        if running is not None:
+            running.discard(proc)
+    if getattr(proc, "interrupted", False):
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
+        raise SolveInterrupted(f"solver process {proc.pid} ended: the service is stopping")
     if proc.returncode != 0:
         raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
     return pickle.loads(out)
+
+
+def interrupt(proc) -> None:
+    """End a solver started by `run_in_child` and the worker processes it started."""
+    import os
+    import signal
+
+    proc.interrupted = True
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    if proc.stdin is not None and not proc.stdin.closed:
+        # the problem may still be being written (the child reads it after its imports): eventlet
+        # does not wake that write when the reader dies; closing the pipe does (OSError there)
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":
