@@ -13,6 +13,7 @@ from pathlib import Path
 import requests
 
 from tests.chaos_broker import free_port
+from tests.paths import venv_tool
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_CLASSES = {
@@ -53,7 +54,7 @@ class ServiceProcesses:
         log = open(self.folder / f"{group}.log", "a")
         proc = subprocess.Popen(
             [
-                str(REPO / ".venv" / "bin" / "nameko"),
+                venv_tool("nameko"),
                 "run",
                 "--config",
                 str(REPO / "config.yml"),
