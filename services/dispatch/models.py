@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TenantScoped
@@ -91,6 +91,7 @@ class Visit(TenantScoped, Base):
     work_done: Mapped[str | None] = mapped_column(Text)
     parts_used: Mapped[list | None] = mapped_column(JSON)
     customer_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    signed: Mapped[bool | None] = mapped_column(Boolean)  # a VisitSignature row exists
     onsite_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # a return visit: the completed visit it goes back for (None: the ticket's first visit)
     return_of: Mapped[str | None] = mapped_column(String(32))
@@ -98,6 +99,21 @@ class Visit(TenantScoped, Base):
     plan_run_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
+
+
+class VisitSignature(TenantScoped, Base):
+    """The customer's signature drawn on screen at a visit's check-out: a PNG (checked by
+    `signatures.decode`), kept beside the visit rather than in it, so the board never loads it."""
+
+    __tablename__ = "visit_signatures"
+    __scope__ = {"outlet": "outlet_id"}
+
+    visit_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PlanRun(TenantScoped, Base):

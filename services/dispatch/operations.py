@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import Counter
 from sqlalchemy import select
 
-from services.dispatch import domain, planstate, queries, return_visits
+from services.dispatch import domain, planstate, queries, return_visits, signatures
 from services.dispatch.domain import LOCAL_TZ, OPEN_VISIT, VisitStatus
-from services.dispatch.models import OutletState, Technician, Visit
+from services.dispatch.models import OutletState, Technician, Visit, VisitSignature
 from services.dispatch.schemas import VisitOut
 from shared import metrics, tenancy
 from shared.db import AwareView, as_utc, get_or_404, utcnow
@@ -58,10 +58,22 @@ def visit_event(visit: Visit, **extra) -> dict:
     return body
 
 
-def dump_visit(visit: Visit, now: datetime) -> dict:
+def dump_visit(visit: Visit, now: datetime, signature: VisitSignature | None = None) -> dict:
+    """A visit as the API shows it; with `signature`, the customer's signature as a data URL (the
+    answer about one visit), else without it (the board)."""
     out = _visit_out.dump(AwareView(visit))
     out["late_risk"] = domain.late_risk(visit.status, as_utc(visit.onsite_due), as_utc(visit.planned_arrival), now)
+    out["signed"] = bool(visit.signed)
+    if signature is not None:
+        out["signature"] = signatures.data_url(signature.png)
+    else:
+        out.pop("signature", None)
     return out
+
+
+def visit_signature(uow, visit: Visit) -> VisitSignature | None:
+    """The customer's signature kept with `visit` (None: not signed on screen)."""
+    return uow.session.get(VisitSignature, visit.id) if visit.signed else None
 
 
 def load_visit(uow, visit_id) -> Visit:
@@ -425,6 +437,20 @@ def check_out(uow, visit: Visit, data: dict, now: datetime):
     visit.status, visit.completed_at = VisitStatus.COMPLETED, at
     visit.work_done, visit.parts_used = data["work_done"], data["parts_used"]
     visit.customer_confirmed = data["customer_confirmed"]
+    if data.get("signature"):
+        drawn = signatures.decode(data["signature"])  # the schema has checked it
+        uow.session.add(
+            VisitSignature(
+                tenant_id=visit.tenant_id,
+                visit_id=visit.id,
+                outlet_id=visit.outlet_id,
+                png=drawn.png,
+                width=drawn.width,
+                height=drawn.height,
+                signed_at=at,
+            )
+        )
+        visit.signed = True
     uow.emit(
         "visit.completed",
         visit_event(

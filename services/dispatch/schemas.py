@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from services.dispatch import signatures
 from services.dispatch.domain import CHINA_LAT, CHINA_LON, LOCAL_TZ, VisitStatus
 from shared.events import PartUsed
 from shared.validation import PageQuery
+
+
+def _signature(value: str) -> None:
+    try:
+        signatures.decode(value)
+    except signatures.BadSignature as exc:
+        raise ValidationError(str(exc)) from None
+
 
 HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Must be HH:MM.")
 
@@ -67,6 +76,8 @@ class CheckOut(Schema):
     work_done = fields.Str(required=True, validate=validate.Length(min=1, max=4000))
     parts_used = fields.List(fields.Nested(PartUsed), load_default=list)
     customer_confirmed = fields.Bool(required=True)
+    # the customer's signature drawn on screen: a PNG as a data URL (signatures.decode's rules)
+    signature = fields.Str(load_default=None, allow_none=True, validate=_signature)
 
 
 class Pin(Schema):
@@ -146,6 +157,14 @@ class VisitOut(Schema):
     started_at = fields.AwareDateTime(allow_none=True)
     completed_at = fields.AwareDateTime(allow_none=True)
     onsite_on_time = fields.Bool(allow_none=True)
+    checkin_lat = fields.Float(allow_none=True)
+    checkin_lon = fields.Float(allow_none=True)
+    work_done = fields.Str(allow_none=True)  # what the check-out recorded
+    parts_used = fields.List(fields.Dict(), allow_none=True)
+    customer_confirmed = fields.Bool(allow_none=True)
+    signed = fields.Bool()  # the customer signed on screen at check-out
+    # the signature itself (a PNG data URL): only in the answer about one visit (GET /visits/<id>)
+    signature = fields.Str(allow_none=True)
     return_of = fields.Str(allow_none=True)  # a return visit: the completed visit it goes back for
     late_risk = fields.Bool()
     version = fields.Int()

@@ -288,7 +288,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     @rpc
     def get_visit(self, visit_id):
         with self.db.uow() as uow:
-            return operations.dump_visit(operations.load_visit(uow, visit_id), utcnow())
+            visit = operations.load_visit(uow, visit_id)
+            return operations.dump_visit(visit, utcnow(), operations.visit_signature(uow, visit))
 
     @rpc
     def route(self, technician_id, query):
@@ -355,4 +356,4 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             operations.on_site_actor(principal, visit, None)
             operations.check_out(uow, visit, data, now)
             uow.commit()
-            return operations.dump_visit(visit, now)
+            return operations.dump_visit(visit, now, operations.visit_signature(uow, visit))
