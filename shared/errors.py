@@ -117,6 +117,14 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class AssetsMissing(DomainError):
+    """Front-end files the server should serve are not installed (ASSETS_DIR without the npm
+    package): the operator's to fix, so a 500 that says what is missing and how to install it."""
+
+    http_status = 500
+    code = "assets_missing"
+
+
 CONCURRENT_CHANGE = "the record was changed by another request at the same time; reload it and try again"
 
 

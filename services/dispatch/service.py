@@ -281,6 +281,8 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             return {
                 "items": [operations.dump_visit(v, now) for v in page.visits],
                 "total": page.total,
+                "limit": q["limit"],
+                "offset": q["offset"],
                 "by_status": page.by_status,
                 "late_risk": page.late_risk,
             }

@@ -252,7 +252,7 @@ def balance_check(session, principal, location_id: str | None) -> dict:
 def reservations(session, q: dict) -> dict:
     stmt = _where_equal(select(Reservation), Reservation, q, ("outlet_id", "visit_id", "status"))
     total, rows = _page(session, stmt, Reservation.id, (Reservation.created_at.desc(), Reservation.id), q)
-    return {"items": [reservation_out(r) for r in rows], "total": total}
+    return {"items": [reservation_out(r) for r in rows], "total": total, "limit": q["limit"], "offset": q["offset"]}
 
 
 def reservation(session, reservation_id) -> Reservation:
@@ -270,7 +270,7 @@ def rmas(session, q: dict, now) -> dict:
     elif q["overdue"] is False:
         stmt = stmt.where((Rma.status != RmaStatus.OPEN) | (Rma.due_at >= now))
     total, rows = _page(session, stmt, Rma.rma_no, (Rma.created_at.desc(), Rma.rma_no), q)
-    return {"items": [rma_out(r, now) for r in rows], "total": total}
+    return {"items": [rma_out(r, now) for r in rows], "total": total, "limit": q["limit"], "offset": q["offset"]}
 
 
 def rma(session, rma_no, now) -> dict:
@@ -347,6 +347,8 @@ def rejected_receipts(session, q: dict) -> dict:
             for r in rows
         ],
         "total": total,
+        "limit": q["limit"],
+        "offset": q["offset"],
     }
 
 
@@ -421,7 +423,7 @@ def reconciliations(session, q: dict) -> dict:
         (Reconciliation.month.desc(), Reconciliation.location_id),
         q,
     )
-    return {"items": [reconciliation_out(r) for r in rows], "total": total}
+    return {"items": [reconciliation_out(r) for r in rows], "total": total, "limit": q["limit"], "offset": q["offset"]}
 
 
 def all_reconciliations(session, q: dict) -> list[dict]:

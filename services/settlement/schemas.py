@@ -140,24 +140,79 @@ class PriceLineOut(Schema):
     rule = fields.Str()
 
 
+class ClaimReceipt(Schema):
+    """The customer's receipt of a self-paid job and how its amount is shared."""
+
+    receipt_no = fields.Str()
+    amount = fields.Str()
+    outlet_share = fields.Str(allow_none=True)
+    center_share = fields.Str(allow_none=True)
+    tariff_line = fields.Str(allow_none=True)
+
+
+class AuditStepOut(Schema):
+    level = fields.Str()
+    action = fields.Str()
+    user = fields.Str()
+    role = fields.Str()
+    duty = fields.Str(allow_none=True)
+    amount_before = fields.Str(allow_none=True)
+    amount_after = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    at = fields.AwareDateTime()
+
+
+class HoldOut(Schema):
+    kind = fields.Str()
+    ref = fields.Str()
+    status = fields.Str()
+    reason = fields.Str(allow_none=True)
+    release_reason = fields.Str(allow_none=True)
+
+
 class ClaimOut(Schema):
+    """A fee claim (queries.claim_out); one claim (not a list) also has its audits and holds."""
+
     id = fields.Str()
     tenant_id = fields.Str()
     outlet_id = fields.Str()
     visit_id = fields.Str()
-    ticket_id = fields.Str()
+    ticket_id = fields.Str(allow_none=True)
     source = fields.Str()
-    visit_date = fields.Str()
+    visit_at = fields.AwareDateTime()
+    visit_date = fields.Date()
+    kind = fields.Str(allow_none=True)
+    product_line = fields.Str(allow_none=True)
+    fault = fields.Str(allow_none=True)
+    fault_class = fields.Str(allow_none=True)
+    serial_no = fields.Str(allow_none=True)
+    tier = fields.Str(allow_none=True)
     payer = fields.Str()
+    warranty = fields.Str(allow_none=True)
+    grade = fields.Str(allow_none=True)
+    km = fields.Float(allow_none=True)
+    travel_days = fields.Int(allow_none=True)
+    parts_count = fields.Int(allow_none=True)
+    tariff_versions = fields.List(fields.Str(), allow_none=True)
+    price_lines = fields.List(fields.Nested(PriceLineOut))
+    claimed_lines = fields.Dict(keys=fields.Str(), values=fields.Str(), allow_none=True)  # code -> amount
+    tariff_total = fields.Str()
+    claimed_total = fields.Str(allow_none=True)
+    approved = fields.Str(allow_none=True)
+    adjustments = fields.List(fields.Dict(), allow_none=True)
+    rules = fields.List(fields.Nested(RuleOut))
     status = fields.Str()
     level = fields.Str(allow_none=True)
-    tariff_total = fields.Str()
-    claimed_total = fields.Str()
-    approved = fields.Str()
-    price_lines = fields.List(fields.Nested(PriceLineOut))
-    rules = fields.List(fields.Nested(RuleOut))
-    held = fields.Bool()
     flagged = fields.Bool()
+    held = fields.Bool()
+    duplicate = fields.Bool()
+    receipt = fields.Nested(ClaimReceipt, allow_none=True)
+    statement_id = fields.Str(allow_none=True)
+    version = fields.Int()
+    created_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+    audits = fields.List(fields.Nested(AuditStepOut))
+    holds = fields.List(fields.Nested(HoldOut))
 
 
 class StatementLineOutSchema(Schema):
@@ -167,18 +222,36 @@ class StatementLineOutSchema(Schema):
     claim_id = fields.Str(allow_none=True)
     description = fields.Str()
     amount = fields.Str()
-    tariff_line = fields.Str()
-    rule = fields.Str()
+    tariff_line = fields.Str(allow_none=True)
+    rule = fields.Str(allow_none=True)
 
 
-class StatementOut(Schema):
+class PaymentOut(Schema):
+    amount = fields.Str()
+    reference = fields.Str()
+    paid_at = fields.AwareDateTime()
+
+
+class StatementSummary(Schema):
+    """A monthly statement (月结算单) as listed: its totals, not its lines."""
+
     id = fields.Str()
+    tenant_id = fields.Str()
     outlet_id = fields.Str()
     month = fields.Str()
+    issued_at = fields.AwareDateTime()
+    issued_by = fields.Str()
     total = fields.Str()
     paid = fields.Str()
+    outstanding = fields.Str()
     status = fields.Str()
+
+
+class StatementOut(StatementSummary):
+    """One statement with its lines and payments."""
+
     lines = fields.List(fields.Nested(StatementLineOutSchema))
+    payments = fields.List(fields.Nested(PaymentOut))
 
 
 class BalanceOut(Schema):
@@ -190,3 +263,4 @@ class BalanceOut(Schema):
     approved_unstated = fields.Str()
     held = fields.Str()
     in_review = fields.Str()
+    deductions_pending = fields.Str()
