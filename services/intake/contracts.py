@@ -5,10 +5,24 @@ from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
     ListQuery,
+    PreviewOut,
+    PreviewQuery,
     RegisterTicket,
+    StepsOut,
     TicketOut,
     Transition,
     csv_row_to_payload,
 )
 
-__all__ = ["AuditOut", "BridgeRequest", "ListQuery", "RegisterTicket", "TicketOut", "Transition", "csv_row_to_payload"]
+__all__ = [
+    "AuditOut",
+    "BridgeRequest",
+    "ListQuery",
+    "PreviewOut",
+    "PreviewQuery",
+    "RegisterTicket",
+    "StepsOut",
+    "TicketOut",
+    "Transition",
+    "csv_row_to_payload",
+]

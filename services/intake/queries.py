@@ -9,7 +9,7 @@ import csv
 import io
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, exists, func, or_, select
 
 from services.intake import domain
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
@@ -26,6 +26,17 @@ def tickets(q: dict) -> Select:
         stmt = stmt.where(Ticket.received_at >= q["received_from"])
     if q.get("received_to"):
         stmt = stmt.where(Ticket.received_at < q["received_to"])
+    if q.get("outlet_id"):
+        stmt = stmt.where(Ticket.assigned_outlet_id == q["outlet_id"])
+    if q.get("due_before"):  # work still due: open tickets only (a closed one's deadlines no longer run)
+        stmt = stmt.where(
+            Ticket.status.in_(domain.OPEN_STATUSES),
+            exists().where(
+                SlaDeadline.ticket_id == Ticket.id,
+                SlaDeadline.met_at.is_(None),
+                SlaDeadline.due_at < q["due_before"],
+            ),
+        )
     if q.get("q"):
         like = f"%{q['q']}%"
         stmt = stmt.where(
@@ -40,13 +51,22 @@ def tickets(q: dict) -> Select:
 
 
 def ticket_page(session, q: dict) -> tuple[list[Ticket], int]:
-    """One page of the tickets, newest received first, and how many there are in all."""
+    """One page of the tickets, newest received first (``order=due``: open tickets by their
+    earliest deadline not yet met, then the others newest first), and how many there are in all."""
     stmt = tickets(q)
     # count over the entity itself: a count over a subquery escapes the tenant scope
     total = session.scalar(stmt.with_only_columns(func.count(Ticket.id)))
-    rows = session.scalars(
-        stmt.order_by(Ticket.received_at.desc(), Ticket.id).limit(q["limit"]).offset(q["offset"])
-    ).all()
+    if q.get("order") == "due":
+        earliest = (
+            select(func.min(SlaDeadline.due_at))
+            .where(SlaDeadline.ticket_id == Ticket.id, SlaDeadline.met_at.is_(None))
+            .scalar_subquery()
+        )
+        running = case((Ticket.status.in_(domain.OPEN_STATUSES), earliest), else_=None)
+        order = (running.is_(None), running, Ticket.received_at.desc(), Ticket.id)
+    else:
+        order = (Ticket.received_at.desc(), Ticket.id)
+    rows = session.scalars(stmt.order_by(*order).limit(q["limit"]).offset(q["offset"])).all()
     return list(rows), total
 
 

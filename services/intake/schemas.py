@@ -80,6 +80,10 @@ class Deadline(Schema):
     due_at = fields.AwareDateTime()
     met_at = fields.AwareDateTime(allow_none=True)
     breached_at = fields.AwareDateTime(allow_none=True)
+    state = fields.Str(
+        dump_only=True,
+        metadata={"description": "met | met_late | open | at_risk | breached | void (outlook.deadline_state)"},
+    )
 
 
 class TicketOut(Schema):
@@ -168,6 +172,82 @@ class ListQuery(PageQuery.with_default_limit(50)):
     received_from = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
     received_to = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
     q = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+    outlet_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=32))
+    due_before = fields.AwareDateTime(
+        load_default=None,
+        default_timezone=LOCAL_TZ,
+        metadata={"description": "only tickets with a deadline not yet met that is due before this time"},
+    )
+    order = fields.Str(
+        load_default="received",
+        validate=validate.OneOf(("received", "due")),
+        metadata={"description": "received: newest first; due: earliest deadline not yet met first"},
+    )
+
+
+class PreviewQuery(Schema):
+    """The request as typed so far (every field optional): what registering it would decide."""
+
+    class Meta:
+        unknown = RAISE
+
+    address = fields.Str(load_default=None, validate=validate.Length(max=256))
+    product_line = fields.Str(load_default=None, validate=validate.Length(max=64))
+    purchase_date = fields.Date(load_default=None)
+    kind = fields.Str(load_default=None, validate=validate.OneOf(TICKET_KINDS))
+    channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
+    wished_visit_at = DateOrDateTime(load_default=None)
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+
+
+class Candidate(Schema):
+    province = fields.Str(allow_none=True)
+    city = fields.Str(allow_none=True)
+    district = fields.Str(allow_none=True)
+    adcode = fields.Str(allow_none=True)
+
+
+class PreviewPlacement(Schema):
+    province = fields.Str(allow_none=True)
+    city = fields.Str(allow_none=True)
+    district = fields.Str(allow_none=True)
+    precision = fields.Str(allow_none=True)
+    ambiguous = fields.Bool()
+    candidates = fields.List(fields.Nested(Candidate))
+    tenant_id = fields.Str(allow_none=True)
+    tier = fields.Str(allow_none=True)
+    triage_reason = fields.Str(allow_none=True)
+
+
+class PreviewWarranty(Schema):
+    status = fields.Str()
+    remedy = fields.Str(allow_none=True)
+    reason = fields.Str()
+    expires_on = fields.Date(allow_none=True)
+    warranty_years = fields.Int()
+
+
+class PreviewOut(Schema):
+    placement = fields.Nested(PreviewPlacement, allow_none=True)
+    warranty = fields.Nested(PreviewWarranty, allow_none=True)
+    deadlines = fields.Dict(keys=fields.Str(), values=fields.AwareDateTime())
+    errors = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()))
+
+
+class StepOut(Schema):
+    action = fields.Str()
+    kind = fields.Str(metadata={"description": "ticket (a ticket action) or case (a complaint case step)"})
+    to_state = fields.Str(allow_none=True)
+    needs = fields.List(fields.Str(), metadata={"description": "fields the step needs besides the action"})
+    by_facts = fields.Bool(metadata={"description": "a step the services also take from a visit's facts"})
+
+
+class StepsOut(Schema):
+    ticket_id = fields.Str()
+    status = fields.Str()
+    case_state = fields.Str(allow_none=True)
+    version = fields.Int()
+    steps = fields.List(fields.Nested(StepOut))
 
 
 # CSV import: the column names of the request export (see data/service_requests_sample.csv)

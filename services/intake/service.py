@@ -14,10 +14,20 @@ from datetime import datetime
 from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, facts, queries
+from services.intake import domain, facts, outlook, queries
 from services.intake import operations as ops
 from services.intake.models import Base, Ticket
-from services.intake.schemas import AuditOut, BridgeRequest, ListQuery, RegisterTicket, TicketOut, Transition
+from services.intake.schemas import (
+    AuditOut,
+    BridgeRequest,
+    ListQuery,
+    PreviewOut,
+    PreviewQuery,
+    RegisterTicket,
+    StepsOut,
+    TicketOut,
+    Transition,
+)
 from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
@@ -42,6 +52,8 @@ BREACHED_OPEN = Gauge(
 
 _ticket_out = TicketOut()
 _audit_out = AuditOut(many=True)
+_preview_out = PreviewOut()
+_steps_out = StepsOut()
 
 
 class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
@@ -108,7 +120,34 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 ) from None
             return self._dump(ticket)
 
+    @rpc
+    def preview_ticket(self, query=None):
+        """What registering the request as typed so far would decide (outlook.preview): the
+        address placed by the geocoder registration uses, center, tier, warranty, deadlines."""
+        q = load(PreviewQuery(), query or {})
+        principal = self.db.principal
+        if principal.role not in domain.REGISTRARS:
+            raise Forbidden(f"role {principal.role} cannot register tickets")
+        geo = self.geocoder.parse(q["address"]) if q["address"] else None
+        return _preview_out.dump(outlook.preview(q, geo, principal, utcnow(), self.policies))
+
     # ------------------------------------------------------------ reading
+    @rpc
+    def allowed_steps(self, ticket_id):
+        """The workflow steps the caller may take now from the ticket's status and case state."""
+        with self.db.uow() as uow:
+            ticket = self._load(uow, ticket_id)
+            steps = outlook.allowed_steps(ticket, self.db.principal.role)
+            return _steps_out.dump(
+                {
+                    "ticket_id": ticket.id,
+                    "status": ticket.status,
+                    "case_state": ticket.case_state,
+                    "version": ticket.version,
+                    "steps": steps,
+                }
+            )
+
     @rpc
     def get_ticket(self, ticket_id):
         with self.db.uow() as uow:
@@ -234,4 +273,8 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
 
     @staticmethod
     def _dump(ticket):
-        return _ticket_out.dump(AwareView(ticket, nested=("deadlines",)))
+        out = _ticket_out.dump(AwareView(ticket, nested=("deadlines",)))
+        now, still_open = utcnow(), ticket.status in domain.OPEN_STATUSES
+        for deadline, dumped in zip(ticket.deadlines, out["deadlines"], strict=True):
+            dumped["state"] = outlook.deadline_state(deadline, ticket.received_at, still_open, now)
+        return out
