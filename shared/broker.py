@@ -25,7 +25,7 @@ import amqp.exceptions
 import eventlet
 import kombu.exceptions
 from eventlet.event import Event
-from nameko.messaging import QueueConsumer
+from nameko.messaging import QueueConsumer, QueueConsumerStopped
 from nameko.utils import sanitize_url
 from prometheus_client import Counter, Gauge
 
@@ -144,7 +144,11 @@ class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is 
 
     def unregister_provider(self, provider: Any) -> None:
         if not self._consumers_ready.ready():
-            super().unregister_provider(provider)
+            # stopped while starting: nameko's sends `_last_provider_unregistered` for each
+            # provider, and the second raised "AssertionError: Trying to re-send() an
+            # already-triggered event" (a SIGTERM to a service still starting)
+            if not self._last_provider_unregistered.ready():
+                self._last_provider_unregistered.send()
             return
         removed = Event()
         self._pending_remove_providers[provider] = removed
@@ -168,18 +172,34 @@ class ResilientQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko is 
             removed.send()
 
     def stop(self) -> None:
-        if self._gt is not None and self._consumers_ready.ready() and not broker_connected(self.container):
+        if not self._consumers_ready.ready():
+            # stopped while starting: nameko kills the consumer thread with QueueConsumerStopped,
+            # an error that kills the container (the process exits 1 with a traceback), and
+            # fails outright before `start`; here the thread goes quietly and `start` returns
+            self._stop_starting()
+            super(QueueConsumer, self).stop()  # ProviderCollector's and SharedExtension's
+            return
+        if self._gt is not None and not broker_connected(self.container):
             self.wait_for_providers()
             self.should_stop = True
             self._gt.kill()  # GreenletExit: the container lets a killed thread go
-            super(QueueConsumer, self).stop()  # ProviderCollector's and SharedExtension's
+            super(QueueConsumer, self).stop()
             return
         super().stop()
 
     def kill(self) -> None:
-        if self._gt is not None and not self._gt.dead and not broker_connected(self.container):
+        if not self._consumers_ready.ready():
+            self._stop_starting()
+        elif self._gt is not None and not self._gt.dead and not broker_connected(self.container):
             self._gt.kill()  # nameko's would wait for the reconnecting thread
         super().kill()
+
+    def _stop_starting(self) -> None:
+        self.should_stop = True
+        if self._gt is not None:
+            self._gt.kill()
+        if not self._consumers_ready.ready():  # `start` waits for it: it returns now
+            self._consumers_ready.send_exception(QueueConsumerStopped())
 
     @contextmanager
     def Consumer(self) -> Iterator[Any]:  # noqa: N802 (kombu's name)
