@@ -39,6 +39,15 @@ def counts():
     return fields.Dict(keys=Str(), values=Int())
 
 
+class OpenItem(Schema):
+    """Something that keeps an outlet's account open: its kind, reference, what it is and its value."""
+
+    kind = Str()
+    ref = Str()
+    description = Str()
+    amount = nullable(Str())
+
+
 # ====================================================================== intake
 class ImportRow(Schema):
     """One CSV row's outcome: the ticket made (or found: a duplicate), or the error naming its fields."""

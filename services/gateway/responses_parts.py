@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from services.gateway.responses import Int, Str, counts, nullable, page_of
+from services.gateway.responses import Int, OpenItem, Str, counts, nullable, page_of
 
 
 class Part(Schema):
@@ -238,15 +238,6 @@ class Reconciliation(Schema):
 
 
 ReconciliationPage = page_of(Reconciliation, "ReconciliationPage")
-
-
-class OpenItem(Schema):
-    """Something that keeps an outlet's account open: its kind, reference, what it is and its value."""
-
-    kind = Str()
-    ref = Str()
-    description = Str()
-    amount = nullable(Str())
 
 
 class PartsBalance(Schema):
