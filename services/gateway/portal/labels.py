@@ -48,3 +48,13 @@ def site_name(directory: object, site_id: object) -> str:
         if site is not None:
             return str(site.name)
     return str(site_id)
+
+
+def _outlet_tables() -> None:
+    """The outlet's parts, money and standing pages name their codes in labels_outlet."""
+    from services.gateway.portal.labels_outlet import OUTLET_TABLES
+
+    TABLES.update(OUTLET_TABLES)
+
+
+_outlet_tables()

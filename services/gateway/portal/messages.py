@@ -37,6 +37,22 @@ EXACT = {
     "no such user": "没有这个用户",
     "the current password is wrong": "当前密码不正确",
     "the two new passwords differ": "两次输入的新密码不一致",
+    # on site (dispatch: check-in, check-out, the customer's signature)
+    "visit is scheduled": "尚未签到，请先到达签到",
+    "visit is started": "已签到，不能重复签到",
+    "visit is completed": "此任务已完成",
+    "visit is cancelled": "此任务已取消",
+    "visit is unplanned": "此任务尚未排程",
+    "visit is unassignable": "此任务无法派工",
+    "must not be in the future": "时间不能晚于现在",
+    "must be after the check-in": "签退时间不能早于签到时间",
+    "the visit is planned for another technician": "此任务已派给其他技师",
+    "Must be a PNG image as a data URL (data:image/png;base64,...).": "签名图片格式无效，请清除后重新签名",
+    "The signature image is not valid base64.": "签名图片格式无效，请清除后重新签名",
+    "The signature is not a PNG image.": "签名图片格式无效，请清除后重新签名",
+    # the outlet's request to end its agreement (certification)
+    "required for outlet_request": "请填写书面申请函编号",
+    "outlets file outlet_request only": "网点只能以“网点申请解约”为由提交",
     # errors by kind
     "not found": "未找到",
     "access denied": "无权访问",
@@ -55,6 +71,11 @@ PATTERNS = [
     (re.compile(r"^Must be greater than (\S+)\.$"), "应大于 {0}"),
     (re.compile(r"^Must be one of: (.+)\.$"), "应为以下之一：{0}"),
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
+    (re.compile(r"^The signature image must be at most (\d+) kB\.$"), "签名图片不能超过 {0} KB，请清除后重签"),
+    (
+        re.compile(r"^The signature image must be (\d+) to (\d+) pixels a side\.$"),
+        "签名区域大小异常（每边应为 {0}–{1} 像素）",
+    ),
 ]
 
 

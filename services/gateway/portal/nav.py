@@ -5,7 +5,13 @@ line here (docs/portal.md)."""
 from __future__ import annotations
 
 NAV: dict[str, list[tuple[str, str]]] = {
-    "outlet": [("任务", "/outlet/jobs")],
+    "outlet": [
+        ("任务", "/outlet/jobs"),
+        ("备件", "/outlet/parts"),
+        ("结算", "/outlet/money"),
+        ("考评", "/outlet/standing"),
+        ("档案", "/outlet/file"),
+    ],
     "center": [],
     "hq": [],
     "warehouse": [],

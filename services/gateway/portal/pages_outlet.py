@@ -14,6 +14,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.gateway.portal import labels
+from services.gateway.portal.pages_outlet_money import OutletMoneyPages
+from services.gateway.portal.pages_outlet_parts import OutletPartsPages
+from services.gateway.portal.pages_outlet_standing import OutletStandingPages
+from services.gateway.portal.pages_outlet_visit import OutletVisitPages
 from services.gateway.portal.routemap import route_map
 from services.gateway.portal.web import aware_time, page
 from shared.clock import LOCAL_TZ
@@ -25,8 +29,9 @@ PAGE = 1000
 SOON = timedelta(hours=2)  # an on-site deadline this close is shown as urgent
 
 
-class OutletPages:
-    """The outlet's portal; `GatewayService` inherits it."""
+class OutletPages(OutletVisitPages, OutletPartsPages, OutletMoneyPages, OutletStandingPages):
+    """The outlet's portal; `GatewayService` inherits it (and through it the on-site, parts, money
+    and standing pages of the modules beside this one)."""
 
     dispatch = RpcProxy("dispatch")
     intake = RpcProxy("intake")
@@ -56,7 +61,8 @@ class OutletPages:
         technicians = {t["id"]: t for t in self.dispatch.list_technicians(None)}
         job = job_view(visit, ticket, page.now)
         technician = technicians.get(visit.get("technician_id") or "")
-        return page.render("outlet/job.html", job=job, ticket=ticket, technician=technician)
+        record = self._visit_record(request, visit)  # pages_outlet_visit: check-in/out, signature, return visits
+        return page.render("outlet/job.html", job=job, ticket=ticket, technician=technician, record=record)
 
     def _tickets_of(self, visits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The tickets of `visits` by id: the outlet's open ones in two pages, then any missing

@@ -1,0 +1,57 @@
+"""The outlet's parts page (a mixin that `OutletPages` inherits; role ``outlet``): its stock, its
+parts requests and reservations, and the old parts due back to the factory (RMAs) with their due
+dates.
+
+The RPCs are those behind ``GET /api/v1/parts/stock``, ``/parts/reservations``, ``/parts/rmas``,
+``/parts/locations`` and ``/parts/catalogue``; parts' scoped session gives an outlet its own rows
+only. An old part goes back when the regional warehouse scans it in (parts' receipts): there is no
+step of the outlet's own in the parts service, so the page says how it is sent and shows each
+return's progress.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.gateway.portal.web import aware_time, page
+from shared.rpc import RpcProxy
+
+PAGE = 500
+
+
+class OutletPartsPages:
+    """`/outlet/parts`; `OutletPages` inherits it."""
+
+    parts = RpcProxy("parts")
+
+    @page("GET", "/outlet/parts", roles=("outlet",))
+    def outlet_parts_page(self, request, page):
+        stock = self.parts.stock({"limit": PAGE})["items"]
+        reservations = self.parts.reservations({"limit": 100})["items"]
+        rmas = self.parts.rmas({"limit": 200})["items"]
+        places = {loc["id"]: loc["name"] for loc in self.parts.locations()}
+        names = {s["part_no"]: s["name"] for s in stock}
+        wanted = {r["part_no"] for r in reservations + rmas} - set(names)
+        if wanted:
+            names.update({p["part_no"]: p["name"] for p in self.parts.catalogue_parts({})["parts"]})
+        open_rmas = [r for r in rmas if r["status"] == "open"]
+        return page.render(
+            "outlet/parts.html",
+            good=[s for s in stock if s["condition"] == "good"],
+            defective=[s for s in stock if s["condition"] == "defective"],
+            reservations=reservations,
+            open_rmas=sorted(open_rmas, key=lambda r: r.get("due_at") or ""),
+            done_rmas=[r for r in rmas if r["status"] != "open"],
+            overdue=sum(1 for r in open_rmas if r["overdue"]),
+            names=names,
+            places=places,
+            days_left=lambda r: days_left(r, page.now),
+        )
+
+
+def days_left(rma: dict[str, Any], now: Any) -> int | None:
+    """Whole days until an open return is due (negative: days overdue)."""
+    due = aware_time(rma.get("due_at"))
+    if due is None:
+        return None
+    return (due - now).days if due >= now else -((now - due).days + 1)
