@@ -51,7 +51,7 @@ def rpc_as(service_config):
     return _proxy
 
 
-LANES = {"unit": "unit", "service": "service", "e2e": "e2e", "bench": "slow"}
+LANES = {"unit": "unit", "service": "service", "e2e": "e2e", "browser": "browser", "bench": "slow"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,9 +3,7 @@ the home page, the static files, and a Chinese 404 for any other path under a po
 
 from __future__ import annotations
 
-import mimetypes
-
-from werkzeug.wrappers import Response
+from werkzeug.utils import send_file
 
 from services.gateway import accounts
 from services.gateway.portal import nav, sessions
@@ -19,19 +17,21 @@ from services.gateway.portal.web import (
     page,
     safe_next,
 )
+from shared import web
 from shared.errors import DomainError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
-from shared.web import http
+from shared.web import error_response, http
 
 NOTICES = {"signed_out": "您已退出登录。", "password": "密码已修改。"}  # ?done=... after a redirect
 # what /static serves: our own files, and the front-end packages installed by npm (ASSETS_DIR)
-OWN_STATIC = ("portal.css", "portal.js")
-PACKAGED = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
+OWN_STATIC = ("portal.css", "portal.js", "favicon.svg")
+PACKAGED = {"htmx.min.js": ("htmx.org", "dist/htmx.min.js")}
 
 
 class AuthPages:
     """Signing in and out, the password, home and static files; `GatewayService` inherits them."""
 
     portal = Portal()
+    assets = web.Assets()  # the npm packages (shared.web.assets_dir: ASSETS_DIR)
 
     @page("GET", "/")
     def portal_home(self, request, page):
@@ -122,18 +122,15 @@ class AuthPages:
 
     @http("GET", "/static/<path:name>")
     def portal_static(self, request, name):
-        if name in OWN_STATIC:
-            path = STATIC / name
-        elif name in PACKAGED:
-            path = self.portal.assets / PACKAGED[name]
-        else:
-            return Response("未找到", status=404, mimetype="text/plain")
+        """Our own CSS and script, and the front-end packages installed by npm (ASSETS_DIR)."""
         try:
-            body = path.read_bytes()
-        except OSError:
-            return Response(f"{name} 未安装（npm ci）", status=404, mimetype="text/plain")
-        mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        response = Response(body, status=200, mimetype=mimetype)
-        response.headers["Cache-Control"] = "public, max-age=3600"
+            if name in PACKAGED:
+                response = self.assets.response(request, *PACKAGED[name])
+            elif name in OWN_STATIC:
+                response = send_file(str(STATIC / name), request.environ, max_age=3600)
+            else:
+                raise NotFound(f"no file {name}")
+        except DomainError as exc:
+            return error_response(exc)
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

@@ -123,18 +123,9 @@ class Portal(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: it
         self.settings = Settings.from_config(config)
         self.directory = TenantDirectory.from_config(config)
         self.env = environment(self.directory)
-        self.assets = assets_dir(config)
 
     def get_dependency(self, worker_ctx: Any) -> Portal:
         return self
-
-
-def assets_dir(config: dict[str, Any]) -> Path:
-    """Where the front-end packages are installed (node_modules)."""
-    # TODO(helper 2): replace with the gateway's one ASSETS_DIR lookup once it lands
-    from shared.config import REPO_ROOT
-
-    return Path(config.get("ASSETS_DIR") or REPO_ROOT / "node_modules")
 
 
 # ---------------------------------------------------------------- templates
@@ -165,10 +156,16 @@ def aware_time(value: Any) -> datetime | None:
     return clock.as_utc(value) if isinstance(value, datetime) else None
 
 
-def local_time(value: Any, fmt: str = "%m-%d %H:%M") -> str:
-    """A timestamp (ISO text or datetime) in Beijing time."""
+def local_time(value: Any, fmt: str | None = None) -> str:
+    """A timestamp (ISO text or datetime) in Beijing time: ``12-04 09:30``, with the year when it
+    is not this year's (``2025-03-10 21:38``), or in `fmt`."""
     moment = aware_time(value)
-    return moment.astimezone(LOCAL_TZ).strftime(fmt) if moment else ""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LOCAL_TZ)
+    if fmt is None:
+        fmt = "%m-%d %H:%M" if local.year == clock.now().astimezone(LOCAL_TZ).year else "%Y-%m-%d %H:%M"
+    return local.strftime(fmt)
 
 
 def local_date(value: Any) -> str:
