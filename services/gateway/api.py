@@ -16,7 +16,7 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from shared import rpc, tenancy
-from shared.auth import DEV_SECRET, max_ttl, principal_from_header
+from shared.auth import DEV_SECRET, issue_token, max_ttl, principal_from_header
 from shared.errors import BadRequest, PayloadTooLarge
 from shared.validation import TOO_DEEP, field_error, load, text_problem
 from shared.web import error_response, http, json_response
@@ -42,6 +42,20 @@ class Authenticator(DependencyProvider):
             @staticmethod
             def login(request):
                 principal = principal_from_header(secret, request.headers.get("Authorization"), ttl)
+                tenancy.put_principal(worker_ctx, principal)
+                return principal
+
+            @staticmethod
+            def token_for(principal, seconds):
+                """A bearer token for `principal` from the same signer as ``fsm token``, living
+                `seconds` but never beyond TOKEN_MAX_TTL_SECONDS; (token, its lifetime)."""
+                seconds = max(1, min(int(seconds), ttl))
+                return issue_token(secret, principal, ttl_seconds=seconds, max_ttl_seconds=ttl), seconds
+
+            @staticmethod
+            def act_as(principal):
+                """The portal's way in: the principal of a signed-in person's account goes where a
+                token's goes, so every RPC behind the page carries it (services/gateway/portal)."""
                 tenancy.put_principal(worker_ctx, principal)
                 return principal
 
@@ -82,13 +96,18 @@ class Authenticator(DependencyProvider):
                 key = request.headers.get("Idempotency-Key")
                 if key is None:
                     return
+                parts = (request.method, request.path, request.query_string or b"", request.get_data())
+                Bound.repeatable(key, parts, principal, "Idempotency-Key")
+
+            @staticmethod
+            def repeatable(key, parts, principal, field):
+                """Make the RPCs behind this request repeatable under `key` (named `field` in an
+                error), the request being `parts` (a portal form carries its key in a field)."""
                 key = key.strip()
                 if not key or len(key) > 200 or not key.isprintable() or not key.isascii():
-                    raise BadRequest(
-                        "invalid Idempotency-Key header", {"Idempotency-Key": ["1 to 200 printable ASCII characters"]}
-                    )
+                    raise BadRequest(f"invalid {field}", {field: ["1 to 200 printable ASCII characters"]})
                 fingerprint = hashlib.sha256()
-                for part in (request.method, request.path, request.query_string or b"", request.get_data()):
+                for part in parts:
                     fingerprint.update(part if isinstance(part, bytes) else part.encode("utf-8"))
                     fingerprint.update(b"\0")
                 who = principal.user if principal is not None else "-"
@@ -126,6 +145,7 @@ def api(
                 path,
                 {
                     "summary": summary,
+                    "operation_id": fn.__name__,  # the OpenAPI operationId: unique, the methods share a class
                     "body": body,
                     "response": response,
                     "query": query,
