@@ -15,12 +15,21 @@ from typing import TYPE_CHECKING, cast
 
 from alembic import command
 from alembic.config import Config
+from eventlet.semaphore import Semaphore
 
 if TYPE_CHECKING:
     from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
+
+# Alembic keeps the running migration's context and operations in module globals (the
+# `alembic.context` and `alembic.op` proxies): two upgrades at once in one process, as when
+# `nameko run` starts several services' containers together, run each other's operations on
+# each other's connection (psycopg2: "execute cannot be used while an asynchronous query is
+# underway") and remove each other's proxies. So one Alembic command at a time per process;
+# a green lock, as every service of a `nameko run` shares one OS thread.
+_ALEMBIC_TURN = Semaphore(1)
 
 
 def _config(package: str, connection: Connection | None = None) -> Config:
@@ -46,8 +55,9 @@ def upgrade(engine: Engine, package: str, revision: str = "head", lock_timeout: 
     the first upgrades, the others then find the schema at head. SQLite: no lock (one file,
     one host). The lock is taken with ``pg_try_advisory_xact_lock`` in a polling loop rather
     than a blocking ``pg_advisory_lock``: a blocking libpq call would stop the whole eventlet
-    hub of a process running several services; it is released when the upgrade commits."""
-    with engine.begin() as connection:
+    hub of a process running several services; it is released when the upgrade commits. Within
+    one process the upgrades take turns too (`_ALEMBIC_TURN`)."""
+    with _ALEMBIC_TURN, engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             _advisory_xact_lock(connection, lock_key(package), package, lock_timeout)
         command.upgrade(_config(package, connection), revision)
@@ -69,7 +79,7 @@ def _advisory_xact_lock(connection: Connection, key: int, package: str, timeout:
 
 def revision(engine: Engine, package: str, message: str) -> None:
     """Autogenerate a new revision against the database at `engine` (developer tool)."""
-    with engine.begin() as connection:
+    with _ALEMBIC_TURN, engine.begin() as connection:
         command.revision(_config(package, connection), message=message, autogenerate=True)
 
 

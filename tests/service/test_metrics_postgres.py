@@ -5,16 +5,15 @@ gauge without a refresh error, and a late ticket shows as breached deadlines and
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg2
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import C01, HQ, http_port_of, wait_for
+from tests.postgres_databases import postgres_databases
 
 pytestmark = pytest.mark.postgres
 
@@ -41,22 +40,8 @@ LATE = {
 @pytest.fixture
 def pg_databases():
     """A fresh PostgreSQL database for each of SERVICES (dropped afterwards)."""
-    import os
-
-    base = os.environ.get("FSM_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-    dsn = base.replace("postgresql+psycopg2://", "postgresql://")
-    try:
-        conn = psycopg2.connect(dsn)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"PostgreSQL not reachable at {dsn}: {exc}")
-    conn.autocommit = True
-    names = {service: f"fsm_test_{service[:4]}_{uuid.uuid4().hex[:8]}" for service in SERVICES}
-    for name in names.values():
-        conn.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield {service: base.rsplit("/", 1)[0] + "/" + name for service, name in names.items()}
-    for name in names.values():
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    with postgres_databases(SERVICES) as urls:
+        yield urls
 
 
 def scrape(container) -> dict[str, list[tuple[dict, float]]]:
@@ -77,12 +62,10 @@ def test_scrape_time_gauges_on_postgres(runner_factory, service_config, pg_datab
 
     config = dict(service_config, DATABASES=dict(service_config["DATABASES"], **pg_databases))
     config.update(DISPATCH_TIME_LIMIT=1.0, DISPATCH_BATCH_SECONDS=0.3)
-    containers = {}
-    # one runner each, started in turn (their PostgreSQL migrations at once in one process clash)
-    for cls in (IntakeService, DispatchService, PartsService, QaService, CertificationService):
-        runner = runner_factory(config, cls)
-        runner.start()
-        containers.update({c.service_name: c for c in runner.containers})
+    # one runner, as `make run` starts them: their migrations take turns (shared.migrations)
+    runner = runner_factory(config, IntakeService, DispatchService, PartsService, QaService, CertificationService)
+    runner.start()
+    containers = {c.service_name: c for c in runner.containers}
 
     # a hotline request received three days ago: its accept, phone-reply and on-site deadlines are past
     received = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=3)).isoformat()
