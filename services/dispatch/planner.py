@@ -124,7 +124,10 @@ class Planner:
         return f"{self.replica}#{next(self._attempts)}"[:128]
 
     def tick(self, ctx: PlanningContext):
-        """Plan every tenant due now that this replica is not solving already."""
+        """Plan every tenant due now that this replica is not solving already. Each tenant's
+        re-plan on its own: one that fails (counted "failed" or "conflict" by `plan_tenant`,
+        and requested again, so a later pass tries it again) is logged with its tenant, and the
+        pass goes on with the other tenants."""
         rule = ctx.settings.due_rule
         with ctx.db.store.engine.connect() as conn:
             due = planstate.due(conn, *rule)
@@ -133,8 +136,14 @@ class Planner:
             if is_stopping(container):  # the rest stay due: planned after the restart (or by a peer)
                 log.info("planner stopping: %d tenant(s) left due", len(due))
                 return
-            if tenant not in self.solving:
+            if tenant in self.solving:
+                continue
+            try:
                 self.plan_tenant(ctx, tenant, trigger=trigger, due_rule=rule)
+            except StaleDataError:
+                log.info("re-plan of %s met a concurrent change; planned again", tenant, extra={"tenant": tenant})
+            except Exception:
+                log.exception("re-plan of %s failed; tried again on a later pass", tenant, extra={"tenant": tenant})
 
     def plan_now(self, ctx: PlanningContext, tenant: str) -> dict:
         """A dispatcher's re-plan. A plan already being solved (the batch timer's, here or on
@@ -191,12 +200,14 @@ class Planner:
                     again = True
                     log.info("re-plan of %s not finished: %s; the tenant stays due", tenant, exc)
                     return {"tenant_id": tenant, "skipped": "interrupted by a stop"}
-                except StaleDataError:  # a visit changed while the plan was written: plan again soon
-                    again = True
-                    raise
                 except LeaseLost as exc:
                     log.warning("plan of %s not written: %s", tenant, exc)
                     return {"tenant_id": tenant, "skipped": "planned by another replica"}
+                except Exception:  # a visit changed while the plan was written (StaleDataError), a
+                    # failed solve, data the planner could not handle: the tenant is requested
+                    # again, so a later pass (of any replica) plans it once more
+                    again = True
+                    raise
                 finally:
                     with store.write_turn(), store.engine.begin() as conn:
                         planstate.finish(conn, tenant, holder, again=again)  # no-op once written
