@@ -19,11 +19,11 @@ CONFIG ?= config.yml
 # joins `make run` as soon as its service.py exists.
 SERVICE_MODULES := $(sort $(foreach f,$(wildcard services/*/service.py),$(subst /,.,$(f:.py=)):$(shell grep -m1 -o '^class [A-Za-z0-9_]*Service' $(f) | cut -d' ' -f2)))
 
-.PHONY: help venv tools rabbitmq test test-fast demo run bench lint clean distclean
+.PHONY: help venv tools rabbitmq test test-fast test-py312 demo run bench lint clean distclean
 
 # Development targets: the services accept the development AUTH_SECRET (FSM_DEV=1); without
 # it every service refuses to start until FSM_AUTH_SECRET is set to a real secret.
-test demo run bench: export FSM_DEV := 1
+test test-py312 demo run bench: export FSM_DEV := 1
 
 help: ## list the targets
 	@echo "usage: make <target> [PY=python3.11] [PYTEST_ARGS='-k intake']"
@@ -56,6 +56,22 @@ test: venv tools rabbitmq ## run the test suite (pass options with PYTEST_ARGS=.
 test-fast: venv ## the unit tests without the slow ones (under 30 s; no broker needed)
 	$(BIN)/pytest -q -m "unit and not slow" $(PYTEST_ARGS)
 
+# Python 3.12: the same pinned dependencies in their own venv, the fast unit tests, then a smoke
+# of the services under it (`make run` up, and stopped by Ctrl-C under load; the gateway's API;
+# timers, a re-plan and per-service processes stopped by signals). About 3 minutes with the venv
+# to build; `make test` is the whole suite, on Python 3.11. CI (.ci/run) runs both.
+PY312 ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python; do \
+  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV312 ?= .venv312
+PY312_SMOKE ?= tests/e2e/test_make_run.py tests/service/test_gateway_api.py tests/service/test_clean_stop.py \
+  -m "not chaos" -k "not SIGTERM"
+
+test-py312: tools rabbitmq ## Python 3.12 (PY312=...): its venv (.venv312), the fast unit tests and a service smoke
+	@test -n "$(PY312)" || { echo "no Python 3.12 found: make test-py312 PY312=/path/to/python3.12" >&2; exit 1; }
+	@$(MAKE) --no-print-directory venv PY=$(PY312) VENV=$(VENV312)
+	$(VENV312)/bin/pytest -q -m "unit and not slow" $(PYTEST_ARGS)
+	$(VENV312)/bin/pytest -q $(PY312_SMOKE) $(PYTEST_ARGS)
+
 demo: venv tools rabbitmq ## run all services in-process, play a scenario, print a report
 	$(BIN)/fsm demo
 
@@ -72,8 +88,13 @@ bench: venv rabbitmq ## run the benchmark scripts in bench/
 	mkdir -p bench/out; \
 	for s in "$${scripts[@]}"; do echo "== $$s"; $(BIN)/python "$$s"; done
 
-lint: venv ## byte-compile everything and check installed requirements
-	$(BIN)/python -m compileall -q shared services tests $(wildcard bench)
+# What CI runs before the tests (.ci/run): nothing here runs the code. ruff's and mypy's
+# settings are pyproject.toml's ([tool.ruff]; [tool.mypy], whose `files` plain mypy checks).
+lint: venv ## ruff (lint, format), mypy (strict: shared/, domains), compileall, pip check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m compileall -q shared services fsm tests $(wildcard bench)
 	$(BIN)/python -m pip check
 
 clean: ## remove var/ (SQLite databases, logs) and caches; keeps .venv
