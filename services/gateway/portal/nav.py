@@ -12,7 +12,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("考评", "/outlet/standing"),
         ("档案", "/outlet/file"),
     ],
-    "center": [],
+    "center": [("工单", "/center/tickets"), ("登记工单", "/center/register"), ("派工看板", "/center/dispatch")],
     "hq": [],
     "warehouse": [],
 }

@@ -1,0 +1,86 @@
+"""The regional center's dispatch board in a real browser: a new visit waits, the dispatcher
+re-plans and sees it on a technician's timeline with its drive and service, pins it to another
+technician (a refusal shown next to the choice), another center's visit is not found, a phone's
+width."""
+
+from __future__ import annotations
+
+import re
+
+from tests.browser.test_center_tickets import agent, choose, register
+from tests.conftest import C01, C02, technician_rows, wait_for
+from tests.portal_fixtures import API, _import_technicians
+
+
+def visit_of(platform, ticket, principal=C01):
+    def found():
+        r = platform.get(f"{API}/dispatch/board?ticket_id={ticket['id']}", principal)
+        assert r.status_code == 200, r.text
+        return next(iter(r.json()["items"]), None)
+
+    return wait_for(found, what="dispatch heard of the ticket")
+
+
+def test_the_dispatcher_replans_and_sees_the_visit_on_the_board(working_morning, browser, portal_platform):
+    _import_technicians(portal_platform, technician_rows("C01"))
+    ticket = register(portal_platform, customer_name="武汉精工机械有限公司")
+    visit = visit_of(portal_platform, ticket)
+    assert visit["status"] == "unplanned"
+    agent(portal_platform, "c1-dispatcher")
+    browser.sign_in("c1-dispatcher")
+    browser.open("/center/dispatch")
+    waiting = browser.find(f"#waiting-{visit['id']}")
+    assert ticket["number"] in waiting.text and "待排程" in waiting.text and "武汉精工机械有限公司" in waiting.text
+    assert browser.find_all(f"#visit-{visit['id']}") == []
+    browser.submit("#replan")
+    assert "已重新排程" in browser.find(".notice").text
+    assert "手动" in browser.find("#last-run").text and "排入 1 个" in browser.find("#last-run").text
+    stop = browser.find(f".timeline #visit-{visit['id']}")
+    assert ticket["number"] in stop.text and "武汉精工机械有限公司" in stop.text
+    assert "行驶" in stop.text and "服务 " in stop.text and re.search(r"\d\d:\d\d–\d\d:\d\d", stop.text)
+    planned = visit_of(portal_platform, ticket)
+    assert planned["status"] == "scheduled"
+    timeline = browser.find(f"#tech-{planned['technician_id']}")
+    assert timeline.find_elements("css selector", "svg rect.service-block")  # drawn on the timeline
+    assert browser.find_all(f"#waiting-{visit['id']}") == []
+    # pin it to another technician near Wuhan: the board shows it on that one's timeline, pinned
+    other = next(t for t in ("C01-O05-T1", "C01-O05-T2") if t != planned["technician_id"])
+    browser.find(f"#visit-{visit['id']} .stop-actions a").click()
+    browser.wait_until(lambda: browser.path.startswith(f"/center/dispatch/visits/{visit['id']}/pin"))
+    choose(browser, "technician_id", "C01-O05-T3")  # 李海涛 has no 数控车床 skill
+    browser.submit()
+    assert browser.field_error("technician_id"), browser.text
+    assert visit_of(portal_platform, ticket)["pinned_technician_id"] is None
+    choose(browser, "technician_id", other)
+    browser.submit()
+    assert browser.path.startswith("/center/dispatch") and "已锁定技师" in browser.find(".notice").text
+    moved = browser.find(f"#tech-{other} #visit-{visit['id']}")
+    assert "已锁定" in moved.text
+    pinned = visit_of(portal_platform, ticket)
+    assert pinned["pinned_technician_id"] == other and pinned["technician_id"] == other
+
+
+def test_another_centers_visit_is_not_found(working_morning, browser, portal_platform):
+    jinan = register(portal_platform, C02, customer_name="济南重工", address="山东省济南市历下区经十路1号")
+    visit = visit_of(portal_platform, jinan, C02)
+    agent(portal_platform)
+    browser.sign_in("c1-agent")
+    browser.open(f"/center/dispatch/visits/{visit['id']}/pin")
+    assert browser.title.startswith("未找到")
+    browser.open("/center/dispatch")
+    assert "济南重工" not in browser.text and jinan["number"] not in browser.text
+
+
+def test_the_board_fits_a_phone(working_morning, browser, portal_platform):
+    _import_technicians(portal_platform, technician_rows("C01"))
+    for name in ("武汉精工机械有限公司", "武汉江岸汽配厂"):
+        visit_of(portal_platform, register(portal_platform, customer_name=name))
+    r = portal_platform.post(f"{API}/dispatch/reoptimise", C01)
+    assert r.status_code == 200, r.text
+    agent(portal_platform)
+    browser.phone()
+    browser.sign_in("c1-agent")
+    browser.open("/center/dispatch")
+    assert len(browser.find_all(".stop-line")) == 2
+    assert browser.scroll_width() <= 390, browser.scroll_width()
+    assert 0 < browser.find(".timeline-bar").size["width"] <= 390
