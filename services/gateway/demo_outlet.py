@@ -32,10 +32,9 @@ def ensure_statement(ctx, tenant: str, outlet_id: str) -> tuple[str | None, str]
     return None, f"  no statement of {outlet_id} to show (issuing one -> HTTP {status})"
 
 
-def screenshots(driver, base: str, folder, width: str, statement_id: str | None) -> list:
-    """(path, what) of the pictures taken: money, the statement, the scorecard at `width`."""
-    from fsm.browser import screenshot
-
+def screenshots(driver, screenshot, base: str, folder, width: str, statement_id: str | None) -> list:
+    """(path, what) of the pictures taken: money, the statement, the scorecard at `width`
+    (`screenshot` is fsm.browser's, which the demo part imports: a service module does not)."""
     shots = [("/outlet/money", "money", "the outlet's money page (balance, statements, claims)")]
     if statement_id:
         shots.append((f"/outlet/money/statements/{statement_id}", "statement", "a monthly statement"))

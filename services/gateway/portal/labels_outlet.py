@@ -37,6 +37,8 @@ PAYER = {"warranty": "厂家（保修）", "customer": "客户（自费）", "se
 STATEMENT_STATUS = {"issued": "已出具", "partially_paid": "部分已付", "paid": "已结清", "open": "未结清"}
 STATEMENT_LINE = {
     "claim": "服务费",
+    "adjustment": "调整",
+    "self_paid_outlet_share": "自费收款分成",
     "hold_released": "解除暂缓的服务费",
     "deduction": "扣款",
     "carry": "结转",
@@ -89,7 +91,14 @@ REVOCATION_REASON = {
     "outlet_request": "网点申请解约",
     "probation_refused": "试用期考核未通过",
 }
-SCORE_SOURCE = {"qa": "质量部", "intake": "受理", "dispatch": "派工", "callback": "回访", "center": "服务中心"}
+SCORE_SOURCE = {
+    "visit.completed": "完工记录",
+    "sla.breached": "时效超时",
+    "callback": "回访",
+    "finding": "检查记录",
+    "complaint": "投诉",
+    "qa": "质量部",
+}
 
 OUTLET_TABLES = {
     "claim_status": CLAIM_STATUS,

@@ -50,6 +50,14 @@ EXACT = {
     "Must be a PNG image as a data URL (data:image/png;base64,...).": "签名图片格式无效，请清除后重新签名",
     "The signature image is not valid base64.": "签名图片格式无效，请清除后重新签名",
     "The signature is not a PNG image.": "签名图片格式无效，请清除后重新签名",
+    # settlement's statement lines
+    "claimed per tariff lines": "按收费标准申报",
+    # settlement's audit rules: why a rule passed
+    "no serial number on the ticket": "工单无产品序列号，不判重复维修",
+    "no returnable part overdue": "无逾期未返的旧件",
+    "no SLA breach charged to the outlet": "无归责于网点的时效违约",
+    "no open negative callback": "无未结的不满意回访",
+    "the customer signed the work order": "客户已在工作单上签字确认",
     # the outlet's request to end its agreement (certification)
     "required for outlet_request": "请填写书面申请函编号",
     "outlets file outlet_request only": "网点只能以“网点申请解约”为由提交",
@@ -72,6 +80,14 @@ PATTERNS = [
     (re.compile(r"^Must be one of: (.+)\.$"), "应为以下之一：{0}"),
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
     (re.compile(r"^The signature image must be at most (\d+) kB\.$"), "签名图片不能超过 {0} KB，请清除后重签"),
+    (re.compile(r"^claim: visit (\S+)$"), "{0} 上门服务费"),
+    (
+        re.compile(r"^(\d+)-year warranty from (\S+) valid until (\S+); visit on (\S+)$"),
+        "{0} 年保修，{1} 起至 {2}；上门 {3}",
+    ),
+    (re.compile(r"^first claim for visit \S+$"), "此次上门的首次申报"),
+    (re.compile(r"^claimed at the tariff (\S+)$"), "按收费标准 {0} 元申报"),
+    (re.compile(r"^claim released from hold: visit (\S+)$"), "{0} 上门服务费（解除暂缓）"),
     (
         re.compile(r"^The signature image must be (\d+) to (\d+) pixels a side\.$"),
         "签名区域大小异常（每边应为 {0}–{1} 像素）",

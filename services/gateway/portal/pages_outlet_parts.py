@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.gateway.portal import labels
 from services.gateway.portal.web import aware_time, page
 from shared.rpc import RpcProxy
 
@@ -30,6 +31,10 @@ class OutletPartsPages:
         reservations = self.parts.reservations({"limit": 100})["items"]
         rmas = self.parts.rmas({"limit": 200})["items"]
         places = {loc["id"]: loc["name"] for loc in self.parts.locations()}
+        for rec in reservations + rmas:  # the regional warehouse an outlet may not list: its center's
+            where = rec.get("warehouse_id") or ""
+            if where and where not in places:
+                places[where] = warehouse_name(page.portal.directory, where)
         names = {s["part_no"]: s["name"] for s in stock}
         wanted = {r["part_no"] for r in reservations + rmas} - set(names)
         if wanted:
@@ -47,6 +52,13 @@ class OutletPartsPages:
             places=places,
             days_left=lambda r: days_left(r, page.now),
         )
+
+
+def warehouse_name(directory: Any, warehouse_id: str) -> str:
+    """A regional warehouse (``WH-<center>``) by its center's name: ``武汉中心 备件库``."""
+    center = warehouse_id.removeprefix("WH-")
+    name = labels.site_name(directory, center) if center != warehouse_id else warehouse_id
+    return f"{name} 备件库" if name != center else warehouse_id
 
 
 def days_left(rma: dict[str, Any], now: Any) -> int | None:
