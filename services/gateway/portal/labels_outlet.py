@@ -22,6 +22,12 @@ AUDIT_RULES = {
     "customer_confirmed": "客户确认",
     "tariff_cap": "超出收费标准",
     "sla_breach_deduction": "时效违约扣款",
+    "sla_breach:onsite": "上门超时扣款",
+    "sla_breach:accept": "受理超时扣款",
+    "sla_breach:phone_reply": "电话回复超时扣款",
+    "sla_breach:forward": "转派超时扣款",
+    "sla_breach:complaint_plan": "投诉方案超时扣款",
+    "sla_breach:complaint_close": "投诉结案超时扣款",
     "part_not_returned": "旧件未返还",
     "late_part_return": "旧件返还逾期",
 }

@@ -81,6 +81,17 @@ PATTERNS = [
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
     (re.compile(r"^The signature image must be at most (\d+) kB\.$"), "签名图片不能超过 {0} KB，请清除后重签"),
     (re.compile(r"^claim: visit (\S+)$"), "{0} 上门服务费"),
+    (re.compile(r"^SLA onsite of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 上门超时（时限 {1}）"),
+    (re.compile(r"^SLA accept of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 受理超时（时限 {1}）"),
+    (re.compile(r"^SLA phone_reply of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 电话回复超时（时限 {1}）"),
+    (re.compile(r"^SLA forward of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 转派超时（时限 {1}）"),
+    (
+        re.compile(r"^SLA complaint_plan of ticket (\S+) breached \(due (.+)\)$"),
+        "工单 {0} 投诉处理方案超时（时限 {1}）",
+    ),
+    (re.compile(r"^SLA complaint_close of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 投诉结案超时（时限 {1}）"),
+    (re.compile(r"^part (\S+) \(RMA (\S+)\) not returned by (\S+)$"), "旧件 {0}（返厂单 {1}）未在 {2} 前返回"),
+    (re.compile(r"^part (\S+) \(RMA (\S+)\) returned late on (\S+)$"), "旧件 {0}（返厂单 {1}）于 {2} 逾期返回"),
     (
         re.compile(r"^(\d+)-year warranty from (\S+) valid until (\S+); visit on (\S+)$"),
         "{0} 年保修，{1} 起至 {2}；上门 {3}",
