@@ -12,7 +12,12 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("考评", "/outlet/standing"),
         ("档案", "/outlet/file"),
     ],
-    "center": [("工单", "/center/tickets"), ("登记工单", "/center/register"), ("派工看板", "/center/dispatch")],
+    "center": [
+        ("工单", "/center/tickets"),
+        ("登记工单", "/center/register"),
+        ("派工看板", "/center/dispatch"),
+        ("回访", "/center/callbacks"),
+    ],
     "hq": [],
     "warehouse": [],
 }

@@ -50,9 +50,10 @@ class CenterDispatchPages:
         technicians = {t["id"]: t for t in self.dispatch.list_technicians(None)}
         planned = visits["started"] + visits["scheduled"]
         today = page.now.astimezone(LOCAL_TZ).date()
-        days = sorted({_day(v, today) for v in planned} | {today})
-        day = _chosen_day(request.args.get("day"), days, today)
-        tickets = self._tickets()
+        busy = {_day(v, today) for v in planned}
+        days = sorted(busy | {today})
+        day = _chosen_day(request.args.get("day"), days, min(busy) if busy else today)
+        tickets = self._board_tickets()
         travel = TravelModel.from_config(self.settings_of_board.get("TRAVEL_MODEL") or {})
         rows = technician_days([v for v in planned if _day(v, today) == day], technicians, tickets, travel)
         runs = self.dispatch.plan_runs(2)
@@ -101,7 +102,7 @@ class CenterDispatchPages:
             for t in sorted(technicians, key=lambda t: (t.get("outlet_id") or "", t["name"]))
             if t.get("active", True)
         ]
-        ticket = self._ticket_of(visit)
+        ticket = self._board_ticket_of(visit)
         return page.render(
             "center/pin.html", status=status, visit=visit, ticket=ticket, form=form, choices=choices, day=day
         )
@@ -112,7 +113,7 @@ class CenterDispatchPages:
         self.dispatch.reoptimise(None)
         return page.redirect(_board_link(request.form.get("day"), "unpin"))
 
-    def _tickets(self) -> dict[str, dict[str, Any]]:
+    def _board_tickets(self) -> dict[str, dict[str, Any]]:
         """The tenant's open tickets by id (customer and address for the board), as intake lists them."""
         found: dict[str, dict[str, Any]] = {}
         for status in ("registered", "accepted", "scheduled", "on_site"):
@@ -120,7 +121,7 @@ class CenterDispatchPages:
                 found[t["id"]] = t
         return found
 
-    def _ticket_of(self, visit: dict[str, Any]) -> dict[str, Any] | None:
+    def _board_ticket_of(self, visit: dict[str, Any]) -> dict[str, Any] | None:
         try:
             return self.intake.get_ticket(visit["ticket_id"])
         except DomainError:
@@ -132,12 +133,13 @@ def _day(visit: dict[str, Any], today: date) -> date:
     return max(arrival.astimezone(LOCAL_TZ).date(), today) if arrival else today
 
 
-def _chosen_day(value: str | None, days: list[date], today: date) -> date:
+def _chosen_day(value: str | None, days: list[date], first: date) -> date:
+    """The day asked for (``?day=``) if it is one of `days`, else `first` (the first day with visits)."""
     try:
-        chosen = date.fromisoformat(value) if value else today
+        chosen = date.fromisoformat(value) if value else first
     except ValueError:
-        return today
-    return chosen if chosen in days else today
+        return first
+    return chosen if chosen in days else first
 
 
 def _day_label(day: date, today: date) -> str:
@@ -232,9 +234,9 @@ def timeline_span(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
                 continue
             s["bar"] = {
                 "drive_x": x(s["set_off"]),
-                "drive_w": max(x(s["arrive"]) - x(s["set_off"]), 0),
+                "drive_w": round(max(x(s["arrive"]) - x(s["set_off"]), 0), 1),
                 "x": x(s["arrive"]),
-                "w": max(x(s["leave"]) - x(s["arrive"]), 2),
+                "w": round(max(x(s["leave"]) - x(s["arrive"]), 2), 1),
             }
     hours = []
     tick = start

@@ -82,33 +82,33 @@ class CenterTicketPages:
         form = page.form(*REGISTER_FIELDS)
         if request.method == "GET":
             form.values.update(kind="repair", channel="hotline")
-            return self._register_form(page, form)
+            return self._center_register_form(page, form)
         try:
             ticket = self.intake.register_ticket(form.payload(safety=_flag))
         except DomainError as exc:
             form.take(exc, aliases={"tenant_id": "address"})
-            return self._register_form(page, form, status=exc.http_status)
+            return self._center_register_form(page, form, status=exc.http_status)
         return page.redirect(f"/center/tickets/{ticket['id']}?registered=1")
 
     @page("GET", "/center/register/preview", roles=CENTER)
     def center_register_preview_page(self, request, page):
         """The htmx partial under the address: what registering would decide, as typed so far."""
         form = Form(PREVIEW_FIELDS, {n: request.args.get(n, "") for n in PREVIEW_FIELDS})
-        return page.render("center/_preview.html", preview=self._preview(form))
+        return page.render("center/_preview.html", preview=self._center_preview(form))
 
-    def _register_form(self, page, form: Form, status: int = 200):
+    def _center_register_form(self, page, form: Form, status: int = 200):
         directory = page.portal.directory
         return page.render(
             "center/register.html",
             status=status,
             form=form,
-            preview=self._preview(form),
+            preview=self._center_preview(form),
             kinds=list(labels.TICKET_KINDS.items()),
             channels=list(labels.CHANNELS.items()),
             product_lines=[(name, name) for name in directory.product_lines],
         )
 
-    def _preview(self, form: Form) -> dict[str, Any] | None:
+    def _center_preview(self, form: Form) -> dict[str, Any] | None:
         """intake's preview of the fields typed so far; a value it refuses is shown as its error."""
         query = {n: form.text(n) for n in PREVIEW_FIELDS if form.text(n)}
         if not query.get("address") and not query.get("purchase_date"):
@@ -149,13 +149,13 @@ class CenterTicketPages:
             number=number,
             pages=pages,
             link=lambda n: "/center/tickets?" + urlencode(dict(kept, page=n)),
-            outlets=self._outlet_choices(),
+            outlets=self._center_outlet_choices(),
             kinds=list(labels.TICKET_KINDS.items()),
             statuses=list(labels.TICKET_STATUS.items()),
             tiers=list(labels.TIERS.items()),
         )
 
-    def _outlet_choices(self) -> list[tuple[str, str]]:
+    def _center_outlet_choices(self) -> list[tuple[str, str]]:
         """The outlets with technicians dispatch lets the caller see (its tenant's), by name."""
         directory = self.portal.directory
         ids = sorted({t["outlet_id"] for t in self.dispatch.list_technicians(None) if t.get("outlet_id")})
@@ -164,7 +164,7 @@ class CenterTicketPages:
     # ------------------------------------------------------------ one ticket
     @page("GET", "/center/tickets/<string:ticket_id>", roles=CENTER)
     def center_ticket_page(self, request, page, ticket_id):
-        return self._ticket(page, ticket_id, Form(STEP_FIELDS))
+        return self._center_ticket(page, ticket_id, Form(STEP_FIELDS))
 
     @page("POST", "/center/tickets/<string:ticket_id>/steps", roles=CENTER)
     def center_ticket_step_page(self, request, page, ticket_id):
@@ -179,10 +179,10 @@ class CenterTicketPages:
                 form.add_error(GENERAL, exc.message)
             else:
                 form.take(exc, aliases={"tenant_id": GENERAL, "address": GENERAL})
-            return self._ticket(page, ticket_id, form, status=exc.http_status)
+            return self._center_ticket(page, ticket_id, form, status=exc.http_status)
         return page.redirect(f"/center/tickets/{ticket_id}?done={form.value('action')}")
 
-    def _ticket(self, page, ticket_id: str, form: Form, status: int = 200):
+    def _center_ticket(self, page, ticket_id: str, form: Form, status: int = 200):
         ticket = self.intake.get_ticket(ticket_id)  # another tenant's: NotFound, a 404 page
         allowed = self.intake.allowed_steps(ticket_id)
         visits = self.dispatch.board({"ticket_id": ticket_id, "limit": 50})["items"]
@@ -201,7 +201,7 @@ class CenterTicketPages:
             ticket_steps=[s for s in steps if s["kind"] == "ticket" and not s["needs"] and not s["by_facts"]],
             fact_steps=[s for s in steps if s["by_facts"]],
             needs_outlet=any("outlet_id" in s["needs"] for s in steps),
-            outlets=self._outlet_choices(),
+            outlets=self._center_outlet_choices(),
             version=allowed["version"],
             form=form,
             responsibilities=RESPONSIBILITY,
