@@ -16,10 +16,110 @@ VISIT_STATUS = {
     "unassignable": "无法派工",
     "cancelled": "已取消",
 }
-TICKET_KINDS = {"repair": "维修", "install": "安装", "complaint": "投诉", "consultation": "咨询"}
+TICKET_KINDS = {"repair": "维修", "install": "安装", "maintenance": "保养", "complaint": "投诉", "consultation": "咨询"}
 TIERS = {"local": "本地", "in_province": "省内", "out_of_province": "省外"}
 WARRANTY = {"warranty": "保修", "self_paid": "自费", "unknown": "待确认"}
 REMEDIES = {"return": "退货期内", "exchange": "换货期内", "repair": "维修"}
+CHANNELS = {"hotline": "热线电话", "web": "网站", "fax": "传真", "portal": "客户门户"}
+TICKET_STATUS = {
+    "triage": "待总部分派",
+    "registered": "已登记",
+    "accepted": "已受理",
+    "scheduled": "已排程",
+    "on_site": "上门中",
+    "resolved": "已解决",
+    "closed": "已关闭",
+    "cancelled": "已取消",
+}
+# the complaint case (seed 000: 投诉受理 → 立案 → 内查 → 派员预案 → 现场核实 → 商务谈判 → 整改单 → 退赔款 →
+# 处理结果通知单 → 汇报 → 签协议或纪要)
+CASE_STATES = {
+    "accepted": "投诉受理",
+    "registered": "已立案",
+    "internal_check": "内查",
+    "dispatch_plan": "派员预案",
+    "onsite_verification": "现场核实",
+    "negotiation": "商务谈判",
+    "rectification": "整改单",
+    "compensation": "退赔款",
+    "result_notice": "处理结果通知单",
+    "reported": "已汇报",
+    "agreement": "签协议或纪要",
+    "closed": "结案",
+    "withdrawn": "撤诉",
+}
+# workflow steps (ticket actions and case steps) and the facts the audit trail records
+STEPS = {
+    "register": "立案",
+    "internal_check": "内查",
+    "plan_dispatch": "派员预案",
+    "verify_on_site": "现场核实",
+    "negotiate": "商务谈判",
+    "order_rectification": "开具整改单",
+    "pay_compensation": "退赔款",
+    "notify_result": "处理结果通知",
+    "report": "汇报",
+    "sign_agreement": "签协议或纪要",
+    "close_case": "结案",
+    "withdraw": "撤诉",
+    "accept": "受理",
+    "reply_phone": "电话回复客户",
+    "forward": "转派服务组",
+    "assign_outlet": "指派网点",
+    "schedule": "排程",
+    "start_visit": "开始上门",
+    "resolve": "标记已解决",
+    "reopen": "重新处理",
+    "close": "关闭工单",
+    "cancel": "取消工单",
+    "route": "分派到区域中心",
+}
+AUDIT_ACTIONS = {
+    **STEPS,
+    "register": "登记",
+    "visit_scheduled": "已排程上门",
+    "visit_released": "排程撤回",
+    "visit_started": "技师签到",
+    "visit_completed": "上门完成",
+    "callback_negative": "回访不满意",
+    "callback_closed": "回访完成",
+    "refund_paid": "退赔款已付",
+}
+SLAS = {
+    "accept": "受理",
+    "phone_reply": "电话回复",
+    "forward": "转派（1 小时）",
+    "onsite": "上门",
+    "complaint_plan": "投诉处理方案",
+    "complaint_close": "投诉结案",
+}
+DEADLINE_STATES = {
+    "met": "按时完成",
+    "met_late": "超时完成",
+    "open": "进行中",
+    "at_risk": "即将到期",
+    "breached": "已超时",
+    "void": "不再计时",
+}
+PRECISION = {"district": "区县", "city": "地市", "province": "省"}
+# qa's callbacks (回访)
+CALLBACK_PURPOSES = {"service": "服务回访", "followup": "七日跟踪", "complaint": "投诉回访", "care": "关怀回访"}
+CALLBACK_MODES = {"own": "本中心回访", "sampled": "抽样回访", "cross": "交叉回访"}
+CALLBACK_STATUS = {"planned": "待回访", "done": "已回访", "negative": "不满意", "closed": "已结案"}
+CALLBACK_REASONS = {
+    "late_arrival": "上门不及时",
+    "not_fixed": "故障未排除",
+    "repeat_fault": "故障重复出现",
+    "attitude": "服务态度差",
+    "fee_dispute": "收费争议",
+    "no_fee_schedule": "未出示收费标准",
+    "site_not_clean": "现场未清理",
+    "parts_delay": "配件等待",
+    "no_signature": "工作单未签字",
+    "praised": "表扬",
+    "fast": "响应快",
+    "other": "其他",
+}
 
 TABLES = {
     "role": ROLES,
@@ -29,6 +129,18 @@ TABLES = {
     "tier": TIERS,
     "warranty": WARRANTY,
     "remedy": REMEDIES,
+    "channel": CHANNELS,
+    "ticket_status": TICKET_STATUS,
+    "case_state": CASE_STATES,
+    "step": STEPS,
+    "ticket_audit": AUDIT_ACTIONS,
+    "sla": SLAS,
+    "deadline_state": DEADLINE_STATES,
+    "precision": PRECISION,
+    "callback_purpose": CALLBACK_PURPOSES,
+    "callback_mode": CALLBACK_MODES,
+    "callback_status": CALLBACK_STATUS,
+    "callback_reason": CALLBACK_REASONS,
 }
 
 
