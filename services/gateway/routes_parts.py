@@ -176,6 +176,17 @@ class PartsRoutes:
         _allow(principal, STAFF, "see returns")
         return self.parts.get_rma(rma_no)
 
+    @api(
+        "POST",
+        f"{P}/rmas/<string:rma_no>/shipment",
+        "The outlet sends an old part back (寄回) under a waybill; the warehouse's scan receives it",
+        body=contracts.ShipRma,
+        tag="parts",
+    )
+    def parts_ship_rma(self, request, principal, rma_no):
+        _allow(principal, REQUESTERS, "ship returns")
+        return self.parts.ship_rma(rma_no, json_body(request))
+
     @api("GET", f"{P}/scans/<string:scan_id>", "What became of a scanner's receipt (accepted / rejected)", tag="parts")
     def parts_scan(self, request, principal, scan_id):
         _allow(principal, KEEPERS, "see scans")

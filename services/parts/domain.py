@@ -17,7 +17,7 @@ import yaml
 
 from shared import tenancy
 from shared.clock import LOCAL_TZ
-from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from shared.tenants import TenantDirectory
@@ -233,6 +233,21 @@ def check_request(principal: tenancy.Principal, outlet: StockLocation) -> None:
     if principal.role in (tenancy.CENTER, tenancy.SERVICE) and principal.tenant == outlet.tenant_id:
         return
     raise Forbidden(f"role {principal.role} may not request parts for {outlet.id}")
+
+
+def check_ship(principal: tenancy.Principal, outlet: StockLocation, status: str, shipped: bool) -> None:
+    """寄回: the outlet that holds an old part says it sent it (its center or HQ may say so for it),
+    once, while the return is still open (not yet received anywhere)."""
+    if not (
+        principal.all_tenants
+        or (principal.role == tenancy.OUTLET and principal.outlet == outlet.id)
+        or (principal.role == tenancy.CENTER and principal.tenant == outlet.tenant_id)
+    ):
+        raise Forbidden(f"role {principal.role} may not ship returns of {outlet.id}")
+    if status != RmaStatus.OPEN:
+        raise InvalidTransition("the return was already received", {"rma_no": [f"the return is {status}"]})
+    if shipped:
+        raise Conflict("the return was already shipped", {"waybill_no": ["already shipped"]})
 
 
 def check_stock_keeper(principal: tenancy.Principal, loc: StockLocation) -> None:

@@ -247,6 +247,12 @@ class Rma(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the outlet's word that it sent the old part (寄回): waybill and carrier; the warehouse's
+    # receipt (a scan) is what moves the part and the RMA's status
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    waybill_no: Mapped[str | None] = mapped_column(String(64))
+    carrier: Mapped[str | None] = mapped_column(String(32))
+    shipped_by: Mapped[str | None] = mapped_column(String(64))
     warehouse_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     warehouse_location_id: Mapped[str | None] = mapped_column(String(32))
     warehouse_serial: Mapped[str | None] = mapped_column(String(64))

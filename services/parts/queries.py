@@ -109,6 +109,10 @@ def rma_out(r: Rma, now) -> dict:
         "due_at": iso(r.due_at),
         "overdue": domain.is_overdue(r.status, as_utc(r.due_at), now),
         "overdue_notified_at": iso(r.overdue_at),
+        "shipped_at": iso(r.shipped_at),
+        "waybill_no": r.waybill_no,
+        "carrier": r.carrier,
+        "shipped_by": r.shipped_by,
         "age_days": age,
         "ageing": bucket,
         "warehouse_received_at": iso(r.warehouse_received_at),
@@ -273,11 +277,16 @@ def rmas(session, q: dict, now) -> dict:
     return {"items": [rma_out(r, now) for r in rows], "total": total, "limit": q["limit"], "offset": q["offset"]}
 
 
-def rma(session, rma_no, now) -> dict:
-    """One RMA with the movements that carried its old part."""
+def rma_row(session, rma_no) -> Rma:
     row = session.get(Rma, rma_no) if isinstance(rma_no, str) and rma_no else None
     if row is None:
         raise NotFound(f"RMA {rma_no} not found")
+    return row
+
+
+def rma(session, rma_no, now) -> dict:
+    """One RMA with the movements that carried its old part."""
+    row = rma_row(session, rma_no)
     out = rma_out(row, now)
     out["movements"] = [
         movement_out(m)

@@ -143,6 +143,13 @@ class RmaQuery(Page):
     visit_id = fields.Str(load_default=None, validate=ID)
 
 
+class ShipRma(Strict):
+    """The outlet sends an old part back (寄回): the waybill it goes under, and the carrier."""
+
+    waybill_no = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    carrier = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
+
+
 class CatalogueQuery(Strict):
     product_line = fields.Str(load_default=None, validate=validate.Length(max=64))
     model = fields.Str(load_default=None, validate=validate.Length(max=64))

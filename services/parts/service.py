@@ -35,6 +35,7 @@ from services.parts.schemas import (
     ResolveRejected,
     RmaQuery,
     ScrapIn,
+    ShipRma,
     StockQuery,
     StockReceiptIn,
     TransferIn,
@@ -264,6 +265,23 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
     def get_rma(self, rma_no):
         with self.db.uow() as uow:
             return queries.rma(uow.session, rma_no, utcnow())
+
+    @rpc
+    def ship_rma(self, rma_no, payload):
+        """寄回: the outlet sends an old part back under a waybill (the warehouse's scan receives it)."""
+        data = load(ShipRma(), payload)
+        principal = self.db.principal
+        with self.db.uow() as uow:  # the caller must see it: another outlet's return is not found
+            queries.rma_row(uow.session, rma_no)
+        with self.db.uow(self._writer(principal)) as uow:
+            rma = queries.rma_row(uow.session, rma_no)
+            domain.check_ship(principal, ops.location(uow.session, rma.outlet_id), rma.status, bool(rma.shipped_at))
+            now = utcnow()
+            rma.shipped_at, rma.shipped_by = now, principal.user
+            rma.waybill_no, rma.carrier = data["waybill_no"], data["carrier"]
+            uow.commit()
+            RETURNS.labels(self.name, rma.tenant_id, "shipped").inc()
+            return queries.rma_out(rma, now)
 
     @rpc
     def rma_ageing(self):
