@@ -1,9 +1,9 @@
 """The outlet's portal past its jobs list, in a real browser on all seven services: a visit checked
 in (the phone's position) and out with a part from the outlet's stock and a signature drawn on the
 canvas, the visit then completed with its record and signature; the parts page with the return the
-part opened; the money page, a statement and its PDF; the scorecard traced to its facts; the outlet
-file; another outlet's visit, claim and statement are 404; a form without its CSRF token is
-refused; no page scrolls sideways at 390 px."""
+part opened, sent back under a waybill; the money page, a statement and its PDF; the scorecard
+traced to its facts; the outlet file; another outlet's visit, claim and statement are 404; a form
+without its CSRF token is refused; no page scrolls sideways at 390 px."""
 
 from __future__ import annotations
 
@@ -164,6 +164,17 @@ def test_an_outlet_checks_a_visit_in_and_out_with_a_part_and_a_signature(working
     browser.open("/outlet/parts")
     returns = browser.find("#returns").text
     assert "待寄回" in returns and "SPB-O-9001" in returns and "到期" in returns and "还剩" in returns
+    # sending it back: the waybill is required (the error next to it), then recorded
+    rma = api(p, "GET", f"/parts/rmas?visit_id={job}", O05)["items"][0]["rma_no"]
+    browser.submit(f"#rma-{rma} form.ship button")
+    assert browser.path == f"/outlet/parts/rmas/{rma}/ship"
+    assert browser.find(f"#rma-{rma} .field-error[data-field=waybill_no]").text == "必填"
+    assert api(p, "GET", f"/parts/rmas/{rma}", O05)["shipped_at"] is None
+    browser.fill(waybill_no="SF1234567890", carrier="顺丰速运")
+    browser.submit(f"#rma-{rma} form.ship button")
+    assert browser.path.startswith("/outlet/parts?done=shipped")
+    assert "运单 SF1234567890（顺丰速运）" in browser.find(f"#rma-{rma}").text and "已登记寄回" in browser.text
+    assert api(p, "GET", f"/parts/rmas/{rma}", O05)["waybill_no"] == "SF1234567890"
     browser.phone()
     for path in ("/outlet/parts", f"/outlet/jobs/{job}", f"/outlet/jobs/{visits[1]['id']}/check-in"):
         browser.open(path)

@@ -70,6 +70,11 @@ EXACT = {
     "Must be a PNG image as a data URL (data:image/png;base64,...).": "签名图片格式无效，请清除后重新签名",
     "The signature image is not valid base64.": "签名图片格式无效，请清除后重新签名",
     "The signature is not a PNG image.": "签名图片格式无效，请清除后重新签名",
+    # parts: sending an old part back
+    "already shipped": "此旧件已登记寄回",
+    "the return is received_warehouse": "备件库已签收此旧件",
+    "the return is received_factory": "工厂已签收此旧件",
+    "the return is inspected": "此旧件已检验完毕",
     # settlement's statement lines
     "claimed per tariff lines": "按收费标准申报",
     # settlement's audit rules: why a rule passed

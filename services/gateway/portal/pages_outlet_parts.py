@@ -1,12 +1,11 @@
 """The outlet's parts page (a mixin that `OutletPages` inherits; role ``outlet``): its stock, its
 parts requests and reservations, and the old parts due back to the factory (RMAs) with their due
-dates.
+dates, and sending them back.
 
 The RPCs are those behind ``GET /api/v1/parts/stock``, ``/parts/reservations``, ``/parts/rmas``,
 ``/parts/locations`` and ``/parts/catalogue``; parts' scoped session gives an outlet its own rows
-only. An old part goes back when the regional warehouse scans it in (parts' receipts): there is no
-step of the outlet's own in the parts service, so the page says how it is sent and shows each
-return's progress.
+only. The outlet says it sent an old part back with its waybill (``POST /api/v1/parts/rmas/<no>/shipment``,
+``parts.ship_rma``); the warehouse's scan then receives it.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Any
 
 from services.gateway.portal import labels
 from services.gateway.portal.web import aware_time, page
+from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
 PAGE = 500
@@ -27,6 +27,24 @@ class OutletPartsPages:
 
     @page("GET", "/outlet/parts", roles=("outlet",))
     def outlet_parts_page(self, request, page):
+        return self._parts(page, done=request.args.get("done") == "shipped")
+
+    @page(("GET", "POST"), "/outlet/parts/rmas/<string:rma_no>/ship", roles=("outlet",))
+    def outlet_ship_rma_page(self, request, page, rma_no):
+        """寄回: the waybill an old part goes back under (the RPC behind ``POST
+        /api/v1/parts/rmas/<no>/shipment``); the parts page with this return's form."""
+        form = page.form("waybill_no", "carrier")
+        if request.method == "GET":
+            self.parts.get_rma(rma_no)  # another outlet's: NotFound, a 404 page
+            return page.redirect(f"/outlet/parts#rma-{rma_no}")
+        try:
+            self.parts.ship_rma(rma_no, form.payload())
+            return page.redirect(f"/outlet/parts?done=shipped#rma-{rma_no}")
+        except DomainError as exc:
+            form.take(exc, aliases={"rma_no": "_form"})
+            return self._parts(page, status=exc.http_status, forms={rma_no: form})
+
+    def _parts(self, page, status=200, forms=None, done=False):
         stock = self.parts.stock({"limit": PAGE})["items"]
         reservations = self.parts.reservations({"limit": 100})["items"]
         rmas = self.parts.rmas({"limit": 200})["items"]
@@ -42,6 +60,9 @@ class OutletPartsPages:
         open_rmas = [r for r in rmas if r["status"] == "open"]
         return page.render(
             "outlet/parts.html",
+            status=status,
+            forms=forms or {},
+            done=done,
             good=[s for s in stock if s["condition"] == "good"],
             defective=[s for s in stock if s["condition"] == "defective"],
             reservations=reservations,
