@@ -2,6 +2,7 @@
 schemas. Nothing here reaches its models."""
 
 from services.certification.schemas import (
+    AllowedStepsOut,
     ApplyIn,
     CertificateOut,
     ExamIn,
@@ -20,6 +21,7 @@ from services.certification.schemas import (
 )
 
 __all__ = [
+    "AllowedStepsOut",
     "ApplyIn",
     "CertificateOut",
     "ExamIn",

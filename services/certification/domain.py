@@ -192,6 +192,19 @@ STEPS: dict[str, Step] = {
 USER_ACTIONS = tuple(a for a, s in STEPS.items() if s.roles != (tenancy.SERVICE,))
 
 
+def allowed_actions(state: str, principal: tenancy.Principal) -> list[tuple[str, Step]]:
+    """The steps `principal` may take on an outlet in `state`, in the lifecycle's order: exactly
+    those `decide` lets through by role, duty and state (a choice of target is still to make)."""
+    return [
+        (action, step)
+        for action, step in STEPS.items()
+        if action in USER_ACTIONS
+        and principal.role in step.roles
+        and not (step.duty and principal.duty != step.duty)
+        and state in step.sources
+    ]
+
+
 def decide(
     action: str, state: str, principal: tenancy.Principal, choice: str | None = None, resume: str | None = None
 ) -> str:

@@ -185,6 +185,21 @@ class StepOut(Schema):
     data = fields.Dict(allow_none=True)
 
 
+class AllowedStepOut(Schema):
+    action = fields.Str()
+    choice = fields.Str(allow_none=True, metadata={"description": "the field that chooses the target, if any"})
+    choices = fields.List(fields.Str(), metadata={"description": "its values (decision: pass/reject...)"})
+    duty = fields.Str(allow_none=True, metadata={"description": "the duty the step needs"})
+    summary = fields.Str()
+
+
+class AllowedStepsOut(Schema):
+    outlet_id = fields.Str()
+    status = fields.Str()
+    version = fields.Int()
+    steps = fields.List(fields.Nested(AllowedStepOut))
+
+
 class OutletOut(Schema):
     id = fields.Str()
     tenant_id = fields.Str()

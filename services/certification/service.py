@@ -22,6 +22,7 @@ from services.certification import domain, lifecycle, queries, seed
 from services.certification import operations as ops
 from services.certification.models import Base, GradeRecord, MonthlyCount, Outlet, Technician
 from services.certification.schemas import (
+    AllowedStepsOut,
     ApplyIn,
     CertificateCheck,
     ExamIn,
@@ -43,6 +44,7 @@ from shared.rpc import rpc
 from shared.validation import load
 
 log = logging.getLogger(__name__)
+_allowed_out = AllowedStepsOut()
 
 OUTLET_STEPS = Counter(
     "fsm_certification_outlet_steps_total",
@@ -273,6 +275,27 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         q = load(OutletQuery(), query or {})
         with self.db.uow() as uow:
             return queries.outlets(uow.session, q)
+
+    @rpc
+    def allowed_outlet_steps(self, outlet_id):
+        """The lifecycle steps the caller may take on the outlet now (domain.allowed_actions): by
+        role, duty (the technical lead's and the service head's) and the outlet's state."""
+        principal = self.db.principal
+        with self.db.uow() as uow:
+            outlet = get_or_404(uow.session, Outlet, outlet_id, "outlet_id")
+            steps = [
+                {
+                    "action": action,
+                    "choice": step.choice,
+                    "choices": list(step.target) if isinstance(step.target, dict) else [],
+                    "duty": step.duty,
+                    "summary": step.summary,
+                }
+                for action, step in domain.allowed_actions(outlet.status, principal)
+            ]
+            return _allowed_out.dump(
+                {"outlet_id": outlet.id, "status": outlet.status, "version": outlet.version, "steps": steps}
+            )
 
     @rpc
     def get_outlet(self, outlet_id):
