@@ -55,7 +55,7 @@ def run_make(broker: ChaosBroker, folder: Path, sig: int, load: bool, outage: st
         code = run.proc.returncode
         if tickets:
             tickets.stop()
-        return _result(ready_s, took, {"make": code}, run.log(), tickets, stored_tickets(run.db("intake")))
+        return _result(ready_s, took, {"make": code}, [run.log()], tickets, stored_tickets(run.db("intake")))
     finally:
         run.kill()
         if outage == "during":
@@ -84,8 +84,8 @@ def run_per_service(broker: ChaosBroker, folder: Path, sig: int, load: bool, out
             t.join(40)
         if tickets:
             tickets.stop()
-        log = "\n".join(procs.log_tail(name, 10**7) for name in SERVICE_CLASSES)
-        result = _result(ready_s, max(times.values()), codes, log, tickets, set(_ids(procs)))
+        logs = [procs.log_tail(name, 10**7) for name in SERVICE_CLASSES]
+        result = _result(ready_s, max(times.values()), codes, logs, tickets, set(_ids(procs)))
         result["per_service_s"] = {k: round(v, 2) for k, v in sorted(times.items())}
         return result
     finally:
@@ -118,10 +118,11 @@ def _before_signal(broker, ready, gateway_url, token, load, outage):
     return tickets
 
 
-def _result(ready_s, took, codes, log, tickets, stored) -> dict:
+def _result(ready_s, took, codes, logs, tickets, stored) -> dict:
     accepted = set(tickets.accepted) if tickets else set()
-    # from the signal on (an outage before it is logged by kombu with a traceback of its own)
-    stop_log = "\n".join(re.split(r'"msg": "SIG(?:TERM|INT): stopping ', log)[1:])
+    # each process's log from its signal on (an outage before it is logged by kombu with a
+    # traceback of its own)
+    stop_log = "\n".join("\n".join(re.split(r'"msg": "SIG(?:TERM|INT): stopping ', log)[1:]) for log in logs)
     return {
         "ready_s": round(ready_s, 1),
         "stop_s": round(took, 2),
