@@ -80,7 +80,7 @@ class Browser:
 
         old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
-        WebDriverWait(self.driver, 30).until(ec.staleness_of(old))
+        WebDriverWait(self.driver, 30).until(lambda driver: _gone(old, ec))
 
     # -- reading the page
     def find(self, selector):
@@ -137,6 +137,19 @@ class Browser:
                 return value
             time.sleep(0.1)
         raise AssertionError(f"{what}: not so within {timeout} s (at {self.path})")
+
+
+def _gone(element, ec):
+    """The element left the page: stale, or (a redirect caught mid-read) its node no longer in
+    the document, which Chromium reports as an inspector error rather than as staleness."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        return ec.staleness_of(element)(None)
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
 
 
 @pytest.fixture
