@@ -80,10 +80,13 @@ QUEUE_LAG = Histogram(
 )
 HTTP_RESPONSES = Counter(
     "fsm_http_responses_total",
-    "HTTP answers of the service's routes by status code",
+    "HTTP answers of the service by route (its entrypoint; `unmatched`: no route took the request, "
+    "a 404 or a 405 answered without a worker) and status code",
     ["service", "entrypoint", "code"],
     registry=REGISTRY,
 )
+# the entrypoint label of the answers no route took: one value, whatever path was asked for
+UNMATCHED_ROUTE = "unmatched"
 # read at scrape time (`refresh`)
 QUEUE_READY = Gauge(
     "fsm_queue_messages_ready",
@@ -124,6 +127,13 @@ def event_published(service: str, event: str) -> None:
 
 def event_consumed(service: str, event: str, outcome: str) -> None:
     EVENTS_CONSUMED.labels(service, event, outcome).inc()
+
+
+def http_unmatched(service: str, code: int) -> None:
+    """An HTTP answer given before any entrypoint ran (no route for the path, a method the path
+    does not take): counted under the one entrypoint label `UNMATCHED_ROUTE`, not the path, so
+    a scanner's paths add no series."""
+    HTTP_RESPONSES.labels(service, UNMATCHED_ROUTE, str(code)).inc()
 
 
 def sla_outcome(service: str, tenant: str | None, sla: str, outcome: str, tier: str | None = None) -> None:
