@@ -69,7 +69,10 @@ def screenshots(ctx: Any, account: dict[str, Any], browser: Any) -> list[str]:
     return [
         f"  {account['username']} registers a hotline ticket at /center/register: {number}; "
         f"center screenshots: {len(written)} (new-ticket form, a ticket, the queue, the dispatch board; "
-        "390 px and 1280 px)"
+        "390 px and 1280 px)",
+        "  the center's pages: /center/tickets (queue, SLA states, a ticket's workflow steps), /center/register "
+        "(hotline form, geocode preview), /center/dispatch (board, re-plan, pin), /center/callbacks (script), "
+        "/center/outlets (applications, reviews), /center/claims (audit), /center/ledger (台帐, CSV)",
     ]
 
 
