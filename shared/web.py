@@ -15,17 +15,19 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from shared import metrics
+from shared import clock, metrics
 from shared.auth import SecretGuard
 from shared.config import http_port
 from shared.errors import DomainError, as_domain_error
 from shared.logs import LogContext
+from shared.workcal import ChinaCalendar, calendar_dir, outlook
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,41 @@ def readiness(container: Any) -> dict[str, dict[str, Any]]:
                 checks["database"] = {"ok": False, "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
     connected = broker_connected(container)
     checks["broker"] = {"ok": connected, "detail": "connected" if connected else "disconnected or reconnecting"}
+    checks["calendar"] = outlook(ChinaCalendar.default(), clock.now()).as_check()  # a warning, never unready
     return checks
+
+
+class CalendarWatch(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    """Keeps the process's working calendar (``ChinaCalendar.default()``: the SLA clock's, the
+    planners') on the holiday schedules of config CALENDAR_DIR, and current: every
+    CALENDAR_RELOAD_SECONDS (60) it re-reads the folder if a file there was added, replaced or
+    removed (``fsm calendar import``, a ConfigMap update), so no restart is needed."""
+
+    def setup(self) -> None:
+        self.calendar = ChinaCalendar.default()
+        self.calendar.use_directory(calendar_dir(self.container.config))
+        self.interval = float(self.container.config.get("CALENDAR_RELOAD_SECONDS") or 60)
+        self._thread: Any = None
+
+    def start(self) -> None:
+        self.calendar.refresh()
+        self._thread = self.container.spawn_managed_thread(self._watch, identifier="calendar_watch")
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = None
+
+    def kill(self) -> None:
+        self.stop()
+
+    def _watch(self) -> None:
+        while True:
+            eventlet.sleep(self.interval)
+            try:
+                self.calendar.refresh()
+            except Exception:  # a folder that cannot be read now: keep what was read, try again
+                log.exception("calendar: cannot re-read %s", self.calendar.directory)
 
 
 class ContainerRef(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
@@ -159,6 +195,7 @@ class ServiceBase:
     instrumentation = metrics.Instrumentation()
     log_context = LogContext()
     container_ref = ContainerRef()
+    calendar_watch = CalendarWatch()  # the holiday schedules, re-read when they change
     name: str  # each service's nameko name, set by the service class
 
     @staticmethod
@@ -181,11 +218,17 @@ class ServiceBase:
     @http("GET", "/health/ready")
     def health_ready(self, request: Request) -> Response:
         """Ready for traffic: its database answers and its broker connection is up (not while
-        reconnecting). 503 with the failing check otherwise."""
+        reconnecting). 503 with the failing check otherwise. A check with ``"warning": true``
+        (the calendar's: days ahead in a year without a holiday schedule) is listed under
+        ``warnings`` and keeps the service ready."""
         checks = readiness(self.container_ref)
         ok = all(c["ok"] for c in checks.values())
+        body: dict[str, Any] = {"service": self.name, "status": "ready" if ok else "not_ready", "checks": checks}
+        warnings = sorted(name for name, c in checks.items() if c.get("warning"))
+        if warnings:
+            body["warnings"] = warnings
         return json_response(
-            {"service": self.name, "status": "ready" if ok else "not_ready", "checks": checks},
+            body,
             status=200 if ok else 503,
             headers=None if ok else {"Retry-After": "5"},
         )
