@@ -48,6 +48,29 @@ class Me(Schema):
     outlet = fields.Str(allow_none=True)
 
 
+class Login(Schema):
+    """POST /api/v1/auth/login: a person's account name and password (``fsm user add``)."""
+
+    class Meta:
+        unknown = RAISE
+
+    username = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.Str(required=True, validate=validate.Length(min=1, max=256))
+
+
+class LoginToken(Schema):
+    token = fields.Str(metadata={"description": "send as 'Authorization: Bearer <token>'"})
+    token_type = fields.Str(metadata={"example": "Bearer"})
+    expires_in = fields.Int(metadata={"description": "seconds the token lives (at most TOKEN_MAX_TTL_SECONDS)"})
+    user = fields.Str()
+    display_name = fields.Str()
+    role = fields.Str()
+    tenant = fields.Str(allow_none=True)
+    outlet = fields.Str(allow_none=True)
+    warehouse = fields.Str(allow_none=True)
+    duty = fields.Str(allow_none=True)
+
+
 # ------------------------------------------------------------------ dispatch
 class VisitPage(Schema):
     items = fields.List(fields.Nested(VisitOut))
