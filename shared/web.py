@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import eventlet
@@ -24,8 +26,8 @@ from werkzeug.wrappers import Request, Response
 
 from shared import clock, metrics
 from shared.auth import SecretGuard
-from shared.config import http_port
-from shared.errors import DomainError, as_domain_error
+from shared.config import REPO_ROOT, http_port
+from shared.errors import AssetsMissing, DomainError, NotFound, as_domain_error
 from shared.logs import LogContext
 from shared.workcal import ChinaCalendar, calendar_dir, outlook
 
@@ -179,6 +181,67 @@ class CalendarWatch(DependencyProvider):  # type: ignore[misc]  # nameko is unty
                 self.calendar.refresh()
             except Exception:  # a folder that cannot be read now: keep what was read, try again
                 log.exception("calendar: cannot re-read %s", self.calendar.directory)
+
+
+def assets_dir(config: dict[str, Any]) -> Path:
+    """Where the front-end packages installed by npm are (Swagger UI for /docs, htmx for the
+    portal): config ASSETS_DIR (env FSM_ASSETS_DIR), default the repository's node_modules
+    (`make venv` runs npm ci); a container image points it at its own copy."""
+    configured = config.get("ASSETS_DIR") or os.environ.get("FSM_ASSETS_DIR")
+    return Path(configured) if configured else REPO_ROOT / "node_modules"
+
+
+class AssetFiles:
+    """The files of the npm packages under one assets directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def package(self, package: str) -> Path:
+        """The package's directory; AssetsMissing (a 500 that says how to install it) if absent."""
+        path = self.root / package
+        if not path.is_dir():
+            raise AssetsMissing(
+                f"the front-end package {package} is not installed in {self.root}: run `make venv` "
+                f"(npm ci) or set FSM_ASSETS_DIR (config ASSETS_DIR) to a node_modules folder that has it",
+                {"ASSETS_DIR": [f"{path} is missing"]},
+            )
+        return path
+
+    def require(self, package: str, *names: str) -> None:
+        """AssetsMissing unless the package and each of `names` in it are there."""
+        base = self.package(package)
+        missing = [name for name in names if not (base / name).is_file()]
+        if missing:
+            raise AssetsMissing(
+                f"the front-end package {package} in {self.root} lacks {', '.join(missing)}: reinstall it (npm ci)",
+                {"ASSETS_DIR": [f"{base / name} is missing" for name in missing]},
+            )
+
+    def response(self, request: Request, package: str, name: str) -> Response:
+        """The file `name` of `package` (never outside it), cached by the browser for an hour;
+        404 in the JSON shape if there is no such file."""
+        from werkzeug.security import safe_join
+        from werkzeug.utils import send_file
+
+        base = self.package(package)
+        path = safe_join(str(base), name)
+        if path is None or not os.path.isfile(path):
+            raise NotFound(f"no file {name} in {package}")
+        return send_file(path, request.environ, max_age=3600)
+
+
+class Assets(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    """``assets = Assets()``: the front-end files in ASSETS_DIR (see `assets_dir`). A missing
+    directory is logged when the service starts and answered as a clear 500 when asked for."""
+
+    def setup(self) -> None:
+        self.files = AssetFiles(assets_dir(self.container.config))
+        if not self.files.root.is_dir():
+            log.warning("front-end assets directory %s is missing: run `make venv` (npm ci)", self.files.root)
+
+    def get_dependency(self, worker_ctx: Any) -> AssetFiles:
+        return self.files
 
 
 class ContainerRef(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
