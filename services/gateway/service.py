@@ -1,8 +1,9 @@
 """The gateway: the REST API in front of the services, authentication, one error shape, OpenAPI.
 
-It owns no data. Each request is authenticated from its bearer token; the resulting
-principal goes into the worker's context data and so travels with every RPC behind it,
-where the services' database sessions enforce it.
+It owns people's accounts and their portal sessions (``models.py``, its own database and
+migration). Each API request is authenticated from its bearer token, each portal page from its
+session (``portal/``); either way the resulting principal goes into the worker's context data and
+so travels with every RPC behind it, where the services' database sessions enforce it.
 
 Each service's routes are a mixin in ``routes_<service>.py``, built on the service's contract
 (``services/<service>/contracts.py``: its schemas, CSV converters and errors, never its models);
@@ -16,6 +17,11 @@ from decimal import Decimal
 
 from services.gateway import schemas
 from services.gateway.api import API, ROUTES, Authenticator, api
+from services.gateway.models import Base
+from services.gateway.portal import nav as portal_nav
+from services.gateway.portal.pages_auth import AuthPages
+from services.gateway.portal.pages_outlet import OutletPages
+from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
 from services.gateway.routes_dispatch import DispatchRoutes
 from services.gateway.routes_intake import IntakeRoutes
@@ -23,16 +29,32 @@ from services.gateway.routes_parts import PartsRoutes
 from services.gateway.routes_qa import QaRoutes
 from services.gateway.routes_settlement import SettlementRoutes
 from shared import web
+from shared.db import Database
 from shared.web import http, json_response
 
 
 # web.ServiceBase is not imported by name: `nameko run` would take it for a service
 class GatewayService(
-    IntakeRoutes, DispatchRoutes, CertificationRoutes, PartsRoutes, SettlementRoutes, QaRoutes, web.ServiceBase
+    IntakeRoutes,
+    DispatchRoutes,
+    CertificationRoutes,
+    PartsRoutes,
+    SettlementRoutes,
+    QaRoutes,
+    AuthRoutes,
+    AuthPages,
+    OutletPages,
+    web.ServiceBase,
 ):
     name = "gateway"
 
     auth = Authenticator()
+    db = Database(Base.metadata, "services.gateway.migrations")  # accounts and portal sessions
+
+    @staticmethod
+    def html_errors(path):
+        """The portal's paths answer a routing error with an HTML page; the API's with JSON."""
+        return path == "/" or web.path_under(path, *portal_nav.PREFIXES)
 
     @api("GET", f"{API}/me", "Who the token says you are", response=schemas.Me, tag="auth")
     def me(self, request, principal):
