@@ -62,8 +62,16 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
         dispatch
     )
     # each further service's part ran (the exit status says each went right)
-    for section in ("Certification", "Parts", "Settlement", "Qa"):
+    for section in ("Certification", "Parts", "Settlement", "Qa", "Gateway"):
         assert re.search(rf"^{section}$", report, re.M), f"{section} part missing"
+    # the portal: an account per role signs in (API and, the outlet, the form), with pictures
+    portal = report.split("\nGateway\n", 1)[1].split("Documents written", 1)[0]
+    assert len(re.findall(r"-> HTTP 200$", portal, re.M)) == 5, portal
+    assert re.search(r"sees [1-9]\d* jobs of C\d\d-O\d+", portal), portal
+    shots = re.search(r"portal screenshots: (\d+) \(([^;]+);", portal)
+    assert shots and int(shots.group(1)) >= 10, portal  # 2 widths: sign-in, jobs, a job, money, scorecard…
+    assert {"login", "jobs", "job", "money", "scorecard"} <= set(shots.group(2).split(", ")), portal
+    assert re.search(r"^  demo-outlet +password \S+ +服务网点 C\d\d-O\d+", report, re.M), report[:3000]
     # the databases went to the fresh directory, not to var/
     assert list(tmp_path.glob("demo-*/intake.db"))
     assert list(tmp_path.glob("demo-*/dispatch.db"))
