@@ -27,8 +27,9 @@ from werkzeug.wrappers import Request, Response
 from shared import clock, metrics
 from shared.auth import SecretGuard
 from shared.config import REPO_ROOT, http_port
-from shared.errors import AssetsMissing, DomainError, NotFound, as_domain_error
+from shared.errors import AssetsMissing, DomainError, NotFound, ServiceUnavailable, as_domain_error
 from shared.logs import LogContext
+from shared.stopping import CleanStop, begin_stopping, is_stopping, on_stopping
 from shared.workcal import ChinaCalendar, calendar_dir, outlook
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,26 @@ class ServiceWebServer(WebServer):  # type: ignore[misc]  # nameko is untyped: i
     def port(self) -> int:
         port: int = self._sock.getsockname()[1]
         return port
+
+    def setup(self) -> None:
+        super().setup()
+        on_stopping(self.container, self.stop_accepting)
+
+    def stop_accepting(self) -> None:
+        """When the service begins to stop (shared.stopping): no new connection (the listening
+        socket is closed), and each open one is closed after its current request."""
+        self._is_accepting = False
+        if self._serv is not None:
+            self._serv.keepalive = False
+        if self._gt is not None:
+            self._gt.kill()
+        if self._sock is not None:
+            self._sock.close()
+
+    def stop(self) -> None:
+        # nameko's fails on a server never started (a service stopped while it starts)
+        self.stop_accepting()
+        super(WebServer, self).stop()  # ProviderCollector's and SharedExtension's
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -87,6 +108,8 @@ class _JsonErrorsApp(WsgiApp):  # type: ignore[misc]  # nameko is untyped: its b
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
+            # answered here, by no worker: counted here (the route label bounded, `unmatched`)
+            metrics.http_unmatched(self.server.container.service_name, exc.code or 500)
             html_errors = getattr(self.server.container.service_cls, "html_errors", None)
             if (exc.code is not None and exc.code < 400) or (html_errors is not None and html_errors(request.path)):
                 return exc(environ, start_response)  # a redirect (merged slashes), or an HTML page's error
@@ -123,6 +146,16 @@ class JsonHttpHandler(HttpRequestHandler):  # type: ignore[misc]  # nameko is un
     def response_from_exception(self, exc: BaseException) -> Response:
         return error_response(exc)
 
+    def handle_request(self, request: Request) -> Response:
+        if is_stopping(self.container):  # a request on a connection still open: no new worker
+            return error_response(ServiceUnavailable("the service is stopping; try again", retry_after=1))
+        response: Response = super().handle_request(request)
+        return response
+
+    def stop(self) -> None:
+        begin_stopping(self.container)
+        super().stop()
+
 
 # nameko's registering decorator hands back the method itself
 http: Callable[..., Callable[[_Handler], _Handler]] = JsonHttpHandler.decorator
@@ -148,39 +181,6 @@ def readiness(container: Any) -> dict[str, dict[str, Any]]:
     checks["broker"] = {"ok": connected, "detail": "connected" if connected else "disconnected or reconnecting"}
     checks["calendar"] = outlook(ChinaCalendar.default(), clock.now()).as_check()  # a warning, never unready
     return checks
-
-
-class CalendarWatch(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
-    """Keeps the process's working calendar (``ChinaCalendar.default()``: the SLA clock's, the
-    planners') on the holiday schedules of config CALENDAR_DIR, and current: every
-    CALENDAR_RELOAD_SECONDS (60) it re-reads the folder if a file there was added, replaced or
-    removed (``fsm calendar import``, a ConfigMap update), so no restart is needed."""
-
-    def setup(self) -> None:
-        self.calendar = ChinaCalendar.default()
-        self.calendar.use_directory(calendar_dir(self.container.config))
-        self.interval = float(self.container.config.get("CALENDAR_RELOAD_SECONDS") or 60)
-        self._thread: Any = None
-
-    def start(self) -> None:
-        self.calendar.refresh()
-        self._thread = self.container.spawn_managed_thread(self._watch, identifier="calendar_watch")
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._thread.kill()
-            self._thread = None
-
-    def kill(self) -> None:
-        self.stop()
-
-    def _watch(self) -> None:
-        while True:
-            eventlet.sleep(self.interval)
-            try:
-                self.calendar.refresh()
-            except Exception:  # a folder that cannot be read now: keep what was read, try again
-                log.exception("calendar: cannot re-read %s", self.calendar.directory)
 
 
 def assets_dir(config: dict[str, Any]) -> Path:
@@ -244,6 +244,39 @@ class Assets(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: it
         return self.files
 
 
+class CalendarWatch(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    """Keeps the process's working calendar (``ChinaCalendar.default()``: the SLA clock's, the
+    planners') on the holiday schedules of config CALENDAR_DIR, and current: every
+    CALENDAR_RELOAD_SECONDS (60) it re-reads the folder if a file there was added, replaced or
+    removed (``fsm calendar import``, a ConfigMap update), so no restart is needed."""
+
+    def setup(self) -> None:
+        self.calendar = ChinaCalendar.default()
+        self.calendar.use_directory(calendar_dir(self.container.config))
+        self.interval = float(self.container.config.get("CALENDAR_RELOAD_SECONDS") or 60)
+        self._thread: Any = None
+
+    def start(self) -> None:
+        self.calendar.refresh()
+        self._thread = self.container.spawn_managed_thread(self._watch, identifier="calendar_watch")
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = None
+
+    def kill(self) -> None:
+        self.stop()
+
+    def _watch(self) -> None:
+        while True:
+            eventlet.sleep(self.interval)
+            try:
+                self.calendar.refresh()
+            except Exception:  # a folder that cannot be read now: keep what was read, try again
+                log.exception("calendar: cannot re-read %s", self.calendar.directory)
+
+
 class ContainerRef(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
     """The worker's own service container (for health checks that look at its dependencies)."""
 
@@ -259,6 +292,7 @@ class ServiceBase:
     log_context = LogContext()
     container_ref = ContainerRef()
     calendar_watch = CalendarWatch()  # the holiday schedules, re-read when they change
+    clean_stop = CleanStop()  # SIGTERM and Ctrl-C stop the process within 10 s (shared.stopping)
     name: str  # each service's nameko name, set by the service class
 
     @staticmethod
