@@ -9,6 +9,7 @@ checks here only keep callers away from routes that are not for them.
 from __future__ import annotations
 
 from services.certification import contracts
+from services.gateway import responses
 from services.gateway.api import API, api, json_body, query_args
 from shared import tenancy
 from shared.errors import Forbidden
@@ -47,7 +48,7 @@ class CertificationRoutes:
         f"{API}/outlets",
         "Outlets you may see (a center: its tenant's; HQ: all)",
         query=contracts.OutletQuery,
-        response=contracts.OutletOut,
+        response=responses.OutletPage,
         tag=TAG,
     )
     def list_outlets(self, request, principal):
@@ -58,13 +59,13 @@ class CertificationRoutes:
         f"{API}/outlets/<string:outlet_id>",
         "An outlet's file (网点档案): agreement, registration form, "
         "grade history, staff, assessments, monthly counts, steps",
-        response=contracts.OutletOut,
+        response=responses.OutletFile,
         tag=TAG,
     )
     def get_outlet(self, request, principal, outlet_id):
         return self.certification.get_outlet(outlet_id)
 
-    @api("GET", f"{API}/outlet/file", "The calling outlet's own file", response=contracts.OutletOut, tag=TAG)
+    @api("GET", f"{API}/outlet/file", "The calling outlet's own file", response=responses.OutletFile, tag=TAG)
     def own_outlet_file(self, request, principal):
         _roles(principal, tenancy.OUTLET, what="the own file")
         return self.certification.get_outlet(principal.outlet)
@@ -88,7 +89,7 @@ class CertificationRoutes:
         f"{API}/certification/technicians",
         "Technicians with their certificates",
         query=contracts.TechnicianQuery,
-        response=contracts.TechnicianOut,
+        response=responses.CertifiedTechnician(many=True),
         tag=TAG,
     )
     def cert_technicians(self, request, principal):
@@ -98,7 +99,7 @@ class CertificationRoutes:
         "GET",
         f"{API}/certification/technicians/<string:technician_id>",
         "A technician's certificates and exam results",
-        response=contracts.TechnicianOut,
+        response=responses.TechnicianFile,
         tag=TAG,
     )
     def cert_technician(self, request, principal, technician_id):
@@ -116,7 +117,9 @@ class CertificationRoutes:
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="registering technicians")
         return self.certification.register_technician(json_body(request))
 
-    @api("GET", f"{API}/certification/trainings", "Training sessions", response=contracts.TrainingOut, tag=TAG)
+    @api(
+        "GET", f"{API}/certification/trainings", "Training sessions", response=contracts.TrainingOut(many=True), tag=TAG
+    )
     def cert_trainings(self, request, principal):
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
         return self.certification.list_trainings()
@@ -139,7 +142,7 @@ class CertificationRoutes:
         f"{API}/certification/exams",
         "Record an exam result; a pass issues a 2-year certificate",
         body=contracts.ExamIn,
-        response=contracts.ExamOut,
+        response=responses.ExamRecorded,
         status=201,
         tag=TAG,
     )
@@ -152,7 +155,7 @@ class CertificationRoutes:
         f"{API}/certification/certificates/revoke",
         "Withdraw a technician's certificate for a line",
         body=contracts.RevokeCertificateIn,
-        response=contracts.CertificateOut,
+        response=contracts.CertificateOut(many=True),
         tag=TAG,
     )
     def cert_revoke(self, request, principal):
@@ -166,6 +169,7 @@ class CertificationRoutes:
         "Network planning (seed 003): yearly repair volume per area from the "
         "installed base × repair rates, outlets needed at a capacity, against current outlets",
         query=contracts.PlanQuery,
+        response=responses.NetworkPlan,
         tag=TAG,
     )
     def network_plan(self, request, principal):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from services.dispatch import contracts
-from services.gateway import schemas
+from services.gateway import responses, schemas
 from services.gateway.api import API, api, csv_rows, json_body, load_query, query_args
 from shared import tenancy
 from shared.errors import BadRequest, Forbidden
@@ -65,7 +65,7 @@ class DispatchRoutes:
         f"{API}/dispatch/plan-runs",
         "Recent re-optimisations with their cost and results",
         query=schemas.PlanRunsQuery,
-        response=contracts.PlanRunOut,
+        response=contracts.PlanRunOut(many=True),
         tag="dispatch",
     )
     def dispatch_plan_runs(self, request, principal):
@@ -124,7 +124,7 @@ class DispatchRoutes:
         f"{API}/technicians",
         "Technicians you may see",
         query=schemas.TechnicianQuery,
-        response=contracts.TechnicianOut,
+        response=contracts.TechnicianOut(many=True),
         tag="technicians",
     )
     def list_technicians(self, request, principal):
@@ -147,7 +147,7 @@ class DispatchRoutes:
         f"{API}/technicians/import",
         "Import technicians from CSV (skills 'a|b', certificates 'line=YYYY-MM-DD|...'); per-row report",
         content="text/csv",
-        response=schemas.TechnicianImportResult,
+        response=responses.TechnicianImport,
         tag="technicians",
     )
     def import_technicians(self, request, principal):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from services.gateway import schemas
+from services.gateway import responses, schemas
 from services.gateway.api import API, api, csv_rows, json_body, query_args
 from services.intake import contracts
 from shared.errors import BadRequest
@@ -66,7 +66,7 @@ class IntakeRoutes:
         f"{API}/tickets/import",
         "Import requests from CSV (UTF-8, header row); per-row report",
         content="text/csv",
-        response=schemas.ImportRowResult,
+        response=responses.TicketImport,
     )
     def import_tickets(self, request, principal):
         rows = [contracts.csv_row_to_payload(r) for r in csv_rows(request)]
@@ -81,6 +81,7 @@ class IntakeRoutes:
         f"{API}/ledger",
         "The service ledger (服务信息台帐) as JSON rows",
         query=contracts.ListQuery,
+        response=responses.LedgerRow(many=True),
         tag="ledger",
     )
     def ledger(self, request, principal):
@@ -103,6 +104,12 @@ class IntakeRoutes:
             headers={"Content-Disposition": "attachment; filename=ledger.csv"},
         )
 
-    @api("GET", f"{API}/sla/summary", "Open tickets by SLA tier and earliest on-site deadlines per tenant", tag="sla")
+    @api(
+        "GET",
+        f"{API}/sla/summary",
+        "Open tickets by SLA tier and earliest on-site deadlines per tenant",
+        response=responses.SLA_SUMMARY,
+        tag="sla",
+    )
     def sla_summary(self, request, principal):
         return self.intake.sla_summary()

@@ -11,6 +11,7 @@ import base64
 
 from werkzeug.wrappers import Response
 
+from services.gateway import responses_parts as responses
 from services.gateway.api import API, api, json_body, query_args
 from services.parts import contracts
 from shared import tenancy
@@ -40,12 +41,19 @@ class PartsRoutes:
         "Spare parts by product line and model; with fault=…, what a visit takes along",
         query=contracts.CatalogueQuery,
         tag="parts",
+        response=responses.Catalogue,
     )
     def parts_catalogue(self, request, principal):
         _allow(principal, STAFF, "read the parts catalogue")
         return self.parts.catalogue_parts(query_args(request))
 
-    @api("GET", f"{P}/locations", "Stock locations you may see (warehouses, outlets, factory)", tag="parts")
+    @api(
+        "GET",
+        f"{P}/locations",
+        "Stock locations you may see (warehouses, outlets, factory)",
+        response=responses.Location(many=True),
+        tag="parts",
+    )
     def parts_locations(self, request, principal):
         _allow(principal, STAFF, "see stock locations")
         return self.parts.locations()
@@ -56,6 +64,7 @@ class PartsRoutes:
         "Stock on hand, reserved and available per location and part",
         query=contracts.StockQuery,
         tag="parts",
+        response=responses.StockPage,
     )
     def parts_stock(self, request, principal):
         _allow(principal, STAFF, "see stock")
@@ -67,6 +76,7 @@ class PartsRoutes:
         "Stock movements (the ledger), filtered by location, part, kind, month",
         query=contracts.MovementQuery,
         tag="parts",
+        response=responses.MovementPage,
     )
     def parts_movements(self, request, principal):
         _allow(principal, STAFF, "see stock movements")
@@ -79,6 +89,7 @@ class PartsRoutes:
         body=contracts.StockReceiptIn,
         status=201,
         tag="parts",
+        response=responses.Booked,
     )
     def parts_receive(self, request, principal):
         _allow(principal, KEEPERS, "book receipts")
@@ -91,6 +102,7 @@ class PartsRoutes:
         body=contracts.AdjustmentIn,
         status=201,
         tag="parts",
+        response=responses.Booked,
     )
     def parts_adjust(self, request, principal):
         _allow(principal, KEEPERS, "adjust stock")
@@ -103,12 +115,21 @@ class PartsRoutes:
         body=contracts.TransferIn,
         status=201,
         tag="parts",
+        response=responses.MovementBooked,
     )
     def parts_transfer(self, request, principal):
         _allow(principal, KEEPERS, "transfer stock")
         return self.parts.transfer(json_body(request))
 
-    @api("POST", f"{P}/scrap", "Write off stock (报废) with a reason", body=contracts.ScrapIn, status=201, tag="parts")
+    @api(
+        "POST",
+        f"{P}/scrap",
+        "Write off stock (报废) with a reason",
+        body=contracts.ScrapIn,
+        status=201,
+        response=responses.MovementBooked,
+        tag="parts",
+    )
     def parts_scrap(self, request, principal):
         _allow(principal, KEEPERS, "scrap stock")
         return self.parts.scrap(json_body(request))
@@ -120,6 +141,7 @@ class PartsRoutes:
         "Parts requests and reservations (an outlet: its own)",
         query=contracts.ReservationQuery,
         tag="parts",
+        response=responses.ReservationPage,
     )
     def parts_reservations(self, request, principal):
         _allow(principal, STAFF, "see parts requests")
@@ -132,12 +154,19 @@ class PartsRoutes:
         body=contracts.RequestParts,
         status=201,
         tag="parts",
+        response=responses.Reservation(many=True),
     )
     def parts_request(self, request, principal):
         _allow(principal, REQUESTERS, "request parts")
         return self.parts.request_parts(json_body(request))
 
-    @api("DELETE", f"{P}/reservations/<string:reservation_id>", "Release a reservation", tag="parts")
+    @api(
+        "DELETE",
+        f"{P}/reservations/<string:reservation_id>",
+        "Release a reservation",
+        response=responses.Reservation,
+        tag="parts",
+    )
     def parts_release(self, request, principal, reservation_id):
         _allow(principal, REQUESTERS, "release reservations")
         return self.parts.release_reservation(reservation_id)
@@ -149,6 +178,7 @@ class PartsRoutes:
         body=contracts.IssueParts,
         status=201,
         tag="parts",
+        response=responses.Issue,
     )
     def parts_issue(self, request, principal):
         _allow(principal, KEEPERS, "issue parts")
@@ -161,17 +191,30 @@ class PartsRoutes:
         "Old-part returns (旧件返厂) with due dates and ageing",
         query=contracts.RmaQuery,
         tag="parts",
+        response=responses.RmaPage,
     )
     def parts_rmas(self, request, principal):
         _allow(principal, STAFF, "see returns")
         return self.parts.rmas(query_args(request))
 
-    @api("GET", f"{P}/rmas/ageing", "Open returns per outlet by age bucket (账龄)", tag="parts")
+    @api(
+        "GET",
+        f"{P}/rmas/ageing",
+        "Open returns per outlet by age bucket (账龄)",
+        response=responses.RmaAgeing(many=True),
+        tag="parts",
+    )
     def parts_rma_ageing(self, request, principal):
         _allow(principal, STAFF, "see returns")
         return self.parts.rma_ageing()
 
-    @api("GET", f"{P}/rmas/<string:rma_no>", "One return with its receipts and movements", tag="parts")
+    @api(
+        "GET",
+        f"{P}/rmas/<string:rma_no>",
+        "One return with its receipts and movements",
+        response=responses.RmaDetail,
+        tag="parts",
+    )
     def parts_rma(self, request, principal, rma_no):
         _allow(principal, STAFF, "see returns")
         return self.parts.get_rma(rma_no)
@@ -181,13 +224,20 @@ class PartsRoutes:
         f"{P}/rmas/<string:rma_no>/shipment",
         "The outlet sends an old part back (寄回) under a waybill; the warehouse's scan receives it",
         body=contracts.ShipRma,
+        response=responses.Rma,
         tag="parts",
     )
     def parts_ship_rma(self, request, principal, rma_no):
         _allow(principal, REQUESTERS, "ship returns")
         return self.parts.ship_rma(rma_no, json_body(request))
 
-    @api("GET", f"{P}/scans/<string:scan_id>", "What became of a scanner's receipt (accepted / rejected)", tag="parts")
+    @api(
+        "GET",
+        f"{P}/scans/<string:scan_id>",
+        "What became of a scanner's receipt (accepted / rejected)",
+        response=responses.ScanStatus,
+        tag="parts",
+    )
     def parts_scan(self, request, principal, scan_id):
         _allow(principal, KEEPERS, "see scans")
         return self.parts.scan_status(scan_id)
@@ -198,6 +248,7 @@ class PartsRoutes:
         "Receipts that could not be applied, kept for review",
         query=contracts.RejectedQuery,
         tag="parts",
+        response=responses.RejectedReceiptPage,
     )
     def parts_rejected(self, request, principal):
         _allow(principal, KEEPERS, "review rejected receipts")
@@ -209,6 +260,7 @@ class PartsRoutes:
         "Close a rejected receipt after review",
         body=contracts.ResolveRejected,
         tag="parts",
+        response=responses.Resolved,
     )
     def parts_resolve_rejected(self, request, principal, scan_id):
         _allow(principal, KEEPERS, "resolve rejected receipts")
@@ -221,6 +273,7 @@ class PartsRoutes:
         "Reconcile a month (对账): issued vs consumed vs returned vs on hand",
         body=contracts.ReconcileIn,
         tag="parts",
+        response=responses.ReconciliationRun,
     )
     def parts_reconcile(self, request, principal):
         _allow(principal, KEEPERS, "run a reconciliation")
@@ -232,6 +285,7 @@ class PartsRoutes:
         "Stored reconciliations with their discrepancies",
         query=contracts.ReconciliationQuery,
         tag="parts",
+        response=responses.ReconciliationPage,
     )
     def parts_reconciliations(self, request, principal):
         _allow(principal, STAFF, "see reconciliations")
@@ -278,6 +332,7 @@ class PartsRoutes:
         f"{P}/outlets/<string:outlet_id>/balance",
         "An outlet's open parts items (stock, unreturned old parts, reservations): clearing on revocation",
         tag="parts",
+        response=responses.PartsBalance,
     )
     def parts_outlet_balance(self, request, principal, outlet_id):
         _allow(principal, (tenancy.HQ, tenancy.CENTER, tenancy.OUTLET), "see an outlet's parts balance")

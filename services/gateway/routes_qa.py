@@ -11,6 +11,7 @@ import base64
 
 from werkzeug.wrappers import Response
 
+from services.gateway import responses
 from services.gateway.api import API, api, json_body, query_args
 from services.qa import contracts
 from shared import tenancy
@@ -18,6 +19,14 @@ from shared.errors import Forbidden
 from shared.rpc import RpcProxy
 
 AGENTS = (tenancy.HQ, tenancy.CENTER)
+# a report as JSON (format=json, the default), or as a file
+REPORT_TYPES = (
+    "application/json",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "image/png",
+    "image/svg+xml",
+)
 
 
 def _agent(principal):
@@ -38,12 +47,19 @@ class QaRoutes:
         "HQ: cross callbacks, caller=all for every one)",
         query=contracts.WorkListQuery,
         tag="qa",
+        response=responses.CallbackPage,
     )
     def qa_work_list(self, request, principal):
         _agent(principal)
         return self.qa.work_list(query_args(request))
 
-    @api("GET", f"{API}/qa/callbacks/overdue", "Overdue callbacks, counted per center and caller, and listed", tag="qa")
+    @api(
+        "GET",
+        f"{API}/qa/callbacks/overdue",
+        "Overdue callbacks, counted per center and caller, and listed",
+        response=responses.Overdue,
+        tag="qa",
+    )
     def qa_overdue(self, request, principal):
         _agent(principal)
         return self.qa.overdue(query_args(request))
@@ -84,6 +100,7 @@ class QaRoutes:
         "Plan the monthly 20% care-call list (center: its tenant; HQ: all)",
         body=contracts.MonthBody,
         tag="qa",
+        response=responses.CARE_PLANS,
     )
     def qa_plan_care(self, request, principal):
         _agent(principal)
@@ -96,6 +113,7 @@ class QaRoutes:
         "Classify a complaint: cause, responsibility (own/other_department/grey_zone), level, outlet",
         body=contracts.Classification,
         tag="qa",
+        response=responses.Complaint,
     )
     def qa_classify(self, request, principal, ticket_id):
         _agent(principal)
@@ -107,6 +125,7 @@ class QaRoutes:
         "Complaints by cause, responsibility, product, model, outlet, tenant; Pareto; cycle vs 15 days; recurrence",
         query=contracts.AnalysisQuery,
         tag="qa",
+        response=responses.ComplaintAnalysis,
     )
     def qa_complaint_analysis(self, request, principal):
         _agent(principal)
@@ -120,6 +139,7 @@ class QaRoutes:
         body=contracts.Finding,
         status=201,
         tag="qa",
+        response=responses.ScoreFact,
     )
     def qa_record_finding(self, request, principal):
         _agent(principal)
@@ -131,6 +151,7 @@ class QaRoutes:
         "Compute, rank and publish every outlet's scorecard (HQ)",
         body=contracts.MonthBody,
         tag="qa",
+        response=responses.Published,
     )
     def qa_publish(self, request, principal):
         if principal.role != tenancy.HQ:
@@ -143,6 +164,7 @@ class QaRoutes:
         "Published scorecards of a month (outlet: its own only)",
         query=contracts.ScorecardQuery,
         tag="qa",
+        response=contracts.ScorecardOut(many=True),
     )
     def qa_scorecards(self, request, principal):
         return self.qa.scorecards(query_args(request))
@@ -167,6 +189,7 @@ class QaRoutes:
         f"{API}/qa/scorecards/<string:outlet_id>/<string:month>/facts",
         "The recorded facts behind an outlet's month",
         tag="qa",
+        response=responses.ScoreFact(many=True),
     )
     def qa_score_facts(self, request, principal, outlet_id, month):
         if principal.role == tenancy.OUTLET and outlet_id != principal.outlet:
@@ -181,6 +204,8 @@ class QaRoutes:
         "(or all, as xlsx) as json, csv, xlsx, png or svg (center: its tenant; HQ: all)",
         query=contracts.ReportQuery,
         tag="qa",
+        response=responses.Report,
+        content=REPORT_TYPES,
     )
     def qa_report(self, request, principal, kind):
         _agent(principal)

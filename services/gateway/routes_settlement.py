@@ -11,6 +11,7 @@ import base64
 
 from werkzeug.wrappers import Response
 
+from services.gateway import responses
 from services.gateway.api import API, api, json_body, query_args
 from services.settlement import contracts
 from shared import tenancy
@@ -35,7 +36,7 @@ class SettlementRoutes:
         f"{S}/claims",
         "Fee claims you may see (outlet: its own; center: its tenant; HQ: all)",
         query=contracts.ClaimQuery,
-        response=contracts.ClaimOut,
+        response=responses.ClaimPage,
         tag="settlement",
     )
     def settlement_list_claims(self, request, principal):
@@ -95,7 +96,7 @@ class SettlementRoutes:
         f"{S}/statements",
         "Monthly statements you may see",
         query=contracts.StatementQuery,
-        response=contracts.StatementOut,
+        response=responses.StatementPage,
         tag="settlement",
     )
     def settlement_list_statements(self, request, principal):
@@ -121,6 +122,7 @@ class SettlementRoutes:
         "Issue the month's statements of every outlet with items",
         body=contracts.IssueAll,
         tag="settlement",
+        response=responses.MonthIssued,
     )
     def settlement_issue_month(self, request, principal):
         _require(principal, tenancy.CENTER, tenancy.HQ)
@@ -141,7 +143,7 @@ class SettlementRoutes:
         "GET",
         f"{S}/statements/<string:statement_id>/download/<string:fmt>",
         "Download a statement as xlsx or pdf",
-        content="application/octet-stream",
+        content=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/pdf"),
         tag="settlement",
     )
     def settlement_download_statement(self, request, principal, statement_id, fmt):
@@ -184,6 +186,7 @@ class SettlementRoutes:
         f"{S}/outlets/<string:outlet_id>/open-items",
         "What keeps an outlet's account open (center, HQ)",
         tag="settlement",
+        response=responses.OpenItem(many=True),
     )
     def settlement_open_items(self, request, principal, outlet_id):
         _require(principal, tenancy.CENTER, tenancy.HQ)
@@ -195,6 +198,7 @@ class SettlementRoutes:
         "The tariff in force (?tenant_id=&on=YYYY-MM-DD)",
         query=contracts.TariffQuery,
         tag="settlement",
+        response=responses.Tariff,
     )
     def settlement_tariff(self, request, principal):
         _require(principal, tenancy.OUTLET, tenancy.CENTER, tenancy.HQ)
@@ -206,6 +210,7 @@ class SettlementRoutes:
         "Publish a tariff version (HQ): HQ default or a tenant's override",
         tag="settlement",
         status=201,
+        response=responses.TariffPublished,
     )
     def settlement_publish_tariff(self, request, principal):
         _require(principal, tenancy.HQ)

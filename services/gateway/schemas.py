@@ -1,5 +1,6 @@
-"""The gateway's own payloads (errors, pages, import reports, the pieces of a route); the domain
-payloads are the services', from their contracts (``services/<service>/contracts.py``)."""
+"""The gateway's own payloads (errors, pages, the pieces of a route); the domain payloads are the
+services', from their contracts (``services/<service>/contracts.py``), and the other answers'
+shapes (imports, lists, reports) are in ``responses.py``."""
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -20,25 +21,14 @@ class Error(Schema):
 
 
 class TicketPage(Schema):
-    items = fields.List(fields.Nested(TicketOut))
-    total = fields.Int()
-    limit = fields.Int()
-    offset = fields.Int()
+    items = fields.List(fields.Nested(TicketOut), required=True)
+    total = fields.Int(required=True)
+    limit = fields.Int(required=True)
+    offset = fields.Int(required=True)
 
 
 class TicketDetail(TicketOut):
     audit = fields.List(fields.Nested(AuditOut))
-
-
-class ImportRowResult(Schema):
-    row = fields.Int()
-    ok = fields.Bool()
-    ticket_id = fields.Str()
-    number = fields.Str()
-    tenant_id = fields.Str()
-    duplicate = fields.Bool()
-    error = fields.Str()
-    fields_ = fields.Dict(data_key="fields")
 
 
 class Me(Schema):
@@ -73,8 +63,10 @@ class LoginToken(Schema):
 
 # ------------------------------------------------------------------ dispatch
 class VisitPage(Schema):
-    items = fields.List(fields.Nested(VisitOut))
-    total = fields.Int()
+    items = fields.List(fields.Nested(VisitOut), required=True)
+    total = fields.Int(required=True)
+    limit = fields.Int(required=True)
+    offset = fields.Int(required=True)
     by_status = fields.Dict(keys=fields.Str(), values=fields.Int())
     late_risk = fields.Int()
 
@@ -109,20 +101,6 @@ class TechnicianQuery(Schema):
         unknown = RAISE
 
     outlet_id = fields.Str(load_default=None)
-
-
-class TechnicianImportRow(Schema):
-    row = fields.Int()
-    ok = fields.Bool()
-    id = fields.Str()
-    error = fields.Str()
-    fields_ = fields.Dict(data_key="fields")
-
-
-class TechnicianImportResult(Schema):
-    imported = fields.Int()
-    failed = fields.Int()
-    rows = fields.List(fields.Nested(TechnicianImportRow))
 
 
 class RouteStop(Schema):

@@ -3,7 +3,8 @@ monthly statement, a negative callback and its closing, an old part back through
 client, and the revocation of another outlet with its account clearing.
 
 Everything is driven through the gateway where an endpoint exists (RPC only for the parts
-overdue check, which has no route); every assertion reads state back through the API or RPC.
+overdue check, which has no route); every assertion reads state back through the API or RPC, and
+every answer is checked against the published OpenAPI document (tests/openapi_check.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 
 from shared.tenancy import Principal
 from tests.conftest import C01, HQ, Platform, wait_for
+from tests.openapi_check import AnswerCheck
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -91,7 +93,9 @@ def platform7(runner_factory, dispatch_config):
         QaService,
     )
     runner.start()
-    yield Platform(runner, config)
+    platform = Platform(runner, config)
+    platform.answers = AnswerCheck(platform.get("/openapi.json").json())  # every answer as documented
+    yield platform
 
 
 def call(platform, method, path, principal, expect=(200, 201), **kw):
@@ -99,6 +103,7 @@ def call(platform, method, path, principal, expect=(200, 201), **kw):
     assert r.status_code in ((expect,) if isinstance(expect, int) else expect), (
         f"{method} {path}: {r.status_code} {r.text}"
     )
+    platform.answers(r)
     return r.json()
 
 
@@ -107,6 +112,7 @@ def poll(platform, path, principal, check, what, timeout=20):
         r = platform.get(API + path, principal)
         if r.status_code != 200:
             return None
+        platform.answers(r)
         body = r.json()
         return body if check(body) else None
 

@@ -110,6 +110,7 @@ def _findings(report):
     return tested, server, other
 
 
+@pytest.mark.timeout(TIME_LIMIT + 120)  # its own bound, not the suite's 300 s, decides
 def test_schemathesis_finds_no_server_error(fuzz_platform, tmp_path):
     p = fuzz_platform
     env = dict(os.environ, NO_COLOR="1")
