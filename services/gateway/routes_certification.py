@@ -83,6 +83,16 @@ class CertificationRoutes:
     def outlet_step(self, request, principal, outlet_id):
         return self.certification.outlet_step(outlet_id, json_body(request))
 
+    @api(
+        "GET",
+        f"{API}/outlets/<string:outlet_id>/steps",
+        "The lifecycle steps you may take on the outlet now (by your role, duty and its state)",
+        response=contracts.AllowedStepsOut,
+        tag=TAG,
+    )
+    def outlet_allowed_steps(self, request, principal, outlet_id):
+        return self.certification.allowed_outlet_steps(outlet_id)
+
     # ------------------------------------------------------------ technicians
     @api(
         "GET",

@@ -44,6 +44,16 @@ class IntakeRoutes:
 
     @api(
         "GET",
+        f"{API}/tickets/preview",
+        "What registering a request would decide: address placed, center, tier, warranty, deadlines",
+        query=contracts.PreviewQuery,
+        response=contracts.PreviewOut,
+    )
+    def preview_ticket(self, request, principal):
+        return self.intake.preview_ticket(query_args(request))
+
+    @api(
+        "GET",
         f"{API}/tickets/<string:ticket_id>",
         "One ticket with its deadlines and audit trail",
         response=schemas.TicketDetail,
@@ -60,6 +70,15 @@ class IntakeRoutes:
     )
     def transition(self, request, principal, ticket_id):
         return self.intake.transition(ticket_id, json_body(request))
+
+    @api(
+        "GET",
+        f"{API}/tickets/<string:ticket_id>/transitions",
+        "The workflow steps you may take now from the ticket's status and case state",
+        response=contracts.StepsOut,
+    )
+    def ticket_steps(self, request, principal, ticket_id):
+        return self.intake.allowed_steps(ticket_id)
 
     @api(
         "POST",

@@ -19,6 +19,11 @@ from services.gateway.docs import DocsRoutes
 from services.gateway.models import Base
 from services.gateway.portal import nav as portal_nav
 from services.gateway.portal.pages_auth import AuthPages
+from services.gateway.portal.pages_center_callbacks import CenterCallbackPages
+from services.gateway.portal.pages_center_dispatch import CenterDispatchPages
+from services.gateway.portal.pages_center_outlets import CenterOutletPages
+from services.gateway.portal.pages_center_records import CenterRecordPages
+from services.gateway.portal.pages_center_tickets import CenterTicketPages
 from services.gateway.portal.pages_outlet import OutletPages
 from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
@@ -42,6 +47,11 @@ class GatewayService(
     AuthRoutes,
     AuthPages,
     OutletPages,
+    CenterTicketPages,
+    CenterDispatchPages,
+    CenterCallbackPages,
+    CenterRecordPages,
+    CenterOutletPages,
     DocsRoutes,
     web.ServiceBase,
 ):
