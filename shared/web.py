@@ -105,7 +105,7 @@ class _JsonErrorsApp(WsgiApp):  # type: ignore[misc]  # nameko is untyped: its b
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
-            request.path_values = values
+            request.path_values = values  # type: ignore[attr-defined]  # nameko reads it (werkzeug has no such field)
             response = provider.handle_request(request)
         except HTTPException as exc:
             # answered here, by no worker: counted here (the route label bounded, `unmatched`)
