@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from services.gateway.portal import labels
 from services.gateway.portal.forms import GENERAL, Form
-from services.gateway.portal.web import page
+from services.gateway.portal.web import page, page_number
 from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
@@ -63,7 +63,7 @@ class CenterRecordPages:
     @page("GET", "/center/ledger", roles=CENTER)
     def center_ledger_page(self, request, page):
         form = Form(LEDGER_FILTERS, {n: request.args.get(n, "") for n in LEDGER_FILTERS})
-        number = _page_number(request.args.get("page"))
+        number = page_number(request.args.get("page"))
         query, status, rows = _ledger_query(form), 200, []
         if form.ok:
             try:
@@ -137,13 +137,6 @@ class CenterRecordPages:
         return page.render(
             "center/claim.html", status=status, claim=claim, form=form, reviewing=claim["status"] in REVIEW
         )
-
-
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 100000))
-    except ValueError:
-        return 1
 
 
 def _ledger_query(form: Form) -> dict[str, Any]:

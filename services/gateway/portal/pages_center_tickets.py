@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from services.gateway.portal import labels
 from services.gateway.portal.forms import GENERAL, Form
-from services.gateway.portal.web import page
+from services.gateway.portal.web import page, page_number
 from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
@@ -129,7 +129,7 @@ class CenterTicketPages:
         form = Form(FILTERS, {n: request.args.get(n, "") for n in FILTERS})
         if not form.value("order"):
             form.values["order"] = "due"
-        number = _page_number(request.args.get("page"))
+        number = page_number(request.args.get("page"))
         query = dict(form.payload(), limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         status = 200
         try:
@@ -208,13 +208,6 @@ class CenterTicketPages:
             registered=page.request.args.get("registered") == "1",
             done=labels.label(done, "step") if done in labels.STEPS else None,
         )
-
-
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 100000))
-    except ValueError:
-        return 1
 
 
 def audit_view(entry: dict[str, Any]) -> dict[str, Any]:

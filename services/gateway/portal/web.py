@@ -156,6 +156,14 @@ def aware_time(value: Any) -> datetime | None:
     return clock.as_utc(value) if isinstance(value, datetime) else None
 
 
+def page_number(value: str | None) -> int:
+    """A list's `?page=` as a page number: 1 when missing or not a number, at most 100000."""
+    try:
+        return max(1, min(int(value or 1), 100000))
+    except ValueError:
+        return 1
+
+
 def local_time(value: Any, fmt: str | None = None) -> str:
     """A timestamp (ISO text or datetime) in Beijing time: ``12-04 09:30``, with the year when it
     is not this year's (``2025-03-10 21:38``), or in `fmt`."""
