@@ -24,8 +24,11 @@ class BrowserMissing(RuntimeError):
     """Chromium, its driver or Selenium is not installed."""
 
 
-def start_chromium(width: int = DESKTOP[0], height: int = DESKTOP[1]) -> Any:
-    """A headless Chromium (``--headless=new --no-sandbox``) at `width` × `height`."""
+def start_chromium(
+    width: int = DESKTOP[0], height: int = DESKTOP[1], capabilities: dict[str, Any] | None = None
+) -> Any:
+    """A headless Chromium (``--headless=new --no-sandbox``) at `width` × `height`, with extra
+    WebDriver `capabilities` if given (e.g. ``goog:loggingPrefs`` to read the console)."""
     for tool in (CHROMIUM, CHROMEDRIVER):
         if not os.access(tool, os.X_OK):
             raise BrowserMissing(
@@ -48,6 +51,8 @@ def start_chromium(width: int = DESKTOP[0], height: int = DESKTOP[1]) -> Any:
         f"--window-size={width},{height}",
     ):
         options.add_argument(arg)
+    for name, value in (capabilities or {}).items():
+        options.set_capability(name, value)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     return driver

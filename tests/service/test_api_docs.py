@@ -6,7 +6,6 @@ operations of /openapi.json."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ import pytest
 from tests.conftest import Platform
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = Path("/tmp/fsm-api-docs.png")
 
 
@@ -75,20 +73,14 @@ def test_missing_assets_are_a_clear_error(gateway_without_assets):
 def test_a_browser_renders_the_operations(gateway):
     """Headless Chromium opens /docs: Swagger UI loads the document and shows every tag's
     operations, the create-ticket call among them (its id is the operationId)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    for tool in (CHROMIUM, CHROMEDRIVER):
-        assert shutil.which(tool), f"{tool} is not installed (scripts/ensure_tools.sh installs it)"
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    from fsm.browser import start_chromium
+
+    # Chromium or its driver missing: BrowserMissing fails the test (scripts/ensure_tools.sh installs them)
+    driver = start_chromium(1366, 900, capabilities={"goog:loggingPrefs": {"browser": "SEVERE"}})
     try:
         driver.get(gateway.base_url + "/docs")
         wait = WebDriverWait(driver, 30)
