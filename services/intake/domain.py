@@ -459,7 +459,10 @@ def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, direc
             out.changes.update(status=Status.CLOSED, closed_at=now)
             out.events.append(("ticket.closed", closed_event(ticket, case, now)))
         elif ticket.status == Status.REGISTERED:
+            # 受理 comes before 立案 (seed 000): a case step on a complaint not yet accepted is its
+            # acceptance, so it meets the accept commitment (and `accept` itself no longer applies)
             out.changes["status"] = Status.ACCEPTED
+            out.met.append(("accept", now))
         out.audit = Audit(
             action,
             ticket.case_state,

@@ -131,7 +131,14 @@ def test_a_case_step_accepts_a_registered_complaint_and_records_its_findings(dir
         None,
         {"attachments": [], "cause": "design", "responsibility": "own"},
     )
-    assert out.met == []
+    # 立案 presupposes 受理: registering the case first is the complaint's acceptance
+    assert out.met == [("accept", NOW)]
+
+
+def test_a_case_step_on_an_accepted_complaint_meets_no_acceptance_again(directory):
+    t = ticket(kind="complaint", status=Status.ACCEPTED, case_state=Case.REGISTERED)
+    out = domain.transition(t, cmd("internal_check"), "center", NOW, directory)
+    assert out.changes == {"case_state": Case.INTERNAL_CHECK} and out.met == []
 
 
 def test_the_plan_step_meets_the_24_hour_plan_commitment(directory):
