@@ -182,6 +182,9 @@ class ScanStatus(Schema):
     received_at = nullable(fields.AwareDateTime())
 
 
+ScanPage = page_of(ScanStatus, "ScanPage")
+
+
 class RejectedReceipt(Schema):
     scan_id = Str()
     location_id = nullable(Str())
@@ -208,6 +211,7 @@ class Discrepancy(Schema):
     quantity = nullable(Int())
     ref = nullable(Str())
     detail = Str()
+    outlet_id = nullable(Str())  # the outlet it concerns (none: the warehouse's own)
 
 
 class ReconciliationReport(Schema):

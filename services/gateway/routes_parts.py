@@ -232,6 +232,32 @@ class PartsRoutes:
         return self.parts.ship_rma(rma_no, json_body(request))
 
     @api(
+        "POST",
+        f"{P}/scans",
+        "Book a receipt by hand (手工签收) as a scanner would send it: new stock, or an old part "
+        "against its RMA; refused with the field when the scanner's would be rejected",
+        body=contracts.HandReceipt,
+        status=201,
+        tag="parts",
+        response=responses.ScanStatus,
+    )
+    def parts_book_scan(self, request, principal):
+        _allow(principal, KEEPERS, "book receipts")
+        return self.parts.book_receipt(json_body(request))
+
+    @api(
+        "GET",
+        f"{P}/scans",
+        "Receipts as scanned or booked by hand, newest first, with their outcome",
+        query=contracts.ScanQuery,
+        tag="parts",
+        response=responses.ScanPage,
+    )
+    def parts_scans(self, request, principal):
+        _allow(principal, KEEPERS, "see scans")
+        return self.parts.scans(query_args(request))
+
+    @api(
         "GET",
         f"{P}/scans/<string:scan_id>",
         "What became of a scanner's receipt (accepted / rejected)",

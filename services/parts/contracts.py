@@ -6,6 +6,7 @@ from nameko.exceptions import deserialize_to_instance
 from services.parts.schemas import (
     AdjustmentIn,
     CatalogueQuery,
+    HandReceipt,
     IssueParts,
     MovementQuery,
     ReconcileIn,
@@ -15,6 +16,7 @@ from services.parts.schemas import (
     ReservationQuery,
     ResolveRejected,
     RmaQuery,
+    ScanQuery,
     ScrapIn,
     ShipRma,
     StockQuery,
@@ -32,6 +34,7 @@ class InsufficientStock(Conflict):
 __all__ = [
     "AdjustmentIn",
     "CatalogueQuery",
+    "HandReceipt",
     "InsufficientStock",
     "IssueParts",
     "MovementQuery",
@@ -42,6 +45,7 @@ __all__ = [
     "ReservationQuery",
     "ResolveRejected",
     "RmaQuery",
+    "ScanQuery",
     "ScrapIn",
     "ShipRma",
     "StockQuery",

@@ -549,6 +549,17 @@ def reconciliation_report(
     }
 
 
-def discrepancy(kind: str, part_no: str, quantity: int, ref: str | None, detail: str) -> dict[str, Any]:
+def discrepancy(
+    kind: str, part_no: str, quantity: int, ref: str | None, detail: str, outlet_id: str | None = None
+) -> dict[str, Any]:
+    """One finding of a reconciliation; `outlet_id` the outlet it concerns (none for a warehouse's
+    own, such as a serial changed on the way to the factory)."""
     assert kind in Discrepancy.ALL
-    return {"kind": kind, "part_no": part_no, "quantity": int(quantity), "ref": ref, "detail": detail}
+    return {
+        "kind": kind,
+        "part_no": part_no,
+        "quantity": int(quantity),
+        "ref": ref,
+        "detail": detail,
+        "outlet_id": outlet_id,
+    }

@@ -321,10 +321,7 @@ def open_returns_by_tenant(session, now) -> dict[str, tuple[int, int]]:
     return {tenant: (int(n), int(late or 0)) for tenant, n, late in rows}
 
 
-def scan_status(session, scan_id) -> dict:
-    scan = session.get(Scan, scan_id) if isinstance(scan_id, str) else None
-    if scan is None:
-        raise NotFound(f"scan {scan_id} not found (not yet processed?)")
+def scan_out(scan: Scan) -> dict:
     return {
         "scan_id": scan.scan_id,
         "kind": scan.kind,
@@ -334,6 +331,20 @@ def scan_status(session, scan_id) -> dict:
         "detail": scan.detail,
         "received_at": iso(scan.received_at),
     }
+
+
+def scan_status(session, scan_id) -> dict:
+    scan = session.get(Scan, scan_id) if isinstance(scan_id, str) else None
+    if scan is None:
+        raise NotFound(f"scan {scan_id} not found (not yet processed?)")
+    return scan_out(scan)
+
+
+def scans(session, q: dict) -> dict:
+    """Receipts as scanned or booked by hand, newest first (a warehouse: its own)."""
+    stmt = _where_equal(select(Scan), Scan, q, ("kind", "outcome", "location_id"))
+    total, rows = _page(session, stmt, Scan.scan_id, (Scan.received_at.desc(), Scan.scan_id), q)
+    return {"items": [scan_out(s) for s in rows], "total": total, "limit": q["limit"], "offset": q["offset"]}
 
 
 def rejected_receipts(session, q: dict) -> dict:
@@ -445,7 +456,7 @@ def all_reconciliations(session, q: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- exports of reconciliations
 SUMMARY_COLUMNS = ("month", "location_id", "location_kind", "tenant_id") + domain.FIGURES + ("discrepancy_count",)
-DETAIL_COLUMNS = ("month", "location_id", "kind", "part_no", "quantity", "ref", "detail")
+DETAIL_COLUMNS = ("month", "location_id", "kind", "part_no", "quantity", "ref", "detail", "outlet_id")
 
 
 def export_rows(rows) -> tuple[list[dict], list[dict]]:

@@ -5,6 +5,7 @@ cannot be applied is rejected with its reason and kept for someone to resolve.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from services.parts import domain, ledger
@@ -22,16 +23,20 @@ from shared.errors import NotFound, ValidationFailed
 
 # ---------------------------------------------------------------- receipts (scanners, returns desk)
 class Rejected(Exception):
-    def __init__(self, reason):
+    """Why a scan cannot be applied, and the field of the scan it is about (for a hand booking)."""
+
+    def __init__(self, reason, field="_schema"):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.field = reason, field
 
 
-def apply_receipt(uow, msg: dict, now) -> dict:
+def apply_receipt(uow, msg: dict, now, keep_rejected: bool = True) -> dict:
     """One scan: an RMA's old part at a warehouse or the factory, an inspection, or new stock.
 
     Returns {"outcome": "duplicate"|"accepted"|"rejected", ...}. A rejected scan is stored with
-    its reason and payload (never lost); the same scan id again changes nothing."""
+    its reason and payload (never lost); the same scan id again changes nothing. Without
+    `keep_rejected` (a person at the desk, who can correct it) a rejection is a `ValidationFailed`
+    naming the scan's field, and the caller's unit of work rolls back."""
     session = uow.session
     scan_id = msg["scan_id"]
     if session.get(Scan, scan_id) is not None:
@@ -40,12 +45,14 @@ def apply_receipt(uow, msg: dict, now) -> dict:
     loc = session.get(Location, msg["location_id"])
     try:
         if loc is None:
-            raise Rejected(f"unknown location {msg['location_id']}")
+            raise Rejected(f"unknown location {msg['location_id']}", "location_id")
         if msg["kind"] == "stock":
             result = _stock_receipt(uow, loc, msg, at)
         else:
             result = _rma_receipt(uow, loc, msg, at)
     except Rejected as exc:
+        if not keep_rejected:
+            raise ValidationFailed(exc.reason, {exc.field: [exc.reason]}) from None
         tenant = loc.tenant_id if loc is not None else domain.HQ_TENANT
         session.add(
             RejectedReceipt(
@@ -87,16 +94,34 @@ def apply_receipt(uow, msg: dict, now) -> dict:
     return result
 
 
+def book_by_hand(uow, principal, msg: dict, now) -> dict:
+    """A scan typed in at the receiving desk (手工入库/签收): the scanner's message, booked as the
+    scanner's would be, by a keeper of the location (its warehouse, its center, HQ). Its scan id is
+    made here unless given; the same scan id again changes nothing."""
+    loc = uow.session.get(Location, msg["location_id"])
+    if loc is None:
+        raise ValidationFailed("unknown location", {"location_id": [f"unknown location {msg['location_id']}"]})
+    domain.check_stock_keeper(principal, loc)
+    scan_id = msg.get("scan_id") or f"HAND-{uuid.uuid4().hex[:16].upper()}"
+    return apply_receipt(uow, dict(msg, scan_id=scan_id, scanned_by=principal.user), now, keep_rejected=False)
+
+
+def check_visible_rma(session, msg: dict) -> None:
+    """The return a person books must be one they may see (`session` acts as them)."""
+    if msg.get("rma_no") and session.get(Rma, msg["rma_no"]) is None:
+        raise ValidationFailed("unknown RMA", {"rma_no": [f"unknown RMA {msg['rma_no']}"]})
+
+
 def _stock_receipt(uow, loc, msg, at):
     if loc.kind != domain.WAREHOUSE:
-        raise Rejected(f"new stock is received at a warehouse, {loc.id} is a {loc.kind}")
+        raise Rejected(f"new stock is received at a warehouse, {loc.id} is a {loc.kind}", "location_id")
     p = uow.session.get(Part, msg["part_no"])
     if p is None:
-        raise Rejected(f"unknown part {msg['part_no']}")
+        raise Rejected(f"unknown part {msg['part_no']}", "part_no")
     try:
         serials = domain.check_serials(msg["quantity"], msg.get("serials"))
     except ValidationFailed as exc:
-        raise Rejected(exc.message) from None
+        raise Rejected(exc.message, next(iter(exc.fields or {}), "serials")) from None
     ledger.post(
         uow.session,
         tenant_id=loc.tenant_id,
@@ -119,13 +144,13 @@ def _rma_receipt(uow, loc, msg, at):
     session = uow.session
     rma = session.get(Rma, msg["rma_no"])
     if rma is None:
-        raise Rejected(f"unknown RMA {msg['rma_no']}")
+        raise Rejected(f"unknown RMA {msg['rma_no']}", "rma_no")
     if msg.get("part_no") and msg["part_no"] != rma.part_no:
-        raise Rejected(f"RMA {rma.rma_no} is for {rma.part_no}, scanned part is {msg['part_no']}")
+        raise Rejected(f"RMA {rma.rma_no} is for {rma.part_no}, scanned part is {msg['part_no']}", "part_no")
     try:
         step = domain.receipt_step(rma.status, loc.kind, as_utc(rma.due_at), at, msg["kind"])
     except ValueError as exc:
-        raise Rejected(f"RMA {rma.rma_no}: {exc}") from None
+        raise Rejected(f"RMA {rma.rma_no}: {exc}", "rma_no") from None
     qty = msg["quantity"]
     if step.stage == "warehouse":
         outlet = session.get(Location, rma.outlet_id)

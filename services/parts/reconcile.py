@@ -218,9 +218,9 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
     figures = figures_by_location(session, locations, start, end)
     found = defaultdict(list)
 
-    def add(loc, kind, part_no, qty, ref, detail):
+    def add(loc, kind, part_no, qty, ref, detail, outlet=None):
         if loc in locations:
-            found[loc].append(domain.discrepancy(kind, part_no, qty, ref, detail))
+            found[loc].append(domain.discrepancy(kind, part_no, qty, ref, detail, outlet))
 
     for rma_no, outlet, warehouse, part, qty, due, serial in open_rmas(session, end):
         due_text = domain.as_local_date(due)
@@ -232,6 +232,7 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
                 qty,
                 rma_no,
                 f"old part {serial or '-'} from {outlet} not returned (due {due_text})",
+                outlet,
             )
             figures[loc]["open_rmas"] += 1
     for outlet, warehouse, part, returned, issued in returned_not_issued(session, start, end):
@@ -243,6 +244,7 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
                 int(returned) - int(issued),
                 outlet,
                 f"{int(returned)} returned by {outlet} but {int(issued)} ever issued to it",
+                outlet,
             )
     receipts, factory = receipt_mismatches(session, start, end)
     for rma_no, outlet, wh, part, qty, got_qty, removed, got_serial in receipts:
@@ -255,6 +257,7 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
                     abs(qty - got_qty),
                     rma_no,
                     f"RMA for {qty}, {got_qty} received at {wh}",
+                    outlet,
                 )
         if got_serial and removed and got_serial != removed:
             for loc in (outlet, wh):
@@ -265,6 +268,7 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
                     1,
                     rma_no,
                     f"removed {removed} booked, {got_serial} received at {wh}",
+                    outlet,
                 )
     for rma_no, wh, part, wh_serial, f_serial in factory:
         add(
@@ -284,6 +288,7 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
             1,
             visit,
             f"new part {serial} fitted on visit {visit} was never issued to {outlet}",
+            outlet,
         )
     for visit, outlet, part, qty, booked in short:
         add(
@@ -293,6 +298,7 @@ def reconcile_month(session, month: str, locations: dict, check_ledger: bool = T
             qty - booked,
             visit,
             f"{qty} used on visit {visit}, only {booked} in {outlet}'s stock",
+            outlet,
         )
     if check_ledger:
         for loc, part, cond, on_hand, total in ledger_mismatches(session):

@@ -106,6 +106,18 @@ class ReceiptMessage(Schema):
             raise ValidationError("Required for a stock receipt.", "part_no")
 
 
+class HandReceipt(ReceiptMessage):
+    """A scan typed in at the receiving desk (``POST /api/v1/parts/scans``): the scanner's message,
+    unknown fields refused; parts makes the scan id unless one is given and books the person as
+    the scanner."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("scanned_by",)
+
+    scan_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+
+
 class Page(Strict, PageQuery.with_default_limit(200)):
     """Parts' lists: 200 a page unless the caller names a limit."""
 
@@ -141,6 +153,14 @@ class RmaQuery(Page):
     )
     overdue = fields.Bool(load_default=None)
     visit_id = fields.Str(load_default=None, validate=ID)
+
+
+class ScanQuery(Page):
+    """Receipts (scans) as booked, newest first."""
+
+    kind = fields.Str(load_default=None, validate=validate.OneOf(("rma", "inspection", "stock")))
+    outcome = fields.Str(load_default=None, validate=validate.OneOf(("accepted", "rejected")))
+    location_id = fields.Str(load_default=None, validate=ID)
 
 
 class ShipRma(Strict):

@@ -23,6 +23,7 @@ from services.parts.models import Base, Movement
 from services.parts.schemas import (
     AdjustmentIn,
     CatalogueQuery,
+    HandReceipt,
     IssueParts,
     MovementQuery,
     OverdueCheck,
@@ -34,6 +35,7 @@ from services.parts.schemas import (
     ReservationQuery,
     ResolveRejected,
     RmaQuery,
+    ScanQuery,
     ScrapIn,
     ShipRma,
     StockQuery,
@@ -334,6 +336,27 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         if outcome == "rejected":
             log.warning("receipt %s rejected: %s", msg["scan_id"], result["reason"])
         return result
+
+    @rpc
+    def book_receipt(self, payload):
+        """A scan typed in at the desk (手工签收): booked as the scanner's message is, by a keeper of
+        the location; what the scanner's would leave rejected is refused here, naming the field."""
+        data = load(HandReceipt(), payload)
+        principal = self.db.principal
+        with self.db.uow() as uow:  # the caller must see the return it books
+            receipts.check_visible_rma(uow.session, data)
+        with self.db.uow(self._writer(principal)) as uow:
+            result = receipts.book_by_hand(uow, principal, data, utcnow())
+            self._commit(uow)
+            if result["outcome"] == "accepted":
+                RETURNS.labels("parts", "-", f"scan_{result['stage']}").inc()
+            return queries.scan_status(uow.session, result["scan_id"])
+
+    @rpc
+    def scans(self, query=None):
+        q = load(ScanQuery(), query or {})
+        with self.db.uow() as uow:
+            return queries.scans(uow.session, q)
 
     @rpc
     def scan_status(self, scan_id):
