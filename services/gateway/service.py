@@ -24,6 +24,8 @@ from services.gateway.portal.pages_center_dispatch import CenterDispatchPages
 from services.gateway.portal.pages_center_outlets import CenterOutletPages
 from services.gateway.portal.pages_center_records import CenterRecordPages
 from services.gateway.portal.pages_center_tickets import CenterTicketPages
+from services.gateway.portal.pages_hq_approvals import HqApprovalPages
+from services.gateway.portal.pages_hq_network import HqNetworkPages
 from services.gateway.portal.pages_outlet import OutletPages
 from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
@@ -52,6 +54,8 @@ class GatewayService(
     CenterCallbackPages,
     CenterRecordPages,
     CenterOutletPages,
+    HqApprovalPages,
+    HqNetworkPages,
     DocsRoutes,
     web.ServiceBase,
 ):

@@ -21,7 +21,12 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("结算审核", "/center/claims"),
         ("台帐", "/center/ledger"),
     ],
-    "hq": [],
+    "hq": [
+        ("审批", "/hq/approvals"),
+        ("网点排名", "/hq/rankings"),
+        ("网点布局", "/hq/network"),
+        ("结算标准", "/hq/tariffs"),
+    ],
     "warehouse": [],
 }
 
