@@ -95,6 +95,10 @@ class Visit(TenantScoped, Base):
     onsite_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # a return visit: the completed visit it goes back for (None: the ticket's first visit)
     return_of: Mapped[str | None] = mapped_column(String(32))
+    # a return visit the outlet asked for (return_visits.requested_return_visit): its reason and
+    # who asked (None: one after a negative callback, or no return visit)
+    return_reason: Mapped[str | None] = mapped_column(String(500))
+    return_requested_by: Mapped[str | None] = mapped_column(String(64))
     # the plan run that last placed it (scheduled or unassignable)
     plan_run_id: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)

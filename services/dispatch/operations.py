@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from services.dispatch import domain, planstate, queries, return_visits, signatures
 from services.dispatch.domain import LOCAL_TZ, OPEN_VISIT, VisitStatus
@@ -109,8 +110,8 @@ def request_replan(uow, tenant_id: str):
 def open_visit(uow, payload: dict, service_minutes_table: dict | None) -> bool:
     """A registered ticket that needs someone on site becomes a visit (once per ticket); one
     without a location is unassignable at once. False: the ticket needs no visit."""
-    if payload["kind"] not in ONSITE_KINDS:
-        return False
+    if payload["kind"] not in ONSITE_KINDS or not payload.get("needs_visit", True):
+        return False  # e.g. a complaint about fees or attitude: handled without a visit
     existing = uow.session.scalars(select(Visit).where(Visit.ticket_id == payload["ticket_id"])).first()
     if existing is None:
         visit = Visit(
@@ -168,6 +169,40 @@ def add_return_visit(uow, payload: dict, onsite_due) -> Visit | None:
     uow.session.add(visit)
     request_replan(uow, payload["tenant_id"])
     return visit
+
+
+def ticket_visits(uow, visit: Visit) -> list[Visit]:
+    """Every visit of `visit`'s ticket that `uow`'s principal sees."""
+    return list(uow.session.scalars(select(Visit).where(Visit.ticket_id == visit.ticket_id)))
+
+
+def return_visit_refusal(uow, visit: Visit, principal) -> return_visits.Refusal | None:
+    """Why `principal` may not ask for a return visit to `visit` now (None: it may). `uow` acts for
+    the visit's tenant: the ticket's other visits may be another outlet's, or nobody's yet."""
+    outlet = principal.outlet if principal.role == tenancy.OUTLET else None
+    return return_visits.request_refusal(visit, ticket_visits(uow, visit), outlet)
+
+
+def request_return_visit(uow, visit_id: str, principal, data: dict, now: datetime, onsite_due) -> Visit:
+    """The return visit the outlet (`principal`) asks for to its checked-out visit
+    (`return_visits.requested_return_visit`), pinned to the technician who did it while that one may
+    still take it. `uow` acts for the visit's tenant (`return_visit_refusal`)."""
+    visit = load_visit(uow, visit_id)
+    refusal = return_visit_refusal(uow, visit, principal)
+    if refusal is not None:
+        raise refusal.error
+    tech = uow.session.get(Technician, visit.technician_id) if visit.technician_id else None
+    today = now.astimezone(LOCAL_TZ).date()
+    pinned = tech.id if tech is not None and pin_refusal(uow, tech, visit, today) is None else None
+    fields = return_visits.requested_return_visit(
+        visit, now, onsite_due, data["reason"], data.get("wished_date"), principal.user, pinned
+    )
+    returning = Visit(id=uuid.uuid4().hex, **fields)
+    uow.session.add(returning)
+    # the visit's version moves with it: of two requests at once one commits, the other is a 409
+    flag_modified(visit, "return_of")
+    request_replan(uow, visit.tenant_id)
+    return returning
 
 
 # ---------------------------------------------------------------- outlets and certificates

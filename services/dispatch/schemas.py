@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from services.dispatch import signatures
 from services.dispatch.domain import CHINA_LAT, CHINA_LON, LOCAL_TZ, VisitStatus
+from services.dispatch.return_visits import REASON_MAX
 from shared.events import PartUsed
 from shared.validation import PageQuery
 
@@ -78,6 +79,17 @@ class CheckOut(Schema):
     customer_confirmed = fields.Bool(required=True)
     # the customer's signature drawn on screen: a PNG as a data URL (signatures.decode's rules)
     signature = fields.Str(load_default=None, allow_none=True, validate=_signature)
+
+
+class ReturnVisitRequest(Schema):
+    """The outlet asks to go back after a check-out (申请返修/二次上门): why, and the customer's
+    wished local date if any (return_visits.requested_return_visit's rules)."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=REASON_MAX))
+    wished_date = fields.Date(load_default=None, allow_none=True)
 
 
 class Pin(Schema):
@@ -166,6 +178,11 @@ class VisitOut(Schema):
     # the signature itself (a PNG data URL): only in the answer about one visit (GET /visits/<id>)
     signature = fields.Str(allow_none=True)
     return_of = fields.Str(allow_none=True)  # a return visit: the completed visit it goes back for
+    return_reason = fields.Str(allow_none=True)  # a return visit the outlet asked for: why
+    return_requested_by = fields.Str(allow_none=True)  # ... and who asked (None: after a negative callback)
+    # only in the answer about one visit (GET /visits/<id>): why the caller may not ask for a
+    # return visit to it now (not_outlet, not_checked_out, open_visit), None when it may
+    return_visit_refusal = fields.Str(allow_none=True)
     late_risk = fields.Bool()
     version = fields.Int()
 

@@ -30,6 +30,7 @@ from services.dispatch.schemas import (
     CheckOut,
     Pin,
     PlanRunOut,
+    ReturnVisitRequest,
     RouteQuery,
     TechnicianIn,
     TechnicianOut,
@@ -289,9 +290,19 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
 
     @rpc
     def get_visit(self, visit_id):
+        """One visit, with the signature, and why the caller may not ask for a return visit to it
+        (`return_visit_refusal`: None when it may)."""
+        principal = self.db.principal
         with self.db.uow() as uow:
             visit = operations.load_visit(uow, visit_id)
-            return operations.dump_visit(visit, utcnow(), operations.visit_signature(uow, visit))
+            out = operations.dump_visit(visit, utcnow(), operations.visit_signature(uow, visit))
+        refusal = "not_outlet"
+        if principal.role == tenancy.OUTLET:  # the ticket's other visits, whoever holds them
+            with self.db.uow(principal.acting_for(out["tenant_id"])) as uow:
+                found = operations.return_visit_refusal(uow, operations.load_visit(uow, visit_id), principal)
+                refusal = found.code if found else None
+        out["return_visit_refusal"] = refusal
+        return out
 
     @rpc
     def route(self, technician_id, query):
@@ -334,6 +345,22 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             operations.unpin(uow, visit)
             uow.commit()
             return operations.dump_visit(visit, utcnow())
+
+    # ------------------------------------------------------------ return visits
+    @rpc
+    def request_return_visit(self, visit_id, payload):
+        """The outlet asks to go back to a visit it checked out (申请返修/二次上门): the new visit,
+        unplanned; the planner plans it and `visit.scheduled` follows as for any visit."""
+        data = load(ReturnVisitRequest(), payload)
+        principal = self.db.principal
+        now = utcnow()
+        with self.db.uow() as uow:  # the caller's own scope: another outlet's visit is not found
+            tenant = operations.load_visit(uow, visit_id).tenant_id
+        with self.db.uow(principal.acting_for(tenant)) as uow:  # the ticket's visits, whoever holds them
+            visit = operations.request_return_visit(uow, visit_id, principal, data, now, self._onsite_due(tenant))
+            uow.commit()
+            log.info("visit %s: return visit %s asked for by %s", visit.return_of, visit.id, principal.user)
+            return operations.dump_visit(visit, now)
 
     # ------------------------------------------------------------ on site
     @rpc
