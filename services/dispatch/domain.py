@@ -33,6 +33,11 @@ LATE_RISK_HOURS = 4  # an unplanned visit due within this is at risk of being la
 # any detour could save, and dropping a visit more than any lateness
 LATENESS_KM_PER_MINUTE = 50.0
 DROP_PENALTY_KM = 5_000_000.0
+# A visit that can still be on time is dropped (made late) only at a price above every other cost
+# of the plan (`planning.save_the_savable`): an overdue backlog never takes its slot. That price
+# stays below this, divided by the number of visits, so OR-Tools' int64 objective (km x 1000)
+# cannot overflow.
+SAVABLE_PENALTY_CAP_KM = 2.0**62 / 1000 / 4
 # The SLA deadline is HARD in the routing model (bench/dispatch.py): a visit is either on time or
 # dropped there, so the search maximises the (priority-weighted) number of on-time visits and then
 # minimises km. A soft, linear lateness cost minimises the SUM of late minutes instead, which under

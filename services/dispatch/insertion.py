@@ -139,11 +139,14 @@ def groups_full(problem: RoutingProblem, routes: dict) -> set:
 def greedy_start(problem: RoutingProblem) -> list[list[int]]:
     """A feasible warm start: visits by due time, each at its cheapest feasible insertion within
     its window (hard deadlines met; those that fit nowhere are left to the solver). One route
-    per vehicle."""
+    per vehicle. Visits whose window closes (those that can still be on time) come before those
+    with an open-ended one (late anyway, or with no due time), so an overdue backlog does not
+    fill the technician-days a visit that can still be on time needs."""
     routes: dict = {}
     order = sorted(
         range(len(problem.visits)),
         key=lambda i: (
+            not any(math.isfinite(b) for _, b in problem.visits[i].windows),
             problem.visits[i].deadline if problem.visits[i].deadline is not None else math.inf,
             -problem.visits[i].priority,
         ),

@@ -22,6 +22,7 @@ from services.dispatch.domain import (
     HARD_DEADLINES,
     LATENESS_KM_PER_MINUTE,
     PRIORITY_WEIGHT,
+    SAVABLE_PENALTY_CAP_KM,
     SERVE_WITHIN_MINUTES,
     TechDay,
     TechView,
@@ -106,6 +107,31 @@ def _routing_visit(
     )
 
 
+def save_the_savable(rvisits: list[RVisit], late: list[bool], km_max: float, vehicles: list[TechDay], t0) -> None:
+    """Price a visit that can still be on time above everything else (in place): the objective
+    is lexicographic in effect -- first the number of such visits that become late (the solver
+    drops them from their hard window; `read_plan` then places them late), then the lateness and
+    drops of visits late anyway (weighted by priority), then travel. So a visit's drop penalty,
+    when it could still be on time, is a bound on all the rest of any plan's cost plus its own
+    priority-weighted DROP_PENALTY_KM: no plan may trade one of them for any number of overdue
+    visits (an imported backlog, say) or any detour. Capped so that OR-Tools' int64 objective
+    (km x `routing.SCALE`) cannot overflow, however many visits."""
+    if not rvisits:
+        return
+    end = max((minutes_since(t0, v.end) for v in vehicles), default=0.0)
+    rest = km_max * (len(rvisits) + 2 * len(vehicles))  # any plan's travel
+    for rv, late_anyway in zip(rvisits, late):
+        weight = max(rv.priority, 0.0)
+        if late_anyway:  # served (lateness from t0, at most to the horizon's end) or dropped
+            rest += max(rv.drop_penalty or 0.0, LATENESS_KM_PER_MINUTE * weight * max(end, 0.0))
+        else:  # the soft service target inside its window
+            rest += EARLY_KM_PER_MINUTE * weight * max(end, 0.0)
+    savable = min(rest + 1.0, SAVABLE_PENALTY_CAP_KM / (len(rvisits) + 1))
+    for rv, late_anyway in zip(rvisits, late):
+        if not late_anyway and rv.deadline is not None and math.isfinite(rv.windows[0][1]):
+            rv.drop_penalty = savable + DROP_PENALTY_KM * max(rv.priority, 0.0)
+
+
 @dataclass
 class PlanningInput:
     problem: RoutingProblem
@@ -157,6 +183,7 @@ def build_problem(
     points = homes + [(v.lat, v.lon) for v in kept] + list(ends.values())
     km, minutes = travel_matrices(points, travel) if points else (np.zeros((0, 0)), np.zeros((0, 0)))
     t0 = now
+    late = []  # per routing visit: no technician-day can reach it by its due time any more
     for i, visit in enumerate(kept):
         allowed = [
             k
@@ -172,6 +199,8 @@ def build_problem(
                 visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway, serve_within=serve_within_minutes
             )
         )
+        late.append(late_anyway)
+    save_the_savable(rvisits, late, float(km.max()) if km.size else 0.0, vehicles, t0)
     rvehicles = [
         RVehicle(
             id=f"{v.technician.id}@{v.day.isoformat()}",
