@@ -1,0 +1,111 @@
+"""HQ's console (part B) in a real browser, on one platform (gateway, certification, qa, settlement):
+the service head approves an outlet application at HQ's step (a rejection without its reason is
+shown by its field and changes nothing; the approval moves the outlet on and out of the queue); the
+buttons offered are exactly the steps certification's API allows; the month's rankings list the
+outlets by name across centers and filter by center, and an outlet's scorecard traces its points to
+the fact; the network plan and the tariffs are shown; every page fits a phone; a center's and an
+outlet's account are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared import clock
+from tests.certification_fixtures import HEAD, NEW_OUTLET, cert_config, drive
+from tests.conftest import C01, HQ, Platform
+from tests.portal_fixtures import API, add_account, portal_config
+
+
+@pytest.fixture
+def portal_platform(runner_factory, service_config):
+    """gateway + certification + qa + settlement; nothing acts on a timer."""
+    from services.certification.service import CertificationService
+    from services.gateway.service import GatewayService
+    from services.qa.service import QaService
+    from services.settlement.service import SettlementService
+
+    config = cert_config(portal_config(service_config, QA_AUTO_MONTHLY="false", max_workers=6))
+    runner = runner_factory(config, GatewayService, CertificationService, QaService, SettlementService)
+    runner.start()
+    yield Platform(runner, config)
+    clock.reset()
+
+
+def status_of(platform, outlet_id):
+    return platform.get(f"{API}/outlets/{outlet_id}", HQ).json()["status"]
+
+
+def offered(browser):
+    return [f.get_attribute("id") for f in browser.find_all("form.outlet-step")]
+
+
+def test_hq_approves_an_outlet_sees_rankings_and_others_are_refused(browser, portal_platform, rpc_as):
+    p = portal_platform
+    drive(rpc_as, NEW_OUTLET, "technical_reviewed")
+    month = clock.now().astimezone(clock.LOCAL_TZ).strftime("%Y-%m")
+    finding = {"outlet_id": "C01-O05", "kind": "no_periodic_inspection", "ref": "巡查-0017", "note": "三月未巡查"}
+    assert p.post(f"{API}/qa/findings", C01, json=finding).status_code == 201
+    assert p.post(f"{API}/qa/scorecards/publish", HQ, json={"month": month}).status_code == 200
+    add_account(p, "hq-head", role="hq", duty="service_head", name="总部 服务部部长")
+    add_account(p, "c1-agent", role="center", tenant="C01")
+    add_account(p, "o5-user", tenant="C01", outlet="C01-O05")
+
+    # the queue: the application waits for the head's approval, with exactly the API's steps
+    browser.sign_in("hq-head")
+    browser.open("/hq/approvals")
+    group = browser.find("#group-technical_reviewed").text
+    assert "武汉新立特约服务站" in group and "武汉区域服务中心" in group
+    api = p.get(f"{API}/outlets/{NEW_OUTLET}/steps", HEAD).json()
+    assert [s["action"] for s in api["steps"]] == ["head_approval"]
+    assert offered(browser) == [f"step-{NEW_OUTLET}-head_approval"]
+    form = f"#step-{NEW_OUTLET}-head_approval"
+    # a rejection needs its reason: shown by the field, nothing done
+    browser.submit(f"{form} button[data-decision=reject]")
+    assert browser.path.split("?")[0] == f"/hq/approvals/outlets/{NEW_OUTLET}" and browser.field_error("reason")
+    assert status_of(p, NEW_OUTLET) == "technical_reviewed"
+    browser.submit(f"{form} button[data-decision=pass]")
+    assert browser.path.split("?")[0] == "/hq/approvals" and "已完成：服务部部长审批" in browser.find(".notice").text
+    assert status_of(p, NEW_OUTLET) == "approved"
+    assert "武汉新立特约服务站" not in browser.find("#group-technical_reviewed").text
+    assert "没有等待总部审核的申报" in browser.find("#claims").text
+    browser.open(f"/hq/approvals/outlets/{NEW_OUTLET}")
+    assert offered(browser) == [] and "服务部部长审批" in browser.find("#history").text
+
+    # rankings across the centers, by name; a center's filter; the scorecard traced to its fact
+    browser.open(f"/hq/rankings?month={month}")
+    text = browser.text
+    assert "黄石恒达自办服务点" in text and "青岛泰和特约服务站" in text and "C01-O05" not in text
+    browser.find("a[href^='/hq/rankings/C01-O05']").click()
+    assert browser.path.split("?")[0] == "/hq/rankings/C01-O05"
+    line = browser.find("#line-service_management").text
+    assert "未定期巡查" in line and "-2 分" in line and "巡查-0017" in line
+    browser.open(f"/hq/rankings?month={month}&tenant=C02")
+    assert "青岛泰和特约服务站" in browser.text and "黄石恒达自办服务点" not in browser.text
+    browser.open("/hq/rankings?month=1999-01")
+    assert browser.field_error("month")
+
+    browser.open("/hq/network?capacity=1000")
+    assert "所需网点" in browser.find("#totals").text and browser.find_all("#areas tbody tr")
+    browser.open("/hq/network?capacity=abc")
+    assert browser.field_error("capacity")
+    browser.open("/hq/tariffs?tenant=C02")
+    assert "数控车床" in browser.find("#labour").text and "济南" in browser.find(".summary").text
+
+    browser.phone()
+    for path in (
+        "/hq/approvals",
+        f"/hq/approvals/outlets/{NEW_OUTLET}",
+        f"/hq/rankings?month={month}",
+        f"/hq/rankings/C01-O05?month={month}",
+        "/hq/network",
+        "/hq/tariffs",
+    ):
+        browser.open(path)
+        assert browser.scroll_width() <= 390, (path, browser.scroll_width())
+
+    # a center's and an outlet's account: refused
+    for username in ("c1-agent", "o5-user"):
+        browser.driver.delete_all_cookies()
+        browser.sign_in(username)
+        browser.open("/hq/approvals")
+        assert browser.title.startswith("无权操作") and "武汉新立" not in browser.text
