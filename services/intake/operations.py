@@ -7,11 +7,12 @@ entrypoints load their input, call these and commit.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
 
-from services.intake import domain, queries
+from services.intake import domain, queries, routing
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from shared import metrics
 from shared.clock import as_utc
@@ -51,16 +52,18 @@ def register(uow, reg: domain.Registration, principal) -> tuple[Ticket, bool]:
 
 
 # ---------------------------------------------------------------- changing a ticket
-def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policies, geocoder):
-    """A staff action or case step (`domain.transition`); `route` also re-places the ticket."""
+def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policies, geocoder) -> Ticket:
+    """A staff action or case step (`domain.transition`); `route` also re-places the ticket. The
+    ticket it leaves: a re-routed registered ticket's successor (see `routing`), else `ticket`."""
     if cmd["expected_version"] is not None and cmd["expected_version"] != ticket.version:
         raise Conflict(
             "the ticket changed since you read it", {"expected_version": [f"current version is {ticket.version}"]}
         )
     outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)
     if cmd["action"] == "route":
-        route(uow, ticket, cmd, policies, geocoder, now)
+        return route(uow, ticket, cmd, outcome, principal, policies, geocoder, now)
     apply(uow, ticket, outcome, principal)
+    return ticket
 
 
 def fact_ticket(uow, payload: dict, event: str) -> Ticket | None:
@@ -125,28 +128,40 @@ def set_outlet(uow, ticket: Ticket, outlet_id: str | None) -> None:
         entry.assigned_outlet_id = outlet_id
 
 
-def route(uow, ticket: Ticket, cmd: dict, policies, geocoder, now: datetime) -> None:
-    """HQ routes a triage ticket to a tenant (optionally with a corrected address): placement,
-    deadlines and audit rows move there, the forwarding is met and the ticket announced."""
+def route(uow, ticket: Ticket, cmd: dict, outcome: domain.Outcome, principal, policies, geocoder, now) -> Ticket:
+    """HQ routes a ticket to a center (`routing`: the target must serve the customer's province,
+    as the corrected address, if any, places it). A triage ticket moves there itself; a registered
+    one is cancelled and a new ticket opened there. The audit entries name both centers and the
+    corrected address."""
+    directory = policies.directory
+    routing.check_reroutable(ticket)
     geo = geocoder.parse(cmd["address"] or ticket.address)
-    place = domain.place(geo, policies.directory, uow.principal, cmd["tenant_id"])
-    if cmd["address"]:
-        ticket.address = cmd["address"]
-    ticket.tenant_id = place.tenant_id
-    for attr in ("province", "city", "district", "adcode", "lat", "lon", "tier"):
-        setattr(ticket, attr, getattr(place, attr))
-    ticket.geo_precision, ticket.geo_ambiguous, ticket.triage_reason = place.precision, place.ambiguous, None
+    routing.check_target(directory, ticket, cmd["tenant_id"], geo, bool(cmd["address"]))
+    candidate = routing.chosen_candidate(directory, geo, cmd["tenant_id"])
+    if candidate:  # an ambiguous district name: the customer is in the candidate HQ chose
+        geo = geocoder.parse(candidate)
+    place = domain.place(geo, directory, uow.principal, cmd["tenant_id"])
     deadlines = domain.sla_deadlines(
         {
             "kind": ticket.kind,
             "channel": ticket.channel,
             "received_at": as_utc(ticket.received_at),
             "wished_visit_at": as_utc(ticket.wished_visit_at),
+            "complaint_category": getattr(ticket, "complaint_category", None),
         },
         place.tier,
         policies.clock,
         policies.sla_policy(place.tenant_id),
     )
+    if ticket.status != domain.Status.TRIAGE:
+        return reroute(uow, ticket, cmd, place, deadlines, principal, now)
+    record = routing.route_record(ticket, cmd)
+    if cmd["address"]:
+        ticket.address = cmd["address"]
+    ticket.tenant_id = place.tenant_id
+    for attr in routing.PLACEMENT_COLUMNS:
+        setattr(ticket, attr, getattr(place, attr))
+    ticket.geo_precision, ticket.geo_ambiguous, ticket.triage_reason = place.precision, place.ambiguous, None
     existing = {d.sla: d for d in ticket.deadlines}
     for sla, due in deadlines.items():
         if sla in existing:
@@ -161,8 +176,57 @@ def route(uow, ticket: Ticket, cmd: dict, policies, geocoder, now: datetime) -> 
     for entry in queries.audit_rows(uow.session, ticket.id):
         entry.tenant_id = place.tenant_id
     uow.session.flush()
-    meet(uow, ticket, "forward", now)
+    outcome.audit = replace(outcome.audit, data=record)
+    apply(uow, ticket, outcome, principal)
+    for sla, at in routing.met_on_routing(set(), now):
+        meet(uow, ticket, sla, at)
     uow.emit("ticket.registered", domain.registered_event(ticket))
+    return ticket
+
+
+def reroute(uow, old: Ticket, cmd: dict, place, deadlines: dict, principal, now: datetime) -> Ticket:
+    """A registered ticket to another center: the old one cancelled (its center's visit with it),
+    a new one registered there with the old one's receipt time, commitments met and breached."""
+    columns = {c.key: getattr(old, c.key) for c in Ticket.__table__.columns}
+    if cmd["address"]:
+        columns["address"] = cmd["address"]
+    fields = routing.rerouted_ticket(
+        columns, place, domain.ticket_number(place.tenant_id, as_utc(old.received_at)), now
+    )
+    old.external_ref = None  # the channel's reference goes with the ticket that goes on
+    uow.session.flush()
+    done = {d.sla: d for d in old.deadlines if d.met_at is not None or d.breached_at is not None}
+    audit_new = domain.Audit(
+        "route",
+        None,
+        domain.Status.REGISTERED,
+        cmd["note"],
+        routing.route_record(old, cmd, from_ticket_id=old.id, from_number=old.number),
+    )
+    reg = domain.Registration(
+        place, None, fields, deadlines, audit_new, routing.met_on_routing(set(done), now), True, []
+    )
+    new, _ = register(uow, reg, principal)
+    for d in new.deadlines:
+        if d.sla in done:
+            d.met_at, d.breached_at = done[d.sla].met_at, done[d.sla].breached_at
+    apply(
+        uow,
+        old,
+        domain.Outcome(
+            changes={"status": domain.Status.CANCELLED, "closed_at": now},
+            events=[("ticket.closed", domain.closed_event(old, "cancelled", now))],
+            audit=domain.Audit(
+                "route",
+                old.status,
+                domain.Status.CANCELLED,
+                cmd["note"],
+                routing.route_record(old, cmd, to_ticket_id=new.id, to_number=new.number),
+            ),
+        ),
+        principal,
+    )
+    return new
 
 
 # ---------------------------------------------------------------- SLA commitments

@@ -199,7 +199,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         cmd = load(Transition(), payload)
         with self.db.uow() as uow:
             ticket = self._load(uow, ticket_id)
-            ops.transition(uow, ticket, cmd, self.db.principal, utcnow(), self.policies, self.geocoder)
+            ticket = ops.transition(uow, ticket, cmd, self.db.principal, utcnow(), self.policies, self.geocoder)
             uow.commit()
             return self._dump(ticket)
 
