@@ -17,6 +17,21 @@ TICKET_KINDS = ("repair", "install", "maintenance", "complaint", "consultation")
 # the kinds a technician goes out for (an on-site deadline, a dispatch visit): all but a consultation
 ONSITE_KINDS = ("repair", "install", "maintenance", "complaint")
 CHANNELS = ("hotline", "web", "fax", "portal")
+# what a complaint is about (投诉类别; qa analyses complaints by the same causes). Only a complaint
+# about the machine or the work done on it needs someone on site (seed 000: 产品质量异议 省内2天,
+# 省外5天); one about attitude, fees, lateness or information is handled by phone and letter.
+COMPLAINT_CATEGORIES = (
+    "product_quality",
+    "installation",
+    "repair_quality",
+    "late_service",
+    "attitude",
+    "fees",
+    "parts",
+    "information",
+    "other",
+)
+VISIT_COMPLAINT_CATEGORIES = ("product_quality", "installation", "repair_quality", "parts")
 
 
 class EventSchema(Schema):
@@ -49,6 +64,9 @@ class TicketRegistered(EventSchema):
     wished_visit_at = fields.AwareDateTime(allow_none=True)
     # the customer's purchase date (settlement re-checks the warranty on the visit date)
     purchase_date = fields.Date(allow_none=True, load_default=None)
+    complaint_category = fields.Str(allow_none=True, load_default=None, validate=validate.OneOf(COMPLAINT_CATEGORIES))
+    # False: nobody goes on site (a consultation, a complaint about fees or attitude): no visit
+    needs_visit = fields.Bool(load_default=True)
 
 
 class TicketEscalated(EventSchema):

@@ -22,6 +22,7 @@ from shared import tenancy
 from shared.clock import LOCAL_TZ as LOCAL_TZ  # the one local time zone; schemas read it from here
 from shared.clock import as_utc
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
+from shared.events import ONSITE_KINDS, VISIT_COMPLAINT_CATEGORIES
 from shared.sla import SlaClock, SlaPolicy, ticket_deadlines
 from shared.tenants import TenantDirectory
 
@@ -63,7 +64,8 @@ TICKET_ACTIONS = {
     "reopen": ((Status.RESOLVED, Status.CLOSED), Status.ACCEPTED, SYSTEM + STAFF),
     "close": ((Status.RESOLVED, Status.ACCEPTED), Status.CLOSED, STAFF + SYSTEM),
     "cancel": (OPEN_STATUSES, Status.CANCELLED, STAFF),
-    "route": ((Status.TRIAGE,), Status.REGISTERED, (tenancy.HQ,)),
+    # HQ routes a triage ticket, or re-routes a registered one its center has not started on (routing.py)
+    "route": ((Status.TRIAGE, Status.REGISTERED), Status.REGISTERED, (tenancy.HQ,)),
 }
 
 
@@ -218,8 +220,16 @@ def priority_for(kind: str, fault: str | None, safety: bool, batch_defect: bool)
     return 3, None
 
 
+def needs_visit(kind: str, complaint_category: str | None) -> bool:
+    """Whether someone goes on site: every on-site kind, but of complaints only those about the
+    machine or the work on it (a complaint not told what about is the seed's 产品质量异议)."""
+    if kind == "complaint":
+        return complaint_category is None or complaint_category in VISIT_COMPLAINT_CATEGORIES
+    return kind in ONSITE_KINDS
+
+
 def sla_deadlines(request: dict[str, Any], tier: str | None, clock: SlaClock, policy: SlaPolicy) -> dict[str, datetime]:
-    """The ticket's deadlines; without a tier (territory unknown) there is no on-site deadline yet."""
+    """The ticket's deadlines; no on-site deadline without a tier (territory unknown) or a visit."""
     deadlines = ticket_deadlines(
         clock,
         policy,
@@ -229,7 +239,7 @@ def sla_deadlines(request: dict[str, Any], tier: str | None, clock: SlaClock, po
         tier=tier or "local",
         wished_visit_at=request.get("wished_visit_at"),
     )
-    if tier is None:
+    if tier is None or not needs_visit(request["kind"], request.get("complaint_category")):
         deadlines.pop("onsite", None)
     return deadlines
 
@@ -384,6 +394,7 @@ def register(
         channel=request["channel"],
         status=status,
         case_state=Case.ACCEPTED if request["kind"] == "complaint" else None,
+        complaint_category=request.get("complaint_category"),
         priority=priority,
         escalation=escalation,
         customer_id=request["customer_id"],
@@ -547,6 +558,8 @@ def registered_event(t: Any) -> dict[str, Any]:
         "onsite_due": next((as_utc(d.due_at) for d in t.deadlines if d.sla == "onsite"), None),
         "wished_visit_at": t.wished_visit_at and as_utc(t.wished_visit_at),
         "purchase_date": t.purchase_date,
+        "complaint_category": t.complaint_category,
+        "needs_visit": needs_visit(t.kind, t.complaint_category),
     }
 
 

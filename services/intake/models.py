@@ -34,6 +34,7 @@ class Ticket(TenantScoped, Base):
     # the status a released visit returns the ticket to: what it was when visit.scheduled came
     status_before_scheduled: Mapped[str | None] = mapped_column(String(16))
     case_state: Mapped[str | None] = mapped_column(String(32))
+    complaint_category: Mapped[str | None] = mapped_column(String(32))  # 投诉类别 (shared.events)
     priority: Mapped[int] = mapped_column(Integer)
     escalation: Mapped[str | None] = mapped_column(String(32))
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.intake.domain import CASE_STEPS, LOCAL_TZ, OPEN_STATUSES, TICKET_ACTIONS, Status
-from shared.events import CHANNELS, ONSITE_KINDS, TICKET_KINDS, TIERS
+from shared.events import CHANNELS, COMPLAINT_CATEGORIES, ONSITE_KINDS, TICKET_KINDS, TIERS
 from shared.validation import PageQuery
 
 
@@ -59,11 +59,18 @@ class RegisterTicket(Schema):
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
     safety = fields.Bool(load_default=False)
     batch_defect = fields.Bool(load_default=False)
+    complaint_category = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(COMPLAINT_CATEGORIES),
+        metadata={"description": "what a complaint is about; only product and work complaints get an on-site deadline"},
+    )
 
     @validates_schema
     def _dates(self, data, **kwargs):
         if data["kind"] in ONSITE_KINDS and not data.get("product_line"):
             raise ValidationError("Required for repair, install, maintenance and complaint.", "product_line")
+        if data.get("complaint_category") and data["kind"] != "complaint":
+            raise ValidationError("Only for a complaint.", "complaint_category")
 
 
 class BridgeRequest(RegisterTicket):
@@ -95,6 +102,7 @@ class TicketOut(Schema):
     channel = fields.Str()
     status = fields.Str()
     case_state = fields.Str(allow_none=True)
+    complaint_category = fields.Str(allow_none=True)
     priority = fields.Int()
     escalation = fields.Str(allow_none=True)
     customer_id = fields.Str()
@@ -198,6 +206,7 @@ class PreviewQuery(Schema):
     channel = fields.Str(load_default=None, validate=validate.OneOf(CHANNELS))
     wished_visit_at = DateOrDateTime(load_default=None)
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    complaint_category = fields.Str(load_default=None, validate=validate.OneOf(COMPLAINT_CATEGORIES))
 
 
 class Candidate(Schema):

@@ -56,3 +56,23 @@ def test_a_complaint_registered_first_has_its_acceptance_met_and_no_acceptance_b
     got = _deadlines(platform.get(f"{API}/tickets/{t['id']}", HQ).json())
     assert got["phone_reply"]["breached_at"] is not None
     assert got["accept"]["breached_at"] is None and got["accept"]["met_at"] == accept["met_at"]
+
+
+def test_a_fee_complaint_has_no_onsite_deadline_and_no_onsite_breach_later(platform, rpc_as):
+    fee = _register(platform, complaint_category="fees", fault="上门费收取过高", customer_name="收费投诉客户")
+    product = _register(platform, complaint_category="product_quality", customer_name="质量投诉客户")
+    assert fee["complaint_category"] == "fees"
+    assert "onsite" not in _deadlines(fee) and "onsite" in _deadlines(product)
+    assert {"accept", "phone_reply", "complaint_plan", "complaint_close"} <= set(_deadlines(fee))
+
+    # a month on every open deadline is past due: the product complaint's on-site one is breached,
+    # the fee complaint has none to breach
+    assert _sla_check(rpc_as, 30)["breached"] >= 1
+    fee_after = _deadlines(platform.get(f"{API}/tickets/{fee['id']}", HQ).json())
+    product_after = _deadlines(platform.get(f"{API}/tickets/{product['id']}", HQ).json())
+    assert "onsite" not in fee_after and fee_after["accept"]["breached_at"] is not None
+    assert product_after["onsite"]["breached_at"] is not None
+
+    # the category is for complaints only, named in the error
+    r = platform.post(f"{API}/tickets", C01, json={**COMPLAINT, "kind": "repair", "complaint_category": "fees"})
+    assert r.status_code in (400, 422) and "complaint_category" in r.json()["error"]["fields"], r.text
