@@ -11,13 +11,12 @@ seed 002 (complaints by cause and responsibility incl. the grey zone 灰色地�
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from services.qa.sampling import CARE, FRANCHISED, HQ_SAMPLE, SELF_RUN
 from shared import tenancy
 from shared.clock import LOCAL_TZ
 from shared.errors import Forbidden, InvalidTransition, ValidationFailed
@@ -28,10 +27,6 @@ if TYPE_CHECKING:
 UTC = UTC
 
 # ---------------------------------------------------------------- callbacks (回访)
-FRANCHISED, SELF_RUN, HQ_SAMPLE, CARE = "franchised", "self_run", "hq", "care"
-#: the share of an outlet's completed jobs each tier calls back, per outlet and month (seed 004)
-QUOTAS = {FRANCHISED: Decimal("1.00"), SELF_RUN: Decimal("0.50"), HQ_SAMPLE: Decimal("0.20")}
-CARE_QUOTA = Decimal("0.20")  # 每月按20%比例电话慰问用户
 #: who calls: the center itself (own 自行回访), the center sampling (sampled 抽查回访), or someone
 #: outside the outlet's chain, here HQ's callback desk (cross 交叉回访)
 MODES = ("own", "sampled", "cross")
@@ -89,68 +84,8 @@ def previous_month(month: str) -> str:
     return f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"
 
 
-def strata_for(outlet_kind: str | None) -> list[str]:
-    """The callback tiers a job of this outlet falls into: its own tier plus HQ's sample.
-    An outlet QA does not know counts as franchised (the strictest tier, 100%)."""
-    own = SELF_RUN if outlet_kind == SELF_RUN else FRANCHISED
-    return [own, HQ_SAMPLE]
-
-
 def caller_for(stratum: str, tenant_id: str) -> str:
     return HQ_CALLER if stratum == HQ_SAMPLE else tenant_id
-
-
-def quota(rate: Decimal, population: int) -> int:
-    """How many of `population` jobs a tier calls back: rate x n rounded half up (exact per stratum,
-    within half a job of the rate)."""
-    return int((Decimal(population) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def sample_key(seed: str, stratum: str, item_id: str) -> str:
-    """The keyed hash that ranks jobs for sampling: reproducible for a seed, unpredictable without it."""
-    return hashlib.sha256(f"{seed}|{stratum}|{item_id}".encode()).hexdigest()
-
-
-def pick(seed: str, stratum: str, rate: Decimal, population: list[str], selected: set[str]) -> list[str]:
-    """The jobs to add to a stratum's sample so it reaches its quota for `population`.
-
-    Jobs already selected stay selected (a planned callback is never withdrawn); the new ones are
-    the unselected jobs with the lowest keyed hash. Called as each job arrives, the sample of a
-    stratum is always exactly quota(rate, n) jobs, and the same seed and the same jobs give the
-    same sample.
-    """
-    need = quota(rate, len(population)) - len(selected)
-    if need <= 0:
-        return []
-    candidates = sorted(
-        (job for job in population if job not in selected), key=lambda job: (sample_key(seed, stratum, job), job)
-    )
-    return candidates[:need]
-
-
-@dataclass
-class StratifiedSampler:
-    """In-memory form of the planning rule (the service keeps the same state in its tables)."""
-
-    seed: str
-    # (stratum, outlet, period) -> [visit ids]
-    population: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
-    # (stratum, outlet, period) -> {visit ids}
-    selected: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
-
-    def add(self, visit_id: str, outlet_id: str, period: str, outlet_kind: str | None) -> dict[str, list[str]]:
-        """Record a completed job; returns, per stratum, the jobs newly selected for a callback."""
-        out = {}
-        for stratum in strata_for(outlet_kind):
-            key = (stratum, outlet_id, period)
-            pop = self.population.setdefault(key, [])
-            pop.append(visit_id)
-            chosen = self.selected.setdefault(key, set())
-            new = pick(self.seed, stratum, QUOTAS[stratum], pop, chosen)
-            chosen.update(new)
-            if new:
-                out[stratum] = new
-        return out
 
 
 # ---------------------------------------------------------------- due dates
@@ -543,8 +478,3 @@ def breach_fact(breach: Mapping[str, Any], due_at: datetime) -> NewFact | None:
         ticket,
         f"{sla} due {due_at.isoformat()}",
     )
-
-
-def select_care_calls(seed: str, month: str, ticket_ids: list[str], rate: Decimal = CARE_QUOTA) -> list[str]:
-    """每月按20%比例电话慰问用户: round(20% x customers served) of a tenant's month, by keyed hash."""
-    return pick(seed, f"{CARE}:{month}", rate, sorted(set(ticket_ids)), set())

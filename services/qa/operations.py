@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 
-from services.qa import complaint_rules, domain, queries, reports, scorecard
+from services.qa import complaint_rules, domain, queries, reports, sampling, scorecard
 from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
 from shared.clock import as_utc
 
@@ -99,8 +99,8 @@ def apply(uow, callback: Callback, transition: domain.Transition):
         uow.emit(event_type, payload)
 
 
-def lock_outlet_month(uow, name: str):
-    """Plan one outlet-month at a time: on PostgreSQL concurrent workers would each see only their
+def lock_month(uow, name: str):
+    """Plan one tenant-month at a time: on PostgreSQL concurrent workers would each see only their
     own new job and together overshoot the quota. (SQLite units of work already take turns.)"""
     if uow.session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
@@ -109,8 +109,8 @@ def lock_outlet_month(uow, name: str):
 
 # ---------------------------------------------------------------- facts from other services
 def record_visit(uow, visit: dict, *, outlet_kind: str, seed: str, clock, policy, now: datetime) -> list[Callback]:
-    """A completed job (``visit.completed``): recorded once, its outlet-month's callback samples
-    topped up to their quotas, and what it shows of the outlet's paperwork recorded as facts."""
+    """A completed job (``visit.completed``): recorded once, its month's callback samples topped up
+    to their quotas, and what it shows of the outlet's paperwork recorded as facts."""
     if uow.session.get(ServiceRecord, visit["visit_id"]) is not None:
         return []
     at = visit["at"].astimezone(UTC)
@@ -137,26 +137,19 @@ def record_visit(uow, visit: dict, *, outlet_kind: str, seed: str, clock, policy
 
 
 def plan_service_callbacks(uow, record: ServiceRecord, *, seed: str, clock, policy, now: datetime) -> list[Callback]:
-    """Each tier's sample of the record's outlet-month, topped up to its quota (`domain.pick`)."""
-    lock_outlet_month(uow, f"{record.outlet_id}|{record.period}")
-    population = uow.session.scalars(
-        select(ServiceRecord.visit_id).where(
-            ServiceRecord.outlet_id == record.outlet_id, ServiceRecord.period == record.period
-        )
-    ).all()
+    """Each sampler's sample of the record's month, topped up to its quota over the whole population
+    it covers in the tenant (`sampling.allocate`; the session acts for the record's tenant)."""
+    lock_month(uow, f"{record.tenant_id}|{record.period}")
     planned = []
-    for stratum in domain.strata_for(record.outlet_kind):
-        selected = set(
-            uow.session.scalars(
-                select(Callback.visit_id).where(
-                    Callback.outlet_id == record.outlet_id,
-                    Callback.period == record.period,
-                    Callback.purpose == "service",
-                    Callback.stratum == stratum,
-                )
-            ).all()
+    for stratum in sampling.strata_for(record.outlet_kind):
+        rate = sampling.QUOTAS[stratum]
+        history = queries.sampler_history(uow.session, stratum, sampling.previous_periods(record.period))
+        parts = sampling.outlet_parts(
+            queries.sampler_jobs(uow.session, stratum, record.period),
+            queries.sampler_selected(uow.session, stratum, record.period),
+            sampling.carry(rate, history),
         )
-        for visit_id in domain.pick(seed, stratum, domain.QUOTAS[stratum], population, selected):
+        for visit_id in sampling.allocate(rate, parts, seed=seed, stratum=stratum, period=record.period):
             served = record if visit_id == record.visit_id else uow.session.get(ServiceRecord, visit_id)
             service_at = as_utc(served.completed_at)
             planned.append(
@@ -173,7 +166,7 @@ def plan_service_callbacks(uow, record: ServiceRecord, *, seed: str, clock, poli
                         period=served.period,
                         service_at=service_at,
                         due_at=domain.callback_due(clock, policy, service_at),
-                        sample_key=domain.sample_key(seed, stratum, visit_id)[:16],
+                        sample_key=sampling.sample_key(seed, stratum, visit_id)[:16],
                     ),
                     now,
                 )
@@ -325,7 +318,8 @@ def close_callback(uow, callback: Callback, outcome: str, note: str, at: datetim
 
 def plan_care(uow, tenant: str, month: str, *, seed: str, clock, now: datetime) -> tuple[dict, list[Callback]]:
     """每月按20%比例电话慰问: the month's care-call list of a tenant, topped up to 20% of the customers
-    (tickets) served, each called once about their latest job."""
+    (tickets) served, each called once about their latest job, shared among the outlets that served
+    them by largest remainder (`sampling.allocate`)."""
     served = (
         uow.session.execute(
             select(ServiceRecord).where(ServiceRecord.period == month).order_by(ServiceRecord.completed_at)
@@ -334,12 +328,14 @@ def plan_care(uow, tenant: str, month: str, *, seed: str, clock, now: datetime) 
         .all()
     )
     latest = {record.ticket_id: record for record in served}
-    existing = set(
-        uow.session.scalars(
-            select(Callback.ticket_id).where(Callback.purpose == "care", Callback.period == month)
-        ).all()
-    )
-    chosen = domain.pick(seed, f"care:{month}", domain.CARE_QUOTA, sorted(latest), existing)
+    existing = queries.care_selected(uow.session, month)
+    customers: dict[str, list[str]] = {}
+    for ticket_id, record in latest.items():
+        customers.setdefault(record.outlet_id, []).append(ticket_id)
+    rate = sampling.CARE_QUOTA
+    history = queries.care_history(uow.session, sampling.previous_periods(month))
+    parts = sampling.outlet_parts(customers, existing, sampling.carry(rate, history))
+    chosen = sampling.allocate(rate, parts, seed=seed, stratum=sampling.CARE, period=month)
     due = domain.care_due(clock, month)
     planned = []
     for ticket_id in chosen:

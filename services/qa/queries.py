@@ -14,7 +14,7 @@ from sqlalchemy import Integer, String, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from services.qa import complaint_rules, domain, scorecard
+from services.qa import complaint_rules, domain, sampling, scorecard
 from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
 from shared.clock import LOCAL_TZ, as_utc
 
@@ -95,6 +95,74 @@ def open_counts(session, *, now) -> dict[str, tuple[int, int]]:
         .group_by(Callback.tenant_id)
     )
     return {tenant: (int(n), int(late or 0)) for tenant, n, late in session.execute(stmt).all()}
+
+
+# ---------------------------------------------------------------- sampling (services.qa.sampling)
+def _covered(stmt, stratum: str):
+    """The service records a sampler covers: its own kind of outlet (HQ's: every outlet)."""
+    if stratum == sampling.SELF_RUN:
+        return stmt.where(ServiceRecord.outlet_kind == sampling.SELF_RUN)
+    if stratum == sampling.FRANCHISED:
+        return stmt.where(ServiceRecord.outlet_kind != sampling.SELF_RUN)
+    return stmt
+
+
+def sampler_jobs(session, stratum: str, period: str) -> dict[str, list[str]]:
+    """{outlet: its completed jobs of the period} in a sampler's population."""
+    stmt = _covered(select(ServiceRecord.outlet_id, ServiceRecord.visit_id), stratum)
+    out: dict[str, list[str]] = {}
+    for outlet_id, visit_id in session.execute(stmt.where(ServiceRecord.period == period)).all():
+        out.setdefault(outlet_id, []).append(visit_id)
+    return out
+
+
+def sampler_selected(session, stratum: str, period: str) -> list[tuple[str, str]]:
+    """(outlet, job) a sampler has planned a service callback for in the period."""
+    stmt = select(Callback.outlet_id, Callback.visit_id).where(
+        Callback.period == period, Callback.purpose == "service", Callback.stratum == stratum
+    )
+    return [tuple(row) for row in session.execute(stmt).all()]
+
+
+def sampler_history(session, stratum: str, periods: list[str]) -> list[tuple[str, int, int]]:
+    """(outlet, jobs, selected) of a sampler over earlier periods: what `sampling.carry` counts."""
+    jobs = session.execute(
+        _covered(select(ServiceRecord.outlet_id, func.count(ServiceRecord.visit_id)), stratum)
+        .where(ServiceRecord.period.in_(periods))
+        .group_by(ServiceRecord.outlet_id)
+    ).all()
+    chosen = dict(
+        session.execute(
+            select(Callback.outlet_id, func.count(Callback.id))
+            .where(Callback.period.in_(periods), Callback.purpose == "service", Callback.stratum == stratum)
+            .group_by(Callback.outlet_id)
+        ).all()
+    )
+    return [(outlet_id, int(n), int(chosen.get(outlet_id, 0))) for outlet_id, n in jobs]
+
+
+def care_selected(session, month: str) -> list[tuple[str, str]]:
+    """(outlet, ticket) on a month's care-call list."""
+    stmt = select(Callback.outlet_id, Callback.ticket_id).where(Callback.purpose == "care", Callback.period == month)
+    return [tuple(row) for row in session.execute(stmt).all()]
+
+
+def care_history(session, periods: list[str]) -> list[tuple[str, int, int]]:
+    """(outlet, customers served, care calls listed) over earlier months, per outlet and month."""
+    served = session.execute(
+        select(ServiceRecord.outlet_id, func.count(func.distinct(ServiceRecord.ticket_id)))
+        .where(ServiceRecord.period.in_(periods))
+        .group_by(ServiceRecord.outlet_id, ServiceRecord.period)
+    ).all()
+    listed = dict(
+        session.execute(
+            select(Callback.outlet_id, func.count(Callback.id))
+            .where(Callback.period.in_(periods), Callback.purpose == "care")
+            .group_by(Callback.outlet_id)
+        ).all()
+    )
+    rows = [(outlet_id, int(n), 0) for outlet_id, n in served]
+    return rows + [(outlet_id, 0, int(n)) for outlet_id, n in listed.items()]
 
 
 # ---------------------------------------------------------------- complaints

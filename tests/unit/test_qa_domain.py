@@ -1,4 +1,4 @@
-"""QA rules: stratified callback quotas, due dates on the working-day calendar, the 100-point
+"""QA rules: due dates on the working-day calendar, the 100-point
 scorecard of seed 001, complaint Pareto and cycle."""
 
 from datetime import datetime
@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 
 from services.qa import complaint_rules, domain, scorecard
-from services.qa.domain import StratifiedSampler
 from services.qa.scorecard import ScoreFact
 from shared.clock import LOCAL_TZ
 from shared.sla import SlaClock, SlaPolicy
@@ -26,109 +25,6 @@ def clock():
 @pytest.fixture(scope="module")
 def policy():
     return SlaPolicy()
-
-
-# ---------------------------------------------------------------- quotas
-OUTLETS = {
-    "C01-O01": "franchised",
-    "C01-O02": "franchised",
-    "C01-O05": "self_run",
-    "C02-O03": "self_run",
-    "C02-O01": "franchised",
-}
-
-
-def _visits(n=1000):
-    """1,000 completed jobs over five outlets (three franchised, two self-run) and two months."""
-    names = sorted(OUTLETS)
-    out = []
-    for i in range(n):
-        outlet = names[(i * 7 + i // 13) % len(names)]
-        period = "2026-03" if i % 3 else "2026-04"
-        out.append((f"v{i:05d}", outlet, period, OUTLETS[outlet]))
-    return out
-
-
-def _run(seed, visits):
-    sampler = StratifiedSampler(seed)
-    for visit_id, outlet, period, kind in visits:
-        sampler.add(visit_id, outlet, period, kind)
-    return sampler
-
-
-def test_quotas_exact_per_stratum_outlet_and_period():
-    visits = _visits()
-    sampler = _run("seed-A", visits)
-    franchised = self_run = hq = 0
-    strata_seen = set()
-    for (stratum, outlet, period), pop in sampler.population.items():
-        chosen = sampler.selected[(stratum, outlet, period)]
-        n = len(pop)
-        rate = {"franchised": 1.0, "self_run": 0.5, "hq": 0.2}[stratum]
-        assert abs(len(chosen) - rate * n) <= 0.5, (stratum, outlet, period, n, len(chosen))
-        assert chosen <= set(pop)
-        strata_seen.add(stratum)
-        if stratum == "franchised":
-            franchised += len(chosen)
-            assert chosen == set(pop)  # every franchised job
-        elif stratum == "self_run":
-            self_run += len(chosen)
-        else:
-            hq += len(chosen)
-    assert strata_seen == {"franchised", "self_run", "hq"}
-    n_fr = sum(1 for v in visits if v[3] == "franchised")
-    n_sr = len(visits) - n_fr
-    cells_sr = sum(1 for k in sampler.population if k[0] == "self_run")
-    cells_hq = sum(1 for k in sampler.population if k[0] == "hq")
-    assert franchised == n_fr
-    assert abs(self_run - n_sr * 0.5) <= 0.5 * cells_sr and abs(self_run - n_sr * 0.5) <= cells_sr
-    assert abs(hq - 1000 * 0.2) <= cells_hq
-    # the HQ sample covers both kinds of outlet
-    assert {OUTLETS[k[1]] for k, v in sampler.selected.items() if k[0] == "hq" and v} == {"franchised", "self_run"}
-
-
-def test_quota_holds_after_every_arrival():
-    """Planned as jobs arrive, a stratum is at its quota after each one (not only at month end)."""
-    sampler = StratifiedSampler("seed-A")
-    for i in range(40):
-        sampler.add(f"s{i}", "C01-O05", "2026-03", "self_run")
-        n = i + 1
-        assert len(sampler.selected[("self_run", "C01-O05", "2026-03")]) == domain.quota(Decimal("0.5"), n)
-        assert len(sampler.selected[("hq", "C01-O05", "2026-03")]) == domain.quota(Decimal("0.2"), n)
-
-
-def test_same_seed_same_sample_other_seed_other_sample():
-    visits = _visits()
-    a1, a2, b = _run("seed-A", visits), _run("seed-A", visits), _run("seed-B", visits)
-    assert a1.selected == a2.selected
-    assert a1.selected != b.selected
-    # and the quotas hold for the other seed too
-    assert {k: len(v) for k, v in a1.selected.items()} == {k: len(v) for k, v in b.selected.items()}
-
-
-def test_batch_pick_is_a_keyed_ranking():
-    pop = [f"v{i}" for i in range(10)]
-    chosen = domain.pick("s", "self_run", Decimal("0.5"), pop, set())
-    ranked = sorted(pop, key=lambda v: domain.sample_key("s", "self_run", v))
-    assert chosen == ranked[:5]
-    assert domain.pick("s", "self_run", Decimal("0.5"), pop, set(chosen)) == []
-    assert domain.quota(Decimal("0.2"), 7) == 1 and domain.quota(Decimal("0.2"), 8) == 2  # 1.4 -> 1, 1.6 -> 2
-    assert domain.quota(Decimal("0.5"), 5) == 3  # 2.5 rounds half up
-
-
-def test_strata_and_callers():
-    assert domain.strata_for("franchised") == ["franchised", "hq"]
-    assert domain.strata_for("self_run") == ["self_run", "hq"]
-    assert domain.strata_for(None) == ["franchised", "hq"]
-    assert domain.caller_for("hq", "C01") == "HQ" and domain.caller_for("self_run", "C01") == "C01"
-    assert domain.STRATUM_MODE == {"franchised": "own", "self_run": "sampled", "hq": "cross", "care": "own"}
-
-
-def test_care_list_is_twenty_percent():
-    ids = [f"t{i}" for i in range(37)]
-    chosen = domain.select_care_calls("seed", "2026-03", ids)
-    assert len(chosen) == 7 and set(chosen) <= set(ids)  # round(7.4)
-    assert chosen == domain.select_care_calls("seed", "2026-03", list(reversed(ids)))
 
 
 # ---------------------------------------------------------------- due dates
