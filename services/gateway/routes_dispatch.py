@@ -1,6 +1,6 @@
 """Gateway routes of the dispatch service (a mixin of GatewayService): the dispatch board and
-an outlet's jobs, re-optimising, visits with their check-in and check-out and pins, technicians
-with their CSV import and routes.
+an outlet's jobs, re-optimising, visits with their check-in and check-out, the outlet's request for
+a return visit, and pins, technicians with their CSV import and routes.
 
 Which visits and technicians a caller sees is dispatch's scoped session's business (tenancy);
 the one role check here keeps `/outlet/jobs` for outlets.
@@ -97,6 +97,20 @@ class DispatchRoutes:
     )
     def check_out(self, request, principal, visit_id):
         return self.dispatch.check_out(visit_id, json_body(request))
+
+    @api(
+        "POST",
+        f"{API}/visits/<string:visit_id>/return-visit",
+        "The outlet asks for a return visit (返修/二次上门) after its check-out: reason, optional wished date. "
+        "Refused (409, naming the visit) before the check-out or while a visit of the ticket is open "
+        "(not yet checked out or cancelled); only the visit's own outlet (another's: 404)",
+        body=contracts.ReturnVisitRequest,
+        response=contracts.VisitOut,
+        status=201,
+        tag="dispatch",
+    )
+    def request_return_visit(self, request, principal, visit_id):
+        return self.dispatch.request_return_visit(visit_id, json_body(request))
 
     @api(
         "POST",
