@@ -132,3 +132,14 @@ class IntakeRoutes:
     )
     def sla_summary(self, request, principal):
         return self.intake.sla_summary()
+
+    @api(
+        "GET",
+        f"{API}/sla/report",
+        "Deadlines met, met late, breached, at risk, open: per center and SLA tier, by week or month",
+        query=contracts.SlaReportQuery,
+        response=contracts.SlaReportOut,
+        tag="sla",
+    )
+    def sla_report(self, request, principal):
+        return self.intake.sla_report(query_args(request))

@@ -1,6 +1,7 @@
 """What other packages may import of intake (the gateway, the operator command, benchmarks):
 its request and answer schemas and the CSV row converter. Nothing here reaches its models."""
 
+from services.intake.report_schemas import SlaReportOut, SlaReportQuery
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -21,6 +22,8 @@ __all__ = [
     "PreviewOut",
     "PreviewQuery",
     "RegisterTicket",
+    "SlaReportOut",
+    "SlaReportQuery",
     "StepsOut",
     "TicketOut",
     "Transition",

@@ -11,8 +11,9 @@ from datetime import datetime
 
 from sqlalchemy import Select, case, exists, func, or_, select
 
-from services.intake import domain
+from services.intake import domain, outlook
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
+from services.intake.sla_report import DeadlineFact
 from shared.clock import LOCAL_TZ, as_utc
 
 
@@ -155,6 +156,26 @@ def sla_summary(session) -> dict:
         if len(entry["earliest_onsite"]) < 3:
             entry["earliest_onsite"].append({"number": number, "due_at": as_utc(due).isoformat(), "tier": tier})
     return summary
+
+
+def sla_facts(session, since: datetime, until: datetime, sla: str | None, now: datetime) -> list[DeadlineFact]:
+    """The deadlines due in [since, until) (one commitment, or all) with where each stands now."""
+    stmt = (
+        select(SlaDeadline, Ticket.tenant_id, Ticket.tier, Ticket.status, Ticket.received_at)
+        .join(SlaDeadline.ticket)
+        .where(SlaDeadline.due_at >= since, SlaDeadline.due_at < until)
+    )
+    if sla:
+        stmt = stmt.where(SlaDeadline.sla == sla)
+    return [
+        DeadlineFact(
+            tenant,
+            tier,
+            as_utc(d.due_at),
+            outlook.deadline_state(d, as_utc(received), status in domain.OPEN_STATUSES, now),
+        )
+        for d, tenant, tier, status, received in session.execute(stmt).all()
+    ]
 
 
 # ---------------------------------------------------------------- the service ledger (服务信息台帐)

@@ -14,9 +14,10 @@ from datetime import datetime
 from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, facts, outlook, queries
+from services.intake import domain, facts, outlook, queries, sla_report
 from services.intake import operations as ops
 from services.intake.models import Base, Ticket
+from services.intake.report_schemas import SlaReportOut, SlaReportQuery
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -54,6 +55,7 @@ _ticket_out = TicketOut()
 _audit_out = AuditOut(many=True)
 _preview_out = PreviewOut()
 _steps_out = StepsOut()
+_sla_report_out = SlaReportOut()
 
 
 class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
@@ -192,6 +194,17 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         """Per tenant: tickets by SLA tier (open or not) and the earliest open on-site deadlines."""
         with self.db.uow() as uow:
             return queries.sla_summary(uow.session)
+
+    @rpc
+    def sla_report(self, query=None):
+        """Deadlines met, met late, breached, at risk, open: per center and tier, week by week or
+        month by month (sla_report); HQ's across every center, a center's its own."""
+        q = load(SlaReportQuery(), query or {})
+        now = utcnow()
+        since, until = sla_report.window(now, q["period"], q["periods"])
+        with self.db.uow() as uow:
+            found = queries.sla_facts(uow.session, since, until, q["sla"], now)
+        return _sla_report_out.dump(sla_report.report(found, now, q["period"], q["periods"], q["sla"]))
 
     # ------------------------------------------------------------ workflow
     @rpc
