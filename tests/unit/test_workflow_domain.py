@@ -133,7 +133,7 @@ EXPECTED_TICKET = {
     "reopen": ([Status.RESOLVED, Status.CLOSED], Status.ACCEPTED, STAFF_SYS),
     "close": ([Status.ACCEPTED, Status.RESOLVED], Status.CLOSED, STAFF_SYS),
     "cancel": (OPEN, Status.CANCELLED, STAFF),
-    "route": ([Status.TRIAGE], Status.REGISTERED, {tenancy.HQ}),
+    "route": ([Status.TRIAGE, Status.REGISTERED], Status.REGISTERED, {tenancy.HQ}),  # re-routing: routing.py
 }
 
 
