@@ -94,6 +94,28 @@ class SlaBreached(EventSchema):
     assigned_outlet_id = fields.Str(allow_none=True)
 
 
+class OutletAssigned(EventSchema):
+    """A center assigned a ticket to one of its outlets (intake's assign_outlet): dispatch keeps it."""
+
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(required=True)
+    outlet_id = fields.Str(required=True)
+    at = fields.AwareDateTime(required=True)
+    by = fields.Str(allow_none=True)
+
+
+class ConstraintUnmet(EventSchema):
+    """The planner cannot keep a dispatcher's constraint on a visit: why."""
+
+    visit_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    constraint = fields.Str(required=True, validate=validate.OneOf(("pin", "outlet", "appointment", "none")))
+    required_outlet_id = fields.Str(allow_none=True)
+    pinned_technician_id = fields.Str(allow_none=True)
+    reason = fields.Str(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
 class PartUsed(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -109,6 +131,7 @@ class VisitEvent(EventSchema):
     ticket_id = fields.Str(required=True)
     outlet_id = fields.Str(allow_none=True)
     technician_id = fields.Str(allow_none=True)
+    technician_name = fields.Str(allow_none=True, load_default=None)  # visit.completed: 服务人员
     at = fields.AwareDateTime(required=True)
     planned_arrival = fields.AwareDateTime(allow_none=True)
     route_order = fields.Int(allow_none=True)
@@ -161,6 +184,22 @@ class CallbackNegative(EventSchema):
     visit_id = fields.Str(allow_none=True)
     outlet_id = fields.Str(allow_none=True)
     at = fields.AwareDateTime(allow_none=True)
+
+
+class CallbackCompleted(EventSchema):
+    """A callback reached the customer and their answers are recorded (satisfied or not): the
+    ticket's 回访记录 in the ledger."""
+
+    callback_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    purpose = fields.Str(required=True)
+    satisfaction = fields.Int(allow_none=True)
+    negative = fields.Bool(required=True)
+    service_delivered = fields.Bool(allow_none=True)
+    comment = fields.Str(allow_none=True)
+    visit_id = fields.Str(allow_none=True)
+    outlet_id = fields.Str(allow_none=True)
+    at = fields.AwareDateTime(required=True)
 
 
 class CallbackClosed(EventSchema):
@@ -308,6 +347,16 @@ _register(
     "ticket.closed", "intake", 1, TicketClosed, "a ticket reached its end (resolved, agreement signed, cancelled)"
 )
 _register("sla.breached", "intake", 1, SlaBreached, "an SLA deadline passed without the step being done")
+_register(
+    "ticket.outlet_assigned", "intake", 1, OutletAssigned, "a center assigned a ticket to an outlet (dispatch keeps it)"
+)
+_register(
+    "dispatch.constraint_unmet",
+    "dispatch",
+    1,
+    ConstraintUnmet,
+    "the planner cannot keep a pin, the center's outlet or a confirmed appointment (reason says why)",
+)
 _register("visit.scheduled", "dispatch", 1, VisitEvent, "a visit was planned for a technician")
 _register("visit.started", "dispatch", 1, VisitEvent, "the technician checked in on site")
 _register("visit.completed", "dispatch", 1, VisitEvent, "the technician checked out, work done")
@@ -336,6 +385,7 @@ _register("technician.expired", "certification", 1, TechnicianEvent, "a technici
 _register("technician.revoked", "certification", 1, TechnicianEvent, "a technician's certificate was withdrawn")
 _register("technician.expiring", "certification", 1, TechnicianEvent, "a certificate expires within 30 days")
 _register("callback.negative", "qa", 1, CallbackNegative, "a customer callback came back dissatisfied")
+_register("callback.completed", "qa", 1, CallbackCompleted, "a customer callback's answers were recorded")
 _register("callback.closed", "qa", 1, CallbackClosed, "a negative callback was closed by QA")
 _register("qa.scorecard_published", "qa", 1, ScorecardPublished, "an outlet's monthly 100-point scorecard")
 _register("parts.return_overdue", "parts", 1, PartsReturnOverdue, "a returnable part passed its RMA due date")

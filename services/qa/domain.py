@@ -294,9 +294,27 @@ def record_result(
         status="negative" if verdict.negative else "done",
     )
     facts = tuple(answer_facts(callback, answers))
+    # the answers as intake keeps them for the ticket's 回访记录 (the ledger), satisfied or not
+    completed = (
+        "callback.completed",
+        {
+            "tenant_id": callback.tenant_id,
+            "ticket_id": callback.ticket_id,
+            "callback_id": callback.id,
+            "purpose": callback.purpose,
+            "satisfaction": answers["satisfaction"],
+            "negative": verdict.negative,
+            "service_delivered": answers.get("service_delivered"),
+            "comment": answers.get("comment"),
+            "visit_id": callback.visit_id,
+            "outlet_id": callback.outlet_id,
+            "at": at,
+        },
+    )
     if not verdict.negative:
         return Transition(
             changes,
+            (completed,),
             outcome="satisfied",
             facts=facts,
             closes_parent=callback.purpose == "followup" and callback.parent_id is not None,
@@ -328,7 +346,7 @@ def record_result(
             parent_id=callback.id,
             due_at=followup_due(clock, policy, callback.service_at, now),
         )
-    return Transition(changes, (negative,), "negative", followup, facts)
+    return Transition(changes, (negative, completed), "negative", followup, facts)
 
 
 def answer_facts(callback: CallbackRecord, answers: Mapping[str, Any]) -> list[NewFact]:
@@ -460,21 +478,68 @@ def visit_facts(visit: Mapping[str, Any], at: datetime) -> list[NewFact]:
     return facts
 
 
-def breach_fact(breach: Mapping[str, Any], due_at: datetime) -> NewFact | None:
-    """《客户服务工作单》未在规定期间返回: an outlet's job that missed its deadline (``sla.breached``)."""
+#: who owns each deadline of intake's SLA clock (`shared.sla.ticket_deadlines`). The outlet answers
+#: for the visit it was given (seed 001: 自接到客户信息到上门现场服务原则上不能超过24小时; seed 004:
+#: 登记后一天内上门); the center for taking the request and answering the customer (seed 000:
+#: 24小时实现传真受理顾客投诉, 48小时电话回复处理情况; seed 001: the 1小时反馈规则 of web requests,
+#: a complaint's solution plan within 24 h) and the complaint's cycle (15天/件; 谁受理谁负责).
+OUTLET_DEADLINES = frozenset({"onsite"})
+CENTER_DEADLINES = frozenset({"accept", "phone_reply", "forward", "complaint_plan", "complaint_close"})
+OUTLET, CENTER = "outlet", "center"
+
+
+def deadline_owner(sla: str, assigned_outlet_id: str | None) -> str:
+    """Whom a missed deadline is charged to: the outlet for the on-site visit of a ticket assigned to
+    it; the center for everything else (its own deadlines, a visit no outlet was given, a deadline
+    QA does not know)."""
+    return OUTLET if sla in OUTLET_DEADLINES and assigned_outlet_id else CENTER
+
+
+@dataclass(frozen=True)
+class NewCenterFact:
+    """A fact the center answers for (a deadline it owns, missed), kept for its assessment."""
+
+    tenant_id: str
+    kind: str
+    fact_key: str
+    ref: str
+    at: datetime
+    source: str
+    sla: str | None = None
+    ticket_id: str | None = None
+    outlet_id: str | None = None
+    note: str | None = None
+
+
+def breach_fact(breach: Mapping[str, Any], due_at: datetime) -> NewFact | NewCenterFact:
+    """A missed deadline (``sla.breached``) charged to whoever owns it (`deadline_owner`): an
+    outlet's late visit is 《客户服务工作单》未在规定期间返回 on its scorecard; a center's deadline is
+    the center's fact, never the outlet's."""
     outlet = breach.get("assigned_outlet_id")
-    if not outlet:
-        return None
     ticket, sla = breach["ticket_id"], breach["sla"]
+    ref, note = f"ticket:{breach['number']}", f"{sla} due {due_at.isoformat()}"
+    if deadline_owner(sla, outlet) == CENTER:
+        return NewCenterFact(
+            breach["tenant_id"],
+            "deadline_missed",
+            f"sla:{ticket}:{sla}",
+            ref,
+            due_at,
+            "sla.breached",
+            sla,
+            ticket,
+            outlet,
+            note,
+        )
     return NewFact(
         breach["tenant_id"],
-        outlet,
+        str(outlet),
         "work_order_late",
         f"sla:{ticket}:{sla}",
         f"late:{ticket}:{sla}",
-        f"ticket:{breach['number']}",
+        ref,
         due_at,
         "sla.breached",
         ticket,
-        f"{sla} due {due_at.isoformat()}",
+        note,
     )

@@ -84,7 +84,26 @@ def test_unreached_is_an_attempt_and_stays_planned(clock):
 
 def test_satisfied_answer_is_done(clock):
     step = _record(clock, satisfaction=4, comment="好", reason_codes=["fast"])
-    assert step.outcome == "satisfied" and step.events == () and step.followup is None
+    assert step.outcome == "satisfied" and step.followup is None
+    # the answers go to intake for the ledger's 回访记录, satisfied or not
+    assert step.events == (
+        (
+            "callback.completed",
+            {
+                "tenant_id": "C01",
+                "ticket_id": "t1",
+                "callback_id": "cb1",
+                "purpose": "service",
+                "satisfaction": 4,
+                "negative": False,
+                "service_delivered": True,
+                "comment": "好",
+                "visit_id": "v1",
+                "outlet_id": "C01-O01",
+                "at": CALLED,
+            },
+        ),
+    )
     assert {
         k: step.changes[k]
         for k in (
@@ -115,8 +134,9 @@ def test_satisfied_answer_is_done(clock):
 def test_negative_answer_publishes_and_plans_a_followup(clock):
     step = _record(clock, satisfaction=1, service_delivered=False, reason_codes=["not_fixed"])
     assert step.outcome == "negative" and step.changes["status"] == "negative" and step.changes["negative"] is True
-    [(event_type, payload)] = step.events
-    assert event_type == "callback.negative"
+    [(event_type, payload), (completed, answers)] = step.events
+    assert (event_type, completed) == ("callback.negative", "callback.completed")
+    assert (answers["negative"], answers["satisfaction"], answers["service_delivered"]) == (True, 1, False)
     assert payload == {
         "tenant_id": "C01",
         "ticket_id": "t1",
@@ -152,7 +172,7 @@ def test_satisfied_but_not_delivered_is_negative(clock):
 def test_negative_followup_plans_no_further_followup(clock):
     step = _record(clock, _callback(purpose="followup", parent_id="cb0"), satisfaction=2)
     assert step.outcome == "negative" and step.followup is None and step.closes_parent is False
-    assert [event_type for event_type, _ in step.events] == ["callback.negative"]
+    assert [event_type for event_type, _ in step.events] == ["callback.negative", "callback.completed"]
 
 
 def test_satisfied_followup_resolves_its_negative_callback(clock):
