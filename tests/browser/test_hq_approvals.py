@@ -66,7 +66,7 @@ def test_hq_approves_an_outlet_sees_rankings_and_others_are_refused(browser, por
     browser.submit(f"{form} button[data-decision=pass]")
     assert browser.path.split("?")[0] == "/hq/approvals" and "已完成：服务部部长审批" in browser.find(".notice").text
     assert status_of(p, NEW_OUTLET) == "approved"
-    assert "武汉新立特约服务站" not in browser.find("#group-technical_reviewed").text
+    assert not browser.find_all(f"#outlet-{NEW_OUTLET}") and "没有等待总部审核、审批的网点" in browser.text
     assert "没有等待总部审核的申报" in browser.find("#claims").text
     browser.open(f"/hq/approvals/outlets/{NEW_OUTLET}")
     assert offered(browser) == [] and "服务部部长审批" in browser.find("#history").text
@@ -85,7 +85,7 @@ def test_hq_approves_an_outlet_sees_rankings_and_others_are_refused(browser, por
     assert browser.field_error("month")
 
     browser.open("/hq/network?capacity=1000")
-    assert "所需网点" in browser.find("#totals").text and browser.find_all("#areas tbody tr")
+    assert "所需网点" in browser.find("#totals").text and browser.find_all("#areas li.row")
     browser.open("/hq/network?capacity=abc")
     assert browser.field_error("capacity")
     browser.open("/hq/tariffs?tenant=C02")
