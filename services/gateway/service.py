@@ -27,6 +27,7 @@ from services.gateway.portal.pages_center_tickets import CenterTicketPages
 from services.gateway.portal.pages_hq_approvals import HqApprovalPages
 from services.gateway.portal.pages_hq_network import HqNetworkPages
 from services.gateway.portal.pages_outlet import OutletPages
+from services.gateway.portal.pages_warehouse import WarehousePages
 from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
 from services.gateway.routes_dispatch import DispatchRoutes
@@ -49,6 +50,7 @@ class GatewayService(
     AuthRoutes,
     AuthPages,
     OutletPages,
+    WarehousePages,
     CenterTicketPages,
     CenterDispatchPages,
     CenterCallbackPages,

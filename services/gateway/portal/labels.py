@@ -165,8 +165,10 @@ def site_name(directory: object, site_id: object) -> str:
 def _outlet_tables() -> None:
     """The outlet's parts, money and standing pages name their codes in labels_outlet."""
     from services.gateway.portal.labels_outlet import OUTLET_TABLES
+    from services.gateway.portal.labels_warehouse import WAREHOUSE_TABLES
 
     TABLES.update(OUTLET_TABLES)
+    TABLES.update(WAREHOUSE_TABLES)
 
 
 _outlet_tables()

@@ -27,6 +27,9 @@ EXACT = {
     "Special numeric values (nan or infinity) are not permitted.": "请输入有效的数字",
     "Outside mainland China.": "位置不在中国大陆范围内",
     "Must be HH:MM.": "时间格式为 时:分（如 08:30）",
+    "Required for an RMA receipt or inspection.": "旧件签收须填写返厂单号",
+    "Required for a stock receipt.": "新件入库须选择配件",
+    "each serial once": "序列号不能重复",
     # intake: registering a request, the workflow
     "Not a valid phone number.": "电话号码格式不正确（5–20 位数字，可含 + - 空格和括号）",
     "Must be 6 digits.": "应为 6 位数字",
@@ -70,6 +73,10 @@ EXACT = {
     "Must be a PNG image as a data URL (data:image/png;base64,...).": "签名图片格式无效，请清除后重新签名",
     "The signature image is not valid base64.": "签名图片格式无效，请清除后重新签名",
     "The signature is not a PNG image.": "签名图片格式无效，请清除后重新签名",
+    # a return visit the outlet asks for (dispatch's return_visits)
+    "not checked out yet": "尚未签退：签退后才能申请返修",
+    "must not be blank": "不能为空白",
+    "must not be in the past": "不能早于今天",
     # parts: sending an old part back
     "already shipped": "此旧件已登记寄回",
     "the return is received_warehouse": "备件库已签收此旧件",
@@ -116,6 +123,9 @@ PATTERNS = [
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
     (re.compile(r"^The signature image must be at most (\d+) kB\.$"), "签名图片不能超过 {0} KB，请清除后重签"),
     (re.compile(r"^claim: visit (\S+)$"), "{0} 上门服务费"),
+    (re.compile(r"^return visit \S+ is still open$"), "已有未完成的返修上门：完成或取消后才能再次申请"),
+    (re.compile(r"^visit of the ticket \S+ is still open$"), "本工单已有未完成的上门：完成或取消后才能再次申请"),
+    (re.compile(r"^at most (\d+) days ahead$"), "最多只能选 {0} 天以内的日期"),
     (re.compile(r"^SLA onsite of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 上门超时（时限 {1}）"),
     (re.compile(r"^SLA accept of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 受理超时（时限 {1}）"),
     (re.compile(r"^SLA phone_reply of ticket (\S+) breached \(due (.+)\)$"), "工单 {0} 电话回复超时（时限 {1}）"),
@@ -138,6 +148,20 @@ PATTERNS = [
         re.compile(r"^The signature image must be (\d+) to (\d+) pixels a side\.$"),
         "签名区域大小异常（每边应为 {0}–{1} 像素）",
     ),
+    # parts: a receipt booked by hand (the scanner's reasons), a reconciliation's findings
+    (re.compile(r"^unknown part (\S+)$"), "没有这个配件：{0}"),
+    (re.compile(r"^unknown RMA (\S+)$"), "没有这个返厂单，或不属于本库：{0}"),
+    (re.compile(r"^unknown location (\S+)$"), "没有这个库位：{0}"),
+    (re.compile(r"^RMA (\S+): RMA already (\S+)$"), "返厂单 {0} 已签收过，不能重复签收"),
+    (re.compile(r"^RMA (\S+) is for (\S+), scanned part is (\S+)$"), "返厂单 {0} 对应配件 {1}，登记的是 {2}"),
+    (re.compile(r"^new stock is received at a warehouse, (\S+) is a (\S+)$"), "新件只能入库到备件库"),
+    (re.compile(r"^(\d+) serials for (\d+) units$"), "填了 {0} 个序列号，数量为 {1}：须每件一个"),
+    (re.compile(r"^old part (\S+) from (\S+) not returned \(due (\S+)\)$"), "旧件 {0} 未从 {1} 返回（到期 {2}）"),
+    (re.compile(r"^RMA for (\d+), (\d+) received at (\S+)$"), "返厂单登记 {0} 件，{2} 实收 {1} 件"),
+    (re.compile(r"^removed (\S+) booked, (\S+) received at (\S+)$"), "登记拆下旧件 {0}，{2} 收到 {1}"),
+    (re.compile(r"^(\d+) returned by (\S+) but (\d+) ever issued to it$"), "{1} 返回 {0} 件，累计只发放 {2} 件"),
+    (re.compile(r"^(\d+) used on visit (\S+), only (\d+) in (\S+)'s stock$"), "上门 {1} 用 {0} 件，{3} 仅 {2} 件"),
+    (re.compile(r"^new part (\S+) fitted on visit (\S+) was never issued to (\S+)$"), "新件 {0}（{1}）未发给 {2}"),
 ]
 
 

@@ -27,7 +27,13 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("网点布局", "/hq/network"),
         ("结算标准", "/hq/tariffs"),
     ],
-    "warehouse": [],
+    "warehouse": [
+        ("收货登记", "/warehouse/receipts"),
+        ("库存", "/warehouse/stock"),
+        ("待返旧件", "/warehouse/returns"),
+        ("返厂", "/warehouse/rmas"),
+        ("对账", "/warehouse/reconciliation"),
+    ],
 }
 
 #: the path prefixes of portal pages: their routing errors are HTML pages, not the API's JSON
