@@ -49,6 +49,48 @@ HARD_DEADLINES = True
 SERVE_WITHIN_MINUTES = 4 * 60.0  # service target after a visit becomes available (soft)
 EARLY_KM_PER_MINUTE = 1.0  # cost per minute beyond that target (OR-Tools' smallest: 1/unit)
 
+# The dispatcher's word (issue 19): a visit pinned to a technician, assigned by the center to an
+# outlet, or whose arrival was confirmed to the customer keeps it in every re-plan; what eligibility
+# says of the other technicians then, and how far a confirmed arrival may move without a reason.
+PINNED_ELSEWHERE = "pinned to another technician"
+ASSIGNED_ELSEWHERE = "assigned by the center to another outlet"
+APPOINTMENT_SLACK_MINUTES = 60
+
+
+def appointment_window(at: datetime) -> tuple[datetime, datetime]:
+    """The arrival window a confirmed appointment at `at` keeps (the customer was told `at`)."""
+    slack = timedelta(minutes=APPOINTMENT_SLACK_MINUTES)
+    return at - slack, at + slack
+
+
+def keeps_appointment(appointment_at: datetime | None, arrival: datetime | None) -> bool:
+    """Whether a planned `arrival` keeps the confirmed appointment (none confirmed: it does)."""
+    if appointment_at is None:
+        return True
+    if arrival is None:
+        return False
+    start, end = appointment_window(appointment_at)
+    return start <= arrival <= end
+
+
+def constraint_kind(pinned: str | None, outlet: str | None, appointment: datetime | None) -> str:
+    """Which of the dispatcher's constraints a visit carries first: pin, outlet or appointment."""
+    return "pin" if pinned else "outlet" if outlet else "appointment" if appointment else "none"
+
+
+def unmet_constraint(visit: VisitView, why: str) -> str | None:
+    """Why the dispatcher's constraint on `visit` is not kept when the planner could not place it
+    as asked (`why`: the planner's reason), or None when the visit carries no such constraint."""
+    if visit.pinned_technician_id:
+        return f"pinned technician {visit.pinned_technician_id} cannot take it: {why}"
+    if visit.required_outlet_id:
+        return f"outlet {visit.required_outlet_id} assigned by the center cannot take it: {why}"
+    if visit.appointment is not None:
+        start = visit.appointment[0] + timedelta(minutes=APPOINTMENT_SLACK_MINUTES)
+        return f"confirmed appointment at {start.astimezone(LOCAL_TZ):%m-%d %H:%M} cannot be kept: {why}"
+    return None
+
+
 # China's mainland bounding box, for check-in positions
 CHINA_LAT = (17.5, 54.0)
 CHINA_LON = (73.0, 135.5)
@@ -106,6 +148,8 @@ class VisitView:
     pinned_technician_id: str | None = None
     frozen_vehicle: tuple[str, date] | None = None  # (technician id, local date) it must stay on
     current_outlet_id: str | None = None
+    required_outlet_id: str | None = None  # the center assigned it to this outlet (assign_outlet)
+    appointment: tuple[datetime, datetime] | None = None  # confirmed to the customer: arrive within
 
 
 @dataclass(frozen=True)
@@ -190,9 +234,11 @@ def eligible(
 ) -> str | None:
     """None if `tech` may do `visit` on `day`, else the reason why not."""
     if visit.pinned_technician_id and visit.pinned_technician_id != tech.id:
-        return "pinned to another technician"
+        return PINNED_ELSEWHERE
     if visit.frozen_vehicle and visit.frozen_vehicle != (tech.id, day):
         return "frozen"
+    if visit.required_outlet_id and tech.outlet_id != visit.required_outlet_id:
+        return ASSIGNED_ELSEWHERE
     if tech.outlet_id is not None:
         status = outlet_status.get(tech.outlet_id)
         if status not in TAKES_JOBS:

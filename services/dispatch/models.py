@@ -101,6 +101,13 @@ class Visit(TenantScoped, Base):
     return_requested_by: Mapped[str | None] = mapped_column(String(64))
     # the plan run that last placed it (scheduled or unassignable)
     plan_run_id: Mapped[int | None] = mapped_column(Integer)
+    # the dispatcher's word: the outlet the center assigned (intake's assign_outlet: only its
+    # technicians take the visit), the arrival confirmed to the customer (re-plans keep it within
+    # domain.APPOINTMENT_SLACK_MINUTES unless a re-plan with a reason moves it), and why the
+    # planner cannot keep such a constraint or a pin (None: kept)
+    required_outlet_id: Mapped[str | None] = mapped_column(String(32))
+    appointment_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    constraint_unmet: Mapped[str | None] = mapped_column(String(255))
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -138,6 +145,10 @@ class PlanRun(TenantScoped, Base):
     # when the plan was written (started_at: when its solve began), and by which replica
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     holder: Mapped[str | None] = mapped_column(String(128))
+    # a dispatcher's re-plan that may move visits whose appointment was confirmed: why, and how
+    # many it moved (None: a re-plan that kept every confirmed appointment)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    moved_confirmed: Mapped[int | None] = mapped_column(Integer)
 
 
 class PlanRequest(Base):

@@ -389,6 +389,59 @@ def technician_route(session, technician_id: str, day) -> dict:
     }
 
 
+# ---------------------------------------------------------------- the dispatcher's word
+def assign_outlet(uow, payload: dict) -> int:
+    """The center assigned the ticket to an outlet (intake's assign_outlet): its open visits keep
+    that outlet as a constraint in every re-plan (only its technicians take them; a pin to
+    another outlet's technician is dropped). The number of visits it applies to."""
+    visits = uow.session.scalars(
+        select(Visit).where(Visit.ticket_id == payload["ticket_id"], Visit.status.in_(OPEN_VISIT))
+    ).all()
+    for visit in visits:
+        visit.required_outlet_id = payload["outlet_id"]
+        if visit.pinned_technician_id:
+            tech = uow.session.get(Technician, visit.pinned_technician_id)
+            if tech is None or tech.outlet_id != payload["outlet_id"]:
+                visit.pinned_technician_id = None
+        request_replan(uow, visit.tenant_id)
+    return len(visits)
+
+
+def note_constraint(uow, visit: Visit, why: str | None) -> None:
+    """Record whether the plan keeps `visit`'s constraint (pin, outlet, confirmed appointment):
+    `why` it cannot (None: kept), shown on the board; dispatch.constraint_unmet when it becomes
+    unmet or its reason changes."""
+    why = why[:255] if why else None
+    if why and why != visit.constraint_unmet:
+        uow.emit(
+            "dispatch.constraint_unmet",
+            {
+                "tenant_id": visit.tenant_id,
+                "visit_id": visit.id,
+                "ticket_id": visit.ticket_id,
+                "constraint": domain.constraint_kind(
+                    visit.pinned_technician_id, visit.required_outlet_id, visit.appointment_at
+                ),
+                "required_outlet_id": visit.required_outlet_id,
+                "pinned_technician_id": visit.pinned_technician_id,
+                "reason": why,
+                "at": utcnow(),
+            },
+        )
+    visit.constraint_unmet = why
+
+
+def confirm_appointment(uow, visit: Visit) -> Visit:
+    """The customer was told the planned arrival (预约确认): re-plans keep the visit within
+    `domain.appointment_window` of it unless a re-plan with a reason moves it."""
+    if visit.status != VisitStatus.SCHEDULED or visit.planned_arrival is None:
+        raise ValidationFailed(
+            "only a planned visit has an appointment to confirm", {"visit_id": [f"visit is {visit.status}"]}
+        )
+    visit.appointment_at = visit.planned_arrival
+    return visit
+
+
 # ---------------------------------------------------------------- dispatcher's override
 def require_dispatcher(principal):
     if principal.role not in (tenancy.HQ, tenancy.CENTER):
@@ -495,5 +548,12 @@ def check_out(uow, visit: Visit, data: dict, now: datetime):
             parts_used=data["parts_used"],
             customer_confirmed=data["customer_confirmed"],
             onsite_on_time=visit.onsite_on_time,
+            technician_name=technician_name(uow, visit),
         ),
     )
+
+
+def technician_name(uow, visit: Visit) -> str | None:
+    """The name of the visit's technician (the ledger's 服务人员), None without one."""
+    technician = uow.session.get(Technician, visit.technician_id) if visit.technician_id else None
+    return technician.name if technician is not None else None

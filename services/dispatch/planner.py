@@ -145,23 +145,24 @@ class Planner:
             except Exception:
                 log.exception("re-plan of %s failed; tried again on a later pass", tenant, extra={"tenant": tenant})
 
-    def plan_now(self, ctx: PlanningContext, tenant: str) -> dict:
+    def plan_now(self, ctx: PlanningContext, tenant: str, reason: str | None = None) -> dict:
         """A dispatcher's re-plan. A plan already being solved (the batch timer's, here or on
         another replica) may predate the caller's change (a pin): wait for it, then plan again,
-        rather than answer "skipped"."""
+        rather than answer "skipped". With a `reason`, visits whose appointment was confirmed
+        may move too (the reason is recorded with the plan run and on the moved visits' events)."""
         give_up = _time.monotonic() + 3 * ctx.settings.time_limit + 60
         while tenant in self.solving and _time.monotonic() < give_up:
             eventlet.sleep(0.1)
-        return self.plan_tenant(ctx, tenant, trigger="manual", give_up_at=give_up)
+        return self.plan_tenant(ctx, tenant, trigger="manual", give_up_at=give_up, reason=reason)
 
-    def plan_tenant(self, ctx: PlanningContext, tenant, trigger, give_up_at=None, due_rule=None):
+    def plan_tenant(self, ctx: PlanningContext, tenant, trigger, give_up_at=None, due_rule=None, reason=None):
         """Plan `tenant` on this replica if it can take the tenant's lease (waiting for it until
         monotonic `give_up_at` when given; else skipping a tenant another replica is planning).
         `due_rule` (the tick's): once the lease is held the tenant must still be due, since
         another replica may have planned it meanwhile. Each attempt is counted by its outcome
         (``fsm_dispatch_plans_total``)."""
         try:
-            result = self._plan_tenant(ctx, tenant, trigger, give_up_at, due_rule)
+            result = self._plan_tenant(ctx, tenant, trigger, give_up_at, due_rule, reason)
         except StaleDataError:  # planned again soon
             PLANS.labels(ctx.service, tenant, "conflict").inc()
             raise
@@ -171,7 +172,7 @@ class Planner:
         PLANS.labels(ctx.service, tenant, "skipped" if "skipped" in result else "planned").inc()
         return result
 
-    def _plan_tenant(self, ctx: PlanningContext, tenant, trigger, give_up_at, due_rule):
+    def _plan_tenant(self, ctx: PlanningContext, tenant, trigger, give_up_at, due_rule, reason=None):
         if tenant in self.solving:
             return {"tenant_id": tenant, "skipped": "already solving"}
         store = ctx.db.store
@@ -195,7 +196,7 @@ class Planner:
                     planstate.begin(conn, tenant, holder)
                 again = False
                 try:
-                    return self._solve_and_apply(ctx, tenant, trigger, lease, holder, ttl)
+                    return self._solve_and_apply(ctx, tenant, trigger, lease, holder, ttl, reason)
                 except SolveInterrupted as exc:  # the service is stopping: planned after the restart
                     again = True
                     log.info("re-plan of %s not finished: %s; the tenant stays due", tenant, exc)
@@ -214,7 +215,7 @@ class Planner:
         finally:
             self.solving.discard(tenant)
 
-    def _solve_and_apply(self, ctx: PlanningContext, tenant, trigger, lease, holder, ttl):
+    def _solve_and_apply(self, ctx: PlanningContext, tenant, trigger, lease, holder, ttl, reason=None):
         """Build the tenant's problem, solve it in a child process, apply the plan."""
         settings = ctx.settings
         started = utcnow()
@@ -225,7 +226,15 @@ class Planner:
             operations.seed_outlets(uow, ctx.policies.directory, tenant)
             uow.commit()
         with ctx.db.uow(principal) as uow:
-            inp, views = planning_input(uow.session, tenant, now, settings, ctx.policies.clock.calendar, ctx.travel)
+            inp, views = planning_input(
+                uow.session,
+                tenant,
+                now,
+                settings,
+                ctx.policies.clock.calendar,
+                ctx.travel,
+                keep_appointments=not reason,
+            )
         if not inp.problem.visits and not inp.excluded:
             return {"tenant_id": tenant, "visits": 0}
         plan = None
@@ -241,6 +250,7 @@ class Planner:
             )
         assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
         dropped.update(inp.excluded)
+        unmet = planning.unmet_constraints(inp, assignments, dropped)
         seconds = _time.monotonic() - t0
         with ctx.db.uow(principal) as uow:
             # written only while this attempt still holds the tenant's lease, checked in this very
@@ -258,6 +268,8 @@ class Planner:
                 len(inp.problem.vehicles),
                 len(views),
                 holder,
+                unmet=unmet,
+                reason=reason,
             )
             planstate.finish(uow.session, tenant, holder)
             uow.commit()
@@ -278,8 +290,11 @@ class PlannerState(DependencyProvider):
         return self.planner
 
 
-def planning_input(session, tenant, now, settings: PlannerSettings, calendar, travel):
-    """The tenant's routing problem as it stands `now` (and the visits it was built from)."""
+def planning_input(session, tenant, now, settings: PlannerSettings, calendar, travel, keep_appointments=True):
+    """The tenant's routing problem as it stands `now` (and the visits it was built from). The
+    dispatcher's word is kept: a pin, the outlet the center assigned, and (`keep_appointments`:
+    unless a re-plan with a reason releases them) the window of an appointment confirmed to the
+    customer."""
     freeze = timedelta(minutes=settings.freeze_minutes)
     day_start = domain.local_day_start(now.astimezone(LOCAL_TZ).date())
     today = en_route.today_states(queries.visits_started_since(session, tenant, day_start), now)
@@ -317,6 +332,7 @@ def planning_input(session, tenant, now, settings: PlannerSettings, calendar, tr
             and arrival is not None
             and arrival <= now + freeze
             and v.id not in redirectable
+            and v.required_outlet_id in (None, v.outlet_id)  # the center moved it: not frozen where it was
         ):
             frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
         views.append(
@@ -333,6 +349,10 @@ def planning_input(session, tenant, now, settings: PlannerSettings, calendar, tr
                 pinned_technician_id=v.pinned_technician_id,
                 frozen_vehicle=frozen,
                 current_outlet_id=v.outlet_id,
+                required_outlet_id=v.required_outlet_id,
+                appointment=domain.appointment_window(as_utc(v.appointment_at))
+                if keep_appointments and v.appointment_at is not None
+                else None,
             )
         )
     inp = planning.build_problem(
@@ -350,10 +370,29 @@ def planning_input(session, tenant, now, settings: PlannerSettings, calendar, tr
     return inp, views
 
 
-def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, vehicles, n_visits, holder=None):
+def apply_plan(
+    uow,
+    tenant,
+    assignments,
+    dropped,
+    seconds,
+    started,
+    trigger,
+    vehicles,
+    n_visits,
+    holder=None,
+    unmet=None,
+    reason=None,
+):
     """Write a solved plan: each assignment schedules its visit (visit.scheduled when it changed),
     each dropped visit becomes unassignable with its reason; visits started, completed or
-    cancelled while solving are left alone. Recorded as a plan run, whose summary is returned."""
+    cancelled while solving are left alone. Recorded as a plan run, whose summary is returned.
+
+    The dispatcher's word: a visit whose constraint (`unmet`: {visit id: why}) the plan cannot
+    keep carries the reason on the board (`constraint_unmet`) and dispatch.constraint_unmet is
+    emitted when it becomes unmet or its reason changes. A re-plan with a `reason` that moves a
+    confirmed appointment out of its window records the reason on the plan run (with how many it
+    moved) and on the visit's visit.scheduled; the appointment is then to be confirmed again."""
     run = PlanRun(
         tenant_id=tenant,
         started_at=started,
@@ -366,6 +405,7 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
         planned_km=0.0,
         trigger=trigger,
         holder=holder,
+        reason=reason,
     )
     uow.session.add(run)
     uow.session.flush()  # its id marks the visits this plan places
@@ -375,8 +415,9 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
             select(Visit).where(Visit.id.in_([a.visit_id for a in assignments] + list(dropped)))
         )
     }
-    scheduled = late = 0
+    scheduled = late = moved = 0
     km = 0.0
+    unmet = unmet or {}
     for a in assignments:
         visit = visits.get(a.visit_id)
         if visit is None or visit.status not in OPEN_VISIT:
@@ -392,22 +433,30 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
             or abs((arrival - a.arrival).total_seconds()) > 60
             or visit.route_order != a.order
         )
+        extra = {}
+        if reason and not domain.keeps_appointment(as_utc(visit.appointment_at), a.arrival):
+            moved += 1  # a re-plan with a reason moved what the customer was told
+            extra["reason"] = f"appointment moved: {reason}"[:128]
+            visit.appointment_at, changed = None, True
         visit.status, visit.technician_id, visit.outlet_id = VisitStatus.SCHEDULED, a.technician_id, a.outlet_id
         visit.planned_arrival, visit.route_order, visit.planned_km = a.arrival, a.order, a.km
         visit.unassignable_reason, visit.plan_run_id = None, run.id
+        operations.note_constraint(uow, visit, unmet.get(visit.id))
         if changed:
-            uow.emit("visit.scheduled", operations.visit_event(visit))
-    for visit_id, reason in dropped.items():
+            uow.emit("visit.scheduled", operations.visit_event(visit, **extra))
+    for visit_id, why in dropped.items():
         visit = visits.get(visit_id)
         if visit is None or visit.status not in OPEN_VISIT:
             continue
         visit.plan_run_id = run.id
-        if visit.status != VisitStatus.UNASSIGNABLE or visit.unassignable_reason != reason:
-            visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, reason[:128]
+        operations.note_constraint(uow, visit, unmet.get(visit.id))
+        if visit.status != VisitStatus.UNASSIGNABLE or visit.unassignable_reason != why[:128]:
+            visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, why[:128]
             visit.technician_id = visit.outlet_id = visit.planned_arrival = None
             visit.route_order = visit.planned_km = None
-            uow.emit("visit.unassignable", operations.visit_event(visit, reason=reason[:128]))
+            uow.emit("visit.unassignable", operations.visit_event(visit, reason=why[:128]))
     run.scheduled, run.late, run.planned_km = scheduled, late, round(km, 2)
+    run.moved_confirmed = moved if reason else None
     run.finished_at = utcnow()
     return {
         "tenant_id": tenant,
@@ -417,4 +466,6 @@ def apply_plan(uow, tenant, assignments, dropped, seconds, started, trigger, veh
         "late": late,
         "planned_km": round(km, 2),
         "seconds": round(seconds, 2),
+        "constraints_unmet": len(unmet),
+        "moved_confirmed": moved,
     }

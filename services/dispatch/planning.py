@@ -17,10 +17,12 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from services.dispatch.domain import (
+    ASSIGNED_ELSEWHERE,
     DROP_PENALTY_KM,
     EARLY_KM_PER_MINUTE,
     HARD_DEADLINES,
     LATENESS_KM_PER_MINUTE,
+    PINNED_ELSEWHERE,
     PRIORITY_WEIGHT,
     SAVABLE_PENALTY_CAP_KM,
     SERVE_WITHIN_MINUTES,
@@ -31,6 +33,7 @@ from services.dispatch.domain import (
     horizon,
     minutes_since,
     tech_days,
+    unmet_constraint,
 )
 from services.dispatch.insertion import place_dropped
 from services.dispatch.routing_problem import RoutingProblem, matrices
@@ -84,6 +87,14 @@ def _routing_visit(
         allowed_vehicles=allowed if len(allowed) < n_vehicles else None,
         drop_penalty=DROP_PENALTY_KM * weight,
     )
+    if visit.appointment is not None:
+        # confirmed to the customer: arrive within the appointment's window (hard), early in it;
+        # losing it is priced like a visit that can still be on time (`save_the_savable`)
+        lo = max(earliest, minutes_since(t0, visit.appointment[0]))
+        hi = max(lo, minutes_since(t0, visit.appointment[1]))
+        return RVisit(
+            windows=((lo, hi),), deadline=lo, deadline_hard=False, lateness_penalty=EARLY_KM_PER_MINUTE, **common
+        )
     if not HARD_DEADLINES or late_anyway:
         # a visit no technician-day can reach by its due time (already overdue, or too far for
         # what is left of the horizon's shifts) is served as soon as it can be: each minute late
@@ -139,6 +150,7 @@ class PlanningInput:
     vehicles: list[TechDay]
     visits: list[VisitView]
     excluded: dict = field(default_factory=dict)  # visit id -> reason it was left out
+    unmet: dict = field(default_factory=dict)  # visit id -> why its dispatcher's constraint left it out
     points: list = field(default_factory=list)  # (lat, lon) of every location index
 
 
@@ -164,7 +176,7 @@ def build_problem(
     days = horizon(calendar, now, horizon_days)
     vehicles = tech_days(techs, days, now)
     homes = [v.origin for v in vehicles]  # location k = where vehicle k starts
-    excluded = {}
+    excluded, unmet = {}, {}
     rvisits, kept = [], []
     for visit in visits:
         allowed, reasons = [], set()
@@ -176,6 +188,11 @@ def build_problem(
                 reasons.add(why)
         if not allowed:
             excluded[visit.id] = "; ".join(sorted(reasons)) or "no technician in the horizon"
+            # the dispatcher's constraint left no technician-day: say why the others could not
+            own = sorted(reasons - {PINNED_ELSEWHERE, ASSIGNED_ELSEWHERE}) or ["no technician of it in the horizon"]
+            unmet[visit.id] = unmet_constraint(visit, "; ".join(own))
+            if unmet[visit.id]:
+                excluded[visit.id] = unmet[visit.id]
             continue
         kept.append(visit)
     ends = {k: v.home for k, v in enumerate(vehicles) if v.start_point is not None}
@@ -191,8 +208,10 @@ def build_problem(
             if eligible(veh.technician, visit, veh.day, outlet_status, probation_full) is None
         ]
         loc = len(homes) + i
-        late_anyway = visit.due is not None and not _reachable_by_due(
-            visit, loc, allowed, vehicles, minutes, end_index, t0
+        late_anyway = (
+            visit.due is not None
+            and visit.appointment is None
+            and not _reachable_by_due(visit, loc, allowed, vehicles, minutes, end_index, t0)
         )
         rvisits.append(
             _routing_visit(
@@ -224,7 +243,8 @@ def build_problem(
         name="dispatch",
         group_limits=groups,
     )
-    return PlanningInput(problem, t0, vehicles, kept, excluded, points)
+    unmet = {k: v for k, v in unmet.items() if v}
+    return PlanningInput(problem, t0, vehicles, kept, excluded, unmet, points)
 
 
 def add_visit(inp: PlanningInput, visit: VisitView, outlet_status: dict, probation_full: set, travel) -> int:
@@ -321,3 +341,24 @@ def drop_reason(problem: RoutingProblem, i: int) -> str:
         if arrive + vi.service + T[vi.location, veh.end] <= veh.shift[1] + 1e-6:
             return "no technician-day free within the horizon"
     return "out of reach: no eligible technician can get there and back within a shift"
+
+
+def unmet_constraints(inp: PlanningInput, assignments: list[Assignment], dropped: dict) -> dict:
+    """{visit id: why} for every visit whose dispatcher's constraint (pin, the center's outlet, a
+    confirmed appointment) this plan does not keep: left unplaced (the reason says why), or placed
+    outside its confirmed appointment's window (the solver could not keep it and it was placed
+    late). A visit kept as asked is not in it."""
+    views = {v.id: v for v in inp.visits}
+    out = dict(inp.unmet)
+    for visit_id, why in dropped.items():
+        if visit_id in views:  # the solver found no room for it (the excluded ones are in inp.unmet)
+            out[visit_id] = unmet_constraint(views[visit_id], why)
+    for a in assignments:
+        view = views.get(a.visit_id)
+        if (
+            view is not None
+            and view.appointment is not None
+            and not view.appointment[0] <= a.arrival <= view.appointment[1]
+        ):
+            out[a.visit_id] = unmet_constraint(view, "no technician-day free within its window")
+    return {k: v for k, v in out.items() if v}

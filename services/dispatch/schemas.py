@@ -133,6 +133,8 @@ class PlanRunOut(Schema):
     late = fields.Int()
     planned_km = fields.Float()
     trigger = fields.Str()
+    reason = fields.Str(allow_none=True)  # a re-plan allowed to move confirmed appointments: why
+    moved_confirmed = fields.Int(allow_none=True)  # how many confirmed appointments it moved
 
 
 class RouteQuery(Schema):
@@ -163,6 +165,9 @@ class VisitOut(Schema):
     technician_id = fields.Str(allow_none=True)
     outlet_id = fields.Str(allow_none=True)
     pinned_technician_id = fields.Str(allow_none=True)
+    required_outlet_id = fields.Str(allow_none=True)  # the center's assign_outlet
+    appointment_at = fields.AwareDateTime(allow_none=True)  # the arrival confirmed to the customer
+    constraint_unmet = fields.Str(allow_none=True)  # why the plan cannot keep the pin, outlet or appointment
     planned_arrival = fields.AwareDateTime(allow_none=True)
     route_order = fields.Int(allow_none=True)
     planned_km = fields.Float(allow_none=True)

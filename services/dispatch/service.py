@@ -118,6 +118,13 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         if operations.open_visit(uow, payload, self._config.get("SERVICE_MINUTES", None)):
             uow.commit()
 
+    @consume("intake", "ticket.outlet_assigned")
+    def on_outlet_assigned(self, uow, payload):
+        """The center's assign_outlet: only that outlet's technicians take the ticket's visits."""
+        if not operations.assign_outlet(uow, payload):
+            log.warning("ticket %s assigned to %s with no open visit", payload["ticket_id"], payload["outlet_id"])
+        uow.commit()
+
     @consume("intake", "ticket.closed")
     def on_ticket_closed(self, uow, payload):
         operations.cancel_ticket_visits(uow, payload["ticket_id"])
@@ -262,14 +269,17 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             PLANS.labels(self.name, tenant, "failed")
 
     @rpc
-    def reoptimise(self, tenant_id=None):
+    def reoptimise(self, tenant_id=None, reason=None):
+        """Re-plan now; with a `reason`, visits whose appointment was confirmed may move too."""
         principal = self.db.principal
+        if reason is not None and (not isinstance(reason, str) or not reason.strip() or len(reason) > 500):
+            raise ValidationFailed("invalid reason", {"reason": ["1 to 500 characters"]})
         tenant = tenant_id or principal.tenant
         if principal.role not in (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE) or not principal.sees_tenant(tenant):
             raise Forbidden("only the tenant's center or HQ re-optimises a plan")
         if tenant not in self.policies.directory.centers:
             raise ValidationFailed("unknown tenant", {"tenant_id": [f"no center {tenant!r}"]})
-        return self.planner.plan_now(self._planning(), tenant)
+        return self.planner.plan_now(self._planning(), tenant, reason.strip() if reason else None)
 
     # ------------------------------------------------------------ board, jobs, routes
     @rpc
@@ -335,6 +345,16 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
             tech = operations.pin(uow, visit, data["technician_id"], utcnow().astimezone(LOCAL_TZ).date())
             uow.commit()
             log.info("visit %s pinned to %s by %s", visit.id, tech.id, principal.user)
+            return operations.dump_visit(visit, utcnow())
+
+    @rpc
+    def confirm_appointment(self, visit_id):
+        """The planned arrival was confirmed to the customer: re-plans keep it (see operations)."""
+        principal = operations.require_dispatcher(self.db.principal)
+        with self.db.uow() as uow:
+            visit = operations.confirm_appointment(uow, operations.load_visit(uow, visit_id))
+            uow.commit()
+            log.info("visit %s: appointment confirmed by %s", visit.id, principal.user)
             return operations.dump_visit(visit, utcnow())
 
     @rpc

@@ -490,6 +490,8 @@ def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, direc
                     "unknown outlet", {"outlet_id": [f"no outlet {cmd['outlet_id']!r} in {ticket.tenant_id}"]}
                 )
             out.changes["assigned_outlet_id"] = cmd["outlet_id"]
+            # dispatch keeps it: only that outlet's technicians take the ticket's visits
+            out.events.append(("ticket.outlet_assigned", outlet_assigned_event(ticket, cmd["outlet_id"], now)))
         elif action == "route" and not cmd["tenant_id"]:
             raise ValidationFailed("route needs a tenant", {"tenant_id": ["required for route"]})
         if target:
@@ -573,6 +575,10 @@ def closed_event(t: Any, outcome: str, closed_at: datetime) -> dict[str, Any]:
         "outcome": outcome,
         "assigned_outlet_id": t.assigned_outlet_id,
     }
+
+
+def outlet_assigned_event(t: Any, outlet_id: str, at: datetime) -> dict[str, Any]:
+    return {"tenant_id": t.tenant_id, "ticket_id": t.id, "number": t.number, "outlet_id": outlet_id, "at": at}
 
 
 def breach_event(t: Any, d: Any, at: datetime) -> dict[str, Any]:
