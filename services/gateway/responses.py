@@ -12,6 +12,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from services.certification import contracts as certification
+from services.intake import contracts as intake
 from services.qa import contracts as qa
 from services.settlement import contracts as settlement
 
@@ -103,6 +104,7 @@ class TenantSla(Schema):
     earliest_onsite = fields.List(fields.Nested(OnsiteDue))
 
 
+TriagePage = page_of(intake.TriageTicketOut, "TriagePage")
 SLA_SUMMARY = {"type": "object", "additionalProperties": TenantSla, "description": "per tenant id"}
 
 

@@ -143,3 +143,13 @@ class IntakeRoutes:
     )
     def sla_report(self, request, principal):
         return self.intake.sla_report(query_args(request))
+
+    @api(
+        "GET",
+        f"{API}/triage",
+        "HQ's triage queue: tickets whose center the address did not tell, with why and the candidate centers",
+        query=contracts.TriageQuery,
+        response=responses.TriagePage,
+    )
+    def triage_queue(self, request, principal):
+        return self.intake.triage_queue(query_args(request))

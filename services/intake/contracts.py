@@ -1,7 +1,7 @@
 """What other packages may import of intake (the gateway, the operator command, benchmarks):
 its request and answer schemas and the CSV row converter. Nothing here reaches its models."""
 
-from services.intake.report_schemas import SlaReportOut, SlaReportQuery
+from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery, TriageTicketOut
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -27,5 +27,7 @@ __all__ = [
     "StepsOut",
     "TicketOut",
     "Transition",
+    "TriageQuery",
+    "TriageTicketOut",
     "csv_row_to_payload",
 ]

@@ -51,14 +51,20 @@ def candidate_provinces(geo: Any) -> list[str]:
     return seen
 
 
-def candidate_centers(directory: TenantDirectory, geo: Any) -> list[str]:
-    """The centers serving the customer's province (see `candidate_provinces`), each once."""
-    centers: list[str] = []
+def candidates(directory: TenantDirectory, geo: Any) -> list[tuple[str, str]]:
+    """(center, province): each center serving a province the customer may be in (see
+    `candidate_provinces`), once, with the first such province."""
+    found: dict[str, str] = {}
     for province in candidate_provinces(geo):
         center = directory.tenant_for_province(province)
-        if center and center not in centers:
-            centers.append(center)
-    return centers
+        if center and center not in found:
+            found[center] = province
+    return list(found.items())
+
+
+def candidate_centers(directory: TenantDirectory, geo: Any) -> list[str]:
+    """The centers serving the customer's province (see `candidates`)."""
+    return [center for center, _ in candidates(directory, geo)]
 
 
 def check_reroutable(ticket: Any) -> None:

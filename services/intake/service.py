@@ -14,10 +14,10 @@ from datetime import datetime
 from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, facts, outlook, queries, sla_report
+from services.intake import domain, facts, outlook, queries, routing, sla_report
 from services.intake import operations as ops
+from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery
 from services.intake.models import Base, Ticket
-from services.intake.report_schemas import SlaReportOut, SlaReportQuery
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -206,6 +206,18 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             found = queries.sla_facts(uow.session, since, until, q["sla"], now)
         return _sla_report_out.dump(sla_report.report(found, now, q["period"], q["periods"], q["sla"]))
 
+    @rpc
+    def triage_queue(self, query=None):
+        """HQ's triage queue: the tickets whose center the address did not tell, most urgent first,
+        each with why and the centers that may take it (routing.candidates)."""
+        q = load(TriageQuery(), query or {})
+        if self.db.principal.role != tenancy.HQ:
+            raise Forbidden("only HQ routes triage tickets")
+        with self.db.uow() as uow:
+            rows, total = queries.ticket_page(uow.session, dict(q, status=domain.Status.TRIAGE, order="due"))
+            items = [dict(self._dump(t), candidates=self._candidates(t.address)) for t in rows]
+        return {"items": items, "total": total, "limit": q["limit"], "offset": q["offset"]}
+
     # ------------------------------------------------------------ workflow
     @rpc
     def transition(self, ticket_id, payload):
@@ -242,6 +254,10 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
     @consume("qa", "callback.negative")
     def on_callback_negative(self, uow, payload):
         ops.on_fact(uow, payload, "callback.negative", facts.callback_negative)
+
+    @consume("qa", "callback.completed")
+    def on_callback_completed(self, uow, payload):
+        ops.on_fact(uow, payload, "callback.completed", facts.callback_completed)
 
     @consume("qa", "callback.closed")
     def on_callback_closed(self, uow, payload):
@@ -280,6 +296,10 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         return {"breached": breached}
 
     # ------------------------------------------------------------ helpers
+    def _candidates(self, address):
+        found = routing.candidates(self.policies.directory, self.geocoder.parse(address))
+        return [{"tenant_id": center, "province": province} for center, province in found]
+
     @staticmethod
     def _load(uow, ticket_id):
         return get_or_404(uow.session, Ticket, ticket_id, "ticket_id")

@@ -100,3 +100,27 @@ def test_a_ticket_its_center_started_on_is_not_re_routed(platform):
     r = _step(platform, HQ, t["id"], "route", tenant_id="C02", address="山东省济南市历下区泉城路1号")
     assert r.status_code == 409 and "action" in r.json()["error"]["fields"], r.text
     assert platform.get(f"{API}/tickets/{t['id']}", C01).json()["tenant_id"] == "C01"
+
+
+def test_the_triage_queue_gives_hq_each_ticket_with_why_and_its_candidate_centers(platform):
+    from tests.openapi_check import AnswerCheck
+
+    t = _triage(platform)
+    nowhere = _triage(platform, address="某某路1号", customer_name="无省客户")
+    check = AnswerCheck(platform.get("/openapi.json").json())
+    r = platform.get(f"{API}/triage", HQ)
+    assert r.status_code == 200, r.text
+    check(r)
+    queue = {item["id"]: item for item in r.json()["items"]}
+    assert r.json()["total"] == 2 and set(queue) == {t["id"], nowhere["id"]}
+    assert queue[t["id"]]["triage_reason"] == "ambiguous district name"
+    assert queue[t["id"]]["candidates"] == [
+        {"tenant_id": "C06", "province": "内蒙古自治区"},
+        {"tenant_id": "C01", "province": "湖北省"},
+    ]
+    assert queue[nowhere["id"]]["candidates"] == []
+    assert queue[nowhere["id"]]["triage_reason"] == "province not recognised"
+    assert platform.get(f"{API}/triage", C01).status_code == 403
+    assert platform.get(f"{API}/triage?limit=0", HQ).status_code == 422
+    _step(platform, HQ, t["id"], "route", tenant_id="C01")
+    assert [i["id"] for i in platform.get(f"{API}/triage", HQ).json()["items"]] == [nowhere["id"]]

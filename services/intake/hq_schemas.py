@@ -1,10 +1,12 @@
-"""Payloads of intake's SLA report (`sla_report`): the query and the answer."""
+"""Payloads of intake's HQ views: the SLA report (`sla_report`) and the triage queue (`routing`)."""
 
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.intake.schemas import TicketOut
 from services.intake.sla_report import PERIODS
+from shared.validation import PageQuery
 
 # the commitments a ticket's deadlines are of (shared.sla.ticket_deadlines)
 TICKET_SLAS = ("accept", "phone_reply", "forward", "onsite", "complaint_plan", "complaint_close")
@@ -63,3 +65,24 @@ class SlaReportOut(Schema):
     rows = fields.List(fields.Nested(SlaCell), required=True, metadata={"description": "per period, center, tier"})
     by_tenant = fields.List(fields.Nested(SlaTenantCounts), required=True)
     by_tier = fields.List(fields.Nested(SlaTierCounts), required=True)
+
+
+class TriageQuery(PageQuery.with_default_limit(20)):
+    class Meta:
+        unknown = RAISE
+
+
+class CandidateCenter(Schema):
+    tenant_id = fields.Str(required=True)
+    province = fields.Str(required=True, metadata={"description": "the province it serves that the address may be in"})
+
+
+class TriageTicketOut(TicketOut):
+    triage_reason = fields.Str(
+        allow_none=True, metadata={"description": "why it came to HQ: ambiguous district name, province not recognised"}
+    )
+    candidates = fields.List(
+        fields.Nested(CandidateCenter),
+        required=True,
+        metadata={"description": "the centers serving a province the address may be in (routing.candidates)"},
+    )
