@@ -28,8 +28,14 @@ C02 = Principal("jinan-agent", "center", tenant="C02")
 @pytest.fixture
 def service_config(rabbit_config, tmp_path):
     """nameko config for one test: its own RabbitMQ vhost, SQLite files in tmp, free ports."""
+    return service_config_in(rabbit_config, tmp_path)
+
+
+def service_config_in(rabbit_config, folder):
+    """nameko config on `rabbit_config`'s vhost with SQLite files in `folder`, free ports (the
+    `service_config` fixture's, also for a platform shared by a module's tests)."""
     config = dict(rabbit_config)
-    config["DATABASES"] = {name: f"sqlite:///{tmp_path}/{name}.db" for name in SERVICES}
+    config["DATABASES"] = {name: f"sqlite:///{folder}/{name}.db" for name in SERVICES}
     config["HTTP_PORTS"] = {name: 0 for name in SERVICES}
     config["HTTP_HOST"] = "127.0.0.1"
     config["OUTBOX_POLL_SECONDS"] = 0.2
@@ -138,10 +144,12 @@ def platform(runner_factory, service_config):
 
 @pytest.fixture
 def dispatch_config(service_config):
-    config = dict(service_config)
-    config["DISPATCH_TIME_LIMIT"] = 1.0
-    config["DISPATCH_BATCH_SECONDS"] = 0.3
-    return config
+    return dispatch_config_of(service_config)
+
+
+def dispatch_config_of(config):
+    """`config` with the planner's test figures: a 1 s solve, batches every 0.3 s."""
+    return dict(config, DISPATCH_TIME_LIMIT=1.0, DISPATCH_BATCH_SECONDS=0.3)
 
 
 @pytest.fixture

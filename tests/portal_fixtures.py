@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import ExitStack
+from urllib.parse import urlparse
 
 import pytest
 
 from shared import clock
 from shared.tenancy import Principal
-from tests.conftest import C01, HQ, Platform, technician_rows, wait_for
+from tests.conftest import C01, HQ, Platform, dispatch_config_of, service_config_in, technician_rows, wait_for
 
 API = "/api/v1"
 PASSWORD = "portal-test-pw-1"
@@ -68,8 +70,52 @@ def portal_platform(runner_factory, dispatch_config):
     clock.reset()
 
 
+@pytest.fixture(scope="module")
+def module_platforms(request, vhost_pipeline, tmp_path_factory):
+    """``module_platforms(*services, **config)``: a platform the module's tests share (its own
+    vhost and SQLite files, the portal's config as `portal_platform`'s, the planner planning only
+    when asked), started once: a browser module overrides `portal_platform` with it where its
+    tests do not need a fresh state (they find their own rows by id, number or name, never "the
+    only one"). Stopped after the module; the clock is reset after each test by `browser`."""
+    from nameko.runners import ServiceRunner
+
+    broker = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
+    with ExitStack() as stack:
+
+        def start(*services, **extra):
+            vhost = stack.enter_context(vhost_pipeline.get())
+            rabbit = {"AMQP_URI": f"{broker.scheme}://{broker.netloc}/{vhost}", "username": broker.username}
+            folder = tmp_path_factory.mktemp("platform")
+            config = portal_config(
+                dispatch_config_of(service_config_in(dict(rabbit, vhost=vhost), folder)),
+                DISPATCH_BATCH_SECONDS=3600,
+                **extra,
+            )
+            runner = ServiceRunner(config)
+            for service in services:
+                runner.add_service(service)
+            stack.callback(runner.kill)
+            runner.start()
+            return Platform(runner, config)
+
+        yield start
+    clock.reset()
+
+
+@pytest.fixture(scope="module")
+def module_portal_platform(module_platforms):
+    """intake + dispatch + gateway, shared by the module's tests (see `module_platforms`)."""
+    from services.dispatch.service import DispatchService
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+
+    return module_platforms(IntakeService, DispatchService, GatewayService)
+
+
 def add_account(platform, username, role="outlet", password=PASSWORD, name=None, **fields):
-    """An account in the running gateway's database, as ``fsm user add`` makes it."""
+    """An account in the running gateway's database, as ``fsm user add`` makes it. On a platform
+    shared by a module's tests the account may be there already: the same account is kept (an
+    account of that name with another role or site is an error)."""
     from services.gateway import accounts
     from services.gateway.portal.web import GATEWAY
 
@@ -78,6 +124,12 @@ def add_account(platform, username, role="outlet", password=PASSWORD, name=None,
     store = platform.containers["gateway"].dependencies
     db = next(d for d in store if type(d).__name__ == "Database")
     with db.store.uow(GATEWAY) as uow:
+        known = uow.session.get(accounts.User, username)
+        if known is not None:
+            site = (known.role, known.tenant_id, known.outlet_id, known.warehouse_id, known.duty)
+            wanted = (role,) + tuple(fields.get(k) for k in ("tenant", "outlet", "warehouse", "duty"))
+            assert site == wanted, f"account {username} exists as {site}, not {wanted}"
+            return username
         accounts.add_user(
             uow.session,
             accounts.Passwords.from_config(platform.config),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fsm.browser import DESKTOP, BrowserMissing, desktop, phone, screenshot, start_chromium
+from shared import clock
 from tests.portal_fixtures import *  # noqa: F401,F403
 from tests.portal_fixtures import PASSWORD
 
@@ -155,12 +156,13 @@ def _gone(element, ec):
 @pytest.fixture
 def browser(chromium, portal_platform, request):
     """The session's browser, cookies cleared, desktop width, pointed at this test's platform; a
-    screenshot of the page in var/test-screenshots/ if the test fails."""
+    screenshot of the page in var/test-screenshots/ if the test fails; the clock reset after."""
     chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
     chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     chromium.set_window_size(*DESKTOP)
     b = Browser(chromium, portal_platform.base_url)
     yield b
+    clock.reset()  # a test that moved the clock leaves it right for the next one on a shared platform
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]

@@ -1,7 +1,8 @@
 """The regional center's callbacks in a real browser: a completed visit puts a callback in the
 agent's work queue for today, the script's three questions and the satisfaction score are
 recorded (a missing score shown next to it), a dissatisfied answer comes back to be closed, a
-customer not reached is an attempt, another center's callback is not found, a phone's width."""
+customer not reached is an attempt, another center's callback is not found, a phone's width. The
+tests share one platform (each finds its own callbacks by id or customer)."""
 
 from __future__ import annotations
 
@@ -14,26 +15,21 @@ from nameko.standalone.events import event_dispatcher
 from shared import clock
 from shared import events as catalogue
 from tests.browser.test_center_tickets import agent, register
-from tests.conftest import C01, C02, Platform, wait_for
-from tests.portal_fixtures import portal_config
+from tests.conftest import C01, C02, wait_for
 from tests.qa_fixtures import visit
 
 
-@pytest.fixture
-def portal_platform(runner_factory, dispatch_config):
-    """intake + dispatch + qa + gateway (with its accounts)."""
+@pytest.fixture(scope="module")
+def portal_platform(module_platforms):
+    """intake + dispatch + qa + gateway (with its accounts), shared by the module's tests."""
     from services.dispatch.service import DispatchService
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
     from services.qa.service import QaService
 
-    config = portal_config(
-        dispatch_config, DISPATCH_BATCH_SECONDS=3600, QA_AUTO_MONTHLY="false", QA_SAMPLE_SEED="test-seed"
+    return module_platforms(
+        IntakeService, DispatchService, QaService, GatewayService, QA_AUTO_MONTHLY="false", QA_SAMPLE_SEED="test-seed"
     )
-    runner = runner_factory(config, IntakeService, DispatchService, QaService, GatewayService)
-    runner.start()
-    yield Platform(runner, config)
-    clock.reset()
 
 
 def completed(platform, ticket, outlet="C01-O01", tenant="C01", principal=C01):

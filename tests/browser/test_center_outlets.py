@@ -1,32 +1,28 @@
 """The regional center's outlets in a real browser: an application waits for the center's review,
 the agent reviews it with the site inspection (a missing date shown by its field, nothing done),
 the technical lead's review is offered only to the technical lead (as certification's allowed steps
-say, the API's too), another center's outlet is not found, a phone's width."""
+say, the API's too), another center's outlet is not found, a phone's width. The tests share one
+platform (each finds its own applications by id)."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared import clock
 from tests.browser.test_center_tickets import agent
 from tests.certification_fixtures import C01_TECH, cert_config, form
-from tests.conftest import C01, C02, Platform
-from tests.portal_fixtures import API, add_account, portal_config
+from tests.conftest import C01, C02
+from tests.portal_fixtures import API, add_account
 
 
-@pytest.fixture
-def portal_platform(runner_factory, dispatch_config):
-    """intake + dispatch + certification + gateway (with its accounts)."""
+@pytest.fixture(scope="module")
+def portal_platform(module_platforms):
+    """intake + dispatch + certification + gateway (with its accounts), shared by the module's tests."""
     from services.certification.service import CertificationService
     from services.dispatch.service import DispatchService
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
 
-    config = cert_config(portal_config(dispatch_config, DISPATCH_BATCH_SECONDS=3600))
-    runner = runner_factory(config, IntakeService, DispatchService, CertificationService, GatewayService)
-    runner.start()
-    yield Platform(runner, config)
-    clock.reset()
+    return module_platforms(IntakeService, DispatchService, CertificationService, GatewayService, **cert_config({}))
 
 
 def apply(platform, principal=C01, **over):
@@ -95,7 +91,7 @@ def test_another_centers_outlet_is_not_found_and_the_pages_fit_a_phone(browser, 
         lon=117.02,
         premises={"address": "山东省济南市历下区经十路88号", "office_m2": 80, "workshop_m2": 300, "owned": False},
     )
-    mine = apply(portal_platform)
+    mine = apply(portal_platform, name="武汉光谷特约服务站")
     agent(portal_platform)
     browser.phone()
     browser.sign_in("c1-agent")

@@ -1,12 +1,16 @@
 """The regional center's ticket pages in a real browser: the hotline agent registers a ticket
 with the live geocode preview and sees its number and deadlines at once, a bad phone number is
 shown next to its field and changes nothing, a complaint walks its eleven steps from the ticket's
-page, the queue's filters and SLA states, another center's ticket is not found, a phone's width."""
+page, the queue's filters and SLA states and their live refresh, another center's ticket is not
+found, a phone's width. The tests share one platform (each finds its own tickets by number or name)."""
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import timedelta
+
+import pytest
 
 from shared import clock
 from tests.conftest import C01, C02
@@ -26,6 +30,11 @@ CASE_PATH = [
     ("sign_agreement", "签协议或纪要"),
     ("close_case", "结案"),
 ]
+
+
+@pytest.fixture(scope="module")
+def portal_platform(module_portal_platform):
+    return module_portal_platform
 
 
 def agent(platform, username="c1-agent"):
@@ -54,6 +63,21 @@ def tickets_of(platform, principal=C01):
     r = platform.get(f"{API}/tickets?limit=100", principal)
     assert r.status_code == 200, r.text
     return r.json()["items"]
+
+
+@contextmanager
+def refreshing_every(platform, seconds):
+    """The running gateway's live parts refresh every `seconds` (config PORTAL_REFRESH_SECONDS)
+    while in the block: a test sees a refresh without waiting out the default."""
+    from dataclasses import replace
+
+    portal = next(d for d in platform.containers["gateway"].dependencies if type(d).__name__ == "Portal")
+    kept = portal.settings
+    portal.settings = replace(kept, refresh_seconds=seconds)
+    try:
+        yield
+    finally:
+        portal.settings = kept
 
 
 def register(platform, principal=C01, **over):
@@ -106,7 +130,7 @@ def test_the_agent_registers_a_hotline_ticket_and_sees_its_number_and_deadlines(
     assert "进行中" in deadlines["onsite"] and "还剩" in deadlines["onsite"]
     assert "保修" in browser.find("#customer").text and "立式加工中心" in browser.find("#customer").text
     # it is the service's ticket, as the API gives it
-    [ticket] = tickets_of(portal_platform)
+    [ticket] = [t for t in tickets_of(portal_platform) if t["number"] == number]
     assert ticket["number"] == number and ticket["phone"] == "027-8765 4321" and ticket["warranty"] == "warranty"
     assert ticket["tier"] == "local" and ticket["owner_user"] == "c1-agent"
     # the queue lists it with its running deadlines
@@ -121,6 +145,7 @@ def test_a_bad_phone_is_shown_next_to_its_field_and_registers_nothing(browser, p
     browser.open("/center/register")
     browser.fill(customer_name="武汉江岸汽配厂", phone="call me", address="湖北省武汉市江岸区解放大道1000号")
     choose(browser, "product_line", "数控车床")
+    before = tickets_of(portal_platform)
     browser.submit("#ticket-form button[type=submit]")
     assert browser.path == "/center/register"
     assert "电话号码格式不正确" in browser.field_error("phone")
@@ -128,12 +153,12 @@ def test_a_bad_phone_is_shown_next_to_its_field_and_registers_nothing(browser, p
     # what was typed is kept; nothing was registered
     assert browser.find("#f-customer_name").get_attribute("value") == "武汉江岸汽配厂"
     assert browser.find("#f-phone").get_attribute("aria-invalid") == "true"
-    assert tickets_of(portal_platform) == []
+    assert tickets_of(portal_platform) == before
     # an address in another center's territory is refused next to the address, by the service
     browser.fill(phone="13800001111", address="山东省济南市历下区经十路1号")
     browser.submit("#ticket-form button[type=submit]")
     assert "不在本中心的服务区域内" in browser.field_error("address")
-    assert browser.field_error("phone") is None and tickets_of(portal_platform) == []
+    assert browser.field_error("phone") is None and tickets_of(portal_platform) == before
 
 
 def test_the_preview_flags_an_ambiguous_district(browser, portal_platform):
@@ -201,30 +226,59 @@ def test_another_centers_ticket_is_not_found(browser, portal_platform):
     browser.open(f"/center/tickets/{jinan['id']}")
     assert browser.title.startswith("未找到") and "济南重工" not in browser.text
     browser.open("/center/tickets")
-    assert "济南重工" not in browser.text and "没有符合条件的工单" in browser.text
+    assert "济南重工" not in browser.text and jinan["number"] not in browser.text
+    browser.open("/center/tickets?q=济南重工")
+    assert "没有符合条件的工单" in browser.text
 
 
 def test_the_queue_filters_and_shows_each_deadline_state(browser, portal_platform):
-    late = register(portal_platform, customer_name="超时客户")
+    phone = "13977770001"  # these two tickets' own: the queue is filtered to them (q), whatever else it holds
+    late = register(portal_platform, customer_name="超时客户", phone=phone)
     clock.travel_to(clock.now() + timedelta(hours=23))  # its 24 h on-site deadline is an hour away
-    register(portal_platform, kind="install", customer_name="安装客户", address="湖北省宜昌市西陵区东山大道1号")
+    register(
+        portal_platform, kind="install", customer_name="安装客户", phone=phone, address="湖北省宜昌市西陵区东山大道1号"
+    )
     agent(portal_platform)
     browser.sign_in("c1-agent")
-    browser.open("/center/tickets")
+    browser.open(f"/center/tickets?q={phone}")
     first, second = browser.find_all("table.queue tbody tr")
     assert "超时客户" in first.text  # the most urgent first
     assert "is-at_risk" in first.get_attribute("class")
     assert first.find_elements("css selector", ".sla-at_risk") and "安装客户" in second.text
     clock.travel_to(clock.now() + timedelta(hours=2))
-    browser.open("/center/tickets?kind=repair")
+    browser.open(f"/center/tickets?kind=repair&q={phone}")
     [row] = browser.find_all("table.queue tbody tr")
     assert row.get_attribute("id") == f"ticket-{late['id']}" and "is-breached" in row.get_attribute("class")
     assert "已超时" in row.find_element("css selector", ".sla-breached").text
-    browser.open("/center/tickets?tier=in_province")
+    browser.open(f"/center/tickets?tier=in_province&q={phone}")
     assert "安装客户" in browser.text and "超时客户" not in browser.text
     # a filter the service refuses: its error next to the field, no list, no 500
     browser.open("/center/tickets?due_before=tomorrow")
     assert browser.field_error("due_before") and "没有符合条件的工单" in browser.text
+
+
+def test_the_queue_refreshes_itself(browser, portal_platform):
+    """A ticket registered after the queue was opened shows in it, and a deadline's state moves on,
+    without a reload: htmx fetches the list again every PORTAL_REFRESH_SECONDS."""
+    phone = "13977770002"
+    waiting = register(portal_platform, customer_name="等待客户", phone=phone)
+    # its 24 h on-site deadline is at risk in its last 6 hours: a quarter of an hour before that
+    clock.travel_to(clock.now() + timedelta(hours=17, minutes=45))
+    agent(portal_platform)
+    browser.sign_in("c1-agent")
+    with refreshing_every(portal_platform, 1):
+        browser.open(f"/center/tickets?q={phone}")
+        assert "is-at_risk" not in browser.find(f"#ticket-{waiting['id']}").get_attribute("class")
+        browser.driver.execute_script("window.openedOnce = true")  # gone if the page were loaded again
+        ticket = register(portal_platform, customer_name="刷新客户", phone=phone)
+        row = browser.wait_until(lambda: browser.find_all(f"#ticket-{ticket['id']}"), timeout=15, what="the new ticket")
+        assert "刷新客户" in row[0].text
+        clock.travel_to(clock.now() + timedelta(minutes=30))
+        browser.wait_until(
+            lambda: browser.find_all(f"#ticket-{waiting['id']}.is-at_risk"), timeout=15, what="the deadline at risk"
+        )
+        assert browser.driver.execute_script("return window.openedOnce") is True
+        assert browser.find("#f-q").get_attribute("value") == phone  # the filter form is left as it was
 
 
 def test_the_center_pages_fit_a_phone(browser, portal_platform):

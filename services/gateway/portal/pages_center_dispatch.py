@@ -3,7 +3,9 @@
 ``/center/dispatch`` shows a day of the plan: per technician a timeline (drive, then service, stop
 by stop, drawn as SVG), where each goes and when, the day's route map, the visits dispatch could not
 place with its reason and those waiting for the planner, and the last re-plans with what changed.
-It reads with the RPCs behind ``GET /api/v1/dispatch/board``, ``GET /api/v1/technicians`` and ``GET
+The board refreshes itself: htmx fetches ``/center/dispatch/live`` (the same board, without the
+page around it) every ``PORTAL_REFRESH_SECONDS`` and swaps it in. It reads with the RPCs behind
+``GET /api/v1/dispatch/board``, ``GET /api/v1/technicians`` and ``GET
 /api/v1/dispatch/plan-runs``, and the tickets (customer, address) with the one behind ``GET
 /api/v1/tickets``. "Re-plan now" is ``POST /api/v1/dispatch/reoptimise`` (``dispatch.reoptimise``);
 pinning a visit to a technician is ``POST /api/v1/visits/<id>/pin`` (``dispatch.pin``), removing it
@@ -46,6 +48,15 @@ class CenterDispatchPages:
 
     @page("GET", "/center/dispatch", roles=CENTER)
     def center_dispatch_page(self, request, page):
+        return self._center_board(request, page)
+
+    @page("GET", "/center/dispatch/live", roles=CENTER)
+    def center_dispatch_live_page(self, request, page):
+        """The board alone (no page around it): what the page's htmx poll swaps in every
+        `PORTAL_REFRESH_SECONDS`, so a visit planned meanwhile shows without a reload."""
+        return self._center_board(request, page, fragment=True)
+
+    def _center_board(self, request, page, fragment: bool = False):
         visits = {s: self.dispatch.board({"status": s, "limit": PAGE})["items"] for s in PLANNED + WAITING}
         technicians = {t["id"]: t for t in self.dispatch.list_technicians(None)}
         planned = visits["started"] + visits["scheduled"]
@@ -72,6 +83,7 @@ class CenterDispatchPages:
             runs=runs,
             changes=plan_changes(runs),
             notice=DONE.get(done or ""),
+            fragment=fragment,
         )
 
     @page("POST", "/center/dispatch/replan", roles=CENTER)

@@ -7,7 +7,9 @@
   name is ambiguous, the warranty and the deadlines. On success the ticket's page opens with its
   number and deadlines.
 - ``/center/tickets``: the queue (``intake.list_tickets``, ``GET /api/v1/tickets``), filtered and
-  paged, each deadline with where it stands as intake says (``state``).
+  paged, each deadline with where it stands as intake says (``state``). The list refreshes itself:
+  htmx fetches ``/center/tickets/live`` (the list alone, same filters and page) every
+  ``PORTAL_REFRESH_SECONDS`` and swaps it in; the filter form is left as the agent is typing it.
 - ``/center/tickets/<id>``: one ticket (``intake.get_ticket``) with its deadlines and audit trail,
   its visits (``dispatch.board`` by ticket, ``GET /api/v1/dispatch/board?ticket_id=``) and a button
   for each workflow step intake allows from its state (``intake.allowed_steps``, ``GET
@@ -126,6 +128,15 @@ class CenterTicketPages:
     # ------------------------------------------------------------ the queue
     @page("GET", "/center/tickets", roles=CENTER)
     def center_tickets_page(self, request, page):
+        return self._center_queue(request, page, "center/tickets.html")
+
+    @page("GET", "/center/tickets/live", roles=CENTER)
+    def center_tickets_live_page(self, request, page):
+        """The queue's list alone, with the same filters: what the page's htmx poll swaps in every
+        `PORTAL_REFRESH_SECONDS`, so the deadlines' states move on without a reload."""
+        return self._center_queue(request, page, "center/_queue.html")
+
+    def _center_queue(self, request, page, template: str):
         form = Form(FILTERS, {n: request.args.get(n, "") for n in FILTERS})
         if not form.value("order"):
             form.values["order"] = "due"
@@ -141,7 +152,7 @@ class CenterTicketPages:
         pages = max(1, -(-total // PAGE_SIZE))
         kept = {n: form.text(n) for n in FILTERS if form.text(n)}
         return page.render(
-            "center/tickets.html",
+            template,
             status=status,
             form=form,
             tickets=[queue_row(t) for t in found["items"]],
@@ -149,6 +160,7 @@ class CenterTicketPages:
             number=number,
             pages=pages,
             link=lambda n: "/center/tickets?" + urlencode(dict(kept, page=n)),
+            live="/center/tickets/live?" + urlencode(dict(kept, page=number)),
             outlets=self._center_outlet_choices(),
             kinds=list(labels.TICKET_KINDS.items()),
             statuses=list(labels.TICKET_STATUS.items()),

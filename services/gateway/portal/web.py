@@ -92,6 +92,7 @@ class Settings:
     passwords: accounts.Passwords
     proxy_hops: int  # trusted reverse proxies in front of the gateway (X-Forwarded-For)
     login_token_seconds: int  # POST /api/v1/auth/login's token (capped by TOKEN_MAX_TTL_SECONDS)
+    refresh_seconds: int = 30  # how often live parts of a page (the board, the queue's deadlines) reload
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -105,6 +106,7 @@ class Settings:
             passwords=accounts.Passwords.from_config(config, run=_in_thread),
             proxy_hops=number("TRUSTED_PROXY_HOPS", 0),
             login_token_seconds=number("LOGIN_TOKEN_TTL_SECONDS", 12 * 3600),
+            refresh_seconds=max(1, number("PORTAL_REFRESH_SECONDS", 30)),
         )
 
 
@@ -232,6 +234,8 @@ class Page:
             "path": self.request.path,
             "call_id": self.call_id,
             "new_idempotency_key": lambda: secrets.token_urlsafe(16),
+            "refresh_seconds": self.portal.settings.refresh_seconds,  # hx-trigger="every Ns" of live parts
+            "fragment": False,  # True: the content block alone, for an htmx refresh (_fragment.html)
         }
         base.update(context)
         html = self.portal.env.get_template(template).render(base)
