@@ -171,6 +171,19 @@ class QaRoutes:
 
     @api(
         "GET",
+        f"{API}/qa/center-facts",
+        "The facts a center answers for in a month (its deadlines missed: acceptance, phone reply, "
+        "web forwarding, complaint plan and cycle), kept for its assessment",
+        query=contracts.ScorecardQuery,
+        tag="qa",
+        response=contracts.CenterFactOut(many=True),
+    )
+    def qa_center_facts(self, request, principal):
+        _agent(principal)
+        return self.qa.center_facts(query_args(request))
+
+    @api(
+        "GET",
         f"{API}/qa/scorecards/<string:outlet_id>/<string:month>",
         "One outlet's scorecard with every line's facts",
         response=contracts.ScorecardOut,

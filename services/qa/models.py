@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, Numeric, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TenantScoped
@@ -164,8 +164,31 @@ class SlaBreach(TenantScoped, Base):
     outlet_id: Mapped[str | None] = mapped_column(String(32))
 
 
+class CenterFact(TenantScoped, Base):
+    """A fact the regional center answers for, not an outlet: a deadline it owns missed
+    (acceptance, phone reply, web forwarding, a complaint's plan and cycle; `domain.deadline_owner`),
+    kept for the center's own assessment. Outlets see none of them."""
+
+    __tablename__ = "center_facts"
+    __scope__: dict = {}
+    __table_args__ = (Index("ix_center_fact_period", "tenant_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fact_key: Mapped[str] = mapped_column(String(128), unique=True)  # idempotent recording
+    kind: Mapped[str] = mapped_column(String(32))
+    sla: Mapped[str | None] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(7))
+    ref: Mapped[str] = mapped_column(String(96))
+    ticket_id: Mapped[str | None] = mapped_column(String(32))
+    outlet_id: Mapped[str | None] = mapped_column(String(32))  # the ticket's outlet, not charged
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class Scorecard(TenantScoped, Base):
-    """An outlet's published monthly scorecard (out of 100) with its lines and their facts."""
+    """An outlet's published monthly scorecard (out of 100) with its lines and their facts; a month
+    with too few jobs is not rated (未评: `rated` false, no score, stars, grade or rank)."""
 
     __tablename__ = "scorecards"
     __scope__ = {"outlet": "outlet_id"}
@@ -174,9 +197,10 @@ class Scorecard(TenantScoped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     outlet_id: Mapped[str] = mapped_column(String(32))
     month: Mapped[str] = mapped_column(String(7), index=True)
-    score: Mapped[Decimal] = mapped_column(Numeric(5, 1))
-    stars: Mapped[int] = mapped_column(Integer)
-    grade: Mapped[str] = mapped_column(String(1))
+    rated: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
+    stars: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(1))
     jobs: Mapped[int] = mapped_column(Integer, default=0)
     lines: Mapped[list] = mapped_column(JSON)
     rank_in_tenant: Mapped[int | None] = mapped_column(Integer)

@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, text
 
 from services.qa import complaint_rules, domain, queries, reports, sampling, scorecard
-from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
+from services.qa.models import (
+    Callback,
+    CenterFact,
+    Complaint,
+    Scorecard,
+    ScoreFactRow,
+    ServiceRecord,
+    SlaBreach,
+    TicketInfo,
+)
 from shared.clock import as_utc
 
 UTC = UTC
@@ -263,7 +272,8 @@ def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: date
 
 
 def record_breach(uow, breach: dict):
-    """A missed SLA deadline (``sla.breached``), once per ticket and SLA; an outlet's job late."""
+    """A missed SLA deadline (``sla.breached``), once per ticket and SLA, charged to whoever owns it:
+    an outlet's late visit on its scorecard, a center's deadline on the center's facts."""
     exists = uow.session.scalar(
         select(SlaBreach.id).where(SlaBreach.ticket_id == breach["ticket_id"], SlaBreach.sla == breach["sla"])
     )
@@ -281,8 +291,31 @@ def record_breach(uow, breach: dict):
         )
     )
     fact = domain.breach_fact(breach, due)
-    if fact is not None:
+    if isinstance(fact, domain.NewCenterFact):
+        record_center_fact(uow, fact)
+    else:
         record_fact(uow, fact)
+
+
+def record_center_fact(uow, fact: domain.NewCenterFact) -> CenterFact | None:
+    """A fact the center answers for, unless recorded already (a redelivered event)."""
+    if uow.session.scalar(select(CenterFact.id).where(CenterFact.fact_key == fact.fact_key)) is not None:
+        return None
+    row = CenterFact(
+        tenant_id=fact.tenant_id,
+        fact_key=fact.fact_key,
+        kind=fact.kind,
+        sla=fact.sla,
+        period=domain.local_period(fact.at),
+        ref=fact.ref,
+        ticket_id=fact.ticket_id,
+        outlet_id=fact.outlet_id,
+        at=fact.at,
+        source=fact.source,
+        note=fact.note,
+    )
+    uow.session.add(row)
+    return row
 
 
 # ---------------------------------------------------------------- the callback agent's work
@@ -447,33 +480,38 @@ def record_finding(uow, outlet, finding: dict, *, at: datetime, user: str) -> Sc
     )
 
 
-def score(uow, outlet_id: str, month: str, asof: datetime) -> tuple[dict, int]:
-    """The outlet's scorecard of a month as its facts stand at `asof`, and its jobs."""
+def score(uow, outlet_id: str, month: str, asof: datetime, thresholds: scorecard.Thresholds | None = None) -> dict:
+    """The outlet's month as its facts stand at `asof` (`scorecard.monthly_card`: rated, or 未评)."""
     facts = [
         scorecard.ScoreFact(row.kind, row.occurrence_key, row.ref, as_utc(row.at), row.source, row.note)
         for row in queries.score_facts(uow.session, outlet_id, month)
     ]
     facts += scorecard.missed_callback_facts(queries.staff_callbacks_due(uow.session, outlet_id, month, asof))
-    return scorecard.compute_scorecard(facts), queries.jobs(uow.session, outlet_id, month)
+    return scorecard.monthly_card(facts, queries.jobs(uow.session, outlet_id, month), thresholds)
 
 
-def publish_scorecards(uow, outlets, month: str, *, user: str, now: datetime) -> dict:
-    """Every outlet's scorecard of the month, ranked in its center and nationwide, stored (again,
-    if published before) with ``qa.scorecard_published``. Returns {outlet id: (outlet, card)}."""
-    cards = {}
-    for outlet in outlets:
-        card, jobs = score(uow, outlet.id, month, now)
-        cards[outlet.id] = (outlet, card, jobs)
-    ranks = scorecard.rank_outlets([(outlet.id, outlet.center, card["score"]) for outlet, card, _ in cards.values()])
+def publish_scorecards(
+    uow, outlets, month: str, *, user: str, now: datetime, thresholds: scorecard.Thresholds | None = None
+) -> dict:
+    """Every outlet's card of the month stored (again, if published before); the rated ones ranked
+    in their center and nationwide and published with ``qa.scorecard_published``; the not rated
+    (未评) stored without score or rank and not published (certification keeps their grade).
+    Returns {outlet id: (outlet, card)}."""
+    cards = {outlet.id: (outlet, score(uow, outlet.id, month, now, thresholds)) for outlet in outlets}
+    ranks = scorecard.rank_outlets(
+        [(outlet.id, outlet.center, card["score"]) for outlet, card in cards.values() if card["rated"]]
+    )
     existing = {row.outlet_id: row for row in uow.session.scalars(select(Scorecard).where(Scorecard.month == month))}
-    for outlet_id, (outlet, card, jobs) in cards.items():
-        in_tenant, nationwide = ranks[outlet_id]
+    for outlet_id, (outlet, card) in cards.items():
+        in_tenant, nationwide = ranks.get(outlet_id, (None, None))
         row = existing.get(outlet_id) or Scorecard(tenant_id=outlet.center, outlet_id=outlet_id, month=month)
-        row.score, row.stars, row.grade, row.jobs = card["score"], card["stars"], card["grade"], jobs
-        row.lines = reports.jsonable(card["lines"])
+        row.rated, row.score, row.stars, row.grade = card["rated"], card["score"], card["stars"], card["grade"]
+        row.jobs, row.lines = card["jobs"], reports.jsonable(card["lines"])
         row.rank_in_tenant, row.rank_nationwide = in_tenant, nationwide
         row.published_at, row.published_by = now, user
         uow.session.add(row)
+        if not card["rated"]:
+            continue
         uow.emit(
             "qa.scorecard_published",
             {
@@ -487,7 +525,7 @@ def publish_scorecards(uow, outlets, month: str, *, user: str, now: datetime) ->
                 "rank_nationwide": nationwide,
             },
         )
-    return {outlet_id: (outlet, card) for outlet_id, (outlet, card, _) in cards.items()}
+    return cards
 
 
 def month_to_publish(session, month: str) -> bool:

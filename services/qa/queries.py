@@ -15,7 +15,16 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from services.qa import complaint_rules, domain, sampling, scorecard
-from services.qa.models import Callback, Complaint, Scorecard, ScoreFactRow, ServiceRecord, SlaBreach, TicketInfo
+from services.qa.models import (
+    Callback,
+    CenterFact,
+    Complaint,
+    Scorecard,
+    ScoreFactRow,
+    ServiceRecord,
+    SlaBreach,
+    TicketInfo,
+)
 from shared.clock import LOCAL_TZ, as_utc
 
 
@@ -307,7 +316,14 @@ def satisfaction_figures(session, *, tenant_id=None, month=None, since=None) -> 
 
 
 def ranking(session, *, tenant_id=None, month=None) -> list[Scorecard]:
-    """Published scorecards of a month (the latest published month when none is asked), best first."""
+    """Published scorecards of a month (the latest published month when none is asked), the rated
+    best first, then the not rated (未评) by outlet."""
     month = month or session.scalar(select(func.max(Scorecard.month)))
     stmt = _of_tenant(select(Scorecard).where(Scorecard.month == month), Scorecard.tenant_id, tenant_id)
-    return session.scalars(stmt.order_by(Scorecard.rank_nationwide, Scorecard.outlet_id)).all()
+    return session.scalars(stmt.order_by(Scorecard.rated.desc(), Scorecard.rank_nationwide, Scorecard.outlet_id)).all()
+
+
+def center_facts(session, *, tenant_id=None, month: str) -> list[CenterFact]:
+    """The facts centers answer for in a month (the caller's tenant, or one asked by HQ)."""
+    stmt = _of_tenant(select(CenterFact).where(CenterFact.period == month), CenterFact.tenant_id, tenant_id)
+    return session.scalars(stmt.order_by(CenterFact.at, CenterFact.id)).all()

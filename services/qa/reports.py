@@ -70,6 +70,7 @@ COLUMNS = {
         ["outlet_id", "outlet"],
         ["tenant_id", "center"],
         ["month", "month"],
+        ["rated", "rated"],
         ["score", "score"],
         ["stars", "stars"],
         ["grade", "grade"],
@@ -177,6 +178,7 @@ def ranking_rows(scorecards) -> list[dict]:
             "outlet_id": s.outlet_id,
             "tenant_id": s.tenant_id,
             "month": s.month,
+            "rated": s.rated,
             "score": s.score,
             "stars": s.stars,
             "grade": s.grade,
@@ -393,6 +395,7 @@ def _pareto(ax, rows):
 
 
 def _ranking(ax, rows):
+    rows = [r for r in rows if r.get("rated", True)]  # the not rated have no score to draw
     if not rows:
         return False
     rows = sorted(rows, key=lambda r: (r["rank_nationwide"] or 10**6, r["outlet_id"]))

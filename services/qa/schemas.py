@@ -149,14 +149,32 @@ class CallbackOut(Schema):
 
 
 class ScorecardOut(Schema):
+    """A published month; not rated (未评, too few jobs): ``rated`` false, no score, stars, grade or rank."""
+
     outlet_id = fields.Str()
     tenant_id = fields.Str()
     month = fields.Str()
-    score = fields.Decimal(as_string=True)
-    stars = fields.Int()
-    grade = fields.Str()
+    rated = fields.Bool()
+    score = fields.Decimal(as_string=True, allow_none=True)
+    stars = fields.Int(allow_none=True)
+    grade = fields.Str(allow_none=True)
     jobs = fields.Int()
     lines = fields.Raw()
     rank_in_tenant = fields.Int(allow_none=True)
     rank_nationwide = fields.Int(allow_none=True)
     published_at = fields.AwareDateTime(allow_none=True)
+
+
+class CenterFactOut(Schema):
+    """A fact a center answers for (a deadline it owns, missed: ``sla``), kept for its assessment."""
+
+    tenant_id = fields.Str()
+    kind = fields.Str()
+    sla = fields.Str(allow_none=True)
+    period = fields.Str()
+    ref = fields.Str()
+    ticket_id = fields.Str(allow_none=True)
+    outlet_id = fields.Str(allow_none=True)
+    at = fields.AwareDateTime()
+    source = fields.Str()
+    note = fields.Str(allow_none=True)

@@ -45,8 +45,56 @@ RULES = {
     "complaint_association": Rule("customer_opinion", -5, "投诉至消协", "complaint to the consumer association"),
 }
 
+# Stars and grades: the seeds name them without figures. Seed 004: "实行服务达标、星级评定、竞争上岗"
+# (star rating, no thresholds); seed 003: "根据竞争情况和公司资源把地区分为A,B,C三级" (regions graded
+# A/B/C by competition and resources, not by a score); seed 001 scores out of 100 ("服务结果为100%
+# 客户满意"). So the floors are configuration (config QA_STAR_FLOORS, QA_GRADE_FLOORS); these are
+# the project's defaults, not the seeds'.
 STARS = ((Decimal(95), 5), (Decimal(85), 4), (Decimal(75), 3), (Decimal(60), 2), (Decimal(0), 1))
 GRADES = ((Decimal(90), "A"), (Decimal(75), "B"), (Decimal(0), "C"))
+#: 未评: fewer completed jobs than this in a month and the outlet is not rated (config
+#: QA_SCORECARD_MIN_JOBS). The seeds give no figure; a month without a job has nothing to score.
+MIN_JOBS = 1
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The floors of the stars (5 down to 2; below the last, 1 star) and grades (A, B; below, C),
+    and the jobs a month needs to be rated."""
+
+    stars: tuple[tuple[Decimal, int], ...] = STARS
+    grades: tuple[tuple[Decimal, str], ...] = GRADES
+    min_jobs: int = MIN_JOBS
+
+    @classmethod
+    def from_config(cls, star_floors: str | None, grade_floors: str | None, min_jobs: object = None) -> Thresholds:
+        """From config strings ``"95,85,75,60"`` and ``"90,75"``; a bad value raises ValueError
+        naming its key (the service does not start scoring with it)."""
+        stars = _floors("QA_STAR_FLOORS", star_floors, (5, 4, 3, 2), STARS)
+        grades = _floors("QA_GRADE_FLOORS", grade_floors, ("A", "B"), GRADES)
+        try:
+            jobs = MIN_JOBS if min_jobs in (None, "") else int(str(min_jobs))
+        except ValueError:
+            jobs = -1
+        if jobs < 0:
+            raise ValueError(f"QA_SCORECARD_MIN_JOBS: {min_jobs!r} is not a whole number of jobs >= 0")
+        return cls(stars, grades, jobs)
+
+
+def _floors(key: str, text: str | None, names: tuple, default: tuple) -> tuple:
+    if text in (None, ""):
+        return default
+    try:
+        floors = [Decimal(part.strip()) for part in str(text).split(",")]
+    except ArithmeticError:
+        floors = []
+    ok = len(floors) == len(names) and all(0 < f <= 100 for f in floors)
+    if not ok or any(a <= b for a, b in zip(floors, floors[1:])):
+        raise ValueError(f"{key}: {text!r} is not {len(names)} descending scores within (0, 100]")
+    return tuple(zip(floors, names)) + ((Decimal(0), default[-1][1]),)
+
+
+DEFAULT = Thresholds()
 
 
 @dataclass(frozen=True)
@@ -62,15 +110,15 @@ class ScoreFact:
     note: str | None = None
 
 
-def stars_for(score: Decimal) -> int:
-    return next(stars for floor, stars in STARS if score >= floor)
+def stars_for(score: Decimal, thresholds: Thresholds | None = None) -> int:
+    return next(stars for floor, stars in (thresholds or DEFAULT).stars if score >= floor)
 
 
-def grade_for(score: Decimal) -> str:
-    return next(grade for floor, grade in GRADES if score >= floor)
+def grade_for(score: Decimal, thresholds: Thresholds | None = None) -> str:
+    return next(grade for floor, grade in (thresholds or DEFAULT).grades if score >= floor)
 
 
-def compute_scorecard(facts: list[ScoreFact]) -> dict:
+def compute_scorecard(facts: list[ScoreFact], thresholds: Thresholds | None = None) -> dict:
     """The 100-point scorecard from facts: each line starts at its full points, every occurrence
     adds its rule's points, and the line is kept within 0..its maximum (bonuses make up for
     deductions on the customer-opinion line; they cannot lift it above 25)."""
@@ -131,7 +179,20 @@ def compute_scorecard(facts: list[ScoreFact]) -> dict:
             }
         )
     total = total.quantize(Decimal("0.1"))
-    return {"score": total, "stars": stars_for(total), "grade": grade_for(total), "lines": lines}
+    stars, grade = stars_for(total, thresholds), grade_for(total, thresholds)
+    return {"score": total, "stars": stars, "grade": grade, "lines": lines}
+
+
+def monthly_card(facts: list[ScoreFact], jobs: int, thresholds: Thresholds | None = None) -> dict:
+    """An outlet's month: the scorecard of its facts when it has enough jobs to be rated (``rated``);
+    else 未评, not rated: its lines and facts stay as evidence, but it has no score, stars or grade
+    and takes no rank (a month with no job is not a perfect 100)."""
+    thresholds = thresholds or DEFAULT
+    card = compute_scorecard(facts, thresholds)
+    rated = jobs >= thresholds.min_jobs
+    if not rated:
+        card.update(score=None, stars=None, grade=None)
+    return dict(card, rated=rated, jobs=jobs)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from services.qa.schemas import (
     AnalysisQuery,
     CallbackOut,
     CallbackResult,
+    CenterFactOut,
     Classification,
     CloseCallback,
     Finding,
@@ -71,6 +72,7 @@ SCORECARDS = Counter(
 
 _callback_out = CallbackOut()
 _scorecard_out = ScorecardOut()
+_center_fact_out = CenterFactOut()
 AGENT_ROLES = (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE)
 
 
@@ -88,6 +90,15 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     @property
     def seed(self) -> str:
         return str(self._cfg("QA_SAMPLE_SEED", "fsm-qa-sampling"))
+
+    @property
+    def thresholds(self) -> scorecard.Thresholds:
+        """Stars, grades and the jobs a month needs to be rated (README: QA_STAR_FLOORS,
+        QA_GRADE_FLOORS, QA_SCORECARD_MIN_JOBS)."""
+        config = self.db.worker_ctx.container.config
+        return scorecard.Thresholds.from_config(
+            config.get("QA_STAR_FLOORS"), config.get("QA_GRADE_FLOORS"), config.get("QA_SCORECARD_MIN_JOBS")
+        )
 
     @property
     def directory(self):
@@ -308,8 +319,8 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
         with self.db.uow() as uow:
             if outlet is None or not uow.principal.sees_tenant(outlet.center):
                 raise NotFound(f"outlet {outlet_id} not found")
-            card, jobs = operations.score(uow, outlet_id, month, utcnow())
-        return reports.jsonable(dict(card, outlet_id=outlet_id, tenant_id=outlet.center, month=month, jobs=jobs))
+            card = operations.score(uow, outlet_id, month, utcnow(), self.thresholds)
+        return reports.jsonable(dict(card, outlet_id=outlet_id, tenant_id=outlet.center, month=month))
 
     @rpc
     def publish_scorecards(self, payload):
@@ -324,17 +335,32 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     def _publish(self, month, principal):
         outlets = sorted(self.directory.outlets.values(), key=lambda o: o.id)
         with self.db.uow(principal) as uow:
-            cards = operations.publish_scorecards(uow, outlets, month, user=principal.user, now=utcnow())
+            cards = operations.publish_scorecards(
+                uow, outlets, month, user=principal.user, now=utcnow(), thresholds=self.thresholds
+            )
             uow.commit()
-        grades = {}
+        grades, not_rated = {}, 0
         for outlet, card in cards.values():
             SCORECARDS.labels(self.name, outlet.center).inc()
-            grades[card["grade"]] = grades.get(card["grade"], 0) + 1
-        return {"month": month, "outlets": len(cards), "grades": grades}
+            if card["rated"]:
+                grades[card["grade"]] = grades.get(card["grade"], 0) + 1
+            else:
+                not_rated += 1
+        return {"month": month, "outlets": len(cards), "grades": grades, "not_rated": not_rated}
+
+    @rpc
+    def center_facts(self, query):
+        """The facts a center answers for in a month (its deadlines missed), kept for its assessment."""
+        asked = load(ScorecardQuery(), query or {})
+        self._agent()
+        with self.db.uow() as uow:
+            rows = queries.center_facts(uow.session, tenant_id=asked.get("tenant_id"), month=asked["month"])
+            return [_center_fact_out.dump(AwareView(row)) for row in rows]
 
     @rpc
     def scorecards(self, query=None):
-        """Published scorecards of a month: HQ every outlet, a center its tenant's, an outlet its own."""
+        """Published scorecards of a month: HQ every outlet, a center its tenant's, an outlet its own;
+        the rated ranked first, then the not rated (未评, ``rated: false``, no score or rank) apart."""
         asked = load(ScorecardQuery(), query or {})
         with self.db.uow() as uow:
             cards = queries.ranking(uow.session, tenant_id=asked.get("tenant_id"), month=asked["month"])

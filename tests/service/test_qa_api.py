@@ -178,7 +178,7 @@ def test_reports_and_scorecards_by_role(qa_platform, send):
     assert len(qa_platform.get(f"{API}/scorecards", C01, params={"month": month}).json()) == 7
     assert len(qa_platform.get(f"{API}/scorecards", HQ, params={"month": month}).json()) == 36
     own = qa_platform.get(f"{API}/scorecards/C01-O01/{month}", O1).json()
-    assert own["score"] == "98.0" and own["rank_in_tenant"] == 7
+    assert own["score"] == "98.0" and own["rank_in_tenant"] == 2  # C01-O05 (100) the only other rated
     mgmt = next(line for line in own["lines"] if line["line"] == "service_management")
     assert mgmt["items"][0]["occurrences"][0]["facts"][0]["note"] == "本月未巡查"
     _error(qa_platform.get(f"{API}/scorecards/C01-O02/{month}", O1), 403)

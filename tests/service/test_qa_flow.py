@@ -255,6 +255,22 @@ def test_complaints_breaches_and_scorecards(qa_platform, rpc_as, send, tap):
             "assigned_outlet_id": "C01-O02",
         },
     )
+    # the center's own deadline on the same outlet's ticket: the center's fact, not the outlet's
+    send(
+        "intake",
+        "sla.breached",
+        {
+            "tenant_id": "C01",
+            "ticket_id": later["id"],
+            "number": later["number"],
+            "sla": "phone_reply",
+            "due_at": now_utc() - timedelta(hours=2),
+            "detected_at": now_utc(),
+            "assigned_outlet_id": "C01-O02",
+        },
+    )
+    # the outlet's job of the month (a month without one is not rated)
+    send("dispatch", "visit.completed", visit("v-card-1", later["id"], "C01-O02", now_utc() - timedelta(hours=1)))
     # a complaint callback within a week of the resolution
     cb = wait_for(lambda: _callbacks(rpc_as, C01, purpose="complaint"), what="complaint callback")[0]
     assert cb["ticket_id"] == complaint["id"] and cb["due_at"] <= (closed_at + timedelta(days=8)).isoformat()
@@ -273,6 +289,24 @@ def test_complaints_breaches_and_scorecards(qa_platform, rpc_as, send, tap):
 
     month = now_utc().astimezone(SH).strftime("%Y-%m")
     wait_for(lambda: _facts(rpc_as, "C01-O02", month, "work_order_late"), what="sla.breached recorded")
+
+    def center_facts():
+        with rpc_as(C01, "qa") as qa:
+            return qa.center_facts({"month": month})
+
+    owned = wait_for(center_facts, what="the center's breach recorded")
+    assert [(f["sla"], f["kind"], f["ticket_id"], f["outlet_id"]) for f in owned] == [
+        ("phone_reply", "deadline_missed", later["id"], "C01-O02")
+    ]
+    with rpc_as(C02, "qa") as qa:
+        assert qa.center_facts({"month": month}) == []
+    with rpc_as(HQ, "qa") as qa:
+        assert len(qa.center_facts({"month": month, "tenant_id": "C01"})) == 1
+        # the outlet is charged for its visit only: one late work order, no phone reply
+        assert [f["ref"] for f in qa.score_facts("C01-O02", month) if f["source"] == "sla.breached"] == [
+            f"ticket:{later['number']}"
+        ]
+    wait_for(lambda: _callbacks(rpc_as, C01, purpose="service"), what="the job recorded")
     # the same machine came back within the re-check period (定期确认不良有无再发生): recurred
     with rpc_as(HQ, "qa") as qa:
         qa.run_recurrence_check((closed_at + timedelta(days=200)).isoformat())
@@ -287,14 +321,27 @@ def test_complaints_breaches_and_scorecards(qa_platform, rpc_as, send, tap):
     with rpc_as(HQ, "qa") as qa:
         qa.record_finding({"outlet_id": "C01-O02", "kind": "praise_association", "note": "消协表扬信"})
         summary = qa.publish_scorecards({"month": month})
-        assert summary["outlets"] == 36
+        assert summary["outlets"] == 36 and summary["not_rated"] == 35 and summary["grades"] == {"A": 1}
         card = qa.get_scorecard("C01-O02", month)
+        ranking = qa.scorecards({"month": month})
     lines = {line["line"]: line for line in card["lines"]}
     assert lines["service_management"]["score"] == 30 - 2
     assert lines["customer_opinion"]["score"] == 25 - 5 + 3
     assert Decimal(card["score"]) == Decimal("96.0") and card["grade"] == "A" and card["stars"] == 5
-    assert card["rank_in_tenant"] == 7 and card["rank_nationwide"] == 36  # everyone else has 100
-    events = wait_for(lambda: len(published.drain()) >= 36 and published.seen, what="36 scorecards on the wire")
+    # the outlets without a job are not rated (未评) rather than 100: listed after the ranked, apart
+    assert card["rated"] is True and card["rank_in_tenant"] == 1 and card["rank_nationwide"] == 1
+    assert [c["outlet_id"] for c in ranking][:1] == ["C01-O02"] and len(ranking) == 36
+    assert all(
+        c["rated"] is False and c["score"] is None and c["grade"] is None and c["rank_nationwide"] is None
+        for c in ranking[1:]
+    )
+    with rpc_as(HQ, "qa") as qa:
+        idle = qa.get_scorecard("C01-O01", month)
+    assert (idle["rated"], idle["score"], idle["stars"], idle["jobs"]) == (False, None, None, 0)
+    events = wait_for(lambda: len(published.drain()) >= 1 and published.seen, what="the rated scorecard on the wire")
+    eventlet.sleep(0.5)
+    assert [b["outlet_id"] for _, b in published.drain()] == ["C01-O02"]  # the not rated are not published
+    events = published.seen
     mine = [b for k, b in events if b["outlet_id"] == "C01-O02"][0]
     assert mine["score"] == card["score"] and mine["grade"] == card["grade"] and mine["month"] == month
 

@@ -48,7 +48,8 @@ def test_housekeeping_publishes_followed_months(container_factory, qa_config, rp
         with rpc_as(HQ, "qa") as qa:
             cards = {c["outlet_id"]: c for c in qa.scorecards({"month": "2026-03"})}
             assert len(cards) == 36 and cards["C01-O01"]["score"] == "90.0"
-            assert cards["C01-O01"]["rank_nationwide"] == 36
+            assert cards["C01-O01"]["rank_nationwide"] == 1  # the only outlet with jobs: the rest not rated
+            assert sum(1 for c in cards.values() if c["rated"] is False and c["score"] is None) == 35
         clock.travel_to(datetime(2026, 3, 9, 9, tzinfo=SH))
         with entrypoint_hook(container, "housekeeping") as tick:
             tick()

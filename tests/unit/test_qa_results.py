@@ -321,7 +321,8 @@ def test_visit_facts():
 
 def test_breach_fact():
     breach = {"tenant_id": "C01", "ticket_id": "t1", "number": "N1", "sla": "onsite"}
-    assert domain.breach_fact(breach, SERVED) is None  # no outlet's job: nothing on a scorecard
+    # no outlet's job: the center's fact, on no outlet's scorecard
+    assert isinstance(domain.breach_fact(breach, SERVED), domain.NewCenterFact)
     fact = domain.breach_fact(dict(breach, assigned_outlet_id="C01-O02"), SERVED)
     assert (fact.outlet_id, fact.kind, fact.fact_key, fact.occurrence_key, fact.ref, fact.at) == (
         "C01-O02",
