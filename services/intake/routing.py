@@ -91,11 +91,18 @@ def check_target(directory: TenantDirectory, ticket: Any, target: str | None, ge
     if target in candidates:
         return
     provinces = candidate_provinces(geo)
-    where = "/".join(provinces) if provinces else "an unknown province"
-    fields = {"tenant_id": [f"center {target} does not serve {where}: correct the address or choose a candidate"]}
+    where = "/".join(provinces)
+    if provinces:
+        wrong = f"center {target} does not serve {where}: choose a candidate or correct the address"
+    else:
+        wrong = f"center {target}: the customer's province is not known: correct the address"
+    fields = {"tenant_id": [wrong]}
     if corrected:
-        served = ", ".join(candidates) if candidates else "no center"
-        fields["address"] = [f"the corrected address is in {where}, served by {served}"]
+        fields["address"] = [
+            f"the corrected address is in {where}, outside the center's territory"
+            if provinces
+            else "the corrected address names no province"
+        ]
     raise ValidationFailed(f"center {target} does not serve the customer's province", fields)
 
 

@@ -51,7 +51,7 @@ def test_a_corrected_address_in_the_centers_territory_lets_it_take_the_ticket(di
     routing.check_target(directory, ticket(), "C04", geo("广东省广州市天河区天河路1号"), corrected=True)
     with pytest.raises(ValidationFailed) as exc:  # corrected, but into another center's territory
         routing.check_target(directory, ticket(), "C04", geo("湖北省武汉市青山区和平大道293号"), corrected=True)
-    assert set(exc.value.fields) == {"tenant_id", "address"} and "C01" in exc.value.fields["address"][0]
+    assert set(exc.value.fields) == {"tenant_id", "address"} and "湖北省" in exc.value.fields["address"][0]
 
 
 @pytest.mark.parametrize("target, field", [(None, "tenant_id"), ("C99", "tenant_id"), ("C01", "tenant_id")])

@@ -38,6 +38,12 @@ EXACT = {
     "must not be after the date of the request": "购买日期不能晚于受理日期",
     "the ticket changed since you read it": "工单已被他人更新，请刷新后再操作",
     "unknown outlet": "没有这个网点",
+    # intake: HQ routing a ticket to a center (routing.py)
+    "required for route": "请选择服务中心",
+    "a ticket can be re-routed only while registered, with no outlet and no case step taken": (
+        "只有尚未受理、未指派网点的工单才能改派"
+    ),
+    "the corrected address names no province": "更正后的地址仍看不出省份",
     "not a complaint": "此工单不是投诉",
     "Required when the customer was reached (1-5).": "接通时请选择满意度（1–5）",
     # dispatch: why a visit could not be planned (planning.py), a pin refused
@@ -118,6 +124,21 @@ PATTERNS = [
     (re.compile(r"^current version is (\d+)$"), "当前版本为 {0}"),
     (re.compile(r"^outlet (\S+) on probation is at its job limit$"), "网点 {0} 在试用期，接单已达上限"),
     (re.compile(r"^outlet (\S+) is (\S+)$"), "网点 {0} 当前不接单（{1}）"),
+    # intake: HQ routing a ticket to a center (routing.py)
+    (
+        re.compile(r"^center \S+ does not serve (\S+): choose a candidate or correct the address$"),
+        "所选中心不负责{0}：请选择候选中心，或更正地址",
+    ),
+    (
+        re.compile(r"^center \S+: the customer's province is not known: correct the address$"),
+        "客户所在省份不明：请更正地址",
+    ),
+    (
+        re.compile(r"^the corrected address is in (\S+), outside the center's territory$"),
+        "更正后的地址在{0}，不属于所选中心的服务区域",
+    ),
+    (re.compile(r"^already with (\S+)$"), "工单已在该中心"),
+    (re.compile(r"^no center '(\S+)'$"), "没有这个服务中心"),
     (re.compile(r"^no skill for (.+)$"), "没有会维修{0}的技师"),
     (re.compile(r"^no valid certificate for (.+)$"), "没有持{0}有效资格证的技师"),
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
