@@ -9,6 +9,7 @@ from __future__ import annotations
 from services.parts.domain import month_of
 from shared.tenancy import Principal
 from tests.conftest import C01
+from tests.openapi_check import AnswerCheck
 from tests.parts_fixtures import (  # noqa: F401
     SPINDLE,
     now,
@@ -37,6 +38,7 @@ def scans(platform):
 
 def test_a_clerk_books_stock_and_an_old_part_by_hand(parts_platform, rpc_as):
     p = parts_platform
+    documented = AnswerCheck(p.get("/openapi.json").json())  # every answer below as the document says
     before = on_hand(p, "WH-C01", SPINDLE)
     r = p.post(
         f"{P}/scans",
@@ -44,6 +46,7 @@ def test_a_clerk_books_stock_and_an_old_part_by_hand(parts_platform, rpc_as):
         json={"kind": "stock", "location_id": "WH-C01", "part_no": SPINDLE, "quantity": 2, "note": "补货"},
     )
     assert r.status_code == 201, r.text
+    documented(r)
     booked = r.json()
     assert booked["outcome"] == "accepted" and booked["kind"] == "stock" and booked["scan_id"].startswith("HAND-")
     assert on_hand(p, "WH-C01", SPINDLE) == before + 2
@@ -59,6 +62,7 @@ def test_a_clerk_books_stock_and_an_old_part_by_hand(parts_platform, rpc_as):
     ):
         r = p.post(f"{P}/scans", WH_C01, json=body)
         assert r.status_code == 422, (body, r.text)
+        documented(r)
         assert field in r.json()["error"]["fields"], r.text
     # another warehouse's shelf is not the clerk's
     r = p.post(f"{P}/scans", WH_C01, json={"kind": "stock", "location_id": "WH-C02", "part_no": SPINDLE})
@@ -86,6 +90,9 @@ def test_a_clerk_books_stock_and_an_old_part_by_hand(parts_platform, rpc_as):
 
     r = p.post(f"{P}/reconciliations", WH_C01, json={"month": month_of(now())})
     assert r.status_code == 200, r.text
+    documented(r)
+    documented(p.get(f"{P}/reconciliations?month={month_of(now())}", WH_C01))
+    documented(p.get(f"{P}/scans?kind=rma", WH_C01))
     report = r.json()["reports"][0]
     assert report["location_id"] == "WH-C01" and report["figures"]["received"] >= 2
     found = [d for d in report["discrepancies"] if d["ref"] == rma["rma_no"]]
