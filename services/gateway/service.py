@@ -26,6 +26,8 @@ from services.gateway.portal.pages_center_records import CenterRecordPages
 from services.gateway.portal.pages_center_tickets import CenterTicketPages
 from services.gateway.portal.pages_hq_approvals import HqApprovalPages
 from services.gateway.portal.pages_hq_network import HqNetworkPages
+from services.gateway.portal.pages_hq_sla import HqSlaPages
+from services.gateway.portal.pages_hq_triage import HqTriagePages
 from services.gateway.portal.pages_outlet import OutletPages
 from services.gateway.portal.pages_warehouse import WarehousePages
 from services.gateway.routes_auth import AuthRoutes
@@ -58,6 +60,8 @@ class GatewayService(
     CenterOutletPages,
     HqApprovalPages,
     HqNetworkPages,
+    HqSlaPages,
+    HqTriagePages,
     DocsRoutes,
     web.ServiceBase,
 ):

@@ -26,6 +26,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("网点排名", "/hq/rankings"),
         ("网点布局", "/hq/network"),
         ("结算标准", "/hq/tariffs"),
+        ("SLA 总览", "/hq/sla"),
+        ("待分派", "/hq/triage"),
     ],
     "warehouse": [
         ("收货登记", "/warehouse/receipts"),
