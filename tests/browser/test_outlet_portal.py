@@ -246,6 +246,14 @@ def test_money_standing_and_file_pages_and_what_another_outlet_cannot_reach(work
     browser.open("/logout")
     browser.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     browser.sign_in("o1-user")
+    # an outlet without a job this month is not rated (未评), neither scored 100 nor ranked
+    browser.open(f"/outlet/standing?month={month}")
+    card = browser.find("#scorecard").text
+    assert "未评" in card and "不参与排名" in card and "★" not in card and "100" not in card, card
+    assert "得满分" not in browser.text and "25 / 25" not in browser.text
+    browser.phone()
+    assert browser.scroll_width() <= 390
+    browser.desktop()
     for path in (
         f"/outlet/jobs/{job}",
         f"/outlet/jobs/{job}/check-in",
