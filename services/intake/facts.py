@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.intake.domain import OPEN_STATUSES, Audit, Case, Outcome, Status, escalated_event
+from shared.clock import as_utc
 
 # ---------------------------------------------------------------- facts from other services
 SCHEDULABLE = (Status.REGISTERED, Status.ACCEPTED, Status.SCHEDULED)
@@ -85,11 +86,51 @@ def visit_started(ticket: Any, fact: dict[str, Any]) -> Outcome:
 
 
 def visit_completed(ticket: Any, fact: dict[str, Any]) -> Outcome:
-    """The technician checked out, work done: a ticket being worked on is resolved."""
+    """The technician checked out, work done: a ticket being worked on is resolved; the ledger's
+    服务方式 is on site, 服务内容 the work the check-out recorded, 服务人员 its technician (the
+    latest visit's, a return visit's after the first)."""
     status = Status.RESOLVED if ticket.status in WORKABLE else ticket.status
+    changes: dict[str, Any] = {
+        "service_mode": "onsite",
+        "work_done": fact.get("work_done") or ticket.work_done,
+        "technician_name": fact.get("technician_name") or fact.get("technician_id") or ticket.technician_name,
+    }
+    if status != ticket.status:
+        changes["status"] = status
     return Outcome(
-        {"status": status} if status != ticket.status else {},
+        changes,
         audit=Audit("visit_completed", ticket.status, status, data={"visit_id": fact["visit_id"]}),
+    )
+
+
+def callback_completed(ticket: Any, fact: dict[str, Any]) -> Outcome:
+    """A callback reached the customer (qa's ``callback.completed``): its answers are the ledger's
+    回访记录, unless a later callback's are kept already (the facts may arrive out of order)."""
+    latest = ticket.callback_at is None or as_utc(ticket.callback_at) <= fact["at"]
+    changes = (
+        {
+            "callback_at": fact["at"],
+            "callback_satisfaction": fact.get("satisfaction"),
+            "callback_negative": fact["negative"],
+            "callback_comment": fact.get("comment"),
+        }
+        if latest
+        else {}
+    )
+    return Outcome(
+        changes,
+        audit=Audit(
+            "callback_completed",
+            ticket.status,
+            ticket.status,
+            fact.get("comment"),
+            {
+                "callback_id": fact["callback_id"],
+                "satisfaction": fact.get("satisfaction"),
+                "negative": fact["negative"],
+                "superseded": not latest,
+            },
+        ),
     )
 
 

@@ -65,6 +65,16 @@ class Ticket(TenantScoped, Base):
     warranty_remedy: Mapped[str | None] = mapped_column(String(16))
     warranty_reason: Mapped[str | None] = mapped_column(String(128))
 
+    # how it was served, as the ledger (服务信息台帐) says: 服务方式 (ledger_cells.SERVICE_MODES), the
+    # check-out's 服务内容 and 服务人员, and the latest callback's answers (回访记录)
+    service_mode: Mapped[str | None] = mapped_column(String(16))
+    work_done: Mapped[str | None] = mapped_column(Text)
+    technician_name: Mapped[str | None] = mapped_column(String(64))
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    callback_satisfaction: Mapped[int | None] = mapped_column(Integer)
+    callback_negative: Mapped[bool | None] = mapped_column(Boolean)
+    callback_comment: Mapped[str | None] = mapped_column(Text)
+
     owner_user: Mapped[str] = mapped_column(String(64))  # 首问负责制: whoever took it first
     assigned_outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

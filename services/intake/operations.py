@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.intake import domain, queries, routing
+from services.intake import domain, ledger_cells, queries, routing
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from shared import metrics
 from shared.clock import as_utc
@@ -60,6 +60,7 @@ def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policie
             "the ticket changed since you read it", {"expected_version": [f"current version is {ticket.version}"]}
         )
     outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)
+    outcome.changes.update(ledger_cells.mode_given(cmd))  # how it was served, said at resolve or close
     if cmd["action"] == "route":
         return route(uow, ticket, cmd, outcome, principal, policies, geocoder, now)
     apply(uow, ticket, outcome, principal)

@@ -12,9 +12,10 @@ from datetime import datetime
 from sqlalchemy import Select, case, exists, func, or_, select
 
 from services.intake import domain, outlook
+from services.intake import ledger_cells as cells
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from services.intake.sla_report import DeadlineFact
-from shared.clock import LOCAL_TZ, as_utc
+from shared.clock import as_utc
 
 
 def tickets(q: dict) -> Select:
@@ -193,13 +194,18 @@ LEDGER_COLUMNS = [
     ("received_at", "受理时间"),
     ("onsite_at", "上门时间"),
     ("closed_at", "完成时间"),
-    ("channel", "方式"),
+    ("service_mode", "服务方式"),
+    ("work_done", "服务内容"),
+    ("technician_name", "服务人员"),
+    ("callback", "回访记录"),
+    ("channel", "受理渠道"),
     ("status", "状态"),
     ("warranty", "保修/自费"),
     ("owner_user", "首问负责人"),
     ("assigned_outlet_id", "服务网点"),
-    ("callback", "回访记录"),
 ]
+# the cells that are more than a column (services.intake.ledger_cells)
+LEDGER_CELLS = {"service_mode": cells.service_mode, "callback": cells.callback_record}
 
 
 def ledger(session, q: dict) -> list[dict]:
@@ -211,9 +217,9 @@ def ledger(session, q: dict) -> list[dict]:
 def ledger_row(t) -> dict:
     row = {}
     for column, _ in LEDGER_COLUMNS:
-        value = getattr(t, column, None)
+        value = LEDGER_CELLS[column](t) if column in LEDGER_CELLS else getattr(t, column)
         if isinstance(value, datetime):
-            value = as_utc(value).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+            value = cells.local_text(value)
         elif value is not None and not isinstance(value, (str, int, float)):
             value = value.isoformat()
         row[column] = value

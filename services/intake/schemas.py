@@ -7,6 +7,7 @@ from datetime import date, datetime
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.intake.domain import CASE_STEPS, LOCAL_TZ, OPEN_STATUSES, TICKET_ACTIONS, Status
+from services.intake.ledger_cells import MODE_STEPS, SERVICE_MODES
 from shared.events import CHANNELS, COMPLAINT_CATEGORIES, ONSITE_KINDS, TICKET_KINDS, TIERS
 from shared.validation import PageQuery
 
@@ -131,6 +132,13 @@ class TicketOut(Schema):
     warranty_reason = fields.Str(allow_none=True)
     owner_user = fields.Str()
     assigned_outlet_id = fields.Str(allow_none=True)
+    service_mode = fields.Str(allow_none=True)
+    work_done = fields.Str(allow_none=True)
+    technician_name = fields.Str(allow_none=True)
+    callback_at = fields.AwareDateTime(allow_none=True)
+    callback_satisfaction = fields.Int(allow_none=True)
+    callback_negative = fields.Bool(allow_none=True)
+    callback_comment = fields.Str(allow_none=True)
     received_at = fields.AwareDateTime()
     registered_at = fields.AwareDateTime()
     onsite_at = fields.AwareDateTime(allow_none=True)
@@ -166,6 +174,16 @@ class Transition(Schema):
     expected_version = fields.Int(load_default=None)
     cause = fields.Str(load_default=None, validate=validate.Length(max=64))
     responsibility = fields.Str(load_default=None, validate=validate.OneOf(("own", "other_department", "grey_zone")))
+    service_mode = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(SERVICE_MODES),
+        metadata={"description": "how the ticket was served (服务方式), said at resolve, close or close_case"},
+    )
+
+    @validates_schema
+    def _mode(self, data, **kwargs):
+        if data.get("service_mode") and data["action"] not in MODE_STEPS:
+            raise ValidationError(f"Only with {', '.join(MODE_STEPS)}.", "service_mode")
 
 
 class ListQuery(PageQuery.with_default_limit(50)):

@@ -27,6 +27,9 @@ def ticket(**over):
         assigned_outlet_id=None,
         onsite_at=None,
         closed_at=None,
+        work_done=None,
+        technician_name=None,
+        callback_at=None,
     )
     return SimpleNamespace(**{**base, **over})
 
@@ -136,9 +139,53 @@ def test_check_in_does_not_reopen_or_place_a_ticket(status):
     ],
 )
 def test_check_out_resolves_a_ticket_being_worked_on(status, after):
-    out = facts.visit_completed(ticket(status=status), visit())
-    assert out.changes == ({"status": after} if after != status else {})
+    out = facts.visit_completed(ticket(status=status), visit(work_done="更换轴承", technician_name="张师傅"))
+    served = {"service_mode": "onsite", "work_done": "更换轴承", "technician_name": "张师傅"}
+    assert out.changes == (dict(served, status=after) if after != status else served)
     assert out.audit == Audit("visit_completed", status, after, data={"visit_id": "v1"})
+
+
+def test_the_check_out_is_the_ledgers_service_content_and_staff():
+    # a check-out without the technician's name: the id stands in; without work done, what was there stays
+    out = facts.visit_completed(ticket(work_done="更换轴承", technician_name="张师傅"), visit(technician_id="T9"))
+    assert (out.changes["work_done"], out.changes["technician_name"]) == ("更换轴承", "T9")
+
+
+def callback(**over):
+    return {
+        "callback_id": "cb1",
+        "ticket_id": "t1",
+        "satisfaction": 5,
+        "negative": False,
+        "comment": "很好",
+        "at": AT,
+        **over,
+    }
+
+
+def test_a_callback_reached_is_the_ledgers_callback_record():
+    out = facts.callback_completed(ticket(status=Status.RESOLVED), callback())
+    assert out.changes == {
+        "callback_at": AT,
+        "callback_satisfaction": 5,
+        "callback_negative": False,
+        "callback_comment": "很好",
+    }
+    assert out.audit == Audit(
+        "callback_completed",
+        Status.RESOLVED,
+        Status.RESOLVED,
+        "很好",
+        {"callback_id": "cb1", "satisfaction": 5, "negative": False, "superseded": False},
+    )
+
+
+def test_an_older_callback_arriving_late_does_not_replace_the_latest():
+    later = AT + timedelta(days=3)
+    out = facts.callback_completed(ticket(callback_at=later), callback(satisfaction=1, negative=True))
+    assert out.changes == {} and out.audit.data["superseded"] is True
+    newer = facts.callback_completed(ticket(callback_at=AT), callback(at=later, satisfaction=2, negative=True))
+    assert (newer.changes["callback_at"], newer.changes["callback_negative"]) == (later, True)
 
 
 # ---------------------------------------------------------------- callbacks
