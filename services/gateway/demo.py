@@ -14,7 +14,7 @@ import secrets
 from collections import Counter
 
 from fsm import browser as fsm_browser
-from services.gateway import demo_center, demo_outlet, demo_warehouse
+from services.gateway import demo_center, demo_hq, demo_hq_approvals, demo_outlet, demo_warehouse
 from shared import clock
 from shared.tenancy import Principal
 
@@ -105,6 +105,8 @@ def run(ctx):
     lines += _screenshots(ctx, outlet_account, statement_id)
     lines += demo_center.screenshots(ctx, next(a for a in made if a["role"] == "center"), fsm_browser)
     lines += demo_warehouse.screenshots(ctx, next(a for a in made if a["role"] == "warehouse"), fsm_browser)
+    lines += demo_hq_approvals.screenshots(ctx, next(a for a in made if a["role"] == "hq"), fsm_browser)
+    lines += demo_hq.screenshots(ctx, next(a for a in made if a["role"] == "hq"), fsm_browser)
     ctx.notes["gateway"] = {"accounts": made}
     return lines, ok
 
