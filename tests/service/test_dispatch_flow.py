@@ -53,3 +53,29 @@ def test_ticket_to_completed_visit(full_platform, rpc_as):
     t = wait_for(resolved)
     onsite = next(d for d in t["deadlines"] if d["sla"] == "onsite")
     assert onsite["met_at"] is not None and onsite["breached_at"] is None
+
+    # the service ledger: on site, the check-out's work done and the technician by name (服务人员)
+    names = {row["id"]: row["name"] for row in technician_rows("C01")}
+    assert (t["service_mode"], t["work_done"], t["technician_name"]) == (
+        "onsite",
+        "更换继电器",
+        names[visit["technician_id"]],
+    )
+
+
+def test_a_complaint_about_fees_gets_no_visit(full_platform, rpc_as):
+    fees = dict(REPAIR, kind="complaint", complaint_category="fees", fault="上门费收取过高")
+    r = full_platform.post("/api/v1/tickets", C01, json=fees)
+    assert r.status_code == 201, r.text
+    complaint = r.json()
+    r = full_platform.post("/api/v1/tickets", C01, json=dict(REPAIR, customer_name="武汉对照公司"))
+    assert r.status_code == 201, r.text
+    repair = r.json()
+
+    def board():
+        with rpc_as(C01, "dispatch") as dispatch:
+            return {i["ticket_id"] for i in dispatch.board({})["items"]}
+
+    # dispatch has taken the later repair's ticket.registered: the fee complaint's came before it
+    seen = wait_for(lambda: (b := board()) and repair["id"] in b and b, what="the repair's visit")
+    assert complaint["id"] not in seen
