@@ -348,8 +348,9 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         with self.db.uow(self._writer(principal)) as uow:
             result = receipts.book_by_hand(uow, principal, data, utcnow())
             self._commit(uow)
-            if result["outcome"] == "accepted":
-                RETURNS.labels("parts", "-", f"scan_{result['stage']}").inc()
+        if result["outcome"] == "accepted":
+            RETURNS.labels("parts", "-", f"scan_{result['stage']}").inc()
+        with self.db.uow() as uow:  # read back as the caller: a scan id of another's is not found
             return queries.scan_status(uow.session, result["scan_id"])
 
     @rpc
