@@ -91,8 +91,8 @@ def run(ctx):
         if not callbacks:
             return lines + ["  no callbacks were planned from the completed visits"], False
         lines.append(
-            f"  QA planned {len(callbacks)} callbacks (franchised 100%, self-run 50%, HQ 20% per outlet "
-            f"and month, keyed-hash sample):"
+            f"  QA planned {len(callbacks)} callbacks (franchised 100%, self-run 50%, HQ 20% of each center's "
+            f"month, largest remainder across its outlets, keyed-hash sample):"
         )
         for c in sorted(callbacks, key=lambda c: (c["outlet_id"], c["stratum"], c["due_at"])):
             lines.append(
@@ -177,14 +177,17 @@ def run(ctx):
     lines.append(
         f"  HQ publishes the {month} scorecards -> HTTP {status} "
         f"{body.get('outlets') if isinstance(body, dict) else body} outlets, grades "
-        f"{body.get('grades') if isinstance(body, dict) else ''}"
+        f"{body.get('grades') if isinstance(body, dict) else ''}, not rated (no job this month) "
+        f"{body.get('not_rated') if isinstance(body, dict) else ''}"
     )
     ok = ok and status == 200
     outlet = Principal(
         f"demo-{outlet_id.lower()}", "outlet", tenant=ctx.directory.outlets[outlet_id].center, outlet=outlet_id
     )
     status, card = ctx.gateway.call("GET", f"/api/v1/qa/scorecards/{outlet_id}/{month}", outlet)
-    if status == 200:
+    if status == 200 and card.get("rated") is False:
+        lines.append(f"  {outlet_id} reads its own scorecard: not rated (未评, {card['jobs']} jobs), no rank")
+    elif status == 200:
         lines.append(
             f"  {outlet_id} reads its own scorecard: {card['score']} / 100, {'★' * card['stars']}, grade "
             f"{card['grade']}, rank {card['rank_in_tenant']} in {card['tenant_id']}, "
