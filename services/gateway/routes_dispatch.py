@@ -50,7 +50,8 @@ class DispatchRoutes:
     @api(
         "POST",
         f"{API}/dispatch/reoptimise",
-        "Re-optimise a tenant's plan now (optional body {tenant_id})",
+        "Re-optimise a tenant's plan now (optional body {tenant_id, reason}). Visits whose appointment "
+        "was confirmed keep its window unless a reason is given; the reason is recorded with the plan run",
         body=schemas.Reoptimise,
         response=schemas.PlanResult,
         tag="dispatch",
@@ -58,7 +59,7 @@ class DispatchRoutes:
     def dispatch_reoptimise(self, request, principal):
         body = json_body(request) if request.get_data() else {}
         data = load_query(schemas.Reoptimise(), body)
-        return self.dispatch.reoptimise(data.get("tenant_id"))
+        return self.dispatch.reoptimise(data.get("tenant_id"), data.get("reason"))
 
     @api(
         "GET",
@@ -122,6 +123,17 @@ class DispatchRoutes:
     )
     def pin_visit(self, request, principal, visit_id):
         return self.dispatch.pin(visit_id, json_body(request))
+
+    @api(
+        "POST",
+        f"{API}/visits/<string:visit_id>/confirm-appointment",
+        "The planned arrival was confirmed to the customer (预约确认): re-plans keep the visit within an hour "
+        "of it unless a re-plan with a reason moves it. Only a planned (scheduled) visit (else 422)",
+        response=contracts.VisitOut,
+        tag="dispatch",
+    )
+    def confirm_appointment(self, request, principal, visit_id):
+        return self.dispatch.confirm_appointment(visit_id)
 
     @api(
         "DELETE",

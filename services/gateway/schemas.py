@@ -76,6 +76,8 @@ class Reoptimise(Schema):
         unknown = RAISE
 
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    # why confirmed appointments may move in this re-plan (none: they keep their window)
+    reason = fields.Str(load_default=None, validate=validate.Length(min=1, max=500))
 
 
 class PlanResult(Schema):
@@ -87,6 +89,8 @@ class PlanResult(Schema):
     planned_km = fields.Float()
     seconds = fields.Float()
     skipped = fields.Str()
+    constraints_unmet = fields.Int()  # visits whose pin, outlet or appointment the plan cannot keep
+    moved_confirmed = fields.Int()  # confirmed appointments a re-plan with a reason moved
 
 
 class PlanRunsQuery(Schema):
