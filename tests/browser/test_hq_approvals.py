@@ -18,13 +18,14 @@ from tests.portal_fixtures import API, add_account, portal_config
 
 @pytest.fixture
 def portal_platform(runner_factory, service_config):
-    """gateway + certification + qa + settlement; nothing acts on a timer."""
+    """gateway + certification + qa + settlement; nothing acts on a timer; a month without jobs is
+    rated (QA_SCORECARD_MIN_JOBS 0), so the ranking has every outlet."""
     from services.certification.service import CertificationService
     from services.gateway.service import GatewayService
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
 
-    config = cert_config(portal_config(service_config, QA_AUTO_MONTHLY="false", max_workers=6))
+    config = cert_config(portal_config(service_config, QA_AUTO_MONTHLY="false", QA_SCORECARD_MIN_JOBS=0, max_workers=6))
     runner = runner_factory(config, GatewayService, CertificationService, QaService, SettlementService)
     runner.start()
     yield Platform(runner, config)
@@ -75,6 +76,8 @@ def test_hq_approves_an_outlet_sees_rankings_and_others_are_refused(browser, por
     browser.open(f"/hq/rankings?month={month}")
     text = browser.text
     assert "黄石恒达自办服务点" in text and "青岛泰和特约服务站" in text and "C01-O05" not in text
+    last = browser.find("#ranking li.row:last-child").text  # the finding's two points: last of 36
+    assert "黄石恒达自办服务点" in last and "98" in last and "第 36 名" in last
     browser.driver.get(browser.find("a[href^='/hq/rankings/C01-O05']").get_attribute("href"))
     assert browser.path.split("?")[0] == "/hq/rankings/C01-O05"
     line = browser.find("#line-service_management").text
