@@ -1,6 +1,7 @@
 """The center console's pure pieces: a queue row's running deadlines and worst state, an audit
 entry's names, the dispatch board's timeline (drive from the leg's road km by the travel model,
-service, a shared hour scale), what changed between two re-plans; and that no two portal mixins
+service, a shared hour scale), what changed between two re-plans, the outlets' reconciliation rows;
+and that no two portal mixins
 define a helper of the same name (the gateway inherits them all: one would silently hide the
 other)."""
 
@@ -11,6 +12,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from services.gateway.portal import pages_center_dispatch as board
+from services.gateway.portal.pages_center_records import outlet_reconciliations
 from services.gateway.portal.pages_center_tickets import audit_view, queue_row
 from shared.geo import TravelModel
 
@@ -94,6 +96,32 @@ def test_what_changed_since_the_last_plan():
     ]
     assert board.plan_changes(runs) == [("已排入", 1), ("无法派工", -1), ("总里程", 20.5)]
     assert board.plan_changes(runs[:1]) is None
+
+
+def test_the_outlets_reconciliation_puts_discrepancies_first_and_names_the_parts():
+    def report(location, kind, discrepancies):
+        return {
+            "location_id": location,
+            "location_kind": kind,
+            "figures": None,
+            "discrepancies": discrepancies,
+            "discrepancy_count": len(discrepancies),
+        }
+
+    missing = {"kind": "consumed_not_returned", "part_no": "P-1", "quantity": 1, "ref": "RMA-1"}
+    odd = {"kind": "serial_mismatch", "part_no": "P-9", "quantity": 1, "ref": "v1"}
+    rows = outlet_reconciliations(
+        [
+            report("C01-O01", "outlet", []),
+            report("WH-C01", "warehouse", [missing]),  # the warehouse's: not an outlet's result
+            report("C01-O03", "outlet", [missing]),
+            report("C01-O02", "outlet", [missing, odd]),
+        ],
+        {"P-1": "主轴轴承"},
+    )
+    assert [r["location_id"] for r in rows] == ["C01-O02", "C01-O03", "C01-O01"]
+    assert [d["part_name"] for d in rows[0]["discrepancies"]] == ["主轴轴承", "P-9"]  # unknown part: its number
+    assert rows[2]["figures"] == {} and rows[2]["discrepancies"] == []
 
 
 def test_no_two_portal_mixins_define_a_helper_of_the_same_name():

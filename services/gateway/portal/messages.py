@@ -20,6 +20,7 @@ EXACT = {
     "Number too large.": "数字太大",
     "Not a valid boolean.": "请选择是或否",
     "Not a valid date.": "日期无效（格式：年-月-日）",
+    "Must be a month YYYY-MM between 1970-01 and 2099-12.": "月份无效（格式：年-月，1970-01 至 2099-12）",
     "Not a valid datetime.": "时间无效",
     "Not a valid list.": "不是有效的列表",
     "Unknown field.": "未知字段",
@@ -52,6 +53,9 @@ EXACT = {
     "no technician-day free within the horizon": "近期技师排班已满",
     "out of reach: no eligible technician can get there and back within a shift": "路程太远：无技师能在一班内往返",
     "pinned to another technician": "已锁定给其他技师",
+    "assigned by the center to another outlet": "中心已指派给其他网点",
+    "no technician of it in the horizon": "该网点近期没有可用的技师",
+    "no technician-day free within its window": "预约时段内没有空闲的技师",
     "frozen": "行程已在途，不能改派",
     "unknown technician": "没有这个技师",
     "no such technician in this tenant": "本中心没有这个技师",
@@ -124,6 +128,10 @@ PATTERNS = [
     (re.compile(r"^current version is (\d+)$"), "当前版本为 {0}"),
     (re.compile(r"^outlet (\S+) on probation is at its job limit$"), "网点 {0} 在试用期，接单已达上限"),
     (re.compile(r"^outlet (\S+) is (\S+)$"), "网点 {0} 当前不接单（{1}）"),
+    # dispatch: a dispatcher's constraint the plan cannot keep (domain.unmet_constraint, the part before ": ")
+    (re.compile(r"^outlet (\S+) assigned by the center cannot take it$"), "中心指派的网点 {0} 无法接此单"),
+    (re.compile(r"^pinned technician (\S+) cannot take it$"), "锁定的技师 {0} 无法接此单"),
+    (re.compile(r"^confirmed appointment at (\S+ \S+) cannot be kept$"), "已与客户确认的预约（{0}）无法保持"),
     # intake: HQ routing a ticket to a center (routing.py)
     (
         re.compile(r"^center \S+ does not serve (\S+): choose a candidate or correct the address$"),

@@ -9,6 +9,12 @@
   and the audit of its current level: approve, adjust (amount, reason) or reject (reason), posted with
   ``settlement.audit_claim`` (``POST /api/v1/settlement/claims/<id>/audit``). Who may act at which
   level (the center's auditor, then its technical lead) is settlement's rule: a refusal is shown.
+- Under the claims, the month's reconciliation (对账) of the center's outlets (``?month=YYYY-MM``,
+  this month by default): per outlet by name, issued, used and returned parts and each discrepancy,
+  those with discrepancies first (``parts.reconciliations``, ``GET /api/v1/parts/reconciliations``;
+  parts scopes them to the caller's tenant). ``POST /center/claims/reconcile`` runs the month again
+  (``parts.reconcile``, ``POST /api/v1/parts/reconciliations``); a month parts refuses is shown by
+  its field.
 """
 
 from __future__ import annotations
@@ -21,15 +27,19 @@ from werkzeug.wrappers import Response
 
 from services.gateway.portal import labels
 from services.gateway.portal.forms import GENERAL, Form
+from services.gateway.portal.pages_warehouse_reconcile import this_month
 from services.gateway.portal.web import page, page_number
+from shared.clock import LOCAL_TZ
 from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
 CENTER = ("center",)
 LEDGER_PAGE = 50
 CLAIM_PAGE = 50
+RECONCILIATION_PAGE = 500
 LEDGER_FILTERS = ("received_from", "received_to", "q")
 REVIEW = ("center_review", "tech_review")
+RECONCILED_FIGURES = (("issued", "发放"), ("consumed", "使用"), ("returned", "旧件返回"), ("open_rmas", "未返旧件单"))
 # the ledger's columns (intake's queries.LEDGER_COLUMNS) as the page shows them, codes by name
 LEDGER_COLUMNS = (
     ("number", "工单号", None),
@@ -44,12 +54,15 @@ LEDGER_COLUMNS = (
     ("received_at", "受理时间", None),
     ("onsite_at", "上门时间", None),
     ("closed_at", "完成时间", None),
-    ("channel", "方式", "channel"),
+    ("service_mode", "服务方式", "service_mode"),
+    ("work_done", "服务内容", None),
+    ("technician_name", "服务人员", None),
+    ("callback", "回访记录", None),
+    ("channel", "受理渠道", "channel"),
     ("status", "状态", "ticket_status"),
     ("warranty", "保修/自费", "warranty"),
     ("owner_user", "首问负责人", None),
     ("assigned_outlet_id", "服务网点", "site"),
-    ("callback", "回访记录", None),
 )
 
 
@@ -58,6 +71,7 @@ class CenterRecordPages:
 
     intake = RpcProxy("intake")
     settlement = RpcProxy("settlement")
+    parts = RpcProxy("parts")
 
     # ------------------------------------------------------------ the ledger (台帐)
     @page("GET", "/center/ledger", roles=CENTER)
@@ -106,16 +120,50 @@ class CenterRecordPages:
     # ------------------------------------------------------------ the claims' audit
     @page("GET", "/center/claims", roles=CENTER)
     def center_claims_page(self, request, page):
+        today = page.now.astimezone(LOCAL_TZ).date()
+        month = Form(("month",), {"month": request.args.get("month") or this_month(today)})
+        return self._center_claims(request, page, month)
+
+    @page("POST", "/center/claims/reconcile", roles=CENTER)
+    def center_reconcile_page(self, request, page):
+        month = page.form("month")
+        try:
+            self.parts.reconcile({"month": month.text("month") or ""})  # the caller's tenant's locations
+        except DomainError as exc:
+            month.take(exc, aliases={"location_id": "month"})
+            return self._center_claims(request, page, month, status=exc.http_status)
+        return page.redirect("/center/claims?" + urlencode({"month": month.text("month"), "done": "reconciled"}))
+
+    def _center_claims(self, request, page, month: Form, status: int = 200):
         shown = request.args.get("status") or "center_review"
         found = self.settlement.list_claims({"status": shown, "limit": CLAIM_PAGE})
+        done = request.args.get("done")
+        outlets = self._outlet_reconciliations(month)
         return page.render(
             "center/claims.html",
+            status=422 if status == 200 and not month.ok else status,
             claims=found["items"],
             total=found["total"],
             shown=shown,
             statuses=list(labels.TABLES["claim_status"].items()),
-            notice=labels.label(request.args.get("done"), "audit_action") if request.args.get("done") else None,
+            notice="重新对账" if done == "reconciled" else (labels.label(done, "audit_action") if done else None),
+            month=month,
+            outlets=outlets,
+            figures=RECONCILED_FIGURES,
         )
+
+    def _outlet_reconciliations(self, month: Form) -> list[dict[str, Any]]:
+        """The month's stored reconciliations of the caller's outlets, as `outlet_reconciliations`
+        orders them; a month parts refuses is put on the form, nothing listed."""
+        if not month.ok:
+            return []
+        try:
+            found = self.parts.reconciliations({"month": month.text("month") or "", "limit": RECONCILIATION_PAGE})
+        except DomainError as exc:
+            month.take(exc)
+            return []
+        names = {p["part_no"]: p["name"] for p in self.parts.catalogue_parts({})["parts"]}
+        return outlet_reconciliations(found["items"], names)
 
     @page(("GET", "POST"), "/center/claims/<string:claim_id>", roles=CENTER)
     def center_claim_page(self, request, page, claim_id):
@@ -137,6 +185,17 @@ class CenterRecordPages:
         return page.render(
             "center/claim.html", status=status, claim=claim, form=form, reviewing=claim["status"] in REVIEW
         )
+
+
+def outlet_reconciliations(reports: list[dict[str, Any]], part_names: dict[str, str]) -> list[dict[str, Any]]:
+    """The outlets' reports of a month (a warehouse's left out), those with discrepancies first
+    (most first), then by outlet; each discrepancy with its part's name."""
+    outlets = [r for r in reports if r.get("location_kind") == "outlet"]
+    rows = []
+    for r in sorted(outlets, key=lambda r: (-(r.get("discrepancy_count") or 0), r["location_id"])):
+        found = [dict(d, part_name=part_names.get(d["part_no"], d["part_no"])) for d in r.get("discrepancies") or []]
+        rows.append(dict(r, discrepancies=found, figures=r.get("figures") or {}))
+    return rows
 
 
 def _ledger_query(form: Form) -> dict[str, Any]:
