@@ -21,12 +21,13 @@ from services.gateway.portal.pages_outlet_visit import OutletVisitPages
 from services.gateway.portal.routemap import route_map
 from services.gateway.portal.web import aware_time, page
 from shared.clock import LOCAL_TZ
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.rpc import RpcProxy
 
 OPEN = ("started", "scheduled")  # the visits an outlet still has to do, in progress first
 PAGE = 1000
 SOON = timedelta(hours=2)  # an on-site deadline this close is shown as urgent
+RETURN_FIELDS = ("reason", "wished_date")  # the job page's form 申请返修/二次上门 (dispatch's ReturnVisitRequest)
 
 
 class OutletPages(OutletVisitPages, OutletPartsPages, OutletMoneyPages, OutletStandingPages):
@@ -53,6 +54,24 @@ class OutletPages(OutletVisitPages, OutletPartsPages, OutletMoneyPages, OutletSt
 
     @page("GET", "/outlet/jobs/<string:visit_id>", roles=("outlet",))
     def outlet_job_page(self, request, page, visit_id):
+        return self._job_page(request, page, visit_id, page.form(*RETURN_FIELDS))
+
+    @page(("GET", "POST"), "/outlet/jobs/<string:visit_id>/return-visit", roles=("outlet",))
+    def outlet_return_visit_page(self, request, page, visit_id):
+        """The job page's form 申请返修/二次上门: the RPC behind ``POST /api/v1/visits/<id>/return-visit``
+        (``dispatch.request_return_visit``), whose refusal is shown next to its field (the visit's
+        own refusals above the form), nothing done."""
+        form = page.form(*RETURN_FIELDS)
+        if request.method != "POST":
+            return page.redirect(f"/outlet/jobs/{visit_id}")
+        try:
+            self.dispatch.request_return_visit(visit_id, form.payload())
+            return page.redirect(f"/outlet/jobs/{visit_id}?done=return_visit#return-visits")
+        except DomainError as exc:
+            form.take(exc, aliases={"visit_id": "_form"})
+            return self._job_page(request, page, visit_id, form, exc.http_status)
+
+    def _job_page(self, request, page, visit_id, form, status=200):
         visit = self.dispatch.get_visit(visit_id)  # another outlet's: NotFound, a 404 page
         try:
             ticket = self.intake.get_ticket(visit["ticket_id"])
@@ -62,7 +81,16 @@ class OutletPages(OutletVisitPages, OutletPartsPages, OutletMoneyPages, OutletSt
         job = job_view(visit, ticket, page.now)
         technician = technicians.get(visit.get("technician_id") or "")
         record = self._visit_record(request, visit)  # pages_outlet_visit: check-in/out, signature, return visits
-        return page.render("outlet/job.html", job=job, ticket=ticket, technician=technician, record=record)
+        return page.render(
+            "outlet/job.html",
+            status=status,
+            job=job,
+            ticket=ticket,
+            technician=technician,
+            record=record,
+            form=form,
+            today=page.now.astimezone(LOCAL_TZ).date(),
+        )
 
     def _tickets_of(self, visits: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The tickets of `visits` by id: the outlet's open ones in two pages, then any missing

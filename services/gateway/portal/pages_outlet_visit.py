@@ -22,7 +22,11 @@ from shared.rpc import RpcProxy
 PART_ROWS = 3  # part lines on the check-out form
 PART_FIELDS = ("part_no", "quantity", "new_serial", "removed_serial")
 PAGE = 500
-DONE = {"check_in": "已签到，开始服务。", "check_out": "已签退，任务完成。"}  # ?done=... after a form
+DONE = {  # ?done=... after a form
+    "check_in": "已签到，开始服务。",
+    "check_out": "已签退，任务完成。",
+    "return_visit": "已申请返修上门，等待排程。",
+}
 
 
 def _number(text: str) -> float:
