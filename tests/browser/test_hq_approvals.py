@@ -1,7 +1,8 @@
 """HQ's console (part B) in a real browser, on one platform (gateway, certification, qa, settlement):
 the service head approves an outlet application at HQ's step (a rejection without its reason is
 shown by its field and changes nothing; the approval moves the outlet on and out of the queue); the
-buttons offered are exactly the steps certification's API allows; the month's rankings list the
+buttons offered are exactly the steps certification's API allows; a claim the center and its
+technical lead approved waits at HQ's level and HQ approves it; the month's rankings list the
 outlets by name across centers and filter by center, and an outlet's scorecard traces its points to
 the fact; the network plan and the tariffs are shown; every page fits a phone; a center's and an
 outlet's account are refused."""
@@ -14,6 +15,7 @@ from shared import clock
 from tests.certification_fixtures import HEAD, NEW_OUTLET, cert_config, drive
 from tests.conftest import C01, HQ, Platform
 from tests.portal_fixtures import API, add_account, portal_config
+from tests.settlement_fixtures import C01_LEAD, new_id, publish, ticket_event, visit_event, wait_claim  # noqa: F401
 
 
 @pytest.fixture
@@ -40,9 +42,24 @@ def offered(browser):
     return [f.get_attribute("id") for f in browser.find_all("form.outlet-step")]
 
 
-def test_hq_approves_an_outlet_sees_rankings_and_others_are_refused(browser, portal_platform, rpc_as):
+def claim_at_hq(platform, rpc_as, publish):  # noqa: F811
+    """A completed visit's claim, approved by the center and its technical lead: at HQ's level."""
+    ticket, visit = new_id("T"), new_id("V")
+    publish("ticket.registered", ticket_event(ticket))
+    publish("visit.completed", visit_event(visit, ticket))
+    claim = wait_claim(rpc_as, visit)
+    for level, who in (("center", C01), ("technical_lead", C01_LEAD)):
+        r = platform.post(
+            f"{API}/settlement/claims/{claim['id']}/audit", who, json={"level": level, "action": "approve"}
+        )
+        assert r.status_code == 200, r.text
+    return claim
+
+
+def test_hq_approves_an_outlet_and_a_claim_ranks_outlets_and_refuses_others(browser, portal_platform, rpc_as, publish):  # noqa: F811
     p = portal_platform
     drive(rpc_as, NEW_OUTLET, "technical_reviewed")
+    claim = claim_at_hq(p, rpc_as, publish)
     month = clock.now().astimezone(clock.LOCAL_TZ).strftime("%Y-%m")
     finding = {"outlet_id": "C01-O05", "kind": "no_periodic_inspection", "ref": "巡查-0017", "note": "三月未巡查"}
     assert p.post(f"{API}/qa/findings", C01, json=finding).status_code == 201
@@ -68,7 +85,13 @@ def test_hq_approves_an_outlet_sees_rankings_and_others_are_refused(browser, por
     assert browser.path.split("?")[0] == "/hq/approvals" and "已完成：服务部部长审批" in browser.find(".notice").text
     assert status_of(p, NEW_OUTLET) == "approved"
     assert not browser.find_all(f"#outlet-{NEW_OUTLET}") and "没有等待总部审核、审批的网点" in browser.text
-    assert "没有等待总部审核的申报" in browser.find("#claims").text
+    # the claim at HQ's level: its rules, then HQ's approval
+    assert "襄阳新阳特约服务站" in browser.find(f"#claim-{claim['id']}").text
+    browser.open(f"/hq/approvals/claims/{claim['id']}")
+    assert "总部审核" in browser.find("#audit-form").text and browser.find_all("#rules tbody tr")
+    browser.submit("#audit-form button[data-action=approve]")
+    assert browser.path.split("?")[0] == "/hq/approvals" and "没有等待总部审核的申报" in browser.find("#claims").text
+    assert p.get(f"{API}/settlement/claims/{claim['id']}", HQ).json()["status"] == "approved"
     browser.open(f"/hq/approvals/outlets/{NEW_OUTLET}")
     assert offered(browser) == [] and "服务部部长审批" in browser.find("#history").text
 
