@@ -83,6 +83,7 @@ AUDIT_ACTIONS = {
     "visit_completed": "上门完成",
     "callback_negative": "回访不满意",
     "callback_closed": "回访完成",
+    "callback_completed": "回访记录",
     "refund_paid": "退赔款已付",
 }
 SLAS = {
@@ -102,6 +103,20 @@ DEADLINE_STATES = {
     "void": "不再计时",
 }
 PRECISION = {"district": "区县", "city": "地市", "province": "省"}
+# the ledger's 服务方式 (intake's ledger_cells.SERVICE_MODES)
+SERVICE_MODES = {"onsite": "上门", "phone": "电话", "factory": "返厂", "remote": "远程"}
+# what a complaint is about (shared.events.COMPLAINT_CATEGORIES; qa's causes)
+COMPLAINT_CATEGORIES = {
+    "product_quality": "产品质量",
+    "installation": "安装质量",
+    "repair_quality": "维修质量",
+    "late_service": "服务不及时",
+    "attitude": "服务态度",
+    "fees": "收费问题",
+    "parts": "配件问题",
+    "information": "信息答复不及时",
+    "other": "其他",
+}
 # qa's callbacks (回访)
 CALLBACK_PURPOSES = {"service": "服务回访", "followup": "七日跟踪", "complaint": "投诉回访", "care": "关怀回访"}
 CALLBACK_MODES = {"own": "本中心回访", "sampled": "抽样回访", "cross": "交叉回访"}
@@ -137,6 +152,8 @@ TABLES = {
     "sla": SLAS,
     "deadline_state": DEADLINE_STATES,
     "precision": PRECISION,
+    "service_mode": SERVICE_MODES,
+    "complaint_category": COMPLAINT_CATEGORIES,
     "callback_purpose": CALLBACK_PURPOSES,
     "callback_mode": CALLBACK_MODES,
     "callback_status": CALLBACK_STATUS,
