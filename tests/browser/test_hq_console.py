@@ -88,8 +88,8 @@ def test_hq_routes_a_triage_ticket_to_a_candidate_center_and_it_leaves_the_queue
     browser.sign_in(hq(p))
     browser.open("/hq/triage")
     card = browser.find(f"#triage-{t['id']}")
-    assert t["number"] in card.text and "重名" in card.find_element("css selector", ".reason").text
-    candidates = card.find_element("css selector", ".candidates").text
+    assert t["number"] in card.text and "重名" in card.find_element("css selector", ".triage-reason").text
+    candidates = card.find_element("css selector", ".route-candidates").text
     assert "武汉区域服务中心（湖北省）" in candidates and "沈阳区域服务中心（内蒙古自治区）" in candidates
     # Guangzhou serves neither province: refused next to the field, nothing changed
     Select(browser.find(f"#f-tenant_id-{t['id']}")).select_by_value("C04")

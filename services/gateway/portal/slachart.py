@@ -125,13 +125,12 @@ def chart(report: dict[str, Any], key: str, name: str, by_start: dict[str, dict[
 
 
 def nice_ceiling(value: int) -> int:
-    """The axis's top: `value` rounded up to 1, 2 or 5 times a power of ten (at least 4)."""
-    if value <= 4:
-        return 4
+    """The axis's top: `value` rounded up to 1, 2, 4, 6 or 8 times a power of ten, at least 4 (even,
+    so the middle gridline is a whole number)."""
     power = 1
     while True:
-        for step in (1, 2, 5):
-            if step * power >= value:
+        for step in (1, 2, 4, 6, 8):
+            if step * power >= max(value, 4):
                 return step * power
         power *= 10
 
