@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.intake import domain
+from services.intake import domain, routing
 from services.intake.warranty import decide_warranty
 from shared import tenancy
 from shared.clock import LOCAL_TZ, as_utc
@@ -53,6 +53,8 @@ def allowed_steps(ticket: Any, role: str) -> list[Step]:
     for action in domain.TICKET_ACTIONS:
         try:
             target = domain.check_ticket_action(action, ticket.status, role)
+            if action == "route":
+                routing.check_reroutable(ticket)  # a registered ticket its center started on stays
         except InvalidTransition:
             continue
         steps.append(Step(action, "ticket", target, STEP_NEEDS.get(action, ()), action in BY_FACTS))

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.intake import domain, routing
+from services.intake import domain, outlook, routing
 from shared.errors import InvalidTransition, ValidationFailed
 from shared.geo.geocoder import ChinaGeocoder
 from shared.tenants import TenantDirectory
@@ -117,3 +117,13 @@ def test_a_rerouted_ticket_is_new_in_the_new_center_and_keeps_the_rest(directory
     assert (new["customer_name"], new["received_at"]) == ("张三", NOW)
     assert routing.met_on_routing(set(), NOW) == [("forward", NOW)]
     assert routing.met_on_routing({"forward"}, NOW) == []
+
+
+def test_hq_is_offered_route_exactly_where_it_is_allowed():
+    def offered(**over):
+        return "route" in {s.action for s in outlook.allowed_steps(ticket(tenant_id="C01", **over), "hq")}
+
+    assert offered(status="triage") and offered(status="registered")
+    assert not offered(status="registered", assigned_outlet_id="C01-O01")
+    assert not offered(status="registered", kind="complaint", case_state="registered")
+    assert not offered(status="accepted")
