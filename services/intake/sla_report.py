@@ -95,7 +95,7 @@ def report(facts: Iterable[DeadlineFact], now: datetime, period: str, count: int
 def _summed(cells: dict[tuple[date, str, str], dict[str, int]], index: int, name: str) -> list[dict[str, Any]]:
     sums: dict[tuple[date, str], dict[str, int]] = {}
     for key, counts in cells.items():
-        total = sums.setdefault((key[0], key[index]), _empty())
+        total = sums.setdefault((key[0], str(key[index])), _empty())
         for state, n in counts.items():
             total[state] += n
     return [_row(k, v, (name,)) for k, v in sorted(sums.items())]

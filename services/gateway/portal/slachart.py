@@ -112,7 +112,7 @@ def chart(report: dict[str, Any], key: str, name: str, by_start: dict[str, dict[
         figures = " ".join(f"{label} {counts[state]}" for state, label, _ in STATES)
         label = period_label(start, period) if (len(starts) - 1 - i) % every == 0 else ""
         bar = Bar(LEFT + i * slot + slot * 0.15, slot * 0.7, label, f"{period_title(start, period)}：{figures}")
-        y = HEIGHT - BOTTOM
+        y = float(HEIGHT - BOTTOM)
         for state, _, colour in STATES:
             totals[state] += counts[state]
             if counts[state]:
