@@ -116,6 +116,19 @@ def test_hq_approves_an_outlet_and_a_claim_ranks_outlets_and_refuses_others(brow
     assert browser.field_error("capacity")
     browser.open("/hq/tariffs?tenant=C02")
     assert "数控车床" in browser.find("#labour").text and "济南" in browser.find(".summary").text
+    # a center's override: a negative fee is shown by its field, nothing published; then published
+    browser.find("#publish summary").click()
+    browser.fill(version_id="C01-2027", visit_fee="-5", travel_allowance_per_day="170")
+    browser.find("[name=for_tenant] option[value=C01]").click()
+    browser.driver.execute_script("document.querySelector('[name=valid_from]').value = '2027-01-01'")
+    browser.submit("#publish button[type=submit]")
+    assert browser.field_error("visit_fee") and browser.find("#publish").get_attribute("open") is not None
+    in_2027 = {"tenant_id": "C01", "on": "2027-01-01"}
+    assert p.get(f"{API}/settlement/tariff", HQ, params=in_2027).json()["versions"] == ["HQ-2026"]
+    browser.fill(visit_fee="80")
+    browser.submit("#publish button[type=submit]")
+    assert "C01-2027" in browser.find(".notice").text and "¥80" in browser.find("#others").text
+    assert p.get(f"{API}/settlement/tariff", HQ, params=in_2027).json()["values"]["visit_fee"] == 80
 
     browser.phone()
     for path in (

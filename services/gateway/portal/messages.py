@@ -63,6 +63,14 @@ EXACT = {
     # accounts and signing in (services/gateway/accounts.py)
     "wrong username or password": "用户名或密码错误",
     "required": "必填",
+    # settlement: a tariff version (HQ's tariffs page)
+    "must be a number": "请输入数字",
+    "must not be negative": "不能为负数",
+    "must be a positive integer": "请输入正整数",
+    "must be a date YYYY-MM-DD": "日期无效（格式：年-月-日）",
+    "before valid_from": "不能早于生效日期",
+    "exists": "已存在",
+    "no tariff in force": "该日没有生效的总部标准",
     "this account is disabled": "此帐号已停用，请联系管理员",
     "must not be blank or contain NUL": "不能为空白",
     "must not be the username": "不能与用户名相同",
@@ -147,6 +155,7 @@ PATTERNS = [
     ),
     (re.compile(r"^already with (\S+)$"), "工单已在该中心"),
     (re.compile(r"^no center '(\S+)'$"), "没有这个服务中心"),
+    (re.compile(r"^(\S+) is in force (\S+)\.\.(\S+)$"), "与版本 {0}（{1} 至 {2}）的有效期重叠"),
     (re.compile(r"^no skill for (.+)$"), "没有会维修{0}的技师"),
     (re.compile(r"^no valid certificate for (.+)$"), "没有持{0}有效资格证的技师"),
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),

@@ -9,7 +9,9 @@
   against those operating (``certification.network_plan``, ``GET /api/v1/network-plan``).
 - ``/hq/tariffs?tenant=&on=``: the tariff in force for a center on a day, per product line and
   service range (``settlement.tariff_in_force``, ``GET /api/v1/settlement/tariff``), each entry with
-  the version it comes from.
+  the version it comes from; ``/hq/tariffs/publish`` a center's override version of the flat fees
+  (``settlement.publish_tariff``, ``POST /api/v1/settlement/tariffs``: a version may not overlap
+  another of its center, settlement's rule), its refusal shown by the field it names.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from services.gateway.portal.forms import Form
+from services.gateway.portal.labels import site_name
 from services.gateway.portal.pages_outlet_standing import MONTHS, months_before
 from services.gateway.portal.web import page
 from shared.clock import LOCAL_TZ
@@ -40,6 +43,36 @@ OTHER_ENTRIES = (
     ("part_return_grace_days", "旧件返还宽限（天）", ""),
     ("unreturned_part_value", "未返旧件扣款（无单价时）", "¥"),
 )
+
+
+# the override form: (field, label, converter); a center's version names only the entries it changes
+PUBLISH_ENTRIES = (
+    ("visit_fee", "上门费（元/次）", "amount"),
+    ("travel_allowance_per_day", "出差补助（元/天）", "amount"),
+    ("travel_km_per_day", "出差每天计算公里数", "whole"),
+    ("parts_handling_fee", "配件装卸费（元/件）", "amount"),
+    ("late_part_return_fee", "旧件逾期返还费（元）", "amount"),
+)
+PUBLISH_FIELDS = ("for_tenant", "version_id", "valid_from", "valid_to") + tuple(e[0] for e in PUBLISH_ENTRIES)
+PUBLISH_ALIASES = {"tenant": "for_tenant", "id": "version_id"}
+
+
+def override_payload(form: Form) -> dict[str, Any]:
+    """The override form as settlement's tariff version: id, tenant, validity and the entries
+    filled in, as numbers where they are (what is not goes as typed: settlement names it)."""
+    payload: dict[str, Any] = {"id": form.text("version_id"), "tenant": form.text("for_tenant")}
+    for name in ("valid_from", "valid_to"):
+        if form.text(name):
+            payload[name] = form.text(name)
+    for name, _, kind in PUBLISH_ENTRIES:
+        text = form.text(name)
+        if text is None:
+            continue
+        try:
+            payload[name] = int(text) if kind == "whole" or text.isdigit() else float(text)
+        except ValueError:
+            payload[name] = text
+    return payload
 
 
 def _months(page: Any) -> list[str]:
@@ -157,6 +190,23 @@ class HqNetworkPages:
 
     @page("GET", "/hq/tariffs", roles=HQ)
     def hq_tariffs_page(self, request, page):
+        return self._tariffs(request, page, Form(PUBLISH_FIELDS))
+
+    @page("POST", "/hq/tariffs/publish", roles=HQ)
+    def hq_publish_tariff_page(self, request, page):
+        form = page.form(*PUBLISH_FIELDS)
+        if form.text("for_tenant") is None:  # this form writes a center's override, never HQ's whole tariff
+            form.add_error("for_tenant", "请选择服务中心")
+            return self._tariffs(request, page, form, status=422)
+        try:
+            done = self.settlement.publish_tariff(override_payload(form))
+        except DomainError as exc:
+            form.take(exc, aliases=PUBLISH_ALIASES)
+            return self._tariffs(request, page, form, status=exc.http_status)
+        query = f"tenant={done['tenant']}&on={done['valid_from']}&published={done['id']}"
+        return page.redirect(f"/hq/tariffs?{query}")
+
+    def _tariffs(self, request, page, publish: Form, status: int = 200):
         form = Form(("tenant", "on"), {n: request.args.get(n, "") for n in ("tenant", "on")})
         tenant = _center_filter(page, form)
         if form.text("on"):
@@ -169,10 +219,14 @@ class HqNetworkPages:
             query = {k: v for k, v in (("tenant_id", tenant), ("on", form.text("on"))) if v}
             tariff = self.settlement.tariff_in_force(query)
         values = tariff["values"] if tariff else {}
+        published = request.args.get("published")
         return page.render(
             "hq/tariffs.html",
-            status=200 if form.ok else 422,
+            status=status if form.ok else 422,
             form=form,
+            publish=publish,
+            entries=PUBLISH_ENTRIES,
+            notice=f"已发布 {site_name(page.portal.directory, tenant)} 的调整版本 {published}" if published else None,
             tariff=tariff,
             centers=_centers(page),
             kinds=LABOUR_KINDS,
