@@ -187,6 +187,19 @@ def test_reports_and_scorecards_by_role(qa_platform, send):
     assert [f["kind"] for f in facts] == ["no_periodic_inspection"]
     _error(qa_platform.get(f"{API}/scorecards/C01-O01/{month}/facts", O2), 403)
     _error(qa_platform.get(f"{API}/scorecards", HQ, params={"month": "March"}), 422, "month")
+    # the not rated are listed after the ranked, apart: C02-O02 had no job this month
+    ranked = qa_platform.get(f"{API}/scorecards", HQ, params={"month": month}).json()
+    rated = [c["outlet_id"] for c in ranked if c["rated"]]
+    assert rated == ["C01-O05", "C02-O01", "C01-O01"], [(c["outlet_id"], c["score"]) for c in ranked[:3]]
+    assert [c["rank_nationwide"] for c in ranked[:3]] == [1, 1, 3] and len(ranked) == 36
+    assert not any(c["rated"] for c in ranked[3:])
+    idle = next(c for c in ranked if c["outlet_id"] == "C02-O02")
+    assert (idle["score"], idle["stars"], idle["grade"], idle["rank_nationwide"]) == (None, None, None, None)
+    # the center's own facts: its tenant (none missed here), not an outlet's; a bad month names the field
+    assert qa_platform.get(f"{API}/center-facts", C01, params={"month": month}).json() == []
+    _error(qa_platform.get(f"{API}/center-facts", O1, params={"month": month}), 403)
+    _error(qa_platform.get(f"{API}/center-facts", C01, params={"month": "2026-13"}), 422, "month")
+    _error(qa_platform.get(f"{API}/center-facts", C01), 422, "month")
 
     # reports: json, csv, xlsx, png, svg; a center sees its tenant, HQ all, outlets nothing
     c01 = qa_platform.get(f"{API}/reports/ontime", C01).json()
