@@ -57,6 +57,7 @@ MUST_CHECK = {
     "get_visit",
     "check_in",
     "check_out",
+    "request_return_visit",
     "pin_visit",
     "list_technicians",
     "import_technicians",
@@ -86,6 +87,8 @@ MUST_CHECK = {
     "parts_rma_ageing",
     "parts_rma",
     "parts_rejected",
+    "parts_book_scan",
+    "parts_scans",
     "parts_reconcile",
     "parts_reconciliations",
     "parts_outlet_balance",
@@ -277,6 +280,9 @@ def test_real_answers_match_the_document(platform7):
     call("GET", "/parts/rmas/ageing", C01)
     call("GET", f"/parts/movements?location_id={OUTLET}", C01)
     call("GET", "/parts/receipts/rejected", WAREHOUSE)
+    scan = {"kind": "stock", "location_id": "WH-C01", "part_no": "CKL-FAN-01", "quantity": 1}
+    call("POST", "/parts/scans", WAREHOUSE, json=scan, expect=201)
+    call("GET", "/parts/scans?kind=stock", WAREHOUSE)
     call("POST", "/parts/reconciliations", C01, json={"month": month})
     call("GET", f"/parts/reconciliations?month={month}", C01)
     call("GET", f"/parts/reconciliations.csv?month={month}", C01)
@@ -353,6 +359,10 @@ def test_real_answers_match_the_document(platform7):
     call("GET", f"/qa/scorecards/{OUTLET}/{month}/facts", O1)
     call("GET", "/qa/reports/ontime", C01)
     call("GET", "/qa/reports/callbacks?format=csv", C01)
+
+    # ------------------------------------------------------------ the outlet asks to go back
+    call("POST", f"/visits/{visit['id']}/return-visit", O1, json={"reason": "客户反映主轴仍有异响"}, expect=201)
+    assert call("GET", f"/visits/{visit['id']}", O1)["return_visit_refusal"] == "open_visit"
 
     missing = MUST_CHECK - set(call.check.checked)
     assert not missing, f"not checked: {sorted(missing)}"
