@@ -94,6 +94,13 @@ def callback_due(clock: SlaClock, policy: SlaPolicy, service_at: datetime) -> da
     return policy.callback.apply(clock, service_at)
 
 
+def sampled_callback_due(clock: SlaClock, policy: SlaPolicy, service_at: datetime, selected_at: datetime) -> datetime:
+    """A sampled job's callback: 3 working days after the service, or after the job was selected
+    when a later arrival brought its center's sample the slot (the caller is not late for a call it
+    could not know of; `sampling.allocate` may give a slot to an earlier job)."""
+    return callback_due(clock, policy, max(service_at, selected_at))
+
+
 def due_within_days(clock: SlaClock, start: datetime, days: float) -> datetime:
     """`days` calendar days after `start`; a deadline landing on a non-working day (a holiday, a
     weekend that is not an adjusted working day) moves to the close of the next working day."""

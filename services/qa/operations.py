@@ -174,7 +174,7 @@ def plan_service_callbacks(uow, record: ServiceRecord, *, seed: str, clock, poli
                         outlet_id=served.outlet_id,
                         period=served.period,
                         service_at=service_at,
-                        due_at=domain.callback_due(clock, policy, service_at),
+                        due_at=domain.sampled_callback_due(clock, policy, service_at, as_utc(record.completed_at)),
                         sample_key=sampling.sample_key(seed, stratum, visit_id)[:16],
                     ),
                     now,

@@ -41,6 +41,14 @@ def test_callback_due_across_national_day(clock, policy):
     assert domain.callback_due(clock, policy, L(2026, 10, 3, 15)) == L(2026, 10, 12, 8, 30)
 
 
+def test_a_job_sampled_later_is_due_three_working_days_after_it_was_selected(clock, policy):
+    served, selected = L(2026, 3, 2, 10), L(2026, 3, 20, 16)  # Mon; the slot came on Fri 20 Mar
+    assert domain.sampled_callback_due(clock, policy, served, served) == L(2026, 3, 5, 10)
+    assert domain.sampled_callback_due(clock, policy, served, selected) == L(2026, 3, 25, 16)
+    # selected as it arrived (or an arrival older than the job): from the service
+    assert domain.sampled_callback_due(clock, policy, selected, served) == L(2026, 3, 25, 16)
+
+
 def test_followup_and_complaint_callback_due(clock, policy):
     now = L(2026, 2, 14, 9)
     # 7 days after Fri 13 Feb is Fri 20 Feb, inside the Spring Festival: close of Tue 24 Feb
