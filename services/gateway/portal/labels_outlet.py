@@ -50,6 +50,14 @@ STATEMENT_LINE = {
     "carry": "结转",
     "payment": "付款",
 }
+# a claim's price lines (settlement's domain.price)
+PRICE_LINE = {
+    "labour": "工时费",
+    "visit_fee": "上门费",
+    "transport": "交通费",
+    "travel_allowance": "出差补助",
+    "parts_handling": "配件装卸费",
+}
 HOLD_KIND = {"part_return": "旧件待返还", "callback": "回访不满意待处理"}
 HOLD_STATUS = {"open": "暂缓中", "released": "已解除"}
 STOCK_CONDITION = {"good": "良品", "defective": "旧件（待返厂）"}
@@ -115,6 +123,7 @@ OUTLET_TABLES = {
     "payer": PAYER,
     "statement_status": STATEMENT_STATUS,
     "statement_line": STATEMENT_LINE,
+    "price_line": PRICE_LINE,
     "hold_kind": HOLD_KIND,
     "hold_status": HOLD_STATUS,
     "stock_condition": STOCK_CONDITION,

@@ -36,6 +36,7 @@ EXACT = {
     "Must be 6 digits.": "应为 6 位数字",
     "Not a valid date or datetime.": "日期或时间无效",
     "Required for repair, install, maintenance and complaint.": "维修、安装、保养和投诉须选择产品线",
+    "Only for a complaint.": "仅投诉工单选择投诉类别",
     "must not be after the date of the request": "购买日期不能晚于受理日期",
     "the ticket changed since you read it": "工单已被他人更新，请刷新后再操作",
     "unknown outlet": "没有这个网点",
@@ -71,6 +72,8 @@ EXACT = {
     "before valid_from": "不能早于生效日期",
     "exists": "已存在",
     "no tariff in force": "该日没有生效的总部标准",
+    # certification: a review step's reason
+    "say why (required for a rejection, suspension, reinstatement)": "请填写理由（不通过、暂停、恢复时必填）",
     "this account is disabled": "此帐号已停用，请联系管理员",
     "must not be blank or contain NUL": "不能为空白",
     "must not be the username": "不能与用户名相同",
