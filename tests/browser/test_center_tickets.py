@@ -161,6 +161,32 @@ def test_a_bad_phone_is_shown_next_to_its_field_and_registers_nothing(browser, p
     assert browser.field_error("phone") is None and tickets_of(portal_platform) == before
 
 
+def test_a_complaint_about_fees_is_registered_without_an_onsite_deadline(browser, portal_platform):
+    agent(portal_platform)
+    browser.sign_in("c1-agent")
+    browser.open("/center/register")
+    browser.fill(customer_name="武汉收费投诉客户", phone="13800002345", address="湖北省武汉市洪山区珞喻路1号")
+    choose(browser, "product_line", "数控车床")
+    choose(browser, "complaint_category", "fees")
+    browser.fill(fault="上门费收取过高")
+    browser.submit("#ticket-form button[type=submit]")
+    # a category for a repair is refused next to the field
+    assert browser.path == "/center/register"
+    assert "仅投诉工单选择投诉类别" in browser.field_error("complaint_category")
+    choose(browser, "kind", "complaint")
+    # the preview promises no on-site time for it
+    browser.wait_until(
+        lambda: (
+            browser.find_all("[data-preview=deadlines]") and "上门" not in browser.find("[data-preview=deadlines]").text
+        ),
+        what="the preview without an on-site deadline",
+    )
+    browser.submit("#ticket-form button[type=submit]")
+    assert browser.path.endswith("?registered=1")
+    deadlines = {row.get_attribute("data-sla") for row in browser.find_all("tr.deadline")}
+    assert "onsite" not in deadlines and {"accept", "phone_reply", "complaint_plan"} <= deadlines
+
+
 def test_the_preview_flags_an_ambiguous_district(browser, portal_platform):
     agent(portal_platform)
     browser.sign_in("c1-agent")

@@ -44,8 +44,9 @@ REGISTER_FIELDS = (
     "fault",
     "wished_visit_at",
     "safety",
+    "complaint_category",
 )
-PREVIEW_FIELDS = ("address", "product_line", "purchase_date", "kind", "wished_visit_at")
+PREVIEW_FIELDS = ("address", "product_line", "purchase_date", "kind", "wished_visit_at", "complaint_category")
 FILTERS = ("kind", "status", "tier", "outlet_id", "due_before", "order", "q")
 PAGE_SIZE = 20
 STEP_FIELDS = ("action", "note", "outlet_id", "responsibility", "cause", "expected_version")
@@ -107,6 +108,7 @@ class CenterTicketPages:
             preview=self._center_preview(form),
             kinds=list(labels.TICKET_KINDS.items()),
             channels=list(labels.CHANNELS.items()),
+            complaint_categories=list(labels.COMPLAINT_CATEGORIES.items()),
             product_lines=[(name, name) for name in directory.product_lines],
         )
 
