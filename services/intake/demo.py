@@ -292,6 +292,8 @@ def workflow(gateway, tickets: list) -> tuple[list[str], bool]:
                 lambda b, action=action: (
                     f"status {b['status']}, case {b['case_state']}"
                     + (f", {met(b, 'complaint_plan')}" if action == "plan_dispatch" else "")
+                    # 立案 first is the complaint's acceptance (受理): it meets the accept deadline
+                    + (f", {met(b, 'accept')}" if action == "register" else "")
                 ),
             )
         )
