@@ -37,6 +37,7 @@ EXACT = {
     "Not a valid date or datetime.": "日期或时间无效",
     "Required for repair, install, maintenance and complaint.": "维修、安装、保养和投诉须选择产品线",
     "Only for a complaint.": "仅投诉工单选择投诉类别",
+    "Only with resolve, close, close_case.": "仅在解决、关闭或结案时填写服务方式",
     "must not be after the date of the request": "购买日期不能晚于受理日期",
     "the ticket changed since you read it": "工单已被他人更新，请刷新后再操作",
     "unknown outlet": "没有这个网点",
@@ -72,6 +73,14 @@ EXACT = {
     "before valid_from": "不能早于生效日期",
     "exists": "已存在",
     "no tariff in force": "该日没有生效的总部标准",
+    # settlement: the audit rules' findings on a claim
+    "warranty decided at registration; no purchase date to re-check on the visit date": (
+        "登记时已判定保修；无购买日期，上门日不再复核"
+    ),
+    "self-paid job: the customer pays, no warranty needed": "自费服务：由客户付费，无需保修",
+    "purchase date unknown: the warranty cannot be verified": "购买日期不明，无法核实保修",
+    "the customer's confirmation (signed work order) is missing": "缺少客户确认（签字的工作单）",
+    "claimed within the tariff": "申报未超收费标准",
     # certification: a review step's reason
     "say why (required for a rejection, suspension, reinstatement)": "请填写理由（不通过、暂停、恢复时必填）",
     "this account is disabled": "此帐号已停用，请联系管理员",
@@ -159,6 +168,21 @@ PATTERNS = [
     (re.compile(r"^already with (\S+)$"), "工单已在该中心"),
     (re.compile(r"^no center '(\S+)'$"), "没有这个服务中心"),
     (re.compile(r"^(\S+) is in force (\S+)\.\.(\S+)$"), "与版本 {0}（{1} 至 {2}）的有效期重叠"),
+    (
+        re.compile(r"^no repair of serial (\S+) for the same fault within (\d+) days$"),
+        "序列号 {0} 在 {1} 天内无同一故障的维修",
+    ),
+    (re.compile(r"^visit (\S+) before the purchase date (\S+)$"), "上门日 {0} 早于购买日期 {1}"),
+    (
+        re.compile(
+            r"^(\d+)-year warranty from (\S+) expired on (\S+); visit on (\S+): bill the customer as self-paid$"
+        ),
+        "{0} 年保修，{1} 起，已于 {2} 到期；上门 {3}：应按自费向客户收费",
+    ),
+    (re.compile(r"^visit (\S+) is already claimed by (\S+)$"), "上门 {0} 已由 {1} 申报"),
+    (re.compile(r"^negative callback open: (.+); held until QA closes it$"), "有未结的不满意回访：{0}；暂缓至回访结案"),
+    (re.compile(r"^SLA breached by the outlet: (.+)$"), "网点造成超时：{0}"),
+    (re.compile(r"^claimed above the tariff, capped: (.+)$"), "申报超出收费标准，按标准核定：{0}"),
     (re.compile(r"^no skill for (.+)$"), "没有会维修{0}的技师"),
     (re.compile(r"^no valid certificate for (.+)$"), "没有持{0}有效资格证的技师"),
     (re.compile(r"^Not a valid (\w+)\.$"), "格式无效"),
