@@ -245,6 +245,26 @@ def test_a_refused_step_changes_nothing_and_says_why(browser, portal_platform):
     assert browser.field_error("outlet_id") and browser.title.startswith("工单")
 
 
+def test_staff_say_how_a_ticket_was_served_when_they_close_it(browser, portal_platform):
+    ticket = register(portal_platform, kind="consultation", customer_name="远程咨询客户")
+    r = portal_platform.post(f"{API}/tickets/{ticket['id']}/transitions", C01, json={"action": "accept"})
+    assert r.status_code == 200, r.text
+    agent(portal_platform)
+    browser.sign_in("c1-agent")
+    browser.open(f"/center/tickets/{ticket['id']}")
+    # with a step that does not close the ticket, the way of service is refused next to its field
+    choose(browser, "service_mode", "remote")
+    browser.submit("#steps button[data-action=reply_phone]")
+    assert "仅在解决、关闭或结案时填写服务方式" in browser.field_error("service_mode")
+    assert portal_platform.get(f"{API}/tickets/{ticket['id']}", C01).json()["version"] == r.json()["version"]
+    choose(browser, "service_mode", "remote")
+    browser.submit("#steps button[data-action=close]")
+    closed = portal_platform.get(f"{API}/tickets/{ticket['id']}", C01).json()
+    assert (closed["status"], closed["service_mode"]) == ("closed", "remote")
+    [row] = [r for r in portal_platform.get(f"{API}/ledger", C01, params={"q": ticket["number"]}).json()]
+    assert row["service_mode"] == "remote"
+
+
 def test_another_centers_ticket_is_not_found(browser, portal_platform):
     jinan = register(portal_platform, C02, customer_name="济南重工", address="山东省济南市历下区经十路1号")
     agent(portal_platform)

@@ -49,7 +49,9 @@ REGISTER_FIELDS = (
 PREVIEW_FIELDS = ("address", "product_line", "purchase_date", "kind", "wished_visit_at", "complaint_category")
 FILTERS = ("kind", "status", "tier", "outlet_id", "due_before", "order", "q")
 PAGE_SIZE = 20
-STEP_FIELDS = ("action", "note", "outlet_id", "responsibility", "cause", "expected_version")
+STEP_FIELDS = ("action", "note", "outlet_id", "responsibility", "cause", "expected_version", "service_mode")
+# the steps at which staff say how a ticket was served (intake's ledger_cells.MODE_STEPS)
+MODE_STEPS = ("resolve", "close", "close_case")
 # the complaint case's steps (intake's domain.CASE_STEPS): their audit entries name case states
 CASE_ACTIONS = (
     "register",
@@ -215,6 +217,7 @@ class CenterTicketPages:
             ticket_steps=[s for s in steps if s["kind"] == "ticket" and not s["needs"] and not s["by_facts"]],
             fact_steps=[s for s in steps if s["by_facts"]],
             needs_outlet=any("outlet_id" in s["needs"] for s in steps),
+            modes=list(labels.SERVICE_MODES.items()) if any(s["action"] in MODE_STEPS for s in steps) else [],
             outlets=self._center_outlet_choices(),
             version=allowed["version"],
             form=form,
