@@ -64,8 +64,7 @@ TICKET_ACTIONS = {
     "reopen": ((Status.RESOLVED, Status.CLOSED), Status.ACCEPTED, SYSTEM + STAFF),
     "close": ((Status.RESOLVED, Status.ACCEPTED), Status.CLOSED, STAFF + SYSTEM),
     "cancel": (OPEN_STATUSES, Status.CANCELLED, STAFF),
-    # HQ routes a triage ticket, or re-routes a registered one its center has not started on (routing.py)
-    "route": ((Status.TRIAGE, Status.REGISTERED), Status.REGISTERED, (tenancy.HQ,)),
+    "route": ((Status.TRIAGE, Status.REGISTERED), Status.REGISTERED, (tenancy.HQ,)),  # re-route: routing.py
 }
 
 
@@ -221,8 +220,7 @@ def priority_for(kind: str, fault: str | None, safety: bool, batch_defect: bool)
 
 
 def needs_visit(kind: str, complaint_category: str | None) -> bool:
-    """Whether someone goes on site: every on-site kind, but of complaints only those about the
-    machine or the work on it (a complaint not told what about is the seed's 产品质量异议)."""
+    """Someone goes on site: an on-site kind; a complaint only about the machine or work (untold: 产品质量异议)."""
     if kind == "complaint":
         return complaint_category is None or complaint_category in VISIT_COMPLAINT_CATEGORIES
     return kind in ONSITE_KINDS
@@ -470,8 +468,7 @@ def transition(ticket: Any, cmd: dict[str, Any], role: str, now: datetime, direc
             out.changes.update(status=Status.CLOSED, closed_at=now)
             out.events.append(("ticket.closed", closed_event(ticket, case, now)))
         elif ticket.status == Status.REGISTERED:
-            # 受理 comes before 立案 (seed 000): a case step on a complaint not yet accepted is its
-            # acceptance, so it meets the accept commitment (and `accept` itself no longer applies)
+            # 受理 comes before 立案 (seed 000): a first case step is the acceptance and meets it
             out.changes["status"] = Status.ACCEPTED
             out.met.append(("accept", now))
         out.audit = Audit(
