@@ -488,6 +488,7 @@ def pin_refusal(uow, tech: Technician, visit: Visit, today) -> str | None:
         due=None,
         window_start=None,
         service_minutes=visit.service_minutes,
+        required_outlet_id=visit.required_outlet_id,  # the center's outlet: a pin stays within it
     )
     return domain.eligible(tech_view(tech, blocked_lines=blocked), view, today, states, set())
 

@@ -85,6 +85,14 @@ def test_assign_outlet_is_kept_or_the_planner_says_why(platform):
     visit = _visit(p, first["id"], status="scheduled")
     assert visit["outlet_id"] == FAR and visit["technician_id"].startswith(f"{FAR}-T")
     assert visit["constraint_unmet"] is None
+    # a pin stays within the center's outlet, and is kept across re-plans
+    r = p.post(f"{API}/visits/{visit['id']}/pin", C01, json={"technician_id": f"{NEAR}-T1"})
+    assert r.status_code == 422 and "technician_id" in r.text, r.text
+    other = next(t for t in (f"{FAR}-T1", f"{FAR}-T2") if t != visit["technician_id"])
+    assert p.post(f"{API}/visits/{visit['id']}/pin", C01, json={"technician_id": other}).status_code == 200
+    for _ in range(2):
+        _replan(p)
+        assert _visit(p, first["id"], status="scheduled")["technician_id"] == other
 
     # an outlet with no technician in dispatch cannot take the second: unassignable, and why
     _assign(p, second["id"], EMPTY)
