@@ -3,7 +3,8 @@ SLA overview draws a chart per center (by name) and per tier with the late deadl
 refreshes itself without a reload; the triage queue shows why each ticket came to HQ and its
 candidate centers, refuses a center that does not serve the customer's province next to the field
 (nothing changed), and routes the ticket to a candidate, after which it leaves the queue; a
-center's account is refused both pages; both fit a phone."""
+registered ticket is re-routed by its number (a new ticket in the new center); a center's account
+is refused both pages; both fit a phone."""
 
 from __future__ import annotations
 
@@ -108,6 +109,34 @@ def test_hq_routes_a_triage_ticket_to_a_candidate_center_and_it_leaves_the_queue
     browser.phone()
     browser.open("/hq/triage")
     assert browser.scroll_width() <= 390
+
+
+def test_hq_re_routes_a_registered_ticket_by_its_number(browser, portal_platform):
+    from selenium.webdriver.support.ui import Select
+
+    p = portal_platform
+    t = register(p, C01, "湖北省武汉市洪山区珞喻路1号")
+    browser.sign_in(hq(p))
+    browser.open("/hq/triage")
+    browser.fill(number="C01-000000-NOSUCH00")
+    browser.submit("#reroute button[type=submit]")
+    assert browser.field_error("number") == "没有这个工单号"
+    # Jinan's center, the address left as it is: refused next to the center, nothing changed
+    browser.fill(number=t["number"])
+    Select(browser.find("#f-tenant_id")).select_by_value("C02")
+    browser.submit("#reroute button[type=submit]")
+    assert "所选中心不负责湖北省" in browser.field_error("tenant_id")
+    assert p.get(f"{API}/tickets/{t['id']}", C01).json()["status"] == "registered"
+    # with the corrected address in Shandong it goes there, as a new ticket
+    browser.fill(number=t["number"], address="山东省济南市历下区泉城路1号")
+    Select(browser.find("#f-tenant_id")).select_by_value("C02")
+    browser.submit("#reroute button[type=submit]")
+    notice = browser.find("#routed").text
+    assert t["number"] in notice and "济南区域服务中心" in notice
+    new_number = next(w for w in notice.replace("，", " ").split() if w.startswith("C02-"))
+    assert p.get(f"{API}/tickets/{t['id']}", C01).json()["status"] == "cancelled"
+    [moved] = p.get(f"{API}/tickets?q={new_number[:19]}", C02).json()["items"]
+    assert (moved["status"], moved["province"], moved["customer_name"]) == ("registered", "山东省", t["customer_name"])
 
 
 def test_a_center_account_is_refused_hqs_pages(browser, portal_platform):

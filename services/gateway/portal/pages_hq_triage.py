@@ -9,6 +9,10 @@
   Intake refuses a center that does not serve the customer's province unless the corrected address
   places the customer there; the refusal is shown next to the field it names, nothing changed.
   Routed, the ticket leaves the queue and the page says where it went.
+- ``/hq/triage/reroute`` (POST): re-routes a ticket already registered with a center, found by its
+  number (``intake.list_tickets`` with ``q``, as ``GET /api/v1/tickets?q=``), the same ``route``
+  step: intake allows it while the center has not started on the ticket, cancels it there and
+  registers a new ticket in the new center (the page names both numbers).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from shared.rpc import RpcProxy
 HQ = ("hq",)
 PAGE_SIZE = 20
 ROUTE_FIELDS = ("tenant_id", "address", "note", "expected_version")
+REROUTE_FIELDS = ("number", "tenant_id", "address", "note")
 TRIAGE_REASONS = {
     "ambiguous district name": "区县名称重名，无法确定所在省份",
     "province not recognised": "地址中看不出省份",
@@ -36,8 +41,8 @@ class HqTriagePages:
 
     @page("GET", "/hq/triage", roles=HQ)
     def hq_triage_page(self, request, page):
-        routed = request.args.get("routed")
-        return self._hq_triage(request, page, routed=routed, to=request.args.get("to"))
+        args = request.args
+        return self._hq_triage(request, page, routed=args.get("routed"), to=args.get("to"), was=args.get("from"))
 
     @page("POST", "/hq/triage/<string:ticket_id>/route", roles=HQ)
     def hq_triage_route_page(self, request, page, ticket_id):
@@ -55,7 +60,26 @@ class HqTriagePages:
             return self._hq_triage(request, page, failed=ticket_id, form=form, status=exc.http_status)
         return page.redirect("/hq/triage?" + urlencode({"routed": ticket["number"], "to": ticket["tenant_id"]}))
 
-    def _hq_triage(self, request, page, *, failed=None, form=None, status=200, routed=None, to=None):
+    @page("POST", "/hq/triage/reroute", roles=HQ)
+    def hq_triage_reroute_page(self, request, page):
+        form = page.form(*REROUTE_FIELDS)
+        number = form.text("number")
+        found = self.intake.list_tickets({"q": number, "limit": 5})["items"] if number else []
+        ticket = next((t for t in found if t["number"] == number), None)
+        if ticket is None:
+            form.add_error("number", "没有这个工单号" if number else "请填写工单号")
+            return self._hq_triage(request, page, reroute=form, status=422)
+        payload = dict(form.payload(), action="route", expected_version=ticket["version"])
+        payload.pop("number")
+        try:
+            new = self.intake.transition(ticket["id"], payload)
+        except DomainError as exc:
+            form.take(exc, aliases={"action": GENERAL, "expected_version": GENERAL})
+            return self._hq_triage(request, page, reroute=form, status=exc.http_status)
+        query = {"routed": new["number"], "to": new["tenant_id"], "from": number}
+        return page.redirect("/hq/triage?" + urlencode(query))
+
+    def _hq_triage(self, request, page, *, failed=None, form=None, status=200, routed=None, to=None, **more):
         number = page_number(request.args.get("page"))
         found = self.intake.triage_queue({"limit": PAGE_SIZE, "offset": (number - 1) * PAGE_SIZE})
         centers = sorted(page.portal.directory.centers.values(), key=lambda c: c.id)
@@ -74,4 +98,6 @@ class HqTriagePages:
             form=form or Form(ROUTE_FIELDS),
             routed=routed,
             routed_to=to,
+            routed_from=more.get("was"),
+            reroute=more.get("reroute") or Form(REROUTE_FIELDS),
         )
