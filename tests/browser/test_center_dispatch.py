@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_center_tickets import agent, choose, refreshing_every, register
 from tests.conftest import C01, C02, technician_rows, wait_for
 from tests.portal_fixtures import API, _import_technicians
@@ -87,6 +89,15 @@ def test_a_visit_planned_after_the_board_opened_shows_without_a_reload(working_m
         assert ticket["number"] in stop[0].text and "看板刷新客户" in stop[0].text
         assert browser.find_all(f"#waiting-{visit['id']}") == []
         assert browser.driver.execute_script("return window.openedOnce") is True
+    # what the poll fetches: the board alone; without a session, htmx is sent to sign in
+    live = f"{portal_platform.base_url}/center/dispatch/live"
+    signed_in = requests.Session()
+    for c in browser.driver.get_cookies():
+        signed_in.cookies.set(c["name"], c["value"])
+    r = signed_in.get(live, headers={"HX-Request": "true"}, timeout=30)
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="board"') and "<html" not in r.text
+    r = requests.get(live, headers={"HX-Request": "true"}, timeout=30, allow_redirects=False)
+    assert r.headers["HX-Redirect"].startswith("/login?next=") and "<div" not in r.text
 
 
 def test_another_centers_visit_is_not_found(working_morning, browser, portal_platform):
@@ -115,3 +126,29 @@ def test_the_board_fits_a_phone(working_morning, browser, portal_platform):
     assert all(browser.find_all(f".stop-line#visit-{v['id']}") for v in visits)
     assert browser.scroll_width() <= 390, browser.scroll_width()
     assert 0 < browser.find(".timeline-bar").size["width"] <= 390
+
+
+def test_the_board_says_why_the_centers_outlet_cannot_be_kept(working_morning, browser, portal_platform):
+    """The center assigned the ticket to its Zhengzhou outlet, out of a shift's reach of Wuhan: the
+    planner keeps the assignment and the waiting visit says why it cannot be planned (issue 19)."""
+    _import_technicians(portal_platform, technician_rows("C01"))
+    ticket = register(portal_platform, customer_name="武汉远派测试厂")
+    visit = visit_of(portal_platform, ticket)
+    r = portal_platform.post(
+        f"{API}/tickets/{ticket['id']}/transitions", C01, json={"action": "assign_outlet", "outlet_id": "C01-O07"}
+    )
+    assert r.status_code == 200, r.text
+    wait_for(lambda: visit_of(portal_platform, ticket)["required_outlet_id"] == "C01-O07", what="outlet kept")
+    r = portal_platform.post(f"{API}/dispatch/reoptimise", C01)
+    assert r.status_code == 200 and r.json()["constraints_unmet"] >= 1, r.text
+    agent(portal_platform)
+    browser.sign_in("c1-agent")
+    browser.open("/center/dispatch")
+    reason = browser.find(f"#waiting-{visit['id']} .constraint-unmet").text
+    assert "中心指派的网点 C01-O07 无法接此单" in reason and "路程太远" in reason, reason
+    browser.screenshot(SCREENSHOTS / "center-dispatch-constraint-1280.png")
+    browser.phone()
+    browser.open("/center/dispatch")
+    assert browser.find(f"#waiting-{visit['id']} .constraint-unmet").is_displayed()
+    assert browser.scroll_width() <= 390, browser.scroll_width()
+    browser.screenshot(SCREENSHOTS / "center-dispatch-constraint-390.png")
