@@ -42,6 +42,14 @@ def register(platform, principal, address, **over):
     return r.json()
 
 
+def fill_in(browser, scope, **fields):
+    """Type into the fields of the form in `scope` (the triage cards' forms have fields of the same names)."""
+    for name, value in fields.items():
+        element = browser.find(f"{scope} [name={name}]")
+        element.clear()
+        element.send_keys(value)
+
+
 def hq(platform):
     return add_account(platform, "hq-sla", role="hq", name="总部 服务部 王经理")
 
@@ -115,21 +123,22 @@ def test_hq_re_routes_a_registered_ticket_by_its_number(browser, portal_platform
     from selenium.webdriver.support.ui import Select
 
     p = portal_platform
+    register(p, HQ, "鼓楼区中山路1号")  # a triage card above, with fields of the same names
     t = register(p, C01, "湖北省武汉市洪山区珞喻路1号")
     browser.sign_in(hq(p))
     browser.open("/hq/triage")
-    browser.fill(number="C01-000000-NOSUCH00")
+    fill_in(browser, "#reroute", number="C01-000000-NOSUCH00")
     browser.submit("#reroute button[type=submit]")
     assert browser.field_error("number") == "没有这个工单号"
     # Jinan's center, the address left as it is: refused next to the center, nothing changed
-    browser.fill(number=t["number"])
-    Select(browser.find("#f-tenant_id")).select_by_value("C02")
+    fill_in(browser, "#reroute", number=t["number"])
+    Select(browser.find("#reroute [name=tenant_id]")).select_by_value("C02")
     browser.submit("#reroute button[type=submit]")
     assert "所选中心不负责湖北省" in browser.field_error("tenant_id")
     assert p.get(f"{API}/tickets/{t['id']}", C01).json()["status"] == "registered"
     # with the corrected address in Shandong it goes there, as a new ticket
-    browser.fill(number=t["number"], address="山东省济南市历下区泉城路1号")
-    Select(browser.find("#f-tenant_id")).select_by_value("C02")
+    fill_in(browser, "#reroute", number=t["number"], address="山东省济南市历下区泉城路1号")
+    Select(browser.find("#reroute [name=tenant_id]")).select_by_value("C02")
     browser.submit("#reroute button[type=submit]")
     notice = browser.find("#routed").text
     assert t["number"] in notice and "济南区域服务中心" in notice
