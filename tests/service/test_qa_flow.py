@@ -152,7 +152,14 @@ def test_recorded_twice_and_closing_rules(qa_platform, rpc_as, send):
     assert REGISTRY.get_sample_value("fsm_dead_letters_total", {"service": "qa", "source": "visit.completed"}) >= 1
 
 
-def test_quotas_over_the_broker(qa_platform, rpc_as, send):
+@pytest.fixture
+def one_worker(qa_config):
+    """One worker per service: the jobs are planned in the order sent, as the replay below adds
+    them (largest-remainder sampling depends on the order of arrivals)."""
+    qa_config["max_workers"] = 1
+
+
+def test_quotas_over_the_broker(one_worker, qa_platform, rpc_as, send):
     """1,000 completed jobs of two franchised and two self-run outlets in two centers: 100% / 50% /
     20% planned exactly over each center's month and tier, each outlet within one job of its share."""
     outlets = [
