@@ -124,6 +124,14 @@ def test_the_outlets_reconciliation_puts_discrepancies_first_and_names_the_parts
     assert rows[2]["figures"] == {} and rows[2]["discrepancies"] == []
 
 
+def test_live_parts_refresh_as_configured():
+    from services.gateway.portal.web import Settings
+
+    assert Settings.from_config({}).refresh_seconds == 30
+    assert Settings.from_config({"PORTAL_REFRESH_SECONDS": "5"}).refresh_seconds == 5
+    assert Settings.from_config({"PORTAL_REFRESH_SECONDS": 0}).refresh_seconds == 1  # never a busy loop
+
+
 def test_no_two_portal_mixins_define_a_helper_of_the_same_name():
     from services.gateway.service import GatewayService
 
