@@ -48,8 +48,17 @@ def _accounts(ctx, tenant, outlet_id):
             {"tenant": tenant, "outlet": outlet_id},
             f"{outlet.name if outlet else outlet_id} 派工员",
         ),
-        ("demo-warehouse", "warehouse", {"tenant": tenant, "warehouse": f"WH-{tenant}"}, f"{tenant} 备件库管理员"),
+        _warehouse_account(ctx, tenant),
     ]
+
+
+def _warehouse_account(ctx, tenant):
+    """The warehouse whose return the parts demo received (its pages have a return to show), else
+    the outlet's center's."""
+    tenant = (ctx.notes.get("parts") or {}).get("tenant") or tenant
+    center = ctx.directory.centers.get(tenant)
+    name = f"{center.name if center else tenant} 备件库管理员"
+    return ("demo-warehouse", "warehouse", {"tenant": tenant, "warehouse": f"WH-{tenant}"}, name)
 
 
 def run(ctx):

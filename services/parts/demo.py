@@ -67,6 +67,7 @@ def run(ctx):
             return lines + [f"  request failed: HTTP {status} {made}"], False
         res = made[0]
     tenant = res["tenant_id"]
+    ctx.notes["parts"] = {"tenant": tenant}  # the gateway's warehouse account keeps this warehouse
     center = Principal("demo-agent", "center", tenant=tenant)
     outlet = Principal("demo-outlet", "outlet", tenant=tenant, outlet=res["outlet_id"])
     new_serial = f"SN-{uuid.uuid4().hex[:8].upper()}"
