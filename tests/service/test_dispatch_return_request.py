@@ -108,3 +108,30 @@ def _iso(text):
     from datetime import datetime
 
     return datetime.fromisoformat(text)
+
+
+def test_requests_at_once_make_one_return_visit(working_morning, quiet_platform):
+    """Several requests for the same visit fired together (different Idempotency-Keys): one return
+    visit, the others refused with 409, never a server error. (The check runs in the writing
+    transaction; should two checks still interleave, the visit's version refuses the second.)"""
+    import eventlet
+
+    p = quiet_platform
+    import_technicians(p, C01, technician_rows("C01"))
+    v = register(p, C01, WUHAN)
+    assert p.post(f"{API}/visits/{v['id']}/pin", C01, json={"technician_id": "C01-O05-T1"}).status_code == 200
+    assert p.post(f"{API}/dispatch/reoptimise", C01).status_code == 200
+    assert p.post(f"{API}/visits/{v['id']}/check-in", O05, json={"lat": 30.5, "lon": 114.4}).status_code == 200
+    done = {"work_done": "更换密封圈", "customer_confirmed": True}
+    assert p.post(f"{API}/visits/{v['id']}/check-out", O05, json=done).status_code == 200
+
+    pool = eventlet.GreenPool()
+    ask = lambda i: p.post(  # noqa: E731
+        f"{API}/visits/{v['id']}/return-visit",
+        O05,
+        json={"reason": f"{REASON} {i}"},
+        headers={"Idempotency-Key": f"at-once-{i}"},
+    )
+    codes = sorted(r.status_code for r in pool.imap(ask, range(4)))
+    assert codes == [201, 409, 409, 409], codes
+    assert len(_visits_of(p, v["ticket_id"])) == 2
