@@ -124,3 +124,28 @@ def test_the_triage_queue_gives_hq_each_ticket_with_why_and_its_candidate_center
     assert platform.get(f"{API}/triage?limit=0", HQ).status_code == 422
     _step(platform, HQ, t["id"], "route", tenant_id="C01")
     assert [i["id"] for i in platform.get(f"{API}/triage", HQ).json()["items"]] == [nowhere["id"]]
+
+
+def test_a_re_routed_ticket_moves_its_visit_to_the_new_center_in_dispatch(full_platform):
+    """Dispatch hears both facts: the old center's visit is cancelled (ticket.closed), the new
+    center gets a visit of the new ticket (ticket.registered); each stays in its own tenant."""
+    from tests.conftest import wait_for
+
+    p = full_platform
+
+    def visits(ticket_id, principal=HQ):
+        r = p.get(f"{API}/dispatch/board?ticket_id={ticket_id}", principal)
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    body = dict(REPAIR, address="湖北省武汉市洪山区珞喻路1号", customer_name="改派客户")
+    t = p.post(f"{API}/tickets", C01, json=body).json()
+    [first] = wait_for(lambda: visits(t["id"]), what="the visit in Wuhan")
+    assert first["tenant_id"] == "C01"
+    r = _step(p, HQ, t["id"], "route", tenant_id="C02", address="山东省济南市历下区泉城路1号")
+    assert r.status_code == 200, r.text
+    new = r.json()
+    wait_for(lambda: [v["status"] for v in visits(t["id"])] == ["cancelled"], what="the Wuhan visit cancelled")
+    [moved] = wait_for(lambda: visits(new["id"], C02), what="a visit in Jinan")
+    assert moved["tenant_id"] == "C02" and moved["ticket_id"] == new["id"]
+    assert visits(new["id"], C01) == [] and visits(t["id"], C02) == []
