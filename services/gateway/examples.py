@@ -231,4 +231,23 @@ EXAMPLES: dict[str, dict] = {
     },
     "settlement_issue_statement": {"request": {"outlet_id": "C01-O01", "month": "2026-11"}, "response": STATEMENT},
     "settlement_get_statement": {"response": STATEMENT},
+    "parts_book_scan": {
+        "request": {
+            "kind": "rma",
+            "location_id": "WH-C01",
+            "rma_no": "RMA-C01-261203-D925C3",
+            "quantity": 1,
+            "serial": "SPB-O-2002",
+            "note": "网点顺丰寄回，外包装完好",
+        },
+        "response": {
+            "scan_id": "HAND-1D86FC4FAE0144A8",
+            "kind": "rma",
+            "location_id": "WH-C01",
+            "rma_no": "RMA-C01-261203-D925C3",
+            "outcome": "accepted",
+            "detail": "warehouse",
+            "received_at": "2026-12-03T10:28:41+00:00",
+        },
+    },
 }
