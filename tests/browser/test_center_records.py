@@ -200,7 +200,11 @@ def test_the_claims_page_shows_the_reconciliation_of_the_centers_outlets(browser
     ids = [e.get_attribute("id") for e in browser.find_all("#reconciliation li.row")]
     assert ids[0] == "recon-C01-O02" and "recon-C02-O01" not in ids and "recon-WH-C01" not in ids
     assert "青岛泰和特约服务站" not in browser.find("#reconciliation").text and "宜昌盛世特约服务站" in row.text
-    # a month parts refuses: shown by the month's field, no re-run offered
+    # a month parts refuses, asked for or posted: shown by the month's field, nothing run
+    browser.driver.execute_script("document.querySelector('.reconcile-form [name=month]').value = '2026-13'")
+    browser.submit("#reconcile")
+    assert "月份无效" in browser.field_error("month") and browser.find_all("#reconcile") == []
+    assert browser.find_all(".notice") == [] and browser.title.startswith("结算审核")
     browser.open("/center/claims?month=2026-13")
     assert "月份无效" in browser.field_error("month") and browser.find_all("#reconcile") == []
     browser.phone()
