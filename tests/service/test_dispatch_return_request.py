@@ -15,8 +15,8 @@ from tests.service.test_dispatch_api import visit as get_visit
 REASON = "主轴轴承需返厂更换，配件到货后二次上门"
 
 
-def _ask(p, visit_id, principal, body, status):
-    r = p.post(f"{API}/visits/{visit_id}/return-visit", principal, json=body)
+def _ask(p, visit_id, principal, body, status, **kw):
+    r = p.post(f"{API}/visits/{visit_id}/return-visit", principal, json=body, **kw)
     assert r.status_code == status, r.text
     return r.json()
 
@@ -62,7 +62,11 @@ def test_an_outlet_asks_once_after_its_check_out(working_morning, quiet_platform
     assert [x["id"] for x in _visits_of(p, v["ticket_id"])] == [v["id"]]
 
     wished = _working_day_from(2)
-    again = _ask(p, v["id"], O05, {"reason": f"  {REASON} ", "wished_date": wished}, 201)
+    body = {"reason": f"  {REASON} ", "wished_date": wished}
+    key = {"Idempotency-Key": "return-visit-1"}
+    again = _ask(p, v["id"], O05, body, 201, headers=key)
+    # the same request again (a double submit): the first answer, nothing created twice
+    assert _ask(p, v["id"], O05, body, 201, headers=key)["id"] == again["id"]
     assert again["return_of"] == v["id"] and again["status"] == "unplanned" and again["ticket_id"] == v["ticket_id"]
     assert (again["outlet_id"], again["pinned_technician_id"]) == ("C01-O05", "C01-O05-T1")
     assert (again["return_reason"], again["return_requested_by"]) == (REASON, "o5")
