@@ -191,7 +191,7 @@ def test_quotas_over_the_broker(one_worker, qa_platform, rpc_as, send):
         )
         return total >= expected + hq_quota("C01") + hq_quota("C02") and total
 
-    wait_for(all_planned, timeout=60, what="1,000 visits planned")
+    wait_for(all_planned, timeout=240, what="1,000 visits planned")
     with rpc_as(HQ, "qa") as qa:
         items = []
         offset = 0
