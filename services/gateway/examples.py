@@ -193,6 +193,80 @@ STATEMENT = {
 EXAMPLES: dict[str, dict] = {
     "create_ticket": {"request": NEW_TICKET, "response": TICKET},
     "list_tickets": {"response": {"items": [TICKET], "total": 1, "limit": 100, "offset": 0}},
+    "triage_queue": {
+        "response": {
+            "items": [
+                dict(
+                    TICKET,
+                    tenant_id="HQ",
+                    number="HQ-261103-7K3QX9MZ",
+                    status="triage",
+                    address="青山区和平大道293号",
+                    province=None,
+                    city=None,
+                    district=None,
+                    adcode=None,
+                    lat=None,
+                    lon=None,
+                    geo_precision=None,
+                    geo_ambiguous=True,
+                    tier=None,
+                    triage_reason="ambiguous district name",
+                    candidates=[
+                        {"tenant_id": "C06", "province": "内蒙古自治区"},
+                        {"tenant_id": "C01", "province": "湖北省"},
+                    ],
+                )
+            ],
+            "total": 1,
+            "limit": 20,
+            "offset": 0,
+        }
+    },
+    "sla_report": {
+        "response": {
+            "period": "week",
+            "sla": "onsite",
+            "starts": ["2026-11-23", "2026-11-30"],
+            "rows": [
+                {
+                    "start": "2026-11-30",
+                    "tenant_id": "C01",
+                    "tier": "local",
+                    "met": 41,
+                    "met_late": 2,
+                    "breached": 1,
+                    "at_risk": 3,
+                    "open": 9,
+                    "total": 56,
+                },
+            ],
+            "by_tenant": [
+                {
+                    "start": "2026-11-30",
+                    "tenant_id": "C01",
+                    "met": 41,
+                    "met_late": 2,
+                    "breached": 1,
+                    "at_risk": 3,
+                    "open": 9,
+                    "total": 56,
+                },
+            ],
+            "by_tier": [
+                {
+                    "start": "2026-11-30",
+                    "tier": "local",
+                    "met": 41,
+                    "met_late": 2,
+                    "breached": 1,
+                    "at_risk": 3,
+                    "open": 9,
+                    "total": 56,
+                },
+            ],
+        }
+    },
     "check_in": {"request": {"lat": 30.5003, "lon": 114.3438}, "response": VISIT},
     "check_out": {
         "request": {
