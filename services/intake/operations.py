@@ -156,7 +156,7 @@ def route(uow, ticket: Ticket, cmd: dict, outcome: domain.Outcome, principal, po
     )
     if ticket.status != domain.Status.TRIAGE:
         return reroute(uow, ticket, cmd, place, deadlines, principal, now)
-    record = routing.route_record(ticket, cmd)
+    record = routing.route_record(ticket, cmd, province=place.province)
     if cmd["address"]:
         ticket.address = cmd["address"]
     ticket.tenant_id = place.tenant_id
@@ -202,7 +202,7 @@ def reroute(uow, old: Ticket, cmd: dict, place, deadlines: dict, principal, now:
         None,
         domain.Status.REGISTERED,
         cmd["note"],
-        routing.route_record(old, cmd, from_ticket_id=old.id, from_number=old.number),
+        routing.route_record(old, cmd, province=place.province, from_ticket_id=old.id, from_number=old.number),
     )
     reg = domain.Registration(
         place, None, fields, deadlines, audit_new, routing.met_on_routing(set(done), now), True, []
@@ -222,7 +222,7 @@ def reroute(uow, old: Ticket, cmd: dict, place, deadlines: dict, principal, now:
                 old.status,
                 domain.Status.CANCELLED,
                 cmd["note"],
-                routing.route_record(old, cmd, to_ticket_id=new.id, to_number=new.number),
+                routing.route_record(old, cmd, province=place.province, to_ticket_id=new.id, to_number=new.number),
             ),
         ),
         principal,

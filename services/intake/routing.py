@@ -119,7 +119,8 @@ def chosen_candidate(directory: TenantDirectory, geo: Any, target: str) -> str |
 
 def route_record(ticket: Any, cmd: dict[str, Any], **more: Any) -> dict[str, Any]:
     """What a routing's audit entry keeps: the target center, where it came from, the corrected
-    address (None: the ticket's own), the attachments."""
+    address (None: the ticket's own), the attachments, and `more` (the province the customer was
+    placed in, the ticket it became or came from)."""
     return {
         "attachments": cmd.get("attachments") or [],
         "tenant_id": cmd["tenant_id"],

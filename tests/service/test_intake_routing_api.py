@@ -68,6 +68,7 @@ def test_a_candidate_center_takes_an_ambiguous_address_placed_in_its_province(pl
     assert routed["tier"] == "local" and "onsite" in {d["sla"] for d in routed["deadlines"]}
     entry = platform.get(f"{API}/tickets/{t['id']}", C01).json()["audit"][-1]
     assert entry["data"]["tenant_id"] == "C01" and entry["data"]["address"] is None
+    assert entry["data"]["province"] == "湖北省"  # the candidate district HQ's choice placed it in
 
 
 def test_hq_re_routes_a_registered_ticket_to_another_center(platform):
