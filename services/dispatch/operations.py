@@ -183,7 +183,7 @@ def return_visit_refusal(uow, visit: Visit, principal) -> return_visits.Refusal 
     return return_visits.request_refusal(visit, ticket_visits(uow, visit), outlet)
 
 
-def request_return_visit(uow, visit_id: str, principal, data: dict, now: datetime, onsite_due) -> Visit:
+def request_return_visit(uow, visit_id: str, principal, data: dict, now: datetime, onsite_due, is_workday) -> Visit:
     """The return visit the outlet (`principal`) asks for to its checked-out visit
     (`return_visits.requested_return_visit`), pinned to the technician who did it while that one may
     still take it. `uow` acts for the visit's tenant (`return_visit_refusal`)."""
@@ -195,7 +195,7 @@ def request_return_visit(uow, visit_id: str, principal, data: dict, now: datetim
     today = now.astimezone(LOCAL_TZ).date()
     pinned = tech.id if tech is not None and pin_refusal(uow, tech, visit, today) is None else None
     fields = return_visits.requested_return_visit(
-        visit, now, onsite_due, data["reason"], data.get("wished_date"), principal.user, pinned
+        visit, now, onsite_due, data["reason"], data.get("wished_date"), principal.user, pinned, is_workday
     )
     returning = Visit(id=uuid.uuid4().hex, **fields)
     uow.session.add(returning)

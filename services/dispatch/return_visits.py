@@ -6,6 +6,7 @@ Plain Python over plain visit records (rows or any attribute bags).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -129,10 +130,13 @@ def clean_reason(reason: str | None) -> str:
     return text
 
 
-def wished_window(wished: date | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+def wished_window(
+    wished: date | None, now: datetime, is_workday: Callable[[date], bool] | None = None
+) -> tuple[datetime | None, datetime | None]:
     """A wished local date as the visit's (window start, on-site due): from that day's start (None
-    when it is today: no holding back) to its end. No wish: (None, None). A date before today or
-    more than WISH_DAYS_MAX days ahead is refused, naming `wished_date`."""
+    when it is today: no holding back) to its end. No wish: (None, None). A date before today, more
+    than WISH_DAYS_MAX days ahead, or not a working day (`is_workday`, the tenant's calendar: nobody
+    is sent out then) is refused, naming `wished_date`."""
     if wished is None:
         return None, None
     today = now.astimezone(LOCAL_TZ).date()
@@ -140,6 +144,8 @@ def wished_window(wished: date | None, now: datetime) -> tuple[datetime | None, 
         raise ValidationFailed("wished date in the past", {"wished_date": ["must not be in the past"]})
     if wished > today + timedelta(days=WISH_DAYS_MAX):
         raise ValidationFailed("wished date too far ahead", {"wished_date": [f"at most {WISH_DAYS_MAX} days ahead"]})
+    if is_workday is not None and not is_workday(wished):
+        raise ValidationFailed("wished date not a working day", {"wished_date": ["not a working day"]})
     start = local_day_start(wished)
     return (start if start > now else None), local_day_start(wished + timedelta(days=1))
 
@@ -152,14 +158,16 @@ def requested_return_visit(
     wished: date | None,
     requested_by: str,
     technician_id: str | None,
+    is_workday: Callable[[date], bool] | None = None,
 ) -> dict:
     """The fields of the return visit the outlet asks for to `visit` (already allowed by
     `request_refusal`): a copy of it (kind, place, product line, tier, service minutes, the same
     priority), received now, kept with the outlet (and pinned to `technician_id`, the technician
     who did it, when that one may still take it), with the reason and who asked; due by the end
-    of the wished day, else by `onsite_due(tier, now)` (the tenant's on-site SLA from now)."""
+    of the wished day (a working day by `is_workday`), else by `onsite_due(tier, now)` (the
+    tenant's on-site SLA from now)."""
     text = clean_reason(reason)
-    window_start, wished_due = wished_window(wished, now)
+    window_start, wished_due = wished_window(wished, now, is_workday)
     fields = _copy(visit, now, wished_due or onsite_due(visit.tier, now))
     fields.update(
         window_start=window_start,

@@ -377,7 +377,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
         with self.db.uow() as uow:  # the caller's own scope: another outlet's visit is not found
             tenant = operations.load_visit(uow, visit_id).tenant_id
         with self.db.uow(principal.acting_for(tenant)) as uow:  # the ticket's visits, whoever holds them
-            visit = operations.request_return_visit(uow, visit_id, principal, data, now, self._onsite_due(tenant))
+            visit = operations.request_return_visit(
+                uow, visit_id, principal, data, now, self._onsite_due(tenant), self.policies.clock.calendar.is_workday
+            )
             uow.commit()
             log.info("visit %s: return visit %s asked for by %s", visit.return_of, visit.id, principal.user)
             return operations.dump_visit(visit, now)

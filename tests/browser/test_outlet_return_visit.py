@@ -10,6 +10,7 @@ from datetime import timedelta
 import requests
 
 from shared import clock
+from shared.workcal import ChinaCalendar
 from tests.conftest import C01, wait_for
 from tests.portal_fixtures import API, O05, add_account, plan_outlet_visits, wuhan_tickets
 
@@ -61,6 +62,8 @@ def test_the_outlet_checks_out_asks_for_a_return_visit_and_sees_it(working_morni
     assert len(_api(p, "GET", f"/dispatch/board?ticket_id={visit['ticket_id']}", C01)["items"]) == 1
 
     wished = clock.now().astimezone(clock.LOCAL_TZ).date() + timedelta(days=1)
+    while not ChinaCalendar.default().is_workday(wished):  # a day technicians are sent out
+        wished += timedelta(days=1)
     _set_date(browser, "wished_date", wished.isoformat())
     browser.submit("#return-request button[type=submit]")
     assert browser.path == f"/outlet/jobs/{job}?done=return_visit#return-visits"

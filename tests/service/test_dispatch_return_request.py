@@ -52,6 +52,7 @@ def test_an_outlet_asks_once_after_its_check_out(working_morning, quiet_platform
         ({"reason": REASON, "wished_date": "明天"}, "wished_date"),
         ({"reason": REASON, "wished_date": _day(-1)}, "wished_date"),
         ({"reason": REASON, "wished_date": _day(31)}, "wished_date"),
+        ({"reason": REASON, "wished_date": _rest_day()}, "wished_date"),
         ({"reason": REASON, "urgent": True}, "urgent"),
     ):
         err = assert_error(p.post(f"{API}/visits/{v['id']}/return-visit", O05, json=body), 422, field)
@@ -104,6 +105,16 @@ def _working_day_from(offset):
 
     day = date.fromisoformat(_day(offset))
     while not ChinaCalendar.default().is_workday(day):
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+def _rest_day():
+    """The first day from today nobody is sent out (a weekend or a holiday)."""
+    from shared.workcal import ChinaCalendar
+
+    day = date.fromisoformat(_day(0))
+    while ChinaCalendar.default().is_workday(day):
         day += timedelta(days=1)
     return day.isoformat()
 

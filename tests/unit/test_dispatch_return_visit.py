@@ -2,7 +2,7 @@
 (`return_visits.return_visit`) and the outlet's own request after its check-out
 (`request_refusal`, `requested_return_visit`)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -171,3 +171,15 @@ def test_a_wished_date_opens_and_closes_the_window_on_local_days():
             return_visits.wished_window(wished, NOW)
         assert err.value.fields == {"wished_date": [message]}
     assert return_visits.wished_window(today + timedelta(days=return_visits.WISH_DAYS_MAX), NOW)[1] is not None
+    # a day nobody is sent out (the tenant's calendar) is refused; a working day passes
+    saturday = date(2026, 12, 12)
+    with pytest.raises(ValidationFailed) as err:
+        return_visits.wished_window(saturday, NOW, _weekdays)
+    assert err.value.fields == {"wished_date": ["not a working day"]}
+    with pytest.raises(ValidationFailed):
+        return_visits.requested_return_visit(_done(), NOW, _due, "周六在家", saturday, "o5-user", None, _weekdays)
+    assert return_visits.wished_window(date(2026, 12, 11), NOW, _weekdays)[1] is not None
+
+
+def _weekdays(day):
+    return day.weekday() < 5

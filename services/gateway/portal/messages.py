@@ -107,6 +107,7 @@ EXACT = {
     "not checked out yet": "尚未签退：签退后才能申请返修",
     "must not be blank": "不能为空白",
     "must not be in the past": "不能早于今天",
+    "not a working day": "这天不是工作日，请选择工作日",
     # parts: sending an old part back
     "already shipped": "此旧件已登记寄回",
     "the return is received_warehouse": "备件库已签收此旧件",
