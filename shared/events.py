@@ -145,6 +145,8 @@ class VisitEvent(EventSchema):
     parts_used = fields.List(fields.Nested(PartUsed), allow_none=True)
     customer_confirmed = fields.Bool(allow_none=True)
     onsite_on_time = fields.Bool(allow_none=True)
+    # the customer's phone for the appointment SMS (notify); may be masked (138****0000)
+    customer_phone = fields.Str(allow_none=True, load_default=None)
 
 
 class OutletEvent(EventSchema):

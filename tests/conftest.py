@@ -18,7 +18,7 @@ from nameko.standalone.rpc import ServiceRpcProxy  # noqa: E402
 
 from shared.tenancy import Principal  # noqa: E402
 
-SERVICES = ("gateway", "intake", "dispatch", "parts", "settlement", "certification", "qa")
+SERVICES = ("gateway", "intake", "dispatch", "parts", "settlement", "certification", "qa", "notify")
 
 HQ = Principal("hq-admin", "hq")
 C01 = Principal("wuhan-agent", "center", tenant="C01")

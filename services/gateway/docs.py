@@ -52,6 +52,7 @@ TAGS = (
     ("parts", "Spare parts: stock, reservations, issue, old-part returns (RMA), reconciliation"),
     ("settlement", "Fee claims, audits, monthly statements, payments, tariffs"),
     ("qa", "Callbacks, complaints, scorecards and reports"),
+    ("notify", "Notices to people: the portal inbox, e-mail and SMS delivery status"),
 )
 
 IDEMPOTENT = (

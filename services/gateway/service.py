@@ -34,6 +34,7 @@ from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
 from services.gateway.routes_dispatch import DispatchRoutes
 from services.gateway.routes_intake import IntakeRoutes
+from services.gateway.routes_notify import NotifyRoutes
 from services.gateway.routes_parts import PartsRoutes
 from services.gateway.routes_qa import QaRoutes
 from services.gateway.routes_settlement import SettlementRoutes
@@ -49,6 +50,7 @@ class GatewayService(
     PartsRoutes,
     SettlementRoutes,
     QaRoutes,
+    NotifyRoutes,
     AuthRoutes,
     AuthPages,
     OutletPages,

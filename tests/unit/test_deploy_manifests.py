@@ -49,7 +49,7 @@ OPERATOR_KINDS = {
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
 DIGEST_IMAGE = re.compile(r"^[a-z0-9.-]+(?::\d+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
 CLEAN_STOP_SECONDS = 10  # a service stops within this of SIGTERM (issue 21, item 7)
-SERVICES = ("gateway", "intake", "dispatch", "parts", "settlement", "certification", "qa")
+SERVICES = ("gateway", "intake", "dispatch", "parts", "settlement", "certification", "qa", "notify")
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -164,7 +164,7 @@ def test_the_migrate_job_migrates_every_service_with_migrations(rendered):
     assert container["command"] == ["fsm", "migrate"]
     assert {"secretRef": {"name": "fieldservice-env"}} in container["envFrom"]
     with_migrations = sorted(p.parent.name for p in (ROOT / "services").glob("*/migrations"))
-    assert {"intake", "dispatch", "parts", "settlement", "certification", "qa"} <= set(with_migrations)
+    assert {"intake", "dispatch", "parts", "settlement", "certification", "qa", "notify"} <= set(with_migrations)
     keys = secret_template()["fieldservice-env"]["stringData"]
     for name in [*with_migrations, "gateway"]:
         assert f"DATABASE_URL_{name.upper()}" in keys, name
@@ -248,7 +248,7 @@ def test_services_read_the_holiday_calendar_from_its_config_map(rendered):
 
 def test_our_image_by_digest_only(rendered):
     images = [c["image"] for w in workloads(rendered) for c in pod_spec(w)["containers"] if ours(c)]
-    assert len(images) == len(SERVICES) + 1  # the seven services and the migrate Job
+    assert len(images) == len(SERVICES) + 1  # the eight services and the migrate Job
     for image in images:
         assert DIGEST_IMAGE.match(image), image
     (entry,) = [i for i in kustomization()["images"] if i["name"] == "fieldservice"]

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("certification", "dispatch", "intake", "parts", "qa", "settlement")
+SERVICES = ("certification", "dispatch", "intake", "notify", "parts", "qa", "settlement")
 
 
 def _imported(path):

@@ -1,0 +1,225 @@
+"""Notify's use cases on a session: record the notices a fact gives, claim the ones due, settle
+a delivery attempt, read and mark an inbox. The rules are `domain`'s; the entrypoints
+(`service.py`) call these inside a unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from services.notify import domain
+from services.notify.models import Notice
+from shared.clock import as_utc
+from shared.errors import NotFound
+
+STALE_CLAIM = timedelta(minutes=10)  # a worker that claimed a notice and died: another retries it
+
+
+def record(
+    session: Session,
+    event_type: str,
+    event_id: str,
+    payload: Mapping[str, Any],
+    contacts: domain.Contacts,
+    quiet_default: tuple[time, time] | None,
+    now: datetime,
+) -> list[int]:
+    """Record the notices `event_type` gives (each once per event, recipient and channel); the
+    ids of those to send now (not in quiet hours, not undeliverable, not an inbox row)."""
+    rules = domain.notices_for(event_type, payload)
+    due_now: list[int] = []
+    for planned in domain.plan(rules, payload, contacts):
+        exists = session.scalar(
+            select(Notice.id).where(
+                Notice.event_id == event_id,
+                Notice.recipient == planned.recipient,
+                Notice.channel == planned.channel,
+            )
+        )
+        if exists is not None:
+            continue
+        subject, body = domain.render(planned.kind, payload)
+        contact = contacts.contact(planned.audience, str(payload["tenant_id"]), planned.audience_id)
+        quiet = domain.parse_quiet_hours(contact.quiet_hours) if contact.quiet_hours else quiet_default
+        if planned.undeliverable:
+            status, when = domain.UNDELIVERABLE, None
+        elif planned.channel == domain.INBOX:
+            status, when = domain.SENT, None
+        else:
+            status, when = domain.PENDING, domain.not_before(now, quiet, planned.urgent, planned.channel)
+        notice = Notice(
+            tenant_id=payload["tenant_id"],
+            event_id=event_id,
+            event_type=event_type,
+            kind=planned.kind,
+            audience=planned.audience,
+            audience_id=planned.audience_id,
+            outlet_id=planned.audience_id if planned.audience == domain.OUTLET else None,
+            recipient=planned.recipient,
+            channel=planned.channel,
+            address=planned.address,
+            subject=subject,
+            body=body,
+            ticket_id=payload.get("ticket_id"),
+            urgent=planned.urgent,
+            status=status,
+            attempts=0,
+            error=planned.undeliverable,
+            created_at=now,
+            next_attempt_at=when,
+            sent_at=now if status == domain.SENT else None,
+        )
+        session.add(notice)
+        session.flush()
+        if status == domain.PENDING and when is not None and when <= now:
+            due_now.append(notice.id)
+    return due_now
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    address: str
+    subject: str
+    body: str
+    attempts: int  # counting this one
+
+
+def claim_due(session: Session, now: datetime, ids: Sequence[int] | None = None, limit: int = 50) -> list[Claimed]:
+    """Claim the pending notices whose time has come (only `ids` if given): each is set to
+    sending by one guarded UPDATE, so two workers never send the same notice."""
+    if ids is None:  # a worker that died while sending: its notices are pending again
+        session.execute(
+            update(Notice)
+            .where(Notice.status == domain.SENDING, Notice.claimed_at < now - STALE_CLAIM)
+            .values(status=domain.PENDING)
+        )
+    query = select(Notice).where(Notice.status == domain.PENDING, Notice.next_attempt_at <= now)
+    if ids is not None:
+        query = query.where(Notice.id.in_(list(ids)))
+    claimed: list[Claimed] = []
+    for notice in session.scalars(query.order_by(Notice.next_attempt_at).limit(limit)).all():
+        taken = session.execute(
+            update(Notice)
+            .where(Notice.id == notice.id, Notice.status == domain.PENDING)
+            .values(status=domain.SENDING, claimed_at=now, attempts=Notice.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]  # a DML result has a rowcount
+            claimed.append(
+                Claimed(notice.id, notice.channel, notice.address, notice.subject, notice.body, notice.attempts + 1)
+            )
+    return claimed
+
+
+def settle(
+    session: Session,
+    claimed: Claimed,
+    error: str | None,
+    now: datetime,
+    *,
+    retryable: bool,
+    max_attempts: int,
+    retry_base: float,
+) -> str:
+    """Record the outcome of one attempt: sent; pending again after a backoff; failed when the
+    attempts ran out; undeliverable when retrying cannot help. Returns the new status."""
+    if error is None:
+        status, values = domain.SENT, {"sent_at": now, "error": None, "next_attempt_at": None}
+    elif not retryable:
+        status, values = domain.UNDELIVERABLE, {"error": error, "next_attempt_at": None}
+    else:
+        status = domain.after_failure(claimed.attempts, max_attempts)
+        retry = domain.retry_at(claimed.attempts, now, retry_base) if status == domain.PENDING else None
+        values = {"error": error, "next_attempt_at": retry}
+    session.execute(
+        update(Notice)
+        .where(Notice.id == claimed.id, Notice.status == domain.SENDING)
+        .values(status=status, claimed_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return status
+
+
+def inbox(
+    session: Session, audience: str, *, unread: bool | None, limit: int, offset: int
+) -> tuple[int, int, list[Notice]]:
+    """The inbox of `audience` as the session's principal sees it (its tenant, its outlet: the
+    session scopes the rows): (total, unread, rows newest first)."""
+    base = select(Notice).where(Notice.channel == domain.INBOX, Notice.audience == audience)
+    unread_count = session.scalar(select(func.count()).select_from(base.where(Notice.read_at.is_(None)).subquery()))
+    if unread is True:
+        base = base.where(Notice.read_at.is_(None))
+    elif unread is False:
+        base = base.where(Notice.read_at.is_not(None))
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = session.scalars(base.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit).offset(offset))
+    return int(total or 0), int(unread_count or 0), list(rows)
+
+
+def mark_read(session: Session, audience: str, notice_id: int, now: datetime) -> Notice:
+    """Mark one inbox notice read; NotFound unless it is in the caller's inbox."""
+    notice = session.scalar(
+        select(Notice).where(Notice.id == notice_id, Notice.channel == domain.INBOX, Notice.audience == audience)
+    )
+    if notice is None:
+        raise NotFound(f"no notice {notice_id} in your inbox")
+    if notice.read_at is None:
+        notice.read_at = now
+    return notice
+
+
+def pending_counts(session: Session) -> dict[str, int]:
+    """Notices waiting to go out (pending or being sent), per channel."""
+    rows = session.execute(
+        select(Notice.channel, func.count())
+        .where(Notice.status.in_((domain.PENDING, domain.SENDING)))
+        .group_by(Notice.channel)
+    ).all()
+    return {channel: int(count) for channel, count in rows}
+
+
+def as_dict(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.id,
+        "tenant_id": notice.tenant_id,
+        "kind": notice.kind,
+        "event_type": notice.event_type,
+        "audience": notice.audience,
+        "audience_id": notice.audience_id,
+        "channel": notice.channel,
+        "address": notice.address,
+        "subject": notice.subject,
+        "body": notice.body,
+        "ticket_id": notice.ticket_id,
+        "urgent": notice.urgent,
+        "status": notice.status,
+        "attempts": notice.attempts,
+        "error": notice.error,
+        "created_at": as_utc(notice.created_at),
+        "next_attempt_at": as_utc(notice.next_attempt_at),
+        "sent_at": as_utc(notice.sent_at),
+        "read_at": as_utc(notice.read_at),
+    }
+
+
+def notices(
+    session: Session, *, status: str | None, channel: str | None, ticket_id: str | None, limit: int, offset: int
+) -> tuple[int, list[Notice]]:
+    """The delivery log as the session's principal sees it, newest first: (total, page)."""
+    base = select(Notice)
+    if status:
+        base = base.where(Notice.status == status)
+    if channel:
+        base = base.where(Notice.channel == channel)
+    if ticket_id:
+        base = base.where(Notice.ticket_id == ticket_id)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = session.scalars(base.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit).offset(offset))
+    return int(total or 0), list(rows)

@@ -1,0 +1,181 @@
+"""Notify's rules: which fact gives which notice to whom, the texts, addresses and masked phones,
+preferences, quiet hours and retries."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from services.notify import domain
+from shared.clock import LOCAL_TZ
+
+CONTACTS = domain.Contacts.parse(
+    {
+        "centers": {"C01": {"email": ["c01@example.com"], "phone": ["13800000001"]}},
+        "outlets": {
+            "C01-O01": {"email": "o1@example.com", "phone": ["13900000001"]},
+            "C01-O02": {"email": ["o2@example.com"], "channels": ["inbox"]},
+        },
+        "hq": {"email": ["hq@example.com"], "quiet_hours": "off"},
+    }
+)
+
+REGISTERED = {
+    "tenant_id": "C01",
+    "ticket_id": "t1",
+    "number": "C01-261203-AAAA",
+    "kind": "repair",
+    "channel": "web",
+    "received_at": datetime(2026, 12, 3, 2, 30, tzinfo=UTC),
+    "product_line": "数控车床",
+    "model": "CK6150",
+    "fault": "主轴过热",
+}
+
+
+def kinds(rules):
+    return [(r.kind, r.audience, r.channels, r.urgent) for r in rules]
+
+
+def test_each_fact_gives_its_notices_to_the_right_people():
+    assert kinds(domain.notices_for("ticket.registered", REGISTERED)) == [
+        ("web_forwarded", "center", ("email", "inbox"), False)
+    ]
+    hotline = dict(REGISTERED, channel="hotline")
+    assert kinds(domain.notices_for("ticket.registered", hotline)) == [
+        ("ticket_registered", "center", ("inbox",), False)
+    ]
+    visit = {"tenant_id": "C01", "ticket_id": "t1", "visit_id": "v1", "outlet_id": "C01-O01"}
+    assert [(r.kind, r.audience) for r in domain.notices_for("visit.scheduled", visit)] == [
+        ("job_assigned", "outlet"),
+        ("visit_scheduled", "customer"),
+    ]
+    assert [r.audience for r in domain.notices_for("visit.scheduled", dict(visit, outlet_id=None))] == ["customer"]
+    breach = domain.notices_for("sla.breached", {"tenant_id": "C01", "assigned_outlet_id": "C01-O01"})
+    assert [(r.audience, r.urgent) for r in breach] == [("center", True), ("outlet", True)]
+    escalated = domain.notices_for("ticket.escalated", {"tenant_id": "C01"})
+    assert [(r.audience, r.urgent) for r in escalated] == [("center", True), ("hq", True)]
+    assert domain.notices_for("technician.expiring", {"outlet_id": None})[0].audience == "center"
+    assert domain.notices_for("technician.expiring", {"outlet_id": "C01-O01"})[0].audience == "outlet"
+    assert domain.notices_for("statement.issued", {"outlet_id": "C01-O01"})[0].kind == "statement_issued"
+    assert domain.notices_for("visit.completed", visit) == []
+    # every consumed fact has a rule and every rule's kind a template
+    for _source, event in domain.CONSUMED:
+        for rule in domain.notices_for(event, dict(REGISTERED, outlet_id="O", assigned_outlet_id="O")):
+            assert rule.kind in domain.TEMPLATES
+
+
+def test_texts_are_chinese_with_beijing_time():
+    subject, body = domain.render("web_forwarded", REGISTERED)
+    assert subject == "【网上报修转交】C01-261203-AAAA"
+    assert "2026-12-03 10:30（北京时间）" in body  # 02:30 UTC
+    assert "维修" in body and "主轴过热" in body and "1 小时内" in body
+    _, body = domain.render("sla_breached", {"number": "N1", "sla": "onsite", "due_at": None})
+    assert "上门期限 未定" in body and "发现于 —" in body  # a missing field never breaks the text
+
+
+def test_plan_addresses_preferences_and_what_cannot_be_sent():
+    rules = domain.notices_for("visit.scheduled", {"outlet_id": "C01-O01"})
+    payload = {"tenant_id": "C01", "ticket_id": "t1", "outlet_id": "C01-O01", "customer_phone": "138****0000"}
+    planned = domain.plan(rules, payload, CONTACTS)
+    assert [(p.audience, p.channel, p.address, p.undeliverable) for p in planned] == [
+        ("outlet", "email", "o1@example.com", None),
+        ("outlet", "sms", "13900000001", None),
+        ("outlet", "inbox", "", None),
+        ("customer", "sms", "138****0000", "the phone number is masked (138****0000): no SMS to a masked number"),
+    ]
+    # the same fact for an outlet that takes the inbox only (its preference)
+    planned = domain.plan(rules, dict(payload, outlet_id="C01-O02", customer_phone="13912345678"), CONTACTS)
+    assert [(p.audience, p.channel, p.undeliverable) for p in planned] == [
+        ("outlet", "inbox", None),
+        ("customer", "sms", None),
+    ]
+    # a center with no contact configured: the channel is recorded as undeliverable, saying why
+    planned = domain.plan(domain.notices_for("sla.breached", {}), {"tenant_id": "C02", "ticket_id": "t"}, CONTACTS)
+    assert [(p.channel, p.undeliverable) for p in planned] == [
+        ("email", "no e-mail address configured for center C02"),
+        ("sms", "no phone configured for center C02"),
+        ("inbox", None),
+    ]
+    # recipients differ per audience and address: the unique key of a notice
+    assert len({p.recipient + p.channel for p in planned}) == 3
+
+
+@pytest.mark.parametrize(
+    ("phone", "problem"),
+    [
+        ("13800000000", None),
+        ("+86 138-0000-0000", None),
+        (None, "no phone number in the event"),
+        ("", "no phone number in the event"),
+        ("138****0000", "masked"),
+        ("138xxxx0000", "masked"),
+        ("call me", "not a phone number"),
+    ],
+)
+def test_phone_problem(phone, problem):
+    found = domain.phone_problem(phone)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_contacts_refuse_wrong_configuration_naming_the_key():
+    assert domain.Contacts.parse("") == domain.Contacts()
+    assert domain.Contacts.parse('{"hq": {"email": "a@b"}}').hq.emails == ("a@b",)
+    for raw, where in (
+        ("{not json", "not JSON"),
+        ({"people": {}}, "unknown keys ['people']"),
+        ({"centers": {"C01": {"channels": ["fax"]}}}, "NOTIFY_CONTACTS.centers.C01.channels"),
+        ({"outlets": {"O": {"quiet_hours": "late"}}}, "NOTIFY_CONTACTS.outlets.O.quiet_hours"),
+        ({"centers": ["C01"]}, "NOTIFY_CONTACTS.centers"),
+    ):
+        with pytest.raises(ValueError, match=where.replace("[", r"\[").replace("]", r"\]")):
+            domain.Contacts.parse(raw)
+
+
+def at_local(hour, minute=0, day=3):
+    return datetime(2026, 12, day, hour, minute, tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
+def test_quiet_hours_hold_non_urgent_notices_until_morning():
+    quiet = domain.parse_quiet_hours("22:00-08:00")
+    assert quiet == (time(22), time(8))
+    morning = at_local(8, day=4)
+    assert domain.not_before(at_local(23, 30), quiet, False, "email") == morning
+    assert domain.not_before(at_local(2, day=4), quiet, False, "sms") == morning
+    assert domain.not_before(at_local(7, 59, day=4), quiet, False, "sms") == morning
+    for now in (at_local(8, day=4), at_local(12), at_local(21, 59)):
+        assert domain.not_before(now, quiet, False, "email") == now
+    # urgent notices and the inbox never wait; no quiet hours: nothing waits
+    assert domain.not_before(at_local(23), quiet, True, "sms") == at_local(23)
+    assert domain.not_before(at_local(23), quiet, False, "inbox") == at_local(23)
+    assert domain.not_before(at_local(23), None, False, "email") == at_local(23)
+    # a window within one day (lunch)
+    lunch = domain.parse_quiet_hours("12:00-13:30")
+    assert domain.not_before(at_local(12, 15), lunch, False, "email") == at_local(13, 30)
+    assert domain.parse_quiet_hours("off") is None
+    with pytest.raises(ValueError, match="NOTIFY_QUIET_HOURS"):
+        domain.parse_quiet_hours("22:00")
+    with pytest.raises(ValueError, match="same time"):
+        domain.parse_quiet_hours("08:00-08:00")
+
+
+def test_retries_back_off_and_stop_at_the_cap():
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert domain.retry_at(1, now, base=30) == now + timedelta(seconds=30)
+    assert domain.retry_at(3, now, base=30) == now + timedelta(seconds=120)
+    assert domain.retry_at(20, now, base=30, cap=3600) == now + timedelta(seconds=3600)
+    assert domain.after_failure(1, 3) == domain.PENDING
+    assert domain.after_failure(3, 3) == domain.FAILED
+
+
+def test_event_key_and_inbox_audience():
+    assert domain.event_key("x", "abc", {}) == "abc"
+    one = domain.event_key("ticket.registered", None, REGISTERED)
+    assert one == domain.event_key("ticket.registered", None, dict(REGISTERED))
+    assert one != domain.event_key("ticket.registered", None, dict(REGISTERED, number="other"))
+    assert len(one) <= 64
+    assert [domain.inbox_audience(r) for r in ("center", "outlet", "hq", "customer")] == [
+        "center",
+        "outlet",
+        "hq",
+        None,
+    ]
