@@ -279,7 +279,7 @@ def workflow(gateway, tickets: list) -> tuple[list[str], bool]:
             "internal_check",
             "internal_check (内查)",
             "内查: 调取出厂检验记录",
-            {"cause": "quality", "responsibility": "own"},
+            {"cause": "product_quality", "responsibility": "own"},
         ),
         ("plan_dispatch", "plan_dispatch (派员预案)", "派员预案: 派工程师现场核实", {}),
     ):
