@@ -14,7 +14,8 @@
   its visits (``dispatch.board`` by ticket, ``GET /api/v1/dispatch/board?ticket_id=``) and a button
   for each workflow step intake allows from its state (``intake.allowed_steps``, ``GET
   /api/v1/tickets/<id>/transitions``); a button posts the step (``intake.transition``, ``POST
-  /api/v1/tickets/<id>/transitions``).
+  /api/v1/tickets/<id>/transitions``). Its deadlines refresh themselves: htmx fetches
+  ``/center/tickets/<id>/deadlines`` (the deadlines alone) every ``PORTAL_REFRESH_SECONDS``.
 
 Intake scopes every ticket to the caller's tenant: another center's ticket is not found (404).
 """
@@ -182,6 +183,13 @@ class CenterTicketPages:
     def center_ticket_page(self, request, page, ticket_id):
         return self._center_ticket(page, ticket_id, Form(STEP_FIELDS))
 
+    @page("GET", "/center/tickets/<string:ticket_id>/deadlines", roles=CENTER)
+    def center_ticket_deadlines_page(self, request, page, ticket_id):
+        """The ticket's deadlines alone: what its page's htmx poll swaps in every
+        `PORTAL_REFRESH_SECONDS`, so their states move on without a reload."""
+        ticket = self.intake.get_ticket(ticket_id)  # another tenant's: NotFound, a 404
+        return page.render("center/_deadlines.html", ticket=ticket, deadlines=ticket_deadlines(ticket))
+
     @page("POST", "/center/tickets/<string:ticket_id>/steps", roles=CENTER)
     def center_ticket_step_page(self, request, page, ticket_id):
         form = page.form(*STEP_FIELDS)
@@ -209,7 +217,7 @@ class CenterTicketPages:
             "center/ticket.html",
             status=status,
             ticket=ticket,
-            deadlines=sorted(ticket["deadlines"], key=lambda d: d["due_at"]),
+            deadlines=ticket_deadlines(ticket),
             audit=[audit_view(a) for a in reversed(ticket.get("audit") or [])],
             visits=visits,
             technicians=technicians,
@@ -237,6 +245,11 @@ def audit_view(entry: dict[str, Any]) -> dict[str, Any]:
         name, to = labels.label(entry["action"], "ticket_audit"), labels.label(entry.get("to_state"), "ticket_status")
     moved = entry.get("to_state") and entry.get("to_state") != entry.get("from_state")
     return dict(entry, name=name, to=to if moved else None)
+
+
+def ticket_deadlines(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ticket's deadlines as its page lists them: earliest due first."""
+    return sorted(ticket["deadlines"], key=lambda d: d["due_at"])
 
 
 def queue_row(ticket: dict[str, Any]) -> dict[str, Any]:
