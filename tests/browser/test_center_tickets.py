@@ -271,6 +271,8 @@ def test_another_centers_ticket_is_not_found(browser, portal_platform):
     browser.sign_in("c1-agent")
     browser.open(f"/center/tickets/{jinan['id']}")
     assert browser.title.startswith("未找到") and "济南重工" not in browser.text
+    browser.open(f"/center/tickets/{jinan['id']}/deadlines")  # what the page's refresh fetches
+    assert browser.title.startswith("未找到") and "济南重工" not in browser.text
     browser.open("/center/tickets")
     assert "济南重工" not in browser.text and jinan["number"] not in browser.text
     browser.open("/center/tickets?q=济南重工")
