@@ -4,7 +4,10 @@ The jobs page asks dispatch for the outlet's open visits with the RPC behind ``G
 /api/v1/outlet/jobs`` (``dispatch.board``: dispatch's session scopes it to the caller's outlet),
 the technicians with the one behind ``GET /api/v1/technicians`` and the tickets (customer,
 address, fault, warranty) with the ones behind ``GET /api/v1/tickets``; intake scopes those to the
-tickets assigned to the outlet. Another outlet's visit is simply not found (404).
+tickets assigned to the outlet. Another outlet's visit is simply not found (404). After the
+check-out the job page offers the return-visit form (申请返修/二次上门), posted as ``POST
+/api/v1/visits/<id>/return-visit`` is (``dispatch.request_return_visit``) when dispatch's answer
+about the visit says the outlet may ask (``return_visit_refusal`` empty).
 """
 
 from __future__ import annotations
