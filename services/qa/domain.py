@@ -5,7 +5,7 @@ Plain Python: no nameko, no session. The service feeds it facts and persists wha
 
 Sources: seed 004 (three-tier callbacks 特约点100% / 自办点50% / 总部20%, three modes 自行回访 /
 抽查回访 / 交叉回访; 三天内服务回访, 七天内用户追踪, 每月按20%比例电话慰问), seed 001 (the work
-order's questions; complaint callback 一周内回访; the 100-point table of 服务工作考核指标),
+order's questions; the 100-point table of 服务工作考核指标),
 seed 002 (complaints by cause and responsibility incl. the grey zone 灰色地带; 定期确认不良有无再发生).
 """
 
@@ -34,12 +34,14 @@ STRATUM_MODE = {FRANCHISED: "own", SELF_RUN: "sampled", HQ_SAMPLE: "cross", CARE
 HQ_CALLER = "HQ"
 STAFF_STRATA = (FRANCHISED, SELF_RUN)  # the center's service callbacks an outlet answers for
 
-PURPOSES = ("service", "followup", "complaint", "care")
+PURPOSES = ("service", "followup", "complaint", "care", "tracking")  # tracking: `services.qa.tracking`
 STATUSES = ("planned", "done", "negative", "closed")
 OPEN = ("planned",)
 
 FOLLOWUP_DAYS = 7  # 七天内用户追踪
-COMPLAINT_CALLBACK_DAYS = 7  # 解决完后一周内回访
+#: the calls that are the seven-day follow-up themselves: a negative one plans no other, a satisfied
+#: one closes the negative callback it follows up
+SEVEN_DAY_CALLS = ("followup", "tracking")
 RECURRENCE_DAYS = 90  # 定期确认不良有无再发生: the default re-check period
 COMPLAINT_TARGET_DAYS = 15  # 平均投诉处理周期不超过15天
 
@@ -118,11 +120,6 @@ def followup_due(clock: SlaClock, policy: SlaPolicy, service_at: datetime, now: 
         clock, service_at, policy.followup.amount if policy.followup.unit == "calendar_days" else FOLLOWUP_DAYS
     )
     return due if due > now else clock.end_of_working_day_after(now, 1)
-
-
-def complaint_callback_due(clock: SlaClock, closed_at: datetime) -> datetime:
-    """所有的客户投诉解决完后 ... 在一周内进行一次回访."""
-    return due_within_days(clock, closed_at, COMPLAINT_CALLBACK_DAYS)
 
 
 def care_due(clock: SlaClock, month: str) -> datetime:
@@ -324,7 +321,7 @@ def record_result(
             (completed,),
             outcome="satisfied",
             facts=facts,
-            closes_parent=callback.purpose == "followup" and callback.parent_id is not None,
+            closes_parent=callback.purpose in SEVEN_DAY_CALLS and callback.parent_id is not None,
         )
     negative = (
         "callback.negative",
@@ -340,7 +337,7 @@ def record_result(
         },
     )
     followup = None
-    if callback.purpose != "followup":
+    if callback.purpose not in SEVEN_DAY_CALLS:
         followup = NewCallback(
             plan_key=f"followup:{callback.id}",
             purpose="followup",
@@ -358,7 +355,7 @@ def record_result(
 
 def answer_facts(callback: CallbackRecord, answers: Mapping[str, Any]) -> list[NewFact]:
     """每个"否": a norm the customer says the outlet broke, counted once per ticket and norm."""
-    if not callback.outlet_id or callback.purpose not in ("service", "followup"):
+    if not callback.outlet_id or callback.purpose not in ("service", "followup", "tracking"):
         return []
     return [
         NewFact(

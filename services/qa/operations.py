@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 
-from services.qa import complaint_rules, domain, queries, reports, sampling, scorecard
+from services.qa import complaint_rules, domain, queries, reports, sampling, scorecard, tracking
 from services.qa.models import (
     Callback,
     CenterFact,
@@ -119,7 +119,8 @@ def lock_month(uow, name: str):
 # ---------------------------------------------------------------- facts from other services
 def record_visit(uow, visit: dict, *, outlet_kind: str, seed: str, clock, policy, now: datetime) -> list[Callback]:
     """A completed job (``visit.completed``): recorded once, its month's callback samples topped up
-    to their quotas, and what it shows of the outlet's paperwork recorded as facts."""
+    to their quotas, its ticket's seven-day tracking call planned (once per ticket), and what it
+    shows of the outlet's paperwork recorded as facts."""
     if uow.session.get(ServiceRecord, visit["visit_id"]) is not None:
         return []
     at = visit["at"].astimezone(UTC)
@@ -140,6 +141,12 @@ def record_visit(uow, visit: dict, *, outlet_kind: str, seed: str, clock, policy
     uow.session.add(record)
     uow.session.flush()
     planned = plan_service_callbacks(uow, record, seed=seed, clock=clock, policy=policy, now=now)
+    existing = uow.session.scalars(select(Callback).where(Callback.ticket_id == record.ticket_id)).all()
+    track = tracking.plan_tracking(
+        visit, at, [callback_record(row) for row in existing], clock=clock, policy=policy, now=now
+    )
+    if track is not None:
+        planned.append(add_callback(uow, record.tenant_id, track, now))
     for fact in domain.visit_facts(visit, at):
         record_fact(uow, fact)
     return planned
@@ -223,9 +230,9 @@ def record_ticket(uow, ticket: dict):
                 complaint.recurrence_status, complaint.recurrence_ticket_id = "recurred", ticket["ticket_id"]
 
 
-def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: datetime) -> list[Callback]:
-    """A closed request (``ticket.closed``); a complaint gets its callback within a week and its
-    recurrence re-check date."""
+def record_closing(uow, closing: dict, *, recurrence_days: int, clock, policy, now: datetime) -> list[Callback]:
+    """A closed request (``ticket.closed``); a complaint gets its callback by the center that took it
+    within three working days (`tracking.complaint_callback`) and its recurrence re-check date."""
     closed = closing["closed_at"].astimezone(UTC)
     info = uow.session.get(TicketInfo, closing["ticket_id"])
     if info is not None:
@@ -246,26 +253,9 @@ def record_closing(uow, closing: dict, *, recurrence_days: int, clock, now: date
     complaint.recurrence_due = complaint_rules.recurrence_due(closed, recurrence_days)
     complaint.recurrence_status = "pending"
     planned = []
-    key = f"complaint:{closing['ticket_id']}"
-    if uow.session.scalar(select(Callback.id).where(Callback.plan_key == key)) is None:
-        planned.append(
-            add_callback(
-                uow,
-                closing["tenant_id"],
-                domain.NewCallback(
-                    plan_key=key,
-                    purpose="complaint",
-                    stratum="complaint",
-                    ticket_id=closing["ticket_id"],
-                    visit_id=None,
-                    outlet_id=complaint.outlet_id,
-                    period=domain.local_period(closed),
-                    service_at=closed,
-                    due_at=domain.complaint_callback_due(clock, closed),
-                ),
-                now,
-            )
-        )
+    plan = tracking.complaint_callback(dict(closing, closed_at=closed), complaint.outlet_id, clock=clock, policy=policy)
+    if plan and uow.session.scalar(select(Callback.id).where(Callback.plan_key == plan.plan_key)) is None:
+        planned.append(add_callback(uow, closing["tenant_id"], plan, now))
     if complaint.classified_at is not None:
         record_complaint_fact(uow, complaint)
     return planned
@@ -336,7 +326,12 @@ def record_result(
     apply(uow, callback, transition)
     for fact in transition.facts:
         record_fact(uow, fact)
-    planned = [add_callback(uow, callback.tenant_id, transition.followup, now)] if transition.followup else []
+    key = tracking.tracking_key(callback.ticket_id)
+    track = uow.session.scalars(select(Callback).where(Callback.plan_key == key)).first()
+    followup, adopt = tracking.followup_or_tracking(transition.followup, track and callback_record(track))
+    if adopt:  # the ticket's tracking call, still to make, is the follow-up (七天内用户追踪 once)
+        apply(uow, track, domain.Transition(adopt))
+    planned = [add_callback(uow, callback.tenant_id, followup, now)] if followup else []
     if transition.closes_parent:
         parent = uow.session.get(Callback, callback.parent_id)
         closing = domain.resolve_by_followup(parent and callback_record(parent), callback.id, callback.satisfaction, at)

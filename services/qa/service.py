@@ -138,6 +138,7 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
                 payload,
                 recurrence_days=int(self._cfg("QA_RECURRENCE_DAYS", domain.RECURRENCE_DAYS)),
                 clock=self.policies.clock,
+                policy=self.policies.sla_policy(payload["tenant_id"]),
                 now=utcnow(),
             )
         )
@@ -149,8 +150,8 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
     # ------------------------------------------------------------ the callback agent's work
     @rpc
     def work_list(self, query=None):
-        """Planned callbacks to make: a center's (own and sampled tiers, complaint and care calls of its
-        tenant), HQ's cross callbacks (``caller=all``: every callback)."""
+        """Planned callbacks to make: a center's (own and sampled tiers, seven-day tracking, complaint
+        and care calls of its tenant), HQ's cross callbacks (``caller=all``: every callback)."""
         asked = load(WorkListQuery(), query or {})
         principal = self._agent()
         now = utcnow()

@@ -49,14 +49,14 @@ def test_a_job_sampled_later_is_due_three_working_days_after_it_was_selected(clo
     assert domain.sampled_callback_due(clock, policy, selected, served) == L(2026, 3, 25, 16)
 
 
-def test_followup_and_complaint_callback_due(clock, policy):
+def test_followup_due(clock, policy):
     now = L(2026, 2, 14, 9)
     # 7 days after Fri 13 Feb is Fri 20 Feb, inside the Spring Festival: close of Tue 24 Feb
     assert domain.followup_due(clock, policy, L(2026, 2, 13, 16), now) == L(2026, 2, 24, 18)
     # 7 days after Mon 28 Sep is Mon 5 Oct (National Day): close of Thu 8 Oct
-    assert domain.complaint_callback_due(clock, L(2026, 9, 28, 11)) == L(2026, 10, 8, 18)
+    assert domain.due_within_days(clock, L(2026, 9, 28, 11), 7) == L(2026, 10, 8, 18)
     # an ordinary week stays 7 days
-    assert domain.complaint_callback_due(clock, L(2026, 3, 10, 11)) == L(2026, 3, 17, 11)
+    assert domain.due_within_days(clock, L(2026, 3, 10, 11), 7) == L(2026, 3, 17, 11)
     # a follow-up whose 7 days have passed is due at the close of the next working day
     assert domain.followup_due(clock, policy, L(2026, 3, 2, 9), L(2026, 3, 13, 10)) == L(2026, 3, 16, 18)
 

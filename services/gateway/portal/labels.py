@@ -118,7 +118,13 @@ COMPLAINT_CATEGORIES = {
     "other": "其他",
 }
 # qa's callbacks (回访)
-CALLBACK_PURPOSES = {"service": "服务回访", "followup": "七日跟踪", "complaint": "投诉回访", "care": "关怀回访"}
+CALLBACK_PURPOSES = {
+    "service": "服务回访",
+    "followup": "七日跟踪",
+    "tracking": "七日用户追踪",
+    "complaint": "投诉三日回访",
+    "care": "关怀回访",
+}
 CALLBACK_MODES = {"own": "本中心回访", "sampled": "抽样回访", "cross": "交叉回访"}
 CALLBACK_STATUS = {"planned": "待回访", "done": "已回访", "negative": "不满意", "closed": "已结案"}
 CALLBACK_REASONS = {
