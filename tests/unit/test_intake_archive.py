@@ -1,0 +1,75 @@
+"""The archive's matching: sure matches link, masked phones never match, doubt is not merged."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.intake import archive
+from services.intake.archive import Known, match_customer
+from shared.errors import Forbidden, ValidationFailed
+
+
+def test_phone_key_cleans_numbers_and_refuses_masks():
+    assert archive.phone_key("138 0000-1111") == "13800001111"
+    assert archive.phone_key("+86 13800001111") == "13800001111"
+    assert archive.phone_key("138****0000") is None
+    assert archive.phone_key("138xxxx0000") is None
+    assert archive.phone_key("") is None and archive.phone_key(None) is None
+
+
+def test_exact_phone_and_same_name_links():
+    found = [Known("cr1", "张三", None, "phone")]
+    assert match_customer(" 张三", "某厂", found).customer_id == "cr1"
+
+
+def test_external_id_links_even_with_another_name():
+    assert match_customer("张三丰", None, [Known("cr1", "张三", None, "external_id")]).customer_id == "cr1"
+
+
+def test_nothing_found_is_a_new_customer_not_flagged():
+    m = match_customer("张三", None, [])
+    assert m.customer_id is None and m.duplicate_of == () and m.reason is None
+
+
+def test_same_phone_another_name_is_not_merged_but_flagged():
+    m = match_customer("李四", None, [Known("cr1", "张三", None, "phone")])
+    assert m.customer_id is None and m.duplicate_of == ("cr1",) and "name" in m.reason
+
+
+def test_same_phone_another_company_is_not_merged_but_flagged():
+    m = match_customer("张三", "乙公司", [Known("cr1", "张三", "甲公司", "phone")])
+    assert m.customer_id is None and m.duplicate_of == ("cr1",) and "company" in m.reason
+
+
+def test_two_candidates_are_not_merged():
+    found = [Known("cr1", "张三", None, "phone"), Known("cr2", "张三", None, "external_id")]
+    m = match_customer("张三", None, found)
+    assert m.customer_id is None and m.duplicate_of == ("cr1", "cr2")
+
+
+def test_review_due_after_a_year():
+    today = date(2026, 12, 3)
+    assert archive.review_due(date(2025, 12, 3), today)
+    assert not archive.review_due(date(2025, 12, 4), today)
+    assert archive.review_due(None, today)
+
+
+def test_contact_update_cleans_phones_marks_reviewed_and_names_a_bad_phone():
+    today = date(2026, 12, 3)
+    changes = archive.contact_update({"phones": ["138-0000-1111", "13800001111"], "email": None}, today)
+    assert changes == {"phones": ["13800001111"], "reviewed_on": today}
+    with pytest.raises(ValidationFailed) as err:
+        archive.contact_update({"phones": ["138****1111"]}, today)
+    assert "phones" in err.value.fields
+
+
+def test_only_staff_read_and_centers_merge():
+    archive.check_reader("center")
+    with pytest.raises(Forbidden):
+        archive.check_reader("outlet")
+    with pytest.raises(Forbidden):
+        archive.check_merger("service")
+    with pytest.raises(ValidationFailed):
+        archive.check_merge("cr1", "cr1", None, None)
