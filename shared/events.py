@@ -74,6 +74,10 @@ class TicketEscalated(EventSchema):
     number = fields.Str(required=True)
     reason = fields.Str(required=True)
     level = fields.Str(required=True)
+    # a major issue escalated to a named manager (intake's complaints.py): who must acknowledge, by when
+    manager = fields.Str(allow_none=True, load_default=None)
+    manager_name = fields.Str(allow_none=True, load_default=None)
+    ack_due = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
 class TicketClosed(EventSchema):

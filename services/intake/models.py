@@ -57,6 +57,9 @@ class Ticket(TenantScoped, Base):
     product_line: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(64))
     serial_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    # the archive's customer (客户档案) and product (产品档案) the request was linked to (archive.py)
+    customer_record_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    product_id: Mapped[str | None] = mapped_column(String(32), index=True)
     purchase_date: Mapped[date | None] = mapped_column(Date)
     fault: Mapped[str | None] = mapped_column(Text)
     wished_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -75,7 +78,25 @@ class Ticket(TenantScoped, Base):
     callback_negative: Mapped[bool | None] = mapped_column(Boolean)
     callback_comment: Mapped[str | None] = mapped_column(Text)
 
-    owner_user: Mapped[str] = mapped_column(String(64))  # 首问负责制: whoever took it first
+    owner_user: Mapped[str] = mapped_column(String(64))  # 首问负责制: whoever took it first (hand_over moves it)
+    # complaint handling (complaints.py): the responsibility decided in the case (seed 002: own, other
+    # department, grey zone awaiting HQ's ruling), who decided and when, HQ's ruling of a grey zone
+    responsibility: Mapped[str | None] = mapped_column(String(32))
+    responsibility_by: Mapped[str | None] = mapped_column(String(64))
+    responsibility_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    grey_zone_ruled_by: Mapped[str | None] = mapped_column(String(64))
+    grey_zone_ruled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # a major quality or safety issue escalated to the tenant's named managers (seeds 001, 004): the
+    # level reached (index in COMPLAINT_ESCALATION), its manager's user, until when they must acknowledge
+    escalation_level: Mapped[int | None] = mapped_column(Integer)
+    escalation_manager: Mapped[str | None] = mapped_column(String(64))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalation_ack_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    escalation_acked_by: Mapped[str | None] = mapped_column(String(64))
+    escalation_acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the countermeasure against recurrence (防止再发生对策) and when to check the defect has not recurred
+    countermeasure: Mapped[str | None] = mapped_column(Text)
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
     assigned_outlet_id: Mapped[str | None] = mapped_column(String(32), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -129,3 +150,58 @@ class AuditEntry(TenantScoped, Base):
     customer_id: Mapped[str | None] = mapped_column(String(32))
 
     ticket: Mapped[Ticket] = relationship()
+
+
+class Customer(TenantScoped, Base):
+    """A customer of a center (客户信息卡 / 客户档案, seed 001): identity across channels and tickets,
+    contacts, addresses, consent to be contacted; flagged when it may duplicate another (archive.py)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    company: Mapped[str | None] = mapped_column(String(128))
+    phones: Mapped[list] = mapped_column(JSON, default=list)
+    email: Mapped[str | None] = mapped_column(String(128))
+    addresses: Mapped[list] = mapped_column(JSON, default=list)
+    external_ids: Mapped[list] = mapped_column(JSON, default=list)
+    consent_to_contact: Mapped[bool | None] = mapped_column(Boolean)
+    duplicate_of: Mapped[list | None] = mapped_column(JSON)  # possible duplicates, for a person to decide
+    duplicate_reason: Mapped[str | None] = mapped_column(String(128))
+    merged_into: Mapped[str | None] = mapped_column(String(32))
+    merged_by: Mapped[str | None] = mapped_column(String(64))
+    merged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_on: Mapped[date] = mapped_column(Date, index=True)  # last reviewed (每年更新一次)
+
+
+class CustomerKey(TenantScoped, Base):
+    """What identifies a customer exactly: an unmasked phone or an external id (matched per tenant)."""
+
+    __tablename__ = "customer_keys"
+    __table_args__ = (Index("ix_customer_key_lookup", "tenant_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # phone | external_id
+    value: Mapped[str] = mapped_column(String(64))
+
+
+class InstalledProduct(TenantScoped, Base):
+    """A machine a customer has (产品档案): known by its serial (出厂编号)."""
+
+    __tablename__ = "installed_products"
+    __table_args__ = (Index("ix_product_serial", "tenant_id", "serial_no"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    product_line: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    serial_no: Mapped[str] = mapped_column(String(64))
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    installed_on: Mapped[date | None] = mapped_column(Date)
+    warranty_until: Mapped[date | None] = mapped_column(Date)
+    installed_by_outlet_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

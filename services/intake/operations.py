@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.intake import domain, ledger_cells, queries, routing
+from services.intake import complaints, domain, ledger_cells, queries, routing
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from shared import metrics
 from shared.clock import as_utc
@@ -25,9 +25,11 @@ SERVICE = "intake"
 
 
 # ---------------------------------------------------------------- registering
-def register(uow, reg: domain.Registration, principal) -> tuple[Ticket, bool]:
+def register(uow, reg: domain.Registration, principal, chains=None) -> tuple[Ticket, bool]:
     """The registered ticket, with its deadlines, audit entry and events; a reference the channel
-    sent before gives that ticket instead (True: a duplicate, nothing written)."""
+    sent before gives that ticket instead (True: a duplicate, nothing written). A major issue goes
+    to the tenant's first named manager in `chains` (complaints.first_escalation), whose
+    escalation then replaces the unnamed one."""
     fields = reg.ticket
     if fields["external_ref"]:
         existing = uow.session.scalars(
@@ -46,8 +48,11 @@ def register(uow, reg: domain.Registration, principal) -> tuple[Ticket, bool]:
         meet(uow, ticket, sla, at)
     if reg.announce:
         uow.emit("ticket.registered", domain.registered_event(ticket))
+    named = complaints.first_escalation(ticket, chains, ticket.registered_at) if chains else None
     for event, body in reg.events:
-        uow.emit(event, body)
+        if not (named and event == "ticket.escalated"):
+            uow.emit(event, body)
+    apply(uow, ticket, named, principal)
     return ticket, False
 
 
@@ -59,7 +64,15 @@ def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policie
         raise Conflict(
             "the ticket changed since you read it", {"expected_version": [f"current version is {ticket.version}"]}
         )
-    outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)
+    if cmd["action"] in complaints.STEPS:
+        outcome = complaints.step(ticket, cmd, principal, now)
+    else:
+        complaints.check_unblocked(ticket, cmd["action"])  # a grey zone waits for HQ's ruling
+        outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)
+        if cmd["responsibility"] and cmd["action"] in domain.CASE_STEPS:  # decided with the step
+            decided = complaints.responsibility_decided(ticket, cmd["responsibility"], principal, now)
+            outcome.changes.update(decided.changes)
+            outcome.events.extend(decided.events)
     outcome.changes.update(ledger_cells.mode_given(cmd))  # how it was served, said at resolve or close
     if cmd["action"] == "route":
         return route(uow, ticket, cmd, outcome, principal, policies, geocoder, now)
@@ -257,3 +270,15 @@ def mark_breaches(uow, now: datetime) -> int:
         for event, body in events:
             uow.emit(event, body)
     return breached
+
+
+def re_escalate(uow, now: datetime, chains) -> int:
+    """The watchdog: escalations not acknowledged in time go to the next manager
+    (`complaints.overdue_escalation`); how many were escalated again."""
+    again = 0
+    for ticket in queries.overdue_escalations(uow.session, now):
+        outcome = complaints.overdue_escalation(ticket, chains, now)
+        if outcome is not None:
+            again += bool(outcome.events)
+            apply(uow, ticket, outcome, uow.principal)
+    return again

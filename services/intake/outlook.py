@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.intake import domain, routing
+from services.intake import complaints, domain, routing
 from services.intake.warranty import decide_warranty
 from shared import tenancy
 from shared.clock import LOCAL_TZ, as_utc
@@ -39,19 +39,30 @@ class Step:
     by_facts: bool = False
 
 
-def allowed_steps(ticket: Any, role: str) -> list[Step]:
-    """Every step `role` may take from the ticket's status and case state, in the workflow's
-    order: the case steps first (a complaint's eleven), then the ticket actions."""
+def allowed_steps(ticket: Any, role: str, user: str | None = None) -> list[Step]:
+    """Every step `role` (as `user`) may take from the ticket's status and case state, in the
+    workflow's order: the case steps first (a complaint's eleven), then complaint handling's
+    (`complaints.STEPS`: responsibility, hand-over, countermeasure, acknowledging an escalation),
+    then the ticket actions. A grey-zone case is offered none of the steps it waits at."""
     steps = []
     if ticket.case_state is not None:
         for action in domain.CASE_STEPS:
             try:
+                complaints.check_unblocked(ticket, action)
                 target = domain.check_case_step(action, ticket.case_state, role)
             except InvalidTransition:
                 continue
             steps.append(Step(action, "case", target))
+    for action, rule in complaints.STEPS.items():
+        try:
+            complaints.check_step(action, ticket, role, user)
+        except InvalidTransition:
+            continue
+        kept = ticket.case_state if rule.kind == "case" else None
+        steps.append(Step(action, rule.kind, kept, tuple(n for n in rule.needs if n != "note")))
     for action in domain.TICKET_ACTIONS:
         try:
+            complaints.check_unblocked(ticket, action)
             target = domain.check_ticket_action(action, ticket.status, role)
             if action == "route":
                 routing.check_reroutable(ticket)  # a registered ticket its center started on stays

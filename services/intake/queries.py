@@ -122,6 +122,18 @@ def overdue_deadlines(session, now: datetime, limit: int = 1000) -> list[tuple[S
     )
 
 
+def overdue_escalations(session, now: datetime, limit: int = 1000) -> list[Ticket]:
+    """Tickets whose escalation to a named manager was not acknowledged by its due time."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.escalation_ack_due.is_not(None), Ticket.escalation_acked_at.is_(None))
+            .where(Ticket.escalation_ack_due < now)
+            .limit(limit)
+        )
+    )
+
+
 def open_breaches(session) -> dict[str, int]:
     """Per tenant: deadlines breached (past due, unmet) of tickets still open."""
     rows = session.execute(

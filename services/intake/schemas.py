@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from services.intake import complaints
 from services.intake.domain import CASE_STEPS, LOCAL_TZ, OPEN_STATUSES, TICKET_ACTIONS, Status
 from services.intake.ledger_cells import MODE_STEPS, SERVICE_MODES
 from shared.events import CHANNELS, COMPLAINT_CATEGORIES, ONSITE_KINDS, TICKET_KINDS, TIERS
@@ -130,7 +131,22 @@ class TicketOut(Schema):
     warranty = fields.Str()
     warranty_remedy = fields.Str(allow_none=True)
     warranty_reason = fields.Str(allow_none=True)
-    owner_user = fields.Str()
+    owner_user = fields.Str(metadata={"description": "the first-contact owner (首问负责人); hand_over moves it"})
+    responsibility = fields.Str(
+        allow_none=True, metadata={"description": "own | other_department | grey_zone (waiting for HQ's ruling)"}
+    )
+    responsibility_by = fields.Str(allow_none=True)
+    responsibility_at = fields.AwareDateTime(allow_none=True)
+    grey_zone_ruled_by = fields.Str(allow_none=True)
+    grey_zone_ruled_at = fields.AwareDateTime(allow_none=True)
+    escalation_level = fields.Int(allow_none=True, metadata={"description": "index in the tenant's managers"})
+    escalation_manager = fields.Str(allow_none=True, metadata={"description": "the manager who must acknowledge"})
+    escalated_at = fields.AwareDateTime(allow_none=True)
+    escalation_ack_due = fields.AwareDateTime(allow_none=True)
+    escalation_acked_by = fields.Str(allow_none=True)
+    escalation_acked_at = fields.AwareDateTime(allow_none=True)
+    countermeasure = fields.Str(allow_none=True)
+    follow_up_on = fields.Date(allow_none=True)
     assigned_outlet_id = fields.Str(allow_none=True)
     service_mode = fields.Str(allow_none=True)
     work_done = fields.Str(allow_none=True)
@@ -158,7 +174,13 @@ class AuditOut(Schema):
     data = fields.Dict(allow_none=True)
 
 
-ALL_ACTIONS = sorted(set(TICKET_ACTIONS) | set(CASE_STEPS))
+ALL_ACTIONS = sorted(set(TICKET_ACTIONS) | set(CASE_STEPS) | set(complaints.STEPS))
+# the fields only a complaint-handling step takes (complaints.STEPS)
+STEP_ONLY_FIELDS = {
+    "owner_user": ("hand_over",),
+    "countermeasure": ("record_countermeasure",),
+    "follow_up_on": ("record_countermeasure",),
+}
 
 
 class Transition(Schema):
@@ -173,7 +195,25 @@ class Transition(Schema):
     attachments = fields.List(fields.Str(validate=validate.Length(max=256)), load_default=list)
     expected_version = fields.Int(load_default=None)
     cause = fields.Str(load_default=None, validate=validate.Length(max=64))
-    responsibility = fields.Str(load_default=None, validate=validate.OneOf(("own", "other_department", "grey_zone")))
+    responsibility = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(complaints.RESPONSIBILITIES),
+        metadata={"description": "decided with any case step, or decide_responsibility / rule_grey_zone (HQ)"},
+    )
+    owner_user = fields.Str(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "hand_over: the new first-contact owner (user); the note gives the reason"},
+    )
+    countermeasure = fields.Str(
+        load_default=None,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "record_countermeasure: the countermeasure against recurrence (防止再发生对策)"},
+    )
+    follow_up_on = fields.Date(
+        load_default=None,
+        metadata={"description": "record_countermeasure: when to check the defect has not recurred"},
+    )
     service_mode = fields.Str(
         load_default=None,
         validate=validate.OneOf(SERVICE_MODES),
@@ -184,6 +224,9 @@ class Transition(Schema):
     def _mode(self, data, **kwargs):
         if data.get("service_mode") and data["action"] not in MODE_STEPS:
             raise ValidationError(f"Only with {', '.join(MODE_STEPS)}.", "service_mode")
+        for name, steps in STEP_ONLY_FIELDS.items():
+            if data.get(name) is not None and data["action"] not in steps:
+                raise ValidationError(f"Only with {', '.join(steps)}.", name)
 
 
 class ListQuery(PageQuery.with_default_limit(50)):

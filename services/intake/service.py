@@ -14,7 +14,7 @@ from datetime import datetime
 from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, facts, outlook, queries, routing, sla_report
+from services.intake import complaints, domain, facts, outlook, queries, routing, sla_report
 from services.intake import operations as ops
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery
 from services.intake.models import Base, Ticket
@@ -111,7 +111,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         # a customer's request is written into the center its address belongs to
         writer = principal.acting_for(reg.placement.tenant_id) if principal.role == tenancy.CUSTOMER else principal
         with self.db.uow(writer) as uow:
-            ticket, duplicate = ops.register(uow, reg, principal)
+            ticket, duplicate = ops.register(uow, reg, principal, self._escalation_chains())
             if duplicate:
                 return dict(self._dump(ticket), duplicate=True)
             try:
@@ -139,7 +139,8 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
         """The workflow steps the caller may take now from the ticket's status and case state."""
         with self.db.uow() as uow:
             ticket = self._load(uow, ticket_id)
-            steps = outlook.allowed_steps(ticket, self.db.principal.role)
+            principal = self.db.principal
+            steps = outlook.allowed_steps(ticket, principal.role, principal.user)
             return _steps_out.dump(
                 {
                     "ticket_id": ticket.id,
@@ -292,10 +293,15 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
     def _check_sla(self, now):
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
             breached = ops.mark_breaches(uow, now)
+            re_escalated = ops.re_escalate(uow, now, self._escalation_chains())
             uow.commit()
-        return {"breached": breached}
+        return {"breached": breached, "re_escalated": re_escalated}
 
     # ------------------------------------------------------------ helpers
+    def _escalation_chains(self):
+        """COMPLAINT_ESCALATION (README): each tenant's named managers for major issues."""
+        return complaints.EscalationChains.parse(self.db.worker_ctx.container.config.get("COMPLAINT_ESCALATION"))
+
     def _candidates(self, address):
         found = routing.candidates(self.policies.directory, self.geocoder.parse(address))
         return [{"tenant_id": center, "province": province} for center, province in found]

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.intake import domain, outlook
+from services.intake import complaints, domain, outlook
 from services.intake.domain import Case, Status
 from services.intake.outlook import DeadlineState
 from shared.errors import InvalidTransition, ValidationFailed
@@ -46,6 +46,11 @@ def ticket(status=Status.REGISTERED, case_state=None):
         status=status,
         case_state=case_state,
         assigned_outlet_id=None,
+        owner_user="agent1",
+        responsibility=None,
+        grey_zone_ruled_at=None,
+        escalation_manager=None,
+        escalation_acked_at=None,
     )
 
 
@@ -77,7 +82,7 @@ STATES = [(s, None) for s in (*domain.OPEN_STATUSES, Status.CLOSED, Status.CANCE
 @pytest.mark.parametrize(("status", "case_state"), STATES)
 def test_the_steps_offered_are_exactly_the_ones_the_workflow_accepts(status, case_state, role, directory):
     t = ticket(status, case_state)
-    offered = {s.action for s in outlook.allowed_steps(t, role)}
+    offered = {s.action for s in outlook.allowed_steps(t, role)} - set(complaints.STEPS)  # test_intake_complaints
     every = set(domain.TICKET_ACTIONS) | set(domain.CASE_STEPS)
     accepted = {a for a in every if transition_accepts(t, a, role, directory)}
     assert offered == accepted

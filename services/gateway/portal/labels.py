@@ -73,6 +73,12 @@ STEPS = {
     "close": "关闭工单",
     "cancel": "取消工单",
     "route": "分派到区域中心",
+    # complaint handling (intake's complaints.STEPS; seeds 001, 002, 004)
+    "decide_responsibility": "确定责任范围",
+    "rule_grey_zone": "总部裁定责任（灰色地带）",
+    "hand_over": "移交首问负责人",
+    "record_countermeasure": "记录防止再发生对策",
+    "acknowledge_escalation": "确认升级通知",
 }
 AUDIT_ACTIONS = {
     **STEPS,
@@ -85,6 +91,9 @@ AUDIT_ACTIONS = {
     "callback_closed": "回访完成",
     "callback_completed": "回访记录",
     "refund_paid": "退赔款已付",
+    "escalate": "重大问题上报",
+    "re_escalate": "未确认，逐级上报",
+    "escalation_unacknowledged": "上报无人确认",
 }
 SLAS = {
     "accept": "受理",
