@@ -29,7 +29,8 @@ def _error(r, status, field=None):
 
 
 def _seed(platform, send):
-    """Jobs in two centers: C01-O01 franchised (5), C01-O05 self-run (4), C02-O01 franchised (3)."""
+    """Jobs in two centers: C01-O01 franchised (5), C01-O05 self-run (4), C02-O01 franchised (3), each
+    its own ticket (so each a seven-day tracking call of its center)."""
     at = now_utc() - timedelta(hours=3)
     jobs = [("C01", "C01-O01")] * 5 + [("C01", "C01-O05")] * 4 + [("C02", "C02-O01")] * 3
     for i, (tenant, outlet) in enumerate(jobs):
@@ -43,23 +44,26 @@ def _seed(platform, send):
 
     def planned():
         r = platform.get(f"{API}/callbacks", HQ, params={"caller": "all", "status": "all"})
-        return r.json()["total"] >= 5 + 2 + 3 + 1 + 1 + 1 and r.json()
+        return r.json()["total"] >= 5 + 2 + 3 + 1 + 1 + 1 + 12 and r.json()
 
     return wait_for(planned, what="callbacks planned")
 
 
 def test_work_lists_results_and_tenancy(qa_platform, send):
     everything = _seed(qa_platform, send)
-    assert everything["total"] == 13  # 5 + 2 (50% of 4) + 3, HQ: 1 + 1 + 1 (20% of 5, 4, 3)
-    c01 = qa_platform.get(f"{API}/callbacks", C01).json()
-    c02 = qa_platform.get(f"{API}/callbacks", C02).json()
+    # 5 + 2 (50% of 4) + 3, HQ: 1 + 1 + 1 (20% of 5, 4, 3), and 12 tracking calls
+    assert everything["total"] == 25
+    tracked = qa_platform.get(f"{API}/callbacks", C01, params={"purpose": "tracking"}).json()
+    assert tracked["total"] == 9 and {(c["caller"], c["mode"]) for c in tracked["items"]} == {("C01", "own")}
+    c01 = qa_platform.get(f"{API}/callbacks", C01, params={"purpose": "service"}).json()
+    c02 = qa_platform.get(f"{API}/callbacks", C02, params={"purpose": "service"}).json()
     hq = qa_platform.get(f"{API}/callbacks", HQ).json()
     assert c01["total"] == 7 and {c["caller"] for c in c01["items"]} == {"C01"}
     assert {(c["outlet_id"], c["mode"]) for c in c01["items"]} == {("C01-O01", "own"), ("C01-O05", "sampled")}
     assert c02["total"] == 3 and {c["tenant_id"] for c in c02["items"]} == {"C02"}
     assert hq["total"] == 3 and {c["mode"] for c in hq["items"]} == {"cross"}
     # a center asking for HQ's list still gets its own
-    assert qa_platform.get(f"{API}/callbacks", C01, params={"caller": "HQ"}).json()["total"] == 7
+    assert qa_platform.get(f"{API}/callbacks", C01, params={"caller": "HQ"}).json()["total"] == 7 + 9
     # outlets have no callback work
     _error(qa_platform.get(f"{API}/callbacks", O1), 403)
 
@@ -125,11 +129,12 @@ def test_work_lists_results_and_tenancy(qa_platform, send):
     clock.advance(timedelta(days=10))
     try:
         over = qa_platform.get(f"{API}/callbacks/overdue", C01).json()
-        assert over["count"] == 6 and over["by_tenant"] == {"C01": 6} and len(over["items"]) == 6
+        # C01's: 6 service calls and 9 tracking calls (one of them the negative cross callback's follow-up)
+        assert over["count"] == 15 and over["by_tenant"] == {"C01": 15} and len(over["items"]) == 15
         assert all(c["overdue"] for c in over["items"])
         every = qa_platform.get(f"{API}/callbacks/overdue", HQ, params={"caller": "all"}).json()
-        # HQ's: C01-O05's cross callback and the follow-up of the negative one are still to make
-        assert every["by_tenant"] == {"C01": 8, "C02": 4} and every["by_caller"] == {"C01": 6, "C02": 3, "HQ": 3}
+        # HQ's: C01-O05's and C02's cross callbacks are still to make
+        assert every["by_tenant"] == {"C01": 16, "C02": 7} and every["by_caller"] == {"C01": 15, "C02": 6, "HQ": 2}
     finally:
         clock.reset()
 

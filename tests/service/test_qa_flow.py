@@ -41,7 +41,7 @@ def test_negative_callback_reaches_intake(qa_platform, rpc_as, send, tap):
             return intake.get_ticket(ticket["id"])["status"] == "resolved"
 
     wait_for(resolved, what="ticket resolved")
-    planned = wait_for(lambda: _callbacks(rpc_as, C01), what="callback planned")
+    planned = wait_for(lambda: _callbacks(rpc_as, C01, purpose="service"), what="callback planned")
     assert len(planned) == 1
     cb = planned[0]
     assert (cb["ticket_id"], cb["visit_id"], cb["outlet_id"]) == (ticket["id"], "v-flow-1", "C01-O01")
@@ -94,8 +94,10 @@ def test_negative_callback_reaches_intake(qa_platform, rpc_as, send, tap):
     negative = wait_for(lambda: events.of("callback.negative"), what="callback.negative on the wire")[0]
     assert negative["visit_id"] == "v-flow-1" and negative["outlet_id"] == "C01-O01" and negative["at"]
 
-    # a follow-up is planned; a satisfied follow-up closes the negative callback (settlement releases)
-    followups = [c for c in _callbacks(rpc_as, C01, purpose="followup")]
+    # the ticket's seven-day tracking call, still to make, is its follow-up (no second call planned);
+    # a satisfied one closes the negative callback (settlement releases)
+    assert _callbacks(rpc_as, C01, purpose="followup") == []
+    followups = _callbacks(rpc_as, C01, purpose="tracking")
     assert len(followups) == 1 and followups[0]["parent_id"] == cb["id"]
     with rpc_as(C01, "qa") as qa:
         qa.record_result(
@@ -121,7 +123,7 @@ def test_recorded_twice_and_closing_rules(qa_platform, rpc_as, send):
     ticket = _register(rpc_as, serial_no="SN-QA-0002")
     send("dispatch", "visit.completed", visit("v-flow-2", ticket["id"], "C01-O01", now_utc() - timedelta(hours=1)))
     send("dispatch", "visit.completed", visit("v-flow-2", ticket["id"], "C01-O01", now_utc() - timedelta(hours=1)))
-    cb = wait_for(lambda: _callbacks(rpc_as, C01), what="planned")[0]
+    cb = wait_for(lambda: _callbacks(rpc_as, C01, purpose="service"), what="planned")[0]
     with rpc_as(C01, "qa") as qa:
         with pytest.raises(InvalidTransition):
             qa.close_callback(cb["id"], {"outcome": "resolved", "note": "x"})  # not negative
@@ -143,10 +145,12 @@ def test_recorded_twice_and_closing_rules(qa_platform, rpc_as, send):
 
     event_dispatcher(qa_platform.config)("dispatch", "visit.completed", {"tenant_id": "C01", "visit_id": "bad"})
     send("dispatch", "visit.completed", visit("v-flow-3", ticket["id"], "C01-O01", now_utc()))
-    wait_for(lambda: len(_callbacks(rpc_as, C01)) == 2, what="the next visit planned")
+    wait_for(lambda: len(_callbacks(rpc_as, C01, purpose="service")) == 2, what="the next visit planned")
     eventlet.sleep(0.3)
-    # the duplicate visit.completed planned nothing twice, the bad one nothing at all
-    assert sorted(c["visit_id"] for c in _callbacks(rpc_as, C01)) == ["v-flow-2", "v-flow-3"]
+    # the duplicate visit.completed planned nothing twice, the bad one nothing at all; the ticket's
+    # second visit no second tracking call
+    assert sorted(c["visit_id"] for c in _callbacks(rpc_as, C01, purpose="service")) == ["v-flow-2", "v-flow-3"]
+    assert [c["visit_id"] for c in _callbacks(rpc_as, C01, purpose="tracking")] == ["v-flow-2"]
     from shared.metrics import REGISTRY
 
     assert REGISTRY.get_sample_value("fsm_dead_letters_total", {"service": "qa", "source": "visit.completed"}) >= 1
@@ -184,7 +188,7 @@ def test_quotas_over_the_broker(one_worker, qa_platform, rpc_as, send):
 
     def all_planned():
         with rpc_as(HQ, "qa") as qa:
-            total = qa.work_list({"status": "all", "caller": "all", "limit": 1})["total"]
+            total = qa.work_list({"status": "all", "caller": "all", "purpose": "service", "limit": 1})["total"]
         expected = sum(
             n if kind == "franchised" else int(n * 0.5 + 0.5)
             for (_, o, kind), n in ((x, counts[x[1]]) for x in outlets)
@@ -196,7 +200,9 @@ def test_quotas_over_the_broker(one_worker, qa_platform, rpc_as, send):
         items = []
         offset = 0
         while True:
-            page = qa.work_list({"status": "all", "caller": "all", "limit": 1000, "offset": offset})
+            page = qa.work_list(
+                {"status": "all", "caller": "all", "purpose": "service", "limit": 1000, "offset": offset}
+            )
             items += page["items"]
             offset += 1000
             if offset >= page["total"]:
@@ -278,7 +284,7 @@ def test_complaints_breaches_and_scorecards(qa_platform, rpc_as, send, tap):
     )
     # the outlet's job of the month (a month without one is not rated)
     send("dispatch", "visit.completed", visit("v-card-1", later["id"], "C01-O02", now_utc() - timedelta(hours=1)))
-    # a complaint callback within a week of the resolution
+    # a complaint callback within three working days of the resolution (a week at most)
     cb = wait_for(lambda: _callbacks(rpc_as, C01, purpose="complaint"), what="complaint callback")[0]
     assert cb["ticket_id"] == complaint["id"] and cb["due_at"] <= (closed_at + timedelta(days=8)).isoformat()
     with rpc_as(C01, "qa") as qa:

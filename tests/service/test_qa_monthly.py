@@ -26,7 +26,7 @@ def test_housekeeping_publishes_followed_months(container_factory, qa_config, rp
 
     def planned():
         with rpc_as(C01, "qa") as qa:
-            return qa.work_list({"status": "all"})["total"] == 10
+            return qa.work_list({"status": "all"})["total"] == 20  # a service call and a tracking call each
 
     wait_for(planned, what="March jobs planned")
     try:
@@ -36,7 +36,7 @@ def test_housekeeping_publishes_followed_months(container_factory, qa_config, rp
             tick()
         assert (
             REGISTRY.get_sample_value("fsm_qa_callbacks_overdue", {"service": "qa", "tenant": "C01"}) == 12
-        )  # 10 + HQ 2
+        )  # 10 + HQ 2; the tracking calls, planned (today) after their 7 days had passed, are due later
         with rpc_as(HQ, "qa") as qa:
             care = qa.work_list({"status": "all", "caller": "all", "purpose": "care"})["items"]
             assert len(care) == 2 and {c["period"] for c in care} == {"2026-03"}

@@ -29,7 +29,7 @@ def test_concurrent_planning_keeps_quotas(container_factory, qa_config, pg_url, 
 
     def planned():
         with rpc_as(HQ, "qa") as qa:
-            page = qa.work_list({"status": "all", "caller": "all", "limit": 1000})
+            page = qa.work_list({"status": "all", "caller": "all", "purpose": "service", "limit": 1000})
         return page["total"] >= expected and page["items"]
 
     items = wait_for(planned, timeout=60, what="300 jobs planned")
@@ -37,7 +37,7 @@ def test_concurrent_planning_keeps_quotas(container_factory, qa_config, pg_url, 
 
     eventlet.sleep(1.0)  # anything still in flight would overshoot now
     with rpc_as(HQ, "qa") as qa:
-        items = qa.work_list({"status": "all", "caller": "all", "limit": 1000})["items"]
+        items = qa.work_list({"status": "all", "caller": "all", "purpose": "service", "limit": 1000})["items"]
     tally = Counter((c["outlet_id"], c["stratum"]) for c in items)
     assert tally == {
         ("C01-O01", "franchised"): 150,

@@ -43,7 +43,7 @@ def test_small_outlets_sampled_exactly_per_center_month(container_factory, qa_co
 
     def planned():
         with rpc_as(HQ, "qa") as qa:
-            page = qa.work_list({"status": "all", "caller": "all", "limit": 1000})
+            page = qa.work_list({"status": "all", "caller": "all", "purpose": "service", "limit": 1000})
         return page["total"] >= expected and page["items"]
 
     items = wait_for(planned, timeout=60, what=f"{len(jobs)} jobs planned")
