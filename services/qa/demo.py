@@ -87,7 +87,9 @@ def run(ctx):
                 else None
             )
 
-        callbacks = _wait(planned) or []
+        planned_now = _wait(planned) or []
+        callbacks = [c for c in planned_now if c["purpose"] == "service"]
+        tracking = [c for c in planned_now if c["purpose"] == "tracking"]
         if not callbacks:
             return lines + ["  no callbacks were planned from the completed visits"], False
         lines.append(
@@ -99,6 +101,10 @@ def run(ctx):
                 f"    {c['outlet_id']:8} {c['stratum']:10} {c['mode']:7} caller {c['caller']:3}  "
                 f"served {_local(c['service_at'])}  due {_local(c['due_at'])} (3 working days)"
             )
+        lines.append(
+            f"  and {len(tracking)} seven-day tracking calls (七天内用户追踪), one per served ticket, the "
+            f"center's, due 7 days after the service (a negative callback's follow-up is that call)"
+        )
 
     by_tenant = defaultdict(list)
     for c in sorted(callbacks, key=lambda c: (c["due_at"], c["id"])):
