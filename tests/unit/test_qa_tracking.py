@@ -181,3 +181,11 @@ def test_complaint_callback_only_for_a_complaint_that_was_not_cancelled(clock, p
     # re-routed to another center (the old ticket cancelled): called back where it went
     assert tracking.complaint_callback(closing(outcome="cancelled"), None, clock=clock, policy=policy) is None
     assert tracking.complaint_callback(closing(outcome="agreement"), None, clock=clock, policy=policy) is not None
+
+
+def test_every_purpose_has_its_chinese_name_in_the_portal():
+    from services.gateway.portal import labels
+
+    assert set(labels.CALLBACK_PURPOSES) == set(domain.PURPOSES)
+    assert labels.CALLBACK_PURPOSES["tracking"] == "七日用户追踪"
+    assert labels.CALLBACK_PURPOSES["complaint"] == "投诉三日回访"

@@ -2,7 +2,8 @@
 
 - ``/center/callbacks``: the callback agent's work queue, what qa says is to be called
   (``qa.work_list``, ``GET /api/v1/qa/callbacks``: the tenant's own and sampled service callbacks,
-  follow-ups, complaint and care calls), today's and the overdue ones first; the callbacks that came
+  follow-ups, the seven-day tracking of every served ticket (七日用户追踪), the complaint's three-day
+  callback (投诉三日回访) and care calls), today's and the overdue ones first; the callbacks that came
   back dissatisfied (``status=negative``) to be closed; the month's care-call list planned on request
   (``qa.plan_care_calls``, ``POST /api/v1/qa/care-calls``).
 - ``/center/callbacks/<id>``: the script of one call (seed 001's work order: on site within 24 h?
