@@ -126,6 +126,8 @@ COMPLAINT_CATEGORIES = {
     "information": "信息答复不及时",
     "other": "其他",
 }
+# the responsibility decided in a complaint case (seed 002; intake's complaints.RESPONSIBILITIES)
+RESPONSIBILITIES = {"own": "本单位责任", "other_department": "其他部门责任", "grey_zone": "灰色地带"}
 # qa's callbacks (回访)
 CALLBACK_PURPOSES = {
     "service": "服务回访",
@@ -169,6 +171,7 @@ TABLES = {
     "precision": PRECISION,
     "service_mode": SERVICE_MODES,
     "complaint_category": COMPLAINT_CATEGORIES,
+    "responsibility": RESPONSIBILITIES,
     "callback_purpose": CALLBACK_PURPOSES,
     "callback_mode": CALLBACK_MODES,
     "callback_status": CALLBACK_STATUS,

@@ -50,7 +50,18 @@ REGISTER_FIELDS = (
 PREVIEW_FIELDS = ("address", "product_line", "purchase_date", "kind", "wished_visit_at", "complaint_category")
 FILTERS = ("kind", "status", "tier", "outlet_id", "due_before", "order", "q")
 PAGE_SIZE = 20
-STEP_FIELDS = ("action", "note", "outlet_id", "responsibility", "cause", "expected_version", "service_mode")
+STEP_FIELDS = (
+    "action",
+    "note",
+    "outlet_id",
+    "responsibility",
+    "cause",
+    "expected_version",
+    "service_mode",
+    "owner_user",  # hand_over (intake's complaints.STEPS)
+    "countermeasure",  # record_countermeasure, with follow_up_on
+    "follow_up_on",
+)
 # the steps at which staff say how a ticket was served (intake's ledger_cells.MODE_STEPS)
 MODE_STEPS = ("resolve", "close", "close_case")
 # the complaint case's steps (intake's domain.CASE_STEPS): their audit entries name case states
@@ -68,7 +79,7 @@ CASE_ACTIONS = (
     "close_case",
     "withdraw",
 )
-RESPONSIBILITY = (("own", "本单位责任"), ("other_department", "其他部门责任"), ("grey_zone", "灰色地带"))
+RESPONSIBILITY = tuple(labels.RESPONSIBILITIES.items())
 LATE_STATES = ("at_risk", "breached")
 
 
@@ -230,6 +241,7 @@ class CenterTicketPages:
             version=allowed["version"],
             form=form,
             responsibilities=RESPONSIBILITY,
+            offered={s["action"] for s in steps},
             registered=page.request.args.get("registered") == "1",
             done=labels.label(done, "step") if done in labels.STEPS else None,
         )
