@@ -281,7 +281,8 @@ def test_platform_flow(platform7, rpc_as):
         lambda w: [c for c in w["items"] if c["visit_id"] == visit["id"]],
         "QA planned a callback for the franchised outlet's job",
     )["items"]
-    callback = next(c for c in callbacks if c["visit_id"] == visit["id"])
+    # the service callback (the job's seven-day tracking call is planned with it)
+    callback = next(c for c in callbacks if c["visit_id"] == visit["id"] and c["purpose"] == "service")
     assert callback["stratum"] == "franchised" and callback["outlet_id"] == OUTLET, callback
 
     # ------------------------------------------------------------ 2. negative callback, then closed
