@@ -114,8 +114,11 @@ def test_the_agent_registers_a_hotline_ticket_and_sees_its_number_and_deadlines(
     choose(browser, "product_line", "立式加工中心")
     bought = (clock.now().astimezone(clock.LOCAL_TZ).date() - timedelta(days=400)).isoformat()
     set_value(browser, "purchase_date", bought)
-    warranty = browser.wait_until(  # the preview answered for the purchase date (not the one before it)
-        lambda: next((w.text for w in browser.find_all("[data-preview=warranty]") if "未填" not in w.text), None),
+    # the preview answered for the purchase date (not the one before it); read in the page, as htmx
+    # may swap the preview between finding its element and reading it
+    read = "var e = document.querySelector('[data-preview=warranty]'); return e ? e.innerText : null"
+    warranty = browser.wait_until(
+        lambda: (text := browser.driver.execute_script(read)) and "未填" not in text and text,
         what="the warranty decision",
     )
     assert "保修期内" in warranty and "2 年保修" in warranty  # a 2-year line, bought 400 days ago

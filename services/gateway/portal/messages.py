@@ -20,6 +20,7 @@ EXACT = {
     "Number too large.": "数字太大",
     "Not a valid boolean.": "请选择是或否",
     "Not a valid date.": "日期无效（格式：年-月-日）",
+    "the database is busy or unreachable; try again": "系统繁忙（数据库暂时无法访问），请稍后重试",
     "Must be a month YYYY-MM between 1970-01 and 2099-12.": "月份无效（格式：年-月，1970-01 至 2099-12）",
     "Not a valid datetime.": "时间无效",
     "Not a valid list.": "不是有效的列表",
