@@ -45,6 +45,7 @@ TAGS = (
     ("auth", "Who you are"),
     ("tickets", "Service requests (受理): registration, workflow, CSV import"),
     ("ledger", "The service ledger (服务信息台帐)"),
+    ("customers", "The customer and product archive (客户档案, 产品档案): cards, history, review, merge, export"),
     ("sla", "SLA deadlines"),
     ("dispatch", "The dispatch board, plans and on-site visits"),
     ("technicians", "Technicians, their import and daily routes"),

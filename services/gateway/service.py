@@ -32,6 +32,7 @@ from services.gateway.portal.pages_outlet import OutletPages
 from services.gateway.portal.pages_warehouse import WarehousePages
 from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
+from services.gateway.routes_customers import CustomerRoutes
 from services.gateway.routes_dispatch import DispatchRoutes
 from services.gateway.routes_intake import IntakeRoutes
 from services.gateway.routes_notify import NotifyRoutes
@@ -45,6 +46,7 @@ from shared.db import Database
 # web.ServiceBase is not imported by name: `nameko run` would take it for a service
 class GatewayService(
     IntakeRoutes,
+    CustomerRoutes,
     DispatchRoutes,
     CertificationRoutes,
     PartsRoutes,

@@ -1,6 +1,15 @@
 """What other packages may import of intake (the gateway, the operator command, benchmarks):
 its request and answer schemas and the CSV row converter. Nothing here reaches its models."""
 
+from services.intake.archive_schemas import (
+    CustomerDetail,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatch,
+    CustomerQuery,
+    MergeCustomers,
+    ProductDetail,
+)
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery, TriageTicketOut
 from services.intake.schemas import (
     AuditOut,
@@ -18,9 +27,16 @@ from services.intake.schemas import (
 __all__ = [
     "AuditOut",
     "BridgeRequest",
+    "CustomerDetail",
+    "CustomerOut",
+    "CustomerPage",
+    "CustomerPatch",
+    "CustomerQuery",
     "ListQuery",
+    "MergeCustomers",
     "PreviewOut",
     "PreviewQuery",
+    "ProductDetail",
     "RegisterTicket",
     "SlaReportOut",
     "SlaReportQuery",

@@ -166,7 +166,8 @@ class Customer(TenantScoped, Base):
     addresses: Mapped[list] = mapped_column(JSON, default=list)
     external_ids: Mapped[list] = mapped_column(JSON, default=list)
     consent_to_contact: Mapped[bool | None] = mapped_column(Boolean)
-    duplicate_of: Mapped[list | None] = mapped_column(JSON)  # possible duplicates, for a person to decide
+    # possible duplicates, for a person to decide (SQL NULL when none, so it can be filtered)
+    duplicate_of: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     duplicate_reason: Mapped[str | None] = mapped_column(String(128))
     merged_into: Mapped[str | None] = mapped_column(String(32))
     merged_by: Mapped[str | None] = mapped_column(String(64))

@@ -59,6 +59,9 @@ class RegisterTicket(Schema):
     received_at = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
     external_ref = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
     tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+    # the customer archive's keys (archive.py): the company, the customer's id in another system
+    company = fields.Str(load_default=None, validate=validate.Length(min=1, max=128))
+    customer_external_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
     safety = fields.Bool(load_default=False)
     batch_defect = fields.Bool(load_default=False)
     complaint_category = fields.Str(

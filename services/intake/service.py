@@ -14,8 +14,9 @@ from datetime import datetime
 from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import complaints, domain, facts, outlook, queries, routing, sla_report
+from services.intake import archive_store, complaints, domain, facts, outlook, queries, routing, sla_report
 from services.intake import operations as ops
+from services.intake.archive_service import ArchiveEntrypoints
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery
 from services.intake.models import Base, Ticket
 from services.intake.schemas import (
@@ -58,7 +59,8 @@ _steps_out = StepsOut()
 _sla_report_out = SlaReportOut()
 
 
-class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
+# not imported by name: `nameko run` would take it for a service; the archive's RPCs are a mixin
+class IntakeService(web.ServiceBase, ArchiveEntrypoints):
     name = "intake"
 
     db = Database(Base.metadata, migrations_package="services.intake.migrations")
@@ -114,6 +116,7 @@ class IntakeService(web.ServiceBase):  # not imported by name: `nameko run` woul
             ticket, duplicate = ops.register(uow, reg, principal, self._escalation_chains())
             if duplicate:
                 return dict(self._dump(ticket), duplicate=True)
+            archive_store.link(uow, ticket, reg.warranty.expires_on, cmd)  # 客户档案, 产品档案
             try:
                 uow.commit()
             except IntegrityError:

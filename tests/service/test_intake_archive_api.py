@@ -1,0 +1,94 @@
+"""The customer and product archive through the API and real RabbitMQ: tickets with the same phone
+and serial link to one customer and one product whose history shows both; a doubtful match is a
+new customer flagged as a possible duplicate, merged only by a person; another center cannot read
+the customer (404); the CSV export has the center's customers only."""
+
+from __future__ import annotations
+
+from tests.conftest import C01, C02
+from tests.openapi_check import AnswerCheck
+
+API = "/api/v1"
+REPAIR = {
+    "kind": "repair",
+    "channel": "hotline",
+    "customer_name": "档案客户",
+    "phone": "138-0000-2222",
+    "address": "湖北省武汉市洪山区珞喻路1号",
+    "product_line": "数控车床",
+    "model": "CK6140",
+    "serial_no": "SN-ARCH-1",
+    "purchase_date": "2026-01-10",
+    "fault": "主轴异响",
+}
+
+
+def _register(platform, principal, **changes):
+    r = platform.post(f"{API}/tickets", principal, json=dict(REPAIR, **changes))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _ticket_links(platform, ticket_id):
+    return platform.get(f"{API}/tickets/{ticket_id}", C01).json()
+
+
+def test_archive_links_flags_merges_and_exports_per_center(platform):
+    check = AnswerCheck(platform.get("/openapi.json").json())
+    first = _register(platform, C01)
+    second = _register(platform, C01, phone="13800002222", fault="漏油")  # the same phone written otherwise
+    page = platform.get(f"{API}/customers?q=档案客户", C01)
+    assert page.status_code == 200, page.text
+    check(page)
+    assert page.json()["total"] == 1
+    customer = page.json()["items"][0]
+    assert customer["phones"] == ["13800002222"] and customer["duplicate_of"] is None
+
+    card = platform.get(f"{API}/customers/{customer['id']}", C01)
+    assert card.status_code == 200, card.text
+    check(card)
+    card = card.json()
+    assert [h["id"] for h in card["history"]] == [first["id"], second["id"]]
+    assert [p["serial_no"] for p in card["products"]] == ["SN-ARCH-1"]
+    product = card["products"][0]
+    assert product["warranty_until"] == "2027-01-10"  # intake's warranty rule: a year from the purchase
+    r = platform.get(f"{API}/products/{product['id']}", C01)
+    assert r.status_code == 200, r.text
+    check(r)
+    assert {h["id"] for h in r.json()["history"]} == {first["id"], second["id"]}
+
+    # the same phone with another name: not merged, a new customer flagged for a person
+    other = _register(platform, C01, customer_name="另一个人", serial_no="SN-ARCH-2")
+    dupes = platform.get(f"{API}/customers/duplicates", C01).json()["items"]
+    assert [d["name"] for d in dupes] == ["另一个人"] and dupes[0]["duplicate_of"] == [customer["id"]]
+    # a masked phone never matches
+    _register(platform, C01, phone="138****2222", serial_no=None, purchase_date=None)
+    assert platform.get(f"{API}/customers?q=档案客户", C01).json()["total"] == 2
+
+    # another center cannot read it; its export has its own customers only
+    assert platform.get(f"{API}/customers/{customer['id']}", C02).status_code == 404
+    assert platform.get(f"{API}/products/{product['id']}", C02).status_code == 404
+    _register(platform, C02, customer_name="济南客户", address="山东省济南市历下区泉城路1号", serial_no="SN-J")
+    csv_c02 = platform.get(f"{API}/customers.csv", C02)
+    assert csv_c02.status_code == 200 and "济南客户" in csv_c02.text and "档案客户" not in csv_c02.text
+    csv_c01 = platform.get(f"{API}/customers.csv", C01).text
+    assert "档案客户" in csv_c01 and "济南客户" not in csv_c01
+
+    # a person merges the flagged one; the survivor has both customers' tickets
+    r = platform.post(f"{API}/customers/merge", C01, json={"survivor_id": customer["id"], "merged_id": dupes[0]["id"]})
+    assert r.status_code == 200, r.text
+    merged = platform.get(f"{API}/customers/{dupes[0]['id']}", C01).json()
+    assert merged["merged_into"] == customer["id"] and merged["merged_by"] == C01.user
+    card = platform.get(f"{API}/customers/{customer['id']}", C01).json()
+    assert other["id"] in {h["id"] for h in card["history"]} and card["duplicate_of"] is None
+    r = platform.post(f"{API}/customers/merge", C01, json={"survivor_id": customer["id"], "merged_id": customer["id"]})
+    assert r.status_code == 422 and "merged_id" in r.json()["error"]["fields"]
+
+    # contacts and consent: reviewed; a masked phone is refused naming the field
+    r = platform.request(
+        "PATCH", f"{API}/customers/{customer['id']}", C01, json={"consent_to_contact": True, "email": "a@b.cn"}
+    )
+    assert r.status_code == 200 and r.json()["consent_to_contact"] is True and r.json()["review_due"] is False
+    r = platform.request("PATCH", f"{API}/customers/{customer['id']}", C01, json={"phones": ["138****1111"]})
+    assert r.status_code == 422 and "phones" in r.json()["error"]["fields"]
+    assert platform.get(f"{API}/customers?due_for_review=true", C01).json()["total"] == 0
