@@ -207,3 +207,47 @@ class Scorecard(TenantScoped, Base):
     rank_nationwide: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_by: Mapped[str] = mapped_column(String(64))
+
+
+class CenterAssessment(TenantScoped, Base):
+    """A regional center's assessment (考核, `assessment`): a month (``period`` YYYY-MM) or a year
+    (YYYY, 年终考核), its score on seed 001's table with each line's facts, its KPIs and departments'
+    complaint counts, and its rank among the centers. Centers see their own; outlets none."""
+
+    __tablename__ = "center_assessments"
+    __scope__: dict = {}
+    __table_args__ = (UniqueConstraint("tenant_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # month, year
+    rated: Mapped[bool] = mapped_column(Boolean, default=True)
+    score: Mapped[Decimal | None] = mapped_column(Numeric(5, 1))
+    stars: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(1))
+    jobs: Mapped[int] = mapped_column(Integer, default=0)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    lines: Mapped[list] = mapped_column(JSON)
+    kpis: Mapped[dict] = mapped_column(JSON)
+    departments: Mapped[list] = mapped_column(JSON)
+    months: Mapped[dict | None] = mapped_column(JSON)  # a year's months and their scores
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    computed_by: Mapped[str] = mapped_column(String(64))
+
+
+class RegionInput(TenantScoped, Base):
+    """Seed 003's grading inputs of a region (a regional center's territory), recorded by HQ:
+    competition and the company's resources (0-100 each), and the grade computed from them."""
+
+    __tablename__ = "region_inputs"
+    __scope__: dict = {}
+    __table_args__ = (UniqueConstraint("tenant_id"),)  # the region's current inputs
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    competition: Mapped[int] = mapped_column(Integer)
+    resources: Mapped[int] = mapped_column(Integer)
+    region_index: Mapped[Decimal] = mapped_column(Numeric(4, 1))  # the mean the grade is read from
+    grade: Mapped[str] = mapped_column(String(1))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(64))

@@ -178,3 +178,70 @@ class CenterFactOut(Schema):
     at = fields.AwareDateTime()
     source = fields.Str()
     note = fields.Str(allow_none=True)
+
+
+# ---------------------------------------------------------------- center assessments (issue 18.4)
+YEAR = validate.Regexp(r"^(19[7-9]\d|20\d\d)$", error="Must be a year YYYY between 1970 and 2099.")
+
+
+class AssessmentPeriod(Schema):
+    """A month (``month=YYYY-MM``) or a year (``year=YYYY``, the year-end assessment): one of them."""
+
+    class Meta:
+        unknown = RAISE
+
+    month = fields.Str(load_default=None, validate=MONTH)
+    year = fields.Str(load_default=None, validate=YEAR)
+
+    @validates_schema
+    def _one(self, data, **kwargs):
+        if bool(data.get("month")) == bool(data.get("year")):
+            raise ValidationError("Give a month (YYYY-MM) or a year (YYYY), one of them.", "month")
+
+
+class AssessmentQuery(AssessmentPeriod):
+    tenant_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=16))
+
+
+class RegionInputBody(Schema):
+    """Seed 003's grading inputs of a region, recorded by HQ: competition (0 none .. 100 fierce) and
+    the company's resources there (0 none .. 100 ample)."""
+
+    class Meta:
+        unknown = RAISE
+
+    competition = fields.Int(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    resources = fields.Int(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    note = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class CenterAssessmentOut(Schema):
+    """A center's month or year: score on seed 001's table (lines with their facts; a year's lines are
+    the months' means), stars, grade, rank among the centers, KPIs, complaint counts per department;
+    not rated (未评): ``rated`` false, no score, grade or rank."""
+
+    tenant_id = fields.Str()
+    period = fields.Str()
+    kind = fields.Str()
+    rated = fields.Bool()
+    score = fields.Decimal(as_string=True, allow_none=True)
+    stars = fields.Int(allow_none=True)
+    grade = fields.Str(allow_none=True)
+    jobs = fields.Int()
+    rank = fields.Int(allow_none=True)
+    lines = fields.Raw()
+    kpis = fields.Raw()
+    departments = fields.Raw()
+    months = fields.Raw(allow_none=True)
+    computed_at = fields.AwareDateTime()
+
+
+class RegionOut(Schema):
+    tenant_id = fields.Str()
+    competition = fields.Int()
+    resources = fields.Int()
+    region_index = fields.Decimal(as_string=True)
+    grade = fields.Str()
+    note = fields.Str(allow_none=True)
+    recorded_at = fields.AwareDateTime()
+    recorded_by = fields.Str()

@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 
 from services.qa import complaint_rules, domain, operations, queries, reports, scorecard
+from services.qa.assessment_rpc import AssessmentEntrypoints
 from services.qa.models import Base, Callback, Complaint, Scorecard
 from services.qa.schemas import (
     REPORT_KINDS,
@@ -76,7 +77,8 @@ _center_fact_out = CenterFactOut()
 AGENT_ROLES = (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE)
 
 
-class QaService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
+# not imported by name: `nameko run` would take it for a service
+class QaService(AssessmentEntrypoints, web.ServiceBase):
     name = "qa"
 
     db = Database(Base.metadata, migrations_package="services.qa.migrations")
@@ -428,6 +430,7 @@ class QaService(web.ServiceBase):  # not imported by name: `nameko run` would ta
                 due = operations.month_to_publish(uow.session, month)
             if due:
                 self._publish(month, service)
+            self._assess_due(month, service)  # the centers' month (and after December, the year)
 
     def _overdue_gauge(self, now):
         with self.db.uow(tenancy.service_principal(self.name)) as uow:

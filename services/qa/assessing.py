@@ -1,0 +1,160 @@
+"""What QA does for the centers' assessments and the regions' grades, inside the caller's unit of
+work: read a center's month from QA's tables, assess it (`assessment`, the rules), store it, rank
+the centers. Kept apart from `operations` (the callbacks and scorecards) so each stays small.
+
+The session acts for HQ or the service (every tenant); each read names its tenant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from services.qa import assessment, domain, reports, scorecard
+from services.qa.models import Callback as CallbackRow
+from services.qa.models import CenterAssessment, CenterFact, Complaint, RegionInput, ServiceRecord
+from shared.clock import as_utc
+
+MONTH, YEAR = "month", "year"
+
+
+def months_of(year: str, asof: datetime) -> list[str]:
+    """The months of a year up to the one `asof` falls in (a year-end assessment asked in its
+    December covers what has happened)."""
+    last = domain.local_period(asof)
+    return [m for m in (f"{year}-{n:02d}" for n in range(1, 13)) if m <= last]
+
+
+# ---------------------------------------------------------------- reads
+def center_month(session, tenant: str, month: str, asof: datetime) -> assessment.CenterMonth:
+    """A center's month as QA recorded it: its jobs and their on-site punctuality, its own missed
+    deadlines, the callbacks the center itself calls that fell due before `asof`, the satisfaction
+    its customers gave in the month (any caller's) and the complaints its region received."""
+    start, end = domain.month_bounds(month)
+    records = session.execute(
+        select(ServiceRecord.onsite_on_time, func.count(ServiceRecord.visit_id))
+        .where(ServiceRecord.tenant_id == tenant, ServiceRecord.period == month)
+        .group_by(ServiceRecord.onsite_on_time)
+    ).all()
+    punctual = {flag: int(n) for flag, n in records}
+    misses = session.scalars(
+        select(CenterFact)
+        .where(CenterFact.tenant_id == tenant, CenterFact.period == month, CenterFact.kind == "deadline_missed")
+        .order_by(CenterFact.at, CenterFact.id)
+    ).all()
+    calls = session.execute(
+        select(CallbackRow.id, CallbackRow.due_at, CallbackRow.done_at).where(
+            CallbackRow.tenant_id == tenant,
+            CallbackRow.caller == tenant,  # HQ's cross callbacks are HQ's, not the center's
+            CallbackRow.period == month,
+            CallbackRow.due_at < asof,
+        )
+    ).all()
+    answers = session.scalars(
+        select(CallbackRow.satisfaction).where(
+            CallbackRow.tenant_id == tenant,
+            CallbackRow.satisfaction.is_not(None),
+            CallbackRow.done_at >= start,
+            CallbackRow.done_at < end,
+        )
+    ).all()
+    complaints = session.scalars(
+        select(Complaint)
+        .where(Complaint.tenant_id == tenant, Complaint.received_at >= start, Complaint.received_at < end)
+        .order_by(Complaint.received_at)
+    ).all()
+    return assessment.CenterMonth(
+        tenant,
+        month,
+        jobs=sum(punctual.values()),
+        onsite_on_time=punctual.get(True, 0),
+        onsite_late=punctual.get(False, 0),
+        misses=tuple(
+            assessment.DeadlineMiss(row.ref, row.sla, as_utc(row.at), row.ticket_id, row.outlet_id) for row in misses
+        ),
+        callbacks=tuple(scorecard.DueCallback(i, as_utc(due), as_utc(done)) for i, due, done in calls),
+        satisfaction=tuple(int(s) for s in answers),
+        complaints=tuple(
+            assessment.ComplaintFact(
+                row.ticket_id,
+                f"ticket:{row.number}",
+                as_utc(row.received_at),
+                row.cause,
+                row.responsibility,
+                row.level,
+                row.department,
+            )
+            for row in complaints
+        ),
+    )
+
+
+def listed(session, *, period: str, tenant_id: str | None = None) -> list[CenterAssessment]:
+    """Stored assessments of a period (the caller's tenant only, for a center), ranked first."""
+    stmt = select(CenterAssessment).where(CenterAssessment.period == period)
+    if tenant_id:
+        stmt = stmt.where(CenterAssessment.tenant_id == tenant_id)
+    order = (CenterAssessment.rated.desc(), CenterAssessment.rank, CenterAssessment.tenant_id)
+    return session.scalars(stmt.order_by(*order)).all()
+
+
+def due_periods(session, month: str) -> list[str]:
+    """What the schedule assesses for a finished month: the month, when QA followed it (a job
+    recorded) and it is not assessed yet; after December, the year too."""
+    followed = session.scalar(select(func.count(ServiceRecord.visit_id)).where(ServiceRecord.period == month))
+    if not followed:
+        return []
+    done = set(session.scalars(select(CenterAssessment.period).distinct()).all())
+    wanted = [month] + ([month[:4]] if month.endswith("-12") else [])
+    return [period for period in wanted if period not in done]
+
+
+# ---------------------------------------------------------------- use cases
+def assess(uow, tenants: list[str], period: str, *, asof: datetime, user: str, thresholds=None) -> dict[str, dict]:
+    """Every center's assessment of a month (YYYY-MM) or year (YYYY), ranked among the centers and
+    stored (again, when assessed before). Returns {tenant: assessment}."""
+    kind = YEAR if len(period) == 4 else MONTH
+    results = {}
+    for tenant in tenants:
+        if kind == MONTH:
+            results[tenant] = assessment.assess_month(center_month(uow.session, tenant, period, asof), thresholds)
+        else:
+            months = {
+                m: assessment.assess_month(center_month(uow.session, tenant, m, asof), thresholds)
+                for m in months_of(period, asof)
+            }
+            results[tenant] = assessment.assess_year(months, thresholds)
+    ranks = assessment.rank_centers(results)
+    existing = {row.tenant_id: row for row in listed(uow.session, period=period)}
+    for tenant, result in results.items():
+        row = existing.get(tenant) or CenterAssessment(tenant_id=tenant, period=period, kind=kind)
+        row.rated, row.score, row.stars, row.grade = result["rated"], result["score"], result["stars"], result["grade"]
+        row.jobs, row.rank = result["jobs"], ranks.get(tenant)
+        row.lines, row.kpis = reports.jsonable(result["lines"]), reports.jsonable(result["kpis"])
+        row.departments = reports.jsonable(result["departments"])
+        row.months = reports.jsonable(result.get("months"))
+        row.computed_at, row.computed_by = asof, user
+        uow.session.add(row)
+    return results
+
+
+def record_region(uow, tenant: str, inputs: dict, *, floors, user: str, now: datetime) -> RegionInput:
+    """A region's competition and resources (HQ's), and its grade by `assessment.region_grade`;
+    recorded again, the region's inputs and grade are replaced."""
+    index, grade = assessment.region_grade(inputs["competition"], inputs["resources"], floors)
+    row = uow.session.scalars(select(RegionInput).where(RegionInput.tenant_id == tenant)).first()
+    row = row or RegionInput(tenant_id=tenant)
+    row.competition, row.resources, row.region_index, row.grade = (
+        inputs["competition"],
+        inputs["resources"],
+        index,
+        grade,
+    )
+    row.note, row.recorded_at, row.recorded_by = inputs.get("note"), now, user
+    uow.session.add(row)
+    return row
+
+
+def regions(session) -> list[RegionInput]:
+    return session.scalars(select(RegionInput).order_by(RegionInput.tenant_id)).all()

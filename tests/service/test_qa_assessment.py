@@ -1,0 +1,126 @@
+"""The centers' assessment over the real broker (issue 18.4): HQ assesses and ranks two centers for a
+month from the facts QA recorded from the events, each center charged for its own deadlines only;
+a center reads its own assessment only, an outlet none; HQ records a region's inputs and grade."""
+
+from datetime import datetime
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from shared import clock
+from shared.errors import Forbidden, ValidationFailed
+from shared.tenancy import Principal
+from tests.conftest import C01, C02, HQ, wait_for
+from tests.qa_fixtures import qa_config, send, visit  # noqa: F401
+
+SH = clock.LOCAL_TZ
+O1 = Principal("wuhan-o1", "outlet", tenant="C01", outlet="C01-O01")
+MONTH = "2026-03"
+SERVED = datetime(2026, 3, 10, 10, tzinfo=SH)
+
+
+def _breach(number, sla, outlet=None):
+    return {
+        "tenant_id": "C01",
+        "ticket_id": f"t-{number}",
+        "number": number,
+        "sla": sla,
+        "due_at": SERVED,
+        "detected_at": SERVED,
+        "assigned_outlet_id": outlet,
+    }
+
+
+def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_config, rpc_as, send):
+    from services.qa.service import QaService
+
+    container = container_factory(QaService, qa_config)
+    container.start()
+    send("dispatch", "visit.completed", visit("va1", "ta1", "C01-O01", SERVED))
+    send("dispatch", "visit.completed", visit("vb1", "tb1", "C02-O01", SERVED, tenant="C02"))
+    send("intake", "sla.breached", _breach("A-ACCEPT", "accept", "C01-O01"))  # the center's, outlet named
+    send("intake", "sla.breached", _breach("A-FORWARD", "forward"))  # the center's 1-hour rule
+    send("intake", "sla.breached", _breach("A-ONSITE", "onsite", "C01-O01"))  # the outlet's, not the center's
+
+    def recorded():
+        with rpc_as(HQ, "qa") as qa:
+            facts = qa.center_facts({"month": MONTH, "tenant_id": "C01"})
+            outlet = [f for f in qa.score_facts("C01-O01", MONTH) if f["source"] == "sla.breached"]
+            jobs = qa.work_list({"status": "all", "caller": "all"})["total"]
+            return len(facts) == 2 and len(outlet) == 1 and jobs >= 4 and facts
+
+    wait_for(recorded, what="visits and breaches recorded")
+    with rpc_as(C01, "qa") as qa, pytest.raises(Forbidden):
+        qa.assess_centers({"month": MONTH})
+    with rpc_as(HQ, "qa") as qa:
+        with pytest.raises(ValidationFailed) as bad:
+            qa.assess_centers({"month": MONTH, "year": "2026"})
+        assert "month" in str(bad.value.fields)
+        done = qa.assess_centers({"month": MONTH})
+        assert done["period"] == MONTH and done["centers"] == 6 and done["rated"] == 2
+        ranking = qa.center_assessments({"month": MONTH})
+    assert [(a["tenant_id"], a["rank"]) for a in ranking[:2]] == [("C02", 1), ("C01", 2)]
+    assert all(a["rated"] is False and a["rank"] is None for a in ranking[2:]) and len(ranking) == 6
+    c01, c02 = ranking[1], ranking[0]
+    # C01 pays its acceptance (-4) and its forwarding (-2), not its outlet's late visit
+    assert float(c02["score"]) - float(c01["score"]) == 6
+    lines = {line["line"]: line for line in c01["lines"]}
+    norm_refs = [o["facts"][0]["ref"] for i in lines["service_norms"]["items"] for o in i["occurrences"]]
+    assert norm_refs == ["ticket:A-ACCEPT"]
+    assert lines["information_feedback"]["items"][0]["kind"] == "late_feedback"
+    assert "A-ONSITE" not in str(c01["lines"])
+    assert c01["kpis"]["jobs"] == 1 and c01["kpis"]["deadlines_missed_by_sla"] == {"accept": 1, "forward": 1}
+
+    with rpc_as(C01, "qa") as qa:
+        own = qa.center_assessments({"month": MONTH})
+        assert [a["tenant_id"] for a in own] == ["C01"] and own[0]["rank"] == 2
+        assert qa.center_assessments({"month": MONTH, "tenant_id": "C02"}) == []
+        with pytest.raises(Forbidden):
+            qa.record_region("C01", {"competition": 90, "resources": 90})
+    with rpc_as(C02, "qa") as qa:
+        assert [(a["tenant_id"], a["rank"]) for a in qa.center_assessments({"month": MONTH})] == [("C02", 1)]
+    with rpc_as(O1, "qa") as qa, pytest.raises(Forbidden):
+        qa.center_assessments({"month": MONTH})
+
+    # seed 003: HQ records a region's competition and resources; the grade follows the rule
+    with rpc_as(HQ, "qa") as qa:
+        region = qa.record_region("C01", {"competition": 80, "resources": 60, "note": "竞争激烈"})
+        assert (region["region_index"], region["grade"]) == ("70.0", "A")
+        assert qa.record_region("C01", {"competition": 30, "resources": 40})["grade"] == "C"
+        with pytest.raises(ValidationFailed) as bad:
+            qa.record_region("C01", {"competition": 101, "resources": 40})
+        assert "competition" in bad.value.fields
+        with pytest.raises(ValidationFailed):
+            qa.record_region("C99", {"competition": 1, "resources": 1})
+        qa.record_region("C02", {"competition": 50, "resources": 50})
+    with rpc_as(C01, "qa") as qa:
+        assert [(r["tenant_id"], r["grade"]) for r in qa.region_grades()] == [("C01", "C")]
+
+
+def test_the_schedule_assesses_a_followed_month_and_the_year_after_december(container_factory, qa_config, rpc_as, send):
+    from services.qa.service import QaService
+
+    qa_config["QA_AUTO_MONTHLY"] = "true"
+    container = container_factory(QaService, qa_config)
+    container.start()
+    december = datetime(2025, 12, 10, 10, tzinfo=SH)
+    send("dispatch", "visit.completed", visit("vd1", "td1", "C01-O01", december))
+
+    def recorded():
+        with rpc_as(HQ, "qa") as qa:
+            return qa.work_list({"status": "all", "caller": "all"})["total"] >= 2
+
+    wait_for(recorded, what="December's job recorded")
+    try:
+        clock.travel_to(datetime(2026, 1, 9, 9, tzinfo=SH))
+        with entrypoint_hook(container, "housekeeping") as tick:
+            tick()
+        with rpc_as(HQ, "qa") as qa:
+            month = qa.center_assessments({"month": "2025-12"})
+            year = qa.center_assessments({"year": "2025"})
+        assert month[0]["tenant_id"] == "C01" and month[0]["rank"] == 1 and month[0]["kind"] == "month"
+        assert year[0]["tenant_id"] == "C01" and year[0]["kind"] == "year"
+        assert year[0]["score"] == month[0]["score"] and year[0]["months"]["2025-12"] == month[0]["score"]
+        assert year[0]["months"]["2025-01"] is None  # a month without jobs: not rated, not averaged
+    finally:
+        clock.reset()
