@@ -112,7 +112,7 @@ class ProductDetail(ProductOut):
 
 
 class CustomerPage(Schema):
-    items = fields.List(fields.Nested(CustomerOut))
-    total = fields.Int()
-    limit = fields.Int()
-    offset = fields.Int()
+    items = fields.List(fields.Nested(CustomerOut), required=True)
+    total = fields.Int(required=True)
+    limit = fields.Int(required=True)
+    offset = fields.Int(required=True)
