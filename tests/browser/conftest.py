@@ -156,7 +156,8 @@ def _gone(element, ec):
 @pytest.fixture
 def browser(chromium, portal_platform, request):
     """The session's browser, cookies cleared, desktop width, pointed at this test's platform; a
-    screenshot of the page in var/test-screenshots/ if the test fails; the clock reset after."""
+    screenshot of the page in var/test-screenshots/ if the test fails; the clock reset and the page
+    left after."""
     chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
     chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     chromium.set_window_size(*DESKTOP)
@@ -172,3 +173,7 @@ def browser(chromium, portal_platform, request):
             print(f"\nscreenshot of the failed test's page: {path} (at {chromium.current_url})")
         except Exception as exc:  # the browser itself may be what failed
             print(f"\nno screenshot of the failed test's page: {exc!r}")
+    try:  # leave the page: one that polls (htmx) must not be sent to sign in during the next test
+        chromium.get("about:blank")
+    except Exception as exc:
+        print(f"\nthe browser did not leave the test's page: {exc!r}")
