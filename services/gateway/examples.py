@@ -193,6 +193,13 @@ STATEMENT = {
 EXAMPLES: dict[str, dict] = {
     "create_ticket": {"request": NEW_TICKET, "response": TICKET},
     "list_tickets": {"response": {"items": [TICKET], "total": 1, "limit": 100, "offset": 0}},
+    # the first-contact owner hands a complaint over, the reason in the note (README "Complaint handling")
+    "transition": {
+        "request": {"action": "hand_over", "owner_user": "wuhan-quality", "note": "转质量组专人跟踪到底"},
+        "response": dict(
+            TICKET, kind="complaint", status="accepted", case_state="internal_check", owner_user="wuhan-quality"
+        ),
+    },
     "triage_queue": {
         "response": {
             "items": [

@@ -90,6 +90,9 @@ class LedgerRow(Schema):
     warranty = nullable(Str())
     owner_user = nullable(Str())
     assigned_outlet_id = nullable(Str())
+    service_mode = nullable(Str())  # 服务方式, 服务内容, 服务人员 (intake's ledger_cells)
+    work_done = nullable(Str())
+    technician_name = nullable(Str())
     callback = nullable(Str())
 
 
@@ -274,6 +277,15 @@ class TariffPublished(Schema):
 
 # ====================================================================== qa
 CallbackPage = page_of(qa.CallbackOut, "CallbackPage")
+
+
+class Assessed(Schema):
+    """The centers assessed for a period: how many, how many rated (未评 not), and their grades."""
+
+    period = Str()
+    centers = Int()
+    rated = Int()
+    grades = counts()
 
 
 class Overdue(Schema):
