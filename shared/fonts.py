@@ -71,3 +71,30 @@ def cjk_font(configured: str | None = None, candidates: tuple[FontFile, ...] = D
         f"Install the Debian package {packages} (apt-get install {candidates[0].package if candidates else packages}), "
         f"or set {CONFIG_KEY} (environment FSM_{CONFIG_KEY}) to a TrueType font with Chinese, Latin and digits"
     )
+
+
+_REGISTERED: dict[tuple[str, str], str] = {}
+
+
+def reportlab_font(font: FontFile, required: str, prefix: str = "CJK") -> str:
+    """Register `font` with reportlab once (TrueType: embedded as a subset) and return its name;
+    FontMissing when it cannot be embedded or lacks a glyph of `required` (the characters every
+    document of its kind prints: Chinese, Latin letters, digits)."""
+    key = (str(font), prefix)
+    if key not in _REGISTERED:
+        from reportlab.pdfbase import pdfmetrics
+        from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+        try:
+            tt = TTFont(f"{prefix}{len(_REGISTERED)}", str(font.path), subfontIndex=font.index)
+        except (TTFError, OSError) as exc:
+            raise FontMissing(f"{font} cannot be embedded in a PDF ({exc}): use a TrueType CJK font") from None
+        missing = "".join(c for c in required if ord(c) not in tt.face.charToGlyph)
+        if missing:
+            raise FontMissing(
+                f"{font} has no glyphs for {missing!r}: a document needs Chinese, Latin letters and digits "
+                "(fonts-wqy-zenhei has all three)"
+            )
+        pdfmetrics.registerFont(tt)
+        _REGISTERED[key] = tt.fontName
+    return _REGISTERED[key]

@@ -12,7 +12,7 @@ import io
 from xml.sax.saxutils import escape
 
 from services.settlement.statement_sheet import TITLE_EN, StatementSheet
-from shared.fonts import FontFile, FontMissing
+from shared.fonts import FontFile, reportlab_font
 
 HEADERS = ("序号 No.", "类别 Kind", "单据 Ref", "说明 Description", "结算标准 Tariff", "金额(元) Amount")
 # glyphs a statement cannot do without: a font lacking any prints blanks where they belong
@@ -95,30 +95,10 @@ def xlsx(sheet: StatementSheet) -> bytes:
 
 
 # ---------------------------------------------------------------- PDF
-_FONTS: dict[str, str] = {}
-
-
 def font_name(font: FontFile) -> str:
-    """Register `font` with reportlab once (TrueType: embedded as a subset) and return its name;
-    FontMissing when it cannot print a statement."""
-    key = str(font)
-    if key not in _FONTS:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.ttfonts import TTFError, TTFont
-
-        try:
-            tt = TTFont(f"StatementCJK{len(_FONTS)}", str(font.path), subfontIndex=font.index)
-        except (TTFError, OSError) as exc:
-            raise FontMissing(f"{font} cannot be embedded in a PDF ({exc}): use a TrueType CJK font") from None
-        missing = "".join(c for c in REQUIRED_GLYPHS if ord(c) not in tt.face.charToGlyph)
-        if missing:
-            raise FontMissing(
-                f"{font} has no glyphs for {missing!r}: a statement needs Chinese, Latin letters and digits "
-                "(fonts-wqy-zenhei has all three)"
-            )
-        pdfmetrics.registerFont(tt)
-        _FONTS[key] = tt.fontName
-    return _FONTS[key]
+    """`font` registered with reportlab (shared.fonts.reportlab_font); FontMissing when it cannot
+    print a statement."""
+    return reportlab_font(font, REQUIRED_GLYPHS, "StatementCJK")
 
 
 def pdf(sheet: StatementSheet, font: FontFile) -> bytes:
