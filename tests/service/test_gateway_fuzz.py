@@ -1,6 +1,6 @@
 """schemathesis against the running gateway: no input gives a server error.
 
-All seven services run in this process (their own vhost and SQLite files); schemathesis's CLI
+All eight services run in this process (their own vhost and SQLite files); schemathesis's CLI
 (`st run`, a subprocess) reads the gateway's `/openapi.json` and sends what it derives from it:
 boundary and type-violating values for every parameter and body field (coverage phase),
 random valid and invalid requests (fuzzing), and chains of calls linked by the ids they return
@@ -32,11 +32,12 @@ TIME_LIMIT = 480  # seconds for both runs together; they take about 120 here
 
 @pytest.fixture
 def fuzz_platform(runner_factory, dispatch_config):
-    """All seven services; timers that would act on their own are slowed down."""
+    """All eight services; timers that would act on their own are slowed down."""
     from services.certification.service import CertificationService
     from services.dispatch.service import DispatchService
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
+    from services.notify.service import NotifyService
     from services.parts.service import PartsService
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
@@ -59,6 +60,7 @@ def fuzz_platform(runner_factory, dispatch_config):
         SettlementService,
         CertificationService,
         QaService,
+        NotifyService,
     )
     runner.start()
     yield Platform(runner, config)

@@ -12,6 +12,7 @@ from nameko.standalone.events import event_dispatcher
 from shared import clock, tenancy
 from tests import notify_doubles as doubles
 from tests.conftest import C01, C02, HQ, Platform, wait_for
+from tests.openapi_check import AnswerCheck
 
 API = "/api/v1"
 O1 = tenancy.Principal("o1", "outlet", tenant="C01", outlet="C01-O01")
@@ -56,6 +57,7 @@ def notify_platform(runner_factory, service_config, tmp_path):
     runner = runner_factory(config, IntakeService, NotifyService, GatewayService)
     runner.start()
     p = Platform(runner, config)
+    p.check = AnswerCheck(p.get("/openapi.json").json())  # every answer as the document says
     p.smtp_port, p.sms_port = smtp_port, sms_port
     p.mail_dir, p.sms_dir = tmp_path / "mail", tmp_path / "sms"
     p.mail_dir.mkdir()
@@ -80,6 +82,7 @@ def publish(p, source, event_type, body, event_id):
 def notices(p, **query):
     r = p.get(f"{API}/notify/notices", HQ, params=query)
     assert r.status_code == 200, r.text
+    p.check(r)
     return r.json()["items"]
 
 
@@ -126,7 +129,9 @@ def test_web_ticket_email_once_inbox_per_center_and_visit_sms(notify_platform):
     assert len(notices(p, ticket_id="t-dup")) == 2  # e-mail + inbox, once each
 
     # the inbox: C01's user sees the notice, C02's does not, nor can mark it read
-    inbox = p.get(f"{API}/notify/inbox", C01).json()
+    r = p.get(f"{API}/notify/inbox", C01)
+    p.check(r)
+    inbox = r.json()
     mine = [n for n in inbox["items"] if n["subject"] == f"【网上报修转交】{number}"]
     assert len(mine) == 1 and mine[0]["read_at"] is None and inbox["unread"] == 3
     other = p.get(f"{API}/notify/inbox", C02).json()
@@ -134,10 +139,18 @@ def test_web_ticket_email_once_inbox_per_center_and_visit_sms(notify_platform):
     notice_id = mine[0]["id"]
     r = p.post(f"{API}/notify/inbox/{notice_id}/read", C02)
     assert r.status_code == 404, r.text
+    p.check(r)
     r = p.post(f"{API}/notify/inbox/{notice_id}/read", C01)
     assert r.status_code == 200 and r.json()["read_at"], r.text
+    p.check(r)
     assert p.get(f"{API}/notify/inbox?unread=true", C01).json()["unread"] == 2
-    assert p.post(f"{API}/notify/inbox/not-a-number/read", C01).status_code == 422
+    r = p.post(f"{API}/notify/inbox/not-a-number/read", C01)
+    assert r.status_code == 422 and "notice_id" in r.json()["error"]["fields"], r.text
+    p.check(r)
+    r = p.get(f"{API}/notify/inbox?unread=maybe", C01)
+    assert r.status_code == 422 and "unread" in r.json()["error"]["fields"], r.text
+    warehouse = tenancy.Principal("w", "warehouse", tenant="C01", warehouse="W")
+    assert p.get(f"{API}/notify/inbox", warehouse).status_code == 403  # no inbox for that role
     # C02's delivery log has none of C01's notices
     assert p.get(f"{API}/notify/notices", C02).json()["total"] == 0
 
