@@ -61,7 +61,8 @@ def test_a_checked_out_visit_and_a_recorded_callback_show_in_the_ledger(qa_platf
     def planned():
         with rpc_as(C01, "qa") as qa:
             items = qa.work_list({"status": "all"})["items"]
-        return [c for c in items if c["ticket_id"] == ticket["id"]]
+        # the job's service callback (its seven-day tracking call is planned with it)
+        return [c for c in items if c["ticket_id"] == ticket["id"] and c["purpose"] == "service"]
 
     [callback] = wait_for(planned, what="callback planned")
     with rpc_as(C01, "qa") as qa:
