@@ -58,6 +58,8 @@ def test_the_agent_calls_back_with_the_script_and_records_the_answers(browser, p
     browser.open("/center/callbacks")
     today = browser.find("#today").text
     assert "满意客户" in today and "不满意客户" in today and "13900002222" in today and "服务回访" in today
+    # each served ticket's seven-day tracking call (七天内用户追踪) is on the list too, by its name
+    assert "七日用户追踪" in today
     # the script: three questions and the score; a score left out is shown next to it
     browser.open(f"/center/callbacks/{calls['满意客户']['id']}")
     assert "24 小时" in browser.find("#q-onsite_within_24h").text and "收费标准" in browser.text
