@@ -41,6 +41,7 @@ def record(purpose, status="planned", ticket="t-1", parent_id=None):
         status=status,
         service_at=L(2026, 3, 2, 10).astimezone(UTC),
         caller="C01",
+        outlet_id="C01-O01",
         parent_id=parent_id,
     )
 
@@ -125,6 +126,9 @@ def test_tracking_results_negative_plans_no_followup_satisfied_resolves_its_pare
     assert bad.outcome == "negative" and bad.followup is None and bad.changes["status"] == "negative"
     assert [event for event, _ in bad.events] == ["callback.negative", "callback.completed"]
     assert bad.events[0][1]["ticket_id"] == "t-1"
+    # the customer's "no" is the outlet's norm breach, counted once per ticket and norm with the
+    # service callback's (`domain.answer_facts`)
+    assert [(f.kind, f.occurrence_key) for f in bad.facts] == [("norm_breach", "norm:t-1:service_delivered")]
     good = domain.record_result(
         record("tracking", parent_id="cb-service"),
         dict(base, reached=True, satisfaction=5, reason_codes=[]),
