@@ -182,6 +182,58 @@ class QaRoutes:
         _agent(principal)
         return self.qa.center_facts(query_args(request))
 
+    # ------------------------------------------------------------ centers' assessments (issue 18.4)
+    @api(
+        "POST",
+        f"{API}/qa/center-assessments",
+        "Assess and rank every regional center for a month (month=YYYY-MM) or a year (year=YYYY, the "
+        "year-end assessment) on seed 001's table from the center's own facts (HQ)",
+        body=contracts.AssessmentPeriod,
+        tag="qa",
+        response=responses.Assessed,
+    )
+    def qa_assess_centers(self, request, principal):
+        if principal.role != tenancy.HQ:
+            raise Forbidden("only HQ assesses the centers")
+        return self.qa.assess_centers(json_body(request))
+
+    @api(
+        "GET",
+        f"{API}/qa/center-assessments",
+        "HQ's ranking of the centers for a month (month=) or a year (year=): score with each line's "
+        "facts, KPIs, complaint counts per department (HQ: all; center: its own)",
+        query=contracts.AssessmentQuery,
+        tag="qa",
+        response=contracts.CenterAssessmentOut(many=True),
+    )
+    def qa_center_assessments(self, request, principal):
+        _agent(principal)
+        return self.qa.center_assessments(query_args(request))
+
+    @api(
+        "PUT",
+        f"{API}/qa/regions/<string:tenant_id>",
+        "Record a region's competition and resources (0-100 each, seed 003); its grade A/B/C follows (HQ)",
+        body=contracts.RegionInputBody,
+        tag="qa",
+        response=contracts.RegionOut,
+    )
+    def qa_record_region(self, request, principal, tenant_id):
+        if principal.role != tenancy.HQ:
+            raise Forbidden("only HQ records the regions' competition and resources")
+        return self.qa.record_region(tenant_id, json_body(request))
+
+    @api(
+        "GET",
+        f"{API}/qa/regions",
+        "The regions' grades A/B/C with their inputs (HQ: all; center: its own)",
+        tag="qa",
+        response=contracts.RegionOut(many=True),
+    )
+    def qa_region_grades(self, request, principal):
+        _agent(principal)
+        return self.qa.region_grades()
+
     @api(
         "GET",
         f"{API}/qa/scorecards/<string:outlet_id>/<string:month>",

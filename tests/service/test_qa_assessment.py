@@ -124,3 +124,53 @@ def test_the_schedule_assesses_a_followed_month_and_the_year_after_december(cont
         assert year[0]["months"]["2025-01"] is None  # a month without jobs: not rated, not averaged
     finally:
         clock.reset()
+
+
+@pytest.fixture
+def qa_gateway(runner_factory, qa_config):
+    """qa + gateway (the assessment routes need nothing else)."""
+    from services.gateway.service import GatewayService
+    from services.qa.service import QaService
+    from tests.conftest import Platform
+
+    runner = runner_factory(qa_config, QaService, GatewayService)
+    runner.start()
+    yield Platform(runner, qa_config)
+
+
+def test_the_routes_by_role_as_documented(qa_gateway, send):
+    from services.gateway import docs
+    from tests.openapi_check import AnswerCheck
+
+    check = AnswerCheck(docs.openapi_document())
+    api = "/api/v1/qa"
+    send("dispatch", "visit.completed", visit("vr1", "tr1", "C01-O01", SERVED))
+    wait_for(
+        lambda: qa_gateway.get(f"{api}/callbacks", HQ, params={"caller": "all", "status": "all"}).json()["total"],
+        what="the job recorded",
+    )
+
+    def answer(method, path, who, status, **kw):
+        r = qa_gateway.request(method, f"{api}/{path}", who, **kw)
+        assert r.status_code == status, r.text
+        check(r)
+        return r.json()
+
+    answer("POST", "center-assessments", C01, 403, json={"month": MONTH})
+    assert answer("POST", "center-assessments", HQ, 200, json={"month": MONTH})["rated"] == 1
+    assert answer("POST", "center-assessments", HQ, 200, json={"year": "2026"})["period"] == "2026"
+    assert answer("POST", "center-assessments", HQ, 422, json={"month": "2026-13"})["error"]["fields"]["month"]
+    ranking = answer("GET", "center-assessments", HQ, 200, params={"month": MONTH})
+    assert len(ranking) == 6 and (ranking[0]["tenant_id"], ranking[0]["rank"]) == ("C01", 1)
+    assert [a["tenant_id"] for a in answer("GET", "center-assessments", C02, 200, params={"month": MONTH})] == ["C02"]
+    year = answer("GET", "center-assessments", C01, 200, params={"year": "2026"})
+    assert [(a["tenant_id"], a["kind"], a["score"]) for a in year] == [("C01", "year", ranking[0]["score"])]
+    answer("GET", "center-assessments", O1, 403, params={"month": MONTH})
+    assert "month" in answer("GET", "center-assessments", HQ, 422)["error"]["fields"]
+
+    answer("PUT", "regions/C01", C01, 403, json={"competition": 50, "resources": 50})
+    assert answer("PUT", "regions/C01", HQ, 200, json={"competition": 50, "resources": 40})["grade"] == "B"
+    assert "resources" in answer("PUT", "regions/C01", HQ, 422, json={"competition": 5})["error"]["fields"]
+    assert [r["grade"] for r in answer("GET", "regions", C01, 200)] == ["B"]
+    assert answer("GET", "regions", C02, 200) == []
+    answer("GET", "regions", O1, 403)
