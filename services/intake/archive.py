@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from shared import tenancy
+from shared.clock import LOCAL_TZ
 from shared.errors import Forbidden, ValidationFailed
 
 READERS = (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE)
@@ -132,3 +133,11 @@ def check_merge(survivor_id: str, merged_id: str, merged_into: str | None, survi
         raise ValidationFailed("this customer was merged already", {"merged_id": [f"merged into {merged_into}"]})
     if survivor_merged is not None:
         raise ValidationFailed("this customer was merged already", {"survivor_id": [f"merged into {survivor_merged}"]})
+
+
+def installation(kind: str, installed_on: date | None, at: datetime, outlet_id: str | None) -> dict[str, object]:
+    """An install ticket's completed visit dates the product's installation and names the outlet
+    that installed it (the first installation counts; a repair changes neither)."""
+    if kind != "install" or installed_on is not None:
+        return {}
+    return {"installed_on": at.astimezone(LOCAL_TZ).date(), "installed_by_outlet_id": outlet_id}

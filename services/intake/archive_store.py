@@ -116,6 +116,20 @@ def _product_for(uow, ticket: Ticket, customer: Customer, warranty_until: date |
     return product
 
 
+def installed(uow, ticket: Ticket, fact: dict[str, Any]) -> None:
+    """visit.completed of an install ticket: the product's installation date and outlet."""
+    if ticket.product_id is None:
+        return
+    item = uow.session.get(InstalledProduct, ticket.product_id)
+    if item is None:
+        return
+    changes = archive.installation(ticket.kind, item.installed_on, fact["at"], fact.get("outlet_id"))
+    for attr, value in changes.items():
+        setattr(item, attr, value)
+    if changes:
+        item.updated_at = utcnow()
+
+
 # ---------------------------------------------------------------- reading
 def history(session, **where: str) -> list[Ticket]:
     """The tickets of a customer (customer_record_id=...) or a product (product_id=...), oldest first."""

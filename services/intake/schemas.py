@@ -111,6 +111,8 @@ class TicketOut(Schema):
     priority = fields.Int()
     escalation = fields.Str(allow_none=True)
     customer_id = fields.Str()
+    customer_record_id = fields.Str(allow_none=True, metadata={"description": "the archive's customer (客户档案)"})
+    product_id = fields.Str(allow_none=True, metadata={"description": "the archive's product (产品档案)"})
     customer_name = fields.Str()
     phone = fields.Str()
     address = fields.Str()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -73,3 +73,13 @@ def test_only_staff_read_and_centers_merge():
         archive.check_merger("service")
     with pytest.raises(ValidationFailed):
         archive.check_merge("cr1", "cr1", None, None)
+
+
+def test_an_install_visit_dates_the_installation_in_beijing_and_names_the_outlet():
+    late_evening_utc = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # 2 March in Beijing
+    assert archive.installation("install", None, late_evening_utc, "O7") == {
+        "installed_on": date(2026, 3, 2),
+        "installed_by_outlet_id": "O7",
+    }
+    assert archive.installation("repair", None, late_evening_utc, "O7") == {}
+    assert archive.installation("install", date(2025, 1, 1), late_evening_utc, "O7") == {}
