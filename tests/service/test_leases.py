@@ -167,6 +167,7 @@ SERVICES_WITH_TIMERS = {
     "services.certification.service:CertificationService": ("certificate_timer", "CERTIFICATION_CHECK_SECONDS", 300),
     "services.parts.service:PartsService": ("overdue_watch", "PARTS_OVERDUE_CHECK_SECONDS", 60),
     "services.qa.service:QaService": ("housekeeping", "QA_HOUSEKEEPING_SECONDS", 60),
+    "services.notify.service:NotifyService": ("retry_timer", "NOTIFY_RETRY_SECONDS", 30),
     # every dispatch replica ticks; each tenant's re-plan takes the tenant's lease instead
     "services.dispatch.service:DispatchService": ("planner_tick", "DISPATCH_TICK_SECONDS", 1.0),
 }

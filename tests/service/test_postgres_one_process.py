@@ -26,6 +26,7 @@ def test_every_service_on_postgres_in_one_runner_gets_ready(runner_factory, serv
     from services.dispatch.service import DispatchService
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
+    from services.notify.service import NotifyService
     from services.parts.service import PartsService
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
@@ -39,6 +40,7 @@ def test_every_service_on_postgres_in_one_runner_gets_ready(runner_factory, serv
         SettlementService,
         CertificationService,
         QaService,
+        NotifyService,
         GatewayService,
     )
     runner = runner_factory(config, *classes)
