@@ -7,6 +7,8 @@ or take a workflow step is intake's rule, so these routes only parse and pass on
 
 from __future__ import annotations
 
+import base64
+
 from werkzeug.wrappers import Response
 
 from services.gateway import responses, schemas
@@ -79,6 +81,21 @@ class IntakeRoutes:
     )
     def ticket_steps(self, request, principal, ticket_id):
         return self.intake.allowed_steps(ticket_id)
+
+    @api(
+        "GET",
+        f"{API}/tickets/<string:ticket_id>/complaint-report",
+        "The complaint handling report (投诉处理报告) archived at the case's report step, as a PDF",
+        content=("application/pdf",),
+    )
+    def complaint_report(self, request, principal, ticket_id):
+        doc = self.intake.complaint_report_file(ticket_id)
+        return Response(
+            base64.b64decode(doc["data"]),
+            status=200,
+            content_type=doc["content_type"],
+            headers={"Content-Disposition": f'attachment; filename="{doc["filename"]}"'},
+        )
 
     @api(
         "POST",

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.intake import complaints, domain, ledger_cells, queries, routing
+from services.intake import complaint_report, complaints, domain, ledger_cells, queries, routing
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from shared import metrics
 from shared.clock import as_utc
@@ -73,6 +73,9 @@ def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policie
             decided = complaints.responsibility_decided(ticket, cmd["responsibility"], principal, now)
             outcome.changes.update(decided.changes)
             outcome.events.extend(decided.events)
+    if cmd["action"] == "report" and outcome.audit is not None:  # 投诉处理报告: archived with the step
+        made = complaint_report.snapshot(ticket, queries.audit_trail(uow.session, ticket.id), now, principal.user)
+        outcome.audit = replace(outcome.audit, data={**(outcome.audit.data or {}), "report": made})
     outcome.changes.update(ledger_cells.mode_given(cmd))  # how it was served, said at resolve or close
     if cmd["action"] == "route":
         return route(uow, ticket, cmd, outcome, principal, policies, geocoder, now)

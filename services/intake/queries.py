@@ -76,6 +76,14 @@ def audit_trail(session, ticket_id: str) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id).order_by(AuditEntry.id)))
 
 
+def complaint_report(session, ticket_id: str) -> dict | None:
+    """The latest complaint handling report archived with the case's `report` step, else None."""
+    for entry in reversed(audit_trail(session, ticket_id)):
+        if entry.action == "report" and entry.data and entry.data.get("report"):
+            return entry.data["report"]
+    return None
+
+
 def audit_rows(session, ticket_id: str):
     """The ticket's audit rows in any order (to move them along with the ticket's scope)."""
     return session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == ticket_id))

@@ -8,13 +8,24 @@ dump.
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import datetime
 
 from prometheus_client import Gauge
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import archive_store, complaints, domain, facts, outlook, queries, routing, sla_report
+from services.intake import (
+    archive_store,
+    complaint_report,
+    complaints,
+    domain,
+    facts,
+    outlook,
+    queries,
+    routing,
+    sla_report,
+)
 from services.intake import operations as ops
 from services.intake.archive_service import ArchiveEntrypoints
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery
@@ -33,7 +44,9 @@ from services.intake.schemas import (
 from shared import metrics, tenancy, web
 from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
-from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from shared.fonts import CONFIG_KEY as PDF_FONT
+from shared.fonts import FontMissing, cjk_font
 from shared.leases import timer_once
 from shared.messaging import consume, consume_validated, retrying
 from shared.rpc import rpc
@@ -164,6 +177,26 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints):
             return out
 
     @rpc
+    def complaint_report_file(self, ticket_id):
+        """The complaint handling report (投诉处理报告) archived at the case's `report` step, as a PDF:
+        {filename, content_type, data (base64), size}; 404 naming ticket_id before it is made."""
+        with self.db.uow() as uow:
+            ticket = self._load(uow, ticket_id)
+            report = queries.complaint_report(uow.session, ticket.id)
+        if report is None:
+            raise NotFound("no complaint handling report yet", {"ticket_id": ["the case has not been reported (汇报)"]})
+        try:
+            data = complaint_report.pdf(report, cjk_font(self.db.worker_ctx.container.config.get(PDF_FONT)))
+        except FontMissing as exc:  # the machine lacks a package: say which, and keep the service up
+            raise ServiceUnavailable(str(exc), {"ticket_id": [str(exc)]}, retry_after=300) from None
+        return {
+            "filename": f"complaint-report-{report['number']}.pdf",
+            "content_type": "application/pdf",
+            "data": base64.b64encode(data).decode("ascii"),
+            "size": len(data),
+        }
+
+    @rpc
     def list_tickets(self, query=None):
         q = load(ListQuery(), query or {})
         with self.db.uow() as uow:
@@ -254,6 +287,9 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints):
     @consume("dispatch", "visit.completed")
     def on_visit_completed(self, uow, payload):
         ops.on_fact(uow, payload, "visit.completed", facts.visit_completed)
+        ticket = uow.session.get(Ticket, payload["ticket_id"])
+        if ticket is not None:
+            archive_store.installed(uow, ticket, payload)  # 产品档案: installed when and by whom
 
     @consume("qa", "callback.negative")
     def on_callback_negative(self, uow, payload):

@@ -12,6 +12,7 @@ import pytest
 from shared.tenancy import Principal
 from tests.conftest import C01, HQ, Platform
 from tests.parts_fixtures import collector, wait_events
+from tests.pdf_tools import pdf_text
 
 API = "/api/v1"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -97,6 +98,22 @@ def test_grey_zone_waits_for_hq_and_the_owner_hands_over_with_a_reason(handling)
     assert trail["rule_grey_zone"]["user"] == "hq-admin" and trail["rule_grey_zone"]["data"]["before"] == "grey_zone"
     assert trail["hand_over"]["data"] == {"from_owner": "wuhan-agent", "to_owner": "wuhan-quality"}
     assert trail["hand_over"]["note"] == "转质量组跟踪到底" and trail["hand_over"]["user"] == "wuhan-agent"
+
+    # the countermeasure, then the report (汇报) archives the complaint handling report, a PDF to download
+    no_report = p.get(f"{API}/tickets/{t['id']}/complaint-report", C01)
+    assert no_report.status_code == 404 and "ticket_id" in no_report.json()["error"]["fields"], no_report.text
+    follow_up = (datetime.now(TZ) + timedelta(days=90)).date().isoformat()
+    r = _step(
+        p, C01, t["id"], action="record_countermeasure", countermeasure="安装规范培训，批次复检", follow_up_on=follow_up
+    )
+    assert r.status_code == 200 and r.json()["follow_up_on"] == follow_up, r.text
+    for action in ("notify_result", "report"):
+        assert _step(p, C01, t["id"], action=action, note="已书面告知客户").status_code == 200
+    pdf = p.get(f"{API}/tickets/{t['id']}/complaint-report", C01)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf", pdf.text[:200]
+    text, _ = pdf_text(pdf.content)
+    for words in ("投诉处理报告", "安装规范培训", "行政裁定：安装责任", "wuhan-quality", follow_up):
+        assert words in text, words
 
 
 def test_an_unacknowledged_escalation_goes_to_the_next_manager_and_stops_when_acknowledged(handling, rpc_as):

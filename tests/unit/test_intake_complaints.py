@@ -219,3 +219,47 @@ def test_the_countermeasure_and_its_follow_up_date_are_recorded():
     )
     assert out.changes == {"countermeasure": "更换批次轴承", "follow_up_on": date(2026, 6, 10)}
     assert out.audit.data == {"countermeasure": "更换批次轴承", "follow_up_on": "2026-06-10"}
+
+
+# ---------------------------------------------------------------- the report (投诉处理报告)
+def test_the_report_keeps_the_case_as_it_was_and_prints_it_in_chinese():
+    from services.intake import complaint_report
+    from shared.fonts import cjk_font
+    from tests.pdf_tools import pdf_fonts, pdf_text
+
+    t = case(
+        case_state=Case.RESULT_NOTICE,
+        customer_name="武汉精工机械",
+        phone="13800000000",
+        address="湖北省武汉市洪山区珞喻路1号",
+        product_line="数控车床",
+        model="CK6150",
+        serial_no="SN123",
+        fault="主轴异响",
+        received_at=NOW,
+        responsibility="own",
+        responsibility_by="agent1",
+        grey_zone_ruled_by="hq1",
+        escalation_manager="c01-vp",
+        escalation_acked_by="c01-vp",
+        countermeasure="更换批次轴承，出厂前复检",
+        follow_up_on=date(2026, 6, 10),
+    )
+    trail = [
+        SimpleNamespace(action="register", from_state=None, at=NOW, user="agent1", note=None),  # the registration
+        SimpleNamespace(action="register", from_state="accepted", at=NOW, user="agent1", note="立案"),
+        SimpleNamespace(action="rule_grey_zone", from_state="x", at=NOW, user="hq1", note="行政裁定：本单位"),
+        SimpleNamespace(action="visit_completed", from_state="x", at=NOW, user="svc", note=None),  # not a case step
+    ]
+    report = complaint_report.snapshot(t, trail, NOW, "agent1")
+    assert [s["step"] for s in report["steps"]] == ["立案", "总部裁定责任"]
+    assert report["made_at"] == "2026-03-10 10:00" and report["follow_up_on"] == "2026-06-10"
+    facts = dict(complaint_report.facts(report))
+    assert facts["责任范围"] == "本单位责任（agent1 确定，总部 hq1 裁定）"
+    assert facts["重大问题上报"] == "c01-vp（c01-vp 已确认）"
+
+    data = complaint_report.pdf(report, cjk_font())
+    text, _ = pdf_text(data)
+    for words in ("投诉处理报告", "更换批次轴承", "行政裁定：本单位", "C01-260310-AAAA0000", "2026-06-10"):
+        assert words in text, words
+    assert all(f["emb"] == "yes" for f in pdf_fonts(data))
