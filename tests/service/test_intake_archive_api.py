@@ -1,12 +1,20 @@
 """The customer and product archive through the API and real RabbitMQ: tickets with the same phone
 and serial link to one customer and one product whose history shows both; a doubtful match is a
 new customer flagged as a possible duplicate, merged only by a person; another center cannot read
-the customer (404); the CSV export has the center's customers only."""
+the customer (404); the CSV export has the center's customers only; an install visit dates the
+product's installation and names its outlet."""
 
 from __future__ import annotations
 
-from tests.conftest import C01, C02
+import json
+from datetime import UTC, datetime
+
+from nameko.standalone.events import event_dispatcher
+
+from shared import events as catalogue
+from tests.conftest import C01, C02, wait_for
 from tests.openapi_check import AnswerCheck
+from tests.qa_fixtures import visit
 
 API = "/api/v1"
 REPAIR = {
@@ -92,3 +100,20 @@ def test_archive_links_flags_merges_and_exports_per_center(platform):
     r = platform.request("PATCH", f"{API}/customers/{customer['id']}", C01, json={"phones": ["138****1111"]})
     assert r.status_code == 422 and "phones" in r.json()["error"]["fields"]
     assert platform.get(f"{API}/customers?due_for_review=true", C01).json()["total"] == 0
+
+
+def test_an_install_visit_dates_the_product_installation(platform, service_config):
+    ticket = _register(platform, C01, kind="install", serial_no="SN-INST-1", fault=None)
+    product_id = _ticket_links(platform, ticket["id"])["product_id"]
+    assert product_id
+    done = datetime(2026, 3, 1, 17, 0, tzinfo=UTC)  # 2 March in Beijing
+    body = visit("v-install-1", ticket["id"], "C01-O01", done, kind="install")
+    event_dispatcher(service_config)(
+        "dispatch", "visit.completed", json.loads(json.dumps(catalogue.dump("visit.completed", body), default=str))
+    )
+    product = wait_for(
+        lambda: (p := platform.get(f"{API}/products/{product_id}", C01).json())["installed_on"] and p,
+        what="the installation in the product archive",
+    )
+    assert (product["installed_on"], product["installed_by_outlet_id"]) == ("2026-03-02", "C01-O01")
+    assert [h["id"] for h in product["history"]] == [ticket["id"]]
