@@ -20,6 +20,7 @@ from services.gateway.models import Base
 from services.gateway.portal import nav as portal_nav
 from services.gateway.portal.pages_auth import AuthPages
 from services.gateway.portal.pages_center_callbacks import CenterCallbackPages
+from services.gateway.portal.pages_center_customers import CenterCustomerPages
 from services.gateway.portal.pages_center_dispatch import CenterDispatchPages
 from services.gateway.portal.pages_center_outlets import CenterOutletPages
 from services.gateway.portal.pages_center_records import CenterRecordPages
@@ -61,6 +62,7 @@ class GatewayService(
     CenterDispatchPages,
     CenterCallbackPages,
     CenterRecordPages,
+    CenterCustomerPages,
     CenterOutletPages,
     HqApprovalPages,
     HqNetworkPages,
