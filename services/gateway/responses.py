@@ -386,6 +386,7 @@ class Published(Schema):
     month = Str()
     outlets = Int()
     grades = counts()
+    not_rated = Int(metadata={"description": "outlets with too few jobs in the month to be rated (未评)"})
 
 
 class Report(Schema):
