@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from shared import tenancy
 from shared.clock import LOCAL_TZ
@@ -94,7 +95,7 @@ def match_customer(name: str, company: str | None, found: list[Known]) -> Custom
     return CustomerMatch(known.id)
 
 
-def contact_update(cmd: dict, today: date) -> dict[str, object]:
+def contact_update(cmd: dict[str, Any], today: date) -> dict[str, object]:
     """The columns a reviewed update sets: the given fields, the phones cleaned, and the review date
     (the record is reviewed whenever a person updates it)."""
     changes: dict[str, object] = {k: v for k, v in cmd.items() if v is not None}
