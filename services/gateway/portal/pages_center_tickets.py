@@ -22,8 +22,11 @@ Intake scopes every ticket to the caller's tenant: another center's ticket is no
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import urlencode
+
+from werkzeug.wrappers import Response
 
 from services.gateway.portal import labels
 from services.gateway.portal.forms import GENERAL, Form
@@ -201,6 +204,18 @@ class CenterTicketPages:
         ticket = self.intake.get_ticket(ticket_id)  # another tenant's: NotFound, a 404
         return page.render("center/_deadlines.html", ticket=ticket, deadlines=ticket_deadlines(ticket))
 
+    @page("GET", "/center/tickets/<string:ticket_id>/complaint-report", roles=CENTER)
+    def center_complaint_report_page(self, request, page, ticket_id):
+        """The complaint handling report (投诉处理报告) archived at the case's report step, as its PDF
+        (``intake.complaint_report_file``, ``GET /api/v1/tickets/<id>/complaint-report``)."""
+        doc = self.intake.complaint_report_file(ticket_id)  # none yet or another tenant's: a 404 page
+        return Response(
+            base64.b64decode(doc["data"]),
+            status=200,
+            mimetype=doc["content_type"],
+            headers={"Content-Disposition": f'attachment; filename="{doc["filename"]}"'},
+        )
+
     @page("POST", "/center/tickets/<string:ticket_id>/steps", roles=CENTER)
     def center_ticket_step_page(self, request, page, ticket_id):
         form = page.form(*STEP_FIELDS)
@@ -242,6 +257,7 @@ class CenterTicketPages:
             form=form,
             responsibilities=RESPONSIBILITY,
             offered={s["action"] for s in steps},
+            reported=any(a["action"] == "report" for a in ticket.get("audit") or []),
             registered=page.request.args.get("registered") == "1",
             done=labels.label(done, "step") if done in labels.STEPS else None,
         )
