@@ -126,6 +126,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "【上门预约】",
         "尊敬的客户，您的服务已安排，工程师预计于 {planned_arrival} 上门，请保持电话畅通。",
     ),
+    "job_changed": (
+        "【派工变更】服务单 {ticket_id}",
+        "贵网点的上门任务 {visit_id} 已调整：预计到达改为 {planned_arrival}，产品线 {product_line}。",
+    ),
+    "visit_changed": (
+        "【上门时间变更】",
+        "尊敬的客户，您的上门服务时间已调整，工程师预计于 {planned_arrival} 上门，给您带来不便敬请谅解。",
+    ),
     "sla_breached": (
         "【超时警告】{number} {sla_name}超时",
         "服务单 {number} 的{sla_name}期限 {due_at} 已过（发现于 {detected_at}），请立即处理。",
@@ -332,6 +340,31 @@ def plan(rules: list[NoticeRule], payload: Mapping[str, Any], contacts: Contacts
                 problem = phone_problem(address) if channel == SMS else None
                 planned.append(Planned(rule.kind, rule.audience, audience_id, channel, address, rule.urgent, problem))
     return planned
+
+
+# a re-planned visit is news for people when the arrival moves by this much (or its outlet changes)
+VISIT_CHANGE_MINUTES = 30
+CHANGED_KINDS = {"job_assigned": "job_changed", "visit_scheduled": "visit_changed"}
+
+
+def topic_of(event_type: str, payload: Mapping[str, Any]) -> str | None:
+    """What a notice is about, when later facts may tell of it again (a visit re-planned)."""
+    if event_type == "visit.scheduled" and payload.get("visit_id"):
+        return f"visit:{payload['visit_id']}"[:64]
+    return None
+
+
+def replan_kind(
+    kind: str, told: bool, told_at: datetime | None, arrival: datetime | None, minutes: float
+) -> str | None:
+    """The kind of notice a re-planned visit gives a recipient: `kind` if never `told` of it;
+    none when the arrival moved by less than `minutes` from the one last told (`told_at`; a
+    re-plan that only reorders a route is not news); else the change notice."""
+    if not told:
+        return kind
+    if arrival is not None and told_at is not None and abs((arrival - told_at).total_seconds()) < minutes * 60:
+        return None
+    return CHANGED_KINDS.get(kind, kind)
 
 
 def event_key(event_type: str, event_id: str | None, payload: Mapping[str, Any]) -> str:

@@ -42,6 +42,10 @@ class Notice(TenantScoped, Base):
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     ticket_id: Mapped[str | None] = mapped_column(String(32))
+    # what the notice is about when later facts may tell of it again ("visit:<id>"), and the time
+    # it told (the planned arrival): a re-plan is news only when that time moves (domain.replan_kind)
+    topic: Mapped[str | None] = mapped_column(String(64), index=True)
+    about_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

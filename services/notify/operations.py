@@ -28,10 +28,14 @@ def record(
     contacts: domain.Contacts,
     quiet_default: tuple[time, time] | None,
     now: datetime,
+    change_minutes: float = domain.VISIT_CHANGE_MINUTES,
 ) -> list[int]:
-    """Record the notices `event_type` gives (each once per event, recipient and channel); the
-    ids of those to send now (not in quiet hours, not undeliverable, not an inbox row)."""
+    """Record the notices `event_type` gives (each once per event, recipient and channel; a
+    re-planned visit only when its arrival moved, `domain.replan_kind`); the ids of those to
+    send now (not in quiet hours, not undeliverable, not an inbox row)."""
     rules = domain.notices_for(event_type, payload)
+    topic = domain.topic_of(event_type, payload)
+    about_at = payload.get("planned_arrival") if topic else None
     due_now: list[int] = []
     for planned in domain.plan(rules, payload, contacts):
         exists = session.scalar(
@@ -43,7 +47,19 @@ def record(
         )
         if exists is not None:
             continue
-        subject, body = domain.render(planned.kind, payload)
+        kind: str | None = planned.kind
+        if topic:
+            previous = session.scalars(
+                select(Notice)
+                .where(Notice.topic == topic, Notice.recipient == planned.recipient, Notice.channel == planned.channel)
+                .order_by(Notice.created_at.desc(), Notice.id.desc())
+                .limit(1)
+            ).first()
+            told_at = as_utc(previous.about_at) if previous is not None else None
+            kind = domain.replan_kind(planned.kind, previous is not None, told_at, about_at, change_minutes)
+            if kind is None:
+                continue  # the same appointment, told already
+        subject, body = domain.render(kind, payload)
         contact = contacts.contact(planned.audience, str(payload["tenant_id"]), planned.audience_id)
         quiet = domain.parse_quiet_hours(contact.quiet_hours) if contact.quiet_hours else quiet_default
         if planned.undeliverable:
@@ -56,7 +72,7 @@ def record(
             tenant_id=payload["tenant_id"],
             event_id=event_id,
             event_type=event_type,
-            kind=planned.kind,
+            kind=kind,
             audience=planned.audience,
             audience_id=planned.audience_id,
             outlet_id=planned.audience_id if planned.audience == domain.OUTLET else None,
@@ -66,6 +82,8 @@ def record(
             subject=subject,
             body=body,
             ticket_id=payload.get("ticket_id"),
+            topic=topic,
+            about_at=about_at,
             urgent=planned.urgent,
             status=status,
             attempts=0,

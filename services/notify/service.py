@@ -93,7 +93,16 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
         """Record the notices of one fact, commit, then send those due now."""
         event_id = domain.event_key(event_type, self.db.worker_ctx.data.get(EVENT_ID_KEY), payload)
         quiet = domain.parse_quiet_hours(str(self._config.get("NOTIFY_QUIET_HOURS") or domain.QUIET_HOURS))
-        due = operations.record(uow.session, event_type, event_id, payload, self.contacts, quiet, utcnow())
+        due = operations.record(
+            uow.session,
+            event_type,
+            event_id,
+            payload,
+            self.contacts,
+            quiet,
+            utcnow(),
+            change_minutes=self._number("NOTIFY_VISIT_CHANGE_MINUTES", domain.VISIT_CHANGE_MINUTES),
+        )
         uow.commit()
         log.info(
             "notify: %s %s recorded, %d to send now",

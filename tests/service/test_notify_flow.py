@@ -171,6 +171,12 @@ def test_web_ticket_email_once_inbox_per_center_and_visit_sms(notify_platform):
     by_phone = {s["to"]: s["text"] for s in sms}
     assert set(by_phone) == {"13900000001", "13712345678"}
     assert "2026-12-04 10:00（北京时间）" in by_phone["13712345678"]  # 02:00 UTC
+    # re-planned: 10 minutes later is no news; 3 hours later is, as a change notice
+    publish(p, "dispatch", "visit.scheduled", dict(visit, planned_arrival="2026-12-04T02:10:00+00:00"), "replan-1")
+    publish(p, "dispatch", "visit.scheduled", dict(visit, planned_arrival="2026-12-04T05:00:00+00:00"), "replan-2")
+    sms = wait_for(lambda: len(doubles.texts(p.sms_dir)) >= 4 and doubles.texts(p.sms_dir), what="the change SMS")
+    changed = [s["text"] for s in sms[2:] if s["to"] == "13712345678"]
+    assert len(changed) == 1 and "时间已调整" in changed[0] and "2026-12-04 13:00（北京时间）" in changed[0], sms
     masked = dict(visit, visit_id="v-2", ticket_id="t-masked", customer_phone="137****5678")
     publish(p, "dispatch", "visit.scheduled", masked, uuid.uuid4().hex)
     customer = wait_for(
@@ -180,7 +186,11 @@ def test_web_ticket_email_once_inbox_per_center_and_visit_sms(notify_platform):
     assert customer["status"] == "undeliverable" and "masked" in customer["error"]
     # the outlet reads its own inbox (its job notices), not the center's
     outlet_inbox = p.get(f"{API}/notify/inbox", O1).json()
-    assert outlet_inbox["total"] == 2 and {n["kind"] for n in outlet_inbox["items"]} == {"job_assigned"}
+    assert outlet_inbox["total"] == 3
+    assert sorted(n["kind"] for n in outlet_inbox["items"]) == ["job_assigned", "job_assigned", "job_changed"]
+    # 2 + 2 for the change + the outlet's for v-2 (none for the masked phone, none for 10 minutes)
+    wait_for(lambda: len(doubles.texts(p.sms_dir)) >= 5, what="the outlet's SMS for v-2")
+    assert len(doubles.texts(p.sms_dir)) == 5
 
 
 def test_smtp_down_at_first_then_the_email_is_retried_and_sent(notify_platform):

@@ -179,3 +179,20 @@ def test_event_key_and_inbox_audience():
         "hq",
         None,
     ]
+
+
+def test_a_replanned_visit_is_news_only_when_its_arrival_moves():
+    assert domain.topic_of("visit.scheduled", {"visit_id": "v1"}) == "visit:v1"
+    assert domain.topic_of("ticket.registered", {"visit_id": "v1"}) is None
+    nine = datetime(2026, 12, 4, 1, tzinfo=UTC)
+    # never told: the first notice
+    assert domain.replan_kind("visit_scheduled", False, None, nine, 30) == "visit_scheduled"
+    # a route reordered, the arrival 10 minutes off: nothing to tell
+    assert domain.replan_kind("visit_scheduled", True, nine, nine + timedelta(minutes=10), 30) is None
+    assert domain.replan_kind("job_assigned", True, nine, nine - timedelta(minutes=29), 30) is None
+    # moved by half an hour or more, or the arrival became unknown: the change notice
+    assert domain.replan_kind("visit_scheduled", True, nine, nine + timedelta(hours=2), 30) == "visit_changed"
+    assert domain.replan_kind("job_assigned", True, nine, nine + timedelta(minutes=30), 30) == "job_changed"
+    assert domain.replan_kind("job_assigned", True, nine, None, 30) == "job_changed"
+    subject, body = domain.render("visit_changed", {"planned_arrival": nine + timedelta(hours=2)})
+    assert subject == "【上门时间变更】" and "2026-12-04 11:00（北京时间）" in body
