@@ -116,6 +116,10 @@ MUST_CHECK = {
     "qa_scorecard",
     "qa_score_facts",
     "qa_report",
+    "qa_assess_centers",
+    "qa_center_assessments",
+    "qa_record_region",
+    "qa_region_grades",
 }
 
 
@@ -357,6 +361,10 @@ def test_real_answers_match_the_document(platform7):
     call("GET", f"/qa/scorecards?month={month}", C01)
     call("GET", f"/qa/scorecards/{OUTLET}/{month}", O1)
     call("GET", f"/qa/scorecards/{OUTLET}/{month}/facts", O1)
+    call("POST", "/qa/center-assessments", HQ, json={"month": month})
+    call("GET", f"/qa/center-assessments?month={month}", C01)
+    call("PUT", "/qa/regions/C01", HQ, json={"competition": 60, "resources": 70})
+    call("GET", "/qa/regions", C01)
     call("GET", "/qa/reports/ontime", C01)
     call("GET", "/qa/reports/callbacks?format=csv", C01)
 
