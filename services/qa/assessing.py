@@ -101,12 +101,20 @@ def listed(session, *, period: str, tenant_id: str | None = None) -> list[Center
 
 def due_periods(session, month: str) -> list[str]:
     """What the schedule assesses for a finished month: the month, when QA followed it (a job
-    recorded) and it is not assessed yet; after December, the year too."""
+    recorded) and it has not been assessed since it ended; after December, the year too (a year
+    HQ assessed on demand before it ended is assessed again)."""
     followed = session.scalar(select(func.count(ServiceRecord.visit_id)).where(ServiceRecord.period == month))
     if not followed:
         return []
-    done = set(session.scalars(select(CenterAssessment.period).distinct()).all())
     wanted = [month] + ([month[:4]] if month.endswith("-12") else [])
+    ended = domain.month_bounds(month)[1]
+    done = set(
+        session.scalars(
+            select(CenterAssessment.period)
+            .where(CenterAssessment.period.in_(wanted), CenterAssessment.computed_at >= ended)
+            .distinct()
+        ).all()
+    )
     return [period for period in wanted if period not in done]
 
 

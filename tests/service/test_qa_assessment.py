@@ -112,6 +112,9 @@ def test_the_schedule_assesses_a_followed_month_and_the_year_after_december(cont
 
     wait_for(recorded, what="December's job recorded")
     try:
+        clock.travel_to(datetime(2025, 12, 20, 9, tzinfo=SH))  # HQ looks at the year before it ends
+        with rpc_as(HQ, "qa") as qa:
+            assert qa.assess_centers({"year": "2025"})["rated"] == 1
         clock.travel_to(datetime(2026, 1, 9, 9, tzinfo=SH))
         with entrypoint_hook(container, "housekeeping") as tick:
             tick()
@@ -122,6 +125,12 @@ def test_the_schedule_assesses_a_followed_month_and_the_year_after_december(cont
         assert year[0]["tenant_id"] == "C01" and year[0]["kind"] == "year"
         assert year[0]["score"] == month[0]["score"] and year[0]["months"]["2025-12"] == month[0]["score"]
         assert year[0]["months"]["2025-01"] is None  # a month without jobs: not rated, not averaged
+        assert year[0]["computed_at"] >= "2026-01-09"  # assessed again once the year had ended
+        clock.travel_to(datetime(2026, 1, 10, 9, tzinfo=SH))
+        with entrypoint_hook(container, "housekeeping") as tick:
+            tick()
+        with rpc_as(HQ, "qa") as qa:  # once: the next day's tick leaves it
+            assert qa.center_assessments({"year": "2025"})[0]["computed_at"] == year[0]["computed_at"]
     finally:
         clock.reset()
 
