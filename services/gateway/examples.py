@@ -332,3 +332,29 @@ EXAMPLES: dict[str, dict] = {
         },
     },
 }
+
+# a web request forwarded to its center under the 1-hour rule: the center's inbox notice (notify)
+NOTICE = {
+    "id": 1,
+    "tenant_id": "C01",
+    "kind": "web_forwarded",
+    "event_type": "ticket.registered",
+    "audience": "center",
+    "audience_id": "C01",
+    "channel": "inbox",
+    "address": "",
+    "subject": "【网上报修转交】C01-261203-7Q2K9F4M",
+    "body": "网上报修单 C01-261203-7Q2K9F4M（维修）已转交贵中心，收到时间 2026-12-03 10:30（北京时间）。"
+    "请在 1 小时内受理并安排服务。产品：数控车床 CK6150；故障：无法启动。",
+    "ticket_id": "5f0c8e1d2a3b4c5d6e7f8091a2b3c4d5",
+    "urgent": False,
+    "status": "sent",
+    "attempts": 0,
+    "error": None,
+    "created_at": "2026-12-03T02:30:05+00:00",
+    "next_attempt_at": None,
+    "sent_at": "2026-12-03T02:30:05+00:00",
+    "read_at": None,
+}
+EXAMPLES["notify_inbox"] = {"response": {"items": [NOTICE], "total": 1, "unread": 1, "limit": 100, "offset": 0}}
+EXAMPLES["notify_mark_read"] = {"response": dict(NOTICE, read_at="2026-12-03T02:41:17+00:00")}
