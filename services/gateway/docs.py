@@ -52,7 +52,7 @@ TAGS = (
     ("certification", "Outlets' lifecycle, training, exams, certificates, network planning"),
     ("parts", "Spare parts: stock, reservations, issue, old-part returns (RMA), reconciliation"),
     ("settlement", "Fee claims, audits, monthly statements, payments, tariffs"),
-    ("qa", "Callbacks, complaints, scorecards and reports"),
+    ("qa", "Callbacks, complaints, scorecards, the centers' assessments, the regions' grades and reports"),
     ("notify", "Notices to people: the portal inbox, e-mail and SMS delivery status"),
 )
 
