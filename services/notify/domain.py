@@ -175,6 +175,9 @@ class _Blank(dict[str, str]):
         return "—"
 
 
+SUBJECT_MAX = 200  # the column's width: a long field in an event never fails the notice
+
+
 def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
     """(subject, body) of notice `kind` for `payload`; times in Beijing time, missing fields as —."""
     subject, body = TEMPLATES[kind]
@@ -188,7 +191,7 @@ def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
             values[key] = str(value)
     values["kind_name"] = KIND_NAMES.get(str(payload.get("kind")), str(payload.get("kind") or "—"))
     values["sla_name"] = SLA_NAMES.get(str(payload.get("sla")), str(payload.get("sla") or "—"))
-    return subject.format_map(values), body.format_map(values)
+    return subject.format_map(values)[:SUBJECT_MAX], body.format_map(values)
 
 
 # ---------------------------------------------------------------- recipients and preferences
@@ -322,7 +325,8 @@ def plan(rules: list[NoticeRule], payload: Mapping[str, Any], contacts: Contacts
         if rule.audience == CUSTOMER:
             phone = payload.get("customer_phone")
             problem = phone_problem(phone)
-            planned.append(Planned(rule.kind, CUSTOMER, audience_id, SMS, (phone or "").strip(), rule.urgent, problem))
+            address = (phone or "").strip()[:64]  # a phone, or what the event wrongly calls one
+            planned.append(Planned(rule.kind, CUSTOMER, audience_id, SMS, address, rule.urgent, problem))
             continue
         contact = contacts.contact(rule.audience, tenant, audience_id)
         for channel in rule.channels:

@@ -196,3 +196,11 @@ def test_a_replanned_visit_is_news_only_when_its_arrival_moves():
     assert domain.replan_kind("job_assigned", True, nine, None, 30) == "job_changed"
     subject, body = domain.render("visit_changed", {"planned_arrival": nine + timedelta(hours=2)})
     assert subject == "【上门时间变更】" and "2026-12-04 11:00（北京时间）" in body
+
+
+def test_oversized_fields_never_break_a_notice():
+    subject, _ = domain.render("escalated", {"number": "N1", "level": "高" * 500, "reason": "r"})
+    assert len(subject) == domain.SUBJECT_MAX
+    rules = domain.notices_for("visit.scheduled", {})
+    (customer,) = domain.plan(rules, {"tenant_id": "C01", "ticket_id": "t", "customer_phone": "9" * 500}, CONTACTS)
+    assert len(customer.address) == 64 and "not a phone number" in customer.undeliverable
