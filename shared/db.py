@@ -101,6 +101,22 @@ class ScopedSession(Session):
         return principal
 
 
+@contextmanager
+def within_tenant(session: Session, tenant: str) -> Iterator[None]:
+    """For a while, in the same transaction, the session acts inside `tenant` only: a caller who
+    sees every tenant (HQ, a service) reads and writes as if acting for that one (its principal's
+    `acting_for`), so a center's own records (its customer archive) are matched in that center
+    alone. A caller bound to one tenant stays as it is; another tenant is a TenancyViolation."""
+    wide = cast(ScopedSession, session).principal
+    if not wide.sees_tenant(tenant):
+        raise TenancyViolation(f"{wide.role} {wide.user} cannot act in tenant {tenant}")
+    session.info["principal"] = wide.acting_for(tenant) if wide.all_tenants else wide
+    try:
+        yield
+    finally:
+        session.info["principal"] = wide
+
+
 @event.listens_for(ScopedSession, "do_orm_execute")
 def _apply_tenant_scope(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:

@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from services.intake import archive
+from services.intake.domain import Status
 from services.intake.models import Customer, CustomerKey, InstalledProduct, Ticket
 from shared.clock import LOCAL_TZ, as_utc
-from shared.db import get_or_404, utcnow
+from shared.db import get_or_404, utcnow, within_tenant
 
 PHONE, EXTERNAL = "phone", "external_id"
 CSV_COLUMNS = (
@@ -42,14 +43,17 @@ def _today() -> date:
 
 # ---------------------------------------------------------------- linking a registered request
 def link(uow, ticket: Ticket, warranty_until: date | None, cmd: dict[str, Any]) -> None:
-    """Link a registered ticket to its customer and product (created when not known). Only a
-    ticket placed in a center: one in HQ's triage has no center's archive yet."""
-    if ticket.status == "triage":
+    """Link a registered ticket to its customer and product (created when not known), matched in
+    the ticket's center only. Only a ticket placed in a center: one in HQ's triage has none yet."""
+    if ticket.status == Status.TRIAGE:
         return
-    customer = _customer_for(uow, ticket, cmd)
+    uow.session.flush()  # what is pending is written as the caller; the archive's rows as the center
+    with within_tenant(uow.session, ticket.tenant_id):  # HQ registering or routing: that center's archive
+        customer = _customer_for(uow, ticket, cmd)
+        product = _product_for(uow, ticket, customer, warranty_until) if ticket.serial_no else None
+        uow.session.flush()
     ticket.customer_record_id = customer.id
-    if ticket.serial_no:
-        ticket.product_id = _product_for(uow, ticket, customer, warranty_until).id
+    ticket.product_id = product and product.id
 
 
 def _customer_for(uow, ticket: Ticket, cmd: dict[str, Any]) -> Customer:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.intake import complaint_report, complaints, domain, ledger_cells, queries, routing
+from services.intake import archive_store, complaint_report, complaints, domain, ledger_cells, queries, routing
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from shared import metrics
 from shared.clock import as_utc
@@ -197,6 +197,7 @@ def route(uow, ticket: Ticket, cmd: dict, outcome: domain.Outcome, principal, po
     apply(uow, ticket, outcome, principal)
     for sla, at in routing.met_on_routing(set(), now):
         meet(uow, ticket, sla, at)
+    archive_store.link(uow, ticket, None, {})  # now in a center: its archive's customer and product
     uow.emit("ticket.registered", domain.registered_event(ticket))
     return ticket
 
@@ -205,6 +206,7 @@ def reroute(uow, old: Ticket, cmd: dict, place, deadlines: dict, principal, now:
     """A registered ticket to another center: the old one cancelled (its center's visit with it),
     a new one registered there with the old one's receipt time, commitments met and breached."""
     columns = {c.key: getattr(old, c.key) for c in Ticket.__table__.columns}
+    columns["customer_record_id"] = columns["product_id"] = None  # the old center's archive stays there
     if cmd["address"]:
         columns["address"] = cmd["address"]
     fields = routing.rerouted_ticket(
@@ -224,6 +226,7 @@ def reroute(uow, old: Ticket, cmd: dict, place, deadlines: dict, principal, now:
         place, None, fields, deadlines, audit_new, routing.met_on_routing(set(done), now), True, []
     )
     new, _ = register(uow, reg, principal)
+    archive_store.link(uow, new, None, {})
     for d in new.deadlines:
         if d.sla in done:
             d.met_at, d.breached_at = done[d.sla].met_at, done[d.sla].breached_at

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from nameko.standalone.events import event_dispatcher
 
 from shared import events as catalogue
-from tests.conftest import C01, C02, wait_for
+from tests.conftest import C01, C02, HQ, wait_for
 from tests.openapi_check import AnswerCheck
 from tests.qa_fixtures import visit
 
@@ -117,3 +117,21 @@ def test_an_install_visit_dates_the_product_installation(platform, service_confi
     )
     assert (product["installed_on"], product["installed_by_outlet_id"]) == ("2026-03-02", "C01-O01")
     assert [h["id"] for h in product["history"]] == [ticket["id"]]
+
+
+def test_a_routed_triage_ticket_joins_the_center_archive_and_a_re_routed_one_the_new_center(platform):
+    def step(ticket_id, **kw):
+        r = platform.post(f"{API}/tickets/{ticket_id}/transitions", HQ, json={"action": "route", **kw})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    triage = _register(platform, HQ, address="青山区和平大道293号", serial_no="SN-ROUTE-1")  # 青山区: two provinces
+    assert (triage["status"], triage["customer_record_id"]) == ("triage", None)  # no center's archive yet
+    routed = step(triage["id"], tenant_id="C01")
+    wuhan = platform.get(f"{API}/customers/{routed['customer_record_id']}", C01).json()
+    assert [h["id"] for h in wuhan["history"]] == [triage["id"]] and routed["product_id"]
+    moved = step(triage["id"], tenant_id="C02", address="山东省济南市历下区泉城路1号")
+    assert moved["customer_record_id"] not in (None, wuhan["id"]) and moved["product_id"] != routed["product_id"]
+    jinan = platform.get(f"{API}/customers/{moved['customer_record_id']}", C02).json()
+    assert [h["id"] for h in jinan["history"]] == [moved["id"]]
+    assert platform.get(f"{API}/customers/{moved['customer_record_id']}", C01).status_code == 404

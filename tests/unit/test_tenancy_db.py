@@ -158,3 +158,22 @@ def test_center_new_row_gets_its_tenant(store):
         s.add(_ticket(None))
         s.commit()
     assert [r for r in _all(store) if r[0] == "C01"].__len__() == 3
+
+
+def test_within_tenant_narrows_hq_to_one_center_for_a_while(store):
+    from shared.db import within_tenant
+
+    with store.session(HQ) as s:
+        with within_tenant(s, "C02"):
+            assert {t.tenant_id for t in s.scalars(select(Ticket))} == {"C02"}
+            s.add(_ticket("C01"))
+            with pytest.raises(TenancyViolation):
+                s.flush()  # another center's row, while acting inside C02
+        s.rollback()
+        assert len(s.scalars(select(Ticket)).all()) == 4  # HQ again afterwards
+    with store.session(C01) as s:
+        with within_tenant(s, "C01"):
+            assert {t.tenant_id for t in s.scalars(select(Ticket))} == {"C01"}
+        with pytest.raises(TenancyViolation):
+            with within_tenant(s, "C02"):
+                pass
