@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Gauge
 
 from services.notify import domain, operations
@@ -44,10 +45,30 @@ PENDING = Gauge(
 _notice_out = NoticeOut()
 
 
+class Settings:
+    """What notify reads of its configuration once (README "Configuration")."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.contacts = domain.Contacts.parse(config.get("NOTIFY_CONTACTS"))
+        self.quiet_hours = domain.parse_quiet_hours(str(config.get("NOTIFY_QUIET_HOURS") or domain.QUIET_HOURS))
+
+
+class NotifySettings(DependencyProvider):  # type: ignore[misc]  # nameko is untyped: its base is Any
+    """``settings = NotifySettings()``: NOTIFY_CONTACTS and NOTIFY_QUIET_HOURS parsed when the
+    service starts, so a wrong value stops it with the key named instead of failing every event."""
+
+    def setup(self) -> None:
+        self.settings = Settings(self.container.config)
+
+    def get_dependency(self, worker_ctx: Any) -> Settings:
+        return self.settings
+
+
 class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
     name = "notify"
 
     db = Database(Base.metadata, migrations_package="services.notify.migrations")
+    settings = NotifySettings()  # NOTIFY_CONTACTS and NOTIFY_QUIET_HOURS, checked when the service starts
 
     # ------------------------------------------------------------ configuration
     @property
@@ -58,11 +79,6 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
     def _number(self, key: str, default: float) -> float:
         value = self._config.get(key)
         return default if value in (None, "") else float(value)
-
-    @property
-    def contacts(self) -> domain.Contacts:
-        """NOTIFY_CONTACTS (README): who answers for each center, outlet and HQ."""
-        return domain.Contacts.parse(self._config.get("NOTIFY_CONTACTS"))
 
     # ------------------------------------------------------------ facts that concern people
     @consume("intake", "ticket.registered")
@@ -92,14 +108,13 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
     def _notify(self, uow, event_type, payload):
         """Record the notices of one fact, commit, then send those due now."""
         event_id = domain.event_key(event_type, self.db.worker_ctx.data.get(EVENT_ID_KEY), payload)
-        quiet = domain.parse_quiet_hours(str(self._config.get("NOTIFY_QUIET_HOURS") or domain.QUIET_HOURS))
         due = operations.record(
             uow.session,
             event_type,
             event_id,
             payload,
-            self.contacts,
-            quiet,
+            self.settings.contacts,
+            self.settings.quiet_hours,
             utcnow(),
             change_minutes=self._number("NOTIFY_VISIT_CHANGE_MINUTES", domain.VISIT_CHANGE_MINUTES),
         )

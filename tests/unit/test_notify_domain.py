@@ -204,3 +204,13 @@ def test_oversized_fields_never_break_a_notice():
     rules = domain.notices_for("visit.scheduled", {})
     (customer,) = domain.plan(rules, {"tenant_id": "C01", "ticket_id": "t", "customer_phone": "9" * 500}, CONTACTS)
     assert len(customer.address) == 64 and "not a phone number" in customer.undeliverable
+
+
+def test_the_service_reads_its_settings_once_and_refuses_wrong_ones():
+    from services.notify.service import Settings
+
+    settings = Settings({"NOTIFY_CONTACTS": '{"hq": {"email": "hq@example.com"}}', "NOTIFY_QUIET_HOURS": "off"})
+    assert settings.contacts.hq.emails == ("hq@example.com",) and settings.quiet_hours is None
+    assert Settings({}).quiet_hours == (time(22), time(8))  # the default
+    with pytest.raises(ValueError, match="NOTIFY_QUIET_HOURS"):
+        Settings({"NOTIFY_QUIET_HOURS": "late"})
