@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from services.qa import assessment, domain, reports, scorecard
 from services.qa.models import Callback as CallbackRow
-from services.qa.models import CenterAssessment, CenterFact, Complaint, RegionInput, ServiceRecord
+from services.qa.models import CenterAssessment, CenterFact, Complaint, RegionInput, ServiceRecord, TicketInfo
 from shared.clock import as_utc
 
 MONTH, YEAR = "month", "year"
@@ -33,11 +33,19 @@ def center_month(session, tenant: str, month: str, asof: datetime) -> assessment
     its customers gave in the month (any caller's) and the complaints its region received."""
     start, end = domain.month_bounds(month)
     records = session.execute(
-        select(ServiceRecord.onsite_on_time, func.count(ServiceRecord.visit_id))
+        select(TicketInfo.tier, ServiceRecord.onsite_on_time, func.count(ServiceRecord.visit_id))
+        .select_from(ServiceRecord)
+        .outerjoin(TicketInfo, TicketInfo.id == ServiceRecord.ticket_id)
         .where(ServiceRecord.tenant_id == tenant, ServiceRecord.period == month)
-        .group_by(ServiceRecord.onsite_on_time)
+        .group_by(TicketInfo.tier, ServiceRecord.onsite_on_time)
     ).all()
-    punctual = {flag: int(n) for flag, n in records}
+    punctual: dict[bool | None, int] = {}
+    by_tier: dict[str, tuple[int, int]] = {}
+    for tier, flag, n in records:
+        punctual[flag] = punctual.get(flag, 0) + int(n)
+        if flag is not None:  # a visit whose punctuality dispatch did not tell counts in no tier
+            on_time, visits = by_tier.get(tier or "unknown", (0, 0))
+            by_tier[tier or "unknown"] = (on_time + (int(n) if flag else 0), visits + int(n))
     misses = session.scalars(
         select(CenterFact)
         .where(CenterFact.tenant_id == tenant, CenterFact.period == month, CenterFact.kind == "deadline_missed")
@@ -70,6 +78,7 @@ def center_month(session, tenant: str, month: str, asof: datetime) -> assessment
         jobs=sum(punctual.values()),
         onsite_on_time=punctual.get(True, 0),
         onsite_late=punctual.get(False, 0),
+        onsite_by_tier=by_tier,
         misses=tuple(
             assessment.DeadlineMiss(row.ref, row.sla, as_utc(row.at), row.ticket_id, row.outlet_id) for row in misses
         ),

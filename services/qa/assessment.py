@@ -27,7 +27,7 @@ resources) with no scale or figures: `region_grade` is the project's rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -70,6 +70,8 @@ class CenterMonth:
     jobs: int = 0
     onsite_on_time: int = 0
     onsite_late: int = 0
+    #: the on-site SLA per tier of the center's tickets (QA's copy of intake's tier): {tier: (on time, visits)}
+    onsite_by_tier: dict[str, tuple[int, int]] = field(default_factory=dict)
     misses: tuple[DeadlineMiss, ...] = ()
     callbacks: tuple[scorecard.DueCallback, ...] = ()  # the center's calls due by the assessment
     satisfaction: tuple[int, ...] = ()
@@ -125,6 +127,13 @@ def department_kpis(complaints: list[ComplaintFact] | tuple[ComplaintFact, ...])
     return [dict(row, share=_share(row["complaints"], total)) for row in rows]
 
 
+def _tiers(by_tier: dict[str, tuple[int, int]]) -> dict[str, dict]:
+    return {
+        tier: {"on_time": on_time, "visits": visits, "share": _share(on_time, visits)}
+        for tier, (on_time, visits) in sorted(by_tier.items())
+    }
+
+
 def kpis(month: CenterMonth) -> dict:
     """The counts the assessment reports beside its score (numerators and denominators, so a year
     adds them up): on-site visits on time, the center's callbacks made on time, satisfaction."""
@@ -139,6 +148,7 @@ def kpis(month: CenterMonth) -> dict:
         "onsite_on_time": month.onsite_on_time,
         "onsite_visits": visits,
         "onsite_on_time_share": _share(month.onsite_on_time, visits),
+        "onsite_by_tier": _tiers(month.onsite_by_tier),
         "callbacks_due": len(month.callbacks),
         "callbacks_on_time": on_time,
         "callbacks_on_time_share": _share(on_time, len(month.callbacks)),
@@ -197,6 +207,11 @@ def assess_year(months: dict[str, dict], thresholds: scorecard.Thresholds | None
     for a in months.values():
         for sla, n in a["kpis"].get("deadlines_missed_by_sla", {}).items():
             missed[sla] = missed.get(sla, 0) + n
+    tiers: dict[str, tuple[int, int]] = {}
+    for a in months.values():
+        for tier, row in a["kpis"].get("onsite_by_tier", {}).items():
+            on_time, visits = tiers.get(tier, (0, 0))
+            tiers[tier] = (on_time + row["on_time"], visits + row["visits"])
     answers = totals["satisfaction_answers"]
     totals.update(
         onsite_on_time_share=_share(totals["onsite_on_time"], totals["onsite_visits"]),
@@ -205,6 +220,7 @@ def assess_year(months: dict[str, dict], thresholds: scorecard.Thresholds | None
         if answers
         else None,
         deadlines_missed_by_sla=missed,
+        onsite_by_tier=_tiers(tiers),
     )
     return {
         "rated": bool(rated),

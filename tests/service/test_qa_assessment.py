@@ -36,6 +36,22 @@ def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_c
 
     container = container_factory(QaService, qa_config)
     container.start()
+    send(
+        "intake",
+        "ticket.registered",
+        {
+            "tenant_id": "C01",
+            "ticket_id": "ta1",
+            "number": "A-1",
+            "kind": "repair",
+            "channel": "hotline",
+            "priority": 3,
+            "received_at": SERVED,
+            "warranty": "warranty",
+            "tier": "in_province",
+            "geo_ambiguous": False,
+        },
+    )
     send("dispatch", "visit.completed", visit("va1", "ta1", "C01-O01", SERVED))
     send("dispatch", "visit.completed", visit("vb1", "tb1", "C02-O01", SERVED, tenant="C02"))
     send("intake", "sla.breached", _breach("A-ACCEPT", "accept", "C01-O01"))  # the center's, outlet named
@@ -47,7 +63,9 @@ def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_c
             facts = qa.center_facts({"month": MONTH, "tenant_id": "C01"})
             outlet = [f for f in qa.score_facts("C01-O01", MONTH) if f["source"] == "sla.breached"]
             jobs = qa.work_list({"status": "all", "caller": "all"})["total"]
-            return len(facts) == 2 and len(outlet) == 1 and jobs >= 4 and facts
+            rows = qa.report("ontime", {"month": MONTH, "tenant_id": "C01"})["rows"]
+            tickets = any(row["tier"] == "in_province" for row in rows)
+            return len(facts) == 2 and len(outlet) == 1 and jobs >= 4 and tickets and facts
 
     wait_for(recorded, what="visits and breaches recorded")
     with rpc_as(C01, "qa") as qa, pytest.raises(Forbidden):
@@ -70,6 +88,7 @@ def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_c
     assert lines["information_feedback"]["items"][0]["kind"] == "late_feedback"
     assert "A-ONSITE" not in str(c01["lines"])
     assert c01["kpis"]["jobs"] == 1 and c01["kpis"]["deadlines_missed_by_sla"] == {"accept": 1, "forward": 1}
+    assert c01["kpis"]["onsite_by_tier"] == {"in_province": {"on_time": 1, "visits": 1, "share": "1.000"}}
 
     with rpc_as(C01, "qa") as qa:
         own = qa.center_assessments({"month": MONTH})

@@ -96,11 +96,15 @@ def test_the_year_is_the_mean_of_its_rated_months():
             jobs=4,
             onsite_on_time=3,
             onsite_late=1,
+            onsite_by_tier={"local": (2, 2), "in_province": (1, 2)},
             misses=(DeadlineMiss("ticket:A", "accept", AT, "a"),),
             complaints=(ComplaintFact("1", "r1", AT, "attitude", "own", "company", "服务部"),),
         )
     )
-    feb = assessment.assess_month(CenterMonth("C01", "2026-02", jobs=2, onsite_on_time=2))
+    feb = assessment.assess_month(
+        CenterMonth("C01", "2026-02", jobs=2, onsite_on_time=2, onsite_by_tier={"local": (2, 2)})
+    )
+    assert jan["kpis"]["onsite_by_tier"]["in_province"] == {"on_time": 1, "visits": 2, "share": Decimal("0.500")}
     mar = assessment.assess_month(CenterMonth("C01", "2026-03"))  # not rated: no jobs
     year = assessment.assess_year({"2026-01": jan, "2026-02": feb, "2026-03": mar})
     assert (jan["score"], feb["score"]) == (Decimal("93.0"), Decimal("100.0"))
@@ -109,6 +113,10 @@ def test_the_year_is_the_mean_of_its_rated_months():
     assert _line(year, "service_norms")["score"] == Decimal("23.0")
     assert year["kpis"]["jobs"] == 6 and year["kpis"]["onsite_on_time_share"] == Decimal("0.833")
     assert year["departments"][0]["department"] == "服务部" and year["departments"][0]["complaints"] == 1
+    assert year["kpis"]["onsite_by_tier"] == {
+        "in_province": {"on_time": 1, "visits": 2, "share": Decimal("0.500")},
+        "local": {"on_time": 4, "visits": 4, "share": Decimal("1.000")},
+    }
     empty = assessment.assess_year({"2026-03": mar})
     assert empty["rated"] is False and empty["score"] is None
 
