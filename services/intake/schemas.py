@@ -207,12 +207,12 @@ class Transition(Schema):
     )
     owner_user = fields.Str(
         load_default=None,
-        validate=validate.Length(min=1, max=64),
+        validate=[validate.Length(min=1, max=64), validate.Regexp(r"^\S+$", error="A user name, no spaces.")],
         metadata={"description": "hand_over: the new first-contact owner (user); the note gives the reason"},
     )
     countermeasure = fields.Str(
         load_default=None,
-        validate=validate.Length(min=1, max=2000),
+        validate=[validate.Length(min=1, max=2000), validate.Regexp(r"^\s*\S", error="Must not be blank.")],
         metadata={"description": "record_countermeasure: the countermeasure against recurrence (防止再发生对策)"},
     )
     follow_up_on = fields.Date(

@@ -35,6 +35,7 @@ def test_the_ticket_page_hands_over_and_offers_the_report(portal_platform):
     form = {"csrf_token": csrf_of(page), "action": "hand_over", "note": "转质量组"}
     refused = s.post(f"{url}/steps", data=form, allow_redirects=False, timeout=30)
     assert refused.status_code == 422 and 'data-field="owner_user"' in refused.text, refused.text[:500]
+    assert "移交首问负责人须填写新负责人" in refused.text
     done = s.post(f"{url}/steps", data=dict(form, owner_user="wuhan-quality"), allow_redirects=False, timeout=30)
     assert done.status_code == 303, done.text[:500]
     assert p.get(f"{API}/tickets/{t['id']}", C01).json()["owner_user"] == "wuhan-quality"

@@ -42,6 +42,24 @@ EXACT = {
     "must not be after the date of the request": "购买日期不能晚于受理日期",
     "the ticket changed since you read it": "工单已被他人更新，请刷新后再操作",
     "unknown outlet": "没有这个网点",
+    # intake: complaint handling (complaints.py)
+    "required for decide_responsibility": "请选择责任归属",
+    "required for rule_grey_zone": "总部裁定须选择责任归属并写明依据",
+    "required for hand_over": "移交首问负责人须填写新负责人和移交原因",
+    "required for record_countermeasure": "请填写防止再发生对策和复查日期",
+    "own or other_department": "裁定须为本单位责任或其他部门责任",
+    "A user name, no spaces.": "请填写用户名（不含空格）",
+    "Must not be blank.": "不能为空白",
+    "Only with hand_over.": "仅在移交首问负责人时填写",
+    "Only with record_countermeasure.": "仅在记录防止再发生对策时填写",
+    "the responsibility is a grey zone (灰色地带): waiting for HQ's ruling (rule_grey_zone)": (
+        "责任属灰色地带，须待总部裁定后才能继续处理"
+    ),
+    "grey zone: HQ rules it (rule_grey_zone)": "灰色地带须由总部裁定",
+    "HQ ruled the responsibility; only HQ changes it": "责任已由总部裁定，只有总部可以更改",
+    "only a grey-zone case is ruled by HQ": "只有灰色地带的责任由总部裁定",
+    "no escalation to acknowledge": "没有待确认的升级通知",
+    "the case is over": "投诉已结案",
     # intake: HQ routing a ticket to a center (routing.py)
     "required for route": "请选择服务中心",
     "a ticket can be re-routed only while registered, with no outlet and no case step taken": (
@@ -131,6 +149,8 @@ EXACT = {
 }
 
 PATTERNS = [
+    (re.compile(r"^(\S+) owns the case already$"), "{0} 已是首问负责人"),
+    (re.compile(r"^waiting for (\S+)'s acknowledgement$"), "须由 {0} 确认"),
     (re.compile(r"^too many failed sign-ins; try again in (\d+) minutes$"), "登录失败次数过多，请 {0} 分钟后再试"),
     (re.compile(r"^at least (\d+) characters$"), "至少 {0} 个字符"),
     (re.compile(r"^at most (\d+) characters$"), "最多 {0} 个字符"),
