@@ -22,6 +22,7 @@ from shared.db import get_or_404, utcnow, within_tenant
 PHONE, EXTERNAL = "phone", "external_id"
 CSV_COLUMNS = (
     "id",
+    "tenant_id",
     "name",
     "company",
     "phones",
@@ -237,6 +238,7 @@ def export_csv(session, rows: list[Customer]) -> str:
         writer.writerow(
             (
                 c.id,
+                c.tenant_id,
                 c.name,
                 c.company or "",
                 " ".join(c.phones or []),

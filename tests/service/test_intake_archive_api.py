@@ -7,10 +7,11 @@ product's installation and names its outlet."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nameko.standalone.events import event_dispatcher
 
+from shared import clock
 from shared import events as catalogue
 from tests.conftest import C01, C02, HQ, wait_for
 from tests.openapi_check import AnswerCheck
@@ -100,6 +101,17 @@ def test_archive_links_flags_merges_and_exports_per_center(platform):
     r = platform.request("PATCH", f"{API}/customers/{customer['id']}", C01, json={"phones": ["138****1111"]})
     assert r.status_code == 422 and "phones" in r.json()["error"]["fields"]
     assert platform.get(f"{API}/customers?due_for_review=true", C01).json()["total"] == 0
+    # a year on, unreviewed records are due for the yearly update (seed 001: 每年更新一次)
+    clock.travel_to(datetime.now(UTC) + timedelta(days=366))
+    try:
+        due = platform.get(f"{API}/customers?due_for_review=true", C01).json()["items"]
+        assert customer["id"] in {c["id"] for c in due} and all(c["review_due"] for c in due)
+        r = platform.request("PATCH", f"{API}/customers/{customer['id']}", C01, json={"consent_to_contact": False})
+        assert r.json()["review_due"] is False
+        due = platform.get(f"{API}/customers?due_for_review=true", C01).json()["items"]
+        assert customer["id"] not in {c["id"] for c in due}
+    finally:
+        clock.reset()
 
 
 def test_an_install_visit_dates_the_product_installation(platform, service_config):
