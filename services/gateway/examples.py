@@ -358,3 +358,145 @@ NOTICE = {
 }
 EXAMPLES["notify_inbox"] = {"response": {"items": [NOTICE], "total": 1, "unread": 1, "limit": 100, "offset": 0}}
 EXAMPLES["notify_mark_read"] = {"response": dict(NOTICE, read_at="2026-12-03T02:41:17+00:00")}
+
+# HQ's ranking of the centers for a month (GET /qa/center-assessments?month=2026-11): the first center
+_ASSESSMENT = {
+    "tenant_id": "C01",
+    "period": "2026-11",
+    "kind": "month",
+    "rated": True,
+    "score": "94.0",
+    "stars": 4,
+    "grade": "A",
+    "jobs": 12,
+    "rank": 1,
+    "lines": [
+        {
+            "line": "service_norms",
+            "label": "客户服务(“真诚服务”规范)",
+            "label_en": "service norms",
+            "max": 25,
+            "raw": 21,
+            "score": 21,
+            "capped": False,
+            "items": [
+                {
+                    "kind": "norm_breach",
+                    "label": "未按规范做",
+                    "label_en": "service norm not followed",
+                    "points_each": -4,
+                    "count": 1,
+                    "points": -4,
+                    "occurrences": [
+                        {
+                            "key": "sla:d0c2420e05ef45ac9a1ca7fb76565afc:accept",
+                            "facts": [
+                                {
+                                    "ref": "ticket:C01-261103-22AMFJ3T",
+                                    "source": "center_facts",
+                                    "note": "accept missed (ticket's outlet C01-O01, not charged)",
+                                    "at": "2026-11-04T07:01:29+00:00",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        },
+        {
+            "line": "information_feedback",
+            "label": "信息反馈",
+            "label_en": "information feedback",
+            "max": 20,
+            "raw": 20,
+            "score": 20,
+            "capped": False,
+            "items": [],
+        },
+        {
+            "line": "service_management",
+            "label": "客户服务的管理",
+            "label_en": "service management",
+            "max": 30,
+            "raw": 28,
+            "score": 28,
+            "capped": False,
+            "items": [
+                {
+                    "kind": "callback_missed",
+                    "label": "未100%回访",
+                    "label_en": "callback not made (not 100%)",
+                    "points_each": -1,
+                    "count": 2,
+                    "points": -2,
+                    "occurrences": [
+                        {
+                            "key": f"callback:{callback}",
+                            "facts": [
+                                {
+                                    "ref": f"callback:{callback}",
+                                    "source": "callbacks",
+                                    "note": "due 2026-11-20T07:00:00+00:00, not made",
+                                    "at": "2026-11-20T07:00:00+00:00",
+                                }
+                            ],
+                        }
+                        for callback in ("5b1f0e2a9c4d4e21a7c3f1b2d4e6a8c0", "9e8d7c6b5a4f4e3d2c1b0a9f8e7d6c5b")
+                    ],
+                }
+            ],
+        },
+        {
+            "line": "customer_opinion",
+            "label": "客户意见",
+            "label_en": "customer opinion",
+            "max": 25,
+            "raw": 25,
+            "score": 25,
+            "capped": False,
+            "items": [],
+        },
+    ],
+    "kpis": {
+        "jobs": 12,
+        "onsite_on_time": 11,
+        "onsite_visits": 12,
+        "onsite_on_time_share": "0.917",
+        "onsite_by_tier": {"local": {"on_time": 11, "visits": 12, "share": "0.917"}},
+        "callbacks_due": 15,
+        "callbacks_on_time": 13,
+        "callbacks_on_time_share": "0.867",
+        "satisfaction_answers": 13,
+        "satisfaction_total": 58,
+        "satisfaction_average": "4.46",
+        "complaints": 1,
+        "deadlines_missed": 1,
+        "deadlines_missed_by_sla": {"accept": 1},
+    },
+    "departments": [
+        {
+            "department": "生产厂",
+            "complaints": 1,
+            "by_cause": {"product_quality": 1},
+            "by_responsibility": {"other_department": 1},
+            "by_level": {"company": 1},
+            "share": "1.000",
+        }
+    ],
+    "months": None,
+    "computed_at": "2026-12-08T01:00:00+00:00",
+}
+EXAMPLES["qa_center_assessments"] = {"response": [_ASSESSMENT]}
+EXAMPLES["qa_record_region"] = {
+    "request": {"competition": 80, "resources": 60, "note": "竞争激烈，备件库充足"},
+    "response": {
+        "tenant_id": "C01",
+        "competition": 80,
+        "resources": 60,
+        "region_index": "70.0",
+        "grade": "A",
+        "note": "竞争激烈，备件库充足",
+        "recorded_at": "2026-12-03T02:30:05+00:00",
+        "recorded_by": "hq-admin",
+    },
+}
