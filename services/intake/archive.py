@@ -96,9 +96,9 @@ def match_customer(name: str, company: str | None, found: list[Known]) -> Custom
 
 
 def contact_update(cmd: dict[str, Any], today: date) -> dict[str, object]:
-    """The columns a reviewed update sets: the given fields, the phones cleaned, and the review date
-    (the record is reviewed whenever a person updates it)."""
-    changes: dict[str, object] = {k: v for k, v in cmd.items() if v is not None}
+    """The columns a reviewed update sets: the fields given, the phones cleaned, and the review date
+    (the record is reviewed whenever a person updates it, also to confirm it unchanged)."""
+    changes: dict[str, object] = dict(cmd)  # a field given as null is cleared (e-mail, company)
     if "phones" in changes:
         keys = [phone_key(p) for p in cmd["phones"]]
         bad = [p for p, k in zip(cmd["phones"], keys, strict=True) if k is None]

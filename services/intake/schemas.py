@@ -185,6 +185,7 @@ STEP_ONLY_FIELDS = {
     "owner_user": ("hand_over",),
     "countermeasure": ("record_countermeasure",),
     "follow_up_on": ("record_countermeasure",),
+    "major_issue": ("escalate_major",),
 }
 
 
@@ -214,6 +215,11 @@ class Transition(Schema):
         load_default=None,
         validate=[validate.Length(min=1, max=2000), validate.Regexp(r"^\s*\S", error="Must not be blank.")],
         metadata={"description": "record_countermeasure: the countermeasure against recurrence (防止再发生对策)"},
+    )
+    major_issue = fields.Str(
+        load_default=None,
+        validate=validate.OneOf(complaints.MAJOR),
+        metadata={"description": "escalate_major: safety or batch_defect (seeds 001, 004), to the named managers"},
     )
     follow_up_on = fields.Date(
         load_default=None,
@@ -343,6 +349,8 @@ CSV_COLUMNS = {
     "product_line": "product_line",
     "model": "model",
     "serial_no": "serial_no",
+    "company": "company",  # the customer archive's keys (archive.py)
+    "customer_external_id": "customer_external_id",
     "purchase_date": "purchase_date",
     "fault": "fault",
     "wished_visit_date": "wished_visit_at",

@@ -13,6 +13,7 @@ from nameko.standalone.events import event_dispatcher
 
 from shared import clock
 from shared import events as catalogue
+from shared.tenancy import Principal
 from tests.conftest import C01, C02, HQ, wait_for
 from tests.openapi_check import AnswerCheck
 from tests.qa_fixtures import visit
@@ -74,7 +75,9 @@ def test_archive_links_flags_merges_and_exports_per_center(platform):
     _register(platform, C01, phone="138****2222", serial_no=None, purchase_date=None)
     assert platform.get(f"{API}/customers?q=档案客户", C01).json()["total"] == 2
 
-    # another center cannot read it; its export has its own customers only
+    # an outlet does not read the archive; another center cannot read it, its export has its own only
+    outlet = Principal("o1-user", "outlet", tenant="C01", outlet="C01-O01")
+    assert platform.get(f"{API}/customers/{customer['id']}", outlet).status_code == 403
     assert platform.get(f"{API}/customers/{customer['id']}", C02).status_code == 404
     assert platform.get(f"{API}/products/{product['id']}", C02).status_code == 404
     _register(platform, C02, customer_name="济南客户", address="山东省济南市历下区泉城路1号", serial_no="SN-J")

@@ -59,7 +59,8 @@ def test_review_due_after_a_year():
 def test_contact_update_cleans_phones_marks_reviewed_and_names_a_bad_phone():
     today = date(2026, 12, 3)
     changes = archive.contact_update({"phones": ["138-0000-1111", "13800001111"], "email": None}, today)
-    assert changes == {"phones": ["13800001111"], "reviewed_on": today}
+    assert changes == {"phones": ["13800001111"], "email": None, "reviewed_on": today}  # null clears
+    assert archive.contact_update({}, today) == {"reviewed_on": today}  # confirmed unchanged
     with pytest.raises(ValidationFailed) as err:
         archive.contact_update({"phones": ["138****1111"]}, today)
     assert "phones" in err.value.fields
@@ -83,3 +84,11 @@ def test_an_install_visit_dates_the_installation_in_beijing_and_names_the_outlet
     }
     assert archive.installation("repair", None, late_evening_utc, "O7") == {}
     assert archive.installation("install", date(2025, 1, 1), late_evening_utc, "O7") == {}
+
+
+def test_the_csv_import_carries_the_archive_keys():
+    from services.intake.schemas import csv_row_to_payload
+
+    row = {"customer_name": "张三", "company": " 甲公司 ", "customer_external_id": "CRM-7", "phone": "13800001111"}
+    payload = csv_row_to_payload(row)
+    assert (payload["company"], payload["customer_external_id"]) == ("甲公司", "CRM-7")
