@@ -31,9 +31,12 @@ def _breach(number, sla, outlet=None):
     }
 
 
-def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_config, rpc_as, send):
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_config, rpc_as, send, request, database):
     from services.qa.service import QaService
 
+    if database == "postgresql":
+        qa_config["DATABASES"]["qa"] = request.getfixturevalue("pg_url")
     container = container_factory(QaService, qa_config)
     container.start()
     send(
