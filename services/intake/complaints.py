@@ -36,6 +36,7 @@ from services.intake.domain import (
     Case,
     Event,
     Outcome,
+    Status,
     escalated_event,
 )
 from shared import tenancy
@@ -96,6 +97,7 @@ STEPS = {
     "hand_over": StepRule(STAFF, OPEN_CASE, "case", ("owner_user", "note")),
     "record_countermeasure": StepRule(STAFF, OPEN_CASE, "case", ("countermeasure", "follow_up_on")),
     "acknowledge_escalation": StepRule(STAFF, None, "ticket"),
+    "escalate_major": StepRule(STAFF, None, "ticket", ("major_issue", "note")),
 }
 
 
@@ -131,6 +133,10 @@ def check_step(action: str, ticket: Any, role: str, user: str | None) -> None:
         raise _refuse("the responsibility is not a grey zone", "only a grey-zone case is ruled by HQ")
     if action == "decide_responsibility":
         _check_may_decide(ticket, role)
+    if action == "escalate_major" and ticket.escalation in MAJOR:
+        raise _refuse(f"already escalated as {ticket.escalation}", "already escalated as a major issue")
+    if action == "escalate_major" and ticket.status == Status.TRIAGE:  # its center's managers are not known yet
+        raise _refuse("route the ticket to a center first", "not allowed from status triage")
     if action == "acknowledge_escalation":
         if ticket.escalation_manager is None or ticket.escalation_acked_at is not None:
             raise _refuse("no escalation waits for an acknowledgement", "no escalation to acknowledge")
@@ -157,9 +163,16 @@ def _required(cmd: dict[str, Any], *names: str) -> None:
         raise ValidationFailed(f"{cmd['action']} needs {', '.join(missing)}", missing)
 
 
-def step(ticket: Any, cmd: dict[str, Any], principal: tenancy.Principal, now: datetime) -> Outcome:
+def step(
+    ticket: Any,
+    cmd: dict[str, Any],
+    principal: tenancy.Principal,
+    now: datetime,
+    chains: EscalationChains | None = None,
+) -> Outcome:
     """A complaint-handling step (`STEPS`): its fields checked (ValidationFailed naming each),
-    then whether it may be taken (InvalidTransition); the case state does not move."""
+    then whether it may be taken (InvalidTransition); the case state does not move. `chains`:
+    the tenants' named managers a major issue found on the way goes to (`escalate_major`)."""
     action = cmd["action"]
     _required(cmd, *STEPS[action].needs)
     if action == "rule_grey_zone" and cmd["responsibility"] == GREY_ZONE:
@@ -184,6 +197,17 @@ def step(ticket: Any, cmd: dict[str, Any], principal: tenancy.Principal, now: da
     elif action == "record_countermeasure":
         out.changes.update(countermeasure=cmd["countermeasure"], follow_up_on=cmd["follow_up_on"])
         data = {"countermeasure": cmd["countermeasure"], "follow_up_on": cmd["follow_up_on"].isoformat()}
+    elif action == "escalate_major":  # found on the way (e.g. at the on-site verification): as at registration
+        issue = cmd["major_issue"]
+        out.changes.update(escalation=issue, priority=1 if issue == "safety" else min(ticket.priority, 2))
+        data = {"reason": issue}
+        if chains is not None and chains.of(ticket.tenant_id):
+            named = _escalate_to(ticket, chains, 0, issue, now)
+            out.changes.update(named.changes)
+            out.events.extend(named.events)
+            data.update(named.audit.data if named.audit and named.audit.data else {})
+        else:
+            out.events.append(("ticket.escalated", escalated_event(ticket, issue, "management")))
     elif action == "acknowledge_escalation":
         out.changes.update(escalation_acked_by=principal.user, escalation_acked_at=now, escalation_ack_due=None)
         data = {"level": ticket.escalation_level, "manager": ticket.escalation_manager}

@@ -57,7 +57,7 @@ def register(uow, reg: domain.Registration, principal, chains=None) -> tuple[Tic
 
 
 # ---------------------------------------------------------------- changing a ticket
-def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policies, geocoder) -> Ticket:
+def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policies, geocoder, chains=None) -> Ticket:
     """A staff action or case step (`domain.transition`); `route` also re-places the ticket. The
     ticket it leaves: a re-routed registered ticket's successor (see `routing`), else `ticket`."""
     if cmd["expected_version"] is not None and cmd["expected_version"] != ticket.version:
@@ -65,7 +65,7 @@ def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policie
             "the ticket changed since you read it", {"expected_version": [f"current version is {ticket.version}"]}
         )
     if cmd["action"] in complaints.STEPS:
-        outcome = complaints.step(ticket, cmd, principal, now)
+        outcome = complaints.step(ticket, cmd, principal, now, chains)
     else:
         complaints.check_unblocked(ticket, cmd["action"])  # a grey zone waits for HQ's ruling
         outcome = domain.transition(ticket, cmd, principal.role, now, policies.directory)

@@ -261,7 +261,9 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints):
         cmd = load(Transition(), payload)
         with self.db.uow() as uow:
             ticket = self._load(uow, ticket_id)
-            ticket = ops.transition(uow, ticket, cmd, self.db.principal, utcnow(), self.policies, self.geocoder)
+            ticket = ops.transition(
+                uow, ticket, cmd, self.db.principal, utcnow(), self.policies, self.geocoder, self._escalation_chains()
+            )
             uow.commit()
             return self._dump(ticket)
 

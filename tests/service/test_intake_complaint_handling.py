@@ -141,3 +141,13 @@ def test_an_unacknowledged_escalation_goes_to_the_next_manager_and_stops_when_ac
     with rpc_as(HQ) as intake:
         assert intake.run_sla_check((datetime.now(TZ) + timedelta(hours=5)).isoformat())["re_escalated"] == 0
     assert len([e for e in drain() if e["ticket_id"] == t["id"]]) == 2
+
+    # a batch defect found at the on-site verification goes to the same managers, the issue named
+    plain = p.post(f"{API}/tickets", C01, json=dict(COMPLAINT, customer_name="批次投诉客户")).json()
+    assert plain["escalation_manager"] is None
+    bad = _step(p, C01, plain["id"], action="escalate_major", note="同批次多台漏油")
+    assert bad.status_code == 422 and "major_issue" in bad.json()["error"]["fields"], bad.text
+    r = _step(p, C01, plain["id"], action="escalate_major", major_issue="batch_defect", note="同批次多台漏油")
+    assert r.status_code == 200 and r.json()["escalation_manager"] == "c01-vp", r.text
+    [found] = wait_events(drain, ticket_id=plain["id"])
+    assert (found["reason"], found["manager"]) == ("batch_defect", "c01-vp")

@@ -58,6 +58,7 @@ def cmd(action, **over):
         "owner_user": None,
         "countermeasure": None,
         "follow_up_on": None,
+        "major_issue": None,
         **over,
     }
 
@@ -188,6 +189,29 @@ def test_only_the_manager_escalated_to_acknowledges_and_then_the_watch_stops():
     assert complaints.overdue_escalation(t, CHAINS, NOW + timedelta(days=1)) is None
     with pytest.raises(InvalidTransition):
         complaints.step(t, cmd("acknowledge_escalation"), vp, NOW)
+
+
+def test_a_major_issue_found_on_the_way_is_escalated_as_at_registration():
+    t = case(case_state=Case.ONSITE_VERIFICATION, priority=2)
+    with pytest.raises(ValidationFailed) as err:
+        complaints.step(t, cmd("escalate_major"), CENTER, NOW, CHAINS)
+    assert set(err.value.fields) == {"major_issue", "note"}
+    out = complaints.step(
+        t, cmd("escalate_major", major_issue="batch_defect", note="同批次3台漏油"), CENTER, NOW, CHAINS
+    )
+    assert out.changes["escalation"] == "batch_defect" and out.changes["priority"] == 2
+    assert out.changes["escalation_manager"] == "c01-vp" and out.audit.data["manager"] == "c01-vp"
+    [(_, body)] = out.events
+    assert (body["level"], body["reason"]) == ("vp", "batch_defect")
+    apply(t, out)
+    with pytest.raises(InvalidTransition):  # once
+        complaints.step(t, cmd("escalate_major", major_issue="safety", note="x"), CENTER, NOW, CHAINS)
+    # nobody named for the tenant: the unnamed escalation, as at registration
+    other = complaints.step(
+        case(tenant_id="C02", priority=3), cmd("escalate_major", major_issue="safety", note="漏电"), CENTER, NOW, CHAINS
+    )
+    assert other.changes == {"escalation": "safety", "priority": 1}
+    assert [(e, b["level"]) for e, b in other.events] == [("ticket.escalated", "management")]
 
 
 def test_no_escalation_to_managers_for_an_ordinary_ticket_or_a_tenant_with_nobody_named():

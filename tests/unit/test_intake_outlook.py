@@ -48,6 +48,7 @@ def ticket(status=Status.REGISTERED, case_state=None):
         assigned_outlet_id=None,
         owner_user="agent1",
         responsibility=None,
+        escalation=None,
         grey_zone_ruled_at=None,
         escalation_manager=None,
         escalation_acked_at=None,

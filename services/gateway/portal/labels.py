@@ -79,6 +79,7 @@ STEPS = {
     "hand_over": "移交首问负责人",
     "record_countermeasure": "记录防止再发生对策",
     "acknowledge_escalation": "确认升级通知",
+    "escalate_major": "上报重大问题",
 }
 AUDIT_ACTIONS = {
     **STEPS,

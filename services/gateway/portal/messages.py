@@ -59,6 +59,9 @@ EXACT = {
     "HQ ruled the responsibility; only HQ changes it": "责任已由总部裁定，只有总部可以更改",
     "only a grey-zone case is ruled by HQ": "只有灰色地带的责任由总部裁定",
     "no escalation to acknowledge": "没有待确认的升级通知",
+    "required for escalate_major": "上报重大问题须选择问题类别并写明情况",
+    "already escalated as a major issue": "已作为重大问题上报",
+    "Only with escalate_major.": "仅在上报重大问题时填写",
     "the case is over": "投诉已结案",
     # intake: HQ routing a ticket to a center (routing.py)
     "required for route": "请选择服务中心",
