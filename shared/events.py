@@ -327,6 +327,21 @@ class RefundPaid(EventSchema):
     paid_at = fields.AwareDateTime(required=True)
 
 
+class NoticeEvent(EventSchema):
+    """A notice by e-mail or SMS reached its end (notify): sent, or failed / undeliverable with why."""
+
+    notice_id = fields.Int(required=True)
+    kind = fields.Str(required=True)
+    channel = fields.Str(required=True)
+    audience = fields.Str(required=True)
+    audience_id = fields.Str(required=True)
+    ticket_id = fields.Str(allow_none=True)
+    event_type = fields.Str(required=True)  # the fact the notice told of
+    status = fields.Str(required=True, validate=validate.OneOf(("sent", "failed", "undeliverable")))
+    error = fields.Str(allow_none=True)
+    at = fields.AwareDateTime(required=True)
+
+
 @dataclass(frozen=True)
 class EventSpec:
     name: str
@@ -410,6 +425,9 @@ _register("account.open_items", "settlement", 1, AccountClearing, "a revoking ou
 _register("claim.audited", "settlement", 1, ClaimAudited, "a fee claim took an audit step")
 _register("statement.issued", "settlement", 1, StatementIssued, "an outlet's monthly statement was issued")
 _register("settlement.refund_paid", "settlement", 1, RefundPaid, "a refund or compensation was paid")
+
+_register("notice.sent", "notify", 1, NoticeEvent, "an e-mail or SMS notice went to the SMTP server / SMS provider")
+_register("notice.failed", "notify", 1, NoticeEvent, "an e-mail or SMS notice cannot be delivered (error says why)")
 
 _schemas: dict[str, Schema] = {}
 

@@ -21,7 +21,7 @@ STALE_CLAIM = timedelta(minutes=10)  # a worker that claimed a notice and died: 
 
 
 def record(
-    session: Session,
+    uow: Any,
     event_type: str,
     event_id: str,
     payload: Mapping[str, Any],
@@ -32,7 +32,9 @@ def record(
 ) -> list[int]:
     """Record the notices `event_type` gives (each once per event, recipient and channel; a
     re-planned visit only when its arrival moved, `domain.replan_kind`); the ids of those to
-    send now (not in quiet hours, not undeliverable, not an inbox row)."""
+    send now (not in quiet hours, not undeliverable, not an inbox row). An undeliverable one is
+    published (notice.failed) at once."""
+    session = uow.session
     rules = domain.notices_for(event_type, payload)
     topic = domain.topic_of(event_type, payload)
     about_at = payload.get("planned_arrival") if topic else None
@@ -94,6 +96,8 @@ def record(
         )
         session.add(notice)
         session.flush()
+        if status == domain.UNDELIVERABLE:
+            announce(uow, notice, now)
         if status == domain.PENDING and when is not None and when <= now:
             due_now.append(notice.id)
     return due_now
@@ -137,7 +141,7 @@ def claim_due(session: Session, now: datetime, ids: Sequence[int] | None = None,
 
 
 def settle(
-    session: Session,
+    uow: Any,
     claimed: Claimed,
     error: str | None,
     now: datetime,
@@ -147,7 +151,9 @@ def settle(
     retry_base: float,
 ) -> str:
     """Record the outcome of one attempt: sent; pending again after a backoff; failed when the
-    attempts ran out; undeliverable when retrying cannot help. Returns the new status."""
+    attempts ran out; undeliverable when retrying cannot help (each end published: notice.sent,
+    notice.failed). Returns the new status."""
+    session = uow.session
     if error is None:
         status, values = domain.SENT, {"sent_at": now, "error": None, "next_attempt_at": None}
     elif not retryable:
@@ -162,7 +168,31 @@ def settle(
         .values(status=status, claimed_at=None, **values)
         .execution_options(synchronize_session=False)
     )
+    if status != domain.PENDING:
+        notice = session.get(Notice, claimed.id, populate_existing=True)
+        if notice is not None:
+            announce(uow, notice, now)
     return status
+
+
+def announce(uow: Any, notice: Notice, now: datetime) -> None:
+    """Publish how an e-mail or SMS notice ended (with the unit of work's commit)."""
+    uow.emit(
+        "notice.sent" if notice.status == domain.SENT else "notice.failed",
+        {
+            "tenant_id": notice.tenant_id,
+            "notice_id": notice.id,
+            "kind": notice.kind,
+            "channel": notice.channel,
+            "audience": notice.audience,
+            "audience_id": notice.audience_id,
+            "ticket_id": notice.ticket_id,
+            "event_type": notice.event_type,
+            "status": notice.status,
+            "error": notice.error,
+            "at": now,
+        },
+    )
 
 
 def inbox(

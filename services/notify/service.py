@@ -109,7 +109,7 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
         """Record the notices of one fact, commit, then send those due now."""
         event_id = domain.event_key(event_type, self.db.worker_ctx.data.get(EVENT_ID_KEY), payload)
         due = operations.record(
-            uow.session,
+            uow,
             event_type,
             event_id,
             payload,
@@ -154,7 +154,7 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 error = str(exc)
             with self.db.uow(principal) as uow:
                 status = operations.settle(
-                    uow.session,
+                    uow,
                     notice,
                     error,
                     utcnow(),

@@ -3,14 +3,17 @@ claimed by another (the guarded UPDATE; a true race waits on the row lock, then 
 a failed attempt waits out its backoff; a fact recorded twice gives its notices once; the inbox
 is scoped by the reader's principal."""
 
+import json
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from services.notify import domain, operations
 from services.notify.models import Base
 from shared import clock, tenancy
 from shared.db import Store
+from shared.outbox import outbox_table
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +38,7 @@ def test_claims_retries_duplicates_and_inbox_on_postgres(pg_url):
     try:
         for _ in range(2):  # the same fact twice: its notices once
             with store.uow(SERVICE) as uow:
-                due = operations.record(uow.session, "ticket.registered", "evt-1", FACT, CONTACTS, None, now)
+                due = operations.record(uow, "ticket.registered", "evt-1", FACT, CONTACTS, None, now)
                 uow.commit()
         with store.uow(SERVICE) as uow:
             total, rows = operations.notices(
@@ -58,9 +61,7 @@ def test_claims_retries_duplicates_and_inbox_on_postgres(pg_url):
 
         # it failed: pending again after the backoff, not claimable before
         with store.uow(SERVICE) as uow:
-            status = operations.settle(
-                uow.session, claimed, "SMTP down", now, retryable=True, max_attempts=3, retry_base=60
-            )
+            status = operations.settle(uow, claimed, "SMTP down", now, retryable=True, max_attempts=3, retry_base=60)
             uow.commit()
         assert status == domain.PENDING
         with store.uow(SERVICE) as uow:
@@ -69,7 +70,7 @@ def test_claims_retries_duplicates_and_inbox_on_postgres(pg_url):
             uow.commit()
         assert [c.attempts for c in again] == [2]
         with store.uow(SERVICE) as uow:
-            assert operations.settle(uow.session, again[0], None, now, retryable=True, max_attempts=3, retry_base=60)
+            assert operations.settle(uow, again[0], None, now, retryable=True, max_attempts=3, retry_base=60)
             uow.commit()
 
         # the inbox: C01's reader sees it, C02's does not, nor can mark it read
@@ -86,5 +87,9 @@ def test_claims_retries_duplicates_and_inbox_on_postgres(pg_url):
             uow.commit()
         with store.uow(SERVICE) as uow:
             assert operations.pending_counts(uow.session) == {}
+        # the end of the e-mail was published (notice.sent, by the outbox); nothing for the retry
+        with store.engine.connect() as conn:
+            published = conn.execute(select(outbox_table.c.event_type, outbox_table.c.payload)).all()
+        assert [(kind, json.loads(body)["status"]) for kind, body in published] == [("notice.sent", "sent")]
     finally:
         store.engine.dispose()
