@@ -7,11 +7,12 @@ at first gets the e-mail when it is back, by the retry timer."""
 import uuid
 
 import pytest
+import requests
 from nameko.standalone.events import event_dispatcher
 
 from shared import clock, tenancy
 from tests import notify_doubles as doubles
-from tests.conftest import C01, C02, HQ, Platform, wait_for
+from tests.conftest import C01, C02, HQ, Platform, http_port_of, wait_for
 from tests.openapi_check import AnswerCheck
 
 API = "/api/v1"
@@ -223,3 +224,9 @@ def test_smtp_down_at_first_then_the_email_is_retried_and_sent(notify_platform):
     )[0]
     assert sent["attempts"] >= 2 and sent["sent_at"]
     assert len(doubles.mails(p.mail_dir)) == 1
+    # the metrics say so: retries, then sent; nothing waiting
+    port = http_port_of(p.containers["notify"])
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    for outcome in ("retry", "sent"):
+        assert f'fsm_notify_sent_total{{channel="email",outcome="{outcome}",service="notify"}}' in text, text[-2000:]
+    assert 'fsm_notify_pending{channel="email",service="notify"} 0.0' in text
