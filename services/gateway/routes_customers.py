@@ -71,6 +71,17 @@ class CustomerRoutes:
         return self.intake.merge_customers(json_body(request))
 
     @api(
+        "POST",
+        f"{API}/customers/<string:customer_id>/keep-apart",
+        "Decide a flagged customer is no duplicate (recorded with who decided); it leaves the duplicates list",
+        body=contracts.KeepApart,
+        response=contracts.CustomerOut,
+        tag="customers",
+    )
+    def keep_customer_apart(self, request, principal, customer_id):
+        return self.intake.keep_customer_apart(customer_id, json_body(request))
+
+    @api(
         "GET",
         f"{API}/customers/<string:customer_id>",
         "A customer (客户信息卡) with its products and full service history",

@@ -142,3 +142,9 @@ def installation(kind: str, installed_on: date | None, at: datetime, outlet_id: 
     if kind != "install" or installed_on is not None:
         return {}
     return {"installed_on": at.astimezone(LOCAL_TZ).date(), "installed_by_outlet_id": outlet_id}
+
+
+def check_flagged(duplicate_of: list[str] | None) -> None:
+    """Only a customer flagged as a possible duplicate can be kept apart."""
+    if not duplicate_of:
+        raise ValidationFailed("this customer is not flagged as a possible duplicate", {"customer_id": ["not flagged"]})

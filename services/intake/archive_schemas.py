@@ -48,6 +48,15 @@ class MergeCustomers(Schema):
     note = fields.Str(load_default=None, validate=validate.Length(max=128))
 
 
+class KeepApart(Schema):
+    """A person's decision that a flagged customer is no duplicate of its candidates."""
+
+    class Meta:
+        unknown = RAISE
+
+    note = fields.Str(load_default=None, validate=validate.Length(max=128))
+
+
 class HistoryItem(Schema):
     """One ticket of a customer's or product's service history."""
 
@@ -92,6 +101,8 @@ class CustomerOut(Schema):
     consent_to_contact = fields.Bool(allow_none=True)
     duplicate_of = fields.List(fields.Str(), allow_none=True)
     duplicate_reason = fields.Str(allow_none=True)
+    duplicate_decided_by = fields.Str(allow_none=True, metadata={"description": "who kept it apart (no duplicate)"})
+    duplicate_decided_at = fields.AwareDateTime(allow_none=True)
     merged_into = fields.Str(allow_none=True)
     merged_by = fields.Str(allow_none=True)
     merged_at = fields.AwareDateTime(allow_none=True)

@@ -10,6 +10,7 @@ from services.intake.archive_schemas import (
     CustomerPatch,
     CustomerQuery,
     HistoryItem,
+    KeepApart,
     MergeCustomers,
     ProductOut,
 )
@@ -92,6 +93,17 @@ class ArchiveEntrypoints:
             survivor = store.customer(uow.session, cmd["survivor_id"])
             merged = store.customer(uow.session, cmd["merged_id"])
             row = store.merge(uow.session, survivor, merged, principal, cmd["note"])
+            uow.commit()
+            return _dump_customer(row)
+
+    @rpc
+    def keep_customer_apart(self, customer_id, payload=None):
+        """A person decides a flagged customer is no duplicate: it leaves the duplicates list."""
+        cmd = load(KeepApart(), payload or {})
+        principal = self.db.principal
+        archive.check_merger(principal.role)
+        with self.db.uow() as uow:
+            row = store.keep_apart(store.customer(uow.session, customer_id), principal, cmd["note"])
             uow.commit()
             return _dump_customer(row)
 

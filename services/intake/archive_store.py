@@ -219,6 +219,16 @@ def merge(session, survivor: Customer, merged: Customer, principal, note: str | 
     return survivor
 
 
+def keep_apart(row: Customer, principal, note: str | None) -> Customer:
+    """A person's decision that a flagged customer is no duplicate: the flag goes, who and when stay."""
+    archive.check_flagged(row.duplicate_of)
+    now = utcnow()
+    row.duplicate_of, row.duplicate_decided_by, row.duplicate_decided_at = None, principal.user, now
+    row.duplicate_reason = note or row.duplicate_reason
+    row.updated_at = now
+    return row
+
+
 def export_csv(session, rows: list[Customer]) -> str:
     """The center's archive as CSV (UTF-8, one row per live customer)."""
     counts = dict(

@@ -7,6 +7,7 @@ from services.intake.archive_schemas import (
     CustomerPage,
     CustomerPatch,
     CustomerQuery,
+    KeepApart,
     MergeCustomers,
     ProductDetail,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "CustomerPage",
     "CustomerPatch",
     "CustomerQuery",
+    "KeepApart",
     "ListQuery",
     "MergeCustomers",
     "PreviewOut",

@@ -169,6 +169,9 @@ class Customer(TenantScoped, Base):
     # possible duplicates, for a person to decide (SQL NULL when none, so it can be filtered)
     duplicate_of: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     duplicate_reason: Mapped[str | None] = mapped_column(String(128))
+    # who decided a flagged customer is no duplicate (kept apart), and when
+    duplicate_decided_by: Mapped[str | None] = mapped_column(String(64))
+    duplicate_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     merged_into: Mapped[str | None] = mapped_column(String(32))
     merged_by: Mapped[str | None] = mapped_column(String(64))
     merged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -96,6 +96,17 @@ def test_archive_links_flags_merges_and_exports_per_center(platform):
     r = platform.post(f"{API}/customers/merge", C01, json={"survivor_id": customer["id"], "merged_id": customer["id"]})
     assert r.status_code == 422 and "merged_id" in r.json()["error"]["fields"]
 
+    # or decides a flagged customer is no duplicate: kept apart, with who decided
+    third = _register(platform, C01, customer_name="第三人", serial_no=None, purchase_date=None)
+    flagged = platform.get(f"{API}/tickets/{third['id']}", C01).json()["customer_record_id"]
+    r = platform.post(f"{API}/customers/{flagged}/keep-apart", C01, json={"note": "同一电话的家人"})
+    assert r.status_code == 200, r.text
+    check(r)
+    assert (r.json()["duplicate_of"], r.json()["duplicate_decided_by"]) == (None, C01.user)
+    assert platform.get(f"{API}/customers/duplicates", C01).json()["total"] == 0
+    r = platform.post(f"{API}/customers/{flagged}/keep-apart", C01, json={})
+    assert r.status_code == 422 and "customer_id" in r.json()["error"]["fields"]
+
     # contacts and consent: reviewed; a masked phone is refused naming the field
     r = platform.request(
         "PATCH", f"{API}/customers/{customer['id']}", C01, json={"consent_to_contact": True, "email": "a@b.cn"}

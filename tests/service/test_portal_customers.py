@@ -85,4 +85,12 @@ def test_the_center_reads_updates_and_merges_its_customers(archive_portal):
     )
     assert r.status_code == 200 and "已合并" in r.text and "SN-P-2" in r.text
 
+    # a third person on the same phone: flagged, kept apart by a click
+    r = p.post(f"{API}/tickets", C01, json=dict(REPAIR, customer_name="门户第三人", serial_no=None))
+    flagged = r.json()["customer_record_id"]
+    page = s.get(p.base_url + f"/center/customers/{flagged}", timeout=30).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = s.post(p.base_url + f"/center/customers/{flagged}", data={"csrf_token": token, "action": "keep_apart"})
+    assert r.status_code == 200 and "已确认不是重复" in r.text and "wuhan-archivist" in r.text
+
     assert _signed_in(p, "jinan-archivist").get(p.base_url + f"/center/customers/{first['id']}").status_code == 404

@@ -92,3 +92,10 @@ def test_the_csv_import_carries_the_archive_keys():
     row = {"customer_name": "张三", "company": " 甲公司 ", "customer_external_id": "CRM-7", "phone": "13800001111"}
     payload = csv_row_to_payload(row)
     assert (payload["company"], payload["customer_external_id"]) == ("甲公司", "CRM-7")
+
+
+def test_only_a_flagged_customer_is_kept_apart():
+    archive.check_flagged(["cr1"])
+    with pytest.raises(ValidationFailed) as err:
+        archive.check_flagged(None)
+    assert "customer_id" in err.value.fields

@@ -8,7 +8,8 @@
 - ``/center/customers/<id>``: the customer's card (客户信息卡) with its products and service history
   (``intake.get_customer``); a form updates its contacts and consent (``intake.update_customer``,
   ``PATCH /api/v1/customers/<id>``: the record counts as reviewed); a flagged customer offers a merge
-  into each candidate (``intake.merge_customers``, ``POST /api/v1/customers/merge``). Refusals are
+  into each candidate (``intake.merge_customers``, ``POST /api/v1/customers/merge``) or its keeping
+  apart (``intake.keep_customer_apart``, ``POST /api/v1/customers/<id>/keep-apart``). Refusals are
   shown by the field intake names; another center's customer is a 404.
 """
 
@@ -29,6 +30,7 @@ PAGE = 50
 VIEWS = (("", "全部客户"), ("due", "待年度更新"), ("duplicates", "疑似重复"))
 CONTACT_FIELDS = ("phones", "email", "company", "addresses", "consent_to_contact")
 MERGE_FIELDS = ("survivor_id", "merged_id", "note")
+DONE = {"merged": "已合并", "kept_apart": "已确认不是重复", "updated": "已更新，档案记为本日复核"}
 
 
 class CenterCustomerPages:
@@ -91,11 +93,15 @@ class CenterCustomerPages:
                     merge = page.form(*MERGE_FIELDS)
                     survivor = self.intake.merge_customers(merge.payload())
                     return page.redirect(f"/center/customers/{survivor['id']}?done=merged")
+                if action == "keep_apart":
+                    merge = page.form(*MERGE_FIELDS)
+                    self.intake.keep_customer_apart(customer_id, {"note": merge.text("note")})
+                    return page.redirect(f"/center/customers/{customer_id}?done=kept_apart")
                 contacts = page.form(*CONTACT_FIELDS)
                 self.intake.update_customer(customer_id, contact_payload(contacts))
                 return page.redirect(f"/center/customers/{customer_id}?done=updated")
             except DomainError as exc:
-                (merge if action == "merge" else contacts).take(exc)
+                (merge if action in ("merge", "keep_apart") else contacts).take(exc)
                 status = exc.http_status
         return page.render(
             "center/customer.html",
@@ -103,7 +109,7 @@ class CenterCustomerPages:
             customer=customer,
             contacts=contacts,
             merge=merge,
-            done={"merged": "已合并", "updated": "已更新，档案记为本日复核"}.get(request.args.get("done") or ""),
+            done=DONE.get(request.args.get("done") or ""),
             general=GENERAL,
         )
 
