@@ -219,8 +219,9 @@ def step(
 def responsibility_decided(ticket: Any, responsibility: str, principal: tenancy.Principal, now: datetime) -> Outcome:
     """The responsibility decided by `principal` (also when given with another case step): kept on
     the ticket with who and when; a grey zone goes to HQ, the superior (seed 002 D、请求上司指示)."""
-    if responsibility != ticket.responsibility:
-        _check_may_decide(ticket, principal.role)
+    if responsibility == ticket.responsibility:  # confirmed as it stands: who decided it stays
+        return Outcome()
+    _check_may_decide(ticket, principal.role)
     out = Outcome(
         changes={"responsibility": responsibility, "responsibility_by": principal.user, "responsibility_at": now}
     )
