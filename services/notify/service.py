@@ -127,7 +127,12 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
             extra={"service": self.name, "event": event_type, "event_id": event_id, "tenant": payload["tenant_id"]},
         )
         if due:
-            self._deliver(due)
+            try:
+                self._deliver(due)
+            except Exception:  # recorded and committed: the retry timer sends what is left
+                log.exception(
+                    "notify: sending the notices of %s %s failed; the retry timer takes over", event_type, event_id
+                )
 
     # ------------------------------------------------------------ delivery and retries
     @timer_once("NOTIFY_RETRY_SECONDS", 30)  # on one replica at a time (shared.leases)
