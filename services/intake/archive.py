@@ -78,21 +78,30 @@ class CustomerMatch:
 
 
 def match_customer(name: str, company: str | None, found: list[Known]) -> CustomerMatch:
-    """Link only when sure (see the module's docstring); in doubt, a new flagged customer."""
-    ids = sorted({k.id for k in found})
+    """Link only when sure (see the module's docstring); in doubt, a new flagged customer.
+
+    Sure: the one customer with the request's external id, unless the phone names another
+    customer of the same name; else the one customer with the phone and the same name (and no
+    other company). A phone several people share (kept apart by a person) still links each by
+    name; two of the same name, or none, is doubt."""
+    ids = tuple(sorted({k.id for k in found}))
     if not ids:
         return CustomerMatch(None)
-    if len(ids) > 1:
-        return CustomerMatch(None, tuple(ids), "several customers share this phone or external id")
-    by = {k.by for k in found}
-    known = found[0]
-    if "external_id" in by:
-        return CustomerMatch(known.id)
-    if not _same(known.name, name):
-        return CustomerMatch(None, (known.id,), "same phone, another name")
-    if company and known.company and not _same(company, known.company):
-        return CustomerMatch(None, (known.id,), "same phone, another company")
-    return CustomerMatch(known.id)
+    by_external = {k.id for k in found if k.by == "external_id"}
+    named = {k.id for k in found if _same(k.name, name)}
+    sure = {k.id for k in found if k.id in named and not (company and k.company and not _same(company, k.company))}
+    if len(by_external) > 1:
+        return CustomerMatch(None, ids, "several customers have this external id")
+    if by_external:
+        (known,) = by_external
+        if sure - {known}:
+            return CustomerMatch(None, ids, "the external id and the phone name different customers")
+        return CustomerMatch(known)
+    if len(sure) == 1:
+        return CustomerMatch(sure.pop())
+    if len(sure) > 1:
+        return CustomerMatch(None, ids, "several customers of this name share this phone")
+    return CustomerMatch(None, ids, "same phone, another company" if named else "same phone, another name")
 
 
 def contact_update(cmd: dict[str, Any], today: date) -> dict[str, object]:

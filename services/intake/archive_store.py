@@ -19,7 +19,7 @@ from services.intake.models import Customer, CustomerKey, InstalledProduct, Tick
 from shared.clock import LOCAL_TZ, as_utc
 from shared.db import get_or_404, utcnow, within_tenant
 
-PHONE, EXTERNAL = "phone", "external_id"
+PHONE, EXTERNAL, ALIAS = "phone", "external_id", "alias"  # CustomerKey.kind
 CSV_COLUMNS = (
     "id",
     "tenant_id",
@@ -69,6 +69,7 @@ def _customer_for(uow, ticket: Ticket, cmd: dict[str, Any]) -> Customer:
             .where(CustomerKey.kind == kind, CustomerKey.value == value, Customer.merged_into.is_(None))
         ).all()
         found += [archive.Known(r.id, r.name, r.company, kind) for r in rows]
+    found += _aliases(session, found)
     decision = archive.match_customer(ticket.customer_name, cmd.get("company"), found)
     if decision.customer_id is not None:
         customer = session.get(Customer, decision.customer_id)
@@ -99,6 +100,17 @@ def _customer_for(uow, ticket: Ticket, cmd: dict[str, Any]) -> Customer:
         if (kind, value) not in known:
             session.add(CustomerKey(tenant_id=customer.tenant_id, customer_id=customer.id, kind=kind, value=value))
     return customer
+
+
+def _aliases(session, found: list[archive.Known]) -> list[archive.Known]:
+    """The other names the found customers are known by: those of customers merged into them."""
+    by_id = {k.id: k for k in found}
+    if not by_id:
+        return []
+    rows = session.scalars(
+        select(CustomerKey).where(CustomerKey.kind == ALIAS, CustomerKey.customer_id.in_(sorted(by_id)))
+    )
+    return [archive.Known(r.customer_id, r.value, by_id[r.customer_id].company, by_id[r.customer_id].by) for r in rows]
 
 
 def _product_for(uow, ticket: Ticket, customer: Customer, warranty_until: date | None) -> InstalledProduct:
@@ -205,6 +217,10 @@ def merge(session, survivor: Customer, merged: Customer, principal, note: str | 
         item.customer_id = survivor.id
     for key in session.scalars(select(CustomerKey).where(CustomerKey.customer_id == merged.id)):
         key.customer_id = survivor.id
+    if merged.name != survivor.name:  # its name stays known: a later request under it links here
+        session.add(
+            CustomerKey(tenant_id=survivor.tenant_id, customer_id=survivor.id, kind=ALIAS, value=merged.name[:64])
+        )
     for attr in ("phones", "addresses", "external_ids"):
         values = list(getattr(survivor, attr) or [])
         for value in getattr(merged, attr) or []:

@@ -93,6 +93,8 @@ def test_archive_links_flags_merges_and_exports_per_center(platform):
     assert merged["merged_into"] == customer["id"] and merged["merged_by"] == C01.user
     card = platform.get(f"{API}/customers/{customer['id']}", C01).json()
     assert other["id"] in {h["id"] for h in card["history"]} and card["duplicate_of"] is None
+    again = _register(platform, C01, customer_name="另一个人", serial_no=None, purchase_date=None)
+    assert _ticket_links(platform, again["id"])["customer_record_id"] == customer["id"]  # the merged name is known
     r = platform.post(f"{API}/customers/merge", C01, json={"survivor_id": customer["id"], "merged_id": customer["id"]})
     assert r.status_code == 422 and "merged_id" in r.json()["error"]["fields"]
 

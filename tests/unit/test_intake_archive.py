@@ -47,6 +47,18 @@ def test_two_candidates_are_not_merged():
     found = [Known("cr1", "张三", None, "phone"), Known("cr2", "张三", None, "external_id")]
     m = match_customer("张三", None, found)
     assert m.customer_id is None and m.duplicate_of == ("cr1", "cr2")
+    same_name = [Known("cr1", "张三", None, "phone"), Known("cr2", "张三", None, "phone")]
+    assert match_customer("张三", None, same_name).duplicate_of == ("cr1", "cr2")
+    two_ids = [Known("cr1", "张三", None, "external_id"), Known("cr2", "李四", None, "external_id")]
+    assert match_customer("张三", None, two_ids).customer_id is None
+
+
+def test_a_phone_two_people_share_links_each_by_name():
+    """Kept apart by a person (a family's phone): each later request goes to its own customer."""
+    found = [Known("cr1", "张三", None, "phone"), Known("cr2", "李四", None, "phone")]
+    assert match_customer("李四", None, found).customer_id == "cr2"
+    m = match_customer("王五", None, found)
+    assert m.customer_id is None and m.duplicate_of == ("cr1", "cr2")
 
 
 def test_review_due_after_a_year():
