@@ -29,6 +29,7 @@ def test_the_ticket_page_hands_over_and_offers_the_report(portal_platform):
     url = f"{p.base_url}/center/tickets/{t['id']}"
     page = s.get(url, timeout=30).text
     assert 'data-action="hand_over"' in page and 'name="owner_user"' in page and "本单位责任" in page
+    assert 'data-action="escalate_major"' in page and 'name="major_issue"' in page
     assert "complaint-report" not in page
 
     # the hand-over without a new owner is refused next to the field; with one, the owner changes

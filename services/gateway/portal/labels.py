@@ -129,6 +129,8 @@ COMPLAINT_CATEGORIES = {
 }
 # the responsibility decided in a complaint case (seed 002; intake's complaints.RESPONSIBILITIES)
 RESPONSIBILITIES = {"own": "本单位责任", "other_department": "其他部门责任", "grey_zone": "灰色地带"}
+# a major issue escalated to the named managers (seeds 001, 004; intake's complaints.MAJOR)
+MAJOR_ISSUES = {"safety": "危及人身安全", "batch_defect": "批量质量事故"}
 # qa's callbacks (回访)
 CALLBACK_PURPOSES = {
     "service": "服务回访",
@@ -173,6 +175,7 @@ TABLES = {
     "service_mode": SERVICE_MODES,
     "complaint_category": COMPLAINT_CATEGORIES,
     "responsibility": RESPONSIBILITIES,
+    "major_issue": MAJOR_ISSUES,
     "callback_purpose": CALLBACK_PURPOSES,
     "callback_mode": CALLBACK_MODES,
     "callback_status": CALLBACK_STATUS,

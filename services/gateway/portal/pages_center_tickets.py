@@ -64,6 +64,7 @@ STEP_FIELDS = (
     "owner_user",  # hand_over (intake's complaints.STEPS)
     "countermeasure",  # record_countermeasure, with follow_up_on
     "follow_up_on",
+    "major_issue",  # escalate_major
 )
 # the steps at which staff say how a ticket was served (intake's ledger_cells.MODE_STEPS)
 MODE_STEPS = ("resolve", "close", "close_case")
@@ -257,6 +258,7 @@ class CenterTicketPages:
             form=form,
             responsibilities=RESPONSIBILITY,
             offered={s["action"] for s in steps},
+            major_issues=list(labels.MAJOR_ISSUES.items()),
             reported=any(a["action"] == "report" for a in ticket.get("audit") or []),
             registered=page.request.args.get("registered") == "1",
             done=labels.label(done, "step") if done in labels.STEPS else None,
