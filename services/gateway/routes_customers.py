@@ -47,13 +47,14 @@ class CustomerRoutes:
     @api(
         "GET",
         f"{API}/customers.csv",
-        "Your center's customer archive as CSV",
+        "Your center's customer archive as CSV (HQ: one center's with tenant_id, else every center's)",
+        query=contracts.CustomerCsvQuery,
         content="text/csv",
         tag="customers",
     )
     def customers_csv(self, request, principal):
         return Response(
-            "\ufeff" + self.intake.customers_csv(),
+            "\ufeff" + self.intake.customers_csv(query_args(request)),
             status=200,
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=customers.csv"},

@@ -34,6 +34,12 @@ def check_reader(role: str) -> None:
         raise Forbidden(f"role {role} cannot read the customer archive")
 
 
+def check_center(principal: tenancy.Principal, tenant_id: str | None) -> None:
+    """A center named in a query must be one the caller sees (HQ: any; a center: its own)."""
+    if tenant_id and not principal.sees_tenant(tenant_id):
+        raise Forbidden(f"{principal.role} cannot read center {tenant_id}", {"tenant_id": ["not your center"]})
+
+
 def check_merger(role: str) -> None:
     if role not in MERGERS:
         raise Forbidden(f"role {role} cannot merge customers")

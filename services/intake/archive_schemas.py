@@ -20,6 +20,22 @@ class CustomerQuery(PageQuery.with_default_limit(50)):
         load_default=False, metadata={"description": "only customers not reviewed for a year (每年更新一次)"}
     )
     duplicates = fields.Bool(load_default=False, metadata={"description": "only possible duplicates"})
+    tenant_id = fields.Str(
+        load_default=None,
+        validate=validate.Length(min=1, max=16),
+        metadata={"description": "HQ: one center's customers (a center reads its own only)"},
+    )
+
+
+class CustomerCsvQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    tenant_id = fields.Str(
+        load_default=None,
+        validate=validate.Length(min=1, max=16),
+        metadata={"description": "HQ: one center's archive (without it, every center's)"},
+    )
 
 
 class CustomerPatch(Schema):

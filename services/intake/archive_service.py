@@ -3,9 +3,12 @@ intake service: load, let `archive` decide, read and write with `archive_store`,
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from services.intake import archive
 from services.intake import archive_store as store
 from services.intake.archive_schemas import (
+    CustomerCsvQuery,
     CustomerOut,
     CustomerPatch,
     CustomerQuery,
@@ -14,7 +17,7 @@ from services.intake.archive_schemas import (
     MergeCustomers,
     ProductOut,
 )
-from shared.db import AwareView
+from shared.db import AwareView, within_tenant
 from shared.rpc import rpc
 from shared.validation import load
 
@@ -56,7 +59,8 @@ class ArchiveEntrypoints:
         """The center's customers, searched; `due_for_review`: those due for the yearly update."""
         q = load(CustomerQuery(), query or {})
         archive.check_reader(self.db.principal.role)
-        with self.db.uow() as uow:
+        archive.check_center(self.db.principal, q["tenant_id"])
+        with self.db.uow() as uow, _one_center(uow.session, q["tenant_id"]):
             rows, total = store.customer_page(uow.session, q)
             return {
                 "items": [_dump_customer(c) for c in rows],
@@ -108,12 +112,19 @@ class ArchiveEntrypoints:
             return _dump_customer(row)
 
     @rpc
-    def customers_csv(self):
-        """The center's archive as CSV (HQ's: every center's)."""
+    def customers_csv(self, query=None):
+        """The center's archive as CSV (HQ's: one center's with `tenant_id`, else every center's)."""
+        q = load(CustomerCsvQuery(), query or {})
         archive.check_reader(self.db.principal.role)
-        with self.db.uow() as uow:
+        archive.check_center(self.db.principal, q["tenant_id"])
+        with self.db.uow() as uow, _one_center(uow.session, q["tenant_id"]):
             rows, _ = store.customer_page(uow.session, {"limit": None, "offset": 0})
             return store.export_csv(uow.session, rows)
+
+
+def _one_center(session, tenant_id):
+    """HQ reading one center: the session acts inside it (the one tenancy mechanism, no filter here)."""
+    return within_tenant(session, tenant_id) if tenant_id else nullcontext()
 
 
 def _dump_customer(row):

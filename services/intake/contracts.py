@@ -2,6 +2,7 @@
 its request and answer schemas and the CSV row converter. Nothing here reaches its models."""
 
 from services.intake.archive_schemas import (
+    CustomerCsvQuery,
     CustomerDetail,
     CustomerOut,
     CustomerPage,
@@ -28,6 +29,7 @@ from services.intake.schemas import (
 __all__ = [
     "AuditOut",
     "BridgeRequest",
+    "CustomerCsvQuery",
     "CustomerDetail",
     "CustomerOut",
     "CustomerPage",

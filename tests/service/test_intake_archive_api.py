@@ -85,6 +85,11 @@ def test_archive_links_flags_merges_and_exports_per_center(platform):
     assert csv_c02.status_code == 200 and "济南客户" in csv_c02.text and "档案客户" not in csv_c02.text
     csv_c01 = platform.get(f"{API}/customers.csv", C01).text
     assert "档案客户" in csv_c01 and "济南客户" not in csv_c01
+    csv_hq = platform.get(f"{API}/customers.csv?tenant_id=C02", HQ).text  # HQ: one center's export
+    assert "济南客户" in csv_hq and "档案客户" not in csv_hq
+    assert platform.get(f"{API}/customers?tenant_id=C01", HQ).json()["total"] >= 2
+    r = platform.get(f"{API}/customers.csv?tenant_id=C01", C02)
+    assert r.status_code == 403 and "tenant_id" in r.json()["error"]["fields"]
 
     # a person merges the flagged one; the survivor has both customers' tickets
     r = platform.post(f"{API}/customers/merge", C01, json={"survivor_id": customer["id"], "merged_id": dupes[0]["id"]})

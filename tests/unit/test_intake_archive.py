@@ -111,3 +111,14 @@ def test_only_a_flagged_customer_is_kept_apart():
     with pytest.raises(ValidationFailed) as err:
         archive.check_flagged(None)
     assert "customer_id" in err.value.fields
+
+
+def test_a_named_center_must_be_one_the_caller_sees():
+    from shared.tenancy import Principal
+
+    archive.check_center(Principal("hq", "hq"), "C02")
+    archive.check_center(Principal("w", "center", tenant="C01"), "C01")
+    archive.check_center(Principal("w", "center", tenant="C01"), None)
+    with pytest.raises(Forbidden) as err:
+        archive.check_center(Principal("w", "center", tenant="C01"), "C02")
+    assert "tenant_id" in err.value.fields
