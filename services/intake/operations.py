@@ -78,7 +78,10 @@ def transition(uow, ticket: Ticket, cmd: dict, principal, now: datetime, policie
         outcome.audit = replace(outcome.audit, data={**(outcome.audit.data or {}), "report": made})
     outcome.changes.update(ledger_cells.mode_given(cmd))  # how it was served, said at resolve or close
     if cmd["action"] == "route":
-        return route(uow, ticket, cmd, outcome, principal, policies, geocoder, now)
+        routed = route(uow, ticket, cmd, outcome, principal, policies, geocoder, now)
+        if chains and routed.escalation_level is None:  # a major issue goes to its new center's managers
+            apply(uow, routed, complaints.first_escalation(routed, chains, now), principal)
+        return routed
     apply(uow, ticket, outcome, principal)
     return ticket
 

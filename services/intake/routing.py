@@ -34,7 +34,22 @@ REGISTERED = "registered"
 # the case states a complaint may be re-routed in: accepted (投诉受理), nothing decided yet
 REROUTABLE_CASE_STATES = (None, "accepted")
 # columns a re-routed ticket does not carry over: who and where are new, its work starts anew
-FRESH_COLUMNS = ("id", "number", "version", "status_before_scheduled", "onsite_at", "closed_at", "assigned_outlet_id")
+FRESH_COLUMNS = (
+    "id",
+    "number",
+    "version",
+    "status_before_scheduled",
+    "onsite_at",
+    "closed_at",
+    "assigned_outlet_id",
+    # a major issue is escalated anew to the new center's own managers (complaints.first_escalation)
+    "escalation_level",
+    "escalation_manager",
+    "escalated_at",
+    "escalation_ack_due",
+    "escalation_acked_by",
+    "escalation_acked_at",
+)
 PLACEMENT_COLUMNS = ("province", "city", "district", "adcode", "lat", "lon", "tier")
 
 

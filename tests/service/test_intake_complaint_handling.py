@@ -151,3 +151,9 @@ def test_an_unacknowledged_escalation_goes_to_the_next_manager_and_stops_when_ac
     assert r.status_code == 200 and r.json()["escalation_manager"] == "c01-vp", r.text
     [found] = wait_events(drain, ticket_id=plain["id"])
     assert (found["reason"], found["manager"]) == ("batch_defect", "c01-vp")
+
+    # one that waited in HQ's triage goes to the managers of the center HQ routes it to
+    triage = p.post(f"{API}/tickets", HQ, json=dict(COMPLAINT, address="青山区和平大道293号", safety=True)).json()
+    assert (triage["status"], triage["escalation_manager"]) == ("triage", None)
+    routed = _step(p, HQ, triage["id"], action="route", tenant_id="C01")
+    assert routed.status_code == 200 and routed.json()["escalation_manager"] == "c01-vp", routed.text

@@ -30,7 +30,15 @@ def geo():
 
 def ticket(**over):
     base = dict(id="t1", number="HQ-260310-AAAA0000", tenant_id="HQ", status="triage", case_state=None)
-    return SimpleNamespace(**{"assigned_outlet_id": None, **base, **over})
+    handling = dict(  # complaint handling's columns (complaints.py), as a new ticket has them
+        owner_user="agent1",
+        responsibility=None,
+        grey_zone_ruled_at=None,
+        escalation=None,
+        escalation_manager=None,
+        escalation_acked_at=None,
+    )
+    return SimpleNamespace(**{"assigned_outlet_id": None, **handling, **base, **over})
 
 
 def test_the_candidates_are_the_centers_of_every_province_the_address_may_be_in(directory, geo):
