@@ -61,6 +61,9 @@ def test_the_center_reads_updates_and_merges_its_customers(archive_portal):
     items = p.get(f"{API}/customers", C01).json()["items"]
     first = next(c for c in items if c["name"] == "档案客户")
     other = next(c for c in items if c["name"] == "门户另一人")
+    ticket_id = p.get(f"{API}/tickets", C01).json()["items"][-1]["id"]
+    ticket_page = s.get(p.base_url + f"/center/tickets/{ticket_id}", timeout=30).text
+    assert f'href="/center/customers/{first["id"]}"' in ticket_page  # the ticket links its customer's card
     card = s.get(p.base_url + f"/center/customers/{first['id']}", timeout=30)
     assert card.status_code == 200 and "SN-ARCH-1" in card.text and "服务记录" in card.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', card.text).group(1)
