@@ -1,4 +1,4 @@
-"""The center's customer archive pages over HTTP (intake + gateway, real broker): the list with its
+"""The center's customer archive pages over HTTP (intake + dispatch + gateway, real broker): the list with its
 search and its due-for-review and duplicates views, a customer's card with products and history,
 the contacts form (a masked phone refused next to the field), a flagged customer merged by a
 person's click, another center's customer a 404 page."""
@@ -7,25 +7,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import requests
 
-from tests.conftest import C01, Platform
-from tests.portal_fixtures import PASSWORD, add_account, portal_config
+from tests.conftest import C01
+from tests.portal_fixtures import *  # noqa: F401,F403   (the fixtures)
+from tests.portal_fixtures import PASSWORD, add_account
 from tests.service.test_intake_archive_api import REPAIR
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def archive_portal(runner_factory, service_config):
-    from services.gateway.service import GatewayService
-    from services.intake.service import IntakeService
-
-    config = portal_config(service_config)
-    runner = runner_factory(config, IntakeService, GatewayService)
-    runner.start()
-    yield Platform(runner, config)
 
 
 def _signed_in(platform, username):
@@ -42,8 +31,8 @@ def _signed_in(platform, username):
     return s
 
 
-def test_the_center_reads_updates_and_merges_its_customers(archive_portal):
-    p = archive_portal
+def test_the_center_reads_updates_and_merges_its_customers(portal_platform):
+    p = portal_platform
     for changes in ({}, {"customer_name": "门户另一人", "serial_no": "SN-P-2"}):
         r = p.post(f"{API}/tickets", C01, json=dict(REPAIR, **changes))
         assert r.status_code == 201, r.text
