@@ -23,6 +23,7 @@ SERVICE_CLASSES = {
     "settlement": "services.settlement.service:SettlementService",
     "certification": "services.certification.service:CertificationService",
     "qa": "services.qa.service:QaService",
+    "notify": "services.notify.service:NotifyService",
     "gateway": "services.gateway.service:GatewayService",
 }
 SECRET = "chaos-test-secret-of-at-least-thirty-two-bytes"

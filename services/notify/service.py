@@ -59,6 +59,11 @@ class NotifySettings(DependencyProvider):  # type: ignore[misc]  # nameko is unt
 
     def setup(self) -> None:
         self.settings = Settings(self.container.config)
+        # every channel's outcomes exported from the start at 0, so a rate or an alert over them
+        # has a series before the first notice is sent
+        for channel in (domain.EMAIL, domain.SMS):
+            for outcome in (domain.SENT, "retry", domain.FAILED, domain.UNDELIVERABLE):
+                SENT.labels(self.container.service_name, channel, outcome)
 
     def get_dependency(self, worker_ctx: Any) -> Settings:
         return self.settings
