@@ -112,6 +112,18 @@ class Visit(TenantScoped, Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class OutletAssignment(TenantScoped, Base):
+    """The center's assign_outlet for a ticket (intake's ticket.outlet_assigned), kept so that a
+    visit opened after the event arrived (events of two types may come in either order) still
+    gets its outlet as a constraint: the fact is never lost for want of a visit."""
+
+    __tablename__ = "outlet_assignments"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outlet_id: Mapped[str] = mapped_column(String(32))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class VisitSignature(TenantScoped, Base):
     """The customer's signature drawn on screen at a visit's check-out: a PNG (checked by
     `signatures.decode`), kept beside the visit rather than in it, so the board never loads it."""

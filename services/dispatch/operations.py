@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from services.dispatch import domain, planstate, queries, return_visits, signatures
 from services.dispatch.domain import LOCAL_TZ, OPEN_VISIT, VisitStatus
-from services.dispatch.models import OutletState, Technician, Visit, VisitSignature
+from services.dispatch.models import OutletAssignment, OutletState, Technician, Visit, VisitSignature
 from services.dispatch.schemas import VisitOut
 from shared import metrics, tenancy
 from shared.db import AwareView, as_utc, get_or_404, utcnow
@@ -132,6 +132,9 @@ def open_visit(uow, payload: dict, service_minutes_table: dict | None) -> bool:
             service_minutes=domain.service_minutes(payload["kind"], payload.get("product_line"), service_minutes_table),
             status=VisitStatus.UNPLANNED,
         )
+        assigned = uow.session.get(OutletAssignment, payload["ticket_id"])
+        if assigned is not None:  # the center's assign_outlet came in before the ticket's registration
+            visit.required_outlet_id = assigned.outlet_id
         if visit.lat is None or visit.lon is None:
             visit.status, visit.unassignable_reason = VisitStatus.UNASSIGNABLE, "no location for the address"
             uow.emit("visit.unassignable", visit_event(visit, reason=visit.unassignable_reason))
@@ -393,7 +396,14 @@ def technician_route(session, technician_id: str, day) -> dict:
 def assign_outlet(uow, payload: dict) -> int:
     """The center assigned the ticket to an outlet (intake's assign_outlet): its open visits keep
     that outlet as a constraint in every re-plan (only its technicians take them; a pin to
-    another outlet's technician is dropped). The number of visits it applies to."""
+    another outlet's technician is dropped). The number of visits it applies to. The assignment
+    is kept for the ticket, so a visit opened later (the events may arrive in either order) takes
+    it too."""
+    assigned = uow.session.get(OutletAssignment, payload["ticket_id"])
+    if assigned is None:
+        assigned = OutletAssignment(ticket_id=payload["ticket_id"], tenant_id=payload["tenant_id"])
+        uow.session.add(assigned)
+    assigned.outlet_id, assigned.assigned_at = payload["outlet_id"], utcnow()
     visits = uow.session.scalars(
         select(Visit).where(Visit.ticket_id == payload["ticket_id"], Visit.status.in_(OPEN_VISIT))
     ).all()

@@ -122,7 +122,9 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     def on_outlet_assigned(self, uow, payload):
         """The center's assign_outlet: only that outlet's technicians take the ticket's visits."""
         if not operations.assign_outlet(uow, payload):
-            log.warning("ticket %s assigned to %s with no open visit", payload["ticket_id"], payload["outlet_id"])
+            log.info(
+                "ticket %s assigned to %s before its visit: kept for it", payload["ticket_id"], payload["outlet_id"]
+            )
         uow.commit()
 
     @consume("intake", "ticket.closed")

@@ -148,3 +148,52 @@ def test_a_confirmed_appointment_moves_only_with_a_reason(platform):
     # bad input names the field and changes nothing
     r = p.post(f"{API}/dispatch/reoptimise", C01, json={"reason": ""})
     assert r.status_code in (400, 422) and "reason" in r.text
+
+
+def test_an_assignment_that_arrives_before_the_ticket_is_kept_for_its_visit(runner_factory, dispatch_config, rpc_as):
+    """ticket.outlet_assigned and ticket.registered travel on queues of their own, so dispatch may
+    hear of the assignment first: it is kept for the ticket and the visit opened later takes it."""
+    from nameko.standalone.events import event_dispatcher
+
+    from services.dispatch.service import DispatchService
+    from shared import clock, tenancy
+
+    runner = runner_factory(dict(dispatch_config, DISPATCH_BATCH_SECONDS=3600), DispatchService)
+    runner.start()
+    now = clock.now()
+    publish = event_dispatcher(dispatch_config)
+    ticket = {"tenant_id": "C01", "ticket_id": "t-early-assign", "number": "C01-EARLY-1"}
+    publish("intake", "ticket.outlet_assigned", dict(ticket, outlet_id=NEAR, at=now.isoformat(), by="wuhan-agent"))
+
+    def kept():
+        from services.dispatch.models import OutletAssignment
+
+        db = next(d for d in next(iter(runner.containers)).dependencies if type(d).__name__ == "Database")
+        with db.store.uow(tenancy.service_principal("dispatch-test")) as uow:
+            row = uow.session.get(OutletAssignment, "t-early-assign")
+            return row is not None and row.outlet_id
+
+    assert wait_for(kept, what="the assignment kept without a visit") == NEAR
+    registered = dict(
+        ticket,
+        kind="repair",
+        channel="hotline",
+        priority=3,
+        received_at=now.isoformat(),
+        warranty="warranty",
+        product_line="数控车床",
+        tier="local",
+        city="荆州市",
+        lat=30.35,
+        lon=112.19,
+        geo_ambiguous=False,
+        onsite_due=(now + timedelta(hours=24)).isoformat(),
+    )
+    publish("intake", "ticket.registered", registered)
+
+    def visit():
+        with rpc_as(C01, "dispatch") as dispatch:
+            items = dispatch.board({"ticket_id": "t-early-assign"})["items"]
+        return items[0] if items else None
+
+    assert wait_for(visit, what="the visit opened")["required_outlet_id"] == NEAR
