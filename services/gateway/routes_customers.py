@@ -37,7 +37,7 @@ class CustomerRoutes:
         "GET",
         f"{API}/customers/duplicates",
         "Customers flagged as possible duplicates, for a person to merge or keep apart",
-        query=contracts.CustomerQuery,
+        query=contracts.DuplicatesQuery,
         response=contracts.CustomerPage,
         tag="customers",
     )

@@ -27,6 +27,13 @@ class CustomerQuery(PageQuery.with_default_limit(50)):
     )
 
 
+class DuplicatesQuery(CustomerQuery):
+    """The duplicates list's query: the list is the possible duplicates, so no `duplicates` flag."""
+
+    class Meta(CustomerQuery.Meta):
+        exclude = ("duplicates",)
+
+
 class CustomerCsvQuery(Schema):
     class Meta:
         unknown = RAISE

@@ -12,6 +12,7 @@ from services.intake.archive_schemas import (
     CustomerOut,
     CustomerPatch,
     CustomerQuery,
+    DuplicatesQuery,
     HistoryItem,
     KeepApart,
     MergeCustomers,
@@ -77,6 +78,7 @@ class ArchiveEntrypoints:
     @rpc
     def duplicate_customers(self, query=None):
         """Customers flagged as possible duplicates, for a person to merge or leave apart."""
+        load(DuplicatesQuery(), query or {})  # a `duplicates` flag here is an unknown field
         return self.list_customers(dict(query or {}, duplicates=True))
 
     @rpc

@@ -213,7 +213,7 @@ class Transition(Schema):
     )
     countermeasure = fields.Str(
         load_default=None,
-        validate=[validate.Length(min=1, max=2000), validate.Regexp(r"^\s*\S", error="Must not be blank.")],
+        validate=[validate.Length(min=1, max=2000), validate.Predicate("strip", error="Must not be blank.")],
         metadata={"description": "record_countermeasure: the countermeasure against recurrence (防止再发生对策)"},
     )
     major_issue = fields.Str(

@@ -67,6 +67,7 @@ def bad_platform(request, vhost_pipeline, tmp_path_factory):
     from services.dispatch.service import DispatchService
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
+    from services.notify.service import NotifyService
     from services.parts.service import PartsService
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
@@ -100,6 +101,7 @@ def bad_platform(request, vhost_pipeline, tmp_path_factory):
             PartsService,
             SettlementService,
             QaService,
+            NotifyService,
             GatewayService,
         ):
             runner.add_service(cls)
