@@ -108,6 +108,10 @@ class Visit(TenantScoped, Base):
     required_outlet_id: Mapped[str | None] = mapped_column(String(32))
     appointment_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     constraint_unmet: Mapped[str | None] = mapped_column(String(255))
+    # a confirmed appointment a re-plan with a reason moved: the time the customer had been told
+    # and the re-plan's reason (cleared when the new arrival is confirmed), shown on the board
+    appointment_moved_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    appointment_moved_reason: Mapped[str | None] = mapped_column(String(500))
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 

@@ -449,6 +449,7 @@ def confirm_appointment(uow, visit: Visit) -> Visit:
             "only a planned visit has an appointment to confirm", {"visit_id": [f"visit is {visit.status}"]}
         )
     visit.appointment_at = visit.planned_arrival
+    visit.appointment_moved_from = visit.appointment_moved_reason = None  # the new time is the customer's now
     return visit
 
 

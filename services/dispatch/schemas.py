@@ -168,6 +168,9 @@ class VisitOut(Schema):
     required_outlet_id = fields.Str(allow_none=True)  # the center's assign_outlet
     appointment_at = fields.AwareDateTime(allow_none=True)  # the arrival confirmed to the customer
     constraint_unmet = fields.Str(allow_none=True)  # why the plan cannot keep the pin, outlet or appointment
+    # a re-plan with a reason moved the confirmed appointment: the time the customer had been told, and why
+    appointment_moved_from = fields.AwareDateTime(allow_none=True)
+    appointment_moved_reason = fields.Str(allow_none=True)
     planned_arrival = fields.AwareDateTime(allow_none=True)
     route_order = fields.Int(allow_none=True)
     planned_km = fields.Float(allow_none=True)

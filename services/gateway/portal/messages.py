@@ -157,6 +157,7 @@ PATTERNS = [
     (re.compile(r"^too many failed sign-ins; try again in (\d+) minutes$"), "登录失败次数过多，请 {0} 分钟后再试"),
     (re.compile(r"^at least (\d+) characters$"), "至少 {0} 个字符"),
     (re.compile(r"^at most (\d+) characters$"), "最多 {0} 个字符"),
+    (re.compile(r"^(\d+) to (\d+) characters$"), "{0} 到 {1} 个字符"),
     (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), "长度应在 {0} 到 {1} 之间"),
     (re.compile(r"^Shorter than minimum length (\d+)\.$"), "至少 {0} 个字符"),
     (re.compile(r"^Longer than maximum length (\d+)\.$"), "最多 {0} 个字符"),

@@ -7,7 +7,10 @@ The board refreshes itself: htmx fetches ``/center/dispatch/live`` (the same boa
 page around it) every ``PORTAL_REFRESH_SECONDS`` and swaps it in. It reads with the RPCs behind
 ``GET /api/v1/dispatch/board``, ``GET /api/v1/technicians`` and ``GET
 /api/v1/dispatch/plan-runs``, and the tickets (customer, address) with the one behind ``GET
-/api/v1/tickets``. "Re-plan now" is ``POST /api/v1/dispatch/reoptimise`` (``dispatch.reoptimise``);
+/api/v1/tickets``. "Re-plan now" is ``POST /api/v1/dispatch/reoptimise`` (``dispatch.reoptimise``),
+with an optional reason that lets it move visits whose appointment was confirmed (those it moved are
+listed on the board with the time the customer had been told and the reason); confirming a planned
+arrival to the customer is ``POST /api/v1/visits/<id>/confirm-appointment`` (``dispatch.confirm_appointment``);
 pinning a visit to a technician is ``POST /api/v1/visits/<id>/pin`` (``dispatch.pin``), removing it
 ``DELETE`` (``dispatch.unpin``). Dispatch scopes everything to the caller's tenant.
 
@@ -36,7 +39,12 @@ PAGE = 1000
 PLANNED = ("started", "scheduled")
 WAITING = ("unassignable", "unplanned")
 WIDTH = 600  # the timeline's SVG units across
-DONE = {"replan": "已重新排程", "pin": "已锁定技师，已重新排程", "unpin": "已取消锁定，已重新排程"}
+DONE = {
+    "replan": "已重新排程",
+    "pin": "已锁定技师，已重新排程",
+    "unpin": "已取消锁定，已重新排程",
+    "confirm": "已确认预约，重新排程将保持这一时间",
+}
 
 
 class CenterDispatchPages:
@@ -56,14 +64,14 @@ class CenterDispatchPages:
         `PORTAL_REFRESH_SECONDS`, so a visit planned meanwhile shows without a reload."""
         return self._center_board(request, page, fragment=True)
 
-    def _center_board(self, request, page, fragment: bool = False):
+    def _center_board(self, request, page, fragment: bool = False, form=None, status: int = 200):
         visits = {s: self.dispatch.board({"status": s, "limit": PAGE})["items"] for s in PLANNED + WAITING}
         technicians = {t["id"]: t for t in self.dispatch.list_technicians(None)}
         planned = visits["started"] + visits["scheduled"]
         today = page.now.astimezone(LOCAL_TZ).date()
         busy = {_day(v, today) for v in planned}
         days = sorted(busy | {today})
-        day = _chosen_day(request.args.get("day"), days, min(busy) if busy else today)
+        day = _chosen_day(request.values.get("day"), days, min(busy) if busy else today)
         tickets = self._board_tickets()
         travel = TravelModel.from_config(self.settings_of_board.get("TRAVEL_MODEL") or {})
         rows = technician_days([v for v in planned if _day(v, today) == day], technicians, tickets, travel)
@@ -71,6 +79,8 @@ class CenterDispatchPages:
         done = request.args.get("done")
         return page.render(
             "center/dispatch.html",
+            status=status,
+            form=form or page.form("reason"),
             day=day,
             days=[{"date": d, "label": _day_label(d, today), "current": d == day} for d in days],
             rows=rows,
@@ -80,6 +90,9 @@ class CenterDispatchPages:
             ),
             waiting=[dict(v, ticket=tickets.get(v["ticket_id"], {})) for s in WAITING for v in visits[s]],
             at_risk=sum(1 for v in planned if v.get("late_risk")),
+            moved=[
+                dict(v, ticket=tickets.get(v["ticket_id"], {})) for v in planned if v.get("appointment_moved_reason")
+            ],
             runs=runs,
             changes=plan_changes(runs),
             notice=DONE.get(done or ""),
@@ -88,8 +101,21 @@ class CenterDispatchPages:
 
     @page("POST", "/center/dispatch/replan", roles=CENTER)
     def center_replan_page(self, request, page):
-        self.dispatch.reoptimise(None)  # the caller's tenant
+        """Re-plan the caller's tenant now; a reason (optional) lets the plan move confirmed
+        appointments. A reason refused: the board again, the error next to the field (422)."""
+        form = page.form("reason")
+        try:
+            self.dispatch.reoptimise(None, form.text("reason"))  # the caller's tenant
+        except DomainError as exc:
+            return self._center_board(request, page, form=form.take(exc), status=exc.http_status)
         return page.redirect(_board_link(request.form.get("day"), "replan"))
+
+    @page("POST", "/center/dispatch/visits/<string:visit_id>/confirm", roles=CENTER)
+    def center_confirm_appointment_page(self, request, page, visit_id):
+        """The planned arrival was told to the customer (确认预约): re-plans keep it. Another
+        tenant's visit: 404; one not planned: dispatch's 422 on the error page."""
+        self.dispatch.confirm_appointment(visit_id)
+        return page.redirect(_board_link(request.form.get("day"), "confirm"))
 
     @page(("GET", "POST"), "/center/dispatch/visits/<string:visit_id>/pin", roles=CENTER)
     def center_pin_page(self, request, page, visit_id):
