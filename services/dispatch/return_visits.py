@@ -1,15 +1,15 @@
 """Return visits (返修): a negative callback on a ticket whose visit is done sends someone again,
 and so does the outlet's own request after its check-out (二次上门).
 
-Plain Python over plain visit records (rows or any attribute bags).
+Plain Python over plain visit records (rows or any attribute bags: `VisitRecord`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from services.dispatch.domain import OPEN_VISIT, VisitStatus, local_day_start
 from shared.clock import LOCAL_TZ, as_utc
@@ -19,17 +19,68 @@ from shared.errors import Conflict, DomainError, Forbidden, InvalidTransition, N
 RETURN_VISIT_REASON = "negative_callback"
 
 
-def latest_visit(visits):
+class VisitRecord(Protocol):
+    """What these rules read of a visit: a models.Visit row, or any attribute bag with these."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def ticket_id(self) -> str: ...
+    @property
+    def ticket_number(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def product_line(self) -> str | None: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def tier(self) -> str | None: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def service_minutes(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def outlet_id(self) -> str | None: ...
+    @property
+    def return_of(self) -> str | None: ...
+
+
+# the tenant's on-site due time of a visit of a tier (None: unknown) received at a moment
+OnsiteDue = Callable[[str | None, datetime], datetime]
+
+
+def latest_visit(visits: Iterable[VisitRecord]) -> VisitRecord | None:
     """A ticket's current visit: the open (or started) one if any, else the most recently received
     one that was not cancelled (None: no such visit)."""
+    visits = list(visits)
     open_ = [v for v in visits if v.status in OPEN_VISIT or v.status == VisitStatus.STARTED]
     pool = open_ or [v for v in visits if v.status != VisitStatus.CANCELLED]
     if not pool:
         return None
-    return max(pool, key=lambda v: (as_utc(v.received_at), as_utc(v.completed_at) or as_utc(v.received_at)))
+    return max(pool, key=_recency)
 
 
-def return_visit(visits, now: datetime, onsite_due) -> dict | None:
+def _recency(visit: VisitRecord) -> tuple[datetime, datetime]:
+    """When `visit` was received and completed (received, if not completed), in UTC."""
+    received = as_utc(visit.received_at)
+    assert received is not None  # a visit is always received
+    return received, as_utc(visit.completed_at) or received
+
+
+def return_visit(visits: Iterable[VisitRecord], now: datetime, onsite_due: OnsiteDue) -> dict[str, Any] | None:
     """The return visit (返修) a negative callback asks for, as the fields of a new visit, or None.
 
     Only when the ticket's latest visit is completed and none is open (a callback on a ticket
@@ -43,7 +94,7 @@ def return_visit(visits, now: datetime, onsite_due) -> dict | None:
     return dict(_copy(last, now, onsite_due(last.tier, now)), priority=max(1, last.priority - 1))
 
 
-def _copy(visit, now: datetime, due: datetime) -> dict:
+def _copy(visit: VisitRecord, now: datetime, due: datetime) -> dict[str, Any]:
     """A new, unplanned visit going back to `visit`: its kind, place, product line, tier, priority
     and service minutes, received `now`, due by `due`."""
     return dict(
@@ -86,12 +137,12 @@ class Refusal:
     error: DomainError
 
 
-def open_visit_of(visits) -> Any:
+def open_visit_of(visits: Iterable[VisitRecord]) -> VisitRecord | None:
     """The open visit (`OPEN_RETURN`) among `visits`, or None."""
     return next((v for v in visits if v.status in OPEN_RETURN), None)
 
 
-def request_refusal(visit, ticket_visits, outlet_id: str | None) -> Refusal | None:
+def request_refusal(visit: VisitRecord, ticket_visits: Iterable[VisitRecord], outlet_id: str | None) -> Refusal | None:
     """Why the outlet `outlet_id` (None: the caller is no outlet) may not ask for a return visit
     to `visit`, given every visit of its ticket (None: it may). Only the visit's own outlet asks,
     only after the visit's check-out, and not while a visit of the ticket is open."""
@@ -151,15 +202,15 @@ def wished_window(
 
 
 def requested_return_visit(
-    visit,
+    visit: VisitRecord,
     now: datetime,
-    onsite_due,
+    onsite_due: OnsiteDue,
     reason: str | None,
     wished: date | None,
     requested_by: str,
     technician_id: str | None,
     is_workday: Callable[[date], bool] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The fields of the return visit the outlet asks for to `visit` (already allowed by
     `request_refusal`): a copy of it (kind, place, product line, tier, service minutes, the same
     priority), received now, kept with the outlet (and pinned to `technician_id`, the technician
