@@ -98,6 +98,19 @@ class SlaBreached(EventSchema):
     assigned_outlet_id = fields.Str(allow_none=True)
 
 
+class SlaAtRisk(EventSchema):
+    """A running deadline past its warning share (SLA_AT_RISK_SHARE) of its window: once each."""
+
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(required=True)
+    kind = fields.Str(allow_none=True, load_default=None)
+    sla = fields.Str(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    detected_at = fields.AwareDateTime(required=True)
+    share = fields.Float(allow_none=True, load_default=None)
+    assigned_outlet_id = fields.Str(allow_none=True)
+
+
 class OutletAssigned(EventSchema):
     """A center assigned a ticket to one of its outlets (intake's assign_outlet): dispatch keeps it."""
 
@@ -190,6 +203,18 @@ class CallbackNegative(EventSchema):
     visit_id = fields.Str(allow_none=True)
     outlet_id = fields.Str(allow_none=True)
     at = fields.AwareDateTime(allow_none=True)
+
+
+class CallbackDue(EventSchema):
+    """A planned callback (回访, 七天内用户追踪, 投诉三天内回访) comes due: its caller is told, once."""
+
+    callback_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    number = fields.Str(allow_none=True, load_default=None)
+    purpose = fields.Str(required=True)
+    caller = fields.Str(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    outlet_id = fields.Str(allow_none=True, load_default=None)
 
 
 class CallbackCompleted(EventSchema):
@@ -368,6 +393,7 @@ _register(
     "ticket.closed", "intake", 1, TicketClosed, "a ticket reached its end (resolved, agreement signed, cancelled)"
 )
 _register("sla.breached", "intake", 1, SlaBreached, "an SLA deadline passed without the step being done")
+_register("sla.at_risk", "intake", 1, SlaAtRisk, "an SLA deadline is close: most of its window has passed")
 _register(
     "ticket.outlet_assigned", "intake", 1, OutletAssigned, "a center assigned a ticket to an outlet (dispatch keeps it)"
 )
@@ -406,6 +432,7 @@ _register("technician.expired", "certification", 1, TechnicianEvent, "a technici
 _register("technician.revoked", "certification", 1, TechnicianEvent, "a technician's certificate was withdrawn")
 _register("technician.expiring", "certification", 1, TechnicianEvent, "a certificate expires within 30 days")
 _register("callback.negative", "qa", 1, CallbackNegative, "a customer callback came back dissatisfied")
+_register("callback.due", "qa", 1, CallbackDue, "a planned customer callback comes due (its caller is told once)")
 _register("callback.completed", "qa", 1, CallbackCompleted, "a customer callback's answers were recorded")
 _register("callback.closed", "qa", 1, CallbackClosed, "a negative callback was closed by QA")
 _register("qa.scorecard_published", "qa", 1, ScorecardPublished, "an outlet's monthly 100-point scorecard")

@@ -123,6 +123,8 @@ class SlaDeadline(TenantScoped, Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     met_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # when the watchdog warned it was at risk (sla.at_risk, once: sla_watch.at_risk)
+    at_risk_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # copies of the ticket's scope columns, so outlets and customers see their own deadlines only
     assigned_outlet_id: Mapped[str | None] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(String(32))

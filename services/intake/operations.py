@@ -12,7 +12,16 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from services.intake import archive_store, complaint_report, complaints, domain, ledger_cells, queries, routing
+from services.intake import (
+    archive_store,
+    complaint_report,
+    complaints,
+    domain,
+    ledger_cells,
+    queries,
+    routing,
+    sla_watch,
+)
 from services.intake.models import AuditEntry, SlaDeadline, Ticket
 from shared import metrics
 from shared.clock import as_utc
@@ -279,6 +288,21 @@ def mark_breaches(uow, now: datetime) -> int:
         for event, body in events:
             uow.emit(event, body)
     return breached
+
+
+def mark_at_risk(uow, now: datetime, share: float) -> int:
+    """The watchdog: running deadlines past `share` of their window warn once (`sla_watch.at_risk`,
+    sla.at_risk); how many."""
+    warned = 0
+    for deadline, ticket in queries.unwarned_deadlines(uow.session, now):
+        events = sla_watch.at_risk(ticket, deadline, now, share)
+        if not events:
+            continue
+        deadline.at_risk_at = now
+        warned += 1
+        for event, body in events:
+            uow.emit(event, body)
+    return warned
 
 
 def re_escalate(uow, now: datetime, chains) -> int:

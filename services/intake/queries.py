@@ -130,6 +130,26 @@ def overdue_deadlines(session, now: datetime, limit: int = 1000) -> list[tuple[S
     )
 
 
+def unwarned_deadlines(session, now: datetime, limit: int = 2000) -> list[tuple[SlaDeadline, Ticket]]:
+    """Open tickets' deadlines still running (not due, met, breached nor warned of), soonest due
+    first: those `sla_watch.at_risk` may warn of."""
+    return list(
+        session.execute(
+            select(SlaDeadline, Ticket)
+            .join(SlaDeadline.ticket)
+            .where(
+                SlaDeadline.met_at.is_(None),
+                SlaDeadline.breached_at.is_(None),
+                SlaDeadline.at_risk_at.is_(None),
+                SlaDeadline.due_at > now,
+                Ticket.status.in_(domain.OPEN_STATUSES),
+            )
+            .order_by(SlaDeadline.due_at)
+            .limit(limit)
+        ).all()
+    )
+
+
 def overdue_escalations(session, now: datetime, limit: int = 1000) -> list[Ticket]:
     """Tickets whose escalation to a named manager was not acknowledged by its due time."""
     return list(

@@ -25,6 +25,7 @@ from services.intake import (
     queries,
     routing,
     sla_report,
+    sla_watch,
 )
 from services.intake import operations as ops
 from services.intake.archive_service import ArchiveEntrypoints
@@ -335,13 +336,18 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints):
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
             breached = ops.mark_breaches(uow, now)
             re_escalated = ops.re_escalate(uow, now, self._escalation_chains())
+            at_risk = ops.mark_at_risk(uow, now, self._at_risk_share())
             uow.commit()
-        return {"breached": breached, "re_escalated": re_escalated}
+        return {"breached": breached, "re_escalated": re_escalated, "at_risk": at_risk}
 
     # ------------------------------------------------------------ helpers
     def _escalation_chains(self):
         """COMPLAINT_ESCALATION (README): each tenant's named managers for major issues."""
         return complaints.EscalationChains.parse(self.db.worker_ctx.container.config.get("COMPLAINT_ESCALATION"))
+
+    def _at_risk_share(self):
+        """SLA_AT_RISK_SHARE (README): the share of a deadline's window after which it warns."""
+        return sla_watch.parse_share(self.db.worker_ctx.container.config.get("SLA_AT_RISK_SHARE"))
 
     def _candidates(self, address):
         found = routing.candidates(self.policies.directory, self.geocoder.parse(address))

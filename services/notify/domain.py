@@ -78,6 +78,13 @@ def notices_for(event_type: str, payload: Mapping[str, Any]) -> list[NoticeRule]
             NoticeRule("escalated", CENTER, (EMAIL, SMS, INBOX), urgent=True),
             NoticeRule("escalated", HQ, (EMAIL, INBOX), urgent=True),
         ]
+    if event_type == "sla.at_risk":  # a warning, not yet a breach: it waits out the quiet hours
+        rules = [NoticeRule("sla_at_risk", CENTER, (EMAIL, INBOX))]
+        if payload.get("assigned_outlet_id"):
+            rules.append(NoticeRule("sla_at_risk", OUTLET, (INBOX,)))
+        return rules
+    if event_type == "callback.due":  # the caller's work list: the center's, or HQ's cross callbacks
+        return [NoticeRule("callback_due", HQ if payload.get("caller") == "HQ" else CENTER, (INBOX,))]
     if event_type == "technician.expiring":
         audience = OUTLET if payload.get("outlet_id") else CENTER
         return [NoticeRule("certificate_expiring", audience, (EMAIL, INBOX))]
@@ -91,6 +98,8 @@ CONSUMED = (
     ("intake", "ticket.registered"),
     ("intake", "sla.breached"),
     ("intake", "ticket.escalated"),
+    ("intake", "sla.at_risk"),
+    ("qa", "callback.due"),
     ("dispatch", "visit.scheduled"),
     ("certification", "technician.expiring"),
     ("settlement", "statement.issued"),
@@ -105,6 +114,13 @@ SLA_NAMES = {
     "onsite": "上门",
     "complaint_plan": "投诉处理方案",
     "complaint_close": "投诉结案",
+}
+PURPOSE_NAMES = {
+    "service": "服务回访",
+    "followup": "跟进回访",
+    "complaint": "投诉回访",
+    "care": "关怀回访",
+    "tracking": "七天内用户追踪",
 }
 KIND_NAMES = {"repair": "维修", "install": "安装", "maintenance": "保养", "complaint": "投诉", "consultation": "咨询"}
 
@@ -137,6 +153,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "sla_breached": (
         "【超时警告】{number} {sla_name}超时",
         "服务单 {number} 的{sla_name}期限 {due_at} 已过（发现于 {detected_at}），请立即处理。",
+    ),
+    "sla_at_risk": (
+        "【时效预警】{number} {sla_name}即将超时",
+        "服务单 {number} 的{sla_name}期限 {due_at} 即将到期（时限已过 {share_pct}，发现于 {detected_at}），"
+        "请尽快处理，避免超时。",
+    ),
+    "callback_due": (
+        "【回访提醒】服务单 {number}",
+        "服务单 {number} 的{purpose_name}应于 {due_at} 前完成，请按时回访客户并做好回访记录。",
     ),
     "escalated": (
         "【升级通知】{number}（{level}）",
@@ -191,6 +216,11 @@ def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
             values[key] = str(value)
     values["kind_name"] = KIND_NAMES.get(str(payload.get("kind")), str(payload.get("kind") or "—"))
     values["sla_name"] = SLA_NAMES.get(str(payload.get("sla")), str(payload.get("sla") or "—"))
+    values["purpose_name"] = PURPOSE_NAMES.get(str(payload.get("purpose")), "回访")
+    share = payload.get("share")
+    values["share_pct"] = f"{float(share):.0%}" if isinstance(share, int | float) else "大部分"
+    if not payload.get("number"):
+        values["number"] = str(payload.get("ticket_id") or "—")
     return subject.format_map(values)[:SUBJECT_MAX], body.format_map(values)
 
 

@@ -98,6 +98,14 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
     def on_ticket_escalated(self, uow, payload):
         self._notify(uow, "ticket.escalated", payload)
 
+    @consume("intake", "sla.at_risk")
+    def on_sla_at_risk(self, uow, payload):
+        self._notify(uow, "sla.at_risk", payload)
+
+    @consume("qa", "callback.due")
+    def on_callback_due(self, uow, payload):
+        self._notify(uow, "callback.due", payload)
+
     @consume("dispatch", "visit.scheduled")
     def on_visit_scheduled(self, uow, payload):
         self._notify(uow, "visit.scheduled", payload)

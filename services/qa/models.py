@@ -86,6 +86,7 @@ class Callback(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16), default="planned")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # callback.due told
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_by: Mapped[str | None] = mapped_column(String(64))
     onsite_within_24h: Mapped[bool | None] = mapped_column(Boolean)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 
-from services.qa import complaint_rules, domain, queries, reports, sampling, scorecard, tracking
+from services.qa import complaint_rules, domain, queries, reminders, reports, sampling, scorecard, tracking
 from services.qa.models import (
     Callback,
     CenterFact,
@@ -451,6 +451,25 @@ def check_recurrences(uow, now: datetime) -> dict:
         complaint.recurrence_ticket_id = again
         done[complaint.recurrence_status] += 1
     return done
+
+
+def remind_due_callbacks(uow, now: datetime, lead) -> int:
+    """Planned callbacks coming due within `lead` and not told of yet: callback.due to their
+    caller, once each (`reminders.comes_due`); how many."""
+    told = 0
+    for callback in uow.session.scalars(
+        select(Callback)
+        .where(Callback.status.in_(domain.OPEN), Callback.due_notified_at.is_(None), Callback.due_at <= now + lead)
+        .order_by(Callback.due_at)
+        .limit(2000)
+    ).all():
+        if not reminders.comes_due(callback, now, lead):
+            continue
+        callback.due_notified_at = now
+        info = uow.session.get(TicketInfo, callback.ticket_id)
+        uow.emit("callback.due", reminders.due_event(callback, info.number if info else None))
+        told += 1
+    return told
 
 
 # ---------------------------------------------------------------- score facts and the scorecard

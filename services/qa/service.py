@@ -13,8 +13,9 @@ from datetime import datetime
 from prometheus_client import Counter, Gauge
 from sqlalchemy import select
 
-from services.qa import complaint_rules, domain, operations, queries, reports, scorecard
+from services.qa import complaint_rules, domain, operations, queries, reminders, reports, scorecard
 from services.qa.assessment_rpc import AssessmentEntrypoints
+from services.qa.report_rpc import ReportEntrypoints
 from services.qa.models import Base, Callback, Complaint, Scorecard
 from services.qa.schemas import (
     REPORT_KINDS,
@@ -78,7 +79,7 @@ AGENT_ROLES = (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE)
 
 
 # not imported by name: `nameko run` would take it for a service
-class QaService(AssessmentEntrypoints, web.ServiceBase):
+class QaService(ReportEntrypoints, AssessmentEntrypoints, web.ServiceBase):
     name = "qa"
 
     db = Database(Base.metadata, migrations_package="services.qa.migrations")
@@ -291,6 +292,20 @@ class QaService(AssessmentEntrypoints, web.ServiceBase):
             uow.commit()
         return done
 
+    @rpc
+    def run_callback_reminders(self, at=None):
+        """Tell each planned callback coming due to its caller, once (callback.due, `reminders`)."""
+        if self.db.principal.role not in (tenancy.HQ, tenancy.SERVICE):
+            raise Forbidden("only HQ runs the callback reminders by hand")
+        return {"told": self._callback_reminders(datetime.fromisoformat(at) if at else utcnow())}
+
+    def _callback_reminders(self, now):
+        lead = reminders.parse_lead(self._cfg("QA_CALLBACK_DUE_NOTICE_HOURS", None))
+        with self.db.uow(tenancy.service_principal(self.name)) as uow:
+            told = operations.remind_due_callbacks(uow, now, lead)
+            uow.commit()
+        return told
+
     # ------------------------------------------------------------ score facts and the scorecard
     @rpc
     def record_finding(self, payload):
@@ -418,6 +433,7 @@ class QaService(AssessmentEntrypoints, web.ServiceBase):
         now = utcnow()
         self._overdue_gauge(now)
         self._recurrence_check(now)
+        self._callback_reminders(now)
         if str(self._cfg("QA_AUTO_MONTHLY", "true")).lower() in ("0", "false", "no"):
             return
         local = now.astimezone(LOCAL_TZ)

@@ -95,7 +95,7 @@ def test_breaches_published_once_and_accept_met(platform, breaches, rpc_as):
             intake.run_sla_check()
     with rpc_as(HQ) as intake:
         result = intake.run_sla_check()
-    assert result == {"breached": len(expected), "re_escalated": 0}
+    assert result == {"breached": len(expected), "re_escalated": 0, "at_risk": 0}
     events = breaches.drain(expect=len(expected))
     assert sorted(e["sla"] for e in events) == sorted(expected)
     for e in events:
@@ -103,7 +103,7 @@ def test_breaches_published_once_and_accept_met(platform, breaches, rpc_as):
 
     # a second check finds nothing new and publishes nothing
     with rpc_as(HQ) as intake:
-        assert intake.run_sla_check() == {"breached": 0, "re_escalated": 0}
+        assert intake.run_sla_check() == {"breached": 0, "re_escalated": 0, "at_risk": 0}
     assert breaches.drain(timeout=2.0) == []
 
     got = platform.get(f"{API}/tickets/{late['id']}", HQ).json()
@@ -116,7 +116,7 @@ def test_breaches_published_once_and_accept_met(platform, breaches, rpc_as):
     assert acc["met_at"] and acc["breached_at"] is None
     assert datetime.fromisoformat(acc["met_at"]) <= datetime.fromisoformat(acc["due_at"])
     with rpc_as(HQ) as intake:
-        assert intake.run_sla_check() == {"breached": 0, "re_escalated": 0}
+        assert intake.run_sla_check() == {"breached": 0, "re_escalated": 0, "at_risk": 0}
     assert breaches.drain(timeout=1.5) == []
 
 

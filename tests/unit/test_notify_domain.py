@@ -214,3 +214,29 @@ def test_the_service_reads_its_settings_once_and_refuses_wrong_ones():
     assert Settings({}).quiet_hours == (time(22), time(8))  # the default
     with pytest.raises(ValueError, match="NOTIFY_QUIET_HOURS"):
         Settings({"NOTIFY_QUIET_HOURS": "late"})
+
+
+def test_sla_at_risk_and_callback_due_notices():
+    at_risk = {
+        "tenant_id": "C01",
+        "ticket_id": "t1",
+        "number": "C01-261203-AAAA",
+        "sla": "onsite",
+        "due_at": datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
+        "detected_at": datetime(2026, 12, 3, 8, 0, tzinfo=UTC),
+        "share": 0.8,
+        "assigned_outlet_id": "C01-O01",
+    }
+    assert kinds(domain.notices_for("sla.at_risk", at_risk)) == [
+        ("sla_at_risk", "center", ("email", "inbox"), False),
+        ("sla_at_risk", "outlet", ("inbox",), False),
+    ]
+    subject, body = domain.render("sla_at_risk", at_risk)
+    assert subject == "【时效预警】C01-261203-AAAA 上门即将超时"
+    assert "2026-12-03 18:00（北京时间）" in body and "80%" in body
+    due = {"tenant_id": "C01", "ticket_id": "t1", "number": None, "purpose": "tracking", "caller": "C01"}
+    assert kinds(domain.notices_for("callback.due", due)) == [("callback_due", "center", ("inbox",), False)]
+    assert domain.notices_for("callback.due", dict(due, caller="HQ"))[0].audience == "hq"
+    subject, body = domain.render("callback_due", dict(due, due_at=datetime(2026, 12, 10, 1, 0, tzinfo=UTC)))
+    assert subject == "【回访提醒】服务单 t1"  # no number in the fact: the ticket id
+    assert "七天内用户追踪" in body and "2026-12-10 09:00（北京时间）" in body
