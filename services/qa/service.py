@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from services.qa import complaint_rules, domain, operations, queries, reminders, reports, scorecard
 from services.qa.assessment_rpc import AssessmentEntrypoints
-from services.qa.report_rpc import ReportEntrypoints
 from services.qa.models import Base, Callback, Complaint, Scorecard
+from services.qa.report_rpc import ReportEntrypoints
 from services.qa.schemas import (
     REPORT_KINDS,
     AnalysisQuery,

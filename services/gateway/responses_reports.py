@@ -1,0 +1,51 @@
+"""The answers' shapes of the report routes (issue 18.5), for the OpenAPI document (see ``responses.py``)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from services.gateway.responses import Str, page_of
+from services.qa.report_schemas import StoredReportOut
+
+_section = fields.Dict(keys=Str(), metadata={"description": "a section; available false with error: 未取得"})
+
+
+class MonthlyReport(Schema):
+    """A center's month (its sections and headline) or HQ's roll-up (centers side by side, total)."""
+
+    kind = Str(required=True)
+    tenant_id = Str(required=True, metadata={"description": "a center's id, or HQ for the roll-up"})
+    center_name = Str(required=True)
+    period = Str(required=True)
+    title = Str(required=True)
+    served = _section
+    sla = _section
+    onsite = _section
+    complaints = _section
+    callbacks = _section
+    outlets = _section
+    parts = _section
+    money = _section
+    headline = fields.Dict(keys=Str())
+    centers = fields.List(fields.Dict(keys=Str()))
+    total = fields.Dict(keys=Str())
+    missing = fields.List(Str())
+
+
+class QuarterlyReport(Schema):
+    kind = Str(required=True)
+    tenant_id = Str(required=True)
+    center_name = Str(required=True)
+    period = Str(required=True)
+    months = fields.List(Str())
+    title = Str(required=True)
+    rows = fields.List(fields.Dict(keys=Str()))
+
+
+class Generated(Schema):
+    month = Str()
+    quarter = Str(allow_none=True)
+    made = fields.List(Str())
+
+
+StoredReportPage = page_of(StoredReportOut, "StoredReportPage")

@@ -1,0 +1,110 @@
+"""Gateway routes of the monthly and quarterly reports (issue 18.5; a mixin of GatewayService).
+
+HQ reads every center's report and the roll-up (``tenant`` all or none); a center user its own
+center's only (another ``tenant`` is 403, naming it; another center's stored report is 404); other
+roles none. The reports are made by qa (`services.qa.report_rpc`).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from werkzeug.wrappers import Response
+
+from services.gateway import responses_reports
+from services.gateway.api import API, api, json_body, query_args
+from services.qa import report_schemas
+from shared import tenancy
+from shared.errors import Forbidden
+from shared.rpc import RpcProxy
+
+R = f"{API}/reports"
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _reader(principal):
+    if principal.role not in (tenancy.HQ, tenancy.CENTER):
+        raise Forbidden(f"role {principal.role} reads no center reports")
+
+
+def _file_or_json(out):
+    if "encoding" not in out:
+        return out
+    return Response(
+        base64.b64decode(out["data"]),
+        status=200,
+        content_type=out["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{out["filename"]}"'},
+    )
+
+
+class ReportRoutes:
+    """The report endpoints under /api/v1/reports; `GatewayService` inherits them."""
+
+    qa_reports = RpcProxy("qa")
+
+    @api(
+        "GET",
+        f"{R}/monthly",
+        "The monthly center report (中心月报: customers and products served, SLA on-time share per tier, "
+        "complaints' Pareto, callbacks and satisfaction, outlets' standing, parts, money) or, tenant=all, "
+        "HQ's roll-up; format json, pdf or xlsx",
+        query=report_schemas.MonthlyReportQuery,
+        response=responses_reports.MonthlyReport,
+        content=("application/json", PDF, XLSX),
+        tag="qa",
+    )
+    def reports_monthly(self, request, principal):
+        _reader(principal)
+        return _file_or_json(self.qa_reports.monthly_report(query_args(request)))
+
+    @api(
+        "GET",
+        f"{R}/quarterly",
+        "The quarterly satisfaction report (季度顾客满意度): a center's, or every center's and the country's",
+        query=report_schemas.QuarterlyReportQuery,
+        response=responses_reports.QuarterlyReport,
+        content=("application/json", PDF, XLSX),
+        tag="qa",
+    )
+    def reports_quarterly(self, request, principal):
+        _reader(principal)
+        return _file_or_json(self.qa_reports.quarterly_report(query_args(request)))
+
+    @api(
+        "GET",
+        R,
+        "The stored reports (made on the 1st of a month for the month before): a center its own, HQ all",
+        query=report_schemas.StoredReportQuery,
+        response=responses_reports.StoredReportPage,
+        tag="qa",
+    )
+    def reports_stored(self, request, principal):
+        _reader(principal)
+        return self.qa_reports.stored_reports(query_args(request))
+
+    @api(
+        "GET",
+        f"{R}/<string:report_id>/file",
+        "A stored report's file (format pdf or xlsx)",
+        query=report_schemas.StoredFileQuery,
+        content=(PDF, XLSX),
+        tag="qa",
+    )
+    def reports_stored_file(self, request, principal, report_id):
+        _reader(principal)
+        return _file_or_json(self.qa_reports.stored_report_file(report_id, query_args(request)))
+
+    @api(
+        "POST",
+        f"{R}/generate",
+        "HQ makes a month's stored reports now (the schedule's step; what is stored stays)",
+        body=report_schemas.GenerateBody,
+        response=responses_reports.Generated,
+        tag="qa",
+    )
+    def reports_generate(self, request, principal):
+        if principal.role != tenancy.HQ:
+            raise Forbidden("only HQ generates the stored reports")
+        return self.qa_reports.generate_reports(json_body(request))

@@ -1,0 +1,32 @@
+"""The reports QA generated and keeps (issue 18.5): each center's monthly report, HQ's roll-up of the
+month and the quarterly satisfaction reports, with their content (JSON) and files (PDF, XLSX), one
+per scope, kind and period (the schedule's step is idempotent). A center sees its own reports; the
+roll-ups and the country's quarterly report belong to ``tenant_id = "HQ"``, which only HQ (all
+tenants) sees.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.qa.models import Base
+from shared.db import TenantScoped
+
+
+class StoredReport(TenantScoped, Base):
+    __tablename__ = "stored_reports"
+    __scope__: dict = {}
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # monthly, quarterly
+    period: Mapped[str] = mapped_column(String(8), index=True)  # YYYY-MM, YYYY-Qn
+    title: Mapped[str] = mapped_column(String(128))
+    content: Mapped[dict] = mapped_column(JSON)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    xlsx: Mapped[bytes] = mapped_column(LargeBinary)
+    generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    generated_by: Mapped[str] = mapped_column(String(64))

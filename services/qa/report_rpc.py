@@ -1,0 +1,278 @@
+"""QA's entrypoints of the monthly center report, HQ's roll-up and the quarterly satisfaction report
+(issue 18.5): a mixin of `QaService`, as `assessment_rpc` is.
+
+On demand (`monthly_report`, `quarterly_report`): made now, as JSON or a file. On a schedule
+(`report_schedule`, a `timer_once` tick; from the 1st of a month): the previous month's report of
+every center and HQ's roll-up, and after a quarter's last month the quarter's satisfaction reports,
+stored once each (`stored_reports`, unique per scope, kind and period), then listed and downloaded.
+
+Who sees what: HQ every center's and the roll-ups; a center its own only (another center's is
+refused, naming ``tenant``); an outlet none. The remote sections are read acting inside the one
+center (`report_collect`), so intake, parts and settlement scope them by their own tenancy.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
+
+from services.qa import domain, monthly_report, report_collect, report_files, reports
+from services.qa.report_models import StoredReport
+from services.qa.report_schemas import (
+    GenerateBody,
+    MonthlyReportQuery,
+    QuarterlyReportQuery,
+    StoredFileQuery,
+    StoredReportOut,
+    StoredReportQuery,
+)
+from shared import fonts, tenancy
+from shared.clock import LOCAL_TZ
+from shared.db import AwareView, utcnow
+from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.leases import timer_once
+from shared.rpc import RpcProxy, rpc
+from shared.validation import load
+
+log = logging.getLogger(__name__)
+_stored_out = StoredReportOut()
+ALL = "all"
+
+
+class ReportEntrypoints:
+    """Mixed into `QaService`; uses its `db`, `directory`, `name`, `_cfg` and `_agent`."""
+
+    intake_rpc = RpcProxy("intake")
+    parts_rpc = RpcProxy("parts")
+    settlement_rpc = RpcProxy("settlement")
+
+    # ------------------------------------------------------------ on demand
+    @rpc
+    def monthly_report(self, query):
+        """A center's month (``tenant``: its id; a center's user: its own by default) or HQ's
+        roll-up (``tenant`` all or none, HQ only), as ``format`` json, pdf or xlsx."""
+        asked = load(MonthlyReportQuery(), query or {})
+        scope = self._report_scope(asked.get("tenant"))
+        report = self._month(scope, asked["month"], utcnow())
+        return self._answer(report, asked["format"])
+
+    @rpc
+    def quarterly_report(self, query):
+        """The quarter's satisfaction (``quarter`` YYYY-Qn): a center's, or every center's and the
+        country's (HQ)."""
+        asked = load(QuarterlyReportQuery(), query or {})
+        scope = self._report_scope(asked.get("tenant"))
+        return self._answer(self._quarter(scope, asked["quarter"]), asked["format"])
+
+    # ------------------------------------------------------------ stored (the schedule's)
+    @rpc
+    def stored_reports(self, query=None):
+        """The stored reports the caller sees (a center its own, HQ all), newest period first."""
+        asked = load(StoredReportQuery(), query or {})
+        self._agent()
+        with self.db.uow() as uow:
+            stmt = select(StoredReport)
+            if asked.get("kind"):
+                stmt = stmt.where(StoredReport.kind == asked["kind"])
+            if asked.get("period"):
+                stmt = stmt.where(StoredReport.period == asked["period"])
+            stmt = stmt.options(defer(StoredReport.pdf), defer(StoredReport.xlsx), defer(StoredReport.content))
+            rows = uow.session.scalars(
+                stmt.order_by(StoredReport.period.desc(), StoredReport.kind, StoredReport.tenant_id)
+            ).all()
+            items = [self._stored_out(row) for row in rows]
+        page = items[asked["offset"] : asked["offset"] + asked["limit"]]
+        return {"items": page, "total": len(items), "limit": asked["limit"], "offset": asked["offset"]}
+
+    @rpc
+    def stored_report_file(self, report_id, query=None):
+        """One stored report's PDF or XLSX (another center's is not found)."""
+        asked = load(StoredFileQuery(), query or {})
+        self._agent()
+        with self.db.uow() as uow:
+            row = uow.session.scalars(select(StoredReport).where(StoredReport.id == _report_id(report_id))).first()
+            if row is None:
+                raise NotFound(f"report {report_id} not found")
+            data = row.pdf if asked["format"] == "pdf" else row.xlsx
+            name = _filename(row.content, asked["format"])
+        return _file(name, asked["format"], data)
+
+    @rpc
+    def generate_reports(self, payload):
+        """HQ runs the schedule's step for a month by hand (idempotent: what is stored stays)."""
+        data = load(GenerateBody(), payload or {})
+        principal = self.db.principal
+        if principal.role not in (tenancy.HQ, tenancy.SERVICE) or not principal.all_tenants:
+            raise Forbidden("only HQ generates the stored reports")
+        return self._generate_due(data["month"], principal)
+
+    @timer_once("QA_REPORT_SECONDS", 600)  # on one replica at a time (shared.leases)
+    def report_schedule(self):
+        """From the 1st of a month: the previous month's reports (and quarter's) not stored yet."""
+        if str(self._cfg("QA_AUTO_MONTHLY", "true")).lower() in ("0", "false", "no"):
+            return None
+        if str(self._cfg("QA_AUTO_REPORTS", "true")).lower() in ("0", "false", "no"):
+            return None
+        principal = tenancy.service_principal(self.name)
+        tenancy.put_principal(self.db.worker_ctx, principal)
+        month = domain.previous_month(utcnow().astimezone(LOCAL_TZ).strftime("%Y-%m"))
+        return self._generate_due(month, principal)
+
+    def _generate_due(self, month, principal):
+        """Each center's month, HQ's roll-up, and after a quarter's last month the quarters: those
+        not stored yet, one by one (a report made by another replica meanwhile is kept, not doubled)."""
+        quarter = monthly_report.ends_quarter(month)
+        with self.db.uow(principal) as uow:
+            have = set(
+                uow.session.execute(
+                    select(StoredReport.tenant_id, StoredReport.kind, StoredReport.period).where(
+                        StoredReport.period.in_([month, quarter or month])
+                    )
+                ).all()
+            )
+        centers = sorted(self.directory.centers)
+        made, now = [], utcnow()
+        month_reports = {}
+        with self._acting(principal):
+            for scope in centers + [monthly_report.HQ_SCOPE]:
+                if (scope, "monthly", month) in have:
+                    continue
+                if scope == monthly_report.HQ_SCOPE:
+                    report = monthly_report.hq_month(
+                        month, [month_reports.get(t) or self._center_month(t, month, now) for t in centers]
+                    )
+                else:
+                    report = month_reports[scope] = self._center_month(scope, month, now)
+                made += self._store(report, principal, now)
+            for scope in (centers + [monthly_report.HQ_SCOPE]) if quarter else []:
+                if (scope, "quarterly", quarter) not in have:
+                    made += self._store(self._quarter(scope, quarter), principal, now)
+        return {"month": month, "quarter": quarter, "made": made}
+
+    def _store(self, report, principal, now):
+        row = StoredReport(
+            tenant_id=report["tenant_id"],
+            kind=report["kind"],
+            period=report["period"],
+            title=report["title"],
+            content=json.loads(json.dumps(reports.jsonable(report), ensure_ascii=False)),
+            pdf=report_files.to_pdf(report, self._font()),
+            xlsx=report_files.to_xlsx(report),
+            generated_at=now,
+            generated_by=principal.user,
+        )
+        try:
+            with self.db.uow(principal) as uow:
+                uow.session.add(row)
+                uow.commit()
+        except IntegrityError:  # another replica stored it first
+            log.info("report %s %s %s was stored meanwhile", report["tenant_id"], report["kind"], report["period"])
+            return []
+        return [f"{report['tenant_id']}:{report['kind']}:{report['period']}"]
+
+    # ------------------------------------------------------------ assembly
+    def _report_scope(self, tenant):
+        """The center asked (checked against the caller), or HQ's roll-up."""
+        principal = self._agent()
+        if principal.role == tenancy.CENTER:
+            if tenant not in (None, principal.tenant):
+                raise Forbidden(f"tenant: center {principal.tenant} cannot read the reports of {tenant}")
+            return principal.tenant
+        if tenant in (None, ALL, monthly_report.HQ_SCOPE):
+            return monthly_report.HQ_SCOPE
+        if tenant not in self.directory.centers:
+            raise ValidationFailed("unknown center", {"tenant": [f"no center {tenant!r}"]})
+        return tenant
+
+    def _month(self, scope, month, now):
+        if scope != monthly_report.HQ_SCOPE:
+            return self._center_month(scope, month, now)
+        centers = sorted(self.directory.centers)
+        return monthly_report.hq_month(month, [self._center_month(t, month, now) for t in centers])
+
+    def _center_month(self, tenant, month, now):
+        """One center's month: QA's own sections from its session, the others' over RPC acting
+        inside the center (the worker's principal narrowed to it for those calls)."""
+        caller = self.db.principal
+        inside = caller if caller.tenant == tenant else caller.acting_for(tenant)
+        outlets = {o.id: o.name for o in self.directory.outlets.values() if o.center == tenant}
+        with self.db.uow(inside) as uow:
+            sections = report_collect.own_sections(uow.session, tenant, month, now, outlets)
+        with self._acting(inside):
+            intake, parts, settlement = self.intake_rpc, self.parts_rpc, self.settlement_rpc
+            sections["served"] = report_collect.guarded(lambda: report_collect.served(intake, month))
+            sections["sla"] = report_collect.guarded(lambda: report_collect.sla(intake, tenant, month, now))
+            sections["parts"] = report_collect.guarded(lambda: report_collect.parts(parts, month))
+            sections["money"] = report_collect.guarded(lambda: report_collect.money(settlement, month))
+        return monthly_report.center_month(tenant, self.directory.centers[tenant].name, month, sections)
+
+    def _quarter(self, scope, quarter):
+        months = monthly_report.quarter_months(quarter)
+        if scope == monthly_report.HQ_SCOPE:
+            centers = [(t, self.directory.centers[t].name) for t in sorted(self.directory.centers)]
+        else:
+            centers = [(scope, self.directory.centers[scope].name)]
+        with self.db.uow() as uow:
+            figures = report_collect.satisfaction_figures(
+                uow.session, None if scope == monthly_report.HQ_SCOPE else scope, months
+            )
+        return monthly_report.quarterly(quarter, centers, figures)
+
+    @contextmanager
+    def _acting(self, principal):
+        """The worker's principal (what its RPCs carry) is `principal` inside the block."""
+        data = self.db.worker_ctx.data
+        before = data.get(tenancy.CONTEXT_KEY)
+        tenancy.put_principal(self.db.worker_ctx, principal)
+        try:
+            yield
+        finally:
+            if before is None:
+                data.pop(tenancy.CONTEXT_KEY, None)
+            else:
+                data[tenancy.CONTEXT_KEY] = before
+
+    def _font(self):
+        return fonts.cjk_font(self.db.worker_ctx.container.config.get(fonts.CONFIG_KEY))
+
+    def _answer(self, report, fmt):
+        if fmt == "json":
+            return reports.jsonable(report)
+        data = report_files.to_pdf(report, self._font()) if fmt == "pdf" else report_files.to_xlsx(report)
+        return _file(_filename(report, fmt), fmt, data)
+
+    def _stored_out(self, row):
+        out = _stored_out.dump(AwareView(row))
+        center = self.directory.centers.get(row.tenant_id)
+        out["center_name"] = center.name if center else monthly_report.HQ_NAME
+        return out
+
+
+def _filename(report: dict[str, Any], fmt: str) -> str:
+    return f"{report['kind']}-{report['tenant_id']}-{report['period']}.{fmt}"
+
+
+def _file(filename: str, fmt: str, data: bytes) -> dict[str, Any]:
+    return {
+        "filename": filename,
+        "content_type": report_files.CONTENT_TYPES[fmt],
+        "encoding": "base64",
+        "data": base64.b64encode(data).decode("ascii"),
+    }
+
+
+def _report_id(value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(value).strip() != str(number):
+        raise ValidationFailed("invalid report_id", {"report_id": ["must be a positive whole number"]})
+    return number
