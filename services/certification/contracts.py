@@ -19,6 +19,14 @@ from services.certification.schemas import (
     TrainingIn,
     TrainingOut,
 )
+from services.certification.training_schemas import (
+    PlanSessionIn,
+    TrainingPlanCreated,
+    TrainingPlanIn,
+    TrainingPlanOut,
+    TrainingPlanPage,
+    TrainingPlanQuery,
+)
 
 __all__ = [
     "AllowedStepsOut",
@@ -37,4 +45,10 @@ __all__ = [
     "TechnicianQuery",
     "TrainingIn",
     "TrainingOut",
+    "PlanSessionIn",
+    "TrainingPlanCreated",
+    "TrainingPlanIn",
+    "TrainingPlanOut",
+    "TrainingPlanPage",
+    "TrainingPlanQuery",
 ]

@@ -171,13 +171,37 @@ class Certificate(TenantScoped, Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class TrainingPlan(TenantScoped, Base):
+    """A training plan (培训计划) of a center for one product line and year (seed 003: annual,
+    regional, new-product and special plans; seed 001: 3–4 classes a year). An HQ-wide plan is one
+    row per center sharing `group_id` (HQ organises, each center's people attend)."""
+
+    __tablename__ = "training_plans"
+    __scope__ = {}
+    __table_args__ = (Index("ix_training_plan_line_year", "product_line", "year"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(32), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # annual | regional | new_product | special
+    organiser: Mapped[str] = mapped_column(String(16))  # hq | center
+    product_line: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(128))
+    launch_on: Mapped[date | None] = mapped_column(Date)  # a new product's market launch
+    sessions: Mapped[list] = mapped_column(JSON)  # planned: [{title, planned_on, location}]
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class TrainingSession(TenantScoped, Base):
-    """A training session (技术培训) for one product line."""
+    """A training session (技术培训) for one product line; `plan_id` names the plan it was held
+    under (none: an unplanned session, seed 001's 不定期培训)."""
 
     __tablename__ = "training_sessions"
     __scope__ = {}
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_id: Mapped[str | None] = mapped_column(String(32), index=True)
     product_line: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(128))
     held_on: Mapped[date] = mapped_column(Date)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.certification import domain, lifecycle
+from services.certification import domain, lifecycle, training_ops
 from services.certification.domain import OutletState
 from services.certification.models import (
     Assessment,
@@ -314,8 +314,16 @@ def register_technician(uow, data: dict, now: datetime, minimum: int) -> Technic
     return tech
 
 
-def record_training(session, data: dict, tenant: str, user: str) -> TrainingSession:
-    """A training session (技术培训) of the tenant's technicians."""
+def record_training(session, data: dict, tenant: str | None, user: str) -> TrainingSession:
+    """A training session (技术培训) of the tenant's technicians, under a plan (its tenant's and
+    line's; `training_ops.check_session_plan`) or unplanned (seed 001's 不定期培训)."""
+    plan = training_ops.check_session_plan(session, data)
+    if plan is not None:
+        if tenant is not None and tenant != plan.tenant_id:
+            raise ValidationFailed("the plan is another center's", {"plan_id": [f"a plan of {plan.tenant_id}"]})
+        tenant = plan.tenant_id
+    if tenant is None:
+        raise ValidationFailed("unknown tenant", {"tenant_id": ["HQ names the center the session is for"]})
     known = set(
         session.scalars(
             select(Technician.id).where(Technician.id.in_(data["attendees"] or [""]), Technician.tenant_id == tenant)
@@ -327,6 +335,7 @@ def record_training(session, data: dict, tenant: str, user: str) -> TrainingSess
     training = TrainingSession(
         id=uuid.uuid4().hex,
         tenant_id=tenant,
+        plan_id=plan.id if plan is not None else None,
         product_line=data["product_line"],
         title=data["title"],
         held_on=data["held_on"],
@@ -339,21 +348,10 @@ def record_training(session, data: dict, tenant: str, user: str) -> TrainingSess
     return training
 
 
-def _check_session(session, data: dict, tech: Technician):
-    training = session.get(TrainingSession, data["session_id"])
-    if training is None or training.tenant_id != tech.tenant_id:
-        raise ValidationFailed("unknown training session", {"session_id": ["no such session"]})
-    if training.product_line != data["product_line"]:
-        raise ValidationFailed(
-            "session for another product line", {"session_id": [f"the session trained {training.product_line}"]}
-        )
-    if training.attendees and tech.id not in training.attendees:
-        raise ValidationFailed("technician did not attend", {"technician_id": ["not an attendee of the session"]})
-
-
-def record_exam(uow, data: dict, user: str, pass_mark: Decimal, now: datetime, minimum: int):
-    """An exam result; a pass issues a certificate (superseding the line's valid one) and emits
-    technician.certified. Returns (exam, certificate or None)."""
+def record_exam(uow, data: dict, user: str, pass_mark: Decimal, now: datetime, minimum: int, training_mode="plan"):
+    """An exam result, resting on the training before it (training.session_for_exam: the plan's
+    session the technician attended); a pass issues a certificate (superseding the line's valid
+    one) and emits technician.certified. Returns (exam, certificate or None)."""
     session = uow.session
     today = domain.local_date(now)
     taken = data.get("taken_on") or today
@@ -361,15 +359,14 @@ def record_exam(uow, data: dict, user: str, pass_mark: Decimal, now: datetime, m
     tech = session.get(Technician, data["technician_id"])
     if tech is None:
         raise ValidationFailed("unknown technician", {"technician_id": [f"no {data['technician_id']!r}"]})
-    if data.get("session_id"):
-        _check_session(session, data, tech)
+    session_id = training_ops.exam_session(session, data, tech, taken, training_mode)
     exam = ExamResult(
         id=uuid.uuid4().hex,
         tenant_id=tech.tenant_id,
         technician_id=tech.id,
         outlet_id=tech.outlet_id,
         product_line=data["product_line"],
-        session_id=data.get("session_id"),
+        session_id=session_id,
         score=data["score"],
         pass_mark=pass_mark,
         passed=passed,

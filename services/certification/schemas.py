@@ -142,6 +142,7 @@ class TrainingIn(Strict):
     location = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=128))
     attendees = fields.List(fields.Str(), load_default=list)
     tenant_id = fields.Str(load_default=None, allow_none=True)
+    plan_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=1, max=32))
 
 
 class ExamIn(Strict):
@@ -270,6 +271,7 @@ class ExamOut(Schema):
 class TrainingOut(Schema):
     id = fields.Str()
     tenant_id = fields.Str()
+    plan_id = fields.Str(allow_none=True)
     product_line = fields.Str()
     title = fields.Str()
     held_on = fields.Date()

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.certification import domain, lifecycle, queries, seed
+from services.certification import domain, lifecycle, queries, seed, training, training_ops
 from services.certification import operations as ops
-from services.certification.models import Base, GradeRecord, MonthlyCount, Outlet, Technician
+from services.certification.models import Base, GradeRecord, MonthlyCount, Outlet, Technician, TrainingPlan
 from services.certification.schemas import (
     AllowedStepsOut,
     ApplyIn,
@@ -34,6 +34,14 @@ from services.certification.schemas import (
     TechnicianQuery,
     TrainingIn,
 )
+from services.certification.training_schemas import (
+    PlanSessionIn,
+    TrainingPlanCreated,
+    TrainingPlanIn,
+    TrainingPlanOut,
+    TrainingPlanPage,
+    TrainingPlanQuery,
+)
 from shared import metrics, tenancy, web
 from shared.db import Database, get_or_404, utcnow
 from shared.dependencies import PolicyProvider
@@ -45,6 +53,9 @@ from shared.validation import load
 
 log = logging.getLogger(__name__)
 _allowed_out = AllowedStepsOut()
+_plan_out = TrainingPlanOut()
+_plan_page = TrainingPlanPage()
+_plan_created = TrainingPlanCreated()
 
 OUTLET_STEPS = Counter(
     "fsm_certification_outlet_steps_total",
@@ -107,6 +118,12 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
             probation_months=int(self._cfg("CERTIFICATION_PROBATION_MONTHS", domain.PROBATION_MONTHS)),
             probation_job_limit=int(self._cfg("CERTIFICATION_PROBATION_JOB_LIMIT", domain.PROBATION_JOB_LIMIT)),
         )
+
+    @property
+    def exam_training(self) -> str:
+        """plan: an exam needs the plan's session where a plan exists; always: a session anyway."""
+        mode = str(self._cfg("CERTIFICATION_EXAM_TRAINING", "plan"))
+        return mode if mode in training.EXAM_MODES else "plan"
 
     def _staff(self, what):
         principal = self.db.principal
@@ -338,10 +355,58 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         principal = self._staff("records training")
         self._check_lines([data["product_line"]], "product_line")
         tenant = principal.tenant if principal.role == tenancy.CENTER else data.get("tenant_id")
-        if tenant not in self.policies.directory.centers:
+        if tenant not in self.policies.directory.centers and not (tenant is None and data.get("plan_id")):
             raise ValidationFailed("unknown tenant", {"tenant_id": ["HQ names the center the session is for"]})
         with self.db.uow(principal) as uow:
             training = ops.record_training(uow.session, data, tenant, principal.user)
+            uow.commit()
+            return queries.training_out(training)
+
+    # ------------------------------------------------------------ training plans (seed 001, 003)
+    @rpc
+    def create_training_plan(self, payload):
+        """A training plan for a line and year (training.check_plan): HQ's for one center or every
+        center (no tenant_id), a center's regional plan for itself."""
+        data = load(TrainingPlanIn(), payload)
+        principal = self._staff("plans training")
+        self._check_lines([data["product_line"]], "product_line")
+        centers = sorted(self.policies.directory.centers)
+        if principal.role == tenancy.CENTER:
+            if data["tenant_id"] not in (None, principal.tenant):
+                raise Forbidden("a center plans its own training", {"tenant_id": [f"not {principal.tenant}"]})
+            data["tenant_id"] = principal.tenant
+        elif data["tenant_id"] is not None and data["tenant_id"] not in centers:
+            raise ValidationFailed("unknown tenant", {"tenant_id": [f"one of {', '.join(centers)}"]})
+        now = utcnow()
+        with self.db.uow(principal) as uow:
+            plans, warnings = training_ops.create_plan(uow.session, data, principal, centers, now)
+            out = [training_ops.plan_out(uow.session, p, domain.local_date(now)) for p in plans]
+            uow.commit()
+        return _plan_created.dump({"items": out, "warnings": warnings})
+
+    @rpc
+    def list_training_plans(self, query=None):
+        q = load(TrainingPlanQuery(), query or {})
+        self._staff("reads training plans")
+        with self.db.uow() as uow:
+            return _plan_page.dump(training_ops.list_plans(uow.session, q, domain.local_date(utcnow())))
+
+    @rpc
+    def get_training_plan(self, plan_id):
+        self._staff("reads training plans")
+        with self.db.uow() as uow:
+            plan = get_or_404(uow.session, TrainingPlan, plan_id, "plan_id")
+            return _plan_out.dump(training_ops.plan_out(uow.session, plan, domain.local_date(utcnow())))
+
+    @rpc
+    def record_plan_session(self, plan_id, payload):
+        """A session held under a plan, with its attendees (the plan's line and center)."""
+        data = load(PlanSessionIn(), payload)
+        principal = self._staff("records training")
+        with self.db.uow(principal) as uow:
+            plan = get_or_404(uow.session, TrainingPlan, plan_id, "plan_id")
+            data.update(plan_id=plan.id, product_line=plan.product_line)
+            training = ops.record_training(uow.session, data, plan.tenant_id, principal.user)
             uow.commit()
             return queries.training_out(training)
 
@@ -358,7 +423,9 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
         self._check_lines([data["product_line"]], "product_line")
         pass_mark = data.get("pass_mark") or Decimal(str(self._cfg("CERTIFICATION_PASS_MARK", 60)))
         with self.db.uow(principal) as uow:
-            exam, cert = ops.record_exam(uow, data, principal.user, pass_mark, utcnow(), self.minimum)
+            exam, cert = ops.record_exam(
+                uow, data, principal.user, pass_mark, utcnow(), self.minimum, self.exam_training
+            )
             out = {
                 "exam": queries.exam_out(exam),
                 "certificate": queries.certificate_out(cert) if cert is not None else None,

@@ -147,6 +147,58 @@ class CertificationRoutes:
         _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
         return self.certification.record_training(json_body(request))
 
+    # ------------------------------------------------------------ training plans (seed 001, 003)
+    @api(
+        "POST",
+        f"{API}/training-plans",
+        "A training plan (培训计划) for a product line and year with its planned sessions: HQ's annual "
+        "(3–4 sessions, seed 001), new-product (before the launch) or special plan for one center or every "
+        "center (no tenant_id); a center's regional plan",
+        body=contracts.TrainingPlanIn,
+        response=contracts.TrainingPlanCreated,
+        status=201,
+        tag=TAG,
+    )
+    def create_training_plan(self, request, principal):
+        _roles(principal, tenancy.CENTER, tenancy.HQ, what="training plans")
+        return self.certification.create_training_plan(json_body(request))
+
+    @api(
+        "GET",
+        f"{API}/training-plans",
+        "Training plans you may see, with planned and held sessions, progress and the seed's 3–4 a year warnings",
+        query=contracts.TrainingPlanQuery,
+        response=contracts.TrainingPlanPage,
+        tag=TAG,
+    )
+    def list_training_plans(self, request, principal):
+        _roles(principal, tenancy.CENTER, tenancy.HQ, what="training plans")
+        return self.certification.list_training_plans(query_args(request))
+
+    @api(
+        "GET",
+        f"{API}/training-plans/<string:plan_id>",
+        "A training plan with its sessions and attendees",
+        response=contracts.TrainingPlanOut,
+        tag=TAG,
+    )
+    def get_training_plan(self, request, principal, plan_id):
+        _roles(principal, tenancy.CENTER, tenancy.HQ, what="training plans")
+        return self.certification.get_training_plan(plan_id)
+
+    @api(
+        "POST",
+        f"{API}/training-plans/<string:plan_id>/sessions",
+        "A session held under the plan, with its attendees (an exam of the line needs one attended)",
+        body=contracts.PlanSessionIn,
+        response=contracts.TrainingOut,
+        status=201,
+        tag=TAG,
+    )
+    def record_plan_session(self, request, principal, plan_id):
+        _roles(principal, tenancy.CENTER, tenancy.HQ, what="training records")
+        return self.certification.record_plan_session(plan_id, json_body(request))
+
     @api(
         "POST",
         f"{API}/certification/exams",
