@@ -28,7 +28,8 @@ CENTER = "center"
 OUTLET = "outlet"
 HQ = "hq"
 CUSTOMER = "customer"
-AUDIENCES = (CENTER, OUTLET, HQ, CUSTOMER)
+USER = "user"  # one named person (a portal account): an escalation's manager, a user's own copy
+AUDIENCES = (CENTER, OUTLET, HQ, CUSTOMER, USER)
 
 # delivery status of one notice
 PENDING = "pending"  # waiting for its turn (quiet hours, a retry after a failure)
@@ -74,7 +75,10 @@ def notices_for(event_type: str, payload: Mapping[str, Any]) -> list[NoticeRule]
             rules.append(NoticeRule("sla_breached", OUTLET, (INBOX,), urgent=True))
         return rules
     if event_type == "ticket.escalated":
-        return [
+        named = (
+            [NoticeRule("escalated_manager", USER, (EMAIL, SMS, INBOX), urgent=True)] if payload.get("manager") else []
+        )
+        return named + [
             NoticeRule("escalated", CENTER, (EMAIL, SMS, INBOX), urgent=True),
             NoticeRule("escalated", HQ, (EMAIL, INBOX), urgent=True),
         ]
@@ -122,6 +126,23 @@ PURPOSE_NAMES = {
     "care": "关怀回访",
     "tracking": "七天内用户追踪",
 }
+REASON_NAMES = {
+    "safety": "危及人身安全的重大问题",
+    "batch_defect": "批量质量事故",
+    "grey_zone": "责任不明（灰色地带）",
+    "negative_callback": "回访不满意",
+}
+
+
+def reason_name(reason: str) -> str:
+    """An escalation's reason as people read it (a re-escalation: the manager before did not confirm)."""
+    if reason.startswith("not_acknowledged:"):
+        return f"上一级（{reason.split(':', 1)[1]}）未按时确认"
+    if reason.startswith("sla_breached:"):
+        return f"{SLA_NAMES.get(reason.split(':', 1)[1], reason.split(':', 1)[1])}超时"
+    return REASON_NAMES.get(reason, reason or "—")
+
+
 KIND_NAMES = {"repair": "维修", "install": "安装", "maintenance": "保养", "complaint": "投诉", "consultation": "咨询"}
 
 TEMPLATES: dict[str, tuple[str, str]] = {
@@ -162,6 +183,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "callback_due": (
         "【回访提醒】服务单 {number}",
         "服务单 {number} 的{purpose_name}应于 {due_at} 前完成，请按时回访客户并做好回访记录。",
+    ),
+    "escalated_manager": (
+        "【重大问题升级】{number} 请{manager_name}确认",
+        "{manager_name}：服务单 {number} 因{reason_name}已升级至您（{level}）。"
+        "请于 {ack_due} 前登录门户确认升级，并指定专人跟踪到底；逾期未确认将升级至上一级。",
     ),
     "escalated": (
         "【升级通知】{number}（{level}）",
@@ -208,7 +234,7 @@ def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
     subject, body = TEMPLATES[kind]
     values = _Blank()
     for key, value in payload.items():
-        if key in ("received_at", "onsite_due", "planned_arrival", "due_at", "detected_at", "at"):
+        if key in ("received_at", "onsite_due", "planned_arrival", "due_at", "detected_at", "at", "ack_due"):
             values[key] = local_text(value)
         elif value is None:
             values[key] = "—"
@@ -216,6 +242,7 @@ def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
             values[key] = str(value)
     values["kind_name"] = KIND_NAMES.get(str(payload.get("kind")), str(payload.get("kind") or "—"))
     values["sla_name"] = SLA_NAMES.get(str(payload.get("sla")), str(payload.get("sla") or "—"))
+    values["reason_name"] = reason_name(str(payload.get("reason") or ""))
     values["purpose_name"] = PURPOSE_NAMES.get(str(payload.get("purpose")), "回访")
     share = payload.get("share")
     values["share_pct"] = f"{float(share):.0%}" if isinstance(share, int | float) else "大部分"
@@ -234,6 +261,7 @@ class Contact:
     phones: tuple[str, ...] = ()
     channels: tuple[str, ...] = CHANNELS
     quiet_hours: str | None = None  # None: the default (NOTIFY_QUIET_HOURS)
+    name: str = ""  # a person's title and name (a named manager): the e-mail goes to "name <address>"
 
 
 @dataclass(frozen=True)
@@ -245,6 +273,7 @@ class Contacts:
     centers: Mapping[str, Contact] = field(default_factory=dict)
     outlets: Mapping[str, Contact] = field(default_factory=dict)
     hq: Contact = field(default_factory=Contact)
+    people: Mapping[str, Contact] = field(default_factory=dict)  # by user: named managers (people.py)
 
     @classmethod
     def parse(cls, raw: Any) -> Contacts:
@@ -275,6 +304,8 @@ class Contacts:
             return self.outlets.get(outlet_id or "", Contact())
         if audience == HQ:
             return self.hq
+        if audience == USER:
+            return self.people.get(outlet_id or "", Contact())
         return Contact()
 
 
@@ -349,9 +380,13 @@ def plan(rules: list[NoticeRule], payload: Mapping[str, Any], contacts: Contacts
     planned: list[Planned] = []
     for rule in rules:
         outlet = payload.get("outlet_id") or payload.get("assigned_outlet_id")
-        audience_id = {CENTER: tenant, OUTLET: str(outlet or ""), HQ: "hq", CUSTOMER: str(payload.get("ticket_id"))}[
-            rule.audience
-        ]
+        audience_id = {
+            CENTER: tenant,
+            OUTLET: str(outlet or ""),
+            HQ: "hq",
+            CUSTOMER: str(payload.get("ticket_id")),
+            USER: str(payload.get("manager") or ""),
+        }[rule.audience]
         if rule.audience == CUSTOMER:
             phone = payload.get("customer_phone")
             problem = phone_problem(phone)
@@ -372,6 +407,8 @@ def plan(rules: list[NoticeRule], payload: Mapping[str, Any], contacts: Contacts
                 planned.append(Planned(rule.kind, rule.audience, audience_id, channel, "", rule.urgent, reason))
             for address in addresses:
                 problem = phone_problem(address) if channel == SMS else None
+                if channel == EMAIL and contact.name:
+                    address = f"{contact.name} <{address}>"
                 planned.append(Planned(rule.kind, rule.audience, audience_id, channel, address, rule.urgent, problem))
     return planned
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.notify import domain
@@ -195,12 +195,18 @@ def announce(uow: Any, notice: Notice, now: datetime) -> None:
     )
 
 
+def mine(audience: str, user: str | None) -> Any:
+    """An inbox's notices: its audience's, and those to the user in person (a named manager)."""
+    personal = and_(Notice.audience == domain.USER, Notice.audience_id == (user or ""))
+    return and_(Notice.channel == domain.INBOX, or_(Notice.audience == audience, personal))
+
+
 def inbox(
-    session: Session, audience: str, *, unread: bool | None, limit: int, offset: int
+    session: Session, audience: str, user: str | None, *, unread: bool | None, limit: int, offset: int
 ) -> tuple[int, int, list[Notice]]:
-    """The inbox of `audience` as the session's principal sees it (its tenant, its outlet: the
-    session scopes the rows): (total, unread, rows newest first)."""
-    base = select(Notice).where(Notice.channel == domain.INBOX, Notice.audience == audience)
+    """The inbox of `audience` and of `user` in person, as the session's principal sees it (its
+    tenant, its outlet: the session scopes the rows): (total, unread, rows newest first)."""
+    base = select(Notice).where(mine(audience, user))
     unread_count = session.scalar(select(func.count()).select_from(base.where(Notice.read_at.is_(None)).subquery()))
     if unread is True:
         base = base.where(Notice.read_at.is_(None))
@@ -211,11 +217,9 @@ def inbox(
     return int(total or 0), int(unread_count or 0), list(rows)
 
 
-def mark_read(session: Session, audience: str, notice_id: int, now: datetime) -> Notice:
+def mark_read(session: Session, audience: str, user: str | None, notice_id: int, now: datetime) -> Notice:
     """Mark one inbox notice read; NotFound unless it is in the caller's inbox."""
-    notice = session.scalar(
-        select(Notice).where(Notice.id == notice_id, Notice.channel == domain.INBOX, Notice.audience == audience)
-    )
+    notice = session.scalar(select(Notice).where(Notice.id == notice_id, mine(audience, user)))
     if notice is None:
         raise NotFound(f"no notice {notice_id} in your inbox")
     if notice.read_at is None:

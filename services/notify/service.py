@@ -10,12 +10,13 @@ hours, a failed attempt waiting out its backoff) by the retry timer on one repli
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Gauge
 
-from services.notify import domain, operations
+from services.notify import domain, operations, people
 from services.notify.channels import DeliveryError, HttpSms, NotConfigured, SmtpMailer
 from services.notify.models import Base
 from services.notify.schemas import InboxQuery, NoticeOut, NoticeQuery
@@ -49,7 +50,8 @@ class Settings:
     """What notify reads of its configuration once (README "Configuration")."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self.contacts = domain.Contacts.parse(config.get("NOTIFY_CONTACTS"))
+        managers = people.managers(config.get("COMPLAINT_ESCALATION"))  # the named managers, as intake reads them
+        self.contacts = replace(domain.Contacts.parse(config.get("NOTIFY_CONTACTS")), people=managers)
         self.quiet_hours = domain.parse_quiet_hours(str(config.get("NOTIFY_QUIET_HOURS") or domain.QUIET_HOURS))
 
 
@@ -215,7 +217,12 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
         audience = self._audience()
         with self.db.uow() as uow:
             total, unread, rows = operations.inbox(
-                uow.session, audience, unread=asked["unread"], limit=asked["limit"], offset=asked["offset"]
+                uow.session,
+                audience,
+                self.db.principal.user,
+                unread=asked["unread"],
+                limit=asked["limit"],
+                offset=asked["offset"],
             )
             items = [_notice_out.dump(operations.as_dict(n)) for n in rows]
         return {"items": items, "total": total, "unread": unread, "limit": asked["limit"], "offset": asked["offset"]}
@@ -231,7 +238,7 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
             raise ValidationFailed("notice_id out of range", {"notice_id": ["not a notice id"]})
         audience = self._audience()
         with self.db.uow() as uow:
-            notice = operations.mark_read(uow.session, audience, number, utcnow())
+            notice = operations.mark_read(uow.session, audience, self.db.principal.user, number, utcnow())
             out = _notice_out.dump(operations.as_dict(notice))
             uow.commit()
         return out

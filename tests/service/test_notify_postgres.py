@@ -75,15 +75,15 @@ def test_claims_retries_duplicates_and_inbox_on_postgres(pg_url):
 
         # the inbox: C01's reader sees it, C02's does not, nor can mark it read
         with store.uow(C01) as uow:
-            total, unread, rows = operations.inbox(uow.session, "center", unread=None, limit=10, offset=0)
+            total, unread, rows = operations.inbox(uow.session, "center", None, unread=None, limit=10, offset=0)
             notice_id = rows[0].id
         assert (total, unread) == (1, 1)
         with store.uow(C02) as uow:
-            assert operations.inbox(uow.session, "center", unread=None, limit=10, offset=0)[:2] == (0, 0)
+            assert operations.inbox(uow.session, "center", None, unread=None, limit=10, offset=0)[:2] == (0, 0)
             with pytest.raises(Exception, match="no notice"):
-                operations.mark_read(uow.session, "center", notice_id, now)
+                operations.mark_read(uow.session, "center", None, notice_id, now)
         with store.uow(C01) as uow:
-            assert operations.mark_read(uow.session, "center", notice_id, now).read_at is not None
+            assert operations.mark_read(uow.session, "center", None, notice_id, now).read_at is not None
             uow.commit()
         with store.uow(SERVICE) as uow:
             assert operations.pending_counts(uow.session) == {}
