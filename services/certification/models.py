@@ -167,6 +167,7 @@ class Certificate(TenantScoped, Base):
     status: Mapped[str] = mapped_column(String(16))  # valid | expired | revoked | superseded
     exam_id: Mapped[str | None] = mapped_column(String(32))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_days: Mapped[int | None] = mapped_column(Integer)  # the nearest threshold reminded (expiry)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.certification import domain, lifecycle, training_ops
+from services.certification import domain, expiry, lifecycle, training_ops
 from services.certification.domain import OutletState
 from services.certification.models import (
     Assessment,
@@ -448,9 +448,11 @@ def revoke_certificates(uow, technician: Technician, product_line: str, reason: 
     return certs
 
 
-def check_certificates(uow, now: datetime, remind_days: int, minimum: int) -> tuple[dict, Counter]:
-    """Expire certificates past their date (the tenant's calendar date), remind `remind_days`
-    ahead; returns the summary and the count per (tenant, event)."""
+def check_certificates(uow, now: datetime, remind_days, minimum: int) -> tuple[dict, Counter]:
+    """Expire certificates past their date (the tenant's calendar date), remind once per threshold
+    of `remind_days` (days, or several: expiry.reminder_due); returns the summary and the count per
+    (tenant, event). Each reminder goes out through the outbox in this unit of work."""
+    days = (remind_days,) if isinstance(remind_days, int) else tuple(remind_days)
     session = uow.session
     today = domain.local_date(now)
     counted = Counter()
@@ -466,14 +468,18 @@ def check_certificates(uow, now: datetime, remind_days: int, minimum: int) -> tu
         select(Certificate)
         .where(
             Certificate.status == "valid",
-            Certificate.reminded_at.is_(None),
-            Certificate.valid_until <= today + timedelta(days=remind_days),
+            Certificate.valid_until >= today,
+            Certificate.valid_until <= today + timedelta(days=max(days)),
+            Certificate.reminded_at.is_(None)
+            | Certificate.reminded_days.is_(None)
+            | (Certificate.reminded_days > min(days)),
         )
         .limit(2000)
     ):
-        if not domain.is_expiring(cert.valid_until, today, remind_days):
+        due = expiry.reminder_due(cert.valid_until, today, days, cert.reminded_days, cert.reminded_at)
+        if due is None:
             continue
-        cert.reminded_at = now
+        cert.reminded_at, cert.reminded_days = now, due
         uow.emit("technician.expiring", certificate_event(cert, now))
         counted[cert.tenant_id, "expiring"] += 1
     session.flush()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.certification import domain, lifecycle, queries, seed, training, training_ops
+from services.certification import domain, expiry, lifecycle, queries, seed, training, training_ops
 from services.certification import operations as ops
 from services.certification.models import Base, GradeRecord, MonthlyCount, Outlet, Technician, TrainingPlan
 from services.certification.schemas import (
@@ -461,15 +461,16 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
 
     def refresh_gauges(self):
         """Read when /metrics is scraped (shared.metrics.refresh): certificates expiring soon."""
-        remind = int(self._cfg("CERTIFICATION_REMINDER_DAYS", domain.REMINDER_DAYS))
+        remind = max(expiry.thresholds(self._cfg("CERTIFICATION_REMINDER_DAYS", domain.REMINDER_DAYS)))
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
             counts = queries.expiring_by_tenant(uow.session, domain.local_date(utcnow()), remind)
         for tenant in set(self.policies.directory.centers) | set(counts):
             EXPIRING.labels(self.name, tenant).set(counts.get(tenant, 0))
 
     def _check_certificates(self, now):
-        """Expire certificates past their date (the tenant's calendar date), remind 30 days ahead."""
-        remind = int(self._cfg("CERTIFICATION_REMINDER_DAYS", domain.REMINDER_DAYS))
+        """Expire certificates past their date (the tenant's calendar date), remind once per threshold
+        of CERTIFICATION_REMINDER_DAYS ("30", or "30,7")."""
+        remind = expiry.thresholds(self._cfg("CERTIFICATION_REMINDER_DAYS", domain.REMINDER_DAYS))
         with self.db.uow(tenancy.service_principal(self.name)) as uow:
             summary, counted = ops.check_certificates(uow, now, remind, self.minimum)
             uow.commit()
