@@ -116,9 +116,8 @@ class ReportEntrypoints:
     @timer_once("QA_REPORT_SECONDS", 600)  # on one replica at a time (shared.leases)
     def report_schedule(self):
         """From the 1st of a month: the previous month's reports (and quarter's) not stored yet."""
-        if str(self._cfg("QA_AUTO_MONTHLY", "true")).lower() in ("0", "false", "no"):
-            return None
-        if str(self._cfg("QA_AUTO_REPORTS", "true")).lower() in ("0", "false", "no"):
+        auto = self._cfg("QA_AUTO_REPORTS", self._cfg("QA_AUTO_MONTHLY", "true"))  # off: as the month's other steps
+        if str(auto).lower() in ("0", "false", "no"):
             return None
         principal = tenancy.service_principal(self.name)
         tenancy.put_principal(self.db.worker_ctx, principal)

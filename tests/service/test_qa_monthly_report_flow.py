@@ -1,0 +1,145 @@
+"""The monthly center report over the real broker (issue 18.5): qa makes a center's month from its own
+rows and what intake, parts and settlement answer over RPC; the PDF (read back with pdftotext) names
+the center in Chinese and prints its on-time share; the XLSX has its sheets; a center cannot read
+another center's report; HQ's stored reports are made once per center and month, with the roll-up
+and (the month closing a quarter) the quarterly satisfaction reports."""
+
+import io
+import subprocess
+from datetime import datetime
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from services.qa import domain
+from shared import clock
+from tests.conftest import C01, C02, HQ, Platform, wait_for
+from tests.qa_fixtures import qa_config, send, visit  # noqa: F401
+
+SH = clock.LOCAL_TZ
+MONTH = "2026-03"
+SERVED = datetime(2026, 3, 10, 10, tzinfo=SH)
+R = "/api/v1/reports"
+
+
+@pytest.fixture
+def report_platform(runner_factory, qa_config):
+    """intake, parts, settlement, qa and the gateway."""
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+    from services.parts.service import PartsService
+    from services.qa.service import QaService
+    from services.settlement.service import SettlementService
+
+    config = dict(qa_config, QA_AUTO_REPORTS="true", QA_REPORT_SECONDS=3600)  # the test ticks the timer itself
+    runner = runner_factory(config, IntakeService, PartsService, SettlementService, QaService, GatewayService)
+    runner.start()
+    yield Platform(runner, config)
+
+
+def _ticket(number, tier, kind="repair"):
+    return {
+        "tenant_id": "C01",
+        "ticket_id": f"t-{number}",
+        "number": number,
+        "kind": kind,
+        "channel": "hotline",
+        "priority": 3,
+        "received_at": SERVED,
+        "warranty": "warranty",
+        "tier": tier,
+        "geo_ambiguous": False,
+        "product_line": "数控车床",
+    }
+
+
+def _text(pdf: bytes) -> str:
+    done = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True)
+    return done.stdout.decode("utf-8")
+
+
+def test_a_centers_monthly_report_pdf_xlsx_and_who_reads_it(report_platform, send):
+    p = report_platform
+    for number, tier in (("A-1", "local"), ("A-2", "local"), ("A-3", "in_province")):
+        send("intake", "ticket.registered", _ticket(number, tier))
+    send("intake", "ticket.registered", _ticket("A-9", "local", kind="complaint"))
+    send("dispatch", "visit.completed", visit("v1", "t-A-1", "C01-O01", SERVED))
+    send("dispatch", "visit.completed", visit("v2", "t-A-2", "C01-O01", SERVED, onsite_on_time=False))
+    send("dispatch", "visit.completed", visit("v3", "t-A-3", "C01-O01", SERVED))
+
+    def recorded():
+        answer = p.get(f"{R}/monthly?month={MONTH}", C01)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        total = body["onsite"]["rows"][-1] if body["onsite"]["rows"] else {}
+        return body if total.get("visits") == 3 and body["complaints"]["total"] == 1 else None
+
+    report = wait_for(recorded, what="visits and the complaint in the month's report")
+    assert report["center_name"] == "武汉区域服务中心" and report["tenant_id"] == "C01"
+    onsite = {r["tier"]: r for r in report["onsite"]["rows"]}
+    assert onsite["all"]["on_time_pct"] == "66.7" and onsite["local"]["on_time_pct"] == "50.0"
+    assert onsite["in_province"]["on_time_pct"] == "100.0"
+    # the other services answered over RPC (their sections are there, empty: nothing of theirs this month)
+    for section in ("served", "sla", "parts", "money"):
+        assert report[section]["available"] is True, (section, report[section])
+    assert report["complaints"]["pareto"][0]["label"] == "未分类"
+
+    pdf = p.get(f"{R}/monthly?tenant=C01&month={MONTH}&format=pdf", C01)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = _text(pdf.content)
+    assert "武汉区域服务中心" in text and "2026年3月服务月报" in text
+    assert "66.7%" in text and "上门准时率" in text and "投诉原因（帕累托）" in text
+
+    from openpyxl import load_workbook
+
+    xlsx = p.get(f"{R}/monthly?month={MONTH}&format=xlsx", C01)
+    assert xlsx.status_code == 200, xlsx.text
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert {"概要", "客户与产品", "SLA按时率", "上门准时率", "投诉帕累托", "回访与满意度", "网点考评"} <= set(
+        book.sheetnames
+    )
+    assert book["概要"]["B3"].value == "武汉区域服务中心"
+
+    # another center's report: refused, naming the field; an outlet none; bad input names the field
+    other = p.get(f"{R}/monthly?tenant=C01&month={MONTH}&format=pdf", C02)
+    assert other.status_code == 403 and "tenant" in other.text
+    bad = p.get(f"{R}/monthly?month=2026-13&format=doc", HQ)
+    assert bad.status_code == 422 and {"month", "format"} <= set(bad.json()["error"]["fields"])
+    assert p.get(f"{R}/monthly?tenant=C99&month={MONTH}", HQ).status_code == 422
+
+    # HQ's roll-up on demand: the centers side by side, the country's total
+    hq = p.get(f"{R}/monthly?month={MONTH}&format=pdf", HQ)
+    assert hq.status_code == 200
+    hq_text = _text(hq.content)
+    assert "武汉区域服务中心" in hq_text and "济南区域服务中心" in hq_text and "全国合计" in hq_text
+
+    # the schedule's step, run by HQ: once per center and month (the roll-up and the quarter too)
+    assert p.post(f"{R}/generate", C01, json={"month": MONTH}).status_code == 403
+    made = p.post(f"{R}/generate", HQ, json={"month": MONTH}).json()
+    assert "C01:monthly:2026-03" in made["made"] and "HQ:monthly:2026-03" in made["made"]
+    assert "C01:quarterly:2026-Q1" in made["made"] and made["quarter"] == "2026-Q1"
+    assert p.post(f"{R}/generate", HQ, json={"month": MONTH}).json()["made"] == []
+
+    mine = p.get(f"{R}?kind=monthly", C01).json()
+    assert [(r["tenant_id"], r["period"], r["center_name"]) for r in mine["items"]] == [
+        ("C01", MONTH, "武汉区域服务中心")
+    ]
+    everything = p.get(f"{R}?period={MONTH}", HQ).json()["items"]
+    roll_up = next(r for r in everything if r["tenant_id"] == "HQ")
+    assert p.get(f"{R}/{roll_up['id']}/file?format=pdf", C01).status_code == 404
+    stored = p.get(f"{R}/{mine['items'][0]['id']}/file?format=pdf", C01)
+    assert stored.status_code == 200 and "66.7%" in _text(stored.content)
+    assert p.get(f"{R}/{mine['items'][0]['id']}/file?format=doc", C01).status_code == 422
+    assert p.get(f"{R}/x1/file", C01).status_code == 422
+
+    # the timer's tick (from the 1st of a month): the month before now, once
+    previous = domain.previous_month(datetime.now(SH).strftime("%Y-%m"))
+    with entrypoint_hook(p.containers["qa"], "report_schedule") as tick:
+        first = tick()
+        assert f"C01:monthly:{previous}" in first["made"] and f"HQ:monthly:{previous}" in first["made"]
+        assert tick()["made"] == []
+    assert p.get(f"{R}?period={previous}", C02).json()["total"] == 1  # Jinan sees its own month only
+
+    quarter = p.get(f"{R}/quarterly?quarter=2026-Q1&format=xlsx", HQ)
+    assert quarter.status_code == 200
+    assert load_workbook(io.BytesIO(quarter.content)).sheetnames == ["满意度"]
