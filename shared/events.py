@@ -346,10 +346,45 @@ class ClaimAudited(EventSchema):
     at = fields.AwareDateTime(required=True)
 
 
+REFUND_KINDS = ("return", "compensation")  # a returned machine's refund, a complaint's compensation (退赔款)
+
+
 class RefundPaid(EventSchema):
     ticket_id = fields.Str(required=True)
     amount = fields.Decimal(required=True, as_string=True)
     paid_at = fields.AwareDateTime(required=True)
+    # settlement's refund (refund.requested's id) and the return case it pays, if any
+    refund_id = fields.Str(allow_none=True, load_default=None)
+    return_case_id = fields.Str(allow_none=True, load_default=None)
+    kind = fields.Str(allow_none=True, load_default=None, validate=validate.OneOf(REFUND_KINDS))
+
+
+class RefundRequested(EventSchema):
+    """A refund or compensation decided and approved in intake (returns.py): settlement pays it."""
+
+    refund_id = fields.Str(required=True, validate=validate.Length(min=1, max=32))
+    ticket_id = fields.Str(required=True)
+    return_case_id = fields.Str(allow_none=True, load_default=None)
+    kind = fields.Str(required=True, validate=validate.OneOf(REFUND_KINDS))
+    amount = fields.Decimal(required=True, as_string=True)
+    reason = fields.Str(allow_none=True, load_default=None)
+    approved_by = fields.Str(required=True)
+    at = fields.AwareDateTime(required=True)
+
+
+class ReturnMachine(EventSchema):
+    """A returned machine back in the center's warehouse, or an exchange's replacement issued: parts
+    books the stock movement (退换机, intake's returns.py)."""
+
+    return_case_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    kind = fields.Str(required=True, validate=validate.OneOf(("return", "exchange")))
+    product_line = fields.Str(allow_none=True, load_default=None)
+    model = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    serial_no = fields.Str(required=True)
+    replacement_serial = fields.Str(allow_none=True, load_default=None)
+    by = fields.Str(allow_none=True, load_default=None)
+    at = fields.AwareDateTime(required=True)
 
 
 class NoticeEvent(EventSchema):
@@ -452,6 +487,11 @@ _register("account.open_items", "settlement", 1, AccountClearing, "a revoking ou
 _register("claim.audited", "settlement", 1, ClaimAudited, "a fee claim took an audit step")
 _register("statement.issued", "settlement", 1, StatementIssued, "an outlet's monthly statement was issued")
 _register("settlement.refund_paid", "settlement", 1, RefundPaid, "a refund or compensation was paid")
+_register("refund.requested", "intake", 1, RefundRequested, "a refund or compensation was approved, to be paid")
+_register(
+    "return.machine_returned", "intake", 1, ReturnMachine, "a returned or exchanged machine is back in the warehouse"
+)
+_register("return.replacement_issued", "intake", 1, ReturnMachine, "an exchange's replacement machine was issued")
 
 _register("notice.sent", "notify", 1, NoticeEvent, "an e-mail or SMS notice went to the SMTP server / SMS provider")
 _register("notice.failed", "notify", 1, NoticeEvent, "an e-mail or SMS notice cannot be delivered (error says why)")

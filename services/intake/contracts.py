@@ -14,6 +14,15 @@ from services.intake.archive_schemas import (
     ProductDetail,
 )
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery, TriageTicketOut
+from services.intake.returns_schemas import (
+    CompensationIn,
+    CompensationOut,
+    OpenReturn,
+    ReturnOut,
+    ReturnPage,
+    ReturnQuery,
+    ReturnStepIn,
+)
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -30,6 +39,8 @@ from services.intake.schemas import (
 __all__ = [
     "AuditOut",
     "BridgeRequest",
+    "CompensationIn",
+    "CompensationOut",
     "CustomerCsvQuery",
     "CustomerDetail",
     "CustomerOut",
@@ -40,10 +51,15 @@ __all__ = [
     "KeepApart",
     "ListQuery",
     "MergeCustomers",
+    "OpenReturn",
     "PreviewOut",
     "PreviewQuery",
     "ProductDetail",
     "RegisterTicket",
+    "ReturnOut",
+    "ReturnPage",
+    "ReturnQuery",
+    "ReturnStepIn",
     "SlaReportOut",
     "SlaReportQuery",
     "StepsOut",

@@ -31,6 +31,7 @@ from services.intake import operations as ops
 from services.intake.archive_service import ArchiveEntrypoints
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery
 from services.intake.models import Base, Ticket
+from services.intake.returns_service import ReturnEntrypoints, refund_paid
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -73,8 +74,8 @@ _steps_out = StepsOut()
 _sla_report_out = SlaReportOut()
 
 
-# not imported by name: `nameko run` would take it for a service; the archive's RPCs are a mixin
-class IntakeService(web.ServiceBase, ArchiveEntrypoints):
+# not imported by name: `nameko run` would take it for a service; the archive's and returns' RPCs are mixins
+class IntakeService(web.ServiceBase, ArchiveEntrypoints, ReturnEntrypoints):
     name = "intake"
 
     db = Database(Base.metadata, migrations_package="services.intake.migrations")
@@ -311,7 +312,10 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints):
 
     @consume("settlement", "settlement.refund_paid")
     def on_refund_paid(self, uow, payload):
-        ops.on_fact(uow, payload, "settlement.refund_paid", facts.refund_paid)
+        """A return case's refund completes its step (returns_service); a complaint's compensation
+        moves the ticket's case (facts.refund_paid)."""
+        if not refund_paid(uow, payload):
+            ops.on_fact(uow, payload, "settlement.refund_paid", facts.refund_paid)
 
     # ------------------------------------------------------------ SLA watchdog
     @timer_once("SLA_CHECK_SECONDS", 30)  # one replica marks the breaches (shared.leases)

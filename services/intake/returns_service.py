@@ -1,0 +1,309 @@
+"""Intake's entrypoints of returns and exchanges (退换机) and a complaint's compensation (退赔款), a
+mixin of the intake service: load, let `returns` decide, write the case and the ticket's audit
+entry, emit (parts books the machine, settlement pays the refund), commit, dump.
+
+The session scopes every row to the caller's tenant (shared.db): another center's ticket or case
+is simply not found (404).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import func, select
+
+from services.intake import returns
+from services.intake.domain import Audit
+from services.intake.models import AuditEntry, InstalledProduct, Ticket
+from services.intake.operations import audit
+from services.intake.return_models import ReturnCase
+from services.intake.returns_schemas import (
+    CompensationIn,
+    CompensationOut,
+    OpenReturn,
+    ReturnOut,
+    ReturnQuery,
+    ReturnStepIn,
+)
+from shared.clock import LOCAL_TZ, as_utc
+from shared.db import AwareView, get_or_404, utcnow
+from shared.errors import Conflict, ValidationFailed
+from shared.rpc import rpc
+from shared.validation import load
+
+log = logging.getLogger(__name__)
+_out = ReturnOut()
+_compensation_out = CompensationOut()
+COMPENSATION_ACTION = "compensation_approved"
+
+
+class ReturnEntrypoints:
+    """The return case's RPCs; `IntakeService` inherits them (its `db` and `policies`)."""
+
+    @rpc
+    def open_return(self, ticket_id, payload):
+        """A return (within 15 days) or exchange (within 30) of a ticket's machine: 422 naming the
+        field when it is not eligible, 409 when the ticket has a case still open."""
+        cmd = load(OpenReturn(), payload or {})
+        principal = self.db.principal
+        returns.check_opener(principal.role)
+        with self.db.uow() as uow:
+            session = uow.session
+            ticket = get_or_404(session, Ticket, ticket_id, "ticket_id")
+            product = session.get(InstalledProduct, ticket.product_id) if ticket.product_id else None
+            model = cmd["model"] or ticket.model
+            serial = cmd["serial_no"] or ticket.serial_no
+            missing = {
+                f: ["required: the ticket names none"] for f, v in (("model", model), ("serial_no", serial)) if not v
+            }
+            if missing:
+                raise ValidationFailed("the machine must be named", missing)
+            purchase = cmd["purchase_date"] or ticket.purchase_date or (product and product.purchase_date)
+            installed = cmd["installed_on"] or (product and product.installed_on)
+            requested_on = as_utc(ticket.received_at).astimezone(LOCAL_TZ).date()
+            terms = self.policies.directory.warranty_terms(ticket.product_line)
+            found = returns.eligibility(cmd["kind"], terms, purchase, installed, requested_on)
+            still_open = session.scalar(
+                select(func.count(ReturnCase.id)).where(
+                    ReturnCase.ticket_id == ticket.id, ReturnCase.step.not_in(returns.Step.FINAL)
+                )
+            )
+            if still_open:
+                raise Conflict("this ticket has a return or exchange still open", {"ticket_id": ["a case is open"]})
+            now = utcnow()
+            case = ReturnCase(
+                id="rc_" + uuid.uuid4().hex[:24],
+                tenant_id=ticket.tenant_id,
+                ticket_id=ticket.id,
+                kind=cmd["kind"],
+                step=returns.Step.REQUESTED,
+                reason=cmd["reason"],
+                product_line=ticket.product_line,
+                model=model,
+                serial_no=serial,
+                purchase_date=purchase,
+                installed_on=installed,
+                days=found.days,
+                counted_from=found.counted_from,
+                requested_by=principal.user,
+                requested_at=now,
+            )
+            session.add(case)
+            audit(
+                uow,
+                ticket,
+                principal,
+                Audit(
+                    f"{cmd['kind']}_requested",
+                    None,
+                    returns.Step.REQUESTED,
+                    cmd["reason"],
+                    {"return_case_id": case.id, "days": found.days, "counted_from": found.counted_from},
+                ),
+            )
+            uow.commit()
+            return self._dump_return(case, ticket)
+
+    @rpc
+    def return_step(self, case_id, payload):
+        """inspect, decide, receive, issue_replacement or close (returns.ACTIONS); 409 on the wrong step."""
+        cmd = load(ReturnStepIn(), payload or {})
+        principal = self.db.principal
+        with self.db.uow() as uow:
+            case = get_or_404(uow.session, ReturnCase, case_id, "case_id")
+            ticket = uow.session.get(Ticket, case.ticket_id)
+            before = case.step
+            case.step = returns.check_step(cmd["action"], case.step, case.kind, principal)
+            _STEPS[cmd["action"]](uow, case, ticket, cmd, principal, utcnow())
+            audit(
+                uow,
+                ticket,
+                principal,
+                Audit(f"return_{cmd['action']}", before, case.step, cmd["note"], {"return_case_id": case.id}),
+            )
+            uow.commit()
+            return self._dump_return(case, ticket)
+
+    @rpc
+    def get_return(self, case_id):
+        returns.check_reader(self.db.principal.role)
+        with self.db.uow() as uow:
+            case = get_or_404(uow.session, ReturnCase, case_id, "case_id")
+            return self._dump_return(case, uow.session.get(Ticket, case.ticket_id))
+
+    @rpc
+    def list_returns(self, query=None):
+        q = load(ReturnQuery(), query or {})
+        returns.check_reader(self.db.principal.role)
+        with self.db.uow() as uow:
+            stmt = select(ReturnCase)
+            for name in ("step", "kind", "ticket_id"):
+                if q[name]:
+                    stmt = stmt.where(getattr(ReturnCase, name) == q[name])
+            total = uow.session.scalar(stmt.with_only_columns(func.count(ReturnCase.id)))
+            rows = uow.session.scalars(
+                stmt.order_by(ReturnCase.requested_at.desc(), ReturnCase.id).limit(q["limit"]).offset(q["offset"])
+            ).all()
+            numbers = dict(
+                uow.session.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_({r.ticket_id for r in rows})))
+                .tuples()
+                .all()
+            )
+            items = [dict(_out.dump(AwareView(r)), ticket_number=numbers.get(r.ticket_id)) for r in rows]
+            return {"items": items, "total": total, "limit": q["limit"], "offset": q["offset"]}
+
+    @rpc
+    def request_compensation(self, ticket_id, payload):
+        """A complaint's compensation (退赔款), approved by a technical lead after the negotiation:
+        settlement pays it (refund.requested); its payment moves the case to compensation."""
+        cmd = load(CompensationIn(), payload or {})
+        principal = self.db.principal
+        with self.db.uow() as uow:
+            ticket = get_or_404(uow.session, Ticket, ticket_id, "ticket_id")
+            returns.check_compensation(principal, ticket.kind, ticket.case_state, cmd["amount"])
+            pending = uow.session.scalar(
+                select(func.count(AuditEntry.id)).where(
+                    AuditEntry.ticket_id == ticket.id, AuditEntry.action == COMPENSATION_ACTION
+                )
+            )
+            if pending:
+                raise Conflict("a compensation was decided already", {"ticket_id": ["compensation decided already"]})
+            refund_id = "rf_" + uuid.uuid4().hex[:24]
+            uow.emit(
+                "refund.requested",
+                {
+                    "tenant_id": ticket.tenant_id,
+                    "refund_id": refund_id,
+                    "ticket_id": ticket.id,
+                    "return_case_id": None,
+                    "kind": "compensation",
+                    "amount": cmd["amount"],
+                    "reason": cmd["reason"],
+                    "approved_by": principal.user,
+                    "at": utcnow(),
+                },
+            )
+            data = {"refund_id": refund_id, "amount": str(cmd["amount"])}
+            audit(
+                uow,
+                ticket,
+                principal,
+                Audit(COMPENSATION_ACTION, ticket.case_state, ticket.case_state, cmd["reason"], data),
+            )
+            uow.commit()
+            return _compensation_out.dump(
+                {"ticket_id": ticket.id, "refund_id": refund_id, "amount": cmd["amount"], "approved_by": principal.user}
+            )
+
+    @staticmethod
+    def _dump_return(case, ticket):
+        return dict(_out.dump(AwareView(case)), ticket_number=ticket.number if ticket else None)
+
+
+def refund_paid(uow, payload) -> bool:
+    """settlement.refund_paid for a return case: a received return is refunded (audited on its
+    ticket). A payment heard again, or for a case not waiting for it, changes nothing. False: the
+    payment names no return case (a complaint's compensation: the ticket's rule)."""
+    if not payload.get("return_case_id"):
+        return False
+    case = uow.session.get(ReturnCase, payload["return_case_id"])
+    if case is None:
+        log.warning("settlement.refund_paid for unknown return case %s", payload["return_case_id"])
+        return True
+    ticket, before = uow.session.get(Ticket, case.ticket_id), case.step
+    step = returns.refund_paid(case.step, case.kind)
+    data = {"return_case_id": case.id, "refund_id": payload.get("refund_id"), "amount": str(payload["amount"])}
+    if step is None:
+        data["ignored"] = True
+    else:
+        case.step, case.refund_paid_at = step, payload["paid_at"]
+    audit(uow, ticket, uow.principal, Audit("refund_paid", before, case.step, None, data))
+    return True
+
+
+# ---------------------------------------------------------------- what each step records and tells
+def _inspect(uow, case, ticket, cmd, principal, now):
+    missing = {f: ["required to inspect"] for f in ("quality_fault", "finding") if cmd[f] is None}
+    if missing:
+        raise ValidationFailed("the inspection's result is needed", missing)
+    case.quality_fault, case.finding = cmd["quality_fault"], cmd["finding"]
+    case.inspected_by, case.inspected_at = principal.user, now
+
+
+def _decide(uow, case, ticket, cmd, principal, now):
+    if cmd["approve"] is None:
+        raise ValidationFailed("approve or reject", {"approve": ["required to decide"]})
+    case.step = returns.check_decision(
+        cmd["approve"],
+        case.kind,
+        case.quality_fault,
+        case.inspected_by,
+        principal.user,
+        cmd["refund_amount"],
+        cmd["note"],
+    )
+    case.decided_by, case.decided_at, case.decision_note = principal.user, now, cmd["note"]
+    case.refund_amount = cmd["refund_amount"]
+    if case.step == returns.Step.REJECTED:
+        case.closed_at = now
+
+
+def _machine_event(case, ticket, principal, now):
+    return {
+        "tenant_id": case.tenant_id,
+        "return_case_id": case.id,
+        "ticket_id": case.ticket_id,
+        "kind": case.kind,
+        "product_line": case.product_line,
+        "model": case.model,
+        "serial_no": case.serial_no,
+        "replacement_serial": case.replacement_serial,
+        "by": principal.user,
+        "at": now,
+    }
+
+
+def _receive(uow, case, ticket, cmd, principal, now):
+    """The machine is back in the center's warehouse (parts books it); a return's refund goes to
+    settlement, approved by the center's decision after the technical lead's inspection."""
+    case.received_by, case.received_at = principal.user, now
+    uow.emit("return.machine_returned", _machine_event(case, ticket, principal, now))
+    if case.kind == returns.RETURN:
+        case.refund_id = "rf_" + uuid.uuid4().hex[:24]
+        uow.emit(
+            "refund.requested",
+            {
+                "tenant_id": case.tenant_id,
+                "refund_id": case.refund_id,
+                "ticket_id": case.ticket_id,
+                "return_case_id": case.id,
+                "kind": "return",
+                "amount": case.refund_amount,
+                "reason": case.reason,
+                "approved_by": case.decided_by,
+                "at": now,
+            },
+        )
+
+
+def _issue_replacement(uow, case, ticket, cmd, principal, now):
+    if not cmd["replacement_serial"]:
+        raise ValidationFailed("the replacement's serial is needed", {"replacement_serial": ["required"]})
+    if cmd["replacement_serial"] == case.serial_no:
+        raise ValidationFailed("the same machine", {"replacement_serial": ["must differ from the returned serial"]})
+    case.replacement_serial, case.replaced_by, case.replaced_at = cmd["replacement_serial"], principal.user, now
+    uow.emit("return.replacement_issued", _machine_event(case, ticket, principal, now))
+
+
+def _close(uow, case, ticket, cmd, principal, now):
+    case.closed_by, case.closed_at = principal.user, now
+
+
+_STEPS = {
+    "inspect": _inspect,
+    "decide": _decide,
+    "receive": _receive,
+    "issue_replacement": _issue_replacement,
+    "close": _close,
+}
