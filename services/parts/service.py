@@ -17,7 +17,7 @@ import logging
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Gauge
 
-from services.parts import domain, ledger, queries, receipts, reconcile
+from services.parts import domain, ledger, machines, queries, receipts, reconcile
 from services.parts import operations as ops
 from services.parts.models import Base, Movement
 from services.parts.schemas import (
@@ -469,6 +469,16 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         released = ops.visit_released(uow.session, payload)
         uow.commit()
         self._count_reservations(released, "released")
+
+    @consume("intake", "return.machine_returned")
+    def on_machine_returned(self, uow, payload):
+        """A returned or exchanged machine back in the center's warehouse (退换机): booked once."""
+        machines.machine_returned(uow.session, payload)
+
+    @consume("intake", "return.replacement_issued")
+    def on_replacement_issued(self, uow, payload):
+        """An exchange's replacement machine out of the center's warehouse: booked once."""
+        machines.replacement_issued(uow.session, payload)
 
     @consume("dispatch", "visit.completed", scope=CALLER_ALL)
     def on_visit_completed(self, uow, payload):
