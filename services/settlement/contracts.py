@@ -1,6 +1,7 @@
 """What other packages may import of settlement (the gateway): its request and answer schemas.
 Nothing here reaches its models."""
 
+from services.settlement.refunds import PayRefund, RefundOut, RefundPage, RefundQuery
 from services.settlement.schemas import (
     AuditIn,
     BalanceOut,
@@ -28,8 +29,12 @@ __all__ = [
     "IssueAll",
     "IssueStatement",
     "Money",
+    "PayRefund",
     "PaymentIn",
     "Receipt",
+    "RefundOut",
+    "RefundPage",
+    "RefundQuery",
     "StatementOut",
     "StatementQuery",
     "StatementSummary",

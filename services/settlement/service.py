@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from services.settlement import documents, domain, facts, queries, statements
 from services.settlement import operations as ops
 from services.settlement.models import Base, Claim, Statement, TariffVersionRow, VisitFact
+from services.settlement.refunds_service import RefundEntrypoints
 from services.settlement.schemas import (
     AuditIn,
     BalanceQuery,
@@ -100,7 +101,8 @@ class Tariffs(DependencyProvider):
         return self.book
 
 
-class SettlementService(web.ServiceBase):  # not imported by name: `nameko run` would take it for a service
+# not imported by name: `nameko run` would take it for a service; the refunds' entrypoints are a mixin
+class SettlementService(web.ServiceBase, RefundEntrypoints):
     name = "settlement"
 
     db = Database(Base.metadata, migrations_package="services.settlement.migrations")
