@@ -1,0 +1,110 @@
+"""The reports pages (issue 18.5; a mixin of GatewayService): ``/hq/reports`` (HQ: every center's
+monthly report, the national roll-ups and the quarterly satisfaction reports) and ``/center/reports``
+(a center: its own). Each lists the stored reports (made on the 1st of a month for the month
+before; ``qa.stored_reports``) with their PDF and XLSX, and makes one now (a month's report, or a
+quarter's satisfaction report; HQ picks a center or 全国汇总). The files come from the same RPCs as
+``GET /api/v1/reports/...``; a refused month, quarter or center is shown next to its field.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from werkzeug.wrappers import Response
+
+from services.gateway.portal.forms import Form
+from services.gateway.portal.web import page
+from shared.clock import LOCAL_TZ
+from shared.errors import DomainError
+from shared.rpc import RpcProxy
+
+MAKE = ("kind", "month", "quarter", "tenant", "format")
+KINDS = (("monthly", "服务月报"), ("quarterly", "季度顾客满意度报告"))
+FORMATS = (("pdf", "PDF"), ("xlsx", "Excel（XLSX）"))
+ALL = "all"
+
+
+def _previous_month(now: datetime) -> tuple[str, str]:
+    local = now.astimezone(LOCAL_TZ)
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{month:02d}", f"{year:04d}-Q{(month - 1) // 3 + 1}"
+
+
+def _download(out: dict) -> Response:
+    return Response(
+        base64.b64decode(out["data"]),
+        status=200,
+        content_type=out["content_type"],
+        headers={"Content-Disposition": f'attachment; filename="{out["filename"]}"'},
+    )
+
+
+class ReportPages:
+    """`/hq/reports` and `/center/reports`; `GatewayService` inherits it."""
+
+    qa = RpcProxy("qa")
+
+    @page("GET", "/hq/reports", roles=("hq",))
+    def hq_reports_page(self, request, page):
+        return self._reports_page(page, "/hq/reports", self._make_form(request, page))
+
+    @page("GET", "/center/reports", roles=("center",))
+    def center_reports_page(self, request, page):
+        return self._reports_page(page, "/center/reports", self._make_form(request, page))
+
+    @page("GET", "/hq/reports/make", roles=("hq",))
+    def hq_reports_make_page(self, request, page):
+        return self._make(request, page, "/hq/reports")
+
+    @page("GET", "/center/reports/make", roles=("center",))
+    def center_reports_make_page(self, request, page):
+        return self._make(request, page, "/center/reports")
+
+    @page("GET", "/hq/reports/<string:report_id>/<string:fmt>", roles=("hq",))
+    def hq_report_file_page(self, request, page, report_id, fmt):
+        return _download(self.qa.stored_report_file(report_id, {"format": fmt}))
+
+    @page("GET", "/center/reports/<string:report_id>/<string:fmt>", roles=("center",))
+    def center_report_file_page(self, request, page, report_id, fmt):
+        return _download(self.qa.stored_report_file(report_id, {"format": fmt}))
+
+    # ------------------------------------------------------------ helpers
+    def _make_form(self, request, page) -> Form:
+        month, quarter = _previous_month(page.now)
+        defaults = {"kind": "monthly", "month": month, "quarter": quarter, "tenant": ALL, "format": "pdf"}
+        return Form(MAKE, {n: request.args.get(n) or defaults[n] for n in MAKE})
+
+    def _make(self, request, page, base):
+        form = self._make_form(request, page)
+        hq = page.user.role == "hq"
+        query = {"format": form.text("format") or "pdf"}
+        if hq:
+            query["tenant"] = form.text("tenant") or ALL
+        try:
+            if form.text("kind") == "quarterly":
+                out = self.qa.quarterly_report(dict(query, quarter=form.text("quarter") or ""))
+            else:
+                out = self.qa.monthly_report(dict(query, month=form.text("month") or ""))
+        except DomainError as exc:
+            form.take(exc)
+            return self._reports_page(page, base, form, status=exc.http_status)
+        return _download(out)
+
+    def _reports_page(self, page, base, form, status=200):
+        stored = self.qa.stored_reports({"limit": 500})
+        directory = page.portal.directory
+        centers = [(ALL, "全国汇总")] if page.user.role == "hq" else []
+        centers += [(c.id, c.name) for c in sorted(directory.centers.values(), key=lambda c: c.id)]
+        return page.render(
+            "reports.html",
+            status=status,
+            form=form,
+            base=base,
+            hq=page.user.role == "hq",
+            reports=stored["items"],
+            kinds=dict(KINDS),
+            kind_choices=KINDS,
+            format_choices=FORMATS,
+            centers=centers,
+        )

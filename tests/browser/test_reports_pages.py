@@ -1,0 +1,88 @@
+"""The reports pages in a real browser (issue 18.5): HQ's /hq/reports lists the stored monthly reports
+(each center by name, the national roll-up, the quarter's satisfaction reports) and downloads a PDF
+whose text names the center; a month refused is shown next to its field; a center's
+/center/reports lists its own reports only and makes its month's XLSX now; both at a phone's width."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+
+import pytest
+import requests
+
+from tests.conftest import HQ
+from tests.portal_fixtures import add_account
+
+MONTH = "2026-03"
+
+
+@pytest.fixture(scope="module")
+def portal_platform(module_platforms):
+    """intake, parts, settlement, qa and the gateway (with its accounts), shared by the module's tests."""
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+    from services.parts.service import PartsService
+    from services.qa.service import QaService
+    from services.settlement.service import SettlementService
+
+    platform = module_platforms(
+        IntakeService, PartsService, SettlementService, QaService, GatewayService, QA_AUTO_MONTHLY="false"
+    )
+    made = platform.post("/api/v1/reports/generate", HQ, json={"month": MONTH})
+    assert made.status_code == 200, made.text
+    return platform
+
+
+def _session(browser):
+    session = requests.Session()
+    for c in browser.driver.get_cookies():
+        session.cookies.set(c["name"], c["value"])
+    return session
+
+
+def test_hq_lists_every_centers_report_and_downloads_one(browser, portal_platform):
+    add_account(portal_platform, "hq-reports", role="hq", name="总部 服务部")
+    browser.sign_in("hq-reports")
+    browser.open("/hq/reports")
+    table = browser.find("table.reports").text
+    assert "武汉区域服务中心" in table and "济南区域服务中心" in table and "全国" in table
+    assert "服务月报" in table and "季度顾客满意度报告" in table and "2026-Q1" in table
+    link = next(
+        a.get_attribute("href")
+        for row in browser.find_all("table.reports tbody tr")
+        if "武汉区域服务中心" in row.text and "服务月报" in row.text
+        for a in row.find_elements("css selector", "a")
+        if a.text == "PDF"
+    )
+    pdf = _session(browser).get(link, timeout=60)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True).stdout
+    assert "武汉区域服务中心" in text.decode("utf-8")
+
+    browser.open("/hq/reports/make?kind=monthly&month=2026-13&format=pdf")
+    assert browser.field_error("month"), browser.text
+    browser.phone()
+    browser.open("/hq/reports")
+    assert browser.scroll_width() <= 390, browser.scroll_width()
+
+
+def test_a_center_sees_its_own_reports_and_makes_its_month_now(browser, portal_platform):
+    add_account(portal_platform, "c1-reports", role="center", tenant="C01", name="武汉中心 报表")
+    browser.sign_in("c1-reports")
+    browser.open("/center/reports")
+    table = browser.find("table.reports").text
+    assert "武汉区域服务中心" in table and "济南区域服务中心" not in table and "全国" not in table
+    assert browser.find_all("[name=tenant]") == []  # a center picks no other center
+    session = _session(browser)
+    xlsx = session.get(f"{browser.base_url}/center/reports/make?kind=monthly&month={MONTH}&format=xlsx", timeout=60)
+    assert xlsx.status_code == 200, xlsx.text[:300]
+    from openpyxl import load_workbook
+
+    assert "SLA按时率" in load_workbook(io.BytesIO(xlsx.content)).sheetnames
+    hq_rows = portal_platform.get("/api/v1/reports?period=2026-03", HQ).json()["items"]
+    roll_up = next(r for r in hq_rows if r["tenant_id"] == "HQ")
+    assert session.get(f"{browser.base_url}/center/reports/{roll_up['id']}/pdf", timeout=30).status_code == 404
+    browser.phone()
+    browser.open("/center/reports")
+    assert browser.scroll_width() <= 390, browser.scroll_width()
