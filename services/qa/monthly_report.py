@@ -147,7 +147,7 @@ def onsite_by_tier(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     the arrivals recorded."""
     tiers: dict[str, dict[str, int]] = {}
     for row in rows:
-        tier = row.get("tier") if row.get("tier") in TIERS else "unplaced"
+        tier = str(row.get("tier")) if row.get("tier") in TIERS else "unplaced"
         cell = tiers.setdefault(tier, {"visits": 0, "on_time": 0, "late": 0, "not_recorded": 0})
         for key in cell:
             cell[key] += int(row.get(key) or 0)
@@ -230,7 +230,9 @@ def satisfaction_summary(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 def outlets(cards: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> dict[str, Any]:
     """The outlets' standing in the month's published scorecards: the rated by score (grade and
     stars), the not rated (未评) apart, and the count per grade."""
-    rated, not_rated, grades = [], [], {}
+    rated: list[dict[str, Any]] = []
+    not_rated: list[dict[str, Any]] = []
+    grades: dict[str, int] = {}
     for card in cards:
         row = {
             "outlet_id": card["outlet_id"],
@@ -241,7 +243,8 @@ def outlets(cards: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> dic
             row.update(score=card.get("score"), stars=card.get("stars"), grade=card.get("grade"))
             row["rank"] = card.get("rank_in_tenant")
             rated.append(row)
-            grades[card.get("grade")] = grades.get(card.get("grade"), 0) + 1
+            grade = str(card.get("grade"))
+            grades[grade] = grades.get(grade, 0) + 1
         else:
             not_rated.append(row)
     rated.sort(key=lambda r: (-(Decimal(str(r["score"])) if r["score"] is not None else Decimal(-1)), r["outlet_id"]))
@@ -257,25 +260,26 @@ def outlets(cards: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> dic
 
 def parts(movements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Parts moved in the month by kind (发放, 消耗, 旧件返回, 报废): movements and quantities."""
-    kinds: dict[str, dict[str, int]] = {}
+    counts: dict[str, list[int]] = {}  # kind: [movements, quantity]
+    numbers: dict[str, set[str]] = {}
     for m in movements:
-        kind = m.get("kind")
+        kind = str(m.get("kind"))
         if kind not in MOVEMENT_KINDS:
             continue
-        cell = kinds.setdefault(kind, {"movements": 0, "quantity": 0, "parts": set()})  # type: ignore[dict-item]
-        cell["movements"] += 1
-        cell["quantity"] += abs(int(m.get("quantity") or 0))
-        cell["parts"].add(m.get("part_no"))  # type: ignore[attr-defined]
+        cell = counts.setdefault(kind, [0, 0])
+        cell[0] += 1
+        cell[1] += abs(int(m.get("quantity") or 0))
+        numbers.setdefault(kind, set()).add(str(m.get("part_no")))
     rows = [
         {
             "kind": kind,
             "label": label,
-            "movements": kinds[kind]["movements"],
-            "quantity": kinds[kind]["quantity"],
-            "part_numbers": len(kinds[kind]["parts"]),  # type: ignore[arg-type]
+            "movements": counts[kind][0],
+            "quantity": counts[kind][1],
+            "part_numbers": len(numbers[kind]),
         }
         for kind, label in MOVEMENT_KINDS.items()
-        if kind in kinds
+        if kind in counts
     ]
     return {"available": True, "rows": rows}
 
@@ -311,7 +315,7 @@ SECTIONS = ("served", "sla", "onsite", "complaints", "callbacks", "outlets", "pa
 def center_month(center_id: str, center_name: str, month: str, sections: Mapping[str, Any]) -> dict[str, Any]:
     """One center's month: its sections (each from its function above, or `missing`) and the
     headline figures HQ compares."""
-    report = {
+    report: dict[str, Any] = {
         "kind": "monthly",
         "tenant_id": center_id,
         "center_name": center_name,
@@ -364,10 +368,13 @@ def headline(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_SUMMED = ("tickets", "customers", "complaints", "callbacks_planned", "callbacks_done", "callbacks_overdue")
-_SUMMED += ("answers", "negative", "satisfaction_total", "outlets_rated", "outlets_not_rated", "parts_consumed")
-_SUMMED += ("onsite_on_time", "onsite_recorded", "claimed", "statement_total")
-_SUMMED += tuple(f"sla_{t}_{k}" for t in list(TIERS)[:3] + ["all"] for k in ("met", "decided"))
+_SUMMED: tuple[str, ...] = (
+    ("tickets", "customers", "complaints", "callbacks_planned", "callbacks_done", "callbacks_overdue")
+    + ("answers", "negative", "satisfaction_total", "outlets_rated", "outlets_not_rated", "parts_consumed")
+    + ("onsite_on_time", "onsite_recorded", "claimed", "statement_total")
+    + tuple(f"sla_{t}_{k}" for t in list(TIERS)[:3] + ["all"] for k in ("met", "decided"))
+)
+_YUAN = ("claimed", "statement_total")
 
 
 def country(headlines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -376,8 +383,8 @@ def country(headlines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     headlines = list(headlines)
     out: dict[str, Any] = {}
     for key in _SUMMED:
-        values = [h.get(key) for h in headlines if h.get(key) is not None]
-        out[key] = sum(values, Decimal(0) if key in ("claimed", "statement_total") else 0) if values else None
+        values = [h[key] for h in headlines if h.get(key) is not None]
+        out[key] = sum(values, Decimal(0) if key in _YUAN else 0) if values else None
     for tier in list(TIERS)[:3] + ["all"]:
         out[f"sla_{tier}_pct"] = share(out[f"sla_{tier}_met"] or 0, out[f"sla_{tier}_decided"] or 0)
     out["onsite_pct"] = share(out["onsite_on_time"] or 0, out["onsite_recorded"] or 0)
