@@ -180,7 +180,7 @@ class ReportEntrypoints:
     def _report_scope(self, tenant):
         """The center asked (checked against the caller), or HQ's roll-up."""
         principal = self._agent()
-        if principal.role == tenancy.CENTER:
+        if not principal.all_tenants:  # a center (or a service acting inside one): its own only
             if tenant not in (None, principal.tenant):
                 raise Forbidden(f"tenant: center {principal.tenant} cannot read the reports of {tenant}")
             return principal.tenant
