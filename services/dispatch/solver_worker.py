@@ -2,8 +2,9 @@
 
 A solve holds the GIL for its whole time limit (STACK-NOTES): inside an eventlet service it
 would stall every other entrypoint. The service starts this module as a child process with
-eventlet's green subprocess (so waiting for it yields to the hub), sends the problem on stdin
-and reads the plan from stdout, both pickled (parent and child are the same code base).
+eventlet's green subprocess (so waiting for it yields to the hub), gives it the problem on stdin
+and reads the plan from its stdout, both pickled (parent and child are the same code base) and
+both temporary files (see `run_in_child`).
 """
 
 from __future__ import annotations
@@ -47,41 +48,54 @@ def run_in_child(problem, time_limit: float, workers: int = 2, initial_routes=No
     """Solve in a child process; cooperative under eventlet (green subprocess). The child leads
     a process group of its own (its OR-Tools worker processes are in it), registered in the set
     `running` while it runs; `stopping()` true, or `interrupt` called on it, ends the whole group
-    and raises `SolveInterrupted`."""
+    and raises `SolveInterrupted`.
+
+    The problem goes to the child, and the plan and its errors come back, through unlinked
+    temporary files, not pipes: the parent only waits for the child to exit (eventlet's green
+    `wait`, a poll every 10 ms), so ending the child ends the wait whatever the child was doing.
+    With pipes, a stop that came while the problem was still being written (the child reads it
+    after its imports) could leave `communicate` waiting on a pipe closed under it until the
+    stop's deadline killed the worker (the solver was ended, the re-plan was not handed back)."""
+    import tempfile
+
     from eventlet.green import subprocess
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.dispatch.solver_worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # a group to end at once; a Ctrl-C to the service's group skips it
-    )
-    if running is not None:
-        running.add(proc)
-    try:
-        if stopping is not None and stopping():  # began to stop while this one was starting
-            interrupt(proc)
-        try:
-            out, err = proc.communicate(pickle.dumps((problem, time_limit, workers, initial_routes)))
-        except OSError:
-            if not getattr(proc, "interrupted", False):
-                raise
-    except BaseException:  # the worker was killed (a stop that ran out of time): no orphan solver
-        interrupt(proc)
-        proc.wait()
-        raise
-    finally:
+    with (
+        tempfile.TemporaryFile() as stdin,
+        tempfile.TemporaryFile() as stdout,
+        tempfile.TemporaryFile() as stderr,
+    ):
+        pickle.dump((problem, time_limit, workers, initial_routes), stdin)
+        stdin.flush()
+        stdin.seek(0)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.dispatch.solver_worker"],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,  # a group to end at once; a Ctrl-C to the service's group skips it
+        )
         if running is not None:
-            running.discard(proc)
-    if getattr(proc, "interrupted", False):
-        proc.wait()
-        for pipe in (proc.stdout, proc.stderr):
-            pipe.close()
-        raise SolveInterrupted(f"solver process {proc.pid} ended: the service is stopping")
-    if proc.returncode != 0:
-        raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
-    return pickle.loads(out)
+            running.add(proc)
+        try:
+            if stopping is not None and stopping():  # began to stop while this one was starting
+                interrupt(proc)
+            proc.wait()
+        except BaseException:  # the worker was killed (a stop that ran out of time): no orphan solver
+            interrupt(proc)
+            proc.wait()
+            raise
+        finally:
+            if running is not None:
+                running.discard(proc)
+        if getattr(proc, "interrupted", False):
+            raise SolveInterrupted(f"solver process {proc.pid} ended: the service is stopping")
+        if proc.returncode != 0:
+            stderr.seek(0)
+            err = stderr.read()
+            raise RuntimeError(f"solver process failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+        stdout.seek(0)
+        return pickle.load(stdout)
 
 
 def interrupt(proc) -> None:
@@ -94,13 +108,6 @@ def interrupt(proc) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:  # already gone
         pass
-    if proc.stdin is not None and not proc.stdin.closed:
-        # the problem may still be being written (the child reads it after its imports): eventlet
-        # does not wake that write when the reader dies; closing the pipe does (OSError there)
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
 
 
 if __name__ == "__main__":
