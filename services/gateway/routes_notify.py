@@ -8,7 +8,7 @@ read the delivery log (every notice by e-mail, SMS and inbox with its status).
 
 from __future__ import annotations
 
-from services.gateway.api import API, api, query_args
+from services.gateway.api import API, api, json_body, query_args
 from services.notify import contracts
 from shared.rpc import RpcProxy
 
@@ -50,3 +50,24 @@ class NotifyRoutes:
     )
     def notify_notices(self, request, principal):
         return self.notify.notices(query_args(request))
+
+    @api(
+        "GET",
+        f"{API}/notify/preferences",
+        "Your notice preferences (个人通知设置): channels per notice kind, your e-mail and phone, quiet hours",
+        response=contracts.PreferencesOut,
+        tag="notify",
+    )
+    def notify_preferences(self, request, principal):
+        return self.notify.get_preferences()
+
+    @api(
+        "PUT",
+        f"{API}/notify/preferences",
+        "Change your notice preferences (fields left out stay); 422 naming each wrong field",
+        body=contracts.PreferencesBody,
+        response=contracts.PreferencesOut,
+        tag="notify",
+    )
+    def notify_set_preferences(self, request, principal):
+        return self.notify.set_preferences(json_body(request))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TenantScoped
@@ -55,3 +55,21 @@ class Notice(TenantScoped, Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Preference(TenantScoped, Base):
+    """One portal user's notice preferences (preferences.py): channels per kind, their own e-mail
+    and phone, their quiet hours. The row is the user's (``username``); its tenant and outlet are
+    the user's, so the session scopes it as it scopes notices (HQ users: tenant ``HQ``)."""
+
+    __tablename__ = "preferences"
+    __scope__ = {"outlet": "outlet_id"}
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    outlet_id: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    quiet_hours: Mapped[str | None] = mapped_column(String(16))
+    channels: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.notify import domain
-from services.notify.models import Notice
+from services.notify import domain, preferences
+from services.notify.models import Notice, Preference
 from shared.clock import as_utc
 from shared.errors import NotFound
 
@@ -39,7 +39,9 @@ def record(
     topic = domain.topic_of(event_type, payload)
     about_at = payload.get("planned_arrival") if topic else None
     due_now: list[int] = []
-    for planned in domain.plan(rules, payload, contacts):
+    plans = domain.plan(rules, payload, contacts)
+    users = {u.user: u for u in staff_preferences(session)} if plans else {}
+    for planned in [*plans, *preferences.own_copies(plans, users.values())]:
         exists = session.scalar(
             select(Notice.id).where(
                 Notice.event_id == event_id,
@@ -63,7 +65,9 @@ def record(
                 continue  # the same appointment, told already
         subject, body = domain.render(kind, payload)
         contact = contacts.contact(planned.audience, str(payload["tenant_id"]), planned.audience_id)
-        quiet = domain.parse_quiet_hours(contact.quiet_hours) if contact.quiet_hours else quiet_default
+        own = users.get(planned.audience_id) if planned.audience == domain.USER else None
+        quiet_text = (own.quiet_hours if own else None) or contact.quiet_hours
+        quiet = domain.parse_quiet_hours(quiet_text) if quiet_text else quiet_default
         if planned.undeliverable:
             status, when = domain.UNDELIVERABLE, None
         elif planned.channel == domain.INBOX:
@@ -195,18 +199,29 @@ def announce(uow: Any, notice: Notice, now: datetime) -> None:
     )
 
 
-def mine(audience: str, user: str | None) -> Any:
-    """An inbox's notices: its audience's, and those to the user in person (a named manager)."""
+def mine(audience: str, user: str | None, hidden: Sequence[str] = ()) -> Any:
+    """An inbox's notices: its audience's (but the kinds the user switched off there, `hidden`),
+    and those to the user in person (a named manager)."""
     personal = and_(Notice.audience == domain.USER, Notice.audience_id == (user or ""))
-    return and_(Notice.channel == domain.INBOX, or_(Notice.audience == audience, personal))
+    ours = (
+        and_(Notice.audience == audience, Notice.kind.not_in(list(hidden))) if hidden else Notice.audience == audience
+    )
+    return and_(Notice.channel == domain.INBOX, or_(ours, personal))
 
 
 def inbox(
-    session: Session, audience: str, user: str | None, *, unread: bool | None, limit: int, offset: int
+    session: Session,
+    audience: str,
+    user: str | None,
+    *,
+    unread: bool | None,
+    limit: int,
+    offset: int,
+    hidden: Sequence[str] = (),
 ) -> tuple[int, int, list[Notice]]:
     """The inbox of `audience` and of `user` in person, as the session's principal sees it (its
     tenant, its outlet: the session scopes the rows): (total, unread, rows newest first)."""
-    base = select(Notice).where(mine(audience, user))
+    base = select(Notice).where(mine(audience, user, hidden))
     unread_count = session.scalar(select(func.count()).select_from(base.where(Notice.read_at.is_(None)).subquery()))
     if unread is True:
         base = base.where(Notice.read_at.is_(None))
@@ -275,3 +290,42 @@ def notices(
     total = session.scalar(select(func.count()).select_from(base.subquery()))
     rows = session.scalars(base.order_by(Notice.created_at.desc(), Notice.id.desc()).limit(limit).offset(offset))
     return int(total or 0), list(rows)
+
+
+# ---------------------------------------------------------------- per-user preferences
+def _prefs(row: Preference) -> preferences.UserPrefs:
+    return preferences.UserPrefs(
+        row.username,
+        row.role,
+        row.tenant_id,
+        row.outlet_id,
+        row.email,
+        row.phone,
+        row.quiet_hours,
+        {kind: tuple(chosen) for kind, chosen in (row.channels or {}).items()},
+    )
+
+
+def staff_preferences(session: Session) -> list[preferences.UserPrefs]:
+    """Every user's preferences the session sees (the consumer's: all), for their own copies."""
+    return [_prefs(row) for row in session.scalars(select(Preference).order_by(Preference.username))]
+
+
+def preferences_of(session: Session, principal: Any) -> preferences.UserPrefs:
+    """The caller's preferences (none saved: the defaults)."""
+    row = session.get(Preference, principal.user)
+    if row is not None:
+        return _prefs(row)
+    return preferences.UserPrefs(principal.user, principal.role, principal.tenant, principal.outlet)
+
+
+def save_preferences(session: Session, principal: Any, prefs: preferences.UserPrefs, now: datetime) -> None:
+    """Keep the caller's preferences (their row, in their tenant: HQ users under ``HQ``)."""
+    row = session.get(Preference, principal.user)
+    if row is None:
+        row = Preference(username=principal.user, tenant_id=principal.tenant or "HQ")
+        session.add(row)
+    row.role, row.outlet_id = principal.role, principal.outlet
+    row.email, row.phone, row.quiet_hours = prefs.email, prefs.phone, prefs.quiet_hours
+    row.channels = {kind: list(chosen) for kind, chosen in prefs.channels.items()}
+    row.updated_at = now

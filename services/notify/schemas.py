@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.notify import domain
+from services.notify import domain, preferences
 from shared.validation import PageQuery
 
 
@@ -65,3 +65,31 @@ class NoticePage(Schema):
     total = fields.Int(required=True)
     limit = fields.Int(required=True)
     offset = fields.Int(required=True)
+
+
+class PreferencesBody(Schema):
+    """Your notice preferences (个人通知设置); fields left out stay as they are. ``channels`` maps a
+    notice kind to the channels you take it by (email, sms: your own copy at your address; inbox:
+    shown in your inbox); ``quiet_hours`` holds your e-mail and SMS until it ends (urgent notices
+    go at once), ``off`` for none, null for the platform's."""
+
+    class Meta:
+        unknown = RAISE
+
+    email = fields.Str(allow_none=True, validate=validate.Length(max=200))
+    phone = fields.Str(allow_none=True, validate=validate.Length(max=32))
+    quiet_hours = fields.Str(allow_none=True, validate=validate.Length(max=16), metadata={"example": "22:00-08:00"})
+    channels = fields.Dict(
+        keys=fields.Str(validate=validate.OneOf(sorted(preferences.KIND_TITLES))),
+        values=fields.List(fields.Str(validate=validate.OneOf(domain.CHANNELS))),
+    )
+
+
+class PreferencesOut(Schema):
+    """Your notice preferences, every kind with the channels you take it by."""
+
+    user = fields.Str(required=True)
+    email = fields.Str(allow_none=True)
+    phone = fields.Str(allow_none=True)
+    quiet_hours = fields.Str(allow_none=True)
+    channels = fields.Dict(keys=fields.Str(), values=fields.List(fields.Str()), required=True)

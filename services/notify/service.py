@@ -16,7 +16,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Gauge
 
-from services.notify import domain, operations, people
+from services.notify import domain, operations, people, preferences
 from services.notify.channels import DeliveryError, HttpSms, NotConfigured, SmtpMailer
 from services.notify.models import Base
 from services.notify.schemas import InboxQuery, NoticeOut, NoticeQuery
@@ -216,6 +216,7 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
         asked = load(InboxQuery(), query or {})
         audience = self._audience()
         with self.db.uow() as uow:
+            hidden = operations.preferences_of(uow.session, self.db.principal).hidden()
             total, unread, rows = operations.inbox(
                 uow.session,
                 audience,
@@ -223,6 +224,7 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
                 unread=asked["unread"],
                 limit=asked["limit"],
                 offset=asked["offset"],
+                hidden=hidden,
             )
             items = [_notice_out.dump(operations.as_dict(n)) for n in rows]
         return {"items": items, "total": total, "unread": unread, "limit": asked["limit"], "offset": asked["offset"]}
@@ -242,6 +244,24 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
             out = _notice_out.dump(operations.as_dict(notice))
             uow.commit()
         return out
+
+    @rpc
+    def get_preferences(self):
+        """The caller's notice preferences: every kind with the channels they take it by."""
+        self._audience()
+        with self.db.uow() as uow:
+            return preferences.as_json(operations.preferences_of(uow.session, self.db.principal))
+
+    @rpc
+    def set_preferences(self, body):
+        """Change the caller's preferences (fields left out stay); 422 naming each wrong field."""
+        self._audience()
+        with self.db.uow() as uow:
+            current = operations.preferences_of(uow.session, self.db.principal)
+            changed = preferences.check(body, current)
+            operations.save_preferences(uow.session, self.db.principal, changed, utcnow())
+            uow.commit()
+        return preferences.as_json(changed)
 
     @rpc
     def notices(self, query=None):
