@@ -143,3 +143,31 @@ def test_a_centers_monthly_report_pdf_xlsx_and_who_reads_it(report_platform, sen
     quarter = p.get(f"{R}/quarterly?quarter=2026-Q1&format=xlsx", HQ)
     assert quarter.status_code == 200
     assert load_workbook(io.BytesIO(quarter.content)).sheetnames == ["满意度"]
+
+
+def test_the_month_reads_intakes_tickets_and_sla_deadlines_over_rpc(report_platform):
+    """A ticket registered and accepted now: this month's report counts its customer and product
+    line (intake's tickets) and its acceptance deadline met (intake's SLA report) in its tier; the
+    other center's month has none of it (intake scopes the RPC to the center acted for)."""
+    from tests.qa_fixtures import REPAIR
+
+    p = report_platform
+    ticket = p.post("/api/v1/tickets", C01, json=REPAIR)
+    assert ticket.status_code == 201, ticket.text
+    accepted = p.post(f"/api/v1/tickets/{ticket.json()['id']}/transitions", C01, json={"action": "accept"})
+    assert accepted.status_code == 200, accepted.text
+    month = datetime.now(SH).strftime("%Y-%m")
+
+    report = p.get(f"{R}/monthly?month={month}", C01).json()
+    assert report["served"]["tickets"] == 1 and report["served"]["customers"] == 1
+    assert report["served"]["by_product"][0]["product_line"] == "数控车床"
+    rows = {r["tier"]: r for r in report["sla"]["rows"]}
+    assert rows["all"]["met"] >= 1 and rows["all"]["on_time_pct"] == "100.0", rows
+    tier = ticket.json()["tier"]
+    assert rows[tier]["met"] >= 1 and rows[tier]["label"] in ("本地", "省内", "省外"), rows
+
+    jinan = p.get(f"{R}/monthly?tenant=C02&month={month}", HQ).json()
+    assert jinan["center_name"] == "济南区域服务中心"
+    assert jinan["served"]["tickets"] == 0 and jinan["sla"]["rows"] == []
+    hq = p.get(f"{R}/monthly?month={month}", HQ).json()
+    assert hq["total"]["tickets"] == 1 and hq["total"]["sla_all_pct"] == "100.0"
