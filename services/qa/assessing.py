@@ -8,12 +8,21 @@ The session acts for HQ or the service (every tenant); each read names its tenan
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from services.qa import assessment, domain, reports, scorecard
+from services.qa import assessment, benefit, domain, reports, scorecard
 from services.qa.models import Callback as CallbackRow
-from services.qa.models import CenterAssessment, CenterFact, Complaint, RegionInput, ServiceRecord, TicketInfo
+from services.qa.models import (
+    CenterAssessment,
+    CenterFact,
+    ClaimFact,
+    Complaint,
+    RegionInput,
+    ServiceRecord,
+    TicketInfo,
+)
 from shared.clock import as_utc
 
 MONTH, YEAR = "month", "year"
@@ -72,6 +81,9 @@ def center_month(session, tenant: str, month: str, asof: datetime) -> assessment
         .where(Complaint.tenant_id == tenant, Complaint.received_at >= start, Complaint.received_at < end)
         .order_by(Complaint.received_at)
     ).all()
+    claims = session.scalars(
+        select(ClaimFact).where(ClaimFact.tenant_id == tenant, ClaimFact.period == month).order_by(ClaimFact.claim_id)
+    ).all()
     return assessment.CenterMonth(
         tenant,
         month,
@@ -96,7 +108,23 @@ def center_month(session, tenant: str, month: str, asof: datetime) -> assessment
             )
             for row in complaints
         ),
+        claims=tuple(benefit.ClaimFact(c.claim_id, c.outlet_id, c.status, Decimal(c.amount)) for c in claims),
     )
+
+
+def record_claim(uow, payload: dict) -> bool:
+    """Keep a fee claim's latest step from `claim.audited` (a step older than the one kept is
+    ignored: steps may arrive out of order). Returns whether it changed the row."""
+    at = as_utc(payload["at"])
+    row = uow.session.get(ClaimFact, payload["claim_id"])
+    if row is not None and as_utc(row.at) > at:
+        return False
+    row = row or ClaimFact(claim_id=payload["claim_id"], tenant_id=payload["tenant_id"])
+    row.outlet_id, row.ticket_id = payload.get("outlet_id"), payload.get("ticket_id")
+    row.status, row.amount = payload["status"], Decimal(str(payload["amount"]))
+    row.period, row.at = domain.local_period(at), at
+    uow.session.add(row)
+    return True
 
 
 def listed(session, *, period: str, tenant_id: str | None = None) -> list[CenterAssessment]:

@@ -17,9 +17,10 @@ from the facts the center itself answers for:
 
 An outlet's facts (its late visits, its work orders) are never the center's: they are on the
 outlet's scorecard. Beside the score the assessment reports its KPIs (on-site on time, callbacks on
-time, satisfaction, complaint counts) and, from seed 004 ("将用户投诉的频数纳入各部门考核的内容
-（分清投诉原因、性质）"), the complaint counts per department by cause and responsibility. The
-benefit indicators (营业额, 利润) are settlement's money and are not part of QA's assessment.
+time, satisfaction, complaint counts), its benefit indicators (`benefit`: the service fees approved
+in the month from settlement's claims, 营业额; profit is not computed) and, from seed 004
+("将用户投诉的频数纳入各部门考核的内容（分清投诉原因、性质）"), the complaint counts per department by
+cause and responsibility with each department's customer-opinion score (`benefit.with_department_scores`).
 
 Seed 003 grades regions: "根据竞争情况和公司资源把地区分为A,B,C三级" (by competition and company
 resources) with no scale or figures: `region_grade` is the project's rule.
@@ -27,11 +28,13 @@ resources) with no scale or figures: `region_grade` is the project's rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from services.qa import complaint_rules, scorecard
+from services.qa import benefit, complaint_rules, scorecard
 
 #: a center deadline missed -> the seed 001 rule it breaks (web forwarding is the feedback rule)
 DEADLINE_RULES = {"forward": "late_feedback"}
@@ -76,6 +79,7 @@ class CenterMonth:
     callbacks: tuple[scorecard.DueCallback, ...] = ()  # the center's calls due by the assessment
     satisfaction: tuple[int, ...] = ()
     complaints: tuple[ComplaintFact, ...] = ()
+    claims: tuple[benefit.ClaimFact, ...] = ()  # settlement's fee claims decided (or raised) in the month
 
 
 def center_facts(month: CenterMonth) -> list[scorecard.ScoreFact]:
@@ -104,11 +108,11 @@ def _share(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) / whole).quantize(Decimal("0.001")) if whole else None
 
 
-def department_kpis(complaints: list[ComplaintFact] | tuple[ComplaintFact, ...]) -> list[dict]:
+def department_kpis(complaints: Sequence[ComplaintFact]) -> list[dict[str, Any]]:
     """Seed 004: complaint counts per department, with cause and responsibility (性质) told apart;
     most complaints first. A complaint classified without a department counts as ``unassigned``;
     one not classified yet has no department and is counted there too (cause ``None``)."""
-    departments: dict[str, dict] = {}
+    departments: dict[str, dict[str, Any]] = {}
     for complaint in complaints:
         name = complaint.department or UNASSIGNED
         row = departments.setdefault(
@@ -124,17 +128,17 @@ def department_kpis(complaints: list[ComplaintFact] | tuple[ComplaintFact, ...])
             row[key][label] = row[key].get(label, 0) + 1
     total = sum(row["complaints"] for row in departments.values())
     rows = sorted(departments.values(), key=lambda r: (-r["complaints"], r["department"]))
-    return [dict(row, share=_share(row["complaints"], total)) for row in rows]
+    return benefit.with_department_scores([dict(row, share=_share(row["complaints"], total)) for row in rows])
 
 
-def _tiers(by_tier: dict[str, tuple[int, int]]) -> dict[str, dict]:
+def _tiers(by_tier: dict[str, tuple[int, int]]) -> dict[str, dict[str, Any]]:
     return {
         tier: {"on_time": on_time, "visits": visits, "share": _share(on_time, visits)}
         for tier, (on_time, visits) in sorted(by_tier.items())
     }
 
 
-def kpis(month: CenterMonth) -> dict:
+def kpis(month: CenterMonth) -> dict[str, Any]:
     """The counts the assessment reports beside its score (numerators and denominators, so a year
     adds them up): on-site visits on time, the center's callbacks made on time, satisfaction."""
     on_time = sum(1 for cb in month.callbacks if cb.done_at is not None and cb.done_at <= cb.due_at)
@@ -160,10 +164,11 @@ def kpis(month: CenterMonth) -> dict:
         "complaints": len(month.complaints),
         "deadlines_missed": sum(misses.values()),
         "deadlines_missed_by_sla": misses,
+        "benefit": benefit.benefit_kpis(month.claims, month.jobs),
     }
 
 
-def assess_month(month: CenterMonth, thresholds: scorecard.Thresholds | None = None) -> dict:
+def assess_month(month: CenterMonth, thresholds: scorecard.Thresholds | None = None) -> dict[str, Any]:
     """A center's monthly assessment: seed 001's 100-point table over the center's own facts (each
     deduction listing the facts behind it), its KPIs and its departments' complaint counts. A month
     with fewer completed jobs than the scorecard's minimum is not rated (未评), as for outlets."""
@@ -184,7 +189,7 @@ _ADDED = (
 )
 
 
-def assess_year(months: dict[str, dict], thresholds: scorecard.Thresholds | None = None) -> dict:
+def assess_year(months: dict[str, dict[str, Any]], thresholds: scorecard.Thresholds | None = None) -> dict[str, Any]:
     """The year-end assessment (年终考核) from the year's monthly assessments ``{month: assessment}``.
 
     The seeds say the year is assessed, not how; the project's rule: the year's score is the mean
@@ -196,11 +201,15 @@ def assess_year(months: dict[str, dict], thresholds: scorecard.Thresholds | None
     lines = []
     for key, label, label_en, maximum in scorecard.LINES:
         scores = [next(line["score"] for line in a["lines"] if line["line"] == key) for a in rated.values()]
-        mean = (sum(Decimal(s) for s in scores) / len(scores)).quantize(Decimal("0.1")) if scores else None
+        mean = (
+            (sum((Decimal(s) for s in scores), Decimal(0)) / len(scores)).quantize(Decimal("0.1")) if scores else None
+        )
         lines.append({"line": key, "label": label, "label_en": label_en, "max": maximum, "score": mean})
-    score = stars = grade = None
+    score: Decimal | None = None
+    stars: int | None = None
+    grade: str | None = None
     if rated:
-        score = (sum(Decimal(a["score"]) for a in rated.values()) / len(rated)).quantize(Decimal("0.1"))
+        score = (sum((Decimal(a["score"]) for a in rated.values()), Decimal(0)) / len(rated)).quantize(Decimal("0.1"))
         stars, grade = scorecard.stars_for(score, thresholds), scorecard.grade_for(score, thresholds)
     totals = {key: sum(a["kpis"].get(key, 0) for a in months.values()) for key in _ADDED}
     missed: dict[str, int] = {}
@@ -221,6 +230,7 @@ def assess_year(months: dict[str, dict], thresholds: scorecard.Thresholds | None
         else None,
         deadlines_missed_by_sla=missed,
         onsite_by_tier=_tiers(tiers),
+        benefit=benefit.year_benefit(a["kpis"].get("benefit") or {} for a in months.values()),
     )
     return {
         "rated": bool(rated),
@@ -235,8 +245,8 @@ def assess_year(months: dict[str, dict], thresholds: scorecard.Thresholds | None
     }
 
 
-def _merge_departments(lists) -> list[dict]:
-    merged: dict[str, dict] = {}
+def _merge_departments(lists: Iterable[Iterable[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
     for rows in lists:
         for row in rows:
             into = merged.setdefault(
@@ -255,10 +265,10 @@ def _merge_departments(lists) -> list[dict]:
                     into[key][label] = into[key].get(label, 0) + n
     total = sum(row["complaints"] for row in merged.values())
     rows = sorted(merged.values(), key=lambda r: (-r["complaints"], r["department"]))
-    return [dict(row, share=_share(row["complaints"], total)) for row in rows]
+    return benefit.with_department_scores([dict(row, share=_share(row["complaints"], total)) for row in rows])
 
 
-def rank_centers(assessments: dict[str, dict]) -> dict[str, int]:
+def rank_centers(assessments: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
     """HQ's ranking of the rated centers (competition ranks 1, 2, 2, 4); the not rated take none."""
     return scorecard.rank([(tenant, a["score"]) for tenant, a in assessments.items() if a.get("rated")])
 
@@ -277,7 +287,9 @@ def region_floors(text: str | None) -> tuple[tuple[Decimal, str], ...]:
     return scorecard._floors("QA_REGION_GRADE_FLOORS", text, ("A", "B"), REGION_FLOORS)
 
 
-def region_grade(competition: int, resources: int, floors=REGION_FLOORS) -> tuple[Decimal, str]:
+def region_grade(
+    competition: int, resources: int, floors: tuple[tuple[Decimal, str], ...] = REGION_FLOORS
+) -> tuple[Decimal, str]:
     """Seed 003's A/B/C of a region from its competition (how contested the market is: 0 none,
     100 fierce) and the company's resources there (0 none, 100 ample): the index is their mean,
     graded against the floors. A contested region where the company has the means is A (service

@@ -13,6 +13,7 @@ from services.qa.schemas import AssessmentPeriod, AssessmentQuery, CenterAssessm
 from shared import tenancy
 from shared.db import AwareView, utcnow
 from shared.errors import Forbidden, ValidationFailed
+from shared.messaging import consume
 from shared.rpc import rpc
 from shared.validation import load
 
@@ -27,6 +28,11 @@ class AssessmentEntrypoints:
     def region_floors(self):
         """A/B floors of the regions' grades (README: QA_REGION_GRADE_FLOORS)."""
         return assessment.region_floors(self.db.worker_ctx.container.config.get("QA_REGION_GRADE_FLOORS"))
+
+    @consume("settlement", "claim.audited")
+    def on_claim_audited(self, uow, payload):
+        """A fee claim's audit step: its latest status and amount feed the benefit indicators."""
+        assessing.record_claim(uow, payload)
 
     @rpc
     def assess_centers(self, payload):

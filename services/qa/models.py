@@ -236,6 +236,23 @@ class CenterAssessment(TenantScoped, Base):
     computed_by: Mapped[str] = mapped_column(String(64))
 
 
+class ClaimFact(TenantScoped, Base):
+    """A settlement fee claim as QA keeps it from `claim.audited` (its latest step): the center's
+    benefit indicators (`benefit`) count the claims and fees decided in a month."""
+
+    __tablename__ = "claim_facts"
+    __scope__ = {"outlet": "outlet_id"}
+    __table_args__ = (Index("ix_claim_facts_tenant_period", "tenant_id", "period"),)
+
+    claim_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outlet_id: Mapped[str | None] = mapped_column(String(32))
+    ticket_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    period: Mapped[str] = mapped_column(String(7))  # China's month of the latest step
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class RegionInput(TenantScoped, Base):
     """Seed 003's grading inputs of a region (a regional center's territory), recorded by HQ:
     competition and the company's resources (0-100 each), and the grade computed from them."""
