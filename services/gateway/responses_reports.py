@@ -48,4 +48,13 @@ class Generated(Schema):
     made = fields.List(Str())
 
 
+class WrittenPart(Schema):
+    """The month's written part as kept, and the stored reports made again with it."""
+
+    tenant_id = Str(required=True, metadata={"description": "the center's id, or HQ (HQ's analysis)"})
+    month = Str(required=True)
+    written = fields.Dict(keys=Str(), required=True)
+    remade = fields.List(Str(), required=True)
+
+
 StoredReportPage = page_of(StoredReportOut, "StoredReportPage")

@@ -98,6 +98,19 @@ class ReportRoutes:
 
     @api(
         "POST",
+        f"{R}/notes",
+        "The month's written report (书面报告: technical problems, product problems, customer opinions, "
+        "competitors; a center's own, or HQ's analysis): kept with the month, a stored report made again with it",
+        body=report_schemas.NotesBody,
+        response=responses_reports.WrittenPart,
+        tag="qa",
+    )
+    def reports_notes(self, request, principal):
+        _reader(principal)
+        return self.qa_reports.record_report_notes(json_body(request))
+
+    @api(
+        "POST",
         f"{R}/generate",
         "HQ makes a month's stored reports now (the schedule's step; what is stored stays)",
         body=report_schemas.GenerateBody,

@@ -83,7 +83,26 @@ def served(tickets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     tickets = list(tickets)
     lines: dict[str, dict[str, Any]] = {}
     kinds: dict[str, int] = {}
+    files: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for t in tickets:
+        key = (
+            str(t.get("customer_id") or ""),
+            str(t.get("product_line") or ""),
+            str(t.get("model") or ""),
+            str(t.get("serial_no") or ""),
+        )
+        entry = files.setdefault(
+            key,
+            {
+                "customer_name": t.get("customer_name") or "",
+                "phone": t.get("phone") or "",
+                "product_line": t.get("product_line") or "",
+                "model": t.get("model") or "",
+                "serial_no": t.get("serial_no") or "",
+                "tickets": 0,
+            },
+        )
+        entry["tickets"] += 1
         line = lines.setdefault(t.get("product_line") or "未注明", {"tickets": 0, "customers": set(), "models": set()})
         line["tickets"] += 1
         line["customers"].add(t.get("customer_id"))
@@ -106,6 +125,9 @@ def served(tickets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "by_product": rows,
+        "files": sorted(
+            files.values(), key=lambda f: (f["customer_name"], f["product_line"], f["model"], f["serial_no"])
+        ),
     }
 
 
@@ -186,6 +208,28 @@ def complaints(causes: Iterable[str | None], cycle: Mapping[str, Any] | None = N
             )
         )
     return {"available": True, "total": sum(counts.values()), "pareto": rows, "cycle": dict(cycle or {})}
+
+
+NOTE_FIELDS = {
+    "technical": "技术问题",
+    "product": "产品问题",
+    "customer_opinion": "客户意见",
+    "competitors": "竞争对手动态",
+}
+"""seed 001: 提交书面定性反映售后服务中的技术问题、产品问题、客户意见和竞争对手动态 (a center's
+monthly written report; HQ writes its analysis in the same four lines)"""
+
+
+def written(notes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The written part: the four lines as written (empty: 未填写), who wrote them and when."""
+    notes = notes or {}
+    return {
+        "available": True,
+        "written": any(notes.get(k) for k in NOTE_FIELDS),
+        "lines": [{"key": k, "label": label, "text": notes.get(k) or ""} for k, label in NOTE_FIELDS.items()],
+        "written_by": notes.get("written_by"),
+        "written_at": notes.get("written_at"),
+    }
 
 
 def callbacks(figures: Iterable[Mapping[str, Any]], satisfaction: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -324,6 +368,7 @@ def center_month(center_id: str, center_name: str, month: str, sections: Mapping
     }
     report.update({name: sections.get(name) or missing("not collected") for name in SECTIONS})
     report["headline"] = headline(report)
+    report["written"] = written(sections.get("written"))
     return report
 
 
@@ -395,9 +440,12 @@ def country(headlines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def hq_month(month: str, centers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def hq_month(
+    month: str, centers: Iterable[Mapping[str, Any]], notes: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """HQ's roll-up: every center's headline side by side (in the centers' order) and the country's
-    total; each center's complaints merged into one Pareto."""
+    total; each center's complaints merged into one Pareto; HQ's written analysis (`notes`) and
+    whether each center wrote its part."""
     centers = list(centers)
     causes: dict[str, int] = {}
     for c in centers:
@@ -416,6 +464,10 @@ def hq_month(month: str, centers: Iterable[Mapping[str, Any]]) -> dict[str, Any]
         "missing": sorted(
             {f"{c['center_name']}: {name}" for c in centers for name in SECTIONS if not c[name].get("available")}
         ),
+        "written": written(notes),
+        "centers_written": [
+            {"center_name": c["center_name"], "written": bool((c.get("written") or {}).get("written"))} for c in centers
+        ],
     }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.qa import domain, monthly_report, queries, reports
+from services.qa import complaint_rules, domain, monthly_report, queries, reports
 from shared.clock import LOCAL_TZ
 from shared.errors import DomainError
 
@@ -81,9 +81,14 @@ def money(settlement: Any, month: str) -> dict[str, Any]:
 def own_sections(session: Any, tenant_id: str, month: str, now: datetime, outlet_names: dict[str, str]) -> dict:
     visits, breaches = queries.ontime_figures(session, tenant_id=tenant_id, month=month)
     complaints = queries.complaints(session, tenant_id=tenant_id, since=month, until=month)
+    cycles = [
+        complaint_rules.cycle_days(c.received_at, c.closed_at)
+        for c in complaints
+        if c.closed_at is not None and c.outcome != "cancelled"
+    ]
     return {
         "onsite": monthly_report.onsite_by_tier(reports.ontime_rows(visits, [])),
-        "complaints": monthly_report.complaints(c.cause for c in complaints),
+        "complaints": monthly_report.complaints((c.cause for c in complaints), complaint_rules.cycle_summary(cycles)),
         "callbacks": monthly_report.callbacks(
             queries.callback_figures(session, now=now, tenant_id=tenant_id, month=month),
             queries.satisfaction_figures(session, tenant_id=tenant_id, month=month),

@@ -35,6 +35,8 @@ SECTION_NAMES = {
     "money": "费用结算",
 }
 NOT_AVAILABLE = "未取得"
+NOT_WRITTEN = "（未填写）"
+XLSX_ONLY = {"客户与产品档案"}  # a row per customer and machine: the workbook's, too long for the PDF
 
 Table = tuple[str, str, list[str], list[list[Any]]]
 
@@ -83,11 +85,18 @@ def _center_tables(r: dict[str, Any]) -> list[Table]:
         if not r[name].get("available")
     ]
     out.append(("概要", r["title"], ["项目", "数值"], summary))
+    out.append(_written("书面报告", "书面报告（技术问题、产品问题、客户意见、竞争对手动态）", r["written"]))
     s = r["served"]
     if s.get("available"):
         rows = [[x["product_line"], x["tickets"], x["customers"], x["models"]] for x in s["by_product"]]
         rows += [[f"（{x['label']}）", x["tickets"], "", ""] for x in s["by_kind"]]
         out.append(("客户与产品", "服务客户与产品", ["产品线 / 类别", "工单", "客户", "机型"], rows))
+        rows = [
+            [x["customer_name"], x["phone"], x["product_line"], x["model"], x["serial_no"], x["tickets"]]
+            for x in s["files"]
+        ]
+        headers = ["客户", "电话", "产品线", "型号", "出厂编号", "工单"]
+        out.append(("客户与产品档案", "本月服务的客户与产品档案", headers, rows))
     if r["sla"].get("available"):
         rows = [
             [x["label"], x["met"], x["met_late"], x["breached"], x["at_risk"], x["open"], pct_text(x["on_time_pct"])]
@@ -107,10 +116,14 @@ def _center_tables(r: dict[str, Any]) -> list[Table]:
         rows = [
             [x["label"], x["count"], f"{x['share_pct']}%", f"{x['cumulative_pct']}%", x["vital"]] for x in c["pareto"]
         ]
+        cycle = c.get("cycle") or {}
+        closed = ""
+        if cycle.get("closed"):
+            closed = f"；结案 {cycle['closed']} 件，平均 {cycle['average_days']} 天（目标 {cycle['target_days']} 天）"
         out.append(
             (
                 "投诉帕累托",
-                f"投诉原因（帕累托），共 {c['total']} 件",
+                f"投诉原因（帕累托），共 {c['total']} 件{closed}",
                 ["原因", "件数", "占比", "累计占比", "关键少数"],
                 rows,
             )
@@ -195,9 +208,25 @@ def _hq_tables(r: dict[str, Any]) -> list[Table]:
             pareto,
         )
     )
+    out.append(_written("总部分析", "总部分析报告", r["written"]))
+    out.append(
+        (
+            "书面报告提交",
+            "各中心书面报告",
+            ["中心", "书面报告"],
+            [[x["center_name"], "已提交" if x["written"] else "未提交"] for x in r["centers_written"]],
+        )
+    )
     if r["missing"]:
         out.append(("未取得", "未取得的数据", ["中心：部分"], [[m] for m in r["missing"]]))
     return [(sheet, title, headers, _rows(rows)) for sheet, title, headers, rows in out]
+
+
+def _written(sheet: str, title: str, part: dict[str, Any]) -> Table:
+    rows: list[list[Any]] = [[x["label"], x["text"] or NOT_WRITTEN] for x in part["lines"]]
+    if part.get("written_by"):
+        rows.append(["填写人 / 时间", f"{part['written_by']} / {part.get('written_at') or ''}"])
+    return (sheet, title, ["项目", "内容"], rows)
 
 
 def _quarterly_tables(r: dict[str, Any]) -> list[Table]:
@@ -374,7 +403,9 @@ def to_pdf(report: dict[str, Any], font: FontFile) -> bytes:
         ]
     )
     story: list[Any] = [Paragraph(escape(report["title"]), title), Spacer(1, 10)]
-    for _, caption, headers, rows in tables(report):
+    for sheet, caption, headers, rows in tables(report):
+        if sheet in XLSX_ONLY:
+            continue
         story.append(Paragraph(escape(caption), heading))
         data = [[p(h) for h in headers]] + [[p(v) for v in row] for row in rows]
         if len(data) == 1:

@@ -28,6 +28,7 @@ from services.qa.report_models import StoredReport
 from services.qa.report_schemas import (
     GenerateBody,
     MonthlyReportQuery,
+    NotesBody,
     QuarterlyReportQuery,
     StoredFileQuery,
     StoredReportOut,
@@ -44,6 +45,7 @@ from shared.validation import load
 log = logging.getLogger(__name__)
 _stored_out = StoredReportOut()
 ALL = "all"
+WRITTEN = "written"  # a month's written part (its content: the four lines), kept with the reports
 
 
 class ReportEntrypoints:
@@ -81,6 +83,8 @@ class ReportEntrypoints:
             stmt = select(StoredReport)
             if asked.get("kind"):
                 stmt = stmt.where(StoredReport.kind == asked["kind"])
+            else:
+                stmt = stmt.where(StoredReport.kind != WRITTEN)  # the written parts are inside the reports
             if asked.get("period"):
                 stmt = stmt.where(StoredReport.period == asked["period"])
             stmt = stmt.options(defer(StoredReport.pdf), defer(StoredReport.xlsx), defer(StoredReport.content))
@@ -97,12 +101,72 @@ class ReportEntrypoints:
         asked = load(StoredFileQuery(), query or {})
         self._agent()
         with self.db.uow() as uow:
-            row = uow.session.scalars(select(StoredReport).where(StoredReport.id == _report_id(report_id))).first()
+            row = uow.session.scalars(
+                select(StoredReport).where(StoredReport.id == _report_id(report_id), StoredReport.kind != WRITTEN)
+            ).first()
             if row is None:
                 raise NotFound(f"report {report_id} not found")
             data = row.pdf if asked["format"] == "pdf" else row.xlsx
             name = _filename(row.content, asked["format"])
         return _file(name, asked["format"], data)
+
+    @rpc
+    def record_report_notes(self, payload):
+        """The month's written part (seed 001): a center's (its own only) or HQ's analysis. Kept
+        once per center and month (written again: replaced); a report of that month already
+        stored is made again with it (the center's, and HQ's roll-up that says who wrote)."""
+        data = load(NotesBody(), payload or {})
+        principal = self._agent()
+        scope = principal.tenant if not principal.all_tenants else monthly_report.HQ_SCOPE
+        if scope is None:
+            raise Forbidden("a service acting for no center writes no report")
+        now = utcnow()
+        notes = {k: data[k].strip() for k in monthly_report.NOTE_FIELDS}
+        notes.update(written_by=principal.user, written_at=now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"))
+        service = tenancy.service_principal(self.name)
+        with self.db.uow(service) as uow:
+            row = uow.session.scalars(
+                select(StoredReport).where(
+                    StoredReport.tenant_id == scope, StoredReport.kind == WRITTEN, StoredReport.period == data["month"]
+                )
+            ).first()
+            if row is None:
+                row = StoredReport(tenant_id=scope, kind=WRITTEN, period=data["month"], pdf=b"", xlsx=b"")
+                uow.session.add(row)
+            row.title, row.content = "书面报告", notes
+            row.generated_at, row.generated_by = now, principal.user
+            uow.commit()
+        redone = []
+        with self._acting(service):  # the stored reports are the service's: made again as the schedule makes them
+            for again in dict.fromkeys([scope, monthly_report.HQ_SCOPE]):
+                redone += self._remake(again, data["month"], service, now)
+        return {"tenant_id": scope, "month": data["month"], "written": notes, "remade": redone}
+
+    def _remake(self, scope, month, principal, now):
+        with self.db.uow(principal) as uow:
+            row = uow.session.scalars(
+                select(StoredReport).where(
+                    StoredReport.tenant_id == scope, StoredReport.kind == "monthly", StoredReport.period == month
+                )
+            ).first()
+            if row is None:
+                return []
+            report = self._month(scope, month, now)
+            row.title = report["title"]
+            row.content = json.loads(json.dumps(reports.jsonable(report), ensure_ascii=False))
+            row.pdf, row.xlsx = report_files.to_pdf(report, self._font()), report_files.to_xlsx(report)
+            row.generated_at, row.generated_by = now, principal.user
+            uow.commit()
+        return [f"{scope}:monthly:{month}"]
+
+    def _notes(self, scope, month):
+        with self.db.uow() as uow:
+            row = uow.session.scalars(
+                select(StoredReport.content).where(
+                    StoredReport.tenant_id == scope, StoredReport.kind == WRITTEN, StoredReport.period == month
+                )
+            ).first()
+        return row
 
     @rpc
     def generate_reports(self, payload):
@@ -145,7 +209,9 @@ class ReportEntrypoints:
                     continue
                 if scope == monthly_report.HQ_SCOPE:
                     report = monthly_report.hq_month(
-                        month, [month_reports.get(t) or self._center_month(t, month, now) for t in centers]
+                        month,
+                        [month_reports.get(t) or self._center_month(t, month, now) for t in centers],
+                        self._notes(scope, month),
                     )
                 else:
                     report = month_reports[scope] = self._center_month(scope, month, now)
@@ -194,7 +260,9 @@ class ReportEntrypoints:
         if scope != monthly_report.HQ_SCOPE:
             return self._center_month(scope, month, now)
         centers = sorted(self.directory.centers)
-        return monthly_report.hq_month(month, [self._center_month(t, month, now) for t in centers])
+        return monthly_report.hq_month(
+            month, [self._center_month(t, month, now) for t in centers], self._notes(monthly_report.HQ_SCOPE, month)
+        )
 
     def _center_month(self, tenant, month, now):
         """One center's month: QA's own sections from its session, the others' over RPC acting
@@ -204,6 +272,7 @@ class ReportEntrypoints:
         outlets = {o.id: o.name for o in self.directory.outlets.values() if o.center == tenant}
         with self.db.uow(inside) as uow:
             sections = report_collect.own_sections(uow.session, tenant, month, now, outlets)
+        sections["written"] = self._notes(tenant, month)
         with self._acting(inside):
             intake, parts, settlement = self.intake_rpc, self.parts_rpc, self.settlement_rpc
             sections["served"] = report_collect.guarded(lambda: report_collect.served(intake, month))

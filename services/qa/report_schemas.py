@@ -53,6 +53,22 @@ class GenerateBody(Schema):
     month = fields.Str(required=True, validate=MONTH)
 
 
+NOTE = validate.Length(max=4000)
+
+
+class NotesBody(Schema):
+    """A month's written part (seed 001: 书面定性反映): a center's report, or HQ's analysis."""
+
+    class Meta:
+        unknown = RAISE
+
+    month = fields.Str(required=True, validate=MONTH)
+    technical = fields.Str(load_default="", validate=NOTE)
+    product = fields.Str(load_default="", validate=NOTE)
+    customer_opinion = fields.Str(load_default="", validate=NOTE)
+    competitors = fields.Str(load_default="", validate=NOTE)
+
+
 class StoredReportOut(Schema):
     id = fields.Int()
     tenant_id = fields.Str()

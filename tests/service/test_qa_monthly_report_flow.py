@@ -13,6 +13,7 @@ from nameko.testing.services import entrypoint_hook
 
 from services.qa import domain
 from shared import clock
+from shared.tenancy import Principal
 from tests.conftest import C01, C02, HQ, Platform, wait_for
 from tests.qa_fixtures import qa_config, send, visit  # noqa: F401
 
@@ -20,6 +21,7 @@ SH = clock.LOCAL_TZ
 MONTH = "2026-03"
 SERVED = datetime(2026, 3, 10, 10, tzinfo=SH)
 R = "/api/v1/reports"
+O1 = Principal("o1-clerk", "outlet", tenant="C01", outlet="C01-O01")
 
 
 @pytest.fixture
@@ -131,6 +133,22 @@ def test_a_centers_monthly_report_pdf_xlsx_and_who_reads_it(report_platform, sen
     assert stored.status_code == 200 and "66.7%" in _text(stored.content)
     assert p.get(f"{R}/{mine['items'][0]['id']}/file?format=doc", C01).status_code == 422
     assert p.get(f"{R}/x1/file", C01).status_code == 422
+
+    # the center's written part (seed 001), written after the month was stored: the stored report is
+    # made again with it, and HQ's roll-up says Wuhan wrote; bad input names the field
+    notes = {"month": MONTH, "technical": "主轴轴承批次磨损偏快", "competitors": "竞品推出两年保修"}
+    written = p.post(f"{R}/notes", C01, json=notes)
+    assert written.status_code == 200, written.text
+    assert written.json()["remade"] == ["C01:monthly:2026-03", "HQ:monthly:2026-03"]
+    bad = p.post(f"{R}/notes", C01, json={"month": MONTH, "product": "长" * 4001})
+    assert bad.status_code == 422 and "product" in bad.json()["error"]["fields"]
+    assert p.post(f"{R}/notes", O1, json=notes).status_code == 403
+    again = _text(p.get(f"{R}/{mine['items'][0]['id']}/file?format=pdf", C01).content)
+    assert "主轴轴承批次磨损偏快" in again and "竞品推出两年保修" in again and "（未填写）" in again
+    rolled = _text(p.get(f"{R}/{roll_up['id']}/file?format=pdf", HQ).content)
+    assert "各中心书面报告" in rolled and "已提交" in rolled and "未提交" in rolled
+    sheet = load_workbook(io.BytesIO(p.get(f"{R}/{mine['items'][0]['id']}/file?format=xlsx", C01).content))
+    assert "客户与产品档案" in sheet.sheetnames and sheet["书面报告"]["B3"].value == "主轴轴承批次磨损偏快"
 
     # the timer's tick (from the 1st of a month): the month before now, once
     previous = domain.previous_month(datetime.now(SH).strftime("%Y-%m"))

@@ -178,7 +178,9 @@ def test_the_files_carry_chinese_headers_and_center_names():
     book = load_workbook(io.BytesIO(report_files.to_xlsx(report)))
     assert book.sheetnames == [
         "概要",
+        "书面报告",
         "客户与产品",
+        "客户与产品档案",
         "SLA按时率",
         "上门准时率",
         "投诉帕累托",
@@ -193,3 +195,46 @@ def test_the_files_carry_chinese_headers_and_center_names():
     assert ("备件：未取得", "ServiceUnavailable: parts did not answer") in summary
     hq = report_files.tables(mr.hq_month("2026-03", [report]))
     assert hq[0][2] == ["指标", "武汉中心", "全国合计"]
+
+
+def test_the_written_part_and_the_customer_and_product_file():
+    part = mr.written({"technical": "轴承磨损", "written_by": "c1-agent", "written_at": "2026-04-02 09:00"})
+    assert part["written"] is True and [x["label"] for x in part["lines"]] == list(mr.NOTE_FIELDS.values())
+    assert mr.written(None)["written"] is False
+    served = mr.served(
+        [
+            {
+                "customer_id": "c1",
+                "customer_name": "襄阳重工",
+                "product_line": "数控车床",
+                "model": "CK6150",
+                "serial_no": "S1",
+            },
+            {
+                "customer_id": "c1",
+                "customer_name": "襄阳重工",
+                "product_line": "数控车床",
+                "model": "CK6150",
+                "serial_no": "S1",
+            },
+            {
+                "customer_id": "c2",
+                "customer_name": "荆州机械",
+                "product_line": "加工中心",
+                "model": "VMC850",
+                "serial_no": "S9",
+            },
+        ]
+    )
+    assert [(f["customer_name"], f["serial_no"], f["tickets"]) for f in served["files"]] == [
+        ("荆州机械", "S9", 1),
+        ("襄阳重工", "S1", 2),
+    ]
+    complaints = mr.complaints(["fees"], {"closed": 1, "average_days": Decimal("3.5"), "target_days": 15})
+    report = _center("C01", "武汉中心", [], causes=["fees"])
+    report["complaints"] = complaints
+    titles = [t[1] for t in report_files.tables(report)]
+    assert "投诉原因（帕累托），共 1 件；结案 1 件，平均 3.5 天（目标 15 天）" in titles
+    hq = mr.hq_month("2026-03", [report], {"technical": "全国轴承问题集中在华中"})
+    assert hq["centers_written"] == [{"center_name": "武汉中心", "written": False}]
+    assert hq["written"]["lines"][0]["text"] == "全国轴承问题集中在华中"
