@@ -5,6 +5,7 @@
   marks as not rated (``rated: false``, too few facts) listed apart. ``/hq/rankings/<outlet>?month=``
   one outlet's card with every point traced to its fact (``qa.get_scorecard``, ``GET
   /api/v1/qa/scorecards/<outlet>/<month>``), drawn by the outlet's own partial.
+- ``/hq/centers``: the regional centers' monthly and year-end assessments ranked (`pages_hq_centers`).
 - ``/hq/network?tenant=&capacity=&gaps_only=``: seed 003's network plan, outlets needed per area
   against those operating (``certification.network_plan``, ``GET /api/v1/network-plan``).
 - ``/hq/tariffs?tenant=&on=``: the tariff in force for a center on a day, per product line and
@@ -21,6 +22,7 @@ from typing import Any
 
 from services.gateway.portal.forms import Form
 from services.gateway.portal.labels import site_name
+from services.gateway.portal.pages_hq_centers import HqCenterPages
 from services.gateway.portal.pages_outlet_standing import MONTHS, months_before
 from services.gateway.portal.web import page
 from shared.clock import LOCAL_TZ
@@ -122,8 +124,9 @@ def transport_rows(values: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
-class HqNetworkPages:
-    """Rankings, scorecards, the network plan and the tariffs; `GatewayService` inherits it."""
+class HqNetworkPages(HqCenterPages):
+    """Rankings (the outlets', and the centers' from `HqCenterPages`), scorecards, the network plan
+    and the tariffs; `GatewayService` inherits it."""
 
     qa = RpcProxy("qa")
     certification = RpcProxy("certification")
