@@ -142,6 +142,14 @@ class ReportEntrypoints:
                 redone += self._remake(again, data["month"], service, now)
         return {"tenant_id": scope, "month": data["month"], "written": notes, "remade": redone}
 
+    @rpc
+    def report_notes(self, query):
+        """The caller's written part of a month as kept (a center's own, HQ's analysis), or {}."""
+        month = load(GenerateBody(), query or {})["month"]
+        principal = self._agent()
+        scope = principal.tenant if not principal.all_tenants else monthly_report.HQ_SCOPE
+        return self._notes(scope, month) or {}
+
     def _remake(self, scope, month, principal, now):
         with self.db.uow(principal) as uow:
             row = uow.session.scalars(

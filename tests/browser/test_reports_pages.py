@@ -11,7 +11,8 @@ import subprocess
 import pytest
 import requests
 
-from tests.conftest import HQ
+from tests.browser.test_center_tickets import set_value
+from tests.conftest import C01, HQ
 from tests.portal_fixtures import add_account
 
 MONTH = "2026-03"
@@ -83,6 +84,21 @@ def test_a_center_sees_its_own_reports_and_makes_its_month_now(browser, portal_p
     hq_rows = portal_platform.get("/api/v1/reports?period=2026-03", HQ).json()["items"]
     roll_up = next(r for r in hq_rows if r["tenant_id"] == "HQ")
     assert session.get(f"{browser.base_url}/center/reports/{roll_up['id']}/pdf", timeout=30).status_code == 404
+
+    # the month's written part, from the page: kept, and the stored month made again with it
+    browser.open(f"/center/reports?notes_month={MONTH}")
+    browser.fill(technical="主轴润滑不足导致异响", competitors="竞品上门时限缩短到12小时")
+    browser.submit("#written form button[type=submit]")
+    assert "已保存2026-03的书面报告" in browser.find("#written-done").text
+    assert browser.find("#f-technical").get_attribute("value") == "主轴润滑不足导致异响"
+    own = next(r for r in portal_platform.get(f"/api/v1/reports?period={MONTH}", C01).json()["items"])
+    pdf = session.get(f"{browser.base_url}/center/reports/{own['id']}/pdf", timeout=30).content
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "主轴润滑不足导致异响" in text and "竞品上门时限缩短到12小时" in text
+    set_value(browser, "notes_month", "")
+    browser.submit("#written form button[type=submit]")
+    assert browser.field_error("notes_month"), browser.text
+
     browser.phone()
     browser.open("/center/reports")
     assert browser.scroll_width() <= 390, browser.scroll_width()

@@ -20,6 +20,13 @@ from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
 MAKE = ("kind", "month", "quarter", "tenant", "format")
+NOTES = ("notes_month", "technical", "product", "customer_opinion", "competitors")
+NOTE_LABELS = (
+    ("technical", "技术问题"),
+    ("product", "产品问题"),
+    ("customer_opinion", "客户意见"),
+    ("competitors", "竞争对手动态"),
+)
 KINDS = (("monthly", "服务月报"), ("quarterly", "季度顾客满意度报告"))
 FORMATS = (("pdf", "PDF"), ("xlsx", "Excel（XLSX）"))
 ALL = "all"
@@ -53,6 +60,14 @@ class ReportPages:
     def center_reports_page(self, request, page):
         return self._reports_page(page, "/center/reports", self._make_form(request, page))
 
+    @page("POST", "/hq/reports/notes", roles=("hq",))
+    def hq_reports_notes_page(self, request, page):
+        return self._write(request, page, "/hq/reports")
+
+    @page("POST", "/center/reports/notes", roles=("center",))
+    def center_reports_notes_page(self, request, page):
+        return self._write(request, page, "/center/reports")
+
     @page("GET", "/hq/reports/make", roles=("hq",))
     def hq_reports_make_page(self, request, page):
         return self._make(request, page, "/hq/reports")
@@ -70,6 +85,25 @@ class ReportPages:
         return _download(self.qa.stored_report_file(report_id, {"format": fmt}))
 
     # ------------------------------------------------------------ helpers
+    def _write(self, request, page, base):
+        """The month's written part (a center's report, HQ's analysis), posted: kept, or refused by field."""
+        notes = page.form(*NOTES)
+        payload = {n: notes.text(n) or "" for n in NOTES if n != "notes_month"}
+        try:
+            self.qa.record_report_notes(dict(payload, month=notes.text("notes_month") or ""))
+        except DomainError as exc:
+            notes.take(exc, aliases={"month": "notes_month"})
+            return self._reports_page(page, base, self._make_form(request, page), notes, status=exc.http_status)
+        return page.redirect(f"{base}?done=written&notes_month={notes.text('notes_month')}")
+
+    def _notes_form(self, request, page) -> Form:
+        month = request.args.get("notes_month") or _previous_month(page.now)[0]
+        try:
+            kept = self.qa.report_notes({"month": month})
+        except DomainError:
+            kept, month = {}, _previous_month(page.now)[0]
+        return Form(NOTES, dict({k: kept.get(k) or "" for k in NOTES}, notes_month=month))
+
     def _make_form(self, request, page) -> Form:
         month, quarter = _previous_month(page.now)
         defaults = {"kind": "monthly", "month": month, "quarter": quarter, "tenant": ALL, "format": "pdf"}
@@ -91,8 +125,9 @@ class ReportPages:
             return self._reports_page(page, base, form, status=exc.http_status)
         return _download(out)
 
-    def _reports_page(self, page, base, form, status=200):
+    def _reports_page(self, page, base, form, notes=None, status=200):
         stored = self.qa.stored_reports({"limit": 500})
+        notes = notes or self._notes_form(page.request, page)
         directory = page.portal.directory
         centers = [(ALL, "全国汇总")] if page.user.role == "hq" else []
         centers += [(c.id, c.name) for c in sorted(directory.centers.values(), key=lambda c: c.id)]
@@ -107,4 +142,7 @@ class ReportPages:
             kind_choices=KINDS,
             format_choices=FORMATS,
             centers=centers,
+            notes=notes,
+            note_labels=NOTE_LABELS,
+            done=page.request.args.get("done"),
         )
