@@ -29,6 +29,7 @@ from services.gateway.portal.pages_hq_approvals import HqApprovalPages
 from services.gateway.portal.pages_hq_network import HqNetworkPages
 from services.gateway.portal.pages_hq_sla import HqSlaPages
 from services.gateway.portal.pages_hq_triage import HqTriagePages
+from services.gateway.portal.pages_inbox import InboxPages
 from services.gateway.portal.pages_outlet import OutletPages
 from services.gateway.portal.pages_warehouse import WarehousePages
 from services.gateway.routes_auth import AuthRoutes
@@ -68,6 +69,7 @@ class GatewayService(
     HqNetworkPages,
     HqSlaPages,
     HqTriagePages,
+    InboxPages,
     DocsRoutes,
     web.ServiceBase,
 ):

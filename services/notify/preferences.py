@@ -52,6 +52,9 @@ KIND_TITLES = {
 CHANNEL_TITLES = {EMAIL: "邮件", SMS: "短信", INBOX: "站内"}
 DEFAULT = (INBOX,)  # no choice made: the inbox only (the audience's contacts get e-mail and SMS)
 ROLE_AUDIENCE = {"center": CENTER, "outlet": OUTLET, "hq": HQ}
+NEED_EMAIL = "an e-mail address is needed: a notice goes by e-mail"
+NEED_PHONE = "a phone number is needed: a notice goes by SMS"
+BAD_QUIET = "not HH:MM-HH:MM (e.g. 22:00-08:00), or off"
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
@@ -110,17 +113,16 @@ def check(body: Any, current: UserPrefs) -> UserPrefs:
         if quiet:
             try:
                 parse_quiet_hours(quiet, "quiet_hours")
-            except ValueError as exc:
-                errors["quiet_hours"] = [f"{exc} (e.g. 22:00-08:00, or off)"]
+            except ValueError:
+                errors["quiet_hours"] = [BAD_QUIET]
     channels = dict(current.channels)
     if "channels" in body:
         channels = _channels(body["channels"], errors)
-    if not errors:
-        for kind, chosen in channels.items():
-            if EMAIL in chosen and not email:
-                errors.setdefault("email", []).append(f"needed: {kind} goes by e-mail")
-            if SMS in chosen and not phone:
-                errors.setdefault("phone", []).append(f"needed: {kind} goes by SMS")
+    for chosen in channels.values():  # an address is needed where a kind goes by it
+        if EMAIL in chosen and not email and "email" not in errors:
+            errors["email"] = [NEED_EMAIL]
+        if SMS in chosen and not phone and "phone" not in errors:
+            errors["phone"] = [NEED_PHONE]
     if errors:
         raise ValidationFailed("the preferences are not valid", errors)
     return UserPrefs(current.user, current.role, current.tenant_id, current.outlet_id, email, phone, quiet, channels)

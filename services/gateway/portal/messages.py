@@ -151,7 +151,20 @@ EXACT = {
     "access denied": "无权访问",
 }
 
+EXACT.update(
+    {  # notify: a user's notice preferences (通知设置)
+        "an e-mail address is needed: a notice goes by e-mail": "已选择用邮件接收通知，请填写邮箱",
+        "a phone number is needed: a notice goes by SMS": "已选择用短信接收通知，请填写手机号码",
+        "not HH:MM-HH:MM (e.g. 22:00-08:00), or off": "格式为 时:分-时:分（如 22:00-08:00），不设请填 off",
+        "not an e-mail address": "邮箱地址格式不正确",
+    }
+)
 PATTERNS = [
+    (
+        re.compile(r"^the phone number is masked \(.*\): no SMS to a masked number$"),
+        "手机号码不完整（含*），无法接收短信",
+    ),
+    (re.compile(r"^not a phone number: .*$"), "手机号码格式不正确"),
     (re.compile(r"^(\S+) owns the case already$"), "{0} 已是首问负责人"),
     (re.compile(r"^waiting for (\S+)'s acknowledgement$"), "须由 {0} 确认"),
     (re.compile(r"^too many failed sign-ins; try again in (\d+) minutes$"), "登录失败次数过多，请 {0} 分钟后再试"),

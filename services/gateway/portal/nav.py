@@ -40,7 +40,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
 }
 
 #: the path prefixes of portal pages: their routing errors are HTML pages, not the API's JSON
-PREFIXES = ("/login", "/logout", "/account", "/static", "/outlet", "/center", "/hq", "/warehouse")
+PREFIXES = ("/login", "/logout", "/account", "/inbox", "/static", "/outlet", "/center", "/hq", "/warehouse")
 
 
 def nav_for(role: str, path: str) -> list[dict[str, object]]:
