@@ -1,16 +1,36 @@
 """The outlet's jobs page in a real browser: today's visits in route order with their deadlines,
-the route drawn as SVG, another outlet's job not reachable, and a phone's width."""
+the route drawn as SVG, another outlet's job not reachable, and a phone's width. The tests share
+one platform (module_platforms) and the two visits planned for the outlet C01-O05 on it (none of
+them changes a visit)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from shared import clock
 from tests.portal_fixtures import add_account, plan_outlet_visits
 
 
+@pytest.fixture(scope="module")
+def portal_platform(module_portal_platform):
+    return module_portal_platform
+
+
+_planned: dict[int, list] = {}
+
+
+def outlet_visits(platform):
+    """The two Wuhan visits planned for C01-O05 (`plan_outlet_visits`), planned by the first test
+    that asks on this platform (at its working morning) and the same ones for the next."""
+    if id(platform) not in _planned:
+        _planned[id(platform)] = plan_outlet_visits(platform)
+    return _planned[id(platform)]
+
+
 def test_an_outlet_signs_in_and_sees_its_jobs_in_route_order(working_morning, browser, portal_platform):
-    visits = plan_outlet_visits(portal_platform)
+    visits = outlet_visits(portal_platform)
     add_account(portal_platform, "o5-user", name="鄂州网点 张三")
     browser.sign_in("o5-user", path="/login?next=/")
     assert browser.path == "/outlet/jobs"  # an outlet's home
@@ -44,7 +64,7 @@ def test_an_outlet_signs_in_and_sees_its_jobs_in_route_order(working_morning, br
 
 
 def test_another_outlets_job_url_is_not_found(working_morning, browser, portal_platform):
-    visits = plan_outlet_visits(portal_platform)
+    visits = outlet_visits(portal_platform)
     add_account(portal_platform, "o1-user", tenant="C01", outlet="C01-O01")
     browser.sign_in("o1-user")
     assert browser.path == "/outlet/jobs" and browser.find_all("article.job") == []
@@ -53,7 +73,7 @@ def test_another_outlets_job_url_is_not_found(working_morning, browser, portal_p
 
 
 def test_the_jobs_page_fits_a_phone(working_morning, browser, portal_platform):
-    plan_outlet_visits(portal_platform)
+    outlet_visits(portal_platform)
     add_account(portal_platform, "o5-user", name="鄂州网点 张三")
     browser.phone()
     browser.open("/login")
