@@ -46,6 +46,7 @@ TAGS = (
     ("tickets", "Service requests (受理): registration, workflow, CSV import"),
     ("ledger", "The service ledger (服务信息台帐)"),
     ("customers", "The customer and product archive (客户档案, 产品档案): cards, history, review, merge, export"),
+    ("returns", "Returns (15 天包退), exchanges (30 天包换) and refunds or compensations (退赔款) paid by settlement"),
     ("sla", "SLA deadlines"),
     ("dispatch", "The dispatch board, plans and on-site visits"),
     ("technicians", "Technicians, their import and daily routes"),
