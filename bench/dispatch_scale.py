@@ -1,26 +1,36 @@
-"""Dispatch at scale: one center, 1,000 open visits, 60 technicians, 5 working days.
+"""Dispatch at scale: one center's open visits over 5 working days (1,000 visits / 60 technicians
+by default; `--visits 5000 --technicians 300` for the country-wide size of issue 19).
 
     .venv/bin/python bench/dispatch_scale.py [--budget 60] [--long 300] [--out bench/out/dispatch_scale.json]
+    .venv/bin/python bench/dispatch_scale.py --visits 5000 --technicians 300 --budget 120 --phases regions
     fsm bench dispatch --scale [...]
 
 The instance (seeded, rebuilt identically by every phase): C01's territory; visit sites are the
 C01 rows of data/service_requests_sample.csv jittered by up to 8 km (sites more than 180 road-km
 from every base are redrawn, since no technician could go and come back within a shift); the
-bases are C01's 7 outlets plus the Wuhan center itself, with the 60 technicians dealt to them in
+bases are C01's 7 outlets plus the Wuhan center itself, with the technicians dealt to them in
 proportion to the visits nearest each (at least 2); every technician holds 4-5 of the 5 product
 lines; due times spread evenly over the 5 working days (18:00 minus up to 6 h), service minutes by
-kind (repair 90, install 120, maintenance 60, complaint 90). Vehicles = technician-days (300).
+kind (repair 90, install 120, maintenance 60, complaint 90). Vehicles = technician-days.
 
-Phases, each in a child process of its own so that its peak memory (VmHWM of the process and of
-its own children, via getrusage) is its own:
+Phases, each in a child process of its own so that its peak memory is its own (`rss`: getrusage
+of the process and of its largest child, and the sampled peak of the whole process tree's summed
+RSS, `TreeRSS`):
 - `single`: the whole problem as one OR-Tools model (`routing.solve`, 2 workers);
-- `decomposed`: `domain.solve_decomposed` (area sub-problems on 2 processes, merged, leftovers
-  inserted); the time limit of both is the budget minus the measured problem build time;
+- `decomposed`: `decomposition.solve_decomposed` (area sub-problems of the whole problem on 2
+  processes, merged, leftovers inserted); the time limit of both is the budget minus the measured
+  problem build time;
+- `regions`: `region_plan.plan_regions` (the tenant cut into regions from coordinates, each
+  region's problem built and solved in 2 worker processes, dropped visits offered to neighbouring
+  regions; the whole problem is never built, so this is the one phase that runs at 5,000 visits);
 - `reference`: the single model with --long seconds (the "longer solve" the others are measured against).
-Then, on the single model's plan (the decomposed one if only that ran), --inserts new tickets one at a time:
-`domain.add_visit` (new matrix
-row/column and eligibility) + `domain.insert_visit` (cheapest feasible insertion), each timed.
-Quality: visits on time (the model's deadlines are hard, so a visit is on time or unplanned), km.
+The parent builds the whole problem only for the phases that need it.
+Then --inserts new tickets are inserted one at a time, each timed: into the single model's plan
+(the decomposed one if only that ran) by `planning.add_visit` + `insertion.insert_visit`; into the
+region plan by `region_plan.RegionBook.insert` (also a second time, the same tickets due Friday
+18:00). On time for an insertion means by the ticket's SLA due time.
+Quality: visits on time (arrival by the SLA due time; the model's due times are hard, so a visit
+is on time or unplanned), km (home -> visits -> home per technician-day, the planner's model).
 """
 
 import argparse
@@ -459,6 +469,13 @@ def run_bench(
             lambda v: (book.insert(v) or (None, None))[1], raw[3], techs, seed, monday, inserts
         )
         log(f"  insert (region plan): {res['insert_regions']}")
+        # the same tickets due at the week's end (Friday 18:00): the first days are full
+        friday = datetime.combine(monday + timedelta(days=4), dtime(18, 0), domain.LOCAL_TZ).astimezone(UTC)
+        book = region_book(res["regions"], raw, monday)
+        res["insert_regions_week_end"] = time_inserts(
+            lambda v: (book.insert(v) or (None, None))[1], raw[3], techs, seed, monday, inserts, due_at=friday
+        )
+        log(f"  insert due Friday (region plan): {res['insert_regions_week_end']}")
     for ph in phases:
         res.get(ph, {}).pop("_routes", None)
         res.get(ph, {}).pop("_members", None)
@@ -482,18 +499,17 @@ def rss_total(r):
     return r.get("tree_peak_mib") or r["self_mib"] + r["children_mib"]
 
 
-def time_inserts(place, now, techs, seed, monday, inserts):
-    """`inserts` new tickets (due in 24-56 h) placed one at a time by `place(visit)` (returns an
-    insertion or None), each timed."""
+def time_inserts(place, now, techs, seed, monday, inserts, due_at=None):
+    """`inserts` new tickets (due in 24-56 h, or all at `due_at`) placed one at a time by
+    `place(visit)` (returns an insertion or None), each timed."""
     from services.dispatch import domain
 
     rng = random.Random(seed + 1)
     extra, _, _, _, _, _ = instance(inserts, techs, seed + 7, monday=monday)
     times, placed, on_time = [], 0, 0
     for v in extra:
-        v = domain.VisitView(
-            **{**v.__dict__, "id": "N" + v.id, "due": now + timedelta(hours=rng.choice((24, 32, 48, 56)))}
-        )
+        due = due_at or now + timedelta(hours=rng.choice((24, 32, 48, 56)))
+        v = domain.VisitView(**{**v.__dict__, "id": "N" + v.id, "due": due})
         t0 = time.perf_counter()
         ins = place(v)
         times.append(time.perf_counter() - t0)

@@ -30,9 +30,16 @@ def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> lis
     their own base within a day, so areas barely interact, while every area still sees all days
     and the solver keeps choosing the day against the deadlines."""
     D, _ = matrices(problem)
+    # every technician-day has a start location of its own (`planning.build_problem`): a base is
+    # a PLACE, the first start location at zero distance standing for all of them (grouping by
+    # location index made each base one technician's Monday, with all the base's visits)
+    canon: dict[int, int] = {}
+    for v in problem.vehicles:
+        if v.start not in canon:
+            canon[v.start] = next((b for b in set(canon.values()) if D[b, v.start] < 1e-9), v.start)
     starts = np.array([v.start for v in problem.vehicles])
-    bases = sorted(set(starts.tolist()))
-    by_base_veh = {b: [k for k, v in enumerate(problem.vehicles) if v.start == b] for b in bases}
+    bases = sorted(set(canon.values()))
+    by_base_veh = {b: [k for k, v in enumerate(problem.vehicles) if canon[v.start] == b] for b in bases}
     base_visits = {b: [] for b in bases}
     for i, vi in enumerate(problem.visits):
         cand = (
@@ -44,7 +51,7 @@ def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> lis
         )
         if cand is None or len(cand) == 0:
             continue
-        b = int(cand[np.argmin(D[cand, vi.location])])
+        b = canon[int(cand[np.argmin(D[cand, vi.location])])]
         base_visits[b].append(i)
     parts = []
     for b in bases:
