@@ -1,7 +1,7 @@
 """What other packages may import of settlement (the gateway): its request and answer schemas.
 Nothing here reaches its models."""
 
-from services.settlement.refunds import PayRefund, RefundOut, RefundPage, RefundQuery
+from services.settlement.refund_schemas import PayRefund, RefundOut, RefundPage, RefundQuery
 from services.settlement.schemas import (
     AuditIn,
     BalanceOut,

@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy import func, select, update
 
-from services.settlement import refunds
+from services.settlement import refund_schemas, refunds
 from services.settlement.money import from_fen, money, to_fen
 from services.settlement.refund_models import Refund
 from shared.db import AwareView, get_or_404, utcnow
@@ -17,7 +17,7 @@ from shared.rpc import rpc
 from shared.validation import load
 
 log = logging.getLogger(__name__)
-_out = refunds.RefundOut()
+_out = refund_schemas.RefundOut()
 
 
 def _dump(row: Refund) -> dict:
@@ -50,7 +50,7 @@ class RefundEntrypoints:
 
     @rpc
     def list_refunds(self, query=None):
-        q = load(refunds.RefundQuery(), query or {})
+        q = load(refund_schemas.RefundQuery(), query or {})
         refunds.check_reader(self.db.principal.role)
         with self.db.uow() as uow:
             stmt = select(Refund)
@@ -73,7 +73,7 @@ class RefundEntrypoints:
     def pay_refund(self, refund_id, payload=None):
         """HQ's settlement department pays: recorded with who and when, settlement.refund_paid
         emitted with it (once: a second payment is a 409)."""
-        cmd = load(refunds.PayRefund(), payload or {})
+        cmd = load(refund_schemas.PayRefund(), payload or {})
         principal = self.db.principal
         refunds.check_payer(principal.role)
         with self.db.uow() as uow:
