@@ -67,6 +67,8 @@ class TicketRegistered(EventSchema):
     complaint_category = fields.Str(allow_none=True, load_default=None, validate=validate.OneOf(COMPLAINT_CATEGORIES))
     # False: nobody goes on site (a consultation, a complaint about fees or attitude): no visit
     needs_visit = fields.Bool(load_default=True)
+    # the customer's phone as registered (may be masked): dispatch keeps it for the appointment SMS
+    customer_phone = fields.Str(allow_none=True, load_default=None)
 
 
 class TicketEscalated(EventSchema):

@@ -91,6 +91,8 @@ class Visit(TenantScoped, Base):
     work_done: Mapped[str | None] = mapped_column(Text)
     parts_used: Mapped[list | None] = mapped_column(JSON)
     customer_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    # the customer's phone from ticket.registered, only for visit.scheduled (notify's appointment SMS)
+    customer_phone: Mapped[str | None] = mapped_column(String(32))
     signed: Mapped[bool | None] = mapped_column(Boolean)  # a VisitSignature row exists
     onsite_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # a return visit: the completed visit it goes back for (None: the ticket's first visit)

@@ -55,6 +55,8 @@ def visit_event(visit: Visit, **extra) -> dict:
         "product_line": visit.product_line,
         "kind": visit.kind,
     }
+    if visit.status == VisitStatus.SCHEDULED and visit.customer_phone:  # the appointment SMS, no other fact
+        body["customer_phone"] = visit.customer_phone
     body.update(extra)
     return body
 
@@ -122,6 +124,7 @@ def open_visit(uow, payload: dict, service_minutes_table: dict | None) -> bool:
             kind=payload["kind"],
             priority=payload["priority"],
             product_line=payload.get("product_line"),
+            customer_phone=(payload.get("customer_phone") or None) and str(payload["customer_phone"])[:32],
             lat=payload.get("lat"),
             lon=payload.get("lon"),
             city=payload.get("city"),

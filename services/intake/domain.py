@@ -559,6 +559,7 @@ def registered_event(t: Any) -> dict[str, Any]:
         "purchase_date": t.purchase_date,
         "complaint_category": t.complaint_category,
         "needs_visit": needs_visit(t.kind, t.complaint_category),
+        "customer_phone": t.phone,  # for the appointment SMS only: dispatch puts it on visit.scheduled
     }
 
 
