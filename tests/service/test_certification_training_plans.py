@@ -5,9 +5,12 @@ needs the plan's session attended before it (422 naming the field otherwise, not
 from datetime import UTC, datetime
 
 from services.certification.domain import LOCAL_TZ
+from shared.tenancy import Principal
 from tests.certification_fixtures import *  # noqa: F401,F403
 from tests.certification_fixtures import C01, HQ
 from tests.conftest import C02
+
+O1 = Principal("wuhan-o1", "outlet", tenant="C01", outlet="C01-O01")
 
 API = "/api/v1"
 
@@ -185,3 +188,44 @@ def test_plans_sessions_and_the_exam_that_needs_the_plans_session(cert_platform)
         json={"product_line": "注塑机", "title": "越界", "held_on": today().isoformat(), "plan_id": plan["id"]},
     )
     assert r.status_code == 422 and "plan_id" in r.json()["error"]["fields"], r.text
+
+
+def test_bad_plan_input_is_refused_naming_the_field_and_changes_nothing(cert_platform):
+    p = cert_platform
+    year = today().year
+    good = {
+        "year": year,
+        "kind": "regional",
+        "product_line": "注塑机",
+        "title": "区域培训",
+        "sessions": planned(year, [3, 6, 9]),
+    }
+    for change, field in (
+        ({"year": "abc"}, "year"),
+        ({"year": 1999}, "year"),
+        ({"kind": "weekly"}, "kind"),
+        ({"title": ""}, "title"),
+        ({"sessions": []}, "sessions"),
+        ({"sessions": "x"}, "sessions"),
+        ({"sessions": [{"title": "第1期", "planned_on": "2026-02-30"}]}, "sessions"),
+        ({"sessions": [{"title": "第1期"}]}, "sessions"),
+        ({"launch_on": f"{year}-12-01"}, "launch_on"),
+        ({"colour": "red"}, "colour"),
+        ({"tenant_id": "C02"}, "tenant_id"),
+    ):
+        r = p.post(f"{API}/training-plans", C01, json=dict(good, **change))
+        assert r.status_code in (403, 422) and field in r.json()["error"]["fields"], (change, r.text)
+    r = p.post(f"{API}/training-plans", HQ, json=dict(good, tenant_id="C99"))
+    assert r.status_code == 422 and "tenant_id" in r.json()["error"]["fields"], r.text
+    r = p.get(f"{API}/training-plans?year=abc", C01)
+    assert r.status_code == 422 and "year" in r.json()["error"]["fields"], r.text
+    r = p.post(f"{API}/training-plans/nope/sessions", C01, json={"title": "第1期", "held_on": "x"})
+    assert r.status_code == 422 and "held_on" in r.json()["error"]["fields"], r.text
+    assert (
+        p.post(
+            f"{API}/training-plans/nope/sessions", C01, json={"title": "第1期", "held_on": today().isoformat()}
+        ).status_code
+        == 404
+    )
+    assert ok(p.get(f"{API}/training-plans", HQ))["total"] == 0
+    assert p.post(f"{API}/training-plans", O1, json=good).status_code == 403
