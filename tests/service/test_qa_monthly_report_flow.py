@@ -189,3 +189,26 @@ def test_the_month_reads_intakes_tickets_and_sla_deadlines_over_rpc(report_platf
     assert jinan["served"]["tickets"] == 0 and jinan["sla"]["rows"] == []
     hq = p.get(f"{R}/monthly?month={month}", HQ).json()
     assert hq["total"]["tickets"] == 1 and hq["total"]["sla_all_pct"] == "100.0"
+
+
+@pytest.mark.postgres
+def test_stored_reports_on_postgresql(runner_factory, qa_config, pg_url):
+    """The stored reports (bytea files, JSON content, one per tenant, kind and period) on PostgreSQL."""
+    from services.gateway.service import GatewayService
+    from services.intake.service import IntakeService
+    from services.parts.service import PartsService
+    from services.qa.service import QaService
+    from services.settlement.service import SettlementService
+
+    config = dict(qa_config, DATABASES=dict(qa_config["DATABASES"], qa=pg_url))
+    runner = runner_factory(config, IntakeService, PartsService, SettlementService, QaService, GatewayService)
+    runner.start()
+    p = Platform(runner, config)
+    made = p.post(f"{R}/generate", HQ, json={"month": "2026-05"}).json()
+    assert "C01:monthly:2026-05" in made["made"] and made["quarter"] is None
+    assert p.post(f"{R}/generate", HQ, json={"month": "2026-05"}).json()["made"] == []
+    assert p.post(f"{R}/notes", C02, json={"month": "2026-05", "product": "液压站渗油"}).status_code == 200
+    mine = p.get(f"{R}?period=2026-05", C02).json()["items"]
+    assert [r["tenant_id"] for r in mine] == ["C02"]
+    text = _text(p.get(f"{R}/{mine[0]['id']}/file?format=pdf", C02).content)
+    assert "济南区域服务中心" in text and "液压站渗油" in text
