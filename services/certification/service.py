@@ -387,7 +387,11 @@ class CertificationService(web.ServiceBase):  # not imported by name: `nameko ru
     @rpc
     def list_training_plans(self, query=None):
         q = load(TrainingPlanQuery(), query or {})
-        self._staff("reads training plans")
+        principal = self._staff("reads training plans")
+        if q["tenant_id"] is not None and not principal.sees_tenant(q["tenant_id"]):
+            raise Forbidden("a center reads its own plans", {"tenant_id": [f"not {principal.tenant}"]})
+        if q["tenant_id"] is not None and q["tenant_id"] not in self.policies.directory.centers:
+            raise ValidationFailed("unknown tenant", {"tenant_id": ["no such center"]})
         with self.db.uow() as uow:
             return _plan_page.dump(training_ops.list_plans(uow.session, q, domain.local_date(utcnow())))
 

@@ -217,6 +217,10 @@ def test_bad_plan_input_is_refused_naming_the_field_and_changes_nothing(cert_pla
         assert r.status_code in (403, 422) and field in r.json()["error"]["fields"], (change, r.text)
     r = p.post(f"{API}/training-plans", HQ, json=dict(good, tenant_id="C99"))
     assert r.status_code == 422 and "tenant_id" in r.json()["error"]["fields"], r.text
+    r = p.get(f"{API}/training-plans?tenant_id=C02", C01)
+    assert r.status_code == 403 and "tenant_id" in r.json()["error"]["fields"], r.text
+    r = p.get(f"{API}/training-plans?tenant_id=C99", HQ)
+    assert r.status_code == 422 and "tenant_id" in r.json()["error"]["fields"], r.text
     r = p.get(f"{API}/training-plans?year=abc", C01)
     assert r.status_code == 422 and "year" in r.json()["error"]["fields"], r.text
     r = p.post(f"{API}/training-plans/nope/sessions", C01, json={"title": "第1期", "held_on": "x"})
