@@ -110,11 +110,10 @@ def test_a_session_under_a_plan_keeps_its_line_and_year():
 S1 = t.HeldSession("s1", "注塑机", D(2026, 3, 10), "plan-a", ("T1", "T2"))
 S2 = t.HeldSession("s2", "注塑机", D(2026, 6, 10), "plan-a", ("T1",))
 LOOSE = t.HeldSession("s3", "注塑机", D(2026, 4, 1), None, ("T3",))
+JULY = D(2026, 7, 1)
 
 
-def exam(
-    tech="T1", taken=D(2026, 7, 1), named=None, named_id=None, attended=(S1, S2, LOOSE), plans=("plan-a",), mode="plan"
-):
+def exam(tech="T1", taken=JULY, named=None, named_id=None, attended=(S1, S2, LOOSE), plans=("plan-a",), mode="plan"):
     return t.session_for_exam(tech, "注塑机", taken, named, named_id, list(attended), list(plans), mode)
 
 
