@@ -302,6 +302,22 @@ def outlets(cards: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> dic
     }
 
 
+def assessment(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The center's own assessment of the month (HQ's ranking of centers, `assessing`): score, stars,
+    grade and rank, 未评 when not rated, 未考核 when HQ has not assessed the month yet."""
+    if row is None:
+        return {"available": True, "assessed": False}
+    return {
+        "available": True,
+        "assessed": True,
+        "rated": bool(row.get("rated")),
+        "score": row.get("score"),
+        "stars": row.get("stars"),
+        "grade": row.get("grade"),
+        "rank": row.get("rank"),
+    }
+
+
 def parts(movements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Parts moved in the month by kind (发放, 消耗, 旧件返回, 报废): movements and quantities."""
     counts: dict[str, list[int]] = {}  # kind: [movements, quantity]
@@ -369,7 +385,17 @@ def center_month(center_id: str, center_name: str, month: str, sections: Mapping
     report.update({name: sections.get(name) or missing("not collected") for name in SECTIONS})
     report["headline"] = headline(report)
     report["written"] = written(sections.get("written"))
+    report["assessment"] = sections.get("assessment") or assessment(None)
+    report["headline"].update(_assessed(report["assessment"]))
     return report
+
+
+def _assessed(part: Mapping[str, Any]) -> dict[str, Any]:
+    if not part.get("assessed"):
+        return {"assessment": "未考核", "assessment_rank": None}
+    if not part.get("rated"):
+        return {"assessment": "未评", "assessment_rank": None}
+    return {"assessment": f"{part['score']}（{part['grade']}）", "assessment_rank": part.get("rank")}
 
 
 def _total_row(section: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.qa import complaint_rules, domain, monthly_report, queries, reports
+from services.qa import assessing, complaint_rules, domain, monthly_report, queries, reports
 from shared.clock import LOCAL_TZ
 from shared.errors import DomainError
 
@@ -87,6 +87,7 @@ def own_sections(session: Any, tenant_id: str, month: str, now: datetime, outlet
         if c.closed_at is not None and c.outcome != "cancelled"
     ]
     return {
+        "assessment": assessment(session, tenant_id, month),
         "onsite": monthly_report.onsite_by_tier(reports.ontime_rows(visits, [])),
         "complaints": monthly_report.complaints((c.cause for c in complaints), complaint_rules.cycle_summary(cycles)),
         "callbacks": monthly_report.callbacks(
@@ -109,6 +110,16 @@ def own_sections(session: Any, tenant_id: str, month: str, now: datetime, outlet
             outlet_names,
         ),
     }
+
+
+def assessment(session: Any, tenant_id: str, month: str) -> dict[str, Any]:
+    rows = assessing.listed(session, period=month, tenant_id=tenant_id)
+    if not rows:
+        return monthly_report.assessment(None)
+    row = rows[0]
+    return monthly_report.assessment(
+        {"rated": row.rated, "score": row.score, "stars": row.stars, "grade": row.grade, "rank": row.rank}
+    )
 
 
 def satisfaction_figures(session: Any, tenant_id: str | None, months: list[str]) -> list[dict[str, Any]]:

@@ -78,6 +78,8 @@ def _center_tables(r: dict[str, Any]) -> list[Table]:
         ["回访完成率", pct_text(h["callbacks_pct"])],
         ["平均满意度（1-5）", h["satisfaction"]],
         ["已评网点 / 未评网点", f"{h['outlets_rated']} / {h['outlets_not_rated']}"],
+        ["中心考核（得分、等级）", h["assessment"]],
+        ["中心排名", h["assessment_rank"]],
     ]
     summary += [
         [f"{SECTION_NAMES[name]}：{NOT_AVAILABLE}", r[name]["error"]]
@@ -181,6 +183,8 @@ HQ_LINES = (
     ("callbacks_pct", "回访完成率", "%"),
     ("answers", "满意度答复", None),
     ("satisfaction", "平均满意度（1-5）", None),
+    ("assessment", "中心考核（得分、等级）", None),
+    ("assessment_rank", "中心排名", None),
     ("outlets_rated", "已评网点", None),
     ("outlets_not_rated", "未评网点", None),
     ("parts_consumed", "备件消耗（件）", None),

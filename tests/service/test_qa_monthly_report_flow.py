@@ -109,6 +109,13 @@ def test_a_centers_monthly_report_pdf_xlsx_and_who_reads_it(report_platform, sen
     assert bad.status_code == 422 and {"month", "format"} <= set(bad.json()["error"]["fields"])
     assert p.get(f"{R}/monthly?tenant=C99&month={MONTH}", HQ).status_code == 422
 
+    # before HQ assesses the month the center is 未考核; after, its score, grade and rank among the centers
+    assert report["headline"]["assessment"] == "未考核"
+    assert p.post("/api/v1/qa/center-assessments", HQ, json={"month": MONTH}).status_code == 200
+    assessed = p.get(f"{R}/monthly?month={MONTH}", C01).json()
+    assert assessed["assessment"]["assessed"] is True and assessed["headline"]["assessment_rank"] == 1
+    assert "中心考核（得分、等级）" in _text(p.get(f"{R}/monthly?month={MONTH}&format=pdf", C01).content)
+
     # HQ's roll-up on demand: the centers side by side, the country's total
     hq = p.get(f"{R}/monthly?month={MONTH}&format=pdf", HQ)
     assert hq.status_code == 200

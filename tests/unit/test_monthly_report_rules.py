@@ -139,6 +139,23 @@ def test_money_sums_yuan_and_parts_count_by_kind():
     assert parts["rows"] == [{"kind": "consumption", "label": "消耗", "movements": 2, "quantity": 3, "part_numbers": 2}]
 
 
+def test_the_centers_assessment_in_the_report_and_side_by_side():
+    report = _center("C01", "武汉中心", [])
+    assert report["headline"]["assessment"] == "未考核"
+    assessed = mr.center_month(
+        "C02",
+        "济南中心",
+        "2026-03",
+        {"assessment": mr.assessment({"rated": True, "score": Decimal("91.5"), "grade": "A", "rank": 1})},
+    )
+    assert assessed["headline"]["assessment"] == "91.5（A）" and assessed["headline"]["assessment_rank"] == 1
+    unrated = mr.center_month("C03", "郑州中心", "2026-03", {"assessment": mr.assessment({"rated": False})})
+    assert unrated["headline"]["assessment"] == "未评"
+    table = report_files.tables(mr.hq_month("2026-03", [report, assessed, unrated]))[0]
+    line = next(row for row in table[3] if row[0] == "中心考核（得分、等级）")
+    assert line == ["中心考核（得分、等级）", "未考核", "91.5（A）", "未评", "—"]
+
+
 def test_quarters():
     assert mr.quarter_of("2026-05") == "2026-Q2"
     assert mr.quarter_months("2026-Q4") == ["2026-10", "2026-11", "2026-12"]
