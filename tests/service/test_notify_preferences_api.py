@@ -84,6 +84,18 @@ def test_preferences_are_checked_kept_and_respected_by_delivery(platform):
     assert r.status_code == 200, r.text
     p.check(r)
     assert r.json()["quiet_hours"] == quiet and r.json()["channels"]["ticket_registered"] == []
+    # an outlet's and an HQ user's own rows (their tenant and outlet scope them as notices are)
+    o1 = tenancy.Principal("o1-lead", "outlet", tenant="C01", outlet="C01-O01")
+    for who in (o1, HQ):
+        r = p.request(
+            "PUT",
+            f"{API}/notify/preferences",
+            who,
+            json={"phone": "13900000009", "channels": {"sla_breached": ["sms"]}},
+        )
+        assert r.status_code == 200 and r.json()["user"] == who.user, r.text
+        assert p.get(f"{API}/notify/preferences", who).json()["channels"]["sla_breached"] == ["sms"]
+    assert p.get(f"{API}/notify/preferences", ME).json()["phone"] is None  # each user's own
     warehouse = tenancy.Principal("w", "warehouse", tenant="C01", warehouse="W")
     assert p.request("PUT", f"{API}/notify/preferences", warehouse, json={"email": "a@b.cn"}).status_code == 403
 
