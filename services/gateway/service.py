@@ -31,6 +31,7 @@ from services.gateway.portal.pages_hq_sla import HqSlaPages
 from services.gateway.portal.pages_hq_triage import HqTriagePages
 from services.gateway.portal.pages_inbox import InboxPages
 from services.gateway.portal.pages_outlet import OutletPages
+from services.gateway.portal.pages_reports import ReportPages
 from services.gateway.portal.pages_warehouse import WarehousePages
 from services.gateway.routes_auth import AuthRoutes
 from services.gateway.routes_certification import CertificationRoutes
@@ -40,6 +41,7 @@ from services.gateway.routes_intake import IntakeRoutes
 from services.gateway.routes_notify import NotifyRoutes
 from services.gateway.routes_parts import PartsRoutes
 from services.gateway.routes_qa import QaRoutes
+from services.gateway.routes_reports import ReportRoutes
 from services.gateway.routes_settlement import SettlementRoutes
 from shared import web
 from shared.db import Database
@@ -54,6 +56,7 @@ class GatewayService(
     PartsRoutes,
     SettlementRoutes,
     QaRoutes,
+    ReportRoutes,
     NotifyRoutes,
     AuthRoutes,
     AuthPages,
@@ -68,6 +71,7 @@ class GatewayService(
     HqApprovalPages,
     HqNetworkPages,
     HqSlaPages,
+    ReportPages,
     HqTriagePages,
     InboxPages,
     DocsRoutes,

@@ -21,6 +21,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("网点", "/center/outlets"),
         ("结算审核", "/center/claims"),
         ("台帐", "/center/ledger"),
+        ("报表", "/center/reports"),
     ],
     "hq": [
         ("审批", "/hq/approvals"),
@@ -29,6 +30,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("结算标准", "/hq/tariffs"),
         ("SLA 总览", "/hq/sla"),
         ("待分派", "/hq/triage"),
+        ("报表", "/hq/reports"),
     ],
     "warehouse": [
         ("收货登记", "/warehouse/receipts"),
