@@ -24,6 +24,7 @@ from services.gateway.portal.pages_center_customers import CenterCustomerPages
 from services.gateway.portal.pages_center_dispatch import CenterDispatchPages
 from services.gateway.portal.pages_center_outlets import CenterOutletPages
 from services.gateway.portal.pages_center_records import CenterRecordPages
+from services.gateway.portal.pages_center_returns import CenterReturnPages
 from services.gateway.portal.pages_center_tickets import CenterTicketPages
 from services.gateway.portal.pages_hq_approvals import HqApprovalPages
 from services.gateway.portal.pages_hq_network import HqNetworkPages
@@ -42,6 +43,7 @@ from services.gateway.routes_notify import NotifyRoutes
 from services.gateway.routes_parts import PartsRoutes
 from services.gateway.routes_qa import QaRoutes
 from services.gateway.routes_reports import ReportRoutes
+from services.gateway.routes_returns import ReturnRoutes
 from services.gateway.routes_settlement import SettlementRoutes
 from shared import web
 from shared.db import Database
@@ -51,6 +53,7 @@ from shared.db import Database
 class GatewayService(
     IntakeRoutes,
     CustomerRoutes,
+    ReturnRoutes,
     DispatchRoutes,
     CertificationRoutes,
     PartsRoutes,
@@ -67,6 +70,7 @@ class GatewayService(
     CenterCallbackPages,
     CenterRecordPages,
     CenterCustomerPages,
+    CenterReturnPages,
     CenterOutletPages,
     HqApprovalPages,
     HqNetworkPages,

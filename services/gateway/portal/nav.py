@@ -18,6 +18,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("派工看板", "/center/dispatch"),
         ("回访", "/center/callbacks"),
         ("客户档案", "/center/customers"),
+        ("退换机", "/center/returns"),
         ("网点", "/center/outlets"),
         ("结算审核", "/center/claims"),
         ("台帐", "/center/ledger"),
