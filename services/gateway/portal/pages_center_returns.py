@@ -13,8 +13,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import select
+
+from services.gateway.models import User
 from services.gateway.portal.forms import Form
-from services.gateway.portal.web import page, page_number
+from services.gateway.portal.web import GATEWAY, page, page_number
 from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
@@ -61,9 +64,19 @@ class CenterReturnPages:
             step_label=STEPS,
             kind_label=KINDS,
             counted_label=COUNTED_FROM,
+            who=self._display_names(found["items"]),
             cases=found["items"],
             total=found["total"],
             number=number,
             more=number * PAGE < found["total"],
             link=lambda n: "/center/returns?" + urlencode(dict(kept, page=n)),
         )
+
+    def _display_names(self, cases):
+        """The people who inspected and decided, by the names their accounts carry (else the user id)."""
+        users = {c[k] for c in cases for k in ("inspected_by", "decided_by") if c.get(k)}
+        if not users:
+            return {}
+        with self.db.uow(GATEWAY) as uow:
+            rows = uow.session.execute(select(User.username, User.display_name).where(User.username.in_(users)))
+            return dict(rows.tuples().all())
