@@ -27,6 +27,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "hq": [
         ("审批", "/hq/approvals"),
         ("网点排名", "/hq/rankings"),
+        ("中心考核", "/hq/centers"),
         ("网点布局", "/hq/network"),
         ("结算标准", "/hq/tariffs"),
         ("SLA 总览", "/hq/sla"),
