@@ -457,6 +457,9 @@ def run_bench(
     bound_seconds=20.0,
     target_hours=4.0,
     batch_minutes=1.0,
+    target_slack_share=0.0,
+    frontier=None,
+    target_min_slack_hours=0.0,
 ):
     import eventlet
     from nameko.runners import ServiceRunner
@@ -500,6 +503,8 @@ def run_bench(
         DISPATCH_HORIZON_DAYS=int(horizon_days),
         DISPATCH_FREEZE_MINUTES=float(freeze_minutes),
         DISPATCH_TARGET_HOURS=float(target_hours),
+        DISPATCH_TARGET_SLACK_SHARE=float(target_slack_share),
+        DISPATCH_TARGET_MIN_SLACK_HOURS=float(target_min_slack_hours),
         LOGGING={"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING", "handlers": []}},
     )
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
@@ -816,6 +821,14 @@ def run_bench(
             "saving_vs_greedy_with_those_on_time": round(1 - bound_km["on_time_km"] / g_km, 4) if g_km else None,
             "saving_vs_greedy_no_sla": round(1 - bound_km["no_sla_km"] / g_km, 4) if g_km else None,
         }
+    versus = None
+    if frontier:  # the clairvoyant plans of bench/dispatch_budget.py runs (their --out, pooled)
+        from bench.dispatch_budget import load_curves, versus_clairvoyant
+
+        everything = product["by_tier"]["all"]
+        curves, _, _ = load_curves(frontier.split(","))
+        late = everything["could_be_on_time"] - everything["on_time"]
+        versus = dict(versus_clairvoyant(product["travel_km"], late, curves, baseline["travel_km"]), source=frontier)
     secs = [s["rpc_s"] for s in solves]
     result = {
         "week": [d.isoformat() for d in days],
@@ -842,6 +855,7 @@ def run_bench(
         "product": product,
         "greedy": baseline,
         "clairvoyant": clairvoyant,
+        "travel_vs_clairvoyant_same_late": versus,
         "travel_saving_vs_greedy": round(1 - product["travel_km"] / baseline["travel_km"], 4)
         if baseline["travel_km"]
         else None,
@@ -940,6 +954,17 @@ def table(r):
             f"{c['travel_km_no_sla']:,.1f} km serving {c['served_no_sla']} with no SLA at all "
             f"({100 * (c['saving_vs_greedy_no_sla'] or 0):.1f}% less)"
         )
+    v = r.get("travel_vs_clairvoyant_same_late")
+    if v:
+        clair = (
+            "no clairvoyant plan within that many late"
+            if v["clairvoyant_km"] is None
+            else f"clairvoyant {v['clairvoyant_km']:,.1f} km, product {100 * v['more_than_clairvoyant']:+.1f}%"
+        )
+        lines.append(
+            f"travel at {v['late']} could-be visits late: {clair}; "
+            f"vs greedy {v['greedy_km']:,.1f} km: {100 * (v['less_than_greedy'] or 0):.1f}% less"
+        )
     lines.append(
         f"floor: on time >= 98% of could-be-on-time: {r['floor']['on_time_ge_98pct']}; "
         f">= 15% less travel than greedy: {r['floor']['travel_le_85pct_of_greedy']}   "
@@ -972,6 +997,24 @@ def main(argv=None):
         help="the planner's soft service target after a visit becomes available (DISPATCH_TARGET_HOURS)",
     )
     ap.add_argument(
+        "--target-slack-share",
+        type=float,
+        default=0.0,
+        help="the soft target is at least this share of a visit's slack after it came in (DISPATCH_TARGET_SLACK_SHARE)",
+    )
+    ap.add_argument(
+        "--target-min-slack-hours",
+        type=float,
+        default=0.0,
+        help="the slack share applies to visits with at least this much slack (DISPATCH_TARGET_MIN_SLACK_HOURS)",
+    )
+    ap.add_argument(
+        "--frontier",
+        metavar="FILE.json[,FILE.json]",
+        help="bench/dispatch_budget.py --out file(s): report km against the clairvoyant plan with as many "
+        "could-be visits late as the product (and against greedy)",
+    )
+    ap.add_argument(
         "--bound-seconds",
         type=float,
         default=20.0,
@@ -990,6 +1033,9 @@ def main(argv=None):
         bound_seconds=a.bound_seconds,
         target_hours=a.target_hours,
         batch_minutes=a.batch_minutes,
+        target_slack_share=a.target_slack_share,
+        frontier=a.frontier,
+        target_min_slack_hours=a.target_min_slack_hours,
     )
     return 0 if all(r["floor"].values()) else 2
 

@@ -145,6 +145,21 @@ def combine(curves, budget):
     return min(best.values(), key=lambda x: x[0]) if best else None
 
 
+def versus_clairvoyant(km, late, curves, greedy_km):
+    """The issue-19 travel measure of a replay travelling `km` with `late` could-be visits late:
+    its km against the clairvoyant plan allowed as many late (the least of `curves`, pooled
+    tenants' points) and against greedy's. None for the first when no clairvoyant point is
+    within that budget."""
+    best = combine(curves, late) if curves else None
+    return {
+        "late": late,
+        "clairvoyant_km": round(best[0], 1) if best else None,
+        "more_than_clairvoyant": round(km / best[0] - 1, 4) if best and best[0] else None,
+        "greedy_km": greedy_km,
+        "less_than_greedy": round(1 - km / greedy_km, 4) if greedy_km else None,
+    }
+
+
 def frontier(curves, greedy_km, could_total, floor=0.15):
     """[(late budget, least km)] where the least km drops, up to the first budget whose plan
     travels `floor` less than greedy (or every budget, if none does)."""
@@ -239,6 +254,17 @@ def main(argv=None):
             f"{p['late']}: {p['km']:,.0f} km ({100 * p['saving_vs_greedy']:.1f}% less)" for p in out["frontier"]
         )
     )
+    everything = r["product"]["by_tier"]["all"]
+    out["replay_vs_clairvoyant"] = versus_clairvoyant(
+        r["product"]["travel_km"], everything["could_be_on_time"] - everything["on_time"], curves, greedy_km
+    )
+    v = out["replay_vs_clairvoyant"]
+    if v["clairvoyant_km"] is not None:
+        log(
+            f"the replay: {r['product']['travel_km']:,.1f} km with {v['late']} could-be visits late, "
+            f"{100 * v['more_than_clairvoyant']:+.1f}% against the clairvoyant plan with as many late "
+            f"({v['clairvoyant_km']:,.1f} km), {100 * v['less_than_greedy']:.1f}% less than greedy"
+        )
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")

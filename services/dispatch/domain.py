@@ -150,6 +150,7 @@ class VisitView:
     current_outlet_id: str | None = None
     required_outlet_id: str | None = None  # the center assigned it to this outlet (assign_outlet)
     appointment: tuple[datetime, datetime] | None = None  # confirmed to the customer: arrive within
+    received: datetime | None = None  # when the request came in (the slack of its soft target counts from it)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from services.dispatch.insertion import place_dropped
 from services.dispatch.routing_problem import RoutingProblem, matrices
 from services.dispatch.routing_problem import Vehicle as RVehicle
 from services.dispatch.routing_problem import Visit as RVisit
+from services.dispatch.targets import service_target
 from services.dispatch.travel import travel_matrices
 
 
@@ -68,6 +69,8 @@ def _routing_visit(
     t0: datetime,
     late_anyway: bool = False,
     serve_within: float = SERVE_WITHIN_MINUTES,
+    slack_share: float = 0.0,
+    min_slack: float = 0.0,
 ) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
     visit's window, and the soft `deadline` is a service target `serve_within` minutes (the
@@ -106,9 +109,9 @@ def _routing_visit(
             lateness_penalty=LATENESS_KM_PER_MINUTE,
             **common,
         )
-    target = earliest + serve_within
-    if due is not None:
-        target = min(target, max(due, earliest))
+    opened = visit.window_start or visit.received
+    available = minutes_since(t0, opened) if opened is not None else 0.0
+    target = service_target(available, due, 0.0, serve_within, slack_share, min_slack)
     return RVisit(
         windows=((earliest, due if due is not None else math.inf),),
         deadline=target,
@@ -170,6 +173,8 @@ def build_problem(
     horizon_days: int = 6,
     outlet_limits: dict | None = None,
     serve_within_minutes: float = SERVE_WITHIN_MINUTES,
+    target_slack_share: float = 0.0,
+    target_min_slack_minutes: float = 0.0,
 ) -> PlanningInput:
     """The routing problem of one tenant. `outlet_limits`: {outlet id: visits it may still take
     in this plan} for outlets on probation (their job limit less the visits already started)."""
@@ -215,7 +220,15 @@ def build_problem(
         )
         rvisits.append(
             _routing_visit(
-                visit, loc, allowed, len(vehicles), t0, late_anyway=late_anyway, serve_within=serve_within_minutes
+                visit,
+                loc,
+                allowed,
+                len(vehicles),
+                t0,
+                late_anyway=late_anyway,
+                serve_within=serve_within_minutes,
+                slack_share=target_slack_share,
+                min_slack=target_min_slack_minutes,
             )
         )
         late.append(late_anyway)
