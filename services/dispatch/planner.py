@@ -437,6 +437,7 @@ def apply_plan(
         if reason and not domain.keeps_appointment(as_utc(visit.appointment_at), a.arrival):
             moved += 1  # a re-plan with a reason moved what the customer was told
             extra["reason"] = f"appointment moved: {reason}"[:128]
+            visit.appointment_moved_from, visit.appointment_moved_reason = visit.appointment_at, reason[:500]
             visit.appointment_at, changed = None, True
         visit.status, visit.technician_id, visit.outlet_id = VisitStatus.SCHEDULED, a.technician_id, a.outlet_id
         visit.planned_arrival, visit.route_order, visit.planned_km = a.arrival, a.order, a.km

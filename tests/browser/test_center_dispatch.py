@@ -7,10 +7,12 @@ platform (each finds its own visits by id)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 import requests
 
+from shared.clock import LOCAL_TZ
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_center_tickets import agent, choose, refreshing_every, register
 from tests.conftest import C01, C02, technician_rows, wait_for
@@ -153,3 +155,79 @@ def test_the_board_says_why_the_centers_outlet_cannot_be_kept(working_morning, b
     assert browser.find(f"#waiting-{visit['id']} .constraint-unmet").is_displayed()
     assert browser.scroll_width() <= 390, browser.scroll_width()
     browser.screenshot(SCREENSHOTS / "center-dispatch-constraint-390.png")
+
+
+def _local_day(moment):
+    return datetime.fromisoformat(moment).astimezone(LOCAL_TZ).date().isoformat()
+
+
+def test_the_dispatcher_confirms_an_appointment_and_sees_a_reasoned_replan_move_it(
+    working_morning, browser, portal_platform
+):
+    """Issue 19 point 2 on the board: 确认预约 keeps the planned arrival across re-plans; a re-plan
+    needs a reason to move it, and the moved visit is listed with the time told and the reason."""
+    _import_technicians(portal_platform, technician_rows("C01"))
+    # in Jingzhou, assigned first to the outlet ~124 km away (arrives late), then to the one ~8 km away
+    ticket = register(portal_platform, customer_name="荆州预约确认测试厂", address="湖北省荆州市荆州区北京路9号")
+    visit = visit_of(portal_platform, ticket)
+
+    def assign(outlet):
+        r = portal_platform.post(
+            f"{API}/tickets/{ticket['id']}/transitions", C01, json={"action": "assign_outlet", "outlet_id": outlet}
+        )
+        assert r.status_code == 200, r.text
+        wait_for(lambda: visit_of(portal_platform, ticket)["required_outlet_id"] == outlet, what="outlet kept")
+
+    assign("C01-O02")
+    assert portal_platform.post(f"{API}/dispatch/reoptimise", C01).status_code == 200
+    planned = visit_of(portal_platform, ticket)
+    assert planned["status"] == "scheduled" and planned["appointment_at"] is None
+    day = _local_day(planned["planned_arrival"])
+    agent(portal_platform, "c1-dispatcher")
+    browser.sign_in("c1-dispatcher")
+    browser.open(f"/center/dispatch?day={day}")
+    stop = f"#visit-{visit['id']}"
+    assert "已确认预约" not in browser.find(stop).text
+    browser.submit(f"{stop} .confirm-appointment button")
+    assert "已确认预约" in browser.find(".notice").text
+    told = datetime.fromisoformat(visit_of(portal_platform, ticket)["appointment_at"])
+    assert told == datetime.fromisoformat(planned["planned_arrival"])
+    shown = browser.find(f"{stop} .appointment-confirmed").text
+    assert shown == f"已确认预约 {told.astimezone(LOCAL_TZ):%H:%M}", shown
+    assert browser.find_all(f"{stop} .confirm-appointment") == []  # confirmed: no button any more
+
+    # the center hands it to the near outlet: a re-plan without a reason keeps the customer's time
+    assign("C01-O03")
+    browser.open(f"/center/dispatch?day={day}")
+    browser.submit("#replan")
+    kept = visit_of(portal_platform, ticket)
+    assert kept["outlet_id"] == "C01-O03" and kept["appointment_at"] is not None
+    assert abs(datetime.fromisoformat(kept["planned_arrival"]) - told) <= timedelta(hours=1)
+    assert browser.find_all("#moved") == []
+    # a reason too long: refused next to the field, nothing re-planned
+    runs = portal_platform.get(f"{API}/dispatch/plan-runs", C01).json()
+    browser.fill(reason="改" * 501)
+    browser.submit("#replan")
+    assert "500" in (browser.field_error("reason") or ""), browser.text
+    assert portal_platform.get(f"{API}/dispatch/plan-runs", C01).json()[0] == runs[0]
+    # with a reason the plan may move it: listed with the time told and the reason, to be confirmed again
+    browser.fill(reason="客户同意改约上午")
+    browser.submit("#replan")
+    moved = visit_of(portal_platform, ticket)
+    assert moved["appointment_at"] is None and moved["appointment_moved_reason"] == "客户同意改约上午"
+    assert "原因：客户同意改约上午，改动已确认预约 1 个" in browser.find("#last-run").text
+    row = browser.find(f"#moved-{visit['id']}").text
+    assert ticket["number"] in row and "荆州预约确认测试厂" in row and "客户同意改约上午" in row, row
+    assert f"原定 {told.astimezone(LOCAL_TZ):%m-%d %H:%M}" in row, row
+    browser.phone()
+    browser.open(f"/center/dispatch?day={day}")
+    assert browser.find(f"#moved-{visit['id']}").is_displayed()
+    assert browser.scroll_width() <= 390, browser.scroll_width()
+    browser.screenshot(SCREENSHOTS / "center-dispatch-appointment-moved-390.png")
+    browser.desktop()
+    browser.open(f"/center/dispatch?day={day}")
+    browser.submit(f"#moved-{visit['id']} button")  # the new time told to the customer
+    assert browser.find_all("#moved") == []
+    again = visit_of(portal_platform, ticket)
+    assert again["appointment_at"] == again["planned_arrival"] and again["appointment_moved_reason"] is None
+    browser.screenshot(SCREENSHOTS / "center-dispatch-appointment-1280.png")

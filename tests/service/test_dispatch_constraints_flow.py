@@ -141,6 +141,12 @@ def test_a_confirmed_appointment_moves_only_with_a_reason(platform):
     visit = _visit(p, ticket["id"], status="scheduled", outlet_id=NEAR)
     assert visit["appointment_at"] is None
     assert datetime.fromisoformat(visit["planned_arrival"]) < told - timedelta(hours=1)
+    # the visit says what the customer had been told and why it moved (the board shows it) until confirmed again
+    assert datetime.fromisoformat(visit["appointment_moved_from"]) == told
+    assert visit["appointment_moved_reason"] == "客户同意改约上午"
+    r = p.post(f"{API}/visits/{visit['id']}/confirm-appointment", C01)
+    assert r.status_code == 200 and r.json()["appointment_moved_reason"] is None, r.text
+    assert r.json()["appointment_moved_from"] is None and r.json()["appointment_at"] == visit["planned_arrival"]
     runs = p.get(f"{API}/dispatch/plan-runs", C01).json()
     assert (runs[0]["reason"], runs[0]["moved_confirmed"]) == ("客户同意改约上午", 1)
     assert runs[1]["reason"] is None
