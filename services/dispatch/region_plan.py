@@ -35,7 +35,14 @@ from datetime import date, datetime
 
 from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechView, VisitView, horizon, minutes_since
 from services.dispatch.insertion import Insertion, apply_insertion, insert_visit
-from services.dispatch.planning import Assignment, PlanningInput, add_visit, build_problem, read_plan
+from services.dispatch.planning import (
+    Assignment,
+    PlanningInput,
+    add_visit,
+    build_problem,
+    read_plan,
+    unmet_constraints,
+)
 from services.dispatch.regions import (
     REGION_MAX_VISITS,
     Partition,
@@ -78,6 +85,8 @@ class Context:
     days: tuple[date, ...]
     travel: object
     serve_within: float = SERVE_WITHIN_MINUTES
+    # more of `planning.build_problem`'s keywords, as the planner gives them (the service target's)
+    options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +96,7 @@ class RegionPlan:
     excluded: dict[str, str]  # visit id -> why no technician may take it
     regions: list[Region]  # final membership (visits moved to the region that took them)
     stats: dict = field(default_factory=dict)
+    unmet: dict = field(default_factory=dict)  # visit id -> why its dispatcher's constraint is not kept
 
     def routes(self) -> dict[tuple[str, date], list[str]]:
         """(technician id, day) -> visit ids in planned order."""
@@ -108,6 +118,7 @@ def region_input(ctx: Context, visits: list[VisitView], techs: list[TechView], l
         len(ctx.days),
         limits or None,
         ctx.serve_within,
+        **ctx.options,
     )
 
 
@@ -159,7 +170,12 @@ def _job(args) -> dict:
     if finish:
         plan = evaluate_routes(problem, [routes.get(k, []) for k in range(len(problem.vehicles))])
         assignments, dropped = read_plan(inp, plan, place_late=place_late)
-        return {"assignments": assignments, "dropped": dropped, "excluded": dict(inp.excluded)}
+        return {
+            "assignments": assignments,
+            "dropped": dropped,
+            "excluded": dict(inp.excluded),
+            "unmet": unmet_constraints(inp, assignments, dropped),
+        }
     initial = warm_start(problem, routes) if routes else None
     plan = solve(problem, max(0.5, seconds - build_s), workers=1, configs=[REGION_SEARCH], initial_routes=initial)
     if initial is not None:
@@ -216,12 +232,22 @@ def plan_regions(
     serve_within_minutes: float = SERVE_WITHIN_MINUTES,
     place_late: bool = True,
     max_visits: int = REGION_MAX_VISITS,
+    build_options: dict | None = None,
 ) -> RegionPlan:
-    """Plan a tenant region by region within about `time_limit_s` (see the module docstring)."""
+    """Plan a tenant region by region within about `time_limit_s` (see the module docstring);
+    `build_options`: more keywords of every region's `planning.build_problem`."""
     t_start = time.time()
     deadline = t_start + time_limit_s
     days = tuple(horizon(calendar, now, horizon_days))
-    ctx = Context(dict(outlet_status), frozenset(probation_full), now, days, travel, serve_within_minutes)
+    ctx = Context(
+        dict(outlet_status),
+        frozenset(probation_full),
+        now,
+        days,
+        travel,
+        serve_within_minutes,
+        dict(build_options or {}),
+    )
     part: Partition = partition(visits, techs, days, outlet_status, probation_full, travel, max_visits)
     regions = [Region(r.base, r.techs, list(r.visits), r.sector) for r in part.regions]
     limits = split_limits(outlet_limits, regions)
@@ -280,11 +306,12 @@ def plan_regions(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    assignments, dropped, excluded = [], {}, {}
+    assignments, dropped, excluded, unmet = [], {}, {}, {}
     for res in results:
         assignments.extend(res["assignments"])
         dropped.update(res["dropped"])
         excluded.update(res["excluded"])
+        unmet.update(res["unmet"])
     return RegionPlan(
         assignments,
         dropped,
@@ -296,6 +323,7 @@ def plan_regions(
             "rounds": rounds,
             "method": "regions",
         },
+        unmet,
     )
 
 

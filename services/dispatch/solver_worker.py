@@ -4,7 +4,9 @@ A solve holds the GIL for its whole time limit (STACK-NOTES): inside an eventlet
 would stall every other entrypoint. The service starts this module as a child process with
 eventlet's green subprocess (so waiting for it yields to the hub), gives it the problem on stdin
 and reads the plan from its stdout, both pickled (parent and child are the same code base) and
-both temporary files (see `run_in_child`).
+both temporary files (see `run_in_child`). A big tenant's `region_solve.RegionJob` in place of
+a problem is planned region by region here (`region_solve.run_job`, its region processes in this
+process's group), and its merged plan returned.
 """
 
 from __future__ import annotations
@@ -23,6 +25,12 @@ def main():
     except OSError:  # pragma: no cover
         pass
     problem, time_limit, workers, initial = pickle.load(sys.stdin.buffer)
+    from services.dispatch.region_solve import RegionJob, run_job
+
+    if isinstance(problem, RegionJob):  # a big tenant: its own time limit and workers
+        sys.stdout.buffer.write(pickle.dumps(run_job(problem)))
+        sys.stdout.buffer.flush()
+        return
     from services.dispatch.routing import SAVINGS_MAX_PAIRS
 
     if initial == "greedy" and len(problem.visits) * len(problem.vehicles) > SAVINGS_MAX_PAIRS:
