@@ -10,11 +10,11 @@ numbers, Chinese headers, center and outlet names (not codes).
 from __future__ import annotations
 
 import io
-import logging
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
+from services.qa.charting import pyplot_in
 from services.qa.monthly_report import HQ_SCOPE, SECTIONS, pct_text
 from shared.fonts import FontFile, reportlab_font
 
@@ -270,39 +270,23 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
             ws.append(row)
         ws.freeze_panes = "A3"
         for i, header in enumerate(headers, start=1):
-            width = max([_width(header)] + [_width(row[i - 1]) for row in rows])
+            width = max([cell_width(header)] + [cell_width(row[i - 1]) for row in rows])
             ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 40)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def _width(value: Any) -> int:
+def cell_width(value: Any) -> int:
     """Columns in a spreadsheet: a Chinese character takes two."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(value))
 
 
 # ---------------------------------------------------------------- charts
-def _pyplot(font: FontFile):
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)  # a .ttc face has no "normal" weight
-
-    font_manager.fontManager.addfont(str(font.path))
-    name = font_manager.FontProperties(fname=str(font.path)).get_name()
-    plt.rcParams["font.family"] = name
-    plt.rcParams["axes.unicode_minus"] = False
-    return plt
-
-
 def charts(report: dict[str, Any], font: FontFile) -> list[bytes]:
     """PNG charts: the SLA on-time share by tier and the complaints' Pareto (with the cumulative
     line); for HQ the centers' SLA share side by side."""
-    plt = _pyplot(font)
+    plt = pyplot_in(font)
     drawn = []
     if report["kind"] == "monthly" and report["tenant_id"] != HQ_SCOPE and report["sla"].get("available"):
         rows = [r for r in report["sla"]["rows"] if r["on_time_pct"] is not None]
