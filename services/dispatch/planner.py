@@ -24,7 +24,7 @@ from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.dispatch import domain, en_route, operations, planning, planstate, queries
+from services.dispatch import domain, en_route, operations, planning, planstate, queries, region_solve
 from services.dispatch.domain import LOCAL_TZ, OPEN_VISIT, VisitStatus
 from services.dispatch.models import PlanRun, Visit
 from services.dispatch.solver_worker import SolveInterrupted, interrupt, run_in_child
@@ -60,6 +60,8 @@ class PlannerSettings:
     probation_max_jobs: int = 5  # open jobs of an outlet on probation when its agreement names none
     batch_seconds: float = 2.0  # new requests batched per tenant
     reopt_seconds: float = 900.0  # periodic re-plan
+    regions_above: int = region_solve.REGIONS_ABOVE  # open visits above which a tenant is planned by region
+    regions_time_limit: float = region_solve.REGIONS_TIME_LIMIT  # solve time of such a plan (s)
 
     @classmethod
     def from_config(cls, config) -> PlannerSettings:
@@ -73,6 +75,8 @@ class PlannerSettings:
             probation_max_jobs=int(config.get("PROBATION_MAX_JOBS", 5)),
             batch_seconds=float(config.get("DISPATCH_BATCH_SECONDS", 2.0)),
             reopt_seconds=float(config.get("DISPATCH_REOPT_SECONDS", 900.0)),
+            regions_above=int(config.get("DISPATCH_REGIONS_ABOVE", region_solve.REGIONS_ABOVE)),
+            regions_time_limit=float(config.get("DISPATCH_REGIONS_TIME_LIMIT", region_solve.REGIONS_TIME_LIMIT)),
         )
 
     @property
@@ -216,7 +220,9 @@ class Planner:
             self.solving.discard(tenant)
 
     def _solve_and_apply(self, ctx: PlanningContext, tenant, trigger, lease, holder, ttl, reason=None):
-        """Build the tenant's problem, solve it in a child process, apply the plan."""
+        """Build the tenant's problem, solve it in a child process, apply the plan. A tenant with
+        more than `regions_above` open visits is built and solved region by region, all of it in
+        that child process (`region_solve`)."""
         settings = ctx.settings
         started = utcnow()
         t0 = _time.monotonic()
@@ -234,6 +240,7 @@ class Planner:
                 ctx.policies.clock.calendar,
                 ctx.travel,
                 keep_appointments=not reason,
+                build=region_solve.builder(settings.regions_above, settings.regions_time_limit, settings.workers),
             )
         if not inp.problem.visits and not inp.excluded:
             return {"tenant_id": tenant, "visits": 0}
@@ -248,9 +255,7 @@ class Planner:
                 running=self.solvers,
                 stopping=lambda: is_stopping(container),
             )
-        assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
-        dropped.update(inp.excluded)
-        unmet = planning.unmet_constraints(inp, assignments, dropped)
+        assignments, dropped, unmet = region_solve.read_back(inp, plan)
         seconds = _time.monotonic() - t0
         with ctx.db.uow(principal) as uow:
             # written only while this attempt still holds the tenant's lease, checked in this very
@@ -274,6 +279,7 @@ class Planner:
             planstate.finish(uow.session, tenant, holder)
             uow.commit()
         metrics.SOLVER_SECONDS.labels(ctx.service, tenant).observe(seconds)
+        result.update(region_solve.summary(plan))
         return result
 
 
@@ -290,11 +296,15 @@ class PlannerState(DependencyProvider):
         return self.planner
 
 
-def planning_input(session, tenant, now, settings: PlannerSettings, calendar, travel, keep_appointments=True):
+def planning_input(
+    session, tenant, now, settings: PlannerSettings, calendar, travel, keep_appointments=True, build=None
+):
     """The tenant's routing problem as it stands `now` (and the visits it was built from). The
     dispatcher's word is kept: a pin, the outlet the center assigned, and (`keep_appointments`:
     unless a re-plan with a reason releases them) the window of an appointment confirmed to the
-    customer."""
+    customer. `build`: `planning.build_problem` unless given (`region_solve.builder`'s, for a big
+    tenant: its visits and technicians, built region by region in the solver process)."""
+    build = build or planning.build_problem
     freeze = timedelta(minutes=settings.freeze_minutes)
     day_start = domain.local_day_start(now.astimezone(LOCAL_TZ).date())
     today = en_route.today_states(queries.visits_started_since(session, tenant, day_start), now)
@@ -355,7 +365,7 @@ def planning_input(session, tenant, now, settings: PlannerSettings, calendar, tr
                 else None,
             )
         )
-    inp = planning.build_problem(
+    inp = build(
         views,
         techs,
         states,
