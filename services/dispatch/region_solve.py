@@ -22,11 +22,14 @@ is; a probation outlet's job limit is shared out between the regions of its tech
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from services.dispatch import planning
 from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechDay, TechView, VisitView, horizon, tech_days
+
+log = logging.getLogger(__name__)
 
 REGIONS_ABOVE = 1500  # open visits of a tenant above which it is planned region by region
 REGIONS_TIME_LIMIT = 60.0  # s for such a plan (issue 19.4: 5,000 visits within 120 s)
@@ -107,6 +110,7 @@ def builder(above: int, time_limit: float = REGIONS_TIME_LIMIT, workers: int = 2
                 **options,
             )
         days = tuple(horizon(calendar, now, horizon_days))  # the calendar stays in the service
+        log.info("%d open visits (above %d): planned region by region within %.0f s", len(visits), above, time_limit)
         job = RegionJob(
             list(visits),
             list(techs),
