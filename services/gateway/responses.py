@@ -390,10 +390,13 @@ class Published(Schema):
 
 
 class Report(Schema):
-    """A report as JSON: its columns ([key, label] pairs) and rows keyed by the columns' keys."""
+    """A report as JSON: its columns ([key, label] pairs) and rows keyed by the columns' keys (ids
+    and, beside them, ``center_name`` / ``outlet_name``); `scope` the center's id (or all tenants),
+    `scope_name` its name (or 全部中心)."""
 
     kind = Str()
     title = Str()
     scope = Str()
+    scope_name = Str()
     columns = fields.List(fields.List(Str()))
     rows = fields.List(fields.Dict(keys=Str()))

@@ -408,7 +408,8 @@ class QaService(ReportEntrypoints, AssessmentEntrypoints, web.ServiceBase):
             raise ValidationFailed("all reports together come as xlsx", {"format": ["must be xlsx"]})
         built = [self._report(one, asked) for one in (REPORT_KINDS if kind == "all" else (kind,))]
         scope, fmt = asked.get("tenant_id") or self.db.principal.tenant or "all", asked["format"]
-        return reports.as_file(kind, built, fmt, f"qa-{kind}-{scope}-{asked.get('month') or 'all'}.{fmt}")
+        font = self._font() if fmt in reports.CHART_FORMATS else None  # ReportEntrypoints': config PDF_FONT
+        return reports.as_file(kind, built, fmt, f"qa-{kind}-{scope}-{asked.get('month') or 'all'}.{fmt}", font)
 
     def _report(self, kind, asked):
         if kind not in REPORT_KINDS:
@@ -416,14 +417,9 @@ class QaService(ReportEntrypoints, AssessmentEntrypoints, web.ServiceBase):
         principal = self._agent()
         with self.db.uow() as uow:
             rows = operations.report_rows(uow.session, kind, asked, utcnow())
-        scope = asked.get("tenant_id") or principal.tenant or "all tenants"
-        return {
-            "kind": kind,
-            "title": reports.TITLES[kind],
-            "scope": scope,
-            "columns": reports.COLUMNS[kind],
-            "rows": rows,
-        }
+        centers = {c.id: c.name for c in self.directory.centers.values()}
+        outlets = {o.id: o.name for o in self.directory.outlets.values()}
+        return reports.build(kind, rows, asked.get("tenant_id") or principal.tenant, centers, outlets)
 
     # ------------------------------------------------------------ timers (the product clock)
     @timer_once("QA_HOUSEKEEPING_SECONDS", 60)  # on one replica at a time (shared.leases)

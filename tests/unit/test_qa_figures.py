@@ -96,6 +96,7 @@ def test_satisfaction_rows():
     assert rows[0]["s5"] == 1 and rows[0]["negative"] == 1
     assert [k for k, _ in reports.COLUMNS["satisfaction"]] == [
         "tenant_id",
+        "center_name",  # `reports.build` names the rows
         "month",
         "answers",
         "average",
