@@ -213,6 +213,15 @@ def test_reports_and_scorecards_by_role(qa_platform, send):
     assert {r["tenant_id"] for r in hq["rows"]} == {"C01", "C02"}
     row = next(r for r in hq["rows"] if r["tenant_id"] == "C01")
     assert (row["visits"], row["on_time"], row["late"], row["on_time_pct"]) == (9, 6, 3, "66.7")
+    assert (row["center_name"], c01["scope"], c01["scope_name"], hq["scope_name"]) == (
+        "武汉区域服务中心",
+        "C01",
+        "武汉区域服务中心",
+        "全部中心",
+    )
+    assert (
+        c01["title"] == "各时效等级上门准时率" and ["tier", "时效等级"] in c01["columns"] and row["tier"] == "unknown"
+    )  # codes
     _error(qa_platform.get(f"{API}/reports/ontime", O1), 403)
     _error(qa_platform.get(f"{API}/reports/bogus", HQ), 404)
     _error(qa_platform.get(f"{API}/reports/ontime", HQ, params={"format": "pdf"}), 422, "format")
@@ -220,14 +229,18 @@ def test_reports_and_scorecards_by_role(qa_platform, send):
     text = qa_platform.get(f"{API}/reports/callbacks", C01, params={"format": "csv"})
     assert text.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"))))
-    assert {r["center"] for r in rows} == {"C01"} and sum(
-        int(r["planned"]) for r in rows
-    ) == 9 + 9  # and the tracking calls
+    assert {(r["中心编号"], r["中心"]) for r in rows} == {("C01", "武汉区域服务中心")}
+    assert sum(int(r["计划回访"]) for r in rows) == 9 + 9  # and the tracking calls
+    assert {r["回访层级"] for r in rows} >= {"特约点", "自办点"}
 
     xlsx = qa_platform.get(f"{API}/reports/all", HQ, params={"format": "xlsx"})
     wb = load_workbook(io.BytesIO(xlsx.content))
-    assert wb.sheetnames == ["ontime", "callbacks", "satisfaction", "pareto", "ranking"]
-    assert wb["ranking"].max_row >= 37 and wb["ranking"]["C1"].value == "outlet"
+    assert wb.sheetnames == ["上门准时率", "回访完成情况", "客户满意度", "投诉原因帕累托", "网点评分排名"]
+    ranking = wb["网点评分排名"]
+    assert ranking.max_row >= 37 and (ranking["C1"].value, ranking["D1"].value) == ("网点编号", "网点")
+    assert {(r[2].value, r[3].value) for r in ranking.iter_rows(min_row=2) if r[2].value == "C01-O01"} == {
+        ("C01-O01", "襄阳新阳特约服务站")
+    }
 
     png = qa_platform.get(f"{API}/reports/ranking", HQ, params={"format": "png", "month": month})
     assert png.headers["Content-Type"] == "image/png"
@@ -235,4 +248,7 @@ def test_reports_and_scorecards_by_role(qa_platform, send):
     svg = qa_platform.get(f"{API}/reports/callbacks", C01, params={"format": "svg"})
     root = ET.fromstring(svg.content)
     assert root.tag.endswith("svg") and len(svg.content) > 5_000
-    assert b"<text" in svg.content and b"C01" in svg.content and b"C02" not in svg.content
+    texts = {"".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert "回访完成情况（武汉区域服务中心）" in texts and "按时完成" in texts  # Chinese, text as text
+    assert "武汉区域服务中心".encode() in svg.content and "济南区域服务中心".encode() not in svg.content
+    assert b"WenQuanYi Zen Hei" in svg.content  # the CJK font of config PDF_FONT (empty: the installed one)
