@@ -389,6 +389,22 @@ class ReturnMachine(EventSchema):
     at = fields.AwareDateTime(required=True)
 
 
+class PartsReplacement(EventSchema):
+    """Parts' answer to an exchange's replacement request (return.replacement_requested): issued
+    (booked out of the warehouse's good stock, with the unit) or short (no good unit: waiting, issued
+    by itself when one is received)."""
+
+    return_case_id = fields.Str(required=True)
+    ticket_id = fields.Str(required=True)
+    location_id = fields.Str(required=True)
+    part_no = fields.Str(required=True)
+    movement_no = fields.Str(allow_none=True, load_default=None)  # issued: the outbound movement
+    serial = fields.Str(allow_none=True, load_default=None)  # issued: the unit sent, when known
+    waited = fields.Bool(load_default=False)  # issued after being short
+    by = fields.Str(allow_none=True, load_default=None)
+    at = fields.AwareDateTime(required=True)
+
+
 class NoticeEvent(EventSchema):
     """A notice by e-mail or SMS reached its end (notify): sent, or failed / undeliverable with why."""
 
@@ -493,7 +509,15 @@ _register("refund.requested", "intake", 1, RefundRequested, "a refund or compens
 _register(
     "return.machine_returned", "intake", 1, ReturnMachine, "a returned or exchanged machine is back in the warehouse"
 )
-_register("return.replacement_issued", "intake", 1, ReturnMachine, "an exchange's replacement machine was issued")
+_register("return.replacement_requested", "intake", 1, ReturnMachine, "an exchange's replacement is asked of parts")
+# superseded by return.replacement_requested (no longer emitted); parts takes one still heard as a request
+_register("return.replacement_issued", "intake", 1, ReturnMachine, "(superseded) an exchange's replacement issued")
+_register(
+    "parts.replacement_issued", "parts", 1, PartsReplacement, "an exchange's replacement was booked out to the customer"
+)
+_register(
+    "parts.replacement_short", "parts", 1, PartsReplacement, "no good unit for an exchange's replacement: waiting"
+)
 
 _register("notice.sent", "notify", 1, NoticeEvent, "an e-mail or SMS notice went to the SMTP server / SMS provider")
 _register("notice.failed", "notify", 1, NoticeEvent, "an e-mail or SMS notice cannot be delivered (error says why)")

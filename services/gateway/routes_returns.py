@@ -60,7 +60,9 @@ class ReturnRoutes:
         f"{API}/returns/<string:case_id>/steps",
         "Take a step: inspect (a technical lead: quality_fault, finding), decide (the center: approve, "
         "refund_amount of a return, note when rejecting), receive (the machine back in the warehouse), "
-        "issue_replacement (an exchange: replacement_serial), close; 409 on the wrong step",
+        "issue_replacement (an exchange: asks parts for the replacement, replacement_serial optional; the case "
+        "is replacement_requested, then replaced when parts books it, or awaiting_stock until a unit arrives), "
+        "close; 409 on the wrong step",
         body=contracts.ReturnStepIn,
         response=contracts.ReturnOut,
         tag="returns",

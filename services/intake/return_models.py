@@ -14,7 +14,8 @@ from shared.db import TenantScoped
 
 class ReturnCase(TenantScoped, Base):
     """A return (15 天包退) or exchange (30 天包换) of a machine (退换机, seed 003; rules in returns.py):
-    requested, inspected, decided, the machine back in the warehouse, refunded or replaced, closed."""
+    requested, inspected, decided, the machine back in the warehouse, refunded or (the replacement
+    asked of parts, perhaps waiting for stock) replaced, closed."""
 
     __tablename__ = "return_cases"
     __table_args__ = (Index("ix_return_case_tenant_step", "tenant_id", "step"),)
@@ -22,7 +23,7 @@ class ReturnCase(TenantScoped, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # return | exchange
-    step: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     product_line: Mapped[str | None] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(64))
@@ -45,7 +46,10 @@ class ReturnCase(TenantScoped, Base):
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refund_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     refund_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    replacement_serial: Mapped[str | None] = mapped_column(String(64))
+    replacement_serial: Mapped[str | None] = mapped_column(String(64))  # wanted, then the unit parts sent
+    replacement_requested_by: Mapped[str | None] = mapped_column(String(64))
+    replacement_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    awaiting_stock_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # parts said short
     replaced_by: Mapped[str | None] = mapped_column(String(64))
     replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[str | None] = mapped_column(String(64))

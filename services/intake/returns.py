@@ -22,8 +22,12 @@ What the seeds say and where it lives here:
   `pay_refund`, HQ), which emits ``settlement.refund_paid``; the case's step completes from it.
 
 Steps: requested → inspected → approved | rejected → received (machine back in the center's
-warehouse: parts books it) → refunded (return: settlement paid) | replaced (exchange: the
-replacement issued, parts books it out) → closed.
+warehouse: parts books it) → refunded (return: settlement paid) | replacement_requested (exchange:
+the center asks parts for the replacement) → [awaiting_stock (parts has no good unit: it waits for
+one)] → replaced (parts booked the unit out and said so) → closed. The replacement is a two-step
+exchange between the services: intake asks (``return.replacement_requested``), parts answers with
+``parts.replacement_issued`` (booked, with the unit) or ``parts.replacement_short`` (waiting; issued
+by itself when a unit is received); the case only says replaced once parts has booked it.
 """
 
 from __future__ import annotations
@@ -47,19 +51,33 @@ class Step:
     REJECTED = "rejected"
     RECEIVED = "received"  # 退机入库
     REFUNDED = "refunded"  # 退款已付 (结算部门)
-    REPLACED = "replaced"  # 换机发出
+    REPLACEMENT_REQUESTED = "replacement_requested"  # 待发换机 (asked of parts)
+    AWAITING_STOCK = "awaiting_stock"  # 缺货待发 (parts has no good unit; issued when one arrives)
+    REPLACED = "replaced"  # 换机发出 (parts booked it out)
     CLOSED = "closed"
 
-    ALL = (REQUESTED, INSPECTED, APPROVED, REJECTED, RECEIVED, REFUNDED, REPLACED, CLOSED)
+    ALL = (
+        REQUESTED,
+        INSPECTED,
+        APPROVED,
+        REJECTED,
+        RECEIVED,
+        REFUNDED,
+        REPLACEMENT_REQUESTED,
+        AWAITING_STOCK,
+        REPLACED,
+        CLOSED,
+    )
     FINAL = (REJECTED, CLOSED)
 
 
-# action: (from steps, to step, roles, duty needed); the refund step is settlement's fact, no action
+# action: (from steps, to step, roles, duty needed); the refund and the replacement's issue are
+# settlement's and parts' facts (`refund_paid`, `replacement_issued`), no action
 ACTIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], str | None]] = {
     "inspect": ((Step.REQUESTED,), Step.INSPECTED, (tenancy.CENTER, tenancy.HQ), tenancy.TECHNICAL_LEAD),
     "decide": ((Step.INSPECTED,), Step.APPROVED, (tenancy.CENTER, tenancy.HQ), None),
     "receive": ((Step.APPROVED,), Step.RECEIVED, (tenancy.CENTER, tenancy.HQ), None),
-    "issue_replacement": ((Step.RECEIVED,), Step.REPLACED, (tenancy.CENTER, tenancy.HQ), None),
+    "issue_replacement": ((Step.RECEIVED,), Step.REPLACEMENT_REQUESTED, (tenancy.CENTER, tenancy.HQ), None),
     "close": ((Step.REFUNDED, Step.REPLACED), Step.CLOSED, (tenancy.CENTER, tenancy.HQ), None),
 }
 OPENERS = (tenancy.CENTER, tenancy.HQ)
@@ -193,4 +211,29 @@ def refund_paid(step: str, kind: str) -> str | None:
     twice, or a case not waiting for it) stays as it is (None)."""
     if kind == RETURN and step == Step.RECEIVED:
         return Step.REFUNDED
+    return None
+
+
+def check_replacement_serial(wanted: str | None, returned: str) -> str | None:
+    """The unit the center wants sent (optional: parts picks one from the warehouse's good stock,
+    or the one it receives); never the machine that came back."""
+    if wanted is not None and wanted == returned:
+        raise ValidationFailed("the same machine", {"replacement_serial": ["must differ from the returned serial"]})
+    return wanted
+
+
+def replacement_issued(step: str, kind: str) -> str | None:
+    """Parts booked the exchange's replacement out (parts.replacement_issued): a case waiting for it
+    (asked, or waiting for stock) is replaced; anything else (heard twice, a case not waiting) stays
+    as it is (None)."""
+    if kind == EXCHANGE and step in (Step.REPLACEMENT_REQUESTED, Step.AWAITING_STOCK):
+        return Step.REPLACED
+    return None
+
+
+def replacement_short(step: str, kind: str) -> str | None:
+    """Parts has no good unit for the replacement yet (parts.replacement_short): a case that asked
+    waits for stock; one already replaced (the issue heard first) or waiting stays (None)."""
+    if kind == EXCHANGE and step == Step.REPLACEMENT_REQUESTED:
+        return Step.AWAITING_STOCK
     return None

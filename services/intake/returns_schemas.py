@@ -32,7 +32,8 @@ class OpenReturn(Schema):
 
 class ReturnStepIn(Schema):
     """One step of the case: inspect (quality_fault, finding), decide (approve, refund_amount for a
-    return, note when rejecting), receive, issue_replacement (replacement_serial), close."""
+    return, note when rejecting), receive, issue_replacement (asks parts for the replacement;
+    replacement_serial optional), close."""
 
     class Meta:
         unknown = RAISE
@@ -95,6 +96,9 @@ class ReturnOut(Schema):
     refund_id = fields.Str(allow_none=True)
     refund_paid_at = fields.AwareDateTime(allow_none=True)
     replacement_serial = fields.Str(allow_none=True)
+    replacement_requested_by = fields.Str(allow_none=True)
+    replacement_requested_at = fields.AwareDateTime(allow_none=True)
+    awaiting_stock_at = fields.AwareDateTime(allow_none=True, metadata={"description": "parts had no good unit"})
     replaced_by = fields.Str(allow_none=True)
     replaced_at = fields.AwareDateTime(allow_none=True)
     closed_by = fields.Str(allow_none=True)

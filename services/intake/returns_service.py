@@ -222,6 +222,43 @@ def refund_paid(uow, payload) -> bool:
     return True
 
 
+def replacement_issued(uow, payload) -> None:
+    """parts.replacement_issued: parts booked the exchange's replacement out of the warehouse (at
+    once, or when a unit arrived); a case waiting for it is replaced, with the unit parts sent.
+    Heard again, or for a case not waiting for it: audited as ignored, nothing changes."""
+    case = uow.session.get(ReturnCase, payload["return_case_id"])
+    if case is None:
+        log.warning("parts.replacement_issued for unknown return case %s", payload["return_case_id"])
+        return
+    ticket, before = uow.session.get(Ticket, case.ticket_id), case.step
+    step = returns.replacement_issued(case.step, case.kind)
+    data = {"return_case_id": case.id, "movement_no": payload["movement_no"], "serial": payload.get("serial")}
+    if step is None:
+        data["ignored"] = True
+    else:
+        case.step, case.replaced_at = step, payload["at"]
+        case.replaced_by = payload.get("by") or case.replacement_requested_by
+        case.replacement_serial = payload.get("serial") or case.replacement_serial
+    audit(uow, ticket, uow.principal, Audit("replacement_issued", before, case.step, None, data))
+
+
+def replacement_short(uow, payload) -> None:
+    """parts.replacement_short: the warehouse has no good unit; the case waits for stock (parts
+    issues it when one is received). Heard again, or after the issue: audited as ignored."""
+    case = uow.session.get(ReturnCase, payload["return_case_id"])
+    if case is None:
+        log.warning("parts.replacement_short for unknown return case %s", payload["return_case_id"])
+        return
+    ticket, before = uow.session.get(Ticket, case.ticket_id), case.step
+    step = returns.replacement_short(case.step, case.kind)
+    data = {"return_case_id": case.id, "location_id": payload["location_id"], "part_no": payload["part_no"]}
+    if step is None:
+        data["ignored"] = True
+    else:
+        case.step, case.awaiting_stock_at = step, payload["at"]
+    audit(uow, ticket, uow.principal, Audit("replacement_short", before, case.step, None, data))
+
+
 # ---------------------------------------------------------------- what each step records and tells
 def _inspect(uow, case, ticket, cmd, principal, now):
     missing = {f: ["required to inspect"] for f in ("quality_fault", "finding") if cmd[f] is None}
@@ -288,12 +325,11 @@ def _receive(uow, case, ticket, cmd, principal, now):
 
 
 def _issue_replacement(uow, case, ticket, cmd, principal, now):
-    if not cmd["replacement_serial"]:
-        raise ValidationFailed("the replacement's serial is needed", {"replacement_serial": ["required"]})
-    if cmd["replacement_serial"] == case.serial_no:
-        raise ValidationFailed("the same machine", {"replacement_serial": ["must differ from the returned serial"]})
-    case.replacement_serial, case.replaced_by, case.replaced_at = cmd["replacement_serial"], principal.user, now
-    uow.emit("return.replacement_issued", _machine_event(case, ticket, principal, now))
+    """The center asks parts for the exchange's replacement (the case is replacement_requested);
+    parts answers with parts.replacement_issued (the case is replaced) or parts.replacement_short."""
+    case.replacement_serial = returns.check_replacement_serial(cmd["replacement_serial"], case.serial_no)
+    case.replacement_requested_by, case.replacement_requested_at = principal.user, now
+    uow.emit("return.replacement_requested", _machine_event(case, ticket, principal, now))
 
 
 def _close(uow, case, ticket, cmd, principal, now):

@@ -23,6 +23,7 @@ from services.intake import (
     facts,
     outlook,
     queries,
+    returns_service,
     routing,
     sla_report,
     sla_watch,
@@ -31,7 +32,7 @@ from services.intake import operations as ops
 from services.intake.archive_service import ArchiveEntrypoints
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery
 from services.intake.models import Base, Ticket
-from services.intake.returns_service import ReturnEntrypoints, refund_paid
+from services.intake.returns_service import ReturnEntrypoints
 from services.intake.schemas import (
     AuditOut,
     BridgeRequest,
@@ -314,8 +315,18 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints, ReturnEntrypoints):
     def on_refund_paid(self, uow, payload):
         """A return case's refund completes its step (returns_service); a complaint's compensation
         moves the ticket's case (facts.refund_paid)."""
-        if not refund_paid(uow, payload):
+        if not returns_service.refund_paid(uow, payload):
             ops.on_fact(uow, payload, "settlement.refund_paid", facts.refund_paid)
+
+    @consume("parts", "parts.replacement_issued")
+    def on_replacement_issued(self, uow, payload):
+        """Parts booked an exchange's replacement out: the case is replaced (returns_service)."""
+        returns_service.replacement_issued(uow, payload)
+
+    @consume("parts", "parts.replacement_short")
+    def on_replacement_short(self, uow, payload):
+        """Parts has no good unit for an exchange's replacement yet: the case awaits stock."""
+        returns_service.replacement_short(uow, payload)
 
     # ------------------------------------------------------------ SLA watchdog
     @timer_once("SLA_CHECK_SECONDS", 30)  # one replica marks the breaches (shared.leases)

@@ -56,6 +56,17 @@ def balance(session, location_id, part_no, condition=GOOD) -> tuple[int, int]:
     return (row.on_hand, row.reserved) if row else (0, 0)
 
 
+def lock_available(session, tenant_id: str, location_id: str, part_no: str, condition: str = GOOD) -> int:
+    """The units available (on hand, not reserved), with the balance row locked to the end of the
+    transaction (FOR UPDATE; SQLite serialises writers anyway): a decision taken on it and a
+    booking that changes it (which updates, so locks, the same row) happen one after the other."""
+    ensure_balance(session, tenant_id, location_id, part_no, condition)
+    row = session.execute(
+        select(_balances.c.on_hand, _balances.c.reserved).where(_key(location_id, part_no, condition)).with_for_update()
+    ).one()
+    return int(row.on_hand - row.reserved)
+
+
 def _apply(session, location_id, part_no, condition, delta: int, from_reserved: bool):
     where = _key(location_id, part_no, condition)
     values = {"on_hand": _balances.c.on_hand + delta}

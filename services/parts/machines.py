@@ -9,13 +9,19 @@ stock lists show it; parts keeps no price for it (unit cost 0: its value is sett
 
 Each booking's movement number is derived from the case (``RM-``/``RX-`` and the case id), so
 the same fact heard twice (a redelivery under a new message id, a replay) books nothing twice.
-A replacement the warehouse has no good unit of is refused (InsufficientStock): the message is
-dead-lettered, to be replayed once the unit is received.
+
+An exchange's replacement is asked (return.replacement_requested) and answered by parts
+(`replacements`): the rules here say which waiting requests the good units on hand serve (first
+asked, first served: `to_issue`) and which unit goes (`pick_serial`: the one the center named,
+else the longest on hand of the serials received and not yet gone out, `serials_on_hand`). A
+shortage is a business answer (parts.replacement_short), never a failed message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -25,6 +31,38 @@ from services.parts.models import Movement, Part
 
 MACHINE_KIND = "machine"
 CUSTOMER = "CUSTOMER"  # the counterpart of a machine coming from or going to the customer
+WAITING, ISSUED = "waiting", "issued"  # a replacement request's status
+
+_R = TypeVar("_R")
+
+
+# ---------------------------------------------------------------- the rules (plain Python)
+def to_issue(waiting: Sequence[_R], available: int) -> list[_R]:
+    """The requests the `available` good units serve, in the order given (the oldest first): as
+    many as there are units; none when there are none (they keep waiting)."""
+    return list(waiting[: max(0, available)])
+
+
+def serials_on_hand(legs: Iterable[tuple[int, Sequence[str] | None]]) -> list[str]:
+    """The serials still at a location from its legs in booking order ((signed quantity, serials)):
+    in with a positive leg, gone with a negative one; the longest on hand first."""
+    held: list[str] = []
+    for quantity, serials in legs:
+        for serial in serials or ():
+            if quantity > 0 and serial not in held:
+                held.append(serial)
+            elif quantity < 0 and serial in held:
+                held.remove(serial)
+    return held
+
+
+def pick_serial(wanted: str | None, on_hand: Sequence[str], taken: Iterable[str] = ()) -> str | None:
+    """The unit a replacement sends: the one the center named, else the longest on hand not already
+    taken by another request served in the same booking; None when no serial is known."""
+    if wanted:
+        return wanted
+    gone = set(taken)
+    return next((s for s in on_hand if s not in gone), None)
 
 
 def machine_part_no(model: str) -> str:
@@ -35,7 +73,8 @@ def movement_no(prefix: str, case_id: str) -> str:
     return f"{prefix}-{case_id}"[:32]
 
 
-def _machine(session, payload) -> Part:
+# ---------------------------------------------------------------- bookings
+def machine(session, payload) -> Part:
     part_no = machine_part_no(payload["model"])
     part = session.get(Part, part_no)
     if part is None:
@@ -53,16 +92,16 @@ def _machine(session, payload) -> Part:
     return part
 
 
-def _booked(session, number: str) -> bool:
+def booked(session, number: str) -> bool:
     return session.scalar(select(Movement.id).where(Movement.movement_no == number).limit(1)) is not None
 
 
 def machine_returned(session, payload) -> Movement | None:
     """The machine back in the center's warehouse (退机入库); None when booked before."""
     number = movement_no("RM", payload["return_case_id"])
-    if _booked(session, number):
+    if booked(session, number):
         return None
-    part = _machine(session, payload)
+    part = machine(session, payload)
     return ledger.post(
         session,
         tenant_id=payload["tenant_id"],
@@ -81,26 +120,34 @@ def machine_returned(session, payload) -> Movement | None:
     )
 
 
-def replacement_issued(session, payload) -> Movement | None:
-    """An exchange's replacement out of the center's warehouse to the customer; None when booked before."""
-    number = movement_no("RX", payload["return_case_id"])
-    if _booked(session, number):
-        return None
-    part = _machine(session, payload)
-    serial = payload.get("replacement_serial")
+def good_serials(session, location_id: str, part_no: str) -> list[str]:
+    """The serials of the good units at a location (`serials_on_hand` over its movements)."""
+    legs = session.execute(
+        select(Movement.quantity, Movement.serials)
+        .where(Movement.location_id == location_id, Movement.part_no == part_no, Movement.condition == GOOD)
+        .order_by(Movement.occurred_at, Movement.id)
+    ).all()
+    return serials_on_hand((q, s) for q, s in legs)
+
+
+def book_replacement(
+    session, *, tenant_id: str, location_id: str, part_no: str, case_id: str, ticket_id: str, serial, at, user
+) -> Movement:
+    """An exchange's replacement out of the center's warehouse's good stock to the customer
+    (kind issue, ``RX-<case>``); InsufficientStock when there is no good unit (the caller asks first)."""
     return ledger.post(
         session,
-        tenant_id=payload["tenant_id"],
-        location_id=domain.warehouse_of(payload["tenant_id"]),
-        part_no=part.part_no,
+        tenant_id=tenant_id,
+        location_id=location_id,
+        part_no=part_no,
         quantity=-1,
         kind=MovementKind.ISSUE,
-        movement_no=number,
-        at=payload["at"],
+        movement_no=movement_no("RX", case_id),
+        at=at,
         condition=GOOD,
         counterpart_id=CUSTOMER,
-        reason=f"换机发出 {payload['return_case_id']}",
-        ref=payload["ticket_id"],
+        reason=f"换机发出 {case_id}",
+        ref=ticket_id,
         serials=[serial] if serial else None,
-        user=payload.get("by"),
+        user=user,
     )

@@ -311,3 +311,27 @@ class Reconciliation(TenantScoped, Base):
     discrepancies: Mapped[list] = mapped_column(JSON)
     discrepancy_count: Mapped[int] = mapped_column(Integer)
     run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReplacementRequest(TenantScoped, Base):
+    """An exchange's replacement machine asked by intake (退换机, return.replacement_requested):
+    issued at once from the center's warehouse, or waiting for a good unit there and issued when
+    one is received (machines.py, replacements.py). One per return case."""
+
+    __tablename__ = "replacement_requests"
+    __scope__ = {"warehouse": "location_id"}
+    __table_args__ = (Index("ix_replacement_waiting", "location_id", "part_no", "status"),)
+
+    return_case_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    location_id: Mapped[str] = mapped_column(String(32))
+    part_no: Mapped[str] = mapped_column(String(32))
+    wanted_serial: Mapped[str | None] = mapped_column(String(64))  # the unit the center named, if any
+    status: Mapped[str] = mapped_column(String(16))  # waiting | issued
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    short_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_by: Mapped[str | None] = mapped_column(String(64))
+    movement_no: Mapped[str | None] = mapped_column(String(32))
+    serial: Mapped[str | None] = mapped_column(String(64))  # the unit sent, when known

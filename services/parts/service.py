@@ -17,7 +17,7 @@ import logging
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter, Gauge
 
-from services.parts import domain, ledger, machines, queries, receipts, reconcile
+from services.parts import domain, ledger, machines, queries, receipts, reconcile, replacements
 from services.parts import operations as ops
 from services.parts.models import Base, Movement
 from services.parts.schemas import (
@@ -184,7 +184,9 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         data = load(StockReceiptIn(), payload)
         principal = self.db.principal
         with self.db.uow(self._writer(principal)) as uow:
-            booked = ops.receive_stock(uow, principal, data, utcnow())
+            now = utcnow()
+            booked = ops.receive_stock(uow, principal, data, now)
+            replacements.stock_arrived(uow, booked["location_id"], booked["part_no"], now, principal.user)
             self._commit(uow)
             return dict(booked, on_hand=ledger.balance(uow.session, booked["location_id"], booked["part_no"])[0])
 
@@ -194,7 +196,9 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         data = load(AdjustmentIn(), payload)
         principal = self.db.principal
         with self.db.uow(self._writer(principal)) as uow:
-            booked = ops.adjust(uow, principal, data, utcnow())
+            now = utcnow()
+            booked = ops.adjust(uow, principal, data, now)
+            replacements.stock_arrived(uow, booked["location_id"], booked["part_no"], now, principal.user)
             self._commit(uow)
             on_hand, reserved = ledger.balance(uow.session, booked["location_id"], booked["part_no"], data["condition"])
             return dict(booked, on_hand=on_hand, reserved=reserved)
@@ -204,7 +208,9 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         data = load(TransferIn(), payload)
         principal = self.db.principal
         with self.db.uow(self._writer(principal)) as uow:
-            movement_no = ops.transfer(uow, principal, data, utcnow())
+            now = utcnow()
+            movement_no = ops.transfer(uow, principal, data, now)
+            replacements.stock_arrived(uow, data["to_location_id"], data["part_no"], now, principal.user)
             self._commit(uow)
             return {"movement_no": movement_no}
 
@@ -475,10 +481,19 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         """A returned or exchanged machine back in the center's warehouse (退换机): booked once."""
         machines.machine_returned(uow.session, payload)
 
+    @consume("intake", "return.replacement_requested")
+    def on_replacement_requested(self, uow, payload):
+        """An exchange's replacement asked: booked out at once, or waiting for a good unit
+        (parts.replacement_issued / parts.replacement_short; replacements.py). Never refused."""
+        replacements.requested(uow, payload, utcnow())
+        self._commit(uow)
+
     @consume("intake", "return.replacement_issued")
     def on_replacement_issued(self, uow, payload):
-        """An exchange's replacement machine out of the center's warehouse: booked once."""
-        machines.replacement_issued(uow.session, payload)
+        """The superseded name of the request (one still queued or replayed from the dead letters):
+        taken as a request; a case already replaced by it stays so in intake."""
+        replacements.requested(uow, payload, utcnow())
+        self._commit(uow)
 
     @consume("dispatch", "visit.completed", scope=CALLER_ALL)
     def on_visit_completed(self, uow, payload):

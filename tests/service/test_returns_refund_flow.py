@@ -3,8 +3,10 @@ the technical lead inspects, the center approves, the machine comes back into th
 warehouse (a parts stock movement), HQ's settlement department pays the refund, which emits
 settlement.refund_paid once and completes the case's step; the case ends closed. Bad input is a
 422 naming the field and changes nothing; another center's case is a 404. An exchange within 30
-days sends the replacement out of the warehouse's stock; a complaint's compensation is approved by
-a technical lead, paid by HQ, and moves the complaint case to 退赔款."""
+days asks parts for the replacement: with a good unit in the warehouse parts books it out and the
+case is replaced; with none the case awaits stock (nothing dead-lettered) and the unit is issued
+when one is received. A complaint's compensation is approved by a technical lead, paid by HQ, and
+moves the complaint case to 退赔款."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -194,13 +196,13 @@ def test_a_return_within_15_days_ends_with_the_machine_in_stock_and_the_refund_p
         assert expected in actions, actions
 
 
-def test_an_exchange_within_30_days_sends_the_replacement_out_of_the_warehouse(returns_platform):
-    p = returns_platform
-    late = _ticket(p, 31, "CK6150EX0031")
-    r = p.post(f"{API}/tickets/{late['id']}/returns", C01, json={"kind": "exchange", "reason": "主轴异响"})
-    assert r.status_code == 422 and "31" in r.json()["error"]["fields"]["kind"][0], r.text
+def _dead(service, source):
+    return metrics.DEAD_LETTERS.labels(service, source)._value.get()
 
-    ticket = _ticket(p, 30, "CK6150EX0030")
+
+def _exchange_received(p, serial):
+    """An exchange within 30 days inspected, approved and its machine back in the warehouse."""
+    ticket = _ticket(p, 30, serial)
     r = p.post(f"{API}/tickets/{ticket['id']}/returns", C01, json={"kind": "exchange", "reason": "主轴异响"})
     assert r.status_code == 201 and r.json()["days"] == 30, r.text
     case_id = r.json()["id"]
@@ -213,21 +215,127 @@ def test_an_exchange_within_30_days_sends_the_replacement_out_of_the_warehouse(r
     r = _step(p, C01, case_id, action="receive")
     assert r.status_code == 200 and r.json()["refund_id"] is None, r.text
     wait_for(lambda: _stock(p).get("defective") == 1, what="the exchanged machine in stock")
-    # the warehouse receives a new machine from the factory, then the center issues it
+    return ticket, case_id
+
+
+def _case(p, case_id):
+    return p.get(f"{API}/returns/{case_id}", C01).json()
+
+
+def _receipt(p, serial):
     r = p.post(
         f"{API}/parts/receipts",
         C01,
-        json={"location_id": "WH-C01", "part_no": MACHINE, "quantity": 1, "serials": ["CK6150NEW0001"]},
+        json={"location_id": "WH-C01", "part_no": MACHINE, "quantity": 1, "serials": [serial]},
     )
     assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_an_exchange_within_30_days_sends_the_replacement_out_of_the_warehouse(returns_platform):
+    p = returns_platform
+    issued_events = collector(p.config["AMQP_URI"], "parts.replacement_issued")
+    short_events = collector(p.config["AMQP_URI"], "parts.replacement_short")
+    late = _ticket(p, 31, "CK6150EX0031")
+    r = p.post(f"{API}/tickets/{late['id']}/returns", C01, json={"kind": "exchange", "reason": "主轴异响"})
+    assert r.status_code == 422 and "31" in r.json()["error"]["fields"]["kind"][0], r.text
+
+    ticket, case_id = _exchange_received(p, "CK6150EX0030")
+    # the warehouse receives a new machine from the factory, then the center asks for the replacement
+    _receipt(p, "CK6150NEW0001")
     assert _stock(p) == {"defective": 1, "good": 1}
-    r = _step(p, C01, case_id, action="issue_replacement")
+    r = _step(p, C01, case_id, action="issue_replacement", replacement_serial="CK6150EX0030")
     assert r.status_code == 422 and "replacement_serial" in r.json()["error"]["fields"], r.text
-    r = _step(p, C01, case_id, action="issue_replacement", replacement_serial="CK6150NEW0001")
-    assert r.status_code == 200 and r.json()["step"] == "replaced", r.text
-    wait_for(lambda: _stock(p) == {"defective": 1, "good": 0}, what="the replacement out of stock")
+    assert _case(p, case_id)["step"] == "received"  # refused: nothing asked
+    r = _step(p, C01, case_id, action="issue_replacement", note="仓库有新机")
+    assert r.status_code == 200 and r.json()["step"] == "replacement_requested", r.text
+    assert r.json()["replacement_requested_by"] == C01.user
+    # parts books the unit on hand out and says so; the case is replaced from parts' answer
+    final = wait_for(lambda: (c := _case(p, case_id))["step"] == "replaced" and c, what="the case replaced")
+    assert (final["replacement_serial"], final["replaced_by"], final["awaiting_stock_at"]) == (
+        "CK6150NEW0001",
+        C01.user,
+        None,
+    )
+    assert _stock(p) == {"defective": 1, "good": 0}
+    moves = p.get(f"{API}/parts/movements", C01, params={"location_id": "WH-C01", "part_no": MACHINE}).json()["items"]
+    assert sorted((m["kind"], m["quantity"], m["serials"]) for m in moves) == [
+        ("issue", -1, ["CK6150NEW0001"]),
+        ("receipt", 1, ["CK6150NEW0001"]),
+        ("return", 1, ["CK6150EX0030"]),
+    ]
+    (issued,) = wait_for(issued_events, what="parts.replacement_issued")
+    assert (issued["return_case_id"], issued["serial"], issued["waited"]) == (case_id, "CK6150NEW0001", False)
+    assert short_events() == []
+    assert _step(p, C01, case_id, action="issue_replacement").status_code == 409  # asked once
     assert _step(p, C01, case_id, action="close").json()["step"] == "closed"
     assert p.get(f"{API}/refunds", HQ, params={"return_case_id": case_id}).json()["total"] == 0
+    actions = [a["action"] for a in p.get(f"{API}/tickets/{ticket['id']}", C01).json()["audit"]]
+    assert (
+        actions.index("return_issue_replacement") < actions.index("replacement_issued") < actions.index("return_close")
+    )
+
+
+def test_an_exchange_short_of_stock_awaits_it_and_is_replaced_when_a_unit_is_received(returns_platform):
+    p = returns_platform
+    issued_events = collector(p.config["AMQP_URI"], "parts.replacement_issued")
+    short_events = collector(p.config["AMQP_URI"], "parts.replacement_short")
+    requested_events = collector(p.config["AMQP_URI"], "return.replacement_requested", source="intake")
+    dead = {
+        ("parts", "return.replacement_requested"): _dead("parts", "return.replacement_requested"),
+        ("intake", "parts.replacement_short"): _dead("intake", "parts.replacement_short"),
+        ("intake", "parts.replacement_issued"): _dead("intake", "parts.replacement_issued"),
+    }
+    ticket, case_id = _exchange_received(p, "CK6150EX0029")
+    assert _stock(p).get("good", 0) == 0  # no new machine in the warehouse
+    r = _step(p, C01, case_id, action="issue_replacement")
+    assert r.status_code == 200 and r.json()["step"] == "replacement_requested", r.text
+
+    # parts has no good unit: it records the request as waiting and says so; the case awaits stock
+    waiting = wait_for(lambda: (c := _case(p, case_id))["step"] == "awaiting_stock" and c, what="awaiting stock")
+    assert waiting["awaiting_stock_at"] and waiting["replaced_at"] is None
+    (short,) = wait_for(short_events, what="parts.replacement_short")
+    assert (short["return_case_id"], short["location_id"], short["part_no"]) == (case_id, "WH-C01", MACHINE)
+    assert _step(p, C01, case_id, action="close").status_code == 409  # not before the machine is sent
+    # the request heard again under a new message id: nothing more (no second answer, no booking)
+    (request,) = [e for e in requested_events() if e["return_case_id"] == case_id]
+    handled = _handled("parts", "return.replacement_requested")
+    publish(p.config, "intake", "return.replacement_requested", events.load("return.replacement_requested", request))
+    wait_for(lambda: _handled("parts", "return.replacement_requested") == handled + 1, what="the replay handled")
+    assert len(short_events()) == 1 and issued_events() == []
+    assert _case(p, case_id)["step"] == "awaiting_stock"
+    assert {k: _dead(*k) for k in dead} == dead  # a shortage is an answer, not a dead letter
+
+    # a new machine is received: parts issues it to the waiting exchange in the same booking
+    booked = _receipt(p, "CK6150NEW0002")
+    assert booked["on_hand"] == 0, booked  # received and sent out at once
+    final = wait_for(lambda: (c := _case(p, case_id))["step"] == "replaced" and c, what="the case replaced")
+    assert (final["replacement_serial"], final["replaced_by"]) == ("CK6150NEW0002", C01.user)
+    (issued,) = wait_for(issued_events, what="parts.replacement_issued")
+    assert (issued["return_case_id"], issued["serial"], issued["waited"], issued["movement_no"]) == (
+        case_id,
+        "CK6150NEW0002",
+        True,
+        f"RX-{case_id}",
+    )
+    assert _stock(p) == {"defective": 1, "good": 0}
+    # parts' answer heard again: the case stays replaced (audited as ignored)
+    publish(p.config, "parts", "parts.replacement_issued", events.load("parts.replacement_issued", issued))
+    wait_for(
+        lambda: (
+            sum(
+                a["action"] == "replacement_issued" for a in p.get(f"{API}/tickets/{ticket['id']}", C01).json()["audit"]
+            )
+            == 2
+        ),
+        what="the replayed issue audited",
+    )
+    assert _case(p, case_id)["step"] == "replaced"
+    assert _step(p, C01, case_id, action="close").json()["step"] == "closed"
+    assert {k: _dead(*k) for k in dead} == dead
+    actions = [a["action"] for a in p.get(f"{API}/tickets/{ticket['id']}", C01).json()["audit"]]
+    for expected in ("return_issue_replacement", "replacement_short", "replacement_issued", "return_close"):
+        assert expected in actions, actions
 
 
 def test_a_complaints_compensation_is_approved_by_a_technical_lead_and_paid_by_hq(returns_platform):

@@ -82,8 +82,14 @@ def test_the_steps_in_order_and_409_on_the_wrong_step():
     assert returns.check_step("decide", Step.INSPECTED, RETURN, CENTER) == Step.APPROVED
     assert returns.check_step("receive", Step.APPROVED, RETURN, CENTER) == Step.RECEIVED
     assert returns.check_step("close", Step.REFUNDED, RETURN, CENTER) == Step.CLOSED
-    assert returns.check_step("issue_replacement", Step.RECEIVED, EXCHANGE, CENTER) == Step.REPLACED
+    # the center asks parts for the replacement; the case is replaced only from parts' answer
+    assert returns.check_step("issue_replacement", Step.RECEIVED, EXCHANGE, CENTER) == Step.REPLACEMENT_REQUESTED
     assert returns.check_step("close", Step.REPLACED, EXCHANGE, CENTER) == Step.CLOSED
+    for step in (Step.REPLACEMENT_REQUESTED, Step.AWAITING_STOCK):  # not before parts booked it out
+        with pytest.raises(InvalidTransition):
+            returns.check_step("close", step, EXCHANGE, CENTER)
+        with pytest.raises(InvalidTransition):  # asked once
+            returns.check_step("issue_replacement", step, EXCHANGE, CENTER)
     for action, step in [
         ("receive", Step.INSPECTED),  # not before the decision
         ("close", Step.RECEIVED),  # not before the refund is paid
@@ -149,3 +155,25 @@ def test_a_complaints_compensation_is_a_technical_leads_after_the_negotiation():
     with pytest.raises(ValidationFailed) as exc:
         returns.check_compensation(LEAD, "complaint", "negotiation", Decimal("0"))
     assert "amount" in exc.value.fields
+
+
+def test_the_replacement_is_replaced_from_parts_issue_and_awaits_stock_from_its_shortage():
+    # issued at once, or after waiting for stock
+    assert returns.replacement_issued(Step.REPLACEMENT_REQUESTED, EXCHANGE) == Step.REPLACED
+    assert returns.replacement_issued(Step.AWAITING_STOCK, EXCHANGE) == Step.REPLACED
+    assert returns.replacement_short(Step.REPLACEMENT_REQUESTED, EXCHANGE) == Step.AWAITING_STOCK
+    # heard twice, out of order, or for a case not asking: nothing changes
+    for step in (Step.REPLACED, Step.CLOSED, Step.RECEIVED):
+        assert returns.replacement_issued(step, EXCHANGE) is None
+    for step in (Step.AWAITING_STOCK, Step.REPLACED, Step.CLOSED, Step.RECEIVED):
+        assert returns.replacement_short(step, EXCHANGE) is None
+    assert returns.replacement_issued(Step.REPLACEMENT_REQUESTED, RETURN) is None
+    assert returns.replacement_short(Step.REPLACEMENT_REQUESTED, RETURN) is None
+
+
+def test_the_replacement_serial_is_optional_but_never_the_returned_machine():
+    assert returns.check_replacement_serial(None, "CK6150RT0001") is None
+    assert returns.check_replacement_serial("CK6150NEW0001", "CK6150RT0001") == "CK6150NEW0001"
+    with pytest.raises(ValidationFailed) as exc:
+        returns.check_replacement_serial("CK6150RT0001", "CK6150RT0001")
+    assert "replacement_serial" in exc.value.fields

@@ -31,6 +31,8 @@ STEPS = {
     "rejected": "不予退换",
     "received": "已退回入库",
     "refunded": "已退款",
+    "replacement_requested": "待发换机",
+    "awaiting_stock": "缺货待发",
     "replaced": "已换机",
     "closed": "已结案",
 }
