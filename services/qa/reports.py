@@ -23,6 +23,7 @@ from services.qa.charting import pyplot_in
 from services.qa.domain import STRATUM_MODE
 from services.qa.report_files import cell_width
 from services.qa.sampling import CARE, FRANCHISED, HQ_SAMPLE, SELF_RUN
+from shared.events import TIERS
 from shared.fonts import FontFile
 
 TITLES = {
@@ -98,7 +99,7 @@ COLUMNS = {
     ],
 }
 #: the words of coded values, as the files print them (`shown`)
-TIER_NAMES = {t: monthly_report.TIERS[t] for t in ("local", "in_province", "out_of_province")} | {"unknown": "未知"}
+TIER_NAMES = {t: monthly_report.TIERS[t] for t in TIERS} | {"unknown": "未知"}
 STRATUM_NAMES = {FRANCHISED: "特约点", SELF_RUN: "自办点", HQ_SAMPLE: "总部抽查", CARE: "关怀回访"}
 MODE_NAMES = {"own": "自行回访", "sampled": "抽查回访", "cross": "交叉回访"}
 YES_NO = {True: "是", False: "否"}
