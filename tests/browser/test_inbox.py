@@ -117,3 +117,19 @@ def test_an_outlet_reads_its_own_and_a_warehouse_has_none(browser, portal_platfo
     browser.open("/inbox")
     assert "暂无站内通知" in browser.text
     assert browser.open("/inbox/preferences").title.startswith("无权操作")
+
+
+def test_a_long_inbox_comes_in_pages(browser, portal_platform):
+    add_account(portal_platform, "c5-inbox", role="center", tenant="C05", name="成都中心 调度 孙七")
+    for i in range(52):  # one page and two notices more
+        breach(portal_platform, f"C05-PAGE-{i:02d}", tenant="C05")
+    browser.sign_in("c5-inbox")
+    browser.wait_until(lambda: "共 52 条" in browser.open("/inbox").text, what="52 notices in the inbox")
+    assert len(browser.find_all(".inbox-item")) == 50 and "第 1 页" in browser.find("nav.pager").text
+    assert not browser.find_all("nav.pager a[rel=prev]")
+    browser.driver.get(browser.find("nav.pager a[rel=next]").get_attribute("href"))
+    assert browser.path == "/inbox?page=2" and len(browser.find_all(".inbox-item")) == 2
+    assert "C05-PAGE-00" in browser.text  # the oldest, on the second page
+    assert not browser.find_all("nav.pager a[rel=next]") and browser.find_all("nav.pager a[rel=prev]")
+    browser.open("/inbox?unread=1&page=2")  # the filter kept from page to page
+    assert browser.find("nav.pager a[rel=prev]").get_attribute("href").endswith("/inbox?unread=1&page=1")

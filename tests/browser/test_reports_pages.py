@@ -48,7 +48,8 @@ def test_hq_lists_every_centers_report_and_downloads_one(browser, portal_platfor
     browser.open("/hq/reports")
     table = browser.find("table.reports").text
     assert "武汉区域服务中心" in table and "济南区域服务中心" in table and "全国" in table
-    assert "服务月报" in table and "季度顾客满意度报告" in table and "2026-Q1" in table
+    assert "服务月报" in table and "季度顾客满意度报告" in table and "2026 年第 1 季度" in table
+    assert "2026 年 3 月" in table and "2026-03" not in table  # periods as people read them
     link = next(
         a.get_attribute("href")
         for row in browser.find_all("table.reports tbody tr")
@@ -66,6 +67,9 @@ def test_hq_lists_every_centers_report_and_downloads_one(browser, portal_platfor
     browser.phone()
     browser.open("/hq/reports")
     assert browser.scroll_width() <= 390, browser.scroll_width()
+    links = browser.find("table.reports tbody td[data-label='下载']").find_elements("css selector", "a")
+    assert [a.text for a in links] == ["PDF", "XLSX"]
+    assert len({a.location["y"] for a in links}) == 1, "PDF and XLSX on one line beside the label"
 
 
 def test_a_center_sees_its_own_reports_and_makes_its_month_now(browser, portal_platform):
@@ -89,7 +93,7 @@ def test_a_center_sees_its_own_reports_and_makes_its_month_now(browser, portal_p
     browser.open(f"/center/reports?notes_month={MONTH}")
     browser.fill(technical="主轴润滑不足导致异响", competitors="竞品上门时限缩短到12小时")
     browser.submit("#written form button[type=submit]")
-    assert "已保存2026-03的书面报告" in browser.find("#written-done").text
+    assert "已保存 2026 年 3 月 的书面报告" in browser.find("#written-done").text
     assert browser.find("#f-technical").get_attribute("value") == "主轴润滑不足导致异响"
     own = next(r for r in portal_platform.get(f"/api/v1/reports?period={MONTH}", C01).json()["items"])
     pdf = session.get(f"{browser.base_url}/center/reports/{own['id']}/pdf", timeout=30).content

@@ -4,7 +4,8 @@
   (``notify.inbox``, ``GET /api/v1/notify/inbox``: a center's tenant notices, an outlet's own,
   HQ's, and those addressed to the person (a named manager's escalation)); unread ones marked,
   each with a button that marks it read (``notify.mark_read``, ``POST
-  /api/v1/notify/inbox/<id>/read``) by a form POST; ``?unread=1`` shows the unread alone.
+  /api/v1/notify/inbox/<id>/read``) by a form POST; ``?unread=1`` shows the unread alone;
+  ``?page=N``: 50 a page, with 上一页/下一页.
 - ``/inbox/preferences``: the person's own settings (``notify.get_preferences`` /
   ``set_preferences``, ``GET/PUT /api/v1/notify/preferences``): channels per kind of notice,
   their e-mail and phone, their quiet hours; notify's refusals next to the fields they name.
@@ -15,15 +16,16 @@ A warehouse account has no notices (no rule of notify addresses a warehouse): it
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from services.gateway.portal.forms import Form
-from services.gateway.portal.web import page
+from services.gateway.portal.web import page, page_number
 from services.notify.contracts import CHANNEL_TITLES, KIND_TITLES
 from shared.errors import DomainError
 from shared.rpc import RpcProxy
 
 WITH_INBOX = ("center", "outlet", "hq")
-LIMIT = 100
+LIMIT = 50
 PREF_FIELDS = ("email", "phone", "quiet_hours", *(f"channels.{kind}" for kind in KIND_TITLES))
 DONE = {"read": "已标记为已读。", "saved": "通知设置已保存。"}
 
@@ -37,9 +39,12 @@ class InboxPages:
     def inbox_page(self, request, page):
         role = page.user.role
         only_unread = request.args.get("unread") == "1"
+        number = page_number(request.args.get("page"))
         found: dict[str, Any] = {"items": [], "total": 0, "unread": 0}
         if role in WITH_INBOX:
-            found = self.notify.inbox({"limit": LIMIT, **({"unread": True} if only_unread else {})})
+            query = {"limit": LIMIT, "offset": (number - 1) * LIMIT, **({"unread": True} if only_unread else {})}
+            found = self.notify.inbox(query)
+        kept = {"unread": "1"} if only_unread else {}
         return page.render(
             "inbox.html",
             has_inbox=role in WITH_INBOX,
@@ -48,6 +53,9 @@ class InboxPages:
             unread=found["unread"],
             only_unread=only_unread,
             notice=DONE.get(request.args.get("done", "")),
+            number=number,
+            more=number * LIMIT < found["total"],
+            link=lambda n: "/inbox?" + urlencode(dict(kept, page=n)),
         )
 
     @page("POST", "/inbox/<string:notice_id>/read", roles=WITH_INBOX)
