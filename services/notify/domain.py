@@ -134,10 +134,14 @@ REASON_NAMES = {
 }
 
 
+LEVEL_NAMES = {"center": "区域服务中心", "management": "公司管理层", "hq": "总部"}
+
+
 def reason_name(reason: str) -> str:
     """An escalation's reason as people read it (a re-escalation: the manager before did not confirm)."""
     if reason.startswith("not_acknowledged:"):
-        return f"上一级（{reason.split(':', 1)[1]}）未按时确认"
+        level = reason.split(":", 1)[1]
+        return f"上一级（{LEVEL_NAMES.get(level, level)}）未按时确认"
     if reason.startswith("sla_breached:"):
         return f"{SLA_NAMES.get(reason.split(':', 1)[1], reason.split(':', 1)[1])}超时"
     return REASON_NAMES.get(reason, reason or "—")
@@ -186,20 +190,20 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "escalated_manager": (
         "【重大问题升级】{number} 请{manager_name}确认",
-        "{manager_name}：服务单 {number} 因{reason_name}已升级至您（{level}）。"
+        "{manager_name}：服务单 {number} 因{reason_name}已升级至您（{level_name}）。"
         "请于 {ack_due} 前登录门户确认升级，并指定专人跟踪到底；逾期未确认将升级至上一级。",
     ),
     "escalated": (
-        "【升级通知】{number}（{level}）",
-        "服务单 {number} 已升级至 {level}：{reason}。请指定专人跟进到底。",
+        "【升级通知】{number}（{level_name}）",
+        "服务单 {number} 因{reason_name}已升级至{level_name}。请指定专人跟进到底。",
     ),
     "certificate_expiring": (
         "【证书到期提醒】技术员 {technician_id}",
         "技术员 {technician_id} 的{product_line}培训合格证将于 {valid_until} 到期，请安排复训考核。",
     ),
     "statement_issued": (
-        "【结算单】{month} 月结算单已出",
-        "贵网点 {month} 月结算单 {statement_id} 已出具，合计 {total} 元，请登录门户核对。",
+        "【结算单】{month_name}结算单已出",
+        "贵网点 {month_name}结算单 {statement_id} 已出具，合计 {total} 元，请登录门户核对。",
     ),
 }
 
@@ -243,6 +247,10 @@ def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
     values["kind_name"] = KIND_NAMES.get(str(payload.get("kind")), str(payload.get("kind") or "—"))
     values["sla_name"] = SLA_NAMES.get(str(payload.get("sla")), str(payload.get("sla") or "—"))
     values["reason_name"] = reason_name(str(payload.get("reason") or ""))
+    month = str(payload.get("month") or "")
+    values["month_name"] = f"{month[:4]} 年 {int(month[5:7])} 月" if re.fullmatch(r"\d{4}-\d\d", month) else month
+    level = str(payload.get("level") or "")
+    values["level_name"] = LEVEL_NAMES.get(level, level or "—")  # a configured manager's level as written
     values["purpose_name"] = PURPOSE_NAMES.get(str(payload.get("purpose")), "回访")
     share = payload.get("share")
     values["share_pct"] = f"{float(share):.0%}" if isinstance(share, int | float) else "大部分"

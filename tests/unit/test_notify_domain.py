@@ -198,6 +198,23 @@ def test_a_replanned_visit_is_news_only_when_its_arrival_moves():
     assert subject == "【上门时间变更】" and "2026-12-04 11:00（北京时间）" in body
 
 
+def test_an_escalation_reads_in_chinese_not_in_codes():
+    subject, body = domain.render(
+        "escalated", {"number": "C01-261203-X", "level": "management", "reason": "sla_breached:onsite"}
+    )
+    assert subject == "【升级通知】C01-261203-X（公司管理层）"
+    assert body == "服务单 C01-261203-X 因上门超时已升级至公司管理层。请指定专人跟进到底。"
+    _, body = domain.render("escalated", {"number": "N", "level": "center", "reason": "negative_callback"})
+    assert "因回访不满意已升级至区域服务中心" in body and "negative_callback" not in body
+    _, body = domain.render("escalated_manager", {"number": "N", "level": "服务部经理", "manager_name": "张三"})
+    assert "已升级至您（服务部经理）" in body  # a configured level as written
+
+
+def test_a_statement_notice_names_its_month_as_people_read_it():
+    subject, body = domain.render("statement_issued", {"month": "2026-12", "statement_id": "ST1", "total": "10.00"})
+    assert subject == "【结算单】2026 年 12 月结算单已出" and body.startswith("贵网点 2026 年 12 月结算单 ST1 已出具")
+
+
 def test_oversized_fields_never_break_a_notice():
     subject, _ = domain.render("escalated", {"number": "N1", "level": "高" * 500, "reason": "r"})
     assert len(subject) == domain.SUBJECT_MAX
