@@ -14,7 +14,7 @@ import secrets
 from collections import Counter
 
 from fsm import browser as fsm_browser
-from services.gateway import demo_center, demo_hq, demo_hq_approvals, demo_outlet, demo_warehouse
+from services.gateway import demo_center, demo_hq, demo_hq_approvals, demo_outlet, demo_reports, demo_warehouse
 from shared import clock
 from shared.tenancy import Principal
 
@@ -112,6 +112,7 @@ def run(ctx):
     statement_id, line = demo_outlet.ensure_statement(ctx, tenant, outlet_id)  # the statement's picture
     lines.append(line)
     lines += _screenshots(ctx, outlet_account, statement_id)
+    lines.append(demo_reports.generate(ctx))  # the reports pages list last month's
     lines += demo_center.screenshots(ctx, next(a for a in made if a["role"] == "center"), fsm_browser)
     lines += demo_warehouse.screenshots(ctx, next(a for a in made if a["role"] == "warehouse"), fsm_browser)
     lines += demo_hq_approvals.screenshots(ctx, next(a for a in made if a["role"] == "hq"), fsm_browser)

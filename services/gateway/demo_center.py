@@ -1,8 +1,10 @@
 """The center's pages in `fsm demo` (called by the gateway's part, ``demo.py``): the demo's center
 account signs in through the portal's form in a headless Chromium, registers a hotline ticket in
 its own city (the form with its geocode preview, then the new ticket's page with its number and
-deadlines; one ticket, shown at both widths), and the queue and the dispatch board are
-photographed, each at 390 px and 1280 px, into the run folder.
+deadlines; one ticket, shown at both widths), and the queue, the dispatch board, the reports (last
+month's, made by ``demo_reports``), the returns, the notices and the notice settings (then the
+settings refusing wrong quiet hours, the error by the field) are photographed, each at 390 px and
+1280 px, into the run folder.
 
 The browser comes in as ``fsm.browser`` (a service's own modules do not import the command).
 """
@@ -13,6 +15,13 @@ import time
 from typing import Any
 
 PAGES = ("register", "ticket", "queue", "board")
+MORE = (
+    ("reports", "/center/reports", "the center's reports: last month's stored, one made now, the written part"),
+    ("returns", "/center/returns", "the center's return and exchange cases (退换机) by step"),
+    ("inbox", "/inbox", "the center's notices (SLA breaches, escalations, new tickets), one marked read; first screen"),
+    ("preferences", "/inbox/preferences", "a person's notice settings: channels per kind, e-mail, phone, quiet hours"),
+)
+QUIET_WRONG = "25:00-08:00"  # refused by notify, named next to the field
 
 
 def screenshots(ctx: Any, account: dict[str, Any], browser: Any) -> list[str]:
@@ -29,6 +38,7 @@ def screenshots(ctx: Any, account: dict[str, Any], browser: Any) -> list[str]:
         address = f"{center.province}{center.city}{center.district or ''}人民路1号"
     written: list[tuple[Any, str]] = []
     number = ticket_url = None
+    marked = False
     try:
         for width, size in (("390", browser.phone), ("1280", browser.desktop)):
             driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
@@ -60,6 +70,20 @@ def screenshots(ctx: Any, account: dict[str, Any], browser: Any) -> list[str]:
             driver.get(base + "/center/dispatch")
             shot = browser.screenshot(driver, folder / f"center-board-{width}.png")
             written.append((shot, f"the center's dispatch board, {width} px"))
+            for name, path, what in MORE:
+                driver.get(base + path)
+                if name == "inbox" and not marked:  # the newest notice marked read by its button, once
+                    driver.find_element("css selector", ".inbox-item form button[type=submit]").click()
+                    marked = _wait(lambda: "done=read" in driver.current_url, "the notice marked read")
+                shot = folder / f"center-{name}-{width}.png"  # the inbox's first screen: it runs to 50 notices
+                written.append((browser.screenshot(driver, shot, full_page=name != "inbox"), f"{what}, {width} px"))
+            _type(driver, quiet_hours=QUIET_WRONG)  # still on the settings: a wrong value, refused by its field
+            driver.find_element("css selector", "form.prefs button[type=submit]").click()
+            _wait(lambda: driver.find_elements("css selector", ".field-error"), "the refused quiet hours")
+            shot = browser.screenshot(driver, folder / f"center-preferences-refused-{width}.png")
+            written.append(
+                (shot, f"the settings refusing quiet hours {QUIET_WRONG}, the error by the field, {width} px")
+            )
     except Exception as exc:  # pictures are a by-product: the demo goes on, and says what happened
         return [f"  center screenshots: stopped ({type(exc).__name__}: {exc})"]
     finally:
@@ -68,11 +92,12 @@ def screenshots(ctx: Any, account: dict[str, Any], browser: Any) -> list[str]:
         ctx.record_document(path, what)
     return [
         f"  {account['username']} registers a hotline ticket at /center/register: {number}; "
-        f"center screenshots: {len(written)} (new-ticket form, a ticket, the queue, the dispatch board; "
-        "390 px and 1280 px)",
+        f"center screenshots: {len(written)} (new-ticket form, a ticket, the queue, the dispatch board, reports, "
+        "returns, notices, notice settings and their refusal; 390 px and 1280 px)",
         "  the center's pages: /center/tickets (queue, SLA states, a ticket's workflow steps), /center/register "
         "(hotline form, geocode preview), /center/dispatch (board, re-plan, pin), /center/callbacks (script), "
-        "/center/outlets (applications, reviews), /center/claims (audit), /center/ledger (台帐, CSV)",
+        "/center/outlets (applications, reviews), /center/claims (audit), /center/ledger (台帐, CSV), "
+        "/center/reports (monthly and quarterly reports), /center/returns (退换机), /inbox (通知, 通知设置)",
     ]
 
 

@@ -1,6 +1,6 @@
 """The outlet portal's pictures for ``fsm demo`` beside the jobs and a job (services/gateway/demo.py
-takes them in its screenshot loop): the money page, a monthly statement and the scorecard, signed in
-as the demo's outlet account, at the width the loop has set.
+takes them in its screenshot loop): the money page, a monthly statement, the scorecard and the
+notices (``/inbox``), signed in as the demo's outlet account, at the width the loop has set.
 
 The statement is the outlet's latest one; when the run issued none for it, the demo's center issues
 the outlet's statement of this month first through the API (``POST /api/v1/settlement/statements``),
@@ -33,14 +33,16 @@ def ensure_statement(ctx, tenant: str, outlet_id: str) -> tuple[str | None, str]
 
 
 def screenshots(driver, screenshot, base: str, folder, width: str, statement_id: str | None) -> list:
-    """(path, what) of the pictures taken: money, the statement, the scorecard at `width`
+    """(path, what) of the pictures taken: money, the statement, the scorecard, the notices at `width`
     (`screenshot` is fsm.browser's, which the demo part imports: a service module does not)."""
     shots = [("/outlet/money", "money", "the outlet's money page (balance, statements, claims)")]
     if statement_id:
         shots.append((f"/outlet/money/statements/{statement_id}", "statement", "a monthly statement"))
     shots.append(("/outlet/standing", "scorecard", "the monthly scorecard"))
+    shots.append(("/inbox", "inbox", "the outlet's notices (jobs assigned, statements), their first screen"))
     written = []
     for path, name, what in shots:
         driver.get(base + path)
-        written.append((screenshot(driver, folder / f"portal-{name}-{width}.png"), f"{what}, {width} px"))
+        shot = screenshot(driver, folder / f"portal-{name}-{width}.png", full_page=name != "inbox")  # 50 notices
+        written.append((shot, f"{what}, {width} px"))
     return written

@@ -73,7 +73,15 @@ def test_demo_reports_every_center(rabbit_config, tmp_path):
     assert re.search(r"sees [1-9]\d* jobs of C\d\d-O\d+", portal), portal
     shots = re.search(r"portal screenshots: (\d+) \(([^;]+);", portal)
     assert shots and int(shots.group(1)) >= 10, portal  # 2 widths: sign-in, jobs, a job, money, scorecard…
-    assert {"login", "jobs", "job", "money", "scorecard"} <= set(shots.group(2).split(", ")), portal
+    assert {"login", "jobs", "job", "money", "scorecard", "inbox"} <= set(shots.group(2).split(", ")), portal
+    # last month's reports made for the reports pages; the center's and HQ's new pages photographed
+    assert re.search(r"HQ makes the \d{4}-\d\d reports for the portal .*: [1-9]\d* stored -> HTTP 20[01]", portal)
+    pictures = {p.name for p in tmp_path.glob("demo-*/screenshots/*.png")}
+    for name in ("center-reports", "center-inbox", "center-preferences", "center-preferences-refused"):
+        assert {f"{name}-390.png", f"{name}-1280.png"} <= pictures, sorted(pictures)
+    for name in ("hq-reports", "hq-centers", "hq-inbox", "portal-inbox"):
+        assert {f"{name}-390.png", f"{name}-1280.png"} <= pictures, sorted(pictures)
+    assert re.search(r"the centers assessed by /hq/centers' button \([1-9]\d* ranked\)", portal), portal
     assert re.search(r"^  demo-outlet +password \S+ +服务网点 C\d\d-O\d+", report, re.M), report[:3000]
     # the databases went to the fresh directory, not to var/
     assert list(tmp_path.glob("demo-*/intake.db"))
