@@ -460,6 +460,7 @@ def run_bench(
     target_slack_share=0.0,
     frontier=None,
     target_min_slack_hours=0.0,
+    target_day_end=False,
 ):
     import eventlet
     from nameko.runners import ServiceRunner
@@ -505,6 +506,7 @@ def run_bench(
         DISPATCH_TARGET_HOURS=float(target_hours),
         DISPATCH_TARGET_SLACK_SHARE=float(target_slack_share),
         DISPATCH_TARGET_MIN_SLACK_HOURS=float(target_min_slack_hours),
+        DISPATCH_TARGET_DAY_END=bool(target_day_end),
         LOGGING={"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING", "handlers": []}},
     )
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
@@ -1009,6 +1011,11 @@ def main(argv=None):
         help="the slack share applies to visits with at least this much slack (DISPATCH_TARGET_MIN_SLACK_HOURS)",
     )
     ap.add_argument(
+        "--target-day-end",
+        action="store_true",
+        help="the soft target moved to the end of its working day (DISPATCH_TARGET_DAY_END)",
+    )
+    ap.add_argument(
         "--frontier",
         metavar="FILE.json[,FILE.json]",
         help="bench/dispatch_budget.py --out file(s): report km against the clairvoyant plan with as many "
@@ -1036,6 +1043,7 @@ def main(argv=None):
         target_slack_share=a.target_slack_share,
         frontier=a.frontier,
         target_min_slack_hours=a.target_min_slack_hours,
+        target_day_end=a.target_day_end,
     )
     return 0 if all(r["floor"].values()) else 2
 

@@ -115,6 +115,9 @@ def tenant_curve(problem, dues, could, seconds, lambdas, log):
     for r in plan2.routes:
         start[r.vehicle] = [st.visit if st.visit in on else n + st.visit for st in r.stops]
     plan2_served = sum(len(r.stops) for r in plan2.routes)
+    if plan2_served == 0 < n:  # no plan found in the time given (seen on a loaded machine): no yardstick
+        log(f"    no plan keeping the on-time set found for {n} visits: no points for this tenant")
+        return []
     base_late = sum(1 for i in range(n) if could[i] and i not in on)
     points = [(base_late, plan2.distance, "kept")]
     for lam in lambdas:

@@ -57,6 +57,9 @@ class PlannerSettings:
     horizon_days: int = 6  # working days planned ahead
     freeze_minutes: float = 120  # visits due this soon keep their technician-day
     target_hours: float = 4  # soft service target after a visit becomes available
+    target_slack_share: float = 0.0  # ... or this share of its slack, if later (`targets.service_target`)
+    target_min_slack_hours: float = 0.0  # ... for a visit with at least this much slack
+    target_day_end: bool = False  # the target moved to the end of its working day
     probation_max_jobs: int = 5  # open jobs of an outlet on probation when its agreement names none
     batch_seconds: float = 2.0  # new requests batched per tenant
     reopt_seconds: float = 900.0  # periodic re-plan
@@ -72,6 +75,9 @@ class PlannerSettings:
             horizon_days=int(config.get("DISPATCH_HORIZON_DAYS", 6)),
             freeze_minutes=float(config.get("DISPATCH_FREEZE_MINUTES", 120)),
             target_hours=float(config.get("DISPATCH_TARGET_HOURS", 4)),
+            target_slack_share=float(config.get("DISPATCH_TARGET_SLACK_SHARE", 0.0)),
+            target_min_slack_hours=float(config.get("DISPATCH_TARGET_MIN_SLACK_HOURS", 0.0)),
+            target_day_end=str(config.get("DISPATCH_TARGET_DAY_END", False)).lower() in ("1", "true", "yes"),
             probation_max_jobs=int(config.get("PROBATION_MAX_JOBS", 5)),
             batch_seconds=float(config.get("DISPATCH_BATCH_SECONDS", 2.0)),
             reopt_seconds=float(config.get("DISPATCH_REOPT_SECONDS", 900.0)),
@@ -355,6 +361,7 @@ def planning_input(
                 lon=v.lon,
                 due=as_utc(v.onsite_due),
                 window_start=as_utc(v.window_start),
+                received=as_utc(v.received_at),
                 service_minutes=v.service_minutes,
                 pinned_technician_id=v.pinned_technician_id,
                 frozen_vehicle=frozen,
@@ -376,6 +383,9 @@ def planning_input(
         settings.horizon_days,
         outlet_limits=outlet_limits,
         serve_within_minutes=60.0 * settings.target_hours,
+        target_slack_share=settings.target_slack_share,
+        target_min_slack_minutes=60.0 * settings.target_min_slack_hours,
+        target_day_end=settings.target_day_end,
     )
     return inp, views
 

@@ -71,6 +71,7 @@ def _routing_visit(
     serve_within: float = SERVE_WITHIN_MINUTES,
     slack_share: float = 0.0,
     min_slack: float = 0.0,
+    day_ends: list[float] | None = None,
 ) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
     visit's window, and the soft `deadline` is a service target `serve_within` minutes (the
@@ -111,7 +112,7 @@ def _routing_visit(
         )
     opened = visit.window_start or visit.received
     available = minutes_since(t0, opened) if opened is not None else 0.0
-    target = service_target(available, due, 0.0, serve_within, slack_share, min_slack)
+    target = service_target(available, due, 0.0, serve_within, slack_share, min_slack, day_ends)
     return RVisit(
         windows=((earliest, due if due is not None else math.inf),),
         deadline=target,
@@ -175,6 +176,7 @@ def build_problem(
     serve_within_minutes: float = SERVE_WITHIN_MINUTES,
     target_slack_share: float = 0.0,
     target_min_slack_minutes: float = 0.0,
+    target_day_end: bool = False,
 ) -> PlanningInput:
     """The routing problem of one tenant. `outlet_limits`: {outlet id: visits it may still take
     in this plan} for outlets on probation (their job limit less the visits already started)."""
@@ -206,6 +208,10 @@ def build_problem(
     km, minutes = travel_matrices(points, travel) if points else (np.zeros((0, 0)), np.zeros((0, 0)))
     t0 = now
     late = []  # per routing visit: no technician-day can reach it by its due time any more
+    ends: dict = {}  # each planned day's last shift end: where a whole-day target ends
+    for v in vehicles:
+        ends[v.day] = max(ends.get(v.day, -math.inf), minutes_since(t0, v.end))
+    day_ends = sorted(ends.values()) if target_day_end else None
     for i, visit in enumerate(kept):
         allowed = [
             k
@@ -229,6 +235,7 @@ def build_problem(
                 serve_within=serve_within_minutes,
                 slack_share=target_slack_share,
                 min_slack=target_min_slack_minutes,
+                day_ends=day_ends,
             )
         )
         late.append(late_anyway)

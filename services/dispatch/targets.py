@@ -25,6 +25,7 @@ def service_target(
     serve_within: float,
     slack_share: float = 0.0,
     min_slack: float = 0.0,
+    day_ends: list[float] | None = None,
 ) -> float:
     """Minutes (in the plan's clock, `now` = the plan's start) after which waiting costs.
 
@@ -33,13 +34,29 @@ def service_target(
     first be served in this plan and `slack_share` of its slack after it became available,
     never after the due time (nor before it can be served). `slack_share` 0 keeps the fixed
     target; so does a slack shorter than `min_slack` (a local visit due within a day competes
-    for the same technicians as tomorrow's arrivals: it is not deferred)."""
+    for the same technicians as tomorrow's arrivals: it is not deferred). With `day_ends` the
+    target is then moved to the end of its working day (`to_day_end`); without a due time it is
+    returned as it stands."""
     if not 0.0 <= slack_share <= 1.0 or math.isnan(slack_share):
         raise ValueError(f"slack_share must be within [0, 1], got {slack_share}")
     earliest = max(available, now)
     target = earliest + serve_within
     if due is None:
-        return target
+        return to_day_end(target, day_ends) if day_ends else target
     if slack_share > 0.0 and due - available >= max(min_slack, 1e-9):
         target = max(target, available + slack_share * (due - available))
+    if day_ends:
+        target = to_day_end(target, day_ends)
     return min(target, max(due, earliest))
+
+
+def to_day_end(target: float, day_ends: list[float]) -> float:
+    """The target moved to the end of the working day it falls in (`day_ends`: each planned
+    day's last shift end, minutes, ascending): waiting costs only past the day, so within a day
+    the plan is free to chain visits (one technician serving two visits at a far site one after
+    the other, rather than two technicians driving there to start both at once). A target after
+    the last planned day stays as it is."""
+    for end in day_ends:
+        if target <= end + 1e-9:
+            return end
+    return target

@@ -127,3 +127,53 @@ def test_a_visit_with_slack_waits_for_the_trip_that_passes_it():
     assert days(shared)["FAR-NOW"] == days(shared)["FAR-THU"]
     assert sum(a.km for a in shared) < sum(a.km for a in fixed) - 100
     assert all(a.late_minutes == 0 for a in fixed + shared)
+
+
+def test_a_whole_day_target_ends_with_the_working_day_it_falls_in():
+    from services.dispatch.targets import to_day_end
+
+    ends = [540.0, 2000.0, 3440.0]  # today's, tomorrow's and the day after's last shift end
+    assert to_day_end(240.0, ends) == 540.0
+    assert to_day_end(600.0, ends) == 2000.0  # in the night: the next working day's end
+    assert to_day_end(5000.0, ends) == 5000.0  # after the planned days: as it was
+    # through service_target: never after the due time, and the slack share first
+    assert service_target(0.0, 2 * DAY, 0.0, 240.0, day_ends=ends) == 540.0
+    assert service_target(0.0, 300.0, 0.0, 240.0, day_ends=ends) == 300.0
+    assert service_target(0.0, 2 * DAY, 0.0, 240.0, 0.5, day_ends=ends) == 2000.0
+
+
+def _two_urgent_at_one_site(day_end):
+    """Two technicians at one base; at 17:00, two urgent (priority 1) visits at one site ~100 km
+    away, due in two days: a 4 h target falls in the night, so on Thursday each minute counts."""
+    evening = NOW + timedelta(hours=8)
+    techs = [dict(_tech().__dict__, id=f"T{k}") for k in (1, 2)]
+    visits = [
+        dict(_visit(f"V{k}", 31.20, 114.60, evening + timedelta(days=2), received=evening).__dict__) for k in (1, 2)
+    ]
+    for v in visits:
+        v["priority"], v["service_minutes"] = 1, 90
+    inp = planning.build_problem(
+        [domain.VisitView(**v) for v in visits],
+        [domain.TechView(**t) for t in techs],
+        {},
+        set(),
+        evening,
+        ChinaCalendar.default(),
+        TravelModel(),
+        2,
+        target_day_end=day_end,
+    )
+    return planning.read_plan(inp, solve(inp.problem, 2.0, workers=1))[0]
+
+
+@pytest.mark.slow
+def test_a_whole_day_target_lets_one_technician_serve_both_visits_of_a_site():
+    hurried = _two_urgent_at_one_site(False)
+    whole_day = _two_urgent_at_one_site(True)
+    # each minute past a 4 h target costs 4 km for an urgent visit: two technicians drive there
+    assert len({a.technician_id for a in hurried}) == 2
+    # the day's end as the target: one drives there and serves both, one drive there fewer
+    assert len({a.technician_id for a in whole_day}) == 1
+    # (a leg's km: the drive out; the drive home saved as well)
+    assert sum(a.km for a in whole_day) < sum(a.km for a in hurried) - 80
+    assert all(a.late_minutes == 0 and a.day == hurried[0].day for a in hurried + whole_day)
