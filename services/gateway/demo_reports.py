@@ -36,7 +36,5 @@ def generate(ctx: Any) -> str:
         timeout=120,
     )
     made = (resp.json().get("made") or []) if resp.status_code in (200, 201) else []
-    return (
-        f"  HQ makes the {month} reports for the portal (the 1st-of-month step): {len(made)} stored "
-        f"-> HTTP {resp.status_code}"
-    )
+    step = f"HQ makes the {month} reports for the portal (the 1st-of-month step)"
+    return f"  {step} -> HTTP {resp.status_code}, {len(made)} stored"
