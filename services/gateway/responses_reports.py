@@ -42,10 +42,20 @@ class QuarterlyReport(Schema):
     rows = fields.List(fields.Dict(keys=Str()))
 
 
-class Generated(Schema):
-    month = Str()
-    quarter = Str(allow_none=True)
-    made = fields.List(Str())
+class ReportJob(Schema):
+    """HQ's request to make a month's stored reports, made in the background by qa."""
+
+    id = fields.Int(required=True)
+    month = Str(required=True)
+    quarter = Str(allow_none=True, metadata={"description": "the quarter the month closes, made too"})
+    state = Str(required=True, metadata={"description": "pending, running, done or failed"})
+    done = fields.Int(required=True, metadata={"description": "reports handled so far (made or already stored)"})
+    total = fields.Int(required=True, metadata={"description": "reports the request covers"})
+    made = fields.List(Str(), required=True, metadata={"description": "the reports newly stored (tenant:kind:period)"})
+    error = Str(allow_none=True)
+    requested_by = Str()
+    requested_at = Str()
+    finished_at = Str(allow_none=True)
 
 
 class WrittenPart(Schema):

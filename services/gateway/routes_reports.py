@@ -112,12 +112,28 @@ class ReportRoutes:
     @api(
         "POST",
         f"{R}/generate",
-        "HQ makes a month's stored reports now (the schedule's step; what is stored stays)",
+        "HQ asks for a month's stored reports (the schedule's step; what is stored stays): 202 with the "
+        "request, made in the background by qa; the same month asked again while it is pending or running "
+        "is the same request. Follow it at GET /api/v1/reports/jobs/{job_id} (state, done of total)",
         body=report_schemas.GenerateBody,
-        response=responses_reports.Generated,
+        response=responses_reports.ReportJob,
+        status=202,
         tag="qa",
     )
     def reports_generate(self, request, principal):
         if principal.role != tenancy.HQ:
             raise Forbidden("only HQ generates the stored reports")
         return self.qa_reports.generate_reports(json_body(request))
+
+    @api(
+        "GET",
+        f"{R}/jobs/<string:job_id>",
+        "A request to make a month's stored reports: state (pending, running, done, failed), done of total, "
+        "the reports newly stored",
+        response=responses_reports.ReportJob,
+        tag="qa",
+    )
+    def reports_job(self, request, principal, job_id):
+        if principal.role != tenancy.HQ:
+            raise Forbidden("only HQ follows the report requests")
+        return self.qa_reports.report_job(job_id)

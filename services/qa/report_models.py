@@ -30,3 +30,26 @@ class StoredReport(TenantScoped, Base):
     xlsx: Mapped[bytes] = mapped_column(LargeBinary)
     generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     generated_by: Mapped[str] = mapped_column(String(64))
+
+
+class ReportJob(TenantScoped, Base):
+    """HQ's request to make a month's stored reports (``POST /api/v1/reports/generate``), run in the
+    background by qa's ``report_jobs`` timer (`services.qa.report_jobs`): pending, running, done
+    or failed, with its progress (``done`` of ``total`` reports; ``made``: those newly stored).
+    Owned by ``tenant_id = "HQ"``, so only HQ (all tenants) sees it."""
+
+    __tablename__ = "report_jobs"
+    __scope__: dict = {}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(8), index=True)
+    quarter: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    made: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -176,15 +176,6 @@ class ReportEntrypoints:
             ).first()
         return row
 
-    @rpc
-    def generate_reports(self, payload):
-        """HQ runs the schedule's step for a month by hand (idempotent: what is stored stays)."""
-        data = load(GenerateBody(), payload or {})
-        principal = self.db.principal
-        if principal.role not in (tenancy.HQ, tenancy.SERVICE) or not principal.all_tenants:
-            raise Forbidden("only HQ generates the stored reports")
-        return self._generate_due(data["month"], principal)
-
     @timer_once("QA_REPORT_SECONDS", 600)  # on one replica at a time (shared.leases)
     def report_schedule(self):
         """From the 1st of a month: the previous month's reports (and quarter's) not stored yet."""
@@ -196,9 +187,10 @@ class ReportEntrypoints:
         month = domain.previous_month(utcnow().astimezone(LOCAL_TZ).strftime("%Y-%m"))
         return self._generate_due(month, principal)
 
-    def _generate_due(self, month, principal):
+    def _generate_due(self, month, principal, progress=None):
         """Each center's month, HQ's roll-up, and after a quarter's last month the quarters: those
-        not stored yet, one by one (a report made by another replica meanwhile is kept, not doubled)."""
+        not stored yet, one by one (a report made by another replica meanwhile is kept, not doubled).
+        `progress(done, total, made)` is told after each (HQ's requests, `report_jobs`)."""
         quarter = monthly_report.ends_quarter(month)
         with self.db.uow(principal) as uow:
             have = set(
@@ -211,22 +203,29 @@ class ReportEntrypoints:
         centers = sorted(self.directory.centers)
         made, now = [], utcnow()
         month_reports = {}
+        scopes = centers + [monthly_report.HQ_SCOPE]
+        total, done = len(scopes) * (2 if quarter else 1), 0
         with self._acting(principal):
-            for scope in centers + [monthly_report.HQ_SCOPE]:
-                if (scope, "monthly", month) in have:
-                    continue
-                if scope == monthly_report.HQ_SCOPE:
-                    report = monthly_report.hq_month(
-                        month,
-                        [month_reports.get(t) or self._center_month(t, month, now) for t in centers],
-                        self._notes(scope, month),
-                    )
-                else:
-                    report = month_reports[scope] = self._center_month(scope, month, now)
-                made += self._store(report, principal, now)
-            for scope in (centers + [monthly_report.HQ_SCOPE]) if quarter else []:
+            for scope in scopes:
+                if (scope, "monthly", month) not in have:
+                    if scope == monthly_report.HQ_SCOPE:
+                        report = monthly_report.hq_month(
+                            month,
+                            [month_reports.get(t) or self._center_month(t, month, now) for t in centers],
+                            self._notes(scope, month),
+                        )
+                    else:
+                        report = month_reports[scope] = self._center_month(scope, month, now)
+                    made += self._store(report, principal, now)
+                done += 1
+                if progress:
+                    progress(done, total, made)
+            for scope in scopes if quarter else []:
                 if (scope, "quarterly", quarter) not in have:
                     made += self._store(self._quarter(scope, quarter), principal, now)
+                done += 1
+                if progress:
+                    progress(done, total, made)
         return {"month": month, "quarter": quarter, "made": made}
 
     def _store(self, report, principal, now):

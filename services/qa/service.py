@@ -16,6 +16,7 @@ from sqlalchemy import select
 from services.qa import complaint_rules, domain, operations, queries, reminders, reports, scorecard
 from services.qa.assessment_rpc import AssessmentEntrypoints
 from services.qa.models import Base, Callback, Complaint, Scorecard
+from services.qa.report_jobs import ReportJobEntrypoints
 from services.qa.report_rpc import ReportEntrypoints
 from services.qa.schemas import (
     REPORT_KINDS,
@@ -79,7 +80,7 @@ AGENT_ROLES = (tenancy.HQ, tenancy.CENTER, tenancy.SERVICE)
 
 
 # not imported by name: `nameko run` would take it for a service
-class QaService(ReportEntrypoints, AssessmentEntrypoints, web.ServiceBase):
+class QaService(ReportJobEntrypoints, ReportEntrypoints, AssessmentEntrypoints, web.ServiceBase):
     name = "qa"
 
     db = Database(Base.metadata, migrations_package="services.qa.migrations")

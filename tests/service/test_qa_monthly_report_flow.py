@@ -16,6 +16,7 @@ from shared import clock
 from shared.tenancy import Principal
 from tests.conftest import C01, C02, HQ, Platform, wait_for
 from tests.qa_fixtures import qa_config, send, visit  # noqa: F401
+from tests.report_waiting import generate_and_wait
 
 SH = clock.LOCAL_TZ
 MONTH = "2026-03"
@@ -33,7 +34,8 @@ def report_platform(runner_factory, qa_config):
     from services.qa.service import QaService
     from services.settlement.service import SettlementService
 
-    config = dict(qa_config, QA_AUTO_REPORTS="true", QA_REPORT_SECONDS=3600)  # the test ticks the timer itself
+    # the test ticks the timers itself
+    config = dict(qa_config, QA_AUTO_REPORTS="true", QA_REPORT_SECONDS=3600, QA_REPORT_JOB_SECONDS=3600)
     runner = runner_factory(config, IntakeService, PartsService, SettlementService, QaService, GatewayService)
     runner.start()
     yield Platform(runner, config)
@@ -122,12 +124,34 @@ def test_a_centers_monthly_report_pdf_xlsx_and_who_reads_it(report_platform, sen
     hq_text = _text(hq.content)
     assert "武汉区域服务中心" in hq_text and "济南区域服务中心" in hq_text and "全国合计" in hq_text
 
-    # the schedule's step, run by HQ: once per center and month (the roll-up and the quarter too)
+    # the schedule's step, asked by HQ: a request answered at once (202), made by qa's report_jobs
+    # timer in the background; once per center and month (the roll-up and the quarter too)
     assert p.post(f"{R}/generate", C01, json={"month": MONTH}).status_code == 403
-    made = p.post(f"{R}/generate", HQ, json={"month": MONTH}).json()
+    assert p.post(f"{R}/generate", HQ, json={"month": "2026-3"}).json()["error"]["fields"].keys() == {"month"}
+    asked = p.post(f"{R}/generate", HQ, json={"month": MONTH})
+    assert asked.status_code == 202, asked.text
+    job = asked.json()
+    assert (job["state"], job["done"], job["total"], job["quarter"]) == (
+        "pending",
+        0,
+        14,
+        "2026-Q1",
+    )  # 6 centers and HQ, month and quarter
+    assert p.post(f"{R}/generate", HQ, json={"month": MONTH}).json()["id"] == job["id"]  # one job while pending
+    assert p.get(f"{R}/jobs/{job['id']}", C01).status_code == 403
+    assert p.get(f"{R}/jobs/x", HQ).status_code == 422 and p.get(f"{R}/jobs/999", HQ).status_code == 404
+    with entrypoint_hook(p.containers["qa"], "report_jobs") as run:
+        assert run()["job"] == job["id"]
+        assert run() is None  # nothing left to do
+    made = p.get(f"{R}/jobs/{job['id']}", HQ).json()
+    assert (made["state"], made["done"], made["total"]) == ("done", 14, 14) and made["finished_at"]
     assert "C01:monthly:2026-03" in made["made"] and "HQ:monthly:2026-03" in made["made"]
-    assert "C01:quarterly:2026-Q1" in made["made"] and made["quarter"] == "2026-Q1"
-    assert p.post(f"{R}/generate", HQ, json={"month": MONTH}).json()["made"] == []
+    assert "C01:quarterly:2026-Q1" in made["made"]
+    again = p.post(f"{R}/generate", HQ, json={"month": MONTH}).json()
+    assert again["id"] != job["id"] and again["state"] == "pending"  # a finished request is not reopened
+    with entrypoint_hook(p.containers["qa"], "report_jobs") as run:
+        run()
+    assert p.get(f"{R}/jobs/{again['id']}", HQ).json()["made"] == []  # what is stored stays
 
     mine = p.get(f"{R}?kind=monthly", C01).json()
     assert [(r["tenant_id"], r["period"], r["center_name"]) for r in mine["items"]] == [
@@ -211,9 +235,9 @@ def test_stored_reports_on_postgresql(runner_factory, qa_config, pg_url):
     runner = runner_factory(config, IntakeService, PartsService, SettlementService, QaService, GatewayService)
     runner.start()
     p = Platform(runner, config)
-    made = p.post(f"{R}/generate", HQ, json={"month": "2026-05"}).json()
+    made = generate_and_wait(p, "2026-05")  # qa's report_jobs timer (2 s) makes them
     assert "C01:monthly:2026-05" in made["made"] and made["quarter"] is None
-    assert p.post(f"{R}/generate", HQ, json={"month": "2026-05"}).json()["made"] == []
+    assert generate_and_wait(p, "2026-05")["made"] == []
     assert p.post(f"{R}/notes", C02, json={"month": "2026-05", "product": "液压站渗油"}).status_code == 200
     mine = p.get(f"{R}?period=2026-05", C02).json()["items"]
     assert [r["tenant_id"] for r in mine] == ["C02"]

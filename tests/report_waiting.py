@@ -1,0 +1,26 @@
+"""HQ's request for a month's stored reports (``POST /api/v1/reports/generate``: 202 with the
+request) followed until qa's ``report_jobs`` timer has made them (``GET /api/v1/reports/jobs/<id>``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.conftest import HQ
+
+
+def generate_and_wait(platform: Any, month: str, timeout: float = 180.0) -> dict[str, Any]:
+    """The request, once done (asserting it was accepted at once and ended done)."""
+    asked = platform.post("/api/v1/reports/generate", HQ, json={"month": month})
+    assert asked.status_code == 202, asked.text
+    job = asked.json()
+    give_up = time.monotonic() + timeout
+    while job["state"] in ("pending", "running"):
+        assert time.monotonic() < give_up, f"report job still {job['state']} {job['done']}/{job['total']}"
+        time.sleep(0.5)
+        seen = platform.get(f"/api/v1/reports/jobs/{job['id']}", HQ)
+        assert seen.status_code == 200, seen.text
+        job = seen.json()
+    assert job["state"] == "done", job
+    assert job["done"] == job["total"]
+    return job
