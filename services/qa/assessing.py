@@ -55,6 +55,23 @@ def center_month(session, tenant: str, month: str, asof: datetime) -> assessment
         if flag is not None:  # a visit whose punctuality dispatch did not tell counts in no tier
             on_time, visits = by_tier.get(tier or "unknown", (0, 0))
             by_tier[tier or "unknown"] = (on_time + (int(n) if flag else 0), visits + int(n))
+    late = session.execute(
+        select(
+            ServiceRecord.visit_id,
+            ServiceRecord.ticket_id,
+            ServiceRecord.outlet_id,
+            ServiceRecord.completed_at,
+            TicketInfo.number,
+        )
+        .select_from(ServiceRecord)
+        .outerjoin(TicketInfo, TicketInfo.id == ServiceRecord.ticket_id)
+        .where(
+            ServiceRecord.tenant_id == tenant,
+            ServiceRecord.period == month,
+            ServiceRecord.onsite_on_time.is_(False),
+        )
+        .order_by(ServiceRecord.completed_at, ServiceRecord.visit_id)
+    ).all()
     misses = session.scalars(
         select(CenterFact)
         .where(CenterFact.tenant_id == tenant, CenterFact.period == month, CenterFact.kind == "deadline_missed")
@@ -91,6 +108,12 @@ def center_month(session, tenant: str, month: str, asof: datetime) -> assessment
         onsite_on_time=punctual.get(True, 0),
         onsite_late=punctual.get(False, 0),
         onsite_by_tier=by_tier,
+        late_visits=tuple(
+            assessment.LateVisit(
+                visit, ticket, f"ticket:{number}" if number else f"visit:{visit}", as_utc(done), outlet
+            )
+            for visit, ticket, outlet, done, number in late
+        ),
         misses=tuple(
             assessment.DeadlineMiss(row.ref, row.sla, as_utc(row.at), row.ticket_id, row.outlet_id) for row in misses
         ),
@@ -156,17 +179,29 @@ def due_periods(session, month: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- use cases
-def assess(uow, tenants: list[str], period: str, *, asof: datetime, user: str, thresholds=None) -> dict[str, dict]:
+def assess(
+    uow,
+    tenants: list[str],
+    period: str,
+    *,
+    asof: datetime,
+    user: str,
+    thresholds=None,
+    minimum: int = assessment.MIN_JOBS,
+) -> dict[str, dict]:
     """Every center's assessment of a month (YYYY-MM) or year (YYYY), ranked among the centers and
-    stored (again, when assessed before). Returns {tenant: assessment}."""
+    stored (again, when assessed before); a month needs `minimum` jobs to be rated. Returns
+    {tenant: assessment}."""
     kind = YEAR if len(period) == 4 else MONTH
     results = {}
     for tenant in tenants:
         if kind == MONTH:
-            results[tenant] = assessment.assess_month(center_month(uow.session, tenant, period, asof), thresholds)
+            results[tenant] = assessment.assess_month(
+                center_month(uow.session, tenant, period, asof), thresholds, minimum
+            )
         else:
             months = {
-                m: assessment.assess_month(center_month(uow.session, tenant, m, asof), thresholds)
+                m: assessment.assess_month(center_month(uow.session, tenant, m, asof), thresholds, minimum)
                 for m in months_of(period, asof)
             }
             results[tenant] = assessment.assess_year(months, thresholds)

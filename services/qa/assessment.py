@@ -15,12 +15,23 @@ from the facts the center itself answers for:
 - complaints of its region classified as the service network's (`own`): 投诉至集团公司 −3,
   至消协 −5 (客户投诉次数).
 
-An outlet's facts (its late visits, its work orders) are never the center's: they are on the
-outlet's scorecard. Beside the score the assessment reports its KPIs (on-site on time, callbacks on
-time, satisfaction, complaint counts), its benefit indicators (`benefit`: the service fees approved
-in the month from settlement's claims, 营业额; profit is not computed) and, from seed 004
-("将用户投诉的频数纳入各部门考核的内容（分清投诉原因、性质）"), the complaint counts per department by
-cause and responsibility with each department's customer-opinion score (`benefit.with_department_scores`).
+- every on-site arrival of the center's region that was late (a completed visit dispatch did not
+  mark on time): 未按规范做 −4 each. Seed 001's 24小时上门服务 and 按预约时间准时登门服务 are norms
+  of its "真诚服务" table, which assesses the branch service department for its region's service; a
+  ticket's late on-site counts once (with a center-owned on-site miss of the same ticket too). The
+  outlet's own card charges the same visit to the outlet (its work order); the center's assessment
+  is a separate card, so a center whose arrivals are all late cannot score as one whose are all
+  on time (before, the on-time share was reported but cost nothing: 0% on time scored 100).
+
+A month with fewer completed jobs than `MIN_JOBS` (config QA_ASSESSMENT_MIN_JOBS) is not rated
+(未评) and takes no rank: one job tells too little of a region's month.
+
+Beside the score the assessment reports its KPIs (on-site on time, callbacks on time, satisfaction,
+complaint counts), its benefit indicators (`benefit`: the service fees approved in the month from
+settlement's claims, 营业额; profit is not computed) and, from seed 004
+("将用户投诉的频数纳入各部门考核的内容（分清投诉原因、性质）"), the complaint counts per department
+by cause and responsibility with each department's customer-opinion score
+(`benefit.with_department_scores`).
 
 Seed 003 grades regions: "根据竞争情况和公司资源把地区分为A,B,C三级" (by competition and company
 resources) with no scale or figures: `region_grade` is the project's rule.
@@ -29,7 +40,7 @@ resources) with no scale or figures: `region_grade` is the project's rule.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +51,23 @@ from services.qa import benefit, complaint_rules, scorecard
 DEADLINE_RULES = {"forward": "late_feedback"}
 DEFAULT_DEADLINE_RULE = "norm_breach"
 UNASSIGNED = "unassigned"  # a complaint classified without a department
+LATE_ARRIVAL_RULE = "norm_breach"  # 未按规范做 −4: 24小时上门服务 / 按预约时间准时登门服务 (seed 001)
+#: 未评: a center's month with fewer completed jobs is not rated (config QA_ASSESSMENT_MIN_JOBS).
+#: The seeds give no figure; the project's default: a region's month needs a few jobs to be compared.
+MIN_JOBS = 3
+
+
+def min_jobs(value: object) -> int:
+    """QA_ASSESSMENT_MIN_JOBS: a whole number >= 1 (blank: `MIN_JOBS`); ValueError naming the key."""
+    if value in (None, ""):
+        return MIN_JOBS
+    try:
+        jobs = int(str(value).strip())
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise ValueError(f"QA_ASSESSMENT_MIN_JOBS: {value!r} is not a whole number of jobs >= 1")
+    return jobs
 
 
 @dataclass(frozen=True)
@@ -51,6 +79,17 @@ class DeadlineMiss:
     at: datetime
     ticket_id: str | None = None
     outlet_id: str | None = None  # the ticket's outlet, named but not charged
+
+
+@dataclass(frozen=True)
+class LateVisit:
+    """A completed visit of the center's region whose on-site arrival was late."""
+
+    visit_id: str
+    ticket_id: str
+    ref: str
+    at: datetime
+    outlet_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +112,7 @@ class CenterMonth:
     jobs: int = 0
     onsite_on_time: int = 0
     onsite_late: int = 0
+    late_visits: tuple[LateVisit, ...] = ()  # the late ones, as evidence (at most `onsite_late`)
     #: the on-site SLA per tier of the center's tickets (QA's copy of intake's tier): {tier: (on time, visits)}
     onsite_by_tier: dict[str, tuple[int, int]] = field(default_factory=dict)
     misses: tuple[DeadlineMiss, ...] = ()
@@ -95,12 +135,34 @@ def center_facts(month: CenterMonth) -> list[scorecard.ScoreFact]:
         )
         for miss in month.misses
     ]
+    facts += late_arrival_facts(month)
     facts += scorecard.missed_callback_facts(list(month.callbacks))
     for complaint in month.complaints:
         kind = complaint_rules.complaint_fact_kind(complaint.responsibility, complaint.level)
         if kind is not None:
             key = f"complaint:{complaint.ticket_id}"
             facts.append(scorecard.ScoreFact(kind, key, complaint.ref, complaint.at, "complaint", complaint.cause))
+    return facts
+
+
+def late_arrival_facts(month: CenterMonth) -> list[scorecard.ScoreFact]:
+    """未按规范做 −4 for every late on-site arrival of the month: one per ticket (keyed as the
+    ticket's on-site deadline, so a center-owned on-site miss of it is the same occurrence); late
+    arrivals counted without their visits (`onsite_late` beyond `late_visits`) each count too."""
+    facts = [
+        scorecard.ScoreFact(
+            LATE_ARRIVAL_RULE,
+            f"sla:{late.ticket_id}:onsite",
+            late.ref,
+            late.at,
+            "service_records",
+            f"late on-site arrival, visit {late.visit_id}" + (f" by {late.outlet_id}" if late.outlet_id else ""),
+        )
+        for late in month.late_visits
+    ]
+    for n in range(len(month.late_visits), month.onsite_late):
+        key = f"onsite-late:{month.tenant_id}:{month.month}:{n}"
+        facts.append(scorecard.ScoreFact(LATE_ARRIVAL_RULE, key, key, None, "service_records", "late on-site arrival"))
     return facts
 
 
@@ -168,11 +230,15 @@ def kpis(month: CenterMonth) -> dict[str, Any]:
     }
 
 
-def assess_month(month: CenterMonth, thresholds: scorecard.Thresholds | None = None) -> dict[str, Any]:
-    """A center's monthly assessment: seed 001's 100-point table over the center's own facts (each
-    deduction listing the facts behind it), its KPIs and its departments' complaint counts. A month
-    with fewer completed jobs than the scorecard's minimum is not rated (未评), as for outlets."""
-    card = scorecard.monthly_card(center_facts(month), month.jobs, thresholds)
+def assess_month(
+    month: CenterMonth, thresholds: scorecard.Thresholds | None = None, minimum: int = MIN_JOBS
+) -> dict[str, Any]:
+    """A center's monthly assessment: seed 001's 100-point table over the center's own facts and
+    its region's late arrivals (each deduction listing the facts behind it), its KPIs and its
+    departments' complaint counts. A month with fewer completed jobs than `minimum`
+    (QA_ASSESSMENT_MIN_JOBS) is not rated (未评): no score, stars, grade or rank."""
+    limits = replace(thresholds or scorecard.DEFAULT, min_jobs=minimum)
+    card = scorecard.monthly_card(center_facts(month), month.jobs, limits)
     return dict(card, kpis=kpis(month), departments=department_kpis(month.complaints))
 
 

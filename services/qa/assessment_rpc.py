@@ -29,6 +29,11 @@ class AssessmentEntrypoints:
         """A/B floors of the regions' grades (README: QA_REGION_GRADE_FLOORS)."""
         return assessment.region_floors(self.db.worker_ctx.container.config.get("QA_REGION_GRADE_FLOORS"))
 
+    @property
+    def assessment_min_jobs(self) -> int:
+        """Completed jobs a center's month needs to be rated (README: QA_ASSESSMENT_MIN_JOBS)."""
+        return assessment.min_jobs(self.db.worker_ctx.container.config.get("QA_ASSESSMENT_MIN_JOBS"))
+
     @consume("settlement", "claim.audited")
     def on_claim_audited(self, uow, payload):
         """A fee claim's audit step: its latest status and amount feed the benefit indicators."""
@@ -51,6 +56,7 @@ class AssessmentEntrypoints:
                 asof=utcnow(),
                 user=principal.user,
                 thresholds=self.thresholds,
+                minimum=self.assessment_min_jobs,
             )
             uow.commit()
         grades = {}

@@ -25,7 +25,9 @@ def portal_platform(module_platforms):
     from services.gateway.service import GatewayService
     from services.qa.service import QaService
 
-    return module_platforms(QaService, GatewayService, QA_AUTO_MONTHLY="false", QA_SAMPLE_SEED="test-seed")
+    return module_platforms(
+        QaService, GatewayService, QA_AUTO_MONTHLY="false", QA_SAMPLE_SEED="test-seed", QA_ASSESSMENT_MIN_JOBS="1"
+    )
 
 
 def last_month():

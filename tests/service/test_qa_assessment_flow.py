@@ -57,6 +57,8 @@ def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_c
     )
     send("dispatch", "visit.completed", visit("va1", "ta1", "C01-O01", SERVED))
     send("dispatch", "visit.completed", visit("vb1", "tb1", "C02-O01", SERVED, tenant="C02"))
+    late = visit("vb2", "tb2", "C02-O01", SERVED, tenant="C02", onsite_on_time=False)
+    send("dispatch", "visit.completed", late)  # C02's late arrival: 未按规范做 -4 on C02's card
     send("intake", "sla.breached", _breach("A-ACCEPT", "accept", "C01-O01"))  # the center's, outlet named
     send("intake", "sla.breached", _breach("A-FORWARD", "forward"))  # the center's 1-hour rule
     send("intake", "sla.breached", _breach("A-ONSITE", "onsite", "C01-O01"))  # the outlet's, not the center's
@@ -68,7 +70,7 @@ def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_c
             jobs = qa.work_list({"status": "all", "caller": "all"})["total"]
             rows = qa.report("ontime", {"month": MONTH, "tenant_id": "C01"})["rows"]
             tickets = any(row["tier"] == "in_province" for row in rows)
-            return len(facts) == 2 and len(outlet) == 1 and jobs >= 4 and tickets and facts
+            return len(facts) == 2 and len(outlet) == 1 and jobs >= 5 and tickets and facts
 
     wait_for(recorded, what="visits and breaches recorded")
     with rpc_as(C01, "qa") as qa, pytest.raises(Forbidden):
@@ -83,8 +85,12 @@ def test_hq_ranks_two_centers_and_a_center_reads_its_own(container_factory, qa_c
     assert [(a["tenant_id"], a["rank"]) for a in ranking[:2]] == [("C02", 1), ("C01", 2)]
     assert all(a["rated"] is False and a["rank"] is None for a in ranking[2:]) and len(ranking) == 6
     c01, c02 = ranking[1], ranking[0]
-    # C01 pays its acceptance (-4) and its forwarding (-2), not its outlet's late visit
-    assert float(c02["score"]) - float(c01["score"]) == 6
+    # C01 pays its acceptance (-4) and its forwarding (-2), not its outlet's breach; C02 its late arrival
+    # (-4); each its callbacks not made by now (-1 each: C01 one job, C02 two)
+    assert (float(c02["score"]), float(c01["score"])) == (100 - 4 - 2, 100 - 4 - 2 - 1)
+    c02_norms = next(line for line in c02["lines"] if line["line"] == "service_norms")
+    assert [o["key"] for i in c02_norms["items"] for o in i["occurrences"]] == ["sla:tb2:onsite"]
+    assert c02["kpis"]["onsite_on_time_share"] == "0.500" and c02["jobs"] == 2
     lines = {line["line"]: line for line in c01["lines"]}
     norm_refs = [o["facts"][0]["ref"] for i in lines["service_norms"]["items"] for o in i["occurrences"]]
     assert norm_refs == ["ticket:A-ACCEPT"]
