@@ -32,6 +32,18 @@ class NotifyRoutes:
 
     @api(
         "POST",
+        f"{API}/notify/inbox/read",
+        "Mark every unread notice of your inbox read (全部标为已读: your own only, the kinds you switched off "
+        "stay as they are); upto: only those up to that notice id (the newest you saw)",
+        body=contracts.MarkAllReadBody,
+        response=contracts.MarkedAllOut,
+        tag="notify",
+    )
+    def notify_mark_all_read(self, request, principal):
+        return self.notify.mark_all_read(json_body(request))
+
+    @api(
+        "POST",
         f"{API}/notify/inbox/<string:notice_id>/read",
         "Mark a notice of your inbox read (404 if it is not in your inbox)",
         response=contracts.NoticeOut,

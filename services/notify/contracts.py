@@ -5,6 +5,8 @@ from services.notify.preferences import CHANNEL_TITLES, KIND_TITLES
 from services.notify.schemas import (
     InboxPage,
     InboxQuery,
+    MarkAllReadBody,
+    MarkedAllOut,
     NoticeOut,
     NoticePage,
     NoticeQuery,
@@ -17,6 +19,8 @@ __all__ = [
     "KIND_TITLES",
     "InboxPage",
     "InboxQuery",
+    "MarkAllReadBody",
+    "MarkedAllOut",
     "NoticeOut",
     "NoticePage",
     "NoticeQuery",

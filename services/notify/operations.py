@@ -242,6 +242,31 @@ def mark_read(session: Session, audience: str, user: str | None, notice_id: int,
     return notice
 
 
+def mark_all_read(
+    session: Session,
+    audience: str,
+    user: str | None,
+    now: datetime,
+    *,
+    hidden: Sequence[str] = (),
+    upto: int | None = None,
+) -> int:
+    """Mark read every unread notice of the inbox as the caller sees it (the session scopes the rows;
+    the kinds switched off, `hidden`, are not in it), those up to notice `upto` if given: how many."""
+    query = select(Notice).where(mine(audience, user, hidden), Notice.read_at.is_(None))
+    if upto is not None:
+        query = query.where(Notice.id <= upto)
+    rows = list(session.scalars(query))
+    for notice in rows:
+        notice.read_at = now
+    return len(rows)
+
+
+def unread_count(session: Session, audience: str, user: str | None, hidden: Sequence[str] = ()) -> int:
+    query = select(func.count()).select_from(Notice).where(mine(audience, user, hidden), Notice.read_at.is_(None))
+    return int(session.scalar(query) or 0)
+
+
 def pending_counts(session: Session) -> dict[str, int]:
     """Notices waiting to go out (pending or being sent), per channel."""
     rows = session.execute(

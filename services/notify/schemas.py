@@ -17,6 +17,21 @@ class InboxQuery(PageQuery):
     unread = fields.Bool(load_default=None, allow_none=True)
 
 
+class MarkAllReadBody(Schema):
+    """Mark read every unread notice of the caller's inbox as it shows them (not the kinds switched
+    off); `upto`: only those up to that notice id (the newest the caller saw), so one come since stays."""
+
+    class Meta:
+        unknown = RAISE
+
+    upto = fields.Int(load_default=None, allow_none=True, strict=False, validate=validate.Range(min=1, max=2**62))
+
+
+class MarkedAllOut(Schema):
+    marked = fields.Int(required=True, metadata={"description": "notices marked read now"})
+    unread = fields.Int(required=True, metadata={"description": "unread notices left in the inbox"})
+
+
 class NoticeQuery(PageQuery):
     """Notices and their delivery status (center: its tenant's; HQ: every tenant's)."""
 

@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge
 from services.notify import domain, operations, people, preferences
 from services.notify.channels import DeliveryError, HttpSms, NotConfigured, SmtpMailer
 from services.notify.models import Base
-from services.notify.schemas import InboxQuery, NoticeOut, NoticeQuery
+from services.notify.schemas import InboxQuery, MarkAllReadBody, NoticeOut, NoticeQuery
 from shared import metrics, tenancy, web
 from shared.db import Database, utcnow
 from shared.errors import Forbidden, ValidationFailed
@@ -244,6 +244,20 @@ class NotifyService(web.ServiceBase):  # not imported by name: `nameko run` woul
             out = _notice_out.dump(operations.as_dict(notice))
             uow.commit()
         return out
+
+    @rpc
+    def mark_all_read(self, body=None):
+        """Mark read every unread notice of the caller's inbox (its own only; the kinds it switched
+        off stay as they are), up to notice ``upto`` when given: {marked, unread}."""
+        asked = load(MarkAllReadBody(), body or {})
+        audience = self._audience()
+        with self.db.uow() as uow:
+            hidden = operations.preferences_of(uow.session, self.db.principal).hidden()
+            user = self.db.principal.user
+            marked = operations.mark_all_read(uow.session, audience, user, utcnow(), hidden=hidden, upto=asked["upto"])
+            uow.commit()
+            left = operations.unread_count(uow.session, audience, user, hidden)
+        return {"marked": marked, "unread": left}
 
     @rpc
     def get_preferences(self):

@@ -133,3 +133,25 @@ def test_a_long_inbox_comes_in_pages(browser, portal_platform):
     assert not browser.find_all("nav.pager a[rel=next]") and browser.find_all("nav.pager a[rel=prev]")
     browser.open("/inbox?unread=1&page=2")  # the filter kept from page to page
     assert browser.find("nav.pager a[rel=prev]").get_attribute("href").endswith("/inbox?unread=1&page=1")
+
+    # 全部标为已读 on the unread filter's first page: every unread notice (the two on page 2 too) up to
+    # the newest shown; one come since stays unread; another center's stay as they were
+    C05 = tenancy.Principal("c5-inbox", "center", tenant="C05")
+    C02 = tenancy.Principal("c2-inbox", "center", tenant="C02")
+    breach(portal_platform, "C02-ALL-1", tenant="C02")
+    inbox = "/api/v1/notify/inbox"
+    browser.wait_until(lambda: portal_platform.get(inbox, C02).json()["unread"] >= 1, what="C02's notice")
+    c02_unread = portal_platform.get(inbox, C02).json()["unread"]
+    browser.open("/inbox?unread=1")
+    breach(portal_platform, "C05-LATE", tenant="C05")
+    browser.wait_until(lambda: portal_platform.get(inbox, C05).json()["unread"] == 53, what="the late notice")
+    browser.submit("form.mark-all button[type=submit]")
+    assert browser.path == "/inbox?unread=1&done=all_read"
+    assert "已全部标为已读" in browser.text and "共 1 条" in browser.text
+    assert [e.text for e in browser.find_all(".inbox-subject")] == ["【超时警告】C05-LATE 上门超时"]
+    assert portal_platform.get(inbox, C02).json()["unread"] == c02_unread
+    bad = portal_platform.post(f"{inbox}/read", C05, json={"upto": "x"})
+    assert bad.status_code == 422 and "upto" in bad.json()["error"]["fields"]
+    assert portal_platform.post(f"{inbox}/read", C05, json={}).json() == {"marked": 1, "unread": 0}
+    browser.open("/inbox")
+    assert not browser.find_all("form.mark-all") and not browser.find_all(".inbox-item.is-unread")

@@ -4,7 +4,9 @@
   (``notify.inbox``, ``GET /api/v1/notify/inbox``: a center's tenant notices, an outlet's own,
   HQ's, and those addressed to the person (a named manager's escalation)); unread ones marked,
   each with a button that marks it read (``notify.mark_read``, ``POST
-  /api/v1/notify/inbox/<id>/read``) by a form POST; ``?unread=1`` shows the unread alone;
+  /api/v1/notify/inbox/<id>/read``) by a form POST, and 全部标为已读 for every unread notice up to
+  the newest shown (``notify.mark_all_read``, ``POST /api/v1/notify/inbox/read``), back to the
+  same filter; ``?unread=1`` shows the unread alone;
   ``?page=N``: 50 a page, with 上一页/下一页.
 - ``/inbox/preferences``: the person's own settings (``notify.get_preferences`` /
   ``set_preferences``, ``GET/PUT /api/v1/notify/preferences``): channels per kind of notice,
@@ -27,7 +29,7 @@ from shared.rpc import RpcProxy
 WITH_INBOX = ("center", "outlet", "hq")
 LIMIT = 50
 PREF_FIELDS = ("email", "phone", "quiet_hours", *(f"channels.{kind}" for kind in KIND_TITLES))
-DONE = {"read": "已标记为已读。", "saved": "通知设置已保存。"}
+DONE = {"read": "已标记为已读。", "all_read": "已全部标为已读。", "saved": "通知设置已保存。"}
 
 
 class InboxPages:
@@ -52,6 +54,7 @@ class InboxPages:
             total=found["total"],
             unread=found["unread"],
             only_unread=only_unread,
+            newest=max((n["id"] for n in found["items"]), default=None) if number == 1 else None,
             notice=DONE.get(request.args.get("done", "")),
             number=number,
             more=number * LIMIT < found["total"],
@@ -62,6 +65,13 @@ class InboxPages:
     def inbox_mark_read_page(self, request, page, notice_id):
         self.notify.mark_read(notice_id)  # not in the caller's inbox: NotFound, a 404 page
         back = "/inbox?unread=1&done=read" if request.form.get("unread") == "1" else "/inbox?done=read"
+        return page.redirect(back)
+
+    @page("POST", "/inbox/read", roles=WITH_INBOX)
+    def inbox_mark_all_read_page(self, request, page):
+        upto = request.form.get("upto") or None  # the newest notice the page showed (a later one stays unread)
+        self.notify.mark_all_read({"upto": upto})  # a bad upto: notify's 422
+        back = "/inbox?unread=1&done=all_read" if request.form.get("unread") == "1" else "/inbox?done=all_read"
         return page.redirect(back)
 
     @page(("GET", "POST"), "/inbox/preferences", roles=WITH_INBOX)
