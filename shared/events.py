@@ -148,6 +148,9 @@ class PartUsed(Schema):
 class VisitEvent(EventSchema):
     visit_id = fields.Str(required=True)
     ticket_id = fields.Str(required=True)
+    # the ticket's number as people read it (ticket.registered ``number``, 服务单号); events sent
+    # before dispatch carried it have none
+    ticket_number = fields.Str(allow_none=True, load_default=None)
     outlet_id = fields.Str(allow_none=True)
     technician_id = fields.Str(allow_none=True)
     technician_name = fields.Str(allow_none=True, load_default=None)  # visit.completed: 服务人员
@@ -329,6 +332,7 @@ class AccountClearing(EventSchema):
 class StatementIssued(EventSchema):
     statement_id = fields.Str(required=True)
     outlet_id = fields.Str(required=True)
+    outlet_name = fields.Str(allow_none=True, load_default=None)  # the outlet's name (older events: none)
     month = fields.Str(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
     total = fields.Decimal(required=True, as_string=True)
     at = fields.AwareDateTime(required=True)

@@ -46,6 +46,7 @@ def visit_event(visit: Visit, **extra) -> dict:
         "tenant_id": visit.tenant_id,
         "visit_id": visit.id,
         "ticket_id": visit.ticket_id,
+        "ticket_number": visit.ticket_number,
         "outlet_id": visit.outlet_id,
         "technician_id": visit.technician_id,
         "at": utcnow(),

@@ -160,16 +160,16 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "服务单 {number}（{kind_name}）已登记，收到时间 {received_at}，上门期限 {onsite_due}。",
     ),
     "job_assigned": (
-        "【派工通知】服务单 {ticket_id}",
-        "贵网点有新的上门任务：访问 {visit_id}，预计到达 {planned_arrival}，产品线 {product_line}。",
+        "【派工通知】服务单 {ticket_ref}",
+        "贵网点有新的上门任务：服务单 {ticket_ref}，预计到达 {planned_arrival}，产品线 {product_line}。",
     ),
     "visit_scheduled": (
         "【上门预约】",
         "尊敬的客户，您的服务已安排，工程师预计于 {planned_arrival} 上门，请保持电话畅通。",
     ),
     "job_changed": (
-        "【派工变更】服务单 {ticket_id}",
-        "贵网点的上门任务 {visit_id} 已调整：预计到达改为 {planned_arrival}，产品线 {product_line}。",
+        "【派工变更】服务单 {ticket_ref}",
+        "贵网点服务单 {ticket_ref} 的上门任务已调整：预计到达改为 {planned_arrival}，产品线 {product_line}。",
     ),
     "visit_changed": (
         "【上门时间变更】",
@@ -202,8 +202,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "技术员 {technician_id} 的{product_line}培训合格证将于 {valid_until} 到期，请安排复训考核。",
     ),
     "statement_issued": (
-        "【结算单】{month_name}结算单已出",
-        "贵网点 {month_name}结算单 {statement_id} 已出具，合计 {total} 元，请登录门户核对。",
+        "【结算单】{outlet_prefix}{month_name}结算单已出",
+        "{outlet_label} {month_name}结算单已出具，合计 {total} 元，请登录门户核对。",
     ),
 }
 
@@ -223,6 +223,19 @@ def local_text(value: Any) -> str:
             return value.strftime("%Y-%m-%d %H:%M")
         return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
     return str(value)
+
+
+SHORT_ID = 8  # a ticket id shown without its number: its first characters
+
+
+def ticket_ref(payload: Mapping[str, Any]) -> str:
+    """The ticket as people read it: its number (服务单号: a visit event's ``ticket_number``, an
+    intake event's ``number``); from an older event without one, a short form of its id."""
+    number = payload.get("ticket_number") or payload.get("number")
+    if number:
+        return str(number)
+    ticket = str(payload.get("ticket_id") or "")
+    return ticket[:SHORT_ID] if len(ticket) > SHORT_ID + 4 else (ticket or "—")
 
 
 class _Blank(dict[str, str]):
@@ -256,6 +269,10 @@ def render(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:
     values["share_pct"] = f"{float(share):.0%}" if isinstance(share, int | float) else "大部分"
     if not payload.get("number"):
         values["number"] = str(payload.get("ticket_id") or "—")
+    values["ticket_ref"] = ticket_ref(payload)
+    outlet_name = str(payload.get("outlet_name") or "").strip()
+    values["outlet_prefix"] = f"{outlet_name} " if outlet_name else ""
+    values["outlet_label"] = f"贵网点（{outlet_name}）" if outlet_name else "贵网点"
     return subject.format_map(values)[:SUBJECT_MAX], body.format_map(values)
 
 

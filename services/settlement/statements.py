@@ -100,6 +100,7 @@ def issue(uow, pricing: Pricing, outlet, month, user, allow_empty, now):
             "tenant_id": outlet.center,
             "statement_id": st.id,
             "outlet_id": outlet.id,
+            "outlet_name": getattr(outlet, "name", None),
             "month": month,
             "total": total,
             "at": now,

@@ -141,6 +141,7 @@ def test_outlet_suspended_releases_visit_to_parts_and_intake(platform4, rpc_as):
         f"{OUT_A}-RT1",
         "outlet_suspended",
     ), event
+    assert event["ticket_number"] == t["number"]  # the ticket as people read it (notify's texts)
     assert len(released()) == 1  # one visit released once
     now_visit = call(p, "GET", f"/visits/{visit['id']}")
     assert now_visit["status"] == "unplanned" and now_visit["outlet_id"] is None, now_visit

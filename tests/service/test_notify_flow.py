@@ -160,6 +160,7 @@ def test_web_ticket_email_once_inbox_per_center_and_visit_sms(notify_platform):
         "tenant_id": "C01",
         "visit_id": "v-1",
         "ticket_id": "t-visit",
+        "ticket_number": "C01-261204-VISIT",
         "outlet_id": "C01-O01",
         "technician_id": "C01-O01-T1",
         "at": clock.now().isoformat(),
@@ -172,6 +173,7 @@ def test_web_ticket_email_once_inbox_per_center_and_visit_sms(notify_platform):
     by_phone = {s["to"]: s["text"] for s in sms}
     assert set(by_phone) == {"13900000001", "13712345678"}
     assert "2026-12-04 10:00（北京时间）" in by_phone["13712345678"]  # 02:00 UTC
+    assert "服务单 C01-261204-VISIT" in by_phone["13900000001"] and "t-visit" not in by_phone["13900000001"]
     # re-planned: 10 minutes later is no news; 3 hours later is, as a change notice
     publish(p, "dispatch", "visit.scheduled", dict(visit, planned_arrival="2026-12-04T02:10:00+00:00"), "replan-1")
     publish(p, "dispatch", "visit.scheduled", dict(visit, planned_arrival="2026-12-04T05:00:00+00:00"), "replan-2")

@@ -4,7 +4,9 @@ late, one SLA breach, one negative callback → the statement equals the one com
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+from shared.tenants import TenantDirectory
 from tests.conftest import C01, HQ, wait_for
+from tests.parts_fixtures import collector
 from tests.settlement_fixtures import (  # noqa: F401
     C01_LEAD,
     HQ_AUDITOR,
@@ -38,6 +40,7 @@ def audit_all_levels(rpc_as, claim_id, tech=None):
 
 def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_as):
     month, year, mon = previous_month()
+    issued = collector(settlement_platform.config["AMQP_URI"], "statement.issued", source="settlement")
 
     def at(day, hour=10):
         return datetime(year, mon, day, hour, 0, tzinfo=SH)
@@ -225,3 +228,7 @@ def test_month_statement_equals_hand_computed(settlement_platform, publish, rpc_
             >= 2
         )
     )
+    # ... naming the outlet, so notify's notice reads 贵网点（name） and the month, not the statement id
+    events = wait_for(lambda: len(issued()) >= 2 and issued(), what="statement.issued on the broker")
+    name = TenantDirectory.from_config(settlement_platform.config).outlets["C01-O01"].name
+    assert {(e["outlet_id"], e["outlet_name"]) for e in events} == {("C01-O01", name)} and name

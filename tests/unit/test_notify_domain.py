@@ -210,9 +210,38 @@ def test_an_escalation_reads_in_chinese_not_in_codes():
     assert "已升级至您（服务部经理）" in body  # a configured level as written
 
 
-def test_a_statement_notice_names_its_month_as_people_read_it():
-    subject, body = domain.render("statement_issued", {"month": "2026-12", "statement_id": "ST1", "total": "10.00"})
-    assert subject == "【结算单】2026 年 12 月结算单已出" and body.startswith("贵网点 2026 年 12 月结算单 ST1 已出具")
+def test_a_statement_notice_names_its_month_and_outlet_not_its_id():
+    issued = {"month": "2026-12", "statement_id": "ST8f3a9c2e", "outlet_name": "武汉江岸网点", "total": "10.00"}
+    subject, body = domain.render("statement_issued", issued)
+    assert subject == "【结算单】武汉江岸网点 2026 年 12 月结算单已出"
+    assert body == "贵网点（武汉江岸网点） 2026 年 12 月结算单已出具，合计 10.00 元，请登录门户核对。"
+    assert "ST8f3a9c2e" not in subject + body
+    subject, body = domain.render("statement_issued", dict(issued, outlet_name=None))  # an older event
+    assert subject == "【结算单】2026 年 12 月结算单已出" and body.startswith("贵网点 2026 年 12 月结算单已出具")
+    assert "ST8f3a9c2e" not in subject + body
+
+
+JOB = {
+    "tenant_id": "C01",
+    "ticket_id": "0f3c9a1e7b2d4c5f8a6e1d2c3b4a5f6e",
+    "ticket_number": "C01-261203-AAAA",
+    "visit_id": "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b",
+    "outlet_id": "C01-O01",
+    "planned_arrival": datetime(2026, 12, 4, 1, tzinfo=UTC),
+    "product_line": "数控车床",
+}
+
+
+@pytest.mark.parametrize("kind", ["job_assigned", "job_changed"])
+def test_an_outlets_job_notice_names_the_ticket_by_its_number(kind):
+    subject, body = domain.render(kind, JOB)
+    assert subject.endswith("服务单 C01-261203-AAAA") and "服务单 C01-261203-AAAA" in body
+    assert "2026-12-04 09:00（北京时间）" in body and "数控车床" in body
+    assert JOB["ticket_id"] not in subject + body and JOB["visit_id"] not in subject + body
+    # an event sent before visits carried the number: a short form of the id, never 32 hex characters
+    subject, body = domain.render(kind, dict(JOB, ticket_number=None))
+    assert subject.endswith("服务单 0f3c9a1e") and JOB["ticket_id"] not in subject + body
+    assert domain.ticket_ref({"ticket_id": "t1"}) == "t1" and domain.ticket_ref({}) == "—"
 
 
 def test_oversized_fields_never_break_a_notice():
