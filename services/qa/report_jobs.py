@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 OPEN = (PENDING, RUNNING)  # not finished: the same month asked again is this job; the timer takes it
 HQ_SCOPE = monthly_report.HQ_SCOPE
+RECENT = 5
 
 
 def job_total(centers: int, quarter: str | None) -> int:
@@ -125,6 +126,14 @@ class ReportJobEntrypoints:
             if row is None:
                 raise NotFound(f"report job {job_id} not found")
             return job_out(row)
+
+    @rpc
+    def recent_report_jobs(self):
+        """HQ's requests not finished and the latest finished ones, newest first (the reports page)."""
+        _hq_only(self.db.principal)
+        with self.db.uow() as uow:
+            rows = uow.session.scalars(select(ReportJob).order_by(ReportJob.id.desc()).limit(RECENT)).all()
+            return [job_out(row) for row in rows]
 
     @timer_once("QA_REPORT_JOB_SECONDS", 2)  # on one replica at a time (shared.leases)
     def report_jobs(self):

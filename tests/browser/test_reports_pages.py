@@ -6,6 +6,7 @@ whose text names the center; a month refused is shown next to its field; a cente
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 
 import pytest
@@ -29,7 +30,13 @@ def portal_platform(module_platforms):
     from services.settlement.service import SettlementService
 
     platform = module_platforms(
-        IntakeService, PartsService, SettlementService, QaService, GatewayService, QA_AUTO_MONTHLY="false"
+        IntakeService,
+        PartsService,
+        SettlementService,
+        QaService,
+        GatewayService,
+        QA_AUTO_MONTHLY="false",
+        PORTAL_REFRESH_SECONDS=1,  # the requests' progress polled by htmx
     )
     generate_and_wait(platform, MONTH)  # made in the background by qa; 202 at once
     return platform
@@ -64,6 +71,23 @@ def test_hq_lists_every_centers_report_and_downloads_one(browser, portal_platfor
 
     browser.open("/hq/reports/make?kind=monthly&month=2026-13&format=pdf")
     assert browser.field_error("month"), browser.text
+
+    # a month's stored reports asked from the page: answered at once, made in the background, its
+    # progress (排队中/生成中 x/y, then 已完成) swapped in by the page's htmx poll without a reload
+    browser.open("/hq/reports")
+    set_value(browser, "store_month", "")
+    browser.submit("#store form button[type=submit]")
+    assert browser.field_error("store_month"), browser.text
+    set_value(browser, "store_month", "2026-04")
+    browser.submit("#store form button[type=submit]")
+    assert browser.path == "/hq/reports?done=asked#report-jobs"
+    first = browser.find("#report-jobs .report-job").text
+    assert "2026 年 4 月" in first and re.search(r"(排队中|生成中|已完成) \d+/7", first), first
+    browser.wait_until(
+        lambda: "已完成 7/7" in browser.find("#report-jobs .report-job").text, timeout=180, what="the request done"
+    )
+    assert browser.path == "/hq/reports?done=asked#report-jobs"  # the same page: the poll brought the progress
+    assert "新存 7 份" in browser.find("#report-jobs .report-job").text
     browser.phone()
     browser.open("/hq/reports")
     assert browser.scroll_width() <= 390, browser.scroll_width()

@@ -4,6 +4,10 @@ monthly report, the national roll-ups and the quarterly satisfaction reports) an
 before; ``qa.stored_reports``) with their PDF and XLSX, and makes one now (a month's report, or a
 quarter's satisfaction report; HQ picks a center or 全国汇总). The files come from the same RPCs as
 ``GET /api/v1/reports/...``; a refused month, quarter or center is shown next to its field.
+
+HQ also asks for a month's stored reports (存档生成: ``qa.generate_reports``, as ``POST
+/api/v1/reports/generate``): made in the background by qa, the page lists the requests (生成中 x/y,
+已完成) and, while one is open, htmx fetches ``/hq/reports/jobs`` every ``PORTAL_REFRESH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -68,6 +72,23 @@ class ReportPages:
     def center_reports_notes_page(self, request, page):
         return self._write(request, page, "/center/reports")
 
+    @page("POST", "/hq/reports/generate", roles=("hq",))
+    def hq_reports_generate_page(self, request, page):
+        """HQ asks for a month's stored reports: recorded at once, made in the background."""
+        store = page.form("store_month")
+        try:
+            self.qa.generate_reports({"month": store.text("store_month") or ""})
+        except DomainError as exc:
+            store.take(exc, aliases={"month": "store_month"})
+            form = self._make_form(request, page)
+            return self._reports_page(page, "/hq/reports", form, store=store, status=exc.http_status)
+        return page.redirect("/hq/reports?done=asked#report-jobs")
+
+    @page("GET", "/hq/reports/jobs", roles=("hq",))
+    def hq_reports_jobs_page(self, request, page):
+        """The requests alone: what the page's htmx poll swaps in while one is open."""
+        return page.render("_report_jobs.html", jobs=self.qa.recent_report_jobs())
+
     @page("GET", "/hq/reports/make", roles=("hq",))
     def hq_reports_make_page(self, request, page):
         return self._make(request, page, "/hq/reports")
@@ -125,8 +146,10 @@ class ReportPages:
             return self._reports_page(page, base, form, status=exc.http_status)
         return _download(out)
 
-    def _reports_page(self, page, base, form, notes=None, status=200):
+    def _reports_page(self, page, base, form, notes=None, status=200, store=None):
         stored = self.qa.stored_reports({"limit": 500})
+        hq = page.user.role == "hq"
+        store = store or Form(("store_month",), {"store_month": _previous_month(page.now)[0]})
         notes = notes or self._notes_form(page.request, page)
         directory = page.portal.directory
         centers = [(ALL, "全国汇总")] if page.user.role == "hq" else []
@@ -145,4 +168,6 @@ class ReportPages:
             notes=notes,
             note_labels=NOTE_LABELS,
             done=page.request.args.get("done"),
+            store=store,
+            jobs=self.qa.recent_report_jobs() if hq else [],
         )
