@@ -359,7 +359,11 @@ def to_pdf(report: dict[str, Any], font: FontFile) -> bytes:
     wide = report["tenant_id"] == HQ_SCOPE or report["kind"] == "quarterly"
     pagesize = landscape(A4) if wide else A4
     small = wide and report["kind"] == "quarterly"
-    text = ParagraphStyle("text", fontName=name, fontSize=7 if small else 8.5, leading=10 if small else 11)
+    # wordWrap CJK: a line breaks between any two characters, so an unbroken run (a long number, a
+    # pasted string) wraps inside its cell instead of running past the page's edge
+    text = ParagraphStyle(
+        "text", fontName=name, fontSize=7 if small else 8.5, leading=10 if small else 11, wordWrap="CJK"
+    )
     heading = ParagraphStyle("heading", fontName=name, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4)
     title = ParagraphStyle("title", fontName=name, fontSize=17, leading=22, alignment=TA_CENTER)
 
@@ -400,7 +404,11 @@ def to_pdf(report: dict[str, Any], font: FontFile) -> bytes:
             data.append([p("（无）")] + [p("") for _ in headers[1:]])
         first = 0.22 if len(headers) > 2 else 0.4
         rest = (1 - first) / max(len(headers) - 1, 1)
-        table = PdfTable(data, colWidths=[width * first] + [width * rest] * (len(headers) - 1), repeatRows=1)
+        # splitInRow: a row taller than a page (a long written part) goes on over the next page
+        # instead of failing the whole document (reportlab's LayoutError)
+        table = PdfTable(
+            data, colWidths=[width * first] + [width * rest] * (len(headers) - 1), repeatRows=1, splitInRow=1
+        )
         table.setStyle(style)
         story.append(table)
     for png in charts(report, font):

@@ -7,7 +7,10 @@ from marshmallow import RAISE, Schema, fields, validate
 from shared.validation import MONTH, PageQuery
 
 FILE_FORMATS = ("json", "pdf", "xlsx")
-QUARTER = validate.Regexp(r"^\d{4}-Q[1-4]$", error="must be a quarter YYYY-Qn, e.g. 2026-Q1")
+# the years MONTH accepts (year 0 was a 500: a quarter's first day is a date)
+QUARTER = validate.Regexp(
+    r"^(19[7-9]\d|20\d\d)-Q[1-4]$", error="must be a quarter YYYY-Qn between 1970-Q1 and 2099-Q4, e.g. 2026-Q1"
+)
 TENANT = validate.Length(min=1, max=16)
 
 

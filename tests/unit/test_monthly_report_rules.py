@@ -255,3 +255,30 @@ def test_the_written_part_and_the_customer_and_product_file():
     hq = mr.hq_month("2026-03", [report], {"technical": "全国轴承问题集中在华中"})
     assert hq["centers_written"] == [{"center_name": "武汉中心", "written": False}]
     assert hq["written"]["lines"][0]["text"] == "全国轴承问题集中在华中"
+
+
+def test_a_written_part_longer_than_a_page_and_unbroken_still_makes_the_pdf():
+    """The fuzzer's case: 3,990 digits in one line of the written part (within the 4,000 allowed)
+    made a table row taller than the page, and reportlab refused the whole document (500)."""
+    import subprocess
+
+    from shared.fonts import cjk_font
+
+    report = _center("C01", "武汉中心", [{"tier": "local", "met": 3, "met_late": 1}], causes=["fees"])
+    report["written"] = mr.written({"competitors": "0" * 3990, "technical": "轴承磨损"})
+    pdf = report_files.to_pdf(report, cjk_font())
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "轴承磨损" in text and text.count("0") >= 3990
+
+
+def test_a_quarter_outside_the_calendars_years_is_refused_by_field():
+    import pytest
+    from marshmallow import ValidationError
+
+    from services.qa.report_schemas import QuarterlyReportQuery
+
+    assert QuarterlyReportQuery().load({"quarter": "2026-Q1"})["quarter"] == "2026-Q1"
+    for bad in ("0000-Q1", "1969-Q4", "2100-Q1", "2026-Q5"):
+        with pytest.raises(ValidationError) as refused:
+            QuarterlyReportQuery().load({"quarter": bad})
+        assert "quarter" in refused.value.messages, bad
