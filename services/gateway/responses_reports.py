@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from services.gateway.responses import Str, page_of
-from services.qa.report_schemas import StoredReportOut
+from services.qa.contracts import StoredReportOut
 
 _section = fields.Dict(keys=Str(), metadata={"description": "a section; available false with error: 未取得"})
 

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from services.gateway import responses_reports
 from services.gateway.api import API, api, json_body, query_args
-from services.qa import report_schemas
+from services.qa import contracts as qa_contracts
 from shared import tenancy
 from shared.errors import Forbidden
 from shared.rpc import RpcProxy
@@ -50,7 +50,7 @@ class ReportRoutes:
         "The monthly center report (中心月报: customers and products served, SLA on-time share per tier, "
         "complaints' Pareto, callbacks and satisfaction, outlets' standing, parts, money) or, tenant=all, "
         "HQ's roll-up; format json, pdf or xlsx",
-        query=report_schemas.MonthlyReportQuery,
+        query=qa_contracts.MonthlyReportQuery,
         response=responses_reports.MonthlyReport,
         content=("application/json", PDF, XLSX),
         tag="qa",
@@ -63,7 +63,7 @@ class ReportRoutes:
         "GET",
         f"{R}/quarterly",
         "The quarterly satisfaction report (季度顾客满意度): a center's, or every center's and the country's",
-        query=report_schemas.QuarterlyReportQuery,
+        query=qa_contracts.QuarterlyReportQuery,
         response=responses_reports.QuarterlyReport,
         content=("application/json", PDF, XLSX),
         tag="qa",
@@ -76,7 +76,7 @@ class ReportRoutes:
         "GET",
         R,
         "The stored reports (made on the 1st of a month for the month before): a center its own, HQ all",
-        query=report_schemas.StoredReportQuery,
+        query=qa_contracts.StoredReportQuery,
         response=responses_reports.StoredReportPage,
         tag="qa",
     )
@@ -88,7 +88,7 @@ class ReportRoutes:
         "GET",
         f"{R}/<string:report_id>/file",
         "A stored report's file (format pdf or xlsx)",
-        query=report_schemas.StoredFileQuery,
+        query=qa_contracts.StoredFileQuery,
         content=(PDF, XLSX),
         tag="qa",
     )
@@ -101,7 +101,7 @@ class ReportRoutes:
         f"{R}/notes",
         "The month's written report (书面报告: technical problems, product problems, customer opinions, "
         "competitors; a center's own, or HQ's analysis): kept with the month, a stored report made again with it",
-        body=report_schemas.NotesBody,
+        body=qa_contracts.NotesBody,
         response=responses_reports.WrittenPart,
         tag="qa",
     )
@@ -115,7 +115,7 @@ class ReportRoutes:
         "HQ asks for a month's stored reports (the schedule's step; what is stored stays): 202 with the "
         "request, made in the background by qa; the same month asked again while it is pending or running "
         "is the same request. Follow it at GET /api/v1/reports/jobs/{job_id} (state, done of total)",
-        body=report_schemas.GenerateBody,
+        body=qa_contracts.GenerateBody,
         response=responses_reports.ReportJob,
         status=202,
         tag="qa",

@@ -1,6 +1,15 @@
 """What other packages may import of qa (the gateway): its request and answer schemas. Nothing
 here reaches its models."""
 
+from services.qa.report_schemas import (
+    GenerateBody,
+    MonthlyReportQuery,
+    NotesBody,
+    QuarterlyReportQuery,
+    StoredFileQuery,
+    StoredReportOut,
+    StoredReportQuery,
+)
 from services.qa.schemas import (
     AnalysisQuery,
     AssessmentPeriod,
@@ -32,11 +41,18 @@ __all__ = [
     "Classification",
     "CloseCallback",
     "Finding",
+    "GenerateBody",
     "MonthBody",
+    "MonthlyReportQuery",
+    "NotesBody",
+    "QuarterlyReportQuery",
     "RegionInputBody",
     "RegionOut",
     "ReportQuery",
     "ScorecardOut",
     "ScorecardQuery",
+    "StoredFileQuery",
+    "StoredReportOut",
+    "StoredReportQuery",
     "WorkListQuery",
 ]
