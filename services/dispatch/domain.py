@@ -14,13 +14,10 @@ import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shared.clock import LOCAL_TZ
 from shared.errors import InvalidTransition, ValidationFailed
-
-if TYPE_CHECKING:
-    from shared.workcal import ChinaCalendar
 
 # minutes on site by ticket kind: one for each of shared.events.ONSITE_KINDS (the kinds that become visits)
 SERVICE_MINUTES = {"repair": 90, "install": 120, "maintenance": 60, "complaint": 90}
@@ -196,7 +193,13 @@ def certified(tech: TechView, product_line: str | None, on: date) -> bool:
     return until >= on
 
 
-def horizon(calendar: ChinaCalendar, now: datetime, days: int) -> list[date]:
+class Workdays(Protocol):
+    """A calendar as the planner reads it (`shared.workcal.ChinaCalendar`, `region_plan.FixedDays`)."""
+
+    def is_workday(self, d: date) -> bool: ...
+
+
+def horizon(calendar: Workdays, now: datetime, days: int) -> list[date]:
     """The next `days` working days starting today (local), on the tenant's calendar."""
     out: list[date] = []
     d = now.astimezone(LOCAL_TZ).date()

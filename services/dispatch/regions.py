@@ -27,13 +27,17 @@ the planner offers a visit its area drops to those, nearest first.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from services.dispatch.domain import TechView, VisitView, eligible
+
+if TYPE_CHECKING:
+    from shared.geo.travel import TravelModel
 
 REGION_MAX_VISITS = 170  # visits per region above which a base is cut into sectors
 EARTH_KM = 6371.0088
@@ -54,7 +58,9 @@ class Partition:
     candidates: dict[str, list[int]]
 
 
-def travel_between(origins: Sequence, dests: Sequence, travel) -> tuple[np.ndarray, np.ndarray]:
+def travel_between(
+    origins: Sequence[tuple[float, float]], dests: Sequence[tuple[float, float]], travel: TravelModel
+) -> tuple[np.ndarray, np.ndarray]:
     """Road km and driving minutes from each origin to each destination (len(origins) x
     len(dests)): the arithmetic of `travel.travel_matrices` (haversine x detour, the travel
     model's speed profile) without the all-pairs matrix."""
@@ -87,7 +93,11 @@ def _angle_gap(a: float, b: float) -> float:
 
 
 def _eligible_any(
-    techs: Sequence[TechView], visit: VisitView, days: Sequence[date], outlet_status, probation_full
+    techs: Sequence[TechView],
+    visit: VisitView,
+    days: Sequence[date],
+    outlet_status: Mapping[str, str | None],
+    probation_full: set[str],
 ) -> bool:
     """Whether some technician of `techs` may do `visit` on some day of the horizon. Certificates
     run until a date, so the first day is the most permissive; a visit frozen on a day is checked
@@ -113,9 +123,9 @@ def partition(
     visits: Sequence[VisitView],
     techs: Sequence[TechView],
     days: Sequence[date],
-    outlet_status,
-    probation_full,
-    travel,
+    outlet_status: Mapping[str, str | None],
+    probation_full: set[str],
+    travel: TravelModel,
     max_visits: int = REGION_MAX_VISITS,
 ) -> Partition:
     """Cut a tenant into regions (see the module docstring). Every visit is in exactly one
@@ -179,7 +189,7 @@ def partition(
                 ]
                 if fit:
                     regions[r].visits.remove(v)
-                    best = min(fit, key=lambda s, ang=ang: _angle_gap(regions[s].sector, ang))
+                    best = min(fit, key=_gap_from(regions, ang))
                     regions[best].visits.append(v)
     own = {v.id: r for r, reg in enumerate(regions) for v in reg.visits}
     candidates: dict[str, list[int]] = {}
@@ -187,20 +197,24 @@ def partition(
         out = [own[v.id]]
         for b in cands[i]:
             ang = bearing(bases[b][0], (v.lat, v.lon))
-            rs = sorted(base_regions[b], key=lambda r, ang=ang: _angle_gap(regions[r].sector, ang))
-            for r in rs:
+            for r in sorted(base_regions[b], key=_gap_from(regions, ang)):
                 if r not in out and _eligible_any(regions[r].techs, v, days, outlet_status, probation_full):
                     out.append(r)
         candidates[v.id] = out
     return Partition(regions, candidates)
 
 
-def split_limits(outlet_limits: dict | None, regions: Sequence[Region]) -> list[dict]:
+def _gap_from(regions: Sequence[Region], ang: float) -> Callable[[int], float]:
+    """Key of a region index: how far its sector's middle is from bearing `ang`."""
+    return lambda r: _angle_gap(regions[r].sector, ang)
+
+
+def split_limits(outlet_limits: Mapping[str, int] | None, regions: Sequence[Region]) -> list[dict[str, int]]:
     """Each region's share of the outlets' job limits (outlets on probation): an outlet whose
     technicians span several regions gives each a share in proportion to its technicians there,
     rounded down, the remainder to the region with most of them, so the shares never add up to
     more than the limit."""
-    out: list[dict] = [{} for _ in regions]
+    out: list[dict[str, int]] = [{} for _ in regions]
     for outlet, limit in (outlet_limits or {}).items():
         counts = [sum(1 for t in reg.techs if t.outlet_id == outlet) for reg in regions]
         total = sum(counts)
@@ -218,9 +232,9 @@ def candidate_regions(
     visit: VisitView,
     regions: Sequence[Region],
     days: Sequence[date],
-    outlet_status,
-    probation_full,
-    travel,
+    outlet_status: Mapping[str, str | None],
+    probation_full: set[str],
+    travel: TravelModel,
 ) -> list[int]:
     """The regions that could take one new visit, in the order to try them: those with an
     eligible technician who can get there and back within a shift, nearest base first (sectors of
