@@ -461,6 +461,7 @@ def run_bench(
     frontier=None,
     target_min_slack_hours=0.0,
     target_day_end=False,
+    target_km_per_hour=60.0,
 ):
     import eventlet
     from nameko.runners import ServiceRunner
@@ -507,6 +508,7 @@ def run_bench(
         DISPATCH_TARGET_SLACK_SHARE=float(target_slack_share),
         DISPATCH_TARGET_MIN_SLACK_HOURS=float(target_min_slack_hours),
         DISPATCH_TARGET_DAY_END=bool(target_day_end),
+        DISPATCH_TARGET_KM_PER_HOUR=float(target_km_per_hour),
         LOGGING={"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING", "handlers": []}},
     )
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
@@ -1016,6 +1018,12 @@ def main(argv=None):
         help="the soft target moved to the end of its working day (DISPATCH_TARGET_DAY_END)",
     )
     ap.add_argument(
+        "--target-km-per-hour",
+        type=float,
+        default=60.0,
+        help="the price of each hour a visit waits past its soft target, km x priority (DISPATCH_TARGET_KM_PER_HOUR)",
+    )
+    ap.add_argument(
         "--frontier",
         metavar="FILE.json[,FILE.json]",
         help="bench/dispatch_budget.py --out file(s): report km against the clairvoyant plan with as many "
@@ -1044,6 +1052,7 @@ def main(argv=None):
         frontier=a.frontier,
         target_min_slack_hours=a.target_min_slack_hours,
         target_day_end=a.target_day_end,
+        target_km_per_hour=a.target_km_per_hour,
     )
     return 0 if all(r["floor"].values()) else 2
 

@@ -142,6 +142,7 @@ def subproblem(problem: RoutingProblem, visits: list[int], vehicles: list[int]) 
         travel_time=T[np.ix_(ix, ix)].tolist(),
         name=f"{problem.name}-part",
         group_limits=[(g, lim) for g, lim in groups if g],
+        time_scale=problem.time_scale,
     )
 
 

@@ -178,6 +178,7 @@ def place_dropped(problem: RoutingProblem, plan, dues: list | None = None):
         travel_time=problem.travel_time,
         name=problem.name,
         group_limits=problem.group_limits,
+        time_scale=problem.time_scale,
     )
     relaxed._np_matrices = getattr(problem, "_np_matrices", None)
     for i in plan.dropped:

@@ -60,6 +60,7 @@ class PlannerSettings:
     target_slack_share: float = 0.0  # ... or this share of its slack, if later (`targets.service_target`)
     target_min_slack_hours: float = 0.0  # ... for a visit with at least this much slack
     target_day_end: bool = False  # the target moved to the end of its working day
+    target_km_per_hour: float = 60.0  # price of each hour past the target (x priority), km
     probation_max_jobs: int = 5  # open jobs of an outlet on probation when its agreement names none
     batch_seconds: float = 2.0  # new requests batched per tenant
     reopt_seconds: float = 900.0  # periodic re-plan
@@ -78,6 +79,7 @@ class PlannerSettings:
             target_slack_share=float(config.get("DISPATCH_TARGET_SLACK_SHARE", 0.0)),
             target_min_slack_hours=float(config.get("DISPATCH_TARGET_MIN_SLACK_HOURS", 0.0)),
             target_day_end=str(config.get("DISPATCH_TARGET_DAY_END", False)).lower() in ("1", "true", "yes"),
+            target_km_per_hour=float(config.get("DISPATCH_TARGET_KM_PER_HOUR", 60.0)),
             probation_max_jobs=int(config.get("PROBATION_MAX_JOBS", 5)),
             batch_seconds=float(config.get("DISPATCH_BATCH_SECONDS", 2.0)),
             reopt_seconds=float(config.get("DISPATCH_REOPT_SECONDS", 900.0)),
@@ -302,16 +304,21 @@ class PlannerState(DependencyProvider):
         return self.planner
 
 
-def planning_input(
-    session, tenant, now, settings: PlannerSettings, calendar, travel, keep_appointments=True, build=None
-):
-    """The tenant's routing problem as it stands `now` (and the visits it was built from). The
-    dispatcher's word is kept: a pin, the outlet the center assigned, and (`keep_appointments`:
-    unless a re-plan with a reason releases them) the window of an appointment confirmed to the
-    customer. `build`: `planning.build_problem` unless given (`region_solve.builder`'s, for a big
-    tenant: its visits and technicians, built region by region in the solver process)."""
-    build = build or planning.build_problem
-    freeze = timedelta(minutes=settings.freeze_minutes)
+@dataclass
+class TenantFacts:
+    """What a plan of a tenant reads besides its visits (`tenant_facts`)."""
+
+    techs: list  # domain.TechView of its active technicians, their day under way
+    outlet_status: dict
+    probation_full: set
+    outlet_limits: dict
+    en_route: set  # visits a technician is already driving to (left out of a plan)
+    redirectable: set  # ... late anyway: in the plan, not frozen to their day
+
+
+def tenant_facts(session, tenant, now, settings: PlannerSettings, travel) -> TenantFacts:
+    """The tenant's technicians as a plan made `now` starts them (their day under way, a drive
+    begun), its outlets' status and probation limits."""
     day_start = domain.local_day_start(now.astimezone(LOCAL_TZ).date())
     today = en_route.today_states(queries.visits_started_since(session, tenant, day_start), now)
     first = queries.first_visits_between(session, tenant, day_start, day_start + timedelta(days=1))
@@ -337,51 +344,71 @@ def planning_input(
         if s.status == "probation"
     }
     probation_full = {o for o, left in outlet_limits.items() if left <= 0}
-    views = []
-    for v in queries.open_visits(session, tenant):
-        if v.lat is None or v.lon is None or v.id in en_route_ids:
-            continue
-        frozen = None
-        arrival = as_utc(v.planned_arrival)
-        if (
-            v.status == VisitStatus.SCHEDULED
-            and arrival is not None
-            and arrival <= now + freeze
-            and v.id not in redirectable
-            and v.required_outlet_id in (None, v.outlet_id)  # the center moved it: not frozen where it was
-        ):
-            frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
-        views.append(
-            domain.VisitView(
-                id=v.id,
-                product_line=v.product_line,
-                kind=v.kind,
-                priority=v.priority,
-                lat=v.lat,
-                lon=v.lon,
-                due=as_utc(v.onsite_due),
-                window_start=as_utc(v.window_start),
-                received=as_utc(v.received_at),
-                service_minutes=v.service_minutes,
-                pinned_technician_id=v.pinned_technician_id,
-                frozen_vehicle=frozen,
-                current_outlet_id=v.outlet_id,
-                required_outlet_id=v.required_outlet_id,
-                appointment=domain.appointment_window(as_utc(v.appointment_at))
-                if keep_appointments and v.appointment_at is not None
-                else None,
-            )
+    return TenantFacts(techs, states, probation_full, outlet_limits, en_route_ids, redirectable)
+
+
+def visit_view(v, now, settings: PlannerSettings, facts: TenantFacts, keep_appointments=True):
+    """A planner's view of the open visit `v` (None: it has no place, or is being driven to)."""
+    if v.lat is None or v.lon is None or v.id in facts.en_route:
+        return None
+    frozen = None
+    arrival = as_utc(v.planned_arrival)
+    if (
+        v.status == VisitStatus.SCHEDULED
+        and arrival is not None
+        and arrival <= now + timedelta(minutes=settings.freeze_minutes)
+        and v.id not in facts.redirectable
+        and v.required_outlet_id in (None, v.outlet_id)  # the center moved it: not frozen where it was
+    ):
+        frozen = (v.technician_id, arrival.astimezone(LOCAL_TZ).date())
+    return domain.VisitView(
+        id=v.id,
+        product_line=v.product_line,
+        kind=v.kind,
+        priority=v.priority,
+        lat=v.lat,
+        lon=v.lon,
+        due=as_utc(v.onsite_due),
+        window_start=as_utc(v.window_start),
+        received=as_utc(v.received_at),
+        service_minutes=v.service_minutes,
+        pinned_technician_id=v.pinned_technician_id,
+        frozen_vehicle=frozen,
+        current_outlet_id=v.outlet_id,
+        required_outlet_id=v.required_outlet_id,
+        appointment=domain.appointment_window(as_utc(v.appointment_at))
+        if keep_appointments and v.appointment_at is not None
+        else None,
+    )
+
+
+def planning_input(
+    session, tenant, now, settings: PlannerSettings, calendar, travel, keep_appointments=True, build=None
+):
+    """The tenant's routing problem as it stands `now` (and the visits it was built from). The
+    dispatcher's word is kept: a pin, the outlet the center assigned, and (`keep_appointments`:
+    unless a re-plan with a reason releases them) the window of an appointment confirmed to the
+    customer. `build`: `planning.build_problem` unless given (`region_solve.builder`'s, for a big
+    tenant: its visits and technicians, built region by region in the solver process)."""
+    build = build or planning.build_problem
+    facts = tenant_facts(session, tenant, now, settings, travel)
+    views = [
+        view
+        for view in (
+            visit_view(v, now, settings, facts, keep_appointments) for v in queries.open_visits(session, tenant)
         )
+        if view is not None
+    ]
     inp = build(
         views,
-        techs,
-        states,
-        probation_full,
+        facts.techs,
+        facts.outlet_status,
+        facts.probation_full,
         now,
         calendar,
         travel,
         settings.horizon_days,
-        outlet_limits=outlet_limits,
+        outlet_limits=facts.outlet_limits,
         serve_within_minutes=60.0 * settings.target_hours,
         target_slack_share=settings.target_slack_share,
         target_min_slack_minutes=60.0 * settings.target_min_slack_hours,

@@ -72,6 +72,7 @@ def _routing_visit(
     slack_share: float = 0.0,
     min_slack: float = 0.0,
     day_ends: list[float] | None = None,
+    wait_km_per_minute: float = EARLY_KM_PER_MINUTE,
 ) -> RVisit:
     """The routing node of a visit. With HARD_DEADLINES the SLA due time is the hard end of the
     visit's window, and the soft `deadline` is a service target `serve_within` minutes (the
@@ -113,11 +114,14 @@ def _routing_visit(
     opened = visit.window_start or visit.received
     available = minutes_since(t0, opened) if opened is not None else 0.0
     target = service_target(available, due, 0.0, serve_within, slack_share, min_slack, day_ends)
+    # the price of each minute past the target: `wait_km_per_minute` where the visit has the slack
+    # the target policy is for (DISPATCH_TARGET_KM_PER_HOUR), else OR-Tools' default least price
+    roomy = due is None or due - available >= min_slack
     return RVisit(
         windows=((earliest, due if due is not None else math.inf),),
         deadline=target,
         deadline_hard=False,
-        lateness_penalty=EARLY_KM_PER_MINUTE,
+        lateness_penalty=wait_km_per_minute if roomy else EARLY_KM_PER_MINUTE,
         **common,
     )
 
@@ -177,6 +181,7 @@ def build_problem(
     target_slack_share: float = 0.0,
     target_min_slack_minutes: float = 0.0,
     target_day_end: bool = False,
+    target_km_per_hour: float = 60.0 * EARLY_KM_PER_MINUTE,
 ) -> PlanningInput:
     """The routing problem of one tenant. `outlet_limits`: {outlet id: visits it may still take
     in this plan} for outlets on probation (their job limit less the visits already started)."""
@@ -236,6 +241,7 @@ def build_problem(
                 slack_share=target_slack_share,
                 min_slack=target_min_slack_minutes,
                 day_ends=day_ends,
+                wait_km_per_minute=target_km_per_hour / 60.0,
             )
         )
         late.append(late_anyway)
@@ -262,6 +268,9 @@ def build_problem(
         travel_time=minutes.tolist(),
         name="dispatch",
         group_limits=groups,
+        # a price of waiting below OR-Tools' least (1 km/min at 1000 units a minute) needs
+        # coarser time units: 6-second steps allow 0.01 km/min
+        time_scale=1000 if target_km_per_hour >= 60.0 * EARLY_KM_PER_MINUTE else 10,
     )
     unmet = {k: v for k, v in unmet.items() if v}
     return PlanningInput(problem, t0, vehicles, kept, excluded, unmet, points)

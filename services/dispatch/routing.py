@@ -101,8 +101,9 @@ class _Model:
         self.routing = routing = pywrapcp.RoutingModel(self.manager)
         D, T = problem.distance, problem.travel_time
         cost = [[int(round(D[a][b] * SCALE)) for b in node_loc] for a in node_loc]
-        svc = [int(math.ceil(s * SCALE - EPS)) for s in node_service]
-        tt = [[svc[i] + int(math.ceil(T[a][b] * SCALE - EPS)) for b in node_loc] for i, a in enumerate(node_loc)]
+        ts = max(1, int(getattr(problem, "time_scale", SCALE)))  # OR-Tools time units per minute
+        svc = [int(math.ceil(s * ts - EPS)) for s in node_service]
+        tt = [[svc[i] + int(math.ceil(T[a][b] * ts - EPS)) for b in node_loc] for i, a in enumerate(node_loc)]
         for i in range(nn):
             cost[i][i] = 0
             tt[i][i] = svc[i]
@@ -122,13 +123,13 @@ class _Model:
 
         # time
         def sc(t: float) -> int:
-            return int(math.floor(t * SCALE + EPS)) if math.isfinite(t) else None
+            return int(math.floor(t * ts + EPS)) if math.isfinite(t) else None
 
         finite = [t for vi in visits for w in vi.windows for t in w if math.isfinite(t)]
         finite += [t for v in vehicles for t in v.shift if math.isfinite(t)]
         finite += [vi.deadline for vi in visits if vi.deadline is not None]
         max_tt = max((max(r) for r in tt), default=0)
-        horizon = int((max(finite, default=0.0)) * SCALE) + max_tt * (len(visits) + 1) + 1
+        horizon = int((max(finite, default=0.0)) * ts) + max_tt * (len(visits) + 1) + 1
         horizon = min(horizon, 2**50)
         self.horizon = horizon
         time_cb = routing.RegisterTransitMatrix(tt)
@@ -161,7 +162,8 @@ class _Model:
                 if g0 is not None and g1 is not None and g1 - g0 > 1:
                     cv.RemoveInterval(g0 + 1, g1 - 1)
             if vi.deadline is not None and not vi.deadline_hard:
-                coef = max(1, int(round(vi.lateness_penalty * max(vi.priority, 0.0))))
+                # km per minute late x priority, in cost units (km x SCALE) per time unit
+                coef = max(1, int(round(vi.lateness_penalty * max(vi.priority, 0.0) * SCALE / ts)))
                 td.SetCumulVarSoftUpperBound(idx, sc(vi.deadline), coef)
             if vi.allowed_vehicles is not None:
                 allowed = sorted({int(k) for k in vi.allowed_vehicles if 0 <= int(k) < len(vehicles)})

@@ -57,6 +57,10 @@ class RoutingProblem:
     # (vehicle indices, max visits over them all): e.g. an outlet on probation holds at most
     # its job limit across all its technician-days
     group_limits: Sequence[tuple[Sequence[int], int]] = ()
+    # OR-Tools' time unit is 1/time_scale of the matrices' unit (minutes). A soft deadline's
+    # price per time unit is a whole number, so its least price is time_scale / routing.SCALE
+    # km per minute: 1 km per minute at 1000; 0.01 at 10 (6-second steps, each arc rounded up)
+    time_scale: int = 1000
 
 
 @dataclass

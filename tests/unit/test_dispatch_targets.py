@@ -129,6 +129,45 @@ def test_a_visit_with_slack_waits_for_the_trip_that_passes_it():
     assert all(a.late_minutes == 0 for a in fixed + shared)
 
 
+def _priced(km_per_hour):
+    inp = planning.build_problem(
+        _far_pair(),
+        [_tech()],
+        {},
+        set(),
+        NOW,
+        ChinaCalendar.default(),
+        TravelModel(),
+        3,
+        target_km_per_hour=km_per_hour,
+    )
+    return inp, planning.read_plan(inp, solve(inp.problem, 2.0, workers=1))[0]
+
+
+def test_a_price_of_waiting_below_a_km_a_minute_takes_coarser_time_units():
+    inp = planning.build_problem(_far_pair(), [_tech()], {}, set(), NOW, ChinaCalendar.default(), TravelModel(), 3)
+    assert inp.problem.time_scale == 1000 and inp.problem.visits[0].lateness_penalty == pytest.approx(1.0)
+    inp = planning.build_problem(
+        _far_pair(), [_tech()], {}, set(), NOW, ChinaCalendar.default(), TravelModel(), 3, target_km_per_hour=6
+    )
+    # 0.1 km a minute: OR-Tools' whole-number price per unit needs units of 6 s (at most 0.01 km/min)
+    assert inp.problem.time_scale == 10 and inp.problem.visits[0].lateness_penalty == pytest.approx(0.1)
+    assert inp.problem.visits[0].deadline == pytest.approx(240.0)  # the target itself is unchanged
+
+
+@pytest.mark.slow
+def test_a_low_price_of_waiting_lets_a_visit_wait_for_the_trip_that_passes_it():
+    _, dear = _priced(60.0)
+    _, cheap = _priced(6.0)
+    days = lambda plan: {a.visit_id: a.day for a in plan}  # noqa: E731
+    # at 60 km an hour, ~20 h of waiting for Thursday's trip costs more than the ~160 km round trip
+    assert days(dear)["FAR-NOW"] != days(dear)["FAR-THU"]
+    # at 6 km an hour, waiting (~120 km) costs less than driving there twice
+    assert days(cheap)["FAR-NOW"] == days(cheap)["FAR-THU"]
+    assert sum(a.km for a in cheap) < sum(a.km for a in dear) - 100
+    assert all(a.late_minutes == 0 for a in dear + cheap)
+
+
 def test_a_whole_day_target_ends_with_the_working_day_it_falls_in():
     from services.dispatch.targets import to_day_end
 
