@@ -5,6 +5,7 @@ Services get it as ``container.config``; the CLI and scripts call `load_config`.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,17 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         config = yaml.safe_load(fh) or {}
     config.update(overrides)
     return config
+
+
+def json_setting(raw: Any, key: str) -> Any:
+    """A structured setting as config.yml gives it (a mapping, a list) or as JSON text (from the
+    environment): the text read, anything else as it is; ValueError "<key> is not JSON: ..."."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{key} is not JSON: {exc}") from None
 
 
 def database_url(config: dict[str, Any], service: str) -> str:
