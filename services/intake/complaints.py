@@ -23,7 +23,6 @@ Plain Python: rules over a ticket record and the caller's principal, returning `
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +41,7 @@ from services.intake.domain import (
 from shared import tenancy
 from shared.clock import as_utc
 from shared.errors import InvalidTransition, ValidationFailed
+from shared.escalation import EscalationChains  # COMPLAINT_ESCALATION, read as notify reads it
 
 OWN, OTHER_DEPARTMENT, GREY_ZONE = "own", "other_department", "grey_zone"
 RESPONSIBILITIES = (OWN, OTHER_DEPARTMENT, GREY_ZONE)
@@ -231,71 +231,14 @@ def responsibility_decided(ticket: Any, responsibility: str, principal: tenancy.
 
 
 # ---------------------------------------------------------------- escalation to named managers
-@dataclass(frozen=True)
-class Manager:
-    """One level of a tenant's escalation chain: e.g. 主管副总 (level "vp"), then 总经理 ("gm")."""
-
-    level: str
-    title: str
-    name: str
-    user: str
-
-
-DEFAULT_ACK_MINUTES = 120
-
-
-@dataclass(frozen=True)
-class EscalationChains:
-    """COMPLAINT_ESCALATION: ``{"ack_minutes": 120, "tenants": {"C01": [{"level": "vp", "title":
-    "主管副总", "name": "王副总", "user": "c01-vp"}, {"level": "gm", ...}]}, "default": [...]}``
-    (a mapping, or the same as JSON text; empty: nobody named, no escalation to managers)."""
-
-    chains: dict[str, tuple[Manager, ...]]
-    default: tuple[Manager, ...] = ()
-    ack_minutes: int = DEFAULT_ACK_MINUTES
-
-    @classmethod
-    def parse(cls, raw: Any) -> EscalationChains:
-        if raw in (None, ""):
-            return cls({})
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except ValueError as exc:
-                raise ValueError(f"COMPLAINT_ESCALATION is not JSON: {exc}") from None
-        if not isinstance(raw, dict) or set(raw) - {"ack_minutes", "tenants", "default"}:
-            raise ValueError("COMPLAINT_ESCALATION must be a mapping of ack_minutes, tenants, default")
-        minutes = raw.get("ack_minutes", DEFAULT_ACK_MINUTES)
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
-            raise ValueError("COMPLAINT_ESCALATION.ack_minutes must be a whole number of minutes, at least 1")
-        tenants = raw.get("tenants") or {}
-        if not isinstance(tenants, dict):
-            raise ValueError("COMPLAINT_ESCALATION.tenants must map a tenant id to its managers")
-        chains = {str(t): _chain(levels, f"tenants.{t}") for t, levels in tenants.items()}
-        return cls(chains, _chain(raw.get("default") or [], "default"), minutes)
-
-    def of(self, tenant_id: str) -> tuple[Manager, ...]:
-        return self.chains.get(tenant_id, self.default)
-
-
-def _chain(levels: Any, where: str) -> tuple[Manager, ...]:
-    if not isinstance(levels, list):
-        raise ValueError(f"COMPLAINT_ESCALATION.{where} must be a list of managers")
-    out = []
-    for i, m in enumerate(levels):
-        if not isinstance(m, dict) or not all(isinstance(m.get(k), str) and m[k] for k in ("level", "name", "user")):
-            raise ValueError(f"COMPLAINT_ESCALATION.{where}[{i}] needs level, name and user")
-        out.append(Manager(m["level"], str(m.get("title") or m["level"]), m["name"], m["user"]))
-    return tuple(out)
-
-
+# the chains are COMPLAINT_ESCALATION as shared.escalation parses it (notify reads the same)
 def _escalate_to(ticket: Any, chains: EscalationChains, level: int, reason: str, now: datetime) -> Outcome:
     manager = chains.of(ticket.tenant_id)[level]
     due = now + timedelta(minutes=chains.ack_minutes)
     body = dict(
         escalated_event(ticket, reason, manager.level),
         manager=manager.user,
-        manager_name=f"{manager.title} {manager.name}",
+        manager_name=manager.label,
         ack_due=due,
     )
     events: list[Event] = [("ticket.escalated", body)]

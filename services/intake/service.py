@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from services.intake import (
     archive_store,
     complaint_report,
-    complaints,
     domain,
     facts,
     outlook,
@@ -44,7 +43,7 @@ from services.intake.schemas import (
     TicketOut,
     Transition,
 )
-from shared import metrics, tenancy, web
+from shared import escalation, metrics, tenancy, web
 from shared.db import AwareView, Database, get_or_404, utcnow
 from shared.dependencies import Geocoder, PolicyProvider
 from shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
@@ -357,8 +356,9 @@ class IntakeService(web.ServiceBase, ArchiveEntrypoints, ReturnEntrypoints):
 
     # ------------------------------------------------------------ helpers
     def _escalation_chains(self):
-        """COMPLAINT_ESCALATION (README): each tenant's named managers for major issues."""
-        return complaints.EscalationChains.parse(self.db.worker_ctx.container.config.get("COMPLAINT_ESCALATION"))
+        """COMPLAINT_ESCALATION (README): each tenant's named managers for major issues, read by the
+        one parser notify also uses (shared.escalation)."""
+        return escalation.EscalationChains.parse(self.db.worker_ctx.container.config.get(escalation.KEY))
 
     def _at_risk_share(self):
         """SLA_AT_RISK_SHARE (README): the share of a deadline's window after which it warns."""
