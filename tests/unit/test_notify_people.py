@@ -84,8 +84,13 @@ def test_managers_configuration_is_checked_naming_the_key():
         ("{oops", "not JSON"),
         ({"tenants": {"C01": {"user": "x"}}}, "COMPLAINT_ESCALATION.tenants.C01 must be a list"),
         ({"tenants": {"C01": [{"name": "无名"}]}}, r"COMPLAINT_ESCALATION.tenants.C01\[0\] needs"),
-        ({"default": [{"user": "u", "email": 5}]}, r"COMPLAINT_ESCALATION.default\[0\].email"),
-        ({"default": [{"user": "u", "email": "not-an-address"}]}, "not an e-mail address"),
+        # a manager as intake needs one (level, name, user: one parser), with a wrong e-mail
+        (
+            {"default": [{"level": "vp", "name": "n", "user": "u", "email": 5}]},
+            r"COMPLAINT_ESCALATION.default\[0\].email",
+        ),
+        ({"default": [{"level": "vp", "name": "n", "user": "u", "email": "not-an-address"}]}, "not an e-mail address"),
+        ({"default": [{"user": "u", "email": "u@example.com"}]}, r"COMPLAINT_ESCALATION.default\[0\] needs level"),
     ):
         with pytest.raises(ValueError, match=where):
             people.managers(raw)
