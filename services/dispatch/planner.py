@@ -413,6 +413,7 @@ def planning_input(
         target_slack_share=settings.target_slack_share,
         target_min_slack_minutes=60.0 * settings.target_min_slack_hours,
         target_day_end=settings.target_day_end,
+        target_km_per_hour=settings.target_km_per_hour,
     )
     return inp, views
 
