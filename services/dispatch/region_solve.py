@@ -23,11 +23,17 @@ is; a probation outlet's job limit is shared out between the regions of its tech
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from services.dispatch import planning
-from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechDay, TechView, VisitView, horizon, tech_days
+from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechDay, TechView, VisitView, Workdays, horizon, tech_days
+
+if TYPE_CHECKING:
+    from services.dispatch.routing_problem import RoutingPlan
+    from shared.geo.travel import TravelModel
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +49,15 @@ class RegionJob:
 
     visits: list[VisitView]
     techs: list[TechView]
-    outlet_status: dict
-    probation_full: set
+    outlet_status: dict[str, str | None]
+    probation_full: set[str]
     now: datetime
     days: tuple[date, ...]  # the planning horizon on the tenant's calendar
-    travel: object
+    travel: TravelModel
     vehicles: list[TechDay]  # the tenant's technician-days (counted on the plan run)
-    outlet_limits: dict | None = None
+    outlet_limits: dict[str, int] | None = None
     serve_within_minutes: float = SERVE_WITHIN_MINUTES
-    options: dict = field(default_factory=dict)  # more keywords of `planning.build_problem`
+    options: dict[str, Any] = field(default_factory=dict)  # more keywords of `planning.build_problem`
     time_limit: float = REGIONS_TIME_LIMIT
     workers: int = 2
 
@@ -62,7 +68,7 @@ class RegionInput:
     a visit was left out (no technician may take it) is found by each region's build."""
 
     problem: RegionJob
-    excluded: dict = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,28 +79,30 @@ class RegionResult:
     dropped: dict[str, str]  # visit id -> why it stayed unplanned
     excluded: dict[str, str]  # visit id -> why no technician may take it
     unmet: dict[str, str]  # visit id -> why its dispatcher's constraint is not kept
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
-def builder(above: int, time_limit: float = REGIONS_TIME_LIMIT, workers: int = 2):
+def builder(
+    above: int, time_limit: float = REGIONS_TIME_LIMIT, workers: int = 2
+) -> Callable[..., planning.PlanningInput | RegionInput]:
     """`planning_input`'s build: `planning.build_problem` for a tenant of at most `above` open
     visits, a `RegionInput` (solved by `run_job` in the solver process) for a bigger one."""
     if above < 1:
         raise ValueError(f"DISPATCH_REGIONS_ABOVE must be at least 1, got {above}")
 
     def build(
-        visits,
-        techs,
-        outlet_status,
-        probation_full,
-        now,
-        calendar,
-        travel,
-        horizon_days=6,
-        outlet_limits=None,
-        serve_within_minutes=SERVE_WITHIN_MINUTES,
-        **options,
-    ):
+        visits: list[VisitView],
+        techs: list[TechView],
+        outlet_status: dict[str, str | None],
+        probation_full: set[str],
+        now: datetime,
+        calendar: Workdays,
+        travel: TravelModel,
+        horizon_days: int = 6,
+        outlet_limits: dict[str, int] | None = None,
+        serve_within_minutes: float = SERVE_WITHIN_MINUTES,
+        **options: Any,
+    ) -> planning.PlanningInput | RegionInput:
         if len(visits) <= above:
             return planning.build_problem(
                 visits,
@@ -154,17 +162,20 @@ def run_job(job: RegionJob) -> RegionResult:
     return RegionResult(plan.assignments, plan.dropped, plan.excluded, plan.unmet, plan.stats)
 
 
-def read_back(inp, plan) -> tuple[list[planning.Assignment], dict, dict]:
+def read_back(
+    inp: planning.PlanningInput | RegionInput, plan: RoutingPlan | RegionResult | None
+) -> tuple[list[planning.Assignment], dict[str, str], dict[str, str]]:
     """(assignments, dropped visits with their reason, unmet constraints) of a solved plan: a
     whole-tenant solve read with `planning.read_plan`, a region plan as its regions read it."""
     if isinstance(plan, RegionResult):
         return list(plan.assignments), {**plan.dropped, **plan.excluded, **inp.excluded}, dict(plan.unmet)
+    assert isinstance(inp, planning.PlanningInput), "a region plan's input is read with its plan"
     assignments, dropped = planning.read_plan(inp, plan) if plan is not None else ([], {})
     dropped.update(inp.excluded)
     return assignments, dropped, planning.unmet_constraints(inp, assignments, dropped)
 
 
-def summary(plan) -> dict:
+def summary(plan: RoutingPlan | RegionResult | None) -> dict[str, int]:
     """What a plan run's answer adds for a region plan: how many regions, how many rounds."""
     if not isinstance(plan, RegionResult):
         return {}
