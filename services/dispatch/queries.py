@@ -149,3 +149,16 @@ def started_by_outlet(session, tenant: str) -> dict:
 def open_visits(session, tenant: str) -> list:
     """The tenant's visits a re-plan may place: unplanned, scheduled (not started) or unassignable."""
     return list(session.scalars(select(Visit).where(Visit.tenant_id == tenant, Visit.status.in_(OPEN_VISIT))))
+
+
+def scheduled_for(session, tenant: str, technician_ids) -> list:
+    """The tenant's visits scheduled (not started) on these technicians."""
+    return list(
+        session.scalars(
+            select(Visit).where(
+                Visit.tenant_id == tenant,
+                Visit.status == VisitStatus.SCHEDULED,
+                Visit.technician_id.in_(list(technician_ids)),
+            )
+        )
+    )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from services.dispatch import planning
 from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechDay, TechView, VisitView, Workdays, horizon, tech_days
+from services.dispatch.region_insert import RegionShape, shapes_of
 
 if TYPE_CHECKING:
     from services.dispatch.routing_problem import RoutingPlan
@@ -80,6 +81,7 @@ class RegionResult:
     excluded: dict[str, str]  # visit id -> why no technician may take it
     unmet: dict[str, str]  # visit id -> why its dispatcher's constraint is not kept
     stats: dict[str, Any] = field(default_factory=dict)
+    shapes: tuple[RegionShape, ...] = ()  # the regions, kept for a new ticket (`region_insert`)
 
 
 def builder(
@@ -159,7 +161,7 @@ def run_job(job: RegionJob) -> RegionResult:
         job.serve_within_minutes,
         build_options=job.options,
     )
-    return RegionResult(plan.assignments, plan.dropped, plan.excluded, plan.unmet, plan.stats)
+    return RegionResult(plan.assignments, plan.dropped, plan.excluded, plan.unmet, plan.stats, shapes_of(plan.regions))
 
 
 def read_back(
