@@ -30,10 +30,12 @@ import concurrent.futures as cf
 import math
 import multiprocessing as mp
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
-from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechView, VisitView, horizon, minutes_since
+from services.dispatch.domain import SERVE_WITHIN_MINUTES, TechView, VisitView, Workdays, horizon, minutes_since
 from services.dispatch.insertion import Insertion, apply_insertion, insert_visit
 from services.dispatch.planning import (
     Assignment,
@@ -54,6 +56,9 @@ from services.dispatch.regions import (
 from services.dispatch.routing import solve
 from services.dispatch.routing_problem import RoutingProblem, evaluate_routes
 
+if TYPE_CHECKING:
+    from shared.geo.travel import TravelModel
+
 FIRST_ROUND_SHARE = 0.5  # of the solving budget for the first round; each later one gets half what is left
 MIN_ROUND_SECONDS = 2.0
 FINISH_RESERVE = 0.07  # of the budget kept for reading the plans back
@@ -62,6 +67,8 @@ FINISH_RESERVE = 0.07  # of the budget kept for reading the plans back
 # start (`insertion.greedy_start`) led GLS to 94 (124 in 20 s) and savings or insertion first
 # solutions to 106-110. So a region's first solve starts cold; a later one from its own plan.
 REGION_SEARCH = {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1]}
+
+RouteKey = tuple[str, str]  # (technician id, ISO day)
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,14 @@ class FixedDays:
 class Context:
     """What every region's build shares."""
 
-    outlet_status: dict
-    probation_full: frozenset
+    outlet_status: dict[str, str | None]
+    probation_full: frozenset[str]
     now: datetime
     days: tuple[date, ...]
-    travel: object
+    travel: TravelModel
     serve_within: float = SERVE_WITHIN_MINUTES
     # more of `planning.build_problem`'s keywords, as the planner gives them (the service target's)
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,8 +102,8 @@ class RegionPlan:
     dropped: dict[str, str]  # visit id -> why it stayed unplanned
     excluded: dict[str, str]  # visit id -> why no technician may take it
     regions: list[Region]  # final membership (visits moved to the region that took them)
-    stats: dict = field(default_factory=dict)
-    unmet: dict = field(default_factory=dict)  # visit id -> why its dispatcher's constraint is not kept
+    stats: dict[str, Any] = field(default_factory=dict)
+    unmet: dict[str, str] = field(default_factory=dict)  # visit id -> why its dispatcher's constraint is not kept
 
     def routes(self) -> dict[tuple[str, date], list[str]]:
         """(technician id, day) -> visit ids in planned order."""
@@ -106,7 +113,11 @@ class RegionPlan:
         return {k: [v for _, v in sorted(s)] for k, s in out.items()}
 
 
-def region_input(ctx: Context, visits: list[VisitView], techs: list[TechView], limits: dict) -> PlanningInput:
+# a worker's job: context, visits, technicians, limits, start routes, seconds, finish, place_late
+Job = tuple[Context, list[VisitView], list[TechView], dict[str, int], dict[RouteKey, list[str]], float, bool, bool]
+
+
+def region_input(ctx: Context, visits: list[VisitView], techs: list[TechView], limits: dict[str, int]) -> PlanningInput:
     return build_problem(
         visits,
         techs,
@@ -122,14 +133,14 @@ def region_input(ctx: Context, visits: list[VisitView], techs: list[TechView], l
     )
 
 
-def _vehicle_key(inp: PlanningInput, k: int) -> tuple[str, str]:
+def _vehicle_key(inp: PlanningInput, k: int) -> RouteKey:
     return (inp.vehicles[k].technician.id, inp.vehicles[k].day.isoformat())
 
 
-def routes_by_index(inp: PlanningInput, start: dict) -> dict[int, list[int]]:
+def routes_by_index(inp: PlanningInput, start: Mapping[RouteKey, Sequence[str]]) -> dict[int, list[int]]:
     """{(technician id, ISO day): [visit ids]} as {vehicle index: [visit indices]} of `inp`."""
     index = {v.id: i for i, v in enumerate(inp.problem.visits)}
-    out = {}
+    out: dict[int, list[int]] = {}
     for k in range(len(inp.vehicles)):
         seq = [index[v] for v in start.get(_vehicle_key(inp, k), ()) if v in index]
         if seq:
@@ -158,7 +169,7 @@ def warm_start(problem: RoutingProblem, routes: dict[int, list[int]]) -> list[li
     return [routes.get(k, []) for k in range(len(problem.vehicles))]
 
 
-def _job(args) -> dict:
+def _job(args: Job) -> dict[str, Any]:
     """Worker: build one region's problem; solve it from `start` (or only read `start` back with
     `finish`). Returns routes keyed by (technician id, ISO day), so nothing index-bound crosses."""
     ctx, visits, techs, limits, start, seconds, finish, place_late = args
@@ -206,7 +217,7 @@ def _slices(sizes: list[int], budget: float, workers: int) -> list[float]:
     return out
 
 
-def _run(pool, jobs: list[tuple]) -> list[dict]:
+def _run(pool: cf.ProcessPoolExecutor | None, jobs: list[Job]) -> list[dict[str, Any]]:
     """Jobs longest first (the pool hands them out as processes free up), results in job order."""
     order = sorted(range(len(jobs)), key=lambda j: -jobs[j][5])
     if pool is None:
@@ -220,19 +231,19 @@ def _run(pool, jobs: list[tuple]) -> list[dict]:
 def plan_regions(
     visits: list[VisitView],
     techs: list[TechView],
-    outlet_status: dict,
-    probation_full: set,
+    outlet_status: Mapping[str, str | None],
+    probation_full: set[str],
     now: datetime,
-    calendar,
-    travel,
+    calendar: Workdays,
+    travel: TravelModel,
     horizon_days: int = 6,
     time_limit_s: float = 60.0,
     workers: int = 2,
-    outlet_limits: dict | None = None,
+    outlet_limits: Mapping[str, int] | None = None,
     serve_within_minutes: float = SERVE_WITHIN_MINUTES,
     place_late: bool = True,
     max_visits: int = REGION_MAX_VISITS,
-    build_options: dict | None = None,
+    build_options: Mapping[str, Any] | None = None,
 ) -> RegionPlan:
     """Plan a tenant region by region within about `time_limit_s` (see the module docstring);
     `build_options`: more keywords of every region's `planning.build_problem`."""
@@ -252,8 +263,8 @@ def plan_regions(
     regions = [Region(r.base, r.techs, list(r.visits), r.sector) for r in part.regions]
     limits = split_limits(outlet_limits, regions)
     tried = {v.id: 1 for v in visits}  # next candidate to offer each visit to
-    routes: list[dict] = [{} for _ in regions]
-    parked: list[set] = [set() for _ in regions]  # dropped with no region left to offer them to
+    routes: list[dict[RouteKey, list[str]]] = [{} for _ in regions]
+    parked: list[set[str]] = [set() for _ in regions]  # dropped with no region left to offer them to
     rounds = []
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
     try:
@@ -350,7 +361,9 @@ class RegionBook:
     (`regions.candidate_regions`, at most `tries`) where it fits on time, else late into the
     nearest (or left unplanned there). The visit joins exactly one region's problem."""
 
-    def __init__(self, plan: RegionPlan, ctx: Context, outlet_limits: dict | None = None, tries: int = 4):
+    def __init__(
+        self, plan: RegionPlan, ctx: Context, outlet_limits: Mapping[str, int] | None = None, tries: int = 4
+    ) -> None:
         self.ctx, self.tries = ctx, tries
         self.regions = plan.regions
         limits = split_limits(outlet_limits, self.regions)

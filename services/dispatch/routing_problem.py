@@ -51,8 +51,9 @@ class Vehicle:
 class RoutingProblem:
     visits: list[Visit]
     vehicles: list[Vehicle]
-    distance: Sequence[Sequence[float]]  # location x location
-    travel_time: Sequence[Sequence[float]]  # location x location
+    # location x location; lists, as `planning.add_visit` and `region_plan` grow and shrink them in place
+    distance: list[list[float]]
+    travel_time: list[list[float]]  # location x location
     name: str = ""
     # (vehicle indices, max visits over them all): e.g. an outlet on probation holds at most
     # its job limit across all its technician-days
@@ -61,6 +62,10 @@ class RoutingProblem:
     # price per time unit is a whole number, so its least price is time_scale / routing.SCALE
     # km per minute: 1 km per minute at 1000; 0.01 at 10 (6-second steps, each arc rounded up)
     time_scale: int = 1000
+    # `matrices`' numpy copies of the two matrices, with the distance list they were made from
+    _np_matrices: tuple[list[list[float]], np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
 
 @dataclass
