@@ -28,6 +28,14 @@ one)] → replaced (parts booked the unit out and said so) → closed. The repla
 exchange between the services: intake asks (``return.replacement_requested``), parts answers with
 ``parts.replacement_issued`` (booked, with the unit) or ``parts.replacement_short`` (waiting; issued
 by itself when a unit is received); the case only says replaced once parts has booked it.
+
+A replacement awaiting stock may be cancelled (`check_cancel_replacement`; the seeds say nothing,
+our reading): by the center or HQ, with a reason, and only once parts has withdrawn its waiting
+request (parts decides it under the same lock as a receipt, so a unit arriving then is never sent).
+The customer either takes a refund instead (``refund``: the case becomes a return, received, with
+the amount; settlement pays it as any return's refund, as the 三包 rules have it when no unit of the
+model can be had) or withdraws the case (``withdraw``: withdrawn, final). A replacement issued
+(replaced) cannot be cancelled.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Step:
     AWAITING_STOCK = "awaiting_stock"  # 缺货待发 (parts has no good unit; issued when one arrives)
     REPLACED = "replaced"  # 换机发出 (parts booked it out)
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # 已撤回 (the customer withdrew while the replacement awaited stock)
 
     ALL = (
         REQUESTED,
@@ -67,8 +76,9 @@ class Step:
         AWAITING_STOCK,
         REPLACED,
         CLOSED,
+        WITHDRAWN,
     )
-    FINAL = (REJECTED, CLOSED)
+    FINAL = (REJECTED, CLOSED, WITHDRAWN)
 
 
 # action: (from steps, to step, roles, duty needed); the refund and the replacement's issue are
@@ -229,6 +239,37 @@ def replacement_issued(step: str, kind: str) -> str | None:
     if kind == EXCHANGE and step in (Step.REPLACEMENT_REQUESTED, Step.AWAITING_STOCK):
         return Step.REPLACED
     return None
+
+
+REFUND_INSTEAD, WITHDRAW = "refund", "withdraw"
+CANCEL_OUTCOMES = (REFUND_INSTEAD, WITHDRAW)
+
+
+def check_cancel_replacement(
+    step: str, kind: str, principal: tenancy.Principal, outcome: str, refund_amount: Decimal | None
+) -> str:
+    """Cancel an exchange's replacement that awaits stock: the center or HQ; the customer takes a
+    refund instead (`refund_amount` required: the case becomes a received return) or withdraws
+    (the case is withdrawn). 403 for another role, 409 naming the step, 422 naming the field.
+    Returns the new step."""
+    if principal.role not in (tenancy.CENTER, tenancy.HQ):
+        raise Forbidden(f"role {principal.role} cannot cancel a replacement")
+    if kind != EXCHANGE:
+        raise InvalidTransition("a return has no replacement to cancel", {"step": ["only an exchange is replaced"]})
+    if step != Step.AWAITING_STOCK:
+        issued = " (the replacement was issued)" if step in (Step.REPLACED, Step.CLOSED) else ""
+        raise InvalidTransition(
+            f"cannot cancel the replacement of a case that is {step}{issued}",
+            {"step": [f"the case is {step}; only a replacement awaiting stock ({Step.AWAITING_STOCK}) is cancelled"]},
+        )
+    if outcome not in CANCEL_OUTCOMES:
+        raise ValidationFailed("unknown outcome", {"outcome": [f"must be one of {', '.join(CANCEL_OUTCOMES)}"]})
+    if outcome == REFUND_INSTEAD:
+        check_amount(refund_amount, "refund_amount")
+        return Step.RECEIVED
+    if refund_amount is not None:
+        raise ValidationFailed("a withdrawn case refunds nothing", {"refund_amount": ["only with outcome refund"]})
+    return Step.WITHDRAWN
 
 
 def replacement_short(step: str, kind: str) -> str | None:

@@ -14,7 +14,8 @@ An exchange's replacement is asked (return.replacement_requested) and answered b
 (`replacements`): the rules here say which waiting requests the good units on hand serve (first
 asked, first served: `to_issue`) and which unit goes (`pick_serial`: the one the center named,
 else the longest on hand of the serials received and not yet gone out, `serials_on_hand`). A
-shortage is a business answer (parts.replacement_short), never a failed message.
+shortage is a business answer (parts.replacement_short), never a failed message. A waiting request
+may be cancelled (`cancellable`), never one issued.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from sqlalchemy import select
 from services.parts import domain, ledger
 from services.parts.domain import DEFECTIVE, GOOD, MovementKind
 from services.parts.models import Movement, Part
+from shared import tenancy
+from shared.errors import Forbidden, InvalidTransition
 
 MACHINE_KIND = "machine"
 CUSTOMER = "CUSTOMER"  # the counterpart of a machine coming from or going to the customer
-WAITING, ISSUED = "waiting", "issued"  # a replacement request's status
+WAITING, ISSUED, CANCELLED = "waiting", "issued", "cancelled"  # a replacement request's status
 
 _R = TypeVar("_R")
 
@@ -63,6 +66,24 @@ def pick_serial(wanted: str | None, on_hand: Sequence[str], taken: Iterable[str]
         return wanted
     gone = set(taken)
     return next((s for s in on_hand if s not in gone), None)
+
+
+def check_canceller(role: str) -> None:
+    """The center (its own warehouse's requests: the scoped session) or HQ cancels a replacement."""
+    if role not in (tenancy.CENTER, tenancy.HQ):
+        raise Forbidden(f"role {role} cannot cancel a replacement")
+
+
+def cancellable(status: str) -> bool:
+    """May a replacement request be cancelled (the center's customer took a refund or withdrew)?
+    A waiting one is (True); one cancelled before is left as it is (False: the same cancel heard
+    again); one issued is not: the unit has gone to the customer (Conflict naming the status)."""
+    if status == ISSUED:
+        raise InvalidTransition(
+            "the replacement was issued already: it cannot be cancelled",
+            {"step": [f"the replacement is {ISSUED}; only one awaiting stock is cancelled"]},
+        )
+    return status == WAITING
 
 
 def machine_part_no(model: str) -> str:
