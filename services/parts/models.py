@@ -327,7 +327,7 @@ class ReplacementRequest(TenantScoped, Base):
     location_id: Mapped[str] = mapped_column(String(32))
     part_no: Mapped[str] = mapped_column(String(32))
     wanted_serial: Mapped[str | None] = mapped_column(String(64))  # the unit the center named, if any
-    status: Mapped[str] = mapped_column(String(16))  # waiting | issued
+    status: Mapped[str] = mapped_column(String(16))  # waiting | issued | cancelled
     requested_by: Mapped[str | None] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     short_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -335,3 +335,6 @@ class ReplacementRequest(TenantScoped, Base):
     issued_by: Mapped[str | None] = mapped_column(String(64))
     movement_no: Mapped[str | None] = mapped_column(String(32))
     serial: Mapped[str | None] = mapped_column(String(64))  # the unit sent, when known
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)

@@ -11,9 +11,14 @@ machines.py): a two-step exchange between the services, so that the return case 
   warehouse, in the same transaction): the waiting requests the units now available serve, the
   oldest first, are booked out and each emits ``parts.replacement_issued`` (``waited``).
 
+- `cancel` (intake's RPC, the center cancelling a replacement awaiting stock): the waiting request
+  is cancelled (who, when, why) and no receipt issues it from then on; one issued is refused (409).
+
 The decision and the booking that changes the stock serialise on the balance row
 (`ledger.lock_available`; a receipt's booking updates, so locks, the same row first), so a request
-and a receipt of the same machine at the same time neither both miss nor both take the unit.
+and a receipt of the same machine at the same time neither both miss nor both take the unit, and a
+cancel and a receipt do one after the other: cancelled first, the receipt no longer sees it waiting;
+issued first, the cancel sees it issued and is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import select
 
 from services.parts import domain, ledger, machines
 from services.parts.models import ReplacementRequest
+from shared.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,23 @@ def stock_arrived(uow, location_id: str, part_no: str, now, user: str | None) ->
     served = machines.to_issue(waiting, available)
     _issue(served, uow, user=user, now=now, waited=True)
     return served
+
+
+def cancel(uow, principal, case_id: str, reason: str, now) -> ReplacementRequest:
+    """Cancel the waiting replacement of `case_id` (the customer took a refund or withdrew):
+    decided on the balance row a receipt locks first, so a unit arriving now is either issued
+    before (then this is refused: InvalidTransition) or never. A cancel heard again changes nothing."""
+    machines.check_canceller(principal.role)
+    session = uow.session
+    request = session.get(ReplacementRequest, case_id)
+    if request is None:
+        raise NotFound("no replacement was asked for this case", {"case_id": ["parts holds no replacement request"]})
+    ledger.lock_available(session, request.tenant_id, request.location_id, request.part_no)
+    session.refresh(request)  # as it is now that the row is ours (a receipt may have issued it meanwhile)
+    if machines.cancellable(request.status):
+        request.status, request.cancelled_at, request.cancelled_by = machines.CANCELLED, now, principal.user
+        request.cancel_reason = reason
+    return request
 
 
 def _issue(requests, uow, *, user, now, waited: bool) -> None:

@@ -198,3 +198,22 @@ class ResolveRejected(Strict):
 
 class OverdueCheck(Strict):
     at = fields.AwareDateTime(load_default=None, default_timezone=LOCAL_TZ)
+
+
+class CancelReplacement(Strict):
+    """Intake cancels an exchange's replacement awaiting stock (the customer took a refund or withdrew)."""
+
+    reason = fields.Str(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class ReplacementOut(Schema):
+    return_case_id = fields.Str()
+    tenant_id = fields.Str()
+    location_id = fields.Str()
+    part_no = fields.Str()
+    status = fields.Str(metadata={"description": "waiting | issued | cancelled"})
+    movement_no = fields.Str(allow_none=True)
+    serial = fields.Str(allow_none=True)
+    cancelled_at = fields.AwareDateTime(allow_none=True)
+    cancelled_by = fields.Str(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True)

@@ -22,6 +22,7 @@ from services.parts import operations as ops
 from services.parts.models import Base, Movement
 from services.parts.schemas import (
     AdjustmentIn,
+    CancelReplacement,
     CatalogueQuery,
     HandReceipt,
     IssueParts,
@@ -31,6 +32,7 @@ from services.parts.schemas import (
     ReconcileIn,
     ReconciliationQuery,
     RejectedQuery,
+    ReplacementOut,
     RequestParts,
     ReservationQuery,
     ResolveRejected,
@@ -43,7 +45,7 @@ from services.parts.schemas import (
     TransferIn,
 )
 from shared import metrics, tenancy, web
-from shared.db import Database, utcnow
+from shared.db import AwareView, Database, utcnow
 from shared.dependencies import PolicyProvider
 from shared.errors import ValidationFailed
 from shared.leases import timer_once
@@ -487,6 +489,17 @@ class PartsService(web.ServiceBase):  # not imported by name: `nameko run` would
         (parts.replacement_issued / parts.replacement_short; replacements.py). Never refused."""
         replacements.requested(uow, payload, utcnow())
         self._commit(uow)
+
+    @rpc
+    def cancel_replacement(self, case_id, payload):
+        """Intake cancels an exchange's replacement awaiting stock: no receipt issues it from then on;
+        409 when it was issued already (replacements.cancel, serialised with the receipts)."""
+        data = load(CancelReplacement(), payload or {})
+        principal = self.db.principal
+        with self.db.uow() as uow:
+            request = replacements.cancel(uow, principal, case_id, data["reason"], utcnow())
+            self._commit(uow)
+            return ReplacementOut().dump(AwareView(request))
 
     @consume("intake", "return.replacement_issued")
     def on_replacement_issued(self, uow, payload):
