@@ -8,6 +8,7 @@ process is affected, and nothing in the product moves it by itself.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import overload
 from zoneinfo import ZoneInfo
 
 #: where the product shows time and counts days and months (China: UTC+8 all year, no DST)
@@ -38,6 +39,12 @@ def reset() -> None:
     _offset = timedelta(0)
 
 
+@overload
+def as_utc(dt: datetime) -> datetime: ...
+@overload
+def as_utc(dt: None) -> None: ...
+@overload
+def as_utc(dt: datetime | None) -> datetime | None: ...
 def as_utc(dt: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes for timezone=True columns: they are UTC."""
     if dt is None:

@@ -90,7 +90,7 @@ class RoutingPlan:
     dropped: list[int]  # visit indices not served
     distance: float  # recomputed in doubles
     objective: int | None  # OR-Tools objective of the chosen solve (scaled)
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def vehicles_used(self) -> int:
@@ -143,7 +143,7 @@ def evaluate_routes(problem: RoutingProblem, routes: list[list[int]]) -> Routing
     return RoutingPlan(routes=out, dropped=dropped, distance=total, objective=None)
 
 
-def matrices(problem: RoutingProblem):
+def matrices(problem: RoutingProblem) -> tuple[np.ndarray, np.ndarray]:
     """The problem's distance and travel-time matrices as numpy arrays, converted once per
     problem object (cached on it; `planning.add_visit` extends the cache in place)."""
     cached = getattr(problem, "_np_matrices", None)
