@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import eventlet
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 from prometheus_client import Counter
 from sqlalchemy import select
@@ -119,6 +120,10 @@ class Planner:
         self.solvers = set()  # the solver processes running now (`run_in_child`)
         self.leases = None
         self._attempts = itertools.count(1)
+        # tenant -> the regions of its last region plan made here: a new ticket of it is placed
+        # in its region's plan at once (`insert_new`)
+        self.shapes: dict[str, tuple] = {}
+        self._inserting: dict[str, Semaphore] = {}
 
     def interrupt_solves(self):
         """End every solve in progress (the service is stopping): see `SolveInterrupted`."""
@@ -156,6 +161,22 @@ class Planner:
                 log.info("re-plan of %s met a concurrent change; planned again", tenant, extra={"tenant": tenant})
             except Exception:
                 log.exception("re-plan of %s failed; tried again on a later pass", tenant, extra={"tenant": tenant})
+
+    def insert_new(self, ctx: PlanningContext, tenant: str, ticket_id: str) -> dict | None:
+        """Place the new visit of `ticket_id` in its region's plan now if `tenant` was last planned
+        here region by region (`ticket_insert`), one at a time per tenant; None: left to the
+        batched re-plan (requested with the visit, as for any tenant), also on any failure."""
+        shapes = self.shapes.get(tenant)
+        if not shapes or is_stopping(ctx.db.worker_ctx.container):
+            return None
+        from services.dispatch import ticket_insert
+
+        with self._inserting.setdefault(tenant, Semaphore(1)):
+            try:
+                return ticket_insert.place_new_visit(ctx, shapes, ticket_id, tenant)
+            except Exception:  # StaleDataError: a re-plan wrote meanwhile; the re-plan places it
+                log.warning("ticket %s of %s not placed at once", ticket_id, tenant, exc_info=True)
+                return None
 
     def plan_now(self, ctx: PlanningContext, tenant: str, reason: str | None = None) -> dict:
         """A dispatcher's re-plan. A plan already being solved (the batch timer's, here or on
@@ -264,6 +285,10 @@ class Planner:
                 stopping=lambda: is_stopping(container),
             )
         assignments, dropped, unmet = region_solve.read_back(inp, plan)
+        if isinstance(plan, region_solve.RegionResult) and plan.shapes:
+            self.shapes[tenant] = plan.shapes
+        elif inp.problem.visits:  # planned as one problem again: no longer a big tenant
+            self.shapes.pop(tenant, None)
         seconds = _time.monotonic() - t0
         with ctx.db.uow(principal) as uow:
             # written only while this attempt still holds the tenant's lease, checked in this very

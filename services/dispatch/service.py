@@ -7,7 +7,9 @@ use case (`operations`, `planner`) or a query (`queries`) inside a unit of work 
 answer; the rules are the domain's (`domain` and the modules beside it).
 
 New tickets become visits; a planner timer re-optimises each tenant whose plan was requested
-(batched) and every few minutes anyway, one replica per tenant at a time (`planner`).
+(batched) and every few minutes anyway, one replica per tenant at a time (`planner`). A new
+ticket of a tenant planned region by region is also placed in its region's plan at once
+(`ticket_insert`).
 """
 
 from __future__ import annotations
@@ -115,8 +117,11 @@ class DispatchService(web.ServiceBase):  # not imported by name: `nameko run` wo
     # never plans before the change it is woken for is stored, and no replica can lose it.
     @consume("intake", "ticket.registered")
     def on_ticket_registered(self, uow, payload):
+        """The ticket's visit, planned by the next batched re-plan; a big tenant's (planned region
+        by region) is placed in its region's plan at once as well (`Planner.insert_new`)."""
         if operations.open_visit(uow, payload, self._config.get("SERVICE_MINUTES", None)):
             uow.commit()
+            self.planner.insert_new(self._planning(), payload["tenant_id"], payload["ticket_id"])
 
     @consume("intake", "ticket.outlet_assigned")
     def on_outlet_assigned(self, uow, payload):
