@@ -1,7 +1,7 @@
 """Gateway routes of returns and exchanges (退换机) and refunds or compensations (退赔款), a mixin
 of GatewayService: a ticket's machine returned (15 天包退) or exchanged (30 天包换), the case's steps
-(inspect, decide, receive, issue_replacement, close), a complaint's compensation, and the refunds
-settlement pays (HQ), which complete the case's step.
+(inspect, decide, receive, issue_replacement, close), the cancel of a replacement awaiting stock,
+a complaint's compensation, and the refunds settlement pays (HQ), which complete the case's step.
 
 Which cases a caller sees is intake's and settlement's scoped sessions' business (another
 center's case is a 404); who may take a step is their rules', so these routes only parse and pass on.
@@ -69,6 +69,21 @@ class ReturnRoutes:
     )
     def return_step(self, request, principal, case_id):
         return self.intake.return_step(case_id, json_body(request))
+
+    @api(
+        "POST",
+        f"{API}/returns/<string:case_id>/replacement/cancel",
+        "Cancel an exchange's replacement awaiting stock (the center's own case, or HQ), with a reason: "
+        "outcome refund (the customer takes a refund instead: refund_amount; the case becomes a received return "
+        "and settlement pays it) or withdraw (the case is withdrawn). Parts never issues it afterwards, even when a "
+        "unit arrives at that moment. 409 naming the step when it is not awaiting stock (a replacement issued: "
+        "replaced), 422 naming the field; repeat it safely with the same Idempotency-Key",
+        body=contracts.CancelReplacementIn,
+        response=contracts.ReturnOut,
+        tag="returns",
+    )
+    def cancel_replacement(self, request, principal, case_id):
+        return self.intake.cancel_replacement(case_id, json_body(request))
 
     @api(
         "POST",

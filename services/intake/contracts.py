@@ -15,6 +15,7 @@ from services.intake.archive_schemas import (
 )
 from services.intake.hq_schemas import SlaReportOut, SlaReportQuery, TriageQuery, TriageTicketOut
 from services.intake.returns_schemas import (
+    CancelReplacementIn,
     CompensationIn,
     CompensationOut,
     OpenReturn,
@@ -39,6 +40,7 @@ from services.intake.schemas import (
 __all__ = [
     "AuditOut",
     "BridgeRequest",
+    "CancelReplacementIn",
     "CompensationIn",
     "CompensationOut",
     "CustomerCsvQuery",

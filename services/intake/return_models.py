@@ -14,8 +14,9 @@ from shared.db import TenantScoped
 
 class ReturnCase(TenantScoped, Base):
     """A return (15 天包退) or exchange (30 天包换) of a machine (退换机, seed 003; rules in returns.py):
-    requested, inspected, decided, the machine back in the warehouse, refunded or (the replacement
-    asked of parts, perhaps waiting for stock) replaced, closed."""
+        requested, inspected, decided, the machine back in the warehouse, refunded or (the replacement
+        asked of parts, perhaps waiting for stock) replaced, closed; or, the replacement awaiting stock
+    cancelled, refunded instead or withdrawn."""
 
     __tablename__ = "return_cases"
     __table_args__ = (Index("ix_return_case_tenant_step", "tenant_id", "step"),)
@@ -52,6 +53,10 @@ class ReturnCase(TenantScoped, Base):
     awaiting_stock_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # parts said short
     replaced_by: Mapped[str | None] = mapped_column(String(64))
     replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replacement_cancelled_by: Mapped[str | None] = mapped_column(String(64))
+    replacement_cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replacement_cancel_reason: Mapped[str | None] = mapped_column(Text)
+    replacement_cancel_outcome: Mapped[str | None] = mapped_column(String(16))  # refund | withdraw
     closed_by: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)

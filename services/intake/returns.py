@@ -254,14 +254,14 @@ def check_cancel_replacement(
     Returns the new step."""
     if principal.role not in (tenancy.CENTER, tenancy.HQ):
         raise Forbidden(f"role {principal.role} cannot cancel a replacement")
-    if kind != EXCHANGE:
-        raise InvalidTransition("a return has no replacement to cancel", {"step": ["only an exchange is replaced"]})
     if step != Step.AWAITING_STOCK:
         issued = " (the replacement was issued)" if step in (Step.REPLACED, Step.CLOSED) else ""
         raise InvalidTransition(
             f"cannot cancel the replacement of a case that is {step}{issued}",
             {"step": [f"the case is {step}; only a replacement awaiting stock ({Step.AWAITING_STOCK}) is cancelled"]},
         )
+    if kind != EXCHANGE:
+        raise InvalidTransition("a return has no replacement to cancel", {"step": ["only an exchange is replaced"]})
     if outcome not in CANCEL_OUTCOMES:
         raise ValidationFailed("unknown outcome", {"outcome": [f"must be one of {', '.join(CANCEL_OUTCOMES)}"]})
     if outcome == REFUND_INSTEAD:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from services.intake.returns import ACTIONS, KINDS, Step
+from services.intake.returns import ACTIONS, CANCEL_OUTCOMES, KINDS, Step
 from shared.validation import PageQuery
 
 AMOUNT = {"as_string": True}
@@ -45,6 +45,30 @@ class ReturnStepIn(Schema):
     refund_amount = fields.Decimal(load_default=None, **AMOUNT, metadata={"description": "decide a return: yuan"})
     replacement_serial = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
     note = fields.Str(load_default=None, validate=validate.Length(min=1, max=2000))
+
+
+class CancelReplacementIn(Schema):
+    """Cancel an exchange's replacement awaiting stock: why, and what the customer takes instead."""
+
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.Str(
+        required=True,
+        validate=validate.Length(min=2, max=2000),
+        metadata={"description": "why (e.g. the customer accepts a refund instead)"},
+    )
+    outcome = fields.Str(
+        required=True,
+        validate=validate.OneOf(CANCEL_OUTCOMES),
+        metadata={
+            "description": "refund: the customer takes a refund instead (the case becomes a received return, "
+            "settlement pays refund_amount); withdraw: the customer withdraws the case (withdrawn)"
+        },
+    )
+    refund_amount = fields.Decimal(
+        load_default=None, **AMOUNT, metadata={"description": "yuan; required with outcome refund, else absent"}
+    )
 
 
 class ReturnQuery(PageQuery.with_default_limit(50)):
@@ -101,6 +125,10 @@ class ReturnOut(Schema):
     awaiting_stock_at = fields.AwareDateTime(allow_none=True, metadata={"description": "parts had no good unit"})
     replaced_by = fields.Str(allow_none=True)
     replaced_at = fields.AwareDateTime(allow_none=True)
+    replacement_cancelled_by = fields.Str(allow_none=True)
+    replacement_cancelled_at = fields.AwareDateTime(allow_none=True)
+    replacement_cancel_reason = fields.Str(allow_none=True)
+    replacement_cancel_outcome = fields.Str(allow_none=True, metadata={"description": "refund | withdraw"})
     closed_by = fields.Str(allow_none=True)
     closed_at = fields.AwareDateTime(allow_none=True)
     version = fields.Int()

@@ -19,6 +19,7 @@ from services.intake.models import AuditEntry, InstalledProduct, Ticket
 from services.intake.operations import audit
 from services.intake.return_models import ReturnCase
 from services.intake.returns_schemas import (
+    CancelReplacementIn,
     CompensationIn,
     CompensationOut,
     OpenReturn,
@@ -29,7 +30,7 @@ from services.intake.returns_schemas import (
 from shared.clock import LOCAL_TZ, as_utc
 from shared.db import AwareView, get_or_404, utcnow
 from shared.errors import Conflict, ValidationFailed
-from shared.rpc import rpc
+from shared.rpc import RpcProxy, rpc
 from shared.validation import load
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ COMPENSATION_ACTION = "compensation_approved"
 
 class ReturnEntrypoints:
     """The return case's RPCs; `IntakeService` inherits them (its `db` and `policies`)."""
+
+    parts_rpc = RpcProxy("parts")  # the replacement's cancel is decided where the stock is
 
     @rpc
     def open_return(self, ticket_id, payload):
@@ -122,6 +125,38 @@ class ReturnEntrypoints:
                 principal,
                 Audit(f"return_{cmd['action']}", before, case.step, cmd["note"], {"return_case_id": case.id}),
             )
+            uow.commit()
+            return self._dump_return(case, ticket)
+
+    @rpc
+    def cancel_replacement(self, case_id, payload):
+        """Cancel an exchange's replacement awaiting stock (returns.check_cancel_replacement): parts
+        withdraws its waiting request first, under the lock its receipts take, and refuses (409) when a
+        unit was issued meanwhile; then the case is a received return (the refund requested of
+        settlement) or withdrawn, audited with who, when and why."""
+        cmd = load(CancelReplacementIn(), payload or {})
+        principal = self.db.principal
+        with self.db.uow() as uow:
+            case = get_or_404(uow.session, ReturnCase, case_id, "case_id")
+            ticket = uow.session.get(Ticket, case.ticket_id)
+            before, kind_before = case.step, case.kind
+            target = returns.check_cancel_replacement(
+                case.step, case.kind, principal, cmd["outcome"], cmd["refund_amount"]
+            )
+            self.parts_rpc.cancel_replacement(case.id, {"reason": cmd["reason"]})
+            now = utcnow()
+            case.step, case.replacement_cancel_outcome = target, cmd["outcome"]
+            case.replacement_cancelled_by, case.replacement_cancelled_at = principal.user, now
+            case.replacement_cancel_reason = cmd["reason"]
+            if cmd["outcome"] == returns.REFUND_INSTEAD:
+                case.kind, case.refund_amount = returns.RETURN, cmd["refund_amount"]
+                _request_refund(uow, case, principal.user, now)
+            else:
+                case.closed_by, case.closed_at = principal.user, now
+            data = {"return_case_id": case.id, "outcome": cmd["outcome"], "kind": [kind_before, case.kind]}
+            if case.refund_id:
+                data.update(refund_id=case.refund_id, refund_amount=str(case.refund_amount))
+            audit(uow, ticket, principal, Audit("return_replacement_cancelled", before, case.step, cmd["reason"], data))
             uow.commit()
             return self._dump_return(case, ticket)
 
@@ -307,21 +342,26 @@ def _receive(uow, case, ticket, cmd, principal, now):
     case.received_by, case.received_at = principal.user, now
     uow.emit("return.machine_returned", _machine_event(case, ticket, principal, now))
     if case.kind == returns.RETURN:
-        case.refund_id = "rf_" + uuid.uuid4().hex[:24]
-        uow.emit(
-            "refund.requested",
-            {
-                "tenant_id": case.tenant_id,
-                "refund_id": case.refund_id,
-                "ticket_id": case.ticket_id,
-                "return_case_id": case.id,
-                "kind": "return",
-                "amount": case.refund_amount,
-                "reason": case.reason,
-                "approved_by": case.decided_by,
-                "at": now,
-            },
-        )
+        _request_refund(uow, case, case.decided_by, now)
+
+
+def _request_refund(uow, case, approved_by, now):
+    """A return's refund to settlement (it pays; settlement.refund_paid moves the case to refunded)."""
+    case.refund_id = "rf_" + uuid.uuid4().hex[:24]
+    uow.emit(
+        "refund.requested",
+        {
+            "tenant_id": case.tenant_id,
+            "refund_id": case.refund_id,
+            "ticket_id": case.ticket_id,
+            "return_case_id": case.id,
+            "kind": "return",
+            "amount": case.refund_amount,
+            "reason": case.reason,
+            "approved_by": approved_by,
+            "at": now,
+        },
+    )
 
 
 def _issue_replacement(uow, case, ticket, cmd, principal, now):
