@@ -3,6 +3,7 @@ here reaches its models."""
 
 from services.qa.report_schemas import (
     GenerateBody,
+    JobFileQuery,
     MonthlyReportQuery,
     NotesBody,
     QuarterlyReportQuery,
@@ -42,6 +43,7 @@ __all__ = [
     "CloseCallback",
     "Finding",
     "GenerateBody",
+    "JobFileQuery",
     "MonthBody",
     "MonthlyReportQuery",
     "NotesBody",

@@ -9,22 +9,34 @@ stored are skipped; one per center, kind and period), writing its progress (``do
 ``total``) after each. A request left running by a stopped or crashed process is not finished,
 so the next tick takes it up again. The same month asked again while its request is pending or
 running is that request (one job).
+
+HQ's on-demand roll-up of a month (``monthly_report`` with tenant all: 全国汇总) collects every
+center's figures over RPC, longer than an RPC may wait under load; it is answered at once
+(`_rollup`): from the stored roll-up when that month's is current (made after the month ended),
+from a roll-up job finished within ``QA_ROLLUP_FRESH_SECONDS`` (300), or else with a job (kind
+``rollup``; the open one for that month joined) that the timer takes before the stored reports'
+requests: it reads the centers one by one (``done`` of ``total``), keeps the roll-up's JSON, PDF
+and XLSX on the row (``report_job_file``) and, the month being over, stores it as the month's
+roll-up as the schedule would.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
+from sqlalchemy.exc import IntegrityError
 
-from services.qa import monthly_report
-from services.qa.report_models import ReportJob
-from services.qa.report_schemas import GenerateBody
+from services.qa import domain, monthly_report, report_files
+from services.qa.report_models import ReportJob, StoredReport
+from services.qa.report_rpc import file_answer, stored_content
+from services.qa.report_schemas import GenerateBody, JobFileQuery
 from shared import tenancy
+from shared.clock import as_utc
 from shared.db import utcnow
-from shared.errors import Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.leases import timer_once
 from shared.rpc import rpc
 from shared.validation import load
@@ -35,6 +47,19 @@ PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 OPEN = (PENDING, RUNNING)  # not finished: the same month asked again is this job; the timer takes it
 HQ_SCOPE = monthly_report.HQ_SCOPE
 RECENT = 5
+STORE, ROLLUP = "store", "rollup"  # a month's stored reports; HQ's roll-up asked on demand
+FRESH_SECONDS = 300
+
+
+def rollup_current(generated_at: datetime, month: str) -> bool:
+    """A stored roll-up is the month's when it was made after the month ended (one made during
+    the month, by a request for the month then, is not)."""
+    return as_utc(generated_at) >= domain.month_bounds(month)[1]
+
+
+def rollup_fresh(finished_at: datetime | None, now: datetime, seconds: float) -> bool:
+    """A roll-up job's file is served again for `seconds` after it was made."""
+    return finished_at is not None and as_utc(finished_at) >= now - timedelta(seconds=seconds)
 
 
 def job_total(centers: int, quarter: str | None) -> int:
@@ -46,6 +71,7 @@ def job_total(centers: int, quarter: str | None) -> int:
 def job_out(row: ReportJob) -> dict[str, Any]:
     return {
         "id": row.id,
+        "kind": row.kind or STORE,
         "month": row.month,
         "quarter": row.quarter,
         "state": row.state,
@@ -95,13 +121,16 @@ class ReportJobEntrypoints:
         month = data["month"]
         with self.db.uow(principal) as uow:
             row = uow.session.scalars(
-                select(ReportJob).where(ReportJob.month == month, ReportJob.state.in_(OPEN)).order_by(ReportJob.id)
+                select(ReportJob)
+                .where(ReportJob.month == month, ReportJob.kind == STORE, ReportJob.state.in_(OPEN))
+                .order_by(ReportJob.id)
             ).first()
             if row is None:
                 now = utcnow()
                 quarter = monthly_report.ends_quarter(month)
                 row = ReportJob(
                     tenant_id=HQ_SCOPE,
+                    kind=STORE,
                     month=month,
                     quarter=quarter,
                     state=PENDING,
@@ -132,21 +161,29 @@ class ReportJobEntrypoints:
         """HQ's requests not finished and the latest finished ones, newest first (the reports page)."""
         _hq_only(self.db.principal)
         with self.db.uow() as uow:
-            rows = uow.session.scalars(select(ReportJob).order_by(ReportJob.id.desc()).limit(RECENT)).all()
+            rows = uow.session.scalars(
+                select(ReportJob).where(ReportJob.kind == STORE).order_by(ReportJob.id.desc()).limit(RECENT)
+            ).all()
             return [job_out(row) for row in rows]
 
     @timer_once("QA_REPORT_JOB_SECONDS", 2)  # on one replica at a time (shared.leases)
     def report_jobs(self):
-        """The oldest request not finished (a running one was left by a stopped process): run now."""
+        """The oldest request not finished (a running one was left by a stopped process; HQ's
+        roll-ups, someone waiting on the page, before the stored reports'): run now."""
         principal = tenancy.service_principal(self.name)
         tenancy.put_principal(self.db.worker_ctx, principal)
         with self.db.uow(principal) as uow:
-            row = uow.session.scalars(select(ReportJob).where(ReportJob.state.in_(OPEN)).order_by(ReportJob.id)).first()
+            first = case((ReportJob.kind == ROLLUP, 0), else_=1)
+            row = uow.session.scalars(
+                select(ReportJob).where(ReportJob.state.in_(OPEN)).order_by(first, ReportJob.id)
+            ).first()
             if row is None:
                 return None
-            job_id, month = row.id, row.month
+            job_id, month, kind = row.id, row.month, row.kind
             row.state, row.updated_at = RUNNING, utcnow()
             uow.commit()
+        if kind == ROLLUP:
+            return self._run_rollup(job_id, month, principal)
 
         def progress(done: int, total: int, made: list[str]) -> None:
             self._job_update(principal, job_id, done=done, total=total, made=list(made))
@@ -167,3 +204,118 @@ class ReportJobEntrypoints:
                 setattr(row, key, value)
             row.updated_at = utcnow()
             uow.commit()
+
+    # ------------------------------------------------------------ HQ's roll-up on demand
+    def _rollup(self, month, fmt):
+        """HQ's roll-up of `month` as `fmt` now (the stored one, current, or a fresh job's), or
+        ``{"accepted": job}``: the month's roll-up job, started or joined, to follow."""
+        principal, now = self.db.principal, utcnow()
+        with self.db.uow(principal) as uow:
+            stored = uow.session.scalars(
+                select(StoredReport).where(
+                    StoredReport.tenant_id == HQ_SCOPE, StoredReport.kind == "monthly", StoredReport.period == month
+                )
+            ).first()
+            if stored is not None and rollup_current(stored.generated_at, month):
+                return file_answer(stored.content, stored.pdf, stored.xlsx, fmt)
+            row = uow.session.scalars(
+                select(ReportJob)
+                .where(ReportJob.month == month, ReportJob.kind == ROLLUP)
+                .order_by(ReportJob.id.desc())
+            ).first()
+            fresh = float(self._cfg("QA_ROLLUP_FRESH_SECONDS", FRESH_SECONDS))
+            if row is not None and row.state == DONE and rollup_fresh(row.finished_at, now, fresh):
+                return file_answer(row.content, row.pdf, row.xlsx, fmt)
+            if row is None or row.state not in OPEN:
+                row = ReportJob(
+                    tenant_id=HQ_SCOPE,
+                    kind=ROLLUP,
+                    month=month,
+                    state=PENDING,
+                    done=0,
+                    total=len(self.directory.centers) + 1,
+                    made=[],
+                    requested_by=principal.user,
+                    requested_at=now,
+                    updated_at=now,
+                )
+                uow.session.add(row)
+                uow.commit()
+            return {"accepted": job_out(row)}
+
+    @rpc
+    def report_job_file(self, job_id, query=None):
+        """A finished roll-up job's file (``format`` pdf, xlsx or json); not yet made: 409."""
+        asked = load(JobFileQuery(), query or {})
+        number = _job_id(job_id)
+        _hq_only(self.db.principal)
+        with self.db.uow() as uow:
+            row = uow.session.get(ReportJob, number)
+            if row is None or row.kind != ROLLUP:
+                raise NotFound(f"roll-up job {job_id} not found")
+            if row.state == FAILED:
+                raise Conflict(f"roll-up job {number} failed: {row.error}")
+            if row.state != DONE:
+                raise Conflict(f"roll-up job {number} is {row.state} ({row.done}/{row.total}): no file yet")
+            return file_answer(row.content, row.pdf, row.xlsx, asked["format"])
+
+    def _run_rollup(self, job_id, month, principal):
+        """The centers' months one by one (progress after each), then HQ's roll-up and its files,
+        kept on the job; a month already over is stored as its roll-up too (a stale one replaced)."""
+        centers, now = sorted(self.directory.centers), utcnow()
+        total = len(centers) + 1
+        try:
+            months = []
+            with self._acting(principal):
+                for done, tenant in enumerate(centers, 1):
+                    months.append(self._center_month(tenant, month, now))
+                    self._job_update(principal, job_id, done=done, total=total)
+                report = monthly_report.hq_month(month, months, self._notes(HQ_SCOPE, month))
+            content = stored_content(report)
+            pdf, xlsx = report_files.to_pdf(report, self._font()), report_files.to_xlsx(report)
+            made = (
+                self._keep_rollup(report, content, pdf, xlsx, principal, now)
+                if now >= domain.month_bounds(month)[1]
+                else []
+            )
+        except Exception as exc:  # the job ends failed, named; the page offers to ask again
+            log.exception("roll-up job %s (%s) failed", job_id, month)
+            self._job_update(principal, job_id, state=FAILED, error=str(exc)[:500], finished_at=utcnow())
+            return None
+        self._job_update(
+            principal,
+            job_id,
+            state=DONE,
+            done=total,
+            made=made,
+            content=content,
+            pdf=pdf,
+            xlsx=xlsx,
+            finished_at=utcnow(),
+        )
+        return {"job": job_id, "made": made}
+
+    def _keep_rollup(self, report, content, pdf, xlsx, principal, now):
+        values = {"title": report["title"], "content": content, "pdf": pdf, "xlsx": xlsx}
+        values.update(generated_at=now, generated_by=principal.user)
+        with self.db.uow(principal) as uow:
+            row = uow.session.scalars(
+                select(StoredReport).where(
+                    StoredReport.tenant_id == HQ_SCOPE,
+                    StoredReport.kind == "monthly",
+                    StoredReport.period == report["period"],
+                )
+            ).first()
+            if row is not None and rollup_current(row.generated_at, row.period):
+                return []  # stored meanwhile (the schedule): kept
+            if row is None:
+                row = StoredReport(tenant_id=HQ_SCOPE, kind="monthly", period=report["period"], **values)
+                uow.session.add(row)
+            else:
+                for key, value in values.items():
+                    setattr(row, key, value)
+            try:
+                uow.commit()
+            except IntegrityError:  # another replica stored it first
+                return []
+        return [f"{HQ_SCOPE}:monthly:{report['period']}"]

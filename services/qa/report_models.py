@@ -36,13 +36,19 @@ class ReportJob(TenantScoped, Base):
     """HQ's request to make a month's stored reports (``POST /api/v1/reports/generate``), run in the
     background by qa's ``report_jobs`` timer (`services.qa.report_jobs`): pending, running, done
     or failed, with its progress (``done`` of ``total`` reports; ``made``: those newly stored).
-    Owned by ``tenant_id = "HQ"``, so only HQ (all tenants) sees it."""
+    Owned by ``tenant_id = "HQ"``, so only HQ (all tenants) sees it.
+
+    ``kind`` ``rollup``: HQ's on-demand roll-up of a month (``GET /api/v1/reports/monthly``,
+    全国汇总), made in the background as well (collecting every center's figures takes longer
+    than an RPC may wait); ``done`` of ``total`` counts the centers read, and the made roll-up
+    is kept on the row (``content``, ``pdf``, ``xlsx``) for its download."""
 
     __tablename__ = "report_jobs"
     __scope__: dict = {}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     month: Mapped[str] = mapped_column(String(8), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="store", server_default="store")  # store, rollup
     quarter: Mapped[str | None] = mapped_column(String(8), nullable=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -53,3 +59,6 @@ class ReportJob(TenantScoped, Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    content: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # a roll-up's, once made
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    xlsx: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -1,7 +1,8 @@
 """QA's entrypoints of the monthly center report, HQ's roll-up and the quarterly satisfaction report
 (issue 18.5): a mixin of `QaService`, as `assessment_rpc` is.
 
-On demand (`monthly_report`, `quarterly_report`): made now, as JSON or a file. On a schedule
+On demand (`monthly_report`, `quarterly_report`): made now, as JSON or a file; HQ's roll-up of a
+month from the stored one or in the background (`report_jobs`: answered with the job). On a schedule
 (`report_schedule`, a `timer_once` tick; from the 1st of a month): the previous month's report of
 every center and HQ's roll-up, and after a quarter's last month the quarter's satisfaction reports,
 stored once each (`stored_reports`, unique per scope, kind and period), then listed and downloaded.
@@ -62,6 +63,8 @@ class ReportEntrypoints:
         roll-up (``tenant`` all or none, HQ only), as ``format`` json, pdf or xlsx."""
         asked = load(MonthlyReportQuery(), query or {})
         scope = self._report_scope(asked.get("tenant"))
+        if scope == monthly_report.HQ_SCOPE:  # every center's figures: not within one RPC's wait
+            return self._rollup(asked["month"], asked["format"])
         report = self._month(scope, asked["month"], utcnow())
         return self._answer(report, asked["format"])
 
@@ -161,7 +164,7 @@ class ReportEntrypoints:
                 return []
             report = self._month(scope, month, now)
             row.title = report["title"]
-            row.content = json.loads(json.dumps(reports.jsonable(report), ensure_ascii=False))
+            row.content = stored_content(report)
             row.pdf, row.xlsx = report_files.to_pdf(report, self._font()), report_files.to_xlsx(report)
             row.generated_at, row.generated_by = now, principal.user
             uow.commit()
@@ -234,7 +237,7 @@ class ReportEntrypoints:
             kind=report["kind"],
             period=report["period"],
             title=report["title"],
-            content=json.loads(json.dumps(reports.jsonable(report), ensure_ascii=False)),
+            content=stored_content(report),
             pdf=report_files.to_pdf(report, self._font()),
             xlsx=report_files.to_xlsx(report),
             generated_at=now,
@@ -328,6 +331,18 @@ class ReportEntrypoints:
         center = self.directory.centers.get(row.tenant_id)
         out["center_name"] = center.name if center else monthly_report.HQ_NAME
         return out
+
+
+def stored_content(report: dict[str, Any]) -> dict[str, Any]:
+    """A made report as kept in a JSON column (what the json format answers)."""
+    return dict(json.loads(json.dumps(reports.jsonable(report), ensure_ascii=False)))
+
+
+def file_answer(content: dict[str, Any], pdf: bytes | None, xlsx: bytes | None, fmt: str) -> dict[str, Any]:
+    """A made report's answer from what was kept: its JSON, or its PDF or XLSX as a file."""
+    if fmt == "json":
+        return content
+    return _file(_filename(content, fmt), fmt, (pdf if fmt == "pdf" else xlsx) or b"")
 
 
 def _filename(report: dict[str, Any], fmt: str) -> str:

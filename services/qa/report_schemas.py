@@ -46,6 +46,15 @@ class StoredFileQuery(Schema):
     format = fields.Str(load_default="pdf", validate=validate.OneOf(("pdf", "xlsx")))
 
 
+class JobFileQuery(Schema):
+    """A finished roll-up job's file (HQ's 全国汇总 made in the background)."""
+
+    class Meta:
+        unknown = RAISE
+
+    format = fields.Str(load_default="pdf", validate=validate.OneOf(FILE_FORMATS))
+
+
 class GenerateBody(Schema):
     """HQ runs the schedule's step by hand: the month's reports (and the quarter's, when the month
     closes one) for every center that has none yet."""
