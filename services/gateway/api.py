@@ -135,8 +135,11 @@ def api(
     public=False,
     content="application/json",
     tag="tickets",
+    accepted=None,
 ):
-    """Declare an API route: authenticated, JSON in and out, errors in the one shape."""
+    """Declare an API route: authenticated, JSON in and out, errors in the one shape. `accepted`:
+    the schema of a 202 the route may answer instead (work started in the background; the
+    route returns that Response itself, with a Location header)."""
 
     def decorate(fn):
         ROUTES.append(
@@ -153,6 +156,7 @@ def api(
                     "public": public,
                     "content": content,
                     "tag": tag,
+                    "accepted": accepted,
                 },
             )
         )

@@ -116,6 +116,12 @@ def _operation(method: str, path: str, meta: dict, plugin) -> dict:
         "tags": [meta["tag"]],
         "responses": {str(meta["status"]): _answer(method, meta, example.get("response"), plugin)},
     }
+    if meta.get("accepted") is not None:
+        op["responses"]["202"] = {
+            "description": "Accepted: made in the background; follow the job at its Location",
+            "headers": {"Location": {"description": "the job's URL", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": meta["accepted"]}},
+        }
     if meta["body"] is not None:
         media = {"schema": meta["body"]}
         if "request" in example:

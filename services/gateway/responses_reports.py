@@ -43,9 +43,11 @@ class QuarterlyReport(Schema):
 
 
 class ReportJob(Schema):
-    """HQ's request to make a month's stored reports, made in the background by qa."""
+    """HQ's request to make a month's stored reports, or HQ's roll-up of a month asked on demand
+    (kind rollup), made in the background by qa."""
 
     id = fields.Int(required=True)
+    kind = Str(required=True, metadata={"description": "store (the month's stored reports) or rollup (全国汇总)"})
     month = Str(required=True)
     quarter = Str(allow_none=True, metadata={"description": "the quarter the month closes, made too"})
     state = Str(required=True, metadata={"description": "pending, running, done or failed"})
@@ -56,6 +58,13 @@ class ReportJob(Schema):
     requested_by = Str()
     requested_at = Str()
     finished_at = Str(allow_none=True)
+    url = Str(metadata={"description": "this job (GET: state and progress)"})
+    file_url = Str(
+        metadata={
+            "description": "a roll-up's file once done (409 before): in the format asked (the job's own "
+            "answer: the PDF; format=xlsx or json for the others)"
+        }
+    )
 
 
 class WrittenPart(Schema):

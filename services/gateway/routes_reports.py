@@ -3,6 +3,10 @@
 HQ reads every center's report and the roll-up (``tenant`` all or none); a center user its own
 center's only (another ``tenant`` is 403, naming it; another center's stored report is 404); other
 roles none. The reports are made by qa (`services.qa.report_rpc`).
+
+HQ's roll-up of a month (全国汇总) comes from the stored one when current, else qa makes it in
+the background: 202 with the job (``Location``: ``/api/v1/reports/jobs/<id>``, then its file at
+``/api/v1/reports/jobs/<id>/file``), never an RPC left waiting on every center's figures.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from services.qa import contracts as qa_contracts
 from shared import tenancy
 from shared.errors import Forbidden
 from shared.rpc import RpcProxy
+from shared.web import json_response
 
 R = f"{API}/reports"
 PDF = "application/pdf"
@@ -28,7 +33,18 @@ def _reader(principal):
         raise Forbidden(f"role {principal.role} reads no center reports")
 
 
-def _file_or_json(out):
+def _job(job, fmt="pdf"):
+    """A report job with its links (a roll-up's file in the format asked)."""
+    out = dict(job, url=f"{R}/jobs/{job['id']}")
+    if job.get("kind") == "rollup":
+        out["file_url"] = f"{R}/jobs/{job['id']}/file?format={fmt}"
+    return out
+
+
+def _file_or_json(out, fmt="pdf"):
+    if "accepted" in out:  # HQ's roll-up being made in the background: follow the job
+        job = _job(out["accepted"], fmt)
+        return json_response(job, status=202, headers={"Location": job["url"]})
     if "encoding" not in out:
         return out
     return Response(
@@ -49,15 +65,18 @@ class ReportRoutes:
         f"{R}/monthly",
         "The monthly center report (中心月报: customers and products served, SLA on-time share per tier, "
         "complaints' Pareto, callbacks and satisfaction, outlets' standing, parts, money) or, tenant=all, "
-        "HQ's roll-up; format json, pdf or xlsx",
+        "HQ's roll-up; format json, pdf or xlsx. HQ's roll-up is the stored one when current (made after "
+        "the month ended), else made in the background: 202 with the job (Location), its file at file_url once done",
         query=qa_contracts.MonthlyReportQuery,
         response=responses_reports.MonthlyReport,
         content=("application/json", PDF, XLSX),
         tag="qa",
+        accepted=responses_reports.ReportJob,
     )
     def reports_monthly(self, request, principal):
         _reader(principal)
-        return _file_or_json(self.qa_reports.monthly_report(query_args(request)))
+        query = query_args(request)
+        return _file_or_json(self.qa_reports.monthly_report(query), query.get("format") or "pdf")
 
     @api(
         "GET",
@@ -128,12 +147,27 @@ class ReportRoutes:
     @api(
         "GET",
         f"{R}/jobs/<string:job_id>",
-        "A request to make a month's stored reports: state (pending, running, done, failed), done of total, "
-        "the reports newly stored",
+        "A request to make a month's stored reports, or HQ's roll-up being made (kind rollup): state "
+        "(pending, running, done, failed), done of total, the reports newly stored",
         response=responses_reports.ReportJob,
         tag="qa",
     )
     def reports_job(self, request, principal, job_id):
         if principal.role != tenancy.HQ:
             raise Forbidden("only HQ follows the report requests")
-        return self.qa_reports.report_job(job_id)
+        return _job(self.qa_reports.report_job(job_id))
+
+    @api(
+        "GET",
+        f"{R}/jobs/<string:job_id>/file",
+        "HQ's roll-up made in the background (a job of kind rollup), once done: format pdf, xlsx or json; "
+        "409 while it is pending or running, or when it failed (ask GET /api/v1/reports/monthly again)",
+        query=qa_contracts.JobFileQuery,
+        response=responses_reports.MonthlyReport,
+        content=("application/json", PDF, XLSX),
+        tag="qa",
+    )
+    def reports_job_file(self, request, principal, job_id):
+        if principal.role != tenancy.HQ:
+            raise Forbidden("only HQ reads the roll-up jobs")
+        return _file_or_json(self.qa_reports.report_job_file(job_id, query_args(request)))

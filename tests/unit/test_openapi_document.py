@@ -51,6 +51,13 @@ def test_every_operation_has_an_id_an_answer_schema_and_the_error_shape(document
             problems.append(f"{where}: no operationId")
         ids.setdefault(op.get("operationId"), []).append(where)
         ok = [code for code in op["responses"] if code.startswith("2")]
+        if len(ok) == 2 and "202" in ok:  # besides its answer, work continued in the background
+            accepted = op["responses"]["202"]
+            if "Location" not in accepted.get("headers", {}):
+                problems.append(f"{where}: 202 without its Location")
+            if not accepted["content"]["application/json"]["schema"].get("$ref"):
+                problems.append(f"{where}: 202 without a job schema")
+            ok.remove("202")
         if len(ok) != 1:
             problems.append(f"{where}: {len(ok)} success answers")
             continue
