@@ -87,6 +87,8 @@ EXACT = {
     # accounts and signing in (services/gateway/accounts.py)
     "wrong username or password": "用户名或密码错误",
     "required": "必填",
+    "only with outcome refund": "仅在改为退款时填写",
+    "a positive amount in yuan with at most 2 decimals": "请填写大于 0 的金额（元，最多两位小数）",
     # settlement: a tariff version (HQ's tariffs page)
     "must be a number": "请输入数字",
     "must not be negative": "不能为负数",
@@ -179,6 +181,12 @@ PATTERNS = [
     (re.compile(r"^Must be less than or equal to (\S+)\.$"), "不能大于 {0}"),
     (re.compile(r"^Must be greater than (\S+)\.$"), "应大于 {0}"),
     (re.compile(r"^Must be one of: (.+)\.$"), "应为以下之一：{0}"),
+    # intake/parts: cancelling an exchange's replacement (returns.check_cancel_replacement, machines.cancellable)
+    (
+        re.compile(r"^the case is (\S+); only a replacement awaiting stock \(awaiting_stock\) is cancelled$"),
+        "该换机案当前为 {0}，只有缺货待发的换机可以取消",
+    ),
+    (re.compile(r"^the replacement is issued; only one awaiting stock is cancelled$"), "新机已发出，不能取消换机"),
     (re.compile(r"^(\S+) is served by center (\S+)$"), "{0}不在本中心的服务区域内（属于 {1}），请核对地址"),
     (re.compile(r"^no outlet None in (\S+)$"), "请选择网点"),
     (re.compile(r"^no outlet '(\S+)' in (\S+)$"), "本中心没有网点 {0}"),

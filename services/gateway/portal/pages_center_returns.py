@@ -6,6 +6,10 @@ its tenant).
   since purchase (15 天包退, 30 天包换), who inspected and decided, the refund and where the case
   stands, in Beijing time. The steps themselves are taken through ``POST /api/v1/returns/<id>/steps``
   (docs/returns.md).
+- ``POST /center/returns/<id>/cancel``: a replacement awaiting stock (缺货待发) cancelled from its row
+  (``intake.cancel_replacement``, as ``POST /api/v1/returns/<id>/replacement/cancel``): the reason, and
+  改为退款 (with the amount) or 客户撤回; the service's refusal is shown next to the field it names,
+  the row's form kept open.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from services.gateway.models import User
-from services.gateway.portal.forms import Form
+from services.gateway.portal.forms import GENERAL, Form
 from services.gateway.portal.web import GATEWAY, page, page_number
 from shared.errors import DomainError
 from shared.rpc import RpcProxy
@@ -35,7 +39,10 @@ STEPS = {
     "awaiting_stock": "缺货待发",
     "replaced": "已换机",
     "closed": "已结案",
+    "withdrawn": "已撤回",
 }
+OUTCOMES = {"refund": "改为退款", "withdraw": "客户撤回"}
+CANCEL_FIELDS = ("reason", "outcome", "refund_amount")
 COUNTED_FROM = {"purchase_date": "购买", "installed_on": "安装"}
 
 
@@ -46,18 +53,33 @@ class CenterReturnPages:
 
     @page("GET", "/center/returns", roles=CENTER)
     def center_returns_page(self, request, page):
+        return self._center_returns(request, page)
+
+    @page("POST", "/center/returns/<string:case_id>/cancel", roles=CENTER)
+    def center_cancel_replacement_page(self, request, page, case_id):
+        """取消换机: the customer takes a refund instead or withdraws; parts then never sends it."""
+        form = page.form(*CANCEL_FIELDS)
+        try:
+            self.intake.cancel_replacement(case_id, form.payload())
+        except DomainError as exc:
+            form.take(exc, aliases={"step": GENERAL})
+            return self._center_returns(request, page, status=exc.http_status, cancel=(case_id, form))
+        return page.redirect("/center/returns?" + urlencode({"done": "cancelled"}) + f"#return-{case_id}")
+
+    def _center_returns(self, request, page, status=200, cancel=None):
         form = Form(("step",), {"step": request.args.get("step", "")})
         number = page_number(request.args.get("page"))
         query: dict[str, Any] = {"limit": PAGE, "offset": (number - 1) * PAGE}
         if form.text("step"):
             query["step"] = form.text("step")
-        found, status = {"items": [], "total": 0}, 200
+        found: dict[str, Any] = {"items": [], "total": 0}
         try:
             found = self.intake.list_returns(query)
         except DomainError as exc:
             form.take(exc)
             status = exc.http_status
         kept = {"step": form.text("step")} if form.text("step") else {}
+        cancel_case, cancel_form = cancel or (None, None)
         return page.render(
             "center/returns.html",
             status=status,
@@ -66,6 +88,12 @@ class CenterReturnPages:
             step_label=STEPS,
             kind_label=KINDS,
             counted_label=COUNTED_FROM,
+            outcomes=list(OUTCOMES.items()),
+            outcome_label=OUTCOMES,
+            cancel_case=cancel_case,
+            cancel_form=cancel_form,
+            blank_cancel=Form(CANCEL_FIELDS),
+            done="换机已取消" if request.args.get("done") == "cancelled" else None,
             who=self._display_names(found["items"]),
             cases=found["items"],
             total=found["total"],
@@ -76,7 +104,7 @@ class CenterReturnPages:
 
     def _display_names(self, cases):
         """The people who inspected and decided, by the names their accounts carry (else the user id)."""
-        users = {c[k] for c in cases for k in ("inspected_by", "decided_by") if c.get(k)}
+        users = {c[k] for c in cases for k in ("inspected_by", "decided_by", "replacement_cancelled_by") if c.get(k)}
         if not users:
             return {}
         with self.db.uow(GATEWAY) as uow:
