@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -18,6 +20,7 @@ from tests.portal_fixtures import add_account
 from tests.report_waiting import generate_and_wait
 
 MONTH = "2026-03"
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "test-screenshots"  # pictures to look at
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +133,49 @@ def test_a_center_sees_its_own_reports_and_makes_its_month_now(browser, portal_p
     browser.phone()
     browser.open("/center/reports")
     assert browser.scroll_width() <= 390, browser.scroll_width()
+
+
+def test_hq_rollup_made_in_the_background_then_offered(browser, portal_platform):
+    """生成并下载 of a 全国汇总 not stored yet: the page shows the job's progress (排队中 or 生成中 x/7),
+    htmx brings 已生成 and the file's link without a reload; the PDF is the roll-up; asked again, the
+    month (over, so stored) downloads at once; a job not found says so in Chinese, never a 500."""
+    add_account(portal_platform, "hq-rollup", role="hq", name="总部 汇总")
+    fixture_job = portal_platform.get("/api/v1/reports/jobs/1", HQ).json()  # the fixture's request
+    assert fixture_job["kind"] == "store", fixture_job
+    store_job = fixture_job["id"]
+    browser.sign_in("hq-rollup")
+    browser.open("/hq/reports")
+    set_value(browser, "month", "2026-02")
+    assert browser.find("[name=tenant]").get_attribute("value") == "all"  # 全国汇总 by default
+    browser.submit("form[action='/hq/reports/make'] button[type=submit]")
+    asked = parse_qs(urlsplit(browser.path).query)
+    assert urlsplit(browser.path).path == "/hq/reports" and browser.path.endswith("#rollup"), browser.path
+    assert (asked["month"], asked["tenant"], asked["format"]) == (["2026-02"], ["all"], ["pdf"]), asked
+    job_id = asked["rollup"][0]
+    assert browser.find("[name=month]").get_attribute("value") == "2026-02"  # the form as asked
+    first = browser.find("#rollup").text
+    assert "2026 年 2 月全国汇总" in first and re.search(r"排队中|生成中 \d/7|已生成", first), first
+    browser.screenshot(SHOTS / "hq-rollup-asked-desktop.png")
+    link = browser.wait_until(
+        lambda: browser.find_all("#rollup a[download]"), timeout=120, what="the roll-up's file offered"
+    )[0]
+    assert link.text == "下载2026 年 2 月全国汇总（PDF）"
+    assert parse_qs(urlsplit(browser.path).query)["rollup"] == [job_id]  # the poll brought it, no reload
+    browser.screenshot(SHOTS / "hq-rollup-done-desktop.png")
+    session = _session(browser)
+    pdf = session.get(link.get_attribute("href"), timeout=60)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf.content, capture_output=True, check=True).stdout
+    assert "全国合计" in text.decode("utf-8") and "武汉区域服务中心" in text.decode("utf-8")
+
+    now = session.get(f"{browser.base_url}/hq/reports/make?kind=monthly&month=2026-02&tenant=all&format=xlsx")
+    assert now.status_code == 200 and now.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+
+    browser.phone()
+    browser.open(f"/hq/reports?rollup={job_id}&format=pdf")
+    assert browser.scroll_width() <= 390, browser.scroll_width()
+    browser.screenshot(SHOTS / "hq-rollup-done-phone.png")
+    for other in ("999999", "x", store_job):  # none, not a number, a stored reports' request
+        browser.open(f"/hq/reports?rollup={other}&format=pdf")
+        assert "找不到这次全国汇总的生成任务" in browser.find("#rollup").text
+    assert session.get(f"{browser.base_url}/hq/reports/rollup/999999/pdf").status_code == 404

@@ -8,19 +8,25 @@ quarter's satisfaction report; HQ picks a center or 全国汇总). The files com
 HQ also asks for a month's stored reports (存档生成: ``qa.generate_reports``, as ``POST
 /api/v1/reports/generate``): made in the background by qa, the page lists the requests (生成中 x/y,
 已完成) and, while one is open, htmx fetches ``/hq/reports/jobs`` every ``PORTAL_REFRESH_SECONDS``.
+
+HQ's 全国汇总 of a month (生成并下载, tenant all) is the stored roll-up when current, downloaded at
+once; else qa makes it in the background and the page shows its progress (``/hq/reports?rollup=<id>``:
+排队中, 正在汇总各中心 x/y, polled by htmx at ``/hq/reports/rollup/<id>``), then the file's link
+(``/hq/reports/rollup/<id>/<fmt>``), or why it failed, with the button to try again.
 """
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
+from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
 from services.gateway.portal.forms import Form
 from services.gateway.portal.web import page
 from shared.clock import LOCAL_TZ
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound, ValidationFailed
 from shared.rpc import RpcProxy
 
 MAKE = ("kind", "month", "quarter", "tenant", "format")
@@ -89,6 +95,15 @@ class ReportPages:
         """The requests alone: what the page's htmx poll swaps in while one is open."""
         return page.render("_report_jobs.html", jobs=self.qa.recent_report_jobs())
 
+    @page("GET", "/hq/reports/rollup/<string:job_id>", roles=("hq",))
+    def hq_reports_rollup_page(self, request, page, job_id):
+        """A roll-up job's state alone: what the page's htmx poll swaps in while it is made."""
+        return page.render("_rollup_job.html", **self._rollup_state(job_id, request.args.get("format")))
+
+    @page("GET", "/hq/reports/rollup/<string:job_id>/<string:fmt>", roles=("hq",))
+    def hq_reports_rollup_file_page(self, request, page, job_id, fmt):
+        return _download(self.qa.report_job_file(job_id, {"format": fmt}))
+
     @page("GET", "/hq/reports/make", roles=("hq",))
     def hq_reports_make_page(self, request, page):
         return self._make(request, page, "/hq/reports")
@@ -144,11 +159,29 @@ class ReportPages:
         except DomainError as exc:
             form.take(exc)
             return self._reports_page(page, base, form, status=exc.http_status)
+        if "accepted" in out:  # HQ's roll-up, made in the background: its progress on the page
+            asked = urlencode(dict({n: form.text(n) or "" for n in MAKE}, rollup=out["accepted"]["id"]))
+            return page.redirect(f"{base}?{asked}#rollup")
         return _download(out)
+
+    def _rollup_state(self, job_id, fmt) -> dict:
+        """The roll-up job's state for `_rollup_job.html`; not found (``missing``), or qa not
+        answering now (``busy``: the poll goes on)."""
+        state = {"rollup": None, "rollup_id": job_id, "rollup_format": fmt if fmt in dict(FORMATS) else "pdf"}
+        try:
+            job = self.qa.report_job(job_id)
+        except (NotFound, ValidationFailed):
+            return dict(state, rollup_error="missing")
+        except DomainError:
+            return dict(state, rollup_error="busy")
+        if job.get("kind") != "rollup":  # a stored reports' request is listed below, not here
+            return dict(state, rollup_error="missing")
+        return dict(state, rollup=job, rollup_error=None)
 
     def _reports_page(self, page, base, form, notes=None, status=200, store=None):
         stored = self.qa.stored_reports({"limit": 500})
         hq = page.user.role == "hq"
+        asked = hq and page.request.args.get("rollup")
         store = store or Form(("store_month",), {"store_month": _previous_month(page.now)[0]})
         notes = notes or self._notes_form(page.request, page)
         directory = page.portal.directory
@@ -170,4 +203,5 @@ class ReportPages:
             done=page.request.args.get("done"),
             store=store,
             jobs=self.qa.recent_report_jobs() if hq else [],
+            **(self._rollup_state(asked, form.text("format")) if asked else {}),
         )
