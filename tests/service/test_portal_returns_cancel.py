@@ -1,4 +1,4 @@
-"""取消换机 on the center's returns page over HTTP (intake + parts + gateway, real broker): a
+"""取消换机 on the center's returns page over HTTP (intake + parts + dispatch + gateway, real broker): a
 replacement awaiting stock has the button and its form on its row; a refusal comes back on the
 same page next to the field it names (in Chinese), the row's form open with what was typed; the
 cancel done, the row says 已撤回 with the reason, who and when, and has no button any more."""
@@ -16,13 +16,14 @@ from tests.service.test_returns_replacement_cancel import _awaiting
 
 
 @pytest.fixture
-def returns_portal(runner_factory, service_config):
+def returns_portal(runner_factory, dispatch_config):
+    from services.dispatch.service import DispatchService
     from services.gateway.service import GatewayService
     from services.intake.service import IntakeService
     from services.parts.service import PartsService
 
-    config = portal_config(service_config, PARTS_OVERDUE_CHECK_SECONDS=3600)
-    runner = runner_factory(config, IntakeService, PartsService, GatewayService)
+    config = portal_config(dispatch_config, DISPATCH_BATCH_SECONDS=3600, PARTS_OVERDUE_CHECK_SECONDS=3600)
+    runner = runner_factory(config, IntakeService, PartsService, DispatchService, GatewayService)
     runner.start()
     yield Platform(runner, config)
 
@@ -37,7 +38,7 @@ def _form_of(page, case_id):
 
 def test_the_center_cancels_a_waiting_replacement_from_its_row(returns_portal):
     p = returns_portal
-    _, case_id = _awaiting(p, "CK6150PC0001")
+    ticket, case_id = _awaiting(p, "CK6150PC0001")
     add_account(p, "wuhan-exchanges", role="center", tenant="C01", name="王换机")
     s = _signed_in(p, "wuhan-exchanges")
 
@@ -65,6 +66,12 @@ def test_the_center_cancels_a_waiting_replacement_from_its_row(returns_portal):
     row = re.search(rf'<li class="row" id="return-{case_id}">(.*?)</li>', page, re.S).group(1)
     assert "换机已取消" in page and "已撤回" in row and "客户撤回换机申请" in row and "王换机" in row
     assert "cancel-replacement" not in row  # no button on a case that no longer waits
+    # the ticket's record names the steps and states in Chinese
+    audit = s.get(f"{p.base_url}/center/tickets/{ticket['id']}", timeout=30).text
+    audit = re.search(r'<section class="card" id="audit">(.*?)</section>', audit, re.S).group(1)
+    assert "换机缺货待发" in audit and "→ 缺货待发" in audit, audit
+    assert "取消换机" in audit and "→ 已撤回" in audit and "客户撤回换机申请" in audit, audit
+    assert "awaiting_stock" not in audit and "withdrawn" not in audit
     # the same form posted again (its key): the same outcome, no error
     again = s.post(
         url, data=dict(hidden, reason="客户撤回换机申请", outcome="withdraw"), allow_redirects=False, timeout=30

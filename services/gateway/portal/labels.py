@@ -95,7 +95,47 @@ AUDIT_ACTIONS = {
     "escalate": "重大问题上报",
     "re_escalate": "未确认，逐级上报",
     "escalation_unacknowledged": "上报无人确认",
+    # returns and exchanges (退换机; intake's returns_service)
+    "return_requested": "申请退机",
+    "exchange_requested": "申请换机",
+    "return_inspect": "退换机检测",
+    "return_decide": "退换机审批",
+    "return_receive": "退回机器入库",
+    "return_issue_replacement": "申请发出换机",
+    "replacement_short": "换机缺货待发",
+    "replacement_issued": "换机已发出",
+    "return_replacement_cancelled": "取消换机",
+    "return_close": "退换机结案",
+    "compensation_approved": "批准退赔款",
 }
+# a return or exchange case's steps (intake's returns.Step; /center/returns and the ticket's audit)
+RETURN_STEPS = {
+    "requested": "已申请",
+    "inspected": "已检测",
+    "approved": "已批准",
+    "rejected": "不予退换",
+    "received": "已退回入库",
+    "refunded": "已退款",
+    "replacement_requested": "待发换机",
+    "awaiting_stock": "缺货待发",
+    "replaced": "已换机",
+    "closed": "已结案",
+    "withdrawn": "已撤回",
+}
+RETURN_AUDIT = frozenset(
+    (
+        "return_requested",
+        "exchange_requested",
+        "return_inspect",
+        "return_decide",
+        "return_receive",
+        "return_issue_replacement",
+        "replacement_short",
+        "replacement_issued",
+        "return_replacement_cancelled",
+        "return_close",
+    )
+)
 SLAS = {
     "accept": "受理",
     "phone_reply": "电话回复",
@@ -169,6 +209,7 @@ TABLES = {
     "case_state": CASE_STATES,
     "step": STEPS,
     "ticket_audit": AUDIT_ACTIONS,
+    "return_step": RETURN_STEPS,
     "sla": SLAS,
     "deadline_state": DEADLINE_STATES,
     "precision": PRECISION,

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from services.gateway.models import User
+from services.gateway.portal import labels
 from services.gateway.portal.forms import GENERAL, Form
 from services.gateway.portal.web import GATEWAY, page, page_number
 from shared.errors import DomainError
@@ -28,19 +29,7 @@ from shared.rpc import RpcProxy
 CENTER = ("center",)
 PAGE = 50
 KINDS = {"return": "退机", "exchange": "换机"}
-STEPS = {
-    "requested": "已申请",
-    "inspected": "已检测",
-    "approved": "已批准",
-    "rejected": "不予退换",
-    "received": "已退回入库",
-    "refunded": "已退款",
-    "replacement_requested": "待发换机",
-    "awaiting_stock": "缺货待发",
-    "replaced": "已换机",
-    "closed": "已结案",
-    "withdrawn": "已撤回",
-}
+STEPS = labels.RETURN_STEPS
 OUTCOMES = {"refund": "改为退款", "withdraw": "客户撤回"}
 CANCEL_FIELDS = ("reason", "outcome", "refund_amount")
 COUNTED_FROM = {"purchase_date": "购买", "installed_on": "安装"}

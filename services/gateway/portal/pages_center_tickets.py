@@ -271,6 +271,8 @@ def audit_view(entry: dict[str, Any]) -> dict[str, Any]:
     case_step = entry["action"] in CASE_ACTIONS and entry.get("from_state") is not None
     if case_step:
         name, to = labels.label(entry["action"], "step"), labels.label(entry.get("to_state"), "case_state")
+    elif entry["action"] in labels.RETURN_AUDIT:  # a return or exchange case's step: its own states
+        name, to = labels.label(entry["action"], "ticket_audit"), labels.label(entry.get("to_state"), "return_step")
     else:
         name, to = labels.label(entry["action"], "ticket_audit"), labels.label(entry.get("to_state"), "ticket_status")
     moved = entry.get("to_state") and entry.get("to_state") != entry.get("from_state")
