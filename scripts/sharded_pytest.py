@@ -99,7 +99,7 @@ def last_progress(log: Path) -> str:
         found = PROGRESS.findall(log.read_text(encoding="utf-8", errors="replace")[-2000:])
     except OSError:
         return "?"
-    return f"{found[-1]}%" if found else "collecting"
+    return f"{found[-1]}%" if found else "started"  # -q writes the percentage at a line's end
 
 
 class Shard:
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # one folder per checkout, so runs do not pile up (pytest clears a --basetemp before it starts)
     tmp = Path(tempfile.gettempdir()) / f"fsm-test-shards-{zlib.crc32(str(REPO).encode()):08x}"
+    tmp.mkdir(exist_ok=True)  # pytest makes a --basetemp, not the folders above it
     sets = [files for files in deal(test_files(), seconds, args.shards) if files]
     shards = [Shard(k, len(sets), files, out, tmp) for k, files in enumerate(sets, 1)]
     rc = run_shards(shards, pytest_args)

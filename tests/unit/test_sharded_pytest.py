@@ -4,6 +4,7 @@ one process when the arguments name tests, seconds per file read from junit XML,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,8 @@ def test_two_real_shards_run_disjoint_files_and_a_failure_fails_the_run(tmp_path
     (suite / "tests").mkdir(parents=True)
     for k in range(4):
         (suite / "tests" / f"test_m{k}.py").write_text(
-            f"import os\n\ndef test_{k}():\n    print('shard', os.environ['FSM_TEST_SHARD'])\n    assert {k} != 3\n",
+            f"import os\n\ndef test_{k}(tmp_path):\n    print('shard', os.environ['FSM_TEST_SHARD'], tmp_path)\n"
+            f"    assert {k} != 3\n",
             encoding="utf-8",
         )
     script = (REPO / "scripts" / "sharded_pytest.py").read_text(encoding="utf-8")
@@ -122,5 +124,7 @@ def test_two_real_shards_run_disjoint_files_and_a_failure_fails_the_run(tmp_path
     assert all(f"test_m{k}.py" in logs[1] for k in (1, 2, 3))
     assert "1 failed, 2 passed" in logs[1] and "1 passed" in logs[0]
     assert "shard 1" in logs[0] and "shard 2" in logs[1]  # each its FSM_TEST_SHARD
+    basetemps = [re.search(r"shard \d (\S+)", log).group(1) for log in logs]  # each its own --basetemp
+    assert Path(basetemps[0]).parent.name == "shard-1" and Path(basetemps[1]).parent.name == "shard-2"
     assert (out / "shard-1.xml").exists() and (out / "shard-2.xml").exists()
     assert "== shard 1/2" in proc.stdout and "== shard 2/2" in proc.stdout and "1 failed, 2 passed" in proc.stdout
