@@ -341,12 +341,18 @@ class TenantFacts:
     redirectable: set  # ... late anyway: in the plan, not frozen to their day
 
 
-def tenant_facts(session, tenant, now, settings: PlannerSettings, travel) -> TenantFacts:
+def tenant_facts(session, tenant, now, settings: PlannerSettings, travel, only=None) -> TenantFacts:
     """The tenant's technicians as a plan made `now` starts them (their day under way, a drive
-    begun), its outlets' status and probation limits."""
+    begun), its outlets' status and probation limits. `only`: the technicians whose day under way
+    is read (None: every one; the others start as if their day had not begun)."""
     day_start = domain.local_day_start(now.astimezone(LOCAL_TZ).date())
-    today = en_route.today_states(queries.visits_started_since(session, tenant, day_start), now)
-    first = queries.first_visits_between(session, tenant, day_start, day_start + timedelta(days=1))
+    started = queries.visits_started_since(session, tenant, day_start, only) if only is None or only else []
+    today = en_route.today_states(started, now)
+    first = (
+        queries.first_visits_between(session, tenant, day_start, day_start + timedelta(days=1), only)
+        if only is None or only
+        else {}
+    )
     en_route_ids, redirectable = set(), set()
     if first:
         homes = queries.technician_homes(session, first)

@@ -88,21 +88,29 @@ def technicians(session, outlet_id: str | None = None) -> list:
 
 
 # ---------------------------------------------------------------- what a re-plan reads
-def visits_started_since(session, tenant: str, since: datetime) -> list:
-    """The tenant's visits started (or done) since `since`, in the order they started."""
+def _of(technician_ids) -> list:
+    """A condition on visits' technician: any (None), or one of `technician_ids`."""
+    return [] if technician_ids is None else [Visit.technician_id.in_(list(technician_ids))]
+
+
+def visits_started_since(session, tenant: str, since: datetime, technician_ids=None) -> list:
+    """The tenant's visits started (or done) since `since`, in the order they started (of these
+    technicians only, when given)."""
     return session.scalars(
         select(Visit)
         .where(
             Visit.tenant_id == tenant,
             Visit.status.in_((VisitStatus.STARTED, VisitStatus.COMPLETED)),
             Visit.started_at >= since,
+            *_of(technician_ids),
         )
         .order_by(Visit.started_at)
     ).all()
 
 
-def first_visits_between(session, tenant: str, start: datetime, end: datetime) -> dict:
-    """{technician id: its first scheduled, not started visit planned to arrive in [start, end)}."""
+def first_visits_between(session, tenant: str, start: datetime, end: datetime, technician_ids=None) -> dict:
+    """{technician id: its first scheduled, not started visit planned to arrive in [start, end)}
+    (of these technicians only, when given)."""
     first = {}
     for v in session.scalars(
         select(Visit)
@@ -112,6 +120,7 @@ def first_visits_between(session, tenant: str, start: datetime, end: datetime) -
             Visit.technician_id.is_not(None),
             Visit.planned_arrival >= start,
             Visit.planned_arrival < end,
+            *_of(technician_ids),
         )
         .order_by(Visit.planned_arrival, Visit.route_order)
     ):

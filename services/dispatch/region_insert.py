@@ -86,6 +86,12 @@ def candidates(
     return [Candidate(r, tuple(regions[r].techs), limits[r]) for r in found[:tries]]
 
 
+def with_techs(cands: Sequence[Candidate], techs: Sequence[TechView]) -> list[Candidate]:
+    """`cands` with their technicians as `techs` has them (their day under way read since)."""
+    by_id = {t.id: t for t in techs}
+    return [replace(c, techs=tuple(by_id.get(t.id, t) for t in c.techs)) for c in cands]
+
+
 @dataclass(frozen=True)
 class Placed:
     """Where the new visit went: its region and technician-day, and the assignments of every
@@ -112,7 +118,11 @@ def _region_problem(
     visit's index; None when no technician-day of the region may take it. A technician-day whose
     planned route holds a visit this build leaves out (its constraint no longer allows it there)
     takes no new visit: its real route is not known here."""
-    inp = region_input(ctx, [*visits, new], list(cand.techs), dict(cand.limits))
+    # each planned visit stays where it is (the insertion moves none): held to its technician-day,
+    # which also spares the build checking it against every other one
+    where = {v: (t, date.fromisoformat(d)) for (t, d), ids in routes.items() for v in ids}
+    held = [replace(v, frozen_vehicle=where[v.id]) if v.id in where else v for v in visits]
+    inp = region_input(ctx, [*held, new], list(cand.techs), dict(cand.limits))
     index = {v.id: i for i, v in enumerate(inp.problem.visits)}
     i = index.get(new.id)
     if i is None:

@@ -61,7 +61,8 @@ def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread) ->
         ).first()
         if row is None:
             return None
-        facts = planner_mod.tenant_facts(uow.session, tenant, now, settings, ctx.travel)
+        # the technicians and outlets first (whose day under way is read for the candidates only)
+        facts = planner_mod.tenant_facts(uow.session, tenant, now, settings, ctx.travel, only=())
         new = planner_mod.visit_view(row, now, settings, facts)
         if new is None:
             return None
@@ -72,6 +73,8 @@ def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread) ->
         if not cands:
             return None
         owner = {t: c.index for c in cands for t in c.technician_ids}
+        facts = planner_mod.tenant_facts(uow.session, tenant, now, settings, ctx.travel, only=set(owner))
+        cands = region_insert.with_techs(cands, facts.techs)
         planned = queries.scheduled_for(uow.session, tenant, list(owner))
         region_visits, routes, stored = defaultdict(list), defaultdict(list), defaultdict(set)
         for v in sorted(planned, key=lambda v: (v.route_order or 0, as_utc(v.planned_arrival))):
