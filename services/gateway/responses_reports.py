@@ -74,6 +74,11 @@ class WrittenPart(Schema):
     month = Str(required=True)
     written = fields.Dict(keys=Str(), required=True)
     remade = fields.List(Str(), required=True)
+    rollup_job = fields.Nested(
+        ReportJob,
+        allow_none=True,
+        metadata={"description": "HQ's stored roll-up of the month being made again with it, in the background"},
+    )
 
 
 StoredReportPage = page_of(StoredReportOut, "StoredReportPage")

@@ -119,14 +119,18 @@ class ReportRoutes:
         "POST",
         f"{R}/notes",
         "The month's written report (书面报告: technical problems, product problems, customer opinions, "
-        "competitors; a center's own, or HQ's analysis): kept with the month, a stored report made again with it",
+        "competitors; a center's own, or HQ's analysis): kept with the month, a stored report made again with it "
+        "(HQ's stored roll-up in the background: rollup_job)",
         body=qa_contracts.NotesBody,
         response=responses_reports.WrittenPart,
         tag="qa",
     )
     def reports_notes(self, request, principal):
         _reader(principal)
-        return self.qa_reports.record_report_notes(json_body(request))
+        out = self.qa_reports.record_report_notes(json_body(request))
+        if out.get("rollup_job"):
+            out["rollup_job"] = _job(out["rollup_job"])
+        return out
 
     @api(
         "POST",

@@ -227,21 +227,43 @@ class ReportJobEntrypoints:
             if row is not None and row.state == DONE and rollup_fresh(row.finished_at, now, fresh):
                 return file_answer(row.content, row.pdf, row.xlsx, fmt)
             if row is None or row.state not in OPEN:
-                row = ReportJob(
-                    tenant_id=HQ_SCOPE,
-                    kind=ROLLUP,
-                    month=month,
-                    state=PENDING,
-                    done=0,
-                    total=len(self.directory.centers) + 1,
-                    made=[],
-                    requested_by=principal.user,
-                    requested_at=now,
-                    updated_at=now,
-                )
-                uow.session.add(row)
-                uow.commit()
+                row = self._new_rollup(uow, month, principal.user, now)
             return {"accepted": job_out(row)}
+
+    def _new_rollup(self, uow, month, user, now):
+        row = ReportJob(
+            tenant_id=HQ_SCOPE,
+            kind=ROLLUP,
+            month=month,
+            state=PENDING,
+            done=0,
+            total=len(self.directory.centers) + 1,
+            made=[],
+            requested_by=user,
+            requested_at=now,
+            updated_at=now,
+        )
+        uow.session.add(row)
+        uow.commit()
+        return row
+
+    def _remake_rollup(self, month, principal):
+        """The month's stored roll-up made again (a written part changed) by a roll-up job: one
+        still pending joined (it reads the written parts when it runs), else a new one; None
+        when no roll-up of the month is stored."""
+        now = utcnow()
+        with self.db.uow(principal) as uow:
+            stored = uow.session.scalars(
+                select(StoredReport.id).where(
+                    StoredReport.tenant_id == HQ_SCOPE, StoredReport.kind == "monthly", StoredReport.period == month
+                )
+            ).first()
+            if stored is None:
+                return None
+            row = uow.session.scalars(
+                select(ReportJob).where(ReportJob.month == month, ReportJob.kind == ROLLUP, ReportJob.state == PENDING)
+            ).first()
+            return job_out(row or self._new_rollup(uow, month, principal.user, now))
 
     @rpc
     def report_job_file(self, job_id, query=None):
@@ -261,7 +283,7 @@ class ReportJobEntrypoints:
 
     def _run_rollup(self, job_id, month, principal):
         """The centers' months one by one (progress after each), then HQ's roll-up and its files,
-        kept on the job; a month already over is stored as its roll-up too (a stale one replaced)."""
+        kept on the job and as the month's stored roll-up (`_keep_rollup`)."""
         centers, now = sorted(self.directory.centers), utcnow()
         total = len(centers) + 1
         try:
@@ -273,11 +295,7 @@ class ReportJobEntrypoints:
                 report = monthly_report.hq_month(month, months, self._notes(HQ_SCOPE, month))
             content = stored_content(report)
             pdf, xlsx = report_files.to_pdf(report, self._font()), report_files.to_xlsx(report)
-            made = (
-                self._keep_rollup(report, content, pdf, xlsx, principal, now)
-                if now >= domain.month_bounds(month)[1]
-                else []
-            )
+            made = self._keep_rollup(report, content, pdf, xlsx, principal, now)
         except Exception as exc:  # the job ends failed, named; the page offers to ask again
             log.exception("roll-up job %s (%s) failed", job_id, month)
             self._job_update(principal, job_id, state=FAILED, error=str(exc)[:500], finished_at=utcnow())
@@ -296,26 +314,27 @@ class ReportJobEntrypoints:
         return {"job": job_id, "made": made}
 
     def _keep_rollup(self, report, content, pdf, xlsx, principal, now):
+        """The month's stored roll-up made again with this one; a month already over without one
+        gets it (as the schedule would store it); an open month's is not stored."""
         values = {"title": report["title"], "content": content, "pdf": pdf, "xlsx": xlsx}
         values.update(generated_at=now, generated_by=principal.user)
+        month = report["period"]
         with self.db.uow(principal) as uow:
             row = uow.session.scalars(
                 select(StoredReport).where(
-                    StoredReport.tenant_id == HQ_SCOPE,
-                    StoredReport.kind == "monthly",
-                    StoredReport.period == report["period"],
+                    StoredReport.tenant_id == HQ_SCOPE, StoredReport.kind == "monthly", StoredReport.period == month
                 )
             ).first()
-            if row is not None and rollup_current(row.generated_at, row.period):
-                return []  # stored meanwhile (the schedule): kept
+            if row is None and now < domain.month_bounds(month)[1]:
+                return []
             if row is None:
-                row = StoredReport(tenant_id=HQ_SCOPE, kind="monthly", period=report["period"], **values)
+                row = StoredReport(tenant_id=HQ_SCOPE, kind="monthly", period=month, **values)
                 uow.session.add(row)
             else:
                 for key, value in values.items():
                     setattr(row, key, value)
             try:
                 uow.commit()
-            except IntegrityError:  # another replica stored it first
+            except IntegrityError:  # another replica stored it first: kept
                 return []
-        return [f"{HQ_SCOPE}:monthly:{report['period']}"]
+        return [f"{HQ_SCOPE}:monthly:{month}"]

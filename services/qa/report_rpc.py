@@ -117,7 +117,8 @@ class ReportEntrypoints:
     def record_report_notes(self, payload):
         """The month's written part (seed 001): a center's (its own only) or HQ's analysis. Kept
         once per center and month (written again: replaced); a report of that month already
-        stored is made again with it (the center's, and HQ's roll-up that says who wrote)."""
+        stored is made again with it: the center's now, HQ's roll-up (it says who wrote) by a
+        roll-up job (``rollup_job``; `report_jobs`), as it reads every center."""
         data = load(NotesBody(), payload or {})
         principal = self._agent()
         scope = principal.tenant if not principal.all_tenants else monthly_report.HQ_SCOPE
@@ -140,10 +141,12 @@ class ReportEntrypoints:
             row.generated_at, row.generated_by = now, principal.user
             uow.commit()
         redone = []
-        with self._acting(service):  # the stored reports are the service's: made again as the schedule makes them
-            for again in dict.fromkeys([scope, monthly_report.HQ_SCOPE]):
-                redone += self._remake(again, data["month"], service, now)
-        return {"tenant_id": scope, "month": data["month"], "written": notes, "remade": redone}
+        if scope != monthly_report.HQ_SCOPE:
+            with self._acting(service):  # the stored reports are the service's: made again as the schedule makes them
+                redone = self._remake(scope, data["month"], service, now)
+        # HQ's roll-up (which says who wrote) reads every center: made again in the background
+        rollup = self._remake_rollup(data["month"], service)
+        return {"tenant_id": scope, "month": data["month"], "written": notes, "remade": redone, "rollup_job": rollup}
 
     @rpc
     def report_notes(self, query):

@@ -45,6 +45,16 @@ def portal_platform(module_platforms):
     return platform
 
 
+def _live_text(browser, selector):
+    """The text of a part htmx swaps (empty while the swap replaces it under the reader)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    try:
+        return browser.find(selector).text
+    except (StaleElementReferenceException, NoSuchElementException):
+        return ""
+
+
 def _session(browser):
     session = requests.Session()
     for c in browser.driver.get_cookies():
@@ -87,7 +97,7 @@ def test_hq_lists_every_centers_report_and_downloads_one(browser, portal_platfor
     first = browser.find("#report-jobs .report-job").text
     assert "2026 年 4 月" in first and re.search(r"(排队中|生成中|已完成) \d+/7", first), first
     browser.wait_until(
-        lambda: "已完成 7/7" in browser.find("#report-jobs .report-job").text, timeout=180, what="the request done"
+        lambda: "已完成 7/7" in _live_text(browser, "#report-jobs .report-job"), timeout=180, what="the request done"
     )
     assert browser.path == "/hq/reports?done=asked#report-jobs"  # the same page: the poll brought the progress
     assert "新存 7 份" in browser.find("#report-jobs .report-job").text
@@ -153,7 +163,7 @@ def test_hq_rollup_made_in_the_background_then_offered(browser, portal_platform)
     assert (asked["month"], asked["tenant"], asked["format"]) == (["2026-02"], ["all"], ["pdf"]), asked
     job_id = asked["rollup"][0]
     assert browser.find("[name=month]").get_attribute("value") == "2026-02"  # the form as asked
-    first = browser.find("#rollup").text
+    first = browser.wait_until(lambda: _live_text(browser, "#rollup"), what="the roll-up's state")
     assert "2026 年 2 月全国汇总" in first and re.search(r"排队中|生成中 \d/7|已生成", first), first
     browser.screenshot(SHOTS / "hq-rollup-asked-desktop.png")
     link = browser.wait_until(

@@ -176,7 +176,11 @@ def test_a_centers_monthly_report_pdf_xlsx_and_who_reads_it(report_platform, sen
     notes = {"month": MONTH, "technical": "主轴轴承批次磨损偏快", "competitors": "竞品推出两年保修"}
     written = p.post(f"{R}/notes", C01, json=notes)
     assert written.status_code == 200, written.text
-    assert written.json()["remade"] == ["C01:monthly:2026-03", "HQ:monthly:2026-03"]
+    assert written.json()["remade"] == ["C01:monthly:2026-03"]  # now; HQ's roll-up reads every center:
+    remake = written.json()["rollup_job"]  # made again in the background
+    assert (remake["kind"], remake["state"], remake["url"]) == ("rollup", "pending", f"{R}/jobs/{remake['id']}")
+    _tick_jobs(p)
+    assert p.get(remake["url"], HQ).json()["made"] == ["HQ:monthly:2026-03"]
     bad = p.post(f"{R}/notes", C01, json={"month": MONTH, "product": "长" * 4001})
     assert bad.status_code == 422 and "product" in bad.json()["error"]["fields"]
     assert p.post(f"{R}/notes", O1, json=notes).status_code == 403

@@ -3,8 +3,9 @@ collecting every center's figures takes longer than an RPC may wait, so it is ne
 request. The first ask answers 202 with a job (Location, its file's URL), a second ask joins it, its
 file is 409 until made; qa's report_jobs timer takes it before a stored reports' request, reading
 the centers one by one, and keeps its PDF, XLSX and JSON; a month already over is stored as its
-roll-up, so the next ask is the stored file at once (200). A roll-up stored during the month is
-not the month's: asked after, it is made again, and a job just made is served again (200)."""
+roll-up, so the next ask is the stored file at once (200); a written part changed makes it again
+by a job. A roll-up stored during the month is not the month's: asked after, it is made again, and
+a job just made is served again (200)."""
 
 import io
 from datetime import datetime
@@ -84,6 +85,20 @@ def test_hq_rollup_is_made_in_the_background_then_served_stored(rollup_platform)
     assert "全国合计" in _text(now.content)
     assert p.get(f"{R}/monthly?month={CLOSED}", HQ).json()["period"] == CLOSED
 
+    # a written part changed: the stored roll-up (it says who wrote) made again by a job, at once
+    # answered; a second one while the job is pending joins it; no roll-up stored: no job
+    analysis = p.post(f"{R}/notes", HQ, json={"month": CLOSED, "technical": "华中区主轴故障集中"})
+    assert analysis.status_code == 200, analysis.text
+    remake = analysis.json()["rollup_job"]
+    assert analysis.json()["remade"] == [] and (remake["kind"], remake["state"]) == ("rollup", "pending")
+    center = p.post(f"{R}/notes", C01, json={"month": CLOSED, "product": "液压站渗油"}).json()
+    assert center["rollup_job"]["id"] == remake["id"]
+    assert p.post(f"{R}/notes", C01, json={"month": "2026-05", "product": "无"}).json()["rollup_job"] is None
+    assert p.get(f"{R}/monthly?month={CLOSED}&format=pdf", HQ).status_code == 200  # the stored, meanwhile
+    assert _tick(p) == {"job": remake["id"], "made": [f"HQ:monthly:{CLOSED}"]}
+    rolled = _text(p.get(f"{R}/monthly?month={CLOSED}&format=pdf", HQ).content)
+    assert "华中区主轴故障集中" in rolled and "已提交" in rolled
+
 
 def test_a_rollup_stored_during_the_month_is_made_again_and_a_fresh_one_served(rollup_platform):
     p = rollup_platform
@@ -94,7 +109,9 @@ def test_a_rollup_stored_during_the_month_is_made_again_and_a_fresh_one_served(r
 
     asked = p.get(f"{R}/monthly?month={month}&format=json", HQ)  # the stored one is not the month's yet
     assert asked.status_code == 202, asked.text
-    assert _tick(p) == {"job": asked.json()["id"], "made": []}  # the month is open: not stored
+    assert _tick(p) == {"job": asked.json()["id"], "made": [f"HQ:monthly:{month}"]}  # the stored one made again
+    again = p.get(f"{R}?period={month}", HQ).json()["items"]  # still made before the month's end
     fresh = p.get(f"{R}/monthly?month={month}&format=json", HQ)  # just made: served again at once
     assert fresh.status_code == 200 and fresh.json()["tenant_id"] == "HQ"
     assert _tick(p) is None
+    assert [r["tenant_id"] for r in again if r["kind"] == "monthly"].count("HQ") == 1
