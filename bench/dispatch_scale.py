@@ -28,7 +28,9 @@ The parent builds the whole problem only for the phases that need it.
 Then --inserts new tickets are inserted one at a time, each timed: into the single model's plan
 (the decomposed one if only that ran) by `planning.add_visit` + `insertion.insert_visit`; into the
 region plan by `region_plan.RegionBook.insert` (also a second time, the same tickets due Friday
-18:00). On time for an insertion means by the ticket's SLA due time.
+18:00), and as the dispatch service places one (`region_insert.candidates` + `.place`: no book
+kept, the candidate region's problem built from its planned visits for each ticket; the service's
+database reads not included). On time for an insertion means by the ticket's SLA due time.
 Quality: visits on time (arrival by the SLA due time; the model's due times are hard, so a visit
 is on time or unplanned), km (home -> visits -> home per technician-day, the planner's model).
 """
@@ -465,9 +467,8 @@ def run_bench(
         log(f"  insert (single model's plan): {res['insert']}")
     if "regions" in res and "_routes" in res["regions"] and inserts:
         book = region_book(res["regions"], raw, monday)
-        res["insert_regions"] = time_inserts(
-            lambda v: (book.insert(v) or (None, None))[1], raw[3], techs, seed, monday, inserts
-        )
+        ins_args = (raw[3], techs, seed, monday, inserts)
+        res["insert_regions"] = time_inserts(lambda v: (book.insert(v) or (None, None))[1], *ins_args)
         log(f"  insert (region plan): {res['insert_regions']}")
         # the same tickets due at the week's end (Friday 18:00): the first days are full
         friday = datetime.combine(monday + timedelta(days=4), dtime(18, 0), domain.LOCAL_TZ).astimezone(UTC)
@@ -476,6 +477,16 @@ def run_bench(
             lambda v: (book.insert(v) or (None, None))[1], raw[3], techs, seed, monday, inserts, due_at=friday
         )
         log(f"  insert due Friday (region plan): {res['insert_regions_week_end']}")
+        # as the service places a new ticket of a big tenant (`region_insert`, from
+        # `ticket_insert`): no book kept, the candidate regions found from the plan's shapes and
+        # the region's problem built from its scheduled visits for each ticket (the database reads
+        # are not in this figure)
+        res["insert_regions_service"] = time_inserts(service_placer(res["regions"], raw, monday), *ins_args)
+        log(f"  insert as the service does (region plan): {res['insert_regions_service']}")
+        res["insert_regions_service_week_end"] = time_inserts(
+            service_placer(res["regions"], raw, monday), *ins_args, due_at=friday
+        )
+        log(f"  insert due Friday as the service does (region plan): {res['insert_regions_service_week_end']}")
     for ph in phases:
         res.get(ph, {}).pop("_routes", None)
         res.get(ph, {}).pop("_members", None)
@@ -553,6 +564,44 @@ def region_book(r, raw, monday):
     ]
     plan = region_plan.RegionPlan(assignments, {}, {}, regions)
     return region_plan.RegionBook(plan, ctx)
+
+
+def service_placer(r, raw, monday):
+    """`place(visit)` as the dispatch service places one new ticket of a big tenant: the candidate
+    regions from the plan's shapes, each region's problem built from the visits planned on its
+    technicians (`region_insert.candidates` + `region_insert.place`); the plan kept up to date
+    between tickets as the database would be."""
+    from services.dispatch import region_insert, region_plan
+    from services.dispatch.domain import horizon
+    from shared.geo import TravelModel
+    from shared.workcal import ChinaCalendar
+
+    visits, techs, status, now = raw
+    vby, tby = {v.id: v for v in visits}, {t.id: t for t in techs}
+    members, tech_members, sectors = r["_members"]
+    shapes = [
+        region_insert.RegionShape((tby[ts[0]].lat, tby[ts[0]].lon), tuple(ts), sector)
+        for ts, sector in zip(tech_members, sectors)
+    ]
+    routes = {tuple(key.split("@")): list(vs) for key, vs in r["_routes"].items()}
+    days = tuple(horizon(ChinaCalendar.default(), now, 5))
+    ctx = region_plan.Context(dict(status), frozenset(), now, days, TravelModel())
+
+    def place(v):
+        cands = region_insert.candidates(v, shapes, techs, days, status, set(), ctx.travel)
+        owner = {t: c.index for c in cands for t in c.technician_ids}
+        region_visits = {}
+        for (t, _), ids in routes.items():
+            if t in owner:
+                region_visits.setdefault(owner[t], []).extend(vby[i] for i in ids)
+        placed = region_insert.place(v, cands, region_visits, routes, ctx)
+        if placed is None:
+            return None
+        vby[v.id] = v
+        routes[placed.vehicle] = [a.visit_id for a in sorted(placed.assignments, key=lambda a: a.order)]
+        return placed.insertion
+
+    return place
 
 
 def main(argv=None):
