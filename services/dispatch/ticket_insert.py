@@ -75,7 +75,7 @@ def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread) ->
         owner = {t: c.index for c in cands for t in c.technician_ids}
         facts = planner_mod.tenant_facts(uow.session, tenant, now, settings, ctx.travel, only=set(owner))
         cands = region_insert.with_techs(cands, facts.techs)
-        planned = queries.scheduled_for(uow.session, tenant, list(owner))
+        planned = [v for v in queries.scheduled_for(uow.session, tenant, list(owner)) if v.planned_arrival is not None]
         region_visits, routes, stored = defaultdict(list), defaultdict(list), defaultdict(set)
         for v in sorted(planned, key=lambda v: (v.route_order or 0, as_utc(v.planned_arrival))):
             stored[_day_key(v)].add(v.id)
@@ -104,7 +104,11 @@ def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread) ->
     seconds = _time.monotonic() - t0
     with ctx.db.uow(principal) as uow:
         tech, day = placed.vehicle
-        now_there = {v.id for v in queries.scheduled_for(uow.session, tenant, [tech]) if _day_key(v)[1] == day}
+        now_there = {
+            v.id
+            for v in queries.scheduled_for(uow.session, tenant, [tech])
+            if v.planned_arrival is not None and _day_key(v)[1] == day
+        }
         if now_there != stored.get(placed.vehicle, set()):
             log.info("ticket %s: %s's %s changed while placing it: left to the re-plan", ticket_id, tech, day)
             return None
