@@ -56,6 +56,25 @@ def priced(problem, dues, could, received, km_per_hour):
     return replace(problem, visits=visits, time_scale=scale)
 
 
+def variant_plans(problem, dues, could, seconds):
+    """{variant: plan} for one tenant's clairvoyant problem, and each visit's earliest start
+    (when it came in, in the problem's minutes)."""
+    from services.dispatch.routing import solve
+
+    received = [min(a for a, _ in rv.windows) for rv in problem.visits]
+    plans, start = {}, None
+    for name, price in VARIANTS.items():
+        pb = priced(problem, dues, could, received, price)
+        # the priced variants start from the free plan (feasible for them too): under load a
+        # cold search may find no first plan within its time
+        plans[name] = plan = solve(pb, seconds, workers=2, initial_routes=start)
+        if start is None:
+            start = [[] for _ in pb.vehicles]
+            for rt in plan.routes:
+                start[rt.vehicle] = [st.visit for st in rt.stops]
+    return plans, received
+
+
 def waits(problem, plan, received):
     """Hours from coming in to the start of service, per served visit."""
     return [(st.arrival - received[st.visit]) / 60.0 for r in plan.routes for st in r.stops]
@@ -71,7 +90,6 @@ def main(argv=None):
     from bench.dispatch import _tenant_problems, load_technicians
     from bench.dispatch_budget import load_replay
     from services.dispatch import domain
-    from services.dispatch.routing import solve
     from shared.config import load_config
     from shared.geo import TravelModel
     from shared.tenants import TenantDirectory
@@ -89,24 +107,16 @@ def main(argv=None):
     ):
         by_id = {v["id"]: v for v in vs}
         could = [bool(by_id[rv.id]["could"]) for rv in problem.visits]
-        received = [min(a for a, _ in rv.windows) for rv in problem.visits]
-        line, start = [], None
-        for name, price in VARIANTS.items():
-            pb = priced(problem, dues, could, received, price)
-            # the priced variants start from the free plan (feasible for them too): under load a
-            # cold search may find no first plan within its time
-            plan = solve(pb, a.seconds, workers=2, initial_routes=start)
-            if start is None:
-                start = [[] for _ in pb.vehicles]
-                for rt in plan.routes:
-                    start[rt.vehicle] = [st.visit for st in rt.stops]
+        plans, received = variant_plans(problem, dues, could, a.seconds)
+        line = []
+        for name, plan in plans.items():
             served = {st.visit for rt in plan.routes for st in rt.stops}
-            late = sum(1 for i in range(len(pb.visits)) if could[i] and i not in served)
+            late = sum(1 for i in range(len(problem.visits)) if could[i] and i not in served)
             tot = totals[name]
             tot["km"] += plan.distance
             tot["served"] += len(served)
             tot["late"] += late
-            tot["waits"] += waits(pb, plan, received)
+            tot["waits"] += waits(problem, plan, received)
             line.append(f"{name} {plan.distance:,.0f} km ({len(served)} served, {late} could-be dropped)")
         print(f"  {tenant} ({len(problem.visits)} visits): " + "; ".join(line), flush=True)
     product = r["product"]["travel_km"]
