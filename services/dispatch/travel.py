@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from shared.geo.travel import TravelModel
 
-def travel_matrices(points, travel) -> tuple[np.ndarray, np.ndarray]:
+
+def travel_matrices(points: Sequence[tuple[float, float]], travel: TravelModel) -> tuple[np.ndarray, np.ndarray]:
     """Road km and driving minutes between all points (haversine × detour, the travel model's
     speed profile). Vectorised: 1,000 points take milliseconds, geodesic would take seconds;
     haversine differs from the ellipsoid by under 0.5%."""
@@ -24,6 +30,6 @@ def travel_matrices(points, travel) -> tuple[np.ndarray, np.ndarray]:
     return km, minutes
 
 
-def drive_minutes(origin: tuple, dest: tuple, travel) -> float:
+def drive_minutes(origin: tuple[float, float], dest: tuple[float, float], travel: TravelModel) -> float:
     """Driving minutes from `origin` to `dest` by the travel model."""
-    return float(travel_matrices([tuple(origin), tuple(dest)], travel)[1][0][1])
+    return float(travel_matrices([origin, dest], travel)[1][0][1])

@@ -12,13 +12,18 @@ Rules (结算金额规则):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeAlias
+
+# what an amount, quantity or fraction may be given as: never a float (refused at run time too)
+DecimalLike: TypeAlias = Decimal | int | str
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-def money(value) -> Decimal:
+def money(value: DecimalLike) -> Decimal:
     """A yuan amount to the fen (ROUND_HALF_UP). Accepts Decimal, int or a decimal string."""
     if type(value) is Decimal and value.is_finite():  # the common case, fast
         return value.quantize(FEN, rounding=ROUND_HALF_UP)
@@ -35,17 +40,17 @@ def money(value) -> Decimal:
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def line(base, quantity=1, coefficient=Decimal("1")) -> Decimal:
+def line(base: DecimalLike, quantity: DecimalLike = 1, coefficient: DecimalLike = Decimal("1")) -> Decimal:
     """One priced line: base × quantity × coefficient, rounded once to the fen."""
     value = base if type(base) is Decimal else Decimal(str(base))
     if quantity != 1:
-        value *= quantity if type(quantity) in (Decimal, int) else Decimal(str(quantity))
+        value *= quantity if type(quantity) is Decimal or type(quantity) is int else Decimal(str(quantity))
     if coefficient != 1:
         value *= coefficient if type(coefficient) is Decimal else Decimal(str(coefficient))
     return money(value)
 
 
-def total(amounts) -> Decimal:
+def total(amounts: Iterable[Decimal]) -> Decimal:
     """The sum of already-rounded lines (not rounded again)."""
     result = ZERO
     for amount in amounts:
@@ -53,7 +58,7 @@ def total(amounts) -> Decimal:
     return result
 
 
-def share(amount: Decimal, fraction) -> tuple[Decimal, Decimal]:
+def share(amount: Decimal, fraction: DecimalLike) -> tuple[Decimal, Decimal]:
     """(this party's share rounded to the fen, the rest) of `amount`; they add up to it."""
     mine = money(amount * Decimal(str(fraction)))
     return mine, amount - mine
