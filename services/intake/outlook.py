@@ -63,12 +63,12 @@ def allowed_steps(ticket: Any, role: str, user: str | None = None) -> list[Step]
     for action in domain.TICKET_ACTIONS:
         try:
             complaints.check_unblocked(ticket, action)
-            target = domain.check_ticket_action(action, ticket.status, role)
+            status = domain.check_ticket_action(action, ticket.status, role)
             if action == "route":
                 routing.check_reroutable(ticket)  # a registered ticket its center started on stays
         except InvalidTransition:
             continue
-        steps.append(Step(action, "ticket", target, STEP_NEEDS.get(action, ()), action in BY_FACTS))
+        steps.append(Step(action, "ticket", status, STEP_NEEDS.get(action, ()), action in BY_FACTS))
     return steps
 
 
@@ -102,7 +102,9 @@ def deadline_state(deadline: Any, received_at: datetime, ticket_open: bool, now:
 
 
 # ---------------------------------------------------------------- what registering would decide
-def preview(request: dict[str, Any], geo_result: Any, principal: tenancy.Principal, now: datetime, policies: Any):
+def preview(
+    request: dict[str, Any], geo_result: Any, principal: tenancy.Principal, now: datetime, policies: Any
+) -> dict[str, Any]:
     """What `domain.register` would decide for the request as typed so far: where the address
     is (province, city, district, ambiguity and its candidates), which center and SLA tier, the
     warranty for the product line and purchase date, and the deadlines a ticket of `kind` would

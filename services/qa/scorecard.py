@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypeVar
+
+Name = TypeVar("Name", int, str)  # what a floor gives: stars (int) or a grade (str)
 
 LINES = (
     ("service_norms", "客户服务(“真诚服务”规范)", "service norms", 25),
@@ -81,7 +84,9 @@ class Thresholds:
         return cls(stars, grades, jobs)
 
 
-def _floors(key: str, text: str | None, names: tuple, default: tuple) -> tuple:
+def _floors(
+    key: str, text: str | None, names: tuple[Name, ...], default: tuple[tuple[Decimal, Name], ...]
+) -> tuple[tuple[Decimal, Name], ...]:
     if text in (None, ""):
         return default
     try:
@@ -118,7 +123,7 @@ def grade_for(score: Decimal, thresholds: Thresholds | None = None) -> str:
     return next(grade for floor, grade in (thresholds or DEFAULT).grades if score >= floor)
 
 
-def compute_scorecard(facts: list[ScoreFact], thresholds: Thresholds | None = None) -> dict:
+def compute_scorecard(facts: list[ScoreFact], thresholds: Thresholds | None = None) -> dict[str, Any]:
     """The 100-point scorecard from facts: each line starts at its full points, every occurrence
     adds its rule's points, and the line is kept within 0..its maximum (bonuses make up for
     deductions on the customer-opinion line; they cannot lift it above 25)."""
@@ -183,7 +188,7 @@ def compute_scorecard(facts: list[ScoreFact], thresholds: Thresholds | None = No
     return {"score": total, "stars": stars, "grade": grade, "lines": lines}
 
 
-def monthly_card(facts: list[ScoreFact], jobs: int, thresholds: Thresholds | None = None) -> dict:
+def monthly_card(facts: list[ScoreFact], jobs: int, thresholds: Thresholds | None = None) -> dict[str, Any]:
     """An outlet's month: the scorecard of its facts when it has enough jobs to be rated (``rated``);
     else 未评, not rated: its lines and facts stay as evidence, but it has no score, stars or grade
     and takes no rank (a month with no job is not a perfect 100)."""
