@@ -16,7 +16,7 @@ import numpy as np
 
 from services.dispatch.insertion import apply_insertion, insert_visit
 from services.dispatch.routing import solve
-from services.dispatch.routing_problem import RoutingProblem, Vehicle, Visit, evaluate_routes, matrices
+from services.dispatch.routing_problem import RoutingPlan, RoutingProblem, Vehicle, Visit, evaluate_routes, matrices
 
 DECOMPOSE_ABOVE = 250  # visits; smaller problems go to routing.solve as one model
 AREA_MAX_VISITS = 160  # target size of one sub-problem
@@ -40,7 +40,7 @@ def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> lis
     starts = np.array([v.start for v in problem.vehicles])
     bases = sorted(set(canon.values()))
     by_base_veh = {b: [k for k, v in enumerate(problem.vehicles) if canon[v.start] == b] for b in bases}
-    base_visits = {b: [] for b in bases}
+    base_visits: dict[int, list[int]] = {b: [] for b in bases}
     for i, vi in enumerate(problem.visits):
         cand = (
             starts
@@ -78,10 +78,10 @@ def decompose(problem: RoutingProblem, max_visits: int = AREA_MAX_VISITS) -> lis
         ang.sort()
         chunk = math.ceil(len(vis) / m)
         sectors = [[i for _, i in ang[j * chunk : (j + 1) * chunk]] for j in range(m)]
-        by_day = {}
+        by_day: dict[float, list[int]] = {}
         for k in sorted(vehs, key=lambda k: (problem.vehicles[k].shift[0], str(problem.vehicles[k].id))):
             by_day.setdefault(problem.vehicles[k].shift[0], []).append(k)
-        sector_veh = [[] for _ in range(m)]
+        sector_veh: list[list[int]] = [[] for _ in range(m)]
         for day_vehs in by_day.values():
             for j, k in enumerate(day_vehs):
                 sector_veh[j % m].append(k)
@@ -146,10 +146,17 @@ def subproblem(problem: RoutingProblem, visits: list[int], vehicles: list[int]) 
     )
 
 
-def _solve_part(args):
+def _solve_part(args: tuple[RoutingProblem, float]) -> tuple[list[list[int]], list[int]]:
+    """One part solved (in a worker process): its routes as the whole problem's visit indices (a
+    part's visit ids), and the part's vehicle of each."""
     sub, seconds = args
     plan = solve(sub, seconds, workers=1)
     return [[sub.visits[s.visit].id for s in r.stops] for r in plan.routes], [r.vehicle for r in plan.routes]
+
+
+def _due(visit: Visit) -> float:
+    """A visit's deadline, inf when it has none (the order dropped visits are offered in)."""
+    return visit.deadline if visit.deadline is not None else math.inf
 
 
 def solve_decomposed(
@@ -158,7 +165,7 @@ def solve_decomposed(
     workers: int = 2,
     max_visits: int = AREA_MAX_VISITS,
     small: int = DECOMPOSE_ABOVE,
-):
+) -> RoutingPlan:
     """Solve a big problem as independent area sub-problems on `workers` processes, then merge:
     the visits a part dropped are offered to every vehicle by cheapest insertion (on time only;
     `planning.read_plan` places the rest late). Small problems go to routing.solve unchanged."""
@@ -180,7 +187,7 @@ def solve_decomposed(
         sec = max(1.0, min(sec, budget - loads[w]))
         loads[w] += sec
         capped.append((sub, sec))
-    routes = {}
+    routes: dict[int, list[int]] = {}
     if workers <= 1:
         results = [_solve_part(j) for j in capped]
     else:
@@ -191,9 +198,7 @@ def solve_decomposed(
         for stops, k in zip(stop_lists, sub_vehicles):
             routes[vehs[k]] = list(stops)
     plan = evaluate_routes(problem, [routes.get(k, []) for k in range(len(problem.vehicles))])
-    for i in sorted(
-        plan.dropped, key=lambda i: problem.visits[i].deadline if problem.visits[i].deadline is not None else math.inf
-    ):
+    for i in sorted(plan.dropped, key=lambda i: _due(problem.visits[i])):
         ins = insert_visit(problem, routes, i, allow_late=True)  # the window holds the due time
         if ins is not None:
             apply_insertion(routes, i, ins)

@@ -15,14 +15,20 @@ Measured: see bench/README.md (Solomon 56 at 10 s).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pyvrp
+
+    from services.dispatch.routing_problem import RoutingProblem
 
 INF = 9223372036854775807  # PyVRP's "no bound"
 EPS = 1e-6
 
 
-def expressible(problem) -> bool:
+def expressible(problem: RoutingProblem) -> bool:
     """Whether PyVRP models `problem` exactly (see the module docstring)."""
     if getattr(problem, "group_limits", None):
         return False
@@ -40,7 +46,7 @@ def _floor(t: float, scale: int) -> int:
     return int(math.floor(t * scale + EPS)) if math.isfinite(t) else INF
 
 
-def build_data(problem, scale: int):
+def build_data(problem: RoutingProblem, scale: int) -> tuple[pyvrp.ProblemData, list[list[int]]] | None:
     """PyVRP ProblemData for `problem` plus, per vehicle type, our vehicle indices."""
     import pyvrp
 
@@ -52,7 +58,7 @@ def build_data(problem, scale: int):
             if loc not in depot_locs:
                 depot_locs.append(loc)
     depots = [pyvrp.Depot(loc) for loc in depot_locs]
-    types: dict[tuple, list[int]] = {}
+    types: dict[tuple[int, int, int, int, int, int], list[int]] = {}
     for k, veh in enumerate(problem.vehicles):
         key = (
             depot_locs.index(veh.start),
@@ -86,7 +92,7 @@ def build_data(problem, scale: int):
         if hi < lo:
             return None  # only droppable: leave such problems to OR-Tools
         required = v.drop_penalty is None
-        prize = 0 if required else int(round(v.drop_penalty * scale))
+        prize = 0 if v.drop_penalty is None else int(round(v.drop_penalty * scale))
         clients.append(
             pyvrp.Client(
                 v.location,
@@ -102,11 +108,12 @@ def build_data(problem, scale: int):
     T = np.ceil(np.asarray(problem.travel_time, dtype=float) * scale - EPS).astype(np.int64)
     np.fill_diagonal(D, 0)
     np.fill_diagonal(T, 0)
-    data = pyvrp.ProblemData(locations, clients, depots, vehicle_types, [D], [T])
+    # pyvrp's stub types the matrices np.ndarray[int] (numpy 1's dtype slot), which numpy 2 reads as the shape
+    data = pyvrp.ProblemData(locations, clients, depots, vehicle_types, [D], [T])  # type: ignore[list-item]
     return data, list(types.values())
 
 
-def first_routes(problem, seconds: float, scale: int, seed: int = 1) -> list[list[int]] | None:
+def first_routes(problem: RoutingProblem, seconds: float, scale: int, seed: int = 1) -> list[list[int]] | None:
     """Routes (visit indices per vehicle of `problem`) from a PyVRP search of `seconds`, or None
     if PyVRP does not express the problem, is not installed, or finds no feasible plan."""
     if not expressible(problem):

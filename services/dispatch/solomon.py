@@ -12,11 +12,19 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import TypedDict
 
 from services.dispatch.routing_problem import RoutingProblem, Vehicle, Visit
 
 
-def parse_solomon(path) -> RoutingProblem:
+class BestKnown(TypedDict):
+    """One instance's best-known solution: its fleet (None: the CSV gives none) and distance."""
+
+    vehicles: int | None
+    distance: float
+
+
+def parse_solomon(path: str | Path) -> RoutingProblem:
     text = Path(path).read_text()
     lines = [ln.strip() for ln in text.splitlines()]
     name = next(ln for ln in lines if ln)
@@ -40,7 +48,7 @@ def parse_solomon(path) -> RoutingProblem:
             n_veh, cap = int(parts[0]), int(parts[1])
         elif mode == "cust" and len(parts) >= 7:
             rows.append([float(x) for x in parts[:7]])
-    if n_veh is None or not rows:
+    if n_veh is None or cap is None or not rows:
         raise ValueError(f"{path}: not a Solomon instance")
     rows.sort(key=lambda r: r[0])
     xy = [(r[1], r[2]) for r in rows]
@@ -57,9 +65,9 @@ def parse_solomon(path) -> RoutingProblem:
     return RoutingProblem(visits=visits, vehicles=vehicles, distance=dist, travel_time=dist, name=name)
 
 
-def load_bks(path) -> dict[str, dict]:
+def load_bks(path: str | Path) -> dict[str, BestKnown]:
     """{instance: {"vehicles": int, "distance": float}} from a CSV with instance,vehicles,distance."""
-    out = {}
+    out: dict[str, BestKnown] = {}
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
             out[row["instance"].strip().upper()] = {
