@@ -4,6 +4,7 @@ one process when the arguments name tests, seconds per file read from junit XML,
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -113,6 +114,7 @@ def test_two_real_shards_run_disjoint_files_and_a_failure_fails_the_run(tmp_path
     proc = subprocess.run(
         [sys.executable, "scripts/sharded_pytest.py", "--out", str(out), "-p", "no:cacheprovider", "-rA"],
         cwd=suite,
+        env=dict(os.environ, TMPDIR=str(tmp_path)),  # the shards' --basetemp folder goes there too
         capture_output=True,
         text=True,
         timeout=120,
@@ -126,5 +128,6 @@ def test_two_real_shards_run_disjoint_files_and_a_failure_fails_the_run(tmp_path
     assert "shard 1" in logs[0] and "shard 2" in logs[1]  # each its FSM_TEST_SHARD
     basetemps = [re.search(r"shard \d (\S+)", log).group(1) for log in logs]  # each its own --basetemp
     assert Path(basetemps[0]).parent.name == "shard-1" and Path(basetemps[1]).parent.name == "shard-2"
+    assert Path(basetemps[0]).parent.parent.parent == tmp_path
     assert (out / "shard-1.xml").exists() and (out / "shard-2.xml").exists()
     assert "== shard 1/2" in proc.stdout and "== shard 2/2" in proc.stdout and "1 failed, 2 passed" in proc.stdout
