@@ -131,9 +131,14 @@ class Browser:
         return screenshot(self.driver, path, full_page)
 
     def wait_until(self, condition, timeout=30, what="the page"):
+        from selenium.common.exceptions import StaleElementReferenceException
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = condition()
+            try:
+                value = condition()
+            except StaleElementReferenceException:  # re-rendered (htmx) between two reads: not yet
+                value = None
             if value:
                 return value
             time.sleep(0.1)

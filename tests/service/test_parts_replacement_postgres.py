@@ -79,8 +79,9 @@ def _uow(store):
     return store.uow(tenancy.service_principal("parts-test").acting_for(None))
 
 
-def _wait_until_blocked(pg_url, timeout=10.0):
-    """Until another session of the database waits on a lock (False if none did in time)."""
+def _wait_until_blocked(pg_url, timeout=60.0):
+    """Until another session of the database waits on a lock (False if none did in time: the child
+    process starts a Python with SQLAlchemy first, which took over 10 s at a load average of 12)."""
     dsn = pg_url.replace("postgresql+psycopg2://", "postgresql://")
     conn = psycopg2.connect(dsn)
     try:
