@@ -165,16 +165,30 @@ class Planner:
     def insert_new(self, ctx: PlanningContext, tenant: str, ticket_id: str) -> dict | None:
         """Place the new visit of `ticket_id` in its region's plan now if `tenant` was last planned
         here region by region (`ticket_insert`), one at a time per tenant; None: left to the
-        batched re-plan (requested with the visit, as for any tenant), also on any failure."""
+        batched re-plan (requested with the visit, as for any tenant), also on any failure.
+
+        The insert holds the tenant's lease ``plan:<tenant>`` as a re-plan does (written only while
+        still held, checked in the writing transaction), so no re-plan of the tenant reads or
+        writes meanwhile on any replica, nor does another replica's insert. While someone else
+        holds it the insert is skipped: a re-plan solving now read the visits before this one, and
+        its write would put other stops over it on its technician-day."""
         shapes = self.shapes.get(tenant)
         if not shapes or is_stopping(ctx.db.worker_ctx.container):
             return None
         from services.dispatch import ticket_insert
 
+        leases = self.leases_of(ctx.db.store)
+        lease, holder, ttl = f"plan:{tenant}", self.attempt_holder(), ctx.settings.lease_seconds
         with self._inserting.setdefault(tenant, Semaphore(1)):
             try:
-                return ticket_insert.place_new_visit(ctx, shapes, ticket_id, tenant)
-            except Exception:  # StaleDataError: a re-plan wrote meanwhile; the re-plan places it
+                if not leases.try_acquire(lease, holder, ttl):
+                    log.info("ticket %s of %s: the tenant is being planned; left to the re-plan", ticket_id, tenant)
+                    return None
+                with Held(leases, lease, holder, ttl):
+                    return ticket_insert.place_new_visit(
+                        ctx, shapes, ticket_id, tenant, held=lambda s: leases.renew(lease, holder, ttl, executor=s)
+                    )
+            except Exception:  # StaleDataError: a visit changed meanwhile; the re-plan places it
                 log.warning("ticket %s of %s not placed at once", ticket_id, tenant, exc_info=True)
                 return None
 

@@ -14,6 +14,11 @@ The batched re-plan stays: the change requested it as before, and it may improve
 insertion. Nothing here is needed for a visit to be planned: a replica without the shapes (a
 restart, another replica planned the tenant), a stopping service, a visit that fits nowhere, a
 technician-day changed meanwhile or any error leave the visit to that re-plan.
+
+An insert holds the tenant's lease ``plan:<tenant>``, the one a re-plan holds from its read to
+its write (`Planner.insert_new`), and is skipped while a re-plan (or another replica's insert)
+holds it: a re-plan that read the visits before the new one would otherwise write other stops
+over it on its technician-day.
 """
 
 from __future__ import annotations
@@ -47,10 +52,12 @@ def _day_key(visit) -> tuple[str, str]:
     return visit.technician_id, as_utc(visit.planned_arrival).astimezone(LOCAL_TZ).date().isoformat()
 
 
-def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread) -> dict | None:
+def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread, held=None) -> dict | None:
     """Place the open visit of `ticket_id` (`tenant`'s, planned by region with `shapes`) in its
     region's plan and write it; the plan run's summary, or None when it is left to the re-plan.
-    `run(fn, *args)`: where the CPU part runs (eventlet's thread pool in the service)."""
+    `run(fn, *args)`: where the CPU part runs (eventlet's thread pool in the service). `held(session)`:
+    whether the caller still holds the tenant's lease (`Planner.insert_new`), asked first in the
+    writing transaction; False: not written."""
     settings = ctx.settings
     t0 = _time.monotonic()
     started = now = utcnow()
@@ -103,6 +110,9 @@ def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread) ->
         return None
     seconds = _time.monotonic() - t0
     with ctx.db.uow(principal) as uow:
+        if held is not None and not held(uow.session):
+            log.info("ticket %s: the lease of %s was taken while placing it: left to the re-plan", ticket_id, tenant)
+            return None
         tech, day = placed.vehicle
         now_there = {
             v.id
