@@ -366,3 +366,33 @@ class RpcProxy(_RpcProxy):  # type: ignore[misc]  # nameko is untyped: its base 
         options = dict(self.options)
         options.setdefault("timeout", rpc_timeout(self.container.config))
         return _TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **options)
+
+
+def call_without_proxy(worker_ctx: Any, service: str, method: str, *args: Any) -> Any:
+    """One RPC from inside a worker, over a connection of its own for this call, not through an
+    `RpcProxy` dependency. For a rare call from a busy service: an `RpcProxy` keeps a reply
+    listener on the service's one queue consumer, so that consumer keeps running after the
+    service's entrypoints are cancelled at a stop and goes on handing out the messages already
+    delivered to it; under load intake then did not stop within STOP_TIMEOUT_SECONDS
+    (`tests/e2e/test_make_run.py`, stop under load). The caller's context (principal, call ids)
+    goes with the call, not its idempotency headers: the called method must be safe to repeat.
+    Within RPC_TIMEOUT_SECONDS, else 503 as the proxy's calls; the callee's errors come back
+    as the proxy's do (nameko's RemoteError, mapped to a DomainError where the answer is made)."""
+    from nameko.exceptions import RpcTimeout
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    config = worker_ctx.container.config
+    context = {k: v for k, v in worker_ctx.context_data.items() if k not in HOP_ONLY_KEYS}
+    timeout = rpc_timeout(config)
+    caller = worker_ctx.container.service_name
+    try:
+        with ServiceRpcProxy(service, config, context_data=context, timeout=timeout) as proxy:
+            return getattr(proxy, method)(*args)
+    except (RpcTimeout, UnknownService):
+        RPC_CLIENT_FAILURES.labels(caller, service, "timeout").inc()
+        raise ServiceUnavailable(f"{service} did not answer within {timeout:g} s", retry_after=10) from None
+    except BROKER_ERRORS as exc:
+        RPC_CLIENT_FAILURES.labels(caller, service, "broker").inc()
+        raise ServiceUnavailable(
+            f"the message broker cannot be reached ({type(exc).__name__})", retry_after=5
+        ) from None

@@ -30,7 +30,7 @@ from services.intake.returns_schemas import (
 from shared.clock import LOCAL_TZ, as_utc
 from shared.db import AwareView, get_or_404, utcnow
 from shared.errors import Conflict, ValidationFailed
-from shared.rpc import RpcProxy, rpc
+from shared.rpc import call_without_proxy, rpc
 from shared.validation import load
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ COMPENSATION_ACTION = "compensation_approved"
 
 class ReturnEntrypoints:
     """The return case's RPCs; `IntakeService` inherits them (its `db` and `policies`)."""
-
-    parts_rpc = RpcProxy("parts")  # the replacement's cancel is decided where the stock is
 
     @rpc
     def open_return(self, ticket_id, payload):
@@ -143,7 +141,9 @@ class ReturnEntrypoints:
             target = returns.check_cancel_replacement(
                 case.step, case.kind, principal, cmd["outcome"], cmd["refund_amount"]
             )
-            self.parts_rpc.cancel_replacement(case.id, {"reason": cmd["reason"]})
+            # decided where the stock is (parts: the same request again is answered the same);
+            # no RpcProxy in intake: see `call_without_proxy`
+            call_without_proxy(self.db.worker_ctx, "parts", "cancel_replacement", case.id, {"reason": cmd["reason"]})
             now = utcnow()
             case.step, case.replacement_cancel_outcome = target, cmd["outcome"]
             case.replacement_cancelled_by, case.replacement_cancelled_at = principal.user, now
