@@ -370,11 +370,12 @@ class RpcProxy(_RpcProxy):  # type: ignore[misc]  # nameko is untyped: its base 
 
 def call_without_proxy(worker_ctx: Any, service: str, method: str, *args: Any) -> Any:
     """One RPC from inside a worker, over a connection of its own for this call, not through an
-    `RpcProxy` dependency. For a rare call from a busy service: an `RpcProxy` keeps a reply
-    listener on the service's one queue consumer, so that consumer keeps running after the
-    service's entrypoints are cancelled at a stop and goes on handing out the messages already
-    delivered to it; under load intake then did not stop within STOP_TIMEOUT_SECONDS
-    (`tests/e2e/test_make_run.py`, stop under load). The caller's context (principal, call ids)
+    `RpcProxy` dependency. For a rare call from a busy service: with an `RpcProxy("parts")` in
+    intake, intake did not stop within STOP_TIMEOUT_SECONDS under load and was killed
+    (`tests/e2e/test_make_run.py`, stop under load; it stops in time without it). The likely
+    mechanism: the proxy's reply listener is one more provider on the service's one queue
+    consumer, which then keeps running after the entrypoints are cancelled at a stop and goes on
+    handing out the messages already delivered to it. The caller's context (principal, call ids)
     goes with the call, not its idempotency headers: the called method must be safe to repeat.
     Within RPC_TIMEOUT_SECONDS, else 503 as the proxy's calls; the callee's errors come back
     as the proxy's do (nameko's RemoteError, mapped to a DomainError where the answer is made)."""
