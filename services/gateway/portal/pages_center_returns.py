@@ -9,7 +9,7 @@ its tenant).
 - ``POST /center/returns/<id>/cancel``: a replacement awaiting stock (缺货待发) cancelled from its row
   (``intake.cancel_replacement``, as ``POST /api/v1/returns/<id>/replacement/cancel``): the reason, and
   改为退款 (with the amount) or 客户撤回; the service's refusal is shown next to the field it names,
-  the row's form kept open.
+  the row's form kept open; another center's case is the 404 page.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from services.gateway.models import User
 from services.gateway.portal import labels
 from services.gateway.portal.forms import GENERAL, Form
 from services.gateway.portal.web import GATEWAY, page, page_number
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.rpc import RpcProxy
 
 CENTER = ("center",)
@@ -50,6 +50,8 @@ class CenterReturnPages:
         form = page.form(*CANCEL_FIELDS)
         try:
             self.intake.cancel_replacement(case_id, form.payload())
+        except NotFound:
+            raise  # another center's case (or none): the 404 page, as for its other records
         except DomainError as exc:
             form.take(exc, aliases={"step": GENERAL})
             return self._center_returns(request, page, status=exc.http_status, cancel=(case_id, form))
