@@ -42,6 +42,7 @@ def priced(problem, dues, could, received, km_per_hour):
     from dataclasses import replace
 
     from services.dispatch import domain
+    from services.dispatch.routing_problem import time_scale_for
 
     visits = []
     for rv, d, c, rec in zip(problem.visits, dues, could, received):
@@ -52,7 +53,7 @@ def priced(problem, dues, could, received, km_per_hour):
             target = min(max(rec, lo) + TARGET_MINUTES, hi)
             soft = dict(deadline=target, deadline_hard=False, lateness_penalty=km_per_hour / 60.0)
         visits.append(replace(rv, windows=((lo, hi),), drop_penalty=domain.DROP_PENALTY_KM, **soft))
-    scale = 1000 if km_per_hour is None or km_per_hour >= 60.0 else 10
+    scale = time_scale_for(1.0 if km_per_hour is None else km_per_hour / 60.0)
     return replace(problem, visits=visits, time_scale=scale)
 
 
@@ -75,7 +76,7 @@ def variant_plans(problem, dues, could, seconds):
     return plans, received
 
 
-def waits(problem, plan, received):
+def waits(plan, received):
     """Hours from coming in to the start of service, per served visit."""
     return [(st.arrival - received[st.visit]) / 60.0 for r in plan.routes for st in r.stops]
 
@@ -116,7 +117,7 @@ def main(argv=None):
             tot["km"] += plan.distance
             tot["served"] += len(served)
             tot["late"] += late
-            tot["waits"] += waits(problem, plan, received)
+            tot["waits"] += waits(plan, received)
             line.append(f"{name} {plan.distance:,.0f} km ({len(served)} served, {late} could-be dropped)")
         print(f"  {tenant} ({len(problem.visits)} visits): " + "; ".join(line), flush=True)
     product = r["product"]["travel_km"]

@@ -389,7 +389,10 @@ def call_without_proxy(worker_ctx: Any, service: str, method: str, *args: Any) -
     try:
         with ServiceRpcProxy(service, config, context_data=context, timeout=timeout) as proxy:
             return getattr(proxy, method)(*args)
-    except (RpcTimeout, UnknownService):
+    except UnknownService:
+        RPC_CLIENT_FAILURES.labels(caller, service, "no_consumer").inc()
+        raise ServiceUnavailable(f"the {service} service is not running", retry_after=5) from None
+    except RpcTimeout:
         RPC_CLIENT_FAILURES.labels(caller, service, "timeout").inc()
         raise ServiceUnavailable(f"{service} did not answer within {timeout:g} s", retry_after=10) from None
     except BROKER_ERRORS as exc:

@@ -93,6 +93,17 @@ class PlannerSettings:
         return self.batch_seconds, self.reopt_seconds
 
     @property
+    def target_options(self) -> dict:
+        """The target policy as `planning.build_problem` takes it (besides `serve_within_minutes`,
+        60 x target_hours): one place, for a re-plan's build and a new ticket's insert alike."""
+        return {
+            "target_slack_share": self.target_slack_share,
+            "target_min_slack_minutes": 60.0 * self.target_min_slack_hours,
+            "target_day_end": self.target_day_end,
+            "target_km_per_hour": self.target_km_per_hour,
+        }
+
+    @property
     def lease_seconds(self) -> float:
         """The tenant's lease lasts this long unless renewed (every third of it while solving):
         how long a replica that died while planning keeps others from planning that tenant."""
@@ -455,10 +466,7 @@ def planning_input(
         settings.horizon_days,
         outlet_limits=facts.outlet_limits,
         serve_within_minutes=60.0 * settings.target_hours,
-        target_slack_share=settings.target_slack_share,
-        target_min_slack_minutes=60.0 * settings.target_min_slack_hours,
-        target_day_end=settings.target_day_end,
-        target_km_per_hour=settings.target_km_per_hour,
+        **settings.target_options,
     )
     return inp, views
 

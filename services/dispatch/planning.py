@@ -36,10 +36,10 @@ from services.dispatch.domain import (
     unmet_constraint,
 )
 from services.dispatch.insertion import place_dropped
-from services.dispatch.routing_problem import RoutingProblem, matrices
+from services.dispatch.routing_problem import RoutingProblem, matrices, time_scale_for
 from services.dispatch.routing_problem import Vehicle as RVehicle
 from services.dispatch.routing_problem import Visit as RVisit
-from services.dispatch.targets import service_target
+from services.dispatch.targets import has_slack, service_target
 from services.dispatch.travel import travel_matrices
 
 
@@ -116,7 +116,7 @@ def _routing_visit(
     target = service_target(available, due, 0.0, serve_within, slack_share, min_slack, day_ends)
     # the price of each minute past the target: `wait_km_per_minute` where the visit has the slack
     # the target policy is for (DISPATCH_TARGET_KM_PER_HOUR), else OR-Tools' default least price
-    roomy = due is None or due - available >= min_slack
+    roomy = due is None or has_slack(available, due, min_slack)
     return RVisit(
         windows=((earliest, due if due is not None else math.inf),),
         deadline=target,
@@ -270,7 +270,7 @@ def build_problem(
         group_limits=groups,
         # a price of waiting below OR-Tools' least (1 km/min at 1000 units a minute) needs
         # coarser time units: 6-second steps allow 0.01 km/min
-        time_scale=1000 if target_km_per_hour >= 60.0 * EARLY_KM_PER_MINUTE else 10,
+        time_scale=time_scale_for(target_km_per_hour / 60.0),
     )
     unmet = {k: v for k, v in unmet.items() if v}
     return PlanningInput(problem, t0, vehicles, kept, excluded, unmet, points)

@@ -25,16 +25,12 @@ from typing import TYPE_CHECKING
 from services.dispatch.domain import TechView, VisitView, minutes_since
 from services.dispatch.insertion import Insertion, apply_insertion, insert_visit
 from services.dispatch.planning import Assignment, PlanningInput, read_plan
-from services.dispatch.region_plan import Context, region_input, routes_by_index
+from services.dispatch.region_plan import TRIES, Context, RouteKey, region_input, routes_by_index, vehicle_key
 from services.dispatch.regions import Region, candidate_regions, split_limits
 from services.dispatch.routing_problem import evaluate_routes
 
 if TYPE_CHECKING:
     from shared.geo.travel import TravelModel
-
-TRIES = 4  # candidate regions tried for an on-time place (as `RegionBook`)
-
-RouteKey = tuple[str, str]  # (technician id, ISO day)
 
 
 @dataclass(frozen=True)
@@ -107,10 +103,6 @@ class Placed:
         return self.insertion.late_minutes
 
 
-def _vehicle_key(inp: PlanningInput, k: int) -> RouteKey:
-    return (inp.vehicles[k].technician.id, inp.vehicles[k].day.isoformat())
-
-
 def _region_problem(
     ctx: Context, cand: Candidate, visits: Sequence[VisitView], new: VisitView, routes: Mapping[RouteKey, list[str]]
 ) -> tuple[PlanningInput, dict[int, list[int]], int] | None:
@@ -127,7 +119,7 @@ def _region_problem(
     i = index.get(new.id)
     if i is None:
         return None
-    mine = {_vehicle_key(inp, k): k for k in range(len(inp.vehicles))}
+    mine = {vehicle_key(inp, k): k for k in range(len(inp.vehicles))}
     broken = {mine[key] for key, ids in routes.items() if key in mine and any(v not in index for v in ids)}
     if broken:
         rv = inp.problem.visits[i]
@@ -142,7 +134,7 @@ def _placed(region: int, inp: PlanningInput, routes: dict[int, list[int]], i: in
     k = ins.vehicle
     plan = evaluate_routes(inp.problem, [routes[k] if j == k else [] for j in range(len(inp.vehicles))])
     assignments, _ = read_plan(inp, plan, place_late=False)
-    return Placed(region, _vehicle_key(inp, k), assignments, ins)
+    return Placed(region, vehicle_key(inp, k), assignments, ins)
 
 
 def place(

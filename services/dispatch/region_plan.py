@@ -69,6 +69,7 @@ FINISH_RESERVE = 0.07  # of the budget kept for reading the plans back
 REGION_SEARCH = {"fs": "PATH_CHEAPEST_ARC", "meta": "GLS", "lams": [0.1]}
 
 RouteKey = tuple[str, str]  # (technician id, ISO day)
+TRIES = 4  # candidate regions tried for an on-time place of a new visit
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def region_input(ctx: Context, visits: list[VisitView], techs: list[TechView], l
     )
 
 
-def _vehicle_key(inp: PlanningInput, k: int) -> RouteKey:
+def vehicle_key(inp: PlanningInput, k: int) -> RouteKey:
     return (inp.vehicles[k].technician.id, inp.vehicles[k].day.isoformat())
 
 
@@ -142,7 +143,7 @@ def routes_by_index(inp: PlanningInput, start: Mapping[RouteKey, Sequence[str]])
     index = {v.id: i for i, v in enumerate(inp.problem.visits)}
     out: dict[int, list[int]] = {}
     for k in range(len(inp.vehicles)):
-        seq = [index[v] for v in start.get(_vehicle_key(inp, k), ()) if v in index]
+        seq = [index[v] for v in start.get(vehicle_key(inp, k), ()) if v in index]
         if seq:
             out[k] = seq
     return out
@@ -193,7 +194,7 @@ def _job(args: Job) -> dict[str, Any]:
         start_plan = evaluate_routes(problem, initial)
         if not plan.stats.get("found", True) or len(plan.dropped) > len(start_plan.dropped):
             plan = start_plan  # never worse than the warm start (which holds the previous round's plan)
-    out = {_vehicle_key(inp, r.vehicle): [problem.visits[s.visit].id for s in r.stops] for r in plan.routes if r.stops}
+    out = {vehicle_key(inp, r.vehicle): [problem.visits[s.visit].id for s in r.stops] for r in plan.routes if r.stops}
     return {
         "routes": out,
         "dropped": [problem.visits[i].id for i in plan.dropped],
@@ -362,7 +363,7 @@ class RegionBook:
     nearest (or left unplanned there). The visit joins exactly one region's problem."""
 
     def __init__(
-        self, plan: RegionPlan, ctx: Context, outlet_limits: Mapping[str, int] | None = None, tries: int = 4
+        self, plan: RegionPlan, ctx: Context, outlet_limits: Mapping[str, int] | None = None, tries: int = TRIES
     ) -> None:
         self.ctx, self.tries = ctx, tries
         self.regions = plan.regions

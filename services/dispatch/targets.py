@@ -43,11 +43,17 @@ def service_target(
     target = earliest + serve_within
     if due is None:
         return to_day_end(target, day_ends) if day_ends else target
-    if slack_share > 0.0 and due - available >= max(min_slack, 1e-9):
+    if slack_share > 0.0 and has_slack(available, due, min_slack):
         target = max(target, available + slack_share * (due - available))
     if day_ends:
         target = to_day_end(target, day_ends)
     return min(target, max(due, earliest))
+
+
+def has_slack(available: float, due: float, min_slack: float) -> bool:
+    """Whether a visit has the slack the target policy is for: at least `min_slack` (and some)
+    from when it became available to its due time."""
+    return due - available >= max(min_slack, 1e-9)
 
 
 def to_day_end(target: float, day_ends: list[float]) -> float:

@@ -97,12 +97,7 @@ def place_new_visit(ctx, shapes, ticket_id: str, tenant: str, run=_in_thread, he
         days,
         ctx.travel,
         60.0 * settings.target_hours,
-        {
-            "target_slack_share": settings.target_slack_share,
-            "target_min_slack_minutes": 60.0 * settings.target_min_slack_hours,
-            "target_day_end": settings.target_day_end,
-            "target_km_per_hour": settings.target_km_per_hour,
-        },
+        settings.target_options,
     )
     placed = run(region_insert.place, new, cands, dict(region_visits), dict(routes), build)
     if placed is None:

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from shared.clock import LOCAL_TZ
+from shared.config import json_setting
 
 # channels
 EMAIL = "email"
@@ -306,11 +307,7 @@ class Contacts:
         naming the key that is wrong."""
         if raw in (None, ""):
             return cls()
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except ValueError as exc:
-                raise ValueError(f"NOTIFY_CONTACTS is not JSON: {exc}") from None
+        raw = json_setting(raw, "NOTIFY_CONTACTS")
         if not isinstance(raw, Mapping):
             raise ValueError("NOTIFY_CONTACTS must be a mapping with centers, outlets, hq")
         unknown = set(raw) - {"centers", "outlets", "hq"}

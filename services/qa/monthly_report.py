@@ -14,10 +14,12 @@ of its deadlines; the roll-up sums the centers' counts and divides once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.qa import complaint_rules
+from services.qa import complaint_rules, domain
+from shared.clock import as_utc
 
 #: SLA tiers in the order the report prints them, with their words
 TIERS = {"local": "本地", "in_province": "省内", "out_of_province": "省外", "unplaced": "未定级"}
@@ -530,3 +532,21 @@ def quarterly(quarter: str, centers: Iterable[tuple[str, str]], figures: Iterabl
         "title": f"{scope[1]} {quarter_title(quarter)}顾客满意度报告",
         "rows": rows,
     }
+
+
+# ---------------------------------------------------------------- report jobs (report_jobs.py)
+def rollup_current(generated_at: datetime, month: str) -> bool:
+    """A stored roll-up is the month's when it was made after the month ended (one made during
+    the month, by a request for the month then, is not)."""
+    return as_utc(generated_at) >= domain.month_bounds(month)[1]
+
+
+def rollup_fresh(finished_at: datetime | None, now: datetime, seconds: float) -> bool:
+    """A roll-up job's file is served again for `seconds` after it was made."""
+    return finished_at is not None and as_utc(finished_at) >= now - timedelta(seconds=seconds)
+
+
+def job_total(centers: int, quarter: str | None) -> int:
+    """How many reports a month's request covers: each center's month and HQ's roll-up, and as
+    many quarterly reports when the month closes a quarter (a roll-up job: quarter None)."""
+    return (centers + 1) * (2 if quarter else 1)

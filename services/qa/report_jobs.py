@@ -23,20 +23,20 @@ roll-up as the schedule would.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 
-from services.qa import domain, monthly_report, report_files
+from services.qa import monthly_report, report_files
+from services.qa.monthly_report import job_total, rollup_current, rollup_fresh
 from services.qa.report_models import ReportJob, StoredReport
 from services.qa.report_rpc import file_answer, stored_content
 from services.qa.report_schemas import GenerateBody, JobFileQuery
 from shared import tenancy
-from shared.clock import as_utc
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.leases import timer_once
 from shared.rpc import rpc
 from shared.validation import load
@@ -49,23 +49,7 @@ HQ_SCOPE = monthly_report.HQ_SCOPE
 RECENT = 5
 STORE, ROLLUP = "store", "rollup"  # a month's stored reports; HQ's roll-up asked on demand
 FRESH_SECONDS = 300
-
-
-def rollup_current(generated_at: datetime, month: str) -> bool:
-    """A stored roll-up is the month's when it was made after the month ended (one made during
-    the month, by a request for the month then, is not)."""
-    return as_utc(generated_at) >= domain.month_bounds(month)[1]
-
-
-def rollup_fresh(finished_at: datetime | None, now: datetime, seconds: float) -> bool:
-    """A roll-up job's file is served again for `seconds` after it was made."""
-    return finished_at is not None and as_utc(finished_at) >= now - timedelta(seconds=seconds)
-
-
-def job_total(centers: int, quarter: str | None) -> int:
-    """How many reports a month's request covers: each center's month and HQ's roll-up, and as
-    many quarterly reports when the month closes a quarter."""
-    return (centers + 1) * (2 if quarter else 1)
+HQ_ONLY = "generates the stored reports"  # `AssessmentEntrypoints._hq_only`: "only HQ ..."
 
 
 def job_out(row: ReportJob) -> dict[str, Any]:
@@ -103,11 +87,6 @@ def _job_id(value: Any) -> int:
     return number
 
 
-def _hq_only(principal: tenancy.Principal) -> None:
-    if principal.role not in (tenancy.HQ, tenancy.SERVICE) or not principal.all_tenants:
-        raise Forbidden("only HQ generates the stored reports")
-
-
 class ReportJobEntrypoints:
     """Mixed into `QaService` beside `ReportEntrypoints` (its `_generate_due` does the work)."""
 
@@ -116,8 +95,7 @@ class ReportJobEntrypoints:
         """HQ asks for a month's stored reports: the request (pending, or the one already open for
         that month), at once; qa's ``report_jobs`` timer makes them."""
         data = load(GenerateBody(), payload or {})
-        principal = self.db.principal
-        _hq_only(principal)
+        principal = self._hq_only(HQ_ONLY)
         month = data["month"]
         with self.db.uow(principal) as uow:
             row = uow.session.scalars(
@@ -149,7 +127,7 @@ class ReportJobEntrypoints:
     def report_job(self, job_id):
         """One request's state and progress (HQ)."""
         number = _job_id(job_id)
-        _hq_only(self.db.principal)
+        self._hq_only(HQ_ONLY)
         with self.db.uow() as uow:
             row = uow.session.get(ReportJob, number)
             if row is None:
@@ -159,7 +137,7 @@ class ReportJobEntrypoints:
     @rpc
     def recent_report_jobs(self):
         """HQ's requests not finished and the latest finished ones, newest first (the reports page)."""
-        _hq_only(self.db.principal)
+        self._hq_only(HQ_ONLY)
         with self.db.uow() as uow:
             rows = uow.session.scalars(
                 select(ReportJob).where(ReportJob.kind == STORE).order_by(ReportJob.id.desc()).limit(RECENT)
@@ -237,7 +215,7 @@ class ReportJobEntrypoints:
             month=month,
             state=PENDING,
             done=0,
-            total=len(self.directory.centers) + 1,
+            total=job_total(len(self.directory.centers), None),
             made=[],
             requested_by=user,
             requested_at=now,
@@ -270,7 +248,7 @@ class ReportJobEntrypoints:
         """A finished roll-up job's file (``format`` pdf, xlsx or json); not yet made: 409."""
         asked = load(JobFileQuery(), query or {})
         number = _job_id(job_id)
-        _hq_only(self.db.principal)
+        self._hq_only(HQ_ONLY)
         with self.db.uow() as uow:
             row = uow.session.get(ReportJob, number)
             if row is None or row.kind != ROLLUP:
@@ -285,7 +263,7 @@ class ReportJobEntrypoints:
         """The centers' months one by one (progress after each), then HQ's roll-up and its files,
         kept on the job and as the month's stored roll-up (`_keep_rollup`)."""
         centers, now = sorted(self.directory.centers), utcnow()
-        total = len(centers) + 1
+        total = job_total(len(centers), None)
         try:
             months = []
             with self._acting(principal):
@@ -325,7 +303,7 @@ class ReportJobEntrypoints:
                     StoredReport.tenant_id == HQ_SCOPE, StoredReport.kind == "monthly", StoredReport.period == month
                 )
             ).first()
-            if row is None and now < domain.month_bounds(month)[1]:
+            if row is None and not rollup_current(now, month):
                 return []
             if row is None:
                 row = StoredReport(tenant_id=HQ_SCOPE, kind="monthly", period=month, **values)

@@ -210,7 +210,7 @@ class ReportEntrypoints:
         made, now = [], utcnow()
         month_reports = {}
         scopes = centers + [monthly_report.HQ_SCOPE]
-        total, done = len(scopes) * (2 if quarter else 1), 0
+        total, done = monthly_report.job_total(len(centers), quarter), 0
         with self._acting(principal):
             for scope in scopes:
                 if (scope, "monthly", month) not in have:

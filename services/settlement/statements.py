@@ -100,7 +100,7 @@ def issue(uow, pricing: Pricing, outlet, month, user, allow_empty, now):
             "tenant_id": outlet.center,
             "statement_id": st.id,
             "outlet_id": outlet.id,
-            "outlet_name": getattr(outlet, "name", None),
+            "outlet_name": outlet.name,
             "month": month,
             "total": total,
             "at": now,

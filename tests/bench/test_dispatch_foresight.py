@@ -30,5 +30,5 @@ def test_waiting_for_a_known_visit_is_what_the_free_plan_saves():
     assert days["free"][0] == days["free"][1]  # one technician-day: Monday's visit waited
     assert days["prompt"][0] != days["prompt"][1]  # two days of 4 h targets at 1 km a minute
     assert plans["free"].distance < plans["prompt"].distance - 100  # one ~160 km round trip fewer
-    assert max(waits(problem, plans["free"], received)) > 24  # hours Monday's visit waited
-    assert max(waits(problem, plans["prompt"], received)) < 4
+    assert max(waits(plans["free"], received)) > 24  # hours Monday's visit waited
+    assert max(waits(plans["prompt"], received)) < 4

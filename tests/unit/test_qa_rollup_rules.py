@@ -4,7 +4,7 @@ roll-up job's file within the freshness window."""
 
 from datetime import UTC, datetime, timedelta
 
-from services.qa.report_jobs import rollup_current, rollup_fresh
+from services.qa.monthly_report import rollup_current, rollup_fresh
 from shared.clock import LOCAL_TZ
 
 

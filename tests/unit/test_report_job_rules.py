@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.qa import monthly_report
-from services.qa.report_jobs import job_out, job_total
+from services.qa.monthly_report import job_total
+from services.qa.report_jobs import job_out
 from services.qa.report_models import ReportJob
 
 
